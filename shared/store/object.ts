@@ -1,0 +1,127 @@
+/**
+ * The object shape the store keeps, and the metadata rules every driver applies the same
+ * way (uid, timestamps, generation, finalizers). Drivers own storage; this file owns meaning.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import { TooLargeError } from './errors.js';
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  finalizers?: string[];
+  managedFields?: unknown[];
+  [key: string]: unknown;
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  [key: string]: unknown;
+}
+
+/** Kubernetes timestamps: RFC 3339, second precision, UTC. */
+export function nowTimestamp(date = new Date()): string {
+  return date.toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+const SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** The 5-character suffix Kubernetes appends to a generateName. */
+export function randomSuffix(length = 5): string {
+  const bytes = randomBytes(length);
+  let out = '';
+  for (const b of bytes) out += SUFFIX_ALPHABET[b % SUFFIX_ALPHABET.length];
+  return out;
+}
+
+export function keyOf(object: KubeObject): { namespace: string; name: string } {
+  return { namespace: object.metadata.namespace ?? '', name: object.metadata.name ?? '' };
+}
+
+/** Serializes an object and refuses it over `limit` bytes. */
+export function encodeObject(object: KubeObject, limit: number): string {
+  const text = JSON.stringify(object);
+  const size = Buffer.byteLength(text);
+  if (size > limit) throw new TooLargeError(size, limit);
+  return text;
+}
+
+/**
+ * The object as create stores it: name from generateName, fresh uid, creation time,
+ * generation 1, the given revision. Never mutates its argument.
+ */
+export function prepareCreate(object: KubeObject, revision: number): KubeObject {
+  const meta = { ...object.metadata };
+  if (!meta.name && meta.generateName) meta.name = meta.generateName + randomSuffix();
+  meta.uid = randomUUID();
+  meta.creationTimestamp = nowTimestamp();
+  meta.generation = 1;
+  meta.resourceVersion = String(revision);
+  delete meta.deletionTimestamp;
+  return { ...object, metadata: meta };
+}
+
+/**
+ * The object as update stores it, from the stored one: identity and creation time kept,
+ * deletionTimestamp never unset, generation bumped when spec changed or deletion began.
+ */
+export function prepareUpdate(stored: KubeObject, next: KubeObject, revision: number): KubeObject {
+  const meta = { ...next.metadata };
+  const old = stored.metadata;
+  meta.name = old.name;
+  meta.namespace = old.namespace;
+  meta.uid = old.uid;
+  meta.creationTimestamp = old.creationTimestamp;
+  if (old.deletionTimestamp) {
+    meta.deletionTimestamp = old.deletionTimestamp;
+    if (old.deletionGracePeriodSeconds !== undefined && meta.deletionGracePeriodSeconds === undefined) {
+      meta.deletionGracePeriodSeconds = old.deletionGracePeriodSeconds;
+    }
+  }
+  let generation = old.generation ?? 1;
+  if (!isDeepStrictEqual(stored.spec, next.spec)) generation++;
+  if (meta.deletionTimestamp && !old.deletionTimestamp) generation++;
+  meta.generation = generation;
+  meta.resourceVersion = String(revision);
+  return { ...next, metadata: meta };
+}
+
+/** The object marked for deletion (finalizers hold it), at the given revision. */
+export function prepareDeletionMark(stored: KubeObject, revision: number): KubeObject {
+  if (stored.metadata.deletionTimestamp) return stored;
+  return prepareUpdate(stored, {
+    ...stored,
+    metadata: { ...stored.metadata, deletionTimestamp: nowTimestamp(), deletionGracePeriodSeconds: stored.metadata.deletionGracePeriodSeconds ?? 0 },
+  }, revision);
+}
+
+/** True when the object is being deleted and nothing holds it any more. */
+export function readyToRemove(object: KubeObject): boolean {
+  return Boolean(object.metadata.deletionTimestamp) && (object.metadata.finalizers ?? []).length === 0;
+}
+
+/** The last state of a deleted object, stamped with the deleting revision. */
+export function asDeleted(object: KubeObject, revision: number): KubeObject {
+  return { ...object, metadata: { ...object.metadata, resourceVersion: String(revision) } };
+}
