@@ -26,13 +26,16 @@ if (!npmPackagesPresent()) {
 
 if (forTests) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  // Debian packages the test suites drive for real. Each entry: a binary to probe, the package.
+  // Debian packages the test suites drive for real: [package, is it there?].
+  const has = (cmd) => {
+    try { execSync(cmd, { stdio: 'ignore', shell: '/bin/sh' }); return true; } catch { return false; }
+  };
   const debs = [
-    ['java', 'openjdk-17-jre-headless'],
+    ['openjdk-17-jre-headless', () => has('command -v java')],
+    ['docker.io', () => has('command -v dockerd') && has('command -v docker')],
+    ['busybox-static', () => has("dpkg -s busybox-static 2>/dev/null | grep -q 'Status: install ok installed'")],
   ];
-  const missing = debs.filter(([bin]) => {
-    try { execSync(`command -v ${bin}`, { stdio: 'ignore', shell: '/bin/sh' }); return false; } catch { return true; }
-  }).map(([, pkg]) => pkg);
+  const missing = debs.filter(([, present]) => !present()).map(([pkg]) => pkg);
   if (missing.length > 0) {
     if (!isRoot) {
       console.warn(`[ensure-deps] missing Debian packages ${missing.join(' ')}; not root, so not installing`);
