@@ -3,7 +3,6 @@
  * way (uid, timestamps, generation, finalizers). Drivers own storage; this file owns meaning.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import { TooLargeError } from './errors.js';
 
 export interface OwnerReference {
@@ -38,6 +37,30 @@ export interface KubeObject {
   kind?: string;
   metadata: ObjectMeta;
   [key: string]: unknown;
+}
+
+/**
+ * Equality as JSON sees it: a property whose value is undefined is the same as an absent one,
+ * key order does not matter. What the store compares objects with, since it stores JSON.
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((v, i) => jsonEqual(v, bb[i]));
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
+  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
+  return ak.length === bk.length && ak.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && jsonEqual(ao[k], bo[k]));
+}
+
+/** Same content, ignoring the resourceVersion that only a write would change. */
+export function sameContent(a: KubeObject, b: KubeObject): boolean {
+  return jsonEqual({ ...a, metadata: { ...a.metadata, resourceVersion: undefined } }, { ...b, metadata: { ...b.metadata, resourceVersion: undefined } });
 }
 
 /** Kubernetes timestamps: RFC 3339, second precision, UTC. */
@@ -100,7 +123,7 @@ export function prepareUpdate(stored: KubeObject, next: KubeObject, revision: nu
     }
   }
   let generation = old.generation ?? 1;
-  if (!isDeepStrictEqual(stored.spec, next.spec)) generation++;
+  if (!jsonEqual(stored.spec, next.spec)) generation++;
   if (meta.deletionTimestamp && !old.deletionTimestamp) generation++;
   meta.generation = generation;
   meta.resourceVersion = String(revision);

@@ -1,0 +1,431 @@
+/**
+ * The `sqlite` driver: the embedded default. One SQLite file (better-sqlite3, WAL,
+ * synchronous=FULL), so a write is acknowledged only once it is on disk.
+ *
+ * Layout (docs/store.md): `objects` holds the current state by key; `log` holds every write
+ * (revision, key, type, object, previous object) and is the watch history; `meta` holds the
+ * head and compacted revisions. Writes that arrive in the same tick are committed together in
+ * one transaction (group commit), each checked on its own; watchers are fed from memory after
+ * the commit and catch up from `log` when they start behind or fall behind.
+ */
+import Database from 'better-sqlite3';
+import { decodeContinue, encodeContinue } from './continue-token.js';
+import { AlreadyExistsError, ConflictError, GoneError, NotFoundError } from './errors.js';
+import { compileFilter, matches, type ObjectFilter } from './filter.js';
+import { ChangeFeed, liveWatch } from './live-watch.js';
+import {
+  asDeleted,
+  encodeObject,
+  keyOf,
+  prepareCreate,
+  prepareDeletionMark,
+  prepareUpdate,
+  readyToRemove,
+  sameContent,
+  type KubeObject,
+} from './object.js';
+import { matchLabels } from './selectors.js';
+import { subscribeVia } from './subscription.js';
+import type {
+  ChangeEvent,
+  ChangeListener,
+  ChangeType,
+  DeleteOptions,
+  DeleteResult,
+  ListOptions,
+  ListResult,
+  Preconditions,
+  Store,
+  SubscribeOptions,
+  Subscription,
+  WatchEvent,
+  WatchOptions,
+} from './types.js';
+
+export interface SqliteStoreOptions {
+  /** A file path, or ':memory:' (nothing survives close; for simulations and tests). */
+  path: string;
+  /** Log entries older than both bounds' limits are compacted: keep at least this much. */
+  historyWindow?: { revisions?: number; ms?: number };
+  /** How often automatic compaction runs (0 disables it). */
+  compactIntervalMs?: number;
+  /** Largest serialized object accepted, in bytes (Kubernetes: 1.5 MiB). */
+  maxObjectBytes?: number;
+}
+
+const TYPE_CODE: Record<ChangeType, number> = { ADDED: 0, MODIFIED: 1, DELETED: 2 };
+const CODE_TYPE: ChangeType[] = ['ADDED', 'MODIFIED', 'DELETED'];
+
+interface Row {
+  namespace: string;
+  name: string;
+  revision: number;
+  labels: string | null;
+  body: string;
+}
+
+interface LogRow {
+  revision: number;
+  resource: string;
+  type: number;
+  body: string;
+  prev: string | null;
+}
+
+/** A write waiting for the next group commit. */
+interface PendingWrite {
+  run: () => { result: unknown; event?: ChangeEvent };
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+function preconditionFailure(pre: Preconditions | undefined, stored: KubeObject): string | undefined {
+  if (pre?.uid !== undefined && pre.uid !== stored.metadata.uid) {
+    return `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${stored.metadata.uid}`;
+  }
+  if (pre?.resourceVersion !== undefined && pre.resourceVersion !== stored.metadata.resourceVersion) {
+    return 'the object has been modified; please apply your changes to the latest version and try again';
+  }
+  return undefined;
+}
+
+export class SqliteStore implements Store {
+  readonly maxObjectBytes: number;
+  private readonly db: Database.Database;
+  private readonly feed = new ChangeFeed();
+  private head = 0;
+  private compactedRev = 0;
+  private pending: PendingWrite[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private readonly compactTimer?: NodeJS.Timeout;
+  private readonly window: { revisions: number; ms: number };
+  private readonly stmt: ReturnType<SqliteStore['prepare']>;
+
+  constructor(options: SqliteStoreOptions) {
+    this.maxObjectBytes = options.maxObjectBytes ?? 1.5 * 1024 * 1024;
+    this.window = { revisions: options.historyWindow?.revisions ?? 100_000, ms: options.historyWindow?.ms ?? 5 * 60_000 };
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = OFF');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS objects (
+        resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+        revision INTEGER NOT NULL, labels TEXT, body TEXT NOT NULL,
+        PRIMARY KEY (resource, namespace, name)
+      ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS log (
+        revision INTEGER PRIMARY KEY, resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+        type INTEGER NOT NULL, body TEXT NOT NULL, prev TEXT, at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS log_by_resource ON log (resource, revision);
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    `);
+    this.stmt = this.prepare();
+    const meta = (key: string) => (this.stmt.getMeta.get(key) as { value: number } | undefined)?.value ?? 0;
+    const lastLogged = (this.db.prepare('SELECT MAX(revision) AS r FROM log').get() as { r: number | null }).r ?? 0;
+    this.head = Math.max(meta('head'), lastLogged);
+    this.compactedRev = meta('compacted');
+    const interval = options.compactIntervalMs ?? 60_000;
+    if (interval > 0) {
+      this.compactTimer = setInterval(() => this.compactByWindow(), interval);
+      this.compactTimer.unref();
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      get: db.prepare('SELECT namespace, name, revision, labels, body FROM objects WHERE resource = ? AND namespace = ? AND name = ?'),
+      insert: db.prepare('INSERT INTO objects (resource, namespace, name, revision, labels, body) VALUES (?, ?, ?, ?, ?, ?)'),
+      update: db.prepare('UPDATE objects SET revision = ?, labels = ?, body = ? WHERE resource = ? AND namespace = ? AND name = ?'),
+      remove: db.prepare('DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?'),
+      log: db.prepare('INSERT INTO log (revision, resource, namespace, name, type, body, prev, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+      listAll: db.prepare('SELECT namespace, name, revision, labels, body FROM objects WHERE resource = ? AND (namespace > ? OR (namespace = ? AND name > ?)) ORDER BY namespace, name'),
+      listNs: db.prepare('SELECT namespace, name, revision, labels, body FROM objects WHERE resource = ? AND namespace = ? AND name > ? ORDER BY name'),
+      readLogAll: db.prepare('SELECT revision, resource, type, body, prev FROM log WHERE revision > ? AND revision <= ? ORDER BY revision LIMIT ?'),
+      readLogFor: db.prepare('SELECT revision, resource, type, body, prev FROM log WHERE resource = ? AND revision > ? AND revision <= ? ORDER BY revision LIMIT ?'),
+      logAfter: db.prepare('SELECT namespace, name, revision, type, prev FROM log WHERE resource = ? AND revision > ? ORDER BY revision'),
+      compact: db.prepare('DELETE FROM log WHERE revision <= ?'),
+      revisionAt: db.prepare('SELECT MAX(revision) AS r FROM log WHERE at <= ?'),
+    };
+  }
+
+  // ---- writes: queued, then committed together --------------------------------------------
+
+  private enqueue<T>(run: () => { result: T; event?: ChangeEvent }): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('store is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ run, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits every queued write in one transaction; one write's error fails only that write. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const startHead = this.head;
+    const outcomes: { ok: boolean; value: unknown; event?: ChangeEvent }[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const write of batch) {
+          try {
+            const { result, event } = write.run();
+            outcomes.push({ ok: true, value: result, event });
+          } catch (err) {
+            outcomes.push({ ok: false, value: err });
+          }
+        }
+        if (this.head !== startHead) this.stmt.setMeta.run('head', this.head);
+      })();
+    } catch (err) {
+      this.head = startHead;
+      for (const write of batch) write.reject(err);
+      return;
+    }
+    const events: ChangeEvent[] = [];
+    for (const o of outcomes) if (o.event) events.push(o.event);
+    this.feed.publish(events);
+    batch.forEach((write, i) => (outcomes[i].ok ? write.resolve(outcomes[i].value) : write.reject(outcomes[i].value)));
+  }
+
+  private readRow(resource: string, namespace: string, name: string): KubeObject | undefined {
+    const row = this.stmt.get.get(resource, namespace, name) as Row | undefined;
+    return row ? (JSON.parse(row.body) as KubeObject) : undefined;
+  }
+
+  /** Appends one change to the log (inside the running transaction) and returns its event. */
+  private record(type: ChangeType, resource: string, object: KubeObject, body: string, prev?: KubeObject, prevBody?: string): ChangeEvent {
+    const { namespace, name } = keyOf(object);
+    this.stmt.log.run(this.head, resource, namespace, name, TYPE_CODE[type], body, prevBody ?? null, Date.now());
+    return { type, resource, revision: this.head, object, prevObject: prev };
+  }
+
+  private labelsText(object: KubeObject): string | null {
+    const labels = object.metadata.labels;
+    return labels && Object.keys(labels).length > 0 ? JSON.stringify(labels) : null;
+  }
+
+  create(resource: string, object: KubeObject): Promise<KubeObject> {
+    return this.enqueue(() => {
+      const created = prepareCreate(object, this.head + 1);
+      const { namespace, name } = keyOf(created);
+      const body = encodeObject(created, this.maxObjectBytes);
+      if (this.stmt.get.get(resource, namespace, name)) throw new AlreadyExistsError(resource, namespace, name);
+      this.head++;
+      this.stmt.insert.run(resource, namespace, name, this.head, this.labelsText(created), body);
+      return { result: created, event: this.record('ADDED', resource, created, body) };
+    });
+  }
+
+  async get(resource: string, namespace: string, name: string): Promise<KubeObject> {
+    const object = this.readRow(resource, namespace, name);
+    if (!object) throw new NotFoundError(resource, namespace, name);
+    return object;
+  }
+
+  update(resource: string, object: KubeObject, options: { preconditions?: Preconditions } = {}): Promise<KubeObject> {
+    return this.enqueue(() => {
+      const { namespace, name } = keyOf(object);
+      const row = this.stmt.get.get(resource, namespace, name) as Row | undefined;
+      if (!row) throw new NotFoundError(resource, namespace, name);
+      const stored = JSON.parse(row.body) as KubeObject;
+      const pre = { ...options.preconditions };
+      if (object.metadata.resourceVersion) pre.resourceVersion ??= object.metadata.resourceVersion;
+      const failure = preconditionFailure(pre, stored);
+      if (failure) throw new ConflictError(resource, namespace, name, failure);
+      const candidate = prepareUpdate(stored, object, this.head + 1);
+      if (!readyToRemove(candidate) && sameContent(candidate, stored)) return { result: stored };
+      const body = encodeObject(candidate, this.maxObjectBytes);
+      this.head++;
+      if (readyToRemove(candidate)) {
+        this.stmt.remove.run(resource, namespace, name);
+        return { result: candidate, event: this.record('DELETED', resource, candidate, body, stored, row.body) };
+      }
+      this.stmt.update.run(this.head, this.labelsText(candidate), body, resource, namespace, name);
+      return { result: candidate, event: this.record('MODIFIED', resource, candidate, body, stored, row.body) };
+    });
+  }
+
+  delete(resource: string, namespace: string, name: string, options: DeleteOptions = {}): Promise<DeleteResult> {
+    return this.enqueue<DeleteResult>(() => {
+      const row = this.stmt.get.get(resource, namespace, name) as Row | undefined;
+      if (!row) throw new NotFoundError(resource, namespace, name);
+      const stored = JSON.parse(row.body) as KubeObject;
+      const failure = preconditionFailure(options.preconditions, stored);
+      if (failure) throw new ConflictError(resource, namespace, name, failure);
+      if ((stored.metadata.finalizers ?? []).length > 0) {
+        if (stored.metadata.deletionTimestamp) return { result: { object: stored, deleted: false } };
+        const marked = prepareDeletionMark(stored, this.head + 1);
+        const body = encodeObject(marked, this.maxObjectBytes);
+        this.head++;
+        this.stmt.update.run(this.head, this.labelsText(marked), body, resource, namespace, name);
+        return { result: { object: marked, deleted: false }, event: this.record('MODIFIED', resource, marked, body, stored, row.body) };
+      }
+      this.head++;
+      const gone = asDeleted(stored, this.head);
+      this.stmt.remove.run(resource, namespace, name);
+      const event = this.record('DELETED', resource, gone, JSON.stringify(gone), stored, row.body);
+      return { result: { object: gone, deleted: true }, event };
+    });
+  }
+
+  // ---- reads ---------------------------------------------------------------------------
+
+  async list(resource: string, options: ListOptions = {}): Promise<ListResult> {
+    const filter = compileFilter(options);
+    const token = options.continue ? decodeContinue(options.continue) : undefined;
+    const revision = token?.revision ?? this.head;
+    const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
+    const after = { namespace: token?.namespace ?? '', name: token?.name ?? '' };
+    if (revision > this.head) throw new GoneError(revision, this.compactedRev);
+    const rows = revision === this.head ? this.currentRows(resource, filter.namespace, after) : this.rowsAt(resource, filter.namespace, after, revision);
+    const items: KubeObject[] = [];
+    let last: Row | undefined;
+    let index = 0;
+    for (; index < rows.length && items.length < limit; index++) {
+      const row = rows[index];
+      if (filter.labels && !matchLabels(filter.labels, row.labels ? JSON.parse(row.labels) : undefined)) continue;
+      const object = JSON.parse(row.body) as KubeObject;
+      if (!matches(filter, object)) continue;
+      items.push(object);
+      last = row;
+    }
+    const more = this.anyMatching(rows, index, filter);
+    const result: ListResult = { items, revision };
+    if (more && last) {
+      result.continue = encodeContinue({ revision, namespace: last.namespace, name: last.name });
+      if (!filter.labels && !filter.fields) result.remainingItemCount = rows.length - index;
+    }
+    return result;
+  }
+
+  private anyMatching(rows: Row[], from: number, filter: ObjectFilter): boolean {
+    for (let i = from; i < rows.length; i++) {
+      const row = rows[i];
+      if (filter.labels && !matchLabels(filter.labels, row.labels ? JSON.parse(row.labels) : undefined)) continue;
+      if (!filter.fields || matches(filter, JSON.parse(row.body) as KubeObject)) return true;
+    }
+    return false;
+  }
+
+  private currentRows(resource: string, namespace: string | undefined, after: { namespace: string; name: string }): Row[] {
+    if (namespace !== undefined) {
+      const from = after.namespace === namespace ? after.name : '';
+      if (after.namespace > namespace) return [];
+      return this.stmt.listNs.all(resource, namespace, from) as Row[];
+    }
+    return this.stmt.listAll.all(resource, after.namespace, after.namespace, after.name) as Row[];
+  }
+
+  /**
+   * The objects of `resource` as they were at `revision`: unchanged rows as they are, and for
+   * keys written since, the state before their first later write (the `prev` the log kept).
+   */
+  private rowsAt(resource: string, namespace: string | undefined, after: { namespace: string; name: string }, revision: number): Row[] {
+    if (revision < this.compactedRev) throw new GoneError(revision, this.compactedRev);
+    const rows = this.currentRows(resource, namespace, after).filter((r) => r.revision <= revision);
+    const seen = new Set<string>();
+    for (const entry of this.stmt.logAfter.iterate(resource, revision) as Iterable<{ namespace: string; name: string; type: number; prev: string | null }>) {
+      const key = `${entry.namespace}\u0000${entry.name}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (entry.prev === null || CODE_TYPE[entry.type] === 'ADDED') continue;
+      if (namespace !== undefined && entry.namespace !== namespace) continue;
+      if (entry.namespace < after.namespace || (entry.namespace === after.namespace && entry.name <= after.name)) continue;
+      const prev = JSON.parse(entry.prev) as KubeObject;
+      rows.push({ namespace: entry.namespace, name: entry.name, revision: Number(prev.metadata.resourceVersion), labels: this.labelsText(prev), body: entry.prev });
+    }
+    return rows.sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.namespace < b.namespace ? -1 : 1));
+  }
+
+  private readLog(from: number, to: number, resource: string | undefined, limit: number): ChangeEvent[] {
+    const rows = (resource === undefined ? this.stmt.readLogAll.all(from, to, limit) : this.stmt.readLogFor.all(resource, from, to, limit)) as LogRow[];
+    return rows.map((r) => ({
+      type: CODE_TYPE[r.type],
+      resource: r.resource,
+      revision: r.revision,
+      object: JSON.parse(r.body) as KubeObject,
+      prevObject: r.prev === null ? undefined : (JSON.parse(r.prev) as KubeObject),
+    }));
+  }
+
+  watch(resource: string, options: WatchOptions): AsyncIterableIterator<WatchEvent> {
+    return this.watchAll(resource, options);
+  }
+
+  private watchAll(resource: string | undefined, options: WatchOptions): AsyncGenerator<WatchEvent> {
+    const filter = compileFilter(options);
+    return liveWatch(this.logSource(), {
+      resource,
+      filter,
+      fromRevision: options.fromRevision,
+      bookmarkIntervalMs: options.bookmarkIntervalMs,
+      signal: options.signal,
+    });
+  }
+
+  private logSource() {
+    return {
+      feed: this.feed,
+      head: () => this.head,
+      compacted: () => this.compactedRev,
+      readLog: (from: number, to: number, resource: string | undefined, limit: number) => this.readLog(from, to, resource, limit),
+    };
+  }
+
+  subscribe(listener: ChangeListener, options: SubscribeOptions = {}): Subscription {
+    return subscribeVia((from, signal) => this.watchAll(undefined, { fromRevision: from, signal }), options.fromRevision ?? this.head, listener);
+  }
+
+  async currentRevision(): Promise<number> {
+    return this.head;
+  }
+
+  async compactedRevision(): Promise<number> {
+    return this.compactedRev;
+  }
+
+  async compact(revision: number): Promise<void> {
+    this.compactTo(revision);
+  }
+
+  private compactTo(revision: number): void {
+    const target = Math.min(revision, this.head);
+    if (target <= this.compactedRev || this.closed) return;
+    this.db.transaction(() => {
+      this.stmt.compact.run(target);
+      this.stmt.setMeta.run('compacted', target);
+    })();
+    this.compactedRev = target;
+  }
+
+  /** Trims entries more than `revisions` behind the head or older than `ms`. */
+  private compactByWindow(): void {
+    const byCount = this.head - this.window.revisions;
+    const byTime = (this.stmt.revisionAt.get(Date.now() - this.window.ms) as { r: number | null }).r ?? 0;
+    const target = Math.max(byCount, byTime);
+    if (target > this.compactedRev) this.compactTo(target);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.pending.length) this.flush();
+    this.closed = true;
+    if (this.compactTimer) clearInterval(this.compactTimer);
+    this.db.close();
+  }
+}
+
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}
