@@ -6,13 +6,16 @@
  * (revision, key, type, object, previous object) and is the watch history; `meta` holds the
  * head and compacted revisions. Writes that arrive in the same tick are committed together in
  * one transaction (group commit), each checked on its own; watchers are fed from memory after
- * the commit and catch up from `log` when they start behind or fall behind.
+ * the commit and catch up from `log` when they start behind or fall behind. The current
+ * objects of each resource are also kept in memory (`ObjectCache`, loaded on first use), so
+ * gets and current lists read no rows and parse no JSON.
  */
 import Database from 'better-sqlite3';
-import { decodeContinue, encodeContinue } from './continue-token.js';
+import { compareKeys, decodeContinue, encodeContinue } from './continue-token.js';
 import { AlreadyExistsError, ConflictError, GoneError, NotFoundError } from './errors.js';
-import { compileFilter, matches, type ObjectFilter } from './filter.js';
+import { compileFilter, matches } from './filter.js';
 import { ChangeFeed, liveWatch } from './live-watch.js';
+import { ObjectCache, deepFreeze } from './object-cache.js';
 import {
   asDeleted,
   encodeObject,
@@ -24,7 +27,6 @@ import {
   sameContent,
   type KubeObject,
 } from './object.js';
-import { matchLabels } from './selectors.js';
 import { subscribeVia } from './subscription.js';
 import type {
   ChangeEvent,
@@ -55,14 +57,6 @@ export interface SqliteStoreOptions {
 
 const TYPE_CODE: Record<ChangeType, number> = { ADDED: 0, MODIFIED: 1, DELETED: 2 };
 const CODE_TYPE: ChangeType[] = ['ADDED', 'MODIFIED', 'DELETED'];
-
-interface Row {
-  namespace: string;
-  name: string;
-  revision: number;
-  labels: string | null;
-  body: string;
-}
 
 interface LogRow {
   revision: number;
@@ -101,6 +95,7 @@ export class SqliteStore implements Store {
   private readonly compactTimer?: NodeJS.Timeout;
   private readonly window: { revisions: number; ms: number };
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
+  private readonly caches = new Map<string, ObjectCache>();
 
   constructor(options: SqliteStoreOptions) {
     this.maxObjectBytes = options.maxObjectBytes ?? 1.5 * 1024 * 1024;
@@ -112,7 +107,7 @@ export class SqliteStore implements Store {
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS objects (
         resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
-        revision INTEGER NOT NULL, labels TEXT, body TEXT NOT NULL,
+        revision INTEGER NOT NULL, body TEXT NOT NULL,
         PRIMARY KEY (resource, namespace, name)
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS log (
@@ -137,15 +132,13 @@ export class SqliteStore implements Store {
   private prepare() {
     const db = this.db;
     return {
-      get: db.prepare('SELECT namespace, name, revision, labels, body FROM objects WHERE resource = ? AND namespace = ? AND name = ?'),
-      insert: db.prepare('INSERT INTO objects (resource, namespace, name, revision, labels, body) VALUES (?, ?, ?, ?, ?, ?)'),
-      update: db.prepare('UPDATE objects SET revision = ?, labels = ?, body = ? WHERE resource = ? AND namespace = ? AND name = ?'),
+      loadResource: db.prepare('SELECT body FROM objects WHERE resource = ?').pluck(),
+      insert: db.prepare('INSERT INTO objects (resource, namespace, name, revision, body) VALUES (?, ?, ?, ?, ?)'),
+      update: db.prepare('UPDATE objects SET revision = ?, body = ? WHERE resource = ? AND namespace = ? AND name = ?'),
       remove: db.prepare('DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?'),
       log: db.prepare('INSERT INTO log (revision, resource, namespace, name, type, body, prev, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
-      listAll: db.prepare('SELECT namespace, name, revision, labels, body FROM objects WHERE resource = ? AND (namespace > ? OR (namespace = ? AND name > ?)) ORDER BY namespace, name'),
-      listNs: db.prepare('SELECT namespace, name, revision, labels, body FROM objects WHERE resource = ? AND namespace = ? AND name > ? ORDER BY name'),
       readLogAll: db.prepare('SELECT revision, resource, type, body, prev FROM log WHERE revision > ? AND revision <= ? ORDER BY revision LIMIT ?'),
       readLogFor: db.prepare('SELECT revision, resource, type, body, prev FROM log WHERE resource = ? AND revision > ? AND revision <= ? ORDER BY revision LIMIT ?'),
       logAfter: db.prepare('SELECT namespace, name, revision, type, prev FROM log WHERE resource = ? AND revision > ? ORDER BY revision'),
@@ -188,7 +181,9 @@ export class SqliteStore implements Store {
         if (this.head !== startHead) this.stmt.setMeta.run('head', this.head);
       })();
     } catch (err) {
+      // The commit failed: memory may hold writes that never reached the disk. Forget it all.
       this.head = startHead;
+      this.caches.clear();
       for (const write of batch) write.reject(err);
       return;
     }
@@ -198,21 +193,22 @@ export class SqliteStore implements Store {
     batch.forEach((write, i) => (outcomes[i].ok ? write.resolve(outcomes[i].value) : write.reject(outcomes[i].value)));
   }
 
-  private readRow(resource: string, namespace: string, name: string): KubeObject | undefined {
-    const row = this.stmt.get.get(resource, namespace, name) as Row | undefined;
-    return row ? (JSON.parse(row.body) as KubeObject) : undefined;
+  /** The resource's current objects, loaded from the file on first use. */
+  private cacheFor(resource: string): ObjectCache {
+    let cache = this.caches.get(resource);
+    if (!cache) {
+      cache = new ObjectCache();
+      for (const body of this.stmt.loadResource.iterate(resource) as Iterable<string>) cache.set(JSON.parse(body) as KubeObject);
+      this.caches.set(resource, cache);
+    }
+    return cache;
   }
 
   /** Appends one change to the log (inside the running transaction) and returns its event. */
-  private record(type: ChangeType, resource: string, object: KubeObject, body: string, prev?: KubeObject, prevBody?: string): ChangeEvent {
+  private record(type: ChangeType, resource: string, object: KubeObject, body: string, prev?: KubeObject): ChangeEvent {
     const { namespace, name } = keyOf(object);
-    this.stmt.log.run(this.head, resource, namespace, name, TYPE_CODE[type], body, prevBody ?? null, Date.now());
+    this.stmt.log.run(this.head, resource, namespace, name, TYPE_CODE[type], body, prev ? JSON.stringify(prev) : null, Date.now());
     return { type, resource, revision: this.head, object, prevObject: prev };
-  }
-
-  private labelsText(object: KubeObject): string | null {
-    const labels = object.metadata.labels;
-    return labels && Object.keys(labels).length > 0 ? JSON.stringify(labels) : null;
   }
 
   create(resource: string, object: KubeObject): Promise<KubeObject> {
@@ -220,15 +216,17 @@ export class SqliteStore implements Store {
       const created = prepareCreate(object, this.head + 1);
       const { namespace, name } = keyOf(created);
       const body = encodeObject(created, this.maxObjectBytes);
-      if (this.stmt.get.get(resource, namespace, name)) throw new AlreadyExistsError(resource, namespace, name);
+      const cache = this.cacheFor(resource);
+      if (cache.get(namespace, name)) throw new AlreadyExistsError(resource, namespace, name);
       this.head++;
-      this.stmt.insert.run(resource, namespace, name, this.head, this.labelsText(created), body);
+      this.stmt.insert.run(resource, namespace, name, this.head, body);
+      cache.set(created);
       return { result: created, event: this.record('ADDED', resource, created, body) };
     });
   }
 
   async get(resource: string, namespace: string, name: string): Promise<KubeObject> {
-    const object = this.readRow(resource, namespace, name);
+    const object = this.cacheFor(resource).get(namespace, name);
     if (!object) throw new NotFoundError(resource, namespace, name);
     return object;
   }
@@ -236,9 +234,9 @@ export class SqliteStore implements Store {
   update(resource: string, object: KubeObject, options: { preconditions?: Preconditions } = {}): Promise<KubeObject> {
     return this.enqueue(() => {
       const { namespace, name } = keyOf(object);
-      const row = this.stmt.get.get(resource, namespace, name) as Row | undefined;
-      if (!row) throw new NotFoundError(resource, namespace, name);
-      const stored = JSON.parse(row.body) as KubeObject;
+      const cache = this.cacheFor(resource);
+      const stored = cache.get(namespace, name);
+      if (!stored) throw new NotFoundError(resource, namespace, name);
       const pre = { ...options.preconditions };
       if (object.metadata.resourceVersion) pre.resourceVersion ??= object.metadata.resourceVersion;
       const failure = preconditionFailure(pre, stored);
@@ -247,20 +245,23 @@ export class SqliteStore implements Store {
       if (!readyToRemove(candidate) && sameContent(candidate, stored)) return { result: stored };
       const body = encodeObject(candidate, this.maxObjectBytes);
       this.head++;
+      deepFreeze(candidate);
       if (readyToRemove(candidate)) {
         this.stmt.remove.run(resource, namespace, name);
-        return { result: candidate, event: this.record('DELETED', resource, candidate, body, stored, row.body) };
+        cache.delete(namespace, name);
+        return { result: candidate, event: this.record('DELETED', resource, candidate, body, stored) };
       }
-      this.stmt.update.run(this.head, this.labelsText(candidate), body, resource, namespace, name);
-      return { result: candidate, event: this.record('MODIFIED', resource, candidate, body, stored, row.body) };
+      this.stmt.update.run(this.head, body, resource, namespace, name);
+      cache.set(candidate);
+      return { result: candidate, event: this.record('MODIFIED', resource, candidate, body, stored) };
     });
   }
 
   delete(resource: string, namespace: string, name: string, options: DeleteOptions = {}): Promise<DeleteResult> {
     return this.enqueue<DeleteResult>(() => {
-      const row = this.stmt.get.get(resource, namespace, name) as Row | undefined;
-      if (!row) throw new NotFoundError(resource, namespace, name);
-      const stored = JSON.parse(row.body) as KubeObject;
+      const cache = this.cacheFor(resource);
+      const stored = cache.get(namespace, name);
+      if (!stored) throw new NotFoundError(resource, namespace, name);
       const failure = preconditionFailure(options.preconditions, stored);
       if (failure) throw new ConflictError(resource, namespace, name, failure);
       if ((stored.metadata.finalizers ?? []).length > 0) {
@@ -268,13 +269,15 @@ export class SqliteStore implements Store {
         const marked = prepareDeletionMark(stored, this.head + 1);
         const body = encodeObject(marked, this.maxObjectBytes);
         this.head++;
-        this.stmt.update.run(this.head, this.labelsText(marked), body, resource, namespace, name);
-        return { result: { object: marked, deleted: false }, event: this.record('MODIFIED', resource, marked, body, stored, row.body) };
+        this.stmt.update.run(this.head, body, resource, namespace, name);
+        cache.set(marked);
+        return { result: { object: marked, deleted: false }, event: this.record('MODIFIED', resource, marked, body, stored) };
       }
       this.head++;
-      const gone = asDeleted(stored, this.head);
+      const gone = deepFreeze(asDeleted(stored, this.head));
       this.stmt.remove.run(resource, namespace, name);
-      const event = this.record('DELETED', resource, gone, JSON.stringify(gone), stored, row.body);
+      cache.delete(namespace, name);
+      const event = this.record('DELETED', resource, gone, JSON.stringify(gone), stored);
       return { result: { object: gone, deleted: true }, event };
     });
   }
@@ -286,54 +289,45 @@ export class SqliteStore implements Store {
     const token = options.continue ? decodeContinue(options.continue) : undefined;
     const revision = token?.revision ?? this.head;
     const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
-    const after = { namespace: token?.namespace ?? '', name: token?.name ?? '' };
     if (revision > this.head) throw new GoneError(revision, this.compactedRev);
-    const rows = revision === this.head ? this.currentRows(resource, filter.namespace, after) : this.rowsAt(resource, filter.namespace, after, revision);
+    // At the head, memory has the answer; a later page of an older list is rebuilt from the log.
+    const candidates = revision === this.head
+      ? this.cacheFor(resource).range(filter.namespace, token)
+      : this.objectsAt(resource, filter.namespace, token ?? { namespace: '', name: '' }, revision);
     const items: KubeObject[] = [];
-    let last: Row | undefined;
-    let index = 0;
-    for (; index < rows.length && items.length < limit; index++) {
-      const row = rows[index];
-      if (filter.labels && !matchLabels(filter.labels, row.labels ? JSON.parse(row.labels) : undefined)) continue;
-      const object = JSON.parse(row.body) as KubeObject;
+    let more = false;
+    let remaining = 0;
+    for (const object of candidates) {
       if (!matches(filter, object)) continue;
-      items.push(object);
-      last = row;
+      if (items.length < limit) {
+        items.push(object);
+        continue;
+      }
+      more = true;
+      if (filter.labels || filter.fields) break;
+      remaining++;
     }
-    const more = this.anyMatching(rows, index, filter);
     const result: ListResult = { items, revision };
-    if (more && last) {
+    if (more) {
+      const last = keyOf(items[items.length - 1]);
       result.continue = encodeContinue({ revision, namespace: last.namespace, name: last.name });
-      if (!filter.labels && !filter.fields) result.remainingItemCount = rows.length - index;
+      if (!filter.labels && !filter.fields) result.remainingItemCount = remaining;
     }
     return result;
   }
 
-  private anyMatching(rows: Row[], from: number, filter: ObjectFilter): boolean {
-    for (let i = from; i < rows.length; i++) {
-      const row = rows[i];
-      if (filter.labels && !matchLabels(filter.labels, row.labels ? JSON.parse(row.labels) : undefined)) continue;
-      if (!filter.fields || matches(filter, JSON.parse(row.body) as KubeObject)) return true;
-    }
-    return false;
-  }
-
-  private currentRows(resource: string, namespace: string | undefined, after: { namespace: string; name: string }): Row[] {
-    if (namespace !== undefined) {
-      const from = after.namespace === namespace ? after.name : '';
-      if (after.namespace > namespace) return [];
-      return this.stmt.listNs.all(resource, namespace, from) as Row[];
-    }
-    return this.stmt.listAll.all(resource, after.namespace, after.namespace, after.name) as Row[];
-  }
-
   /**
-   * The objects of `resource` as they were at `revision`: unchanged rows as they are, and for
-   * keys written since, the state before their first later write (the `prev` the log kept).
+   * The objects of `resource` as they were at `revision`, in list order after `after`:
+   * objects unchanged since as they are, and for keys written since, the state before their
+   * first later write (the `prev` the log kept).
    */
-  private rowsAt(resource: string, namespace: string | undefined, after: { namespace: string; name: string }, revision: number): Row[] {
+  private *objectsAt(resource: string, namespace: string | undefined, after: { namespace: string; name: string }, revision: number): Generator<KubeObject> {
     if (revision < this.compactedRev) throw new GoneError(revision, this.compactedRev);
-    const rows = this.currentRows(resource, namespace, after).filter((r) => r.revision <= revision);
+    const isAfter = (ns: string, name: string) => ns > after.namespace || (ns === after.namespace && name > after.name);
+    const objects: KubeObject[] = [];
+    for (const object of this.cacheFor(resource).range(namespace, after)) {
+      if (Number(object.metadata.resourceVersion) <= revision) objects.push(object);
+    }
     const seen = new Set<string>();
     for (const entry of this.stmt.logAfter.iterate(resource, revision) as Iterable<{ namespace: string; name: string; type: number; prev: string | null }>) {
       const key = `${entry.namespace}\u0000${entry.name}`;
@@ -341,11 +335,10 @@ export class SqliteStore implements Store {
       seen.add(key);
       if (entry.prev === null || CODE_TYPE[entry.type] === 'ADDED') continue;
       if (namespace !== undefined && entry.namespace !== namespace) continue;
-      if (entry.namespace < after.namespace || (entry.namespace === after.namespace && entry.name <= after.name)) continue;
-      const prev = JSON.parse(entry.prev) as KubeObject;
-      rows.push({ namespace: entry.namespace, name: entry.name, revision: Number(prev.metadata.resourceVersion), labels: this.labelsText(prev), body: entry.prev });
+      if (isAfter(entry.namespace, entry.name)) objects.push(JSON.parse(entry.prev) as KubeObject);
     }
-    return rows.sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.namespace < b.namespace ? -1 : 1));
+    objects.sort((a, b) => compareKeys(a.metadata.namespace ?? '', a.metadata.name ?? '', b.metadata.namespace ?? '', b.metadata.name ?? ''));
+    yield* objects;
   }
 
   private readLog(from: number, to: number, resource: string | undefined, limit: number): ChangeEvent[] {

@@ -142,6 +142,24 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         expect(b.metadata.name).not.toBe(a.metadata.name);
       });
 
+      caseIt('changing an object the store handed out does not change the store', async () => {
+        const store = await open();
+        const created = await store.create(PODS, pod('a', { labels: { app: 'web' } }));
+        const got = await store.get(PODS, 'default', 'a');
+        const listed = (await store.list(PODS)).items[0];
+        for (const object of [created, got, listed]) {
+          try {
+            object.metadata.labels!.app = 'changed';
+            (object.spec as Record<string, unknown>).nodeName = 'sneaky';
+          } catch {
+            // Drivers may hand out frozen objects; then the attempt throws, which is fine.
+          }
+        }
+        const again = await store.get(PODS, 'default', 'a');
+        expect(again.metadata.labels).toEqual({ app: 'web' });
+        expect((again.spec as Record<string, unknown>).nodeName).toBeUndefined();
+      });
+
       caseIt('get of a missing key fails with NotFound', async () => {
         const store = await open();
         await expectStoreError(store.get(PODS, 'default', 'missing'), 'NotFound');

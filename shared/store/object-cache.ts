@@ -1,0 +1,76 @@
+/**
+ * The current objects of one resource, in memory and in list order: what lets a driver serve
+ * `get` and current-revision lists without reading or parsing its backend (kube-apiserver's
+ * watch cache plays the same part). Objects are deeply frozen: they are shared by every
+ * reader, watcher and subscriber, so nobody may change one in place.
+ */
+import type { KubeObject } from './object.js';
+
+/** Freezes an object graph in place and returns it. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);
+  }
+  return value;
+}
+
+const SEP = '\u0000';
+
+export function cacheKey(namespace: string, name: string): string {
+  return namespace + SEP + name;
+}
+
+export class ObjectCache {
+  private readonly objects = new Map<string, KubeObject>();
+  /** Keys in list order (namespace, then name); rebuilt lazily after adds and removals. */
+  private sorted: string[] | null = [];
+
+  get size(): number {
+    return this.objects.size;
+  }
+
+  get(namespace: string, name: string): KubeObject | undefined {
+    return this.objects.get(cacheKey(namespace, name));
+  }
+
+  /** Stores a frozen object (freezing it if needed). */
+  set(object: KubeObject): void {
+    const key = cacheKey(object.metadata.namespace ?? '', object.metadata.name ?? '');
+    if (!this.objects.has(key)) this.sorted = null;
+    this.objects.set(key, deepFreeze(object));
+  }
+
+  delete(namespace: string, name: string): void {
+    if (this.objects.delete(cacheKey(namespace, name))) this.sorted = null;
+  }
+
+  /**
+   * Objects in list order, in `namespace` when given, strictly after the key
+   * (afterNamespace, afterName) when given.
+   */
+  *range(namespace: string | undefined, after?: { namespace: string; name: string }): Generator<KubeObject> {
+    const keys = this.keys();
+    const start = after ? cacheKey(after.namespace, after.name) : namespace !== undefined ? cacheKey(namespace, '') : '';
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (after ? keys[mid] <= start : keys[mid] < start) lo = mid + 1;
+      else hi = mid;
+    }
+    const prefix = namespace !== undefined ? namespace + SEP : undefined;
+    for (let i = lo; i < keys.length; i++) {
+      if (prefix !== undefined && !keys[i].startsWith(prefix)) {
+        if (keys[i] > prefix) return;
+        continue;
+      }
+      yield this.objects.get(keys[i])!;
+    }
+  }
+
+  private keys(): string[] {
+    if (!this.sorted) this.sorted = [...this.objects.keys()].sort();
+    return this.sorted;
+  }
+}
