@@ -1,0 +1,328 @@
+/**
+ * The Kubernetes-compatible HTTP API as a Hono app: discovery, OpenAPI, and every served
+ * resource's verbs. Stateless: everything it knows is in the `Store` it is given, so the same
+ * app runs in the embedded Node server and in a Lambda.
+ */
+import { Hono, type Context } from 'hono';
+import {
+  SERVER_VERSION,
+  aggregatedContentType,
+  aggregatedDiscovery,
+  aggregatedVersionAsked,
+  apiGroup,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+} from '../../shared/api/discovery.js';
+import { openApiV3Document, openApiV3Root } from '../../shared/api/openapi.js';
+import { Registry, type DeleteRequest, type FieldValidation, type PatchType } from '../../shared/api/registry.js';
+import { groupVersion } from '../../shared/api/resources.js';
+import { ApiError, badRequest, methodNotAllowed, toApiError, unsupportedMediaType } from '../../shared/api/status.js';
+import { toTable, type IncludeObject } from '../../shared/api/tables.js';
+import type { KubeObject } from '../../shared/store/object.js';
+import type { Store } from '../../shared/store/types.js';
+import { decodeBody, readBody } from './body.js';
+import { parseResourcePath, type ResourceTarget } from './path.js';
+import { watchResponse } from './watch.js';
+
+export interface Identity {
+  name: string;
+  groups: string[];
+}
+
+/** Serves `pods/log`; absent until a kubelet can. */
+export type LogProvider = (pod: KubeObject, options: Record<string, string | undefined>) => Promise<Response>;
+
+export interface AppOptions {
+  store: Store;
+  /** Maps a bearer token to an identity; requests without one get 401. Absent: no auth (tests of the core only). */
+  authenticate?: (token: string) => Promise<Identity | undefined> | Identity | undefined;
+  logs?: LogProvider;
+  /** How often an idle watch that allows bookmarks gets one. */
+  watchBookmarkIntervalMs?: number;
+  /** The address discovery advertises. */
+  serverAddress?: string;
+}
+
+const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
+const JSON_TYPE = 'application/json';
+
+function json(c: Context, body: unknown, status = 200, extraHeaders: Record<string, string> = {}): Response {
+  return c.body(JSON.stringify(body), status as 200, { 'content-type': JSON_TYPE, ...extraHeaders });
+}
+
+function errorResponse(c: Context, err: unknown): Response {
+  const apiError = toApiError(err);
+  if (apiError.code >= 500) console.error('[api] internal error:', err);
+  return json(c, apiError.toStatus(), apiError.code);
+}
+
+function wantsTable(accept: string | undefined): boolean {
+  return Boolean(accept && accept.split(',').some((part) => part.includes('as=Table')));
+}
+
+function patchType(contentType: string | undefined): PatchType {
+  const media = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  switch (media) {
+    case 'application/json-patch+json':
+      return 'json';
+    case 'application/merge-patch+json':
+      return 'merge';
+    case 'application/strategic-merge-patch+json':
+      return 'strategic';
+    case 'application/apply-patch+yaml':
+      return 'apply';
+    default:
+      throw unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
+  }
+}
+
+function warningHeaders(warnings: string[]): Record<string, string> {
+  return warnings.length ? { warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {};
+}
+
+function intParam(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^-?\d+$/.test(value)) throw badRequest(`invalid value for ${name}: ${JSON.stringify(value)}: must be an integer`);
+  return Number(value);
+}
+
+function fieldValidation(value: string | undefined): FieldValidation {
+  if (value === undefined || value === '') return 'Warn';
+  if (value === 'Strict' || value === 'Warn' || value === 'Ignore') return value;
+  throw badRequest(`fieldValidation must be one of Ignore, Warn or Strict, got ${JSON.stringify(value)}`);
+}
+
+function dryRun(values: string[] | undefined): boolean {
+  if (!values || values.length === 0) return false;
+  for (const v of values) if (v !== 'All') throw badRequest(`Invalid dryRun value: ${JSON.stringify(v)}: supported values: "All"`);
+  return true;
+}
+
+export function createApp(options: AppOptions): Hono {
+  const { store } = options;
+  const registry = new Registry(store);
+  const app = new Hono();
+  const bookmarkMs = options.watchBookmarkIntervalMs ?? 10_000;
+
+  app.onError((err, c) => errorResponse(c, err));
+  app.notFound((c) => json(c, new ApiError(404, 'NotFound', 'the server could not find the requested resource').toStatus(), 404));
+
+  if (options.authenticate) {
+    const authenticate = options.authenticate;
+    app.use('*', async (c, next) => {
+      if (PUBLIC_PATHS.has(c.req.path)) return next();
+      const header = c.req.header('authorization') ?? '';
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      const identity = match ? await authenticate(match[1]) : undefined;
+      if (!identity) return json(c, new ApiError(401, 'Unauthorized', 'Unauthorized').toStatus(), 401);
+      c.set('identity' as never, identity as never);
+      return next();
+    });
+  }
+
+  // ---- health, version, discovery, OpenAPI ---------------------------------------------
+  for (const path of ['/healthz', '/livez', '/readyz']) app.get(path, (c) => c.text('ok'));
+  app.get('/version', (c) => json(c, SERVER_VERSION));
+  app.get('/api', (c) => {
+    const v = aggregatedVersionAsked(c.req.header('accept'));
+    if (v) return c.body(JSON.stringify(aggregatedDiscovery(true, v)), 200, { 'content-type': aggregatedContentType(v) });
+    return json(c, apiVersions(options.serverAddress ?? new URL(c.req.url).host));
+  });
+  app.get('/apis', (c) => {
+    const v = aggregatedVersionAsked(c.req.header('accept'));
+    if (v) return c.body(JSON.stringify(aggregatedDiscovery(false, v)), 200, { 'content-type': aggregatedContentType(v) });
+    return json(c, apiGroupList());
+  });
+  app.get('/api/v1', (c) => json(c, apiResourceList('', 'v1')));
+  app.get('/apis/:group', (c) => {
+    const group = apiGroup(c.req.param('group'));
+    return group ? json(c, group) : c.notFound();
+  });
+  app.get('/apis/:group/:version', (c) => {
+    const list = apiResourceList(c.req.param('group'), c.req.param('version'));
+    return list.resources.length ? json(c, list) : c.notFound();
+  });
+  app.get('/openapi/v3', (c) => json(c, openApiV3Root()));
+  app.get('/openapi/v3/api/:version', (c) => {
+    const doc = openApiV3Document('', c.req.param('version'));
+    return doc ? json(c, doc) : c.notFound();
+  });
+  app.get('/openapi/v3/apis/:group/:version', (c) => {
+    const doc = openApiV3Document(c.req.param('group'), c.req.param('version'));
+    return doc ? json(c, doc) : c.notFound();
+  });
+
+  // ---- resources -------------------------------------------------------------------------
+  const handle = async (c: Context, group: string, version: string, rest: string) => {
+    let segments: string[];
+    try {
+      segments = rest.split('/').filter((s) => s.length > 0).map(decodeURIComponent);
+    } catch {
+      throw badRequest('the request path is not valid');
+    }
+    const parsed = parseResourcePath(group, version, segments);
+    if (!parsed.ok) throw new ApiError(404, 'NotFound', parsed.message);
+    return serve(c, parsed.target);
+  };
+  app.all('/api/v1/*', (c) => handle(c, '', 'v1', c.req.path.slice('/api/v1'.length)));
+  app.all('/apis/:group/:version/*', (c) => {
+    const prefix = `/apis/${c.req.param('group')}/${c.req.param('version')}`;
+    return handle(c, c.req.param('group'), c.req.param('version'), c.req.path.slice(prefix.length));
+  });
+
+  async function body(c: Context): Promise<unknown> {
+    return decodeBody(await readBody(c.req.raw), c.req.header('content-type'));
+  }
+
+  function writeOptions(c: Context) {
+    return {
+      dryRun: dryRun(c.req.queries('dryRun')),
+      fieldManager: c.req.query('fieldManager') || undefined,
+      fieldValidation: fieldValidation(c.req.query('fieldValidation')),
+    };
+  }
+
+  function renderOne(c: Context, target: ResourceTarget, object: KubeObject, status = 200, headers: Record<string, string> = {}): Response {
+    if (wantsTable(c.req.header('accept'))) {
+      return json(c, toTable(target.info.kind, [object], { includeObject: includeObject(c), resourceVersion: object.metadata.resourceVersion }), status, headers);
+    }
+    return json(c, object, status, headers);
+  }
+
+  function includeObject(c: Context): IncludeObject {
+    const v = c.req.query('includeObject');
+    return v === 'None' || v === 'Object' ? v : 'Metadata';
+  }
+
+  async function deleteRequest(c: Context): Promise<DeleteRequest> {
+    const raw = c.req.raw.body ? await readBody(c.req.raw) : new Uint8Array();
+    const opts = raw.byteLength ? (decodeBody(raw, c.req.header('content-type')) as Record<string, unknown>) : {};
+    if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw badRequest('the body of a delete must be DeleteOptions');
+    const policy = (c.req.query('propagationPolicy') || opts.propagationPolicy) as string | undefined;
+    if (policy !== undefined && !['Background', 'Foreground', 'Orphan'].includes(policy)) {
+      throw badRequest(`propagationPolicy must be one of Background, Foreground or Orphan, got ${JSON.stringify(policy)}`);
+    }
+    const grace = intParam(c.req.query('gracePeriodSeconds'), 'gracePeriodSeconds') ?? (opts.gracePeriodSeconds as number | undefined);
+    const pre = (opts.preconditions ?? {}) as { uid?: string; resourceVersion?: string };
+    const orphan = c.req.query('orphanDependents') ?? opts.orphanDependents;
+    return {
+      propagationPolicy: (policy ?? (orphan === true || orphan === 'true' ? 'Orphan' : undefined)) as DeleteRequest['propagationPolicy'],
+      gracePeriodSeconds: grace,
+      preconditions: pre,
+      dryRun: dryRun(c.req.queries('dryRun') ?? (Array.isArray(opts.dryRun) ? (opts.dryRun as string[]) : undefined)),
+    };
+  }
+
+  async function serve(c: Context, target: ResourceTarget): Promise<Response> {
+    const { info, namespace, name, subresource } = target;
+    const method = c.req.method;
+    const ns = namespace ?? '';
+    if (info.namespaced && name !== undefined && namespace === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+
+    // Collections.
+    if (name === undefined) {
+      if (method === 'GET') {
+        const labelSelector = c.req.query('labelSelector') || undefined;
+        const fieldSelector = c.req.query('fieldSelector') || undefined;
+        const watch = c.req.query('watch');
+        if (watch === '1' || watch === 'true') {
+          registry.checkFieldSelector(info, fieldSelector);
+          return watchResponse(store, {
+            info,
+            namespace,
+            labelSelector,
+            fieldSelector,
+            resourceVersion: c.req.query('resourceVersion'),
+            timeoutSeconds: intParam(c.req.query('timeoutSeconds'), 'timeoutSeconds'),
+            allowBookmarks: c.req.query('allowWatchBookmarks') === 'true',
+            asTable: wantsTable(c.req.header('accept')),
+            bookmarkIntervalMs: bookmarkMs,
+          });
+        }
+        const limit = intParam(c.req.query('limit'), 'limit');
+        const result = await registry.list(info, namespace, { labelSelector, fieldSelector, limit: limit && limit > 0 ? limit : undefined, continue: c.req.query('continue') || undefined });
+        const meta: Record<string, unknown> = { resourceVersion: String(result.revision) };
+        if (result.continue) meta.continue = result.continue;
+        if (result.remainingItemCount !== undefined) meta.remainingItemCount = result.remainingItemCount;
+        if (wantsTable(c.req.header('accept'))) {
+          return json(c, toTable(info.kind, result.items, { includeObject: includeObject(c), resourceVersion: String(result.revision), continue: result.continue, remainingItemCount: result.remainingItemCount }));
+        }
+        return json(c, { kind: `${info.kind}List`, apiVersion: groupVersion(info), metadata: meta, items: result.items });
+      }
+      if (method === 'POST') {
+        if (info.namespaced && namespace === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+        const result = await registry.create(info, ns, await body(c), writeOptions(c));
+        return renderOne(c, target, result.object, 201, warningHeaders(result.warnings));
+      }
+      if (method === 'DELETE') {
+        const labelSelector = c.req.query('labelSelector') || undefined;
+        const fieldSelector = c.req.query('fieldSelector') || undefined;
+        return json(c, await registry.deleteCollection(info, namespace, { labelSelector, fieldSelector }, await deleteRequest(c)));
+      }
+      throw methodNotAllowed(`${method} is not supported on a collection of ${info.resource}`);
+    }
+
+    // Subresources.
+    if (subresource === 'scale') {
+      if (method === 'GET') return json(c, await registry.getScale(info, ns, name));
+      if (method === 'PUT') return json(c, await registry.updateScale(info, ns, name, await body(c), writeOptions(c)));
+      if (method === 'PATCH') return json(c, await registry.patchScale(info, ns, name, patchType(c.req.header('content-type')), await body(c), writeOptions(c)));
+      throw methodNotAllowed(`${method} is not supported on ${info.resource}/scale`);
+    }
+    if (subresource === 'binding') {
+      if (method !== 'POST') throw methodNotAllowed(`${method} is not supported on pods/binding`);
+      return json(c, await registry.bind(ns, name, await body(c)), 201);
+    }
+    if (subresource === 'log') {
+      if (method !== 'GET') throw methodNotAllowed(`${method} is not supported on pods/log`);
+      const pod = await registry.get(info, ns, name);
+      if (!options.logs) {
+        throw badRequest(`the logs of pod "${name}" are not available: no kubelet serves logs in this cluster yet`);
+      }
+      return options.logs(pod, c.req.query());
+    }
+    if (subresource === 'finalize' || subresource === 'eviction') throw methodNotAllowed(`${info.resource}/${subresource} is not supported by this server`);
+
+    // One object (or its status).
+    switch (method) {
+      case 'GET': {
+        const watch = c.req.query('watch');
+        if (watch === '1' || watch === 'true') {
+          return watchResponse(store, {
+            info,
+            namespace,
+            fieldSelector: `metadata.name=${name}`,
+            resourceVersion: c.req.query('resourceVersion'),
+            timeoutSeconds: intParam(c.req.query('timeoutSeconds'), 'timeoutSeconds'),
+            allowBookmarks: c.req.query('allowWatchBookmarks') === 'true',
+            asTable: wantsTable(c.req.header('accept')),
+            bookmarkIntervalMs: bookmarkMs,
+          });
+        }
+        return renderOne(c, target, await registry.get(info, ns, name));
+      }
+      case 'PUT': {
+        const result = await registry.update(info, ns, name, await body(c), { ...writeOptions(c), subresource });
+        return renderOne(c, target, result.object, 200, warningHeaders(result.warnings));
+      }
+      case 'PATCH': {
+        const type = patchType(c.req.header('content-type'));
+        const force = c.req.query('force');
+        const result = await registry.patch(info, ns, name, type, await body(c), { ...writeOptions(c), force: force === 'true', subresource });
+        return renderOne(c, target, result.object, result.created ? 201 : 200, warningHeaders(result.warnings));
+      }
+      case 'DELETE': {
+        if (subresource) throw methodNotAllowed(`DELETE is not supported on ${info.resource}/${subresource}`);
+        const result = await registry.delete(info, ns, name, await deleteRequest(c));
+        return json(c, result.body, 200);
+      }
+      default:
+        throw methodNotAllowed(`${method} is not supported on ${info.resource}`);
+    }
+  }
+
+  return app;
+}
+
+export { Registry };

@@ -1,0 +1,14 @@
+/**
+ * The API as an AWS Lambda handler (behind API Gateway or a function URL): the same Hono
+ * app over the store named by SKIFF_STORE_URL (e.g. dynamodb://skiff-state). Tokens come from
+ * SKIFF_TOKENS, a JSON list of { sha256, user, groups } records.
+ */
+import { handle } from 'hono/aws-lambda';
+import { TokenAuthenticator, type TokenRecord } from '../../shared/auth/tokens.js';
+import { createStore } from '../../shared/store/factory.js';
+import { createApp } from './app.js';
+
+const store = await createStore(process.env.SKIFF_STORE_URL ?? 'dynamodb://skiff-state');
+const auth = new TokenAuthenticator(JSON.parse(process.env.SKIFF_TOKENS ?? '[]') as TokenRecord[]);
+
+export const handler = handle(createApp({ store, authenticate: (token) => auth.authenticate(token) }));

@@ -1,0 +1,43 @@
+/**
+ * Parses a resource URL into what it names: `/api/v1/namespaces/default/pods/web/status`,
+ * `/apis/apps/v1/deployments`, `/api/v1/namespaces/kube-system` ...
+ */
+import { findResource, type ResourceInfo } from '../../shared/api/resources.js';
+
+export interface ResourceTarget {
+  info: ResourceInfo;
+  /** The namespace in the path; undefined for cluster-scoped resources and all-namespace lists. */
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+export type ParsedPath = { ok: true; target: ResourceTarget } | { ok: false; message: string };
+
+/** `segments` are the parts after `/api/v1` or `/apis/<group>/<version>`, decoded. */
+export function parseResourcePath(group: string, version: string, segments: string[]): ParsedPath {
+  const find = (resource: string) => findResource(group, version, resource);
+  const fail = (message: string): ParsedPath => ({ ok: false, message });
+  if (segments.length === 0) return fail('the server could not find the requested resource');
+  // /namespaces/<ns>/<resource>[/<name>[/<sub>]] for namespaced resources.
+  if (segments[0] === 'namespaces' && segments.length >= 3) {
+    const namespaced = find(segments[2]);
+    if (namespaced?.namespaced) {
+      if (segments.length > 5) return fail('the server could not find the requested resource');
+      return checkSub({ info: namespaced, namespace: segments[1], name: segments[3], subresource: segments[4] });
+    }
+  }
+  const info = find(segments[0]);
+  if (!info) return fail(`the server could not find the requested resource (${segments[0]})`);
+  if (segments.length > 3) return fail('the server could not find the requested resource');
+  if (info.namespaced && segments.length > 1) return fail('the server could not find the requested resource');
+  return checkSub({ info, name: segments[1], subresource: segments[2] });
+}
+
+function checkSub(target: ResourceTarget): ParsedPath {
+  if (target.name === '') return { ok: false, message: 'resource name may not be empty' };
+  if (target.subresource !== undefined && !target.info.subresources.includes(target.subresource)) {
+    return { ok: false, message: `the server could not find the requested resource (${target.info.resource}/${target.subresource})` };
+  }
+  return { ok: true, target };
+}

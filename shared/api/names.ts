@@ -1,0 +1,51 @@
+/**
+ * Kubernetes name rules (apimachinery's validation): what metadata.name may be, per resource.
+ */
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+export type NameRule = 'dns1123-subdomain' | 'dns1123-label' | 'dns1035-label' | 'path-segment';
+
+/** Returns the Kubernetes message for a bad name, or undefined when the name is fine. */
+export function nameError(name: string, rule: NameRule): string | undefined {
+  switch (rule) {
+    case 'dns1123-label':
+      if (name.length > 63) return 'must be no more than 63 characters';
+      if (!DNS1123_LABEL.test(name)) {
+        return `a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`;
+      }
+      return undefined;
+    case 'dns1035-label':
+      if (name.length > 63) return 'must be no more than 63 characters';
+      if (!DNS1035_LABEL.test(name)) {
+        return `a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')`;
+      }
+      return undefined;
+    case 'dns1123-subdomain':
+      if (name.length > 253) return 'must be no more than 253 characters';
+      if (!DNS1123_SUBDOMAIN.test(name)) {
+        return `a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`;
+      }
+      return undefined;
+    case 'path-segment':
+      if (name === '.' || name === '..') return `may not be '${name}'`;
+      if (/[/%]/.test(name)) return `may not contain '/' or '%'`;
+      return undefined;
+  }
+}
+
+/** The rule Kubernetes applies to each kind's names. */
+export function nameRuleFor(kind: string): NameRule {
+  switch (kind) {
+    case 'Namespace':
+      return 'dns1123-label';
+    case 'Service':
+      return 'dns1035-label';
+    case 'Event':
+    case 'Endpoints':
+      return 'path-segment';
+    default:
+      return 'dns1123-subdomain';
+  }
+}

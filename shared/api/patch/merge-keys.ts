@@ -1,0 +1,42 @@
+/**
+ * How strategic merge patch and server-side apply merge each list: by which key, or as a set
+ * of primitives. The one place that knows it (Kubernetes carries it as patchStrategy /
+ * patchMergeKey tags on its Go types). Lists not named here are replaced whole.
+ */
+
+export type ListStrategy = { kind: 'merge'; key: string } | { kind: 'set' } | { kind: 'replace' };
+
+/** Field name -> strategy, with the parent field deciding where a name is ambiguous. */
+export function listStrategy(path: string[]): ListStrategy {
+  const field = path[path.length - 1];
+  const parents = path.slice(0, -1);
+  const inContainer = parents.some((p) => p === 'containers' || p === 'initContainers' || p === 'ephemeralContainers');
+  switch (field) {
+    case 'containers':
+    case 'initContainers':
+    case 'ephemeralContainers':
+    case 'volumes':
+    case 'imagePullSecrets':
+      return { kind: 'merge', key: 'name' };
+    case 'env':
+      return { kind: 'merge', key: 'name' };
+    case 'ports':
+      return inContainer ? { kind: 'merge', key: 'containerPort' } : { kind: 'merge', key: 'port' };
+    case 'volumeMounts':
+      return { kind: 'merge', key: 'mountPath' };
+    case 'volumeDevices':
+      return { kind: 'merge', key: 'devicePath' };
+    case 'hostAliases':
+      return { kind: 'merge', key: 'ip' };
+    case 'conditions':
+      return { kind: 'merge', key: 'type' };
+    case 'addresses':
+      return parents[parents.length - 1] === 'status' ? { kind: 'merge', key: 'type' } : { kind: 'replace' };
+    case 'ownerReferences':
+      return { kind: 'merge', key: 'uid' };
+    case 'finalizers':
+      return parents.length === 1 && parents[0] === 'metadata' ? { kind: 'set' } : { kind: 'replace' };
+    default:
+      return { kind: 'replace' };
+  }
+}

@@ -1,0 +1,506 @@
+/**
+ * The API's semantics over the `Store` port, as plain async functions: what create, update,
+ * patch, delete and the subresources mean for each kind (kube-apiserver's registry and
+ * strategies). HTTP lives in functions/api; this file knows no request or response.
+ */
+import { isStoreError } from '../store/errors.js';
+import { nowTimestamp, randomSuffix, type KubeObject } from '../store/object.js';
+import { guaranteedUpdate } from '../store/retry.js';
+import { parseFieldSelector } from '../store/selectors.js';
+import type { ListResult, Store } from '../store/types.js';
+import { applyDefaults, initialStatus, resetServerFields, unknownFields, validateCreate, validateUpdate } from './admission.js';
+import { ApplyConflictError, PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './patch/index.js';
+import { RESOURCES, findResource, groupVersion, type ResourceInfo } from './resources.js';
+import { ApiError, badRequest, conflict, forbidden, invalid, namespaceNotFound, notFound, successStatus, toApiError, type Status } from './status.js';
+
+export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
+
+export interface WriteOptions {
+  dryRun?: boolean;
+  fieldManager?: string;
+  fieldValidation?: FieldValidation;
+}
+
+export interface DeleteRequest {
+  propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: boolean;
+}
+
+export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
+
+/** What a write answers: the object, warnings for the Warning header, and whether it was created. */
+export interface WriteResult<T = KubeObject> {
+  object: T;
+  warnings: string[];
+  created?: boolean;
+}
+
+const NAMESPACES = RESOURCES.find((r) => r.resource === 'namespaces')!;
+const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+/** Finalizer that holds a terminating namespace until the namespace controller has emptied it. */
+export const NAMESPACE_FINALIZER = 'kubernetes';
+
+type Obj = Record<string, unknown>;
+const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+
+export class Registry {
+  constructor(private readonly store: Store) {}
+
+  /** Creates `default`, `kube-system`, `kube-public` and `kube-node-lease` when missing. */
+  async ensureSystemNamespaces(): Promise<void> {
+    for (const name of SYSTEM_NAMESPACES) {
+      try {
+        await this.create(NAMESPACES, '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+      } catch (err) {
+        if (!(err instanceof ApiError && err.reason === 'AlreadyExists')) throw err;
+      }
+    }
+  }
+
+  // ---- reads -----------------------------------------------------------------------------
+
+  async get(info: ResourceInfo, namespace: string, name: string): Promise<KubeObject> {
+    try {
+      return await this.store.get(info.storeKey, namespace, name);
+    } catch (err) {
+      throw toApiError(err, info, name);
+    }
+  }
+
+  /** Checks a field selector against what the resource supports (400 otherwise). */
+  checkFieldSelector(info: ResourceInfo, fieldSelector: string | undefined): void {
+    if (!fieldSelector) return;
+    const allowed = new Set(['metadata.name', 'metadata.namespace', ...info.fieldSelectors]);
+    let parsed;
+    try {
+      parsed = parseFieldSelector(fieldSelector);
+    } catch (err) {
+      throw toApiError(err);
+    }
+    for (const req of parsed.requirements) {
+      if (!allowed.has(req.key)) throw badRequest(`field label not supported: ${req.key}`);
+    }
+  }
+
+  async list(info: ResourceInfo, namespace: string | undefined, options: { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string }): Promise<ListResult> {
+    this.checkFieldSelector(info, options.fieldSelector);
+    try {
+      return await this.store.list(info.storeKey, { ...options, namespace });
+    } catch (err) {
+      if (isStoreError(err, 'Gone')) {
+        throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      }
+      throw toApiError(err, info);
+    }
+  }
+
+  // ---- create ----------------------------------------------------------------------------
+
+  private checkKind(info: ResourceInfo, body: unknown): KubeObject {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest(`the body of the request is not a ${info.kind} object`);
+    const object = body as KubeObject;
+    const gv = groupVersion(info);
+    if (object.apiVersion !== undefined && object.apiVersion !== gv) {
+      throw badRequest(`the API version in the data (${String(object.apiVersion)}) does not match the expected API version (${gv})`);
+    }
+    if (object.kind !== undefined && object.kind !== info.kind) {
+      throw badRequest(`the kind in the data (${String(object.kind)}) does not match the expected kind (${info.kind})`);
+    }
+    if (object.metadata !== undefined && (typeof object.metadata !== 'object' || object.metadata === null || Array.isArray(object.metadata))) {
+      throw badRequest('metadata must be an object');
+    }
+    return { ...structuredClone(object), apiVersion: gv, kind: info.kind, metadata: structuredClone(object.metadata ?? {}) };
+  }
+
+  private checkNamespace(info: ResourceInfo, object: KubeObject, namespace: string): void {
+    if (!info.namespaced) {
+      delete object.metadata.namespace;
+      return;
+    }
+    const given = object.metadata.namespace;
+    if (given && given !== namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    object.metadata.namespace = namespace;
+  }
+
+  private async requireNamespace(info: ResourceInfo, namespace: string, name: string): Promise<void> {
+    if (!info.namespaced) return;
+    let ns: KubeObject;
+    try {
+      ns = await this.store.get(NAMESPACES.storeKey, '', namespace);
+    } catch (err) {
+      if (isStoreError(err, 'NotFound')) throw namespaceNotFound(namespace);
+      throw toApiError(err);
+    }
+    if (ns.metadata.deletionTimestamp) {
+      throw forbidden(`${info.resource} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`, { kind: info.resource });
+    }
+  }
+
+  private fieldWarnings(info: ResourceInfo, body: Obj, mode: FieldValidation | undefined): string[] {
+    if (mode === 'Ignore') return [];
+    const unknown = unknownFields(info.kind, body);
+    if (unknown.length === 0) return [];
+    if (mode === 'Strict') {
+      const list = unknown.map((f) => `unknown field "${f}"`).join(', ');
+      throw badRequest(`strict decoding error: ${list}`);
+    }
+    return unknown.map((f) => `unknown field "${f}"`);
+  }
+
+  async create(info: ResourceInfo, namespace: string, body: unknown, options: WriteOptions = {}): Promise<WriteResult> {
+    const object = this.checkKind(info, body);
+    const warnings = this.fieldWarnings(info, body as Obj, options.fieldValidation);
+    this.checkNamespace(info, object, namespace);
+    resetServerFields(object);
+    if (info.statusSubresource) {
+      const status = initialStatus(info.kind, object);
+      if (status === undefined) delete object.status;
+      else object.status = status;
+    }
+    applyDefaults(info.kind, object);
+    const name = object.metadata.name ?? '';
+    const causes = validateCreate(info, object);
+    if (causes.length) throw invalid(info, name || object.metadata.generateName || '', causes);
+    await this.requireNamespace(info, namespace, name || object.metadata.generateName || '');
+    const managed = options.fieldManager ? recordUpdate(undefined, object, { manager: options.fieldManager, gvk: info }) : object;
+    if (options.dryRun) {
+      const preview = structuredClone(managed);
+      if (!preview.metadata.name && preview.metadata.generateName) preview.metadata.name = preview.metadata.generateName + randomSuffix();
+      preview.metadata.uid = crypto.randomUUID();
+      preview.metadata.creationTimestamp = nowTimestamp();
+      preview.metadata.generation = 1;
+      return { object: preview, warnings, created: true };
+    }
+    try {
+      return { object: await this.store.create(info.storeKey, managed), warnings, created: true };
+    } catch (err) {
+      throw toApiError(err, info, name);
+    }
+  }
+
+  // ---- update ----------------------------------------------------------------------------
+
+  /**
+   * PUT semantics: the whole object replaces the stored one (unconditionally when it carries no
+   * resourceVersion), except what the subresource split keeps: status for the main resource,
+   * everything but status for `/status`.
+   */
+  async update(info: ResourceInfo, namespace: string, name: string, body: unknown, options: WriteOptions & { subresource?: string } = {}): Promise<WriteResult> {
+    const object = this.checkKind(info, body);
+    const warnings = this.fieldWarnings(info, body as Obj, options.fieldValidation);
+    if (object.metadata.name !== undefined && object.metadata.name !== name) {
+      throw badRequest(`the name of the object (${object.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    object.metadata.name = name;
+    this.checkNamespace(info, object, namespace);
+    const current = await this.get(info, namespace, name);
+    return { object: await this.commitUpdate(info, current, object, options), warnings };
+  }
+
+  /** Writes `next` over `current` with `current`'s resourceVersion unless `next` names one. */
+  private async commitUpdate(info: ResourceInfo, current: KubeObject, desired: KubeObject, options: WriteOptions & { subresource?: string }): Promise<KubeObject> {
+    let next: KubeObject;
+    if (options.subresource === 'status') {
+      next = { ...current, status: desired.status, metadata: { ...current.metadata, resourceVersion: desired.metadata.resourceVersion } };
+    } else {
+      next = { ...desired, metadata: { ...desired.metadata } };
+      if (info.statusSubresource) {
+        if (current.status === undefined) delete next.status;
+        else next.status = current.status;
+      }
+      for (const f of ['uid', 'creationTimestamp', 'generation', 'deletionTimestamp', 'deletionGracePeriodSeconds']) {
+        if (current.metadata[f] === undefined) delete next.metadata[f];
+        else next.metadata[f] = current.metadata[f];
+      }
+      if (next.metadata.managedFields === undefined && current.metadata.managedFields !== undefined) next.metadata.managedFields = current.metadata.managedFields;
+    }
+    const rv = next.metadata.resourceVersion;
+    if (rv !== undefined && rv !== '' && rv !== current.metadata.resourceVersion) {
+      throw conflict(info, current.metadata.name ?? '', 'the object has been modified; please apply your changes to the latest version and try again');
+    }
+    next.metadata.resourceVersion = current.metadata.resourceVersion;
+    applyDefaults(info.kind, next);
+    const causes = validateUpdate(info, next, current);
+    if (causes.length) throw invalid(info, current.metadata.name ?? '', causes);
+    if (options.fieldManager) next = recordUpdate(current, next, { manager: options.fieldManager, gvk: info, subresource: options.subresource });
+    if (options.dryRun) return next;
+    try {
+      return await this.store.update(info.storeKey, next);
+    } catch (err) {
+      throw toApiError(err, info, current.metadata.name);
+    }
+  }
+
+  // ---- patch -----------------------------------------------------------------------------
+
+  private applyPatch(info: ResourceInfo, type: PatchType, current: KubeObject, patch: unknown, options: { fieldManager?: string; force?: boolean }): KubeObject {
+    switch (type) {
+      case 'merge':
+        if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw badRequest('merge patch must be a JSON object');
+        return mergePatch(current, patch) as KubeObject;
+      case 'json':
+        return jsonPatch(current, patch) as KubeObject;
+      case 'strategic':
+        return strategicMergePatch(current, patch, info) as KubeObject;
+      case 'apply': {
+        if (!options.fieldManager) throw badRequest('PATCH with apply requires a fieldManager query parameter');
+        const applied = this.checkKind(info, patch);
+        if (applied.metadata.name !== undefined && applied.metadata.name !== current.metadata.name) {
+          throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${current.metadata.name})`);
+        }
+        return serverSideApply(current, applied, { manager: options.fieldManager, force: Boolean(options.force), gvk: info });
+      }
+    }
+  }
+
+  /**
+   * PATCH: applies the patch to the current object and writes it with compare-and-swap,
+   * retrying on conflict unless the patch itself names a resourceVersion. Server-side apply
+   * of a missing object creates it.
+   */
+  async patch(
+    info: ResourceInfo,
+    namespace: string,
+    name: string,
+    type: PatchType,
+    patch: unknown,
+    options: WriteOptions & { force?: boolean; subresource?: string } = {},
+  ): Promise<WriteResult> {
+    const warnings = type === 'apply' ? this.fieldWarnings(info, asObj(patch), options.fieldValidation) : [];
+    for (let attempt = 0; ; attempt++) {
+      let current: KubeObject;
+      try {
+        current = await this.store.get(info.storeKey, namespace, name);
+      } catch (err) {
+        if (isStoreError(err, 'NotFound') && type === 'apply' && !options.subresource) {
+          if (!options.fieldManager) throw badRequest('PATCH with apply requires a fieldManager query parameter');
+          const applied = this.checkKind(info, patch);
+          applied.metadata.name ??= name;
+          if (applied.metadata.name !== name) throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
+          const withFields = serverSideApply(undefined, applied, { manager: options.fieldManager, force: Boolean(options.force), gvk: info });
+          const result = await this.create(info, namespace, withFields, { ...options, fieldManager: undefined, fieldValidation: 'Ignore' });
+          return { ...result, warnings };
+        }
+        throw toApiError(err, info, name);
+      }
+      let patched: KubeObject;
+      try {
+        patched = this.applyPatch(info, type, current, patch, options);
+      } catch (err) {
+        if (err instanceof ApplyConflictError) {
+          throw new ApiError(409, 'Conflict', err.message, {
+            name,
+            group: info.group,
+            kind: info.resource,
+            causes: err.conflicts.map((c) => ({ type: 'FieldManagerConflict', message: `conflict with "${c.manager}"`, field: c.field })),
+          });
+        }
+        if (err instanceof PatchError) throw new ApiError(err.code, err.code === 422 ? 'Invalid' : 'BadRequest', err.message);
+        throw toApiError(err, info, name);
+      }
+      if (typeof patched !== 'object' || patched === null || typeof patched.metadata !== 'object' || patched.metadata === null) {
+        throw badRequest('the patch removed the object metadata');
+      }
+      if (patched.metadata.name !== name) throw badRequest(`the name of the object (${String(patched.metadata.name)}) does not match the name on the URL (${name})`);
+      if (info.namespaced && (patched.metadata.namespace ?? namespace) !== namespace) {
+        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      }
+      const explicitRv = patched.metadata.resourceVersion !== current.metadata.resourceVersion;
+      const manager = type === 'apply' ? undefined : options.fieldManager;
+      try {
+        const object = await this.commitUpdate(info, current, this.checkKind(info, patched), { ...options, fieldManager: manager });
+        return { object, warnings };
+      } catch (err) {
+        const retry = err instanceof ApiError && err.reason === 'Conflict' && !explicitRv && attempt < 20 && !err.details?.causes;
+        if (!retry) throw err;
+      }
+    }
+  }
+
+  // ---- delete ----------------------------------------------------------------------------
+
+  /**
+   * DELETE: graceful for pods on a node (deletionTimestamp + grace, the kubelet confirms),
+   * propagation as intent for the garbage collector (`orphan` / `foregroundDeletion`
+   * finalizers), namespaces held by their finalizer until emptied. Answers the object while it
+   * lingers, or a Success Status once it is gone.
+   */
+  async delete(info: ResourceInfo, namespace: string, name: string, request: DeleteRequest = {}): Promise<{ body: KubeObject | Status; gone: boolean }> {
+    const current = await this.get(info, namespace, name);
+    const pre = request.preconditions ?? {};
+    if (pre.uid && pre.uid !== current.metadata.uid) {
+      throw conflict(info, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
+    }
+    if (pre.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
+      throw conflict(info, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+    }
+    if (request.gracePeriodSeconds !== undefined && (!Number.isInteger(request.gracePeriodSeconds) || request.gracePeriodSeconds < 0)) {
+      throw invalid(info, name, [{ type: 'FieldValueInvalid', field: 'gracePeriodSeconds', message: 'must be a non-negative integer' }]);
+    }
+    const goneStatus = (object: KubeObject) => successStatus({ name, group: info.group, kind: info.resource, uid: object.metadata.uid });
+    if (request.dryRun) return { body: current, gone: false };
+
+    const extraFinalizers: string[] = [];
+    if (request.propagationPolicy === 'Orphan') extraFinalizers.push('orphan');
+    if (request.propagationPolicy === 'Foreground') extraFinalizers.push('foregroundDeletion');
+    if (info.kind === 'Namespace') {
+      if (SYSTEM_NAMESPACES.includes(name)) throw forbidden(`namespaces "${name}" is forbidden: this namespace may not be deleted`, { name, kind: 'namespaces' });
+      extraFinalizers.push(NAMESPACE_FINALIZER);
+    }
+    const grace = info.kind === 'Pod' ? this.podGracePeriod(current, request.gracePeriodSeconds) : 0;
+
+    if (extraFinalizers.length === 0 && grace === 0 && !current.metadata.deletionTimestamp) {
+      try {
+        const result = await this.store.delete(info.storeKey, namespace, name, { preconditions: { uid: current.metadata.uid } });
+        return result.deleted ? { body: goneStatus(result.object), gone: true } : { body: result.object, gone: false };
+      } catch (err) {
+        throw toApiError(err, info, name);
+      }
+    }
+    if (current.metadata.deletionTimestamp && grace === 0 && extraFinalizers.length === 0) {
+      // Already terminating: a zero grace period (a kubelet's confirmation, or --force) ends it.
+      if (info.kind === 'Pod' && request.gracePeriodSeconds === 0 && (current.metadata.finalizers ?? []).length === 0) {
+        const result = await this.store.delete(info.storeKey, namespace, name).catch((err) => {
+          throw toApiError(err, info, name);
+        });
+        return result.deleted ? { body: goneStatus(result.object), gone: true } : { body: result.object, gone: false };
+      }
+      return { body: current, gone: false };
+    }
+    // Mark: deletionTimestamp (+ grace for pods), the propagation finalizer, namespace phase.
+    const marked = await guaranteedUpdate(this.store, info.storeKey, namespace, name, (obj) => {
+      const meta = { ...obj.metadata };
+      const finalizers = [...(meta.finalizers ?? [])];
+      for (const f of extraFinalizers) if (!finalizers.includes(f)) finalizers.push(f);
+      meta.finalizers = finalizers.length ? finalizers : undefined;
+      if (!meta.deletionTimestamp) {
+        meta.deletionTimestamp = nowTimestamp(new Date(Date.now() + grace * 1000));
+        meta.deletionGracePeriodSeconds = grace;
+      } else if (grace < (meta.deletionGracePeriodSeconds ?? Infinity)) {
+        // A shorter grace period may replace a longer one.
+        meta.deletionTimestamp = nowTimestamp(new Date(Date.now() + grace * 1000));
+        meta.deletionGracePeriodSeconds = grace;
+      }
+      const next: KubeObject = { ...obj, metadata: meta };
+      if (info.kind === 'Namespace') next.status = { ...asObj(obj.status), phase: 'Terminating' };
+      return next;
+    }).catch((err) => {
+      throw toApiError(err, info, name);
+    });
+    const stillThere = await this.store.get(info.storeKey, namespace, name).then(
+      () => true,
+      () => false,
+    );
+    return stillThere ? { body: marked, gone: false } : { body: goneStatus(marked), gone: true };
+  }
+
+  /** Pods bound to a node and not finished get a grace period; others go at once. */
+  private podGracePeriod(pod: KubeObject, requested: number | undefined): number {
+    const spec = asObj(pod.spec);
+    const phase = asObj(pod.status).phase;
+    if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
+    if (requested !== undefined) return requested;
+    const fromSpec = spec.terminationGracePeriodSeconds;
+    return typeof fromSpec === 'number' && fromSpec >= 0 ? fromSpec : 30;
+  }
+
+  async deleteCollection(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    selectors: { labelSelector?: string; fieldSelector?: string },
+    request: DeleteRequest,
+  ): Promise<{ kind: string; apiVersion: string; metadata: Obj; items: KubeObject[] }> {
+    const { items } = await this.list(info, namespace, selectors);
+    const out: KubeObject[] = [];
+    for (const item of items) {
+      try {
+        const { body } = await this.delete(info, item.metadata.namespace ?? '', item.metadata.name ?? '', request);
+        out.push(body.kind === 'Status' ? item : (body as KubeObject));
+      } catch (err) {
+        if (!(err instanceof ApiError && err.reason === 'NotFound')) throw err;
+      }
+    }
+    return { kind: `${info.kind}List`, apiVersion: groupVersion(info), metadata: {}, items: out };
+  }
+
+  // ---- subresources ----------------------------------------------------------------------
+
+  toScale(info: ResourceInfo, object: KubeObject) {
+    const spec = asObj(object.spec);
+    const status = asObj(object.status);
+    const selector = asObj(spec.selector);
+    const labels = Object.entries(asObj(selector.matchLabels)).map(([k, v]) => `${k}=${v}`);
+    return {
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: {
+        name: object.metadata.name,
+        namespace: object.metadata.namespace,
+        uid: object.metadata.uid,
+        resourceVersion: object.metadata.resourceVersion,
+        creationTimestamp: object.metadata.creationTimestamp,
+      },
+      spec: { replicas: typeof spec.replicas === 'number' ? spec.replicas : 0 },
+      status: { replicas: typeof status.replicas === 'number' ? status.replicas : 0, selector: labels.join(',') },
+    };
+  }
+
+  async getScale(info: ResourceInfo, namespace: string, name: string) {
+    return this.toScale(info, await this.get(info, namespace, name));
+  }
+
+  /** Writes a Scale (from PUT, or a patched Scale): only spec.replicas changes. */
+  async updateScale(info: ResourceInfo, namespace: string, name: string, scale: unknown, options: WriteOptions = {}) {
+    const body = asObj(scale);
+    const replicas = asObj(body.spec).replicas;
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+      throw new ApiError(422, 'Invalid', `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`, {
+        name,
+        group: 'autoscaling',
+        kind: 'Scale',
+        causes: [{ type: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }],
+      });
+    }
+    const rv = asObj(body.metadata).resourceVersion as string | undefined;
+    const current = await this.get(info, namespace, name);
+    const next = { ...current, metadata: { ...current.metadata, resourceVersion: rv || current.metadata.resourceVersion }, spec: { ...asObj(current.spec), replicas } };
+    const written = await this.commitUpdate(info, current, next, options);
+    return this.toScale(info, written);
+  }
+
+  async patchScale(info: ResourceInfo, namespace: string, name: string, type: PatchType, patch: unknown, options: WriteOptions = {}) {
+    const scale = await this.getScale(info, namespace, name);
+    let patched: unknown;
+    try {
+      patched = type === 'json' ? jsonPatch(scale, patch) : type === 'merge' ? mergePatch(scale, patch) : strategicMergePatch(scale, patch);
+    } catch (err) {
+      if (err instanceof PatchError) throw new ApiError(err.code, err.code === 422 ? 'Invalid' : 'BadRequest', err.message);
+      throw err;
+    }
+    return this.updateScale(info, namespace, name, patched, options);
+  }
+
+  /** POST pods/<name>/binding: assigns a pod to a node, once. */
+  async bind(namespace: string, name: string, binding: unknown): Promise<Status> {
+    const pods = findResource('', 'v1', 'pods')!;
+    const target = asObj(asObj(binding).target);
+    const nodeName = target.name;
+    if (typeof nodeName !== 'string' || !nodeName) {
+      throw invalid(pods, name, [{ type: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]);
+    }
+    await guaranteedUpdate(this.store, pods.storeKey, namespace, name, (pod) => {
+      const spec = asObj(pod.spec);
+      if (pod.metadata.deletionTimestamp) throw conflict(pods, name, 'pod is being deleted, cannot be assigned to a host');
+      if (spec.nodeName) throw conflict(pods, name, `pod ${name} is already assigned to node "${String(spec.nodeName)}"`);
+      const status = asObj(pod.status);
+      const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter((c) => asObj(c).type !== 'PodScheduled');
+      conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowTimestamp() });
+      return { ...pod, spec: { ...spec, nodeName }, status: { ...status, conditions } };
+    }).catch((err) => {
+      throw toApiError(err, pods, name);
+    });
+    return { ...successStatus(), code: 201 };
+  }
+}

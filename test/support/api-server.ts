@@ -1,0 +1,102 @@
+/**
+ * Starts the API server over a fresh SQLite store in a temp dir, and runs the real kubectl
+ * against it with its own kubeconfig and discovery cache.
+ */
+import { spawn } from 'node:child_process';
+import { request } from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApiServer, type ApiServer, type ApiServerOptions } from '../../functions/api/server.js';
+import { openSqliteStore } from '../../shared/store/sqlite.js';
+import type { Store } from '../../shared/store/types.js';
+
+export interface TestCluster {
+  server: ApiServer;
+  store: Store;
+  dir: string;
+  /** Runs kubectl; resolves with its output whatever the exit code. */
+  kubectl(args: string[], options?: { input?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<KubectlResult>;
+  /** Runs kubectl and throws unless it exits 0; returns stdout. */
+  kubectlOk(args: string[], options?: { input?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<string>;
+  /** An HTTPS request to the API with the admin token (or `token`, or none with token: ''). */
+  api(path: string, init?: ApiRequest): Promise<ApiResponse>;
+  stop(): Promise<void>;
+}
+
+export interface ApiRequest {
+  method?: string;
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+  token?: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json(): any;
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function startTestCluster(options: Partial<ApiServerOptions> = {}): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-api-test-'));
+  const store = options.store ?? openSqliteStore({ path: join(dir, 'skiff.db') });
+  const server = await startApiServer({ store, dataDir: join(dir, 'data'), port: 0, ...options });
+  const env = { ...process.env, KUBECONFIG: server.kubeconfigPath, KUBECACHEDIR: join(dir, 'kube-cache'), HOME: dir };
+  const kubectl: TestCluster['kubectl'] = (args, opts = {}) =>
+    new Promise((resolve) => {
+      const child = spawn('kubectl', args, { env: { ...env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += String(d)));
+      child.stderr.on('data', (d) => (stderr += String(d)));
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr });
+      });
+      child.stdin.end(opts.input ?? '');
+    });
+  const kubectlOk: TestCluster['kubectlOk'] = async (args, opts) => {
+    const r = await kubectl(args, opts);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    return r.stdout;
+  };
+  const api: TestCluster['api'] = (path, init = {}) =>
+    new Promise((resolve, reject) => {
+      const token = init.token ?? server.adminToken;
+      const headers: Record<string, string> = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...init.headers };
+      const req = request(server.url + path, { method: init.method ?? 'GET', headers, ca: server.caCert }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.setTimeout(30_000, () => req.destroy(new Error(`request to ${path} timed out`)));
+      req.end(init.body);
+    });
+  return {
+    server,
+    store,
+    dir,
+    kubectl,
+    kubectlOk,
+    api,
+    async stop() {
+      await server.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
