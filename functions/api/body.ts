@@ -3,6 +3,7 @@
  * type: JSON, YAML, or the Kubernetes protobuf envelope some kubectl commands send.
  */
 import { parse as parseYaml } from 'yaml';
+import { ProtobufDecodeError, decodeKubeProtobuf } from '../../shared/api/protobuf/decode.js';
 import { ApiError, badRequest, unsupportedMediaType } from '../../shared/api/status.js';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -32,11 +33,6 @@ function tooLarge(limit: number): ApiError {
   return new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`);
 }
 
-export type BodyDecoder = (bytes: Uint8Array) => unknown;
-
-/** Decoders for content types beyond JSON and YAML (the protobuf envelope), by media type. */
-export const extraDecoders = new Map<string, BodyDecoder>();
-
 /** Decodes by media type; malformed input is a 400 naming the problem. */
 export function decodeBody(bytes: Uint8Array, contentType: string | undefined): unknown {
   const media = (contentType ?? 'application/json').split(';')[0].trim().toLowerCase();
@@ -62,10 +58,14 @@ export function decodeBody(bytes: Uint8Array, contentType: string | undefined): 
       } catch (err) {
         throw badRequest(`the body of the request could not be decoded as YAML: ${(err as Error).message.split('\n')[0]}`);
       }
-    default: {
-      const decoder = extraDecoders.get(media);
-      if (decoder) return decoder(bytes);
+    case 'application/vnd.kubernetes.protobuf':
+      try {
+        return decodeKubeProtobuf(bytes);
+      } catch (err) {
+        if (err instanceof ProtobufDecodeError) throw badRequest(`the body of the request could not be decoded as protobuf: ${err.message}`);
+        throw err;
+      }
+    default:
       throw unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${media})`);
-    }
   }
 }

@@ -220,6 +220,8 @@ export class Registry {
     if (rv !== undefined && rv !== '' && rv !== current.metadata.resourceVersion) {
       throw conflict(info, current.metadata.name ?? '', 'the object has been modified; please apply your changes to the latest version and try again');
     }
+    // Stored objects are frozen and shared: everything below works on a private copy.
+    next = structuredClone(next);
     next.metadata.resourceVersion = current.metadata.resourceVersion;
     applyDefaults(info.kind, next);
     const causes = validateUpdate(info, next, current);

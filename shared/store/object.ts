@@ -139,9 +139,13 @@ export function prepareDeletionMark(stored: KubeObject, revision: number): KubeO
   }, revision);
 }
 
-/** True when the object is being deleted and nothing holds it any more. */
+/**
+ * True when the object is being deleted and nothing holds it any more: no finalizers and no
+ * grace period left (a pod deleted gracefully stays until its kubelet confirms with 0).
+ */
 export function readyToRemove(object: KubeObject): boolean {
-  return Boolean(object.metadata.deletionTimestamp) && (object.metadata.finalizers ?? []).length === 0;
+  const meta = object.metadata;
+  return Boolean(meta.deletionTimestamp) && (meta.finalizers ?? []).length === 0 && (meta.deletionGracePeriodSeconds ?? 0) === 0;
 }
 
 /** The last state of a deleted object, stamped with the deleting revision. */

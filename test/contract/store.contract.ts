@@ -297,6 +297,16 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         expect(events.map((e) => e.type)).toEqual(['MODIFIED', 'MODIFIED', 'MODIFIED', 'DELETED']);
       });
 
+      caseIt('a deletion with a grace period keeps the object until the grace period is set to 0', async () => {
+        const store = await open();
+        const created = await store.create(PODS, pod('graceful', { node: 'n1' }));
+        const marked = await store.update(PODS, { ...created, metadata: { ...created.metadata, deletionTimestamp: '2030-01-01T00:00:00Z', deletionGracePeriodSeconds: 30 } });
+        expect(marked.metadata.deletionGracePeriodSeconds).toBe(30);
+        expect((await store.get(PODS, 'default', 'graceful')).metadata.deletionTimestamp).toBe('2030-01-01T00:00:00Z');
+        await store.update(PODS, { ...marked, metadata: { ...marked.metadata, deletionGracePeriodSeconds: 0 } });
+        await expectStoreError(store.get(PODS, 'default', 'graceful'), 'NotFound');
+      });
+
       caseIt('an update that sets deletionTimestamp on an object without finalizers deletes it', async () => {
         const store = await open();
         const created = await store.create(PODS, pod('a'));

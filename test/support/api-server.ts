@@ -72,6 +72,8 @@ export async function startTestCluster(options: Partial<ApiServerOptions> = {}):
     new Promise((resolve, reject) => {
       const token = init.token ?? server.adminToken;
       const headers: Record<string, string> = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...init.headers };
+      // Node sends DELETE and GET bodies without a length unless told: say it.
+      if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
       const req = request(server.url + path, { method: init.method ?? 'GET', headers, ca: server.caCert }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (d: Buffer) => chunks.push(d));

@@ -1,0 +1,98 @@
+/**
+ * The Kubernetes protobuf messages kubectl's imperative commands send, as field tables
+ * (after k8s.io/api's generated.proto): field number -> JSON name and type. Fields not listed
+ * are skipped. `keep` marks pointer fields whose zero value is meaningful (replicas: 0).
+ */
+export type FieldType =
+  | { kind: 'string' }
+  | { kind: 'bytes' }
+  | { kind: 'int' }
+  | { kind: 'bool' }
+  | { kind: 'message'; message: string }
+  | { kind: 'map'; value: 'string' | 'bytes' | 'quantity' }
+  | { kind: 'intOrString' }
+  | { kind: 'time' };
+
+export interface FieldDef {
+  name: string;
+  type: FieldType;
+  repeated?: boolean;
+  keep?: boolean;
+}
+
+const s = (name: string, repeated = false): FieldDef => ({ name, type: { kind: 'string' }, repeated });
+const i = (name: string, keep = false): FieldDef => ({ name, type: { kind: 'int' }, keep });
+const b = (name: string, keep = false): FieldDef => ({ name, type: { kind: 'bool' }, keep });
+const m = (name: string, message: string, repeated = false): FieldDef => ({ name, type: { kind: 'message', message }, repeated });
+const map = (name: string, value: 'string' | 'bytes' | 'quantity' = 'string'): FieldDef => ({ name, type: { kind: 'map', value } });
+const ios = (name: string): FieldDef => ({ name, type: { kind: 'intOrString' } });
+const t = (name: string): FieldDef => ({ name, type: { kind: 'time' } });
+
+export const MESSAGES: Record<string, Record<number, FieldDef>> = {
+  ObjectMeta: {
+    1: s('name'), 2: s('generateName'), 3: s('namespace'), 5: s('uid'), 6: s('resourceVersion'), 7: i('generation'),
+    8: t('creationTimestamp'), 9: t('deletionTimestamp'), 10: i('deletionGracePeriodSeconds', true), 11: map('labels'), 12: map('annotations'),
+    13: m('ownerReferences', 'OwnerReference', true), 14: s('finalizers', true),
+  },
+  OwnerReference: { 1: s('kind'), 3: s('name'), 4: s('uid'), 5: s('apiVersion'), 6: b('controller', true), 7: b('blockOwnerDeletion', true) },
+  LabelSelector: { 1: map('matchLabels'), 2: m('matchExpressions', 'LabelSelectorRequirement', true) },
+  LabelSelectorRequirement: { 1: s('key'), 2: s('operator'), 3: s('values', true) },
+
+  Namespace: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'NamespaceSpec'), 3: m('status', 'NamespaceStatus') },
+  NamespaceSpec: { 1: s('finalizers', true) },
+  NamespaceStatus: { 1: s('phase') },
+
+  ConfigMap: { 1: m('metadata', 'ObjectMeta'), 2: map('data'), 3: map('binaryData', 'bytes'), 4: b('immutable', true) },
+  Secret: { 1: m('metadata', 'ObjectMeta'), 2: map('data', 'bytes'), 3: s('type'), 4: map('stringData'), 5: b('immutable', true) },
+
+  Service: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'ServiceSpec'), 3: m('status', 'ServiceStatus') },
+  ServiceSpec: {
+    1: m('ports', 'ServicePort', true), 2: map('selector'), 3: s('clusterIP'), 4: s('type'), 5: s('externalIPs', true), 7: s('sessionAffinity'),
+    8: s('loadBalancerIP'), 9: s('loadBalancerSourceRanges', true), 10: s('externalName'), 11: s('externalTrafficPolicy'),
+    12: i('healthCheckNodePort'), 13: b('publishNotReadyAddresses'), 18: s('clusterIPs', true), 19: s('ipFamilies', true), 17: s('ipFamilyPolicy'),
+    20: b('allocateLoadBalancerNodePorts', true), 21: s('loadBalancerClass'), 22: s('internalTrafficPolicy'),
+  },
+  ServicePort: { 1: s('name'), 2: s('protocol'), 3: i('port'), 4: ios('targetPort'), 5: i('nodePort'), 6: s('appProtocol') },
+  ServiceStatus: { 1: m('loadBalancer', 'LoadBalancerStatus') },
+  LoadBalancerStatus: {},
+
+  Deployment: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'DeploymentSpec'), 3: m('status', 'Empty') },
+  DeploymentSpec: {
+    1: i('replicas', true), 2: m('selector', 'LabelSelector'), 3: m('template', 'PodTemplateSpec'), 4: m('strategy', 'DeploymentStrategy'),
+    5: i('minReadySeconds'), 6: i('revisionHistoryLimit', true), 7: b('paused'), 9: i('progressDeadlineSeconds', true),
+  },
+  DeploymentStrategy: { 1: s('type'), 2: m('rollingUpdate', 'RollingUpdateDeployment') },
+  RollingUpdateDeployment: { 1: ios('maxUnavailable'), 2: ios('maxSurge') },
+  Empty: {},
+
+  Pod: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'PodSpec'), 3: m('status', 'Empty') },
+  PodTemplateSpec: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'PodSpec') },
+  PodSpec: {
+    1: m('volumes', 'Volume', true), 2: m('containers', 'Container', true), 3: s('restartPolicy'), 4: i('terminationGracePeriodSeconds', true),
+    5: i('activeDeadlineSeconds', true), 6: s('dnsPolicy'), 7: map('nodeSelector'), 8: s('serviceAccountName'), 9: s('serviceAccount'),
+    10: s('nodeName'), 11: b('hostNetwork'), 12: b('hostPID'), 13: b('hostIPC'), 16: s('hostname'), 17: s('subdomain'),
+    19: s('schedulerName'), 20: m('initContainers', 'Container', true), 21: b('automountServiceAccountToken', true),
+    22: m('tolerations', 'Toleration', true), 24: s('priorityClassName'), 25: i('priority', true),
+  },
+  Container: {
+    1: s('name'), 2: s('image'), 3: s('command', true), 4: s('args', true), 5: s('workingDir'), 6: m('ports', 'ContainerPort', true),
+    7: m('env', 'EnvVar', true), 8: m('resources', 'ResourceRequirements'), 9: m('volumeMounts', 'VolumeMount', true),
+    13: s('terminationMessagePath'), 14: s('imagePullPolicy'), 16: b('stdin'), 17: b('stdinOnce'), 18: b('tty'), 20: s('terminationMessagePolicy'),
+  },
+  ContainerPort: { 1: s('name'), 2: i('hostPort'), 3: i('containerPort'), 4: s('protocol'), 5: s('hostIP') },
+  EnvVar: { 1: s('name'), 2: s('value') },
+  ResourceRequirements: { 1: map('limits', 'quantity'), 2: map('requests', 'quantity') },
+  VolumeMount: { 1: s('name'), 2: b('readOnly'), 3: s('mountPath'), 4: s('subPath') },
+  Volume: { 1: s('name') },
+  Toleration: { 1: s('key'), 2: s('operator'), 3: s('value'), 4: s('effect'), 5: i('tolerationSeconds', true) },
+};
+
+/** The message name of a top-level object, by kind. */
+export const KINDS: Record<string, string> = {
+  Namespace: 'Namespace',
+  ConfigMap: 'ConfigMap',
+  Secret: 'Secret',
+  Service: 'Service',
+  Deployment: 'Deployment',
+  Pod: 'Pod',
+};
