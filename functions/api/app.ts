@@ -46,6 +46,7 @@ export interface AppOptions {
 
 const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
 const JSON_TYPE = 'application/json';
+const OBJECT_MEDIA_TYPES = new Set(['', 'application/json', 'application/yaml', 'text/yaml', 'application/vnd.kubernetes.protobuf']);
 
 function json(c: Context, body: unknown, status = 200, extraHeaders: Record<string, string> = {}): Response {
   return c.body(JSON.stringify(body), status as 200, { 'content-type': JSON_TYPE, ...extraHeaders });
@@ -171,8 +172,14 @@ export function createApp(options: AppOptions): Hono {
     return handle(c, c.req.param('group'), c.req.param('version'), c.req.path.slice(prefix.length));
   });
 
+  /** A whole object (POST, PUT): JSON, YAML or protobuf; patch media types belong to PATCH. */
   async function body(c: Context): Promise<unknown> {
-    return decodeBody(await readBody(c.req.raw), c.req.header('content-type'));
+    const contentType = c.req.header('content-type');
+    const media = (contentType ?? 'application/json').split(';')[0].trim().toLowerCase();
+    if (c.req.method !== 'PATCH' && !OBJECT_MEDIA_TYPES.has(media)) {
+      throw unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${media})`);
+    }
+    return decodeBody(await readBody(c.req.raw), contentType);
   }
 
   function writeOptions(c: Context) {

@@ -358,6 +358,17 @@ const SPEC_FIELDS: Record<string, string[]> = {
   ReplicaSet: ['replicas', 'selector', 'template', 'minReadySeconds'],
 };
 
+/** Removes the fields `unknownFields` reports (in place), as decoding into a typed object would. */
+export function pruneUnknownFields(kind: string, object: Obj): string[] {
+  const unknown = unknownFields(kind, object);
+  for (const path of unknown) {
+    const parts = path.split('.');
+    const parent = parts.length === 1 ? object : asObj(object[parts[0]]);
+    delete parent[parts[parts.length - 1]];
+  }
+  return unknown;
+}
+
 /** Unknown fields, as dotted paths, for `fieldValidation`: top level, metadata, and workload specs. */
 export function unknownFields(kind: string, object: Obj): string[] {
   const out: string[] = [];

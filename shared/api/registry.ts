@@ -8,7 +8,7 @@ import { nowTimestamp, randomSuffix, type KubeObject } from '../store/object.js'
 import { guaranteedUpdate } from '../store/retry.js';
 import { parseFieldSelector } from '../store/selectors.js';
 import type { ListResult, Store } from '../store/types.js';
-import { applyDefaults, initialStatus, resetServerFields, unknownFields, validateCreate, validateUpdate } from './admission.js';
+import { applyDefaults, initialStatus, pruneUnknownFields, resetServerFields, unknownFields, validateCreate, validateUpdate } from './admission.js';
 import { ApplyConflictError, PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './patch/index.js';
 import { RESOURCES, findResource, groupVersion, type ResourceInfo } from './resources.js';
 import { ApiError, badRequest, conflict, forbidden, invalid, namespaceNotFound, notFound, successStatus, toApiError, type Status } from './status.js';
@@ -138,20 +138,21 @@ export class Registry {
     }
   }
 
-  private fieldWarnings(info: ResourceInfo, body: Obj, mode: FieldValidation | undefined): string[] {
-    if (mode === 'Ignore') return [];
-    const unknown = unknownFields(info.kind, body);
+  /**
+   * Unknown fields: refused by name with Strict; otherwise dropped from `object` (in place), as
+   * decoding into a typed object drops them, with a warning each unless Ignore.
+   */
+  private checkFields(info: ResourceInfo, object: KubeObject, mode: FieldValidation | undefined): string[] {
+    const unknown = unknownFields(info.kind, object);
     if (unknown.length === 0) return [];
-    if (mode === 'Strict') {
-      const list = unknown.map((f) => `unknown field "${f}"`).join(', ');
-      throw badRequest(`strict decoding error: ${list}`);
-    }
-    return unknown.map((f) => `unknown field "${f}"`);
+    if (mode === 'Strict') throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
+    pruneUnknownFields(info.kind, object);
+    return mode === 'Ignore' ? [] : unknown.map((f) => `unknown field "${f}"`);
   }
 
   async create(info: ResourceInfo, namespace: string, body: unknown, options: WriteOptions = {}): Promise<WriteResult> {
     const object = this.checkKind(info, body);
-    const warnings = this.fieldWarnings(info, body as Obj, options.fieldValidation);
+    const warnings = this.checkFields(info, object, options.fieldValidation);
     this.checkNamespace(info, object, namespace);
     resetServerFields(object);
     if (info.statusSubresource) {
@@ -189,7 +190,7 @@ export class Registry {
    */
   async update(info: ResourceInfo, namespace: string, name: string, body: unknown, options: WriteOptions & { subresource?: string } = {}): Promise<WriteResult> {
     const object = this.checkKind(info, body);
-    const warnings = this.fieldWarnings(info, body as Obj, options.fieldValidation);
+    const warnings = this.checkFields(info, object, options.fieldValidation);
     if (object.metadata.name !== undefined && object.metadata.name !== name) {
       throw badRequest(`the name of the object (${object.metadata.name}) does not match the name on the URL (${name})`);
     }
@@ -270,7 +271,6 @@ export class Registry {
     patch: unknown,
     options: WriteOptions & { force?: boolean; subresource?: string } = {},
   ): Promise<WriteResult> {
-    const warnings = type === 'apply' ? this.fieldWarnings(info, asObj(patch), options.fieldValidation) : [];
     for (let attempt = 0; ; attempt++) {
       let current: KubeObject;
       try {
@@ -282,8 +282,7 @@ export class Registry {
           applied.metadata.name ??= name;
           if (applied.metadata.name !== name) throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
           const withFields = serverSideApply(undefined, applied, { manager: options.fieldManager, force: Boolean(options.force), gvk: info });
-          const result = await this.create(info, namespace, withFields, { ...options, fieldManager: undefined, fieldValidation: 'Ignore' });
-          return { ...result, warnings };
+          return this.create(info, namespace, withFields, { ...options, fieldManager: undefined });
         }
         throw toApiError(err, info, name);
       }
@@ -311,8 +310,10 @@ export class Registry {
       }
       const explicitRv = patched.metadata.resourceVersion !== current.metadata.resourceVersion;
       const manager = type === 'apply' ? undefined : options.fieldManager;
+      const desired = this.checkKind(info, patched);
+      const warnings = this.checkFields(info, desired, options.fieldValidation);
       try {
-        const object = await this.commitUpdate(info, current, this.checkKind(info, patched), { ...options, fieldManager: manager });
+        const object = await this.commitUpdate(info, current, desired, { ...options, fieldManager: manager });
         return { object, warnings };
       } catch (err) {
         const retry = err instanceof ApiError && err.reason === 'Conflict' && !explicitRv && attempt < 20 && !err.details?.causes;
