@@ -40,6 +40,8 @@ export interface AppOptions {
   logs?: LogProvider;
   /** How often an idle watch that allows bookmarks gets one. */
   watchBookmarkIntervalMs?: number;
+  /** The longest a watch stays open before the server ends it and the client resumes (default 30 min). */
+  maxWatchSeconds?: number;
   /** The address discovery advertises. */
   serverAddress?: string;
 }
@@ -105,6 +107,8 @@ export function createApp(options: AppOptions): Hono {
   const registry = new Registry(store);
   const app = new Hono();
   const bookmarkMs = options.watchBookmarkIntervalMs ?? 10_000;
+  const maxWatchSeconds = options.maxWatchSeconds ?? 1800;
+  const watchTimeout = (c: Context) => Math.min(intParam(c.req.query('timeoutSeconds'), 'timeoutSeconds') ?? maxWatchSeconds, maxWatchSeconds);
 
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => json(c, new ApiError(404, 'NotFound', 'the server could not find the requested resource').toStatus(), 404));
@@ -241,7 +245,7 @@ export function createApp(options: AppOptions): Hono {
             labelSelector,
             fieldSelector,
             resourceVersion: c.req.query('resourceVersion'),
-            timeoutSeconds: intParam(c.req.query('timeoutSeconds'), 'timeoutSeconds'),
+            timeoutSeconds: watchTimeout(c),
             allowBookmarks: c.req.query('allowWatchBookmarks') === 'true',
             asTable: wantsTable(c.req.header('accept')),
             bookmarkIntervalMs: bookmarkMs,
@@ -301,7 +305,7 @@ export function createApp(options: AppOptions): Hono {
             namespace,
             fieldSelector: `metadata.name=${name}`,
             resourceVersion: c.req.query('resourceVersion'),
-            timeoutSeconds: intParam(c.req.query('timeoutSeconds'), 'timeoutSeconds'),
+            timeoutSeconds: watchTimeout(c),
             allowBookmarks: c.req.query('allowWatchBookmarks') === 'true',
             asTable: wantsTable(c.req.header('accept')),
             bookmarkIntervalMs: bookmarkMs,

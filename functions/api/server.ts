@@ -23,6 +23,7 @@ export interface ApiServerOptions {
   host?: string;
   logs?: LogProvider;
   watchBookmarkIntervalMs?: number;
+  maxWatchSeconds?: number;
 }
 
 export interface ApiServer {
@@ -73,7 +74,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const adminToken = adminTokenFrom(kubeconfigPath, auth) ?? issueToken(ADMIN.user, ADMIN.groups);
 
   await new Registry(store).ensureSystemNamespaces();
-  const app = createApp({ store, authenticate: (t) => auth.authenticate(t), logs: options.logs, watchBookmarkIntervalMs: options.watchBookmarkIntervalMs });
+  const app = createApp({ store, authenticate: (t) => auth.authenticate(t), logs: options.logs, watchBookmarkIntervalMs: options.watchBookmarkIntervalMs, maxWatchSeconds: options.maxWatchSeconds });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve(
       { fetch: app.fetch, port: options.port ?? 6443, hostname: host, createServer, serverOptions: { key: tls.key, cert: tls.cert } },
