@@ -23,6 +23,7 @@ import type { KubeObject } from '../../shared/store/object.js';
 import type { Store } from '../../shared/store/types.js';
 import { decodeBody, readBody } from './body.js';
 import { parseResourcePath, type ResourceTarget } from './path.js';
+import { listJson } from './serialize.js';
 import { watchResponse } from './watch.js';
 
 export interface Identity {
@@ -259,7 +260,7 @@ export function createApp(options: AppOptions): Hono {
         if (wantsTable(c.req.header('accept'))) {
           return json(c, toTable(info.kind, result.items, { includeObject: includeObject(c), resourceVersion: String(result.revision), continue: result.continue, remainingItemCount: result.remainingItemCount }));
         }
-        return json(c, { kind: `${info.kind}List`, apiVersion: groupVersion(info), metadata: meta, items: result.items });
+        return c.body(listJson(`${info.kind}List`, groupVersion(info), meta, result.items), 200, { 'content-type': JSON_TYPE });
       }
       if (method === 'POST') {
         if (info.namespaced && namespace === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');

@@ -5,10 +5,13 @@
  */
 import { handle } from 'hono/aws-lambda';
 import { TokenAuthenticator, type TokenRecord } from '../../shared/auth/tokens.js';
+import { Registry } from '../../shared/api/registry.js';
 import { createStore } from '../../shared/store/factory.js';
 import { createApp } from './app.js';
 
 const store = await createStore(process.env.SKIFF_STORE_URL ?? 'dynamodb://skiff-state');
+// Idempotent: the first cold start makes default, kube-system, kube-public and kube-node-lease.
+await new Registry(store).ensureSystemNamespaces();
 const auth = new TokenAuthenticator(JSON.parse(process.env.SKIFF_TOKENS ?? '[]') as TokenRecord[]);
 
 export const handler = handle(createApp({ store, authenticate: (token) => auth.authenticate(token) }));

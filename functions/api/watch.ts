@@ -10,6 +10,7 @@ import { toTable } from '../../shared/api/tables.js';
 import { GoneError, isStoreError } from '../../shared/store/errors.js';
 import type { KubeObject } from '../../shared/store/object.js';
 import type { Store, WatchEvent } from '../../shared/store/types.js';
+import { objectJson } from './serialize.js';
 
 export interface WatchRequest {
   info: ResourceInfo;
@@ -29,8 +30,10 @@ export function watchResponse(store: Store, req: WatchRequest): Response {
   const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const frame = (type: string, object: unknown) => encoder.encode(JSON.stringify({ type, object }) + '\n');
-  const render = (object: KubeObject) =>
-    req.asTable ? toTable(req.info.kind, [object], { includeObject: 'Metadata', resourceVersion: object.metadata.resourceVersion }) : object;
+  const objectFrame = (type: string, object: KubeObject) =>
+    req.asTable
+      ? frame(type, toTable(req.info.kind, [object], { includeObject: 'Metadata', resourceVersion: object.metadata.resourceVersion }))
+      : encoder.encode(`{"type":"${type}","object":${objectJson(object)}}\n`);
 
   const run = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
       const timeoutMs = Math.max(1, req.timeoutSeconds ?? 1800) * 1000;
@@ -48,7 +51,7 @@ export function watchResponse(store: Store, req: WatchRequest): Response {
         const rv = req.resourceVersion;
         if (rv === undefined || rv === '' || rv === '0') {
           const listed = await store.list(req.info.storeKey, { namespace: req.namespace, labelSelector: req.labelSelector, fieldSelector: req.fieldSelector });
-          for (const item of listed.items) controller.enqueue(frame('ADDED', render(item)));
+          for (const item of listed.items) controller.enqueue(objectFrame('ADDED', item));
           from = listed.revision;
         } else {
           from = Number(rv);
@@ -70,7 +73,7 @@ export function watchResponse(store: Store, req: WatchRequest): Response {
           if (event.type === 'BOOKMARK') {
             controller.enqueue(frame('BOOKMARK', { kind: req.info.kind, apiVersion: groupVersion(req.info), metadata: { resourceVersion: String(event.revision) } }));
           } else {
-            controller.enqueue(frame(event.type, render(event.object)));
+            controller.enqueue(objectFrame(event.type, event.object));
           }
         }
       } catch (err) {

@@ -1,0 +1,221 @@
+/**
+ * API benchmark (issue 3): p50/p99 latency and throughput of create, get, list (1,000 pods)
+ * and patch at 1, 16 and 64 concurrent clients, with autocannon on loopback against the
+ * embedded shape in another process; then watch fan-out, 100 watchers each receiving 10,000
+ * events, with delivery latency from the write being issued.
+ *
+ *   npx tsx bench/api/run.ts [--quick]
+ */
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machineInfo, machineMarkdown, markdownTable, percentile, round, writeResults } from '../support/report.js';
+
+const quick = process.argv.includes('--quick');
+const here = dirname(fileURLToPath(import.meta.url));
+const DURATION = quick ? 2 : 5;
+const CONCURRENCY = [1, 16, 64];
+const WATCHERS = quick ? 20 : 100;
+const WATCH_EVENTS = quick ? 1000 : 10_000;
+
+interface Target {
+  url: string;
+  token: string;
+  ca: string;
+}
+
+function call(t: Target, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(t.url + path, { method, ca: t.ca, headers: { authorization: `Bearer ${t.token}`, 'content-type': contentType, ...(data ? { 'content-length': String(Buffer.byteLength(data)) } : {}) } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+async function startServer(): Promise<{ target: Target; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-api-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'server.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const target = await new Promise<Target>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += String(d);
+      const line = out.split('\n')[0];
+      if (out.includes('\n')) resolve(JSON.parse(line) as Target);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  return {
+    target,
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Scenario {
+  name: string;
+  single: boolean;
+  request: (t: Target, counter: () => number) => autocannon.Request;
+}
+
+const pod = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: 'bench' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } });
+
+const scenarios: Scenario[] = [
+  {
+    name: 'create',
+    single: true,
+    request: (_t, counter) => ({ method: 'POST', path: '/api/v1/namespaces/bench/configmaps', setupRequest: (req: autocannon.Request) => ({ ...req, body: JSON.stringify({ metadata: { name: `cm-${counter()}` }, data: { key: 'value' } }) }) }),
+  },
+  { name: 'get', single: true, request: () => ({ method: 'GET', path: '/api/v1/namespaces/bench/configmaps/target-0' }) },
+  {
+    name: 'patch',
+    single: true,
+    request: (_t, counter) => ({
+      method: 'PATCH',
+      headers: { 'content-type': 'application/merge-patch+json' },
+      setupRequest: (req: autocannon.Request) => {
+        const n = counter();
+        return { ...req, path: `/api/v1/namespaces/bench/configmaps/target-${n % 64}`, body: JSON.stringify({ data: { n: String(n) } }) };
+      },
+    }),
+  },
+  { name: 'list 1,000 pods', single: false, request: () => ({ method: 'GET', path: '/api/v1/namespaces/bench/pods' }) },
+];
+
+/** One counter for the whole run, so names created by different rows never collide. */
+let n = 0;
+const counter = () => n++;
+
+async function runScenario(t: Target, scenario: Scenario, connections: number) {
+  const base = scenario.request(t, counter);
+  const result = await autocannon({
+    url: t.url,
+    connections,
+    duration: DURATION,
+    headers: { authorization: `Bearer ${t.token}`, 'content-type': 'application/json', accept: 'application/json' },
+    requests: [base],
+  });
+  const ok = result['2xx'];
+  const bad = result.non2xx + result.errors + result.timeouts;
+  return { scenario: scenario.name, connections, p50: result.latency.p50, p99: result.latency.p99, reqPerSec: round(result.requests.average, 0), ok, bad };
+}
+
+async function watchFanOut(t: Target) {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let received = 0;
+  const streams: { close: () => void }[] = [];
+  const rv = JSON.parse((await call(t, 'GET', '/api/v1/namespaces/fanout/configmaps')).text).metadata.resourceVersion;
+  await Promise.all(
+    Array.from({ length: WATCHERS }, () =>
+      new Promise<void>((resolve, reject) => {
+        const req = request(`${t.url}/api/v1/namespaces/fanout/configmaps?watch=1&resourceVersion=${rv}`, { ca: t.ca, headers: { authorization: `Bearer ${t.token}` } }, (res) => {
+          let buffer = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffer += chunk;
+            let nl: number;
+            while ((nl = buffer.indexOf('\n')) >= 0) {
+              const line = buffer.slice(0, nl);
+              buffer = buffer.slice(nl + 1);
+              const name = /"name":"(ev-\d+)"/.exec(line)?.[1];
+              if (name) {
+                latencies.push(performance.now() - sentAt.get(name)!);
+                received++;
+              }
+            }
+          });
+          resolve();
+        });
+        req.on('error', reject);
+        req.end();
+        streams.push({ close: () => req.destroy() });
+      }),
+    ),
+  );
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let i = next++; i < WATCH_EVENTS; i = next++) {
+        const name = `ev-${i}`;
+        sentAt.set(name, performance.now());
+        const r = await call(t, 'POST', '/api/v1/namespaces/fanout/configmaps', { metadata: { name }, data: { i: String(i) } });
+        if (r.status !== 201) throw new Error(`create failed: ${r.status} ${r.text}`);
+      }
+    }),
+  );
+  const expected = WATCHERS * WATCH_EVENTS;
+  const deadline = performance.now() + 120_000;
+  while (received < expected && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const seconds = (performance.now() - start) / 1000;
+  for (const s of streams) s.close();
+  return {
+    watchers: WATCHERS,
+    eventsEach: WATCH_EVENTS,
+    delivered: received,
+    expected,
+    deliveriesPerSec: round(received / seconds, 0),
+    p50: round(percentile(latencies, 50), 1),
+    p99: round(percentile(latencies, 99), 1),
+  };
+}
+
+async function main() {
+  const machine = machineInfo();
+  console.log(machineMarkdown(machine));
+  const { target, stop } = await startServer();
+  try {
+    await call(target, 'POST', '/api/v1/namespaces', { metadata: { name: 'bench' } });
+    await call(target, 'POST', '/api/v1/namespaces', { metadata: { name: 'fanout' } });
+    for (let i = 0; i < 64; i++) await call(target, 'POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: `target-${i}` }, data: { n: '0' } });
+    for (let i = 0; i < 1000; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => call(target, 'POST', '/api/v1/namespaces/bench/pods', pod(`pod-${i + j}`))));
+    const rows = [];
+    for (const scenario of scenarios) {
+      for (const connections of CONCURRENCY) {
+        const r = await runScenario(target, scenario, connections);
+        console.log(`  ${r.scenario.padEnd(16)} ${String(connections).padStart(3)} clients  p50 ${r.p50} ms  p99 ${r.p99} ms  ${r.reqPerSec} req/s  (${r.ok} ok, ${r.bad} failed)`);
+        rows.push(r);
+      }
+    }
+    console.log(`  watch fan-out: ${WATCHERS} watchers x ${WATCH_EVENTS} events ...`);
+    const fanOut = await watchFanOut(target);
+    console.log(`  watch fan-out: delivered ${fanOut.delivered}/${fanOut.expected}, ${fanOut.deliveriesPerSec} deliveries/s, p50 ${fanOut.p50} ms, p99 ${fanOut.p99} ms`);
+    const writes64 = rows.find((r) => r.scenario === 'create' && r.connections === 64)!.reqPerSec;
+    const worstSingleP99 = Math.max(...rows.filter((r) => r.connections === 64 && scenarios.find((s) => s.name === r.scenario)!.single).map((r) => r.p99));
+    const table = markdownTable(['call', 'clients', 'p50 ms', 'p99 ms', 'req/s', 'ok', 'failed'], rows.map((r) => [r.scenario, r.connections, r.p50, r.p99, r.reqPerSec, r.ok, r.bad]));
+    const markdown = [
+      '# API benchmark',
+      '',
+      machineMarkdown(machine),
+      '',
+      `autocannon on loopback, ${DURATION} s per row, against the embedded shape (HTTPS, bearer token, SQLite with durable commits) running in its own process.`,
+      '',
+      table,
+      '',
+      `Single-object calls at 64 clients: worst p99 ${worstSingleP99} ms (target < 20 ms). Creates at 64 clients: ${writes64} writes/s (target >= 3,000).`,
+      '',
+      `Watch fan-out: ${fanOut.watchers} watchers x ${fanOut.eventsEach} events: delivered ${fanOut.delivered}/${fanOut.expected}, ${fanOut.deliveriesPerSec} deliveries/s, latency from write issued p50 ${fanOut.p50} ms, p99 ${fanOut.p99} ms (target p99 < 50 ms).`,
+    ].join('\n');
+    writeResults('api', { machine, durationSeconds: DURATION, rows, fanOut, targets: { singleP99At64Ms: worstSingleP99, writesPerSecAt64: writes64 } }, markdown);
+  } finally {
+    await stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

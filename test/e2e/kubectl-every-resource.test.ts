@@ -1,0 +1,39 @@
+/** `kubectl get` answers for every served resource, in a namespace and across all of them. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RESOURCES } from '../../shared/api/resources.js';
+import { startTestCluster, type TestCluster } from '../support/api-server.js';
+
+let cluster: TestCluster;
+beforeAll(async () => {
+  cluster = await startTestCluster();
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('kubectl get, every resource', () => {
+  it.each(RESOURCES.map((r) => [r.group ? `${r.resource}.${r.group}` : r.resource, r.namespaced] as const))('get %s', async (name, namespaced) => {
+    const r = await cluster.kubectl(['get', name]);
+    expect(r.code, r.stderr).toBe(0);
+    if (namespaced) expect(r.stderr + r.stdout).toMatch(/No resources found in default namespace\.|NAME/);
+    const all = await cluster.kubectl(['get', name, '-A', '-o', 'json']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(JSON.parse(all.stdout).kind).toBe('List');
+  });
+
+  it('the namespaces that exist from the start', async () => {
+    const out = await cluster.kubectlOk(['get', 'namespaces', '-o', 'name']);
+    expect(out.trim().split('\n').sort()).toEqual(['namespace/default', 'namespace/kube-node-lease', 'namespace/kube-public', 'namespace/kube-system']);
+  });
+
+  it('pods/log answers a clear error until a kubelet serves logs', async () => {
+    await cluster.api('/api/v1/namespaces/default/pods', {
+      method: 'POST',
+      body: JSON.stringify({ metadata: { name: 'quiet' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } }),
+      headers: { 'content-type': 'application/json' },
+    });
+    const r = await cluster.kubectl(['logs', 'quiet']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('no kubelet serves logs in this cluster yet');
+  });
+});
