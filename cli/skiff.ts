@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * The `skiff` command. `skiff up` runs the control plane on the embedded default
+ * (`npm start` runs it with the defaults).
+ */
+import { parseArgs } from 'node:util';
+import { up } from './up.js';
+
+const USAGE = `usage: skiff up [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== 'up') {
+    console.error(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
+    return 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      'data-dir': { type: 'string', default: './.skiff' },
+      port: { type: 'string', default: '6443' },
+      host: { type: 'string', default: '127.0.0.1' },
+      nodes: { type: 'string', default: '2' },
+      runtime: { type: 'string', default: 'auto' },
+    },
+    strict: true,
+  });
+  const port = Number(values.port);
+  const nodes = Number(values.nodes);
+  const runtime = values.runtime as 'process' | 'docker' | 'auto';
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${values.port}`);
+  if (!Number.isInteger(nodes) || nodes < 0) throw new Error(`--nodes must be a whole number, got ${values.nodes}`);
+  if (!['process', 'docker', 'auto'].includes(runtime)) throw new Error(`--runtime must be process, docker or auto, got ${values.runtime}`);
+  const running = await up({ dataDir: values['data-dir']!, port, host: values.host!, nodes, runtime });
+  await new Promise<void>((resolve) => {
+    const stop = () => void running.stop().then(resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`skiff: ${err.message}`);
+    process.exit(1);
+  },
+);

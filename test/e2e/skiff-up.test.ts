@@ -1,0 +1,74 @@
+/**
+ * `skiff up` (what `npm start` runs): it prints how to reach it, kubectl works against it,
+ * it stops on SIGTERM, and started again on the same data directory it has its state.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const dir = mkdtempSync(join(tmpdir(), 'skiff-up-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function start(): Promise<{ child: ChildProcess; output: () => string; kubeconfig: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', 'up', '--data-dir', join(dir, 'data'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stderr!.on('data', (d) => (out += String(d)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`skiff up did not come up:\n${out}`)), 30_000);
+    const check = setInterval(() => {
+      const m = /export KUBECONFIG=(\S+)/.exec(out);
+      if (m) {
+        clearInterval(check);
+        clearTimeout(timer);
+        resolve({ child, output: () => out, kubeconfig: m[1] });
+      }
+    }, 50);
+    child.once('exit', (code) => {
+      clearInterval(check);
+      clearTimeout(timer);
+      reject(new Error(`skiff up exited ${code}:\n${out}`));
+    });
+  });
+}
+
+function kubectl(kubeconfig: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('kubectl', args, { env: { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(dir, 'cache') } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+describe('skiff up', () => {
+  it('comes up, serves kubectl, stops on SIGTERM, and keeps its state across a restart', async () => {
+    const first = await start();
+    expect(first.output()).toMatch(/api\s+https:\/\/127\.0\.0\.1:\d+/);
+    const created = await kubectl(first.kubeconfig, ['create', 'configmap', 'kept', '--from-literal=survives=restart']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(await stop(first.child)).toBe(0);
+    expect(first.output()).toContain('stopped');
+
+    const second = await start();
+    try {
+      const got = await kubectl(second.kubeconfig, ['get', 'configmap', 'kept', '-o', 'jsonpath={.data.survives}']);
+      expect(got.code, got.stderr).toBe(0);
+      expect(got.stdout).toBe('restart');
+      // The same kubeconfig (CA and token) still works after the restart.
+      expect(second.kubeconfig).toBe(first.kubeconfig);
+    } finally {
+      await stop(second.child);
+    }
+  }, 90_000);
+});
