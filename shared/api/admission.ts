@@ -8,6 +8,7 @@ import type { KubeObject } from '../store/object.js';
 import { labelKeyError, labelValueError } from '../store/selectors.js';
 import { nameError, nameRuleFor } from './names.js';
 import type { ResourceInfo } from './resources.js';
+import { SCHEMAS } from './schemas/index.js';
 import type { StatusCause } from './status.js';
 
 type Obj = Record<string, unknown>;
@@ -282,7 +283,7 @@ function isZero(v: unknown): boolean {
 
 /** Validates a new object; returns the causes (empty when valid). */
 export function validateCreate(info: ResourceInfo, object: KubeObject): StatusCause[] {
-  const causes: StatusCause[] = [];
+  const causes: StatusCause[] = [...checkSchema(info.kind, object).causes];
   validateMetadata(info, object, causes);
   validateKind(info, object, causes);
   return causes;
@@ -340,44 +341,65 @@ export function validateUpdate(info: ResourceInfo, object: KubeObject, old: Kube
   return causes;
 }
 
-const TOP_LEVEL: Record<string, string[]> = {
-  ConfigMap: ['data', 'binaryData', 'immutable'],
-  Secret: ['data', 'stringData', 'type', 'immutable'],
-  Endpoints: ['subsets'],
-  Event: [
-    'involvedObject', 'reason', 'message', 'source', 'firstTimestamp', 'lastTimestamp', 'count', 'type', 'eventTime',
-    'series', 'action', 'related', 'reportingComponent', 'reportingInstance',
-  ],
-};
-const META_FIELDS = new Set([
-  'name', 'generateName', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp',
-  'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields', 'selfLink',
-]);
-const SPEC_FIELDS: Record<string, string[]> = {
-  Deployment: ['replicas', 'selector', 'template', 'strategy', 'minReadySeconds', 'revisionHistoryLimit', 'paused', 'progressDeadlineSeconds'],
-  ReplicaSet: ['replicas', 'selector', 'template', 'minReadySeconds'],
-};
-
-/** Removes the fields `unknownFields` reports (in place), as decoding into a typed object would. */
-export function pruneUnknownFields(kind: string, object: Obj): string[] {
-  const unknown = unknownFields(kind, object);
-  for (const path of unknown) {
-    const parts = path.split('.');
-    const parent = parts.length === 1 ? object : asObj(object[parts[0]]);
-    delete parent[parts[parts.length - 1]];
-  }
-  return unknown;
+/** A zod issue path as Kubernetes writes a field: `spec.containers[0].image`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  return out;
 }
 
-/** Unknown fields, as dotted paths, for `fieldValidation`: top level, metadata, and workload specs. */
-export function unknownFields(kind: string, object: Obj): string[] {
-  const out: string[] = [];
-  const allowed = new Set(['apiVersion', 'kind', 'metadata', ...(TOP_LEVEL[kind] ?? ['spec', 'status'])]);
-  for (const key of Object.keys(object)) if (!allowed.has(key)) out.push(key);
-  for (const key of Object.keys(asObj(object.metadata))) if (!META_FIELDS.has(key)) out.push(`metadata.${key}`);
-  const specFields = SPEC_FIELDS[kind];
-  if (specFields && isObj(object.spec)) {
-    for (const key of Object.keys(object.spec)) if (!specFields.includes(key)) out.push(`spec.${key}`);
+export interface SchemaReport {
+  /** Unknown fields, with where they are and their dotted path. */
+  unknown: { path: readonly PropertyKey[]; key: string; field: string }[];
+  /** Values of the wrong JSON type: Kubernetes cannot decode these (400). */
+  decodeErrors: string[];
+  /** Values the schema does not allow (422 causes). */
+  causes: StatusCause[];
+}
+
+function valueAtPath(object: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = object;
+  for (const part of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[part];
   }
-  return out;
+  return cur;
+}
+
+/** Checks an object against its kind's zod schema (`shared/api/schemas`). */
+export function checkSchema(kind: string, object: Obj): SchemaReport {
+  const report: SchemaReport = { unknown: [], decodeErrors: [], causes: [] };
+  const schema = SCHEMAS[kind];
+  if (!schema) return report;
+  const result = schema.safeParse(object);
+  if (result.success) return report;
+  for (const issue of result.error.issues) {
+    const field = fieldPath(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) report.unknown.push({ path: issue.path, key, field: field ? `${field}.${key}` : key });
+    } else if (issue.code === 'invalid_value') {
+      const value = valueAtPath(object, issue.path);
+      const allowed = (issue.values as unknown[]).map((v) => JSON.stringify(v)).join(', ');
+      report.causes.push({ type: 'FieldValueNotSupported', field, message: `Unsupported value: ${JSON.stringify(value)}: supported values: ${allowed}` });
+    } else if (valueAtPath(object, issue.path) !== undefined) {
+      // Missing required fields are reported by validation, as 422 with their own wording.
+      report.decodeErrors.push(`${field}: ${issue.message}`);
+    }
+  }
+  return report;
+}
+
+/** Unknown fields, as dotted paths (`spec.replicaz`, `spec.template.spec.containers[0].imagee`). */
+export function unknownFields(kind: string, object: Obj): string[] {
+  return checkSchema(kind, object).unknown.map((u) => u.field);
+}
+
+/** Removes unknown fields (in place), as decoding into a typed object would; returns them. */
+export function pruneUnknownFields(kind: string, object: Obj): string[] {
+  const { unknown } = checkSchema(kind, object);
+  for (const u of unknown) {
+    const parent = valueAtPath(object, u.path);
+    if (parent && typeof parent === 'object') delete (parent as Obj)[u.key];
+  }
+  return unknown.map((u) => u.field);
 }

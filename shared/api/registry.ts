@@ -8,7 +8,7 @@ import { nowTimestamp, randomSuffix, type KubeObject } from '../store/object.js'
 import { guaranteedUpdate } from '../store/retry.js';
 import { parseFieldSelector } from '../store/selectors.js';
 import type { ListResult, Store } from '../store/types.js';
-import { applyDefaults, initialStatus, pruneUnknownFields, resetServerFields, unknownFields, validateCreate, validateUpdate } from './admission.js';
+import { applyDefaults, checkSchema, initialStatus, pruneUnknownFields, resetServerFields, validateCreate, validateUpdate } from './admission.js';
 import { ApplyConflictError, PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './patch/index.js';
 import { RESOURCES, findResource, groupVersion, type ResourceInfo } from './resources.js';
 import { ApiError, badRequest, conflict, forbidden, invalid, namespaceNotFound, notFound, successStatus, toApiError, type Status } from './status.js';
@@ -143,8 +143,12 @@ export class Registry {
    * decoding into a typed object drops them, with a warning each unless Ignore.
    */
   private checkFields(info: ResourceInfo, object: KubeObject, mode: FieldValidation | undefined): string[] {
-    const unknown = unknownFields(info.kind, object);
-    if (unknown.length === 0) return [];
+    const report = checkSchema(info.kind, object);
+    if (report.decodeErrors.length) {
+      throw badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${report.decodeErrors.join('; ')}`);
+    }
+    if (report.unknown.length === 0) return [];
+    const unknown = report.unknown.map((u) => u.field);
     if (mode === 'Strict') throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
     pruneUnknownFields(info.kind, object);
     return mode === 'Ignore' ? [] : unknown.map((f) => `unknown field "${f}"`);

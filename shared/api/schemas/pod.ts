@@ -1,0 +1,196 @@
+/** core/v1 Pod and the pieces workloads embed (PodTemplateSpec, PodSpec, Container). */
+import { z } from 'zod';
+import { Condition, ObjectMeta, intOrString, loose, objectOf, quantity, stringMap, timestamp } from './common.js';
+
+export const ContainerPort = z.strictObject({
+  name: z.string().optional(),
+  hostPort: z.number().int().optional(),
+  containerPort: z.number().int(),
+  protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional(),
+  hostIP: z.string().optional(),
+});
+
+export const EnvVar = z.strictObject({
+  name: z.string(),
+  value: z.string().optional(),
+  valueFrom: z
+    .strictObject({
+      fieldRef: z.strictObject({ apiVersion: z.string().optional(), fieldPath: z.string() }).optional(),
+      resourceFieldRef: loose.optional(),
+      configMapKeyRef: z.strictObject({ name: z.string().optional(), key: z.string(), optional: z.boolean().optional() }).optional(),
+      secretKeyRef: z.strictObject({ name: z.string().optional(), key: z.string(), optional: z.boolean().optional() }).optional(),
+    })
+    .optional(),
+});
+
+export const ResourceRequirements = z.strictObject({
+  limits: z.record(z.string(), quantity).optional(),
+  requests: z.record(z.string(), quantity).optional(),
+  claims: z.array(loose).optional(),
+});
+
+export const Probe = z.strictObject({
+  exec: z.strictObject({ command: z.array(z.string()).optional() }).optional(),
+  httpGet: z
+    .strictObject({
+      path: z.string().optional(),
+      port: intOrString,
+      host: z.string().optional(),
+      scheme: z.enum(['HTTP', 'HTTPS']).optional(),
+      httpHeaders: z.array(z.strictObject({ name: z.string(), value: z.string() })).optional(),
+    })
+    .optional(),
+  tcpSocket: z.strictObject({ port: intOrString, host: z.string().optional() }).optional(),
+  grpc: loose.optional(),
+  initialDelaySeconds: z.number().int().optional(),
+  timeoutSeconds: z.number().int().optional(),
+  periodSeconds: z.number().int().optional(),
+  successThreshold: z.number().int().optional(),
+  failureThreshold: z.number().int().optional(),
+  terminationGracePeriodSeconds: z.number().int().optional(),
+});
+export type Probe = z.infer<typeof Probe>;
+
+export const VolumeMount = z.strictObject({
+  name: z.string(),
+  mountPath: z.string(),
+  readOnly: z.boolean().optional(),
+  subPath: z.string().optional(),
+  subPathExpr: z.string().optional(),
+  mountPropagation: z.string().optional(),
+  recursiveReadOnly: z.string().optional(),
+});
+
+export const Container = z.strictObject({
+  name: z.string(),
+  image: z.string().optional(),
+  command: z.array(z.string()).optional(),
+  args: z.array(z.string()).optional(),
+  workingDir: z.string().optional(),
+  ports: z.array(ContainerPort).optional(),
+  env: z.array(EnvVar).optional(),
+  envFrom: z.array(loose).optional(),
+  resources: ResourceRequirements.optional(),
+  resizePolicy: z.array(loose).optional(),
+  restartPolicy: z.string().optional(),
+  volumeMounts: z.array(VolumeMount).optional(),
+  volumeDevices: z.array(loose).optional(),
+  livenessProbe: Probe.optional(),
+  readinessProbe: Probe.optional(),
+  startupProbe: Probe.optional(),
+  lifecycle: loose.optional(),
+  terminationMessagePath: z.string().optional(),
+  terminationMessagePolicy: z.enum(['File', 'FallbackToLogsOnError']).optional(),
+  imagePullPolicy: z.enum(['Always', 'Never', 'IfNotPresent']).optional(),
+  securityContext: loose.optional(),
+  stdin: z.boolean().optional(),
+  stdinOnce: z.boolean().optional(),
+  tty: z.boolean().optional(),
+});
+export type Container = z.infer<typeof Container>;
+
+export const Toleration = z.strictObject({
+  key: z.string().optional(),
+  operator: z.enum(['Exists', 'Equal']).optional(),
+  value: z.string().optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute', '']).optional(),
+  tolerationSeconds: z.number().int().nullable().optional(),
+});
+export type Toleration = z.infer<typeof Toleration>;
+
+export const TopologySpreadConstraint = z.strictObject({
+  maxSkew: z.number().int(),
+  topologyKey: z.string(),
+  whenUnsatisfiable: z.enum(['DoNotSchedule', 'ScheduleAnyway']),
+  labelSelector: loose.optional(),
+  minDomains: z.number().int().optional(),
+  matchLabelKeys: z.array(z.string()).optional(),
+  nodeAffinityPolicy: z.string().optional(),
+  nodeTaintsPolicy: z.string().optional(),
+});
+
+export const PodSpec = z.strictObject({
+  volumes: z.array(z.looseObject({ name: z.string() })).optional(),
+  initContainers: z.array(Container).optional(),
+  containers: z.array(Container),
+  ephemeralContainers: z.array(loose).optional(),
+  restartPolicy: z.string().optional(),
+  terminationGracePeriodSeconds: z.number().int().optional(),
+  activeDeadlineSeconds: z.number().int().optional(),
+  dnsPolicy: z.string().optional(),
+  dnsConfig: loose.optional(),
+  nodeSelector: stringMap.optional(),
+  serviceAccountName: z.string().optional(),
+  serviceAccount: z.string().optional(),
+  automountServiceAccountToken: z.boolean().optional(),
+  nodeName: z.string().optional(),
+  hostNetwork: z.boolean().optional(),
+  hostPID: z.boolean().optional(),
+  hostIPC: z.boolean().optional(),
+  hostUsers: z.boolean().optional(),
+  shareProcessNamespace: z.boolean().optional(),
+  securityContext: loose.optional(),
+  imagePullSecrets: z.array(z.strictObject({ name: z.string().optional() })).optional(),
+  hostname: z.string().optional(),
+  subdomain: z.string().optional(),
+  setHostnameAsFQDN: z.boolean().optional(),
+  affinity: loose.optional(),
+  schedulerName: z.string().optional(),
+  tolerations: z.array(Toleration).optional(),
+  hostAliases: z.array(loose).optional(),
+  priorityClassName: z.string().optional(),
+  priority: z.number().int().optional(),
+  preemptionPolicy: z.string().optional(),
+  readinessGates: z.array(loose).optional(),
+  runtimeClassName: z.string().optional(),
+  enableServiceLinks: z.boolean().optional(),
+  overhead: z.record(z.string(), quantity).optional(),
+  topologySpreadConstraints: z.array(TopologySpreadConstraint).optional(),
+  os: loose.optional(),
+  schedulingGates: z.array(loose).optional(),
+  resourceClaims: z.array(loose).optional(),
+  resources: ResourceRequirements.optional(),
+});
+export type PodSpec = z.infer<typeof PodSpec>;
+
+export const PodTemplateSpec = z.strictObject({ metadata: ObjectMeta.optional(), spec: PodSpec });
+
+export const ContainerState = z.looseObject({
+  waiting: z.looseObject({ reason: z.string().optional(), message: z.string().optional() }).optional(),
+  running: z.looseObject({ startedAt: timestamp.optional() }).optional(),
+  terminated: z
+    .looseObject({ exitCode: z.number().int(), signal: z.number().int().optional(), reason: z.string().optional(), message: z.string().optional(), startedAt: timestamp.optional(), finishedAt: timestamp.optional() })
+    .optional(),
+});
+
+export const ContainerStatus = z.looseObject({
+  name: z.string(),
+  state: ContainerState.optional(),
+  lastState: ContainerState.optional(),
+  ready: z.boolean(),
+  restartCount: z.number().int(),
+  image: z.string(),
+  imageID: z.string().optional(),
+  containerID: z.string().optional(),
+  started: z.boolean().optional(),
+});
+export type ContainerStatus = z.infer<typeof ContainerStatus>;
+
+export const PodStatus = z.looseObject({
+  phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']).optional(),
+  conditions: z.array(Condition).optional(),
+  message: z.string().optional(),
+  reason: z.string().optional(),
+  hostIP: z.string().optional(),
+  hostIPs: z.array(loose).optional(),
+  podIP: z.string().optional(),
+  podIPs: z.array(loose).optional(),
+  startTime: timestamp.optional(),
+  initContainerStatuses: z.array(ContainerStatus).optional(),
+  containerStatuses: z.array(ContainerStatus).optional(),
+  qosClass: z.string().optional(),
+  nominatedNodeName: z.string().optional(),
+});
+
+export const Pod = objectOf('v1', 'Pod', { spec: PodSpec, status: PodStatus.optional() });
+export type Pod = z.infer<typeof Pod>;
