@@ -21,9 +21,9 @@ import { ApiError, badRequest, methodNotAllowed, toApiError, unsupportedMediaTyp
 import { toTable, type IncludeObject } from '../../shared/api/tables.js';
 import type { KubeObject } from '../../shared/store/object.js';
 import type { Store } from '../../shared/store/types.js';
-import { decodeBody, readBody } from './body.js';
+import { decodeBody, hasBody, readBody } from './body.js';
 import { parseResourcePath, type ResourceTarget } from './path.js';
-import { listJson } from './serialize.js';
+import { listJson, objectJson } from './serialize.js';
 import { watchResponse } from './watch.js';
 
 export interface Identity {
@@ -199,7 +199,7 @@ export function createApp(options: AppOptions): Hono {
     if (wantsTable(c.req.header('accept'))) {
       return json(c, toTable(target.info.kind, [object], { includeObject: includeObject(c), resourceVersion: object.metadata.resourceVersion }), status, headers);
     }
-    return json(c, object, status, headers);
+    return c.body(objectJson(object), status as 200, { 'content-type': JSON_TYPE, ...headers });
   }
 
   function includeObject(c: Context): IncludeObject {
@@ -208,7 +208,7 @@ export function createApp(options: AppOptions): Hono {
   }
 
   async function deleteRequest(c: Context): Promise<DeleteRequest> {
-    const raw = c.req.raw.body ? await readBody(c.req.raw) : new Uint8Array();
+    const raw = hasBody(c.req.raw) ? await readBody(c.req.raw) : new Uint8Array();
     const opts = raw.byteLength ? (decodeBody(raw, c.req.header('content-type')) as Record<string, unknown>) : {};
     if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw badRequest('the body of a delete must be DeleteOptions');
     const policy = (c.req.query('propagationPolicy') || opts.propagationPolicy) as string | undefined;

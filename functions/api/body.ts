@@ -10,10 +10,17 @@ export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 /** Reads the whole body, refusing more than `limit` bytes without reading them all. */
 export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promise<Uint8Array> {
-  const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  if (!request.body) return new Uint8Array();
-  const reader = request.body.getReader();
+  const declared = request.headers.get('content-length');
+  if (declared !== null) {
+    const length = Number(declared);
+    if (!Number.isFinite(length) || length < 0) throw badRequest('the Content-Length header is not a number');
+    if (length > limit) throw tooLarge(limit);
+    if (length === 0) return new Uint8Array();
+    // Bounded by the declared length: the adapter's direct read, without Web streams.
+    return new Uint8Array(await request.arrayBuffer());
+  }
+  if (!hasBody(request)) return new Uint8Array();
+  const reader = request.body!.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -27,6 +34,13 @@ export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promis
     chunks.push(value);
   }
   return Buffer.concat(chunks);
+}
+
+/** Whether a request carries a body at all (a length, or chunked transfer), from its headers. */
+export function hasBody(request: Request): boolean {
+  const length = request.headers.get('content-length');
+  if (length !== null) return length !== '0';
+  return request.headers.get('transfer-encoding') !== null;
 }
 
 function tooLarge(limit: number): ApiError {

@@ -111,7 +111,9 @@ export class Registry {
     if (object.metadata !== undefined && (typeof object.metadata !== 'object' || object.metadata === null || Array.isArray(object.metadata))) {
       throw badRequest('metadata must be an object');
     }
-    return { ...structuredClone(object), apiVersion: gv, kind: info.kind, metadata: structuredClone(object.metadata ?? {}) };
+    // Request bodies are freshly decoded and ours to change; patched objects share frozen parts
+    // with the stored one, and commitUpdate copies them before anything changes.
+    return { ...object, apiVersion: gv, kind: info.kind, metadata: { ...(object.metadata ?? {}) } };
   }
 
   private checkNamespace(info: ResourceInfo, object: KubeObject, namespace: string): void {
@@ -205,7 +207,13 @@ export class Registry {
   }
 
   /** Writes `next` over `current` with `current`'s resourceVersion unless `next` names one. */
-  private async commitUpdate(info: ResourceInfo, current: KubeObject, desired: KubeObject, options: WriteOptions & { subresource?: string }): Promise<KubeObject> {
+  private async commitUpdate(
+    info: ResourceInfo,
+    current: KubeObject,
+    desired: KubeObject,
+    /** owned: `desired` is a private deep copy already (no frozen parts to copy around). */
+    options: WriteOptions & { subresource?: string; owned?: boolean },
+  ): Promise<KubeObject> {
     let next: KubeObject;
     if (options.subresource === 'status') {
       next = { ...current, status: desired.status, metadata: { ...current.metadata, resourceVersion: desired.metadata.resourceVersion } };
@@ -226,7 +234,7 @@ export class Registry {
       throw conflict(info, current.metadata.name ?? '', 'the object has been modified; please apply your changes to the latest version and try again');
     }
     // Stored objects are frozen and shared: everything below works on a private copy.
-    next = structuredClone(next);
+    if (!options.owned) next = structuredClone(next);
     next.metadata.resourceVersion = current.metadata.resourceVersion;
     applyDefaults(info.kind, next);
     const causes = validateUpdate(info, next, current);
@@ -253,7 +261,7 @@ export class Registry {
         return strategicMergePatch(current, patch, info) as KubeObject;
       case 'apply': {
         if (!options.fieldManager) throw badRequest('PATCH with apply requires a fieldManager query parameter');
-        const applied = this.checkKind(info, patch);
+        const applied = this.checkKind(info, structuredClone(patch));
         if (applied.metadata.name !== undefined && applied.metadata.name !== current.metadata.name) {
           throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${current.metadata.name})`);
         }
@@ -314,10 +322,10 @@ export class Registry {
       }
       const explicitRv = patched.metadata.resourceVersion !== current.metadata.resourceVersion;
       const manager = type === 'apply' ? undefined : options.fieldManager;
-      const desired = this.checkKind(info, patched);
+      const desired = this.checkKind(info, structuredClone(patched));
       const warnings = this.checkFields(info, desired, options.fieldValidation);
       try {
-        const object = await this.commitUpdate(info, current, desired, { ...options, fieldManager: manager });
+        const object = await this.commitUpdate(info, current, desired, { ...options, fieldManager: manager, owned: !options.subresource });
         return { object, warnings };
       } catch (err) {
         const retry = err instanceof ApiError && err.reason === 'Conflict' && !explicitRv && attempt < 20 && !err.details?.causes;

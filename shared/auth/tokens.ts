@@ -35,12 +35,19 @@ export class TokenAuthenticator {
     return [...this.byHash.values()];
   }
 
+  /** Tokens already checked, so a client's every request does not hash again (bounded). */
+  private readonly verified = new Map<string, TokenRecord>();
+
   /** The identity for a token, or undefined. Compares hashes in constant time. */
   authenticate(token: string): { name: string; groups: string[] } | undefined {
+    const known = this.verified.get(token);
+    if (known && this.byHash.get(known.sha256) === known) return { name: known.user, groups: known.groups };
     const hash = hashToken(token);
     const record = this.byHash.get(hash);
     if (!record) return undefined;
     if (!timingSafeEqual(Buffer.from(record.sha256, 'hex'), Buffer.from(hash, 'hex'))) return undefined;
+    if (this.verified.size >= 1024) this.verified.clear();
+    this.verified.set(token, record);
     return { name: record.user, groups: record.groups };
   }
 }

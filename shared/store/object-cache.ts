@@ -15,6 +15,26 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
+const serialized = new WeakMap<object, string>();
+
+/**
+ * The JSON of an object, computed once for a frozen (stored) object and shared by everyone
+ * who sends or stores it: the log's previous state, API responses, watch events.
+ */
+export function jsonOf(object: KubeObject): string {
+  let text = serialized.get(object);
+  if (text === undefined) {
+    text = JSON.stringify(object);
+    if (Object.isFrozen(object)) serialized.set(object, text);
+  }
+  return text;
+}
+
+/** Records the JSON a driver already made for an object it is about to freeze and keep. */
+export function rememberJson(object: KubeObject, text: string): void {
+  serialized.set(object, text);
+}
+
 const SEP = '\u0000';
 
 export function cacheKey(namespace: string, name: string): string {

@@ -15,7 +15,7 @@ import { compareKeys, decodeContinue, encodeContinue } from './continue-token.js
 import { AlreadyExistsError, ConflictError, GoneError, NotFoundError } from './errors.js';
 import { compileFilter, matches } from './filter.js';
 import { ChangeFeed, liveWatch } from './live-watch.js';
-import { ObjectCache, deepFreeze } from './object-cache.js';
+import { ObjectCache, deepFreeze, jsonOf, rememberJson } from './object-cache.js';
 import {
   asDeleted,
   encodeObject,
@@ -207,7 +207,8 @@ export class SqliteStore implements Store {
   /** Appends one change to the log (inside the running transaction) and returns its event. */
   private record(type: ChangeType, resource: string, object: KubeObject, body: string, prev?: KubeObject): ChangeEvent {
     const { namespace, name } = keyOf(object);
-    this.stmt.log.run(this.head, resource, namespace, name, TYPE_CODE[type], body, prev ? JSON.stringify(prev) : null, Date.now());
+    this.stmt.log.run(this.head, resource, namespace, name, TYPE_CODE[type], body, prev ? jsonOf(prev) : null, Date.now());
+    rememberJson(object, body);
     return { type, resource, revision: this.head, object, prevObject: prev };
   }
 
@@ -277,7 +278,7 @@ export class SqliteStore implements Store {
       const gone = deepFreeze(asDeleted(stored, this.head));
       this.stmt.remove.run(resource, namespace, name);
       cache.delete(namespace, name);
-      const event = this.record('DELETED', resource, gone, JSON.stringify(gone), stored);
+      const event = this.record('DELETED', resource, gone, jsonOf(gone), stored);
       return { result: { object: gone, deleted: true }, event };
     });
   }
