@@ -119,6 +119,13 @@ function mapSelector(selector: unknown): string {
   return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(',') : '<none>';
 }
 
+/** What `-o wide` adds for Deployments and ReplicaSets. */
+const workloadWideColumns: Column[] = [
+  { name: 'Containers', type: 'string', priority: 1, cell: (o) => containerNames(asObj(o.spec).template).names },
+  { name: 'Images', type: 'string', priority: 1, cell: (o) => containerNames(asObj(o.spec).template).images },
+  { name: 'Selector', type: 'string', priority: 1, cell: (o) => selectorText(asObj(o.spec).selector) },
+];
+
 const COLUMNS: Record<string, Column[]> = {
   Pod: [
     nameColumn,
@@ -137,9 +144,7 @@ const COLUMNS: Record<string, Column[]> = {
     { name: 'Up-to-date', type: 'integer', description: 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.', cell: (o) => asObj(o.status).updatedReplicas ?? 0 },
     { name: 'Available', type: 'integer', description: 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.', cell: (o) => asObj(o.status).availableReplicas ?? 0 },
     ageColumn,
-    { name: 'Containers', type: 'string', priority: 1, cell: (o) => containerNames(asObj(o.spec).template).names },
-    { name: 'Images', type: 'string', priority: 1, cell: (o) => containerNames(asObj(o.spec).template).images },
-    { name: 'Selector', type: 'string', priority: 1, cell: (o) => selectorText(asObj(o.spec).selector) },
+    ...workloadWideColumns,
   ],
   ReplicaSet: [
     nameColumn,
@@ -147,9 +152,7 @@ const COLUMNS: Record<string, Column[]> = {
     { name: 'Current', type: 'integer', cell: (o) => asObj(o.status).replicas ?? 0 },
     { name: 'Ready', type: 'integer', cell: (o) => asObj(o.status).readyReplicas ?? 0 },
     ageColumn,
-    { name: 'Containers', type: 'string', priority: 1, cell: (o) => containerNames(asObj(o.spec).template).names },
-    { name: 'Images', type: 'string', priority: 1, cell: (o) => containerNames(asObj(o.spec).template).images },
-    { name: 'Selector', type: 'string', priority: 1, cell: (o) => selectorText(asObj(o.spec).selector) },
+    ...workloadWideColumns,
   ],
   Node: [
     nameColumn,

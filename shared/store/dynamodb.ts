@@ -32,12 +32,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { compareKeys, decodeContinue, encodeContinue } from './continue-token.js';
-import { AlreadyExistsError, ConflictError, GoneError, NotFoundError, TooLargeError } from './errors.js';
+import { AlreadyExistsError, GoneError, NotFoundError, TooLargeError } from './errors.js';
 import { compileFilter, matches } from './filter.js';
 import { ChangeFeed, liveWatch } from './live-watch.js';
 import { deepFreeze } from './object-cache.js';
 import {
   asDeleted,
+  checkPreconditions,
   encodeObject,
   keyOf,
   prepareCreate,
@@ -376,7 +377,7 @@ export class DynamoStore implements Store {
       if (!stored) throw new NotFoundError(resource, namespace, name);
       const pre = { ...options.preconditions };
       if (object.metadata.resourceVersion) pre.resourceVersion ??= object.metadata.resourceVersion;
-      checkPreconditions(resource, namespace, name, pre, stored);
+      checkPreconditions(resource, stored, pre);
       const unchanged = prepareUpdate(stored, object, Number(stored.metadata.resourceVersion));
       if (!readyToRemove(unchanged) && sameContent(unchanged, stored)) return { result: stored };
       pack(prepareUpdate(stored, object, state.head + 1), this.maxObjectBytes);
@@ -393,7 +394,7 @@ export class DynamoStore implements Store {
       const current = state.read(resource, namespace, name);
       const stored = current.object;
       if (!stored) throw new NotFoundError(resource, namespace, name);
-      checkPreconditions(resource, namespace, name, options.preconditions ?? {}, stored);
+      checkPreconditions(resource, stored, options.preconditions);
       if ((stored.metadata.finalizers ?? []).length > 0) {
         if (stored.metadata.deletionTimestamp) return { result: { object: stored, deleted: false } };
         const rev = state.nextRevision();
@@ -591,15 +592,6 @@ export class DynamoStore implements Store {
     clearInterval(this.compactTimer);
     await this.polling;
     this.client.destroy();
-  }
-}
-
-function checkPreconditions(resource: string, namespace: string, name: string, pre: Preconditions, stored: KubeObject): void {
-  if (pre.uid !== undefined && pre.uid !== stored.metadata.uid) {
-    throw new ConflictError(resource, namespace, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${stored.metadata.uid}`);
-  }
-  if (pre.resourceVersion !== undefined && pre.resourceVersion !== stored.metadata.resourceVersion) {
-    throw new ConflictError(resource, namespace, name, 'the object has been modified; please apply your changes to the latest version and try again');
   }
 }
 

@@ -3,7 +3,7 @@
  * way (uid, timestamps, generation, finalizers). Drivers own storage; this file owns meaning.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { TooLargeError } from './errors.js';
+import { ConflictError, TooLargeError } from './errors.js';
 
 export interface OwnerReference {
   apiVersion: string;
@@ -151,4 +151,18 @@ export function readyToRemove(object: KubeObject): boolean {
 /** The last state of a deleted object, stamped with the deleting revision. */
 export function asDeleted(object: KubeObject, revision: number): KubeObject {
   return { ...object, metadata: { ...object.metadata, resourceVersion: String(revision) } };
+}
+
+/**
+ * Throws `ConflictError` unless the stored object satisfies the preconditions (uid and
+ * resourceVersion), worded as Kubernetes words a failed precondition.
+ */
+export function checkPreconditions(resource: string, stored: KubeObject, pre: { uid?: string; resourceVersion?: string } | undefined): void {
+  const { namespace, name } = keyOf(stored);
+  if (pre?.uid !== undefined && pre.uid !== stored.metadata.uid) {
+    throw new ConflictError(resource, namespace, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${stored.metadata.uid}`);
+  }
+  if (pre?.resourceVersion !== undefined && pre.resourceVersion !== stored.metadata.resourceVersion) {
+    throw new ConflictError(resource, namespace, name, 'the object has been modified; please apply your changes to the latest version and try again');
+  }
 }

@@ -12,12 +12,13 @@
  */
 import Database from 'better-sqlite3';
 import { compareKeys, decodeContinue, encodeContinue } from './continue-token.js';
-import { AlreadyExistsError, ConflictError, GoneError, NotFoundError } from './errors.js';
+import { AlreadyExistsError, GoneError, NotFoundError } from './errors.js';
 import { compileFilter, matches } from './filter.js';
 import { ChangeFeed, liveWatch } from './live-watch.js';
 import { ObjectCache, deepFreeze, jsonOf, rememberJson } from './object-cache.js';
 import {
   asDeleted,
+  checkPreconditions,
   encodeObject,
   keyOf,
   prepareCreate,
@@ -71,16 +72,6 @@ interface PendingWrite {
   run: () => { result: unknown; event?: ChangeEvent };
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
-}
-
-function preconditionFailure(pre: Preconditions | undefined, stored: KubeObject): string | undefined {
-  if (pre?.uid !== undefined && pre.uid !== stored.metadata.uid) {
-    return `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${stored.metadata.uid}`;
-  }
-  if (pre?.resourceVersion !== undefined && pre.resourceVersion !== stored.metadata.resourceVersion) {
-    return 'the object has been modified; please apply your changes to the latest version and try again';
-  }
-  return undefined;
 }
 
 export class SqliteStore implements Store {
@@ -240,8 +231,7 @@ export class SqliteStore implements Store {
       if (!stored) throw new NotFoundError(resource, namespace, name);
       const pre = { ...options.preconditions };
       if (object.metadata.resourceVersion) pre.resourceVersion ??= object.metadata.resourceVersion;
-      const failure = preconditionFailure(pre, stored);
-      if (failure) throw new ConflictError(resource, namespace, name, failure);
+      checkPreconditions(resource, stored, pre);
       const candidate = prepareUpdate(stored, object, this.head + 1);
       if (!readyToRemove(candidate) && sameContent(candidate, stored)) return { result: stored };
       const body = encodeObject(candidate, this.maxObjectBytes);
@@ -263,8 +253,7 @@ export class SqliteStore implements Store {
       const cache = this.cacheFor(resource);
       const stored = cache.get(namespace, name);
       if (!stored) throw new NotFoundError(resource, namespace, name);
-      const failure = preconditionFailure(options.preconditions, stored);
-      if (failure) throw new ConflictError(resource, namespace, name, failure);
+      checkPreconditions(resource, stored, options.preconditions);
       if ((stored.metadata.finalizers ?? []).length > 0) {
         if (stored.metadata.deletionTimestamp) return { result: { object: stored, deleted: false } };
         const marked = prepareDeletionMark(stored, this.head + 1);

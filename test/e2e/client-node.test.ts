@@ -51,6 +51,29 @@ describe('@kubernetes/client-node', () => {
     await expect(apps.readNamespacedDeployment({ name: 'api-client', namespace: 'default' })).rejects.toMatchObject({ code: 404 });
   });
 
+  it('a Watch with allowWatchBookmarks gets BOOKMARKs carrying the newest revision it has seen', async () => {
+    const list = await core.listNamespacedConfigMap({ namespace: 'default' });
+    const seen: { type: string; rv: string }[] = [];
+    const watch = new k8s.Watch(kc);
+    const request = await watch.watch(
+      '/api/v1/namespaces/default/configmaps',
+      { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
+      (type, obj: k8s.KubernetesObject) => seen.push({ type, rv: obj.metadata?.resourceVersion ?? '' }),
+      () => undefined,
+    );
+    try {
+      const created = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'bookmarked' } } });
+      const deadline = Date.now() + 10_000;
+      while (!seen.some((e) => e.type === 'BOOKMARK') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const bookmark = seen.find((e) => e.type === 'BOOKMARK')!;
+      expect(seen[0]).toEqual({ type: 'ADDED', rv: created.metadata?.resourceVersion });
+      expect(Number(bookmark.rv)).toBeGreaterThanOrEqual(Number(created.metadata?.resourceVersion));
+      await core.deleteNamespacedConfigMap({ name: 'bookmarked', namespace: 'default' });
+    } finally {
+      request.abort();
+    }
+  });
+
   it('an Informer stays consistent through 1,000 changes while its watch is ended and resumed', async () => {
     const path = '/api/v1/namespaces/default/configmaps';
     const informer = k8s.makeInformer(kc, path, () => core.listNamespacedConfigMap({ namespace: 'default' }));

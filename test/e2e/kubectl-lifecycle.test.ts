@@ -89,6 +89,18 @@ describe('delete', () => {
   });
 });
 
+describe('deletecollection', () => {
+  it('DELETE on a collection deletes what the selector matches and answers the list of them', async () => {
+    for (const [name, tier] of [['dc-1', 'a'], ['dc-2', 'a'], ['dc-3', 'b']]) await post('/api/v1/namespaces/default/configmaps', { metadata: { name, labels: { dc: tier } } });
+    const r = await cluster.api('/api/v1/namespaces/default/configmaps?labelSelector=dc%3Da', { method: 'DELETE' });
+    expect(r.status).toBe(200);
+    expect(r.json()).toMatchObject({ kind: 'ConfigMapList', apiVersion: 'v1' });
+    expect(r.json().items.map((i: { metadata: { name: string } }) => i.metadata.name).sort()).toEqual(['dc-1', 'dc-2']);
+    const left = (await cluster.api('/api/v1/namespaces/default/configmaps?labelSelector=dc')).json();
+    expect(left.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(['dc-3']);
+  });
+});
+
 describe('wait', () => {
   it('--for=condition=Ready returns when the pod turns Ready', async () => {
     await post('/api/v1/namespaces/default/pods', pod('waiter'));
@@ -143,7 +155,22 @@ describe('describe', () => {
     expect(describedPod).toMatch(/Normal\s+Scheduled\s+\S+\s+default-scheduler\s+Successfully assigned default\/described to node-1/);
 
     await cluster.kubectlOk(['create', 'deployment', 'described', '--image=nginx:1.25']);
+    const deploy = (await cluster.api('/apis/apps/v1/namespaces/default/deployments/described')).json();
+    const now = new Date().toISOString().replace(/\.\d+Z/, 'Z');
+    await post('/api/v1/namespaces/default/events', {
+      metadata: { name: 'described.2' },
+      involvedObject: { kind: 'Deployment', namespace: 'default', name: 'described', uid: deploy.metadata.uid, apiVersion: 'apps/v1' },
+      reason: 'ScalingReplicaSet', message: 'Scaled up replica set described-abc to 1', type: 'Normal',
+      source: { component: 'deployment-controller' }, count: 1, firstTimestamp: now, lastTimestamp: now,
+    });
+    await post('/api/v1/namespaces/default/events', {
+      metadata: { name: 'node-1.1' },
+      involvedObject: { kind: 'Node', name: 'node-1', uid: 'node-1', apiVersion: 'v1' },
+      reason: 'NodeReady', message: 'Node node-1 status is now: NodeReady', type: 'Normal',
+      source: { component: 'kubelet', host: 'node-1' }, count: 1, firstTimestamp: now, lastTimestamp: now,
+    });
     const describedDeploy = await cluster.kubectlOk(['describe', 'deployment', 'described']);
+    expect(describedDeploy).toMatch(/Normal\s+ScalingReplicaSet\s+\S+\s+deployment-controller\s+Scaled up replica set described-abc to 1/);
     expect(describedDeploy).toMatch(/^StrategyType:\s+RollingUpdate$/m);
     expect(describedDeploy).toMatch(/^RollingUpdateStrategy:\s+25% max unavailable, 25% max surge$/m);
     expect(describedDeploy).toMatch(/Port:\s+<none>/);
@@ -151,6 +178,7 @@ describe('describe', () => {
     const describedNode = await cluster.kubectlOk(['describe', 'node', 'node-1']);
     expect(describedNode).toMatch(/^Taints:\s+example\.com\/gpu=true:NoSchedule$/m);
     expect(describedNode).toMatch(/default\s+described\s+0 \(0%\)/);
+    expect(describedNode).toMatch(/Normal\s+NodeReady\s+\S+\s+kubelet\s+Node node-1 status is now: NodeReady/);
   });
 });
 
