@@ -1,0 +1,147 @@
+/**
+ * Pods and nodes compiled once into the flat shapes the scheduler's hot loop reads: resource
+ * requests in millicores and bytes, label maps, taints, and a "shape" key that groups pods
+ * whose static placement rules (selector, affinity, tolerations) are the same.
+ */
+import { parseBytes, parseCpu } from '../api/quantity.js';
+import type { Node, Pod, Taint, Toleration } from '../api/schemas/index.js';
+
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
+
+export interface NodeSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
+  values?: string[];
+}
+
+export interface NodeSelectorTerm {
+  matchExpressions?: NodeSelectorRequirement[];
+  matchFields?: NodeSelectorRequirement[];
+}
+
+export interface SpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway';
+  selector: Record<string, string>;
+}
+
+export interface NodeInfo {
+  index: number;
+  name: string;
+  labels: Record<string, string>;
+  taints: Taint[];
+  unschedulable: boolean;
+  ready: boolean;
+  cpu: number;
+  memory: number;
+  pods: number;
+}
+
+export interface PodInfo {
+  namespace: string;
+  name: string;
+  uid: string;
+  labels: Record<string, string>;
+  cpu: number;
+  memory: number;
+  nodeSelector: Record<string, string>;
+  required: NodeSelectorTerm[];
+  preferred: { weight: number; term: NodeSelectorTerm }[];
+  tolerations: Toleration[];
+  hostPorts: string[];
+  /** The controlling owner's uid: replicas of one workload are spread apart. */
+  owner?: string;
+  spread: SpreadConstraint[];
+  /** Pods with equal shapes have equal static feasibility on every node. */
+  shape: string;
+  /** Already bound (for accounting) to this node. */
+  nodeName?: string;
+}
+
+type Obj = Record<string, unknown>;
+const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+
+function quantityOr(value: unknown, parse: (q: string | number) => number, fallback: number): number {
+  if (typeof value !== 'string' && typeof value !== 'number') return fallback;
+  try {
+    return parse(value);
+  } catch {
+    return fallback;
+  }
+}
+
+export function compileNode(node: Node, index: number): NodeInfo {
+  const status = asObj(node.status);
+  const alloc = asObj(status.allocatable ?? status.capacity);
+  const conditions = Array.isArray(status.conditions) ? status.conditions : [];
+  const ready = conditions.some((c) => asObj(c).type === 'Ready' && asObj(c).status === 'True');
+  return {
+    index,
+    name: node.metadata.name ?? '',
+    labels: node.metadata.labels ?? {},
+    taints: node.spec?.taints ?? [],
+    unschedulable: Boolean(node.spec?.unschedulable),
+    ready,
+    cpu: quantityOr(alloc.cpu, parseCpu, 0),
+    memory: quantityOr(alloc.memory, parseBytes, 0),
+    pods: quantityOr(alloc.pods, parseBytes, 110),
+  };
+}
+
+/** What a container asks for: its requests, or its limits where it names no request (Kubernetes' defaulting). */
+function containerRequest(c: Obj, resource: 'cpu' | 'memory'): number {
+  const res = asObj(c.resources);
+  const value = asObj(res.requests)[resource] ?? asObj(res.limits)[resource];
+  return quantityOr(value, resource === 'cpu' ? parseCpu : parseBytes, 0);
+}
+
+export function compilePod(pod: Pod): PodInfo {
+  const spec = pod.spec;
+  const containers = (spec.containers ?? []) as Obj[];
+  const inits = (spec.initContainers ?? []) as Obj[];
+  const sum = (r: 'cpu' | 'memory') => containers.reduce((acc, c) => acc + containerRequest(c, r), 0);
+  const maxInit = (r: 'cpu' | 'memory') => inits.reduce((acc, c) => Math.max(acc, containerRequest(c, r)), 0);
+  const overhead = asObj(spec.overhead);
+  const cpu = Math.max(sum('cpu'), maxInit('cpu')) + quantityOr(overhead.cpu, parseCpu, 0);
+  const memory = Math.max(sum('memory'), maxInit('memory')) + quantityOr(overhead.memory, parseBytes, 0);
+  const nodeAffinity = asObj(asObj(spec.affinity).nodeAffinity);
+  const required = (asObj(nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution).nodeSelectorTerms ?? []) as NodeSelectorTerm[];
+  const preferred = ((nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution ?? []) as Obj[]).map((p) => ({
+    weight: Number(p.weight ?? 0),
+    term: asObj(p.preference) as NodeSelectorTerm,
+  }));
+  const hostPorts: string[] = [];
+  for (const c of containers) {
+    for (const p of (c.ports ?? []) as Obj[]) {
+      if (typeof p.hostPort === 'number' && p.hostPort > 0) hostPorts.push(`${p.protocol ?? 'TCP'}/${p.hostIP ?? '0.0.0.0'}/${p.hostPort}`);
+    }
+  }
+  const owner = (pod.metadata.ownerReferences ?? []).find((o) => o.controller)?.uid;
+  const spread = (spec.topologySpreadConstraints ?? []).map((t) => ({
+    maxSkew: t.maxSkew,
+    topologyKey: t.topologyKey,
+    whenUnsatisfiable: t.whenUnsatisfiable,
+    selector: (asObj(asObj(t.labelSelector).matchLabels) as Record<string, string>) ?? {},
+  }));
+  const nodeSelector = spec.nodeSelector ?? {};
+  const tolerations = spec.tolerations ?? [];
+  return {
+    namespace: pod.metadata.namespace ?? '',
+    name: pod.metadata.name ?? '',
+    uid: pod.metadata.uid ?? '',
+    labels: pod.metadata.labels ?? {},
+    cpu,
+    memory,
+    nodeSelector,
+    required,
+    preferred,
+    tolerations,
+    hostPorts,
+    owner,
+    spread,
+    shape: JSON.stringify([nodeSelector, required, preferred, tolerations]),
+    nodeName: spec.nodeName,
+  };
+}
