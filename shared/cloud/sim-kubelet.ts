@@ -1,0 +1,160 @@
+/**
+ * A simulated kubelet: registers its Node (capacity, allocatable, labels for provider, zone,
+ * instance type and hostname, Ready), renews its Lease in kube-node-lease, turns the pods bound
+ * to it Running and Ready at once, and confirms their deletion. It writes to the store directly:
+ * it lives inside the control plane's process, for benchmarks and scale tests.
+ */
+import { isStoreError } from '../store/errors.js';
+import { nowTimestamp, type KubeObject } from '../store/object.js';
+import { guaranteedUpdate } from '../store/retry.js';
+import type { Store } from '../store/types.js';
+import type { InstanceType } from './types.js';
+
+export interface SimKubeletOptions {
+  name: string;
+  instanceType: InstanceType;
+  zone: string;
+  labels?: Record<string, string>;
+  providerID?: string;
+  /** How often the Lease is renewed (default 10 s). */
+  leaseIntervalMs?: number;
+}
+
+type Obj = Record<string, unknown>;
+const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+
+let podIpCounter = 0;
+
+export class SimKubelet {
+  private timer?: NodeJS.Timeout;
+  private renewing = true;
+  private stopped = false;
+
+  constructor(private readonly store: Store, private readonly options: SimKubeletOptions) {}
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  async start(): Promise<void> {
+    await this.register();
+    await this.renewLease();
+    this.timer = setInterval(() => void this.renewLease().catch(() => undefined), this.options.leaseIntervalMs ?? 10_000);
+    this.timer.unref();
+  }
+
+  /** Stops renewing the Lease (the node looks lost) without stopping anything else. */
+  stopRenewing(): void {
+    this.renewing = false;
+  }
+
+  resumeRenewing(): void {
+    this.renewing = true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+
+  private nodeObject(): KubeObject {
+    const t = this.options.instanceType;
+    const resources = { cpu: `${t.cpu}m`, memory: String(t.memory), pods: String(t.pods) };
+    return {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name: this.name,
+        labels: {
+          'kubernetes.io/hostname': this.name,
+          'kubernetes.io/os': 'linux',
+          'node.kubernetes.io/instance-type': t.name,
+          'topology.kubernetes.io/zone': this.options.zone,
+          'skiff.io/provider': 'sim',
+          ...this.options.labels,
+        },
+      },
+      spec: { providerID: this.options.providerID },
+      status: {
+        capacity: resources,
+        allocatable: resources,
+        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'simulated kubelet is ready', lastHeartbeatTime: nowTimestamp(), lastTransitionTime: nowTimestamp() }],
+        addresses: [
+          { type: 'InternalIP', address: '127.0.0.1' },
+          { type: 'Hostname', address: this.name },
+        ],
+        nodeInfo: { kubeletVersion: 'v1.32.0-skiff-sim', containerRuntimeVersion: 'sim://1', osImage: 'simulated', kernelVersion: 'sim', operatingSystem: 'linux', architecture: 'amd64' },
+      },
+    };
+  }
+
+  private async register(): Promise<void> {
+    try {
+      await this.store.create('nodes', this.nodeObject());
+    } catch (err) {
+      if (!isStoreError(err, 'AlreadyExists')) throw err;
+      await guaranteedUpdate(this.store, 'nodes', '', this.name, (node) => ({ ...node, status: this.nodeObject().status }));
+    }
+  }
+
+  async renewLease(): Promise<void> {
+    if (!this.renewing || this.stopped) return;
+    const spec = { holderIdentity: this.name, leaseDurationSeconds: 40, renewTime: new Date().toISOString() };
+    try {
+      await guaranteedUpdate(this.store, 'leases.coordination.k8s.io', 'kube-node-lease', this.name, (lease) => ({ ...lease, spec }));
+    } catch (err) {
+      if (!isStoreError(err, 'NotFound')) throw err;
+      await this.store
+        .create('leases.coordination.k8s.io', { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: 'kube-node-lease' }, spec })
+        .catch((e) => {
+          if (!isStoreError(e, 'AlreadyExists')) throw e;
+        });
+    }
+  }
+
+  /** Brings a pod bound to this node to where a kubelet would: Running and Ready, or gone. */
+  async sync(pod: KubeObject): Promise<void> {
+    if (this.stopped) return;
+    const { namespace = '', name = '' } = pod.metadata;
+    if (pod.metadata.deletionTimestamp) {
+      // Containers "stop" at once: confirm the deletion.
+      await guaranteedUpdate(this.store, 'pods', namespace, name, (p) => ({ ...p, metadata: { ...p.metadata, deletionGracePeriodSeconds: 0 } })).catch((err) => {
+        if (!isStoreError(err, 'NotFound')) throw err;
+      });
+      return;
+    }
+    const status = asObj(pod.status);
+    if (status.phase === 'Running') return;
+    const now = nowTimestamp();
+    const containers = (asObj(pod.spec).containers ?? []) as Obj[];
+    const condition = (type: string) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: now });
+    const podIP = `10.244.${(++podIpCounter >> 8) & 255}.${podIpCounter & 255}`;
+    await guaranteedUpdate(this.store, 'pods', namespace, name, (p) => {
+      if (asObj(p.spec).nodeName !== this.name || p.metadata.deletionTimestamp) return undefined;
+      return {
+        ...p,
+        status: {
+          ...asObj(p.status),
+          phase: 'Running',
+          conditions: [condition('PodReadyToStartContainers'), condition('Initialized'), condition('Ready'), condition('ContainersReady'), condition('PodScheduled')],
+          hostIP: '127.0.0.1',
+          podIP,
+          podIPs: [{ ip: podIP }],
+          startTime: now,
+          containerStatuses: containers.map((c) => ({
+            name: c.name,
+            state: { running: { startedAt: now } },
+            ready: true,
+            started: true,
+            restartCount: 0,
+            image: c.image,
+            imageID: `sim://${String(c.image)}`,
+            containerID: `sim://${namespace}/${name}/${String(c.name)}`,
+          })),
+        },
+      };
+    }).catch((err) => {
+      if (!isStoreError(err, 'NotFound')) throw err;
+    });
+  }
+}

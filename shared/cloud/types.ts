@@ -1,0 +1,56 @@
+/**
+ * The `CloudProvider` port: where worker nodes come from. Drivers side by side: `sim` (nodes in
+ * this process, for benchmarks and scale tests), later `local` (kubelet child processes),
+ * `aws-ec2` and `aws-ecs`. Swapping the driver moves a cluster between providers.
+ */
+
+export interface InstanceType {
+  name: string;
+  /** Millicores. */
+  cpu: number;
+  /** Bytes. */
+  memory: number;
+  /** Pods a node of this type runs at most. */
+  pods: number;
+  zones: string[];
+}
+
+export interface NodeRequest {
+  /** The Node's name; creating the same name twice is one node (idempotent). */
+  name: string;
+  instanceType: string;
+  zone: string;
+  labels?: Record<string, string>;
+}
+
+export interface CloudNode {
+  name: string;
+  /** `<provider>://<id>`, as Node.spec.providerID. */
+  providerID: string;
+  instanceType: string;
+  zone: string;
+  state: 'pending' | 'running' | 'terminating';
+  labels: Record<string, string>;
+}
+
+export interface CloudProvider {
+  readonly name: string;
+  /** The instance types this provider offers. */
+  instanceTypes(): Promise<InstanceType[]>;
+  /**
+   * Starts a node that will register itself with the API. Idempotent by name: asking again for
+   * an existing node returns it. Throws `InsufficientCapacityError` when the provider cannot.
+   */
+  create(request: NodeRequest): Promise<CloudNode>;
+  /** Stops and removes a node. Idempotent: an unknown name is not an error. */
+  delete(name: string): Promise<void>;
+  /** The node, or undefined. */
+  get(name: string): Promise<CloudNode | undefined>;
+  list(): Promise<CloudNode[]>;
+}
+
+export class InsufficientCapacityError extends Error {
+  constructor(readonly instanceType: string, readonly zone: string) {
+    super(`insufficient capacity for ${instanceType} in ${zone}`);
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The control loop of the embedded shape, in one call: the controllers (scheduler,
+ * ReplicaSet) on the store's change feed, with the in-process queue for delayed work. The
+ * stream Lambda runs the same controllers through `dispatch` instead.
+ */
+import { ControllerManager } from './controllers/manager.js';
+import { ReplicaSetController } from './controllers/replicaset.js';
+import { SchedulerController } from './controllers/scheduler.js';
+import type { Controller } from './controllers/types.js';
+import { MemoryQueue } from './queue/memory.js';
+import type { Queue } from './queue/types.js';
+import type { Store } from './store/types.js';
+
+export interface ControlPlane {
+  manager: ControllerManager;
+  controllers: Controller[];
+  /** Resolves when every reconcile that was due has run. */
+  settled(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function controllersFor(store: Store): Controller[] {
+  return [new SchedulerController(store), new ReplicaSetController(store)];
+}
+
+export async function startControlPlane(options: { store: Store; queue?: Queue; log?: (line: string) => void }): Promise<ControlPlane> {
+  const queue = options.queue ?? new MemoryQueue({ maxReceives: 1_000_000 });
+  const controllers = controllersFor(options.store);
+  const manager = new ControllerManager(options.store, queue, controllers, { log: options.log });
+  await manager.start();
+  return {
+    manager,
+    controllers,
+    settled: () => manager.settled(),
+    async stop() {
+      await manager.stop();
+      if (!options.queue) await queue.close();
+    },
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * The ReplicaSet controller: keeps `spec.replicas` pods matching the selector. It adopts
+ * orphans that match, releases pods that stop matching, creates pods from the template through
+ * the API's registry (so they are defaulted and validated as any pod), deletes the surplus
+ * preferring unscheduled, then not-ready, then the newest, and keeps the status counts.
+ */
+import { Registry } from '../api/registry.js';
+import { findResource } from '../api/resources.js';
+import { isStoreError } from '../store/errors.js';
+import type { KubeObject, OwnerReference } from '../store/object.js';
+import { guaranteedUpdate } from '../store/retry.js';
+import { matchLabels, type Selector } from '../store/selectors.js';
+import type { ChangeEvent, Store } from '../store/types.js';
+import { EventRecorder } from './events.js';
+import type { Controller } from './types.js';
+
+const RS = 'replicasets.apps';
+const PODS = findResource('', 'v1', 'pods')!;
+/** Pods created per reconcile at most (kube-controller-manager's burst is 500). */
+const BURST = 500;
+
+type Obj = Record<string, unknown>;
+const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+
+export function controllerOf(object: KubeObject): OwnerReference | undefined {
+  return (object.metadata.ownerReferences ?? []).find((o) => o.controller);
+}
+
+/** A LabelSelector (matchLabels and matchExpressions) as the store's parsed selector. */
+export function toSelector(labelSelector: unknown): Selector {
+  const s = asObj(labelSelector);
+  const requirements: Selector['requirements'] = Object.entries(asObj(s.matchLabels)).map(([key, value]) => ({ key, operator: 'in' as const, values: [String(value)] }));
+  for (const e of (s.matchExpressions ?? []) as Obj[]) {
+    const values = ((e.values ?? []) as unknown[]).map(String);
+    const operator = ({ In: 'in', NotIn: 'notin', Exists: 'exists', DoesNotExist: 'notexists' } as const)[String(e.operator) as 'In'];
+    if (operator) requirements.push({ key: String(e.key), operator, values });
+  }
+  return { kind: 'label', requirements };
+}
+
+export function isPodReady(pod: KubeObject): boolean {
+  return ((asObj(pod.status).conditions ?? []) as Obj[]).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+function isActive(pod: KubeObject): boolean {
+  const phase = asObj(pod.status).phase;
+  return !pod.metadata.deletionTimestamp && phase !== 'Succeeded' && phase !== 'Failed';
+}
+
+/** The order in which surplus pods go: unscheduled, then not ready, then the newest. */
+export function deletionOrder(a: KubeObject, b: KubeObject): number {
+  const scheduled = (p: KubeObject) => (asObj(p.spec).nodeName ? 1 : 0);
+  if (scheduled(a) !== scheduled(b)) return scheduled(a) - scheduled(b);
+  const ready = (p: KubeObject) => (isPodReady(p) ? 1 : 0);
+  if (ready(a) !== ready(b)) return ready(a) - ready(b);
+  return String(b.metadata.creationTimestamp ?? '').localeCompare(String(a.metadata.creationTimestamp ?? '')) || String(b.metadata.name).localeCompare(String(a.metadata.name));
+}
+
+export class ReplicaSetController implements Controller {
+  readonly name = 'replicaset';
+  private readonly registry: Registry;
+  private readonly events: EventRecorder;
+
+  constructor(private readonly store: Store) {
+    this.registry = new Registry(store);
+    this.events = new EventRecorder(store, 'replicaset-controller');
+  }
+
+  keysFor(event: ChangeEvent): string[] {
+    if (event.resource === RS) return [`${event.object.metadata.namespace}/${event.object.metadata.name}`];
+    if (event.resource !== 'pods') return [];
+    const keys = new Set<string>();
+    for (const obj of [event.object, event.prevObject]) {
+      const owner = obj && controllerOf(obj);
+      if (owner?.kind === 'ReplicaSet') keys.add(`${obj!.metadata.namespace}/${owner.name}`);
+    }
+    return [...keys];
+  }
+
+  async allKeys(): Promise<string[]> {
+    return (await this.store.list(RS)).items.map((rs) => `${rs.metadata.namespace}/${rs.metadata.name}`);
+  }
+
+  async reconcile(key: string): Promise<void> {
+    const [namespace, name] = key.split('/');
+    let rs: KubeObject;
+    try {
+      rs = await this.store.get(RS, namespace, name);
+    } catch (err) {
+      if (isStoreError(err, 'NotFound')) return;
+      throw err;
+    }
+    if (rs.metadata.deletionTimestamp) return;
+    const spec = asObj(rs.spec);
+    const selector = toSelector(spec.selector);
+    const pods = (await this.store.list('pods', { namespace })).items;
+    const uid = rs.metadata.uid;
+    const owned: KubeObject[] = [];
+    for (const pod of pods) {
+      const owner = controllerOf(pod);
+      const matches = matchLabels(selector, pod.metadata.labels);
+      if (owner?.uid === uid) {
+        if (matches) owned.push(pod);
+        else await this.setOwner(pod, undefined, rs);
+      } else if (!owner && matches && isActive(pod) && selector.requirements.length > 0) {
+        if (await this.setOwner(pod, rs, rs)) owned.push(pod);
+      }
+    }
+    const active = owned.filter(isActive);
+    const want = typeof spec.replicas === 'number' ? spec.replicas : 1;
+    const diff = want - active.length;
+    if (diff > 0) {
+      await Promise.all(Array.from({ length: Math.min(diff, BURST) }, () => this.createPod(rs)));
+    } else if (diff < 0) {
+      const surplus = [...active].sort(deletionOrder).slice(0, -diff);
+      await Promise.all(surplus.map((pod) => this.deletePod(rs, pod)));
+    }
+    // Status reports what this reconcile observed; the pods it creates or deletes wake it again.
+    await this.updateStatus(rs, owned);
+  }
+
+  /** Adopts (owner) or releases (undefined) a pod; true when the write happened. */
+  private async setOwner(pod: KubeObject, owner: KubeObject | undefined, rs: KubeObject): Promise<boolean> {
+    let done = false;
+    await guaranteedUpdate(this.store, 'pods', pod.metadata.namespace ?? '', pod.metadata.name ?? '', (p) => {
+      const refs = (p.metadata.ownerReferences ?? []).filter((o) => o.uid !== rs.metadata.uid && !(owner && o.controller));
+      if (owner) {
+        if (controllerOf(p)) return undefined;
+        refs.push({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: owner.metadata.name!, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true });
+      } else if (controllerOf(p)?.uid !== rs.metadata.uid) return undefined;
+      done = true;
+      return { ...p, metadata: { ...p.metadata, ownerReferences: refs.length ? refs : undefined } };
+    }).catch((err) => {
+      if (!isStoreError(err, 'NotFound')) throw err;
+    });
+    return done;
+  }
+
+  private async createPod(rs: KubeObject): Promise<void> {
+    const template = asObj(asObj(rs.spec).template);
+    const meta = asObj(template.metadata);
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        generateName: `${rs.metadata.name}-`,
+        namespace: rs.metadata.namespace,
+        labels: meta.labels,
+        annotations: meta.annotations,
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name!, uid: rs.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: structuredClone(template.spec),
+    };
+    const { object } = await this.registry.create(PODS, rs.metadata.namespace ?? '', pod, { fieldValidation: 'Ignore' });
+    await this.events.record(rs, 'Normal', 'SuccessfulCreate', `Created pod: ${object.metadata.name}`);
+  }
+
+  private async deletePod(rs: KubeObject, pod: KubeObject): Promise<void> {
+    try {
+      await this.registry.delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } });
+      await this.events.record(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
+    } catch (err) {
+      if (!(err as { reason?: string }).reason?.match(/NotFound|Conflict/)) throw err;
+    }
+  }
+
+  private async updateStatus(rs: KubeObject, owned: KubeObject[]): Promise<void> {
+    const active = owned.filter(isActive);
+    const replicas = active.length;
+    const ready = active.filter(isPodReady).length;
+    const labels = asObj(asObj(asObj(rs.spec).template).metadata).labels as Record<string, string> | undefined;
+    const fullyLabeled = active.filter((p) => Object.entries(labels ?? {}).every(([k, v]) => p.metadata.labels?.[k] === v)).length;
+    const status = { replicas, fullyLabeledReplicas: fullyLabeled, readyReplicas: ready, availableReplicas: ready, observedGeneration: rs.metadata.generation };
+    await guaranteedUpdate(this.store, RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', (current) => {
+      if (current.metadata.uid !== rs.metadata.uid) return undefined;
+      const old = asObj(current.status);
+      if (Object.entries(status).every(([k, v]) => old[k] === v)) return undefined;
+      return { ...current, status: { ...old, ...status } };
+    }).catch((err) => {
+      if (!isStoreError(err, 'NotFound')) throw err;
+    });
+  }
+}
