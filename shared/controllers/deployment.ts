@@ -1,0 +1,262 @@
+/**
+ * The Deployment controller: one ReplicaSet per pod template (named `<deployment>-<hash>`,
+ * labelled `pod-template-hash`), rolled out by the strategy: RollingUpdate within maxSurge
+ * and maxUnavailable, or Recreate. Revisions are the `deployment.kubernetes.io/revision`
+ * annotation, as `kubectl rollout history` and `undo` read them; old ReplicaSets beyond
+ * `revisionHistoryLimit` are removed. Availability is counted from the pods themselves
+ * (a consistent snapshot), never from ReplicaSet statuses that may lag, so the surge and
+ * unavailability bounds hold at every step.
+ */
+import { isStoreError } from '../store/errors.js';
+import { nowTimestamp, type KubeObject } from '../store/object.js';
+import { guaranteedUpdate } from '../store/retry.js';
+import { matchLabels } from '../store/selectors.js';
+import type { ChangeEvent, Store } from '../store/types.js';
+import { EventRecorder } from './events.js';
+import { controllerOf, isPodReady, toSelector } from './replicaset.js';
+import type { Controller, ReconcileResult } from './types.js';
+
+const DEPLOYMENTS = 'deployments.apps';
+const RS = 'replicasets.apps';
+export const REVISION = 'deployment.kubernetes.io/revision';
+export const TEMPLATE_HASH = 'pod-template-hash';
+
+type Obj = Record<string, unknown>;
+const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+const SAFE = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** The pod template's hash, in Kubernetes' alphabet (no vowels, no look-alikes). */
+export function templateHash(template: unknown): string {
+  const t = structuredClone(asObj(template));
+  const meta = asObj(t.metadata);
+  if (meta.labels) delete (meta.labels as Obj)[TEMPLATE_HASH];
+  let h = 2166136261;
+  const text = JSON.stringify(t);
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return String(h >>> 0)
+    .split('')
+    .map((d) => SAFE[(Number(d) * 7 + 3) % SAFE.length])
+    .join('')
+    .slice(0, 10);
+}
+
+/** An int-or-percent of `total` (maxSurge rounds up, maxUnavailable down). */
+export function resolveIntOrPercent(value: unknown, total: number, roundUp: boolean): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value.endsWith('%')) {
+    const v = (Number(value.slice(0, -1)) * total) / 100;
+    return roundUp ? Math.ceil(v) : Math.floor(v);
+  }
+  return Number(value ?? 0);
+}
+
+const revisionOf = (rs: KubeObject) => Number(rs.metadata.annotations?.[REVISION] ?? 0);
+const specReplicas = (o: KubeObject) => Number(asObj(o.spec).replicas ?? 0);
+
+export class DeploymentController implements Controller {
+  readonly name = 'deployment';
+  private readonly events: EventRecorder;
+
+  constructor(private readonly store: Store, private readonly now: () => Date = () => new Date()) {
+    this.events = new EventRecorder(store, 'deployment-controller');
+  }
+
+  keysFor(event: ChangeEvent): string[] {
+    if (event.resource === DEPLOYMENTS) return [`${event.object.metadata.namespace}/${event.object.metadata.name}`];
+    if (event.resource === RS) {
+      const owner = controllerOf(event.object);
+      return owner?.kind === 'Deployment' ? [`${event.object.metadata.namespace}/${owner.name}`] : [];
+    }
+    return [];
+  }
+
+  async allKeys(): Promise<string[]> {
+    return (await this.store.list(DEPLOYMENTS)).items.map((d) => `${d.metadata.namespace}/${d.metadata.name}`);
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const [namespace, name] = key.split('/');
+    let d: KubeObject;
+    try {
+      d = await this.store.get(DEPLOYMENTS, namespace, name);
+    } catch (err) {
+      if (isStoreError(err, 'NotFound')) return;
+      throw err;
+    }
+    if (d.metadata.deletionTimestamp) return;
+    const spec = asObj(d.spec);
+    const replicas = typeof spec.replicas === 'number' ? spec.replicas : 1;
+    const all = (await this.store.list(RS, { namespace })).items.filter((rs) => controllerOf(rs)?.uid === d.metadata.uid);
+    const hash = templateHash(spec.template);
+    let newRS = all.find((rs) => rs.metadata.labels?.[TEMPLATE_HASH] === hash);
+    const oldRSs = all.filter((rs) => rs !== newRS).sort((a, b) => revisionOf(a) - revisionOf(b));
+    const maxRevision = Math.max(0, ...all.map(revisionOf));
+
+    if (spec.paused) {
+      await this.updateStatus(d, all, newRS, replicas);
+      return;
+    }
+    if (!newRS) newRS = await this.createNewRS(d, hash, maxRevision + 1, oldRSs.length === 0 ? replicas : 0);
+    else if (revisionOf(newRS) < maxRevision) newRS = await this.setRevision(newRS, maxRevision + 1);
+
+    const pods = (await this.store.list('pods', { namespace })).items;
+    const podsOf = (rs: KubeObject) => pods.filter((p) => controllerOf(p)?.uid === rs.metadata.uid);
+    const active = (rs: KubeObject) => podsOf(rs).filter((p) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(String(asObj(p.status).phase)));
+    // Pods above a ReplicaSet's spec are about to go: they count for surge, not for availability.
+    const available = (rs: KubeObject) => Math.min(active(rs).filter(isPodReady).length, specReplicas(rs));
+
+    const strategy = asObj(spec.strategy);
+    if (strategy.type === 'Recreate') {
+      const oldRunning = oldRSs.some((rs) => specReplicas(rs) > 0 || podsOf(rs).length > 0);
+      for (const rs of oldRSs) if (specReplicas(rs) > 0) await this.scale(d, rs, 0);
+      if (!oldRunning && specReplicas(newRS) !== replicas) newRS = await this.scale(d, newRS, replicas);
+    } else {
+      const rolling = asObj(strategy.rollingUpdate);
+      const maxSurge = resolveIntOrPercent(rolling.maxSurge ?? '25%', replicas, true);
+      let maxUnavailable = resolveIntOrPercent(rolling.maxUnavailable ?? '25%', replicas, false);
+      if (maxSurge === 0 && maxUnavailable === 0) maxUnavailable = 1;
+      // Scale the new ReplicaSet up as far as the surge allows.
+      const total = all.concat(all.includes(newRS) ? [] : [newRS]).reduce((a, rs) => a + Math.max(specReplicas(rs), active(rs).length), 0);
+      if (specReplicas(newRS) > replicas) newRS = await this.scale(d, newRS, replicas);
+      else if (specReplicas(newRS) < replicas) {
+        const up = Math.min(replicas + maxSurge - total, replicas - specReplicas(newRS));
+        if (up > 0) newRS = await this.scale(d, newRS, specReplicas(newRS) + up);
+      }
+      // Scale old ones down as far as availability allows, unavailable pods first.
+      const allRS = [newRS, ...oldRSs];
+      const minAvailable = replicas - maxUnavailable;
+      let canRemove = allRS.reduce((a, rs) => a + available(rs), 0) - minAvailable;
+      for (const rs of oldRSs) {
+        const current = specReplicas(rs);
+        if (current === 0) continue;
+        const unavailable = Math.max(0, current - available(rs));
+        let down = unavailable;
+        if (canRemove > 0) down += Math.min(canRemove, current - unavailable);
+        down = Math.min(down, current);
+        if (down > 0) {
+          canRemove -= Math.max(0, down - unavailable);
+          await this.scale(d, rs, current - down);
+        }
+      }
+    }
+    await this.cleanup(d, oldRSs);
+    const fresh = (await this.store.list(RS, { namespace })).items.filter((rs) => controllerOf(rs)?.uid === d.metadata.uid);
+    return this.updateStatus(d, fresh, fresh.find((rs) => rs.metadata.uid === newRS!.metadata.uid), replicas, pods);
+  }
+
+  private async createNewRS(d: KubeObject, hash: string, revision: number, replicas: number): Promise<KubeObject> {
+    const spec = asObj(d.spec);
+    const template = structuredClone(asObj(spec.template));
+    const meta = asObj(template.metadata);
+    meta.labels = { ...asObj(meta.labels), [TEMPLATE_HASH]: hash };
+    template.metadata = meta;
+    const selector = structuredClone(asObj(spec.selector));
+    selector.matchLabels = { ...asObj(selector.matchLabels), [TEMPLATE_HASH]: hash };
+    const annotations: Record<string, string> = {};
+    for (const [k, v] of Object.entries(d.metadata.annotations ?? {})) if (k !== 'kubectl.kubernetes.io/last-applied-configuration' && k !== REVISION) annotations[k] = v;
+    annotations[REVISION] = String(revision);
+    annotations['deployment.kubernetes.io/desired-replicas'] = String(specReplicas(d));
+    const rs: KubeObject = {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: {
+        name: `${d.metadata.name}-${hash}`,
+        namespace: d.metadata.namespace,
+        labels: meta.labels as Record<string, string>,
+        annotations,
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name!, uid: d.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: { replicas, minReadySeconds: spec.minReadySeconds ?? 0, selector, template },
+    };
+    try {
+      const created = await this.store.create(RS, rs);
+      await this.events.record(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rs.metadata.name} from 0 to ${replicas}`);
+      return created;
+    } catch (err) {
+      if (!isStoreError(err, 'AlreadyExists')) throw err;
+      return this.store.get(RS, d.metadata.namespace ?? '', rs.metadata.name!);
+    }
+  }
+
+  private setRevision(rs: KubeObject, revision: number): Promise<KubeObject> {
+    return guaranteedUpdate(this.store, RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', (r) => ({
+      ...r,
+      metadata: { ...r.metadata, annotations: { ...r.metadata.annotations, [REVISION]: String(revision) } },
+    }));
+  }
+
+  private async scale(d: KubeObject, rs: KubeObject, replicas: number): Promise<KubeObject> {
+    const from = specReplicas(rs);
+    const updated = await guaranteedUpdate(this.store, RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', (r) =>
+      specReplicas(r) === replicas ? undefined : { ...r, spec: { ...asObj(r.spec), replicas } },
+    );
+    if (from !== replicas) await this.events.record(d, 'Normal', 'ScalingReplicaSet', `Scaled ${replicas > from ? 'up' : 'down'} replica set ${rs.metadata.name} from ${from} to ${replicas}`);
+    return updated;
+  }
+
+  /** Old ReplicaSets scaled to zero beyond revisionHistoryLimit go, oldest first. */
+  private async cleanup(d: KubeObject, oldRSs: KubeObject[]): Promise<void> {
+    const limit = Number(asObj(d.spec).revisionHistoryLimit ?? 10);
+    const idle = oldRSs.filter((rs) => specReplicas(rs) === 0 && Number(asObj(rs.status).replicas ?? 0) === 0);
+    for (const rs of idle.slice(0, Math.max(0, idle.length - limit))) {
+      await this.store.delete(RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', { preconditions: { uid: rs.metadata.uid } }).catch((err) => {
+        if (!isStoreError(err, 'NotFound') && !isStoreError(err, 'Conflict')) throw err;
+      });
+    }
+  }
+
+  private async updateStatus(d: KubeObject, all: KubeObject[], newRS: KubeObject | undefined, replicas: number, pods?: KubeObject[]): Promise<ReconcileResult | void> {
+    const selector = toSelector(asObj(d.spec).selector);
+    const podList = pods ?? (await this.store.list('pods', { namespace: d.metadata.namespace })).items;
+    const ownedUids = new Set(all.map((rs) => rs.metadata.uid));
+    const active = podList.filter((p) => ownedUids.has(controllerOf(p)?.uid) && !p.metadata.deletionTimestamp && matchLabels(selector, p.metadata.labels));
+    const updated = newRS ? active.filter((p) => controllerOf(p)?.uid === newRS.metadata.uid) : [];
+    const ready = active.filter(isPodReady).length;
+    const rolling = asObj(asObj(asObj(d.spec).strategy).rollingUpdate);
+    const maxUnavailable = asObj(asObj(d.spec).strategy).type === 'Recreate' ? replicas : resolveIntOrPercent(rolling.maxUnavailable ?? '25%', replicas, false);
+    const complete = updated.length === replicas && active.length === replicas && updated.filter(isPodReady).length === replicas;
+    const now = nowTimestamp(this.now());
+    const progressDeadline = Number(asObj(d.spec).progressDeadlineSeconds ?? 600);
+    let requeue: ReconcileResult | undefined;
+    await guaranteedUpdate(this.store, DEPLOYMENTS, d.metadata.namespace ?? '', d.metadata.name ?? '', (current) => {
+      if (current.metadata.uid !== d.metadata.uid) return undefined;
+      const old = asObj(current.status);
+      const conditions = ((old.conditions ?? []) as Obj[]).map((c) => ({ ...c }));
+      const setCondition = (type: string, status: string, reason: string, message: string) => {
+        const existing = conditions.find((c) => c.type === type);
+        if (existing && existing.status === status && existing.reason === reason) {
+          if (existing.message !== message) existing.message = message;
+          return;
+        }
+        const next = { type, status, reason, message, lastUpdateTime: now, lastTransitionTime: existing?.status === status ? existing.lastTransitionTime : now };
+        if (existing) Object.assign(existing, next);
+        else conditions.push(next);
+      };
+      setCondition('Available', ready >= replicas - maxUnavailable ? 'True' : 'False', ready >= replicas - maxUnavailable ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', ready >= replicas - maxUnavailable ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.');
+      const rsName = newRS?.metadata.name ?? '';
+      const progressing = conditions.find((c) => c.type === 'Progressing');
+      if (complete) setCondition('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${rsName}" has successfully progressed.`);
+      else if (progressing && progressing.reason !== 'NewReplicaSetAvailable' && Date.parse(String(progressing.lastUpdateTime)) + progressDeadline * 1000 < this.now().getTime()) {
+        setCondition('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${rsName}" has timed out progressing.`);
+      } else if (!progressing || progressing.reason === 'NewReplicaSetAvailable' || progressing.status === 'False') {
+        setCondition('Progressing', 'True', progressing ? 'ReplicaSetUpdated' : 'NewReplicaSetCreated', `ReplicaSet "${rsName}" is progressing.`);
+      }
+      if (!complete) requeue = { requeueAfterMs: Math.min(progressDeadline * 1000, 60_000) };
+      const status = {
+        ...old,
+        observedGeneration: current.metadata.generation,
+        replicas: active.length,
+        updatedReplicas: updated.length,
+        readyReplicas: ready,
+        availableReplicas: ready,
+        unavailableReplicas: Math.max(0, replicas - ready),
+        conditions,
+      };
+      const annotations = newRS ? { ...current.metadata.annotations, [REVISION]: String(revisionOf(newRS)) } : current.metadata.annotations;
+      return { ...current, metadata: { ...current.metadata, annotations }, status };
+    }).catch((err) => {
+      if (!isStoreError(err, 'NotFound')) throw err;
+    });
+    return requeue;
+  }
+}
