@@ -13,11 +13,13 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machineInfo, machineMarkdown, markdownTable, percentile, round, writeResults } from '../support/report.js';
+import { machineInfo, machineMarkdown, markdownTable, median, percentile, round, writeResults } from '../support/report.js';
 
 const quick = process.argv.includes('--quick');
 const here = dirname(fileURLToPath(import.meta.url));
-const DURATION = quick ? 2 : 5;
+const DURATION = quick ? 2 : 3;
+/** Each row is run this many times; the figures reported are the medians. */
+const REPEATS = quick ? 1 : 3;
 const CONCURRENCY = [1, 16, 64];
 const WATCHERS = quick ? 20 : 100;
 const WATCH_EVENTS = quick ? 1000 : 10_000;
@@ -185,7 +187,16 @@ async function main() {
     const rows = [];
     for (const scenario of scenarios) {
       for (const connections of CONCURRENCY) {
-        const r = await runScenario(target, scenario, connections);
+        const runs = [];
+        for (let i = 0; i < REPEATS; i++) runs.push(await runScenario(target, scenario, connections));
+        const r = {
+          ...runs[0],
+          p50: median(runs.map((x) => x.p50)),
+          p99: median(runs.map((x) => x.p99)),
+          reqPerSec: median(runs.map((x) => x.reqPerSec)),
+          ok: runs.reduce((a, x) => a + x.ok, 0),
+          bad: runs.reduce((a, x) => a + x.bad, 0),
+        };
         console.log(`  ${r.scenario.padEnd(16)} ${String(connections).padStart(3)} clients  p50 ${r.p50} ms  p99 ${r.p99} ms  ${r.reqPerSec} req/s  (${r.ok} ok, ${r.bad} failed)`);
         rows.push(r);
       }
@@ -201,7 +212,7 @@ async function main() {
       '',
       machineMarkdown(machine),
       '',
-      `autocannon on loopback, ${DURATION} s per row, against the embedded shape (HTTPS, bearer token, SQLite with durable commits) running in its own process.`,
+      `autocannon on loopback, each row the median of ${REPEATS} runs of ${DURATION} s, against the embedded shape (HTTPS, bearer token, SQLite with durable commits) running in its own process.`,
       '',
       table,
       '',

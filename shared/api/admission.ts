@@ -281,9 +281,9 @@ function isZero(v: unknown): boolean {
   return v === 0 || v === '0' || v === '0%';
 }
 
-/** Validates a new object; returns the causes (empty when valid). */
-export function validateCreate(info: ResourceInfo, object: KubeObject): StatusCause[] {
-  const causes: StatusCause[] = [...checkSchema(info.kind, object).causes];
+/** Validates a new object; returns the causes (empty when valid). Schema causes come from `checkSchema`. */
+export function validateCreate(info: ResourceInfo, object: KubeObject, schemaCauses: StatusCause[] = []): StatusCause[] {
+  const causes: StatusCause[] = [...schemaCauses];
   validateMetadata(info, object, causes);
   validateKind(info, object, causes);
   return causes;
@@ -292,8 +292,8 @@ export function validateCreate(info: ResourceInfo, object: KubeObject): StatusCa
 const POD_MUTABLE_CONTAINER_FIELDS = ['image'];
 
 /** Validates an update against the stored object: the create rules plus immutable fields. */
-export function validateUpdate(info: ResourceInfo, object: KubeObject, old: KubeObject): StatusCause[] {
-  const causes = validateCreate(info, object);
+export function validateUpdate(info: ResourceInfo, object: KubeObject, old: KubeObject, schemaCauses: StatusCause[] = []): StatusCause[] {
+  const causes = validateCreate(info, object, schemaCauses);
   const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
   switch (info.kind) {
     case 'Deployment':

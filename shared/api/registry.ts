@@ -11,7 +11,7 @@ import type { ListResult, Store } from '../store/types.js';
 import { applyDefaults, checkSchema, initialStatus, pruneUnknownFields, resetServerFields, validateCreate, validateUpdate } from './admission.js';
 import { ApplyConflictError, PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './patch/index.js';
 import { RESOURCES, findResource, groupVersion, type ResourceInfo } from './resources.js';
-import { ApiError, badRequest, conflict, forbidden, invalid, namespaceNotFound, notFound, successStatus, toApiError, type Status } from './status.js';
+import { ApiError, badRequest, conflict, forbidden, invalid, namespaceNotFound, notFound, successStatus, toApiError, type Status, type StatusCause } from './status.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -141,24 +141,25 @@ export class Registry {
   }
 
   /**
-   * Unknown fields: refused by name with Strict; otherwise dropped from `object` (in place), as
-   * decoding into a typed object drops them, with a warning each unless Ignore.
+   * The schema check of a write: wrong types refused (400); unknown fields refused by name with
+   * Strict, otherwise dropped from `object` (in place) as decoding into a typed object drops
+   * them, with a warning each unless Ignore. Returns the warnings and the schema's 422 causes.
    */
-  private checkFields(info: ResourceInfo, object: KubeObject, mode: FieldValidation | undefined): string[] {
+  private checkFields(info: ResourceInfo, object: KubeObject, mode: FieldValidation | undefined): { warnings: string[]; causes: StatusCause[] } {
     const report = checkSchema(info.kind, object);
     if (report.decodeErrors.length) {
       throw badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${report.decodeErrors.join('; ')}`);
     }
-    if (report.unknown.length === 0) return [];
+    if (report.unknown.length === 0) return { warnings: [], causes: report.causes };
     const unknown = report.unknown.map((u) => u.field);
     if (mode === 'Strict') throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
     pruneUnknownFields(info.kind, object);
-    return mode === 'Ignore' ? [] : unknown.map((f) => `unknown field "${f}"`);
+    return { warnings: mode === 'Ignore' ? [] : unknown.map((f) => `unknown field "${f}"`), causes: report.causes };
   }
 
   async create(info: ResourceInfo, namespace: string, body: unknown, options: WriteOptions = {}): Promise<WriteResult> {
     const object = this.checkKind(info, body);
-    const warnings = this.checkFields(info, object, options.fieldValidation);
+    const { warnings, causes: schemaCauses } = this.checkFields(info, object, options.fieldValidation);
     this.checkNamespace(info, object, namespace);
     resetServerFields(object);
     if (info.statusSubresource) {
@@ -168,7 +169,7 @@ export class Registry {
     }
     applyDefaults(info.kind, object);
     const name = object.metadata.name ?? '';
-    const causes = validateCreate(info, object);
+    const causes = validateCreate(info, object, schemaCauses);
     if (causes.length) throw invalid(info, name || object.metadata.generateName || '', causes);
     await this.requireNamespace(info, namespace, name || object.metadata.generateName || '');
     const managed = options.fieldManager ? recordUpdate(undefined, object, { manager: options.fieldManager, gvk: info }) : object;
@@ -196,14 +197,14 @@ export class Registry {
    */
   async update(info: ResourceInfo, namespace: string, name: string, body: unknown, options: WriteOptions & { subresource?: string } = {}): Promise<WriteResult> {
     const object = this.checkKind(info, body);
-    const warnings = this.checkFields(info, object, options.fieldValidation);
+    const { warnings, causes: schemaCauses } = this.checkFields(info, object, options.fieldValidation);
     if (object.metadata.name !== undefined && object.metadata.name !== name) {
       throw badRequest(`the name of the object (${object.metadata.name}) does not match the name on the URL (${name})`);
     }
     object.metadata.name = name;
     this.checkNamespace(info, object, namespace);
     const current = await this.get(info, namespace, name);
-    return { object: await this.commitUpdate(info, current, object, options), warnings };
+    return { object: await this.commitUpdate(info, current, object, { ...options, schemaCauses }), warnings };
   }
 
   /** Writes `next` over `current` with `current`'s resourceVersion unless `next` names one. */
@@ -212,7 +213,7 @@ export class Registry {
     current: KubeObject,
     desired: KubeObject,
     /** owned: `desired` is a private deep copy already (no frozen parts to copy around). */
-    options: WriteOptions & { subresource?: string; owned?: boolean },
+    options: WriteOptions & { subresource?: string; owned?: boolean; schemaCauses?: StatusCause[] },
   ): Promise<KubeObject> {
     let next: KubeObject;
     if (options.subresource === 'status') {
@@ -237,7 +238,8 @@ export class Registry {
     if (!options.owned) next = structuredClone(next);
     next.metadata.resourceVersion = current.metadata.resourceVersion;
     applyDefaults(info.kind, next);
-    const causes = validateUpdate(info, next, current);
+    // A /status write keeps the stored spec: only the schema's view of the whole object applies.
+    const causes = validateUpdate(info, next, current, options.subresource ? [] : options.schemaCauses);
     if (causes.length) throw invalid(info, current.metadata.name ?? '', causes);
     if (options.fieldManager) next = recordUpdate(current, next, { manager: options.fieldManager, gvk: info, subresource: options.subresource });
     if (options.dryRun) return next;
@@ -323,9 +325,9 @@ export class Registry {
       const explicitRv = patched.metadata.resourceVersion !== current.metadata.resourceVersion;
       const manager = type === 'apply' ? undefined : options.fieldManager;
       const desired = this.checkKind(info, structuredClone(patched));
-      const warnings = this.checkFields(info, desired, options.fieldValidation);
+      const { warnings, causes: schemaCauses } = this.checkFields(info, desired, options.fieldValidation);
       try {
-        const object = await this.commitUpdate(info, current, desired, { ...options, fieldManager: manager, owned: !options.subresource });
+        const object = await this.commitUpdate(info, current, desired, { ...options, fieldManager: manager, owned: !options.subresource, schemaCauses });
         return { object, warnings };
       } catch (err) {
         const retry = err instanceof ApiError && err.reason === 'Conflict' && !explicitRv && attempt < 20 && !err.details?.causes;
