@@ -171,6 +171,7 @@ function dynamicFailures(pod: PodInfo, node: number, state: ClusterState, spread
 }
 
 export function formatMessage(total: number, reasons: Record<string, number>): string {
+  if (total === 0) return 'no nodes available to schedule pods';
   const parts = Object.entries(reasons)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([reason, count]) => `${count} ${reason}`);

@@ -57,6 +57,17 @@ describe('skiff up', () => {
     expect(first.output()).toMatch(/api\s+https:\/\/127\.0\.0\.1:\d+/);
     const created = await kubectl(first.kubeconfig, ['create', 'configmap', 'kept', '--from-literal=survives=restart']);
     expect(created.code, created.stderr).toBe(0);
+    // The controllers run: a Deployment gets its ReplicaSet and pods, which wait for workers.
+    expect((await kubectl(first.kubeconfig, ['create', 'deployment', 'web', '--image=nginx:1.25', '--replicas=2'])).code).toBe(0);
+    const deadline = Date.now() + 15_000;
+    let pods = '';
+    while (Date.now() < deadline) {
+      pods = (await kubectl(first.kubeconfig, ['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={range .items[*]}{.status.conditions[0].message}{"\\n"}{end}'])).stdout;
+      if (pods.trim().split('\n').filter(Boolean).length === 2) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(pods.trim().split('\n')).toEqual(['no nodes available to schedule pods', 'no nodes available to schedule pods']);
+    expect((await kubectl(first.kubeconfig, ['get', 'rs', '-o', 'name'])).stdout).toMatch(/^replicaset\.apps\/web-[a-z0-9]+$/m);
     expect(await stop(first.child)).toBe(0);
     expect(first.output()).toContain('stopped');
 

@@ -114,6 +114,10 @@ describe('scheduler filters', () => {
     expect(none.unschedulable[0].message).toBe('0/2 nodes are available: 1 node(s) were not ready, 1 node(s) were unschedulable.');
   });
 
+  it('with no nodes at all, says so', () => {
+    expect(schedule({ pendingPods: [pod('p')], nodes: [], boundPods: [] }).unschedulable[0].message).toBe('no nodes available to schedule pods');
+  });
+
   it('the message counts every reason that rules a node out, in kube-scheduler order', () => {
     const nodes = [node('a', { cpu: '1' }), node('b', { cpu: '1' }), node('c', { cpu: '1' }), node('d', { taints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' }] }), node('e', { taints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' }] })];
     const r = schedule({ pendingPods: [pod('p', { cpu: '2' })], nodes, boundPods: [] });
