@@ -1,0 +1,186 @@
+/**
+ * The garbage collector: ownerReferences, with the three propagation policies the API records
+ * as intent (`shared/api/registry.ts`):
+ *
+ * - background: once every owner of an object is gone, the object is deleted;
+ * - foreground: an owner with the `foregroundDeletion` finalizer stays until its dependents are
+ *   gone (it deletes them), then loses the finalizer and goes;
+ * - orphan: an owner with the `orphan` finalizer first has its dependents released (their
+ *   reference to it removed), then loses the finalizer and goes.
+ *
+ * Keys: `gone/<ns>/<uid>` (an owner disappeared), `owner/<resource>/<ns>/<name>` (an owner is
+ * being deleted with a policy), `dependent/<resource>/<ns>/<name>` (an object whose owners
+ * may be dangling).
+ */
+import { Registry } from '../api/registry.js';
+import { RESOURCES, findByKind } from '../api/resources.js';
+import { isStoreError } from '../store/errors.js';
+import type { KubeObject, OwnerReference } from '../store/object.js';
+import { guaranteedUpdate } from '../store/retry.js';
+import type { ChangeEvent, Store } from '../store/types.js';
+import type { Controller } from './types.js';
+
+/** Resources whose objects carry ownerReferences in this cluster. */
+const DEPENDENTS = ['pods', 'replicasets.apps', 'endpoints', 'events'];
+const POLICY_FINALIZERS = ['orphan', 'foregroundDeletion'];
+
+const resourceOf = (ref: OwnerReference) => findByKind(ref.apiVersion, ref.kind);
+
+export class GarbageCollector implements Controller {
+  readonly name = 'garbage-collector';
+  private readonly registry: Registry;
+
+  constructor(private readonly store: Store) {
+    this.registry = new Registry(store);
+  }
+
+  keysFor(event: ChangeEvent): string[] {
+    const o = event.object;
+    const ns = o.metadata.namespace ?? '';
+    const keys: string[] = [];
+    if (event.type === 'DELETED') {
+      keys.push(`gone/${ns}/${o.metadata.uid}`);
+      // A dependent that went may be what a foreground deletion waits for.
+      for (const ref of o.metadata.ownerReferences ?? []) {
+        const info = resourceOf(ref);
+        if (info) keys.push(`owner/${info.storeKey}/${info.namespaced ? ns : ''}/${ref.name}`);
+      }
+      return keys;
+    }
+    if (o.metadata.deletionTimestamp && (o.metadata.finalizers ?? []).some((f) => POLICY_FINALIZERS.includes(f))) {
+      keys.push(`owner/${event.resource}/${ns}/${o.metadata.name}`);
+    }
+    const refsChanged = event.type === 'ADDED' || JSON.stringify(event.prevObject?.metadata.ownerReferences) !== JSON.stringify(o.metadata.ownerReferences);
+    if (DEPENDENTS.includes(event.resource) && o.metadata.ownerReferences?.length && refsChanged) {
+      keys.push(`dependent/${event.resource}/${ns}/${o.metadata.name}`);
+    }
+    return keys;
+  }
+
+  async allKeys(): Promise<string[]> {
+    const keys: string[] = [];
+    for (const resource of DEPENDENTS) {
+      for (const o of (await this.store.list(resource)).items) {
+        if (o.metadata.ownerReferences?.length) keys.push(`dependent/${resource}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+      }
+    }
+    for (const info of RESOURCES) {
+      for (const o of (await this.store.list(info.storeKey)).items) {
+        if (o.metadata.deletionTimestamp && (o.metadata.finalizers ?? []).some((f) => POLICY_FINALIZERS.includes(f))) keys.push(`owner/${info.storeKey}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+      }
+    }
+    return keys;
+  }
+
+  async reconcile(key: string): Promise<void> {
+    const [kind, ...rest] = key.split('/');
+    if (kind === 'gone') {
+      const [ns, uid] = rest;
+      for (const d of await this.dependentsOf(ns, uid)) await this.reconcileDependent(d.resource, d.object);
+    } else if (kind === 'owner') {
+      const [resource, ns, name] = [rest.slice(0, -2).join('/'), rest[rest.length - 2], rest[rest.length - 1]];
+      await this.reconcileOwner(resource, ns, name);
+    } else if (kind === 'dependent') {
+      const [resource, ns, name] = [rest.slice(0, -2).join('/'), rest[rest.length - 2], rest[rest.length - 1]];
+      const object = await this.store.get(resource, ns, name).catch((err) => {
+        if (isStoreError(err, 'NotFound')) return undefined;
+        throw err;
+      });
+      if (object) await this.reconcileDependent(resource, object);
+    }
+  }
+
+  /** Objects in `ns` that name `uid` as an owner. */
+  private async dependentsOf(ns: string, uid: string): Promise<{ resource: string; object: KubeObject }[]> {
+    const out: { resource: string; object: KubeObject }[] = [];
+    for (const resource of DEPENDENTS) {
+      for (const object of (await this.store.list(resource, { namespace: ns })).items) {
+        if ((object.metadata.ownerReferences ?? []).some((r) => r.uid === uid)) out.push({ resource, object });
+      }
+    }
+    return out;
+  }
+
+  /** Whether the owner a reference names still exists (same uid). */
+  private async ownerExists(ref: OwnerReference, ns: string): Promise<boolean> {
+    const info = resourceOf(ref);
+    if (!info) return true; // An owner of a kind we do not serve is not ours to judge.
+    try {
+      const owner = await this.store.get(info.storeKey, info.namespaced ? ns : '', ref.name);
+      return owner.metadata.uid === ref.uid;
+    } catch (err) {
+      if (isStoreError(err, 'NotFound')) return false;
+      throw err;
+    }
+  }
+
+  /** Background deletion: all owners gone -> delete; some gone -> drop the dangling references. */
+  private async reconcileDependent(resource: string, object: KubeObject): Promise<void> {
+    const ns = object.metadata.namespace ?? '';
+    const refs = object.metadata.ownerReferences ?? [];
+    if (refs.length === 0 || object.metadata.deletionTimestamp) return;
+    const alive: string[] = [];
+    for (const ref of refs) if (await this.ownerExists(ref, ns)) alive.push(ref.uid);
+    if (alive.length === refs.length) return;
+    if (alive.length === 0) {
+      const info = RESOURCES.find((r) => r.storeKey === resource);
+      try {
+        if (info) await this.registry.delete(info, ns, object.metadata.name ?? '', { preconditions: { uid: object.metadata.uid }, propagationPolicy: 'Background' });
+        else await this.store.delete(resource, ns, object.metadata.name ?? '', { preconditions: { uid: object.metadata.uid } });
+      } catch (err) {
+        if (!/NotFound|Conflict/.test((err as { reason?: string; code?: string }).reason ?? (err as { code?: string }).code ?? '')) throw err;
+      }
+      return;
+    }
+    await this.dropReferences(resource, object, (r) => !alive.includes(r.uid));
+  }
+
+  private async dropReferences(resource: string, object: KubeObject, drop: (ref: OwnerReference) => boolean): Promise<void> {
+    await guaranteedUpdate(this.store, resource, object.metadata.namespace ?? '', object.metadata.name ?? '', (o) => {
+      if (o.metadata.uid !== object.metadata.uid) return undefined;
+      const refs = (o.metadata.ownerReferences ?? []).filter((r) => !drop(r));
+      if (refs.length === (o.metadata.ownerReferences ?? []).length) return undefined;
+      return { ...o, metadata: { ...o.metadata, ownerReferences: refs.length ? refs : undefined } };
+    }).catch((err) => {
+      if (!isStoreError(err, 'NotFound')) throw err;
+    });
+  }
+
+  private async reconcileOwner(resource: string, ns: string, name: string): Promise<void> {
+    let owner: KubeObject;
+    try {
+      owner = await this.store.get(resource, ns, name);
+    } catch (err) {
+      if (isStoreError(err, 'NotFound')) return;
+      throw err;
+    }
+    const finalizers = owner.metadata.finalizers ?? [];
+    if (!owner.metadata.deletionTimestamp) return;
+    const dependents = await this.dependentsOf(ns, owner.metadata.uid ?? '');
+    if (finalizers.includes('orphan')) {
+      for (const d of dependents) await this.dropReferences(d.resource, d.object, (r) => r.uid === owner.metadata.uid);
+      await this.removeFinalizer(resource, owner, 'orphan');
+    } else if (finalizers.includes('foregroundDeletion')) {
+      for (const d of dependents) {
+        if (d.object.metadata.deletionTimestamp) continue;
+        const info = RESOURCES.find((r) => r.storeKey === d.resource);
+        if (!info) continue;
+        // Dependents go in the foreground too, so a Deployment waits for its pods as well.
+        await this.registry.delete(info, ns, d.object.metadata.name ?? '', { preconditions: { uid: d.object.metadata.uid }, propagationPolicy: 'Foreground' }).catch((err) => {
+          if (!/NotFound|Conflict/.test((err as { reason?: string }).reason ?? '')) throw err;
+        });
+      }
+      // The finalizer goes once no dependent is left; their deletions wake this key again.
+      if (dependents.length === 0) await this.removeFinalizer(resource, owner, 'foregroundDeletion');
+    }
+  }
+
+  private async removeFinalizer(resource: string, owner: KubeObject, finalizer: string): Promise<void> {
+    await guaranteedUpdate(this.store, resource, owner.metadata.namespace ?? '', owner.metadata.name ?? '', (o) => {
+      if (o.metadata.uid !== owner.metadata.uid || !(o.metadata.finalizers ?? []).includes(finalizer)) return undefined;
+      return { ...o, metadata: { ...o.metadata, finalizers: (o.metadata.finalizers ?? []).filter((f) => f !== finalizer) } };
+    }).catch((err) => {
+      if (!isStoreError(err, 'NotFound')) throw err;
+    });
+  }
+}

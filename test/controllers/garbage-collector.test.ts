@@ -1,0 +1,95 @@
+/**
+ * Deleting a Deployment with each propagation policy leaves what that policy promises:
+ * background removes its ReplicaSets and pods after it; foreground keeps it until they are
+ * gone; orphan leaves them running without it.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Registry } from '../../shared/api/registry.js';
+import { findResource } from '../../shared/api/resources.js';
+import { SimCloudProvider } from '../../shared/cloud/sim.js';
+import { startControlPlane, type ControlPlane } from '../../shared/control-plane.js';
+import { openSqliteStore } from '../../shared/store/sqlite.js';
+import type { ChangeEvent, KubeObject, Store } from '../../shared/store/types.js';
+
+let store: Store;
+let plane: ControlPlane;
+let cloud: SimCloudProvider;
+let registry: Registry;
+const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
+
+async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const deployment = (name: string): KubeObject => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name },
+  spec: { replicas: 3, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } } },
+});
+
+const count = async (resource: string, app: string) => (await store.list(resource, { namespace: 'default', labelSelector: `app=${app}` })).items.length;
+
+async function running(name: string) {
+  await registry.create(DEPLOYMENTS, 'default', deployment(name));
+  await until(`${name} running`, async () => (await store.list('pods', { namespace: 'default', labelSelector: `app=${name}` })).items.filter((p) => (p.status as { phase?: string }).phase === 'Running').length === 3);
+}
+
+beforeEach(async () => {
+  store = openSqliteStore({ path: ':memory:' });
+  registry = new Registry(store);
+  await registry.ensureSystemNamespaces();
+  cloud = new SimCloudProvider(store, { leaseIntervalMs: 60_000 });
+  await cloud.create({ name: 'sim-0', instanceType: 'sim.large', zone: 'sim-a' });
+  plane = await startControlPlane({ store });
+});
+afterEach(async () => {
+  await plane.stop();
+  await cloud.close();
+  await store.close();
+});
+
+describe('garbage collection', () => {
+  it('background: the Deployment goes at once, its ReplicaSet and pods after it', async () => {
+    await running('bg');
+    await registry.delete(DEPLOYMENTS, 'default', 'bg', { propagationPolicy: 'Background' });
+    expect(await store.get('deployments.apps', 'default', 'bg').catch(() => undefined)).toBeUndefined();
+    await until('dependents gone', async () => (await count('replicasets.apps', 'bg')) === 0 && (await count('pods', 'bg')) === 0);
+  });
+
+  it('foreground: the Deployment stays until its ReplicaSet and pods are gone', async () => {
+    await running('fg');
+    const order: string[] = [];
+    const sub = store.subscribe((events: ChangeEvent[]) => {
+      for (const e of events) if (e.type === 'DELETED' && ['deployments.apps', 'replicasets.apps', 'pods'].includes(e.resource)) order.push(e.resource);
+    });
+    try {
+      await registry.delete(DEPLOYMENTS, 'default', 'fg', { propagationPolicy: 'Foreground' });
+      const marked = await store.get('deployments.apps', 'default', 'fg');
+      expect(marked.metadata.finalizers).toContain('foregroundDeletion');
+      await until('the deployment gone', async () => !(await store.get('deployments.apps', 'default', 'fg').catch(() => undefined)));
+      await until('all deletions seen', async () => order.length === 5);
+    } finally {
+      sub.close();
+    }
+    expect(await count('pods', 'fg')).toBe(0);
+    expect(order.indexOf('deployments.apps')).toBe(order.length - 1);
+    expect(order.lastIndexOf('pods')).toBeLessThan(order.indexOf('replicasets.apps'));
+  });
+
+  it('orphan: the Deployment goes, its ReplicaSet and pods stay, released', async () => {
+    await running('orph');
+    await registry.delete(DEPLOYMENTS, 'default', 'orph', { propagationPolicy: 'Orphan' });
+    await until('the deployment gone', async () => !(await store.get('deployments.apps', 'default', 'orph').catch(() => undefined)));
+    const [rs] = (await store.list('replicasets.apps', { namespace: 'default', labelSelector: 'app=orph' })).items;
+    expect(rs.metadata.ownerReferences).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await count('pods', 'orph')).toBe(3);
+  });
+});
