@@ -1,11 +1,12 @@
 /**
  * The control loop of the embedded shape, in one call: the controllers (scheduler,
- * ReplicaSet, Deployment, garbage collector) on the store's change feed, with the in-process queue for delayed work. The
+ * ReplicaSet, Deployment, garbage collector, namespace) on the store's change feed, with the in-process queue for delayed work. The
  * stream Lambda runs the same controllers through `dispatch` instead.
  */
 import { DeploymentController } from './controllers/deployment.js';
 import { GarbageCollector } from './controllers/garbage-collector.js';
 import { ControllerManager } from './controllers/manager.js';
+import { NamespaceController } from './controllers/namespace.js';
 import { ReplicaSetController } from './controllers/replicaset.js';
 import { SchedulerController } from './controllers/scheduler.js';
 import type { Controller } from './controllers/types.js';
@@ -22,7 +23,7 @@ export interface ControlPlane {
 }
 
 export function controllersFor(store: Store): Controller[] {
-  return [new SchedulerController(store), new ReplicaSetController(store), new DeploymentController(store), new GarbageCollector(store)];
+  return [new SchedulerController(store), new ReplicaSetController(store), new DeploymentController(store), new GarbageCollector(store), new NamespaceController(store)];
 }
 
 export async function startControlPlane(options: { store: Store; queue?: Queue; log?: (line: string) => void }): Promise<ControlPlane> {

@@ -93,3 +93,19 @@ describe('garbage collection', () => {
     expect(await count('pods', 'orph')).toBe(3);
   });
 });
+
+describe('namespace deletion', () => {
+  it('deletes everything in the namespace, then the namespace', async () => {
+    const namespaces = findResource('', 'v1', 'namespaces')!;
+    await registry.create(namespaces, '', { metadata: { name: 'shop' } });
+    await registry.create(DEPLOYMENTS, 'shop', deployment('cart'));
+    await registry.create(findResource('', 'v1', 'configmaps')!, 'shop', { metadata: { name: 'settings' }, data: { a: 'b' } });
+    await until('pods in shop', async () => (await store.list('pods', { namespace: 'shop' })).items.length === 3);
+    await registry.delete(namespaces, '', 'shop');
+    expect(((await store.get('namespaces', '', 'shop')).status as { phase: string }).phase).toBe('Terminating');
+    await until('the namespace gone', async () => !(await store.get('namespaces', '', 'shop').catch(() => undefined)));
+    for (const resource of ['pods', 'replicasets.apps', 'deployments.apps', 'configmaps']) {
+      expect((await store.list(resource, { namespace: 'shop' })).items, resource).toEqual([]);
+    }
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * The namespace controller: a namespace being deleted (Terminating, held by the `kubernetes`
+ * finalizer the API put on it) has everything in it deleted; once nothing is left, the
+ * finalizer goes and so does the namespace.
+ */
+import { NAMESPACE_FINALIZER, Registry } from '../api/registry.js';
+import { RESOURCES } from '../api/resources.js';
+import { isStoreError } from '../store/errors.js';
+import { guaranteedUpdate } from '../store/retry.js';
+import type { ChangeEvent, Store } from '../store/types.js';
+import type { Controller, ReconcileResult } from './types.js';
+
+const NAMESPACED = RESOURCES.filter((r) => r.namespaced);
+
+export class NamespaceController implements Controller {
+  readonly name = 'namespace';
+  private readonly registry: Registry;
+
+  constructor(private readonly store: Store) {
+    this.registry = new Registry(store);
+  }
+
+  keysFor(event: ChangeEvent): string[] {
+    if (event.resource === 'namespaces') return event.object.metadata.deletionTimestamp ? [event.object.metadata.name ?? ''] : [];
+    // Something left a namespace: if that namespace is terminating, it may now be empty.
+    return event.type === 'DELETED' && event.object.metadata.namespace ? [event.object.metadata.namespace] : [];
+  }
+
+  async allKeys(): Promise<string[]> {
+    return (await this.store.list('namespaces')).items.filter((n) => n.metadata.deletionTimestamp).map((n) => n.metadata.name ?? '');
+  }
+
+  async reconcile(name: string): Promise<ReconcileResult | void> {
+    const ns = await this.store.get('namespaces', '', name).catch((err) => {
+      if (isStoreError(err, 'NotFound')) return undefined;
+      throw err;
+    });
+    if (!ns?.metadata.deletionTimestamp) return;
+    let remaining = 0;
+    for (const info of NAMESPACED) {
+      const { items } = await this.store.list(info.storeKey, { namespace: name });
+      remaining += items.length;
+      for (const item of items) {
+        if (item.metadata.deletionTimestamp) continue;
+        await this.registry.delete(info, name, item.metadata.name ?? '', { preconditions: { uid: item.metadata.uid }, propagationPolicy: 'Background' }).catch((err) => {
+          if (!/NotFound|Conflict/.test((err as { reason?: string }).reason ?? '')) throw err;
+        });
+      }
+    }
+    if (remaining > 0) return { requeueAfterMs: 2000 };
+    await guaranteedUpdate(this.store, 'namespaces', '', name, (n) => {
+      if (!(n.metadata.finalizers ?? []).includes(NAMESPACE_FINALIZER)) return undefined;
+      return { ...n, metadata: { ...n.metadata, finalizers: (n.metadata.finalizers ?? []).filter((f) => f !== NAMESPACE_FINALIZER) } };
+    }).catch((err) => {
+      if (!isStoreError(err, 'NotFound')) throw err;
+    });
+  }
+}
