@@ -1,12 +1,13 @@
 /**
  * The control loop of the embedded shape, in one call: the controllers (scheduler,
- * ReplicaSet, Deployment, garbage collector, namespace) on the store's change feed, with the in-process queue for delayed work. The
+ * ReplicaSet, Deployment, garbage collector, namespace, node lifecycle) on the store's change feed, with the in-process queue for delayed work. The
  * stream Lambda runs the same controllers through `dispatch` instead.
  */
 import { DeploymentController } from './controllers/deployment.js';
 import { GarbageCollector } from './controllers/garbage-collector.js';
 import { ControllerManager } from './controllers/manager.js';
 import { NamespaceController } from './controllers/namespace.js';
+import { NodeLifecycleController, type NodeLifecycleOptions } from './controllers/node-lifecycle.js';
 import { ReplicaSetController } from './controllers/replicaset.js';
 import { SchedulerController } from './controllers/scheduler.js';
 import type { Controller } from './controllers/types.js';
@@ -22,13 +23,24 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-export function controllersFor(store: Store): Controller[] {
-  return [new SchedulerController(store), new ReplicaSetController(store), new DeploymentController(store), new GarbageCollector(store), new NamespaceController(store)];
+export interface ControllerOptions {
+  nodeLifecycle?: NodeLifecycleOptions;
 }
 
-export async function startControlPlane(options: { store: Store; queue?: Queue; log?: (line: string) => void }): Promise<ControlPlane> {
+export function controllersFor(store: Store, options: ControllerOptions = {}): Controller[] {
+  return [
+    new SchedulerController(store),
+    new ReplicaSetController(store),
+    new DeploymentController(store),
+    new GarbageCollector(store),
+    new NamespaceController(store),
+    new NodeLifecycleController(store, options.nodeLifecycle),
+  ];
+}
+
+export async function startControlPlane(options: { store: Store; queue?: Queue; log?: (line: string) => void } & ControllerOptions): Promise<ControlPlane> {
   const queue = options.queue ?? new MemoryQueue({ maxReceives: 1_000_000 });
-  const controllers = controllersFor(options.store);
+  const controllers = controllersFor(options.store, options);
   const manager = new ControllerManager(options.store, queue, controllers, { log: options.log });
   await manager.start();
   return {

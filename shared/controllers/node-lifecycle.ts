@@ -1,0 +1,123 @@
+/**
+ * Node lifecycle: a node whose Lease (kube-node-lease) has not been renewed within the grace
+ * period goes Ready=Unknown and gets the `node.kubernetes.io/unreachable` NoSchedule and
+ * NoExecute taints; its pods are evicted once they have tolerated the NoExecute taint for
+ * their tolerationSeconds (default 300, as Kubernetes' DefaultTolerationSeconds), and their
+ * owners replace them elsewhere. A node whose Lease is renewed again loses the taints.
+ */
+import { Registry } from '../api/registry.js';
+import { findResource } from '../api/resources.js';
+import { isStoreError } from '../store/errors.js';
+import { nowTimestamp, type KubeObject } from '../store/object.js';
+import { guaranteedUpdate } from '../store/retry.js';
+import type { ChangeEvent, Store } from '../store/types.js';
+import { EventRecorder } from './events.js';
+import type { Controller, ReconcileResult } from './types.js';
+
+export const UNREACHABLE = 'node.kubernetes.io/unreachable';
+
+export interface NodeLifecycleOptions {
+  /** A Lease older than this makes the node Unknown (kube-controller-manager: 40 s). */
+  gracePeriodMs?: number;
+  /** Eviction delay for pods that do not say (DefaultTolerationSeconds: 300). */
+  defaultTolerationSeconds?: number;
+  now?: () => number;
+}
+
+type Obj = Record<string, unknown>;
+const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+interface Taint {
+  key: string;
+  value?: string;
+  effect: string;
+  timeAdded?: string;
+}
+
+export class NodeLifecycleController implements Controller {
+  readonly name = 'node-lifecycle';
+  private readonly gracePeriodMs: number;
+  private readonly tolerationSeconds: number;
+  private readonly now: () => number;
+  private readonly registry: Registry;
+  private readonly events: EventRecorder;
+
+  constructor(private readonly store: Store, options: NodeLifecycleOptions = {}) {
+    this.gracePeriodMs = options.gracePeriodMs ?? 40_000;
+    this.tolerationSeconds = options.defaultTolerationSeconds ?? 300;
+    this.now = options.now ?? Date.now;
+    this.registry = new Registry(store);
+    this.events = new EventRecorder(store, 'node-controller');
+  }
+
+  keysFor(event: ChangeEvent): string[] {
+    if (event.resource === 'nodes' && event.type !== 'DELETED') return [event.object.metadata.name ?? ''];
+    if (event.resource === 'leases.coordination.k8s.io' && event.object.metadata.namespace === 'kube-node-lease' && event.type !== 'DELETED') {
+      return [event.object.metadata.name ?? ''];
+    }
+    return [];
+  }
+
+  async allKeys(): Promise<string[]> {
+    return (await this.store.list('nodes')).items.map((n) => n.metadata.name ?? '');
+  }
+
+  async reconcile(name: string): Promise<ReconcileResult | void> {
+    const node = await this.store.get('nodes', '', name).catch((err) => {
+      if (isStoreError(err, 'NotFound')) return undefined;
+      throw err;
+    });
+    if (!node) return;
+    const lease = await this.store.get('leases.coordination.k8s.io', 'kube-node-lease', name).catch(() => undefined);
+    const renewed = Date.parse(String(asObj(lease?.spec).renewTime ?? node.metadata.creationTimestamp));
+    const age = this.now() - renewed;
+    const taints = ((asObj(node.spec).taints ?? []) as Taint[]).filter((t) => t.key === UNREACHABLE);
+    if (age <= this.gracePeriodMs) {
+      if (taints.length) await this.setReachable(node, true);
+      return { requeueAfterMs: this.gracePeriodMs - age + 1 };
+    }
+    const tainted = taints.length ? node : await this.setReachable(node, false);
+    return this.evict(tainted);
+  }
+
+  /** Adds (unreachable) or removes (reachable) the taints, and sets the Ready condition. */
+  private async setReachable(node: KubeObject, reachable: boolean): Promise<KubeObject> {
+    const now = nowTimestamp(new Date(this.now()));
+    const updated = await guaranteedUpdate(this.store, 'nodes', '', node.metadata.name ?? '', (n) => {
+      const spec = asObj(n.spec);
+      const others = ((spec.taints ?? []) as Taint[]).filter((t) => t.key !== UNREACHABLE);
+      const taints = reachable ? others : [...others, { key: UNREACHABLE, effect: 'NoSchedule', timeAdded: now }, { key: UNREACHABLE, effect: 'NoExecute', timeAdded: now }];
+      const status = asObj(n.status);
+      const conditions = ((status.conditions ?? []) as Obj[]).map((c) =>
+        c.type !== 'Ready' ? c : reachable ? { ...c, status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastTransitionTime: now } : { ...c, status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastTransitionTime: now },
+      );
+      return { ...n, spec: { ...spec, taints: taints.length ? taints : undefined }, status: { ...status, conditions } };
+    });
+    await this.events.record(node, 'Normal', reachable ? 'NodeReady' : 'NodeNotReady', `Node ${node.metadata.name} status is now: ${reachable ? 'NodeReady' : 'NodeNotReady'}`);
+    return updated;
+  }
+
+  /** Evicts the pods whose toleration of the NoExecute taint has run out; comes back for the rest. */
+  private async evict(node: KubeObject): Promise<ReconcileResult | void> {
+    const taint = ((asObj(node.spec).taints ?? []) as Taint[]).find((t) => t.key === UNREACHABLE && t.effect === 'NoExecute');
+    const since = Date.parse(taint?.timeAdded ?? nowTimestamp(new Date(this.now())));
+    const pods = (await this.store.list('pods', { fieldSelector: `spec.nodeName=${node.metadata.name}` })).items.filter((p) => !p.metadata.deletionTimestamp);
+    const pods_ = findResource('', 'v1', 'pods')!;
+    let next = Infinity;
+    for (const pod of pods) {
+      const tolerations = (asObj(pod.spec).tolerations ?? []) as Obj[];
+      const matching = tolerations.find((t) => (t.key === UNREACHABLE || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute'));
+      if (matching && (matching.tolerationSeconds === undefined || matching.tolerationSeconds === null)) continue; // tolerates forever
+      const seconds = matching ? Number(matching.tolerationSeconds) : this.tolerationSeconds;
+      const due = since + seconds * 1000;
+      if (due > this.now()) {
+        next = Math.min(next, due);
+        continue;
+      }
+      await this.registry.delete(pods_, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } }).catch((err) => {
+        if (!/NotFound|Conflict/.test((err as { reason?: string }).reason ?? '')) throw err;
+      });
+      await this.events.record(pod, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${pod.metadata.namespace}/${pod.metadata.name}`);
+    }
+    return { requeueAfterMs: Number.isFinite(next) ? Math.max(1, next - this.now()) : this.gracePeriodMs };
+  }
+}
