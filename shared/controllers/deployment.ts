@@ -86,7 +86,16 @@ export class DeploymentController implements Controller {
     if (d.metadata.deletionTimestamp) return;
     const spec = asObj(d.spec);
     const replicas = typeof spec.replicas === 'number' ? spec.replicas : 1;
-    const all = (await this.store.list(RS, { namespace })).items.filter((rs) => controllerOf(rs)?.uid === d.metadata.uid);
+    const selector = toSelector(spec.selector);
+    const all: KubeObject[] = [];
+    for (const rs of (await this.store.list(RS, { namespace })).items) {
+      if (controllerOf(rs)?.uid === d.metadata.uid) all.push(rs);
+      else if (!controllerOf(rs) && !rs.metadata.deletionTimestamp && selector.requirements.length && matchLabels(selector, rs.metadata.labels)) {
+        // An orphan that matches (say, left by an earlier Deployment deleted with Orphan) is adopted.
+        const adopted = await this.adopt(d, rs);
+        if (adopted) all.push(adopted);
+      }
+    }
     const hash = templateHash(spec.template);
     let newRS = all.find((rs) => rs.metadata.labels?.[TEMPLATE_HASH] === hash);
     const oldRSs = all.filter((rs) => rs !== newRS).sort((a, b) => revisionOf(a) - revisionOf(b));
@@ -176,6 +185,22 @@ export class DeploymentController implements Controller {
       if (!isStoreError(err, 'AlreadyExists')) throw err;
       return this.store.get(RS, d.metadata.namespace ?? '', rs.metadata.name!);
     }
+  }
+
+  private async adopt(d: KubeObject, rs: KubeObject): Promise<KubeObject | undefined> {
+    let adopted: KubeObject | undefined;
+    await guaranteedUpdate(this.store, RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', (r) => {
+      if (controllerOf(r) || r.metadata.uid !== rs.metadata.uid) return undefined;
+      const ref = { apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name!, uid: d.metadata.uid!, controller: true, blockOwnerDeletion: true };
+      return { ...r, metadata: { ...r.metadata, ownerReferences: [...(r.metadata.ownerReferences ?? []), ref] } };
+    })
+      .then((r) => {
+        if (controllerOf(r)?.uid === d.metadata.uid) adopted = r;
+      })
+      .catch((err) => {
+        if (!isStoreError(err, 'NotFound')) throw err;
+      });
+    return adopted;
   }
 
   private setRevision(rs: KubeObject, revision: number): Promise<KubeObject> {
