@@ -1,0 +1,120 @@
+/**
+ * Whole-cluster benchmark (issue 4): Deployments on simulated nodes, from the first create to
+ * every pod Running and every Deployment Available, on the simulation shape (SQLite in memory,
+ * in-process change feed, `sim` nodes). Prints pods/s over time and create-to-Running latency.
+ *
+ *   npx tsx bench/cluster/run.ts [--deployments 1500] [--replicas 100] [--nodes 5000]
+ */
+import { Registry } from '../../shared/api/registry.js';
+import { findResource } from '../../shared/api/resources.js';
+import { SimCloudProvider } from '../../shared/cloud/sim.js';
+import { startControlPlane } from '../../shared/control-plane.js';
+import { openSqliteStore } from '../../shared/store/sqlite.js';
+import { machineInfo, machineMarkdown, markdownTable, percentile, round, writeResults } from '../support/report.js';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const DEPLOYMENTS = arg('deployments', 1500);
+const REPLICAS = arg('replicas', 100);
+const NODES = arg('nodes', 5000);
+const TIMEOUT_S = arg('timeout', 600);
+const TOTAL = DEPLOYMENTS * REPLICAS;
+
+async function main() {
+  const machine = machineInfo();
+  console.log(machineMarkdown(machine));
+  console.log(`${DEPLOYMENTS} Deployments x ${REPLICAS} replicas = ${TOTAL} pods on ${NODES} sim nodes`);
+  const store = openSqliteStore({ path: ':memory:', historyWindow: { revisions: 2_000_000 } });
+  const registry = new Registry(store);
+  await registry.ensureSystemNamespaces();
+  const cloud = new SimCloudProvider(store, { leaseIntervalMs: 60_000 });
+  for (let i = 0; i < NODES; i++) await cloud.create({ name: `node-${i}`, instanceType: 'sim.large', zone: ['sim-a', 'sim-b', 'sim-c'][i % 3] });
+  const plane = await startControlPlane({ store });
+
+  const createdAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let running = 0;
+  let peakRss = 0;
+  const sub = store.subscribe((events) => {
+    for (const e of events) {
+      if (e.resource !== 'pods') continue;
+      const uid = e.object.metadata.uid!;
+      if (e.type === 'ADDED') createdAt.set(uid, performance.now());
+      else if (e.type === 'MODIFIED' && (e.object.status as { phase?: string })?.phase === 'Running' && (e.prevObject?.status as { phase?: string })?.phase !== 'Running') {
+        running++;
+        const t = createdAt.get(uid);
+        if (t !== undefined) latencies.push(performance.now() - t);
+      }
+    }
+  });
+  const deployments = findResource('apps', 'v1', 'deployments')!;
+  const start = performance.now();
+  const timeline: { second: number; running: number; podsPerSec: number }[] = [];
+  let last = 0;
+  const ticker = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    const second = Math.round((performance.now() - start) / 1000);
+    if (second > (timeline.at(-1)?.second ?? 0)) {
+      timeline.push({ second, running, podsPerSec: running - last });
+      console.log(`  ${String(second).padStart(4)} s  ${String(running).padStart(7)} running  (+${running - last}/s)  rss ${round(process.memoryUsage().rss / 2 ** 30, 2)} GiB`);
+      last = running;
+    }
+  }, 250);
+  for (let d = 0; d < DEPLOYMENTS; d++) {
+    await registry.create(deployments, 'default', {
+      metadata: { name: `app-${d}` },
+      spec: {
+        replicas: REPLICAS,
+        selector: { matchLabels: { app: `app-${d}` } },
+        template: { metadata: { labels: { app: `app-${d}` } }, spec: { containers: [{ name: 'c', image: 'app:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] } },
+      },
+    });
+  }
+  const deadline = start + TIMEOUT_S * 1000;
+  let available = 0;
+  while (performance.now() < deadline) {
+    if (running >= TOTAL) {
+      available = (await store.list('deployments.apps', { namespace: 'default' })).items.filter((d) => (d.status as { availableReplicas?: number } | undefined)?.availableReplicas === REPLICAS).length;
+      if (available === DEPLOYMENTS) break;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const seconds = (performance.now() - start) / 1000;
+  clearInterval(ticker);
+  sub.close();
+  const done = running >= TOTAL && available === DEPLOYMENTS;
+  const table = markdownTable(
+    ['figure', 'value'],
+    [
+      ['pods', TOTAL],
+      ['nodes', NODES],
+      ['first create to all Running and Available', done ? `${round(seconds, 1)} s` : `not reached in ${TIMEOUT_S} s (${running} running, ${available} available)`],
+      ['pods/s overall', round(running / seconds, 0)],
+      ['create-to-Running p50 / p99', `${round(percentile(latencies, 50) / 1000, 2)} s / ${round(percentile(latencies, 99) / 1000, 2)} s`],
+      ['peak RSS', `${round(peakRss / 2 ** 30, 2)} GiB`],
+    ],
+  );
+  console.log(`\n${table}`);
+  writeResults(`cluster-${TOTAL}`, { machine, deployments: DEPLOYMENTS, replicas: REPLICAS, nodes: NODES, seconds, done, running, available, peakRss, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), timeline }, [
+    '# Cluster benchmark',
+    '',
+    machineMarkdown(machine),
+    '',
+    `Simulation shape: SQLite in memory, the in-process change feed, the controllers of \`skiff up\`, and ${NODES} \`sim\` nodes whose kubelets run a bound pod at once. ${DEPLOYMENTS} Deployments of ${REPLICAS} replicas created through the API's registry.`,
+    '',
+    table,
+    '',
+    'Pods Running per second over time: ' + timeline.map((t) => `${t.second}s:${t.podsPerSec}`).join(' '),
+  ].join('\n'));
+  await plane.stop();
+  await cloud.close();
+  await store.close();
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
