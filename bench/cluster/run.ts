@@ -31,7 +31,11 @@ async function main() {
   await registry.ensureSystemNamespaces();
   const cloud = new SimCloudProvider(store, { leaseIntervalMs: 60_000 });
   for (let i = 0; i < NODES; i++) await cloud.create({ name: `node-${i}`, instanceType: 'sim.large', zone: ['sim-a', 'sim-b', 'sim-c'][i % 3] });
-  const plane = await startControlPlane({ store });
+  const errors = new Map<string, number>();
+  const plane = await startControlPlane({ store, log: (line) => {
+    const kind = line.replace(/[a-z0-9-]+\/[a-z0-9-]+/g, '<key>').replace(/\d+/g, 'N');
+    errors.set(kind, (errors.get(kind) ?? 0) + 1);
+  } });
 
   const createdAt = new Map<string, number>();
   const latencies: number[] = [];
@@ -97,6 +101,7 @@ async function main() {
     ],
   );
   console.log(`\n${table}`);
+  if (errors.size) console.log('controller errors (retried):', Object.fromEntries(errors));
   writeResults(`cluster-${TOTAL}`, { machine, deployments: DEPLOYMENTS, replicas: REPLICAS, nodes: NODES, seconds, done, running, available, peakRss, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), timeline }, [
     '# Cluster benchmark',
     '',

@@ -108,8 +108,14 @@ export class DeploymentController implements Controller {
     if (!newRS) newRS = await this.createNewRS(d, hash, maxRevision + 1, oldRSs.length === 0 ? replicas : 0);
     else if (revisionOf(newRS) < maxRevision) newRS = await this.setRevision(newRS, maxRevision + 1);
 
-    const pods = (await this.store.list('pods', { namespace })).items;
-    const podsOf = (rs: KubeObject) => pods.filter((p) => controllerOf(p)?.uid === rs.metadata.uid);
+    // Only this Deployment's pods (its selector), grouped by their ReplicaSet once.
+    const pods = (await this.store.list('pods', { namespace, labelSelector: selector })).items;
+    const byOwner = new Map<string, KubeObject[]>();
+    for (const p of pods) {
+      const owner = controllerOf(p)?.uid;
+      if (owner) byOwner.set(owner, [...(byOwner.get(owner) ?? []), p]);
+    }
+    const podsOf = (rs: KubeObject) => byOwner.get(rs.metadata.uid ?? '') ?? [];
     const active = (rs: KubeObject) => podsOf(rs).filter((p) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(String(asObj(p.status).phase)));
     // Pods above a ReplicaSet's spec are about to go: they count for surge, not for availability.
     const available = (rs: KubeObject) => Math.min(active(rs).filter(isPodReady).length, specReplicas(rs));
@@ -232,7 +238,7 @@ export class DeploymentController implements Controller {
 
   private async updateStatus(d: KubeObject, all: KubeObject[], newRS: KubeObject | undefined, replicas: number, pods?: KubeObject[]): Promise<ReconcileResult | void> {
     const selector = toSelector(asObj(d.spec).selector);
-    const podList = pods ?? (await this.store.list('pods', { namespace: d.metadata.namespace })).items;
+    const podList = pods ?? (await this.store.list('pods', { namespace: d.metadata.namespace, labelSelector: selector })).items;
     const ownedUids = new Set(all.map((rs) => rs.metadata.uid));
     const active = podList.filter((p) => ownedUids.has(controllerOf(p)?.uid) && !p.metadata.deletionTimestamp && matchLabels(selector, p.metadata.labels));
     const updated = newRS ? active.filter((p) => controllerOf(p)?.uid === newRS.metadata.uid) : [];

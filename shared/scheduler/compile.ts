@@ -72,7 +72,22 @@ function quantityOr(value: unknown, parse: (q: string | number) => number, fallb
   }
 }
 
+/**
+ * Compiled views of stored objects, by identity: stored objects are frozen, so a pod or node
+ * that has not changed is compiled once, not on every scheduling pass.
+ */
+const compiledPods = new WeakMap<object, PodInfo>();
+const compiledNodes = new WeakMap<object, Omit<NodeInfo, 'index'>>();
+
 export function compileNode(node: Node, index: number): NodeInfo {
+  const cached = compiledNodes.get(node);
+  if (cached) return { ...cached, index };
+  const info = compileNodeUncached(node, index);
+  if (Object.isFrozen(node)) compiledNodes.set(node, info);
+  return info;
+}
+
+function compileNodeUncached(node: Node, index: number): NodeInfo {
   const status = asObj(node.status);
   const alloc = asObj(status.allocatable ?? status.capacity);
   const conditions = Array.isArray(status.conditions) ? status.conditions : [];
@@ -98,6 +113,14 @@ function containerRequest(c: Obj, resource: 'cpu' | 'memory'): number {
 }
 
 export function compilePod(pod: Pod): PodInfo {
+  const cached = compiledPods.get(pod);
+  if (cached) return cached;
+  const info = compilePodUncached(pod);
+  if (Object.isFrozen(pod)) compiledPods.set(pod, info);
+  return info;
+}
+
+function compilePodUncached(pod: Pod): PodInfo {
   const spec = pod.spec;
   const containers = (spec.containers ?? []) as Obj[];
   const inits = (spec.initContainers ?? []) as Obj[];
