@@ -158,7 +158,13 @@ async function main(): Promise<void> {
   if (wanted.includes('dynamodb')) {
     const { startDynamoDbLocal } = await import('../../test/support/dynamodb-local.js');
     const local = await startDynamoDbLocal();
-    const backend = storeBackend('dynamodb', await createStore(`dynamodb://skiff-bench?endpoint=${encodeURIComponent(local.endpoint)}&region=us-east-1`));
+    // The emulator is stopped whatever happens from here on.
+    const backend = await createStore(`dynamodb://skiff-bench?endpoint=${encodeURIComponent(local.endpoint)}&region=us-east-1`)
+      .then((store) => storeBackend('dynamodb', store))
+      .catch(async (err) => {
+        await local.stop();
+        throw err;
+      });
     // DynamoDB Local is a single Java process: seeding 100,000 items takes a few minutes, which
     // --skip-large-dynamodb saves when only the other figures are wanted.
     const lists = flag('skip-large-dynamodb') ? sizes.lists.filter((n) => n <= 10_000) : sizes.lists;
