@@ -6,37 +6,28 @@
  * are up; nothing is left of deleted Deployments (or, when orphaned, nothing still points at them).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Registry } from '../../shared/api/registry.js';
+import type { Registry } from '../../shared/api/registry.js';
 import { findResource } from '../../shared/api/resources.js';
-import { SimCloudProvider } from '../../shared/cloud/sim.js';
-import { startControlPlane, type ControlPlane } from '../../shared/control-plane.js';
+import type { SimCloudProvider } from '../../shared/cloud/sim.js';
 import { controllerOf, isPodReady } from '../../shared/controllers/replicaset.js';
 import { guaranteedUpdate } from '../../shared/store/retry.js';
-import { openSqliteStore } from '../../shared/store/sqlite.js';
 import type { KubeObject, Store } from '../../shared/store/types.js';
+import { startSimCluster, type SimCluster } from '../support/sim-cluster.js';
 
 const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
 const NAMES = ['alpha', 'beta', 'gamma', 'delta', 'epsilon'];
 const NODES = ['sim-0', 'sim-1', 'sim-2', 'sim-3'];
 
+let sim: SimCluster;
 let store: Store;
-let plane: ControlPlane;
 let cloud: SimCloudProvider;
 let registry: Registry;
 
 beforeAll(async () => {
-  store = openSqliteStore({ path: ':memory:' });
-  registry = new Registry(store);
-  await registry.ensureSystemNamespaces();
-  cloud = new SimCloudProvider(store, { leaseIntervalMs: 50 });
-  for (const [i, name] of NODES.entries()) await cloud.create({ name, instanceType: 'sim.large', zone: ['sim-a', 'sim-b', 'sim-c'][i % 3] });
-  plane = await startControlPlane({ store, nodeLifecycle: { gracePeriodMs: 300, defaultTolerationSeconds: 0.2 } });
+  sim = await startSimCluster({ nodes: NODES.length, leaseIntervalMs: 50, nodeLifecycle: { gracePeriodMs: 300, defaultTolerationSeconds: 0.2 } });
+  ({ store, cloud, registry } = sim);
 });
-afterAll(async () => {
-  await plane?.stop();
-  await cloud?.close();
-  await store?.close();
-});
+afterAll(() => sim?.stop());
 
 let seed = 20261124;
 const rand = (n: number) => {

@@ -5,29 +5,15 @@
  * template again) returns to the previous ReplicaSet with a new revision; Recreate replaces all.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Registry } from '../../shared/api/registry.js';
-import { SimCloudProvider } from '../../shared/cloud/sim.js';
-import { startControlPlane, type ControlPlane } from '../../shared/control-plane.js';
 import { REVISION, TEMPLATE_HASH } from '../../shared/controllers/deployment.js';
 import { isPodReady } from '../../shared/controllers/replicaset.js';
 import { guaranteedUpdate } from '../../shared/store/retry.js';
-import { openSqliteStore } from '../../shared/store/sqlite.js';
 import type { KubeObject, Store } from '../../shared/store/types.js';
+import { startSimCluster, until, type SimCluster } from '../support/sim-cluster.js';
 
+let sim: SimCluster;
 let store: Store;
-let plane: ControlPlane;
-let cloud: SimCloudProvider;
 const D = 'deployments.apps';
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function deployment(name: string, image: string, replicas = 10, strategy: object = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 2, maxUnavailable: 1 } }): KubeObject {
   return {
@@ -47,7 +33,7 @@ const status = async (name: string) => (await store.get(D, 'default', name)).sta
 const activePods = async (app: string) => (await store.list('pods', { namespace: 'default', labelSelector: `app=${app}` })).items.filter((p) => !p.metadata.deletionTimestamp);
 
 async function create(d: KubeObject) {
-  await new Registry(store).create((await import('../../shared/api/resources.js')).findResource('apps', 'v1', 'deployments')!, 'default', d);
+  await sim.registry.create((await import('../../shared/api/resources.js')).findResource('apps', 'v1', 'deployments')!, 'default', d);
 }
 
 async function setImage(name: string, image: string) {
@@ -66,17 +52,10 @@ const rolledOut = (name: string, replicas: number) =>
   });
 
 beforeEach(async () => {
-  store = openSqliteStore({ path: ':memory:' });
-  await new Registry(store).ensureSystemNamespaces();
-  cloud = new SimCloudProvider(store, { leaseIntervalMs: 60_000 });
-  for (let i = 0; i < 3; i++) await cloud.create({ name: `sim-${i}`, instanceType: 'sim.large', zone: ['sim-a', 'sim-b', 'sim-c'][i] });
-  plane = await startControlPlane({ store });
+  sim = await startSimCluster({ nodes: 3 });
+  ({ store } = sim);
 });
-afterEach(async () => {
-  await plane.stop();
-  await cloud.close();
-  await store.close();
-});
+afterEach(() => sim.stop());
 
 describe('Deployment', () => {
   it('a Deployment of 10 reaches 10 available, with Available and Progressing conditions', async () => {

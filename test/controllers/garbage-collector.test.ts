@@ -4,28 +4,15 @@
  * gone; orphan leaves them running without it.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Registry } from '../../shared/api/registry.js';
+import type { Registry } from '../../shared/api/registry.js';
 import { findResource } from '../../shared/api/resources.js';
-import { SimCloudProvider } from '../../shared/cloud/sim.js';
-import { startControlPlane, type ControlPlane } from '../../shared/control-plane.js';
-import { openSqliteStore } from '../../shared/store/sqlite.js';
 import type { ChangeEvent, KubeObject, Store } from '../../shared/store/types.js';
+import { startSimCluster, until, type SimCluster } from '../support/sim-cluster.js';
 
+let sim: SimCluster;
 let store: Store;
-let plane: ControlPlane;
-let cloud: SimCloudProvider;
 let registry: Registry;
 const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const deployment = (name: string): KubeObject => ({
   apiVersion: 'apps/v1',
@@ -42,18 +29,10 @@ async function running(name: string) {
 }
 
 beforeEach(async () => {
-  store = openSqliteStore({ path: ':memory:' });
-  registry = new Registry(store);
-  await registry.ensureSystemNamespaces();
-  cloud = new SimCloudProvider(store, { leaseIntervalMs: 60_000 });
-  await cloud.create({ name: 'sim-0', instanceType: 'sim.large', zone: 'sim-a' });
-  plane = await startControlPlane({ store });
+  sim = await startSimCluster({ nodes: 1 });
+  ({ store, registry } = sim);
 });
-afterEach(async () => {
-  await plane.stop();
-  await cloud.close();
-  await store.close();
-});
+afterEach(() => sim.stop());
 
 describe('garbage collection', () => {
   it('background: the Deployment goes at once, its ReplicaSet and pods after it', async () => {

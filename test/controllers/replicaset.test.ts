@@ -4,25 +4,13 @@
  * outside come back; orphans are adopted; a pod that fits nowhere says why.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SimCloudProvider } from '../../shared/cloud/sim.js';
-import { startControlPlane, type ControlPlane } from '../../shared/control-plane.js';
-import { Registry } from '../../shared/api/registry.js';
-import { openSqliteStore } from '../../shared/store/sqlite.js';
+import type { SimCloudProvider } from '../../shared/cloud/sim.js';
 import type { KubeObject, Store } from '../../shared/store/types.js';
+import { startSimCluster, until, type SimCluster } from '../support/sim-cluster.js';
 
+let sim: SimCluster;
 let store: Store;
-let plane: ControlPlane;
 let cloud: SimCloudProvider;
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const replicaSet = (name: string, replicas: number, cpu = '100m'): KubeObject => ({
   apiVersion: 'apps/v1',
@@ -39,17 +27,10 @@ const podsOf = async (app: string) => (await store.list('pods', { namespace: 'de
 const running = (pods: KubeObject[]) => pods.filter((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running');
 
 beforeEach(async () => {
-  store = openSqliteStore({ path: ':memory:' });
-  await new Registry(store).ensureSystemNamespaces();
-  cloud = new SimCloudProvider(store, { leaseIntervalMs: 60_000 });
-  for (let i = 0; i < 3; i++) await cloud.create({ name: `sim-${i}`, instanceType: 'sim.small', zone: ['sim-a', 'sim-b', 'sim-c'][i] });
-  plane = await startControlPlane({ store });
+  sim = await startSimCluster({ nodes: 3, instanceType: 'sim.small' });
+  ({ store, cloud } = sim);
 });
-afterEach(async () => {
-  await plane.stop();
-  await cloud.close();
-  await store.close();
-});
+afterEach(() => sim.stop());
 
 describe('ReplicaSet on simulated nodes', () => {
   it('creates the replicas, which get scheduled across the nodes and run', async () => {
