@@ -337,4 +337,3 @@ export function createApp(options: AppOptions): Hono {
   return app;
 }
 
-export { Registry };

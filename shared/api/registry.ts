@@ -11,7 +11,7 @@ import type { ListResult, Store } from '../store/types.js';
 import { applyDefaults, checkSchema, initialStatus, pruneUnknownFields, resetServerFields, validateCreate, validateUpdate } from './admission.js';
 import { ApplyConflictError, PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './patch/index.js';
 import { RESOURCES, findResource, groupVersion, type ResourceInfo } from './resources.js';
-import { ApiError, badRequest, conflict, forbidden, invalid, namespaceNotFound, notFound, successStatus, toApiError, type Status, type StatusCause } from './status.js';
+import { ApiError, badRequest, conflict, forbidden, invalid, namespaceNotFound, successStatus, toApiError, type Status, type StatusCause } from './status.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 

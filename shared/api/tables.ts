@@ -92,10 +92,6 @@ function podStatus(pod: KubeObject): { ready: string; status: string; restarts: 
   return { ready: `${ready}/${containers.length}`, status: reason, restarts: restartText };
 }
 
-function conditionTrue(o: KubeObject, type: string): boolean {
-  return asArray(asObj(o.status).conditions).some((c) => asObj(c).type === type && asObj(c).status === 'True');
-}
-
 function containerNames(template: unknown): { names: string; images: string } {
   const containers = asArray(asObj(asObj(template).spec).containers).map(asObj);
   return { names: containers.map((c) => c.name).join(','), images: containers.map((c) => c.image).join(',') };

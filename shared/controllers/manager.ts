@@ -87,7 +87,7 @@ export class ControllerManager {
     private readonly store: Store,
     private readonly queue: Queue,
     private readonly controllers: Controller[],
-    private readonly options: ManagerOptions = {},
+    options: ManagerOptions = {},
   ) {
     const log = options.log ?? (() => undefined);
     for (const c of controllers) {
