@@ -74,6 +74,12 @@ export class ReplicaSetController implements Controller {
       const owner = obj && controllerOf(obj);
       if (owner?.kind === 'ReplicaSet') keys.add(`${obj!.metadata.namespace}/${owner.name}`);
     }
+    // A pod whose labels changed may have stopped matching its ReplicaSet: check it on its own,
+    // so the ReplicaSet's reconcile needs only the pods its selector matches.
+    const owner = controllerOf(event.object);
+    if (event.type === 'MODIFIED' && owner?.kind === 'ReplicaSet' && JSON.stringify(event.prevObject?.metadata.labels) !== JSON.stringify(event.object.metadata.labels)) {
+      keys.add(`release/${event.object.metadata.namespace}/${event.object.metadata.name}`);
+    }
     return [...keys];
   }
 
@@ -82,6 +88,7 @@ export class ReplicaSetController implements Controller {
   }
 
   async reconcile(key: string): Promise<void> {
+    if (key.startsWith('release/')) return this.releaseIfUnmatched(key.slice('release/'.length));
     const [namespace, name] = key.split('/');
     let rs: KubeObject;
     try {
@@ -93,17 +100,15 @@ export class ReplicaSetController implements Controller {
     if (rs.metadata.deletionTimestamp) return;
     const spec = asObj(rs.spec);
     const selector = toSelector(spec.selector);
-    const pods = (await this.store.list('pods', { namespace })).items;
+    // The pods the selector matches: owned ones count, matching orphans are adopted. (Owned pods
+    // that stop matching are released by their own `release/` key.)
     const uid = rs.metadata.uid;
     const owned: KubeObject[] = [];
-    for (const pod of pods) {
-      const owner = controllerOf(pod);
-      const matches = matchLabels(selector, pod.metadata.labels);
-      if (owner?.uid === uid) {
-        if (matches) owned.push(pod);
-        else await this.setOwner(pod, undefined, rs);
-      } else if (!owner && matches && isActive(pod) && selector.requirements.length > 0) {
-        if (await this.setOwner(pod, rs, rs)) owned.push(pod);
+    if (selector.requirements.length > 0) {
+      for (const pod of (await this.store.list('pods', { namespace, labelSelector: selector })).items) {
+        const owner = controllerOf(pod);
+        if (owner?.uid === uid) owned.push(pod);
+        else if (!owner && isActive(pod) && (await this.setOwner(pod, rs, rs))) owned.push(pod);
       }
     }
     const active = owned.filter(isActive);
@@ -117,6 +122,23 @@ export class ReplicaSetController implements Controller {
     }
     // Status reports what this reconcile observed; the pods it creates or deletes wake it again.
     await this.updateStatus(rs, owned);
+  }
+
+  /** Releases a pod whose labels no longer match its ReplicaSet's selector. */
+  private async releaseIfUnmatched(podKey: string): Promise<void> {
+    const [namespace, name] = podKey.split('/');
+    const pod = await this.store.get('pods', namespace, name).catch((err) => {
+      if (isStoreError(err, 'NotFound')) return undefined;
+      throw err;
+    });
+    const owner = pod && controllerOf(pod);
+    if (!pod || owner?.kind !== 'ReplicaSet') return;
+    const rs = await this.store.get(RS, namespace, owner.name).catch((err) => {
+      if (isStoreError(err, 'NotFound')) return undefined;
+      throw err;
+    });
+    if (!rs || rs.metadata.uid !== owner.uid) return;
+    if (!matchLabels(toSelector(asObj(rs.spec).selector), pod.metadata.labels)) await this.setOwner(pod, undefined, rs);
   }
 
   /** Adopts (owner) or releases (undefined) a pod; true when the write happened. */

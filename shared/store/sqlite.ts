@@ -282,7 +282,7 @@ export class SqliteStore implements Store {
     if (revision > this.head) throw new GoneError(revision, this.compactedRev);
     // At the head, memory has the answer; a later page of an older list is rebuilt from the log.
     const candidates = revision === this.head
-      ? this.cacheFor(resource).range(filter.namespace, token)
+      ? this.cacheFor(resource).select(filter.namespace, token, filter.labels)
       : this.objectsAt(resource, filter.namespace, token ?? { namespace: '', name: '' }, revision);
     const items: KubeObject[] = [];
     let more = false;

@@ -366,6 +366,20 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         expect(names((await store.list(PODS, { fieldSelector: 'spec.nodeName=n2', labelSelector: 'app=web', namespace: 'default' })).items)).toEqual(['web-2']);
       });
 
+      caseIt('label selector lists follow relabelling, deletion and recreation', async () => {
+        const store = await open();
+        const a = await store.create(PODS, pod('a', { labels: { app: 'web', tier: 'front' } }));
+        await store.create(PODS, pod('b', { labels: { app: 'web' } }));
+        await store.update(PODS, { ...a, metadata: { ...a.metadata, labels: { app: 'db' } } });
+        expect(names((await store.list(PODS, { labelSelector: 'app=web' })).items)).toEqual(['b']);
+        expect(names((await store.list(PODS, { labelSelector: 'app=db' })).items)).toEqual(['a']);
+        expect(names((await store.list(PODS, { labelSelector: 'tier=front' })).items)).toEqual([]);
+        await store.delete(PODS, 'default', 'b');
+        expect(names((await store.list(PODS, { labelSelector: 'app=web' })).items)).toEqual([]);
+        await store.create(PODS, pod('b', { labels: { app: 'web' } }));
+        expect(names((await store.list(PODS, { labelSelector: 'app=web,app!=db' })).items)).toEqual(['b']);
+      });
+
       caseIt('limit and continue page through a list consistent at the first page revision, while writes go on', async () => {
         const store = await open();
         for (let i = 0; i < 10; i++) await store.create(PODS, pod(`p${i}`, { labels: { n: String(i) } }));

@@ -77,6 +77,21 @@ describe('ReplicaSet on simulated nodes', () => {
     expect(pods.map((p) => p.metadata.name)).toContain('stray');
   });
 
+  it('releases a pod whose labels stop matching, and replaces it', async () => {
+    await store.create('replicasets.apps', replicaSet('rel', 2));
+    const [pod] = await until('2 running', async () => {
+      const p = running(await podsOf('rel'));
+      return p.length === 2 && p;
+    });
+    await store.update('pods', { ...pod, metadata: { ...pod.metadata, labels: { app: 'debugging' } } });
+    const released = await until('the pod released', async () => {
+      const p = await store.get('pods', 'default', pod.metadata.name!);
+      return !p.metadata.ownerReferences?.length && p;
+    });
+    expect(released.metadata.labels).toEqual({ app: 'debugging' });
+    await until('a replacement', async () => running(await podsOf('rel')).length === 2);
+  });
+
   it('a pod that fits nowhere stays Pending with the reason, and is placed once a node can take it', async () => {
     await store.create('replicasets.apps', replicaSet('huge', 1, '3')); // sim.small has 2 cpu
     const pod = await until('an unschedulable condition', async () => {
