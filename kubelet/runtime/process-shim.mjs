@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// The per-container shim of the `process` runtime (plain JavaScript: it runs without tsx).
+// Started detached, it outlives the kubelet: it starts the container's process in its own
+// process group, writes every output line with its timestamp to the log, and records the exit
+// code (or signal) when the process ends. The kubelet signals the process group directly.
+import { spawn } from 'node:child_process';
+import { appendFileSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = process.argv[2];
+const spec = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8'));
+const log = join(dir, 'container.log');
+const [file, ...rest] = [...spec.command, ...spec.args];
+let child;
+try {
+  child = spawn(file, rest, {
+    cwd: spec.workingDir || undefined,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...spec.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+} catch (err) {
+  appendFileSync(log, `${new Date().toISOString()} ${err.message}\n`);
+  writeFileSync(join(dir, 'exit.json'), JSON.stringify({ exitCode: 128, finishedAt: new Date().toISOString(), reason: 'StartError' }));
+  process.exit(0);
+}
+const writeLines = () => {
+  let pending = '';
+  return (chunk) => {
+    pending += chunk;
+    let nl;
+    let out = '';
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      out += `${new Date().toISOString()} ${pending.slice(0, nl)}\n`;
+      pending = pending.slice(nl + 1);
+    }
+    if (out) appendFileSync(log, out);
+  };
+};
+child.stdout.setEncoding('utf8').on('data', writeLines());
+child.stderr.setEncoding('utf8').on('data', writeLines());
+child.on('error', (err) => {
+  appendFileSync(log, `${new Date().toISOString()} ${err.message}\n`);
+  writeFileSync(join(dir, 'exit.json'), JSON.stringify({ exitCode: 127, finishedAt: new Date().toISOString(), reason: 'StartError' }));
+  process.exit(0);
+});
+child.on('spawn', () => {
+  writeFileSync(join(dir, 'pid.tmp'), String(child.pid));
+  renameSync(join(dir, 'pid.tmp'), join(dir, 'pid'));
+});
+child.on('close', (code, signal) => {
+  const exitCode = code ?? (signal ? 128 + ({ SIGTERM: 15, SIGKILL: 9, SIGINT: 2 }[signal] ?? 1) : 1);
+  writeFileSync(join(dir, 'exit.tmp'), JSON.stringify({ exitCode, signal: signal ?? undefined, finishedAt: new Date().toISOString() }));
+  renameSync(join(dir, 'exit.tmp'), join(dir, 'exit.json'));
+  process.exit(0);
+});
+// The shim itself ignores the signals meant for the container.
+process.on('SIGTERM', () => undefined);
+process.on('SIGINT', () => undefined);
+process.on('SIGHUP', () => undefined);

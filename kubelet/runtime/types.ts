@@ -1,0 +1,62 @@
+/**
+ * The `Runtime` port: how the kubelet runs a pod's containers. Drivers side by side:
+ * `process.ts` (each container a host process in its own process group) and later `docker.ts`
+ * (the Docker Engine API). Every container a runtime starts is labelled with its pod and name,
+ * so a kubelet that restarts finds (`list`) what it started and adopts or removes it.
+ */
+
+export interface ContainerSpec {
+  /** The pod's uid and identity, recorded on the container for adoption. */
+  podUid: string;
+  podNamespace: string;
+  podName: string;
+  name: string;
+  /** Restart number: 0 for the first run. */
+  attempt: number;
+  image: string;
+  command: string[];
+  args: string[];
+  env: Record<string, string>;
+  workingDir?: string;
+  /** Memory limit in bytes, where the runtime can enforce it. */
+  memoryLimit?: number;
+}
+
+export type ContainerState = 'running' | 'exited';
+
+export interface ContainerStatus {
+  id: string;
+  spec: ContainerSpec;
+  state: ContainerState;
+  exitCode?: number;
+  /** The signal that ended it, if one did. */
+  signal?: string;
+  startedAt: string;
+  finishedAt?: string;
+  pid?: number;
+}
+
+export interface LogOptions {
+  tailLines?: number;
+  sinceSeconds?: number;
+  timestamps?: boolean;
+}
+
+export interface Runtime {
+  readonly name: string;
+  /** Starts a container; resolves once it is running (or has already exited). */
+  start(spec: ContainerSpec): Promise<ContainerStatus>;
+  /** The container's status. Throws for an unknown id. */
+  inspect(id: string): Promise<ContainerStatus>;
+  /**
+   * Stops a container: SIGTERM, then SIGKILL after `gracePeriodMs`. Idempotent: stopping an
+   * exited container does nothing. Resolves when it has exited.
+   */
+  stop(id: string, gracePeriodMs: number): Promise<ContainerStatus>;
+  /** Forgets an exited container and its logs. Idempotent. */
+  remove(id: string): Promise<void>;
+  /** Every container this runtime started and has not removed, running or not. */
+  list(): Promise<ContainerStatus[]>;
+  /** The container's output so far (stdout and stderr interleaved, one line per entry). */
+  logs(id: string, options?: LogOptions): Promise<string>;
+}

@@ -1,0 +1,104 @@
+/**
+ * The one contract suite of the kubelet's `Runtime` port: every runtime's test file calls it.
+ * Containers run busybox-style shell commands (`sh`, `echo`, `sleep`, `trap`).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ContainerSpec, Runtime } from '../../kubelet/runtime/types.js';
+
+export interface RuntimeUnderTest {
+  runtime: Runtime;
+  /** A second runtime over the same state, as after a kubelet restart. */
+  reopen(): Runtime;
+  cleanup(): Promise<void>;
+}
+
+let n = 0;
+function spec(script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec {
+  return { podUid: `pod${++n}`, podNamespace: 'default', podName: `p${n}`, name: 'main', attempt: 0, image: 'busybox', command: ['sh', '-c', script], args: [], env: {}, ...extra };
+}
+
+async function until<T>(check: () => Promise<T | false | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export function runtimeContract(name: string, make: () => Promise<RuntimeUnderTest>): void {
+  describe(`Runtime contract: ${name}`, () => {
+    let current: RuntimeUnderTest | undefined;
+    const open = async () => (current = await make());
+    afterEach(async () => {
+      if (!current) return;
+      for (const c of await current.runtime.list()) {
+        await current.runtime.stop(c.id, 0);
+        await current.runtime.remove(c.id);
+      }
+      await current.cleanup();
+      current = undefined;
+    });
+
+    it('runs a container with its args and env, and keeps its output with timestamps', async () => {
+      const { runtime } = await open();
+      const started = await runtime.start(spec('echo "hello $WHO"; echo "$0 $1"; sleep 30', { args: ['first', 'second'], env: { WHO: 'skiff' } }));
+      expect(started.state).toBe('running');
+      await until(async () => (await runtime.logs(started.id)).includes('first second'));
+      expect(await runtime.logs(started.id)).toBe('hello skiff\nfirst second\n');
+      expect(await runtime.logs(started.id, { tailLines: 1 })).toBe('first second\n');
+      expect(await runtime.logs(started.id, { timestamps: true })).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z hello skiff\n/);
+      expect(await runtime.logs(started.id, { sinceSeconds: 60 })).toContain('hello skiff');
+    });
+
+    it('records the exit code of a failing command', async () => {
+      const { runtime } = await open();
+      const c = await runtime.start(spec('echo failing; exit 3'));
+      const done = await until(async () => {
+        const s = await runtime.inspect(c.id);
+        return s.state === 'exited' && s;
+      });
+      expect(done.exitCode).toBe(3);
+      expect(done.finishedAt).toBeTruthy();
+    });
+
+    it('stops gracefully: SIGTERM reaches the container, which may clean up', async () => {
+      const { runtime } = await open();
+      const c = await runtime.start(spec('trap "echo terminating; exit 0" TERM; echo ready; while true; do sleep 0.1; done'));
+      await until(async () => (await runtime.logs(c.id)).includes('ready'));
+      const stopped = await runtime.stop(c.id, 5000);
+      expect(stopped).toMatchObject({ state: 'exited', exitCode: 0 });
+      expect(await runtime.logs(c.id)).toContain('terminating');
+    });
+
+    it('kills a container that ignores SIGTERM once the grace period is over', async () => {
+      const { runtime } = await open();
+      const c = await runtime.start(spec('trap "" TERM; echo stubborn; while true; do sleep 0.1; done'));
+      await until(async () => (await runtime.logs(c.id)).includes('stubborn'));
+      const start = Date.now();
+      const stopped = await runtime.stop(c.id, 300);
+      expect(Date.now() - start).toBeGreaterThanOrEqual(300);
+      expect(stopped).toMatchObject({ state: 'exited', exitCode: 137 });
+    });
+
+    it('a restarted runtime finds the containers of the one before, and can stop them', async () => {
+      const t = await open();
+      const c = await t.runtime.start(spec('sleep 30'));
+      const again = t.reopen();
+      const found = await again.list();
+      expect(found.map((s) => [s.id, s.state, s.spec.podUid])).toEqual([[c.id, 'running', c.spec.podUid]]);
+      expect((await again.stop(c.id, 1000)).state).toBe('exited');
+    });
+
+    it('remove leaves no process and no state behind', async () => {
+      const { runtime } = await open();
+      const c = await runtime.start(spec('sleep 30'));
+      await expect(runtime.remove(c.id)).rejects.toThrow(/running/);
+      const stopped = await runtime.stop(c.id, 1000);
+      await runtime.remove(c.id);
+      expect(await runtime.list()).toEqual([]);
+      if (stopped.pid) expect(() => process.kill(stopped.pid!, 0)).toThrow();
+    });
+  });
+}
