@@ -9,7 +9,7 @@ import { ControllerManager } from './controllers/manager.js';
 import { NamespaceController } from './controllers/namespace.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './controllers/node-lifecycle.js';
 import { ReplicaSetController } from './controllers/replicaset.js';
-import { SchedulerController } from './controllers/scheduler.js';
+import { SchedulerController, type SchedulerOptions } from './controllers/scheduler.js';
 import type { Controller } from './controllers/types.js';
 import { MemoryQueue } from './queue/memory.js';
 import type { Queue } from './queue/types.js';
@@ -25,11 +25,12 @@ export interface ControlPlane {
 
 export interface ControllerOptions {
   nodeLifecycle?: NodeLifecycleOptions;
+  scheduler?: SchedulerOptions;
 }
 
 export function controllersFor(store: Store, options: ControllerOptions = {}): Controller[] {
   return [
-    new SchedulerController(store),
+    new SchedulerController(store, options.scheduler),
     new ReplicaSetController(store),
     new DeploymentController(store),
     new GarbageCollector(store),

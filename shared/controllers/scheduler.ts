@@ -4,9 +4,19 @@
  * compare-and-swap on the pod (a pod another scheduler bound meanwhile is left alone); a pod
  * that fits nowhere gets PodScheduled=False, reason Unschedulable, with kube-scheduler's
  * message, and a FailedScheduling event; it is tried again when nodes or pods change.
+ *
+ * Several schedulers may run at once where the change feed fans out (stream Lambdas, one per
+ * shard). CAS on each pod keeps a pod from being bound twice, but two passes that read the
+ * same state could each fill the same node's free capacity. With `coordination: 'claims'` a
+ * pass first reserves what it places, per node, with a conditional write on that node's
+ * internal claim record (Omega's optimistic transaction on the cell state): the pass that
+ * loses the race for a node binds nothing there and runs again on fresh state. A pass counts
+ * pods that other passes have claimed but not yet bound as already on their node. The
+ * embedded control plane runs one pass at a time (the manager serializes the key), so it uses
+ * `exclusive` and skips the extra writes.
  */
 import type { Node, Pod } from '../api/schemas/index.js';
-import { schedule } from '../scheduler/index.js';
+import { schedule, type Binding } from '../scheduler/index.js';
 import { isStoreError } from '../store/errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
@@ -15,6 +25,20 @@ import { EventRecorder } from './events.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 const KEY = 'pending-pods';
+/** Internal, cluster-scoped, never served by the API: one record per node with pods claimed there. */
+export const CLAIMS_RESOURCE = 'schedulingclaims';
+/** A claim whose pod is still unbound after this long is void (its scheduler died mid-pass). */
+const CLAIM_TTL_MS = 30_000;
+
+interface ClaimEntry {
+  uid: string;
+  at: number;
+}
+
+export interface SchedulerOptions {
+  /** `exclusive`: the only scheduler binding pods (default); `claims`: one of several at once. */
+  coordination?: 'exclusive' | 'claims';
+}
 type Obj = Record<string, unknown>;
 const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 
@@ -23,7 +47,10 @@ export class SchedulerController implements Controller {
   private readonly events: EventRecorder;
   private startIndex = 0;
 
-  constructor(private readonly store: Store) {
+  private readonly coordination: 'exclusive' | 'claims';
+
+  constructor(private readonly store: Store, options: SchedulerOptions = {}) {
+    this.coordination = options.coordination ?? 'exclusive';
     this.events = new EventRecorder(store, 'default-scheduler');
   }
 
@@ -40,18 +67,80 @@ export class SchedulerController implements Controller {
   }
 
   async reconcile(): Promise<ReconcileResult | void> {
+    // Claims are read before pods: a pod claimed after this read changes the claim's version,
+    // so our conditional write on that node fails rather than double-booking it.
+    const claims = this.coordination === 'claims' ? (await this.store.list(CLAIMS_RESOURCE)).items : [];
     const pods = (await this.store.list('pods')).items;
-    const pending = pods.filter((p) => !asObj(p.spec).nodeName && !p.metadata.deletionTimestamp && (asObj(p.spec).schedulerName ?? 'default-scheduler') === 'default-scheduler');
-    if (pending.length === 0) return;
-    const bound = pods.filter((p) => asObj(p.spec).nodeName && !['Succeeded', 'Failed'].includes(String(asObj(p.status).phase)));
+    const podsByUid = new Map(pods.map((p) => [p.metadata.uid, p]));
+    const claimedOn = new Map<string, string>();
+    const now = Date.now();
+    for (const claim of claims) {
+      for (const entry of claimEntries(claim)) if (now - entry.at < CLAIM_TTL_MS) claimedOn.set(entry.uid, claim.metadata.name!);
+    }
+    const pending: KubeObject[] = [];
+    const bound: KubeObject[] = [];
+    let claimedPending = 0;
+    for (const p of pods) {
+      const spec = asObj(p.spec);
+      if (spec.nodeName) {
+        if (!['Succeeded', 'Failed'].includes(String(asObj(p.status).phase))) bound.push(p);
+      } else if (!p.metadata.deletionTimestamp && (spec.schedulerName ?? 'default-scheduler') === 'default-scheduler') {
+        const claimedNode = claimedOn.get(p.metadata.uid!);
+        // Claimed by a pass still binding it: it already takes its node's capacity.
+        if (claimedNode) {
+          claimedPending++;
+          bound.push({ ...p, spec: { ...spec, nodeName: claimedNode } });
+        }
+        else pending.push(p);
+      }
+    }
+    // A claimed pod whose binder died is free again once its claim expires.
+    if (pending.length === 0) return claimedPending ? { requeueAfterMs: CLAIM_TTL_MS } : undefined;
     const nodes = (await this.store.list('nodes')).items;
     const result = schedule({ pendingPods: pending as Pod[], nodes: nodes as Node[], boundPods: bound as Pod[], options: { startIndex: this.startIndex } });
     this.startIndex = result.nextStartIndex;
     const byUid = new Map(pending.map((p) => [p.metadata.uid, p]));
-    await Promise.all(result.bindings.map((b) => this.bind(byUid.get(b.pod.uid)!, b.nodeName)));
+    let bindings = result.bindings;
+    let lostRace = false;
+    if (this.coordination === 'claims') {
+      const won = await this.claim(bindings, claims, podsByUid);
+      lostRace = won.size < bindings.length;
+      bindings = bindings.filter((b) => won.has(b.pod.uid));
+    }
+    await Promise.all(bindings.map((b) => this.bind(byUid.get(b.pod.uid)!, b.nodeName)));
+    // A pod left out because another pass took its node is not unschedulable: try again now.
+    if (lostRace) return { requeueAfterMs: 0 };
     await Promise.all(result.unschedulable.map((u) => this.markUnschedulable(byUid.get(u.pod.uid)!, u.message)));
     // Unplaceable pods are tried again on any node or pod change; this is the backstop.
     return result.unschedulable.length ? { requeueAfterMs: 30_000 } : undefined;
+  }
+
+  /**
+   * Reserves each node's new pods with one conditional write on its claim record, against the
+   * version this pass read. Returns the uids whose node was won. Entries whose pod is bound,
+   * gone or expired are dropped on the way.
+   */
+  private async claim(bindings: Binding[], claims: KubeObject[], pods: Map<string | undefined, KubeObject>): Promise<Set<string>> {
+    const byNode = new Map<string, Binding[]>();
+    for (const b of bindings) byNode.set(b.nodeName, [...(byNode.get(b.nodeName) ?? []), b]);
+    const read = new Map(claims.map((c) => [c.metadata.name!, c]));
+    const won = new Set<string>();
+    const now = Date.now();
+    await Promise.all(
+      [...byNode].map(async ([nodeName, group]) => {
+        const current = read.get(nodeName);
+        const kept = current ? claimEntries(current).filter((e) => now - e.at < CLAIM_TTL_MS && pods.has(e.uid) && !asObj(pods.get(e.uid)!.spec).nodeName) : [];
+        const spec = { pods: [...kept, ...group.map((b) => ({ uid: b.pod.uid, at: now }))] };
+        try {
+          if (current) await this.store.update(CLAIMS_RESOURCE, { ...current, spec });
+          else await this.store.create(CLAIMS_RESOURCE, { apiVersion: 'skiff.dev/v1', kind: 'SchedulingClaim', metadata: { name: nodeName }, spec });
+          for (const b of group) won.add(b.pod.uid);
+        } catch (err) {
+          if (!isStoreError(err, 'Conflict') && !isStoreError(err, 'AlreadyExists') && !isStoreError(err, 'NotFound')) throw err;
+        }
+      }),
+    );
+    return won;
   }
 
   private async bind(pod: KubeObject, nodeName: string): Promise<void> {
@@ -89,4 +178,9 @@ export class SchedulerController implements Controller {
     });
     if (changed) await this.events.record(pod, 'Warning', 'FailedScheduling', message);
   }
+}
+
+function claimEntries(claim: KubeObject): ClaimEntry[] {
+  const pods = asObj(claim.spec).pods;
+  return Array.isArray(pods) ? pods.filter((e): e is ClaimEntry => typeof asObj(e).uid === 'string' && typeof asObj(e).at === 'number') : [];
 }
