@@ -13,7 +13,7 @@ import { guaranteedUpdate } from '../store/retry.js';
 import { matchLabels } from '../store/selectors.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { EventRecorder } from './events.js';
-import { controllerOf, isPodReady, toSelector } from './replicaset.js';
+import { availableInMs, controllerOf, isPodReady, toSelector } from './replicaset.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 const DEPLOYMENTS = 'deployments.apps';
@@ -102,8 +102,10 @@ export class DeploymentController implements Controller {
     const maxRevision = Math.max(0, ...all.map(revisionOf));
 
     if (spec.paused) {
-      await this.updateStatus(d, all, newRS, replicas);
-      return;
+      // Paused: no new template rolls out, but a change of replicas still applies, spread
+      // over the ReplicaSets in proportion to their sizes.
+      const scaled = await this.scaleProportionally(d, all, newRS, replicas);
+      return this.updateStatus(d, scaled, scaled.find((rs) => rs.metadata.uid === newRS?.metadata.uid), replicas);
     }
     if (!newRS) newRS = await this.createNewRS(d, hash, maxRevision + 1, oldRSs.length === 0 ? replicas : 0);
     else if (revisionOf(newRS) < maxRevision) newRS = await this.setRevision(newRS, maxRevision + 1);
@@ -118,7 +120,10 @@ export class DeploymentController implements Controller {
     const podsOf = (rs: KubeObject) => byOwner.get(rs.metadata.uid ?? '') ?? [];
     const active = (rs: KubeObject) => podsOf(rs).filter((p) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(String(asObj(p.status).phase)));
     // Pods above a ReplicaSet's spec are about to go: they count for surge, not for availability.
-    const available = (rs: KubeObject) => Math.min(active(rs).filter(isPodReady).length, specReplicas(rs));
+    // Available means Ready for minReadySeconds.
+    const minReadySeconds = Number(spec.minReadySeconds ?? 0);
+    const now = this.now().getTime();
+    const available = (rs: KubeObject) => Math.min(active(rs).filter((p) => availableInMs(p, minReadySeconds, now) === 0).length, specReplicas(rs));
 
     const strategy = asObj(spec.strategy);
     if (strategy.type === 'Recreate') {
@@ -157,6 +162,40 @@ export class DeploymentController implements Controller {
     await this.cleanup(d, oldRSs);
     const fresh = (await this.store.list(RS, { namespace })).items.filter((rs) => controllerOf(rs)?.uid === d.metadata.uid);
     return this.updateStatus(d, fresh, fresh.find((rs) => rs.metadata.uid === newRS!.metadata.uid), replicas, pods);
+  }
+
+  /**
+   * Kubernetes' proportional scaling: with one active ReplicaSet it takes `replicas`; with
+   * several (a rollout paused half way) the new total, `replicas + maxSurge`, is shared in
+   * proportion to their current sizes, the rounding remainder going to the largest (newest on
+   * a tie). Returns the ReplicaSets as they now are.
+   */
+  private async scaleProportionally(d: KubeObject, all: KubeObject[], newRS: KubeObject | undefined, replicas: number): Promise<KubeObject[]> {
+    const active = all.filter((rs) => specReplicas(rs) > 0);
+    const targets = new Map<KubeObject, number>();
+    if (active.length === 0) {
+      const newest = newRS ?? [...all].sort((a, b) => revisionOf(b) - revisionOf(a))[0];
+      if (newest) targets.set(newest, replicas);
+    } else if (active.length === 1) {
+      targets.set(active[0], replicas);
+    } else {
+      const strategy = asObj(asObj(d.spec).strategy);
+      const surge = strategy.type === 'Recreate' ? 0 : resolveIntOrPercent(asObj(strategy.rollingUpdate).maxSurge ?? '25%', replicas, true);
+      const allowed = replicas + surge;
+      const current = active.reduce((a, rs) => a + specReplicas(rs), 0);
+      if (current === allowed) return all;
+      let left = allowed;
+      for (const rs of active) {
+        const share = Math.floor((specReplicas(rs) * allowed) / current);
+        targets.set(rs, share);
+        left -= share;
+      }
+      const largest = [...active].sort((a, b) => specReplicas(b) - specReplicas(a) || revisionOf(b) - revisionOf(a))[0];
+      targets.set(largest, targets.get(largest)! + left);
+    }
+    const scaled = new Map<string | undefined, KubeObject>();
+    for (const [rs, target] of targets) if (specReplicas(rs) !== target) scaled.set(rs.metadata.uid, await this.scale(d, rs, target));
+    return all.map((rs) => scaled.get(rs.metadata.uid) ?? rs);
   }
 
   private async createNewRS(d: KubeObject, hash: string, revision: number, replicas: number): Promise<KubeObject> {
@@ -243,9 +282,14 @@ export class DeploymentController implements Controller {
     const active = podList.filter((p) => ownedUids.has(controllerOf(p)?.uid) && !p.metadata.deletionTimestamp && matchLabels(selector, p.metadata.labels));
     const updated = newRS ? active.filter((p) => controllerOf(p)?.uid === newRS.metadata.uid) : [];
     const ready = active.filter(isPodReady).length;
+    const minReadySeconds = Number(asObj(d.spec).minReadySeconds ?? 0);
+    const nowMs = this.now().getTime();
+    const waits = active.map((p) => availableInMs(p, minReadySeconds, nowMs));
+    const availableCount = waits.filter((w) => w === 0).length;
+    const soonest = Math.min(...waits.filter((w) => w > 0 && w !== Infinity));
     const rolling = asObj(asObj(asObj(d.spec).strategy).rollingUpdate);
     const maxUnavailable = asObj(asObj(d.spec).strategy).type === 'Recreate' ? replicas : resolveIntOrPercent(rolling.maxUnavailable ?? '25%', replicas, false);
-    const complete = updated.length === replicas && active.length === replicas && updated.filter(isPodReady).length === replicas;
+    const complete = updated.length === replicas && active.length === replicas && updated.filter((p) => availableInMs(p, minReadySeconds, nowMs) === 0).length === replicas;
     const now = nowTimestamp(this.now());
     const progressDeadline = Number(asObj(d.spec).progressDeadlineSeconds ?? 600);
     let requeue: ReconcileResult | undefined;
@@ -263,24 +307,28 @@ export class DeploymentController implements Controller {
         if (existing) Object.assign(existing, next);
         else conditions.push(next);
       };
-      setCondition('Available', ready >= replicas - maxUnavailable ? 'True' : 'False', ready >= replicas - maxUnavailable ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', ready >= replicas - maxUnavailable ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.');
+      const minimum = availableCount >= replicas - maxUnavailable;
+      setCondition('Available', minimum ? 'True' : 'False', minimum ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', minimum ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.');
       const rsName = newRS?.metadata.name ?? '';
       const progressing = conditions.find((c) => c.type === 'Progressing');
-      if (complete) setCondition('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${rsName}" has successfully progressed.`);
+      const paused = Boolean(asObj(current.spec).paused);
+      if (paused) setCondition('Progressing', 'Unknown', 'DeploymentPaused', 'Deployment is paused');
+      else if (progressing?.reason === 'DeploymentPaused') setCondition('Progressing', 'Unknown', 'DeploymentResumed', 'Deployment is resumed');
+      else if (complete) setCondition('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${rsName}" has successfully progressed.`);
       else if (progressing && progressing.reason !== 'NewReplicaSetAvailable' && Date.parse(String(progressing.lastUpdateTime)) + progressDeadline * 1000 < this.now().getTime()) {
         setCondition('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${rsName}" has timed out progressing.`);
-      } else if (!progressing || progressing.reason === 'NewReplicaSetAvailable' || progressing.status === 'False') {
+      } else if (!progressing || progressing.reason === 'NewReplicaSetAvailable' || progressing.reason === 'DeploymentResumed' || progressing.status === 'False') {
         setCondition('Progressing', 'True', progressing ? 'ReplicaSetUpdated' : 'NewReplicaSetCreated', `ReplicaSet "${rsName}" is progressing.`);
       }
-      if (!complete) requeue = { requeueAfterMs: Math.min(progressDeadline * 1000, 60_000) };
+      if (!complete && !paused) requeue = { requeueAfterMs: Math.min(progressDeadline * 1000, 60_000, soonest + 10) };
       const status = {
         ...old,
         observedGeneration: current.metadata.generation,
         replicas: active.length,
         updatedReplicas: updated.length,
         readyReplicas: ready,
-        availableReplicas: ready,
-        unavailableReplicas: Math.max(0, replicas - ready),
+        availableReplicas: availableCount,
+        unavailableReplicas: Math.max(0, replicas - availableCount),
         conditions,
       };
       const annotations = newRS ? { ...current.metadata.annotations, [REVISION]: String(revisionOf(newRS)) } : current.metadata.annotations;

@@ -12,7 +12,7 @@ import { guaranteedUpdate } from '../store/retry.js';
 import { matchLabels, type Selector } from '../store/selectors.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { EventRecorder } from './events.js';
-import type { Controller } from './types.js';
+import type { Controller, ReconcileResult } from './types.js';
 
 const RS = 'replicasets.apps';
 const PODS = findResource('', 'v1', 'pods')!;
@@ -40,6 +40,19 @@ export function toSelector(labelSelector: unknown): Selector {
 
 export function isPodReady(pod: KubeObject): boolean {
   return ((asObj(pod.status).conditions ?? []) as Obj[]).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/**
+ * How long until a pod counts as available: Ready for `minReadySeconds` without a break (the
+ * Ready condition's lastTransitionTime). 0 when available now, Infinity when not Ready.
+ */
+export function availableInMs(pod: KubeObject, minReadySeconds: number, now = Date.now()): number {
+  const ready = ((asObj(pod.status).conditions ?? []) as Obj[]).find((c) => c.type === 'Ready' && c.status === 'True');
+  if (!ready) return Infinity;
+  if (minReadySeconds <= 0) return 0;
+  const since = Date.parse(String(ready.lastTransitionTime ?? ''));
+  if (Number.isNaN(since)) return 0;
+  return Math.max(0, since + minReadySeconds * 1000 - now);
 }
 
 function isActive(pod: KubeObject): boolean {
@@ -87,7 +100,7 @@ export class ReplicaSetController implements Controller {
     return (await this.store.list(RS)).items.map((rs) => `${rs.metadata.namespace}/${rs.metadata.name}`);
   }
 
-  async reconcile(key: string): Promise<void> {
+  async reconcile(key: string): Promise<ReconcileResult | void> {
     if (key.startsWith('release/')) return this.releaseIfUnmatched(key.slice('release/'.length));
     const [namespace, name] = key.split('/');
     let rs: KubeObject;
@@ -121,7 +134,7 @@ export class ReplicaSetController implements Controller {
       await Promise.all(surplus.map((pod) => this.deletePod(rs, pod)));
     }
     // Status reports what this reconcile observed; the pods it creates or deletes wake it again.
-    await this.updateStatus(rs, owned);
+    return this.updateStatus(rs, owned);
   }
 
   /** Releases a pod whose labels no longer match its ReplicaSet's selector. */
@@ -186,13 +199,19 @@ export class ReplicaSetController implements Controller {
     }
   }
 
-  private async updateStatus(rs: KubeObject, owned: KubeObject[]): Promise<void> {
+  private async updateStatus(rs: KubeObject, owned: KubeObject[]): Promise<ReconcileResult | void> {
     const active = owned.filter(isActive);
     const replicas = active.length;
     const ready = active.filter(isPodReady).length;
+    const minReadySeconds = Number(asObj(rs.spec).minReadySeconds ?? 0);
+    const now = Date.now();
+    const waits = active.map((p) => availableInMs(p, minReadySeconds, now));
+    const available = waits.filter((w) => w === 0).length;
+    // A pod Ready but not yet for minReadySeconds: look again when it will be.
+    const soonest = Math.min(...waits.filter((w) => w > 0 && w !== Infinity));
     const labels = asObj(asObj(asObj(rs.spec).template).metadata).labels as Record<string, string> | undefined;
     const fullyLabeled = active.filter((p) => Object.entries(labels ?? {}).every(([k, v]) => p.metadata.labels?.[k] === v)).length;
-    const status = { replicas, fullyLabeledReplicas: fullyLabeled, readyReplicas: ready, availableReplicas: ready, observedGeneration: rs.metadata.generation };
+    const status = { replicas, fullyLabeledReplicas: fullyLabeled, readyReplicas: ready, availableReplicas: available, observedGeneration: rs.metadata.generation };
     await guaranteedUpdate(this.store, RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', (current) => {
       if (current.metadata.uid !== rs.metadata.uid) return undefined;
       const old = asObj(current.status);
@@ -201,5 +220,6 @@ export class ReplicaSetController implements Controller {
     }).catch((err) => {
       if (!isStoreError(err, 'NotFound')) throw err;
     });
+    if (soonest !== Infinity) return { requeueAfterMs: soonest + 10 };
   }
 }

@@ -127,4 +127,55 @@ describe('Deployment', () => {
     await rolledOut('scale', 6);
     expect((await status('scale'))?.readyReplicas).toBe(6);
   });
+
+  it('minReadySeconds: pods count as available only after being Ready that long', async () => {
+    const d = deployment('slow', 'app:v1', 4);
+    (d.spec as Record<string, unknown>).minReadySeconds = 2;
+    const started = Date.now();
+    await create(d);
+    const ready = await until('4 ready', async () => {
+      const s = await status('slow');
+      return s?.readyReplicas === 4 && s;
+    });
+    if (Date.now() - started < 1500) {
+      expect(ready.availableReplicas).toBeLessThan(4);
+      const available = (await store.get(D, 'default', 'slow')).status as { conditions: { type: string; status: string }[] };
+      expect(available.conditions.find((c) => c.type === 'Available')?.status).toBe('False');
+    }
+    await rolledOut('slow', 4);
+    // Condition times have Kubernetes' one-second resolution, so up to 1 s of the wait can be lost.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    const rs = (await store.list('replicasets.apps', { namespace: 'default', labelSelector: 'app=slow' })).items[0];
+    expect((rs.status as { availableReplicas: number }).availableReplicas).toBe(4);
+  });
+
+  it('a paused Deployment half way through a rollout scales its ReplicaSets in proportion', async () => {
+    await create(deployment('half', 'app:v1', 10, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 3, maxUnavailable: 2 } }));
+    await rolledOut('half', 10);
+    // The new template's pods fit no node, so the rollout stops at old 8 (10 - maxUnavailable)
+    // and new 5 (10 + maxSurge - 8).
+    await guaranteedUpdate(store, D, 'default', 'half', (d) => {
+      const copy = structuredClone(d) as KubeObject & { spec: { template: { spec: Record<string, unknown> } } };
+      copy.spec.template.spec.nodeSelector = { 'skiff.dev/nowhere': 'true' };
+      return copy;
+    });
+    const sizes = async () => {
+      const list = (await store.list('replicasets.apps', { namespace: 'default', labelSelector: 'app=half' })).items;
+      const byRevision = list.sort((a, b) => Number(a.metadata.annotations?.[REVISION]) - Number(b.metadata.annotations?.[REVISION]));
+      return byRevision.map((rs) => (rs.spec as { replicas: number }).replicas);
+    };
+    await until('old 8, new 5', async () => JSON.stringify(await sizes()) === '[8,5]');
+    await guaranteedUpdate(store, D, 'default', 'half', (d) => ({ ...d, spec: { ...(d.spec as object), paused: true } }));
+    await until('paused condition', async () => {
+      const conditions = ((await store.get(D, 'default', 'half')).status as { conditions: { type: string; reason: string }[] }).conditions;
+      return conditions.find((c) => c.type === 'Progressing')?.reason === 'DeploymentPaused';
+    });
+    await guaranteedUpdate(store, D, 'default', 'half', (d) => ({ ...d, spec: { ...(d.spec as object), replicas: 20 } }));
+    // 20 + maxSurge 3 = 23 shared 8:5 -> 14 and 8, the remainder to the larger.
+    await until('old 15, new 8', async () => JSON.stringify(await sizes()) === '[15,8]');
+    await until('15 running old pods', async () => (await activePods('half')).filter((p) => (p.status as { phase?: string })?.phase === 'Running').length === 15);
+    await guaranteedUpdate(store, D, 'default', 'half', (d) => ({ ...d, spec: { ...(d.spec as object), replicas: 5 } }));
+    // Down: 5 + 3 = 8 shared 15:8 -> 5 and 2, the remainder to the larger.
+    await until('old 6, new 2', async () => JSON.stringify(await sizes()) === '[6,2]');
+  }, 30_000);
 });
