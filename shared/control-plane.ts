@@ -41,7 +41,9 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
 
 export async function startControlPlane(options: { store: Store; queue?: Queue; log?: (line: string) => void } & ControllerOptions): Promise<ControlPlane> {
   const queue = options.queue ?? new MemoryQueue({ maxReceives: 1_000_000 });
-  const controllers = controllersFor(options.store, options);
+  // The manager routes every change to every controller from the start: the scheduler can keep
+  // its pods from the feed instead of listing them on every pass.
+  const controllers = controllersFor(options.store, { ...options, scheduler: { pods: 'feed', ...options.scheduler } });
   const manager = new ControllerManager(options.store, queue, controllers, { log: options.log });
   await manager.start();
   return {

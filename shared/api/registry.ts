@@ -181,10 +181,14 @@ export class Registry {
       preview.metadata.generation = 1;
       return { object: preview, warnings, created: true };
     }
-    try {
-      return { object: await this.store.create(info.storeKey, managed), warnings, created: true };
-    } catch (err) {
-      throw toApiError(err, info, name);
+    // A generated name that is taken is drawn again, as kube-apiserver does (up to 8 tries).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { object: await this.store.create(info.storeKey, managed), warnings, created: true };
+      } catch (err) {
+        if (!name && managed.metadata.generateName && isStoreError(err, 'AlreadyExists') && attempt < 8) continue;
+        throw toApiError(err, info, name || managed.metadata.generateName || '');
+      }
     }
   }
 

@@ -38,6 +38,66 @@ interface ClaimEntry {
 export interface SchedulerOptions {
   /** `exclusive`: the only scheduler binding pods (default); `claims`: one of several at once. */
   coordination?: 'exclusive' | 'claims';
+  /**
+   * `feed`: every change event is routed to this controller from the start (the embedded
+   * manager), so it lists pods once and keeps them current from the feed instead of listing
+   * every pod on every pass. `list` (default): each pass lists, as a stream Lambda must.
+   */
+  pods?: 'list' | 'feed';
+}
+
+const rv = (o: KubeObject) => Number(o.metadata.resourceVersion ?? 0);
+const isTerminal = (p: KubeObject) => ['Succeeded', 'Failed'].includes(String(asObj(p.status).phase));
+
+/**
+ * The pods a scheduler pass needs, split into pending and bound, kept current by the change
+ * feed (kube-scheduler's informer cache). Loaded by one list; events that arrive before the
+ * list has answered are held and then applied past its revision, so none falls in a gap.
+ * Bindings this scheduler made are applied at once (kube-scheduler's "assume"), before their
+ * events come back, so the next pass never counts a pod it just placed as pending.
+ */
+class PodView {
+  readonly pending = new Map<string, KubeObject>();
+  readonly bound = new Map<string, KubeObject>();
+  private loadedAt = -1;
+  private held: ChangeEvent[] = [];
+
+  get loaded(): boolean {
+    return this.loadedAt >= 0;
+  }
+
+  observe(event: ChangeEvent): void {
+    if (!this.loaded) this.held.push(event);
+    else if (event.revision > this.loadedAt) this.apply(event.object, event.type === 'DELETED');
+  }
+
+  async load(store: Store): Promise<void> {
+    const list = await store.list('pods');
+    for (const p of list.items) this.apply(p, false);
+    this.loadedAt = list.revision;
+    for (const e of this.held) if (e.revision > list.revision) this.apply(e.object, e.type === 'DELETED');
+    this.held = [];
+  }
+
+  /** A binding this scheduler wrote; ignored when the pod has gone meanwhile. */
+  assume(pod: KubeObject): void {
+    if (this.pending.has(pod.metadata.uid!) || this.bound.has(pod.metadata.uid!)) this.apply(pod, false);
+  }
+
+  private apply(pod: KubeObject, deleted: boolean): void {
+    const uid = pod.metadata.uid!;
+    const current = this.pending.get(uid) ?? this.bound.get(uid);
+    if (current && rv(current) > rv(pod)) return;
+    this.pending.delete(uid);
+    this.bound.delete(uid);
+    if (deleted) return;
+    const spec = asObj(pod.spec);
+    if (spec.nodeName) {
+      if (!isTerminal(pod)) this.bound.set(uid, pod);
+    } else if (!pod.metadata.deletionTimestamp && (spec.schedulerName ?? 'default-scheduler') === 'default-scheduler') {
+      this.pending.set(uid, pod);
+    }
+  }
 }
 type Obj = Record<string, unknown>;
 const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
@@ -48,15 +108,19 @@ export class SchedulerController implements Controller {
   private startIndex = 0;
 
   private readonly coordination: 'exclusive' | 'claims';
+  private readonly view?: PodView;
 
   constructor(private readonly store: Store, options: SchedulerOptions = {}) {
     this.coordination = options.coordination ?? 'exclusive';
+    // Claims need every pod of the same snapshot, so a claiming scheduler always lists.
+    if (options.pods === 'feed' && this.coordination === 'exclusive') this.view = new PodView();
     this.events = new EventRecorder(store, 'default-scheduler');
   }
 
   keysFor(event: ChangeEvent): string[] {
     if (event.resource === 'nodes') return [KEY];
     if (event.resource !== 'pods') return [];
+    this.view?.observe(event);
     // A new pending pod, or a pod leaving a node (its capacity frees up).
     const pending = !asObj(event.object.spec).nodeName;
     return pending || event.type === 'DELETED' || asObj(event.object.status).phase === 'Succeeded' || asObj(event.object.status).phase === 'Failed' ? [KEY] : [];
@@ -70,28 +134,34 @@ export class SchedulerController implements Controller {
     // Claims are read before pods: a pod claimed after this read changes the claim's version,
     // so our conditional write on that node fails rather than double-booking it.
     const claims = this.coordination === 'claims' ? (await this.store.list(CLAIMS_RESOURCE)).items : [];
-    const pods = (await this.store.list('pods')).items;
-    const podsByUid = new Map(pods.map((p) => [p.metadata.uid, p]));
-    const claimedOn = new Map<string, string>();
-    const now = Date.now();
-    for (const claim of claims) {
-      for (const entry of claimEntries(claim)) if (now - entry.at < CLAIM_TTL_MS) claimedOn.set(entry.uid, claim.metadata.name!);
-    }
-    const pending: KubeObject[] = [];
-    const bound: KubeObject[] = [];
+    let pending: KubeObject[] = [];
+    let bound: KubeObject[] = [];
+    let podsByUid = new Map<string | undefined, KubeObject>();
     let claimedPending = 0;
-    for (const p of pods) {
-      const spec = asObj(p.spec);
-      if (spec.nodeName) {
-        if (!['Succeeded', 'Failed'].includes(String(asObj(p.status).phase))) bound.push(p);
-      } else if (!p.metadata.deletionTimestamp && (spec.schedulerName ?? 'default-scheduler') === 'default-scheduler') {
-        const claimedNode = claimedOn.get(p.metadata.uid!);
-        // Claimed by a pass still binding it: it already takes its node's capacity.
-        if (claimedNode) {
-          claimedPending++;
-          bound.push({ ...p, spec: { ...spec, nodeName: claimedNode } });
+    if (this.view) {
+      if (!this.view.loaded) await this.view.load(this.store);
+      pending = [...this.view.pending.values()];
+      bound = [...this.view.bound.values()];
+    } else {
+      const pods = (await this.store.list('pods')).items;
+      podsByUid = new Map(pods.map((p) => [p.metadata.uid, p]));
+      const claimedOn = new Map<string, string>();
+      const now = Date.now();
+      for (const claim of claims) {
+        for (const entry of claimEntries(claim)) if (now - entry.at < CLAIM_TTL_MS) claimedOn.set(entry.uid, claim.metadata.name!);
+      }
+      for (const p of pods) {
+        const spec = asObj(p.spec);
+        if (spec.nodeName) {
+          if (!isTerminal(p)) bound.push(p);
+        } else if (!p.metadata.deletionTimestamp && (spec.schedulerName ?? 'default-scheduler') === 'default-scheduler') {
+          const claimedNode = claimedOn.get(p.metadata.uid!);
+          // Claimed by a pass still binding it: it already takes its node's capacity.
+          if (claimedNode) {
+            claimedPending++;
+            bound.push({ ...p, spec: { ...spec, nodeName: claimedNode } });
+          } else pending.push(p);
         }
-        else pending.push(p);
       }
     }
     // A claimed pod whose binder died is free again once its claim expires.
@@ -146,7 +216,7 @@ export class SchedulerController implements Controller {
   private async bind(pod: KubeObject, nodeName: string): Promise<void> {
     const { namespace = '', name = '' } = pod.metadata;
     let bound = false;
-    await guaranteedUpdate(this.store, 'pods', namespace, name, (p) => {
+    const written = await guaranteedUpdate(this.store, 'pods', namespace, name, (p) => {
       if (p.metadata.uid !== pod.metadata.uid || asObj(p.spec).nodeName || p.metadata.deletionTimestamp) return undefined;
       bound = true;
       const status = asObj(p.status);
@@ -156,6 +226,8 @@ export class SchedulerController implements Controller {
     }).catch((err) => {
       if (!isStoreError(err, 'NotFound')) throw err;
     });
+    // Bound here, or by someone else meanwhile: either way the view learns where it is now.
+    if (written) this.view?.assume(written);
     if (bound) await this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${namespace}/${name} to ${nodeName}`);
   }
 

@@ -5,7 +5,7 @@
  * reader, watcher and subscriber, so nobody may change one in place.
  */
 import type { KubeObject } from './object.js';
-import type { Selector } from './selectors.js';
+import { fieldValue, type Selector } from './selectors.js';
 
 /** Freezes an object graph in place and returns it. */
 export function deepFreeze<T>(value: T): T {
@@ -42,10 +42,20 @@ export function cacheKey(namespace: string, name: string): string {
   return namespace + SEP + name;
 }
 
+/** Fields indexed per resource, as kube-apiserver's watch cache indexes pods by node. */
+export const INDEXED_FIELDS: Record<string, string[]> = { pods: ['spec.nodeName'] };
+
+const FIELD = '\u0001';
+
 export class ObjectCache {
   private readonly objects = new Map<string, KubeObject>();
-  /** `label=value` -> keys of the objects carrying it: equality selectors read only their matches. */
+  /**
+   * `label=value`, and `\u0001field=value` for the indexed fields -> keys of the objects
+   * carrying it: equality selectors read only their matches.
+   */
   private readonly byLabel = new Map<string, Set<string>>();
+
+  constructor(private readonly fields: string[] = []) {}
   /** Keys in list order (namespace, then name); rebuilt lazily after adds and removals. */
   private sorted: string[] | null = [];
 
@@ -64,12 +74,18 @@ export class ObjectCache {
     if (!previous) this.sorted = null;
     else this.unindex(key, previous);
     this.objects.set(key, deepFreeze(object));
-    for (const [k, v] of Object.entries(object.metadata.labels ?? {})) {
-      const label = `${k}=${v}`;
-      let keys = this.byLabel.get(label);
-      if (!keys) this.byLabel.set(label, (keys = new Set()));
+    for (const entry of this.entries(object)) {
+      let keys = this.byLabel.get(entry);
+      if (!keys) this.byLabel.set(entry, (keys = new Set()));
       keys.add(key);
     }
+  }
+
+  /** The index entries of an object: its labels and its indexed fields. */
+  private entries(object: KubeObject): string[] {
+    const out = Object.entries(object.metadata.labels ?? {}).map(([k, v]) => `${k}=${v}`);
+    for (const field of this.fields) out.push(`${FIELD}${field}=${fieldValue(object, field)}`);
+    return out;
   }
 
   delete(namespace: string, name: string): void {
@@ -82,23 +98,27 @@ export class ObjectCache {
   }
 
   private unindex(key: string, object: KubeObject): void {
-    for (const [k, v] of Object.entries(object.metadata.labels ?? {})) {
-      const keys = this.byLabel.get(`${k}=${v}`);
+    for (const entry of this.entries(object)) {
+      const keys = this.byLabel.get(entry);
       keys?.delete(key);
-      if (keys?.size === 0) this.byLabel.delete(`${k}=${v}`);
+      if (keys?.size === 0) this.byLabel.delete(entry);
     }
   }
 
   /**
-   * Like `range`, but when the label selector has an equality requirement, only the objects the
-   * label index holds for its rarest one are visited (in list order). Callers still apply the
-   * whole filter: this only narrows what they look at.
+   * Like `range`, but when the label selector, or the field selector on an indexed field, has
+   * an equality requirement, only the objects the index holds for the rarest one are visited
+   * (in list order). Callers still apply the whole filter: this only narrows what they look at.
    */
-  *select(namespace: string | undefined, after: { namespace: string; name: string } | undefined, labels: Selector | undefined): Generator<KubeObject> {
+  *select(namespace: string | undefined, after: { namespace: string; name: string } | undefined, labels: Selector | undefined, fields?: Selector): Generator<KubeObject> {
     let smallest: Set<string> | undefined;
-    for (const r of labels?.requirements ?? []) {
+    const equalities = [
+      ...(labels?.requirements ?? []).map((r) => ({ r, prefix: '' })),
+      ...(fields?.requirements ?? []).filter((r) => this.fields.includes(r.key)).map((r) => ({ r, prefix: FIELD })),
+    ];
+    for (const { r, prefix } of equalities) {
       if (r.operator !== 'in' || r.values.length !== 1) continue;
-      const keys = this.byLabel.get(`${r.key}=${r.values[0]}`);
+      const keys = this.byLabel.get(`${prefix}${r.key}=${r.values[0]}`);
       if (!keys) return;
       if (!smallest || keys.size < smallest.size) smallest = keys;
     }

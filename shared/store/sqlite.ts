@@ -15,7 +15,7 @@ import { compareKeys, decodeContinue, encodeContinue } from './continue-token.js
 import { AlreadyExistsError, GoneError, NotFoundError } from './errors.js';
 import { compileFilter, matches } from './filter.js';
 import { ChangeFeed, liveWatch } from './live-watch.js';
-import { ObjectCache, deepFreeze, jsonOf, rememberJson } from './object-cache.js';
+import { INDEXED_FIELDS, ObjectCache, deepFreeze, jsonOf, rememberJson } from './object-cache.js';
 import {
   asDeleted,
   checkPreconditions,
@@ -188,7 +188,7 @@ export class SqliteStore implements Store {
   private cacheFor(resource: string): ObjectCache {
     let cache = this.caches.get(resource);
     if (!cache) {
-      cache = new ObjectCache();
+      cache = new ObjectCache(INDEXED_FIELDS[resource]);
       for (const body of this.stmt.loadResource.iterate(resource) as Iterable<string>) cache.set(JSON.parse(body) as KubeObject);
       this.caches.set(resource, cache);
     }
@@ -282,7 +282,7 @@ export class SqliteStore implements Store {
     if (revision > this.head) throw new GoneError(revision, this.compactedRev);
     // At the head, memory has the answer; a later page of an older list is rebuilt from the log.
     const candidates = revision === this.head
-      ? this.cacheFor(resource).select(filter.namespace, token, filter.labels)
+      ? this.cacheFor(resource).select(filter.namespace, token, filter.labels, filter.fields)
       : this.objectsAt(resource, filter.namespace, token ?? { namespace: '', name: '' }, revision);
     const items: KubeObject[] = [];
     let more = false;

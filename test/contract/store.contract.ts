@@ -364,6 +364,13 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         expect(await sel('spec.nodeName=')).toEqual(['job-1']);
         expect(await sel('status.phase!=Succeeded,status.phase!=Failed')).toEqual(['db-1', 'web-1', 'web-2']);
         expect(names((await store.list(PODS, { fieldSelector: 'spec.nodeName=n2', labelSelector: 'app=web', namespace: 'default' })).items)).toEqual(['web-2']);
+        // Binding a pod moves it between the node's list and the unbound one (an indexed field).
+        const job = await store.get(PODS, 'default', 'job-1');
+        await store.update(PODS, { ...job, spec: { ...(job.spec as object), nodeName: 'n3' } });
+        expect(await sel('spec.nodeName=')).toEqual([]);
+        expect(await sel('spec.nodeName=n3')).toEqual(['job-1']);
+        await store.delete(PODS, 'default', 'job-1');
+        expect(await sel('spec.nodeName=n3')).toEqual([]);
       });
 
       caseIt('label selector lists follow relabelling, deletion and recreation', async () => {
