@@ -4,12 +4,47 @@
 // process group, writes every output line with its timestamp to the log, and records the exit
 // code (or signal) when the process ends. The kubelet signals the process group directly.
 import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = process.argv[2];
 const spec = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8'));
 const log = join(dir, 'container.log');
+const maxBytes = spec.logMaxBytes || 10 * 2 ** 20;
+let written = 0;
+try {
+  written = statSync(log).size;
+} catch {
+  written = 0;
+}
+// Appends whole lines to the log, rotating it past maxBytes: one rotated file (container.log.1)
+// is kept, so the log never holds much more than twice the limit.
+function append(text) {
+  let start = 0;
+  while (start < text.length) {
+    let end = start;
+    let bytes = 0;
+    while (end < text.length) {
+      const nl = text.indexOf('\n', end);
+      const next = nl < 0 ? text.length : nl + 1;
+      const size = Buffer.byteLength(text.slice(end, next));
+      if (written + bytes + size > maxBytes && (written > 0 || bytes > 0)) break;
+      bytes += size;
+      end = next;
+    }
+    if (end > start) {
+      appendFileSync(log, text.slice(start, end));
+      written += bytes;
+      start = end;
+    }
+    if (start < text.length) {
+      renameSync(log, `${log}.1`);
+      writeFileSync(log, '');
+      written = 0;
+    }
+  }
+}
+
 const [file, ...rest] = [...spec.command, ...spec.args];
 let child;
 try {
@@ -20,7 +55,7 @@ try {
     detached: true,
   });
 } catch (err) {
-  appendFileSync(log, `${new Date().toISOString()} ${err.message}\n`);
+  append(`${new Date().toISOString()} ${err.message}\n`);
   writeFileSync(join(dir, 'exit.json'), JSON.stringify({ exitCode: 128, finishedAt: new Date().toISOString(), reason: 'StartError' }));
   process.exit(0);
 }
@@ -34,13 +69,13 @@ const writeLines = () => {
       out += `${new Date().toISOString()} ${pending.slice(0, nl)}\n`;
       pending = pending.slice(nl + 1);
     }
-    if (out) appendFileSync(log, out);
+    if (out) append(out);
   };
 };
 child.stdout.setEncoding('utf8').on('data', writeLines());
 child.stderr.setEncoding('utf8').on('data', writeLines());
 child.on('error', (err) => {
-  appendFileSync(log, `${new Date().toISOString()} ${err.message}\n`);
+  append(`${new Date().toISOString()} ${err.message}\n`);
   writeFileSync(join(dir, 'exit.json'), JSON.stringify({ exitCode: 127, finishedAt: new Date().toISOString(), reason: 'StartError' }));
   process.exit(0);
 });

@@ -6,10 +6,10 @@
  * container runs its `command` and `args` on the host. Memory limits are not enforced.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ContainerSpec, ContainerStatus, LogOptions, Runtime } from './types.js';
+import { DEFAULT_LOG_MAX_BYTES, type ContainerSpec, type ContainerStatus, type ExecResult, type LogOptions, type Runtime } from './types.js';
 
 const SHIM = join(dirname(fileURLToPath(import.meta.url)), 'process-shim.mjs');
 
@@ -42,7 +42,7 @@ export class ProcessRuntime implements Runtime {
     const dir = this.dir(id);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ logMaxBytes: DEFAULT_LOG_MAX_BYTES, ...spec }));
     writeFileSync(join(dir, 'started'), new Date().toISOString());
     writeFileSync(join(dir, 'container.log'), '');
     const shim = spawn(process.execPath, [SHIM, dir], { detached: true, stdio: 'ignore' });
@@ -109,14 +109,88 @@ export class ProcessRuntime implements Runtime {
   }
 
   async logs(id: string, options: LogOptions = {}): Promise<string> {
-    const text = readFileSync(join(this.dir(id), 'container.log'), 'utf8');
-    let lines = text.split('\n').filter(Boolean);
-    if (options.sinceSeconds !== undefined) {
-      const since = Date.now() - options.sinceSeconds * 1000;
-      lines = lines.filter((l) => Date.parse(l.slice(0, l.indexOf(' '))) >= since);
-    }
-    if (options.tailLines !== undefined) lines = options.tailLines > 0 ? lines.slice(-options.tailLines) : [];
-    if (!options.timestamps) lines = lines.map((l) => l.slice(l.indexOf(' ') + 1));
-    return lines.length ? lines.join('\n') + '\n' : '';
+    const dir = this.dir(id);
+    const rotated = join(dir, 'container.log.1');
+    const text = (existsSync(rotated) ? readFileSync(rotated, 'utf8') : '') + readFileSync(join(dir, 'container.log'), 'utf8');
+    return formatLines(text.split('\n').filter(Boolean), options);
   }
+
+  async followLogs(id: string, options: LogOptions, onText: (text: string) => void, signal: AbortSignal): Promise<void> {
+    const file = join(this.dir(id), 'container.log');
+    const first = await this.logs(id, options);
+    if (first) onText(first);
+    let offset = statSync(file).size;
+    let partial = '';
+    while (!signal.aborted) {
+      const exited = (await this.inspect(id)).state === 'exited';
+      let size = 0;
+      try {
+        size = statSync(file).size;
+      } catch {
+        return; // removed
+      }
+      if (size < offset) offset = 0; // rotated: the new file starts over
+      if (size > offset) {
+        const buffer = readFileSync(file).subarray(offset, size);
+        offset = size;
+        const text = partial + buffer.toString('utf8');
+        const end = text.lastIndexOf('\n');
+        partial = text.slice(end + 1);
+        const lines = text.slice(0, end + 1).split('\n').filter(Boolean);
+        const out = formatLines(lines, { timestamps: options.timestamps });
+        if (out) onText(out);
+      } else if (exited) {
+        return;
+      }
+      await sleep(100);
+    }
+  }
+
+  async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+    const status = await this.inspect(id);
+    if (status.state !== 'running') return { exitCode: 126, output: `container ${status.spec.name} is not running`, timedOut: false };
+    return runCommand(command, { cwd: status.spec.workingDir || undefined, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...status.spec.env } }, timeoutMs);
+  }
+}
+
+/** Applies sinceSeconds, tailLines and timestamps to timestamped log lines. */
+function formatLines(lines: string[], options: LogOptions): string {
+  if (options.sinceSeconds !== undefined) {
+    const since = Date.now() - options.sinceSeconds * 1000;
+    lines = lines.filter((l) => Date.parse(l.slice(0, l.indexOf(' '))) >= since);
+  }
+  if (options.tailLines !== undefined) lines = options.tailLines > 0 ? lines.slice(-options.tailLines) : [];
+  if (!options.timestamps) lines = lines.map((l) => l.slice(l.indexOf(' ') + 1));
+  return lines.length ? lines.join('\n') + '\n' : '';
+}
+
+/** Runs a host command with a time limit, in its own process group (killed whole on timeout). */
+export function runCommand(command: string[], options: { cwd?: string; env: Record<string, string> }, timeoutMs: number): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    const [file, ...args] = command;
+    let output = '';
+    let timedOut = false;
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const collect = (chunk: Buffer) => {
+      if (output.length < 10_240) output += chunk.toString('utf8');
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ exitCode: 127, output: err.message, timedOut: false });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ exitCode: timedOut ? 137 : (code ?? 1), output, timedOut });
+    });
+  });
 }

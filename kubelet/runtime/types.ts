@@ -20,6 +20,10 @@ export interface ContainerSpec {
   workingDir?: string;
   /** Memory limit in bytes, where the runtime can enforce it. */
   memoryLimit?: number;
+  /** CPU limit in millicores, where the runtime can enforce it. */
+  cpuLimit?: number;
+  /** The log is rotated past this size (one rotated file is kept); default 10 MiB. */
+  logMaxBytes?: number;
 }
 
 export type ContainerState = 'running' | 'exited';
@@ -42,6 +46,14 @@ export interface LogOptions {
   timestamps?: boolean;
 }
 
+export interface ExecResult {
+  exitCode: number;
+  output: string;
+  timedOut: boolean;
+}
+
+export const DEFAULT_LOG_MAX_BYTES = 10 * 2 ** 20;
+
 export interface Runtime {
   readonly name: string;
   /** Starts a container; resolves once it is running (or has already exited). */
@@ -59,4 +71,11 @@ export interface Runtime {
   list(): Promise<ContainerStatus[]>;
   /** The container's output so far (stdout and stderr interleaved, one line per entry). */
   logs(id: string, options?: LogOptions): Promise<string>;
+  /**
+   * The output so far (as `logs`), then each new line as it is written, until the container
+   * has exited and everything is sent, or `signal` aborts.
+   */
+  followLogs(id: string, options: LogOptions, onText: (text: string) => void, signal: AbortSignal): Promise<void>;
+  /** Runs a command in a running container (exec probes); a command past `timeoutMs` is killed. */
+  exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult>;
 }

@@ -100,5 +100,48 @@ export function runtimeContract(name: string, make: () => Promise<RuntimeUnderTe
       expect(await runtime.list()).toEqual([]);
       if (stopped.pid) expect(() => process.kill(stopped.pid!, 0)).toThrow();
     });
+  
+    it('follows the log: what was written, then new lines, ending when the container exits', async () => {
+      const { runtime } = await open();
+      const c = await runtime.start(spec('echo one; sleep 0.5; echo two; sleep 0.5; echo three'));
+      await until(async () => (await runtime.logs(c.id)).includes('one'));
+      const chunks: string[] = [];
+      const started = Date.now();
+      await runtime.followLogs(c.id, {}, (t) => chunks.push(t), new AbortController().signal);
+      expect(chunks.join('')).toBe('one\ntwo\nthree\n');
+      expect(chunks.length).toBeGreaterThan(1);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    });
+
+    it('a follow stops when its signal aborts', async () => {
+      const { runtime } = await open();
+      const c = await runtime.start(spec('echo up; sleep 30'));
+      await until(async () => (await runtime.logs(c.id)).includes('up'));
+      const abort = new AbortController();
+      const chunks: string[] = [];
+      setTimeout(() => abort.abort(), 300);
+      await runtime.followLogs(c.id, { timestamps: true }, (t) => chunks.push(t), abort.signal);
+      expect(chunks.join('')).toMatch(/^\S+Z up\n$/);
+    });
+
+    it('exec runs a command in the running container, with its exit code, output and a time limit', async () => {
+      const { runtime } = await open();
+      const c = await runtime.start(spec('sleep 30', { env: { GREETING: 'hi' } }));
+      expect(await runtime.exec(c.id, ['sh', '-c', 'echo $GREETING; exit 4'], 5000)).toMatchObject({ exitCode: 4, output: 'hi\n', timedOut: false });
+      const slow = await runtime.exec(c.id, ['sleep', '10'], 200);
+      expect(slow.timedOut).toBe(true);
+      expect(slow.exitCode).not.toBe(0);
+    });
+
+    it('rotates the log past its size limit and keeps one rotated file', async () => {
+      const { runtime } = await open();
+      const c = await runtime.start(spec('i=0; while [ $i -lt 400 ]; do echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done', { logMaxBytes: 8192 }));
+      await until(async () => (await runtime.inspect(c.id)).state === 'exited');
+      const lines = (await runtime.logs(c.id)).split('\n').filter(Boolean);
+      expect(lines.at(-1)).toMatch(/^line 399 /);
+      // 400 lines of ~75 bytes with timestamps is ~30 KiB: only the last ~16 KiB are kept.
+      expect(lines.length).toBeLessThan(400);
+      expect(lines.length).toBeGreaterThan(50);
+    });
   });
 }
