@@ -7,14 +7,17 @@ import type { ContainerSpec, Runtime } from '../../kubelet/runtime/types.js';
 
 export interface RuntimeUnderTest {
   runtime: Runtime;
+  /** The image containers run (busybox-style; the process runtime ignores it). */
+  image?: string;
   /** A second runtime over the same state, as after a kubelet restart. */
   reopen(): Runtime;
   cleanup(): Promise<void>;
 }
 
 let n = 0;
+let image = 'busybox';
 function spec(script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec {
-  return { podUid: `pod${++n}`, podNamespace: 'default', podName: `p${n}`, name: 'main', attempt: 0, image: 'busybox', command: ['sh', '-c', script], args: [], env: {}, ...extra };
+  return { podUid: `pod${++n}`, podNamespace: 'default', podName: `p${n}`, name: 'main', attempt: 0, image, command: ['sh', '-c', script], args: [], env: {}, ...extra };
 }
 
 async function until<T>(check: () => Promise<T | false | undefined>, timeoutMs = 10_000): Promise<T> {
@@ -30,7 +33,11 @@ async function until<T>(check: () => Promise<T | false | undefined>, timeoutMs =
 export function runtimeContract(name: string, make: () => Promise<RuntimeUnderTest>): void {
   describe(`Runtime contract: ${name}`, () => {
     let current: RuntimeUnderTest | undefined;
-    const open = async () => (current = await make());
+    const open = async () => {
+      current = await make();
+      image = current.image ?? 'busybox';
+      return current;
+    };
     afterEach(async () => {
       if (!current) return;
       for (const c of await current.runtime.list()) {

@@ -1,0 +1,129 @@
+/**
+ * A container's environment as Kubernetes builds it: `envFrom` (ConfigMaps and Secrets, with a
+ * prefix), then `env` in order, with `value` (expanding `$(VAR)` references to earlier
+ * variables) or `valueFrom` (configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef); and
+ * `$(VAR)` expansion in command and args. A missing ConfigMap, Secret or key that is not
+ * optional is a `CreateContainerConfigError`, as the kubelet reports it.
+ */
+import type { Container, Pod } from '../shared/api/schemas/index.js';
+import { parseQuantity } from '../shared/api/quantity.js';
+import { ApiRequestError, type ApiClient } from './api-client.js';
+
+export class ContainerConfigError extends Error {}
+
+type Obj = Record<string, unknown>;
+
+/** Reads ConfigMaps and Secrets once per container start. */
+class Sources {
+  private readonly cache = new Map<string, Promise<Record<string, string> | undefined>>();
+
+  constructor(private readonly api: ApiClient, private readonly namespace: string) {}
+
+  data(kind: 'configmaps' | 'secrets', name: string): Promise<Record<string, string> | undefined> {
+    const key = `${kind}/${name}`;
+    let found = this.cache.get(key);
+    if (!found) {
+      found = this.api
+        .get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${encodeURIComponent(this.namespace)}/${kind}/${encodeURIComponent(name)}`)
+        .then((o) => {
+          const data = o.data ?? {};
+          if (kind === 'configmaps') return data;
+          return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+        })
+        .catch((err) => {
+          if (err instanceof ApiRequestError && err.code === 404) return undefined;
+          throw err;
+        });
+      this.cache.set(key, found);
+    }
+    return found;
+  }
+}
+
+const singular = { configmaps: 'configmap', secrets: 'secret' } as const;
+
+/** `$(NAME)` becomes the variable's value when it is defined; `$$` escapes a `$`. */
+export function expand(text: string, vars: Record<string, string>): string {
+  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (match, name: string | undefined) => {
+    if (match === '$$') return '$';
+    return name !== undefined && name in vars ? vars[name] : match;
+  });
+}
+
+function fieldRef(pod: Pod, path: string, hostIP: string): string {
+  const labels = /^metadata\.labels\['(.+)'\]$/.exec(path);
+  if (labels) return pod.metadata?.labels?.[labels[1]] ?? '';
+  const annotations = /^metadata\.annotations\['(.+)'\]$/.exec(path);
+  if (annotations) return pod.metadata?.annotations?.[annotations[1]] ?? '';
+  switch (path) {
+    case 'metadata.name':
+      return pod.metadata?.name ?? '';
+    case 'metadata.namespace':
+      return pod.metadata?.namespace ?? '';
+    case 'metadata.uid':
+      return pod.metadata?.uid ?? '';
+    case 'spec.nodeName':
+      return pod.spec.nodeName ?? '';
+    case 'spec.serviceAccountName':
+      return pod.spec.serviceAccountName ?? 'default';
+    case 'status.hostIP':
+    case 'status.podIP':
+      return hostIP;
+    default:
+      throw new ContainerConfigError(`unsupported fieldRef ${path}`);
+  }
+}
+
+function resourceFieldRef(container: Container, ref: Obj): string {
+  const resource = String(ref.resource ?? '');
+  const [kind, name] = resource.split('.') as ['limits' | 'requests', string];
+  const value = container.resources?.[kind]?.[name];
+  const divisor = ref.divisor !== undefined ? parseQuantity(String(ref.divisor)) : 1;
+  if (value === undefined) return '0';
+  const amount = parseQuantity(String(value));
+  return String(Math.ceil(amount / (divisor || 1)));
+}
+
+/** The environment of `container` in `pod`. */
+export async function containerEnv(api: ApiClient, pod: Pod, container: Container, hostIP: string): Promise<Record<string, string>> {
+  const sources = new Sources(api, pod.metadata?.namespace ?? 'default');
+  const env: Record<string, string> = {};
+  for (const from of (container.envFrom ?? []) as Obj[]) {
+    const prefix = String(from.prefix ?? '');
+    const ref = (from.configMapRef ?? from.secretRef) as Obj | undefined;
+    if (!ref) continue;
+    const kind = from.configMapRef ? 'configmaps' : 'secrets';
+    const data = await sources.data(kind, String(ref.name ?? ''));
+    if (!data) {
+      if (ref.optional) continue;
+      throw new ContainerConfigError(`${singular[kind]} "${ref.name}" not found`);
+    }
+    for (const [k, v] of Object.entries(data)) env[prefix + k] = v;
+  }
+  for (const variable of container.env ?? []) {
+    const from = variable.valueFrom;
+    if (!from) {
+      env[variable.name] = expand(variable.value ?? '', env);
+      continue;
+    }
+    const keyRef = from.configMapKeyRef ?? from.secretKeyRef;
+    if (keyRef) {
+      const kind = from.configMapKeyRef ? 'configmaps' : 'secrets';
+      const data = await sources.data(kind, keyRef.name ?? '');
+      if (!data) {
+        if (keyRef.optional) continue;
+        throw new ContainerConfigError(`${singular[kind]} "${keyRef.name}" not found`);
+      }
+      if (!(keyRef.key in data)) {
+        if (keyRef.optional) continue;
+        throw new ContainerConfigError(`couldn't find key ${keyRef.key} in ${singular[kind]} ${pod.metadata?.namespace}/${keyRef.name}`);
+      }
+      env[variable.name] = data[keyRef.key];
+    } else if (from.fieldRef) {
+      env[variable.name] = fieldRef(pod, from.fieldRef.fieldPath, hostIP);
+    } else if (from.resourceFieldRef) {
+      env[variable.name] = resourceFieldRef(container, from.resourceFieldRef as Obj);
+    }
+  }
+  return env;
+}

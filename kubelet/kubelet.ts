@@ -1,0 +1,325 @@
+/**
+ * The kubelet: a node agent that talks to the API only, as any client. It registers its Node
+ * (capacity, addresses, labels, the port it serves logs on), renews its Lease, watches the pods
+ * bound to it and runs each through a `PodWorker` on the `Runtime`, and serves container logs.
+ * After a restart it finds the containers it started (`runtime.list`): those of pods still
+ * bound here are adopted, the rest are stopped and removed.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { arch, cpus, hostname, totalmem } from 'node:os';
+import type { Pod } from '../shared/api/schemas/index.js';
+import { ApiRequestError, type ApiClient } from './api-client.js';
+import { DEFAULT_BACKOFF, PodWorker, type BackoffPolicy } from './pod-worker.js';
+import type { ContainerStatus, Runtime } from './runtime/types.js';
+
+export interface KubeletOptions {
+  nodeName: string;
+  api: ApiClient;
+  runtime: Runtime;
+  /** The address pods and logs are reached on (containers share the node's network). */
+  address?: string;
+  /** Port of the log server (0 picks one). */
+  port?: number;
+  /** Bearer token the log server requires (the API server's). Absent: no check. */
+  servingToken?: string;
+  /** Millicores; defaults to the machine's. */
+  cpu?: number;
+  /** Bytes; defaults to the machine's. */
+  memory?: number;
+  pods?: number;
+  labels?: Record<string, string>;
+  providerID?: string;
+  leaseIntervalMs?: number;
+  /** How often every pod is looked at again (probes, restarts). */
+  syncIntervalMs?: number;
+  backoff?: BackoffPolicy;
+  log?: (line: string) => void;
+}
+
+type Obj = Record<string, unknown>;
+const microTime = () => new Date().toISOString().replace('Z', '000Z');
+
+export class Kubelet {
+  private readonly workers = new Map<string, PodWorker>();
+  private readonly abort = new AbortController();
+  private server?: Server;
+  private leaseTimer?: NodeJS.Timeout;
+  private syncTimer?: NodeJS.Timeout;
+  private watching?: Promise<void>;
+  private readonly log: (line: string) => void;
+  private readonly address: string;
+  port = 0;
+
+  constructor(private readonly options: KubeletOptions) {
+    this.log = options.log ?? (() => undefined);
+    this.address = options.address ?? '127.0.0.1';
+  }
+
+  get nodeName(): string {
+    return this.options.nodeName;
+  }
+
+  async start(): Promise<void> {
+    this.server = await this.serveLogs();
+    await this.register();
+    await this.renewLease();
+    this.leaseTimer = setInterval(() => void this.renewLease().catch((err) => this.log(`lease: ${err.message}`)), this.options.leaseIntervalMs ?? 10_000);
+    const pods = await this.listPods();
+    await this.adopt(pods.items);
+    this.watching = this.watchPods(pods.resourceVersion);
+    this.syncTimer = setInterval(() => {
+      for (const w of this.workers.values()) this.syncWorker(w);
+    }, this.options.syncIntervalMs ?? 1000);
+    this.log(`node ${this.nodeName} registered, serving logs on ${this.address}:${this.port}, ${this.workers.size} pods`);
+  }
+
+  /**
+   * Stops the agent. With `stopPods`, every container is stopped (with its pod's grace period)
+   * and removed first, as when the whole of `skiff up` shuts down; without, containers keep
+   * running for the next kubelet to adopt.
+   */
+  async stop(options: { stopPods?: boolean } = {}): Promise<void> {
+    this.abort.abort();
+    clearInterval(this.leaseTimer);
+    clearInterval(this.syncTimer);
+    if (options.stopPods) await Promise.all([...this.workers.values()].map((w) => w.terminate(false).catch(() => undefined)));
+    await this.watching?.catch(() => undefined);
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    this.server?.closeAllConnections();
+    this.options.api.close();
+  }
+
+  // ---- node and lease ------------------------------------------------------------------------
+
+  private async register(): Promise<void> {
+    const o = this.options;
+    const cpu = o.cpu ?? cpus().length * 1000;
+    const memory = o.memory ?? totalmem();
+    const labels = { 'kubernetes.io/hostname': this.nodeName, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': arch() === 'x64' ? 'amd64' : arch(), ...o.labels };
+    const resources = { cpu: `${cpu}m`, memory: `${Math.floor(memory / 1024)}Ki`, pods: String(o.pods ?? 110), 'ephemeral-storage': '10Gi' };
+    const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: this.nodeName, labels }, spec: o.providerID ? { providerID: o.providerID } : {} };
+    try {
+      await o.api.request('POST', '/api/v1/nodes', node);
+    } catch (err) {
+      if (!(err instanceof ApiRequestError) || err.code !== 409) throw err;
+      await o.api.request('PATCH', `/api/v1/nodes/${this.nodeName}`, { metadata: { labels }, spec: node.spec }, 'application/merge-patch+json');
+    }
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const condition = (type: string, status: string, reason: string, message: string) => ({ type, status, reason, message, lastHeartbeatTime: now, lastTransitionTime: now });
+    const status = {
+      capacity: resources,
+      allocatable: resources,
+      addresses: [
+        { type: 'InternalIP', address: this.address },
+        { type: 'Hostname', address: this.nodeName },
+      ],
+      daemonEndpoints: { kubeletEndpoint: { Port: this.port } },
+      nodeInfo: {
+        machineID: '',
+        systemUUID: '',
+        bootID: '',
+        kernelVersion: '',
+        osImage: `skiff ${hostname()}`,
+        containerRuntimeVersion: `${o.runtime.name}://skiff`,
+        kubeletVersion: 'v1.32.0-skiff',
+        kubeProxyVersion: '',
+        operatingSystem: 'linux',
+        architecture: labels['kubernetes.io/arch'],
+      },
+      conditions: [
+        condition('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
+        condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+        condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
+        condition('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
+      ],
+    };
+    await o.api.request('PATCH', `/api/v1/nodes/${this.nodeName}/status`, { status }, 'application/merge-patch+json');
+  }
+
+  private async renewLease(): Promise<void> {
+    const path = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${this.nodeName}`;
+    try {
+      await this.options.api.request('PATCH', path, { spec: { holderIdentity: this.nodeName, renewTime: microTime() } }, 'application/merge-patch+json');
+    } catch (err) {
+      if (!(err instanceof ApiRequestError) || err.code !== 404) throw err;
+      await this.options.api.request('POST', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: this.nodeName, namespace: 'kube-node-lease' },
+        spec: { holderIdentity: this.nodeName, leaseDurationSeconds: 40, renewTime: microTime() },
+      });
+    }
+  }
+
+  // ---- pods ----------------------------------------------------------------------------------
+
+  private listPods(): Promise<{ items: Pod[]; resourceVersion: string }> {
+    return this.options.api
+      .get<{ items: Pod[]; metadata: { resourceVersion: string } }>(`/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${this.nodeName}`)}`)
+      .then((l) => ({ items: l.items, resourceVersion: l.metadata.resourceVersion }));
+  }
+
+  /** Containers of pods still here are adopted; the others are stopped and removed. */
+  private async adopt(pods: Pod[]): Promise<void> {
+    const found = await this.options.runtime.list();
+    const byPod = new Map<string, ContainerStatus[]>();
+    for (const c of found) byPod.set(c.spec.podUid, [...(byPod.get(c.spec.podUid) ?? []), c]);
+    for (const pod of pods) {
+      const uid = pod.metadata?.uid ?? '';
+      this.ensureWorker(pod, byPod.get(uid) ?? []);
+      byPod.delete(uid);
+    }
+    for (const [uid, containers] of byPod) {
+      this.log(`removing ${containers.length} containers of pod ${uid}, no longer bound here`);
+      for (const c of containers) {
+        await this.options.runtime.stop(c.id, 0).catch(() => undefined);
+        await this.options.runtime.remove(c.id).catch(() => undefined);
+      }
+    }
+  }
+
+  private ensureWorker(pod: Pod, adopted: ContainerStatus[] = []): PodWorker {
+    const uid = pod.metadata?.uid ?? '';
+    let worker = this.workers.get(uid);
+    if (worker) worker.update(pod);
+    else {
+      worker = new PodWorker(pod, {
+        runtime: this.options.runtime,
+        api: this.options.api,
+        nodeName: this.nodeName,
+        hostIP: this.address,
+        backoff: this.options.backoff ?? DEFAULT_BACKOFF,
+        event: (p, type, reason, message) => void this.event(p, type, reason, message),
+        log: this.log,
+      }, adopted);
+      this.workers.set(uid, worker);
+    }
+    this.syncWorker(worker);
+    return worker;
+  }
+
+  private syncWorker(worker: PodWorker): void {
+    worker
+      .sync()
+      .then(() => {
+        if (worker.done) this.workers.delete(worker.uid);
+      })
+      .catch((err) => this.log(`pod ${worker.uid}: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  private async watchPods(fromVersion: string): Promise<void> {
+    let version = fromVersion;
+    while (!this.abort.signal.aborted) {
+      try {
+        const path = `/api/v1/pods?watch=true&allowWatchBookmarks=true&resourceVersion=${version}&fieldSelector=${encodeURIComponent(`spec.nodeName=${this.nodeName}`)}`;
+        let expired = false;
+        await this.options.api.watch<Pod & Obj>(path, (event) => {
+          if (event.type === 'ERROR') {
+            expired = true;
+            return;
+          }
+          version = String((event.object.metadata as Obj | undefined)?.resourceVersion ?? version);
+          if (event.type === 'BOOKMARK') return;
+          const pod = event.object as Pod;
+          if (event.type === 'DELETED') this.podGone(pod);
+          else this.ensureWorker(pod);
+        }, this.abort.signal);
+        if (expired) {
+          const pods = await this.listPods();
+          const present = new Set(pods.items.map((p) => p.metadata?.uid));
+          for (const [uid, w] of this.workers) if (!present.has(uid)) void w.terminate(false).finally(() => this.workers.delete(uid));
+          for (const p of pods.items) this.ensureWorker(p);
+          version = pods.resourceVersion;
+        }
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        this.log(`watch: ${err instanceof Error ? err.message : String(err)}; retrying`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  /** A pod removed without us (force deletion): stop what it ran, at once. */
+  private podGone(pod: Pod): void {
+    const worker = this.workers.get(pod.metadata?.uid ?? '');
+    if (!worker) return;
+    worker.update(pod);
+    void worker.terminate(false, 0).finally(() => this.workers.delete(worker.uid));
+  }
+
+  private async event(pod: Pod, type: string, reason: string, message: string): Promise<void> {
+    const meta = pod.metadata ?? {};
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    await this.options.api
+      .request('POST', `/api/v1/namespaces/${meta.namespace}/events`, {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { generateName: `${meta.name}.`, namespace: meta.namespace },
+        involvedObject: { apiVersion: 'v1', kind: 'Pod', name: meta.name, namespace: meta.namespace, uid: meta.uid },
+        reason,
+        message,
+        type,
+        source: { component: 'kubelet', host: this.nodeName },
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+        reportingComponent: 'kubelet',
+        reportingInstance: this.nodeName,
+      })
+      .catch(() => undefined);
+  }
+
+  // ---- logs ----------------------------------------------------------------------------------
+
+  /**
+   * `GET /containerLogs/{namespace}/{pod}/{container}` with follow, tailLines, sinceSeconds,
+   * previous and timestamps: what the API's pods/log proxies to.
+   */
+  private serveLogs(): Promise<Server> {
+    const server = createServer((req, res) => {
+      const fail = (code: number, message: string) => {
+        res.writeHead(code, { 'content-type': 'text/plain' });
+        res.end(message);
+      };
+      if (this.options.servingToken && req.headers.authorization !== `Bearer ${this.options.servingToken}`) return fail(401, 'Unauthorized');
+      const url = new URL(req.url ?? '/', 'http://kubelet');
+      if (url.pathname === '/healthz') return fail(200, 'ok');
+      const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      if (!m) return fail(404, 'not found');
+      const [namespace, podName, containerName] = m.slice(1).map(decodeURIComponent);
+      const worker = [...this.workers.values()].find((w) => w.matches(namespace, podName));
+      const ids = worker?.containerIds(containerName);
+      if (!worker || !ids) return fail(404, `container "${containerName}" in pod "${podName}" not found on node ${this.nodeName}`);
+      const previous = url.searchParams.get('previous') === 'true';
+      const target = previous ? ids.previous ?? (ids.waiting ? ids.current : undefined) : ids.waiting && ids.current?.state === 'exited' ? ids.current : ids.current;
+      if (!target) {
+        if (previous) return fail(400, `previous terminated container "${containerName}" in pod "${podName}" not found`);
+        return fail(400, `container "${containerName}" in pod "${podName}" is waiting to start: ${ids.waiting?.reason ?? 'ContainerCreating'}`);
+      }
+      const num = (name: string) => (url.searchParams.has(name) ? Number(url.searchParams.get(name)) : undefined);
+      const options = { tailLines: num('tailLines'), sinceSeconds: num('sinceSeconds'), timestamps: url.searchParams.get('timestamps') === 'true' };
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'transfer-encoding': 'chunked' });
+      if (url.searchParams.get('follow') === 'true' && !previous) {
+        const abort = new AbortController();
+        res.on('close', () => abort.abort());
+        this.options.runtime
+          .followLogs(target.id, options, (text) => res.write(text), abort.signal)
+          .catch(() => undefined)
+          .finally(() => res.end());
+        return;
+      }
+      this.options.runtime
+        .logs(target.id, options)
+        .then((text) => res.end(text))
+        .catch((err) => res.end(String(err)));
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 0, this.address, () => {
+        this.port = (server.address() as AddressInfo).port;
+        resolve(server);
+      });
+    });
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The kubelet as a process: `tsx kubelet/main.ts --name local-0 --server https://... --token-file
+ * ... --ca-file ... --data-dir ...`. The `local` cloud provider starts one per node. SIGTERM or
+ * SIGINT stops its pods (grace periods honoured) and then the agent; SIGKILL leaves the
+ * containers running for the next kubelet on the same data dir to adopt.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ApiClient } from './api-client.js';
+import { Kubelet } from './kubelet.js';
+import { ProcessRuntime } from './runtime/process.js';
+import type { Runtime } from './runtime/types.js';
+
+const { values } = parseArgs({
+  options: {
+    name: { type: 'string' },
+    server: { type: 'string' },
+    'token-file': { type: 'string' },
+    'ca-file': { type: 'string' },
+    'serving-token-file': { type: 'string' },
+    'data-dir': { type: 'string' },
+    runtime: { type: 'string', default: 'process' },
+    'docker-socket': { type: 'string', default: '/var/run/docker.sock' },
+    address: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '0' },
+    cpu: { type: 'string' },
+    memory: { type: 'string' },
+    label: { type: 'string', multiple: true, default: [] },
+    'provider-id': { type: 'string' },
+    'lease-interval-ms': { type: 'string' },
+    'backoff-initial-ms': { type: 'string' },
+  },
+});
+
+function required(name: keyof typeof values): string {
+  const v = values[name];
+  if (typeof v !== 'string' || !v) {
+    console.error(`kubelet: --${name} is required`);
+    process.exit(2);
+  }
+  return v;
+}
+
+async function makeRuntime(dataDir: string): Promise<Runtime> {
+  if (values.runtime === 'docker') {
+    const { DockerRuntime } = await import('./runtime/docker.js');
+    return new DockerRuntime({ socketPath: values['docker-socket']!, node: values.name });
+  }
+  return new ProcessRuntime(join(dataDir, 'containers'));
+}
+
+async function main() {
+  const name = required('name');
+  const dataDir = required('data-dir');
+  const api = new ApiClient({ server: required('server'), token: readFileSync(required('token-file'), 'utf8').trim(), ca: values['ca-file'] ? readFileSync(values['ca-file'], 'utf8') : undefined });
+  const labels = Object.fromEntries(values.label!.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const backoffInitial = values['backoff-initial-ms'] ? Number(values['backoff-initial-ms']) : undefined;
+  const kubelet = new Kubelet({
+    nodeName: name,
+    api,
+    runtime: await makeRuntime(dataDir),
+    address: values.address,
+    port: Number(values.port),
+    servingToken: values['serving-token-file'] ? readFileSync(values['serving-token-file'], 'utf8').trim() : undefined,
+    cpu: values.cpu ? Number(values.cpu) : undefined,
+    memory: values.memory ? Number(values.memory) : undefined,
+    labels,
+    providerID: values['provider-id'],
+    leaseIntervalMs: values['lease-interval-ms'] ? Number(values['lease-interval-ms']) : undefined,
+    backoff: backoffInitial ? { initialMs: backoffInitial, maxMs: backoffInitial * 30, resetAfterMs: 600_000 } : undefined,
+    log: (line) => console.log(line),
+  });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('stopping: pods first');
+    await kubelet.stop({ stopPods: true });
+    console.log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  await kubelet.start();
+  console.log('ready');
+}
+
+main().catch((err) => {
+  console.error(`kubelet: ${err instanceof Error ? err.stack : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,436 @@
+/**
+ * One pod on this node, from bound to gone: init containers in order, then the containers;
+ * probes; restarts by `restartPolicy` with back-off; status as the API shows it; and graceful
+ * termination on delete. `sync` is level-triggered: it compares what the runtime has with what
+ * the pod asks for and takes the next step, so it is called on every pod change and on a tick.
+ *
+ * Back-off follows the kubelet: the first restart is at once, then a crashed container waits
+ * 10 s, doubling to 5 min, shown as the waiting reason `CrashLoopBackOff`; a container that ran
+ * 10 min before exiting starts over at no delay.
+ */
+import type { Container, Pod, Probe } from '../shared/api/schemas/index.js';
+import { parseBytes, parseCpu } from '../shared/api/quantity.js';
+import { ApiRequestError, type ApiClient } from './api-client.js';
+import { ContainerConfigError, containerEnv, expand } from './env.js';
+import { runProbe } from './probes.js';
+import type { ContainerSpec, ContainerStatus, Runtime } from './runtime/types.js';
+
+export interface BackoffPolicy {
+  initialMs: number;
+  maxMs: number;
+  resetAfterMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 };
+
+export interface WorkerContext {
+  runtime: Runtime;
+  api: ApiClient;
+  nodeName: string;
+  hostIP: string;
+  backoff: BackoffPolicy;
+  /** Records an Event about the pod (best effort). */
+  event(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  log(line: string): void;
+}
+
+interface ProbeState {
+  lastRun: number;
+  successes: number;
+  failures: number;
+}
+
+interface ContainerRecord {
+  name: string;
+  init: boolean;
+  current?: ContainerStatus;
+  previous?: ContainerStatus;
+  restartCount: number;
+  backoffMs: number;
+  waiting?: { reason: string; message?: string };
+  /** An init container that exited 0. */
+  completed: boolean;
+  ready: boolean;
+  /** The startup probe has passed (or there is none). */
+  started: boolean;
+  probes: { startup: ProbeState; liveness: ProbeState; readiness: ProbeState };
+}
+
+type Obj = Record<string, unknown>;
+const freshProbes = () => ({ startup: { lastRun: 0, successes: 0, failures: 0 }, liveness: { lastRun: 0, successes: 0, failures: 0 }, readiness: { lastRun: 0, successes: 0, failures: 0 } });
+const timestamp = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+const iso = (text: string | undefined) => (text ? timestamp(Date.parse(text)) : undefined);
+
+export class PodWorker {
+  private pod: Pod;
+  private readonly records = new Map<string, ContainerRecord>();
+  private running?: Promise<void>;
+  private again = false;
+  private terminated = false;
+  private finalPhase?: 'Succeeded' | 'Failed';
+  private lastReported = '';
+  private readonly startTime: number;
+  /** Conditions keep their transition times while their status holds. */
+  private readonly transitions = new Map<string, { status: string; at: string }>();
+
+  constructor(pod: Pod, private readonly ctx: WorkerContext, adopted: ContainerStatus[] = []) {
+    this.pod = pod;
+    this.startTime = pod.status?.startTime ? Date.parse(pod.status.startTime) : Date.now();
+    for (const c of pod.spec.initContainers ?? []) this.records.set(c.name, this.newRecord(c.name, true));
+    for (const c of pod.spec.containers) this.records.set(c.name, this.newRecord(c.name, false));
+    this.adopt(adopted);
+  }
+
+  get uid(): string {
+    return this.pod.metadata?.uid ?? '';
+  }
+
+  get done(): boolean {
+    return this.terminated;
+  }
+
+  /** The container ids of a container: its current run and the one before. */
+  containerIds(name: string): { current?: ContainerStatus; previous?: ContainerStatus; waiting?: { reason: string; message?: string } } | undefined {
+    const r = this.records.get(name);
+    return r && { current: r.current, previous: r.previous, waiting: r.waiting };
+  }
+
+  matches(namespace: string, name: string): boolean {
+    return this.pod.metadata?.namespace === namespace && this.pod.metadata?.name === name;
+  }
+
+  update(pod: Pod): void {
+    this.pod = pod;
+  }
+
+  /** Runs `step` now, or once more after the run in progress. */
+  sync(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.step();
+        } while (this.again && !this.terminated);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
+
+  private newRecord(name: string, init: boolean): ContainerRecord {
+    return { name, init, restartCount: 0, backoffMs: 0, completed: false, ready: false, started: false, probes: freshProbes() };
+  }
+
+  /** Containers found in the runtime after a kubelet restart: the newest run of each is current. */
+  private adopt(found: ContainerStatus[]): void {
+    for (const record of this.records.values()) {
+      const runs = found.filter((c) => c.spec.name === record.name).sort((a, b) => b.spec.attempt - a.spec.attempt);
+      if (runs.length === 0) continue;
+      record.current = runs[0];
+      record.previous = runs[1];
+      record.restartCount = runs[0].spec.attempt;
+      record.started = runs[0].state === 'running';
+      if (record.init && runs[0].state === 'exited' && runs[0].exitCode === 0) record.completed = true;
+      for (const extra of runs.slice(2)) void this.ctx.runtime.remove(extra.id).catch(() => undefined);
+    }
+  }
+
+  private container(name: string): Container {
+    return [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers].find((c) => c.name === name)!;
+  }
+
+  private async step(): Promise<void> {
+    if (this.terminated) return;
+    if (this.pod.metadata?.deletionTimestamp) {
+      await this.terminate(true);
+      return;
+    }
+    for (const r of this.records.values()) {
+      if (r.current) r.current = await this.ctx.runtime.inspect(r.current.id).catch(() => r.current);
+    }
+    if (!this.finalPhase && (await this.runInitContainers())) await this.runContainers();
+    await this.report();
+  }
+
+  private get restartPolicy(): string {
+    return this.pod.spec.restartPolicy ?? 'Always';
+  }
+
+  /** True once every init container has completed. */
+  private async runInitContainers(): Promise<boolean> {
+    for (const c of this.pod.spec.initContainers ?? []) {
+      const r = this.records.get(c.name)!;
+      if (r.completed) continue;
+      if (!r.current) {
+        await this.start(r);
+        return false;
+      }
+      if (r.current.state === 'running') return false;
+      if (r.current.exitCode === 0) {
+        r.completed = true;
+        continue;
+      }
+      if (this.restartPolicy === 'Never') {
+        this.finalPhase = 'Failed';
+        return false;
+      }
+      await this.restart(r);
+      return false;
+    }
+    return true;
+  }
+
+  private async runContainers(): Promise<void> {
+    await Promise.all(
+      this.pod.spec.containers.map(async (c) => {
+        const r = this.records.get(c.name)!;
+        if (!r.current) return this.start(r);
+        if (r.current.state === 'running') return this.probe(r, c);
+        r.ready = false;
+        const failed = r.current.exitCode !== 0;
+        if (this.restartPolicy === 'Always' || (this.restartPolicy === 'OnFailure' && failed)) return this.restart(r);
+      }),
+    );
+    const all = [...this.records.values()].filter((r) => !r.init);
+    if (all.every((r) => r.current?.state === 'exited') && this.restartPolicy !== 'Always') {
+      const failed = all.some((r) => r.current!.exitCode !== 0);
+      if (this.restartPolicy === 'Never' || !failed) this.finalPhase = failed ? 'Failed' : 'Succeeded';
+    }
+  }
+
+  private async start(r: ContainerRecord): Promise<void> {
+    const c = this.container(r.name);
+    const attempt = r.current ? r.current.spec.attempt + 1 : 0;
+    let spec: ContainerSpec;
+    try {
+      const env = await containerEnv(this.ctx.api, this.pod, c, this.ctx.hostIP);
+      spec = {
+        podUid: this.uid,
+        podNamespace: this.pod.metadata?.namespace ?? '',
+        podName: this.pod.metadata?.name ?? '',
+        name: c.name,
+        attempt,
+        image: c.image ?? '',
+        command: (c.command ?? []).map((a) => expand(a, env)),
+        args: (c.args ?? []).map((a) => expand(a, env)),
+        env,
+        workingDir: c.workingDir,
+        memoryLimit: c.resources?.limits?.memory !== undefined ? parseBytes(c.resources.limits.memory) : undefined,
+        cpuLimit: c.resources?.limits?.cpu !== undefined ? parseCpu(c.resources.limits.cpu) : undefined,
+      };
+    } catch (err) {
+      if (!(err instanceof ContainerConfigError)) throw err;
+      if (r.waiting?.message !== err.message) this.ctx.event(this.pod, 'Warning', 'Failed', `Error: ${err.message}`);
+      r.waiting = { reason: 'CreateContainerConfigError', message: err.message };
+      return;
+    }
+    try {
+      const started = await this.ctx.runtime.start(spec);
+      if (r.previous) await this.ctx.runtime.remove(r.previous.id).catch(() => undefined);
+      if (r.current) r.previous = r.current;
+      r.current = started;
+      r.waiting = undefined;
+      r.ready = false;
+      r.started = false;
+      r.probes = freshProbes();
+      if (attempt > 0) r.restartCount++;
+      this.ctx.event(this.pod, 'Normal', 'Started', `Started container ${c.name}`);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const reason = /pull|image/i.test(message) ? 'ErrImagePull' : 'RunContainerError';
+      if (r.waiting?.message !== message) this.ctx.event(this.pod, 'Warning', 'Failed', `Error: ${message}`);
+      r.waiting = { reason, message };
+    }
+  }
+
+  /** A run that ended: start the next one now, or wait out the back-off. */
+  private async restart(r: ContainerRecord): Promise<void> {
+    const exited = r.current!;
+    const finished = Date.parse(exited.finishedAt ?? '') || Date.now();
+    const ran = finished - Date.parse(exited.startedAt);
+    if (ran >= this.ctx.backoff.resetAfterMs) r.backoffMs = 0;
+    if (r.backoffMs > 0 && Date.now() < finished + r.backoffMs) {
+      const message = `back-off ${Math.round(r.backoffMs / 1000)}s restarting failed container=${r.name} pod=${this.pod.metadata?.name}_${this.pod.metadata?.namespace}(${this.uid})`;
+      if (r.waiting?.reason !== 'CrashLoopBackOff') this.ctx.event(this.pod, 'Warning', 'BackOff', 'Back-off restarting failed container');
+      r.waiting = { reason: 'CrashLoopBackOff', message };
+      return;
+    }
+    await this.start(r);
+    if (r.current !== exited) r.backoffMs = r.backoffMs ? Math.min(r.backoffMs * 2, this.ctx.backoff.maxMs) : this.ctx.backoff.initialMs;
+  }
+
+  private due(probe: Probe, state: ProbeState, startedAt: number, now: number): boolean {
+    return now >= startedAt + (probe.initialDelaySeconds ?? 0) * 1000 && now >= state.lastRun + (probe.periodSeconds ?? 10) * 1000;
+  }
+
+  private async runOne(kind: 'startup' | 'liveness' | 'readiness', probe: Probe, r: ContainerRecord, c: Container): Promise<boolean | undefined> {
+    const state = r.probes[kind];
+    const startedAt = Date.parse(r.current!.startedAt);
+    const now = Date.now();
+    if (!this.due(probe, state, startedAt, now)) return undefined;
+    state.lastRun = now;
+    const result = await runProbe(probe, c, r.current!.id, this.ctx.runtime, this.ctx.hostIP);
+    if (result.ok) {
+      state.successes++;
+      state.failures = 0;
+    } else {
+      state.failures++;
+      state.successes = 0;
+      const label = kind[0].toUpperCase() + kind.slice(1);
+      this.ctx.event(this.pod, 'Warning', 'Unhealthy', `${label} probe failed: ${result.message}`);
+    }
+    return result.ok;
+  }
+
+  private async probe(r: ContainerRecord, c: Container): Promise<void> {
+    if (!r.started) {
+      if (!c.startupProbe) r.started = true;
+      else {
+        await this.runOne('startup', c.startupProbe, r, c);
+        if (r.probes.startup.successes >= 1) r.started = true;
+        else if (r.probes.startup.failures >= (c.startupProbe.failureThreshold ?? 3)) return this.kill(r, c, 'failed startup probe', c.startupProbe);
+        else return;
+      }
+    }
+    if (c.livenessProbe) {
+      await this.runOne('liveness', c.livenessProbe, r, c);
+      if (r.probes.liveness.failures >= (c.livenessProbe.failureThreshold ?? 3)) return this.kill(r, c, 'failed liveness probe', c.livenessProbe);
+    }
+    if (!c.readinessProbe) {
+      r.ready = true;
+      return;
+    }
+    await this.runOne('readiness', c.readinessProbe, r, c);
+    if (r.probes.readiness.successes >= (c.readinessProbe.successThreshold ?? 1)) r.ready = true;
+    else if (r.probes.readiness.failures >= (c.readinessProbe.failureThreshold ?? 3)) r.ready = false;
+  }
+
+  /** Stops a container a probe gave up on; the restart policy takes it from there. */
+  private async kill(r: ContainerRecord, c: Container, why: string, probe: Probe): Promise<void> {
+    this.ctx.event(this.pod, 'Normal', 'Killing', `Container ${c.name} ${why}, will be restarted`);
+    const grace = probe.terminationGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30;
+    r.ready = false;
+    r.current = await this.ctx.runtime.stop(r.current!.id, grace * 1000);
+  }
+
+  /**
+   * Stops every container (SIGTERM, the grace period, SIGKILL) and removes them; with
+   * `confirm`, then deletes the pod for good (grace 0), as the kubelet confirms a deletion.
+   */
+  async terminate(confirm: boolean, graceOverrideMs?: number): Promise<void> {
+    if (this.terminated) return;
+    const meta = this.pod.metadata ?? {};
+    const graceMs = graceOverrideMs ?? (meta.deletionGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+    const records = [...this.records.values()];
+    await Promise.all(
+      records.map(async (r) => {
+        if (r.current?.state === 'running') {
+          this.ctx.event(this.pod, 'Normal', 'Killing', `Stopping container ${r.name}`);
+          await this.ctx.runtime.stop(r.current.id, graceMs);
+        }
+      }),
+    );
+    for (const r of records) {
+      for (const c of [r.current, r.previous]) if (c) await this.ctx.runtime.remove(c.id).catch(() => undefined);
+    }
+    this.terminated = true;
+    if (!confirm) return;
+    const path = `/api/v1/namespaces/${encodeURIComponent(meta.namespace ?? '')}/pods/${encodeURIComponent(meta.name ?? '')}`;
+    await this.ctx.api.request('DELETE', path, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: this.uid } }).catch((err) => {
+      if (!(err instanceof ApiRequestError) || (err.code !== 404 && err.code !== 409)) throw err;
+    });
+  }
+
+  // ---- status ------------------------------------------------------------------------------
+
+  private containerStatus(r: ContainerRecord): Obj {
+    const c = this.container(r.name);
+    const terminated = (s: ContainerStatus) => ({
+      terminated: {
+        exitCode: s.exitCode ?? 0,
+        reason: s.exitCode === 0 ? 'Completed' : s.exitCode === 137 && s.spec.memoryLimit ? 'OOMKilled' : 'Error',
+        startedAt: iso(s.startedAt),
+        finishedAt: iso(s.finishedAt),
+        containerID: `${this.ctx.runtime.name}://${s.id}`,
+      },
+    });
+    let state: Obj;
+    if (r.waiting) state = { waiting: r.waiting };
+    else if (!r.current) state = { waiting: { reason: r.init ? 'PodInitializing' : 'ContainerCreating' } };
+    else if (r.current.state === 'running') state = { running: { startedAt: iso(r.current.startedAt) } };
+    else state = terminated(r.current);
+    // While waiting to run again, the last run is `lastState`; otherwise the one before.
+    const last = r.waiting && r.current?.state === 'exited' ? r.current : r.previous;
+    return {
+      name: r.name,
+      state,
+      lastState: last && last.state === 'exited' ? terminated(last) : {},
+      ready: r.ready && r.current?.state === 'running' && !r.waiting,
+      restartCount: r.restartCount,
+      image: c.image ?? '',
+      imageID: c.image ? `${this.ctx.runtime.name}://${c.image}` : '',
+      ...(r.current ? { containerID: `${this.ctx.runtime.name}://${r.current.id}` } : {}),
+      started: r.current?.state === 'running' && r.started && !r.waiting,
+    };
+  }
+
+  private condition(type: string, ok: boolean, reason?: string): Obj {
+    const status = ok ? 'True' : 'False';
+    const prev = this.transitions.get(type);
+    const at = prev && prev.status === status ? prev.at : timestamp(Date.now());
+    this.transitions.set(type, { status, at });
+    return { type, status, lastProbeTime: null, lastTransitionTime: at, ...(reason && !ok ? { reason } : {}) };
+  }
+
+  private async report(): Promise<void> {
+    const records = [...this.records.values()];
+    const inits = records.filter((r) => r.init);
+    const apps = records.filter((r) => !r.init);
+    const initialized = inits.every((r) => r.completed);
+    const containersReady = apps.every((r) => r.ready && r.current?.state === 'running' && !r.waiting);
+    let phase: string = this.finalPhase ?? 'Pending';
+    if (!this.finalPhase && initialized && apps.every((r) => r.current)) phase = 'Running';
+    const scheduled = ((this.pod.status?.conditions ?? []) as Obj[]).find((c) => c.type === 'PodScheduled');
+    const status: Obj = {
+      phase,
+      conditions: [
+        this.condition('PodReadyToStartContainers', true),
+        this.condition('Initialized', initialized, 'ContainersNotInitialized'),
+        this.condition('Ready', containersReady && phase === 'Running', 'ContainersNotReady'),
+        this.condition('ContainersReady', containersReady && phase === 'Running', 'ContainersNotReady'),
+        scheduled ?? { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: timestamp(this.startTime) },
+      ],
+      hostIP: this.ctx.hostIP,
+      hostIPs: [{ ip: this.ctx.hostIP }],
+      podIP: this.ctx.hostIP,
+      podIPs: [{ ip: this.ctx.hostIP }],
+      startTime: timestamp(this.startTime),
+      ...(inits.length ? { initContainerStatuses: inits.map((r) => this.containerStatus(r)) } : {}),
+      containerStatuses: apps.map((r) => this.containerStatus(r)),
+      qosClass: qosClass(this.pod),
+    };
+    const text = JSON.stringify(status);
+    if (text === this.lastReported) return;
+    const meta = this.pod.metadata ?? {};
+    try {
+      await this.ctx.api.request('PATCH', `/api/v1/namespaces/${encodeURIComponent(meta.namespace ?? '')}/pods/${encodeURIComponent(meta.name ?? '')}/status`, { status }, 'application/merge-patch+json');
+      this.lastReported = text;
+    } catch (err) {
+      if (err instanceof ApiRequestError && err.code === 404) return;
+      throw err;
+    }
+  }
+}
+
+function qosClass(pod: Pod): string {
+  const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+  const requests = all.map((c) => c.resources ?? {});
+  if (requests.every((r) => !r.requests && !r.limits)) return 'BestEffort';
+  const guaranteed = requests.every((r) => r.limits?.cpu !== undefined && r.limits?.memory !== undefined && (r.requests?.cpu ?? r.limits.cpu) === r.limits.cpu && (r.requests?.memory ?? r.limits.memory) === r.limits.memory);
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}

@@ -1,0 +1,261 @@
+/**
+ * The `docker` runtime: containers through the Docker Engine API on its unix socket. Each
+ * container is named `skiff_<pod uid>_<name>_<attempt>` and labelled with its node, pod and
+ * whole spec, so a restarted kubelet finds its own (`list`), even when several nodes share one
+ * engine. Containers use the host's network (pods reach each other and probes reach them on
+ * the node's address, as with the process runtime) and Docker's init process, so SIGTERM
+ * reaches a container's main process even when it runs as PID 1. Memory and CPU limits are
+ * enforced; a missing image is pulled once, and a failed pull says so.
+ */
+import { request, type IncomingMessage } from 'node:http';
+import type { ContainerSpec, ContainerStatus, ExecResult, LogOptions, Runtime } from './types.js';
+
+export interface DockerRuntimeOptions {
+  socketPath: string;
+  /** The node whose containers this runtime manages (a label on each). */
+  node?: string;
+}
+
+interface EngineResponse {
+  status: number;
+  body: Buffer;
+}
+
+const LABEL = { spec: 'skiff.spec', node: 'skiff.node', pod: 'skiff.pod.uid' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** True when a Docker engine answers on the socket. */
+export function dockerAvailable(socketPath = '/var/run/docker.sock'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+/** Splits Docker's multiplexed stdout/stderr stream (8-byte frame headers) into text. */
+class Demux {
+  private buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): string {
+    this.buffer = Buffer.concat([this.buffer, chunk]);
+    let out = '';
+    while (this.buffer.length >= 8) {
+      const size = this.buffer.readUInt32BE(4);
+      if (this.buffer.length < 8 + size) break;
+      out += this.buffer.subarray(8, 8 + size).toString('utf8');
+      this.buffer = this.buffer.subarray(8 + size);
+    }
+    return out;
+  }
+}
+
+export class DockerRuntime implements Runtime {
+  readonly name = 'docker';
+  private useInit = true;
+
+  constructor(private readonly options: DockerRuntimeOptions) {}
+
+  private open(method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<IncomingMessage> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { socketPath: this.options.socketPath, path, method, timeout: timeoutMs, headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {} },
+        resolve,
+      );
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error(`docker ${method} ${path} timed out`)));
+      req.end(payload);
+    });
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<EngineResponse> {
+    const res = await this.open(method, path, body);
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    return { status: res.statusCode ?? 0, body: Buffer.concat(chunks) };
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown, okStatuses: number[] = []): Promise<T> {
+    const res = await this.call(method, path, body);
+    if (res.status >= 300 && !okStatuses.includes(res.status)) {
+      let message = res.body.toString('utf8');
+      try {
+        message = (JSON.parse(message) as { message?: string }).message ?? message;
+      } catch {
+        /* plain text */
+      }
+      throw Object.assign(new Error(`docker: ${message.trim()}`), { status: res.status });
+    }
+    return (res.body.length ? JSON.parse(res.body.toString('utf8')) : {}) as T;
+  }
+
+  private async ensureImage(image: string): Promise<void> {
+    const found = await this.call('GET', `/images/${encodeURIComponent(image)}/json`);
+    if (found.status === 200) return;
+    const colon = image.lastIndexOf(':');
+    const [name, tag] = colon > image.lastIndexOf('/') ? [image.slice(0, colon), image.slice(colon + 1)] : [image, 'latest'];
+    const pulled = await this.call('POST', `/images/create?fromImage=${encodeURIComponent(name)}&tag=${encodeURIComponent(tag)}`);
+    const text = pulled.body.toString('utf8');
+    if (pulled.status >= 300 || /"error"/.test(text)) {
+      const detail = /"(?:error|message)":\s*"([^"]+)"/.exec(text)?.[1] ?? text.trim();
+      throw new Error(`failed to pull image "${image}": ${detail}`);
+    }
+  }
+
+  async start(spec: ContainerSpec): Promise<ContainerStatus> {
+    await this.ensureImage(spec.image);
+    const name = `skiff_${spec.podUid}_${spec.name}_${spec.attempt}`.replace(/[^a-zA-Z0-9_.-]/g, '-');
+    await this.call('DELETE', `/containers/${name}?force=true`);
+    const create = (init: boolean) =>
+      this.json<{ Id: string }>('POST', `/containers/create?name=${encodeURIComponent(name)}`, {
+        Image: spec.image,
+        ...(spec.command.length ? { Entrypoint: spec.command, Cmd: spec.args } : spec.args.length ? { Cmd: spec.args } : {}),
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        WorkingDir: spec.workingDir ?? '',
+        Labels: {
+          [LABEL.spec]: JSON.stringify(spec),
+          [LABEL.node]: this.options.node ?? '',
+          [LABEL.pod]: spec.podUid,
+          'skiff.pod.namespace': spec.podNamespace,
+          'skiff.pod.name': spec.podName,
+          'skiff.container.name': spec.name,
+        },
+        HostConfig: {
+          NetworkMode: 'host',
+          Init: init,
+          ...(spec.memoryLimit ? { Memory: spec.memoryLimit } : {}),
+          ...(spec.cpuLimit ? { NanoCpus: spec.cpuLimit * 1_000_000 } : {}),
+          LogConfig: { Type: 'json-file', Config: { 'max-size': String(spec.logMaxBytes ?? 10 * 2 ** 20), 'max-file': '2' } },
+        },
+      });
+    let created: { Id: string };
+    try {
+      created = await create(this.useInit);
+    } catch (err) {
+      // An engine without docker-init: run without it (SIGTERM then reaches PID 1 directly).
+      if (!this.useInit || !/init/i.test((err as Error).message)) throw err;
+      this.useInit = false;
+      created = await create(false);
+    }
+    await this.json('POST', `/containers/${created.Id}/start`, undefined, [304]);
+    return this.inspect(created.Id);
+  }
+
+  async inspect(id: string): Promise<ContainerStatus> {
+    const c = await this.json<{ Id: string; State: { Status: string; ExitCode: number; StartedAt: string; FinishedAt: string; Pid: number; OOMKilled: boolean }; Config: { Labels: Record<string, string> } }>('GET', `/containers/${id}/json`);
+    const spec = JSON.parse(c.Config.Labels[LABEL.spec] ?? '{}') as ContainerSpec;
+    const running = c.State.Status === 'running' || c.State.Status === 'created' || c.State.Status === 'restarting';
+    const exitCode = c.State.ExitCode;
+    const signal = !running && exitCode > 128 ? ({ 137: 'SIGKILL', 143: 'SIGTERM', 130: 'SIGINT' } as Record<number, string>)[exitCode] : undefined;
+    return {
+      id: c.Id,
+      spec,
+      state: running ? 'running' : 'exited',
+      exitCode: running ? undefined : exitCode,
+      signal,
+      startedAt: c.State.StartedAt,
+      finishedAt: running ? undefined : c.State.FinishedAt,
+      pid: c.State.Pid || undefined,
+    };
+  }
+
+  async stop(id: string, gracePeriodMs: number): Promise<ContainerStatus> {
+    let status = await this.inspect(id);
+    if (status.state === 'exited') return status;
+    await this.json('POST', `/containers/${id}/kill?signal=SIGTERM`, undefined, [409]);
+    const deadline = Date.now() + gracePeriodMs;
+    while ((status = await this.inspect(id)).state === 'running' && Date.now() < deadline) await sleep(20);
+    if (status.state === 'running') {
+      await this.json('POST', `/containers/${id}/kill?signal=SIGKILL`, undefined, [409]);
+      for (let i = 0; i < 500 && (status = await this.inspect(id)).state === 'running'; i++) await sleep(20);
+    }
+    return status;
+  }
+
+  async remove(id: string): Promise<void> {
+    const status = await this.inspect(id).catch((err: { status?: number }) => {
+      if (err.status === 404) return undefined;
+      throw err;
+    });
+    if (!status) return;
+    if (status.state === 'running') throw new Error(`container ${id} is running: stop it first`);
+    await this.json('DELETE', `/containers/${id}?force=true&v=true`, undefined, [404]);
+  }
+
+  async list(): Promise<ContainerStatus[]> {
+    const labels = [LABEL.pod, ...(this.options.node !== undefined ? [`${LABEL.node}=${this.options.node}`] : [])];
+    const found = await this.json<{ Id: string }[]>('GET', `/containers/json?all=true&filters=${encodeURIComponent(JSON.stringify({ label: labels }))}`);
+    const out: ContainerStatus[] = [];
+    for (const c of found) out.push(await this.inspect(c.Id));
+    return out;
+  }
+
+  private logPath(id: string, options: LogOptions, follow: boolean): string {
+    const params = new URLSearchParams({ stdout: '1', stderr: '1', timestamps: '1' });
+    if (follow) params.set('follow', '1');
+    if (options.tailLines !== undefined) params.set('tail', String(options.tailLines));
+    if (options.sinceSeconds !== undefined) params.set('since', String(Math.floor(Date.now() / 1000 - options.sinceSeconds)));
+    return `/containers/${id}/logs?${params}`;
+  }
+
+  /** Docker's RFC 3339 timestamps kept or cut, line by line. */
+  private format(text: string, timestamps: boolean | undefined): string {
+    if (timestamps) return text;
+    return text.replace(/^\S+ /gm, '');
+  }
+
+  async logs(id: string, options: LogOptions = {}): Promise<string> {
+    const res = await this.call('GET', this.logPath(id, options, false));
+    if (res.status >= 300) throw new Error(`docker logs: ${res.body.toString('utf8')}`);
+    return this.format(new Demux().push(res.body), options.timestamps);
+  }
+
+  async followLogs(id: string, options: LogOptions, onText: (text: string) => void, signal: AbortSignal): Promise<void> {
+    const res = await this.open('GET', this.logPath(id, options, true), undefined, 0);
+    const demux = new Demux();
+    let partial = '';
+    const abort = () => res.destroy();
+    signal.addEventListener('abort', abort, { once: true });
+    try {
+      for await (const chunk of res) {
+        const text = partial + demux.push(chunk as Buffer);
+        const end = text.lastIndexOf('\n');
+        partial = text.slice(end + 1);
+        if (end >= 0) onText(this.format(text.slice(0, end + 1), options.timestamps));
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    } finally {
+      signal.removeEventListener('abort', abort);
+    }
+  }
+
+  async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+    const status = await this.inspect(id);
+    if (status.state !== 'running') return { exitCode: 126, output: `container ${status.spec.name} is not running`, timedOut: false };
+    const exec = await this.json<{ Id: string }>('POST', `/containers/${id}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: command });
+    const res = await this.open('POST', `/exec/${exec.Id}/start`, { Detach: false, Tty: false }, 0);
+    const demux = new Demux();
+    let output = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      res.destroy();
+    }, timeoutMs);
+    try {
+      for await (const chunk of res) if (output.length < 10_240) output += demux.push(chunk as Buffer);
+    } catch {
+      /* destroyed on timeout */
+    } finally {
+      clearTimeout(timer);
+    }
+    if (timedOut) return { exitCode: 137, output, timedOut };
+    const done = await this.json<{ ExitCode: number | null }>('GET', `/exec/${exec.Id}/json`);
+    return { exitCode: done.ExitCode ?? 1, output, timedOut };
+  }
+}
