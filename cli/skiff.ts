@@ -6,7 +6,8 @@
 import { parseArgs } from 'node:util';
 import { up } from './up.js';
 
-const USAGE = `usage: skiff up [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]`;
+const USAGE = `usage: skiff up [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]
+                [--docker-socket /var/run/docker.sock] [--node-grace-seconds 40] [--eviction-seconds 300]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -22,6 +23,11 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       nodes: { type: 'string', default: '2' },
       runtime: { type: 'string', default: 'auto' },
+      'docker-socket': { type: 'string' },
+      'node-grace-seconds': { type: 'string' },
+      'eviction-seconds': { type: 'string' },
+      'lease-interval-ms': { type: 'string' },
+      'backoff-initial-ms': { type: 'string' },
     },
     strict: true,
   });
@@ -31,7 +37,25 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${values.port}`);
   if (!Number.isInteger(nodes) || nodes < 0) throw new Error(`--nodes must be a whole number, got ${values.nodes}`);
   if (!['process', 'docker', 'auto'].includes(runtime)) throw new Error(`--runtime must be process, docker or auto, got ${values.runtime}`);
-  const running = await up({ dataDir: values['data-dir']!, port, host: values.host!, nodes, runtime });
+  const seconds = (name: 'node-grace-seconds' | 'eviction-seconds' | 'lease-interval-ms' | 'backoff-initial-ms') => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number of at least 0, got ${v}`);
+    return n;
+  };
+  const running = await up({
+    dataDir: values['data-dir']!,
+    port,
+    host: values.host!,
+    nodes,
+    runtime,
+    dockerSocket: values['docker-socket'],
+    nodeGraceSeconds: seconds('node-grace-seconds'),
+    evictionSeconds: seconds('eviction-seconds'),
+    leaseIntervalMs: seconds('lease-interval-ms'),
+    backoffInitialMs: seconds('backoff-initial-ms'),
+  });
   await new Promise<void>((resolve) => {
     const stop = () => void running.stop().then(resolve);
     process.once('SIGINT', stop);

@@ -1,11 +1,18 @@
 /**
- * `skiff up`: the control plane on the embedded default, in one process: the SQLite store in
- * the data directory, the HTTPS API with its kubeconfig, and the controllers (scheduler,
- * ReplicaSet, Deployment) on the store's change feed. Stops cleanly on Ctrl-C or SIGTERM;
- * started again on the same data directory, it has everything it had.
+ * `skiff up`: the whole cluster on one machine, in one command: the SQLite store in the data
+ * directory, the HTTPS API with its kubeconfig, the controllers and scheduler on the store's
+ * change feed, and `--nodes` kubelets as child processes (the `local` cloud provider) running
+ * pods with the `process` or `docker` runtime. Stops everything it started on Ctrl-C or
+ * SIGTERM; started again on the same data directory, it has everything it had, and the
+ * kubelets (same node names) start their pods again.
  */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { kubeletLogs } from '../functions/api/kubelet-logs.js';
 import { startApiServer } from '../functions/api/server.js';
+import { dockerAvailable } from '../kubelet/runtime/docker.js';
+import { LocalCloudProvider } from '../shared/cloud/local.js';
 import { startControlPlane } from '../shared/control-plane.js';
 import { createStore } from '../shared/store/factory.js';
 
@@ -15,30 +22,94 @@ export interface UpOptions {
   host: string;
   nodes: number;
   runtime: 'process' | 'docker' | 'auto';
+  /** Docker engine socket for the docker runtime (default /var/run/docker.sock). */
+  dockerSocket?: string;
+  /** A node whose Lease is this old goes Unknown (default 40 s). */
+  nodeGraceSeconds?: number;
+  /** How long pods stay on an unreachable node before they are evicted (default 300 s). */
+  evictionSeconds?: number;
+  /** Kubelet Lease renewal period (default 10 s). */
+  leaseIntervalMs?: number;
+  /** First restart back-off of a crashing container (default 10 s). */
+  backoffInitialMs?: number;
 }
 
-export async function up(options: UpOptions, log: (line: string) => void = console.log): Promise<{ stop: () => Promise<void> }> {
+export interface Running {
+  url: string;
+  kubeconfigPath: string;
+  provider?: LocalCloudProvider;
+  runtime?: 'process' | 'docker';
+  stop(): Promise<void>;
+}
+
+/** A secret kept in the data directory, so a restart keeps it. */
+function persistentToken(path: string): string {
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(path, token, { mode: 0o600 });
+  return token;
+}
+
+export async function up(options: UpOptions, log: (line: string) => void = console.log): Promise<Running> {
   const dataDir = resolve(options.dataDir);
   const started = Date.now();
   const store = await createStore(`sqlite://${join(dataDir, 'skiff.db')}`);
   log(`store     sqlite ${join(dataDir, 'skiff.db')} at revision ${await store.currentRevision()}`);
-  const api = await startApiServer({ store, dataDir, port: options.port, host: options.host });
+  const servingToken = persistentToken(join(dataDir, 'kubelet-serving-token'));
+  const api = await startApiServer({ store, dataDir, port: options.port, host: options.host, logs: kubeletLogs(store, servingToken) });
   log(`api       ${api.url} (ready in ${Date.now() - started} ms)`);
-  const controlPlane = await startControlPlane({ store, log: (line) => log(`control   ${line}`) });
+  const controlPlane = await startControlPlane({
+    store,
+    log: (line) => log(`control   ${line}`),
+    nodeLifecycle: {
+      gracePeriodMs: options.nodeGraceSeconds !== undefined ? options.nodeGraceSeconds * 1000 : undefined,
+      defaultTolerationSeconds: options.evictionSeconds,
+    },
+  });
   log(`control   ${controlPlane.controllers.map((c) => c.name).join(', ')}`);
+
+  let provider: LocalCloudProvider | undefined;
+  let runtime: 'process' | 'docker' | undefined;
   if (options.nodes > 0) {
-    log(`nodes     ${options.nodes} requested with the ${options.runtime} runtime: workers and the kubelet are not part of this build yet`);
+    const socket = options.dockerSocket ?? '/var/run/docker.sock';
+    runtime = options.runtime === 'auto' ? ((await dockerAvailable(socket)) ? 'docker' : 'process') : options.runtime;
+    if (runtime === 'docker' && !(await dockerAvailable(socket))) throw new Error(`--runtime docker: no Docker engine answers on ${socket}`);
+    provider = new LocalCloudProvider({
+      server: api.url,
+      caFile: join(dataDir, 'pki', 'ca.crt'),
+      dataDir,
+      runtime,
+      dockerSocket: runtime === 'docker' ? socket : undefined,
+      issueToken: api.issueToken,
+      servingToken,
+      leaseIntervalMs: options.leaseIntervalMs,
+      backoffInitialMs: options.backoffInitialMs,
+      log: (line) => log(`kubelet   ${line}`),
+    });
+    const names = Array.from({ length: options.nodes }, (_, i) => `local-${i}`);
+    await Promise.all(names.map((name) => provider!.create({ name, instanceType: 'local', zone: 'local' })));
+    log(`nodes     ${names.join(', ')} (runtime ${runtime})`);
   }
+
   log('');
   log('Skiff is up. Try:');
   log(`  export KUBECONFIG=${api.kubeconfigPath}`);
-  log('  kubectl get namespaces');
-  log(`  kubectl --kubeconfig ${api.kubeconfigPath} create deployment web --image=nginx`);
+  log('  kubectl get nodes');
+  log('  kubectl apply -f examples/web.yaml');
+  log('  kubectl get pods -o wide');
   log('');
   let stopping: Promise<void> | undefined;
   return {
+    url: api.url,
+    kubeconfigPath: api.kubeconfigPath,
+    provider,
+    runtime,
     stop: () =>
       (stopping ??= (async () => {
+        if (provider) {
+          log('stopping  kubelets and their pods');
+          await provider.close();
+        }
         log('stopping  api');
         await api.close();
         log('stopping  controllers');

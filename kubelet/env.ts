@@ -50,7 +50,7 @@ export function expand(text: string, vars: Record<string, string>): string {
   });
 }
 
-function fieldRef(pod: Pod, path: string, hostIP: string): string {
+function fieldRef(pod: Pod, path: string, ips: { hostIP: string; podIP: string }): string {
   const labels = /^metadata\.labels\['(.+)'\]$/.exec(path);
   if (labels) return pod.metadata?.labels?.[labels[1]] ?? '';
   const annotations = /^metadata\.annotations\['(.+)'\]$/.exec(path);
@@ -67,8 +67,9 @@ function fieldRef(pod: Pod, path: string, hostIP: string): string {
     case 'spec.serviceAccountName':
       return pod.spec.serviceAccountName ?? 'default';
     case 'status.hostIP':
+      return ips.hostIP;
     case 'status.podIP':
-      return hostIP;
+      return ips.podIP;
     default:
       throw new ContainerConfigError(`unsupported fieldRef ${path}`);
   }
@@ -85,9 +86,10 @@ function resourceFieldRef(container: Container, ref: Obj): string {
 }
 
 /** The environment of `container` in `pod`. */
-export async function containerEnv(api: ApiClient, pod: Pod, container: Container, hostIP: string): Promise<Record<string, string>> {
+export async function containerEnv(api: ApiClient, pod: Pod, container: Container, ips: { hostIP: string; podIP: string }): Promise<Record<string, string>> {
   const sources = new Sources(api, pod.metadata?.namespace ?? 'default');
-  const env: Record<string, string> = {};
+  // As container runtimes do: the pod's name is the container's hostname.
+  const env: Record<string, string> = { HOSTNAME: pod.metadata?.name ?? '' };
   for (const from of (container.envFrom ?? []) as Obj[]) {
     const prefix = String(from.prefix ?? '');
     const ref = (from.configMapRef ?? from.secretRef) as Obj | undefined;
@@ -120,7 +122,7 @@ export async function containerEnv(api: ApiClient, pod: Pod, container: Containe
       }
       env[variable.name] = data[keyRef.key];
     } else if (from.fieldRef) {
-      env[variable.name] = fieldRef(pod, from.fieldRef.fieldPath, hostIP);
+      env[variable.name] = fieldRef(pod, from.fieldRef.fieldPath, ips);
     } else if (from.resourceFieldRef) {
       env[variable.name] = resourceFieldRef(container, from.resourceFieldRef as Obj);
     }

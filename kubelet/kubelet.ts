@@ -19,6 +19,12 @@ export interface KubeletOptions {
   runtime: Runtime;
   /** The address pods and logs are reached on (containers share the node's network). */
   address?: string;
+  /**
+   * Where pod IPs come from: a /16 of loopback addresses (say `127.11.0.0/16`), one per pod,
+   * so pods on one machine each have their own address and can all listen on the same port.
+   * Absent: every pod has the node's address.
+   */
+  podCidr?: string;
   /** Port of the log server (0 picks one). */
   port?: number;
   /** Bearer token the log server requires (the API server's). Absent: no check. */
@@ -42,6 +48,9 @@ const microTime = () => new Date().toISOString().replace('Z', '000Z');
 
 export class Kubelet {
   private readonly workers = new Map<string, PodWorker>();
+  /** Pod uid -> its IP, and the IPs in use. */
+  private readonly podIPs = new Map<string, string>();
+  private readonly usedIPs = new Set<string>();
   private readonly abort = new AbortController();
   private server?: Server;
   private leaseTimer?: NodeJS.Timeout;
@@ -98,7 +107,8 @@ export class Kubelet {
     const memory = o.memory ?? totalmem();
     const labels = { 'kubernetes.io/hostname': this.nodeName, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': arch() === 'x64' ? 'amd64' : arch(), ...o.labels };
     const resources = { cpu: `${cpu}m`, memory: `${Math.floor(memory / 1024)}Ki`, pods: String(o.pods ?? 110), 'ephemeral-storage': '10Gi' };
-    const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: this.nodeName, labels }, spec: o.providerID ? { providerID: o.providerID } : {} };
+    const spec = { ...(o.providerID ? { providerID: o.providerID } : {}), ...(o.podCidr ? { podCIDR: o.podCidr, podCIDRs: [o.podCidr] } : {}) };
+    const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: this.nodeName, labels }, spec };
     try {
       await o.api.request('POST', '/api/v1/nodes', node);
     } catch (err) {
@@ -189,6 +199,7 @@ export class Kubelet {
         api: this.options.api,
         nodeName: this.nodeName,
         hostIP: this.address,
+        podIP: (p) => this.podIP(p),
         backoff: this.options.backoff ?? DEFAULT_BACKOFF,
         event: (p, type, reason, message) => void this.event(p, type, reason, message),
         log: this.log,
@@ -199,11 +210,38 @@ export class Kubelet {
     return worker;
   }
 
+  /** The pod's address: the one it had (after a restart), else the next free one in the range. */
+  private podIP(pod: Pod): string {
+    const uid = pod.metadata?.uid ?? '';
+    const known = this.podIPs.get(uid);
+    if (known) return known;
+    const cidr = this.options.podCidr;
+    if (!cidr) return this.address;
+    const [a, b] = cidr.split('.');
+    const inRange = (ip: string | undefined) => ip && ip.startsWith(`${a}.${b}.`) && !this.usedIPs.has(ip);
+    let ip = inRange(pod.status?.podIP) ? pod.status!.podIP! : undefined;
+    for (let n = 2; !ip && n < 65_534; n++) {
+      const candidate = `${a}.${b}.${n >> 8}.${n & 255}`;
+      if (!this.usedIPs.has(candidate)) ip = candidate;
+    }
+    if (!ip) return this.address;
+    this.podIPs.set(uid, ip);
+    this.usedIPs.add(ip);
+    return ip;
+  }
+
+  private forget(uid: string): void {
+    this.workers.delete(uid);
+    const ip = this.podIPs.get(uid);
+    if (ip) this.usedIPs.delete(ip);
+    this.podIPs.delete(uid);
+  }
+
   private syncWorker(worker: PodWorker): void {
     worker
       .sync()
       .then(() => {
-        if (worker.done) this.workers.delete(worker.uid);
+        if (worker.done) this.forget(worker.uid);
       })
       .catch((err) => this.log(`pod ${worker.uid}: ${err instanceof Error ? err.message : String(err)}`));
   }
@@ -228,7 +266,7 @@ export class Kubelet {
         if (expired) {
           const pods = await this.listPods();
           const present = new Set(pods.items.map((p) => p.metadata?.uid));
-          for (const [uid, w] of this.workers) if (!present.has(uid)) void w.terminate(false).finally(() => this.workers.delete(uid));
+          for (const [uid, w] of this.workers) if (!present.has(uid)) void w.terminate(false).finally(() => this.forget(uid));
           for (const p of pods.items) this.ensureWorker(p);
           version = pods.resourceVersion;
         }
@@ -245,7 +283,7 @@ export class Kubelet {
     const worker = this.workers.get(pod.metadata?.uid ?? '');
     if (!worker) return;
     worker.update(pod);
-    void worker.terminate(false, 0).finally(() => this.workers.delete(worker.uid));
+    void worker.terminate(false, 0).finally(() => this.forget(worker.uid));
   }
 
   private async event(pod: Pod, type: string, reason: string, message: string): Promise<void> {

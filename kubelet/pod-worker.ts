@@ -28,6 +28,8 @@ export interface WorkerContext {
   api: ApiClient;
   nodeName: string;
   hostIP: string;
+  /** The pod's own address (each pod gets one; containers bind to it). */
+  podIP(pod: Pod): string;
   backoff: BackoffPolicy;
   /** Records an Event about the pod (best effort). */
   event(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string): void;
@@ -126,11 +128,23 @@ export class PodWorker {
     return { name, init, restartCount: 0, backoffMs: 0, completed: false, ready: false, started: false, probes: freshProbes() };
   }
 
-  /** Containers found in the runtime after a kubelet restart: the newest run of each is current. */
+  /**
+   * Containers found in the runtime after a kubelet restart: the newest run of each is current.
+   * A container that ran before (the pod's status says so) but is gone (the machine or all of
+   * `skiff up` restarted) starts again as a restart, so restartCount keeps counting.
+   */
   private adopt(found: ContainerStatus[]): void {
+    const reported = [...(this.pod.status?.initContainerStatuses ?? []), ...(this.pod.status?.containerStatuses ?? [])];
     for (const record of this.records.values()) {
       const runs = found.filter((c) => c.spec.name === record.name).sort((a, b) => b.spec.attempt - a.spec.attempt);
-      if (runs.length === 0) continue;
+      if (runs.length === 0) {
+        const before = reported.find((s) => s.name === record.name);
+        if (before?.containerID) {
+          record.restartCount = before.restartCount + 1;
+          if (record.init && before.state?.terminated?.exitCode === 0) record.completed = true;
+        }
+        continue;
+      }
       record.current = runs[0];
       record.previous = runs[1];
       record.restartCount = runs[0].spec.attempt;
@@ -205,10 +219,10 @@ export class PodWorker {
 
   private async start(r: ContainerRecord): Promise<void> {
     const c = this.container(r.name);
-    const attempt = r.current ? r.current.spec.attempt + 1 : 0;
+    const attempt = r.current ? r.current.spec.attempt + 1 : r.restartCount;
     let spec: ContainerSpec;
     try {
-      const env = await containerEnv(this.ctx.api, this.pod, c, this.ctx.hostIP);
+      const env = await containerEnv(this.ctx.api, this.pod, c, { hostIP: this.ctx.hostIP, podIP: this.ctx.podIP(this.pod) });
       spec = {
         podUid: this.uid,
         podNamespace: this.pod.metadata?.namespace ?? '',
@@ -231,14 +245,16 @@ export class PodWorker {
     }
     try {
       const started = await this.ctx.runtime.start(spec);
-      if (r.previous) await this.ctx.runtime.remove(r.previous.id).catch(() => undefined);
-      if (r.current) r.previous = r.current;
+      if (r.current) {
+        if (r.previous) await this.ctx.runtime.remove(r.previous.id).catch(() => undefined);
+        r.previous = r.current;
+        r.restartCount++;
+      }
       r.current = started;
       r.waiting = undefined;
       r.ready = false;
       r.started = false;
       r.probes = freshProbes();
-      if (attempt > 0) r.restartCount++;
       this.ctx.event(this.pod, 'Normal', 'Started', `Started container ${c.name}`);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -274,7 +290,7 @@ export class PodWorker {
     const now = Date.now();
     if (!this.due(probe, state, startedAt, now)) return undefined;
     state.lastRun = now;
-    const result = await runProbe(probe, c, r.current!.id, this.ctx.runtime, this.ctx.hostIP);
+    const result = await runProbe(probe, c, r.current!.id, this.ctx.runtime, this.ctx.podIP(this.pod));
     if (result.ok) {
       state.successes++;
       state.failures = 0;
@@ -407,8 +423,8 @@ export class PodWorker {
       ],
       hostIP: this.ctx.hostIP,
       hostIPs: [{ ip: this.ctx.hostIP }],
-      podIP: this.ctx.hostIP,
-      podIPs: [{ ip: this.ctx.hostIP }],
+      podIP: this.ctx.podIP(this.pod),
+      podIPs: [{ ip: this.ctx.podIP(this.pod) }],
       startTime: timestamp(this.startTime),
       ...(inits.length ? { initContainerStatuses: inits.map((r) => this.containerStatus(r)) } : {}),
       containerStatuses: apps.map((r) => this.containerStatus(r)),

@@ -12,7 +12,7 @@ const dir = mkdtempSync(join(tmpdir(), 'skiff-up-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function start(): Promise<{ child: ChildProcess; output: () => string; kubeconfig: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', 'up', '--data-dir', join(dir, 'data'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', 'up', '--data-dir', join(dir, 'data'), '--port', '0', '--nodes', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += String(d)));
   child.stderr!.on('data', (d) => (out += String(d)));
@@ -57,7 +57,8 @@ describe('skiff up', () => {
     expect(first.output()).toMatch(/api\s+https:\/\/127\.0\.0\.1:\d+/);
     const created = await kubectl(first.kubeconfig, ['create', 'configmap', 'kept', '--from-literal=survives=restart']);
     expect(created.code, created.stderr).toBe(0);
-    // The controllers run: a Deployment gets its ReplicaSet and pods, which wait for workers.
+    // The controllers run: a Deployment gets its ReplicaSet and pods, which wait for workers
+    // (none here: `--nodes 0`; test/e2e/local-workers.test.ts runs pods).
     expect((await kubectl(first.kubeconfig, ['create', 'deployment', 'web', '--image=nginx:1.25', '--replicas=2'])).code).toBe(0);
     const deadline = Date.now() + 15_000;
     let pods = '';

@@ -1,0 +1,152 @@
+/**
+ * The `local` cloud provider: each node is a kubelet child process on this machine, with its
+ * own data directory (`<dataDir>/nodes/<name>`) and its own API token. Its output is passed to
+ * `log` line by line, prefixed with the node's name. A kubelet that dies is not restarted
+ * behind the cluster's back: its node goes NotReady and its pods move, as with a lost machine.
+ * `close` stops every kubelet, whose pods stop with them; the containers of a kubelet that died
+ * are cleaned up from its data directory.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { DockerRuntime } from '../../kubelet/runtime/docker.js';
+import { ProcessRuntime } from '../../kubelet/runtime/process.js';
+import type { Runtime } from '../../kubelet/runtime/types.js';
+import type { CloudNode, CloudProvider, InstanceType, NodeRequest } from './types.js';
+
+const KUBELET_MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../kubelet/main.ts');
+
+export interface LocalProviderOptions {
+  /** The API server's URL, and the file holding its CA. */
+  server: string;
+  caFile: string;
+  dataDir: string;
+  runtime: 'process' | 'docker';
+  dockerSocket?: string;
+  /** Makes an API token for a node's kubelet. */
+  issueToken(user: string, groups: string[]): string;
+  /** The token kubelets require on their log servers (the API's log proxy sends it). */
+  servingToken: string;
+  leaseIntervalMs?: number;
+  backoffInitialMs?: number;
+  log?: (line: string) => void;
+}
+
+interface Entry {
+  node: CloudNode;
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+export class LocalCloudProvider implements CloudProvider {
+  readonly name = 'local';
+  private readonly nodes = new Map<string, Entry>();
+  /** Node name -> the second octet of its pods' loopback range (127.<n>.0.0/16). */
+  private readonly ranges = new Map<string, number>();
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly options: LocalProviderOptions) {
+    this.log = options.log ?? (() => undefined);
+  }
+
+  async instanceTypes(): Promise<InstanceType[]> {
+    return [{ name: 'local', cpu: cpus().length * 1000, memory: totalmem(), pods: 110, zones: ['local'] }];
+  }
+
+  nodeDir(name: string): string {
+    return join(this.options.dataDir, 'nodes', name);
+  }
+
+  async create(request: NodeRequest): Promise<CloudNode> {
+    const existing = this.nodes.get(request.name);
+    if (existing && existing.child.exitCode === null) return existing.node;
+    const dir = this.nodeDir(request.name);
+    mkdirSync(dir, { recursive: true });
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, this.options.issueToken(`system:node:${request.name}`, ['system:nodes']), { mode: 0o600 });
+    const servingTokenFile = join(dir, 'serving-token');
+    writeFileSync(servingTokenFile, this.options.servingToken, { mode: 0o600 });
+    // Each node's pods get loopback addresses of their own range: on one machine, pods of
+    // every node can then listen on the same port, each on its own address.
+    const used = new Set(this.ranges.values());
+    let range = this.ranges.get(request.name) ?? 10 + (Number(/(\d+)$/.exec(request.name)?.[1] ?? 0) % 240);
+    while (!this.ranges.has(request.name) && used.has(range)) range = 10 + ((range - 9) % 240);
+    this.ranges.set(request.name, range);
+    const labels = { 'topology.kubernetes.io/zone': request.zone, 'node.kubernetes.io/instance-type': request.instanceType, 'skiff.dev/provider': 'local', ...request.labels };
+    const args = [
+      '--import', import.meta.resolve('tsx'), KUBELET_MAIN,
+      '--name', request.name,
+      '--server', this.options.server,
+      '--ca-file', this.options.caFile,
+      '--token-file', tokenFile,
+      '--serving-token-file', servingTokenFile,
+      '--data-dir', dir,
+      '--runtime', this.options.runtime,
+      '--provider-id', `local://${request.name}`,
+      '--pod-cidr', `127.${range}.0.0/16`,
+      ...(this.options.dockerSocket ? ['--docker-socket', this.options.dockerSocket] : []),
+      ...(this.options.leaseIntervalMs ? ['--lease-interval-ms', String(this.options.leaseIntervalMs)] : []),
+      ...(this.options.backoffInitialMs ? ['--backoff-initial-ms', String(this.options.backoffInitialMs)] : []),
+      ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const node: CloudNode = { name: request.name, providerID: `local://${request.name}`, instanceType: request.instanceType, zone: request.zone, state: 'pending', labels };
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    this.nodes.set(request.name, { node, child, exited });
+    const ready = new Promise<void>((resolve, reject) => {
+      for (const stream of [child.stdout!, child.stderr!]) {
+        createInterface({ input: stream }).on('line', (line) => {
+          if (line === 'ready') {
+            node.state = 'running';
+            resolve();
+          }
+          this.log(`${request.name}: ${line}`);
+        });
+      }
+      child.once('exit', (code) => reject(new Error(`kubelet ${request.name} exited with ${code} before it was ready`)));
+    });
+    await ready;
+    return node;
+  }
+
+  /** The kubelet's process id (tests kill it to make a node fail). */
+  pid(name: string): number | undefined {
+    return this.nodes.get(name)?.child.pid;
+  }
+
+  async delete(name: string): Promise<void> {
+    const entry = this.nodes.get(name);
+    if (!entry) return;
+    entry.node.state = 'terminating';
+    if (entry.child.exitCode === null && entry.child.signalCode === null) {
+      entry.child.kill('SIGTERM');
+      const timer = setTimeout(() => entry.child.kill('SIGKILL'), 60_000);
+      await entry.exited;
+      clearTimeout(timer);
+    } else {
+      // The kubelet died: what it started is still running. Stop it as the kubelet would have.
+      const runtime: Runtime =
+        this.options.runtime === 'docker' ? new DockerRuntime({ socketPath: this.options.dockerSocket ?? '/var/run/docker.sock', node: name }) : new ProcessRuntime(join(this.nodeDir(name), 'containers'));
+      for (const c of await runtime.list()) {
+        await runtime.stop(c.id, 0);
+        await runtime.remove(c.id);
+      }
+    }
+    this.nodes.delete(name);
+  }
+
+  async get(name: string): Promise<CloudNode | undefined> {
+    return this.nodes.get(name)?.node;
+  }
+
+  async list(): Promise<CloudNode[]> {
+    return [...this.nodes.values()].map((e) => e.node);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.nodes.keys()].map((n) => this.delete(n)));
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * The whole loop on one machine, as a newcomer runs it: `skiff up` with two local kubelets, and
+ * the real kubectl. Pods really run (host processes, or Docker containers on a private engine):
+ * a Deployment spreads over the nodes, logs stream, scale and rollouts work, a killed container
+ * is restarted, a crashing one backs off, a failing readiness probe keeps a pod out of Ready,
+ * delete leaves nothing behind, a killed kubelet's pods move to the other node, and a restart
+ * of `skiff up` keeps the Deployment and its pods. The same suite runs on both runtimes.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, importBusyboxImage, startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
+import { eventually, startSkiffUp, type SkiffUp } from '../support/skiff-up.js';
+
+interface PodView {
+  metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  spec: { nodeName?: string };
+  status: {
+    phase?: string;
+    podIP?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { name: string; ready: boolean; restartCount: number; containerID?: string; state: { waiting?: { reason: string }; running?: object; terminated?: { exitCode: number } } }[];
+  };
+}
+
+const FAST = ['--node-grace-seconds', '4', '--eviction-seconds', '1', '--lease-interval-ms', '1000', '--backoff-initial-ms', '3000'];
+
+for (const runtime of ['process', 'docker'] as const) {
+  describe(`skiff up with local workers (${runtime} runtime)`, () => {
+    const dir = mkdtempSync(join(tmpdir(), `skiff-local-${runtime}-`));
+    const dataDir = join(dir, 'data');
+    let engine: DockerEngine | undefined;
+    let cluster: SkiffUp;
+    const image = runtime === 'docker' ? BUSYBOX_IMAGE : 'busybox:1.36';
+
+    beforeAll(async () => {
+      const extra = [...FAST, '--nodes', '2', '--runtime', runtime];
+      if (runtime === 'docker') {
+        engine = await startDockerEngine();
+        importBusyboxImage(engine);
+        extra.push('--docker-socket', engine.socketPath);
+      }
+      cluster = await startSkiffUp(dataDir, extra);
+    }, 180_000);
+
+    afterAll(async () => {
+      await cluster?.stop();
+      await engine?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }, 120_000);
+
+    const kubectl = async (...args: string[]) => {
+      const r = await cluster.kubectl(args);
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
+      return r.stdout;
+    };
+    const apply = async (yaml: string) => {
+      const r = await cluster.kubectl(['apply', '-f', '-'], { input: yaml });
+      if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
+    };
+    const pods = async (selector: string): Promise<PodView[]> => (JSON.parse(await kubectl('get', 'pods', '-l', selector, '-o', 'json')) as { items: PodView[] }).items;
+    const pod = async (name: string): Promise<PodView> => JSON.parse(await kubectl('get', 'pod', name, '-o', 'json')) as PodView;
+    const runningReady = (list: PodView[]) => list.filter((p) => !p.metadata.deletionTimestamp && p.status.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    /** Kills a container from outside, as a crash or the OOM killer would. */
+    const killContainer = (p: PodView) => {
+      const id = p.status.containerStatuses![0].containerID!.replace(/^\w+:\/\//, '');
+      if (runtime === 'docker') engine!.docker(['kill', id]);
+      else process.kill(Number(readFileSync(join(dataDir, 'nodes', p.spec.nodeName!, 'containers', id, 'pid'), 'utf8')), 'SIGKILL');
+    };
+    /** True when nothing of the container is left: no process, no Docker container. */
+    const gone = (p: PodView) => {
+      const id = p.status.containerStatuses![0].containerID!.replace(/^\w+:\/\//, '');
+      if (runtime === 'docker') return engine!.docker(['ps', '-aq', '--filter', `id=${id}`]).trim() === '';
+      return !existsSync(join(dataDir, 'nodes', p.spec.nodeName!, 'containers', id));
+    };
+
+    const deployment = (name: string, replicas: number, message: string) => `
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${name} }
+spec:
+  replicas: ${replicas}
+  selector: { matchLabels: { app: ${name} } }
+  strategy: { rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }
+  template:
+    metadata: { labels: { app: ${name} } }
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+        - name: main
+          image: ${image}
+          command: ["sh", "-c", "echo \\"$MESSAGE from $(POD_NAME)\\"; while true; do echo tick; sleep 0.3; done"]
+          env:
+            - { name: MESSAGE, value: "${message}" }
+            - name: POD_NAME
+              valueFrom: { fieldRef: { fieldPath: metadata.name } }
+`;
+
+    it('registers both nodes Ready, each with its pod range', async () => {
+      const nodes = JSON.parse(await kubectl('get', 'nodes', '-o', 'json')) as { items: { metadata: { name: string }; spec: { podCIDR: string }; status: { conditions: { type: string; status: string }[]; nodeInfo: { containerRuntimeVersion: string } } }[] };
+      expect(nodes.items.map((n) => n.metadata.name).sort()).toEqual(['local-0', 'local-1']);
+      for (const n of nodes.items) {
+        expect(n.status.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
+        expect(n.status.nodeInfo.containerRuntimeVersion).toMatch(new RegExp(`^${runtime}://`));
+        expect(n.spec.podCIDR).toMatch(/^127\.\d+\.0\.0\/16$/);
+      }
+    });
+
+    it('a 3-replica Deployment becomes 3 Running pods spread over the nodes; logs and logs -f show their output', async () => {
+      await apply(deployment('hello', 3, 'hello'));
+      const list = await eventually('3 running pods', async () => {
+        const p = runningReady(await pods('app=hello'));
+        return p.length === 3 && p;
+      });
+      expect(new Set(list.map((p) => p.spec.nodeName))).toEqual(new Set(['local-0', 'local-1']));
+      expect(new Set(list.map((p) => p.status.podIP)).size).toBe(3);
+      const name = list[0].metadata.name;
+      const logs = await eventually('logs', async () => {
+        const text = await kubectl('logs', name);
+        return text.includes('tick') && text;
+      });
+      expect(logs.split('\n')[0]).toBe(`hello from ${name}`);
+      expect(await kubectl('logs', name, '--tail=1')).toBe('tick\n');
+      // Following: lines keep arriving after the command started, until we stop it.
+      const started = Date.now();
+      const followed = await cluster.kubectl(['logs', '-f', name, '--tail=1'], { timeoutMs: 2000 });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+      expect(followed.stdout.split('\n').filter((l) => l === 'tick').length).toBeGreaterThanOrEqual(4);
+      const stamped = await kubectl('logs', name, '--timestamps', '--tail=1');
+      expect(stamped).toMatch(/^\d{4}-\d\d-\d\dT\S+Z tick\n$/);
+    });
+
+    it('scales to 5 and back to 3', async () => {
+      await kubectl('scale', 'deployment/hello', '--replicas=5');
+      await eventually('5 running', async () => runningReady(await pods('app=hello')).length === 5);
+      await kubectl('scale', 'deployment/hello', '--replicas=3');
+      await eventually('3 left', async () => (await pods('app=hello')).length === 3 && runningReady(await pods('app=hello')).length === 3);
+    });
+
+    it('a changed template rolls out (rollout status completes), and rollout undo brings the old one back', async () => {
+      await kubectl('set', 'env', 'deployment/hello', 'MESSAGE=bonjour');
+      const status = await cluster.kubectl(['rollout', 'status', 'deployment/hello', '--timeout=60s']);
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toContain('successfully rolled out');
+      const after = runningReady(await pods('app=hello'));
+      expect(after).toHaveLength(3);
+      const name = after[0].metadata.name;
+      await eventually('new greeting', async () => (await kubectl('logs', name)).startsWith(`bonjour from ${name}`));
+      await kubectl('rollout', 'undo', 'deployment/hello');
+      expect((await cluster.kubectl(['rollout', 'status', 'deployment/hello', '--timeout=60s'])).code).toBe(0);
+      const back = runningReady(await pods('app=hello'));
+      expect(back).toHaveLength(3);
+      await eventually('old greeting', async () => (await kubectl('logs', back[0].metadata.name)).startsWith('hello from'));
+    });
+
+    it('a container killed from outside is restarted, with restartCount 1', async () => {
+      const [victim] = runningReady(await pods('app=hello'));
+      killContainer(victim);
+      const restarted = await eventually('restart', async () => {
+        const p = await pod(victim.metadata.name);
+        const s = p.status.containerStatuses?.[0];
+        return s?.restartCount === 1 && s.state.running && p;
+      });
+      expect(restarted.metadata.uid).toBe(victim.metadata.uid);
+      expect((await kubectl('logs', victim.metadata.name, '--previous')).startsWith('hello from')).toBe(true);
+    });
+
+    it('a crashing container reaches CrashLoopBackOff', async () => {
+      await apply(`
+apiVersion: v1
+kind: Pod
+metadata: { name: crasher }
+spec:
+  containers:
+    - { name: app, image: ${image}, command: ["sh", "-c", "echo about to fail; exit 3"] }
+`);
+      const p = await eventually('CrashLoopBackOff', async () => {
+        const got = await pod('crasher');
+        return got.status.containerStatuses?.[0]?.state.waiting?.reason === 'CrashLoopBackOff' && got;
+      });
+      expect(p.status.containerStatuses![0].restartCount).toBeGreaterThanOrEqual(1);
+      expect((await kubectl('get', 'pod', 'crasher'))).toContain('CrashLoopBackOff');
+      expect(await kubectl('logs', 'crasher')).toBe('about to fail\n');
+      await kubectl('delete', 'pod', 'crasher', '--wait=true');
+    });
+
+    it('a failing readiness probe keeps a pod out of Ready; a passing one lets it in', async () => {
+      const probed = (name: string, command: string) => `
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name} }
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: app
+      image: ${image}
+      command: ["sh", "-c", "while true; do sleep 0.2; done"]
+      readinessProbe:
+        exec: { command: ["sh", "-c", "${command}"] }
+        periodSeconds: 1
+`;
+      await apply(probed('never-ready', 'exit 1'));
+      await apply(probed('ready', 'exit 0'));
+      await eventually('ready pod Ready', async () => (await pod('ready')).status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      // Several probe periods later the failing one is Running but still not Ready.
+      await new Promise((r) => setTimeout(r, 3000));
+      const never = await pod('never-ready');
+      expect(never.status.phase).toBe('Running');
+      expect(never.status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
+      expect(never.status.containerStatuses?.[0].ready).toBe(false);
+      const events = await kubectl('get', 'events', '--field-selector', 'involvedObject.name=never-ready', '-o', 'jsonpath={.items[*].reason}');
+      expect(events).toContain('Unhealthy');
+      await kubectl('delete', 'pod', 'never-ready', 'ready', '--wait=true');
+    });
+
+    it('delete leaves no process or container behind', async () => {
+      await apply(deployment('doomed', 2, 'doomed'));
+      const list = await eventually('2 running', async () => {
+        const p = runningReady(await pods('app=doomed'));
+        return p.length === 2 && p;
+      });
+      await kubectl('delete', 'deployment', 'doomed');
+      await eventually('pods gone', async () => (await pods('app=doomed')).length === 0);
+      for (const p of list) expect(gone(p)).toBe(true);
+    });
+
+    it('a killed kubelet makes its node NotReady and its pods come back on the other node', async () => {
+      const kubeletPid = Number(execFileSync('pgrep', ['-f', `kubelet/main.ts .*--data-dir ${join(dataDir, 'nodes', 'local-1')}`], { encoding: 'utf8' }).trim().split('\n')[0]);
+      expect(kubeletPid).toBeGreaterThan(0);
+      process.kill(kubeletPid, 'SIGKILL');
+      await eventually('local-1 NotReady', async () => (await kubectl('get', 'node', 'local-1', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')) === 'Unknown');
+      const moved = await eventually('3 running on local-0', async () => {
+        const p = runningReady(await pods('app=hello'));
+        return p.length === 3 && p.every((x) => x.spec.nodeName === 'local-0') && p;
+      }, 60_000);
+      expect(moved).toHaveLength(3);
+    }, 90_000);
+
+    it('stopping and restarting skiff up keeps the Deployment and its pods, and leaves nothing running while stopped', async () => {
+      const before = runningReady(await pods('app=hello'));
+      expect(await cluster.stop()).toBe(0);
+      for (const p of before) expect(gone(p)).toBe(true);
+      if (runtime === 'process') {
+        for (const node of ['local-0', 'local-1']) {
+          const containers = join(dataDir, 'nodes', node, 'containers');
+          expect(existsSync(containers) ? readdirSync(containers) : []).toEqual([]);
+        }
+      } else {
+        expect(engine!.docker(['ps', '-q']).trim()).toBe('');
+      }
+      cluster = await startSkiffUp(dataDir, [...FAST, '--nodes', '2', '--runtime', runtime, ...(engine ? ['--docker-socket', engine.socketPath] : [])]);
+      const after = await eventually('3 running again', async () => {
+        const p = runningReady(await pods('app=hello'));
+        return p.length === 3 && p;
+      }, 60_000);
+      expect(after.map((p) => p.metadata.uid).sort()).toEqual(before.map((p) => p.metadata.uid).sort());
+      expect((await kubectl('get', 'deployment', 'hello', '-o', 'jsonpath={.status.availableReplicas}'))).toBe('3');
+    }, 120_000);
+  });
+}

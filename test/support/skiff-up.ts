@@ -1,0 +1,66 @@
+/**
+ * `skiff up` as a user runs it, for end-to-end tests: the real CLI in a child process on a temp
+ * data directory and a free port, and the real kubectl against the kubeconfig it writes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { until } from './until.js';
+
+export interface SkiffUp {
+  child: ChildProcess;
+  kubeconfig: string;
+  output(): string;
+  /** Runs kubectl against this cluster. */
+  kubectl(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export function startSkiffUp(dataDir: string, args: string[] = []): Promise<SkiffUp> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', 'up', '--data-dir', dataDir, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stderr!.on('data', (d) => (out += String(d)));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`skiff up did not come up:\n${out}`)), 60_000);
+    const check = setInterval(() => {
+      const m = /export KUBECONFIG=(\S+)/.exec(out);
+      if (!m) return;
+      clearInterval(check);
+      clearTimeout(timer);
+      const kubeconfig = m[1];
+      resolve({
+        child,
+        kubeconfig,
+        output: () => out,
+        kubectl: (kargs, options = {}) =>
+          new Promise((done) => {
+            const k = spawn('kubectl', kargs, { env: { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(dataDir, '..', 'kube-cache') } });
+            let stdout = '';
+            let stderr = '';
+            k.stdout.on('data', (d) => (stdout += String(d)));
+            k.stderr.on('data', (d) => (stderr += String(d)));
+            const t = options.timeoutMs ? setTimeout(() => k.kill('SIGINT'), options.timeoutMs) : undefined;
+            k.on('close', (code) => {
+              clearTimeout(t);
+              done({ code: code ?? -1, stdout, stderr });
+            });
+            k.stdin.end(options.input);
+          }),
+        stop: async () => {
+          if (child.exitCode === null) child.kill('SIGTERM');
+          return exited;
+        },
+      });
+    }, 50);
+    child.once('exit', (code) => {
+      clearInterval(check);
+      clearTimeout(timer);
+      reject(new Error(`skiff up exited ${code}:\n${out}`));
+    });
+  });
+}
+
+/** `until`, polling at a pace that suits a kubectl call per look. */
+export const eventually = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> => until(what, check, timeoutMs, 200);
