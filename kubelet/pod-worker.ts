@@ -171,6 +171,10 @@ export class PodWorker {
     await this.report();
   }
 
+  private get initialized(): boolean {
+    return [...this.records.values()].every((r) => !r.init || r.completed);
+  }
+
   private get restartPolicy(): string {
     return this.pod.spec.restartPolicy ?? 'Always';
   }
@@ -377,7 +381,7 @@ export class PodWorker {
     });
     let state: Obj;
     if (r.waiting) state = { waiting: r.waiting };
-    else if (!r.current) state = { waiting: { reason: r.init ? 'PodInitializing' : 'ContainerCreating' } };
+    else if (!r.current) state = { waiting: { reason: !r.init && !this.initialized ? 'PodInitializing' : 'ContainerCreating' } };
     else if (r.current.state === 'running') state = { running: { startedAt: iso(r.current.startedAt) } };
     else state = terminated(r.current);
     // While waiting to run again, the last run is `lastState`; otherwise the one before.

@@ -47,6 +47,7 @@ export class ProcessRuntime implements Runtime {
     writeFileSync(join(dir, 'container.log'), '');
     const shim = spawn(process.execPath, [SHIM, dir], { detached: true, stdio: 'ignore' });
     shim.unref();
+    writeFileSync(join(dir, 'shim.pid'), String(shim.pid));
     const deadline = Date.now() + 10_000;
     while (!existsSync(join(dir, 'pid')) && !existsSync(join(dir, 'exit.json'))) {
       if (Date.now() > deadline) throw new Error(`container ${spec.name} did not start within 10 s`);
@@ -65,7 +66,9 @@ export class ProcessRuntime implements Runtime {
       const exit = JSON.parse(readFileSync(join(dir, 'exit.json'), 'utf8')) as { exitCode: number; signal?: string; finishedAt: string };
       return { id, spec, state: 'exited', exitCode: exit.exitCode, signal: exit.signal, startedAt, finishedAt: exit.finishedAt, pid };
     }
-    if (pid !== undefined && !alive(pid)) {
+    const shimPid = existsSync(join(dir, 'shim.pid')) ? Number(readFileSync(join(dir, 'shim.pid'), 'utf8')) : undefined;
+    // The process has ended but its shim is still writing the exit record: running a moment more.
+    if (pid !== undefined && !alive(pid) && !(shimPid !== undefined && alive(shimPid))) {
       // The process and its shim are gone without a record (the machine restarted): it exited.
       return { id, spec, state: 'exited', exitCode: 137, startedAt, finishedAt: new Date().toISOString(), pid };
     }

@@ -1,0 +1,306 @@
+/**
+ * The kubelet against a real API server, running pods on the process runtime: environment
+ * from ConfigMaps, Secrets and the pod's fields; init containers in order; restart policies;
+ * liveness, readiness and startup probes (exec, httpGet, tcpSocket); back-off; graceful
+ * deletion; and adoption of its containers after a restart. Pods are created already bound
+ * (`spec.nodeName`), so no scheduler is involved.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { kubeletLogs } from '../../functions/api/kubelet-logs.js';
+import { ApiClient } from '../../kubelet/api-client.js';
+import { Kubelet, type KubeletOptions } from '../../kubelet/kubelet.js';
+import { ProcessRuntime } from '../../kubelet/runtime/process.js';
+import { openSqliteStore } from '../../shared/store/sqlite.js';
+import { startTestCluster, type TestCluster } from '../support/api-server.js';
+import { until } from '../support/until.js';
+
+const NODE = 'kubelet-test';
+let cluster: TestCluster;
+let dir: string;
+let kubelet: Kubelet | undefined;
+let n = 0;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'skiff-kubelet-'));
+  const store = openSqliteStore({ path: join(dir, 'skiff.db') });
+  // pods/log goes to the kubelet's log server, as in `skiff up`.
+  cluster = await startTestCluster({ store, logs: kubeletLogs(store, undefined) });
+});
+afterAll(async () => {
+  await cluster.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+afterEach(async () => {
+  await kubelet?.stop({ stopPods: true });
+  kubelet = undefined;
+});
+
+const client = () => new ApiClient({ server: cluster.server.url, token: cluster.server.adminToken, ca: cluster.server.caCert });
+
+async function startKubelet(extra: Partial<KubeletOptions> = {}): Promise<Kubelet> {
+  kubelet = new Kubelet({
+    nodeName: NODE,
+    api: client(),
+    runtime: new ProcessRuntime(join(dir, 'containers')),
+    podCidr: '127.60.0.0/16',
+    syncIntervalMs: 200,
+    backoff: { initialMs: 600, maxMs: 2400, resetAfterMs: 60_000 },
+    ...extra,
+  });
+  await kubelet.start();
+  return kubelet;
+}
+
+interface PodStatus {
+  phase?: string;
+  podIP?: string;
+  conditions?: { type: string; status: string }[];
+  initContainerStatuses?: ContainerStatus[];
+  containerStatuses?: ContainerStatus[];
+}
+interface ContainerStatus {
+  name: string;
+  ready: boolean;
+  restartCount: number;
+  containerID?: string;
+  state: { waiting?: { reason: string; message?: string }; running?: { startedAt: string }; terminated?: { exitCode: number; reason: string; startedAt: string; finishedAt: string } };
+}
+
+async function createPod(spec: Record<string, unknown>, labels: Record<string, string> = {}): Promise<string> {
+  const name = `p${++n}`;
+  const res = await cluster.api('/api/v1/namespaces/default/pods', {
+    method: 'POST',
+    body: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, labels }, spec: { nodeName: NODE, terminationGracePeriodSeconds: 2, ...spec } }),
+    headers: { 'content-type': 'application/json' },
+  });
+  expect(res.status, res.text).toBe(201);
+  return name;
+}
+
+async function status(name: string): Promise<PodStatus> {
+  const res = await cluster.api(`/api/v1/namespaces/default/pods/${name}`);
+  return (res.json().status ?? {}) as PodStatus;
+}
+
+const logs = async (name: string, query = '') => (await cluster.api(`/api/v1/namespaces/default/pods/${name}/log${query}`)).text;
+const sh = (script: string) => ({ name: 'main', image: 'busybox', command: ['sh', '-c', script] });
+const ready = (s: PodStatus) => s.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+
+describe('kubelet', () => {
+  it('registers its Node with capacity, addresses and pod range, and keeps a Lease', async () => {
+    await startKubelet({ cpu: 3000, memory: 2 ** 32, labels: { 'topology.kubernetes.io/zone': 'z1' } });
+    const node = (await cluster.api(`/api/v1/nodes/${NODE}`)).json();
+    expect(node.status.capacity).toMatchObject({ cpu: '3000m', memory: '4194304Ki', pods: '110' });
+    expect(node.status.addresses).toContainEqual({ type: 'InternalIP', address: '127.0.0.1' });
+    expect(node.status.conditions.find((c: { type: string }) => c.type === 'Ready').status).toBe('True');
+    expect(node.spec.podCIDR).toBe('127.60.0.0/16');
+    expect(node.metadata.labels).toMatchObject({ 'kubernetes.io/hostname': NODE, 'topology.kubernetes.io/zone': 'z1' });
+    const lease = (await cluster.api(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE}`)).json();
+    expect(lease.spec.holderIdentity).toBe(NODE);
+    expect(Date.now() - Date.parse(lease.spec.renewTime)).toBeLessThan(10_000);
+  });
+
+  it('builds the environment from values, ConfigMaps, Secrets and the pod fields, and expands $(VAR) in args', async () => {
+    await startKubelet();
+    await cluster.kubectlOk(['create', 'configmap', 'settings', '--from-literal=COLOR=blue', '--from-literal=SIZE=9']);
+    await cluster.kubectlOk(['create', 'secret', 'generic', 'creds', '--from-literal=password=s3cret']);
+    const name = await createPod(
+      {
+        restartPolicy: 'Never',
+        containers: [
+          {
+            name: 'main',
+            image: 'busybox',
+            command: ['sh', '-c', 'echo "$GREETING|$COLOR|$PASSWORD|$POD|$NS|$NODE|$IP|$APP|$CFG_SIZE|$1"', 'sh'],
+            args: ['$(GREETING) again'],
+            envFrom: [{ prefix: 'CFG_', configMapRef: { name: 'settings' } }],
+            env: [
+              { name: 'NAME', value: 'skiff' },
+              { name: 'GREETING', value: 'hello $(NAME)' },
+              { name: 'COLOR', valueFrom: { configMapKeyRef: { name: 'settings', key: 'COLOR' } } },
+              { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'creds', key: 'password' } } },
+              { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'NS', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+              { name: 'NODE', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+              { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+              { name: 'APP', valueFrom: { fieldRef: { fieldPath: "metadata.labels['app']" } } },
+              { name: 'MISSING', valueFrom: { configMapKeyRef: { name: 'nope', key: 'x', optional: true } } },
+            ],
+          },
+        ],
+      },
+      { app: 'envtest' },
+    );
+    const done = await until('Succeeded', async () => {
+      const s = await status(name);
+      return s.phase === 'Succeeded' && s;
+    });
+    expect(done.podIP).toMatch(/^127\.60\.\d+\.\d+$/);
+    expect(await logs(name)).toBe(`hello skiff|blue|s3cret|${name}|default|${NODE}|${done.podIP}|envtest|9|hello skiff again\n`);
+  });
+
+  it('a missing ConfigMap holds the container in CreateContainerConfigError until it exists', async () => {
+    await startKubelet();
+    const name = await createPod({ containers: [{ ...sh('echo $V; sleep 30'), env: [{ name: 'V', valueFrom: { configMapKeyRef: { name: 'later', key: 'v' } } }] }] });
+    const waiting = await until('config error', async () => {
+      const s = (await status(name)).containerStatuses?.[0];
+      return s?.state.waiting?.reason === 'CreateContainerConfigError' && s;
+    });
+    expect(waiting.state.waiting?.message).toBe('configmap "later" not found');
+    await cluster.kubectlOk(['create', 'configmap', 'later', '--from-literal=v=arrived']);
+    await until('running', async () => (await status(name)).containerStatuses?.[0]?.state.running);
+    await until('log', async () => (await logs(name)) === 'arrived\n');
+  });
+
+  it('runs init containers in order, each to success, before the containers', async () => {
+    await startKubelet();
+    const file = join(dir, `init-${n}.txt`);
+    const name = await createPod({
+      restartPolicy: 'Never',
+      initContainers: [
+        { name: 'first', image: 'busybox', command: ['sh', '-c', `sleep 0.3; echo first >> ${file}`] },
+        { name: 'second', image: 'busybox', command: ['sh', '-c', `echo second >> ${file}`] },
+      ],
+      containers: [sh(`cat ${file}`)],
+    });
+    const done = await until('Succeeded', async () => {
+      const s = await status(name);
+      return s.phase === 'Succeeded' && s;
+    });
+    expect(await logs(name)).toBe('first\nsecond\n');
+    const [first, second] = done.initContainerStatuses!;
+    expect([first.state.terminated?.reason, second.state.terminated?.reason]).toEqual(['Completed', 'Completed']);
+    expect(done.conditions?.find((c) => c.type === 'Initialized')?.status).toBe('True');
+  });
+
+  it('a failing init container with restartPolicy Never fails the pod; the containers never start', async () => {
+    await startKubelet();
+    const name = await createPod({ restartPolicy: 'Never', initContainers: [{ name: 'check', image: 'busybox', command: ['sh', '-c', 'exit 7'] }], containers: [sh('echo should not run')] });
+    const failed = await until('Failed', async () => {
+      const s = await status(name);
+      return s.phase === 'Failed' && s;
+    });
+    expect(failed.initContainerStatuses?.[0].state.terminated?.exitCode).toBe(7);
+    expect(failed.containerStatuses?.[0].state.waiting?.reason).toBe('PodInitializing');
+  });
+
+  it('restart policies: OnFailure retries a failure until it succeeds; Never leaves a failure Failed', async () => {
+    await startKubelet();
+    const marker = join(dir, `second-try-${n}`);
+    const retried = await createPod({ restartPolicy: 'OnFailure', containers: [sh(`if [ -e ${marker} ]; then echo ok; exit 0; fi; touch ${marker}; exit 1`)] });
+    const never = await createPod({ restartPolicy: 'Never', containers: [sh('exit 2')] });
+    const ok = await until('Succeeded', async () => {
+      const s = await status(retried);
+      return s.phase === 'Succeeded' && s;
+    });
+    expect(ok.containerStatuses?.[0].restartCount).toBe(1);
+    const failed = await until('Failed', async () => {
+      const s = await status(never);
+      return s.phase === 'Failed' && s;
+    });
+    expect(failed.containerStatuses?.[0]).toMatchObject({ restartCount: 0, state: { terminated: { exitCode: 2, reason: 'Error' } } });
+  });
+
+  it('backs off between restarts of a crashing container, doubling, with CrashLoopBackOff while it waits', async () => {
+    await startKubelet();
+    const name = await createPod({ containers: [sh('exit 1')] });
+    const starts: number[] = [];
+    let sawBackOff = '';
+    await until('three restarts', async () => {
+      const s = (await status(name)).containerStatuses?.[0];
+      if (s?.state.waiting?.reason === 'CrashLoopBackOff') sawBackOff = s.state.waiting.message ?? '';
+      if (s && s.restartCount > starts.length) starts.push(Date.now());
+      return starts.length >= 3;
+    }, 20_000);
+    expect(sawBackOff).toMatch(/^back-off \d+s restarting failed container=main pod=p\d+_default\(/);
+    // First restart at once; then 600 ms, then 1200 ms (doubling).
+    expect(starts[2] - starts[1]).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('a failing liveness probe restarts the container', async () => {
+    await startKubelet();
+    const name = await createPod({
+      containers: [{ ...sh('echo up; sleep 30'), livenessProbe: { exec: { command: ['sh', '-c', 'exit 1'] }, periodSeconds: 1, failureThreshold: 2 } }],
+    });
+    await until('restarted by liveness', async () => ((await status(name)).containerStatuses?.[0]?.restartCount ?? 0) >= 1, 15_000);
+    const events = await cluster.kubectlOk(['get', 'events', '--field-selector', `involvedObject.name=${name}`, '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
+    expect(events).toMatch(/Unhealthy: Liveness probe failed: command failed with exit code 1/);
+    expect(events).toMatch(/Killing: Container main failed liveness probe, will be restarted/);
+  });
+
+  it('httpGet readiness and tcpSocket liveness against a server on the pod IP; the startup probe gates them', async () => {
+    await startKubelet();
+    const gate = join(dir, `started-${n}`);
+    const name = await createPod({
+      containers: [
+        {
+          name: 'web',
+          image: 'busybox',
+          command: ['sh', '-c', 'mkdir -p /tmp/www-$(POD) && echo hi > /tmp/www-$(POD)/index.html && exec busybox httpd -f -p $(IP):8080 -h /tmp/www-$(POD)'],
+          env: [
+            { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+            { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+          ],
+          ports: [{ name: 'http', containerPort: 8080 }],
+          startupProbe: { exec: { command: ['test', '-e', gate] }, periodSeconds: 1, failureThreshold: 30 },
+          readinessProbe: { httpGet: { path: '/index.html', port: 'http' }, periodSeconds: 1 },
+          livenessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+        },
+      ],
+    });
+    await until('running', async () => (await status(name)).containerStatuses?.[0]?.state.running);
+    await new Promise((r) => setTimeout(r, 1500));
+    const gated = await status(name);
+    expect(ready(gated)).toBe(false);
+    expect(gated.containerStatuses?.[0]).toMatchObject({ ready: false, started: false });
+    rmSync(gate, { force: true });
+    await import('node:fs').then((fs) => fs.writeFileSync(gate, ''));
+    const up = await until('Ready', async () => {
+      const s = await status(name);
+      return ready(s) && s;
+    }, 15_000);
+    expect(up.containerStatuses?.[0].restartCount).toBe(0);
+    const body = await fetch(`http://${up.podIP}:8080/index.html`).then((r) => r.text());
+    expect(body).toBe('hi\n');
+  });
+
+  it('deletes gracefully: SIGTERM first, SIGKILL after the grace period, then confirms the deletion', async () => {
+    await startKubelet();
+    const polite = await createPod({ containers: [sh('trap "echo got TERM; exit 0" TERM; echo ready; while true; do sleep 0.1; done')] });
+    const stubborn = await createPod({ terminationGracePeriodSeconds: 1, containers: [sh('trap "" TERM; while true; do sleep 0.1; done')] });
+    await until('both running', async () => (await status(polite)).containerStatuses?.[0]?.state.running && (await status(stubborn)).containerStatuses?.[0]?.state.running);
+    await until('ready logged', async () => (await logs(polite)).includes('ready'));
+    const id = (await status(polite)).containerStatuses![0].containerID!.replace('process://', '');
+    const runtime = new ProcessRuntime(join(dir, 'containers'));
+    const started = Date.now();
+    await cluster.kubectlOk(['delete', 'pod', polite, stubborn, '--wait=true']);
+    // The stubborn one took its whole grace period; both are gone from the API and the runtime.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect((await cluster.api(`/api/v1/namespaces/default/pods/${polite}`)).status).toBe(404);
+    expect((await runtime.list()).filter((c) => [polite, stubborn].includes(c.spec.podName))).toEqual([]);
+    expect(id).toBeTruthy();
+  });
+
+  it('after a restart it adopts the containers of its pods and removes those of pods that went away', async () => {
+    const first = await startKubelet();
+    const kept = await createPod({ containers: [sh('sleep 60')] });
+    const dropped = await createPod({ containers: [sh('sleep 60')] });
+    await until('both running', async () => (await status(kept)).containerStatuses?.[0]?.state.running && (await status(dropped)).containerStatuses?.[0]?.state.running);
+    const keptId = (await status(kept)).containerStatuses![0].containerID;
+    await first.stop(); // the containers keep running
+    kubelet = undefined;
+    await cluster.api(`/api/v1/namespaces/default/pods/${dropped}?gracePeriodSeconds=0`, { method: 'DELETE' });
+    const runtime = new ProcessRuntime(join(dir, 'containers'));
+    expect((await runtime.list()).filter((c) => c.spec.podName === dropped && c.state === 'running')).toHaveLength(1);
+    await startKubelet();
+    await until('dropped removed', async () => (await runtime.list()).every((c) => c.spec.podName !== dropped));
+    await new Promise((r) => setTimeout(r, 500));
+    const after = (await status(kept)).containerStatuses![0];
+    expect(after.containerID).toBe(keptId);
+    expect(after.restartCount).toBe(0);
+    expect(after.state.running).toBeTruthy();
+  });
+});
