@@ -22,7 +22,6 @@ interface EngineResponse {
 }
 
 const LABEL = { spec: 'skiff.spec', node: 'skiff.node', pod: 'skiff.pod.uid' };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** True when a Docker engine answers on the socket. */
 export function dockerAvailable(socketPath = '/var/run/docker.sock'): Promise<boolean> {
@@ -57,6 +56,8 @@ class Demux {
 export class DockerRuntime implements Runtime {
   readonly name = 'docker';
   private useInit = true;
+  /** Images known to be present: checked once, not before every start. */
+  private readonly images = new Set<string>();
 
   constructor(private readonly options: DockerRuntimeOptions) {}
 
@@ -95,8 +96,12 @@ export class DockerRuntime implements Runtime {
   }
 
   private async ensureImage(image: string): Promise<void> {
+    if (this.images.has(image)) return;
     const found = await this.call('GET', `/images/${encodeURIComponent(image)}/json`);
-    if (found.status === 200) return;
+    if (found.status === 200) {
+      this.images.add(image);
+      return;
+    }
     const colon = image.lastIndexOf(':');
     const [name, tag] = colon > image.lastIndexOf('/') ? [image.slice(0, colon), image.slice(colon + 1)] : [image, 'latest'];
     const pulled = await this.call('POST', `/images/create?fromImage=${encodeURIComponent(name)}&tag=${encodeURIComponent(tag)}`);
@@ -105,12 +110,12 @@ export class DockerRuntime implements Runtime {
       const detail = /"(?:error|message)":\s*"([^"]+)"/.exec(text)?.[1] ?? text.trim();
       throw new Error(`failed to pull image "${image}": ${detail}`);
     }
+    this.images.add(image);
   }
 
   async start(spec: ContainerSpec): Promise<ContainerStatus> {
     await this.ensureImage(spec.image);
     const name = `skiff_${spec.podUid}_${spec.name}_${spec.attempt}`.replace(/[^a-zA-Z0-9_.-]/g, '-');
-    await this.call('DELETE', `/containers/${name}?force=true`);
     const create = (init: boolean) =>
       this.json<{ Id: string }>('POST', `/containers/create?name=${encodeURIComponent(name)}`, {
         Image: spec.image,
@@ -137,10 +142,20 @@ export class DockerRuntime implements Runtime {
     try {
       created = await create(this.useInit);
     } catch (err) {
-      // An engine without docker-init: run without it (SIGTERM then reaches PID 1 directly).
-      if (!this.useInit || !/init/i.test((err as Error).message)) throw err;
-      this.useInit = false;
-      created = await create(false);
+      const status = (err as { status?: number }).status;
+      if (status === 409) {
+        // A leftover of the same name (a start that was cut short): replace it.
+        await this.call('DELETE', `/containers/${name}?force=true`);
+        created = await create(this.useInit);
+      } else if (status === 404 && this.images.delete(spec.image)) {
+        // The image went away since we looked: pull it again.
+        await this.ensureImage(spec.image);
+        created = await create(this.useInit);
+      } else if (this.useInit && /init/i.test((err as Error).message)) {
+        // An engine without docker-init: run without it (SIGTERM then reaches PID 1 directly).
+        this.useInit = false;
+        created = await create(false);
+      } else throw err;
     }
     await this.json('POST', `/containers/${created.Id}/start`, undefined, [304]);
     return this.inspect(created.Id);
@@ -168,13 +183,35 @@ export class DockerRuntime implements Runtime {
     let status = await this.inspect(id);
     if (status.state === 'exited') return status;
     await this.json('POST', `/containers/${id}/kill?signal=SIGTERM`, undefined, [409]);
-    const deadline = Date.now() + gracePeriodMs;
-    while ((status = await this.inspect(id)).state === 'running' && Date.now() < deadline) await sleep(20);
-    if (status.state === 'running') {
+    if (!(await this.waitStopped(id, gracePeriodMs))) {
       await this.json('POST', `/containers/${id}/kill?signal=SIGKILL`, undefined, [409]);
-      for (let i = 0; i < 500 && (status = await this.inspect(id)).state === 'running'; i++) await sleep(20);
+      await this.waitStopped(id, 10_000);
     }
-    return status;
+    return this.inspect(id);
+  }
+
+  /** Waits (one blocking request, no polling) until the container stops; false after `ms`. */
+  private async waitStopped(id: string, ms: number): Promise<boolean> {
+    if ((await this.inspect(id)).state === 'exited') return true;
+    if (ms <= 0) return false;
+    return new Promise((resolve) => {
+      const req = request({ socketPath: this.options.socketPath, path: `/containers/${id}/wait?condition=not-running`, method: 'POST' }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      const timer = setTimeout(() => {
+        req.destroy();
+        resolve(false);
+      }, ms);
+      req.on('error', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+      req.end();
+    });
   }
 
   async remove(id: string): Promise<void> {
