@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Installs what `npm start` / `npm test` need on a fresh machine, and nothing when it is there.
-// npm packages always; Debian packages for tests only when missing and when running as root.
+// npm packages always; Debian packages when missing and when running as root: busybox for
+// `npm start` (the examples' commands, run on the host by the process runtime), and for tests
+// also Java (DynamoDB Local) and docker.io (the docker runtime).
 import { execSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -24,24 +26,26 @@ if (!npmPackagesPresent()) {
   run(existsSync(join(root, 'package-lock.json')) ? 'npm ci' : 'npm install');
 }
 
-if (forTests) {
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  // Debian packages the test suites drive for real: [package, is it there?].
-  const has = (cmd) => {
-    try { execSync(cmd, { stdio: 'ignore', shell: '/bin/sh' }); return true; } catch { return false; }
-  };
-  const debs = [
-    ['openjdk-17-jre-headless', () => has('command -v java')],
-    ['docker.io', () => has('command -v dockerd') && has('command -v docker')],
-    ['busybox-static', () => has("dpkg -s busybox-static 2>/dev/null | grep -q 'Status: install ok installed'")],
-  ];
-  const missing = debs.filter(([, present]) => !present()).map(([pkg]) => pkg);
-  if (missing.length > 0) {
-    if (!isRoot) {
-      console.warn(`[ensure-deps] missing Debian packages ${missing.join(' ')}; not root, so not installing`);
-    } else {
-      run('apt-get update -qq');
-      run(`DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`);
-    }
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const has = (cmd) => {
+  try { execSync(cmd, { stdio: 'ignore', shell: '/bin/sh' }); return true; } catch { return false; }
+};
+// Debian packages driven for real: [package, is it there?].
+const debs = [
+  ['busybox-static', () => has("dpkg -s busybox-static 2>/dev/null | grep -q 'Status: install ok installed'") || (!forTests && has('command -v busybox'))],
+  ...(forTests
+    ? [
+        ['openjdk-17-jre-headless', () => has('command -v java')],
+        ['docker.io', () => has('command -v dockerd') && has('command -v docker')],
+      ]
+    : []),
+];
+const missing = debs.filter(([, present]) => !present()).map(([pkg]) => pkg);
+if (missing.length > 0) {
+  if (!isRoot || !has('command -v apt-get')) {
+    console.warn(`[ensure-deps] missing Debian packages ${missing.join(' ')}; not root (or no apt), so not installing`);
+  } else {
+    run('apt-get update -qq');
+    run(`DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`);
   }
 }
