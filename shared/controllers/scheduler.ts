@@ -16,7 +16,7 @@
  * `exclusive` and skips the extra writes.
  */
 import type { Node, Pod } from '../api/schemas/index.js';
-import { schedule, type Binding } from '../scheduler/index.js';
+import { schedule, SchedulingCache, type Binding } from '../scheduler/index.js';
 import { isStoreError } from '../store/errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
@@ -58,7 +58,10 @@ const isTerminal = (p: KubeObject) => ['Succeeded', 'Failed'].includes(String(as
  */
 class PodView {
   readonly pending = new Map<string, KubeObject>();
-  readonly bound = new Map<string, KubeObject>();
+  /** The bound pods, and the node usage they add up to, kept up to date change by change. */
+  readonly cache = new SchedulingCache();
+  /** Resource versions of the pods the view holds, to ignore an older state arriving late. */
+  private readonly versions = new Map<string, number>();
   private loadedAt = -1;
   private held: ChangeEvent[] = [];
 
@@ -81,20 +84,24 @@ class PodView {
 
   /** A binding this scheduler wrote; ignored when the pod has gone meanwhile. */
   assume(pod: KubeObject): void {
-    if (this.pending.has(pod.metadata.uid!) || this.bound.has(pod.metadata.uid!)) this.apply(pod, false);
+    if (this.versions.has(pod.metadata.uid!)) this.apply(pod, false);
   }
 
   private apply(pod: KubeObject, deleted: boolean): void {
     const uid = pod.metadata.uid!;
-    const current = this.pending.get(uid) ?? this.bound.get(uid);
-    if (current && rv(current) > rv(pod)) return;
+    const known = this.versions.get(uid);
+    if (known !== undefined && known > rv(pod)) return;
     this.pending.delete(uid);
-    this.bound.delete(uid);
-    if (deleted) return;
+    this.versions.delete(uid);
     const spec = asObj(pod.spec);
-    if (spec.nodeName) {
-      if (!isTerminal(pod)) this.bound.set(uid, pod);
-    } else if (!pod.metadata.deletionTimestamp && (spec.schedulerName ?? 'default-scheduler') === 'default-scheduler') {
+    if (!deleted && spec.nodeName && !isTerminal(pod)) {
+      this.versions.set(uid, rv(pod));
+      this.cache.bound(uid, pod as Pod);
+      return;
+    }
+    this.cache.gone(uid);
+    if (!deleted && !spec.nodeName && !pod.metadata.deletionTimestamp && (spec.schedulerName ?? 'default-scheduler') === 'default-scheduler') {
+      this.versions.set(uid, rv(pod));
       this.pending.set(uid, pod);
     }
   }
@@ -141,7 +148,6 @@ export class SchedulerController implements Controller {
     if (this.view) {
       if (!this.view.loaded) await this.view.load(this.store);
       pending = [...this.view.pending.values()];
-      bound = [...this.view.bound.values()];
     } else {
       const pods = (await this.store.list('pods')).items;
       podsByUid = new Map(pods.map((p) => [p.metadata.uid, p]));
@@ -167,7 +173,7 @@ export class SchedulerController implements Controller {
     // A claimed pod whose binder died is free again once its claim expires.
     if (pending.length === 0) return claimedPending ? { requeueAfterMs: CLAIM_TTL_MS } : undefined;
     const nodes = (await this.store.list('nodes')).items;
-    const result = schedule({ pendingPods: pending as Pod[], nodes: nodes as Node[], boundPods: bound as Pod[], options: { startIndex: this.startIndex } });
+    const result = schedule({ pendingPods: pending as Pod[], nodes: nodes as Node[], boundPods: bound as Pod[], cache: this.view?.cache, options: { startIndex: this.startIndex } });
     this.startIndex = result.nextStartIndex;
     const byUid = new Map(pending.map((p) => [p.metadata.uid, p]));
     let bindings = result.bindings;

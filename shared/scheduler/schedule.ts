@@ -40,7 +40,13 @@ export interface ScheduleOptions {
 export interface ScheduleInput {
   pendingPods: Pod[];
   nodes: Node[];
-  boundPods: Pod[];
+  /** Pods already on nodes. Ignored when `cache` is given: the cache knows them. */
+  boundPods?: Pod[];
+  /**
+   * Node usage kept between calls by a caller that follows the bound pods (the embedded
+   * scheduler, from the change feed): each call applies only what changed since the last.
+   */
+  cache?: SchedulingCache;
   options?: ScheduleOptions;
 }
 
@@ -77,7 +83,8 @@ class ClusterState {
   private readonly ownerZones = new Map<string, Int32Array>();
   readonly zoneIndex: Int32Array;
   readonly zoneCount: number;
-  private readonly placed: { labels: Record<string, string>; node: number }[] = [];
+  /** Pod uid -> where it is counted, so a pod can be moved or taken off again. */
+  private readonly placed = new Map<string, { pod: PodInfo; node: number }>();
   private readonly spreads = new Map<string, DomainCounts>();
 
   constructor(readonly nodes: NodeInfo[]) {
@@ -110,33 +117,108 @@ class ClusterState {
     let d = this.spreads.get(key);
     if (!d) {
       d = { constraint: c, counts: new Map() };
-      for (const p of this.placed) this.count(d, p.labels, p.node);
+      for (const p of this.placed.values()) this.count(d, p.pod.labels, p.node, 1);
       this.spreads.set(key, d);
     }
     return d;
   }
 
-  private count(d: DomainCounts, labels: Record<string, string>, node: number): void {
+  private count(d: DomainCounts, labels: Record<string, string>, node: number, by: 1 | -1): void {
     if (!Object.entries(d.constraint.selector).every(([k, v]) => labels[k] === v)) return;
     const domain = this.nodes[node].labels[d.constraint.topologyKey];
-    if (domain !== undefined) d.counts.set(domain, (d.counts.get(domain) ?? 0) + 1);
+    if (domain !== undefined) d.counts.set(domain, (d.counts.get(domain) ?? 0) + by);
   }
 
+  /** Counts the pod on `node` (moving it there if it was counted elsewhere). */
   place(pod: PodInfo, node: number): void {
-    this.cpu[node] += pod.cpu;
-    this.memory[node] += pod.memory;
-    this.pods[node] += 1;
+    if (pod.uid) this.remove(pod.uid);
+    this.add(pod, node, 1);
+    if (pod.uid) this.placed.set(pod.uid, { pod, node });
+  }
+
+  /** Takes a pod's usage off its node; nothing when it was not counted. */
+  remove(uid: string): void {
+    const p = this.placed.get(uid);
+    if (!p) return;
+    this.placed.delete(uid);
+    this.add(p.pod, p.node, -1);
+  }
+
+  /** Where the pod is counted, if it is. */
+  nodeOf(uid: string): number | undefined {
+    return this.placed.get(uid)?.node;
+  }
+
+  private add(pod: PodInfo, node: number, by: 1 | -1): void {
+    this.cpu[node] += by * pod.cpu;
+    this.memory[node] += by * pod.memory;
+    this.pods[node] += by;
     if (pod.hostPorts.length) {
       let set = this.ports.get(node);
       if (!set) this.ports.set(node, (set = new Set()));
-      for (const p of pod.hostPorts) set.add(p);
+      for (const p of pod.hostPorts) (by > 0 ? set.add(p) : set.delete(p));
     }
     if (pod.owner) {
-      this.ownerOnNodes(pod.owner)[node]++;
-      this.ownerInZones(pod.owner)[this.zoneIndex[node]]++;
+      this.ownerOnNodes(pod.owner)[node] += by;
+      this.ownerInZones(pod.owner)[this.zoneIndex[node]] += by;
     }
-    this.placed.push({ labels: pod.labels, node });
-    for (const d of this.spreads.values()) this.count(d, pod.labels, node);
+    for (const d of this.spreads.values()) this.count(d, pod.labels, node, by);
+  }
+}
+
+/**
+ * The bound pods and the node usage they add up to, kept between scheduler calls: the caller
+ * reports each pod that lands on a node (`bound`) or leaves (`gone`), and each `schedule`
+ * applies just those changes instead of recounting every pod. A changed node list (a node
+ * added, removed or updated) recounts once.
+ */
+export class SchedulingCache {
+  private readonly pods = new Map<string, Pod>();
+  private readonly changed = new Map<string, Pod | null>();
+  private nodes?: Node[];
+  private compiled: NodeInfo[] = [];
+  private state?: ClusterState;
+  private byName = new Map<string, number>();
+
+  get size(): number {
+    return this.pods.size;
+  }
+
+  bound(uid: string, pod: Pod): void {
+    this.pods.set(uid, pod);
+    this.changed.set(uid, pod);
+  }
+
+  /** The pod left its node, or went away (also clears a placement a call made for it). */
+  gone(uid: string): void {
+    this.pods.delete(uid);
+    this.changed.set(uid, null);
+  }
+
+  /** The state for these nodes, brought up to date. */
+  stateFor(nodes: Node[]): { state: ClusterState; compiled: NodeInfo[] } {
+    const same = this.nodes !== undefined && this.nodes.length === nodes.length && this.nodes.every((n, i) => n === nodes[i]);
+    if (!same || !this.state) {
+      this.nodes = nodes;
+      this.compiled = nodes.map(compileNode);
+      this.byName = new Map(this.compiled.map((n) => [n.name, n.index]));
+      this.state = new ClusterState(this.compiled);
+      for (const pod of this.pods.values()) this.placeOn(pod);
+    } else {
+      for (const [uid, pod] of this.changed) {
+        if (pod) this.placeOn(pod);
+        else this.state.remove(uid);
+      }
+    }
+    this.changed.clear();
+    return { state: this.state, compiled: this.compiled };
+  }
+
+  private placeOn(pod: Pod): void {
+    const info = compilePod(pod);
+    const node = info.nodeName !== undefined ? this.byName.get(info.nodeName) : undefined;
+    if (node !== undefined) this.state!.place(info, node);
+    else this.state!.remove(info.uid);
   }
 }
 
@@ -179,13 +261,19 @@ export function formatMessage(total: number, reasons: Record<string, number>): s
 }
 
 export function schedule(input: ScheduleInput): ScheduleResult {
-  const nodes = input.nodes.map(compileNode);
-  const state = new ClusterState(nodes);
-  const byName = new Map(nodes.map((n) => [n.name, n.index]));
-  for (const pod of input.boundPods) {
-    const info = compilePod(pod);
-    const node = info.nodeName !== undefined ? byName.get(info.nodeName) : undefined;
-    if (node !== undefined) state.place(info, node);
+  let nodes: NodeInfo[];
+  let state: ClusterState;
+  if (input.cache) {
+    ({ state, compiled: nodes } = input.cache.stateFor(input.nodes));
+  } else {
+    nodes = input.nodes.map(compileNode);
+    state = new ClusterState(nodes);
+    const byName = new Map(nodes.map((n) => [n.name, n.index]));
+    for (const pod of input.boundPods ?? []) {
+      const info = compilePod(pod);
+      const node = info.nodeName !== undefined ? byName.get(info.nodeName) : undefined;
+      if (node !== undefined) state.place(info, node);
+    }
   }
   const n = nodes.length;
   const pct = input.options?.percentageOfNodesToScore ?? Math.max(5, 50 - n / 125);

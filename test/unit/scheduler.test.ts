@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Node, Pod } from '../../shared/api/schemas/index.js';
-import { schedule } from '../../shared/scheduler/index.js';
+import { SchedulingCache, schedule } from '../../shared/scheduler/index.js';
 
 function node(name: string, o: { cpu?: string; memory?: string; pods?: string; labels?: Record<string, string>; taints?: Node['spec'] extends infer S ? S extends { taints?: infer T } ? T : never : never; unschedulable?: boolean; ready?: boolean } = {}): Node {
   return {
@@ -166,5 +166,46 @@ describe('scheduler scores', () => {
     const b = schedule({ pendingPods: pods, nodes, boundPods: [] });
     expect(a.bindings).toEqual(b.bindings);
     expect(a.bindings.length + a.unschedulable.length).toBe(200);
+  });
+});
+
+describe('scheduling cache', () => {
+  it('after binds, moves, removals and a node change, places a batch exactly as a full recount does', () => {
+    const nodes = Array.from({ length: 6 }, (_, i) => node(`n${i}`, { cpu: '4', labels: { 'topology.kubernetes.io/zone': `z${i % 3}` } }));
+    const cache = new SchedulingCache();
+    const bound = new Map<string, Pod>();
+    const bind = (p: Pod, nodeName: string) => {
+      const placed = { ...p, spec: { ...p.spec, nodeName } };
+      bound.set(p.metadata!.uid!, placed);
+      cache.bound(p.metadata!.uid!, placed);
+    };
+    const drop = (p: Pod) => {
+      bound.delete(p.metadata!.uid!);
+      cache.gone(p.metadata!.uid!);
+    };
+    // Round 1: the cache's own placements (a call), then the binds they lead to.
+    const first = Array.from({ length: 12 }, (_, i) => pod(`a${i}`, { cpu: '500m', owner: 'rs-a', labels: { app: 'a' } }));
+    const r1 = schedule({ pendingPods: first, nodes, cache });
+    for (const b of r1.bindings) bind(first.find((p) => p.metadata!.uid === b.pod.uid)!, b.nodeName);
+    // Churn: some pods go, some move, one pod placed by a call is never bound and goes away.
+    drop(first[0]);
+    drop(first[5]);
+    bind(first[3], 'n5');
+    const phantom = pod('phantom', { cpu: '3' });
+    schedule({ pendingPods: [phantom], nodes, cache });
+    cache.gone(phantom.metadata!.uid!);
+    const compare = (pending: Pod[], nodeList: Node[]) => {
+      const viaCache = schedule({ pendingPods: pending, nodes: nodeList, cache, options: { startIndex: 0 } });
+      const recount = schedule({ pendingPods: pending, nodes: nodeList, boundPods: [...bound.values()], options: { startIndex: 0 } });
+      expect(placement(viaCache)).toEqual(placement(recount));
+      expect(viaCache.unschedulable.map((u) => u.message)).toEqual(recount.unschedulable.map((u) => u.message));
+      return viaCache;
+    };
+    const batch = Array.from({ length: 30 }, (_, i) => pod(`b${i}`, { cpu: '700m', owner: 'rs-b', labels: { app: 'b' } }));
+    const r2 = compare(batch, nodes);
+    expect(r2.unschedulable.length).toBeGreaterThan(0);
+    // A node list that changed (one more node) is recounted from the bound pods.
+    for (const b of r2.bindings) bind(batch.find((p) => p.metadata!.uid === b.pod.uid)!, b.nodeName);
+    compare(Array.from({ length: 8 }, (_, i) => pod(`c${i}`, { cpu: '1' })), [...nodes, node('n6', { cpu: '2' })]);
   });
 });
