@@ -37,6 +37,8 @@ export interface KubeletOptions {
   labels?: Record<string, string>;
   providerID?: string;
   leaseIntervalMs?: number;
+  /** How often the Node's conditions are posted again with a fresh heartbeat (default 60 s). */
+  nodeStatusIntervalMs?: number;
   /** How often every pod is looked at again (probes, restarts). */
   syncIntervalMs?: number;
   backoff?: BackoffPolicy;
@@ -55,6 +57,9 @@ export class Kubelet {
   private server?: Server;
   private leaseTimer?: NodeJS.Timeout;
   private syncTimer?: NodeJS.Timeout;
+  private statusTimer?: NodeJS.Timeout;
+  /** When the node's conditions last changed (registration): kept by every heartbeat. */
+  private since = '';
   private watching?: Promise<void>;
   private readonly log: (line: string) => void;
   private readonly address: string;
@@ -74,6 +79,7 @@ export class Kubelet {
     await this.register();
     await this.renewLease();
     this.leaseTimer = setInterval(() => void this.renewLease().catch((err) => this.log(`lease: ${err.message}`)), this.options.leaseIntervalMs ?? 10_000);
+    this.statusTimer = setInterval(() => void this.postConditions().catch((err) => this.log(`node status: ${err.message}`)), this.options.nodeStatusIntervalMs ?? 60_000);
     const pods = await this.listPods();
     await this.adopt(pods.items);
     this.watching = this.watchPods(pods.resourceVersion);
@@ -92,6 +98,7 @@ export class Kubelet {
     this.abort.abort();
     clearInterval(this.leaseTimer);
     clearInterval(this.syncTimer);
+    clearInterval(this.statusTimer);
     if (options.stopPods) await Promise.all([...this.workers.values()].map((w) => w.terminate(false).catch(() => undefined)));
     await this.watching?.catch(() => undefined);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
@@ -115,8 +122,7 @@ export class Kubelet {
       if (!(err instanceof ApiRequestError) || err.code !== 409) throw err;
       await o.api.request('PATCH', `/api/v1/nodes/${this.nodeName}`, { metadata: { labels }, spec: node.spec }, 'application/merge-patch+json');
     }
-    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    const condition = (type: string, status: string, reason: string, message: string) => ({ type, status, reason, message, lastHeartbeatTime: now, lastTransitionTime: now });
+    this.since = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const status = {
       capacity: resources,
       allocatable: resources,
@@ -137,14 +143,26 @@ export class Kubelet {
         operatingSystem: 'linux',
         architecture: labels['kubernetes.io/arch'],
       },
-      conditions: [
-        condition('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
-        condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
-        condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
-        condition('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
-      ],
+      conditions: this.conditions(),
     };
     await o.api.request('PATCH', `/api/v1/nodes/${this.nodeName}/status`, { status }, 'application/merge-patch+json');
+  }
+
+  /** The node's conditions: healthy since registration, with a fresh heartbeat. */
+  private conditions(): Obj[] {
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const condition = (type: string, status: string, reason: string, message: string) => ({ type, status, reason, message, lastHeartbeatTime: now, lastTransitionTime: this.since });
+    return [
+      condition('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
+      condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+      condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
+      condition('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
+    ];
+  }
+
+  /** Posts the conditions again (the Lease says the node is alive; this keeps `describe node` current). */
+  private async postConditions(): Promise<void> {
+    await this.options.api.request('PATCH', `/api/v1/nodes/${this.nodeName}/status`, { status: { conditions: this.conditions() } }, 'application/merge-patch+json');
   }
 
   private async renewLease(): Promise<void> {

@@ -234,6 +234,7 @@ export class PodWorker {
         name: c.name,
         attempt,
         image: c.image ?? '',
+        imagePullPolicy: c.imagePullPolicy ?? defaultPullPolicy(c.image ?? ''),
         command: (c.command ?? []).map((a) => expand(a, env)),
         args: (c.args ?? []).map((a) => expand(a, env)),
         env,
@@ -262,7 +263,7 @@ export class PodWorker {
       this.ctx.event(this.pod, 'Normal', 'Started', `Started container ${c.name}`);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      const reason = /pull|image/i.test(message) ? 'ErrImagePull' : 'RunContainerError';
+      const reason = message.startsWith('ErrImageNeverPull') ? 'ErrImageNeverPull' : /pull|image/i.test(message) ? 'ErrImagePull' : 'RunContainerError';
       if (r.waiting?.message !== message) this.ctx.event(this.pod, 'Warning', 'Failed', `Error: ${message}`);
       r.waiting = { reason, message };
     }
@@ -373,7 +374,7 @@ export class PodWorker {
     const terminated = (s: ContainerStatus) => ({
       terminated: {
         exitCode: s.exitCode ?? 0,
-        reason: s.exitCode === 0 ? 'Completed' : s.exitCode === 137 && s.spec.memoryLimit ? 'OOMKilled' : 'Error',
+        reason: s.oomKilled ? 'OOMKilled' : s.exitCode === 0 ? 'Completed' : 'Error',
         startedAt: iso(s.startedAt),
         finishedAt: iso(s.finishedAt),
         containerID: `${this.ctx.runtime.name}://${s.id}`,
@@ -445,6 +446,15 @@ export class PodWorker {
       throw err;
     }
   }
+}
+
+/** Kubernetes' default: `Always` for `:latest` or no tag, else `IfNotPresent`. */
+function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
+  const name = image.split('@')[0];
+  const slash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  const tag = colon > slash ? name.slice(colon + 1) : '';
+  return image.includes('@') || (tag && tag !== 'latest') ? 'IfNotPresent' : 'Always';
 }
 
 function qosClass(pod: Pod): string {

@@ -95,12 +95,15 @@ export class DockerRuntime implements Runtime {
     return (res.body.length ? JSON.parse(res.body.toString('utf8')) : {}) as T;
   }
 
-  private async ensureImage(image: string): Promise<void> {
-    if (this.images.has(image)) return;
-    const found = await this.call('GET', `/images/${encodeURIComponent(image)}/json`);
-    if (found.status === 200) {
-      this.images.add(image);
-      return;
+  private async ensureImage(image: string, policy: ContainerSpec['imagePullPolicy'] = 'IfNotPresent'): Promise<void> {
+    if (policy !== 'Always' && this.images.has(image)) return;
+    if (policy !== 'Always') {
+      const found = await this.call('GET', `/images/${encodeURIComponent(image)}/json`);
+      if (found.status === 200) {
+        this.images.add(image);
+        return;
+      }
+      if (policy === 'Never') throw new Error(`ErrImageNeverPull: container image "${image}" is not present with pull policy of Never`);
     }
     const colon = image.lastIndexOf(':');
     const [name, tag] = colon > image.lastIndexOf('/') ? [image.slice(0, colon), image.slice(colon + 1)] : [image, 'latest'];
@@ -114,7 +117,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async start(spec: ContainerSpec): Promise<ContainerStatus> {
-    await this.ensureImage(spec.image);
+    await this.ensureImage(spec.image, spec.imagePullPolicy);
     const name = `skiff_${spec.podUid}_${spec.name}_${spec.attempt}`.replace(/[^a-zA-Z0-9_.-]/g, '-');
     const create = (init: boolean) =>
       this.json<{ Id: string }>('POST', `/containers/create?name=${encodeURIComponent(name)}`, {
@@ -173,6 +176,7 @@ export class DockerRuntime implements Runtime {
       state: running ? 'running' : 'exited',
       exitCode: running ? undefined : exitCode,
       signal,
+      oomKilled: !running && c.State.OOMKilled ? true : undefined,
       startedAt: c.State.StartedAt,
       finishedAt: running ? undefined : c.State.FinishedAt,
       pid: c.State.Pid || undefined,

@@ -14,6 +14,11 @@ export interface ContainerSpec {
   /** Restart number: 0 for the first run. */
   attempt: number;
   image: string;
+  /**
+   * Kubernetes' pull policy: `Always` pulls at every start, `IfNotPresent` only when missing,
+   * `Never` fails when missing. Runtimes that do not use images ignore it.
+   */
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   command: string[];
   args: string[];
   env: Record<string, string>;
@@ -35,6 +40,8 @@ export interface ContainerStatus {
   exitCode?: number;
   /** The signal that ended it, if one did. */
   signal?: string;
+  /** Killed for going over its memory limit (runtimes that enforce one). */
+  oomKilled?: boolean;
   startedAt: string;
   finishedAt?: string;
   pid?: number;

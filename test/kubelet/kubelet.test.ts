@@ -91,7 +91,7 @@ const ready = (s: PodStatus) => s.conditions?.find((c) => c.type === 'Ready')?.s
 
 describe('kubelet', () => {
   it('registers its Node with capacity, addresses and pod range, and keeps a Lease', async () => {
-    await startKubelet({ cpu: 3000, memory: 2 ** 32, labels: { 'topology.kubernetes.io/zone': 'z1' } });
+    await startKubelet({ cpu: 3000, memory: 2 ** 32, labels: { 'topology.kubernetes.io/zone': 'z1' }, nodeStatusIntervalMs: 400 });
     const node = (await cluster.api(`/api/v1/nodes/${NODE}`)).json();
     expect(node.status.capacity).toMatchObject({ cpu: '3000m', memory: '4194304Ki', pods: '110' });
     expect(node.status.addresses).toContainEqual({ type: 'InternalIP', address: '127.0.0.1' });
@@ -101,6 +101,14 @@ describe('kubelet', () => {
     const lease = (await cluster.api(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE}`)).json();
     expect(lease.spec.holderIdentity).toBe(NODE);
     expect(Date.now() - Date.parse(lease.spec.renewTime)).toBeLessThan(10_000);
+    // The conditions are posted again with a fresh heartbeat; the transition time stays.
+    const readyOf = async () => (await cluster.api(`/api/v1/nodes/${NODE}`)).json().status.conditions.find((c: { type: string }) => c.type === 'Ready');
+    const before = await readyOf();
+    const later = await until('a newer heartbeat', async () => {
+      const r = await readyOf();
+      return r.lastHeartbeatTime !== before.lastHeartbeatTime && r;
+    }, 5000);
+    expect(later.lastTransitionTime).toBe(before.lastTransitionTime);
   });
 
   it('builds the environment from values, ConfigMaps, Secrets and the pod fields, and expands $(VAR) in args', async () => {
@@ -114,7 +122,8 @@ describe('kubelet', () => {
           {
             name: 'main',
             image: 'busybox',
-            command: ['sh', '-c', 'echo "$GREETING|$COLOR|$PASSWORD|$POD|$NS|$NODE|$IP|$APP|$CFG_SIZE|$1"', 'sh'],
+            command: ['sh', '-c', 'echo "$GREETING|$COLOR|$PASSWORD|$POD|$NS|$NODE|$IP|$APP|$CFG_SIZE|$1|$(pwd)"', 'sh'],
+            workingDir: '/tmp',
             args: ['$(GREETING) again'],
             envFrom: [{ prefix: 'CFG_', configMapRef: { name: 'settings' } }],
             env: [
@@ -139,7 +148,7 @@ describe('kubelet', () => {
       return s.phase === 'Succeeded' && s;
     });
     expect(done.podIP).toMatch(/^127\.60\.\d+\.\d+$/);
-    expect(await logs(name)).toBe(`hello skiff|blue|s3cret|${name}|default|${NODE}|${done.podIP}|envtest|9|hello skiff again\n`);
+    expect(await logs(name)).toBe(`hello skiff|blue|s3cret|${name}|default|${NODE}|${done.podIP}|envtest|9|hello skiff again|/tmp\n`);
   });
 
   it('a missing ConfigMap holds the container in CreateContainerConfigError until it exists', async () => {
