@@ -506,13 +506,27 @@ export class DynamoStore implements Store {
       try {
         for (;;) {
           const events: ChangeEvent[] = [];
+          let skipped = false;
           for await (const item of this.query({ KeyConditionExpression: 'pk = :pk AND sk > :from', ExpressionAttributeValues: { ':pk': S('log'), ':from': S(revKey(this.seenHead)) }, Limit: 500 })) {
             const event = logItemToEvent(item);
-            if (event.revision !== this.seenHead + events.length + 1) break;
+            if (event.revision !== this.seenHead + events.length + 1) {
+              skipped = events.length === 0;
+              break;
+            }
             events.push(event);
             if (events.length >= 500) break;
           }
-          if (events.length === 0) break;
+          if (events.length === 0) {
+            // The next entries were compacted before we read them: nobody can watch from there
+            // any more (Gone), so go on from the compacted revision.
+            const compacted = skipped ? await this.readMeta('compacted') : 0;
+            if (compacted > this.seenHead) {
+              this.compactedRev = Math.max(this.compactedRev, compacted);
+              this.seenHead = compacted;
+              continue;
+            }
+            break;
+          }
           this.seenHead = events[events.length - 1].revision;
           this.feed.publish(events);
         }

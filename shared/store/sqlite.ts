@@ -103,11 +103,14 @@ export class SqliteStore implements Store {
       ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS log (
         revision INTEGER PRIMARY KEY, resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
-        type INTEGER NOT NULL, body TEXT NOT NULL, prev TEXT, at INTEGER NOT NULL
+        type INTEGER NOT NULL, body TEXT NOT NULL, prev TEXT, at INTEGER NOT NULL, prev_rev INTEGER
       );
       CREATE INDEX IF NOT EXISTS log_by_resource ON log (resource, revision);
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     `);
+    // Files from before prev_rev existed keep working: their entries carry `prev` itself.
+    const columns = this.db.prepare('PRAGMA table_info(log)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'prev_rev')) this.db.exec('ALTER TABLE log ADD COLUMN prev_rev INTEGER');
     this.stmt = this.prepare();
     const meta = (key: string) => (this.stmt.getMeta.get(key) as { value: number } | undefined)?.value ?? 0;
     const lastLogged = (this.db.prepare('SELECT MAX(revision) AS r FROM log').get() as { r: number | null }).r ?? 0;
@@ -127,12 +130,14 @@ export class SqliteStore implements Store {
       insert: db.prepare('INSERT INTO objects (resource, namespace, name, revision, body) VALUES (?, ?, ?, ?, ?)'),
       update: db.prepare('UPDATE objects SET revision = ?, body = ? WHERE resource = ? AND namespace = ? AND name = ?'),
       remove: db.prepare('DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?'),
-      log: db.prepare('INSERT INTO log (revision, resource, namespace, name, type, body, prev, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      log: db.prepare('INSERT INTO log (revision, resource, namespace, name, type, body, prev, at, prev_rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
-      readLogAll: db.prepare('SELECT revision, resource, type, body, prev FROM log WHERE revision > ? AND revision <= ? ORDER BY revision LIMIT ?'),
-      readLogFor: db.prepare('SELECT revision, resource, type, body, prev FROM log WHERE resource = ? AND revision > ? AND revision <= ? ORDER BY revision LIMIT ?'),
-      logAfter: db.prepare('SELECT namespace, name, revision, type, prev FROM log WHERE resource = ? AND revision > ? ORDER BY revision'),
+      readLogAll: db.prepare('SELECT revision, resource, type, body, COALESCE(prev, (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev)) AS prev FROM log WHERE revision > ? AND revision <= ? ORDER BY revision LIMIT ?'),
+      readLogFor: db.prepare('SELECT revision, resource, type, body, COALESCE(prev, (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev)) AS prev FROM log WHERE resource = ? AND revision > ? AND revision <= ? ORDER BY revision LIMIT ?'),
+      logAfter: db.prepare('SELECT namespace, name, revision, type, COALESCE(prev, (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev)) AS prev FROM log WHERE resource = ? AND revision > ? ORDER BY revision'),
+      // Before entries go, the ones that stay and point at them take their previous state along.
+      keepPrev: db.prepare('UPDATE log SET prev = (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev), prev_rev = NULL WHERE revision > ? AND prev_rev <= ?'),
       compact: db.prepare('DELETE FROM log WHERE revision <= ?'),
       revisionAt: db.prepare('SELECT MAX(revision) AS r FROM log WHERE at <= ?'),
     };
@@ -198,7 +203,11 @@ export class SqliteStore implements Store {
   /** Appends one change to the log (inside the running transaction) and returns its event. */
   private record(type: ChangeType, resource: string, object: KubeObject, body: string, prev?: KubeObject): ChangeEvent {
     const { namespace, name } = keyOf(object);
-    this.stmt.log.run(this.head, resource, namespace, name, TYPE_CODE[type], body, prev ? jsonOf(prev) : null, Date.now());
+    // The previous state is the body of the key's previous entry: point at it rather than
+    // write the object a third time. Only when that entry is compacted away is it copied.
+    const prevRev = prev ? Number(prev.metadata.resourceVersion) : NaN;
+    const linked = prev !== undefined && prevRev > this.compactedRev && prevRev < this.head;
+    this.stmt.log.run(this.head, resource, namespace, name, TYPE_CODE[type], body, prev && !linked ? jsonOf(prev) : null, Date.now(), linked ? prevRev : null);
     rememberJson(object, body);
     return { type, resource, revision: this.head, object, prevObject: prev };
   }
@@ -386,6 +395,7 @@ export class SqliteStore implements Store {
     const target = Math.min(revision, this.head);
     if (target <= this.compactedRev || this.closed) return;
     this.db.transaction(() => {
+      this.stmt.keepPrev.run(target, target);
       this.stmt.compact.run(target);
       this.stmt.setMeta.run('compacted', target);
     })();

@@ -539,6 +539,17 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         expect((await store.list(PODS)).items).toHaveLength(10);
       });
 
+      caseIt('a change kept after compaction still carries the state before it', async () => {
+        const store = await open();
+        await store.create(PODS, pod('x'));
+        const v2 = await store.update(PODS, { ...(await store.get(PODS, 'default', 'x')), metadata: { ...(await store.get(PODS, 'default', 'x')).metadata, labels: { step: 'two' } } });
+        const v3 = await store.update(PODS, { ...v2, metadata: { ...v2.metadata, labels: { step: 'three' } } });
+        await store.compact(Number(v2.metadata.resourceVersion));
+        const [change] = await take(watchOf(store, PODS, { fromRevision: Number(v2.metadata.resourceVersion) }), 1);
+        expect(change.object).toEqual(v3);
+        expect(change.prevObject).toEqual(v2);
+      });
+
       caseIt('a paged list whose revision was compacted fails with Gone', async () => {
         const store = await open();
         for (let i = 0; i < 6; i++) await store.create(PODS, pod(`p${i}`));
