@@ -8,6 +8,7 @@
  * enforced; a missing image is pulled once, and a failed pull says so.
  */
 import { request, type IncomingMessage } from 'node:http';
+import { constants } from 'node:os';
 import type { ContainerSpec, ContainerStatus, ExecResult, LogOptions, Runtime } from './types.js';
 
 export interface DockerRuntimeOptions {
@@ -22,6 +23,9 @@ interface EngineResponse {
 }
 
 const LABEL = { spec: 'skiff.spec', node: 'skiff.node', pod: 'skiff.pod.uid' };
+
+/** Signal names by number (9 -> SIGKILL), for exit codes of 128 + n. */
+const SIGNALS = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
 /** True when a Docker engine answers on the socket. */
 export function dockerAvailable(socketPath = '/var/run/docker.sock'): Promise<boolean> {
@@ -132,11 +136,13 @@ export class DockerRuntime implements Runtime {
           'skiff.pod.namespace': spec.podNamespace,
           'skiff.pod.name': spec.podName,
           'skiff.container.name': spec.name,
+          'skiff.container.attempt': String(spec.attempt),
         },
         HostConfig: {
           NetworkMode: 'host',
           Init: init,
-          ...(spec.memoryLimit ? { Memory: spec.memoryLimit } : {}),
+          // As Kubernetes: no swap beyond the limit, so going over it is an OOM kill.
+          ...(spec.memoryLimit ? { Memory: spec.memoryLimit, MemorySwap: spec.memoryLimit } : {}),
           ...(spec.cpuLimit ? { NanoCpus: spec.cpuLimit * 1_000_000 } : {}),
           LogConfig: { Type: 'json-file', Config: { 'max-size': String(spec.logMaxBytes ?? 10 * 2 ** 20), 'max-file': '2' } },
         },
@@ -169,7 +175,8 @@ export class DockerRuntime implements Runtime {
     const spec = JSON.parse(c.Config.Labels[LABEL.spec] ?? '{}') as ContainerSpec;
     const running = c.State.Status === 'running' || c.State.Status === 'created' || c.State.Status === 'restarting';
     const exitCode = c.State.ExitCode;
-    const signal = !running && exitCode > 128 ? ({ 137: 'SIGKILL', 143: 'SIGTERM', 130: 'SIGINT' } as Record<number, string>)[exitCode] : undefined;
+    // Docker's init (and a shell) exits with 128 + n when its child dies of signal n.
+    const signal = !running && exitCode > 128 ? SIGNALS.get(exitCode - 128) : undefined;
     return {
       id: c.Id,
       spec,
@@ -240,14 +247,26 @@ export class DockerRuntime implements Runtime {
     const params = new URLSearchParams({ stdout: '1', stderr: '1', timestamps: '1' });
     if (follow) params.set('follow', '1');
     if (options.tailLines !== undefined) params.set('tail', String(options.tailLines));
-    if (options.sinceSeconds !== undefined) params.set('since', String(Math.floor(Date.now() / 1000 - options.sinceSeconds)));
+    if (options.sinceSeconds !== undefined) {
+      // The engine takes `seconds.fraction`: millisecond precision, as the process runtime filters.
+      const since = Date.now() - options.sinceSeconds * 1000;
+      params.set('since', `${Math.floor(since / 1000)}.${String(Math.floor(since) % 1000).padStart(3, '0')}`);
+    }
     return `/containers/${id}/logs?${params}`;
   }
 
-  /** Docker's RFC 3339 timestamps kept or cut, line by line. */
+  /**
+   * Docker's RFC 3339 nanosecond timestamps, cut or rewritten as the process runtime writes
+   * them (`Date#toISOString`, milliseconds), line by line; a last line without its newline
+   * gets one, so the output is whole lines either way.
+   */
   private format(text: string, timestamps: boolean | undefined): string {
-    if (timestamps) return text;
-    return text.replace(/^\S+ /gm, '');
+    if (text && !text.endsWith('\n')) text += '\n';
+    if (!timestamps) return text.replace(/^\S+ /gm, '');
+    return text.replace(/^(\S+) /gm, (whole, ts: string) => {
+      const ms = Date.parse(ts);
+      return Number.isNaN(ms) ? whole : `${new Date(ms).toISOString()} `;
+    });
   }
 
   async logs(id: string, options: LogOptions = {}): Promise<string> {
@@ -269,6 +288,8 @@ export class DockerRuntime implements Runtime {
         partial = text.slice(end + 1);
         if (end >= 0) onText(this.format(text.slice(0, end + 1), options.timestamps));
       }
+      // The container exited after writing a last line without its newline.
+      if (partial) onText(this.format(partial, options.timestamps));
     } catch (err) {
       if (!signal.aborted) throw err;
     } finally {

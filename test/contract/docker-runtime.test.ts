@@ -64,3 +64,68 @@ it('enforces the memory limit: a container that goes over it is OOM-killed', asy
   expect(status).toMatchObject({ state: 'exited', exitCode: 137, oomKilled: true });
   await rt.remove(c.id);
 });
+
+it('labels each container with its pod, name, attempt and whole spec, so a restarted runtime rebuilds the spec', async () => {
+  const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-l' });
+  const spec = { podUid: 'label-1', podNamespace: 'team', podName: 'web', name: 'main', attempt: 2, image: BUSYBOX_IMAGE, command: ['sleep'], args: ['30'], env: { A: '1' }, workingDir: '/tmp', memoryLimit: 64 * 2 ** 20 };
+  const c = await rt.start(spec);
+  const labels = JSON.parse(engine.docker(['inspect', '--format', '{{json .Config.Labels}}', c.id])) as Record<string, string>;
+  expect(labels).toMatchObject({ 'skiff.pod.uid': 'label-1', 'skiff.pod.namespace': 'team', 'skiff.pod.name': 'web', 'skiff.container.name': 'main', 'skiff.container.attempt': '2', 'skiff.node': 'node-l' });
+  const found = await new DockerRuntime({ socketPath: engine.socketPath, node: 'node-l' }).list();
+  expect(found.map((s) => s.spec)).toEqual([spec]);
+  const host = JSON.parse(engine.docker(['inspect', '--format', '{{json .HostConfig}}', c.id])) as { NetworkMode: string; Memory: number };
+  expect(host).toMatchObject({ NetworkMode: 'host', Memory: 64 * 2 ** 20 });
+  await rt.stop(c.id, 0);
+  await rt.remove(c.id);
+  await rt.remove(c.id); // idempotent
+  expect(await rt.list()).toEqual([]);
+});
+
+it('maps command and args as Kubernetes does: command replaces the entrypoint, args the image’s CMD', async () => {
+  const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-c' });
+  const base = { podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, env: { WHO: 'env' }, workingDir: '/etc' };
+  // The image's CMD is ["sh"] with no entrypoint: args alone replace it.
+  const argsOnly = await rt.start({ ...base, podUid: 'cmd-1', command: [], args: ['sh', '-c', 'echo "args $WHO $(pwd)"'] });
+  const commandOnly = await rt.start({ ...base, podUid: 'cmd-2', command: ['echo', 'command'], args: [] });
+  const both = await rt.start({ ...base, podUid: 'cmd-3', command: ['echo'], args: ['command', 'and', 'args'] });
+  for (const c of [argsOnly, commandOnly, both]) {
+    for (let i = 0; i < 200 && (await rt.inspect(c.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(await rt.logs(argsOnly.id)).toBe('args env /etc\n');
+  expect(await rt.logs(commandOnly.id)).toBe('command\n');
+  expect(await rt.logs(both.id)).toBe('command and args\n');
+  for (const c of [argsOnly, commandOnly, both]) await rt.remove(c.id);
+});
+
+it('writes log timestamps as the process runtime does (ISO, milliseconds) and ends a last unterminated line', async () => {
+  const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-t' });
+  const c = await rt.start({ podUid: 'ts-1', podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, command: ['sh', '-c', 'echo first; printf "no newline"'], args: [], env: {} });
+  for (let i = 0; i < 200 && (await rt.inspect(c.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+  expect(await rt.logs(c.id)).toBe('first\nno newline\n');
+  const stamped = await rt.logs(c.id, { timestamps: true });
+  expect(stamped).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z first\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z no newline\n$/);
+  const first = Date.parse(stamped.slice(0, stamped.indexOf(' ')));
+  expect(Math.abs(first - Date.now())).toBeLessThan(60_000);
+  const chunks: string[] = [];
+  await rt.followLogs(c.id, {}, (t) => chunks.push(t), new AbortController().signal);
+  expect(chunks.join('')).toBe('first\nno newline\n');
+  await rt.remove(c.id);
+});
+
+it('names the signal that ended a container from its 128 + n exit code', async () => {
+  const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-s' });
+  const c = await rt.start({ podUid: 'sig-1', podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, command: ['sh', '-c', 'kill -USR1 $$; sleep 30'], args: [], env: {} });
+  let status = await rt.inspect(c.id);
+  for (let i = 0; i < 200 && status.state === 'running'; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    status = await rt.inspect(c.id);
+  }
+  expect(status).toMatchObject({ state: 'exited', exitCode: 138, signal: 'SIGUSR1' });
+  const killed = await rt.start({ podUid: 'sig-2', podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, command: ['sh', '-c', 'trap "" TERM; sleep 30'], args: [], env: {} });
+  expect(await rt.stop(killed.id, 0)).toMatchObject({ state: 'exited', exitCode: 137, signal: 'SIGKILL' });
+  expect(await rt.stop(killed.id, 0)).toMatchObject({ state: 'exited', exitCode: 137 }); // idempotent
+  const clean = await rt.start({ podUid: 'sig-3', podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, command: ['true'], args: [], env: {} });
+  for (let i = 0; i < 200 && (await rt.inspect(clean.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+  expect(await rt.inspect(clean.id)).toMatchObject({ state: 'exited', exitCode: 0, signal: undefined });
+  for (const id of [c.id, killed.id, clean.id]) await rt.remove(id);
+});
