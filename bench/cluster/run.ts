@@ -5,15 +5,17 @@
  *
  *   npx tsx bench/cluster/run.ts [--deployments 1500] [--replicas 100] [--nodes 5000]
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Registry } from '../../shared/api/registry.js';
 import { findResource } from '../../shared/api/resources.js';
 import { SimCloudProvider } from '../../shared/cloud/sim.js';
 import { startControlPlane } from '../../shared/control-plane.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
-import { machineInfo, machineMarkdown, markdownTable, percentile, round, writeResults } from '../support/report.js';
+import { machineInfo, machineMarkdown, markdownTable, median, percentile, round, writeResults } from '../support/report.js';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,6 +26,9 @@ const REPLICAS = arg('replicas', 100);
 const NODES = arg('nodes', 5000);
 const TIMEOUT_S = arg('timeout', 600);
 const TOTAL = DEPLOYMENTS * REPLICAS;
+/** Whole runs, each in a fresh process, one after the other; the report gives their median. */
+const RUNS = arg('runs', 1);
+const WRITE = !process.argv.includes('--no-write');
 
 async function main() {
   const machine = machineInfo();
@@ -108,12 +113,13 @@ async function main() {
   );
   console.log(`\n${table}`);
   if (errors.size) console.log('controller errors (retried):', Object.fromEntries(errors));
-  writeResults(`cluster-${TOTAL}`, { machine, deployments: DEPLOYMENTS, replicas: REPLICAS, nodes: NODES, seconds, done, running, available, peakRss, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), timeline }, [
+  console.log(`RESULT ${JSON.stringify({ seconds, done, peakRss, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99) })}`);
+  if (WRITE) writeResults(`cluster-${TOTAL}`, { machine, deployments: DEPLOYMENTS, replicas: REPLICAS, nodes: NODES, seconds, done, running, available, peakRss, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), timeline }, [
     '# Cluster benchmark',
     '',
     machineMarkdown(machine),
     '',
-    `Simulation shape: SQLite in memory, the in-process change feed, the controllers of \`skiff up\`, and ${NODES} \`sim\` nodes whose kubelets run a bound pod at once. ${DEPLOYMENTS} Deployments of ${REPLICAS} replicas created through the API's registry.`,
+    `Simulation shape: a SQLite file, the in-process change feed, the controllers of \`skiff up\`, and ${NODES} \`sim\` nodes whose kubelets run a bound pod at once. ${DEPLOYMENTS} Deployments of ${REPLICAS} replicas created through the API's registry.`,
     '',
     table,
     '',
@@ -126,7 +132,57 @@ async function main() {
   process.exit(0);
 }
 
-main().catch((err) => {
+interface RunResult {
+  seconds: number;
+  done: boolean;
+  peakRss: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+}
+
+/** `--runs N`: N fresh processes in turn, then the median of each figure. */
+async function multi(): Promise<void> {
+  const machine = machineInfo();
+  const runs: RunResult[] = [];
+  const args = process.argv.slice(2).filter((a, i, all) => a !== '--runs' && all[i - 1] !== '--runs');
+  for (let i = 0; i < RUNS; i++) {
+    console.log(`run ${i + 1} of ${RUNS}`);
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args, '--no-write'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (d) => {
+        text += String(d);
+        process.stdout.write(d);
+      });
+      child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`run ${i + 1} exited ${code}`))));
+    });
+    runs.push(JSON.parse(/^RESULT (.*)$/m.exec(out)![1]) as RunResult);
+  }
+  const med = (f: (r: RunResult) => number) => median(runs.map(f));
+  const table = markdownTable(
+    ['figure', `median of ${RUNS} runs`, 'each run'],
+    [
+      ['pods', TOTAL, ''],
+      ['nodes', NODES, ''],
+      ['first create to all Running and Available', `${round(med((r) => r.seconds), 1)} s`, runs.map((r) => (r.done ? `${round(r.seconds, 1)} s` : 'not reached')).join(', ')],
+      ['pods/s overall', round(TOTAL / med((r) => r.seconds), 0), runs.map((r) => round(TOTAL / r.seconds, 0)).join(', ')],
+      ['create-to-Running p50 / p99', `${round(med((r) => r.latencyP50Ms) / 1000, 2)} s / ${round(med((r) => r.latencyP99Ms) / 1000, 2)} s`, runs.map((r) => `${round(r.latencyP99Ms / 1000, 2)} s`).join(', ') + ' (p99)'],
+      ['peak RSS', `${round(med((r) => r.peakRss) / 2 ** 30, 2)} GiB`, runs.map((r) => `${round(r.peakRss / 2 ** 30, 2)} GiB`).join(', ')],
+    ],
+  );
+  console.log(`\n${table}`);
+  writeResults(`cluster-${TOTAL}`, { machine, deployments: DEPLOYMENTS, replicas: REPLICAS, nodes: NODES, runs }, [
+    '# Cluster benchmark',
+    '',
+    machineMarkdown(machine),
+    '',
+    `Simulation shape: a SQLite file (as \`skiff up\` keeps it), the in-process change feed, the controllers of \`skiff up\`, and ${NODES} \`sim\` nodes whose kubelets renew their Leases every 10 s and run a bound pod at once. ${DEPLOYMENTS} Deployments of ${REPLICAS} replicas created through the API's registry. ${RUNS} runs, one after the other, each in a fresh process.`,
+    '',
+    table,
+  ].join('\n'));
+}
+
+(RUNS > 1 ? multi().then(() => process.exit(0)) : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });
