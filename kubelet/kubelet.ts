@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { arch, cpus, hostname, totalmem } from 'node:os';
 import type { Pod } from '../shared/api/schemas/index.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
+import { HostPorts } from './host-ports.js';
 import { DEFAULT_BACKOFF, PodWorker, type BackoffPolicy } from './pod-worker.js';
 import type { ContainerStatus, Runtime } from './runtime/types.js';
 
@@ -53,6 +54,7 @@ export class Kubelet {
   /** Pod uid -> its IP, and the IPs in use. */
   private readonly podIPs = new Map<string, string>();
   private readonly usedIPs = new Set<string>();
+  private readonly hostPorts: HostPorts;
   private readonly abort = new AbortController();
   private server?: Server;
   private leaseTimer?: NodeJS.Timeout;
@@ -68,6 +70,7 @@ export class Kubelet {
   constructor(private readonly options: KubeletOptions) {
     this.log = options.log ?? (() => undefined);
     this.address = options.address ?? '127.0.0.1';
+    this.hostPorts = new HostPorts(this.log);
   }
 
   get nodeName(): string {
@@ -99,6 +102,7 @@ export class Kubelet {
     clearInterval(this.leaseTimer);
     clearInterval(this.syncTimer);
     clearInterval(this.statusTimer);
+    this.hostPorts.closeAll();
     if (options.stopPods) await Promise.all([...this.workers.values()].map((w) => w.terminate(false).catch(() => undefined)));
     await this.watching?.catch(() => undefined);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
@@ -249,6 +253,7 @@ export class Kubelet {
   }
 
   private forget(uid: string): void {
+    this.hostPorts.close(uid);
     this.workers.delete(uid);
     const ip = this.podIPs.get(uid);
     if (ip) this.usedIPs.delete(ip);
@@ -259,7 +264,14 @@ export class Kubelet {
     worker
       .sync()
       .then(() => {
-        if (worker.done) this.forget(worker.uid);
+        if (worker.done) return this.forget(worker.uid);
+        const pod = worker.current;
+        const mappings = worker.active
+          ? pod.spec.containers.flatMap((c) =>
+              (c.ports ?? []).filter((p) => p.hostPort && (p.protocol ?? 'TCP') === 'TCP').map((p) => ({ hostIP: p.hostIP || this.address, hostPort: p.hostPort!, podIP: this.podIP(pod), containerPort: p.containerPort })),
+            )
+          : [];
+        this.hostPorts.update(worker.uid, mappings);
       })
       .catch((err) => this.log(`pod ${worker.uid}: ${err instanceof Error ? err.message : String(err)}`));
   }

@@ -91,6 +91,16 @@ export class PodWorker {
     return this.terminated;
   }
 
+  /** The pod as last seen. */
+  get current(): Pod {
+    return this.pod;
+  }
+
+  /** Running or about to: not terminated, not Succeeded or Failed, not being deleted. */
+  get active(): boolean {
+    return !this.terminated && !this.finalPhase && !this.pod.metadata?.deletionTimestamp;
+  }
+
   /** The container ids of a container: its current run and the one before. */
   containerIds(name: string): { current?: ContainerStatus; previous?: ContainerStatus; waiting?: { reason: string; message?: string } } | undefined {
     const r = this.records.get(name);

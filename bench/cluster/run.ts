@@ -113,7 +113,7 @@ async function main() {
   );
   console.log(`\n${table}`);
   if (errors.size) console.log('controller errors (retried):', Object.fromEntries(errors));
-  console.log(`RESULT ${JSON.stringify({ seconds, done, peakRss, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99) })}`);
+  console.log(`RESULT ${JSON.stringify({ seconds, done, peakRss, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), timeline })}`);
   if (WRITE) writeResults(`cluster-${TOTAL}`, { machine, deployments: DEPLOYMENTS, replicas: REPLICAS, nodes: NODES, seconds, done, running, available, peakRss, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), timeline }, [
     '# Cluster benchmark',
     '',
@@ -133,6 +133,7 @@ async function main() {
 }
 
 interface RunResult {
+  timeline: { second: number; podsPerSec: number }[];
   seconds: number;
   done: boolean;
   peakRss: number;
@@ -179,6 +180,8 @@ async function multi(): Promise<void> {
     `Simulation shape: a SQLite file (as \`skiff up\` keeps it), the in-process change feed, the controllers of \`skiff up\`, and ${NODES} \`sim\` nodes whose kubelets renew their Leases every 10 s and run a bound pod at once. ${DEPLOYMENTS} Deployments of ${REPLICAS} replicas created through the API's registry. ${RUNS} runs, one after the other, each in a fresh process.`,
     '',
     table,
+    '',
+    'Pods Running per second over time, in the median run: ' + [...runs].sort((a, b) => a.seconds - b.seconds)[Math.floor(runs.length / 2)].timeline.map((t) => `${t.second}s:${t.podsPerSec}`).join(' '),
   ].join('\n'));
 }
 

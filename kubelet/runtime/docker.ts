@@ -62,6 +62,14 @@ export class DockerRuntime implements Runtime {
   private useInit = true;
   /** Images known to be present: checked once, not before every start. */
   private readonly images = new Set<string>();
+  /**
+   * The last full status of each running container, and a list (at most 500 ms old) of those
+   * still running: the kubelet looks at every container every second, and one list call
+   * answers for all of them instead of one inspect each.
+   */
+  private readonly statuses = new Map<string, ContainerStatus>();
+  private snapshot?: { at: number; ids: Set<string> };
+  private snapshotLoading?: Promise<Set<string>>;
 
   constructor(private readonly options: DockerRuntimeOptions) {}
 
@@ -167,10 +175,43 @@ export class DockerRuntime implements Runtime {
       } else throw err;
     }
     await this.json('POST', `/containers/${created.Id}/start`, undefined, [304]);
-    return this.inspect(created.Id);
+    this.snapshot = undefined;
+    return this.inspectNow(created.Id);
   }
 
   async inspect(id: string): Promise<ContainerStatus> {
+    const cached = this.statuses.get(id);
+    if (cached && (await this.runningIds()).has(cached.id)) return cached;
+    return this.inspectNow(id);
+  }
+
+  private runningIds(): Promise<Set<string>> {
+    if (this.snapshot && Date.now() - this.snapshot.at < 500) return Promise.resolve(this.snapshot.ids);
+    this.snapshotLoading ??= (async () => {
+      const found = await this.json<{ Id: string }[]>('GET', `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: this.labelFilter(), status: ['running'] }))}`);
+      const ids = new Set(found.map((c) => c.Id));
+      this.snapshot = { at: Date.now(), ids };
+      return ids;
+    })().finally(() => (this.snapshotLoading = undefined));
+    return this.snapshotLoading;
+  }
+
+  private labelFilter(): string[] {
+    return [LABEL.pod, ...(this.options.node !== undefined ? [`${LABEL.node}=${this.options.node}`] : [])];
+  }
+
+  /** The engine's answer now (and the cache updated with it). */
+  private async inspectNow(id: string): Promise<ContainerStatus> {
+    const status = await this.inspectEngine(id).catch((err) => {
+      this.statuses.delete(id);
+      throw err;
+    });
+    if (status.state === 'running') this.statuses.set(status.id, status);
+    else this.statuses.delete(status.id);
+    return status;
+  }
+
+  private async inspectEngine(id: string): Promise<ContainerStatus> {
     const c = await this.json<{ Id: string; State: { Status: string; ExitCode: number; StartedAt: string; FinishedAt: string; Pid: number; OOMKilled: boolean }; Config: { Labels: Record<string, string> } }>('GET', `/containers/${id}/json`);
     const spec = JSON.parse(c.Config.Labels[LABEL.spec] ?? '{}') as ContainerSpec;
     const running = c.State.Status === 'running' || c.State.Status === 'created' || c.State.Status === 'restarting';
@@ -191,19 +232,19 @@ export class DockerRuntime implements Runtime {
   }
 
   async stop(id: string, gracePeriodMs: number): Promise<ContainerStatus> {
-    let status = await this.inspect(id);
+    const status = await this.inspectNow(id);
     if (status.state === 'exited') return status;
     await this.json('POST', `/containers/${id}/kill?signal=SIGTERM`, undefined, [409]);
     if (!(await this.waitStopped(id, gracePeriodMs))) {
       await this.json('POST', `/containers/${id}/kill?signal=SIGKILL`, undefined, [409]);
       await this.waitStopped(id, 10_000);
     }
-    return this.inspect(id);
+    return this.inspectNow(id);
   }
 
   /** Waits (one blocking request, no polling) until the container stops; false after `ms`. */
   private async waitStopped(id: string, ms: number): Promise<boolean> {
-    if ((await this.inspect(id)).state === 'exited') return true;
+    if ((await this.inspectNow(id)).state === 'exited') return true;
     if (ms <= 0) return false;
     return new Promise((resolve) => {
       const req = request({ socketPath: this.options.socketPath, path: `/containers/${id}/wait?condition=not-running`, method: 'POST' }, (res) => {
@@ -226,7 +267,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async remove(id: string): Promise<void> {
-    const status = await this.inspect(id).catch((err: { status?: number }) => {
+    const status = await this.inspectNow(id).catch((err: { status?: number }) => {
       if (err.status === 404) return undefined;
       throw err;
     });
@@ -236,10 +277,9 @@ export class DockerRuntime implements Runtime {
   }
 
   async list(): Promise<ContainerStatus[]> {
-    const labels = [LABEL.pod, ...(this.options.node !== undefined ? [`${LABEL.node}=${this.options.node}`] : [])];
-    const found = await this.json<{ Id: string }[]>('GET', `/containers/json?all=true&filters=${encodeURIComponent(JSON.stringify({ label: labels }))}`);
+    const found = await this.json<{ Id: string }[]>('GET', `/containers/json?all=true&filters=${encodeURIComponent(JSON.stringify({ label: this.labelFilter() }))}`);
     const out: ContainerStatus[] = [];
-    for (const c of found) out.push(await this.inspect(c.Id));
+    for (const c of found) out.push(await this.inspectNow(c.Id));
     return out;
   }
 
@@ -298,7 +338,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
-    const status = await this.inspect(id);
+    const status = await this.inspectNow(id);
     if (status.state !== 'running') return { exitCode: 126, output: `container ${status.spec.name} is not running`, timedOut: false };
     const exec = await this.json<{ Id: string }>('POST', `/containers/${id}/exec`, { AttachStdout: true, AttachStderr: true, Cmd: command });
     const res = await this.open('POST', `/exec/${exec.Id}/start`, { Detach: false, Tty: false }, 0);

@@ -87,6 +87,8 @@ export class LocalCloudProvider implements CloudProvider {
       '--runtime', this.options.runtime,
       '--provider-id', `local://${request.name}`,
       '--pod-cidr', `127.${range}.0.0/16`,
+      // The node's own address (the range's first), so host ports of different nodes differ.
+      '--address', `127.${range}.0.1`,
       ...(this.options.dockerSocket ? ['--docker-socket', this.options.dockerSocket] : []),
       ...(this.options.leaseIntervalMs ? ['--lease-interval-ms', String(this.options.leaseIntervalMs)] : []),
       ...(this.options.backoffInitialMs ? ['--backoff-initial-ms', String(this.options.backoffInitialMs)] : []),

@@ -15,6 +15,7 @@ import { Kubelet, type KubeletOptions } from '../../kubelet/kubelet.js';
 import { ProcessRuntime } from '../../kubelet/runtime/process.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
+import { freePort } from '../support/free-port.js';
 import { until } from '../support/until.js';
 
 const NODE = 'kubelet-test';
@@ -274,6 +275,31 @@ describe('kubelet', () => {
     expect(up.containerStatuses?.[0].restartCount).toBe(0);
     const body = await fetch(`http://${up.podIP}:8080/index.html`).then((r) => r.text());
     expect(body).toBe('hi\n');
+  });
+
+  it('forwards a hostPort on the node address to the pod, and stops when the pod goes', async () => {
+    await startKubelet();
+    const hostPort = await freePort();
+    const name = await createPod({
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name: 'web',
+          image: 'busybox',
+          command: ['sh', '-c', 'mkdir -p /tmp/hp-$(POD) && echo via-host-port > /tmp/hp-$(POD)/index.html && exec busybox httpd -f -p $(IP):8080 -h /tmp/hp-$(POD)'],
+          env: [
+            { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+            { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+          ],
+          ports: [{ containerPort: 8080, hostPort }],
+          readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+        },
+      ],
+    });
+    await until('Ready', async () => ready(await status(name)), 15_000);
+    expect(await fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => r.text())).toBe('via-host-port\n');
+    await cluster.kubectlOk(['delete', 'pod', name, '--wait=true']);
+    await until('host port closed', async () => fetch(`http://127.0.0.1:${hostPort}/`).then(() => false, () => true));
   });
 
   it('deletes gracefully: SIGTERM first, SIGKILL after the grace period, then confirms the deletion', async () => {
