@@ -22,7 +22,7 @@ const arg = (name: string, fallback: string) => {
 };
 const PODS = Number(arg('pods', '100'));
 /** runtime@rate pairs: pods per second each run creates. */
-const RUNS = arg('runs', 'process@20,docker@20,docker@5').split(',').map((r) => {
+const RUNS = arg('runs', 'process@20,docker@20,docker@10,docker@5').split(',').map((r) => {
   const [runtime, rate] = r.split('@');
   return { runtime: runtime as 'process' | 'docker', rate: Number(rate ?? 20) };
 });

@@ -215,6 +215,24 @@ spec:
       await kubectl('delete', 'pod', 'never-ready', 'ready', '--wait=true');
     });
 
+    it('the examples run as their comments say: web servers Ready behind their probes, the batch pod Completed, the crasher backing off', async () => {
+      const example = (file: string) => readFileSync(join('examples', file), 'utf8').replaceAll('busybox:1.36', image);
+      await apply(example('web.yaml'));
+      await apply(example('batch.yaml'));
+      await apply(example('crash.yaml'));
+      const web = await eventually('3 web pods Ready', async () => {
+        const p = runningReady(await pods('app=web'));
+        return p.length === 3 && p;
+      }, 60_000);
+      for (const p of web) expect(await fetch(`http://${p.status.podIP}:8080/`).then((r) => r.text())).toBe(`hello from ${p.metadata.name}\n`);
+      await eventually('batch Completed', async () => (await pod('count-to-five')).status.phase === 'Succeeded');
+      expect(await kubectl('logs', 'count-to-five')).toBe('1\n2\n3\n4\n5\ndone counting\n');
+      expect(await kubectl('logs', 'count-to-five', '-c', 'prepare')).toBe('preparing to count to 5\n');
+      await eventually('crasher in CrashLoopBackOff', async () => (await pod('crasher')).status.containerStatuses?.[0]?.state.waiting?.reason === 'CrashLoopBackOff', 60_000);
+      expect(await kubectl('logs', 'crasher', '--previous')).toContain('something went wrong');
+      await kubectl('delete', '-f', 'examples/web.yaml', '-f', 'examples/batch.yaml', '-f', 'examples/crash.yaml', '--wait=true');
+    }, 120_000);
+
     it('delete leaves no process or container behind', async () => {
       await apply(deployment('doomed', 2, 'doomed'));
       const list = await eventually('2 running', async () => {

@@ -88,6 +88,16 @@ async function status(name: string): Promise<PodStatus> {
 
 const logs = async (name: string, query = '') => (await cluster.api(`/api/v1/namespaces/default/pods/${name}/log${query}`)).text;
 const sh = (script: string) => ({ name: 'main', image: 'busybox', command: ['sh', '-c', script] });
+/** busybox httpd on the pod's own address, port 8080, serving `text` as /index.html. */
+const webServer = (text: string) => ({
+  name: 'web',
+  image: 'busybox',
+  command: ['sh', '-c', `mkdir -p /tmp/www-$(POD) && echo ${text} > /tmp/www-$(POD)/index.html && exec busybox httpd -f -p $(IP):8080 -h /tmp/www-$(POD)`],
+  env: [
+    { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  ],
+});
 const ready = (s: PodStatus) => s.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
 describe('kubelet', () => {
@@ -247,13 +257,7 @@ describe('kubelet', () => {
     const name = await createPod({
       containers: [
         {
-          name: 'web',
-          image: 'busybox',
-          command: ['sh', '-c', 'mkdir -p /tmp/www-$(POD) && echo hi > /tmp/www-$(POD)/index.html && exec busybox httpd -f -p $(IP):8080 -h /tmp/www-$(POD)'],
-          env: [
-            { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-            { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-          ],
+          ...webServer('hi'),
           ports: [{ name: 'http', containerPort: 8080 }],
           startupProbe: { exec: { command: ['test', '-e', gate] }, periodSeconds: 1, failureThreshold: 30 },
           readinessProbe: { httpGet: { path: '/index.html', port: 'http' }, periodSeconds: 1 },
@@ -284,13 +288,7 @@ describe('kubelet', () => {
       terminationGracePeriodSeconds: 1,
       containers: [
         {
-          name: 'web',
-          image: 'busybox',
-          command: ['sh', '-c', 'mkdir -p /tmp/hp-$(POD) && echo via-host-port > /tmp/hp-$(POD)/index.html && exec busybox httpd -f -p $(IP):8080 -h /tmp/hp-$(POD)'],
-          env: [
-            { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-            { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-          ],
+          ...webServer('via-host-port'),
           ports: [{ containerPort: 8080, hostPort }],
           readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
         },
