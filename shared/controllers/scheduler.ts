@@ -46,6 +46,13 @@ export interface SchedulerOptions {
   pods?: 'list' | 'feed';
 }
 
+interface PodSnapshot {
+  pending: KubeObject[];
+  bound: KubeObject[];
+  podsByUid: Map<string | undefined, KubeObject>;
+  claimedPending: number;
+}
+
 const rv = (o: KubeObject) => Number(o.metadata.resourceVersion ?? 0);
 const isTerminal = (p: KubeObject) => ['Succeeded', 'Failed'].includes(String(asObj(p.status).phase));
 
@@ -141,35 +148,7 @@ export class SchedulerController implements Controller {
     // Claims are read before pods: a pod claimed after this read changes the claim's version,
     // so our conditional write on that node fails rather than double-booking it.
     const claims = this.coordination === 'claims' ? (await this.store.list(CLAIMS_RESOURCE)).items : [];
-    let pending: KubeObject[] = [];
-    let bound: KubeObject[] = [];
-    let podsByUid = new Map<string | undefined, KubeObject>();
-    let claimedPending = 0;
-    if (this.view) {
-      if (!this.view.loaded) await this.view.load(this.store);
-      pending = [...this.view.pending.values()];
-    } else {
-      const pods = (await this.store.list('pods')).items;
-      podsByUid = new Map(pods.map((p) => [p.metadata.uid, p]));
-      const claimedOn = new Map<string, string>();
-      const now = Date.now();
-      for (const claim of claims) {
-        for (const entry of claimEntries(claim)) if (now - entry.at < CLAIM_TTL_MS) claimedOn.set(entry.uid, claim.metadata.name!);
-      }
-      for (const p of pods) {
-        const spec = asObj(p.spec);
-        if (spec.nodeName) {
-          if (!isTerminal(p)) bound.push(p);
-        } else if (!p.metadata.deletionTimestamp && (spec.schedulerName ?? 'default-scheduler') === 'default-scheduler') {
-          const claimedNode = claimedOn.get(p.metadata.uid!);
-          // Claimed by a pass still binding it: it already takes its node's capacity.
-          if (claimedNode) {
-            claimedPending++;
-            bound.push({ ...p, spec: { ...spec, nodeName: claimedNode } });
-          } else pending.push(p);
-        }
-      }
-    }
+    const { pending, bound, podsByUid, claimedPending } = this.view ? await this.fromView(this.view) : await this.fromList(claims);
     // A claimed pod whose binder died is free again once its claim expires.
     if (pending.length === 0) return claimedPending ? { requeueAfterMs: CLAIM_TTL_MS } : undefined;
     const nodes = (await this.store.list('nodes')).items;
@@ -189,6 +168,37 @@ export class SchedulerController implements Controller {
     await Promise.all(result.unschedulable.map((u) => this.markUnschedulable(byUid.get(u.pod.uid)!, u.message)));
     // Unplaceable pods are tried again on any node or pod change; this is the backstop.
     return result.unschedulable.length ? { requeueAfterMs: 30_000 } : undefined;
+  }
+
+  /** Pending pods from the change-fed view (bound ones are in its cache). */
+  private async fromView(view: PodView): Promise<PodSnapshot> {
+    if (!view.loaded) await view.load(this.store);
+    return { pending: [...view.pending.values()], bound: [], podsByUid: new Map(), claimedPending: 0 };
+  }
+
+  /** Pending and bound pods from one list; pods claimed by other passes count as bound. */
+  private async fromList(claims: KubeObject[]): Promise<PodSnapshot> {
+    const pods = (await this.store.list('pods')).items;
+    const claimedOn = new Map<string, string>();
+    const now = Date.now();
+    for (const claim of claims) {
+      for (const entry of claimEntries(claim)) if (now - entry.at < CLAIM_TTL_MS) claimedOn.set(entry.uid, claim.metadata.name!);
+    }
+    const snapshot: PodSnapshot = { pending: [], bound: [], podsByUid: new Map(pods.map((p) => [p.metadata.uid, p])), claimedPending: 0 };
+    for (const p of pods) {
+      const spec = asObj(p.spec);
+      if (spec.nodeName) {
+        if (!isTerminal(p)) snapshot.bound.push(p);
+      } else if (!p.metadata.deletionTimestamp && (spec.schedulerName ?? 'default-scheduler') === 'default-scheduler') {
+        const claimedNode = claimedOn.get(p.metadata.uid!);
+        // Claimed by a pass still binding it: it already takes its node's capacity.
+        if (claimedNode) {
+          snapshot.claimedPending++;
+          snapshot.bound.push({ ...p, spec: { ...spec, nodeName: claimedNode } });
+        } else snapshot.pending.push(p);
+      }
+    }
+    return snapshot;
   }
 
   /**
