@@ -3,7 +3,9 @@
  * period goes Ready=Unknown and gets the `node.kubernetes.io/unreachable` NoSchedule and
  * NoExecute taints; its pods are evicted once they have tolerated the NoExecute taint for
  * their tolerationSeconds (default 300, as Kubernetes' DefaultTolerationSeconds), and their
- * owners replace them elsewhere. A node whose Lease is renewed again loses the taints.
+ * owners replace them elsewhere. A node whose Lease is renewed again loses the taints. A node
+ * whose kubelet reports Ready=False gets the `node.kubernetes.io/not-ready` taints the same
+ * way, and loses them when it reports Ready again.
  */
 import { Registry } from '../api/registry.js';
 import { findResource } from '../api/resources.js';
@@ -15,6 +17,8 @@ import { EventRecorder } from './events.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 export const UNREACHABLE = 'node.kubernetes.io/unreachable';
+/** The taint of a node whose kubelet reports Ready=False (it is there, but not fit to run pods). */
+export const NOT_READY = 'node.kubernetes.io/not-ready';
 
 export interface NodeLifecycleOptions {
   /** A Lease older than this makes the node Unknown (kube-controller-manager: 40 s). */
@@ -68,21 +72,43 @@ export class NodeLifecycleController implements Controller {
   }
 
   async reconcile(name: string): Promise<ReconcileResult | void> {
-    const node = await this.store.get('nodes', '', name).catch((err) => {
+    const found = await this.store.get('nodes', '', name).catch((err) => {
       if (isStoreError(err, 'NotFound')) return undefined;
       throw err;
     });
-    if (!node) return;
+    if (!found) return;
+    let node: KubeObject = found;
     const lease = await this.store.get('leases.coordination.k8s.io', 'kube-node-lease', name).catch(() => undefined);
     const renewed = Date.parse(String(asObj(lease?.spec).renewTime ?? node.metadata.creationTimestamp));
     const age = this.now() - renewed;
-    const taints = ((asObj(node.spec).taints ?? []) as Taint[]).filter((t) => t.key === UNREACHABLE);
-    if (age <= this.gracePeriodMs) {
-      if (taints.length) await this.setReachable(node, true);
-      return { requeueAfterMs: this.gracePeriodMs - age + 1 };
+    const has = (key: string) => ((asObj(node.spec).taints ?? []) as Taint[]).some((t) => t.key === key);
+    if (age > this.gracePeriodMs) {
+      const tainted = has(UNREACHABLE) ? node : await this.setReachable(node, false);
+      return this.evict(tainted, UNREACHABLE);
     }
-    const tainted = taints.length ? node : await this.setReachable(node, false);
-    return this.evict(tainted);
+    const renewBy: ReconcileResult = { requeueAfterMs: this.gracePeriodMs - age + 1 };
+    if (has(UNREACHABLE)) {
+      await this.setReachable(node, true);
+      return renewBy;
+    }
+    // Reachable: the kubelet's own word on readiness decides the not-ready taints.
+    const ready = ((asObj(node.status).conditions ?? []) as Obj[]).find((c) => c.type === 'Ready');
+    const notReady = ready?.status === 'False';
+    if (notReady !== has(NOT_READY)) node = await this.setTaints(node, NOT_READY, notReady);
+    if (!notReady) return renewBy;
+    const evicted = await this.evict(node, NOT_READY);
+    return { requeueAfterMs: Math.min(renewBy.requeueAfterMs!, evicted?.requeueAfterMs ?? Infinity) };
+  }
+
+  /** Adds or removes the NoSchedule and NoExecute taints of `key`. */
+  private setTaints(node: KubeObject, key: string, present: boolean): Promise<KubeObject> {
+    const now = nowTimestamp(new Date(this.now()));
+    return guaranteedUpdate(this.store, 'nodes', '', node.metadata.name ?? '', (n) => {
+      const spec = asObj(n.spec);
+      const others = ((spec.taints ?? []) as Taint[]).filter((t) => t.key !== key);
+      const taints = present ? [...others, { key, effect: 'NoSchedule', timeAdded: now }, { key, effect: 'NoExecute', timeAdded: now }] : others;
+      return { ...n, spec: { ...spec, taints: taints.length ? taints : undefined } };
+    });
   }
 
   /** Adds (unreachable) or removes (reachable) the taints, and sets the Ready condition. */
@@ -103,15 +129,15 @@ export class NodeLifecycleController implements Controller {
   }
 
   /** Evicts the pods whose toleration of the NoExecute taint has run out; comes back for the rest. */
-  private async evict(node: KubeObject): Promise<ReconcileResult | void> {
-    const taint = ((asObj(node.spec).taints ?? []) as Taint[]).find((t) => t.key === UNREACHABLE && t.effect === 'NoExecute');
+  private async evict(node: KubeObject, key: string): Promise<ReconcileResult | void> {
+    const taint = ((asObj(node.spec).taints ?? []) as Taint[]).find((t) => t.key === key && t.effect === 'NoExecute');
     const since = Date.parse(taint?.timeAdded ?? nowTimestamp(new Date(this.now())));
     const pods = (await this.store.list('pods', { fieldSelector: `spec.nodeName=${node.metadata.name}` })).items.filter((p) => !p.metadata.deletionTimestamp);
     const pods_ = findResource('', 'v1', 'pods')!;
     let next = Infinity;
     for (const pod of pods) {
       const tolerations = (asObj(pod.spec).tolerations ?? []) as Obj[];
-      const matching = tolerations.find((t) => (t.key === UNREACHABLE || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute'));
+      const matching = tolerations.find((t) => (t.key === key || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute'));
       if (matching && (matching.tolerationSeconds === undefined || matching.tolerationSeconds === null)) continue; // tolerates forever
       const seconds = matching ? Number(matching.tolerationSeconds) : this.tolerationSeconds;
       const due = since + seconds * 1000;

@@ -5,7 +5,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findResource } from '../../shared/api/resources.js';
 import type { SimCloudProvider } from '../../shared/cloud/sim.js';
-import { UNREACHABLE } from '../../shared/controllers/node-lifecycle.js';
+import { NOT_READY, UNREACHABLE } from '../../shared/controllers/node-lifecycle.js';
+import { guaranteedUpdate } from '../../shared/store/retry.js';
 import type { KubeObject, Store } from '../../shared/store/types.js';
 import { startSimCluster, until, type SimCluster } from '../support/sim-cluster.js';
 
@@ -48,5 +49,27 @@ describe('node lifecycle', () => {
       const n = await store.get('nodes', '', 'sim-0');
       return !((n.spec as { taints?: unknown[] }).taints ?? []).length;
     });
+  }, 30_000);
+
+  it('a node reporting Ready=False is tainted not-ready and loses its pods; Ready again clears it', async () => {
+    const setReady = (status: string) =>
+      guaranteedUpdate(store, 'nodes', '', 'sim-1', (n) => {
+        const st = n.status as { conditions: { type: string; status: string }[] };
+        return { ...n, status: { ...st, conditions: st.conditions.map((c) => (c.type === 'Ready' ? { ...c, status, reason: status === 'True' ? 'KubeletReady' : 'KubeletNotReady' } : c)) } };
+      });
+    expect((await runningPods()).filter((p) => nodeOf(p) === 'sim-1').length).toBeGreaterThan(0);
+    await setReady('False');
+    const node = await until('sim-1 tainted not-ready', async () => {
+      const n = await store.get('nodes', '', 'sim-1');
+      const taints = (n.spec as { taints?: { key: string; effect: string }[] }).taints ?? [];
+      return taints.some((t) => t.key === NOT_READY && t.effect === 'NoExecute') && n;
+    });
+    expect(((node.spec as { taints: { key: string }[] }).taints).some((t) => t.key === UNREACHABLE)).toBe(false);
+    await until('6 running off sim-1', async () => {
+      const pods = await runningPods();
+      return pods.length === 6 && pods.every((p) => nodeOf(p) !== 'sim-1');
+    });
+    await setReady('True');
+    await until('sim-1 untainted', async () => !((await store.get('nodes', '', 'sim-1')).spec as { taints?: unknown[] }).taints?.length);
   }, 30_000);
 });
