@@ -274,7 +274,8 @@ spec:
         return p.length === 3 && p;
       }, 60_000);
       expect(after.map((p) => p.metadata.uid).sort()).toEqual(before.map((p) => p.metadata.uid).sort());
-      expect((await kubectl('get', 'deployment', 'hello', '-o', 'jsonpath={.status.availableReplicas}'))).toBe('3');
+      // The Deployment's status follows its pods a moment later.
+      await eventually('hello available 3', async () => (await kubectl('get', 'deployment', 'hello', '-o', 'jsonpath={.status.availableReplicas}')) === '3');
     }, 120_000);
   });
 }
