@@ -360,7 +360,10 @@ export class Kubelet {
       const ids = worker?.containerIds(containerName);
       if (!worker || !ids) return fail(404, `container "${containerName}" in pod "${podName}" not found on node ${this.nodeName}`);
       const previous = url.searchParams.get('previous') === 'true';
-      const target = previous ? ids.previous ?? (ids.waiting ? ids.current : undefined) : ids.waiting && ids.current?.state === 'exited' ? ids.current : ids.current;
+      // `previous` is the last run that ended: while a container waits to run again (back-off)
+      // that is its current one, as the status's lastState says; otherwise the run before.
+      const lastEnded = ids.waiting && ids.current?.state === 'exited' ? ids.current : ids.previous;
+      const target = previous ? lastEnded : ids.current;
       if (!target) {
         if (previous) return fail(400, `previous terminated container "${containerName}" in pod "${podName}" not found`);
         return fail(400, `container "${containerName}" in pod "${podName}" is waiting to start: ${ids.waiting?.reason ?? 'ContainerCreating'}`);
