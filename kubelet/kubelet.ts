@@ -11,7 +11,7 @@ import { arch, cpus, hostname, totalmem } from 'node:os';
 import type { Pod } from '../shared/api/schemas/index.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
 import { HostPorts } from './host-ports.js';
-import { DEFAULT_BACKOFF, PodWorker, type BackoffPolicy } from './pod-worker.js';
+import { DEFAULT_BACKOFF, PodWorker, within, type BackoffPolicy } from './pod-worker.js';
 import type { ContainerStatus, Runtime } from './runtime/types.js';
 
 export interface KubeletOptions {
@@ -47,6 +47,8 @@ export interface KubeletOptions {
 }
 
 type Obj = Record<string, unknown>;
+/** The most a stop waits past the pods' grace periods, and for the watch and the log server. */
+const STOP_MARGIN_MS = 10_000;
 const microTime = () => new Date().toISOString().replace('Z', '000Z');
 
 export class Kubelet {
@@ -103,10 +105,22 @@ export class Kubelet {
     clearInterval(this.syncTimer);
     clearInterval(this.statusTimer);
     this.hostPorts.closeAll();
-    if (options.stopPods) await Promise.all([...this.workers.values()].map((w) => w.terminate(false).catch(() => undefined)));
-    await this.watching?.catch(() => undefined);
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    // Open log follows would hold close() until they end: cut them first.
+    const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections();
+    if (options.stopPods) {
+      // Each pod gets its grace period; past the longest of them (and a margin for a slow
+      // engine), whatever still runs is killed, so a stop always ends.
+      const workers = [...this.workers.values()];
+      const longestGraceMs = Math.max(0, ...workers.map((w) => (w.current.spec.terminationGracePeriodSeconds ?? 30) * 1000));
+      await within(Promise.all(workers.map((w) => w.terminate(false).catch(() => undefined))), longestGraceMs + STOP_MARGIN_MS);
+      for (const c of await this.options.runtime.list().catch(() => [])) {
+        await this.options.runtime.stop(c.id, 0).catch(() => undefined);
+        await this.options.runtime.remove(c.id).catch(() => undefined);
+      }
+    }
+    await within(this.watching ?? Promise.resolve(), STOP_MARGIN_MS);
+    await within(closed, STOP_MARGIN_MS);
     this.options.api.close();
   }
 

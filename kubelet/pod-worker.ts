@@ -62,6 +62,19 @@ type Obj = Record<string, unknown>;
 const freshProbes = () => ({ startup: { lastRun: 0, successes: 0, failures: 0 }, liveness: { lastRun: 0, successes: 0, failures: 0 }, readiness: { lastRun: 0, successes: 0, failures: 0 } });
 const timestamp = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 const iso = (text: string | undefined) => (text ? timestamp(Date.parse(text)) : undefined);
+/** How long termination waits for a sync under way. */
+const SYNC_WAIT_MS = 5_000;
+
+/** Waits for `work` (its failure ignored), but no longer than `ms`; true when it finished. */
+export async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export class PodWorker {
   private pod: Pod;
@@ -69,7 +82,15 @@ export class PodWorker {
   private running?: Promise<void>;
   private again = false;
   private terminated = false;
+  /** Set when termination begins: from then on no container is started. */
+  private stopping = false;
   private finalPhase?: 'Succeeded' | 'Failed';
+  /**
+   * The pod had finished (Succeeded or Failed) before this worker saw it, say before a kubelet
+   * or control-plane restart: it is not run again, and its status, written by the run that
+   * finished, is left as it is.
+   */
+  private readonly finishedBefore: boolean;
   private lastReported = '';
   private readonly startTime: number;
   /** Conditions keep their transition times while their status holds. */
@@ -78,6 +99,9 @@ export class PodWorker {
   constructor(pod: Pod, private readonly ctx: WorkerContext, adopted: ContainerStatus[] = []) {
     this.pod = pod;
     this.startTime = pod.status?.startTime ? Date.parse(pod.status.startTime) : Date.now();
+    const phase = pod.status?.phase;
+    this.finishedBefore = phase === 'Succeeded' || phase === 'Failed';
+    if (phase === 'Succeeded' || phase === 'Failed') this.finalPhase = phase;
     for (const c of pod.spec.initContainers ?? []) this.records.set(c.name, this.newRecord(c.name, true));
     for (const c of pod.spec.containers) this.records.set(c.name, this.newRecord(c.name, false));
     this.adopt(adopted);
@@ -171,9 +195,10 @@ export class PodWorker {
   private async step(): Promise<void> {
     if (this.terminated) return;
     if (this.pod.metadata?.deletionTimestamp) {
-      await this.terminate(true);
+      await this.stopAll(true);
       return;
     }
+    if (this.finishedBefore) return;
     for (const r of this.records.values()) {
       if (r.current) r.current = await this.ctx.runtime.inspect(r.current.id).catch(() => r.current);
     }
@@ -232,6 +257,7 @@ export class PodWorker {
   }
 
   private async start(r: ContainerRecord): Promise<void> {
+    if (this.stopping) return;
     const c = this.container(r.name);
     const attempt = r.current ? r.current.spec.attempt + 1 : r.restartCount;
     let spec: ContainerSpec;
@@ -355,6 +381,16 @@ export class PodWorker {
    */
   async terminate(confirm: boolean, graceOverrideMs?: number): Promise<void> {
     if (this.terminated) return;
+    this.stopping = true;
+    // A sync under way may be starting a container: let it finish, so the container is known
+    // and stopped below, but not wait on a step that hangs (a probe, a slow engine).
+    if (this.running) await within(this.running, SYNC_WAIT_MS);
+    await this.stopAll(confirm, graceOverrideMs);
+  }
+
+  private async stopAll(confirm: boolean, graceOverrideMs?: number): Promise<void> {
+    if (this.terminated) return;
+    this.stopping = true;
     const meta = this.pod.metadata ?? {};
     const graceMs = graceOverrideMs ?? (meta.deletionGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
     const records = [...this.records.values()];
@@ -368,6 +404,12 @@ export class PodWorker {
     );
     for (const r of records) {
       for (const c of [r.current, r.previous]) if (c) await this.ctx.runtime.remove(c.id).catch(() => undefined);
+    }
+    // Whatever the records missed (a start that completed after the wait above) goes too.
+    for (const c of await this.ctx.runtime.list().catch(() => [])) {
+      if (c.spec.podUid !== this.uid) continue;
+      await this.ctx.runtime.stop(c.id, 0).catch(() => undefined);
+      await this.ctx.runtime.remove(c.id).catch(() => undefined);
     }
     this.terminated = true;
     if (!confirm) return;

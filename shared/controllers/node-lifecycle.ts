@@ -44,6 +44,13 @@ export class NodeLifecycleController implements Controller {
   private readonly now: () => number;
   private readonly registry: Registry;
   private readonly events: EventRecorder;
+  /**
+   * When this controller first looked at each node. A node's silence is counted from its last
+   * renewal or from then, whichever is later, as kube-controller-manager counts from its own
+   * first probe: after the control plane itself was down, kubelets get a whole grace period to
+   * renew before their nodes are called Unknown and their pods evicted.
+   */
+  private readonly firstSeen = new Map<string, number>();
 
   constructor(private readonly store: Store, options: NodeLifecycleOptions = {}) {
     this.gracePeriodMs = options.gracePeriodMs ?? 40_000;
@@ -76,10 +83,14 @@ export class NodeLifecycleController implements Controller {
       if (isStoreError(err, 'NotFound')) return undefined;
       throw err;
     });
-    if (!found) return;
+    if (!found) {
+      this.firstSeen.delete(name);
+      return;
+    }
     let node: KubeObject = found;
     const lease = await this.store.get('leases.coordination.k8s.io', 'kube-node-lease', name).catch(() => undefined);
-    const renewed = Date.parse(String(asObj(lease?.spec).renewTime ?? node.metadata.creationTimestamp));
+    if (!this.firstSeen.has(name)) this.firstSeen.set(name, this.now());
+    const renewed = Math.max(Date.parse(String(asObj(lease?.spec).renewTime ?? node.metadata.creationTimestamp)), this.firstSeen.get(name)!);
     const age = this.now() - renewed;
     const has = (key: string) => ((asObj(node.spec).taints ?? []) as Taint[]).some((t) => t.key === key);
     if (age > this.gracePeriodMs) {

@@ -336,4 +336,32 @@ describe('kubelet', () => {
     expect(after.restartCount).toBe(0);
     expect(after.state.running).toBeTruthy();
   });
+
+  it('a pod that finished stays finished, its status untouched, when the whole node restarts', async () => {
+    const first = await startKubelet();
+    const name = await createPod({ restartPolicy: 'OnFailure', initContainers: [{ ...sh('echo init'), name: 'prepare' }], containers: [sh('echo done')] });
+    await until('Succeeded', async () => (await status(name)).phase === 'Succeeded');
+    const finished = await status(name);
+    expect(finished.containerStatuses?.[0]?.state.terminated?.reason).toBe('Completed');
+    await first.stop({ stopPods: true }); // as `skiff up` stops: every container removed
+    kubelet = undefined;
+    await startKubelet();
+    const runtime = new ProcessRuntime(join(dir, 'containers'));
+    // Several sync rounds: nothing runs again and nothing is rewritten.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await runtime.list()).filter((c) => c.spec.podName === name)).toEqual([]);
+    expect(await status(name)).toEqual(finished);
+  });
+
+  it('stop ends within its bound and leaves no process, even while pods are starting', async () => {
+    const first = await startKubelet();
+    const names = await Promise.all([1, 2, 3].map(() => createPod({ terminationGracePeriodSeconds: 1, containers: [sh('trap "" TERM; while true; do sleep 0.1; done')] })));
+    await until('first running', async () => Boolean((await status(names[0])).containerStatuses?.[0]?.state.running));
+    const started = Date.now();
+    await first.stop({ stopPods: true });
+    kubelet = undefined;
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const runtime = new ProcessRuntime(join(dir, 'containers'));
+    expect(await runtime.list()).toEqual([]);
+  });
 });
