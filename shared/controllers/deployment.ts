@@ -25,19 +25,39 @@ type Obj = Record<string, unknown>;
 const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 const SAFE = 'bcdfghjklmnpqrstvwxz2456789';
 
-/** The pod template's hash, in Kubernetes' alphabet (no vowels, no look-alikes). */
+/**
+ * The pod template's hash, in Kubernetes' alphabet (no vowels, no look-alikes). Computed over
+ * the template's canonical form (keys sorted; null, empty objects and empty lists left out) so
+ * equal templates hash equal however they arrived: `kubectl rollout undo` sends the old
+ * ReplicaSet's template back with `creationTimestamp: null` and its own key order, and must
+ * find that ReplicaSet again rather than make a new one.
+ */
 export function templateHash(template: unknown): string {
   const t = structuredClone(asObj(template));
   const meta = asObj(t.metadata);
   if (meta.labels) delete (meta.labels as Obj)[TEMPLATE_HASH];
   let h = 2166136261;
-  const text = JSON.stringify(t);
+  const text = JSON.stringify(canonical(t)) ?? '';
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
   return String(h >>> 0)
     .split('')
     .map((d) => SAFE[(Number(d) * 7 + 3) % SAFE.length])
     .join('')
     .slice(0, 10);
+}
+
+/** `value` with object keys sorted and absent-equivalent members (null, {}, []) removed. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Obj = {};
+  for (const key of Object.keys(value).sort()) {
+    const v = canonical((value as Obj)[key]);
+    if (v === null || v === undefined) continue;
+    if (typeof v === 'object' && Object.keys(v as object).length === 0) continue;
+    out[key] = v;
+  }
+  return out;
 }
 
 /** An int-or-percent of `total` (maxSurge rounds up, maxUnavailable down). */
@@ -224,7 +244,8 @@ export class DeploymentController implements Controller {
     };
     try {
       const created = await this.store.create(RS, rs);
-      await this.events.record(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rs.metadata.name} from 0 to ${replicas}`);
+      // A ReplicaSet born empty (a rolling update's first step) is reported when it scales up.
+      if (replicas > 0) await this.events.record(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rs.metadata.name} from 0 to ${replicas}`);
       return created;
     } catch (err) {
       if (!isStoreError(err, 'AlreadyExists')) throw err;

@@ -44,7 +44,15 @@ describe('kubectl rollout', () => {
     expect((await cluster.kubectlOk(['rollout', 'undo', 'deployment/web'])).trim()).toBe('deployment.apps/web rolled back');
     expect(await cluster.kubectlOk(['rollout', 'status', 'deployment/web', '--timeout=30s'], { timeoutMs: 40_000 })).toContain('successfully rolled out');
     expect(await image()).toBe('app:v1');
-    expect(await cluster.kubectlOk(['rollout', 'history', 'deployment/web'])).toMatch(/^3\s+<none>$/m);
+    // Undo scales the first ReplicaSet back up and moves it to the newest revision, as
+    // Kubernetes does: no third ReplicaSet, and revision 1 is gone from the history.
+    const afterUndo = await cluster.kubectlOk(['rollout', 'history', 'deployment/web']);
+    expect(afterUndo).toMatch(/^3\s+<none>$/m);
+    expect(afterUndo).toMatch(/^2\s+<none>$/m);
+    expect(afterUndo).not.toMatch(/^1\s+<none>$/m);
+    const replicaSets = (await cluster.kubectlOk(['get', 'rs', '-l', 'app=web', '-o', 'name'])).trim().split('\n');
+    expect(replicaSets).toHaveLength(2);
+    expect(await cluster.kubectlOk(['get', 'events', '--field-selector', 'reason=ScalingReplicaSet', '-o', 'jsonpath={.items[*].message}'])).not.toContain('from 0 to 0');
 
     expect((await cluster.kubectlOk(['rollout', 'restart', 'deployment/web'])).trim()).toBe('deployment.apps/web restarted');
     expect(await cluster.kubectlOk(['rollout', 'status', 'deployment/web', '--timeout=30s'], { timeoutMs: 40_000 })).toContain('successfully rolled out');
