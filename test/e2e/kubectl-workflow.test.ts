@@ -177,6 +177,39 @@ data:
     expect(obj.data.color).toBe('green');
   });
 
+  it('server-side apply: equal values are shared by managers, list items by merge key too; force moves only the conflicting fields', async () => {
+    const text = deployment('nginx:1.27', 2).replace(/name: web/g, 'name: shared').replace(/app: web/g, 'app: shared');
+    const file = manifest('shared.yaml', text);
+    await cluster.kubectlOk(['apply', '--server-side', '--field-manager=ci', '-f', file]);
+    // A second manager applying the identical manifest shares every field: no conflict.
+    const same = await cluster.kubectl(['apply', '--server-side', '--field-manager=cd', '-f', file]);
+    expect(same.stderr).not.toMatch(/conflict/i);
+    expect(same.code).toBe(0);
+    let obj = JSON.parse(await cluster.kubectlOk(['get', 'deploy', 'shared', '-o', 'json', '--show-managed-fields']));
+    const owners = (field: string) => obj.metadata.managedFields.filter((e: { fieldsV1: unknown }) => JSON.stringify(e.fieldsV1).includes(field)).map((e: { manager: string }) => e.manager).sort();
+    expect(owners('"f:image"')).toEqual(['cd', 'ci']);
+    // A changed image conflicts; with --force-conflicts cd takes the image alone, replicas stay shared.
+    writeFileSync(file, text.replace('nginx:1.27', 'nginx:1.28'));
+    const changed = await cluster.kubectl(['apply', '--server-side', '--field-manager=cd', '-f', file]);
+    expect(changed.code).not.toBe(0);
+    expect(changed.stderr).toContain('.spec.template.spec.containers[name="shared"].image');
+    expect(changed.stderr).not.toContain('.spec.replicas');
+    await cluster.kubectlOk(['apply', '--server-side', '--force-conflicts', '--field-manager=cd', '-f', file]);
+    obj = JSON.parse(await cluster.kubectlOk(['get', 'deploy', 'shared', '-o', 'json', '--show-managed-fields']));
+    expect(owners('"f:image"')).toEqual(['cd']);
+    expect(owners('"f:replicas"')).toEqual(['cd', 'ci']);
+  });
+
+  it('server-side apply after a client-side apply of the same file does not conflict', async () => {
+    const file = join(process.cwd(), 'examples', 'batch.yaml');
+    const ns = 'csa-to-ssa';
+    await cluster.kubectlOk(['create', 'namespace', ns]);
+    await cluster.kubectlOk(['apply', '-n', ns, '-f', file]);
+    const ssa = await cluster.kubectl(['apply', '-n', ns, '--server-side', '-f', file]);
+    expect(ssa.stderr).not.toMatch(/conflict/i);
+    expect(ssa.code).toBe(0);
+  });
+
   it('diff shows what apply would change and changes nothing', async () => {
     const file = manifest('diff.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\n  labels:\n    tier: front\ndata:\n  k: changed\n');
     const r = await cluster.kubectl(['diff', '-f', file]);

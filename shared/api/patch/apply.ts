@@ -4,6 +4,7 @@
  * and fields another manager owns with a different value are conflicts unless `force`.
  * Other writes record their changed fields as `Update` ownership (`recordUpdate`).
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject } from '../../store/object.js';
 import { nowTimestamp } from '../../store/object.js';
 import { ApplyConflictError } from './errors.js';
@@ -27,7 +28,22 @@ export interface Gvk {
 }
 
 const apiVersionOf = (gvk: Gvk) => (gvk.group ? `${gvk.group}/${gvk.version}` : gvk.version);
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const same = (a: unknown, b: unknown) => isDeepStrictEqual(a, b);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Whether applying `path` agrees with the live object. A list item by merge key (`.`) and an
+ * empty map stand for the field's presence, not its contents (the server defaults fields into
+ * containers; other managers own what is inside), so they agree when both are there. Equal
+ * values are shared ownership, never a conflict.
+ */
+function agrees(path: FieldPath, applied: unknown, live: unknown): boolean {
+  const a = valueAt(applied, path);
+  const l = valueAt(live, path);
+  if (path.endsWith(',"."]')) return a !== undefined && l !== undefined;
+  if (isObj(a) && Object.keys(a).length === 0) return isObj(l);
+  return same(a, l);
+}
 
 function entry(manager: string, operation: 'Apply' | 'Update', gvk: Gvk, paths: Set<FieldPath>, now: Date): ManagedFieldsEntry {
   return { manager, operation, apiVersion: apiVersionOf(gvk), time: nowTimestamp(now), fieldsType: 'FieldsV1', fieldsV1: toFieldsV1(paths) };
@@ -51,11 +67,15 @@ export function serverSideApply(
 
   const entries = readManagedFields(live).map((e) => ({ ...e, paths: fromFieldsV1(e.fieldsV1) }));
   const conflicts: { field: string; manager: string }[] = [];
+  const conflicting = new Set<FieldPath>();
   for (const path of appliedPaths) {
-    if (same(valueAt(applied, path), valueAt(live, path))) continue;
+    if (agrees(path, applied, live)) continue;
     for (const e of entries) {
       if (e.manager === opts.manager && e.operation === 'Apply') continue;
-      if (e.paths.has(path)) conflicts.push({ field: displayPath(path), manager: e.manager });
+      if (e.paths.has(path)) {
+        conflicts.push({ field: displayPath(path), manager: e.manager });
+        conflicting.add(path);
+      }
     }
   }
   if (conflicts.length && !opts.force) throw new ApplyConflictError(conflicts);
@@ -73,8 +93,8 @@ export function serverSideApply(
   const next: ManagedFieldsEntry[] = [];
   for (const e of entries) {
     if (e === mine) continue;
-    // With force the applier takes the conflicting fields; equal values stay shared, as in Kubernetes.
-    const paths = opts.force ? new Set([...e.paths].filter((p) => !appliedPaths.has(p))) : e.paths;
+    // With force the applier takes only the conflicting fields; equal values stay shared, as in Kubernetes.
+    const paths = new Set([...e.paths].filter((p) => !conflicting.has(p)));
     const { paths: _p, ...rest } = e;
     next.push({ ...rest, fieldsV1: toFieldsV1(paths) });
   }
