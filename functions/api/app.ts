@@ -51,13 +51,39 @@ const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
 const JSON_TYPE = 'application/json';
 const OBJECT_MEDIA_TYPES = new Set(['', 'application/json', 'application/yaml', 'text/yaml', 'application/vnd.kubernetes.protobuf']);
 
+/** A JSON body as kube-apiserver's encoder writes it: ending with a newline. */
+function jsonText(c: Context, text: string, status = 200, headers: Record<string, string> = {}): Response {
+  return c.body(`${text}\n`, status as 200, { 'content-type': JSON_TYPE, ...headers });
+}
+
 function json(c: Context, body: unknown, status = 200, extraHeaders: Record<string, string> = {}): Response {
-  return c.body(JSON.stringify(body), status as 200, { 'content-type': JSON_TYPE, ...extraHeaders });
+  return jsonText(c, JSON.stringify(body), status, extraHeaders);
+}
+
+/**
+ * A boolean query parameter as kube-apiserver reads one: false when absent, "0" or "false" (in
+ * any case), true for anything else, even an empty value.
+ */
+export function boolParam(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  return value !== '0' && value.toLowerCase() !== 'false';
+}
+
+/** The request path as the client sent it, before URL parsing folded `.` and `..` segments away. */
+function rawPath(c: Context): string | undefined {
+  const env = c.env as { incoming?: { url?: string }; event?: { rawPath?: string; path?: string } } | undefined;
+  const raw = env?.incoming?.url ?? env?.event?.rawPath ?? env?.event?.path;
+  return raw?.split('?')[0];
+}
+
+/** Cuts the client's connection (the embedded server's socket; nothing to cut in a Lambda). */
+function cutOff(c: Context): () => void {
+  return () => (c.env as { incoming?: { socket?: { destroy(): void } } } | undefined)?.incoming?.socket?.destroy();
 }
 
 function errorResponse(c: Context, err: unknown): Response {
   const apiError = toApiError(err);
-  if (apiError.code >= 500) console.error('[api] internal error:', err);
+  if (apiError.code === 500) console.error('[api] internal error:', err);
   return json(c, apiError.toStatus(), apiError.code);
 }
 
@@ -132,12 +158,12 @@ export function createApp(options: AppOptions): Hono {
   app.get('/version', (c) => json(c, SERVER_VERSION));
   app.get('/api', (c) => {
     const v = aggregatedVersionAsked(c.req.header('accept'));
-    if (v) return c.body(JSON.stringify(aggregatedDiscovery(true, v)), 200, { 'content-type': aggregatedContentType(v) });
+    if (v) return jsonText(c, JSON.stringify(aggregatedDiscovery(true, v)), 200, { 'content-type': aggregatedContentType(v) });
     return json(c, apiVersions(options.serverAddress ?? new URL(c.req.url).host));
   });
   app.get('/apis', (c) => {
     const v = aggregatedVersionAsked(c.req.header('accept'));
-    if (v) return c.body(JSON.stringify(aggregatedDiscovery(false, v)), 200, { 'content-type': aggregatedContentType(v) });
+    if (v) return jsonText(c, JSON.stringify(aggregatedDiscovery(false, v)), 200, { 'content-type': aggregatedContentType(v) });
     return json(c, apiGroupList());
   });
   app.get('/api/v1', (c) => json(c, apiResourceList('', 'v1')));
@@ -161,6 +187,17 @@ export function createApp(options: AppOptions): Hono {
 
   // ---- resources -------------------------------------------------------------------------
   const handle = async (c: Context, group: string, version: string, rest: string) => {
+    // `.` and `..` never name anything: URL parsing would fold them into the path and a delete
+    // of `configmaps/%2e%2e` would reach the namespace itself.
+    for (const segment of (rawPath(c) ?? '').split('/')) {
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(segment);
+      } catch {
+        throw badRequest('the request path is not valid');
+      }
+      if (decoded === '.' || decoded === '..') throw badRequest(`name may not be ${JSON.stringify(decoded)}`);
+    }
     let segments: string[];
     try {
       segments = rest.split('/').filter((s) => s.length > 0).map(decodeURIComponent);
@@ -168,7 +205,11 @@ export function createApp(options: AppOptions): Hono {
       throw badRequest('the request path is not valid');
     }
     const parsed = parseResourcePath(group, version, segments);
-    if (!parsed.ok) throw new ApiError(404, 'NotFound', parsed.message);
+    if (!parsed.ok) {
+      // Named as client-go names a request the server has no route for: `(post jobs.batch)`.
+      const what = parsed.resource ? ` (${c.req.method.toLowerCase()} ${parsed.resource}${group ? `.${group}` : ''})` : '';
+      throw new ApiError(404, 'NotFound', `${parsed.message}${what}`, parsed.resource ? { group, kind: parsed.resource } : undefined);
+    }
     return serve(c, parsed.target);
   };
   app.all('/api/v1/*', (c) => handle(c, '', 'v1', c.req.path.slice('/api/v1'.length)));
@@ -199,7 +240,7 @@ export function createApp(options: AppOptions): Hono {
     if (wantsTable(c.req.header('accept'))) {
       return json(c, toTable(target.info.kind, [object], { includeObject: includeObject(c), resourceVersion: object.metadata.resourceVersion }), status, headers);
     }
-    return c.body(objectJson(object), status as 200, { 'content-type': JSON_TYPE, ...headers });
+    return jsonText(c, objectJson(object), status, headers);
   }
 
   function includeObject(c: Context): IncludeObject {
@@ -217,9 +258,10 @@ export function createApp(options: AppOptions): Hono {
     }
     const grace = intParam(c.req.query('gracePeriodSeconds'), 'gracePeriodSeconds') ?? (opts.gracePeriodSeconds as number | undefined);
     const pre = (opts.preconditions ?? {}) as { uid?: string; resourceVersion?: string };
-    const orphan = c.req.query('orphanDependents') ?? opts.orphanDependents;
+    const orphanQuery = c.req.query('orphanDependents');
+    const orphan = orphanQuery !== undefined ? boolParam(orphanQuery) : opts.orphanDependents === true;
     return {
-      propagationPolicy: (policy ?? (orphan === true || orphan === 'true' ? 'Orphan' : undefined)) as DeleteRequest['propagationPolicy'],
+      propagationPolicy: (policy ?? (orphan ? 'Orphan' : undefined)) as DeleteRequest['propagationPolicy'],
       gracePeriodSeconds: grace,
       preconditions: pre,
       dryRun: dryRun(c.req.queries('dryRun') ?? (Array.isArray(opts.dryRun) ? (opts.dryRun as string[]) : undefined)),
@@ -231,15 +273,17 @@ export function createApp(options: AppOptions): Hono {
     const method = c.req.method;
     const ns = namespace ?? '';
     if (info.namespaced && name !== undefined && namespace === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    // A namespaced resource's all-namespaces path serves list and watch only, as in Kubernetes.
+    if (info.namespaced && namespace === undefined && method !== 'GET') throw methodNotAllowed(`${method} is not supported on ${info.resource} across all namespaces`);
 
     // Collections.
     if (name === undefined) {
       if (method === 'GET') {
         const labelSelector = c.req.query('labelSelector') || undefined;
         const fieldSelector = c.req.query('fieldSelector') || undefined;
-        const watch = c.req.query('watch');
-        if (watch === '1' || watch === 'true') {
-          registry.checkFieldSelector(info, fieldSelector);
+        if (boolParam(c.req.query('watch'))) {
+          // A bad selector is a 400 before any stream starts.
+          registry.checkSelectors(info, labelSelector, fieldSelector);
           return watchResponse(store, {
             info,
             namespace,
@@ -247,20 +291,28 @@ export function createApp(options: AppOptions): Hono {
             fieldSelector,
             resourceVersion: c.req.query('resourceVersion'),
             timeoutSeconds: watchTimeout(c),
-            allowBookmarks: c.req.query('allowWatchBookmarks') === 'true',
+            allowBookmarks: boolParam(c.req.query('allowWatchBookmarks')),
             asTable: wantsTable(c.req.header('accept')),
             bookmarkIntervalMs: bookmarkMs,
+            cutOff: cutOff(c),
           });
         }
         const limit = intParam(c.req.query('limit'), 'limit');
-        const result = await registry.list(info, namespace, { labelSelector, fieldSelector, limit: limit && limit > 0 ? limit : undefined, continue: c.req.query('continue') || undefined });
+        const result = await registry.list(info, namespace, {
+          labelSelector,
+          fieldSelector,
+          limit: limit && limit > 0 ? limit : undefined,
+          continue: c.req.query('continue') || undefined,
+          resourceVersion: c.req.query('resourceVersion'),
+          resourceVersionMatch: c.req.query('resourceVersionMatch'),
+        });
         const meta: Record<string, unknown> = { resourceVersion: String(result.revision) };
         if (result.continue) meta.continue = result.continue;
         if (result.remainingItemCount !== undefined) meta.remainingItemCount = result.remainingItemCount;
         if (wantsTable(c.req.header('accept'))) {
           return json(c, toTable(info.kind, result.items, { includeObject: includeObject(c), resourceVersion: String(result.revision), continue: result.continue, remainingItemCount: result.remainingItemCount }));
         }
-        return c.body(listJson(`${info.kind}List`, groupVersion(info), meta, result.items), 200, { 'content-type': JSON_TYPE });
+        return jsonText(c, listJson(`${info.kind}List`, groupVersion(info), meta, result.items));
       }
       if (method === 'POST') {
         if (info.namespaced && namespace === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
@@ -299,17 +351,17 @@ export function createApp(options: AppOptions): Hono {
     // One object (or its status).
     switch (method) {
       case 'GET': {
-        const watch = c.req.query('watch');
-        if (watch === '1' || watch === 'true') {
+        if (boolParam(c.req.query('watch'))) {
           return watchResponse(store, {
             info,
             namespace,
             fieldSelector: `metadata.name=${name}`,
             resourceVersion: c.req.query('resourceVersion'),
             timeoutSeconds: watchTimeout(c),
-            allowBookmarks: c.req.query('allowWatchBookmarks') === 'true',
+            allowBookmarks: boolParam(c.req.query('allowWatchBookmarks')),
             asTable: wantsTable(c.req.header('accept')),
             bookmarkIntervalMs: bookmarkMs,
+            cutOff: cutOff(c),
           });
         }
         return renderOne(c, target, await registry.get(info, ns, name));
@@ -320,8 +372,7 @@ export function createApp(options: AppOptions): Hono {
       }
       case 'PATCH': {
         const type = patchType(c.req.header('content-type'));
-        const force = c.req.query('force');
-        const result = await registry.patch(info, ns, name, type, await body(c), { ...writeOptions(c), force: force === 'true', subresource });
+        const result = await registry.patch(info, ns, name, type, await body(c), { ...writeOptions(c), force: boolParam(c.req.query('force')), subresource });
         return renderOne(c, target, result.object, result.created ? 201 : 200, warningHeaders(result.warnings));
       }
       case 'DELETE': {

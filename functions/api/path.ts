@@ -12,12 +12,13 @@ export interface ResourceTarget {
   subresource?: string;
 }
 
-export type ParsedPath = { ok: true; target: ResourceTarget } | { ok: false; message: string };
+/** On failure, `resource` is the resource the path asked for, when it named one. */
+export type ParsedPath = { ok: true; target: ResourceTarget } | { ok: false; message: string; resource?: string };
 
 /** `segments` are the parts after `/api/v1` or `/apis/<group>/<version>`, decoded. */
 export function parseResourcePath(group: string, version: string, segments: string[]): ParsedPath {
   const find = (resource: string) => findResource(group, version, resource);
-  const fail = (message: string): ParsedPath => ({ ok: false, message });
+  const fail = (message: string, resource?: string): ParsedPath => ({ ok: false, message, resource });
   if (segments.length === 0) return fail('the server could not find the requested resource');
   // /namespaces/<ns>/<resource>[/<name>[/<sub>]] for namespaced resources.
   if (segments[0] === 'namespaces' && segments.length >= 3) {
@@ -26,9 +27,13 @@ export function parseResourcePath(group: string, version: string, segments: stri
       if (segments.length > 5) return fail('the server could not find the requested resource');
       return checkSub({ info: namespaced, namespace: segments[1], name: segments[3], subresource: segments[4] });
     }
+    // Not served here (and not a subresource of the namespace): name what was asked for.
+    const namespaces = find('namespaces');
+    const namespaceSub = namespaces && segments.length === 3 && namespaces.subresources.includes(segments[2]);
+    if (!namespaced && !namespaceSub) return fail('the server could not find the requested resource', segments[2]);
   }
   const info = find(segments[0]);
-  if (!info) return fail(`the server could not find the requested resource (${segments[0]})`);
+  if (!info) return fail('the server could not find the requested resource', segments[0]);
   if (segments.length > 3) return fail('the server could not find the requested resource');
   if (info.namespaced && segments.length > 1) return fail('the server could not find the requested resource');
   return checkSub({ info, name: segments[1], subresource: segments[2] });

@@ -6,12 +6,12 @@
 import { isStoreError } from '../store/errors.js';
 import { nowTimestamp, randomSuffix, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
-import { parseFieldSelector } from '../store/selectors.js';
+import { parseFieldSelector, parseLabelSelector } from '../store/selectors.js';
 import type { ListResult, Store } from '../store/types.js';
 import { applyDefaults, checkSchema, initialStatus, pruneUnknownFields, resetServerFields, validateCreate, validateUpdate } from './admission.js';
 import { ApplyConflictError, PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './patch/index.js';
 import { RESOURCES, findResource, groupVersion, type ResourceInfo } from './resources.js';
-import { ApiError, badRequest, conflict, forbidden, invalid, namespaceNotFound, successStatus, toApiError, type Status, type StatusCause } from './status.js';
+import { ApiError, badRequest, conflict, expired, forbidden, invalid, namespaceNotFound, successStatus, toApiError, type Status, type StatusCause } from './status.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -41,6 +41,8 @@ const NAMESPACES = RESOURCES.find((r) => r.resource === 'namespaces')!;
 const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 /** Finalizer that holds a terminating namespace until the namespace controller has emptied it. */
 export const NAMESPACE_FINALIZER = 'kubernetes';
+/** How long a list waits for a resourceVersion the store has not reached (kube-apiserver: 3 s). */
+const TOO_LARGE_WAIT_MS = 3_000;
 
 type Obj = Record<string, unknown>;
 const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
@@ -70,6 +72,18 @@ export class Registry {
   }
 
   /** Checks a field selector against what the resource supports (400 otherwise). */
+  /** Both selectors of a list or watch: a bad one is a 400 naming the problem. */
+  checkSelectors(info: ResourceInfo, labelSelector: string | undefined, fieldSelector: string | undefined): void {
+    if (labelSelector) {
+      try {
+        parseLabelSelector(labelSelector);
+      } catch (err) {
+        throw toApiError(err);
+      }
+    }
+    this.checkFieldSelector(info, fieldSelector);
+  }
+
   checkFieldSelector(info: ResourceInfo, fieldSelector: string | undefined): void {
     if (!fieldSelector) return;
     const allowed = new Set(['metadata.name', 'metadata.namespace', ...info.fieldSelectors]);
@@ -84,15 +98,62 @@ export class Registry {
     }
   }
 
-  async list(info: ResourceInfo, namespace: string | undefined, options: { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string }): Promise<ListResult> {
-    this.checkFieldSelector(info, options.fieldSelector);
+  /**
+   * A list, read as `resourceVersion` and `resourceVersionMatch` ask (Kubernetes' rules): none
+   * or "0" is the newest state; a revision with NotOlderThan (the default) is the newest state
+   * once the store has reached it; Exact is the snapshot at that revision, 410 when compacted.
+   * A revision the store has not reached within a few seconds is 504 Too large resource version.
+   */
+  async list(
+    info: ResourceInfo,
+    namespace: string | undefined,
+    options: { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string; resourceVersion?: string; resourceVersionMatch?: string },
+  ): Promise<ListResult> {
+    this.checkSelectors(info, options.labelSelector, options.fieldSelector);
+    const { resourceVersion: rv, resourceVersionMatch: match, ...rest } = options;
+    const exact = await this.readRevision(rv, match, options.continue);
     try {
-      return await this.store.list(info.storeKey, { ...options, namespace });
+      return await this.store.list(info.storeKey, { ...rest, namespace, revision: exact });
     } catch (err) {
       if (isStoreError(err, 'Gone')) {
+        if (exact !== undefined) throw expired(`too old resource version: ${exact} (${await this.store.compactedRevision()})`);
         throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
       }
       throw toApiError(err, info);
+    }
+  }
+
+  /** Checks a list's resourceVersion options; the revision to read for Exact, else undefined. */
+  private async readRevision(rv: string | undefined, match: string | undefined, continueToken: string | undefined): Promise<number | undefined> {
+    if (match !== undefined && match !== '' && match !== 'Exact' && match !== 'NotOlderThan') {
+      throw badRequest(`resourceVersionMatch: Unsupported value: ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan"`);
+    }
+    if (match && !rv) throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided');
+    if (match && continueToken) throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided');
+    if (!rv || rv === '0') {
+      if (match === 'Exact') throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
+      return undefined;
+    }
+    if (continueToken) throw badRequest('specifying resource version is not allowed when using continue');
+    if (!/^\d+$/.test(rv) || !Number.isSafeInteger(Number(rv))) throw badRequest(`invalid resource version: ${JSON.stringify(rv)}`);
+    const wanted = Number(rv);
+    await this.waitForRevision(wanted);
+    return match === 'Exact' ? wanted : undefined;
+  }
+
+  /** Waits briefly for the store to reach `revision`, as kube-apiserver's watch cache does. */
+  private async waitForRevision(revision: number): Promise<void> {
+    const deadline = Date.now() + TOO_LARGE_WAIT_MS;
+    let current = await this.store.currentRevision();
+    while (current < revision && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      current = await this.store.currentRevision();
+    }
+    if (current < revision) {
+      throw new ApiError(504, 'Timeout', `Too large resource version: ${revision}, current: ${current}`, {
+        causes: [{ type: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+        retryAfterSeconds: 1,
+      });
     }
   }
 

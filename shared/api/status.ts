@@ -60,15 +60,31 @@ export class ApiError extends Error {
     super(message);
   }
 
+  /**
+   * The Status in kube-apiserver's field order (kind, apiVersion, metadata, status, message,
+   * reason, details, code; details: name, group, kind, uid, causes, retryAfterSeconds), empty
+   * fields left out as Go's omitempty does: some clients compare bodies byte for byte.
+   */
   toStatus(): Status {
-    const status: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, code: this.code };
-    if (this.details) status.details = this.details;
-    return status;
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, details: orderedDetails(this.details), code: this.code };
   }
 }
 
+function orderedDetails(details: StatusDetails | undefined): StatusDetails | undefined {
+  if (!details) return undefined;
+  const out: StatusDetails = {};
+  if (details.name) out.name = details.name;
+  if (details.group) out.group = details.group;
+  if (details.kind) out.kind = details.kind;
+  if (details.uid) out.uid = details.uid;
+  // A cause's `type` is `reason` on the wire (Go's StatusCause.Type has the json name "reason").
+  if (details.causes?.length) out.causes = details.causes.map((c) => ({ reason: c.type, message: c.message, ...(c.field ? { field: c.field } : {}) }) as unknown as StatusCause);
+  if (details.retryAfterSeconds) out.retryAfterSeconds = details.retryAfterSeconds;
+  return Object.keys(out).length ? out : undefined;
+}
+
 export function successStatus(details?: StatusDetails): Status {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details, code: 200 };
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: orderedDetails(details), code: 200 };
 }
 
 const detailsOf = (info: ResourceInfo | undefined, name?: string): StatusDetails => ({

@@ -423,7 +423,7 @@ export class DynamoStore implements Store {
   async list(resource: string, options: ListOptions = {}): Promise<ListResult> {
     const filter = compileFilter(options);
     const token = options.continue ? decodeContinue(options.continue) : undefined;
-    const revision = token?.revision ?? (await this.readMeta('head'));
+    const revision = token?.revision ?? options.revision ?? (await this.readMeta('head'));
     if (revision < this.compactedRev) throw new GoneError(revision, this.compactedRev);
     const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
     const objects = await this.objectsAt(resource, filter.namespace, token, revision);

@@ -31,8 +31,10 @@ export function matches(filter: ObjectFilter, object: KubeObject): boolean {
 }
 
 /**
- * A change as a filtered watch sees it: an object entering the filter is ADDED, one leaving
- * it is DELETED, others pass through or are dropped (undefined).
+ * A change as a filtered watch sees it: an object entering the filter is ADDED; one leaving it
+ * is DELETED carrying its previous state (the last one the watcher was shown to match) at the
+ * change's resourceVersion, as kube-apiserver's watch cache sends it; others pass through or
+ * are dropped (undefined).
  */
 export function filterChange(filter: ObjectFilter, event: ChangeEvent): ChangeEvent | undefined {
   if (isEverything(filter)) return event;
@@ -41,6 +43,9 @@ export function filterChange(filter: ObjectFilter, event: ChangeEvent): ChangeEv
   if (event.type === 'DELETED') return matches(filter, event.object) || before ? event : undefined;
   if (now && before) return event;
   if (now) return { ...event, type: 'ADDED' };
-  if (before) return { ...event, type: 'DELETED' };
+  if (before) {
+    const prev = event.prevObject!;
+    return { ...event, type: 'DELETED', object: { ...prev, metadata: { ...prev.metadata, resourceVersion: event.object.metadata.resourceVersion } } };
+  }
   return undefined;
 }

@@ -71,7 +71,9 @@ export async function* liveWatch(source: LogSource, options: LiveWatchOptions): 
   // reaches the buffer, every commit up to it is in the log.
   const unlisten = source.feed.listen((events) => {
     if (overflowed) return;
+    const before = buffer.length;
     for (const event of events) if (resource === undefined || event.resource === resource) buffer.push(event);
+    if (buffer.length === before) return; // other resources' changes: nothing to wake for
     if (buffer.length > maxBuffered) {
       overflowed = true;
       buffer = [];
@@ -82,6 +84,15 @@ export async function* liveWatch(source: LogSource, options: LiveWatchOptions): 
   signal?.addEventListener('abort', onAbort);
   let last = options.fromRevision;
   let target = source.head();
+  // Bookmarks keep their own clock: events (ours or other resources') never push one back, so a
+  // watcher on a busy cluster gets them at the interval too.
+  const interval = options.bookmarkIntervalMs;
+  let bookmarkDue = interval ? Date.now() + interval : Infinity;
+  const bookmark = (): WatchEvent => {
+    bookmarkDue = Date.now() + interval!;
+    // Only a revision whose changes were all delivered: past `last` only when nothing waits.
+    return { type: 'BOOKMARK', revision: buffer.length === 0 && !overflowed ? Math.max(last, source.head()) : last };
+  };
 
   try {
     for (;;) {
@@ -107,6 +118,10 @@ export async function* liveWatch(source: LogSource, options: LiveWatchOptions): 
           target = source.head();
           break; // back to the log
         }
+        if (Date.now() >= bookmarkDue) {
+          yield bookmark();
+          continue;
+        }
         if (buffer.length > 0) {
           const batch = buffer;
           buffer = [];
@@ -120,14 +135,13 @@ export async function* liveWatch(source: LogSource, options: LiveWatchOptions): 
           }
           continue;
         }
-        const timedOut = await new Promise<boolean>((resolve) => {
-          const timer = options.bookmarkIntervalMs ? setTimeout(() => resolve(true), options.bookmarkIntervalMs) : undefined;
+        await new Promise<void>((resolve) => {
+          const timer = Number.isFinite(bookmarkDue) ? setTimeout(resolve, Math.max(0, bookmarkDue - Date.now())) : undefined;
           wake = () => {
             if (timer) clearTimeout(timer);
-            resolve(false);
+            resolve();
           };
         });
-        if (timedOut && buffer.length === 0 && !overflowed) yield { type: 'BOOKMARK', revision: Math.max(last, source.head()) };
       }
     }
   } finally {

@@ -286,7 +286,7 @@ export class SqliteStore implements Store {
   async list(resource: string, options: ListOptions = {}): Promise<ListResult> {
     const filter = compileFilter(options);
     const token = options.continue ? decodeContinue(options.continue) : undefined;
-    const revision = token?.revision ?? this.head;
+    const revision = token?.revision ?? options.revision ?? this.head;
     const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
     if (revision > this.head) throw new GoneError(revision, this.compactedRev);
     // At the head, memory has the answer; a later page of an older list is rebuilt from the log.

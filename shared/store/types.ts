@@ -52,6 +52,11 @@ export interface ListOptions {
   limit?: number;
   /** Token from a previous page: the next page, consistent with the first page's revision. */
   continue?: string;
+  /**
+   * List as the store was at this revision, not newer than the head: `GoneError` when it is
+   * older than the compacted revision. Ignored with `continue` (the token carries its own).
+   */
+  revision?: number;
 }
 
 export interface ListResult {

@@ -485,10 +485,13 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         const watch = watchOf(store, PODS, { fromRevision: Number(v1.metadata.resourceVersion), labelSelector: 'app=web' });
         const v2 = await store.update(PODS, { ...v1, metadata: { ...v1.metadata, labels: { app: 'web' } } });
         const v3 = await store.update(PODS, { ...v2, status: { phase: 'Running' } });
-        await store.update(PODS, { ...v3, metadata: { ...v3.metadata, labels: { app: 'gone' } } });
+        const v4 = await store.update(PODS, { ...v3, metadata: { ...v3.metadata, labels: { app: 'gone' } } });
         const fieldWatch = watchOf(store, PODS, { fromRevision: Number(v1.metadata.resourceVersion), fieldSelector: 'status.phase=Running' });
         const events = await take(watch, 3);
         expect(events.map((e) => e.type)).toEqual(['ADDED', 'MODIFIED', 'DELETED']);
+        // The leaving object is shown as it was when it last matched, at the change's revision.
+        expect(events[2].object.metadata.labels).toEqual({ app: 'web' });
+        expect(events[2].object.metadata.resourceVersion).toBe(v4.metadata.resourceVersion);
         const fieldEvents = await take(fieldWatch, 1);
         expect(fieldEvents[0]).toMatchObject({ type: 'ADDED' });
         expect(fieldEvents[0].object.metadata.resourceVersion).toBe(v3.metadata.resourceVersion);
@@ -570,6 +573,26 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         const bookmark = seen.find((e) => e.type === 'BOOKMARK')!;
         expect(seen[0]).toMatchObject({ type: 'ADDED' });
         expect(bookmark.revision).toBeGreaterThanOrEqual(Number(created.metadata.resourceVersion));
+      });
+
+      caseIt('a watch on a busy store still gets its bookmarks at the interval', async () => {
+        const store = await open();
+        const watch = watchOf(store, PODS, { fromRevision: await store.currentRevision(), bookmarkIntervalMs: 100 });
+        // Other resources change every 20 ms for 600 ms, and the watched one too.
+        let busy = true;
+        const writer = (async () => {
+          for (let i = 0; busy; i++) {
+            await store.create(CMS, counter(`busy-${i}`));
+            if (i % 5 === 0) await store.create(PODS, pod(`busy-${i}`));
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        })();
+        const started = Date.now();
+        let bookmarks = 0;
+        while (Date.now() - started < 600) if (((await watch.next()).value as WatchEvent).type === 'BOOKMARK') bookmarks++;
+        busy = false;
+        await writer;
+        expect(bookmarks).toBeGreaterThanOrEqual(3);
       });
     });
 

@@ -66,13 +66,13 @@ describe('errors are Statuses with the right code and reason', () => {
 
   it('invalid names and missing required fields are 422 Invalid with field causes', async () => {
     const bad = await expectStatus(await send('POST', DEPLOYMENTS, JSON.stringify(deployment('Not_Valid'))), 422, 'Invalid', /Deployment "Not_Valid" is invalid: metadata\.name: Invalid value/);
-    expect(bad.details.causes[0]).toMatchObject({ type: 'FieldValueInvalid', field: 'metadata.name' });
+    expect(bad.details.causes[0]).toMatchObject({ reason: 'FieldValueInvalid', field: 'metadata.name' });
     const noImage = deployment('noimage');
     delete (noImage.spec.template.spec.containers[0] as Record<string, unknown>).image;
     const missing = await expectStatus(await send('POST', DEPLOYMENTS, JSON.stringify(noImage)), 422, 'Invalid');
-    expect(missing.details.causes).toContainEqual({ type: 'FieldValueRequired', field: 'spec.template.spec.containers[0].image', message: 'Required value' });
+    expect(missing.details.causes).toContainEqual({ reason: 'FieldValueRequired', field: 'spec.template.spec.containers[0].image', message: 'Required value' });
     const noName = await expectStatus(await send('POST', '/api/v1/namespaces/default/configmaps', '{"data":{"a":"b"}}'), 422, 'Invalid');
-    expect(noName.details.causes[0]).toMatchObject({ type: 'FieldValueRequired', field: 'metadata.name' });
+    expect(noName.details.causes[0]).toMatchObject({ reason: 'FieldValueRequired', field: 'metadata.name' });
   });
 
   it('changing an immutable field is 422', async () => {
