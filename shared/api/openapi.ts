@@ -1,64 +1,88 @@
 /**
- * The OpenAPI v3 answer kubectl needs to validate: a root naming one document per
- * group-version, and per group-version the resources' paths, each PATCH carrying
- * `x-kubernetes-group-version-kind` and a `fieldValidation` parameter. With those, kubectl
- * sends `fieldValidation=Strict` and leaves unknown-field checks to the server, which does them
- * with the zod schemas.
+ * The OpenAPI v3 answer: a root naming one document per group-version (with a content hash
+ * kubectl caches by), and per group-version the resources' paths and the schemas of their
+ * kinds, named and shaped as Kubernetes' own (`io.k8s.api.core.v1.Pod`, ...), with every
+ * field, its type and its upstream description (`./openapi/models.ts`), and the list and patch
+ * extensions (`./openapi/extensions.ts`).
+ *
+ * What kubectl does with it: `explain` walks the schemas; client-side `apply` and `diff` build
+ * strategic merge patches from them (a field missing here is the `unable to find api field`
+ * warning); every PATCH carries `x-kubernetes-group-version-kind` and a `fieldValidation`
+ * parameter, so kubectl sends `fieldValidation=Strict` and leaves unknown-field checks to the
+ * server, which does them with the zod schemas.
+ *
+ * Each document is built once, on first ask, and kept with its hash.
  */
 import { createHash } from 'node:crypto';
-import { groupVersion, resourcesOf, servedGroupVersions } from './resources.js';
+import { definitionsFrom, kindDefinitionName, kindFile, REF_PREFIX, type Schema } from './openapi/models.js';
+import { groupVersion, resourcesOf, servedGroupVersions, type ResourceInfo } from './resources.js';
 
 function docPath(group: string, version: string): string {
   return group ? `apis/${group}/${version}` : `api/${version}`;
 }
 
-const hashes = new Map<string, string>();
+/** Kubernetes' package for a group-version: `io.k8s.api.core.v1`, `io.k8s.api.coordination.v1`. */
+function apiPackage(group: string, version: string): string {
+  return `io.k8s.api.${group ? group.split('.')[0] : 'core'}.${version}`;
+}
 
-export function openApiV3Root() {
-  const paths: Record<string, { serverRelativeURL: string }> = {};
-  for (const gv of servedGroupVersions()) {
-    const path = docPath(gv.group, gv.version);
-    let hash = hashes.get(path);
-    if (!hash) {
-      hash = createHash('sha256').update(JSON.stringify(openApiV3Document(gv.group, gv.version))).digest('hex').slice(0, 16).toUpperCase();
-      hashes.set(path, hash);
-    }
-    paths[path] = { serverRelativeURL: `/openapi/v3/${path}?hash=${hash}` };
-  }
-  return { paths };
+/** Where the package has no declaration of a kind: an object of any fields. */
+function opaqueKind(info: ResourceInfo): Schema {
+  const gvk = { group: info.group, version: info.version, kind: info.kind };
+  return {
+    type: 'object',
+    description: `${info.kind} (served by Skiff; fields are validated by the server)`,
+    'x-kubernetes-group-version-kind': [gvk],
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+      spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+      status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+    },
+    'x-kubernetes-preserve-unknown-fields': true,
+  };
 }
 
 const queryParam = (name: string, description: string) => ({ name, in: 'query', description, schema: { type: 'string', uniqueItems: true } });
 
-export function openApiV3Document(group: string, version: string) {
+function buildDocument(group: string, version: string) {
   const infos = resourcesOf(group, version);
   if (infos.length === 0) return undefined;
   const prefix = group ? `/apis/${group}/${version}` : `/api/${version}`;
   const paths: Record<string, unknown> = {};
-  const schemas: Record<string, unknown> = {};
+
+  // The kinds (and their lists) as the package declares them, and all they refer to. A kind
+  // the package lacks, or cannot be read, is served as an object of any fields.
+  let schemas: Record<string, Schema> = {};
+  const names = new Map<ResourceInfo, { kind: string; list: string }>();
+  for (const info of infos) {
+    const kindDecl = kindFile(info.group, info.version, info.kind);
+    const listDecl = kindFile(info.group, info.version, `${info.kind}List`);
+    try {
+      if (!kindDecl) throw new Error('no declaration in kubernetes-models');
+      const kind = kindDefinitionName(kindDecl);
+      schemas = { ...schemas, ...definitionsFrom(listDecl ? [kindDecl, listDecl] : [kindDecl]) };
+      names.set(info, { kind, list: listDecl ? kindDefinitionName(listDecl) : kind });
+    } catch (err) {
+      if (kindDecl) console.warn(`[openapi] ${info.kind}: serving without field schemas: ${(err as Error).message}`);
+      const kind = `${apiPackage(info.group, info.version)}.${info.kind}`;
+      schemas[kind] = opaqueKind(info);
+      names.set(info, { kind, list: kind });
+    }
+  }
+  schemas = Object.fromEntries(Object.entries(schemas).sort(([a], [b]) => a.localeCompare(b)));
+
   for (const info of infos) {
     const gvk = { group: info.group, version: info.version, kind: info.kind };
-    const schemaName = `io.k8s.api.${info.group || 'core'}.${info.version}.${info.kind}`;
-    schemas[schemaName] = {
-      type: 'object',
-      description: `${info.kind} (served by Skiff; fields are validated by the server)`,
-      'x-kubernetes-group-version-kind': [gvk],
-      properties: {
-        apiVersion: { type: 'string' },
-        kind: { type: 'string' },
-        metadata: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-        spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-        status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-      },
-      'x-kubernetes-preserve-unknown-fields': true,
-    };
-    const ref = { $ref: `#/components/schemas/${schemaName}` };
-    const ok = { '200': { description: 'OK', content: { 'application/json': { schema: ref } } } };
-    const operation = (verb: string, extra: Record<string, unknown> = {}) => ({
+    const { kind, list } = names.get(info)!;
+    const response = (name: string) => ({ '200': { description: 'OK', content: { 'application/json': { schema: { $ref: REF_PREFIX + name } } } } });
+    const ref = { $ref: REF_PREFIX + kind };
+    const operation = (verb: string, responses: unknown, extra: Record<string, unknown> = {}) => ({
       operationId: `${verb}${info.kind}`,
       'x-kubernetes-action': verb,
       'x-kubernetes-group-version-kind': gvk,
-      responses: ok,
+      responses,
       ...extra,
     });
     const writeParams = [
@@ -68,18 +92,18 @@ export function openApiV3Document(group: string, version: string) {
     ];
     const base = info.namespaced ? `${prefix}/namespaces/{namespace}/${info.resource}` : `${prefix}/${info.resource}`;
     paths[base] = {
-      get: operation('list'),
-      post: operation('post', { parameters: writeParams, requestBody: { content: { '*/*': { schema: ref } } } }),
-      delete: operation('deletecollection'),
+      get: operation('list', response(list)),
+      post: operation('post', response(kind), { parameters: writeParams, requestBody: { content: { '*/*': { schema: ref } } } }),
+      delete: operation('deletecollection', response(list)),
     };
     paths[`${base}/{name}`] = {
-      get: operation('get'),
-      put: operation('put', { parameters: writeParams, requestBody: { content: { '*/*': { schema: ref } } } }),
-      patch: operation('patch', {
+      get: operation('get', response(kind)),
+      put: operation('put', response(kind), { parameters: writeParams, requestBody: { content: { '*/*': { schema: ref } } } }),
+      patch: operation('patch', response(kind), {
         parameters: [...writeParams, queryParam('force', 'Force is going to "force" Apply requests.')],
         requestBody: { content: { 'application/json-patch+json': {}, 'application/merge-patch+json': {}, 'application/strategic-merge-patch+json': {}, 'application/apply-patch+yaml': {} } },
       }),
-      delete: operation('delete'),
+      delete: operation('delete', response(kind)),
     };
   }
   return {
@@ -89,4 +113,34 @@ export function openApiV3Document(group: string, version: string) {
     components: { schemas },
     'x-skiff-group-version': groupVersion({ group, version }),
   };
+}
+
+type Document = NonNullable<ReturnType<typeof buildDocument>>;
+
+/** Built documents and their hashes, by path (`api/v1`). Only served group-versions get in. */
+const documents = new Map<string, { doc: Document; hash: string }>();
+
+function cached(group: string, version: string) {
+  const path = docPath(group, version);
+  let entry = documents.get(path);
+  if (!entry) {
+    const doc = buildDocument(group, version);
+    if (!doc) return undefined;
+    entry = { doc, hash: createHash('sha256').update(JSON.stringify(doc)).digest('hex').slice(0, 16).toUpperCase() };
+    documents.set(path, entry);
+  }
+  return entry;
+}
+
+export function openApiV3Root() {
+  const paths: Record<string, { serverRelativeURL: string }> = {};
+  for (const gv of servedGroupVersions()) {
+    const path = docPath(gv.group, gv.version);
+    paths[path] = { serverRelativeURL: `/openapi/v3/${path}?hash=${cached(gv.group, gv.version)!.hash}` };
+  }
+  return { paths };
+}
+
+export function openApiV3Document(group: string, version: string) {
+  return cached(group, version)?.doc;
 }
