@@ -23,6 +23,12 @@ function npmPackagesPresent() {
 }
 
 if (!npmPackagesPresent()) {
+  console.log(
+    '[ensure-deps] First run in this checkout: installing the npm packages Skiff needs. This compiles\n' +
+      '[ensure-deps] better-sqlite3 (the embedded store\'s SQLite binding) from source and can take a few\n' +
+      '[ensure-deps] minutes on a small machine; it happens once. Install scripts run only for the packages\n' +
+      '[ensure-deps] approved in package.json (allowScripts): better-sqlite3, esbuild, protobufjs.',
+  );
   run(existsSync(join(root, 'package-lock.json')) ? 'npm ci' : 'npm install');
 }
 
@@ -45,6 +51,8 @@ if (missing.length > 0) {
   if (!isRoot || !has('command -v apt-get')) {
     console.warn(`[ensure-deps] missing Debian packages ${missing.join(' ')}; not root (or no apt), so not installing`);
   } else {
+    const why = { 'busybox-static': 'the commands the examples run', 'openjdk-17-jre-headless': 'DynamoDB Local, for the store tests', 'docker.io': 'the docker runtime tests' };
+    console.log(`[ensure-deps] installing Debian packages: ${missing.map((p) => `${p} (${why[p] ?? 'needed'})`).join(', ')}`);
     run('apt-get update -qq');
     run(`DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`);
   }
