@@ -6,6 +6,7 @@
 import { isStoreError } from '../store/errors.js';
 import { nowTimestamp, randomSuffix, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
+import { inParallel } from '../store/parallel.js';
 import { parseFieldSelector, parseLabelSelector } from '../store/selectors.js';
 import type { ListResult, Store } from '../store/types.js';
 import { applyDefaults, checkSchema, initialStatus, pruneUnknownFields, resetServerFields, validateCreate, validateUpdate } from './admission.js';
@@ -44,6 +45,8 @@ export const NAMESPACE_FINALIZER = 'kubernetes';
 /** How long a list waits for a resourceVersion the store has not reached (kube-apiserver: 3 s). */
 const TOO_LARGE_WAIT_MS = 3_000;
 
+/** Deletions a deletecollection runs at once. */
+const DELETE_COLLECTION_WORKERS = 16;
 type Obj = Record<string, unknown>;
 const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 
@@ -495,16 +498,21 @@ export class Registry {
     request: DeleteRequest,
   ): Promise<{ kind: string; apiVersion: string; metadata: Obj; items: KubeObject[] }> {
     const { items } = await this.list(info, namespace, selectors);
-    const out: KubeObject[] = [];
-    for (const item of items) {
-      try {
-        const { body } = await this.delete(info, item.metadata.namespace ?? '', item.metadata.name ?? '', request);
-        out.push(body.kind === 'Status' ? item : (body as KubeObject));
-      } catch (err) {
-        if (!(err instanceof ApiError && err.reason === 'NotFound')) throw err;
-      }
-    }
-    return { kind: `${info.kind}List`, apiVersion: groupVersion(info), metadata: {}, items: out };
+    const out: (KubeObject | undefined)[] = new Array(items.length);
+    // Several at once, as kube-apiserver's DeleteCollectionWorkers: the store commits them
+    // together, so 10,000 pods go in seconds rather than one commit each.
+    await inParallel(
+      items.map((item, i) => async () => {
+        try {
+          const { body } = await this.delete(info, item.metadata.namespace ?? '', item.metadata.name ?? '', request);
+          out[i] = body.kind === 'Status' ? item : (body as KubeObject);
+        } catch (err) {
+          if (!(err instanceof ApiError && err.reason === 'NotFound')) throw err;
+        }
+      }),
+      DELETE_COLLECTION_WORKERS,
+    );
+    return { kind: `${info.kind}List`, apiVersion: groupVersion(info), metadata: {}, items: out.filter((o): o is KubeObject => o !== undefined) };
   }
 
   // ---- subresources ----------------------------------------------------------------------

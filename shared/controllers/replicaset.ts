@@ -69,6 +69,24 @@ export function deletionOrder(a: KubeObject, b: KubeObject): number {
   return String(b.metadata.creationTimestamp ?? '').localeCompare(String(a.metadata.creationTimestamp ?? '')) || String(b.metadata.name).localeCompare(String(a.metadata.name));
 }
 
+/**
+ * Runs `create` `count` times in batches of 1, 2, 4, ... (kube-controller-manager's
+ * slowStartBatch): a template that fails every time (a quota, an admission error, a store
+ * under strain) costs one failed write, not hundreds. Stops after the first batch with a
+ * failure and rethrows it, so the reconcile is retried with back-off. Resolves to the number
+ * created.
+ */
+export async function slowStart(count: number, create: () => Promise<void>): Promise<number> {
+  let created = 0;
+  for (let batch = 1; created < count; batch *= 2) {
+    const results = await Promise.allSettled(Array.from({ length: Math.min(batch, count - created) }, create));
+    created += results.filter((r) => r.status === 'fulfilled').length;
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+  return created;
+}
+
 export class ReplicaSetController implements Controller {
   readonly name = 'replicaset';
   private readonly registry: Registry;
@@ -128,9 +146,9 @@ export class ReplicaSetController implements Controller {
     const want = typeof spec.replicas === 'number' ? spec.replicas : 1;
     const diff = want - active.length;
     if (diff > 0) {
-      await Promise.all(Array.from({ length: Math.min(diff, BURST) }, () => this.createPod(rs)));
+      await slowStart(Math.min(diff, BURST), () => this.createPod(rs));
     } else if (diff < 0) {
-      const surplus = [...active].sort(deletionOrder).slice(0, -diff);
+      const surplus = [...active].sort(deletionOrder).slice(0, Math.min(-diff, BURST));
       await Promise.all(surplus.map((pod) => this.deletePod(rs, pod)));
     }
     // Status reports what this reconcile observed; the pods it creates or deletes wake it again.

@@ -29,6 +29,12 @@ const KEY = 'pending-pods';
 export const CLAIMS_RESOURCE = 'schedulingclaims';
 /** A claim whose pod is still unbound after this long is void (its scheduler died mid-pass). */
 const CLAIM_TTL_MS = 30_000;
+/** How soon a pass that placed nothing is followed by another without a new pending pod. */
+const UNSCHEDULABLE_RETRY_MS = 1_000;
+/** Parked pods are tried again at least this often, whatever happened (kube-scheduler: 60 s). */
+const FULL_PASS_MS = 30_000;
+/** Pending pods placed per call of the pure scheduler when the queue is long. */
+const SCHEDULE_CHUNK = 1000;
 
 interface ClaimEntry {
   uid: string;
@@ -123,6 +129,19 @@ export class SchedulerController implements Controller {
 
   private readonly coordination: 'exclusive' | 'claims';
   private readonly view?: PodView;
+  /** A pending pod arrived (or changed) since the last pass. */
+  private newPending = true;
+  /**
+   * Pods the last pass that saw them could not place (kube-scheduler's unschedulable queue):
+   * later passes leave them out until capacity changes (a node changed, a bound pod left) or
+   * the periodic full pass, so a pass over a few new pods does not retry thousands that
+   * cannot fit. Only with the change-fed view; a listing scheduler tries every pending pod.
+   */
+  private readonly parked = new Set<string>();
+  private capacityChanged = true;
+  private lastFullPassAt = 0;
+  /** When the last pass ended having placed nothing (0: it placed some). */
+  private fruitlessAt = 0;
 
   constructor(private readonly store: Store, options: SchedulerOptions = {}) {
     this.coordination = options.coordination ?? 'exclusive';
@@ -132,12 +151,27 @@ export class SchedulerController implements Controller {
   }
 
   keysFor(event: ChangeEvent): string[] {
-    if (event.resource === 'nodes') return [KEY];
+    if (event.resource === 'nodes') {
+      this.capacityChanged = true;
+      return [KEY];
+    }
     if (event.resource !== 'pods') return [];
     this.view?.observe(event);
-    // A new pending pod, or a pod leaving a node (its capacity frees up).
-    const pending = !asObj(event.object.spec).nodeName;
-    return pending || event.type === 'DELETED' || asObj(event.object.status).phase === 'Succeeded' || asObj(event.object.status).phase === 'Failed' ? [KEY] : [];
+    const spec = asObj(event.object.spec);
+    if (!spec.nodeName) {
+      // A new pending pod, or one whose spec changed. Not a status write to a pending pod (this
+      // scheduler's own Unschedulable condition among them), nor a pending pod's deletion:
+      // neither changes where anything fits, and waking on them made every pass over N
+      // unschedulable pods write-and-wake N times.
+      if (event.type === 'DELETED') return [];
+      const respec = event.type === 'ADDED' || event.object.metadata.generation !== event.prevObject?.metadata.generation;
+      if (respec) this.newPending = true;
+      return respec ? [KEY] : [];
+    }
+    // A pod leaving a node (deleted or finished): its capacity frees up.
+    if (event.type !== 'DELETED' && !isTerminal(event.object)) return [];
+    this.capacityChanged = true;
+    return [KEY];
   }
 
   async allKeys(): Promise<string[]> {
@@ -145,35 +179,73 @@ export class SchedulerController implements Controller {
   }
 
   async reconcile(): Promise<ReconcileResult | void> {
+    // After a pass that placed nothing, freed capacity (a stream of deletions) is looked at
+    // again at most once a second, as kube-scheduler backs off unschedulable pods; a new
+    // pending pod is placed at once.
+    const quietFor = this.fruitlessAt ? Date.now() - this.fruitlessAt : Infinity;
+    if (!this.newPending && quietFor < UNSCHEDULABLE_RETRY_MS) return { requeueAfterMs: UNSCHEDULABLE_RETRY_MS - quietFor };
+    this.newPending = false;
+    const result = await this.pass();
+    this.fruitlessAt = result.placed === 0 && result.unschedulable > 0 ? Date.now() : 0;
+    return result.next;
+  }
+
+  private async pass(): Promise<{ placed: number; unschedulable: number; next: ReconcileResult | void }> {
     // Claims are read before pods: a pod claimed after this read changes the claim's version,
     // so our conditional write on that node fails rather than double-booking it.
     const claims = this.coordination === 'claims' ? (await this.store.list(CLAIMS_RESOURCE)).items : [];
     const { pending, bound, podsByUid, claimedPending } = this.view ? await this.fromView(this.view) : await this.fromList(claims);
     // A claimed pod whose binder died is free again once its claim expires.
-    if (pending.length === 0) return claimedPending ? { requeueAfterMs: CLAIM_TTL_MS } : undefined;
-    const nodes = (await this.store.list('nodes')).items;
-    const result = schedule({ pendingPods: pending as Pod[], nodes: nodes as Node[], boundPods: bound as Pod[], cache: this.view?.cache, options: { startIndex: this.startIndex } });
-    this.startIndex = result.nextStartIndex;
-    const byUid = new Map(pending.map((p) => [p.metadata.uid, p]));
-    let bindings = result.bindings;
-    let lostRace = false;
-    if (this.coordination === 'claims') {
-      const won = await this.claim(bindings, claims, podsByUid);
-      lostRace = won.size < bindings.length;
-      bindings = bindings.filter((b) => won.has(b.pod.uid));
+    if (pending.length === 0) {
+      // Parked pods get their periodic full pass; a claimed pod whose binder died, its claim's expiry.
+      const next = this.parked.size ? { requeueAfterMs: FULL_PASS_MS } : claimedPending ? { requeueAfterMs: CLAIM_TTL_MS } : undefined;
+      return { placed: 0, unschedulable: 0, next };
     }
-    await Promise.all(bindings.map((b) => this.bind(byUid.get(b.pod.uid)!, b.nodeName)));
-    // A pod left out because another pass took its node is not unschedulable: try again now.
-    if (lostRace) return { requeueAfterMs: 0 };
-    await Promise.all(result.unschedulable.map((u) => this.markUnschedulable(byUid.get(u.pod.uid)!, u.message)));
+    const nodes = (await this.store.list('nodes')).items;
+    // With the view, a long queue is placed a chunk at a time, yielding between chunks so the
+    // API in the same process keeps answering; each chunk's bindings are in the view's cache
+    // before the next is placed. A listing scheduler places its snapshot in one call.
+    const chunk = this.view ? SCHEDULE_CHUNK : pending.length;
+    let placed = 0;
+    let unschedulable = 0;
+    for (let i = 0; i < pending.length; i += chunk) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      const part = pending.slice(i, i + chunk);
+      const result = schedule({ pendingPods: part as Pod[], nodes: nodes as Node[], boundPods: bound as Pod[], cache: this.view?.cache, options: { startIndex: this.startIndex } });
+      this.startIndex = result.nextStartIndex;
+      const byUid = new Map(part.map((p) => [p.metadata.uid, p]));
+      let bindings = result.bindings;
+      if (this.coordination === 'claims') {
+        const won = await this.claim(bindings, claims, podsByUid);
+        const lostRace = won.size < bindings.length;
+        bindings = bindings.filter((b) => won.has(b.pod.uid));
+        await Promise.all(bindings.map((b) => this.bind(byUid.get(b.pod.uid)!, b.nodeName)));
+        // A pod left out because another pass took its node is not unschedulable: try again now.
+        if (lostRace) return { placed: bindings.length, unschedulable: 0, next: { requeueAfterMs: 0 } };
+      } else {
+        await Promise.all(bindings.map((b) => this.bind(byUid.get(b.pod.uid)!, b.nodeName)));
+      }
+      await Promise.all(result.unschedulable.map((u) => this.markUnschedulable(byUid.get(u.pod.uid)!, u.message)));
+      for (const u of this.view ? result.unschedulable : []) this.parked.add(u.pod.uid);
+      placed += bindings.length;
+      unschedulable += result.unschedulable.length;
+    }
+    if (this.view) for (const uid of this.parked) if (!this.view.pending.has(uid)) this.parked.delete(uid);
     // Unplaceable pods are tried again on any node or pod change; this is the backstop.
-    return result.unschedulable.length ? { requeueAfterMs: 30_000 } : undefined;
+    return { placed, unschedulable, next: unschedulable ? { requeueAfterMs: 30_000 } : undefined };
   }
 
-  /** Pending pods from the change-fed view (bound ones are in its cache). */
+  /** Pending pods from the change-fed view (bound ones are in its cache), parked ones left out unless capacity changed. */
   private async fromView(view: PodView): Promise<PodSnapshot> {
     if (!view.loaded) await view.load(this.store);
-    return { pending: [...view.pending.values()], bound: [], podsByUid: new Map(), claimedPending: 0 };
+    const full = this.capacityChanged || Date.now() - this.lastFullPassAt >= FULL_PASS_MS;
+    if (full) {
+      this.capacityChanged = false;
+      this.lastFullPassAt = Date.now();
+      this.parked.clear();
+    }
+    const pending = [...view.pending.values()].filter((p) => !this.parked.has(p.metadata.uid!));
+    return { pending, bound: [], podsByUid: new Map(), claimedPending: 0 };
   }
 
   /** Pending and bound pods from one list; pods claimed by other passes count as bound. */
@@ -249,13 +321,14 @@ export class SchedulerController implements Controller {
 
   private async markUnschedulable(pod: KubeObject, message: string): Promise<void> {
     const { namespace = '', name = '' } = pod.metadata;
+    // Already says so (the common case on every pass after the first): no read, no write.
+    if (hasUnschedulable(pod, message)) return;
     let changed = false;
     await guaranteedUpdate(this.store, 'pods', namespace, name, (p) => {
       if (asObj(p.spec).nodeName) return undefined;
+      if (hasUnschedulable(p, message)) return undefined;
       const status = asObj(p.status);
       const conditions = (status.conditions ?? []) as Obj[];
-      const current = conditions.find((c) => c.type === 'PodScheduled');
-      if (current && current.status === 'False' && current.message === message) return undefined;
       changed = true;
       return {
         ...p,
@@ -266,6 +339,11 @@ export class SchedulerController implements Controller {
     });
     if (changed) await this.events.record(pod, 'Warning', 'FailedScheduling', message);
   }
+}
+
+function hasUnschedulable(pod: KubeObject, message: string): boolean {
+  const current = ((asObj(pod.status).conditions ?? []) as Obj[]).find((c) => c.type === 'PodScheduled');
+  return current?.status === 'False' && current.message === message;
 }
 
 function claimEntries(claim: KubeObject): ClaimEntry[] {
