@@ -4,10 +4,15 @@
  * embedded shape in another process; then watch fan-out, 100 watchers each receiving 10,000
  * events, with delivery latency from the write being issued.
  *
- *   npx tsx bench/api/run.ts [--quick]
+ * Lists are asked for as plain JSON and, as kubectl and client-go ask, with
+ * `Accept-Encoding: gzip`. With `--baseline DIR` (a checkout of an older commit, with
+ * node_modules), the list rows are also run against that commit's server in the same run,
+ * side by side.
+ *
+ *   npx tsx bench/api/run.ts [--quick] [--baseline DIR]
  */
 import autocannon from 'autocannon';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -43,9 +48,14 @@ function call(t: Target, method: string, path: string, body?: unknown, contentTy
   });
 }
 
-async function startServer(): Promise<{ target: Target; stop: () => Promise<void> }> {
+const baselineAt = process.argv.indexOf('--baseline');
+const baselineDir = baselineAt > 0 ? process.argv[baselineAt + 1] : undefined;
+
+/** The bench server of this checkout, or of another one (its bench/api/server.ts). */
+async function startServer(checkout?: string): Promise<{ target: Target; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-api-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'server.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const script = checkout ? join(checkout, 'bench', 'api', 'server.ts') : join(here, 'server.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', script, dir], { stdio: ['ignore', 'pipe', 'inherit'], cwd: checkout });
   const target = await new Promise<Target>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -94,7 +104,9 @@ const scenarios: Scenario[] = [
     }),
   },
   { name: 'list 1,000 pods', single: false, request: () => ({ method: 'GET', path: '/api/v1/namespaces/bench/pods' }) },
+  { name: 'list 1,000 pods, gzip', single: false, request: () => ({ method: 'GET', path: '/api/v1/namespaces/bench/pods', headers: { 'accept-encoding': 'gzip' } }) },
 ];
+const isList = (s: Scenario) => s.name.startsWith('list');
 
 /** One counter for the whole run, so names created by different rows never collide. */
 let n = 0;
@@ -175,38 +187,63 @@ async function watchFanOut(t: Target) {
   };
 }
 
+async function seed(target: Target): Promise<void> {
+  await call(target, 'POST', '/api/v1/namespaces', { metadata: { name: 'bench' } });
+  await call(target, 'POST', '/api/v1/namespaces', { metadata: { name: 'fanout' } });
+  for (let i = 0; i < 64; i++) await call(target, 'POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: `target-${i}` }, data: { n: '0' } });
+  for (let i = 0; i < 1000; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => call(target, 'POST', '/api/v1/namespaces/bench/pods', pod(`pod-${i + j}`))));
+}
+
+type Row = Awaited<ReturnType<typeof runScenario>> & { server: string };
+
+async function measure(target: Target, scenario: Scenario, connections: number, server: string): Promise<Row> {
+  const runs = [];
+  for (let i = 0; i < REPEATS; i++) runs.push(await runScenario(target, scenario, connections));
+  const r = {
+    ...runs[0],
+    server,
+    p50: median(runs.map((x) => x.p50)),
+    p99: median(runs.map((x) => x.p99)),
+    reqPerSec: median(runs.map((x) => x.reqPerSec)),
+    ok: runs.reduce((a, x) => a + x.ok, 0),
+    bad: runs.reduce((a, x) => a + x.bad, 0),
+  };
+  console.log(`  ${server.padEnd(10)} ${r.scenario.padEnd(22)} ${String(connections).padStart(3)} clients  p50 ${r.p50} ms  p99 ${r.p99} ms  ${r.reqPerSec} req/s  (${r.ok} ok, ${r.bad} failed)`);
+  return r;
+}
+
 async function main() {
   const machine = machineInfo();
   console.log(machineMarkdown(machine));
+  // The baseline's list rows first, in the same run, then this checkout's server alone.
+  const before: Row[] = [];
+  if (baselineDir) {
+    const baseline = await startServer(baselineDir);
+    try {
+      await seed(baseline.target);
+      for (const scenario of scenarios.filter(isList)) for (const connections of CONCURRENCY) before.push(await measure(baseline.target, scenario, connections, 'baseline'));
+    } finally {
+      await baseline.stop();
+    }
+  }
   const { target, stop } = await startServer();
   try {
-    await call(target, 'POST', '/api/v1/namespaces', { metadata: { name: 'bench' } });
-    await call(target, 'POST', '/api/v1/namespaces', { metadata: { name: 'fanout' } });
-    for (let i = 0; i < 64; i++) await call(target, 'POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: `target-${i}` }, data: { n: '0' } });
-    for (let i = 0; i < 1000; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => call(target, 'POST', '/api/v1/namespaces/bench/pods', pod(`pod-${i + j}`))));
-    const rows = [];
-    for (const scenario of scenarios) {
-      for (const connections of CONCURRENCY) {
-        const runs = [];
-        for (let i = 0; i < REPEATS; i++) runs.push(await runScenario(target, scenario, connections));
-        const r = {
-          ...runs[0],
-          p50: median(runs.map((x) => x.p50)),
-          p99: median(runs.map((x) => x.p99)),
-          reqPerSec: median(runs.map((x) => x.reqPerSec)),
-          ok: runs.reduce((a, x) => a + x.ok, 0),
-          bad: runs.reduce((a, x) => a + x.bad, 0),
-        };
-        console.log(`  ${r.scenario.padEnd(16)} ${String(connections).padStart(3)} clients  p50 ${r.p50} ms  p99 ${r.p99} ms  ${r.reqPerSec} req/s  (${r.ok} ok, ${r.bad} failed)`);
-        rows.push(r);
-      }
-    }
+    await seed(target);
+    const rows: Row[] = [];
+    for (const scenario of scenarios) for (const connections of CONCURRENCY) rows.push(await measure(target, scenario, connections, 'this'));
     console.log(`  watch fan-out: ${WATCHERS} watchers x ${WATCH_EVENTS} events ...`);
     const fanOut = await watchFanOut(target);
     console.log(`  watch fan-out: delivered ${fanOut.delivered}/${fanOut.expected}, ${fanOut.deliveriesPerSec} deliveries/s, p50 ${fanOut.p50} ms, p99 ${fanOut.p99} ms`);
     const writes64 = rows.find((r) => r.scenario === 'create' && r.connections === 64)!.reqPerSec;
     const worstSingleP99 = Math.max(...rows.filter((r) => r.connections === 64 && scenarios.find((s) => s.name === r.scenario)!.single).map((r) => r.p99));
     const table = markdownTable(['call', 'clients', 'p50 ms', 'p99 ms', 'req/s', 'ok', 'failed'], rows.map((r) => [r.scenario, r.connections, r.p50, r.p99, r.reqPerSec, r.ok, r.bad]));
+    const beforeAfter = before.map((b) => {
+      const a = rows.find((r) => r.scenario === b.scenario && r.connections === b.connections)!;
+      return [b.scenario, b.connections, b.p99, a.p99, b.reqPerSec, a.reqPerSec, `${round(a.reqPerSec / b.reqPerSec, 1)}x`];
+    });
+    const comparison = before.length
+      ? ['', `Lists side by side in this run: the baseline is commit ${baselineCommit()} (its own server, same machine, run just before).`, '', markdownTable(['list', 'clients', 'p99 ms before', 'p99 ms now', 'req/s before', 'req/s now', 'ratio'], beforeAfter)]
+      : [];
     const markdown = [
       '# API benchmark',
       '',
@@ -219,10 +256,19 @@ async function main() {
       `Single-object calls at 64 clients: worst p99 ${worstSingleP99} ms (target < 20 ms). Creates at 64 clients: ${writes64} writes/s (target >= 3,000).`,
       '',
       `Watch fan-out: ${fanOut.watchers} watchers x ${fanOut.eventsEach} events: delivered ${fanOut.delivered}/${fanOut.expected}, ${fanOut.deliveriesPerSec} deliveries/s, latency from write issued p50 ${fanOut.p50} ms, p99 ${fanOut.p99} ms (target p99 < 50 ms).`,
+      ...comparison,
     ].join('\n');
-    writeResults('api', { machine, durationSeconds: DURATION, rows, fanOut, targets: { singleP99At64Ms: worstSingleP99, writesPerSecAt64: writes64 } }, markdown);
+    writeResults('api', { machine, durationSeconds: DURATION, rows, before, fanOut, targets: { singleP99At64Ms: worstSingleP99, writesPerSecAt64: writes64 } }, markdown);
   } finally {
     await stop();
+  }
+}
+
+function baselineCommit(): string {
+  try {
+    return execFileSync('git', ['-C', baselineDir!, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return baselineDir!;
   }
 }
 

@@ -23,6 +23,7 @@ import type { KubeObject } from '../../shared/store/object.js';
 import type { Store } from '../../shared/store/types.js';
 import { decodeBody, hasBody, readBody } from './body.js';
 import { parseResourcePath, type ResourceTarget } from './path.js';
+import { GZIP_MIN_BYTES, ListCache, acceptsGzip, gzipped, type Bytes, type EncodedBody } from './list-cache.js';
 import { listJson, objectJson } from './serialize.js';
 import { watchResponse } from './watch.js';
 
@@ -58,6 +59,14 @@ function jsonText(c: Context, text: string, status = 200, headers: Record<string
 
 function json(c: Context, body: unknown, status = 200, extraHeaders: Record<string, string> = {}): Response {
   return jsonText(c, JSON.stringify(body), status, extraHeaders);
+}
+
+/** An encoded JSON body, gzipped when it is large and the client accepts gzip (as kubectl does). */
+function encodedJson(c: Context, encoded: EncodedBody): Response {
+  if (encoded.body.byteLength >= GZIP_MIN_BYTES && acceptsGzip(c.req.header('accept-encoding'))) {
+    return c.body(gzipped(encoded), 200, { 'content-type': JSON_TYPE, 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
+  }
+  return c.body(encoded.body, 200, { 'content-type': JSON_TYPE });
 }
 
 /**
@@ -154,6 +163,7 @@ export function createApp(options: AppOptions): Hono {
   }
 
   // ---- health, version, discovery, OpenAPI ---------------------------------------------
+  const lists = new ListCache();
   for (const path of ['/healthz', '/livez', '/readyz']) app.get(path, (c) => c.text('ok'));
   app.get('/version', (c) => json(c, SERVER_VERSION));
   app.get('/api', (c) => {
@@ -298,21 +308,30 @@ export function createApp(options: AppOptions): Hono {
           });
         }
         const limit = intParam(c.req.query('limit'), 'limit');
-        const result = await registry.list(info, namespace, {
+        const listOptions = {
           labelSelector,
           fieldSelector,
           limit: limit && limit > 0 ? limit : undefined,
           continue: c.req.query('continue') || undefined,
           resourceVersion: c.req.query('resourceVersion'),
           resourceVersionMatch: c.req.query('resourceVersionMatch'),
-        });
+        };
+        // The newest state, as JSON: the answer may be an encoded body kept from before.
+        const table = wantsTable(c.req.header('accept'));
+        const newest = !listOptions.continue && (!listOptions.resourceVersion || listOptions.resourceVersion === '0') && !listOptions.resourceVersionMatch;
+        const stamp = !table && newest ? store.changeStamp?.(info.storeKey) : undefined;
+        const cacheKey = stamp === undefined ? undefined : [info.storeKey, namespace ?? '', labelSelector ?? '', fieldSelector ?? '', listOptions.limit ?? ''].join('\u0000');
+        const cached = cacheKey === undefined ? undefined : lists.get(cacheKey, stamp!);
+        if (cached) return encodedJson(c, cached);
+        const result = await registry.list(info, namespace, listOptions);
         const meta: Record<string, unknown> = { resourceVersion: String(result.revision) };
         if (result.continue) meta.continue = result.continue;
         if (result.remainingItemCount !== undefined) meta.remainingItemCount = result.remainingItemCount;
-        if (wantsTable(c.req.header('accept'))) {
+        if (table) {
           return json(c, toTable(info.kind, result.items, { includeObject: includeObject(c), resourceVersion: String(result.revision), continue: result.continue, remainingItemCount: result.remainingItemCount }));
         }
-        return jsonText(c, listJson(`${info.kind}List`, groupVersion(info), meta, result.items));
+        const body = Buffer.from(`${listJson(`${info.kind}List`, groupVersion(info), meta, result.items)}\n`) as Bytes;
+        return encodedJson(c, cacheKey === undefined ? { body } : lists.set(cacheKey, stamp!, body));
       }
       if (method === 'POST') {
         if (info.namespaced && namespace === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');

@@ -87,6 +87,10 @@ export class SqliteStore implements Store {
   private readonly window: { revisions: number; ms: number };
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
   private readonly caches = new Map<string, ObjectCache>();
+  /** changeStamp: per resource, the serial of its last change; `baseStamp` for the rest. */
+  private readonly stamps = new Map<string, number>();
+  private stampSerial = 0;
+  private baseStamp = 0;
 
   constructor(options: SqliteStoreOptions) {
     this.maxObjectBytes = options.maxObjectBytes ?? 1.5 * 1024 * 1024;
@@ -180,6 +184,9 @@ export class SqliteStore implements Store {
       // The commit failed: memory may hold writes that never reached the disk. Forget it all.
       this.head = startHead;
       this.caches.clear();
+      // Any stamp handed out may describe what was just forgotten: start every one afresh.
+      this.stamps.clear();
+      this.baseStamp = ++this.stampSerial;
       for (const write of batch) write.reject(err);
       return;
     }
@@ -209,7 +216,12 @@ export class SqliteStore implements Store {
     const linked = prev !== undefined && prevRev > this.compactedRev && prevRev < this.head;
     this.stmt.log.run(this.head, resource, namespace, name, TYPE_CODE[type], body, prev && !linked ? jsonOf(prev) : null, Date.now(), linked ? prevRev : null);
     rememberJson(object, body);
+    this.stamps.set(resource, ++this.stampSerial);
     return { type, resource, revision: this.head, object, prevObject: prev };
+  }
+
+  changeStamp(resource: string): number {
+    return this.stamps.get(resource) ?? this.baseStamp;
   }
 
   create(resource: string, object: KubeObject): Promise<KubeObject> {

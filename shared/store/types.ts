@@ -152,6 +152,13 @@ export interface Store {
    */
   subscribe(listener: ChangeListener, options?: SubscribeOptions): Subscription;
 
+  /**
+   * A stamp that changes whenever `resource`'s objects may have changed, read without I/O:
+   * equal stamps mean an equal list. For caches of encoded lists. Optional: a driver that
+   * cannot tell (other processes write the same table) leaves it out, and nothing is cached.
+   */
+  changeStamp?(resource: string): number;
+
   /** The newest revision. */
   currentRevision(): Promise<number>;
 

@@ -4,6 +4,7 @@
  * resourceVersion rules, and watches (selectors, slow readers).
  */
 import { request } from 'node:https';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
 
@@ -96,6 +97,53 @@ describe('bodies and errors are encoded as kube-apiserver encodes them', () => {
       expect(out.stderr).not.toContain('(namespaces)');
       expect(out.stderr).toMatch(/jobs|cronjobs/);
     }
+  });
+});
+
+describe('lists served from kept encodings', () => {
+  it('a repeated list is the same body until the resource changes, and then shows the change', async () => {
+    const ns = '/api/v1/namespaces/lists/configmaps';
+    await create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'lists' } });
+    await create(ns, configMap('a'));
+    const first = await cluster.api(ns);
+    expect((await cluster.api(ns)).text).toBe(first.text);
+    // A change to another resource leaves the list as it was.
+    await create('/api/v1/namespaces/lists/secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' } });
+    expect((await cluster.api(ns)).text).toBe(first.text);
+    await cluster.api(`${ns}/a`, { method: 'PATCH', body: '{"data":{"k":"v"}}', headers: { 'content-type': 'application/merge-patch+json' } });
+    const after = (await cluster.api(ns)).json();
+    expect(after.items[0].data).toEqual({ k: 'v' });
+    await cluster.api(`${ns}/a`, { method: 'DELETE' });
+    expect((await cluster.api(ns)).json().items).toEqual([]);
+    // Selectors and limits are lists of their own.
+    await create(ns, configMap('b', {}, { tier: 'x' }));
+    await create(ns, configMap('c'));
+    expect((await cluster.api(`${ns}?labelSelector=tier%3Dx`)).json().items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(['b']);
+    expect((await cluster.api(`${ns}?limit=1`)).json().items).toHaveLength(1);
+    expect((await cluster.api(ns)).json().items).toHaveLength(2);
+  });
+
+  it('a large list is gzipped for a client that accepts gzip, as kube-apiserver does, and is the same JSON', async () => {
+    const ns = '/api/v1/namespaces/biglist/configmaps';
+    await create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'biglist' } });
+    for (let i = 0; i < 40; i++) await create(ns, configMap(`big-${i}`, { v: 'x'.repeat(4096) }));
+    const plain = await cluster.api(ns);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.text.length).toBeGreaterThan(128 * 1024);
+    const zipped = await new Promise<{ encoding?: string; body: Buffer }>((resolve, reject) => {
+      const req = request(cluster.server.url + ns, { headers: { authorization: `Bearer ${cluster.server.adminToken}`, 'accept-encoding': 'gzip' }, ca: cluster.server.caCert }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(zipped.encoding).toBe('gzip');
+    expect(zipped.body.length).toBeLessThan(plain.text.length / 4);
+    expect(gunzipSync(zipped.body).toString('utf8')).toBe(plain.text);
+    // kubectl asks for gzip: it reads the list as ever.
+    expect((await cluster.kubectlOk(['get', 'cm', '-n', 'biglist', '-o', 'name'])).trim().split('\n')).toHaveLength(40);
   });
 });
 
