@@ -7,13 +7,14 @@
  * Lists are asked for as plain JSON and, as kubectl and client-go ask, with
  * `Accept-Encoding: gzip`. With `--baseline DIR` (a checkout of an older commit, with
  * node_modules), the list rows are also run against that commit's server in the same run,
- * side by side.
+ * side by side. A baseline can be made with
+ * `git archive <commit> | tar -x -C DIR && echo <commit> > DIR/COMMIT && ln -s $PWD/node_modules DIR/`.
  *
  *   npx tsx bench/api/run.ts [--quick] [--baseline DIR]
  */
 import autocannon from 'autocannon';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -264,11 +265,13 @@ async function main() {
   }
 }
 
+/** The baseline's commit: its git HEAD, or a COMMIT file beside its code (a `git archive` of it). */
 function baselineCommit(): string {
   try {
-    return execFileSync('git', ['-C', baselineDir!, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    return execFileSync('git', ['-C', baselineDir!, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
-    return baselineDir!;
+    const file = join(baselineDir!, 'COMMIT');
+    return existsSync(file) ? readFileSync(file, 'utf8').trim() : baselineDir!;
   }
 }
 
