@@ -4,7 +4,7 @@
  * to it Running and Ready at once, and confirms their deletion. It writes to the store directly:
  * it lives inside the control plane's process, for benchmarks and scale tests.
  */
-import { isStoreError } from '../store/errors.js';
+import { ignore, ignoreNotFound, isAlreadyExists, isNotFound } from '../errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { Store } from '../store/types.js';
@@ -92,7 +92,7 @@ export class SimKubelet {
     try {
       await this.store.create('nodes', this.nodeObject());
     } catch (err) {
-      if (!isStoreError(err, 'AlreadyExists')) throw err;
+      if (!isAlreadyExists(err)) throw err;
       await guaranteedUpdate(this.store, 'nodes', '', this.name, (node) => ({ ...node, status: this.nodeObject().status }));
     }
   }
@@ -103,12 +103,10 @@ export class SimKubelet {
     try {
       await guaranteedUpdate(this.store, 'leases.coordination.k8s.io', 'kube-node-lease', this.name, (lease) => ({ ...lease, spec }));
     } catch (err) {
-      if (!isStoreError(err, 'NotFound')) throw err;
+      if (!isNotFound(err)) throw err;
       await this.store
         .create('leases.coordination.k8s.io', { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: 'kube-node-lease' }, spec })
-        .catch((e) => {
-          if (!isStoreError(e, 'AlreadyExists')) throw e;
-        });
+        .catch(ignore(isAlreadyExists));
     }
   }
 
@@ -118,9 +116,7 @@ export class SimKubelet {
     const { namespace = '', name = '' } = pod.metadata;
     if (pod.metadata.deletionTimestamp) {
       // Containers "stop" at once: confirm the deletion.
-      await guaranteedUpdate(this.store, 'pods', namespace, name, (p) => ({ ...p, metadata: { ...p.metadata, deletionGracePeriodSeconds: 0 } })).catch((err) => {
-        if (!isStoreError(err, 'NotFound')) throw err;
-      });
+      await guaranteedUpdate(this.store, 'pods', namespace, name, (p) => ({ ...p, metadata: { ...p.metadata, deletionGracePeriodSeconds: 0 } })).catch(ignoreNotFound);
       return;
     }
     const status = asObj(pod.status);
@@ -153,8 +149,6 @@ export class SimKubelet {
           })),
         },
       };
-    }).catch((err) => {
-      if (!isStoreError(err, 'NotFound')) throw err;
-    });
+    }).catch(ignoreNotFound);
   }
 }

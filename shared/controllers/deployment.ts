@@ -7,7 +7,7 @@
  * (a consistent snapshot), never from ReplicaSet statuses that may lag, so the surge and
  * unavailability bounds hold at every step.
  */
-import { isStoreError } from '../store/errors.js';
+import { ignore, ignoreNotFound, isAlreadyExists, isConflict, isNotFound } from '../errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import { matchLabels } from '../store/selectors.js';
@@ -96,14 +96,8 @@ export class DeploymentController implements Controller {
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const [namespace, name] = key.split('/');
-    let d: KubeObject;
-    try {
-      d = await this.store.get(DEPLOYMENTS, namespace, name);
-    } catch (err) {
-      if (isStoreError(err, 'NotFound')) return;
-      throw err;
-    }
-    if (d.metadata.deletionTimestamp) return;
+    const d = await this.store.get(DEPLOYMENTS, namespace, name).catch(ignoreNotFound);
+    if (!d || d.metadata.deletionTimestamp) return;
     const spec = asObj(d.spec);
     const replicas = typeof spec.replicas === 'number' ? spec.replicas : 1;
     const selector = toSelector(spec.selector);
@@ -248,7 +242,7 @@ export class DeploymentController implements Controller {
       if (replicas > 0) await this.events.record(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${rs.metadata.name} from 0 to ${replicas}`);
       return created;
     } catch (err) {
-      if (!isStoreError(err, 'AlreadyExists')) throw err;
+      if (!isAlreadyExists(err)) throw err;
       return this.store.get(RS, d.metadata.namespace ?? '', rs.metadata.name!);
     }
   }
@@ -263,9 +257,7 @@ export class DeploymentController implements Controller {
       .then((r) => {
         if (controllerOf(r)?.uid === d.metadata.uid) adopted = r;
       })
-      .catch((err) => {
-        if (!isStoreError(err, 'NotFound')) throw err;
-      });
+      .catch(ignoreNotFound);
     return adopted;
   }
 
@@ -290,9 +282,7 @@ export class DeploymentController implements Controller {
     const limit = Number(asObj(d.spec).revisionHistoryLimit ?? 10);
     const idle = oldRSs.filter((rs) => specReplicas(rs) === 0 && Number(asObj(rs.status).replicas ?? 0) === 0);
     for (const rs of idle.slice(0, Math.max(0, idle.length - limit))) {
-      await this.store.delete(RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', { preconditions: { uid: rs.metadata.uid } }).catch((err) => {
-        if (!isStoreError(err, 'NotFound') && !isStoreError(err, 'Conflict')) throw err;
-      });
+      await this.store.delete(RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', { preconditions: { uid: rs.metadata.uid } }).catch(ignore(isNotFound, isConflict));
     }
   }
 
@@ -354,9 +344,7 @@ export class DeploymentController implements Controller {
       };
       const annotations = newRS ? { ...current.metadata.annotations, [REVISION]: String(revisionOf(newRS)) } : current.metadata.annotations;
       return { ...current, metadata: { ...current.metadata, annotations }, status };
-    }).catch((err) => {
-      if (!isStoreError(err, 'NotFound')) throw err;
-    });
+    }).catch(ignoreNotFound);
     return requeue;
   }
 }

@@ -8,7 +8,7 @@
  * behaviour). Buckets are kept for the 4,096 most recent objects.
  */
 import { createHash } from 'node:crypto';
-import { isStoreError } from '../store/errors.js';
+import { ignoreNotFound, isAlreadyExists } from '../errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { Store } from '../store/types.js';
@@ -63,10 +63,8 @@ export class EventRecorder {
         lastTimestamp: now,
       });
     } catch (err) {
-      if (!isStoreError(err, 'AlreadyExists')) throw err;
-      await guaranteedUpdate(this.store, 'events', namespace, name, (e) => ({ ...e, count: Number(e.count ?? 1) + 1, lastTimestamp: now })).catch((e) => {
-        if (!isStoreError(e, 'NotFound')) throw e;
-      });
+      if (!isAlreadyExists(err)) throw err;
+      await guaranteedUpdate(this.store, 'events', namespace, name, (e) => ({ ...e, count: Number(e.count ?? 1) + 1, lastTimestamp: now })).catch(ignoreNotFound);
     }
   }
 }

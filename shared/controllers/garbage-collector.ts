@@ -18,7 +18,7 @@
  */
 import { Registry } from '../api/registry.js';
 import { RESOURCES, findByKind } from '../api/resources.js';
-import { isStoreError } from '../store/errors.js';
+import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
 import type { KubeObject, OwnerReference } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
@@ -88,10 +88,7 @@ export class GarbageCollector implements Controller {
       await this.reconcileOwner(resource, ns, name);
     } else if (kind === 'dependent') {
       const [resource, ns, name] = [rest.slice(0, -2).join('/'), rest[rest.length - 2], rest[rest.length - 1]];
-      const object = await this.store.get(resource, ns, name).catch((err) => {
-        if (isStoreError(err, 'NotFound')) return undefined;
-        throw err;
-      });
+      const object = await this.store.get(resource, ns, name).catch(ignoreNotFound);
       if (object) await this.reconcileDependent(resource, object);
     }
   }
@@ -134,13 +131,8 @@ export class GarbageCollector implements Controller {
   private async ownerExists(ref: OwnerReference, ns: string): Promise<boolean> {
     const info = resourceOf(ref);
     if (!info) return true; // An owner of a kind we do not serve is not ours to judge.
-    try {
-      const owner = await this.store.get(info.storeKey, info.namespaced ? ns : '', ref.name);
-      return owner.metadata.uid === ref.uid;
-    } catch (err) {
-      if (isStoreError(err, 'NotFound')) return false;
-      throw err;
-    }
+    const owner = await this.store.get(info.storeKey, info.namespaced ? ns : '', ref.name).catch(ignoreNotFound);
+    return owner?.metadata.uid === ref.uid;
   }
 
   /** Background deletion: all owners gone -> delete; some gone -> drop the dangling references. */
@@ -153,12 +145,10 @@ export class GarbageCollector implements Controller {
     if (alive.length === refs.length) return;
     if (alive.length === 0) {
       const info = RESOURCES.find((r) => r.storeKey === resource);
-      try {
-        if (info) await this.registry.delete(info, ns, object.metadata.name ?? '', { preconditions: { uid: object.metadata.uid }, propagationPolicy: 'Background' });
-        else await this.store.delete(resource, ns, object.metadata.name ?? '', { preconditions: { uid: object.metadata.uid } });
-      } catch (err) {
-        if (!/NotFound|Conflict/.test((err as { reason?: string; code?: string }).reason ?? (err as { code?: string }).code ?? '')) throw err;
-      }
+      const deleting = info
+        ? this.registry.delete(info, ns, object.metadata.name ?? '', { preconditions: { uid: object.metadata.uid }, propagationPolicy: 'Background' })
+        : this.store.delete(resource, ns, object.metadata.name ?? '', { preconditions: { uid: object.metadata.uid } });
+      await deleting.catch(ignore(isNotFound, isConflict));
       return;
     }
     await this.dropReferences(resource, object, (r) => !alive.includes(r.uid));
@@ -170,21 +160,13 @@ export class GarbageCollector implements Controller {
       const refs = (o.metadata.ownerReferences ?? []).filter((r) => !drop(r));
       if (refs.length === (o.metadata.ownerReferences ?? []).length) return undefined;
       return { ...o, metadata: { ...o.metadata, ownerReferences: refs.length ? refs : undefined } };
-    }).catch((err) => {
-      if (!isStoreError(err, 'NotFound')) throw err;
-    });
+    }).catch(ignoreNotFound);
   }
 
   private async reconcileOwner(resource: string, ns: string, name: string): Promise<void> {
-    let owner: KubeObject;
-    try {
-      owner = await this.store.get(resource, ns, name);
-    } catch (err) {
-      if (isStoreError(err, 'NotFound')) return;
-      throw err;
-    }
+    const owner = await this.store.get(resource, ns, name).catch(ignoreNotFound);
+    if (!owner?.metadata.deletionTimestamp) return;
     const finalizers = owner.metadata.finalizers ?? [];
-    if (!owner.metadata.deletionTimestamp) return;
     const dependents = await this.dependentsOf(ns, owner.metadata.uid ?? '');
     if (finalizers.includes('orphan')) {
       for (const d of dependents) await this.dropReferences(d.resource, d.object, (r) => r.uid === owner.metadata.uid);
@@ -195,9 +177,7 @@ export class GarbageCollector implements Controller {
         const info = RESOURCES.find((r) => r.storeKey === d.resource);
         if (!info) continue;
         // Dependents go in the foreground too, so a Deployment waits for its pods as well.
-        await this.registry.delete(info, ns, d.object.metadata.name ?? '', { preconditions: { uid: d.object.metadata.uid }, propagationPolicy: 'Foreground' }).catch((err) => {
-          if (!/NotFound|Conflict/.test((err as { reason?: string }).reason ?? '')) throw err;
-        });
+        await this.registry.delete(info, ns, d.object.metadata.name ?? '', { preconditions: { uid: d.object.metadata.uid }, propagationPolicy: 'Foreground' }).catch(ignore(isNotFound, isConflict));
       }
       // The finalizer goes once no dependent is left; their deletions wake this key again.
       if (dependents.length === 0) await this.removeFinalizer(resource, owner, 'foregroundDeletion');
@@ -208,8 +188,6 @@ export class GarbageCollector implements Controller {
     await guaranteedUpdate(this.store, resource, owner.metadata.namespace ?? '', owner.metadata.name ?? '', (o) => {
       if (o.metadata.uid !== owner.metadata.uid || !(o.metadata.finalizers ?? []).includes(finalizer)) return undefined;
       return { ...o, metadata: { ...o.metadata, finalizers: (o.metadata.finalizers ?? []).filter((f) => f !== finalizer) } };
-    }).catch((err) => {
-      if (!isStoreError(err, 'NotFound')) throw err;
-    });
+    }).catch(ignoreNotFound);
   }
 }

@@ -5,7 +5,7 @@
  */
 import { NAMESPACE_FINALIZER, Registry } from '../api/registry.js';
 import { RESOURCES } from '../api/resources.js';
-import { isStoreError } from '../store/errors.js';
+import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import type { Controller, ReconcileResult } from './types.js';
@@ -31,10 +31,7 @@ export class NamespaceController implements Controller {
   }
 
   async reconcile(name: string): Promise<ReconcileResult | void> {
-    const ns = await this.store.get('namespaces', '', name).catch((err) => {
-      if (isStoreError(err, 'NotFound')) return undefined;
-      throw err;
-    });
+    const ns = await this.store.get('namespaces', '', name).catch(ignoreNotFound);
     if (!ns?.metadata.deletionTimestamp) return;
     let remaining = 0;
     for (const info of NAMESPACED) {
@@ -42,17 +39,13 @@ export class NamespaceController implements Controller {
       remaining += items.length;
       for (const item of items) {
         if (item.metadata.deletionTimestamp) continue;
-        await this.registry.delete(info, name, item.metadata.name ?? '', { preconditions: { uid: item.metadata.uid }, propagationPolicy: 'Background' }).catch((err) => {
-          if (!/NotFound|Conflict/.test((err as { reason?: string }).reason ?? '')) throw err;
-        });
+        await this.registry.delete(info, name, item.metadata.name ?? '', { preconditions: { uid: item.metadata.uid }, propagationPolicy: 'Background' }).catch(ignore(isNotFound, isConflict));
       }
     }
     if (remaining > 0) return { requeueAfterMs: 2000 };
     await guaranteedUpdate(this.store, 'namespaces', '', name, (n) => {
       if (!(n.metadata.finalizers ?? []).includes(NAMESPACE_FINALIZER)) return undefined;
       return { ...n, metadata: { ...n.metadata, finalizers: (n.metadata.finalizers ?? []).filter((f) => f !== NAMESPACE_FINALIZER) } };
-    }).catch((err) => {
-      if (!isStoreError(err, 'NotFound')) throw err;
-    });
+    }).catch(ignoreNotFound);
   }
 }

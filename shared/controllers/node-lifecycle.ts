@@ -9,7 +9,7 @@
  */
 import { Registry } from '../api/registry.js';
 import { findResource } from '../api/resources.js';
-import { isStoreError } from '../store/errors.js';
+import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
@@ -79,10 +79,7 @@ export class NodeLifecycleController implements Controller {
   }
 
   async reconcile(name: string): Promise<ReconcileResult | void> {
-    const found = await this.store.get('nodes', '', name).catch((err) => {
-      if (isStoreError(err, 'NotFound')) return undefined;
-      throw err;
-    });
+    const found = await this.store.get('nodes', '', name).catch(ignoreNotFound);
     if (!found) {
       this.firstSeen.delete(name);
       return;
@@ -156,9 +153,7 @@ export class NodeLifecycleController implements Controller {
         next = Math.min(next, due);
         continue;
       }
-      await this.registry.delete(pods_, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } }).catch((err) => {
-        if (!/NotFound|Conflict/.test((err as { reason?: string }).reason ?? '')) throw err;
-      });
+      await this.registry.delete(pods_, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } }).catch(ignore(isNotFound, isConflict));
       await this.events.record(pod, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${pod.metadata.namespace}/${pod.metadata.name}`);
     }
     return { requeueAfterMs: Number.isFinite(next) ? Math.max(1, next - this.now()) : this.gracePeriodMs };

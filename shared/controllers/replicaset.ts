@@ -6,7 +6,7 @@
  */
 import { Registry } from '../api/registry.js';
 import { findResource } from '../api/resources.js';
-import { isStoreError } from '../store/errors.js';
+import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
 import type { KubeObject, OwnerReference } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import { matchLabels, type Selector } from '../store/selectors.js';
@@ -121,14 +121,8 @@ export class ReplicaSetController implements Controller {
   async reconcile(key: string): Promise<ReconcileResult | void> {
     if (key.startsWith('release/')) return this.releaseIfUnmatched(key.slice('release/'.length));
     const [namespace, name] = key.split('/');
-    let rs: KubeObject;
-    try {
-      rs = await this.store.get(RS, namespace, name);
-    } catch (err) {
-      if (isStoreError(err, 'NotFound')) return;
-      throw err;
-    }
-    if (rs.metadata.deletionTimestamp) return;
+    const rs = await this.store.get(RS, namespace, name).catch(ignoreNotFound);
+    if (!rs || rs.metadata.deletionTimestamp) return;
     const spec = asObj(rs.spec);
     const selector = toSelector(spec.selector);
     // The pods the selector matches: owned ones count, matching orphans are adopted. (Owned pods
@@ -158,16 +152,10 @@ export class ReplicaSetController implements Controller {
   /** Releases a pod whose labels no longer match its ReplicaSet's selector. */
   private async releaseIfUnmatched(podKey: string): Promise<void> {
     const [namespace, name] = podKey.split('/');
-    const pod = await this.store.get('pods', namespace, name).catch((err) => {
-      if (isStoreError(err, 'NotFound')) return undefined;
-      throw err;
-    });
+    const pod = await this.store.get('pods', namespace, name).catch(ignoreNotFound);
     const owner = pod && controllerOf(pod);
     if (!pod || owner?.kind !== 'ReplicaSet') return;
-    const rs = await this.store.get(RS, namespace, owner.name).catch((err) => {
-      if (isStoreError(err, 'NotFound')) return undefined;
-      throw err;
-    });
+    const rs = await this.store.get(RS, namespace, owner.name).catch(ignoreNotFound);
     if (!rs || rs.metadata.uid !== owner.uid) return;
     if (!matchLabels(toSelector(asObj(rs.spec).selector), pod.metadata.labels)) await this.setOwner(pod, undefined, rs);
   }
@@ -183,9 +171,7 @@ export class ReplicaSetController implements Controller {
       } else if (controllerOf(p)?.uid !== rs.metadata.uid) return undefined;
       done = true;
       return { ...p, metadata: { ...p.metadata, ownerReferences: refs.length ? refs : undefined } };
-    }).catch((err) => {
-      if (!isStoreError(err, 'NotFound')) throw err;
-    });
+    }).catch(ignoreNotFound);
     return done;
   }
 
@@ -209,12 +195,8 @@ export class ReplicaSetController implements Controller {
   }
 
   private async deletePod(rs: KubeObject, pod: KubeObject): Promise<void> {
-    try {
-      await this.registry.delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } });
-      await this.events.record(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
-    } catch (err) {
-      if (!(err as { reason?: string }).reason?.match(/NotFound|Conflict/)) throw err;
-    }
+    const deleted = await this.registry.delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } }).catch(ignore(isNotFound, isConflict));
+    if (deleted) await this.events.record(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
   }
 
   private async updateStatus(rs: KubeObject, owned: KubeObject[]): Promise<ReconcileResult | void> {
@@ -235,9 +217,7 @@ export class ReplicaSetController implements Controller {
       const old = asObj(current.status);
       if (Object.entries(status).every(([k, v]) => old[k] === v)) return undefined;
       return { ...current, status: { ...old, ...status } };
-    }).catch((err) => {
-      if (!isStoreError(err, 'NotFound')) throw err;
-    });
+    }).catch(ignoreNotFound);
     if (soonest !== Infinity) return { requeueAfterMs: soonest + 10 };
   }
 }

@@ -17,7 +17,7 @@
  */
 import type { Node, Pod } from '../api/schemas/index.js';
 import { schedule, SchedulingCache, type Binding } from '../scheduler/index.js';
-import { isStoreError } from '../store/errors.js';
+import { ignoreNotFound, isAlreadyExists, isConflict, isNotFound } from '../errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
@@ -294,7 +294,8 @@ export class SchedulerController implements Controller {
           else await this.store.create(CLAIMS_RESOURCE, { apiVersion: 'skiff.dev/v1', kind: 'SchedulingClaim', metadata: { name: nodeName }, spec });
           for (const b of group) won.add(b.pod.uid);
         } catch (err) {
-          if (!isStoreError(err, 'Conflict') && !isStoreError(err, 'AlreadyExists') && !isStoreError(err, 'NotFound')) throw err;
+          // Another pass wrote the claim first (or the node went): this node is lost.
+          if (!isConflict(err) && !isAlreadyExists(err) && !isNotFound(err)) throw err;
         }
       }),
     );
@@ -311,9 +312,7 @@ export class SchedulerController implements Controller {
       const conditions = ((status.conditions ?? []) as Obj[]).filter((c) => c.type !== 'PodScheduled');
       conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowTimestamp() });
       return { ...p, spec: { ...asObj(p.spec), nodeName }, status: { ...status, conditions } };
-    }).catch((err) => {
-      if (!isStoreError(err, 'NotFound')) throw err;
-    });
+    }).catch(ignoreNotFound);
     // Bound here, or by someone else meanwhile: either way the view learns where it is now.
     if (written) this.view?.assume(written);
     if (bound) await this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${namespace}/${name} to ${nodeName}`);
@@ -334,9 +333,7 @@ export class SchedulerController implements Controller {
         ...p,
         status: { ...status, conditions: [...conditions.filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: nowTimestamp() }] },
       };
-    }).catch((err) => {
-      if (!isStoreError(err, 'NotFound')) throw err;
-    });
+    }).catch(ignoreNotFound);
     if (changed) await this.events.record(pod, 'Warning', 'FailedScheduling', message);
   }
 }
