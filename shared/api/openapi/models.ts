@@ -255,7 +255,7 @@ function definitionOf(file: string): Definition {
   if (iface) {
     schema = objectSchema(name, commentText(iface[1]), parseMembers(iface[3]), refTo);
   } else {
-    const alias = new RegExp(`${doc}export type \\w+ = ([^;]+);`).exec(text);
+    const alias = new RegExp(`${doc}export (?:declare )?type \\w+ = ([^;]+);`).exec(text);
     if (!alias) throw new Error(`no definition in ${file}`);
     schema = aliasSchema(name, commentText(alias[1]), parseType(alias[2]), refTo);
   }
