@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { kubeletLogs } from '../functions/api/kubelet-logs.js';
 import { startApiServer } from '../functions/api/server.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
-import { LocalCloudProvider } from '../shared/cloud/local.js';
+import { LocalCloudProvider } from '../kubelet/local-provider.js';
 import { startControlPlane } from '../shared/control-plane.js';
 import { createStore } from '../shared/store/factory.js';
 

@@ -5,12 +5,10 @@
  * containers running for the next kubelet on the same data dir to adopt.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiClient } from './api-client.js';
 import { Kubelet } from './kubelet.js';
-import { ProcessRuntime } from './runtime/process.js';
-import type { Runtime } from './runtime/types.js';
+import { createRuntime } from './runtime/factory.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,14 +41,6 @@ function required(name: keyof typeof values): string {
   return v;
 }
 
-async function makeRuntime(dataDir: string): Promise<Runtime> {
-  if (values.runtime === 'docker') {
-    const { DockerRuntime } = await import('./runtime/docker.js');
-    return new DockerRuntime({ socketPath: values['docker-socket']!, node: values.name });
-  }
-  return new ProcessRuntime(join(dataDir, 'containers'));
-}
-
 async function main() {
   const name = required('name');
   const dataDir = required('data-dir');
@@ -60,7 +50,7 @@ async function main() {
   const kubelet = new Kubelet({
     nodeName: name,
     api,
-    runtime: await makeRuntime(dataDir),
+    runtime: createRuntime(values.runtime!, { dataDir, node: name, dockerSocket: values['docker-socket'] }),
     address: values.address,
     port: Number(values.port),
     podCidr: values['pod-cidr'],

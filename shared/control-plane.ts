@@ -11,7 +11,7 @@ import { NodeLifecycleController, type NodeLifecycleOptions } from './controller
 import { ReplicaSetController } from './controllers/replicaset.js';
 import { SchedulerController, type SchedulerOptions } from './controllers/scheduler.js';
 import type { Controller } from './controllers/types.js';
-import { MemoryQueue } from './queue/memory.js';
+import { createQueue } from './queue/factory.js';
 import type { Queue } from './queue/types.js';
 import type { Store } from './store/types.js';
 
@@ -40,7 +40,8 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
 }
 
 export async function startControlPlane(options: { store: Store; queue?: Queue; log?: (line: string) => void } & ControllerOptions): Promise<ControlPlane> {
-  const queue = options.queue ?? new MemoryQueue({ maxReceives: 1_000_000 });
+  // Delayed work in this process; a reconcile that keeps failing is retried, never dropped.
+  const queue = options.queue ?? (await createQueue('memory://?maxReceives=1000000'));
   // The manager routes every change to every controller from the start: the scheduler can keep
   // its pods from the feed instead of listing them on every pass.
   const controllers = controllersFor(options.store, { ...options, scheduler: { pods: 'feed', ...options.scheduler } });

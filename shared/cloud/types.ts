@@ -1,7 +1,9 @@
 /**
- * The `CloudProvider` port: where worker nodes come from. Drivers side by side: `sim` (nodes in
- * this process, for benchmarks and scale tests), later `local` (kubelet child processes),
- * `aws-ec2` and `aws-ecs`. Swapping the driver moves a cluster between providers.
+ * The `CloudProvider` port: where worker nodes come from. Drivers: `sim` (nodes in this
+ * process, for benchmarks and scale tests), `fake` (records only, for tests of what drives the
+ * port), and `local` (kubelet child processes; kept in kubelet/local-provider.ts beside the
+ * kubelet it starts). Swapping the driver moves a cluster between providers. Every driver
+ * passes test/contract/cloud.contract.ts.
  */
 
 export interface InstanceType {

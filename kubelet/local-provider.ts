@@ -1,5 +1,7 @@
 /**
- * The `local` cloud provider: each node is a kubelet child process on this machine, with its
+ * The `local` cloud provider (a driver of the `CloudProvider` port in shared/cloud/types.ts,
+ * kept beside the kubelet it starts, so that shared/ never reaches into kubelet/): each node is
+ * a kubelet child process on this machine, with its
  * own data directory (`<dataDir>/nodes/<name>`) and its own API token. Its output is passed to
  * `log` line by line, prefixed with the node's name. A kubelet that dies is not restarted
  * behind the cluster's back: its node goes NotReady and its pods move, as with a lost machine.
@@ -12,19 +14,17 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { DockerRuntime } from '../../kubelet/runtime/docker.js';
-import { ProcessRuntime } from '../../kubelet/runtime/process.js';
-import type { Runtime } from '../../kubelet/runtime/types.js';
-import type { CloudNode, CloudProvider, InstanceType, NodeRequest } from './types.js';
+import { InsufficientCapacityError, type CloudNode, type CloudProvider, type InstanceType, type NodeRequest } from '../shared/cloud/types.js';
+import { createRuntime, type RuntimeName } from './runtime/factory.js';
 
-const KUBELET_MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../kubelet/main.ts');
+const KUBELET_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
 
 export interface LocalProviderOptions {
   /** The API server's URL, and the file holding its CA. */
   server: string;
   caFile: string;
   dataDir: string;
-  runtime: 'process' | 'docker';
+  runtime: RuntimeName;
   dockerSocket?: string;
   /** Makes an API token for a node's kubelet. */
   issueToken(user: string, groups: string[]): string;
@@ -63,6 +63,9 @@ export class LocalCloudProvider implements CloudProvider {
   async create(request: NodeRequest): Promise<CloudNode> {
     const existing = this.nodes.get(request.name);
     if (existing && existing.child.exitCode === null) return existing.node;
+    const [type] = await this.instanceTypes();
+    if (request.instanceType !== type.name) throw new Error(`unknown instance type ${request.instanceType}: the local provider offers ${type.name}`);
+    if (!type.zones.includes(request.zone)) throw new InsufficientCapacityError(request.instanceType, request.zone);
     const dir = this.nodeDir(request.name);
     mkdirSync(dir, { recursive: true });
     const tokenFile = join(dir, 'token');
@@ -130,8 +133,7 @@ export class LocalCloudProvider implements CloudProvider {
       clearTimeout(timer);
     } else {
       // The kubelet died: what it started is still running. Stop it as the kubelet would have.
-      const runtime: Runtime =
-        this.options.runtime === 'docker' ? new DockerRuntime({ socketPath: this.options.dockerSocket ?? '/var/run/docker.sock', node: name }) : new ProcessRuntime(join(this.nodeDir(name), 'containers'));
+      const runtime = createRuntime(this.options.runtime, { dataDir: this.nodeDir(name), node: name, dockerSocket: this.options.dockerSocket });
       for (const c of await runtime.list()) {
         await runtime.stop(c.id, 0);
         await runtime.remove(c.id);
