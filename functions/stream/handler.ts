@@ -7,9 +7,8 @@
 import { controllersFor } from '../../shared/control-plane.js';
 import { dispatch, route } from '../../shared/controllers/dispatch.js';
 import type { Controller } from '../../shared/controllers/types.js';
-import { decodeStreamRecord } from '../../shared/store/dynamodb-stream.js';
+import { decodeStreamBatch } from '../../shared/store/dynamodb-stream.js';
 import { createStore } from '../../shared/store/factory.js';
-import type { ChangeEvent } from '../../shared/store/types.js';
 
 export interface StreamEvent {
   Records: unknown[];
@@ -19,31 +18,21 @@ export interface StreamResponse {
   batchItemFailures: { itemIdentifier: string }[];
 }
 
-function recordId(record: unknown, index: number): string {
-  const r = record as { eventID?: string; dynamodb?: { SequenceNumber?: string } } | null;
-  return r?.dynamodb?.SequenceNumber ?? r?.eventID ?? `#${index}`;
-}
-
 /** The handler over given controllers: what the Lambda export and the tests call. */
 export async function handleStream(event: StreamEvent, controllers: Controller[]): Promise<StreamResponse> {
+  const batch = decodeStreamBatch(event.Records);
   const failed = new Set<string>();
-  const decoded: { id: string; change: ChangeEvent }[] = [];
-  event.Records.forEach((record, i) => {
-    try {
-      const change = decodeStreamRecord(record);
-      if (change) decoded.push({ id: recordId(record, i), change });
-    } catch (err) {
-      console.error(`[stream] record ${recordId(record, i)}: ${(err as Error).message}`);
-      failed.add(recordId(record, i));
-    }
-  });
-  decoded.sort((a, b) => a.change.revision - b.change.revision);
-  const result = await dispatch(decoded.map((d) => d.change), controllers);
+  for (const f of batch.failures) {
+    console.error(`[stream] record ${f.itemIdentifier}: ${f.error}`);
+    failed.add(f.itemIdentifier);
+  }
+  const result = await dispatch(batch.events, controllers);
+  // A reconcile that failed fails the records whose changes routed to it.
   for (const failure of result.failures) {
     console.error(`[stream] ${failure.controller} ${failure.key}: ${failure.error}`);
-    for (const d of decoded) {
-      const keys = route([d.change], controllers);
-      for (const [controller, set] of keys) if (controller.name === failure.controller && set.has(failure.key)) failed.add(d.id);
+    for (const d of batch.records) {
+      const keys = route([d.event], controllers);
+      for (const [controller, set] of keys) if (controller.name === failure.controller && set.has(failure.key)) failed.add(d.itemIdentifier);
     }
   }
   return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };

@@ -57,24 +57,32 @@ export function decodeStreamRecord(record: unknown): ChangeEvent | undefined {
 }
 
 export interface DecodedBatch {
+  /** The changes, in revision order. */
   events: ChangeEvent[];
+  /** Each change with the id of the record it came from (for per-record failure reports). */
+  records: { itemIdentifier: string; event: ChangeEvent }[];
   /** Records that could not be decoded, by their id (`eventID` or sequence number). */
   failures: { itemIdentifier: string; error: string }[];
 }
 
+/** A record's id as Lambda's batchItemFailures name it: its sequence number, else its eventID. */
+export function recordId(record: unknown, index: number): string {
+  const r = record as { eventID?: string; dynamodb?: { SequenceNumber?: string } } | null;
+  return r?.dynamodb?.SequenceNumber ?? r?.eventID ?? `#${index}`;
+}
+
 /** Decodes a batch record by record, collecting failures instead of throwing. */
 export function decodeStreamBatch(records: unknown[]): DecodedBatch {
-  const events: ChangeEvent[] = [];
+  const decoded: DecodedBatch['records'] = [];
   const failures: DecodedBatch['failures'] = [];
   records.forEach((record, index) => {
     try {
       const event = decodeStreamRecord(record);
-      if (event) events.push(event);
+      if (event) decoded.push({ itemIdentifier: recordId(record, index), event });
     } catch (err) {
-      const r = record as { eventID?: string; dynamodb?: { SequenceNumber?: string } } | null;
-      failures.push({ itemIdentifier: r?.dynamodb?.SequenceNumber ?? r?.eventID ?? `#${index}`, error: (err as Error).message });
+      failures.push({ itemIdentifier: recordId(record, index), error: (err as Error).message });
     }
   });
-  events.sort((a, b) => a.revision - b.revision);
-  return { events, failures };
+  decoded.sort((a, b) => a.event.revision - b.event.revision);
+  return { events: decoded.map((d) => d.event), records: decoded, failures };
 }

@@ -31,9 +31,10 @@ import {
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { compareKeys, decodeContinue, encodeContinue } from './continue-token.js';
+import { compareKeys, decodeContinue } from './continue-token.js';
 import { AlreadyExistsError, GoneError, NotFoundError, TooLargeError } from './errors.js';
-import { compileFilter, matches } from './filter.js';
+import { compileFilter } from './filter.js';
+import { pageOf } from './paging.js';
 import { ChangeFeed, liveWatch } from './live-watch.js';
 import { deepFreeze } from './object-cache.js';
 import {
@@ -425,27 +426,7 @@ export class DynamoStore implements Store {
     const token = options.continue ? decodeContinue(options.continue) : undefined;
     const revision = token?.revision ?? options.revision ?? (await this.readMeta('head'));
     if (revision < this.compactedRev) throw new GoneError(revision, this.compactedRev);
-    const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
-    const objects = await this.objectsAt(resource, filter.namespace, token, revision);
-    const items: KubeObject[] = [];
-    let more = false;
-    let remaining = 0;
-    for (const object of objects) {
-      if (!matches(filter, object)) continue;
-      if (items.length < limit) items.push(object);
-      else {
-        more = true;
-        if (filter.labels || filter.fields) break;
-        remaining++;
-      }
-    }
-    const result: ListResult = { items, revision };
-    if (more) {
-      const last = keyOf(items[items.length - 1]);
-      result.continue = encodeContinue({ revision, namespace: last.namespace, name: last.name });
-      if (!filter.labels && !filter.fields) result.remainingItemCount = remaining;
-    }
-    return result;
+    return pageOf(await this.objectsAt(resource, filter.namespace, token, revision), filter, options.limit, revision);
   }
 
   /**

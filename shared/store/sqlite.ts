@@ -11,9 +11,10 @@
  * gets and current lists read no rows and parse no JSON.
  */
 import Database from 'better-sqlite3';
-import { compareKeys, decodeContinue, encodeContinue } from './continue-token.js';
+import { compareKeys, decodeContinue } from './continue-token.js';
 import { AlreadyExistsError, GoneError, NotFoundError } from './errors.js';
-import { compileFilter, matches } from './filter.js';
+import { compileFilter } from './filter.js';
+import { pageOf } from './paging.js';
 import { ChangeFeed, liveWatch } from './live-watch.js';
 import { INDEXED_FIELDS, ObjectCache, deepFreeze, jsonOf, rememberJson } from './object-cache.js';
 import {
@@ -299,32 +300,12 @@ export class SqliteStore implements Store {
     const filter = compileFilter(options);
     const token = options.continue ? decodeContinue(options.continue) : undefined;
     const revision = token?.revision ?? options.revision ?? this.head;
-    const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
     if (revision > this.head) throw new GoneError(revision, this.compactedRev);
     // At the head, memory has the answer; a later page of an older list is rebuilt from the log.
     const candidates = revision === this.head
       ? this.cacheFor(resource).select(filter.namespace, token, filter.labels, filter.fields)
       : this.objectsAt(resource, filter.namespace, token ?? { namespace: '', name: '' }, revision);
-    const items: KubeObject[] = [];
-    let more = false;
-    let remaining = 0;
-    for (const object of candidates) {
-      if (!matches(filter, object)) continue;
-      if (items.length < limit) {
-        items.push(object);
-        continue;
-      }
-      more = true;
-      if (filter.labels || filter.fields) break;
-      remaining++;
-    }
-    const result: ListResult = { items, revision };
-    if (more) {
-      const last = keyOf(items[items.length - 1]);
-      result.continue = encodeContinue({ revision, namespace: last.namespace, name: last.name });
-      if (!filter.labels && !filter.fields) result.remainingItemCount = remaining;
-    }
-    return result;
+    return pageOf(candidates, filter, options.limit, revision);
   }
 
   /**
