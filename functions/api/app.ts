@@ -54,7 +54,10 @@ const OBJECT_MEDIA_TYPES = new Set(['', 'application/json', 'application/yaml', 
 
 /** A JSON body as kube-apiserver's encoder writes it: ending with a newline. */
 function jsonText(c: Context, text: string, status = 200, headers: Record<string, string> = {}): Response {
-  return c.body(`${text}\n`, status as 200, { 'content-type': JSON_TYPE, ...headers });
+  // @hono/node-server writes the head of a string body as UTF-8, which would encode a header
+  // holding raw UTF-8 bytes (a Warning naming a field `名前`) twice: such an answer goes as bytes.
+  const latin1 = Object.values(headers).some((v) => /[^\x00-\x7f]/.test(v));
+  return c.body(latin1 ? (Buffer.from(`${text}\n`) as Bytes) : `${text}\n`, status as 200, { 'content-type': JSON_TYPE, ...headers });
 }
 
 function json(c: Context, body: unknown, status = 200, extraHeaders: Record<string, string> = {}): Response {
@@ -116,8 +119,32 @@ function patchType(contentType: string | undefined): PatchType {
   }
 }
 
-function warningHeaders(warnings: string[]): Record<string, string> {
-  return warnings.length ? { warning: warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {};
+/**
+ * The Warning header (RFC 7234: `299 - "text"`, comma-separated), as kube-apiserver writes it:
+ * the text a quoted-string (`"` and `\` escaped with a backslash), in UTF-8 on the wire, so
+ * client-go and kubectl print a field named `名前` as `名前`. Header values travel as Latin-1,
+ * so the UTF-8 bytes are handed over as one Latin-1 character each; control characters, which
+ * a header may not hold, become spaces. Bounded as kube-apiserver's warning recorder bounds it:
+ * each warning once, and past 4 KiB in all each is cut to 256 characters and the rest left out.
+ */
+export function warningHeaders(warnings: string[]): Record<string, string> {
+  const TOTAL = 4096;
+  const ITEM = 256;
+  const quote = (text: string) => `"${text.replace(/[\x00-\x1f\x7f]/g, ' ').replace(/["\\]/g, (c) => `\\${c}`)}"`;
+  const unique = [...new Set(warnings.filter((w) => w.length > 0))];
+  let quoted = unique.map(quote);
+  if (quoted.reduce((n, q) => n + q.length, 0) > TOTAL) {
+    quoted = [];
+    let written = 0;
+    for (const w of unique) {
+      if (written >= TOTAL) break;
+      const q = quote([...w].slice(0, ITEM).join(''));
+      quoted.push(q);
+      written += q.length;
+    }
+  }
+  if (!quoted.length) return {};
+  return { warning: Buffer.from(quoted.map((q) => `299 - ${q}`).join(', '), 'utf8').toString('latin1') };
 }
 
 function intParam(value: string | undefined, name: string): number | undefined {
@@ -141,6 +168,7 @@ function dryRun(values: string[] | undefined): boolean {
 export function createApp(options: AppOptions): Hono {
   const { store } = options;
   const registry = new Registry(store);
+  const lists = new ListCache();
   const app = new Hono();
   const bookmarkMs = options.watchBookmarkIntervalMs ?? 10_000;
   const maxWatchSeconds = options.maxWatchSeconds ?? 1800;
@@ -163,7 +191,6 @@ export function createApp(options: AppOptions): Hono {
   }
 
   // ---- health, version, discovery, OpenAPI ---------------------------------------------
-  const lists = new ListCache();
   for (const path of ['/healthz', '/livez', '/readyz']) app.get(path, (c) => c.text('ok'));
   app.get('/version', (c) => json(c, SERVER_VERSION));
   app.get('/api', (c) => {

@@ -1,17 +1,26 @@
 /**
  * The embedded shape's API server: the Hono app on Node's https server, with the CA,
  * serving certificate, admin token and kubeconfig kept in the data directory.
+ *
+ * In front of the app, what HTTP itself can carry that the app never sees, each answered with a
+ * Status rather than a reset or silence: a declared body over the limit (413, from the header,
+ * before any of it is read), a URL over 32 KiB (414), CONNECT (405), request lines and headers
+ * Node cannot parse (400, 431). A refused request's body is drained before the connection
+ * closes, so a client still writing it reads the answer instead of a reset.
  */
-import { serve, type ServerType } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { TokenAuthenticator, hashToken, newToken, type TokenRecord } from '../../shared/auth/tokens.js';
 import { Registry } from '../../shared/api/registry.js';
 import type { Store } from '../../shared/store/types.js';
 import { createApp, type LogProvider } from './app.js';
+import { MAX_BODY_BYTES } from './body.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { ensureTls } from './tls.js';
 
@@ -39,6 +48,159 @@ export interface ApiServer {
 }
 
 const ADMIN = { user: 'skiff-admin', groups: ['system:masters'] };
+
+/** The longest request target served; longer is 414. */
+export const MAX_URL_BYTES = 32 * 1024;
+/** Request line and headers together, as Go's http.Server default that kube-apiserver keeps (1 MiB); more is 431. */
+export const MAX_HEADER_BYTES = 1024 * 1024;
+/** How much of a refused body is read and dropped, and for how long, before the connection is cut anyway. */
+const DRAIN_MAX_BYTES = 256 * 1024 * 1024;
+const DRAIN_MAX_MS = 30_000;
+
+interface Refusal {
+  code: number;
+  reason: string;
+  message: string;
+}
+
+function statusJson({ code, reason, message }: Refusal): string {
+  return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+}
+
+/** What is refused from the request line and headers alone, before the app (and any body). */
+function refusal(req: IncomingMessage): Refusal | undefined {
+  if ((req.url ?? '').length > MAX_URL_BYTES) {
+    return { code: 414, reason: 'URITooLong', message: `the request URL is ${(req.url ?? '').length} bytes long: the limit is ${MAX_URL_BYTES}` };
+  }
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) {
+    return { code: 413, reason: 'RequestEntityTooLarge', message: `Request entity too large: limit is ${MAX_BODY_BYTES}` };
+  }
+  return undefined;
+}
+
+/**
+ * Answers a refusal and closes the connection, but only once the client has finished sending
+ * the body: the whole answer goes out first, then the body is read and dropped (up to
+ * DRAIN_MAX_BYTES or DRAIN_MAX_MS), and only then does the response end, which is when Node
+ * closes. Closing with unread data would send a reset, and a client still writing would see
+ * EPIPE or ECONNRESET instead of the answer.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, why: Refusal): void {
+  const body = statusJson(why);
+  res.writeHead(why.code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+  res.write(body);
+  if (req.readableEnded) {
+    res.end();
+    return;
+  }
+  let drained = 0;
+  let done = false;
+  const finish = (cut: boolean) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    req.off('data', onData);
+    res.end();
+    if (cut) req.socket.destroy();
+  };
+  const onData = (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_MAX_BYTES) finish(true);
+  };
+  const timer = setTimeout(() => finish(true), DRAIN_MAX_MS);
+  timer.unref();
+  req.on('data', onData);
+  req.once('end', () => finish(false));
+  req.once('error', () => finish(true));
+  req.once('close', () => finish(false));
+  req.resume();
+}
+
+/**
+ * A chunked body (no Content-Length) is read here, up to the limit, so that one too large is
+ * refused like a declared one; the app gets the bytes read (@hono/node-server's `rawBody`).
+ */
+function bufferChunkedBody(req: IncomingMessage, res: ServerResponse, next: () => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let refused = false;
+  const onData = (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= MAX_BODY_BYTES) {
+      chunks.push(chunk);
+      return;
+    }
+    refused = true;
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.pause();
+    chunks.length = 0;
+    refuse(req, res, { code: 413, reason: 'RequestEntityTooLarge', message: `Request entity too large: limit is ${MAX_BODY_BYTES}` });
+  };
+  const onEnd = () => {
+    if (refused) return;
+    (req as IncomingMessage & { rawBody?: Buffer }).rawBody = Buffer.concat(chunks);
+    next();
+  };
+  req.on('data', onData);
+  req.once('end', onEnd);
+}
+
+/** The raw answer for a connection Node's HTTP parser gave up on, or a CONNECT; then it closes. */
+function rawAnswer(socket: Duplex, why: Refusal): void {
+  const body = statusJson(why);
+  const text = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[why.code] ?? 'Error';
+  socket.end(`HTTP/1.1 ${why.code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  // Read and drop what is still coming, so the close is not a reset; cut it off after a while.
+  socket.on('data', () => undefined);
+  setTimeout(() => socket.destroy(), 5_000).unref();
+}
+
+/** The Node https server around the app, with the guards above. */
+function createGuardedServer(app: { fetch: (request: Request, env?: unknown) => Response | Promise<Response> }, tls: { key: string; cert: string }, hostname: string): Server {
+  const listener = getRequestListener(app.fetch, { hostname });
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const why = refusal(req);
+    if (why) return refuse(req, res, why);
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
+      return bufferChunkedBody(req, res, () => void listener(req, res));
+    }
+    void listener(req, res);
+  };
+  const server = createServer({ key: tls.key, cert: tls.cert, maxHeaderSize: MAX_HEADER_BYTES }, handle);
+  // Expect: 100-continue: refuse before the client sends the body at all.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const why = refusal(req);
+    if (why) {
+      const body = statusJson(why);
+      res.writeHead(why.code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      res.end(body);
+      return;
+    }
+    res.writeContinue();
+    handle(req, res);
+  });
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    rawAnswer(socket, { code: 405, reason: 'MethodNotAllowed', message: `${req.method} is not supported by this server` });
+  });
+  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    // As Node's own handler: nothing more is written once a response has begun on this socket.
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      rawAnswer(socket, { code: 431, reason: 'RequestHeaderFieldsTooLarge', message: `the request line and headers exceed ${MAX_HEADER_BYTES} bytes` });
+    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      rawAnswer(socket, { code: 408, reason: 'Timeout', message: 'the request was not received in time' });
+    } else {
+      rawAnswer(socket, { code: 400, reason: 'BadRequest', message: `the request is not valid HTTP/1.1 (${err.code ?? err.message})` });
+    }
+  });
+  return server;
+}
 
 function loadTokens(path: string): TokenRecord[] {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as TokenRecord[]) : [];
@@ -75,12 +237,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   await new Registry(store).ensureSystemNamespaces();
   const app = createApp({ store, authenticate: (t) => auth.authenticate(t), logs: options.logs, watchBookmarkIntervalMs: options.watchBookmarkIntervalMs, maxWatchSeconds: options.maxWatchSeconds });
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve(
-      { fetch: app.fetch, port: options.port ?? 6443, hostname: host, createServer, serverOptions: { key: tls.key, cert: tls.cert } },
-      () => resolve(s),
-    );
-    s.once('error', reject);
+  const server = createGuardedServer(app, tls, host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 6443, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const port = (server.address() as AddressInfo).port;
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -95,7 +258,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.closeAllConnections();
       }),
   };
 }

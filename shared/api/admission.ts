@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import type { KubeObject } from '../store/object.js';
 import { labelKeyError, labelValueError } from '../store/selectors.js';
-import { nameError, nameRuleFor } from './names.js';
+import { generateNameError, nameError, nameRuleFor } from './names.js';
 import type { ResourceInfo } from './resources.js';
 import { SCHEMAS } from './schemas/index.js';
 import type { StatusCause } from './status.js';
@@ -161,6 +161,10 @@ function validateMetadata(info: ResourceInfo, object: KubeObject, causes: Status
   const meta = object.metadata;
   const name = meta.name;
   if (!name && !meta.generateName) causes.push(required('metadata.name', 'Required value: name or generateName is required'));
+  if (meta.generateName) {
+    const err = generateNameError(meta.generateName, nameRuleFor(info.kind));
+    if (err) causes.push(invalidValue('metadata.generateName', meta.generateName, err));
+  }
   if (name) {
     const err = nameError(name, nameRuleFor(info.kind));
     if (err) causes.push(invalidValue('metadata.name', name, err));

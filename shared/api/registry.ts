@@ -4,12 +4,13 @@
  * strategies). HTTP lives in functions/api; this file knows no request or response.
  */
 import { isStoreError } from '../store/errors.js';
-import { nowTimestamp, randomSuffix, type KubeObject } from '../store/object.js';
+import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import { inParallel } from '../store/parallel.js';
 import { parseFieldSelector, parseLabelSelector } from '../store/selectors.js';
 import type { ListResult, Store } from '../store/types.js';
 import { applyDefaults, checkSchema, initialStatus, pruneUnknownFields, resetServerFields, validateCreate, validateUpdate } from './admission.js';
+import { generatedName } from './names.js';
 import { ApplyConflictError, PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './patch/index.js';
 import { RESOURCES, findResource, groupVersion, type ResourceInfo } from './resources.js';
 import { ApiError, badRequest, conflict, expired, forbidden, invalid, namespaceNotFound, successStatus, toApiError, type Status, type StatusCause } from './status.js';
@@ -44,9 +45,9 @@ const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-l
 export const NAMESPACE_FINALIZER = 'kubernetes';
 /** How long a list waits for a resourceVersion the store has not reached (kube-apiserver: 3 s). */
 const TOO_LARGE_WAIT_MS = 3_000;
-
 /** Deletions a deletecollection runs at once. */
 const DELETE_COLLECTION_WORKERS = 16;
+
 type Obj = Record<string, unknown>;
 const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 
@@ -239,16 +240,18 @@ export class Registry {
     const managed = options.fieldManager ? recordUpdate(undefined, object, { manager: options.fieldManager, gvk: info }) : object;
     if (options.dryRun) {
       const preview = structuredClone(managed);
-      if (!preview.metadata.name && preview.metadata.generateName) preview.metadata.name = preview.metadata.generateName + randomSuffix();
+      if (!preview.metadata.name && preview.metadata.generateName) preview.metadata.name = generatedName(preview.metadata.generateName);
       preview.metadata.uid = crypto.randomUUID();
       preview.metadata.creationTimestamp = nowTimestamp();
       preview.metadata.generation = 1;
       return { object: preview, warnings, created: true };
     }
     // A generated name that is taken is drawn again, as kube-apiserver does (up to 8 tries).
+    // The name is drawn here, not by the store, so it is the one validation allowed for (prefix cut to 58).
     for (let attempt = 1; ; attempt++) {
+      const drawn = !name && managed.metadata.generateName ? { ...managed, metadata: { ...managed.metadata, name: generatedName(managed.metadata.generateName) } } : managed;
       try {
-        return { object: await this.store.create(info.storeKey, managed), warnings, created: true };
+        return { object: await this.store.create(info.storeKey, drawn), warnings, created: true };
       } catch (err) {
         if (!name && managed.metadata.generateName && isStoreError(err, 'AlreadyExists') && attempt < 8) continue;
         throw toApiError(err, info, name || managed.metadata.generateName || '');
@@ -545,12 +548,15 @@ export class Registry {
   async updateScale(info: ResourceInfo, namespace: string, name: string, scale: unknown, options: WriteOptions = {}) {
     const body = asObj(scale);
     const replicas = asObj(body.spec).replicas;
-    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
-      throw new ApiError(422, 'Invalid', `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`, {
+    // spec.replicas is an int32, as on the workloads it scales.
+    const tooBig = typeof replicas === 'number' && replicas > 2147483647;
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0 || tooBig) {
+      const why = tooBig ? 'must be less than or equal to 2147483647 (an int32)' : 'must be greater than or equal to 0';
+      throw new ApiError(422, 'Invalid', `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: ${why}`, {
         name,
         group: 'autoscaling',
         kind: 'Scale',
-        causes: [{ type: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }],
+        causes: [{ type: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: ${why}` }],
       });
     }
     const rv = asObj(body.metadata).resourceVersion as string | undefined;

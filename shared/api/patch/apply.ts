@@ -12,6 +12,7 @@ import {
   displayPath,
   fromFieldsV1,
   leafPaths,
+  ListIndex,
   readManagedFields,
   removeAt,
   toFieldsV1,
@@ -37,9 +38,9 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
  * containers; other managers own what is inside), so they agree when both are there. Equal
  * values are shared ownership, never a conflict.
  */
-function agrees(path: FieldPath, applied: unknown, live: unknown): boolean {
-  const a = valueAt(applied, path);
-  const l = valueAt(live, path);
+function agrees(path: FieldPath, applied: unknown, live: unknown, index: ListIndex): boolean {
+  const a = valueAt(applied, path, index);
+  const l = valueAt(live, path, index);
   if (path.endsWith(',"."]')) return a !== undefined && l !== undefined;
   if (isObj(a) && Object.keys(a).length === 0) return isObj(l);
   return same(a, l);
@@ -68,8 +69,9 @@ export function serverSideApply(
   const entries = readManagedFields(live).map((e) => ({ ...e, paths: fromFieldsV1(e.fieldsV1) }));
   const conflicts: { field: string; manager: string }[] = [];
   const conflicting = new Set<FieldPath>();
+  const index = new ListIndex();
   for (const path of appliedPaths) {
-    if (agrees(path, applied, live)) continue;
+    if (agrees(path, applied, live, index)) continue;
     for (const e of entries) {
       if (e.manager === opts.manager && e.operation === 'Apply') continue;
       if (e.paths.has(path)) {
@@ -106,14 +108,15 @@ export function serverSideApply(
 export function recordUpdate(old: KubeObject | undefined, next: KubeObject, opts: { manager: string; gvk: Gvk; now?: Date; subresource?: string }): KubeObject {
   const now = opts.now ?? new Date();
   const includeStatus = opts.subresource === 'status';
-  const changed = new Set([...leafPaths(next, { includeStatus })].filter((p) => !old || !same(valueAt(next, p), valueAt(old, p))));
+  const index = new ListIndex();
+  const changed = new Set([...leafPaths(next, { includeStatus })].filter((p) => !old || !same(valueAt(next, p, index), valueAt(old, p, index))));
   const entries = readManagedFields(old ?? next).map((e) => ({ ...e, paths: fromFieldsV1(e.fieldsV1) }));
   const out: ManagedFieldsEntry[] = [];
   let mine: Set<FieldPath> | undefined;
   for (const e of entries) {
     const { paths, ...rest } = e;
     // Fields that no longer exist are no one's.
-    const live = new Set([...paths].filter((p) => valueAt(next, p) !== undefined && !(changed.has(p) && !(e.manager === opts.manager && e.operation === 'Update'))));
+    const live = new Set([...paths].filter((p) => valueAt(next, p, index) !== undefined && !(changed.has(p) && !(e.manager === opts.manager && e.operation === 'Update'))));
     if (e.manager === opts.manager && e.operation === 'Update' && (e.subresource ?? '') === (opts.subresource ?? '')) {
       mine = live;
       continue;

@@ -64,18 +64,51 @@ function walk(value: unknown, segs: string[], names: string[], out: Set<FieldPat
   out.add(JSON.stringify(segs));
 }
 
-/** The value at a path, or undefined. */
-export function valueAt(object: unknown, path: FieldPath): unknown {
+/**
+ * Lookups into lists by merge key or by value, indexed on first use, so that finding every
+ * item of a long list costs linear time instead of a scan per item. For objects that do not
+ * change while it is in use: make one per operation.
+ */
+export class ListIndex {
+  private readonly byKey = new Map<unknown[], Map<string, Map<unknown, unknown>>>();
+  private readonly byValue = new Map<unknown[], Set<string>>();
+
+  /** The first item of `list` whose field `key` is `value` (===), as `list.find` would. */
+  find(list: unknown[], key: string, value: unknown): unknown {
+    let fields = this.byKey.get(list);
+    if (!fields) this.byKey.set(list, (fields = new Map()));
+    let items = fields.get(key);
+    if (!items) {
+      items = new Map();
+      for (const item of list) {
+        if (!isObj(item) || !Object.prototype.hasOwnProperty.call(item, key)) continue;
+        if (!items.has(item[key])) items.set(item[key], item);
+      }
+      fields.set(key, items);
+    }
+    return items.get(value);
+  }
+
+  /** Whether `list` holds an item whose JSON is `json`. */
+  includes(list: unknown[], json: string): boolean {
+    let values = this.byValue.get(list);
+    if (!values) this.byValue.set(list, (values = new Set(list.map((item) => JSON.stringify(item)))));
+    return values.has(json);
+  }
+}
+
+/** The value at a path, or undefined; pass a `ListIndex` when looking up many paths. */
+export function valueAt(object: unknown, path: FieldPath, index = new ListIndex()): unknown {
   let cur: unknown = object;
   for (const seg of JSON.parse(path) as string[]) {
     if (seg === '.') continue;
-    if (seg.startsWith('f:')) cur = isObj(cur) ? cur[seg.slice(2)] : undefined;
+    if (seg.startsWith('f:')) cur = isObj(cur) && Object.prototype.hasOwnProperty.call(cur, seg.slice(2)) ? cur[seg.slice(2)] : undefined;
     else if (seg.startsWith('k:')) {
       const [[k, v]] = Object.entries(JSON.parse(seg.slice(2)) as Obj);
-      cur = Array.isArray(cur) ? cur.find((item) => isObj(item) && item[k] === v) : undefined;
+      cur = Array.isArray(cur) ? index.find(cur, k, v) : undefined;
     } else if (seg.startsWith('v:')) {
       const v = JSON.parse(seg.slice(2));
-      cur = Array.isArray(cur) && cur.some((item) => JSON.stringify(item) === JSON.stringify(v)) ? v : undefined;
+      cur = Array.isArray(cur) && index.includes(cur, JSON.stringify(v)) ? v : undefined;
     }
     if (cur === undefined) return undefined;
   }

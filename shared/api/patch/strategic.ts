@@ -2,9 +2,12 @@
  * Strategic merge patch, as kubectl sends it: maps merge, null deletes, lists merge by their
  * merge key (merge-keys.ts) or are replaced, with the directives `$patch` (replace, delete,
  * merge), `$setElementOrder/<list>`, `$retainKeys` and `$deleteFromPrimitiveList/<list>`.
+ * Lists are matched through maps, not by scanning, so a long list costs linear time; members
+ * are own properties (see own.ts).
  */
 import { PatchError } from './errors.js';
 import { listStrategy } from './merge-keys.js';
+import { ownMember, setMember } from './own.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -31,26 +34,30 @@ function mergeMap(target: Obj, patch: Obj, path: string[]): Obj | undefined {
       continue;
     }
     const childPath = [...path, key];
+    const current = ownMember(out, key);
     if (Array.isArray(value)) {
-      out[key] = mergeList(Array.isArray(out[key]) ? (out[key] as unknown[]) : [], value, childPath, patch[`$setElementOrder/${key}`]);
+      setMember(out, key, mergeList(Array.isArray(current) ? current : [], value, childPath, ownMember(patch, `$setElementOrder/${key}`)));
     } else if (isObj(value)) {
-      const merged = mergeMap(isObj(out[key]) ? (out[key] as Obj) : {}, value, childPath);
+      const merged = mergeMap(isObj(current) ? current : {}, value, childPath);
       if (merged === undefined) delete out[key];
-      else out[key] = merged;
+      else setMember(out, key, merged);
     } else {
-      out[key] = value;
+      setMember(out, key, value);
     }
   }
   for (const [key, value] of Object.entries(patch)) {
     if (key.startsWith('$deleteFromPrimitiveList/')) {
       const field = key.slice('$deleteFromPrimitiveList/'.length);
       if (!Array.isArray(value)) throw new PatchError(`${key} must be a list`);
-      if (Array.isArray(out[field])) out[field] = (out[field] as unknown[]).filter((v) => !value.includes(v));
+      const list = ownMember(out, field);
+      const drop = new Set(value);
+      if (Array.isArray(list)) setMember(out, field, list.filter((v) => !drop.has(v)));
     } else if (key.startsWith('$setElementOrder/')) {
       const field = key.slice('$setElementOrder/'.length);
+      const list = ownMember(out, field);
       // A list the patch does not otherwise touch is still reordered.
-      if (!(field in patch) && Array.isArray(out[field]) && Array.isArray(value)) {
-        out[field] = reorder(out[field] as unknown[], value, listStrategy([...path, field]));
+      if (!Object.prototype.hasOwnProperty.call(patch, field) && Array.isArray(list) && Array.isArray(value)) {
+        setMember(out, field, reorder(list, value, listStrategy([...path, field])));
       }
     }
   }
@@ -62,7 +69,7 @@ function mergeMap(target: Obj, patch: Obj, path: string[]): Obj | undefined {
 }
 
 function keyOf(item: unknown, key: string): unknown {
-  return isObj(item) ? item[key] : undefined;
+  return isObj(item) ? ownMember(item, key) : undefined;
 }
 
 function mergeList(target: unknown[], patch: unknown[], path: string[], order: unknown): unknown[] {
@@ -73,44 +80,81 @@ function mergeList(target: unknown[], patch: unknown[], path: string[], order: u
   }
   if (strategy.kind === 'set') {
     const out = [...target];
-    for (const v of patch) if (!out.some((t) => JSON.stringify(t) === JSON.stringify(v))) out.push(v);
+    const seen = new Set(target.map((t) => JSON.stringify(t)));
+    for (const v of patch) {
+      const id = JSON.stringify(v);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.push(v);
+    }
     return Array.isArray(order) ? reorder(out, order, strategy) : out;
   }
   const { key } = strategy;
   if (patch.some((p) => isObj(p) && p.$patch === 'replace')) {
     return patch.filter((p) => !(isObj(p) && p.$patch === 'replace')).map(stripDirectives);
   }
-  let out = [...target];
+  // Items by merge key: the positions (ascending) of the items holding each key, so a lookup
+  // finds the first one still there, as a scan from the front would.
+  const out: unknown[] = [...target];
+  const removed = new Set<number>();
+  const positions = new Map<unknown, { at: number[]; head: number }>();
+  const track = (id: unknown, index: number) => {
+    const entry = positions.get(id);
+    if (entry) entry.at.push(index);
+    else positions.set(id, { at: [index], head: 0 });
+  };
+  out.forEach((t, i) => {
+    const id = keyOf(t, key);
+    if (id !== undefined) track(id, i);
+  });
   for (const item of patch) {
     if (!isObj(item)) throw new PatchError(`a list merged by "${key}" at ${path.join('.')} must hold objects`);
-    const id = item[key];
+    const id = ownMember(item, key);
     if (id === undefined) throw new PatchError(`map: ${JSON.stringify(item)} does not contain declared merge key: ${key}`);
-    const index = out.findIndex((t) => keyOf(t, key) === id);
+    const found = positions.get(id);
+    const index = found && found.head < found.at.length ? found.at[found.head] : -1;
     if (item.$patch === 'delete') {
-      if (index >= 0) out = out.filter((_, i) => i !== index);
+      if (index >= 0) {
+        removed.add(index);
+        found!.head++;
+      }
       continue;
     }
     if (index >= 0) {
       const merged = mergeMap(isObj(out[index]) ? (out[index] as Obj) : {}, item, path);
-      if (merged === undefined) out = out.filter((_, i) => i !== index);
-      else out[index] = merged;
+      if (merged === undefined) {
+        removed.add(index);
+        found!.head++;
+      } else out[index] = merged;
     } else {
+      track(id, out.length);
       out.push(stripDirectives(item));
     }
   }
-  return Array.isArray(order) ? reorder(out, order, strategy) : out;
+  const kept = removed.size ? out.filter((_, i) => !removed.has(i)) : out;
+  return Array.isArray(order) ? reorder(kept, order, strategy) : kept;
 }
 
 /** Orders a list as `$setElementOrder` says; items it does not name keep their place after. */
 function reorder(list: unknown[], order: unknown[], strategy: ReturnType<typeof listStrategy>): unknown[] {
   const idOf = (v: unknown) => (strategy.kind === 'merge' ? keyOf(v, strategy.key) : v);
-  const wanted = order.map((o) => (strategy.kind === 'merge' ? keyOf(o, strategy.key) : o));
+  // The first item with each id, as a scan from the front would find it.
+  const byId = new Map<string | undefined, unknown>();
+  for (const item of list) {
+    const id = JSON.stringify(idOf(item));
+    if (!byId.has(id)) byId.set(id, item);
+  }
   const ordered: unknown[] = [];
-  for (const id of wanted) {
-    const found = list.find((item) => JSON.stringify(idOf(item)) === JSON.stringify(id));
+  for (const o of order) {
+    const found = byId.get(JSON.stringify(idOf(o)));
     if (found !== undefined) ordered.push(found);
   }
-  for (const item of list) if (!ordered.includes(item)) ordered.push(item);
+  const placed = new Set(ordered);
+  for (const item of list) {
+    if (placed.has(item)) continue;
+    placed.add(item);
+    ordered.push(item);
+  }
   return ordered;
 }
 
@@ -120,7 +164,7 @@ function stripDirectives(value: unknown): unknown {
   const out: Obj = {};
   for (const [k, v] of Object.entries(value)) {
     if (k.startsWith('$')) continue;
-    out[k] = stripDirectives(v);
+    setMember(out, k, stripDirectives(v));
   }
   return out;
 }

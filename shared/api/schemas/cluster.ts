@@ -1,6 +1,6 @@
 /** core/v1 Node, Namespace, Service, Endpoints, ConfigMap, Secret, Event; coordination.k8s.io/v1 Lease. */
 import { z } from 'zod';
-import { Condition, intOrString, loose, objectOf, quantity, stringMap, timestamp } from './common.js';
+import { Condition, int32, intOrString, loose, objectOf, quantity, stringMap, timestamp } from './common.js';
 
 export const Taint = z.strictObject({
   key: z.string(),
@@ -46,9 +46,9 @@ export const ServicePort = z.strictObject({
   name: z.string().optional(),
   protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional(),
   appProtocol: z.string().optional(),
-  port: z.number().int(),
+  port: int32,
   targetPort: intOrString.optional(),
-  nodePort: z.number().int().optional(),
+  nodePort: int32.optional(),
 });
 
 export const Service = objectOf('v1', 'Service', {
@@ -68,7 +68,7 @@ export const Service = objectOf('v1', 'Service', {
       externalName: z.string().optional(),
       externalTrafficPolicy: z.string().optional(),
       internalTrafficPolicy: z.string().optional(),
-      healthCheckNodePort: z.number().int().optional(),
+      healthCheckNodePort: int32.optional(),
       publishNotReadyAddresses: z.boolean().optional(),
       ipFamilies: z.array(z.string()).optional(),
       ipFamilyPolicy: z.string().optional(),
@@ -86,7 +86,7 @@ export const Endpoints = objectOf('v1', 'Endpoints', {
       z.strictObject({
         addresses: z.array(EndpointAddress).optional(),
         notReadyAddresses: z.array(EndpointAddress).optional(),
-        ports: z.array(z.looseObject({ port: z.number().int(), name: z.string().optional(), protocol: z.string().optional() })).optional(),
+        ports: z.array(z.looseObject({ port: int32, name: z.string().optional(), protocol: z.string().optional() })).optional(),
       }),
     )
     .optional(),
@@ -122,7 +122,7 @@ export const Event = objectOf('v1', 'Event', {
   source: z.looseObject({ component: z.string().optional(), host: z.string().optional() }).optional(),
   firstTimestamp: timestamp.optional(),
   lastTimestamp: timestamp.optional(),
-  count: z.number().int().optional(),
+  count: int32.optional(),
   type: z.string().optional(),
   eventTime: timestamp.optional(),
   series: loose.optional(),
@@ -137,10 +137,10 @@ export const Lease = objectOf('coordination.k8s.io/v1', 'Lease', {
   spec: z
     .strictObject({
       holderIdentity: z.string().optional(),
-      leaseDurationSeconds: z.number().int().optional(),
+      leaseDurationSeconds: int32.optional(),
       acquireTime: timestamp.optional(),
       renewTime: timestamp.optional(),
-      leaseTransitions: z.number().int().optional(),
+      leaseTransitions: int32.optional(),
       strategy: z.string().optional(),
       preferredHolder: z.string().optional(),
     })

@@ -6,7 +6,26 @@
 import { z } from 'zod';
 
 export const loose = z.looseObject({});
-export const intOrString = z.union([z.number().int(), z.string()]);
+
+/**
+ * Go's integer fields. A number that does not fit (2147483648 in an int32, 1e10, 1.5) cannot be
+ * decoded, which kube-apiserver answers 400 with encoding/json's words; the message here
+ * follows them. int64 stops at 2^53, the last integer a JSON number holds exactly in JS.
+ */
+function goInteger(type: 'int32' | 'int64') {
+  const error = (issue: { input?: unknown }) => {
+    if (typeof issue.input !== 'number') return undefined;
+    const shown = Number.isFinite(issue.input) ? JSON.stringify(issue.input) : String(issue.input);
+    return `json: cannot unmarshal number ${shown} into Go value of type ${type}`;
+  };
+  return type === 'int32' ? z.int32({ error }) : z.int({ error });
+}
+export const int32 = goInteger('int32');
+export const int64 = goInteger('int64');
+/** IntOrString's number is an int32. */
+export const intOrString = z.union([int32, z.string()], {
+  error: (issue) => (typeof issue.input === 'number' ? `json: cannot unmarshal number ${JSON.stringify(issue.input)} into Go value of type int32` : undefined),
+});
 /** A resource quantity: `100m`, `1Gi`, or a plain number. */
 export const quantity = z.union([z.string(), z.number()]);
 export const stringMap = z.record(z.string(), z.string());
@@ -28,10 +47,10 @@ export const ObjectMeta = z.strictObject({
   selfLink: z.string().optional(),
   uid: z.string().optional(),
   resourceVersion: z.string().optional(),
-  generation: z.number().int().optional(),
+  generation: int64.optional(),
   creationTimestamp: timestamp.optional(),
   deletionTimestamp: timestamp.optional(),
-  deletionGracePeriodSeconds: z.number().int().optional(),
+  deletionGracePeriodSeconds: int64.optional(),
   labels: stringMap.optional(),
   annotations: stringMap.optional(),
   ownerReferences: z.array(OwnerReference).optional(),
@@ -61,7 +80,7 @@ export const Condition = z.looseObject({
   lastUpdateTime: timestamp.optional(),
   lastProbeTime: timestamp.optional(),
   lastHeartbeatTime: timestamp.optional(),
-  observedGeneration: z.number().int().optional(),
+  observedGeneration: int64.optional(),
 });
 export type Condition = z.infer<typeof Condition>;
 

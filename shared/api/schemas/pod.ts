@@ -1,11 +1,11 @@
 /** core/v1 Pod and the pieces workloads embed (PodTemplateSpec, PodSpec, Container). */
 import { z } from 'zod';
-import { Condition, ObjectMeta, intOrString, loose, objectOf, quantity, stringMap, timestamp } from './common.js';
+import { Condition, ObjectMeta, int32, int64, intOrString, loose, objectOf, quantity, stringMap, timestamp } from './common.js';
 
 export const ContainerPort = z.strictObject({
   name: z.string().optional(),
-  hostPort: z.number().int().optional(),
-  containerPort: z.number().int(),
+  hostPort: int32.optional(),
+  containerPort: int32,
   protocol: z.enum(['TCP', 'UDP', 'SCTP']).optional(),
   hostIP: z.string().optional(),
 });
@@ -42,12 +42,12 @@ export const Probe = z.strictObject({
     .optional(),
   tcpSocket: z.strictObject({ port: intOrString, host: z.string().optional() }).optional(),
   grpc: loose.optional(),
-  initialDelaySeconds: z.number().int().optional(),
-  timeoutSeconds: z.number().int().optional(),
-  periodSeconds: z.number().int().optional(),
-  successThreshold: z.number().int().optional(),
-  failureThreshold: z.number().int().optional(),
-  terminationGracePeriodSeconds: z.number().int().optional(),
+  initialDelaySeconds: int32.optional(),
+  timeoutSeconds: int32.optional(),
+  periodSeconds: int32.optional(),
+  successThreshold: int32.optional(),
+  failureThreshold: int32.optional(),
+  terminationGracePeriodSeconds: int64.optional(),
 });
 export type Probe = z.infer<typeof Probe>;
 
@@ -94,16 +94,16 @@ export const Toleration = z.strictObject({
   operator: z.enum(['Exists', 'Equal']).optional(),
   value: z.string().optional(),
   effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute', '']).optional(),
-  tolerationSeconds: z.number().int().nullable().optional(),
+  tolerationSeconds: int64.nullable().optional(),
 });
 export type Toleration = z.infer<typeof Toleration>;
 
 export const TopologySpreadConstraint = z.strictObject({
-  maxSkew: z.number().int(),
+  maxSkew: int32,
   topologyKey: z.string(),
   whenUnsatisfiable: z.enum(['DoNotSchedule', 'ScheduleAnyway']),
   labelSelector: loose.optional(),
-  minDomains: z.number().int().optional(),
+  minDomains: int32.optional(),
   matchLabelKeys: z.array(z.string()).optional(),
   nodeAffinityPolicy: z.string().optional(),
   nodeTaintsPolicy: z.string().optional(),
@@ -115,8 +115,8 @@ export const PodSpec = z.strictObject({
   containers: z.array(Container),
   ephemeralContainers: z.array(loose).optional(),
   restartPolicy: z.string().optional(),
-  terminationGracePeriodSeconds: z.number().int().optional(),
-  activeDeadlineSeconds: z.number().int().optional(),
+  terminationGracePeriodSeconds: int64.optional(),
+  activeDeadlineSeconds: int64.optional(),
   dnsPolicy: z.string().optional(),
   dnsConfig: loose.optional(),
   nodeSelector: stringMap.optional(),
@@ -139,7 +139,7 @@ export const PodSpec = z.strictObject({
   tolerations: z.array(Toleration).optional(),
   hostAliases: z.array(loose).optional(),
   priorityClassName: z.string().optional(),
-  priority: z.number().int().optional(),
+  priority: int32.optional(),
   preemptionPolicy: z.string().optional(),
   readinessGates: z.array(loose).optional(),
   runtimeClassName: z.string().optional(),
@@ -159,7 +159,7 @@ export const ContainerState = z.looseObject({
   waiting: z.looseObject({ reason: z.string().optional(), message: z.string().optional() }).optional(),
   running: z.looseObject({ startedAt: timestamp.optional() }).optional(),
   terminated: z
-    .looseObject({ exitCode: z.number().int(), signal: z.number().int().optional(), reason: z.string().optional(), message: z.string().optional(), startedAt: timestamp.optional(), finishedAt: timestamp.optional() })
+    .looseObject({ exitCode: int32, signal: int32.optional(), reason: z.string().optional(), message: z.string().optional(), startedAt: timestamp.optional(), finishedAt: timestamp.optional() })
     .optional(),
 });
 
@@ -168,7 +168,7 @@ export const ContainerStatus = z.looseObject({
   state: ContainerState.optional(),
   lastState: ContainerState.optional(),
   ready: z.boolean(),
-  restartCount: z.number().int(),
+  restartCount: int32,
   image: z.string(),
   imageID: z.string().optional(),
   containerID: z.string().optional(),

@@ -1,6 +1,6 @@
 /** apps/v1 Deployment and ReplicaSet. */
 import { z } from 'zod';
-import { Condition, LabelSelector, intOrString, objectOf } from './common.js';
+import { Condition, LabelSelector, int32, int64, intOrString, objectOf } from './common.js';
 import { PodTemplateSpec } from './pod.js';
 
 export const DeploymentStrategy = z.strictObject({
@@ -9,45 +9,45 @@ export const DeploymentStrategy = z.strictObject({
 });
 
 export const DeploymentSpec = z.strictObject({
-  replicas: z.number().int().optional(),
+  replicas: int32.optional(),
   selector: LabelSelector,
   template: PodTemplateSpec,
   strategy: DeploymentStrategy.optional(),
-  minReadySeconds: z.number().int().optional(),
-  revisionHistoryLimit: z.number().int().optional(),
+  minReadySeconds: int32.optional(),
+  revisionHistoryLimit: int32.optional(),
   paused: z.boolean().optional(),
-  progressDeadlineSeconds: z.number().int().optional(),
+  progressDeadlineSeconds: int32.optional(),
 });
 
 export const DeploymentStatus = z.looseObject({
-  observedGeneration: z.number().int().optional(),
-  replicas: z.number().int().optional(),
-  updatedReplicas: z.number().int().optional(),
-  readyReplicas: z.number().int().optional(),
-  availableReplicas: z.number().int().optional(),
-  unavailableReplicas: z.number().int().optional(),
-  terminatingReplicas: z.number().int().optional(),
+  observedGeneration: int64.optional(),
+  replicas: int32.optional(),
+  updatedReplicas: int32.optional(),
+  readyReplicas: int32.optional(),
+  availableReplicas: int32.optional(),
+  unavailableReplicas: int32.optional(),
+  terminatingReplicas: int32.optional(),
   conditions: z.array(Condition).optional(),
-  collisionCount: z.number().int().optional(),
+  collisionCount: int32.optional(),
 });
 
 export const Deployment = objectOf('apps/v1', 'Deployment', { spec: DeploymentSpec, status: DeploymentStatus.optional() });
 export type Deployment = z.infer<typeof Deployment>;
 
 export const ReplicaSetSpec = z.strictObject({
-  replicas: z.number().int().optional(),
+  replicas: int32.optional(),
   selector: LabelSelector,
   template: PodTemplateSpec.optional(),
-  minReadySeconds: z.number().int().optional(),
+  minReadySeconds: int32.optional(),
 });
 
 export const ReplicaSetStatus = z.looseObject({
-  replicas: z.number().int(),
-  fullyLabeledReplicas: z.number().int().optional(),
-  readyReplicas: z.number().int().optional(),
-  availableReplicas: z.number().int().optional(),
-  terminatingReplicas: z.number().int().optional(),
-  observedGeneration: z.number().int().optional(),
+  replicas: int32,
+  fullyLabeledReplicas: int32.optional(),
+  readyReplicas: int32.optional(),
+  availableReplicas: int32.optional(),
+  terminatingReplicas: int32.optional(),
+  observedGeneration: int64.optional(),
   conditions: z.array(Condition).optional(),
 });
 
