@@ -151,9 +151,17 @@ function bufferChunkedBody(req: IncomingMessage, res: ServerResponse, next: () =
 function rawAnswer(socket: Duplex, why: Refusal): void {
   const body = statusJson(why);
   const text = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[why.code] ?? 'Error';
-  socket.end(`HTTP/1.1 ${why.code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-  // Read and drop what is still coming, so the close is not a reset; cut it off after a while.
-  socket.on('data', () => undefined);
+  socket.write(`HTTP/1.1 ${why.code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  // Read and drop what is still coming, and close only once the client has stopped sending
+  // (100 ms of quiet): closing with unread bytes makes the kernel send a reset, which can
+  // reach the client before it has read the answer. Cut off after a while regardless.
+  let quiet: NodeJS.Timeout | undefined;
+  const closeWhenQuiet = () => {
+    clearTimeout(quiet);
+    quiet = setTimeout(() => socket.end(), 100);
+  };
+  socket.on('data', closeWhenQuiet);
+  closeWhenQuiet();
   setTimeout(() => socket.destroy(), 5_000).unref();
 }
 
