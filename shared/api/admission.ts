@@ -1,28 +1,15 @@
 /**
- * What the API does to an object before it is stored, per kind, as kube-apiserver's
- * strategies do: reset what clients may not set, fill defaults (so `describe` prints what a
- * user expects), and validate names, labels, required fields and immutable fields.
+ * What the API does to an object before it is stored, as kube-apiserver's generic store does
+ * with a kind's strategy: reset what clients may not set, fill the kind's defaults (so
+ * `describe` prints what a user expects), and validate metadata, the kind's own rules and, on
+ * update, its immutable fields. What is particular to a kind is in its file in `kinds/`.
  */
-import { randomInt } from 'node:crypto';
 import type { KubeObject } from '../store/object.js';
 import { labelKeyError, labelValueError } from '../store/selectors.js';
-import { generateNameError, nameError, nameRuleFor } from './names.js';
-import type { ResourceInfo } from './resources.js';
-import { SCHEMAS } from './schemas/index.js';
+import { generateNameError, nameError } from './names.js';
+import { kindOf, type ResourceInfo } from './resources.js';
 import type { StatusCause } from './status.js';
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const asObj = (v: unknown): Obj => (isObj(v) ? v : {});
-const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-
-const required = (field: string, message = 'Required value'): StatusCause => ({ type: 'FieldValueRequired', field, message });
-const invalidValue = (field: string, value: unknown, message: string): StatusCause => ({
-  type: 'FieldValueInvalid',
-  field,
-  message: `Invalid value: ${JSON.stringify(value)}: ${message}`,
-});
-const forbidden = (field: string, message: string): StatusCause => ({ type: 'FieldValueForbidden', field, message: `Forbidden: ${message}` });
+import { invalidValue, required, type Obj } from './validation.js';
 
 /** Fields the server owns: a client's values are dropped on create. */
 export function resetServerFields(object: KubeObject): void {
@@ -32,141 +19,26 @@ export function resetServerFields(object: KubeObject): void {
 
 /** The status a new object starts with, for kinds whose status only the system writes. */
 export function initialStatus(kind: string, object: KubeObject): unknown {
-  switch (kind) {
-    case 'Pod':
-      return { phase: 'Pending', qosClass: qosClass(object) };
-    case 'Deployment':
-    case 'ReplicaSet':
-      return {};
-    case 'Service':
-      return { loadBalancer: {} };
-    case 'Namespace':
-      return { phase: 'Active' };
-    default:
-      return object.status;
-  }
-}
-
-function qosClass(pod: KubeObject): string {
-  const containers = asArray(asObj(pod.spec).containers).map(asObj);
-  let anyRequest = false;
-  let allGuaranteed = containers.length > 0;
-  for (const c of containers) {
-    const res = asObj(c.resources);
-    const limits = asObj(res.limits);
-    const requests = asObj(res.requests);
-    if (Object.keys(limits).length || Object.keys(requests).length) anyRequest = true;
-    for (const r of ['cpu', 'memory']) {
-      const limit = limits[r];
-      const request = requests[r] ?? limit;
-      if (limit === undefined || request !== limit) allGuaranteed = false;
-    }
-  }
-  if (allGuaranteed) return 'Guaranteed';
-  return anyRequest ? 'Burstable' : 'BestEffort';
-}
-
-function defaultContainer(c: Obj): void {
-  const image = typeof c.image === 'string' ? c.image : '';
-  const tag = image.includes('@') ? 'digest' : image.split('/').pop()!.split(':')[1];
-  c.imagePullPolicy ??= !tag || tag === 'latest' ? 'Always' : 'IfNotPresent';
-  c.terminationMessagePath ??= '/dev/termination-log';
-  c.terminationMessagePolicy ??= 'File';
-  c.resources ??= {};
-  for (const p of asArray(c.ports).map(asObj)) p.protocol ??= 'TCP';
-  for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
-    if (!isObj(c[probe])) continue;
-    const pr = c[probe] as Obj;
-    pr.timeoutSeconds ??= 1;
-    pr.periodSeconds ??= 10;
-    pr.successThreshold ??= 1;
-    pr.failureThreshold ??= 3;
-    if (isObj(pr.httpGet)) (pr.httpGet as Obj).scheme ??= 'HTTP';
-    if (isObj(pr.httpGet)) (pr.httpGet as Obj).path ??= '/';
-  }
-}
-
-function defaultPodSpec(spec: Obj): void {
-  spec.restartPolicy ??= 'Always';
-  spec.terminationGracePeriodSeconds ??= 30;
-  spec.dnsPolicy ??= 'ClusterFirst';
-  spec.schedulerName ??= 'default-scheduler';
-  spec.securityContext ??= {};
-  spec.enableServiceLinks ??= true;
-  for (const c of [...asArray(spec.containers), ...asArray(spec.initContainers)]) if (isObj(c)) defaultContainer(c);
-}
-
-function defaultIntOrPercent(value: unknown, fallback: string): unknown {
-  return value === undefined || value === null ? fallback : value;
+  const initial = kindOf(kind)?.initialStatus;
+  return initial ? initial(object) : object.status;
 }
 
 /** Fills Kubernetes' defaults in place. */
 export function applyDefaults(kind: string, object: KubeObject): void {
-  const spec = isObj(object.spec) ? (object.spec as Obj) : undefined;
-  switch (kind) {
-    case 'Pod':
-      if (spec) defaultPodSpec(spec);
-      break;
-    case 'Deployment': {
-      if (!spec) break;
-      spec.replicas ??= 1;
-      spec.revisionHistoryLimit ??= 10;
-      spec.progressDeadlineSeconds ??= 600;
-      const strategy = (spec.strategy = asObj(spec.strategy));
-      strategy.type ??= 'RollingUpdate';
-      if (strategy.type === 'RollingUpdate') {
-        const ru = (strategy.rollingUpdate = asObj(strategy.rollingUpdate));
-        ru.maxUnavailable = defaultIntOrPercent(ru.maxUnavailable, '25%');
-        ru.maxSurge = defaultIntOrPercent(ru.maxSurge, '25%');
-      }
-      const template = asObj(spec.template);
-      if (isObj(template.spec)) defaultPodSpec(template.spec as Obj);
-      break;
-    }
-    case 'ReplicaSet': {
-      if (!spec) break;
-      spec.replicas ??= 1;
-      const template = asObj(spec.template);
-      if (isObj(template.spec)) defaultPodSpec(template.spec as Obj);
-      break;
-    }
-    case 'Service': {
-      if (!spec) break;
-      spec.type ??= 'ClusterIP';
-      spec.sessionAffinity ??= 'None';
-      spec.internalTrafficPolicy ??= 'Cluster';
-      spec.ipFamilies ??= ['IPv4'];
-      spec.ipFamilyPolicy ??= 'SingleStack';
-      if (spec.type !== 'ExternalName' && spec.clusterIP === undefined) {
-        const ip = `10.96.${randomInt(0, 256)}.${randomInt(1, 255)}`;
-        spec.clusterIP = ip;
-        spec.clusterIPs = [ip];
-      }
-      for (const p of asArray(spec.ports).map(asObj)) {
-        p.protocol ??= 'TCP';
-        p.targetPort ??= p.port;
-      }
-      break;
-    }
-    case 'Secret':
-      object.type ??= 'Opaque';
-      break;
-    case 'Namespace':
-      object.spec = { finalizers: ['kubernetes'], ...asObj(object.spec) };
-      break;
-  }
+  kindOf(kind)?.defaults?.(object);
 }
 
 function validateMetadata(info: ResourceInfo, object: KubeObject, causes: StatusCause[]): void {
   const meta = object.metadata;
+  const rule = kindOf(info.kind)?.nameRule ?? 'dns1123-subdomain';
   const name = meta.name;
   if (!name && !meta.generateName) causes.push(required('metadata.name', 'Required value: name or generateName is required'));
   if (meta.generateName) {
-    const err = generateNameError(meta.generateName, nameRuleFor(info.kind));
+    const err = generateNameError(meta.generateName, rule);
     if (err) causes.push(invalidValue('metadata.generateName', meta.generateName, err));
   }
   if (name) {
-    const err = nameError(name, nameRuleFor(info.kind));
+    const err = nameError(name, rule);
     if (err) causes.push(invalidValue('metadata.name', name, err));
   }
   for (const [key, value] of Object.entries(meta.labels ?? {})) {
@@ -185,163 +57,18 @@ function validateMetadata(info: ResourceInfo, object: KubeObject, causes: Status
   }
 }
 
-function validatePodSpec(spec: unknown, path: string, causes: StatusCause[]): void {
-  if (!isObj(spec)) {
-    causes.push(required(path));
-    return;
-  }
-  const containers = asArray(spec.containers);
-  if (containers.length === 0) causes.push(required(`${path}.containers`));
-  const names = new Set<string>();
-  [...containers.map((c, i) => [`${path}.containers[${i}]`, c] as const), ...asArray(spec.initContainers).map((c, i) => [`${path}.initContainers[${i}]`, c] as const)].forEach(([p, raw]) => {
-    const c = asObj(raw);
-    if (typeof c.name !== 'string' || !c.name) causes.push(required(`${p}.name`));
-    else {
-      const err = nameError(c.name, 'dns1123-label');
-      if (err) causes.push(invalidValue(`${p}.name`, c.name, err));
-      if (names.has(c.name)) causes.push({ type: 'FieldValueDuplicate', field: `${p}.name`, message: `Duplicate value: ${JSON.stringify(c.name)}` });
-      names.add(c.name);
-    }
-    if (typeof c.image !== 'string' || !c.image.trim()) causes.push(required(`${p}.image`));
-    asArray(c.ports).forEach((port, j) => {
-      const cp = asObj(port).containerPort;
-      if (typeof cp !== 'number' || !Number.isInteger(cp) || cp < 1 || cp > 65535) {
-        causes.push(invalidValue(`${p}.ports[${j}].containerPort`, cp, 'must be between 1 and 65535, inclusive'));
-      }
-    });
-  });
-  const policy = spec.restartPolicy;
-  if (policy !== undefined && !['Always', 'OnFailure', 'Never'].includes(policy as string)) {
-    causes.push({ type: 'FieldValueNotSupported', field: `${path}.restartPolicy`, message: `Unsupported value: ${JSON.stringify(policy)}: supported values: "Always", "OnFailure", "Never"` });
-  }
-}
-
-function selectorMatchesTemplate(spec: Obj, path: string, causes: StatusCause[]): void {
-  const selector = asObj(spec.selector);
-  const matchLabels = asObj(selector.matchLabels);
-  if (!isObj(spec.selector) || (Object.keys(matchLabels).length === 0 && asArray(selector.matchExpressions).length === 0)) {
-    causes.push(required(`${path}.selector`));
-    return;
-  }
-  const labels = asObj(asObj(asObj(spec.template).metadata).labels);
-  for (const [k, v] of Object.entries(matchLabels)) {
-    if (labels[k] !== v) {
-      causes.push(invalidValue(`${path}.template.metadata.labels`, labels, '`selector` does not match template `labels`'));
-      return;
-    }
-  }
-}
-
-function validateKind(info: ResourceInfo, object: KubeObject, causes: StatusCause[]): void {
-  const spec = object.spec;
-  switch (info.kind) {
-    case 'Pod':
-      validatePodSpec(spec, 'spec', causes);
-      break;
-    case 'Deployment':
-    case 'ReplicaSet': {
-      if (!isObj(spec)) {
-        causes.push(required('spec'));
-        break;
-      }
-      const replicas = spec.replicas;
-      if (replicas !== undefined && (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0)) {
-        causes.push(invalidValue('spec.replicas', replicas, 'must be greater than or equal to 0'));
-      }
-      selectorMatchesTemplate(spec, 'spec', causes);
-      validatePodSpec(asObj(spec.template).spec, 'spec.template.spec', causes);
-      if (info.kind === 'Deployment') {
-        const strategy = asObj(spec.strategy);
-        if (strategy.type !== undefined && !['RollingUpdate', 'Recreate'].includes(strategy.type as string)) {
-          causes.push({ type: 'FieldValueNotSupported', field: 'spec.strategy.type', message: `Unsupported value: ${JSON.stringify(strategy.type)}: supported values: "Recreate", "RollingUpdate"` });
-        }
-        const ru = asObj(strategy.rollingUpdate);
-        if (ru.maxSurge !== undefined && ru.maxUnavailable !== undefined && isZero(ru.maxSurge) && isZero(ru.maxUnavailable)) {
-          causes.push(invalidValue('spec.strategy.rollingUpdate.maxUnavailable', ru.maxUnavailable, 'may not be 0 when `maxSurge` is 0'));
-        }
-      }
-      break;
-    }
-    case 'Service':
-      asArray(asObj(spec).ports).forEach((p, i) => {
-        const port = asObj(p).port;
-        if (typeof port !== 'number' || port < 1 || port > 65535) causes.push(invalidValue(`spec.ports[${i}].port`, port, 'must be between 1 and 65535, inclusive'));
-      });
-      break;
-    case 'ConfigMap':
-    case 'Secret':
-      for (const field of ['data', 'binaryData', 'stringData']) {
-        for (const key of Object.keys(asObj(object[field]))) {
-          if (!/^[-._a-zA-Z0-9]+$/.test(key) || key.length > 253) {
-            causes.push(invalidValue(`${field}[${key}]`, key, "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"));
-          }
-        }
-      }
-      break;
-  }
-}
-
-function isZero(v: unknown): boolean {
-  return v === 0 || v === '0' || v === '0%';
-}
-
 /** Validates a new object; returns the causes (empty when valid). Schema causes come from `checkSchema`. */
 export function validateCreate(info: ResourceInfo, object: KubeObject, schemaCauses: StatusCause[] = []): StatusCause[] {
   const causes: StatusCause[] = [...schemaCauses];
   validateMetadata(info, object, causes);
-  validateKind(info, object, causes);
+  kindOf(info.kind)?.validate?.(object, causes);
   return causes;
 }
-
-const POD_MUTABLE_CONTAINER_FIELDS = ['image'];
 
 /** Validates an update against the stored object: the create rules plus immutable fields. */
 export function validateUpdate(info: ResourceInfo, object: KubeObject, old: KubeObject, schemaCauses: StatusCause[] = []): StatusCause[] {
   const causes = validateCreate(info, object, schemaCauses);
-  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-  switch (info.kind) {
-    case 'Deployment':
-    case 'ReplicaSet':
-      if (!same(asObj(object.spec).selector, asObj(old.spec).selector)) {
-        causes.push(invalidValue('spec.selector', asObj(object.spec).selector, 'field is immutable'));
-      }
-      break;
-    case 'Pod': {
-      const strip = (spec: unknown) => {
-        const copy = structuredClone(asObj(spec));
-        for (const list of ['containers', 'initContainers']) {
-          copy[list] = asArray(copy[list]).map((c) => {
-            const cc = { ...asObj(c) };
-            for (const f of POD_MUTABLE_CONTAINER_FIELDS) delete cc[f];
-            return cc;
-          });
-        }
-        delete copy.activeDeadlineSeconds;
-        delete copy.tolerations;
-        delete copy.terminationGracePeriodSeconds;
-        // The scheduler's binding writes nodeName once.
-        if (!asObj(old.spec).nodeName) delete copy.nodeName;
-        return copy;
-      };
-      if (!same(strip(object.spec), strip(old.spec))) {
-        causes.push(forbidden('spec', 'pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or `spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)'));
-      }
-      break;
-    }
-    case 'ConfigMap':
-    case 'Secret':
-      if (old.immutable === true) {
-        for (const field of ['data', 'binaryData', 'stringData', 'immutable']) {
-          if (!same(object[field], old[field])) causes.push(forbidden(field, 'field is immutable when `immutable` is set'));
-        }
-      }
-      break;
-    case 'Service':
-      if (asObj(old.spec).clusterIP && asObj(object.spec).clusterIP !== undefined && asObj(object.spec).clusterIP !== asObj(old.spec).clusterIP) {
-        causes.push(invalidValue('spec.clusterIP', asObj(object.spec).clusterIP, 'field is immutable'));
-      }
-      break;
-  }
+  kindOf(info.kind)?.validateUpdate?.(object, old, causes);
   return causes;
 }
 
@@ -373,7 +100,7 @@ function valueAtPath(object: unknown, path: readonly PropertyKey[]): unknown {
 /** Checks an object against its kind's zod schema (`shared/api/schemas`). */
 export function checkSchema(kind: string, object: Obj): SchemaReport {
   const report: SchemaReport = { unknown: [], decodeErrors: [], causes: [] };
-  const schema = SCHEMAS[kind];
+  const schema = kindOf(kind)?.schema;
   if (!schema) return report;
   const result = schema.safeParse(object);
   if (result.success) return report;

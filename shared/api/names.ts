@@ -38,21 +38,6 @@ export function nameError(name: string, rule: NameRule): string | undefined {
   }
 }
 
-/** The rule Kubernetes applies to each kind's names. */
-export function nameRuleFor(kind: string): NameRule {
-  switch (kind) {
-    case 'Namespace':
-      return 'dns1123-label';
-    case 'Service':
-      return 'dns1035-label';
-    case 'Event':
-    case 'Endpoints':
-      return 'path-segment';
-    default:
-      return 'dns1123-subdomain';
-  }
-}
-
 /** kube-apiserver's SimpleNameGenerator: the prefix cut to 58 characters, so that with the 5 random ones a name fits 63. */
 export const MAX_GENERATED_NAME_PREFIX = 58;
 

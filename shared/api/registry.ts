@@ -12,7 +12,8 @@ import type { ListResult, Store } from '../store/types.js';
 import { applyDefaults, checkSchema, initialStatus, pruneUnknownFields, resetServerFields, validateCreate, validateUpdate } from './admission.js';
 import { generatedName } from './names.js';
 import { ApplyConflictError, PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './patch/index.js';
-import { RESOURCES, findResource, groupVersion, type ResourceInfo } from './resources.js';
+import { SYSTEM_NAMESPACES } from './kinds/namespace.js';
+import { RESOURCES, findResource, groupVersion, kindOf, type ResourceInfo } from './resources.js';
 import { ApiError, badRequest, conflict, expired, forbidden, invalid, namespaceNotFound, successStatus, toApiError, type Status, type StatusCause } from './status.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
@@ -40,9 +41,6 @@ export interface WriteResult<T = KubeObject> {
 }
 
 const NAMESPACES = RESOURCES.find((r) => r.resource === 'namespaces')!;
-const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
-/** Finalizer that holds a terminating namespace until the namespace controller has emptied it. */
-export const NAMESPACE_FINALIZER = 'kubernetes';
 /** How long a list waits for a resourceVersion the store has not reached (kube-apiserver: 3 s). */
 const TOO_LARGE_WAIT_MS = 3_000;
 /** Deletions a deletecollection runs at once. */
@@ -430,14 +428,13 @@ export class Registry {
     const goneStatus = (object: KubeObject) => successStatus({ name, group: info.group, kind: info.resource, uid: object.metadata.uid });
     if (request.dryRun) return { body: current, gone: false };
 
-    const extraFinalizers: string[] = [];
+    const rules = kindOf(info.kind)?.deletion ?? {};
+    const refused = rules.refuse?.(current);
+    if (refused) throw forbidden(`${info.resource} "${name}" is forbidden: ${refused}`, { name, kind: info.resource });
+    const extraFinalizers: string[] = [...(rules.finalizers ?? [])];
     if (request.propagationPolicy === 'Orphan') extraFinalizers.push('orphan');
     if (request.propagationPolicy === 'Foreground') extraFinalizers.push('foregroundDeletion');
-    if (info.kind === 'Namespace') {
-      if (SYSTEM_NAMESPACES.includes(name)) throw forbidden(`namespaces "${name}" is forbidden: this namespace may not be deleted`, { name, kind: 'namespaces' });
-      extraFinalizers.push(NAMESPACE_FINALIZER);
-    }
-    const grace = info.kind === 'Pod' ? this.podGracePeriod(current, request.gracePeriodSeconds) : 0;
+    const grace = rules.graceSeconds?.(current, request.gracePeriodSeconds) ?? 0;
 
     if (extraFinalizers.length === 0 && grace === 0 && !current.metadata.deletionTimestamp) {
       try {
@@ -449,7 +446,7 @@ export class Registry {
     }
     if (current.metadata.deletionTimestamp && grace === 0 && extraFinalizers.length === 0) {
       // Already terminating: a zero grace period (a kubelet's confirmation, or --force) ends it.
-      if (info.kind === 'Pod' && request.gracePeriodSeconds === 0 && (current.metadata.finalizers ?? []).length === 0) {
+      if (rules.graceSeconds && request.gracePeriodSeconds === 0 && (current.metadata.finalizers ?? []).length === 0) {
         const result = await this.store.delete(info.storeKey, namespace, name).catch((err) => {
           throw toApiError(err, info, name);
         });
@@ -472,8 +469,7 @@ export class Registry {
         meta.deletionGracePeriodSeconds = grace;
       }
       const next: KubeObject = { ...obj, metadata: meta };
-      if (info.kind === 'Namespace') next.status = { ...asObj(obj.status), phase: 'Terminating' };
-      return next;
+      return rules.marked ? rules.marked(next) : next;
     }).catch((err) => {
       throw toApiError(err, info, name);
     });
@@ -482,16 +478,6 @@ export class Registry {
       () => false,
     );
     return stillThere ? { body: marked, gone: false } : { body: goneStatus(marked), gone: true };
-  }
-
-  /** Pods bound to a node and not finished get a grace period; others go at once. */
-  private podGracePeriod(pod: KubeObject, requested: number | undefined): number {
-    const spec = asObj(pod.spec);
-    const phase = asObj(pod.status).phase;
-    if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
-    if (requested !== undefined) return requested;
-    const fromSpec = spec.terminationGracePeriodSeconds;
-    return typeof fromSpec === 'number' && fromSpec >= 0 ? fromSpec : 30;
   }
 
   async deleteCollection(

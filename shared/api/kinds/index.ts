@@ -1,0 +1,18 @@
+/**
+ * The kinds the API serves, in discovery order. Serving a kind that needs no controller is a
+ * file beside this one and a line here.
+ */
+import { configMap } from './configmap.js';
+import { deployment } from './deployment.js';
+import { endpoints } from './endpoints.js';
+import { event } from './event.js';
+import type { Kind } from './kind.js';
+import { lease } from './lease.js';
+import { namespace } from './namespace.js';
+import { node } from './node.js';
+import { pod } from './pod.js';
+import { replicaSet } from './replicaset.js';
+import { secret } from './secret.js';
+import { service } from './service.js';
+
+export const KINDS: Kind[] = [namespace, pod, node, service, endpoints, event, configMap, secret, deployment, replicaSet, lease];

@@ -1,0 +1,90 @@
+/**
+ * What a kind is to the API: everything particular to it, in one object that the generic
+ * registry, admission, tables, discovery and OpenAPI apply, as kube-apiserver's generic store
+ * applies a kind's strategy. A served kind is one file in this folder and one line in
+ * `index.ts`.
+ */
+import type { z } from 'zod';
+import type { KubeObject } from '../../store/object.js';
+import type { Column } from '../columns.js';
+import type { NameRule } from '../names.js';
+import type { StatusCause } from '../status.js';
+
+export interface ResourceInfo {
+  /** '' for the core group. */
+  group: string;
+  version: string;
+  /** Plural, as in the URL. */
+  resource: string;
+  singular: string;
+  kind: string;
+  namespaced: boolean;
+  shortNames: string[];
+  categories: string[];
+  subresources: string[];
+  /** Field selectors beyond metadata.name / metadata.namespace. */
+  fieldSelectors: string[];
+  /** The store's key for this resource: `pods`, `deployments.apps`. */
+  storeKey: string;
+  /** Writes to the main resource keep the stored status (status is written via /status). */
+  statusSubresource: boolean;
+}
+
+export interface ResourceOptions {
+  namespaced?: boolean;
+  singular?: string;
+  shortNames?: string[];
+  categories?: string[];
+  subresources?: string[];
+  fieldSelectors?: string[];
+}
+
+/** A resource's discovery facts, with Kubernetes' defaults (namespaced, singular = lower-case kind). */
+export function resource(group: string, version: string, plural: string, kind: string, opts: ResourceOptions = {}): ResourceInfo {
+  const subresources = opts.subresources ?? [];
+  return {
+    group,
+    version,
+    resource: plural,
+    singular: opts.singular ?? kind.toLowerCase(),
+    kind,
+    namespaced: opts.namespaced ?? true,
+    shortNames: opts.shortNames ?? [],
+    categories: opts.categories ?? [],
+    subresources,
+    fieldSelectors: opts.fieldSelectors ?? [],
+    storeKey: group ? `${plural}.${group}` : plural,
+    statusSubresource: subresources.includes('status'),
+  };
+}
+
+/** How deleting an object of the kind goes, beyond the generic (finalizers, then gone). */
+export interface DeletionRules {
+  /** Finalizers the API adds when the object is deleted (a namespace waits to be emptied). */
+  finalizers?: string[];
+  /** A reason the object may not be deleted at all (a system namespace), or undefined. */
+  refuse?(object: KubeObject): string | undefined;
+  /** Seconds the object stays, marked, before it goes (a pod's graceful stop). */
+  graceSeconds?(object: KubeObject, requested: number | undefined): number;
+  /** The object as marked for deletion, beyond deletionTimestamp (a namespace is Terminating). */
+  marked?(object: KubeObject): KubeObject;
+}
+
+export interface Kind {
+  readonly info: ResourceInfo;
+  /** What every write is checked against (types; unknown fields for fieldValidation). */
+  readonly schema?: z.ZodType;
+  /** The rule its names follow (default: a DNS-1123 subdomain). */
+  readonly nameRule?: NameRule;
+  /** `kubectl get` columns (default: Name, Age). */
+  readonly columns?: Column[];
+  /** The status a new object starts with (default: what the client sent). */
+  initialStatus?(object: KubeObject): unknown;
+  /** Fills Kubernetes' defaults in place. */
+  defaults?(object: KubeObject): void;
+  /** Adds the causes that make a new (or updated) object invalid. */
+  validate?(object: KubeObject, causes: StatusCause[]): void;
+  /** Adds the causes of an update that changes what may not change. */
+  validateUpdate?(object: KubeObject, old: KubeObject, causes: StatusCause[]): void;
+  readonly deletion?: DeletionRules;
+}
