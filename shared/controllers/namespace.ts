@@ -3,7 +3,8 @@
  * finalizer the API put on it) has everything in it deleted; once nothing is left, the
  * finalizer goes and so does the namespace.
  */
-import { NAMESPACE_FINALIZER, Registry } from '../api/registry.js';
+import { NAMESPACE_FINALIZER } from '../api/kinds/namespace.js';
+import { Registry } from '../api/registry.js';
 import { RESOURCES } from '../api/resources.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
 import { guaranteedUpdate } from '../store/retry.js';
