@@ -11,8 +11,9 @@ import { lease } from './lease.js';
 import { namespace } from './namespace.js';
 import { node } from './node.js';
 import { pod } from './pod.js';
+import { priorityClass } from './priorityclass.js';
 import { replicaSet } from './replicaset.js';
 import { secret } from './secret.js';
 import { service } from './service.js';
 
-export const KINDS: Kind[] = [namespace, pod, node, service, endpoints, event, configMap, secret, deployment, replicaSet, lease];
+export const KINDS: Kind[] = [namespace, pod, node, service, endpoints, event, configMap, secret, deployment, replicaSet, lease, priorityClass];
