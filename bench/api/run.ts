@@ -13,12 +13,12 @@
  *   npx tsx bench/api/run.ts [--quick] [--baseline DIR]
  */
 import autocannon from 'autocannon';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startBenchServer, type BenchServer, type Target } from '../support/server.js';
 import { machineInfo, machineMarkdown, markdownTable, median, percentile, round, writeResults } from '../support/report.js';
 
 const quick = process.argv.includes('--quick');
@@ -30,11 +30,6 @@ const CONCURRENCY = [1, 16, 64];
 const WATCHERS = quick ? 20 : 100;
 const WATCH_EVENTS = quick ? 1000 : 10_000;
 
-interface Target {
-  url: string;
-  token: string;
-  ca: string;
-}
 
 function call(t: Target, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -53,28 +48,8 @@ const baselineAt = process.argv.indexOf('--baseline');
 const baselineDir = baselineAt > 0 ? process.argv[baselineAt + 1] : undefined;
 
 /** The bench server of this checkout, or of another one (its bench/api/server.ts). */
-async function startServer(checkout?: string): Promise<{ target: Target; stop: () => Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-api-'));
-  const script = checkout ? join(checkout, 'bench', 'api', 'server.ts') : join(here, 'server.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, dir], { stdio: ['ignore', 'pipe', 'inherit'], cwd: checkout });
-  const target = await new Promise<Target>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += String(d);
-      const line = out.split('\n')[0];
-      if (out.includes('\n')) resolve(JSON.parse(line) as Target);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
-  return {
-    target,
-    stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+function startServer(checkout?: string): Promise<BenchServer> {
+  return startBenchServer(checkout ? join(checkout, 'bench', 'api', 'server.ts') : join(here, 'server.ts'), { cwd: checkout });
 }
 
 interface Scenario {

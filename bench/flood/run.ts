@@ -6,12 +6,10 @@
  *
  *   npx tsx bench/flood/run.ts [--pods 10000]
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startBenchServer, type BenchServer, type Target } from '../support/server.js';
 import { machineInfo, machineMarkdown, markdownTable, percentile, round, writeResults } from '../support/report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,11 +18,6 @@ const N = argIndex > 0 ? Number(process.argv[argIndex + 1]) : 10_000;
 /** Each phase gives up after this long (the figure then says so). */
 const PHASE_LIMIT_MS = 300_000;
 
-interface Target {
-  url: string;
-  token: string;
-  ca: string;
-}
 
 const agent = new Agent({ keepAlive: true, maxSockets: 8 });
 
@@ -53,30 +46,10 @@ function callOnce(t: Target, method: string, path: string, body: unknown, timeou
   });
 }
 
-async function startServer(): Promise<{ target: Target; stop: () => Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-flood-'));
+function startServer(): Promise<BenchServer> {
   // FLOOD_PROFILE=<dir> writes a CPU profile of the server there.
-  const profile = process.env.FLOOD_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FLOOD_PROFILE] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(here, 'server.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const target = await new Promise<Target>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += String(d);
-      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]) as Target);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
-  return {
-    target,
-    stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const nodeArgs = process.env.FLOOD_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FLOOD_PROFILE] : [];
+  return startBenchServer(join(here, 'server.ts'), { nodeArgs });
 }
 
 /** Asks /healthz every 20 ms on its own connection; `take()` returns the latencies since the last take. */

@@ -6,26 +6,17 @@
  * 138 s.) The figures at 10,000 pods are bench/flood's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SimCloudProvider } from '../../shared/cloud/sim.js';
-import { startControlPlane, type ControlPlane } from '../../shared/control-plane.js';
 import { slowStart } from '../../shared/controllers/replicaset.js';
-import { startTestCluster, type TestCluster } from '../support/api-server.js';
+import { startControlledCluster, type ControlledCluster } from '../support/api-server.js';
 import { until } from '../support/until.js';
 
 const N = 3000;
-let cluster: TestCluster;
-let cloud: SimCloudProvider;
-let plane: ControlPlane;
+let cluster: ControlledCluster;
 
 beforeAll(async () => {
-  cluster = await startTestCluster();
-  cloud = new SimCloudProvider(cluster.store, { leaseIntervalMs: 60_000 });
-  for (let i = 0; i < 2; i++) await cloud.create({ name: `sim-${i}`, instanceType: 'sim.large', zone: 'sim-a' });
-  plane = await startControlPlane({ store: cluster.store });
+  cluster = await startControlledCluster();
 });
 afterAll(async () => {
-  await plane?.stop();
-  await cloud?.close();
   await cluster?.stop();
 });
 

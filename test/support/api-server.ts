@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../../functions/api/server.js';
+import { SimCloudProvider } from '../../shared/cloud/sim.js';
+import { startControlPlane, type ControlPlane } from '../../shared/control-plane.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
 import type { Store } from '../../shared/store/types.js';
 
@@ -102,3 +104,26 @@ export async function startTestCluster(options: Partial<ApiServerOptions> = {}):
   };
 }
 
+
+/** An API server with the controllers of `skiff up` running on `nodes` simulated nodes. */
+export interface ControlledCluster extends TestCluster {
+  cloud: SimCloudProvider;
+  plane: ControlPlane;
+}
+
+export async function startControlledCluster(nodes = 2): Promise<ControlledCluster> {
+  const cluster = await startTestCluster();
+  const cloud = new SimCloudProvider(cluster.store, { leaseIntervalMs: 60_000 });
+  for (let i = 0; i < nodes; i++) await cloud.create({ name: `sim-${i}`, instanceType: 'sim.large', zone: 'sim-a' });
+  const plane = await startControlPlane({ store: cluster.store });
+  return {
+    ...cluster,
+    cloud,
+    plane,
+    async stop() {
+      await plane.stop();
+      await cloud.close();
+      await cluster.stop();
+    },
+  };
+}
