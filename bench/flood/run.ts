@@ -109,10 +109,12 @@ const replicaSet = (replicas: number) => ({
 
 const { target, stop } = await startServer();
 const health = healthProbe(target);
-const rows: { phase: string; seconds?: number; healthP50: number; healthP99: number; healthMax: number }[] = [];
+const rows: { phase: string; seconds?: number; healthP50: number | string; healthP99: number | string; healthMax: number | string }[] = [];
 const record = (phase: string, ms: number | undefined) => {
   const h = health.take();
-  const row = { phase, seconds: ms === undefined ? undefined : round(ms / 1000, 2), healthP50: round(percentile(h, 50), 1), healthP99: round(percentile(h, 99), 1), healthMax: round(Math.max(...h), 1) };
+  // A phase shorter than one probe has no samples of its own.
+  const stat = (value: number) => (h.length ? round(value, 1) : '-');
+  const row = { phase, seconds: ms === undefined ? undefined : round(ms / 1000, 2), healthP50: stat(percentile(h, 50)), healthP99: stat(percentile(h, 99)), healthMax: stat(Math.max(...h)) };
   rows.push(row);
   console.log(`${phase}: ${row.seconds ?? `gave up after ${PHASE_LIMIT_MS / 1000}`} s, /healthz p50 ${row.healthP50} ms, p99 ${row.healthP99} ms, max ${row.healthMax} ms`);
 };
