@@ -1,0 +1,184 @@
+/**
+ * Every served resource's verbs: the path names a collection, an object or a subresource, and
+ * each of those shapes has its table of verbs. A method the table lacks is a 405.
+ */
+import { Hono, type Context } from 'hono';
+import type { Registry } from '../../../shared/api/registry.js';
+import { groupVersion } from '../../../shared/api/resources.js';
+import { ApiError, badRequest, methodNotAllowed } from '../../../shared/api/status.js';
+import { toTable } from '../../../shared/api/tables.js';
+import type { KubeObject } from '../../../shared/store/object.js';
+import type { Store } from '../../../shared/store/types.js';
+import { cutOff, encodedJson, json, jsonText, rawPath, warningHeaders } from '../http.js';
+import type { Bytes, ListCache } from '../list-cache.js';
+import { parseResourcePath, type ResourceTarget } from '../path.js';
+import { boolParam, deleteRequest, includeObject, intParam, objectBody, patchType, wantsTable, writeOptions } from '../request.js';
+import { listJson, objectJson } from '../serialize.js';
+import { watchResponse } from '../watch.js';
+
+/** Serves `pods/log`; absent until a kubelet can. */
+export type LogProvider = (pod: KubeObject, options: Record<string, string | undefined>) => Promise<Response>;
+
+export interface ResourceContext {
+  store: Store;
+  registry: Registry;
+  lists: ListCache;
+  logs?: LogProvider;
+  bookmarkIntervalMs: number;
+  maxWatchSeconds: number;
+}
+
+type Handler = (c: Context, target: ResourceTarget) => Promise<Response>;
+type VerbTable = Partial<Record<string, Handler>>;
+
+export function resourceRoutes(ctx: ResourceContext): Hono {
+  const verbs = resourceVerbs(ctx);
+  const app = new Hono();
+  app.all('/api/v1/*', (c) => serve(c, '', 'v1', c.req.path.slice('/api/v1'.length), verbs));
+  app.all('/apis/:group/:version/*', (c) => {
+    const { group, version } = c.req.param();
+    return serve(c, group, version, c.req.path.slice(`/apis/${group}/${version}`.length), verbs);
+  });
+  return app;
+}
+
+/** Parses the path, then runs the verb of the table its shape selects. */
+async function serve(c: Context, group: string, version: string, rest: string, verbs: ReturnType<typeof resourceVerbs>): Promise<Response> {
+  const target = parseTarget(c, group, version, rest);
+  const { info, namespace, name, subresource } = target;
+  const method = c.req.method;
+  if (info.namespaced && name !== undefined && namespace === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+  // A namespaced resource's all-namespaces path serves list and watch only, as in Kubernetes.
+  if (info.namespaced && namespace === undefined && method !== 'GET') throw methodNotAllowed(`${method} is not supported on ${info.resource} across all namespaces`);
+  const table = name === undefined ? verbs.collection : subresource && subresource !== 'status' ? verbs.subresources[subresource] : verbs.object;
+  const handler = table?.[method];
+  if (!handler) throw methodNotAllowed(`${method} is not supported on ${name === undefined ? 'a collection of ' : ''}${subresource ? `${info.resource}/${subresource}` : info.resource}`);
+  return handler(c, target);
+}
+
+/** The target a path names; `.` and `..` segments and unserved resources are refused. */
+function parseTarget(c: Context, group: string, version: string, rest: string): ResourceTarget {
+  // `.` and `..` never name anything: URL parsing would fold them into the path and a delete
+  // of `configmaps/%2e%2e` would reach the namespace itself.
+  const decode = (segment: string) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      throw badRequest('the request path is not valid');
+    }
+  };
+  for (const segment of (rawPath(c) ?? '').split('/').map(decode)) {
+    if (segment === '.' || segment === '..') throw badRequest(`name may not be ${JSON.stringify(segment)}`);
+  }
+  const parsed = parseResourcePath(group, version, rest.split('/').filter((s) => s.length > 0).map(decode));
+  if (parsed.ok) return parsed.target;
+  // Named as client-go names a request the server has no route for: `(post jobs.batch)`.
+  const what = parsed.resource ? ` (${c.req.method.toLowerCase()} ${parsed.resource}${group ? `.${group}` : ''})` : '';
+  throw new ApiError(404, 'NotFound', `${parsed.message}${what}`, parsed.resource ? { group, kind: parsed.resource } : undefined);
+}
+
+/** The verb tables: collections, objects (and their status), and the other subresources. */
+function resourceVerbs(ctx: ResourceContext) {
+  const { registry } = ctx;
+  const ns = (t: ResourceTarget) => t.namespace ?? '';
+  const one = (c: Context, t: ResourceTarget, object: KubeObject, status = 200, headers: Record<string, string> = {}) =>
+    wantsTable(c.req.header('accept'))
+      ? json(c, toTable(t.info.kind, [object], { includeObject: includeObject(c), resourceVersion: object.metadata.resourceVersion }), status, headers)
+      : jsonText(c, objectJson(object), status, headers);
+  const watch = (c: Context, t: ResourceTarget, selectors: { labelSelector?: string; fieldSelector?: string }) =>
+    watchResponse(ctx.store, {
+      info: t.info,
+      namespace: t.namespace,
+      ...selectors,
+      resourceVersion: c.req.query('resourceVersion'),
+      timeoutSeconds: Math.min(intParam(c.req.query('timeoutSeconds'), 'timeoutSeconds') ?? ctx.maxWatchSeconds, ctx.maxWatchSeconds),
+      allowBookmarks: boolParam(c.req.query('allowWatchBookmarks')),
+      asTable: wantsTable(c.req.header('accept')),
+      bookmarkIntervalMs: ctx.bookmarkIntervalMs,
+      cutOff: cutOff(c),
+    });
+
+  const collection: VerbTable = {
+    GET: (c, t) => (boolParam(c.req.query('watch')) ? watchCollection(c, t) : list(c, t, ctx)),
+    async POST(c, t) {
+      const result = await registry.create(t.info, ns(t), await objectBody(c), writeOptions(c));
+      return one(c, t, result.object, 201, warningHeaders(result.warnings));
+    },
+    async DELETE(c, t) {
+      const selectors = { labelSelector: c.req.query('labelSelector') || undefined, fieldSelector: c.req.query('fieldSelector') || undefined };
+      return json(c, await registry.deleteCollection(t.info, t.namespace, selectors, await deleteRequest(c)));
+    },
+  };
+  async function watchCollection(c: Context, t: ResourceTarget): Promise<Response> {
+    const selectors = { labelSelector: c.req.query('labelSelector') || undefined, fieldSelector: c.req.query('fieldSelector') || undefined };
+    // A bad selector is a 400 before any stream starts.
+    registry.checkSelectors(t.info, selectors.labelSelector, selectors.fieldSelector);
+    return watch(c, t, selectors);
+  }
+
+  const object: VerbTable = {
+    GET: async (c, t) => (boolParam(c.req.query('watch')) ? watch(c, t, { fieldSelector: `metadata.name=${t.name}` }) : one(c, t, await registry.get(t.info, ns(t), t.name!))),
+    async PUT(c, t) {
+      const result = await registry.update(t.info, ns(t), t.name!, await objectBody(c), { ...writeOptions(c), subresource: t.subresource });
+      return one(c, t, result.object, 200, warningHeaders(result.warnings));
+    },
+    async PATCH(c, t) {
+      const type = patchType(c.req.header('content-type'));
+      const result = await registry.patch(t.info, ns(t), t.name!, type, await objectBody(c), { ...writeOptions(c), force: boolParam(c.req.query('force')), subresource: t.subresource });
+      return one(c, t, result.object, result.created ? 201 : 200, warningHeaders(result.warnings));
+    },
+    async DELETE(c, t) {
+      if (t.subresource) throw methodNotAllowed(`DELETE is not supported on ${t.info.resource}/${t.subresource}`);
+      return json(c, (await registry.delete(t.info, ns(t), t.name!, await deleteRequest(c))).body);
+    },
+  };
+
+  const subresources: Record<string, VerbTable> = {
+    scale: {
+      GET: async (c, t) => json(c, await registry.getScale(t.info, ns(t), t.name!)),
+      PUT: async (c, t) => json(c, await registry.updateScale(t.info, ns(t), t.name!, await objectBody(c), writeOptions(c))),
+      PATCH: async (c, t) => json(c, await registry.patchScale(t.info, ns(t), t.name!, patchType(c.req.header('content-type')), await objectBody(c), writeOptions(c))),
+    },
+    binding: { POST: async (c, t) => json(c, await registry.bind(ns(t), t.name!, await objectBody(c)), 201) },
+    log: {
+      async GET(c, t) {
+        const pod = await registry.get(t.info, ns(t), t.name!);
+        if (!ctx.logs) throw badRequest(`the logs of pod "${t.name}" are not available: no kubelet serves logs in this cluster yet`);
+        return ctx.logs(pod, c.req.query());
+      },
+    },
+    // finalize and eviction are not served: every method is a 405.
+    finalize: {},
+    eviction: {},
+  };
+  return { collection, object, subresources };
+}
+
+/** A list: the newest state may be an encoded body kept from before (`list-cache.ts`). */
+async function list(c: Context, t: ResourceTarget, ctx: ResourceContext): Promise<Response> {
+  const { info, namespace } = t;
+  const limit = intParam(c.req.query('limit'), 'limit');
+  const options = {
+    labelSelector: c.req.query('labelSelector') || undefined,
+    fieldSelector: c.req.query('fieldSelector') || undefined,
+    limit: limit && limit > 0 ? limit : undefined,
+    continue: c.req.query('continue') || undefined,
+    resourceVersion: c.req.query('resourceVersion'),
+    resourceVersionMatch: c.req.query('resourceVersionMatch'),
+  };
+  const table = wantsTable(c.req.header('accept'));
+  const newest = !options.continue && (!options.resourceVersion || options.resourceVersion === '0') && !options.resourceVersionMatch;
+  const stamp = !table && newest ? ctx.store.changeStamp?.(info.storeKey) : undefined;
+  const cacheKey = stamp === undefined ? undefined : [info.storeKey, namespace ?? '', options.labelSelector ?? '', options.fieldSelector ?? '', options.limit ?? ''].join('\u0000');
+  const cached = cacheKey === undefined ? undefined : ctx.lists.get(cacheKey, stamp!);
+  if (cached) return encodedJson(c, cached);
+  const result = await ctx.registry.list(info, namespace, options);
+  if (table) {
+    return json(c, toTable(info.kind, result.items, { includeObject: includeObject(c), resourceVersion: String(result.revision), continue: result.continue, remainingItemCount: result.remainingItemCount }));
+  }
+  const meta: Record<string, unknown> = { resourceVersion: String(result.revision) };
+  if (result.continue) meta.continue = result.continue;
+  if (result.remainingItemCount !== undefined) meta.remainingItemCount = result.remainingItemCount;
+  const body = Buffer.from(`${listJson(`${info.kind}List`, groupVersion(info), meta, result.items)}\n`) as Bytes;
+  return encodedJson(c, cacheKey === undefined ? { body } : ctx.lists.set(cacheKey, stamp!, body));
+}
