@@ -1,7 +1,9 @@
 /**
- * The API's semantics over the `Store` port, as plain async functions: what create, update,
- * patch, delete and the subresources mean for each kind (kube-apiserver's registry and
- * strategies). HTTP lives in functions/api; this file knows no request or response.
+ * The API's semantics over the `Store` port: what get, list, create, update, patch and delete
+ * mean for any kind, applying the kind's rules (`kinds/`) as kube-apiserver's generic registry
+ * applies a strategy. Beside it: the checks every write makes (`write-checks.ts`), a list's
+ * resourceVersion rules (`list-version.ts`), scale and binding (`subresources.ts`). HTTP lives
+ * in functions/api; this file knows no request or response.
  */
 import { isStoreError } from '../store/errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
@@ -9,14 +11,16 @@ import { guaranteedUpdate } from '../store/retry.js';
 import { inParallel } from '../store/parallel.js';
 import { parseFieldSelector, parseLabelSelector } from '../store/selectors.js';
 import type { ListResult, Store } from '../store/types.js';
-import { applyDefaults, checkSchema, initialStatus, pruneUnknownFields, resetServerFields, validateCreate, validateUpdate } from './admission.js';
+import { applyDefaults, initialStatus, resetServerFields, validateCreate, validateUpdate } from './admission.js';
+import { readRevision } from './list-version.js';
 import { generatedName } from './names.js';
 import { ApplyConflictError, PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './patch/index.js';
 import { SYSTEM_NAMESPACES } from './kinds/namespace.js';
-import { RESOURCES, findResource, groupVersion, kindOf, type ResourceInfo } from './resources.js';
+import { RESOURCES, groupVersion, kindOf, type ResourceInfo } from './resources.js';
+import { checkFields, checkKind, checkNamespace, type FieldValidation } from './write-checks.js';
 import { ApiError, badRequest, conflict, expired, forbidden, invalid, namespaceNotFound, successStatus, toApiError, type Status, type StatusCause } from './status.js';
 
-export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
+export type { FieldValidation };
 
 export interface WriteOptions {
   dryRun?: boolean;
@@ -41,13 +45,10 @@ export interface WriteResult<T = KubeObject> {
 }
 
 const NAMESPACES = RESOURCES.find((r) => r.resource === 'namespaces')!;
-/** How long a list waits for a resourceVersion the store has not reached (kube-apiserver: 3 s). */
-const TOO_LARGE_WAIT_MS = 3_000;
 /** Deletions a deletecollection runs at once. */
 const DELETE_COLLECTION_WORKERS = 16;
 
 type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 
 export class Registry {
   constructor(private readonly store: Store) {}
@@ -100,12 +101,7 @@ export class Registry {
     }
   }
 
-  /**
-   * A list, read as `resourceVersion` and `resourceVersionMatch` ask (Kubernetes' rules): none
-   * or "0" is the newest state; a revision with NotOlderThan (the default) is the newest state
-   * once the store has reached it; Exact is the snapshot at that revision, 410 when compacted.
-   * A revision the store has not reached within a few seconds is 504 Too large resource version.
-   */
+  /** A list, read as `resourceVersion` and `resourceVersionMatch` ask (`list-version.ts`); Exact at a compacted revision is 410. */
   async list(
     info: ResourceInfo,
     namespace: string | undefined,
@@ -113,7 +109,7 @@ export class Registry {
   ): Promise<ListResult> {
     this.checkSelectors(info, options.labelSelector, options.fieldSelector);
     const { resourceVersion: rv, resourceVersionMatch: match, ...rest } = options;
-    const exact = await this.readRevision(rv, match, options.continue);
+    const exact = await readRevision(this.store, rv, match, options.continue);
     try {
       return await this.store.list(info.storeKey, { ...rest, namespace, revision: exact });
     } catch (err) {
@@ -125,69 +121,7 @@ export class Registry {
     }
   }
 
-  /** Checks a list's resourceVersion options; the revision to read for Exact, else undefined. */
-  private async readRevision(rv: string | undefined, match: string | undefined, continueToken: string | undefined): Promise<number | undefined> {
-    if (match !== undefined && match !== '' && match !== 'Exact' && match !== 'NotOlderThan') {
-      throw badRequest(`resourceVersionMatch: Unsupported value: ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan"`);
-    }
-    if (match && !rv) throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided');
-    if (match && continueToken) throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided');
-    if (!rv || rv === '0') {
-      if (match === 'Exact') throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
-      return undefined;
-    }
-    if (continueToken) throw badRequest('specifying resource version is not allowed when using continue');
-    if (!/^\d+$/.test(rv) || !Number.isSafeInteger(Number(rv))) throw badRequest(`invalid resource version: ${JSON.stringify(rv)}`);
-    const wanted = Number(rv);
-    await this.waitForRevision(wanted);
-    return match === 'Exact' ? wanted : undefined;
-  }
-
-  /** Waits briefly for the store to reach `revision`, as kube-apiserver's watch cache does. */
-  private async waitForRevision(revision: number): Promise<void> {
-    const deadline = Date.now() + TOO_LARGE_WAIT_MS;
-    let current = await this.store.currentRevision();
-    while (current < revision && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      current = await this.store.currentRevision();
-    }
-    if (current < revision) {
-      throw new ApiError(504, 'Timeout', `Too large resource version: ${revision}, current: ${current}`, {
-        causes: [{ type: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
-        retryAfterSeconds: 1,
-      });
-    }
-  }
-
   // ---- create ----------------------------------------------------------------------------
-
-  private checkKind(info: ResourceInfo, body: unknown): KubeObject {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest(`the body of the request is not a ${info.kind} object`);
-    const object = body as KubeObject;
-    const gv = groupVersion(info);
-    if (object.apiVersion !== undefined && object.apiVersion !== gv) {
-      throw badRequest(`the API version in the data (${String(object.apiVersion)}) does not match the expected API version (${gv})`);
-    }
-    if (object.kind !== undefined && object.kind !== info.kind) {
-      throw badRequest(`the kind in the data (${String(object.kind)}) does not match the expected kind (${info.kind})`);
-    }
-    if (object.metadata !== undefined && (typeof object.metadata !== 'object' || object.metadata === null || Array.isArray(object.metadata))) {
-      throw badRequest('metadata must be an object');
-    }
-    // Request bodies are freshly decoded and ours to change; patched objects share frozen parts
-    // with the stored one, and commitUpdate copies them before anything changes.
-    return { ...object, apiVersion: gv, kind: info.kind, metadata: { ...(object.metadata ?? {}) } };
-  }
-
-  private checkNamespace(info: ResourceInfo, object: KubeObject, namespace: string): void {
-    if (!info.namespaced) {
-      delete object.metadata.namespace;
-      return;
-    }
-    const given = object.metadata.namespace;
-    if (given && given !== namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
-    object.metadata.namespace = namespace;
-  }
 
   private async requireNamespace(info: ResourceInfo, namespace: string, name: string): Promise<void> {
     if (!info.namespaced) return;
@@ -203,27 +137,10 @@ export class Registry {
     }
   }
 
-  /**
-   * The schema check of a write: wrong types refused (400); unknown fields refused by name with
-   * Strict, otherwise dropped from `object` (in place) as decoding into a typed object drops
-   * them, with a warning each unless Ignore. Returns the warnings and the schema's 422 causes.
-   */
-  private checkFields(info: ResourceInfo, object: KubeObject, mode: FieldValidation | undefined): { warnings: string[]; causes: StatusCause[] } {
-    const report = checkSchema(info.kind, object);
-    if (report.decodeErrors.length) {
-      throw badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${report.decodeErrors.join('; ')}`);
-    }
-    if (report.unknown.length === 0) return { warnings: [], causes: report.causes };
-    const unknown = report.unknown.map((u) => u.field);
-    if (mode === 'Strict') throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
-    pruneUnknownFields(info.kind, object);
-    return { warnings: mode === 'Ignore' ? [] : unknown.map((f) => `unknown field "${f}"`), causes: report.causes };
-  }
-
   async create(info: ResourceInfo, namespace: string, body: unknown, options: WriteOptions = {}): Promise<WriteResult> {
-    const object = this.checkKind(info, body);
-    const { warnings, causes: schemaCauses } = this.checkFields(info, object, options.fieldValidation);
-    this.checkNamespace(info, object, namespace);
+    const object = checkKind(info, body);
+    const { warnings, causes: schemaCauses } = checkFields(info, object, options.fieldValidation);
+    checkNamespace(info, object, namespace);
     resetServerFields(object);
     if (info.statusSubresource) {
       const status = initialStatus(info.kind, object);
@@ -265,19 +182,20 @@ export class Registry {
    * everything but status for `/status`.
    */
   async update(info: ResourceInfo, namespace: string, name: string, body: unknown, options: WriteOptions & { subresource?: string } = {}): Promise<WriteResult> {
-    const object = this.checkKind(info, body);
-    const { warnings, causes: schemaCauses } = this.checkFields(info, object, options.fieldValidation);
+    const object = checkKind(info, body);
+    const { warnings, causes: schemaCauses } = checkFields(info, object, options.fieldValidation);
     if (object.metadata.name !== undefined && object.metadata.name !== name) {
       throw badRequest(`the name of the object (${object.metadata.name}) does not match the name on the URL (${name})`);
     }
     object.metadata.name = name;
-    this.checkNamespace(info, object, namespace);
+    checkNamespace(info, object, namespace);
     const current = await this.get(info, namespace, name);
     return { object: await this.commitUpdate(info, current, object, { ...options, schemaCauses }), warnings };
   }
 
   /** Writes `next` over `current` with `current`'s resourceVersion unless `next` names one. */
-  private async commitUpdate(
+  /** Writes `next` over `current` with the kind's admission (also the scale subresource's write). */
+  async commitUpdate(
     info: ResourceInfo,
     current: KubeObject,
     desired: KubeObject,
@@ -332,7 +250,7 @@ export class Registry {
         return strategicMergePatch(current, patch, info) as KubeObject;
       case 'apply': {
         if (!options.fieldManager) throw badRequest('PATCH with apply requires a fieldManager query parameter');
-        const applied = this.checkKind(info, structuredClone(patch));
+        const applied = checkKind(info, structuredClone(patch));
         if (applied.metadata.name !== undefined && applied.metadata.name !== current.metadata.name) {
           throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${current.metadata.name})`);
         }
@@ -361,7 +279,7 @@ export class Registry {
       } catch (err) {
         if (isStoreError(err, 'NotFound') && type === 'apply' && !options.subresource) {
           if (!options.fieldManager) throw badRequest('PATCH with apply requires a fieldManager query parameter');
-          const applied = this.checkKind(info, patch);
+          const applied = checkKind(info, patch);
           applied.metadata.name ??= name;
           if (applied.metadata.name !== name) throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
           const withFields = serverSideApply(undefined, applied, { manager: options.fieldManager, force: Boolean(options.force), gvk: info });
@@ -393,8 +311,8 @@ export class Registry {
       }
       const explicitRv = patched.metadata.resourceVersion !== current.metadata.resourceVersion;
       const manager = type === 'apply' ? undefined : options.fieldManager;
-      const desired = this.checkKind(info, structuredClone(patched));
-      const { warnings, causes: schemaCauses } = this.checkFields(info, desired, options.fieldValidation);
+      const desired = checkKind(info, structuredClone(patched));
+      const { warnings, causes: schemaCauses } = checkFields(info, desired, options.fieldValidation);
       try {
         const object = await this.commitUpdate(info, current, desired, { ...options, fieldManager: manager, owned: !options.subresource, schemaCauses });
         return { object, warnings };
@@ -504,85 +422,5 @@ export class Registry {
     return { kind: `${info.kind}List`, apiVersion: groupVersion(info), metadata: {}, items: out.filter((o): o is KubeObject => o !== undefined) };
   }
 
-  // ---- subresources ----------------------------------------------------------------------
 
-  toScale(info: ResourceInfo, object: KubeObject) {
-    const spec = asObj(object.spec);
-    const status = asObj(object.status);
-    const selector = asObj(spec.selector);
-    const labels = Object.entries(asObj(selector.matchLabels)).map(([k, v]) => `${k}=${v}`);
-    return {
-      kind: 'Scale',
-      apiVersion: 'autoscaling/v1',
-      metadata: {
-        name: object.metadata.name,
-        namespace: object.metadata.namespace,
-        uid: object.metadata.uid,
-        resourceVersion: object.metadata.resourceVersion,
-        creationTimestamp: object.metadata.creationTimestamp,
-      },
-      spec: { replicas: typeof spec.replicas === 'number' ? spec.replicas : 0 },
-      status: { replicas: typeof status.replicas === 'number' ? status.replicas : 0, selector: labels.join(',') },
-    };
-  }
-
-  async getScale(info: ResourceInfo, namespace: string, name: string) {
-    return this.toScale(info, await this.get(info, namespace, name));
-  }
-
-  /** Writes a Scale (from PUT, or a patched Scale): only spec.replicas changes. */
-  async updateScale(info: ResourceInfo, namespace: string, name: string, scale: unknown, options: WriteOptions = {}) {
-    const body = asObj(scale);
-    const replicas = asObj(body.spec).replicas;
-    // spec.replicas is an int32, as on the workloads it scales.
-    const tooBig = typeof replicas === 'number' && replicas > 2147483647;
-    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0 || tooBig) {
-      const why = tooBig ? 'must be less than or equal to 2147483647 (an int32)' : 'must be greater than or equal to 0';
-      throw new ApiError(422, 'Invalid', `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: ${why}`, {
-        name,
-        group: 'autoscaling',
-        kind: 'Scale',
-        causes: [{ type: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: ${why}` }],
-      });
-    }
-    const rv = asObj(body.metadata).resourceVersion as string | undefined;
-    const current = await this.get(info, namespace, name);
-    const next = { ...current, metadata: { ...current.metadata, resourceVersion: rv || current.metadata.resourceVersion }, spec: { ...asObj(current.spec), replicas } };
-    const written = await this.commitUpdate(info, current, next, options);
-    return this.toScale(info, written);
-  }
-
-  async patchScale(info: ResourceInfo, namespace: string, name: string, type: PatchType, patch: unknown, options: WriteOptions = {}) {
-    const scale = await this.getScale(info, namespace, name);
-    let patched: unknown;
-    try {
-      patched = type === 'json' ? jsonPatch(scale, patch) : type === 'merge' ? mergePatch(scale, patch) : strategicMergePatch(scale, patch);
-    } catch (err) {
-      if (err instanceof PatchError) throw new ApiError(err.code, err.code === 422 ? 'Invalid' : 'BadRequest', err.message);
-      throw err;
-    }
-    return this.updateScale(info, namespace, name, patched, options);
-  }
-
-  /** POST pods/<name>/binding: assigns a pod to a node, once. */
-  async bind(namespace: string, name: string, binding: unknown): Promise<Status> {
-    const pods = findResource('', 'v1', 'pods')!;
-    const target = asObj(asObj(binding).target);
-    const nodeName = target.name;
-    if (typeof nodeName !== 'string' || !nodeName) {
-      throw invalid(pods, name, [{ type: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]);
-    }
-    await guaranteedUpdate(this.store, pods.storeKey, namespace, name, (pod) => {
-      const spec = asObj(pod.spec);
-      if (pod.metadata.deletionTimestamp) throw conflict(pods, name, 'pod is being deleted, cannot be assigned to a host');
-      if (spec.nodeName) throw conflict(pods, name, `pod ${name} is already assigned to node "${String(spec.nodeName)}"`);
-      const status = asObj(pod.status);
-      const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter((c) => asObj(c).type !== 'PodScheduled');
-      conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowTimestamp() });
-      return { ...pod, spec: { ...spec, nodeName }, status: { ...status, conditions } };
-    }).catch((err) => {
-      throw toApiError(err, pods, name);
-    });
-    return { ...successStatus(), code: 201 };
-  }
 }

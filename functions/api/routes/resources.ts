@@ -6,6 +6,7 @@ import { Hono, type Context } from 'hono';
 import type { Registry } from '../../../shared/api/registry.js';
 import { groupVersion } from '../../../shared/api/resources.js';
 import { ApiError, badRequest, methodNotAllowed } from '../../../shared/api/status.js';
+import { bind, getScale, patchScale, updateScale } from '../../../shared/api/subresources.js';
 import { toTable } from '../../../shared/api/tables.js';
 import type { KubeObject } from '../../../shared/store/object.js';
 import type { Store } from '../../../shared/store/types.js';
@@ -135,11 +136,11 @@ function resourceVerbs(ctx: ResourceContext) {
 
   const subresources: Record<string, VerbTable> = {
     scale: {
-      GET: async (c, t) => json(c, await registry.getScale(t.info, ns(t), t.name!)),
-      PUT: async (c, t) => json(c, await registry.updateScale(t.info, ns(t), t.name!, await objectBody(c), writeOptions(c))),
-      PATCH: async (c, t) => json(c, await registry.patchScale(t.info, ns(t), t.name!, patchType(c.req.header('content-type')), await objectBody(c), writeOptions(c))),
+      GET: async (c, t) => json(c, await getScale(registry, t.info, ns(t), t.name!)),
+      PUT: async (c, t) => json(c, await updateScale(registry, t.info, ns(t), t.name!, await objectBody(c), writeOptions(c))),
+      PATCH: async (c, t) => json(c, await patchScale(registry, t.info, ns(t), t.name!, patchType(c.req.header('content-type')), await objectBody(c), writeOptions(c))),
     },
-    binding: { POST: async (c, t) => json(c, await registry.bind(ns(t), t.name!, await objectBody(c)), 201) },
+    binding: { POST: async (c, t) => json(c, await bind(ctx.store, ns(t), t.name!, await objectBody(c)), 201) },
     log: {
       async GET(c, t) {
         const pod = await registry.get(t.info, ns(t), t.name!);

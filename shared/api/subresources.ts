@@ -1,0 +1,92 @@
+/**
+ * The scale subresource of the workloads (autoscaling/v1 Scale over spec.replicas) and pods'
+ * binding (the scheduler's, or anyone's, assignment of a pod to a node, once).
+ */
+import { nowTimestamp, type KubeObject } from '../store/object.js';
+import { guaranteedUpdate } from '../store/retry.js';
+import type { Store } from '../store/types.js';
+import { PatchError, jsonPatch, mergePatch, strategicMergePatch } from './patch/index.js';
+import type { PatchType, Registry, WriteOptions } from './registry.js';
+import { findResource, type ResourceInfo } from './resources.js';
+import { ApiError, conflict, invalid, successStatus, toApiError, type Status } from './status.js';
+import { asObj } from './validation.js';
+
+export function toScale(info: ResourceInfo, object: KubeObject) {
+  const spec = asObj(object.spec);
+  const status = asObj(object.status);
+  const selector = asObj(spec.selector);
+  const labels = Object.entries(asObj(selector.matchLabels)).map(([k, v]) => `${k}=${v}`);
+  return {
+    kind: 'Scale',
+    apiVersion: 'autoscaling/v1',
+    metadata: {
+      name: object.metadata.name,
+      namespace: object.metadata.namespace,
+      uid: object.metadata.uid,
+      resourceVersion: object.metadata.resourceVersion,
+      creationTimestamp: object.metadata.creationTimestamp,
+    },
+    spec: { replicas: typeof spec.replicas === 'number' ? spec.replicas : 0 },
+    status: { replicas: typeof status.replicas === 'number' ? status.replicas : 0, selector: labels.join(',') },
+  };
+}
+
+export async function getScale(registry: Registry, info: ResourceInfo, namespace: string, name: string) {
+  return toScale(info, await registry.get(info, namespace, name));
+}
+
+/** Writes a Scale (from PUT, or a patched Scale): only spec.replicas changes. */
+export async function updateScale(registry: Registry, info: ResourceInfo, namespace: string, name: string, scale: unknown, options: WriteOptions = {}) {
+  const body = asObj(scale);
+  const replicas = asObj(body.spec).replicas;
+  // spec.replicas is an int32, as on the workloads it scales.
+  const tooBig = typeof replicas === 'number' && replicas > 2147483647;
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0 || tooBig) {
+    const why = tooBig ? 'must be less than or equal to 2147483647 (an int32)' : 'must be greater than or equal to 0';
+    throw new ApiError(422, 'Invalid', `Scale.autoscaling "${name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: ${why}`, {
+      name,
+      group: 'autoscaling',
+      kind: 'Scale',
+      causes: [{ type: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: ${why}` }],
+    });
+  }
+  const rv = asObj(body.metadata).resourceVersion as string | undefined;
+  const current = await registry.get(info, namespace, name);
+  const next = { ...current, metadata: { ...current.metadata, resourceVersion: rv || current.metadata.resourceVersion }, spec: { ...asObj(current.spec), replicas } };
+  const written = await registry.commitUpdate(info, current, next, options);
+  return toScale(info, written);
+}
+
+export async function patchScale(registry: Registry, info: ResourceInfo, namespace: string, name: string, type: PatchType, patch: unknown, options: WriteOptions = {}) {
+  const scale = await getScale(registry, info, namespace, name);
+  let patched: unknown;
+  try {
+    patched = type === 'json' ? jsonPatch(scale, patch) : type === 'merge' ? mergePatch(scale, patch) : strategicMergePatch(scale, patch);
+  } catch (err) {
+    if (err instanceof PatchError) throw new ApiError(err.code, err.code === 422 ? 'Invalid' : 'BadRequest', err.message);
+    throw err;
+  }
+  return updateScale(registry, info, namespace, name, patched, options);
+}
+
+/** POST pods/<name>/binding: assigns a pod to a node, once. */
+export async function bind(store: Store, namespace: string, name: string, binding: unknown): Promise<Status> {
+  const pods = findResource('', 'v1', 'pods')!;
+  const target = asObj(asObj(binding).target);
+  const nodeName = target.name;
+  if (typeof nodeName !== 'string' || !nodeName) {
+    throw invalid(pods, name, [{ type: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]);
+  }
+  await guaranteedUpdate(store, pods.storeKey, namespace, name, (pod) => {
+    const spec = asObj(pod.spec);
+    if (pod.metadata.deletionTimestamp) throw conflict(pods, name, 'pod is being deleted, cannot be assigned to a host');
+    if (spec.nodeName) throw conflict(pods, name, `pod ${name} is already assigned to node "${String(spec.nodeName)}"`);
+    const status = asObj(pod.status);
+    const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter((c) => asObj(c).type !== 'PodScheduled');
+    conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowTimestamp() });
+    return { ...pod, spec: { ...spec, nodeName }, status: { ...status, conditions } };
+  }).catch((err) => {
+    throw toApiError(err, pods, name);
+  });
+  return { ...successStatus(), code: 201 };
+}
