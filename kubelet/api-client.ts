@@ -15,7 +15,11 @@ export interface ApiClientOptions {
 
 /** A failed request, with the API's `Status` when it sent one. */
 export class ApiRequestError extends Error {
-  constructor(readonly code: number, readonly reason: string, message: string) {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -31,7 +35,8 @@ export class ApiClient {
 
   constructor(private readonly options: ApiClientOptions) {
     this.url = new URL(options.server);
-    this.agent = this.url.protocol === 'https:' ? new Agent({ keepAlive: true, ca: options.ca, maxSockets: 16 }) : new HttpAgent({ keepAlive: true, maxSockets: 16 });
+    this.agent =
+      this.url.protocol === 'https:' ? new Agent({ keepAlive: true, ca: options.ca, maxSockets: 16 }) : new HttpAgent({ keepAlive: true, maxSockets: 16 });
   }
 
   private send(method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = 30_000): Promise<IncomingMessage> {

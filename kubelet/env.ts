@@ -17,7 +17,10 @@ type Obj = Record<string, unknown>;
 class Sources {
   private readonly cache = new Map<string, Promise<Record<string, string> | undefined>>();
 
-  constructor(private readonly api: ApiClient, private readonly namespace: string) {}
+  constructor(
+    private readonly api: ApiClient,
+    private readonly namespace: string,
+  ) {}
 
   data(kind: 'configmaps' | 'secrets', name: string): Promise<Record<string, string> | undefined> {
     const key = `${kind}/${name}`;

@@ -84,7 +84,10 @@ export class Kubelet {
     await this.register();
     await this.renewLease();
     this.leaseTimer = setInterval(() => void this.renewLease().catch((err) => this.log(`lease: ${err.message}`)), this.options.leaseIntervalMs ?? 10_000);
-    this.statusTimer = setInterval(() => void this.postConditions().catch((err) => this.log(`node status: ${err.message}`)), this.options.nodeStatusIntervalMs ?? 60_000);
+    this.statusTimer = setInterval(
+      () => void this.postConditions().catch((err) => this.log(`node status: ${err.message}`)),
+      this.options.nodeStatusIntervalMs ?? 60_000,
+    );
     const pods = await this.listPods();
     await this.adopt(pods.items);
     this.watching = this.watchPods(pods.resourceVersion);
@@ -130,7 +133,12 @@ export class Kubelet {
     const o = this.options;
     const cpu = o.cpu ?? cpus().length * 1000;
     const memory = o.memory ?? totalmem();
-    const labels = { 'kubernetes.io/hostname': this.nodeName, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': arch() === 'x64' ? 'amd64' : arch(), ...o.labels };
+    const labels = {
+      'kubernetes.io/hostname': this.nodeName,
+      'kubernetes.io/os': 'linux',
+      'kubernetes.io/arch': arch() === 'x64' ? 'amd64' : arch(),
+      ...o.labels,
+    };
     const resources = { cpu: `${cpu}m`, memory: `${Math.floor(memory / 1024)}Ki`, pods: String(o.pods ?? 110), 'ephemeral-storage': '10Gi' };
     const spec = { ...(o.providerID ? { providerID: o.providerID } : {}), ...(o.podCidr ? { podCIDR: o.podCidr, podCIDRs: [o.podCidr] } : {}) };
     const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: this.nodeName, labels }, spec };
@@ -169,7 +177,14 @@ export class Kubelet {
   /** The node's conditions: healthy since registration, with a fresh heartbeat. */
   private conditions(): Obj[] {
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    const condition = (type: string, status: string, reason: string, message: string) => ({ type, status, reason, message, lastHeartbeatTime: now, lastTransitionTime: this.since });
+    const condition = (type: string, status: string, reason: string, message: string) => ({
+      type,
+      status,
+      reason,
+      message,
+      lastHeartbeatTime: now,
+      lastTransitionTime: this.since,
+    });
     return [
       condition('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
       condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
@@ -180,7 +195,12 @@ export class Kubelet {
 
   /** Posts the conditions again (the Lease says the node is alive; this keeps `describe node` current). */
   private async postConditions(): Promise<void> {
-    await this.options.api.request('PATCH', `/api/v1/nodes/${this.nodeName}/status`, { status: { conditions: this.conditions() } }, 'application/merge-patch+json');
+    await this.options.api.request(
+      'PATCH',
+      `/api/v1/nodes/${this.nodeName}/status`,
+      { status: { conditions: this.conditions() } },
+      'application/merge-patch+json',
+    );
   }
 
   private async renewLease(): Promise<void> {
@@ -230,16 +250,20 @@ export class Kubelet {
     let worker = this.workers.get(uid);
     if (worker) worker.update(pod);
     else {
-      worker = new PodWorker(pod, {
-        runtime: this.options.runtime,
-        api: this.options.api,
-        nodeName: this.nodeName,
-        hostIP: this.address,
-        podIP: (p) => this.podIP(p),
-        backoff: this.options.backoff ?? DEFAULT_BACKOFF,
-        event: (p, type, reason, message) => void this.event(p, type, reason, message),
-        log: this.log,
-      }, adopted);
+      worker = new PodWorker(
+        pod,
+        {
+          runtime: this.options.runtime,
+          api: this.options.api,
+          nodeName: this.nodeName,
+          hostIP: this.address,
+          podIP: (p) => this.podIP(p),
+          backoff: this.options.backoff ?? DEFAULT_BACKOFF,
+          event: (p, type, reason, message) => void this.event(p, type, reason, message),
+          log: this.log,
+        },
+        adopted,
+      );
       this.workers.set(uid, worker);
     }
     this.syncWorker(worker);
@@ -254,7 +278,7 @@ export class Kubelet {
     const cidr = this.options.podCidr;
     if (!cidr) return this.address;
     const [a, b] = cidr.split('.');
-    const inRange = (ip: string | undefined) => ip && ip.startsWith(`${a}.${b}.`) && !this.usedIPs.has(ip);
+    const inRange = (ip: string | undefined) => ip?.startsWith(`${a}.${b}.`) && !this.usedIPs.has(ip);
     let ip = inRange(pod.status?.podIP) ? pod.status!.podIP! : undefined;
     for (let n = 2; !ip && n < 65_534; n++) {
       const candidate = `${a}.${b}.${n >> 8}.${n & 255}`;
@@ -282,7 +306,9 @@ export class Kubelet {
         const pod = worker.current;
         const mappings = worker.active
           ? pod.spec.containers.flatMap((c) =>
-              (c.ports ?? []).filter((p) => p.hostPort && (p.protocol ?? 'TCP') === 'TCP').map((p) => ({ hostIP: p.hostIP || this.address, hostPort: p.hostPort!, podIP: this.podIP(pod), containerPort: p.containerPort })),
+              (c.ports ?? [])
+                .filter((p) => p.hostPort && (p.protocol ?? 'TCP') === 'TCP')
+                .map((p) => ({ hostIP: p.hostIP || this.address, hostPort: p.hostPort!, podIP: this.podIP(pod), containerPort: p.containerPort })),
             )
           : [];
         this.hostPorts.update(worker.uid, mappings);
@@ -296,17 +322,21 @@ export class Kubelet {
       try {
         const path = `/api/v1/pods?watch=true&allowWatchBookmarks=true&resourceVersion=${version}&fieldSelector=${encodeURIComponent(`spec.nodeName=${this.nodeName}`)}`;
         let expired = false;
-        await this.options.api.watch<Pod & Obj>(path, (event) => {
-          if (event.type === 'ERROR') {
-            expired = true;
-            return;
-          }
-          version = String((event.object.metadata as Obj | undefined)?.resourceVersion ?? version);
-          if (event.type === 'BOOKMARK') return;
-          const pod = event.object as Pod;
-          if (event.type === 'DELETED') this.podGone(pod);
-          else this.ensureWorker(pod);
-        }, this.abort.signal);
+        await this.options.api.watch<Pod & Obj>(
+          path,
+          (event) => {
+            if (event.type === 'ERROR') {
+              expired = true;
+              return;
+            }
+            version = String((event.object.metadata as Obj | undefined)?.resourceVersion ?? version);
+            if (event.type === 'BOOKMARK') return;
+            const pod = event.object as Pod;
+            if (event.type === 'DELETED') this.podGone(pod);
+            else this.ensureWorker(pod);
+          },
+          this.abort.signal,
+        );
         if (expired) {
           const pods = await this.listPods();
           const present = new Set(pods.items.map((p) => p.metadata?.uid));

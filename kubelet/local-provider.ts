@@ -78,27 +78,51 @@ export class LocalCloudProvider implements CloudProvider {
     let range = this.ranges.get(request.name) ?? 10 + (Number(/(\d+)$/.exec(request.name)?.[1] ?? 0) % 240);
     while (!this.ranges.has(request.name) && used.has(range)) range = 10 + ((range - 9) % 240);
     this.ranges.set(request.name, range);
-    const labels = { 'topology.kubernetes.io/zone': request.zone, 'node.kubernetes.io/instance-type': request.instanceType, 'skiff.dev/provider': 'local', ...request.labels };
+    const labels = {
+      'topology.kubernetes.io/zone': request.zone,
+      'node.kubernetes.io/instance-type': request.instanceType,
+      'skiff.dev/provider': 'local',
+      ...request.labels,
+    };
     const args = [
-      '--import', import.meta.resolve('tsx'), KUBELET_MAIN,
-      '--name', request.name,
-      '--server', this.options.server,
-      '--ca-file', this.options.caFile,
-      '--token-file', tokenFile,
-      '--serving-token-file', servingTokenFile,
-      '--data-dir', dir,
-      '--runtime', this.options.runtime,
-      '--provider-id', `local://${request.name}`,
-      '--pod-cidr', `127.${range}.0.0/16`,
+      '--import',
+      import.meta.resolve('tsx'),
+      KUBELET_MAIN,
+      '--name',
+      request.name,
+      '--server',
+      this.options.server,
+      '--ca-file',
+      this.options.caFile,
+      '--token-file',
+      tokenFile,
+      '--serving-token-file',
+      servingTokenFile,
+      '--data-dir',
+      dir,
+      '--runtime',
+      this.options.runtime,
+      '--provider-id',
+      `local://${request.name}`,
+      '--pod-cidr',
+      `127.${range}.0.0/16`,
       // The node's own address (the range's first), so host ports of different nodes differ.
-      '--address', `127.${range}.0.1`,
+      '--address',
+      `127.${range}.0.1`,
       ...(this.options.dockerSocket ? ['--docker-socket', this.options.dockerSocket] : []),
       ...(this.options.leaseIntervalMs ? ['--lease-interval-ms', String(this.options.leaseIntervalMs)] : []),
       ...(this.options.backoffInitialMs ? ['--backoff-initial-ms', String(this.options.backoffInitialMs)] : []),
       ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const node: CloudNode = { name: request.name, providerID: `local://${request.name}`, instanceType: request.instanceType, zone: request.zone, state: 'pending', labels };
+    const node: CloudNode = {
+      name: request.name,
+      providerID: `local://${request.name}`,
+      instanceType: request.instanceType,
+      zone: request.zone,
+      state: 'pending',
+      labels,
+    };
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     this.nodes.set(request.name, { node, child, exited });
     const ready = new Promise<void>((resolve, reject) => {

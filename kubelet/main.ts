@@ -44,7 +44,11 @@ function required(name: keyof typeof values): string {
 async function main() {
   const name = required('name');
   const dataDir = required('data-dir');
-  const api = new ApiClient({ server: required('server'), token: readFileSync(required('token-file'), 'utf8').trim(), ca: values['ca-file'] ? readFileSync(values['ca-file'], 'utf8') : undefined });
+  const api = new ApiClient({
+    server: required('server'),
+    token: readFileSync(required('token-file'), 'utf8').trim(),
+    ca: values['ca-file'] ? readFileSync(values['ca-file'], 'utf8') : undefined,
+  });
   const labels = Object.fromEntries(values.label!.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   const backoffInitial = values['backoff-initial-ms'] ? Number(values['backoff-initial-ms']) : undefined;
   const kubelet = new Kubelet({

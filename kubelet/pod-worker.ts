@@ -59,7 +59,11 @@ interface ContainerRecord {
 }
 
 type Obj = Record<string, unknown>;
-const freshProbes = () => ({ startup: { lastRun: 0, successes: 0, failures: 0 }, liveness: { lastRun: 0, successes: 0, failures: 0 }, readiness: { lastRun: 0, successes: 0, failures: 0 } });
+const freshProbes = () => ({
+  startup: { lastRun: 0, successes: 0, failures: 0 },
+  liveness: { lastRun: 0, successes: 0, failures: 0 },
+  readiness: { lastRun: 0, successes: 0, failures: 0 },
+});
 const timestamp = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 const iso = (text: string | undefined) => (text ? timestamp(Date.parse(text)) : undefined);
 /** How long termination waits for a sync under way. */
@@ -70,7 +74,13 @@ export async function within(work: Promise<unknown>, ms: number): Promise<boolea
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   try {
-    return await Promise.race([work.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -96,7 +106,11 @@ export class PodWorker {
   /** Conditions keep their transition times while their status holds. */
   private readonly transitions = new Map<string, { status: string; at: string }>();
 
-  constructor(pod: Pod, private readonly ctx: WorkerContext, adopted: ContainerStatus[] = []) {
+  constructor(
+    pod: Pod,
+    private readonly ctx: WorkerContext,
+    adopted: ContainerStatus[] = [],
+  ) {
     this.pod = pod;
     this.startTime = pod.status?.startTime ? Date.parse(pod.status.startTime) : Date.now();
     const phase = pod.status?.phase;
@@ -414,9 +428,11 @@ export class PodWorker {
     this.terminated = true;
     if (!confirm) return;
     const path = `/api/v1/namespaces/${encodeURIComponent(meta.namespace ?? '')}/pods/${encodeURIComponent(meta.name ?? '')}`;
-    await this.ctx.api.request('DELETE', path, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: this.uid } }).catch((err) => {
-      if (!(err instanceof ApiRequestError) || (err.code !== 404 && err.code !== 409)) throw err;
-    });
+    await this.ctx.api
+      .request('DELETE', path, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid: this.uid } })
+      .catch((err) => {
+        if (!(err instanceof ApiRequestError) || (err.code !== 404 && err.code !== 409)) throw err;
+      });
   }
 
   // ---- status ------------------------------------------------------------------------------
@@ -491,7 +507,12 @@ export class PodWorker {
     if (text === this.lastReported) return;
     const meta = this.pod.metadata ?? {};
     try {
-      await this.ctx.api.request('PATCH', `/api/v1/namespaces/${encodeURIComponent(meta.namespace ?? '')}/pods/${encodeURIComponent(meta.name ?? '')}/status`, { status }, 'application/merge-patch+json');
+      await this.ctx.api.request(
+        'PATCH',
+        `/api/v1/namespaces/${encodeURIComponent(meta.namespace ?? '')}/pods/${encodeURIComponent(meta.name ?? '')}/status`,
+        { status },
+        'application/merge-patch+json',
+      );
       this.lastReported = text;
     } catch (err) {
       if (err instanceof ApiRequestError && err.code === 404) return;
@@ -513,6 +534,12 @@ function qosClass(pod: Pod): string {
   const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
   const requests = all.map((c) => c.resources ?? {});
   if (requests.every((r) => !r.requests && !r.limits)) return 'BestEffort';
-  const guaranteed = requests.every((r) => r.limits?.cpu !== undefined && r.limits?.memory !== undefined && (r.requests?.cpu ?? r.limits.cpu) === r.limits.cpu && (r.requests?.memory ?? r.limits.memory) === r.limits.memory);
+  const guaranteed = requests.every(
+    (r) =>
+      r.limits?.cpu !== undefined &&
+      r.limits?.memory !== undefined &&
+      (r.requests?.cpu ?? r.limits.cpu) === r.limits.cpu &&
+      (r.requests?.memory ?? r.limits.memory) === r.limits.memory,
+  );
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }

@@ -30,7 +30,9 @@ export async function runProbe(probe: Probe, container: Container, containerId: 
     if (probe.exec) {
       const result = await runtime.exec(containerId, probe.exec.command ?? [], timeoutMs);
       if (result.timedOut) return { ok: false, message: `command timed out after ${timeoutMs / 1000}s` };
-      return result.exitCode === 0 ? { ok: true, message: '' } : { ok: false, message: `command failed with exit code ${result.exitCode}: ${result.output.trim()}`.trim() };
+      return result.exitCode === 0
+        ? { ok: true, message: '' }
+        : { ok: false, message: `command failed with exit code ${result.exitCode}: ${result.output.trim()}`.trim() };
     }
     if (probe.httpGet) {
       const get = probe.httpGet;
@@ -40,7 +42,15 @@ export async function runProbe(probe: Probe, container: Container, containerId: 
       const path = get.path ?? '/';
       const status = await new Promise<number>((resolve, reject) => {
         const req = (scheme === 'https' ? httpsRequest : httpRequest)(
-          { host, port, path, method: 'GET', timeout: timeoutMs, rejectUnauthorized: false, headers: Object.fromEntries((get.httpHeaders ?? []).map((h) => [h.name, h.value])) },
+          {
+            host,
+            port,
+            path,
+            method: 'GET',
+            timeout: timeoutMs,
+            rejectUnauthorized: false,
+            headers: Object.fromEntries((get.httpHeaders ?? []).map((h) => [h.name, h.value])),
+          },
           (res) => {
             res.resume();
             resolve(res.statusCode ?? 0);

@@ -25,7 +25,7 @@ function npmPackagesPresent() {
 if (!npmPackagesPresent()) {
   console.log(
     '[ensure-deps] First run in this checkout: installing the npm packages Skiff needs. This compiles\n' +
-      '[ensure-deps] better-sqlite3 (the embedded store\'s SQLite binding) from source and can take a few\n' +
+      "[ensure-deps] better-sqlite3 (the embedded store's SQLite binding) from source and can take a few\n" +
       '[ensure-deps] minutes on a small machine; it happens once. Install scripts run only for the packages\n' +
       '[ensure-deps] approved in package.json (allowScripts): better-sqlite3, esbuild, protobufjs.',
   );
@@ -34,7 +34,12 @@ if (!npmPackagesPresent()) {
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const has = (cmd) => {
-  try { execSync(cmd, { stdio: 'ignore', shell: '/bin/sh' }); return true; } catch { return false; }
+  try {
+    execSync(cmd, { stdio: 'ignore', shell: '/bin/sh' });
+    return true;
+  } catch {
+    return false;
+  }
 };
 // Debian packages driven for real: [package, is it there?].
 const debs = [
@@ -51,7 +56,11 @@ if (missing.length > 0) {
   if (!isRoot || !has('command -v apt-get')) {
     console.warn(`[ensure-deps] missing Debian packages ${missing.join(' ')}; not root (or no apt), so not installing`);
   } else {
-    const why = { 'busybox-static': 'the commands the examples run', 'openjdk-17-jre-headless': 'DynamoDB Local, for the store tests', 'docker.io': 'the docker runtime tests' };
+    const why = {
+      'busybox-static': 'the commands the examples run',
+      'openjdk-17-jre-headless': 'DynamoDB Local, for the store tests',
+      'docker.io': 'the docker runtime tests',
+    };
     console.log(`[ensure-deps] installing Debian packages: ${missing.map((p) => `${p} (${why[p] ?? 'needed'})`).join(', ')}`);
     run('apt-get update -qq');
     run(`DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`);

@@ -9,7 +9,10 @@ import { isStoreError, type StoreErrorCode } from './store/errors.js';
 
 type Outcome = Extract<StoreErrorCode, 'NotFound' | 'AlreadyExists' | 'Conflict'>;
 
-const is = (outcome: Outcome) => (err: unknown): boolean => isStoreError(err, outcome) || (err instanceof ApiError && err.reason === outcome);
+const is =
+  (outcome: Outcome) =>
+  (err: unknown): boolean =>
+    isStoreError(err, outcome) || (err instanceof ApiError && err.reason === outcome);
 
 export const isNotFound = is('NotFound');
 export const isAlreadyExists = is('AlreadyExists');

@@ -30,15 +30,22 @@ const CONCURRENCY = [1, 16, 64];
 const WATCHERS = quick ? 20 : 100;
 const WATCH_EVENTS = quick ? 1000 : 10_000;
 
-
 function call(t: Target, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(t.url + path, { method, ca: t.ca, headers: { authorization: `Bearer ${t.token}`, 'content-type': contentType, ...(data ? { 'content-length': String(Buffer.byteLength(data)) } : {}) } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = request(
+      t.url + path,
+      {
+        method,
+        ca: t.ca,
+        headers: { authorization: `Bearer ${t.token}`, 'content-type': contentType, ...(data ? { 'content-length': String(Buffer.byteLength(data)) } : {}) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -58,13 +65,22 @@ interface Scenario {
   request: (t: Target, counter: () => number) => autocannon.Request;
 }
 
-const pod = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: 'bench' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } });
+const pod = (name: string) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, labels: { app: 'bench' } },
+  spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] },
+});
 
 const scenarios: Scenario[] = [
   {
     name: 'create',
     single: true,
-    request: (_t, counter) => ({ method: 'POST', path: '/api/v1/namespaces/bench/configmaps', setupRequest: (req: autocannon.Request) => ({ ...req, body: JSON.stringify({ metadata: { name: `cm-${counter()}` }, data: { key: 'value' } }) }) }),
+    request: (_t, counter) => ({
+      method: 'POST',
+      path: '/api/v1/namespaces/bench/configmaps',
+      setupRequest: (req: autocannon.Request) => ({ ...req, body: JSON.stringify({ metadata: { name: `cm-${counter()}` }, data: { key: 'value' } }) }),
+    }),
   },
   { name: 'get', single: true, request: () => ({ method: 'GET', path: '/api/v1/namespaces/bench/configmaps/target-0' }) },
   {
@@ -80,7 +96,11 @@ const scenarios: Scenario[] = [
     }),
   },
   { name: 'list 1,000 pods', single: false, request: () => ({ method: 'GET', path: '/api/v1/namespaces/bench/pods' }) },
-  { name: 'list 1,000 pods, gzip', single: false, request: () => ({ method: 'GET', path: '/api/v1/namespaces/bench/pods', headers: { 'accept-encoding': 'gzip' } }) },
+  {
+    name: 'list 1,000 pods, gzip',
+    single: false,
+    request: () => ({ method: 'GET', path: '/api/v1/namespaces/bench/pods', headers: { 'accept-encoding': 'gzip' } }),
+  },
 ];
 const isList = (s: Scenario) => s.name.startsWith('list');
 
@@ -109,30 +129,36 @@ async function watchFanOut(t: Target) {
   const streams: { close: () => void }[] = [];
   const rv = JSON.parse((await call(t, 'GET', '/api/v1/namespaces/fanout/configmaps')).text).metadata.resourceVersion;
   await Promise.all(
-    Array.from({ length: WATCHERS }, () =>
-      new Promise<void>((resolve, reject) => {
-        const req = request(`${t.url}/api/v1/namespaces/fanout/configmaps?watch=1&resourceVersion=${rv}`, { ca: t.ca, headers: { authorization: `Bearer ${t.token}` } }, (res) => {
-          let buffer = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            buffer += chunk;
-            let nl: number;
-            while ((nl = buffer.indexOf('\n')) >= 0) {
-              const line = buffer.slice(0, nl);
-              buffer = buffer.slice(nl + 1);
-              const name = /"name":"(ev-\d+)"/.exec(line)?.[1];
-              if (name) {
-                latencies.push(performance.now() - sentAt.get(name)!);
-                received++;
-              }
-            }
-          });
-          resolve();
-        });
-        req.on('error', reject);
-        req.end();
-        streams.push({ close: () => req.destroy() });
-      }),
+    Array.from(
+      { length: WATCHERS },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const req = request(
+            `${t.url}/api/v1/namespaces/fanout/configmaps?watch=1&resourceVersion=${rv}`,
+            { ca: t.ca, headers: { authorization: `Bearer ${t.token}` } },
+            (res) => {
+              let buffer = '';
+              res.setEncoding('utf8');
+              res.on('data', (chunk: string) => {
+                buffer += chunk;
+                let nl: number;
+                while ((nl = buffer.indexOf('\n')) >= 0) {
+                  const line = buffer.slice(0, nl);
+                  buffer = buffer.slice(nl + 1);
+                  const name = /"name":"(ev-\d+)"/.exec(line)?.[1];
+                  if (name) {
+                    latencies.push(performance.now() - sentAt.get(name)!);
+                    received++;
+                  }
+                }
+              });
+              resolve();
+            },
+          );
+          req.on('error', reject);
+          req.end();
+          streams.push({ close: () => req.destroy() });
+        }),
     ),
   );
   const start = performance.now();
@@ -167,7 +193,8 @@ async function seed(target: Target): Promise<void> {
   await call(target, 'POST', '/api/v1/namespaces', { metadata: { name: 'bench' } });
   await call(target, 'POST', '/api/v1/namespaces', { metadata: { name: 'fanout' } });
   for (let i = 0; i < 64; i++) await call(target, 'POST', '/api/v1/namespaces/bench/configmaps', { metadata: { name: `target-${i}` }, data: { n: '0' } });
-  for (let i = 0; i < 1000; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => call(target, 'POST', '/api/v1/namespaces/bench/pods', pod(`pod-${i + j}`))));
+  for (let i = 0; i < 1000; i += 50)
+    await Promise.all(Array.from({ length: 50 }, (_, j) => call(target, 'POST', '/api/v1/namespaces/bench/pods', pod(`pod-${i + j}`))));
 }
 
 type Row = Awaited<ReturnType<typeof runScenario>> & { server: string };
@@ -184,7 +211,9 @@ async function measure(target: Target, scenario: Scenario, connections: number, 
     ok: runs.reduce((a, x) => a + x.ok, 0),
     bad: runs.reduce((a, x) => a + x.bad, 0),
   };
-  console.log(`  ${server.padEnd(10)} ${r.scenario.padEnd(22)} ${String(connections).padStart(3)} clients  p50 ${r.p50} ms  p99 ${r.p99} ms  ${r.reqPerSec} req/s  (${r.ok} ok, ${r.bad} failed)`);
+  console.log(
+    `  ${server.padEnd(10)} ${r.scenario.padEnd(22)} ${String(connections).padStart(3)} clients  p50 ${r.p50} ms  p99 ${r.p99} ms  ${r.reqPerSec} req/s  (${r.ok} ok, ${r.bad} failed)`,
+  );
   return r;
 }
 
@@ -197,7 +226,8 @@ async function main() {
     const baseline = await startServer(baselineDir);
     try {
       await seed(baseline.target);
-      for (const scenario of scenarios.filter(isList)) for (const connections of CONCURRENCY) before.push(await measure(baseline.target, scenario, connections, 'baseline'));
+      for (const scenario of scenarios.filter(isList))
+        for (const connections of CONCURRENCY) before.push(await measure(baseline.target, scenario, connections, 'baseline'));
     } finally {
       await baseline.stop();
     }
@@ -209,16 +239,26 @@ async function main() {
     for (const scenario of scenarios) for (const connections of CONCURRENCY) rows.push(await measure(target, scenario, connections, 'this'));
     console.log(`  watch fan-out: ${WATCHERS} watchers x ${WATCH_EVENTS} events ...`);
     const fanOut = await watchFanOut(target);
-    console.log(`  watch fan-out: delivered ${fanOut.delivered}/${fanOut.expected}, ${fanOut.deliveriesPerSec} deliveries/s, p50 ${fanOut.p50} ms, p99 ${fanOut.p99} ms`);
+    console.log(
+      `  watch fan-out: delivered ${fanOut.delivered}/${fanOut.expected}, ${fanOut.deliveriesPerSec} deliveries/s, p50 ${fanOut.p50} ms, p99 ${fanOut.p99} ms`,
+    );
     const writes64 = rows.find((r) => r.scenario === 'create' && r.connections === 64)!.reqPerSec;
     const worstSingleP99 = Math.max(...rows.filter((r) => r.connections === 64 && scenarios.find((s) => s.name === r.scenario)!.single).map((r) => r.p99));
-    const table = markdownTable(['call', 'clients', 'p50 ms', 'p99 ms', 'req/s', 'ok', 'failed'], rows.map((r) => [r.scenario, r.connections, r.p50, r.p99, r.reqPerSec, r.ok, r.bad]));
+    const table = markdownTable(
+      ['call', 'clients', 'p50 ms', 'p99 ms', 'req/s', 'ok', 'failed'],
+      rows.map((r) => [r.scenario, r.connections, r.p50, r.p99, r.reqPerSec, r.ok, r.bad]),
+    );
     const beforeAfter = before.map((b) => {
       const a = rows.find((r) => r.scenario === b.scenario && r.connections === b.connections)!;
       return [b.scenario, b.connections, b.p99, a.p99, b.reqPerSec, a.reqPerSec, `${round(a.reqPerSec / b.reqPerSec, 1)}x`];
     });
     const comparison = before.length
-      ? ['', `Lists side by side in this run: the baseline is commit ${baselineCommit()} (its own server, same machine, run just before).`, '', markdownTable(['list', 'clients', 'p99 ms before', 'p99 ms now', 'req/s before', 'req/s now', 'ratio'], beforeAfter)]
+      ? [
+          '',
+          `Lists side by side in this run: the baseline is commit ${baselineCommit()} (its own server, same machine, run just before).`,
+          '',
+          markdownTable(['list', 'clients', 'p99 ms before', 'p99 ms now', 'req/s before', 'req/s now', 'ratio'], beforeAfter),
+        ]
       : [];
     const markdown = [
       '# API benchmark',
@@ -234,7 +274,11 @@ async function main() {
       `Watch fan-out: ${fanOut.watchers} watchers x ${fanOut.eventsEach} events: delivered ${fanOut.delivered}/${fanOut.expected}, ${fanOut.deliveriesPerSec} deliveries/s, latency from write issued p50 ${fanOut.p50} ms, p99 ${fanOut.p99} ms (target p99 < 50 ms).`,
       ...comparison,
     ].join('\n');
-    writeResults('api', { machine, durationSeconds: DURATION, rows, before, fanOut, targets: { singleP99At64Ms: worstSingleP99, writesPerSecAt64: writes64 } }, markdown);
+    writeResults(
+      'api',
+      { machine, durationSeconds: DURATION, rows, before, fanOut, targets: { singleP99At64Ms: worstSingleP99, writesPerSecAt64: writes64 } },
+      markdown,
+    );
   } finally {
     await stop();
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 const dir = process.argv[2];
 const store = openSqliteStore({ path: join(dir, 'skiff.db') });
 const server = await startApiServer({ store, dataDir: join(dir, 'data'), port: 0 });
-process.stdout.write(JSON.stringify({ url: server.url, token: server.adminToken, ca: server.caCert }) + '\n');
+process.stdout.write(`${JSON.stringify({ url: server.url, token: server.adminToken, ca: server.caCert })}\n`);
 process.on('SIGTERM', async () => {
   await server.close();
   await store.close();

@@ -43,10 +43,13 @@ async function main() {
   const cloud = new SimCloudProvider(store, { leaseIntervalMs: 10_000 });
   for (let i = 0; i < NODES; i++) await cloud.create({ name: `node-${i}`, instanceType: 'sim.large', zone: ['sim-a', 'sim-b', 'sim-c'][i % 3] });
   const errors = new Map<string, number>();
-  const plane = await startControlPlane({ store, log: (line) => {
-    const kind = line.replace(/[a-z0-9-]+\/[a-z0-9-]+/g, '<key>').replace(/\d+/g, 'N');
-    errors.set(kind, (errors.get(kind) ?? 0) + 1);
-  } });
+  const plane = await startControlPlane({
+    store,
+    log: (line) => {
+      const kind = line.replace(/[a-z0-9-]+\/[a-z0-9-]+/g, '<key>').replace(/\d+/g, 'N');
+      errors.set(kind, (errors.get(kind) ?? 0) + 1);
+    },
+  });
 
   const createdAt = new Map<string, number>();
   const latencies: number[] = [];
@@ -57,7 +60,11 @@ async function main() {
       if (e.resource !== 'pods') continue;
       const uid = e.object.metadata.uid!;
       if (e.type === 'ADDED') createdAt.set(uid, performance.now());
-      else if (e.type === 'MODIFIED' && (e.object.status as { phase?: string })?.phase === 'Running' && (e.prevObject?.status as { phase?: string })?.phase !== 'Running') {
+      else if (
+        e.type === 'MODIFIED' &&
+        (e.object.status as { phase?: string })?.phase === 'Running' &&
+        (e.prevObject?.status as { phase?: string })?.phase !== 'Running'
+      ) {
         running++;
         const t = createdAt.get(uid);
         if (t !== undefined) latencies.push(performance.now() - t);
@@ -73,7 +80,9 @@ async function main() {
     const second = Math.round((performance.now() - start) / 1000);
     if (second > (timeline.at(-1)?.second ?? 0)) {
       timeline.push({ second, running, podsPerSec: running - last });
-      console.log(`  ${String(second).padStart(4)} s  ${String(running).padStart(7)} running  (+${running - last}/s)  rss ${round(process.memoryUsage().rss / 2 ** 30, 2)} GiB`);
+      console.log(
+        `  ${String(second).padStart(4)} s  ${String(running).padStart(7)} running  (+${running - last}/s)  rss ${round(process.memoryUsage().rss / 2 ** 30, 2)} GiB`,
+      );
       last = running;
     }
   }, 250);
@@ -83,7 +92,10 @@ async function main() {
       spec: {
         replicas: REPLICAS,
         selector: { matchLabels: { app: `app-${d}` } },
-        template: { metadata: { labels: { app: `app-${d}` } }, spec: { containers: [{ name: 'c', image: 'app:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] } },
+        template: {
+          metadata: { labels: { app: `app-${d}` } },
+          spec: { containers: [{ name: 'c', image: 'app:1', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
+        },
       },
     });
   }
@@ -91,7 +103,9 @@ async function main() {
   let available = 0;
   while (performance.now() < deadline) {
     if (running >= TOTAL) {
-      available = (await store.list('deployments.apps', { namespace: 'default' })).items.filter((d) => (d.status as { availableReplicas?: number } | undefined)?.availableReplicas === REPLICAS).length;
+      available = (await store.list('deployments.apps', { namespace: 'default' })).items.filter(
+        (d) => (d.status as { availableReplicas?: number } | undefined)?.availableReplicas === REPLICAS,
+      ).length;
       if (available === DEPLOYMENTS) break;
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -105,7 +119,10 @@ async function main() {
     [
       ['pods', TOTAL],
       ['nodes', NODES],
-      ['first create to all Running and Available', done ? `${round(seconds, 1)} s` : `not reached in ${TIMEOUT_S} s (${running} running, ${available} available)`],
+      [
+        'first create to all Running and Available',
+        done ? `${round(seconds, 1)} s` : `not reached in ${TIMEOUT_S} s (${running} running, ${available} available)`,
+      ],
       ['pods/s overall', round(running / seconds, 0)],
       ['create-to-Running p50 / p99', `${round(percentile(latencies, 50) / 1000, 2)} s / ${round(percentile(latencies, 99) / 1000, 2)} s`],
       ['peak RSS', `${round(peakRss / 2 ** 30, 2)} GiB`],
@@ -113,18 +130,38 @@ async function main() {
   );
   console.log(`\n${table}`);
   if (errors.size) console.log('controller errors (retried):', Object.fromEntries(errors));
-  console.log(`RESULT ${JSON.stringify({ seconds, done, peakRss, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), timeline })}`);
-  if (WRITE) writeResults(`cluster-${TOTAL}`, { machine, deployments: DEPLOYMENTS, replicas: REPLICAS, nodes: NODES, seconds, done, running, available, peakRss, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), timeline }, [
-    '# Cluster benchmark',
-    '',
-    machineMarkdown(machine),
-    '',
-    `Simulation shape: a SQLite file, the in-process change feed, the controllers of \`skiff up\`, and ${NODES} \`sim\` nodes whose kubelets run a bound pod at once. ${DEPLOYMENTS} Deployments of ${REPLICAS} replicas created through the API's registry.`,
-    '',
-    table,
-    '',
-    'Pods Running per second over time: ' + timeline.map((t) => `${t.second}s:${t.podsPerSec}`).join(' '),
-  ].join('\n'));
+  console.log(
+    `RESULT ${JSON.stringify({ seconds, done, peakRss, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), timeline })}`,
+  );
+  if (WRITE)
+    writeResults(
+      `cluster-${TOTAL}`,
+      {
+        machine,
+        deployments: DEPLOYMENTS,
+        replicas: REPLICAS,
+        nodes: NODES,
+        seconds,
+        done,
+        running,
+        available,
+        peakRss,
+        latencyP50Ms: percentile(latencies, 50),
+        latencyP99Ms: percentile(latencies, 99),
+        timeline,
+      },
+      [
+        '# Cluster benchmark',
+        '',
+        machineMarkdown(machine),
+        '',
+        `Simulation shape: a SQLite file, the in-process change feed, the controllers of \`skiff up\`, and ${NODES} \`sim\` nodes whose kubelets run a bound pod at once. ${DEPLOYMENTS} Deployments of ${REPLICAS} replicas created through the API's registry.`,
+        '',
+        table,
+        '',
+        `Pods Running per second over time: ${timeline.map((t) => `${t.second}s:${t.podsPerSec}`).join(' ')}`,
+      ].join('\n'),
+    );
   await plane.stop();
   await cloud.close();
   await store.close();
@@ -149,7 +186,9 @@ async function multi(): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
     console.log(`run ${i + 1} of ${RUNS}`);
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args, '--no-write'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args, '--no-write'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let text = '';
       child.stdout.on('data', (d) => {
         text += String(d);
@@ -165,24 +204,42 @@ async function multi(): Promise<void> {
     [
       ['pods', TOTAL, ''],
       ['nodes', NODES, ''],
-      ['first create to all Running and Available', `${round(med((r) => r.seconds), 1)} s`, runs.map((r) => (r.done ? `${round(r.seconds, 1)} s` : 'not reached')).join(', ')],
+      [
+        'first create to all Running and Available',
+        `${round(
+          med((r) => r.seconds),
+          1,
+        )} s`,
+        runs.map((r) => (r.done ? `${round(r.seconds, 1)} s` : 'not reached')).join(', '),
+      ],
       ['pods/s overall', round(TOTAL / med((r) => r.seconds), 0), runs.map((r) => round(TOTAL / r.seconds, 0)).join(', ')],
-      ['create-to-Running p50 / p99', `${round(med((r) => r.latencyP50Ms) / 1000, 2)} s / ${round(med((r) => r.latencyP99Ms) / 1000, 2)} s`, runs.map((r) => `${round(r.latencyP99Ms / 1000, 2)} s`).join(', ') + ' (p99)'],
+      [
+        'create-to-Running p50 / p99',
+        `${round(med((r) => r.latencyP50Ms) / 1000, 2)} s / ${round(med((r) => r.latencyP99Ms) / 1000, 2)} s`,
+        `${runs.map((r) => `${round(r.latencyP99Ms / 1000, 2)} s`).join(', ')} (p99)`,
+      ],
       ['peak RSS', `${round(med((r) => r.peakRss) / 2 ** 30, 2)} GiB`, runs.map((r) => `${round(r.peakRss / 2 ** 30, 2)} GiB`).join(', ')],
     ],
   );
   console.log(`\n${table}`);
-  writeResults(`cluster-${TOTAL}`, { machine, deployments: DEPLOYMENTS, replicas: REPLICAS, nodes: NODES, runs }, [
-    '# Cluster benchmark',
-    '',
-    machineMarkdown(machine),
-    '',
-    `Simulation shape: a SQLite file (as \`skiff up\` keeps it), the in-process change feed, the controllers of \`skiff up\`, and ${NODES} \`sim\` nodes whose kubelets renew their Leases every 10 s and run a bound pod at once. ${DEPLOYMENTS} Deployments of ${REPLICAS} replicas created through the API's registry. ${RUNS} runs, one after the other, each in a fresh process.`,
-    '',
-    table,
-    '',
-    'Pods Running per second over time, in the median run: ' + [...runs].sort((a, b) => a.seconds - b.seconds)[Math.floor(runs.length / 2)].timeline.map((t) => `${t.second}s:${t.podsPerSec}`).join(' '),
-  ].join('\n'));
+  writeResults(
+    `cluster-${TOTAL}`,
+    { machine, deployments: DEPLOYMENTS, replicas: REPLICAS, nodes: NODES, runs },
+    [
+      '# Cluster benchmark',
+      '',
+      machineMarkdown(machine),
+      '',
+      `Simulation shape: a SQLite file (as \`skiff up\` keeps it), the in-process change feed, the controllers of \`skiff up\`, and ${NODES} \`sim\` nodes whose kubelets renew their Leases every 10 s and run a bound pod at once. ${DEPLOYMENTS} Deployments of ${REPLICAS} replicas created through the API's registry. ${RUNS} runs, one after the other, each in a fresh process.`,
+      '',
+      table,
+      '',
+      `Pods Running per second over time, in the median run: ${[...runs]
+        .sort((a, b) => a.seconds - b.seconds)
+        [Math.floor(runs.length / 2)].timeline.map((t) => `${t.second}s:${t.podsPerSec}`)
+        .join(' ')}`,
+    ].join('\n'),
+  );
 }
 
 (RUNS > 1 ? multi().then(() => process.exit(0)) : main()).catch((err) => {

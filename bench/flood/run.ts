@@ -18,7 +18,6 @@ const N = argIndex > 0 ? Number(process.argv[argIndex + 1]) : 10_000;
 /** Each phase gives up after this long (the figure then says so). */
 const PHASE_LIMIT_MS = 300_000;
 
-
 const agent = new Agent({ keepAlive: true, maxSockets: 8 });
 
 /** One request; a kept-alive connection the server closed meanwhile is retried once. */
@@ -34,7 +33,11 @@ async function call(t: Target, method: string, path: string, body?: unknown, tim
 function callOnce(t: Target, method: string, path: string, body: unknown, timeoutMs: number): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const headers = { authorization: `Bearer ${t.token}`, 'content-type': 'application/json', ...(data ? { 'content-length': String(Buffer.byteLength(data)) } : {}) };
+    const headers = {
+      authorization: `Bearer ${t.token}`,
+      'content-type': 'application/json',
+      ...(data ? { 'content-length': String(Buffer.byteLength(data)) } : {}),
+    };
     const req = request(t.url + path, { method, ca: t.ca, agent, headers }, (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
@@ -87,7 +90,10 @@ function healthProbe(t: Target) {
 }
 
 async function podCount(t: Target): Promise<number> {
-  const list = JSON.parse((await call(t, 'GET', '/api/v1/namespaces/default/pods?limit=1')).text) as { items: unknown[]; metadata: { remainingItemCount?: number } };
+  const list = JSON.parse((await call(t, 'GET', '/api/v1/namespaces/default/pods?limit=1')).text) as {
+    items: unknown[];
+    metadata: { remainingItemCount?: number };
+  };
   return list.items.length + (list.metadata.remainingItemCount ?? 0);
 }
 
@@ -104,7 +110,11 @@ const replicaSet = (replicas: number) => ({
   apiVersion: 'apps/v1',
   kind: 'ReplicaSet',
   metadata: { name: 'flood' },
-  spec: { replicas, selector: { matchLabels: { app: 'flood' } }, template: { metadata: { labels: { app: 'flood' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } } },
+  spec: {
+    replicas,
+    selector: { matchLabels: { app: 'flood' } },
+    template: { metadata: { labels: { app: 'flood' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } },
+  },
 });
 
 const { target, stop } = await startServer();
@@ -114,9 +124,17 @@ const record = (phase: string, ms: number | undefined) => {
   const h = health.take();
   // A phase shorter than one probe has no samples of its own.
   const stat = (value: number) => (h.length ? round(value, 1) : '-');
-  const row = { phase, seconds: ms === undefined ? undefined : round(ms / 1000, 2), healthP50: stat(percentile(h, 50)), healthP99: stat(percentile(h, 99)), healthMax: stat(Math.max(...h)) };
+  const row = {
+    phase,
+    seconds: ms === undefined ? undefined : round(ms / 1000, 2),
+    healthP50: stat(percentile(h, 50)),
+    healthP99: stat(percentile(h, 99)),
+    healthMax: stat(Math.max(...h)),
+  };
   rows.push(row);
-  console.log(`${phase}: ${row.seconds ?? `gave up after ${PHASE_LIMIT_MS / 1000}`} s, /healthz p50 ${row.healthP50} ms, p99 ${row.healthP99} ms, max ${row.healthMax} ms`);
+  console.log(
+    `${phase}: ${row.seconds ?? `gave up after ${PHASE_LIMIT_MS / 1000}`} s, /healthz p50 ${row.healthP50} ms, p99 ${row.healthP99} ms, max ${row.healthMax} ms`,
+  );
 };
 try {
   health.take();
@@ -129,7 +147,16 @@ try {
   record(`ReplicaSet deleted: all ${N} pods gone`, await timeUntil(async () => (await podCount(target)) === 0, started));
 
   for (let i = 0; i < N; i += 200) {
-    await Promise.all(Array.from({ length: Math.min(200, N - i) }, (_, j) => call(target, 'POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: `bare-${i + j}` }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } })));
+    await Promise.all(
+      Array.from({ length: Math.min(200, N - i) }, (_, j) =>
+        call(target, 'POST', '/api/v1/namespaces/default/pods', {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: `bare-${i + j}` },
+          spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] },
+        }),
+      ),
+    );
   }
   health.take();
   started = performance.now();
@@ -154,6 +181,9 @@ writeResults(
     '',
     'A ReplicaSet of N replicas on a two-node sim cluster (220 pod slots), its deletion, then N bare pods and one deletecollection. /healthz asked every 20 ms throughout (its own connection).',
     '',
-    markdownTable(['phase', 'seconds', '/healthz p50 ms', 'p99 ms', 'max ms'], rows.map((r) => [r.phase, r.seconds ?? `> ${PHASE_LIMIT_MS / 1000}`, r.healthP50, r.healthP99, r.healthMax])),
+    markdownTable(
+      ['phase', 'seconds', '/healthz p50 ms', 'p99 ms', 'max ms'],
+      rows.map((r) => [r.phase, r.seconds ?? `> ${PHASE_LIMIT_MS / 1000}`, r.healthP50, r.healthP99, r.healthMax]),
+    ),
   ].join('\n'),
 );

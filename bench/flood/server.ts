@@ -15,7 +15,7 @@ const server = await startApiServer({ store, dataDir: join(dir, 'data'), port: 0
 const cloud = new SimCloudProvider(store, { leaseIntervalMs: 10_000 });
 for (let i = 0; i < 2; i++) await cloud.create({ name: `sim-${i}`, instanceType: 'sim.large', zone: 'sim-a' });
 const plane = await startControlPlane({ store });
-process.stdout.write(JSON.stringify({ url: server.url, token: server.adminToken, ca: server.caCert }) + '\n');
+process.stdout.write(`${JSON.stringify({ url: server.url, token: server.adminToken, ca: server.caCert })}\n`);
 process.on('SIGTERM', async () => {
   await plane.stop();
   await cloud.close();

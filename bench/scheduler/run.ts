@@ -46,7 +46,13 @@ function pods(): Pod[] {
     const tolerations = d % 10 === 1 ? [{ key: 'dedicated', operator: 'Equal' as const, value: 'gpu', effect: 'NoSchedule' as const }] : undefined;
     for (let r = 0; r < PODS / DEPLOYMENTS; r++) {
       out.push({
-        metadata: { name: `deploy-${d}-${r}`, namespace: 'default', uid: `pod-${d}-${r}`, labels: { app: `deploy-${d}` }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `rs-${d}`, uid: `rs-${d}`, controller: true }] },
+        metadata: {
+          name: `deploy-${d}-${r}`,
+          namespace: 'default',
+          uid: `pod-${d}-${r}`,
+          labels: { app: `deploy-${d}` },
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `rs-${d}`, uid: `rs-${d}`, controller: true }],
+        },
         spec: {
           nodeSelector: selector,
           tolerations,
@@ -103,7 +109,11 @@ function main() {
     return Math.max(...counts) - Math.min(...counts);
   });
   const totalCpu = NODES * 4;
-  const requestedCpu = podList.reduce((a, p) => a + (parseFloat(String(p.spec.containers[0].resources?.requests?.cpu)) * (String(p.spec.containers[0].resources?.requests?.cpu).endsWith('m') ? 0.001 : 1)), 0);
+  const requestedCpu = podList.reduce(
+    (a, p) =>
+      a + parseFloat(String(p.spec.containers[0].resources?.requests?.cpu)) * (String(p.spec.containers[0].resources?.requests?.cpu).endsWith('m') ? 0.001 : 1),
+    0,
+  );
   const median_ = median(rates);
   const kubeSchedulerFloor = 810;
   const table = markdownTable(
@@ -120,15 +130,19 @@ function main() {
     ],
   );
   console.log(`\n${table}`);
-  writeResults('scheduler', { machine, nodes: NODES, pods: PODS, runs: rates, medianPodsPerSec: median_, placed, unschedulable: result.unschedulable.length, maxOnOneNode, zoneSkews }, [
-    '# Scheduler benchmark',
-    '',
-    machineMarkdown(machine),
-    '',
-    `${NODES} nodes (4 cpu, 16 GiB, 5 zones; 30% labelled disktype=ssd; 10% tainted dedicated=gpu:NoSchedule), ${PODS} pending pods in ${DEPLOYMENTS} Deployments of ${PODS / DEPLOYMENTS} (20% select ssd nodes, 10% tolerate the gpu taint), requests from 100m to 2 cpu. One call of the pure scheduler places the whole batch.`,
-    '',
-    table,
-  ].join('\n'));
+  writeResults(
+    'scheduler',
+    { machine, nodes: NODES, pods: PODS, runs: rates, medianPodsPerSec: median_, placed, unschedulable: result.unschedulable.length, maxOnOneNode, zoneSkews },
+    [
+      '# Scheduler benchmark',
+      '',
+      machineMarkdown(machine),
+      '',
+      `${NODES} nodes (4 cpu, 16 GiB, 5 zones; 30% labelled disktype=ssd; 10% tainted dedicated=gpu:NoSchedule), ${PODS} pending pods in ${DEPLOYMENTS} Deployments of ${PODS / DEPLOYMENTS} (20% select ssd nodes, 10% tolerate the gpu taint), requests from 100m to 2 cpu. One call of the pure scheduler places the whole batch.`,
+      '',
+      table,
+    ].join('\n'),
+  );
 }
 
 main();

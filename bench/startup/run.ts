@@ -23,10 +23,12 @@ const arg = (name: string, fallback: string) => {
 };
 const PODS = Number(arg('pods', '100'));
 /** runtime@rate pairs: pods per second each run creates. */
-const RUNS = arg('runs', 'process@20,docker@20,docker@10,docker@5').split(',').map((r) => {
-  const [runtime, rate] = r.split('@');
-  return { runtime: runtime as 'process' | 'docker', rate: Number(rate ?? 20) };
-});
+const RUNS = arg('runs', 'process@20,docker@20,docker@10,docker@5')
+  .split(',')
+  .map((r) => {
+    const [runtime, rate] = r.split('@');
+    return { runtime: runtime as 'process' | 'docker', rate: Number(rate ?? 20) };
+  });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Figures {
@@ -59,7 +61,12 @@ async function usage(planePid: number, kubeletPid: number, ms = 10_000): Promise
   const [p0, k0] = [ticks(planePid), ticks(kubeletPid)];
   await sleep(ms);
   const [p1, k1] = [ticks(planePid), ticks(kubeletPid)];
-  return { planeRssMiB: round(rssMiB(planePid), 0), planeCpuPct: round(((p1 - p0) / 100 / (ms / 1000)) * 100, 2), kubeletRssMiB: round(rssMiB(kubeletPid), 0), kubeletCpuPct: round(((k1 - k0) / 100 / (ms / 1000)) * 100, 2) };
+  return {
+    planeRssMiB: round(rssMiB(planePid), 0),
+    planeCpuPct: round(((p1 - p0) / 100 / (ms / 1000)) * 100, 2),
+    kubeletRssMiB: round(rssMiB(kubeletPid), 0),
+    kubeletCpuPct: round(((k1 - k0) / 100 / (ms / 1000)) * 100, 2),
+  };
 }
 
 async function run(runtime: 'process' | 'docker', rate: number): Promise<Figures> {
@@ -72,14 +79,40 @@ async function run(runtime: 'process' | 'docker', rate: number): Promise<Figures
     // The engine's own pace on this machine, side by side: 20 starts at once, no kubelet.
     const raw = new DockerRuntime({ socketPath: engine.socketPath, node: 'bench-raw' });
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: 20 }, (_, i) => raw.start({ podUid: `raw-${i}`, podNamespace: 'bench', podName: `raw-${i}`, name: 'main', attempt: 0, image: BUSYBOX_IMAGE, command: ['sleep', '3600'], args: [], env: {} })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        raw.start({
+          podUid: `raw-${i}`,
+          podNamespace: 'bench',
+          podName: `raw-${i}`,
+          name: 'main',
+          attempt: 0,
+          image: BUSYBOX_IMAGE,
+          command: ['sleep', '3600'],
+          args: [],
+          env: {},
+        }),
+      ),
+    );
     engineStartsPerSec = round(20 / ((performance.now() - t0) / 1000), 1);
     for (const c of await raw.list()) {
       await raw.stop(c.id, 0);
       await raw.remove(c.id);
     }
   }
-  const args = ['start', '--', '--data-dir', join(dir, 'data'), '--port', '0', '--nodes', '3', '--runtime', runtime, ...(engine ? ['--docker-socket', engine.socketPath] : [])];
+  const args = [
+    'start',
+    '--',
+    '--data-dir',
+    join(dir, 'data'),
+    '--port',
+    '0',
+    '--nodes',
+    '3',
+    '--runtime',
+    runtime,
+    ...(engine ? ['--docker-socket', engine.socketPath] : []),
+  ];
   const started = performance.now();
   const child: ChildProcess = spawn('npm', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
@@ -126,7 +159,8 @@ async function run(runtime: 'process' | 'docker', rate: number): Promise<Figures
     `/api/v1/namespaces/default/pods?watch=true&resourceVersion=${list.metadata.resourceVersion}`,
     (e) => {
       const p = e.object;
-      if (p.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !readyAt.has(p.metadata.name)) readyAt.set(p.metadata.name, performance.now());
+      if (p.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !readyAt.has(p.metadata.name))
+        readyAt.set(p.metadata.name, performance.now());
     },
     abort.signal,
   );
@@ -134,7 +168,12 @@ async function run(runtime: 'process' | 'docker', rate: number): Promise<Figures
   for (let i = 0; i < PODS; i++) {
     const name = `startup-${i}`;
     sent.set(name, performance.now());
-    void api.request('POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image, command: ['sleep', '3600'] }] } });
+    void api.request('POST', '/api/v1/namespaces/default/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name },
+      spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image, command: ['sleep', '3600'] }] },
+    });
     await sleep(1000 / rate);
   }
   const deadline = performance.now() + 120_000;
@@ -154,7 +193,17 @@ async function run(runtime: 'process' | 'docker', rate: number): Promise<Figures
   await exited;
   await engine?.stop();
   rmSync(dir, { recursive: true, force: true });
-  return { runtime, rate, engineStartsPerSec, startToApiMs: round(startToApiMs, 0), p50Ms: round(percentile(latencies, 50), 0), p99Ms: round(percentile(latencies, 99), 0), maxMs: round(Math.max(...latencies), 0), idle, loaded };
+  return {
+    runtime,
+    rate,
+    engineStartsPerSec,
+    startToApiMs: round(startToApiMs, 0),
+    p50Ms: round(percentile(latencies, 50), 0),
+    p99Ms: round(percentile(latencies, 99), 0),
+    maxMs: round(Math.max(...latencies), 0),
+    idle,
+    loaded,
+  };
 }
 
 async function main() {
@@ -168,7 +217,17 @@ async function main() {
     results.push(r);
   }
   const table = markdownTable(
-    ['runtime', 'pods created per second', 'engine alone: starts/s', '`npm start` to usable API', 'create to Running+Ready p50 / p99 / max', 'control plane idle: RSS, CPU', 'one kubelet idle: RSS, CPU', `control plane with ${PODS} pods: RSS, CPU`, `one kubelet with its pods: RSS, CPU`],
+    [
+      'runtime',
+      'pods created per second',
+      'engine alone: starts/s',
+      '`npm start` to usable API',
+      'create to Running+Ready p50 / p99 / max',
+      'control plane idle: RSS, CPU',
+      'one kubelet idle: RSS, CPU',
+      `control plane with ${PODS} pods: RSS, CPU`,
+      `one kubelet with its pods: RSS, CPU`,
+    ],
     results.map((r) => [
       r.runtime,
       r.rate,
@@ -182,17 +241,21 @@ async function main() {
     ]),
   );
   console.log(`\n${table}`);
-  writeResults('startup', { machine, pods: PODS, results }, [
-    '# Startup benchmark',
-    '',
-    machineMarkdown(machine),
-    '',
-    `\`npm start\` (skiff up, 3 local nodes) measured from the command to the first authenticated list that answers. Then ${PODS} pods (one \`sleep\` container each, image present) created at the given rate; latency from each POST to the watch event showing the pod Running and Ready. CPU is a percentage of one core over 10 s; "idle" is before any pod, "with pods" while the ${PODS} pods run.`,
-    '',
-    table,
-    '',
-    'Target: p99 under 1 s (the Kubernetes SLO is 5 s). "Engine alone" is how many containers per second the Docker engine starts on this machine with no kubelet involved (20 at once through its API), measured in the same run: pods created faster than that queue in the engine.',
-  ].join('\n'));
+  writeResults(
+    'startup',
+    { machine, pods: PODS, results },
+    [
+      '# Startup benchmark',
+      '',
+      machineMarkdown(machine),
+      '',
+      `\`npm start\` (skiff up, 3 local nodes) measured from the command to the first authenticated list that answers. Then ${PODS} pods (one \`sleep\` container each, image present) created at the given rate; latency from each POST to the watch event showing the pod Running and Ready. CPU is a percentage of one core over 10 s; "idle" is before any pod, "with pods" while the ${PODS} pods run.`,
+      '',
+      table,
+      '',
+      'Target: p99 under 1 s (the Kubernetes SLO is 5 s). "Engine alone" is how many containers per second the Docker engine starts on this machine with no kubelet involved (20 at once through its API), measured in the same run: pods created faster than that queue in the engine.',
+    ].join('\n'),
+  );
   process.exit(0);
 }
 

@@ -91,7 +91,10 @@ export function etcdBackend(endpoint: string): BenchBackend {
         const got = await client.get(k).exec();
         const kv = got.kvs[0];
         const next = bump(JSON.parse(kv.value.toString()) as KubeObject);
-        const res = await client.if(k, 'Mod', '==', kv.mod_revision).then(client.put(k).value(JSON.stringify(next))).commit();
+        const res = await client
+          .if(k, 'Mod', '==', kv.mod_revision)
+          .then(client.put(k).value(JSON.stringify(next)))
+          .commit();
         if (res.succeeded) return;
       }
     },

@@ -70,17 +70,25 @@ async function measure(backend: BenchBackend, listSizes: number[]): Promise<Figu
     console.log(`  ${backend.name.padEnd(9)} ${metric.padEnd(34)} ${round(value, 1)} ${unit}`);
   };
 
-  log('creates/s, 1 writer', await medianOf(sizes.repeats, (r) =>
-    throughput(sizes.creates1, 1, (i) => backend.create(`c1r${r}`, `o${i}`, { app: 'bench' }, PAYLOAD))), 'ops/s');
-  log('creates/s, 32 writers', await medianOf(sizes.repeats, (r) =>
-    throughput(sizes.creates32, 32, (i) => backend.create(`c32r${r}`, `o${i}`, { app: 'bench' }, PAYLOAD))), 'ops/s');
+  log(
+    'creates/s, 1 writer',
+    await medianOf(sizes.repeats, (r) => throughput(sizes.creates1, 1, (i) => backend.create(`c1r${r}`, `o${i}`, { app: 'bench' }, PAYLOAD))),
+    'ops/s',
+  );
+  log(
+    'creates/s, 32 writers',
+    await medianOf(sizes.repeats, (r) => throughput(sizes.creates32, 32, (i) => backend.create(`c32r${r}`, `o${i}`, { app: 'bench' }, PAYLOAD))),
+    'ops/s',
+  );
 
   await backend.create('cas1', 'o0', { app: 'bench' }, PAYLOAD);
-  log('CAS updates/s, 1 writer', await medianOf(sizes.repeats, () =>
-    throughput(sizes.cas1, 1, () => backend.casUpdate('cas1', 'o0'))), 'ops/s');
+  log('CAS updates/s, 1 writer', await medianOf(sizes.repeats, () => throughput(sizes.cas1, 1, () => backend.casUpdate('cas1', 'o0'))), 'ops/s');
   for (let w = 0; w < 32; w++) await backend.create('cas32', `o${w}`, { app: 'bench' }, PAYLOAD);
-  log('CAS updates/s, 32 writers', await medianOf(sizes.repeats, () =>
-    throughput(32 * sizes.cas32PerWriter, 32, (i) => backend.casUpdate('cas32', `o${i % 32}`))), 'ops/s');
+  log(
+    'CAS updates/s, 32 writers',
+    await medianOf(sizes.repeats, () => throughput(32 * sizes.cas32PerWriter, 32, (i) => backend.casUpdate('cas32', `o${i % 32}`))),
+    'ops/s',
+  );
 
   for (const n of listSizes) {
     await seed(backend, `list${n}`, n);

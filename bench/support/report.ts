@@ -55,8 +55,8 @@ export function round(value: number, digits = 1): number {
 /** Writes `<name>.json` (the figures) and `<name>.md` (the same, readable) to bench/results/. */
 export function writeResults(name: string, data: unknown, markdown: string): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(join(RESULTS_DIR, `${name}.json`), JSON.stringify(data, null, 2) + '\n');
-  writeFileSync(join(RESULTS_DIR, `${name}.md`), markdown.endsWith('\n') ? markdown : markdown + '\n');
+  writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(data, null, 2)}\n`);
+  writeFileSync(join(RESULTS_DIR, `${name}.md`), markdown.endsWith('\n') ? markdown : `${markdown}\n`);
   console.log(`\nwrote bench/results/${name}.json and bench/results/${name}.md`);
 }
 

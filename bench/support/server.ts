@@ -21,7 +21,10 @@ export interface BenchServer {
 
 export async function startBenchServer(script: string, options: { cwd?: string; nodeArgs?: string[] } = {}): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, dir], { stdio: ['ignore', 'pipe', 'inherit'], cwd: options.cwd });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: options.cwd,
+  });
   const target = await new Promise<Target>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {

@@ -87,7 +87,9 @@ export function decodeBody(bytes: Uint8Array, contentType: string | undefined): 
         throw err;
       }
     default:
-      throw unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${media})`);
+      throw unsupportedMediaType(
+        `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${media})`,
+      );
   }
 }
 
@@ -102,7 +104,8 @@ export function jsonNestedDeeperThan(bytes: Uint8Array, limit: number): boolean 
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i];
     if (inString) {
-      if (b === 0x5c) i++; // a backslash escapes the next byte (\" or \\)
+      if (b === 0x5c)
+        i++; // a backslash escapes the next byte (\" or \\)
       else if (b === 0x22) inString = false;
     } else if (b === 0x22) inString = true;
     else if (b === 0x5b || b === 0x7b) {

@@ -76,4 +76,3 @@ export function rawPath(c: Context): string | undefined {
 export function cutOff(c: Context): () => void {
   return () => (c.env as { incoming?: { socket?: { destroy(): void } } } | undefined)?.incoming?.socket?.destroy();
 }
-

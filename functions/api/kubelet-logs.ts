@@ -21,7 +21,8 @@ export function kubeletLogs(store: Store, token: string | undefined): LogProvide
     const containers = [...((spec.containers ?? []) as Obj[]), ...((spec.initContainers ?? []) as Obj[])].map((c) => String(c.name));
     let container = query.container;
     if (!container) {
-      if ((spec.containers as unknown[]).length !== 1) throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]`);
+      if ((spec.containers as unknown[]).length !== 1)
+        throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]`);
       container = containers[0];
     }
     if (!containers.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);

@@ -52,13 +52,15 @@ export function patchType(contentType: string | undefined): PatchType {
     case 'application/apply-patch+yaml':
       return 'apply';
     default:
-      throw unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
+      throw unsupportedMediaType(
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+      );
   }
 }
 
 /** Whether the client asks for a `meta.k8s.io` Table (kubectl get). */
 export function wantsTable(accept: string | undefined): boolean {
-  return Boolean(accept && accept.split(',').some((part) => part.includes('as=Table')));
+  return Boolean(accept?.split(',').some((part) => part.includes('as=Table')));
 }
 
 export function includeObject(c: Context): IncludeObject {
@@ -80,7 +82,9 @@ export async function objectBody(c: Context): Promise<unknown> {
   const contentType = c.req.header('content-type');
   const media = (contentType ?? 'application/json').split(';')[0].trim().toLowerCase();
   if (c.req.method !== 'PATCH' && !OBJECT_MEDIA_TYPES.has(media)) {
-    throw unsupportedMediaType(`the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${media})`);
+    throw unsupportedMediaType(
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${media})`,
+    );
   }
   return decodeBody(await readBody(c.req.raw), contentType);
 }

@@ -151,7 +151,9 @@ function bufferChunkedBody(req: IncomingMessage, res: ServerResponse, next: () =
 function rawAnswer(socket: Duplex, why: Refusal): void {
   const body = statusJson(why);
   const text = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[why.code] ?? 'Error';
-  socket.write(`HTTP/1.1 ${why.code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.write(
+    `HTTP/1.1 ${why.code} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
   // Read and drop what is still coming, and close only once the client has stopped sending
   // (100 ms of quiet): closing with unread bytes makes the kernel send a reset, which can
   // reach the client before it has read the answer. Cut off after a while regardless.
@@ -166,7 +168,11 @@ function rawAnswer(socket: Duplex, why: Refusal): void {
 }
 
 /** The Node https server around the app, with the guards above. */
-function createGuardedServer(app: { fetch: (request: Request, env?: unknown) => Response | Promise<Response> }, tls: { key: string; cert: string }, hostname: string): Server {
+function createGuardedServer(
+  app: { fetch: (request: Request, env?: unknown) => Response | Promise<Response> },
+  tls: { key: string; cert: string },
+  hostname: string,
+): Server {
   const listener = getRequestListener(app.fetch, { hostname });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const why = refusal(req);
@@ -244,7 +250,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const adminToken = adminTokenFrom(kubeconfigPath, auth) ?? issueToken(ADMIN.user, ADMIN.groups);
 
   await new Registry(store).ensureSystemNamespaces();
-  const app = createApp({ store, authenticate: (t) => auth.authenticate(t), logs: options.logs, watchBookmarkIntervalMs: options.watchBookmarkIntervalMs, maxWatchSeconds: options.maxWatchSeconds });
+  const app = createApp({
+    store,
+    authenticate: (t) => auth.authenticate(t),
+    logs: options.logs,
+    watchBookmarkIntervalMs: options.watchBookmarkIntervalMs,
+    maxWatchSeconds: options.maxWatchSeconds,
+  });
   const server = createGuardedServer(app, tls, host);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

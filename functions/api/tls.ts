@@ -34,7 +34,7 @@ function certificate(options: {
 }): string {
   const cert = forge.pki.createCertificate();
   cert.publicKey = options.publicKey;
-  cert.serialNumber = '01' + randomBytes(15).toString('hex');
+  cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
   cert.validity.notBefore = new Date(Date.now() - 60_000);
   cert.validity.notAfter = new Date(Date.now() + options.years * 365 * 24 * 3600 * 1000);
   cert.setSubject([{ name: 'commonName', value: options.subject }]);

@@ -51,7 +51,7 @@ export function watchResponse(store: Store, req: WatchRequest): Response {
   let drained: (() => void) | undefined;
   const stallMs = req.stallMs ?? STALL_MS;
   abort.signal.addEventListener('abort', () => drained?.(), { once: true });
-  const frame = (type: string, object: unknown) => encoder.encode(JSON.stringify({ type, object }) + '\n');
+  const frame = (type: string, object: unknown) => encoder.encode(`${JSON.stringify({ type, object })}\n`);
   const objectFrame = (type: string, object: KubeObject) =>
     req.asTable
       ? frame(type, toTable(req.info.kind, [object], { includeObject: 'Metadata', resourceVersion: object.metadata.resourceVersion }))
@@ -73,64 +73,77 @@ export function watchResponse(store: Store, req: WatchRequest): Response {
   };
 
   const run = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
-      const timeoutMs = Math.max(1, req.timeoutSeconds ?? 1800) * 1000;
-      timer = setTimeout(() => abort.abort(), timeoutMs);
-      timer.unref?.();
-      const close = () => {
-        try {
-          controller.close();
-        } catch {
-          /* already closed */
-        }
-      };
+    const timeoutMs = Math.max(1, req.timeoutSeconds ?? 1800) * 1000;
+    timer = setTimeout(() => abort.abort(), timeoutMs);
+    timer.unref?.();
+    const close = () => {
       try {
-        let from: number;
-        const rv = req.resourceVersion;
-        if (rv === undefined || rv === '' || rv === '0') {
-          const listed = await store.list(req.info.storeKey, { namespace: req.namespace, labelSelector: req.labelSelector, fieldSelector: req.fieldSelector });
-          for (const item of listed.items) await send(controller, objectFrame('ADDED', item));
-          from = listed.revision;
-        } else {
-          from = Number(rv);
-          if (!Number.isSafeInteger(from) || from < 0) {
-            controller.enqueue(frame('ERROR', expired(`invalid resource version: ${rv}`).toStatus()));
-            return close();
-          }
-        }
-        const events = store.watch(req.info.storeKey, {
-          fromRevision: from,
-          namespace: req.namespace,
-          labelSelector: req.labelSelector,
-          fieldSelector: req.fieldSelector,
-          bookmarkIntervalMs: req.allowBookmarks ? req.bookmarkIntervalMs : undefined,
-          signal: abort.signal,
-        });
-        for await (const event of events as AsyncIterable<WatchEvent>) {
-          if (abort.signal.aborted) break;
-          if (event.type === 'BOOKMARK') {
-            await send(controller, frame('BOOKMARK', { kind: req.info.kind, apiVersion: groupVersion(req.info), metadata: { resourceVersion: String(event.revision) } }));
-          } else {
-            await send(controller, objectFrame(event.type, event.object));
-          }
-        }
-      } catch (err) {
-        if (err instanceof SlowWatcherError) {
-          // Drop what is queued and close the connection: the client lists or resumes anew.
-          clearTimeout(timer);
-          abort.abort();
-          controller.error(err);
-          req.cutOff?.();
-          return;
-        }
-        if (err instanceof GoneError || isStoreError(err, 'Gone')) {
-          controller.enqueue(frame('ERROR', expired(`too old resource version: ${req.resourceVersion} (${(err as GoneError).compacted})`).toStatus()));
-        } else if (!abort.signal.aborted) {
-          controller.enqueue(frame('ERROR', { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: (err as Error).message, reason: 'InternalError', code: 500 }));
-        }
-      } finally {
-        clearTimeout(timer);
+        controller.close();
+      } catch {
+        /* already closed */
       }
-      close();
+    };
+    try {
+      let from: number;
+      const rv = req.resourceVersion;
+      if (rv === undefined || rv === '' || rv === '0') {
+        const listed = await store.list(req.info.storeKey, { namespace: req.namespace, labelSelector: req.labelSelector, fieldSelector: req.fieldSelector });
+        for (const item of listed.items) await send(controller, objectFrame('ADDED', item));
+        from = listed.revision;
+      } else {
+        from = Number(rv);
+        if (!Number.isSafeInteger(from) || from < 0) {
+          controller.enqueue(frame('ERROR', expired(`invalid resource version: ${rv}`).toStatus()));
+          return close();
+        }
+      }
+      const events = store.watch(req.info.storeKey, {
+        fromRevision: from,
+        namespace: req.namespace,
+        labelSelector: req.labelSelector,
+        fieldSelector: req.fieldSelector,
+        bookmarkIntervalMs: req.allowBookmarks ? req.bookmarkIntervalMs : undefined,
+        signal: abort.signal,
+      });
+      for await (const event of events as AsyncIterable<WatchEvent>) {
+        if (abort.signal.aborted) break;
+        if (event.type === 'BOOKMARK') {
+          await send(
+            controller,
+            frame('BOOKMARK', { kind: req.info.kind, apiVersion: groupVersion(req.info), metadata: { resourceVersion: String(event.revision) } }),
+          );
+        } else {
+          await send(controller, objectFrame(event.type, event.object));
+        }
+      }
+    } catch (err) {
+      if (err instanceof SlowWatcherError) {
+        // Drop what is queued and close the connection: the client lists or resumes anew.
+        clearTimeout(timer);
+        abort.abort();
+        controller.error(err);
+        req.cutOff?.();
+        return;
+      }
+      if (err instanceof GoneError || isStoreError(err, 'Gone')) {
+        controller.enqueue(frame('ERROR', expired(`too old resource version: ${req.resourceVersion} (${(err as GoneError).compacted})`).toStatus()));
+      } else if (!abort.signal.aborted) {
+        controller.enqueue(
+          frame('ERROR', {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Failure',
+            message: (err as Error).message,
+            reason: 'InternalError',
+            code: 500,
+          }),
+        );
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    close();
   };
   const stream = new ReadableStream<Uint8Array>(
     {

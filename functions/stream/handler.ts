@@ -41,6 +41,8 @@ export async function handleStream(event: StreamEvent, controllers: Controller[]
 let controllers: Promise<Controller[]> | undefined;
 
 export async function handler(event: StreamEvent): Promise<StreamResponse> {
-  controllers ??= createStore(process.env.SKIFF_STORE_URL ?? 'dynamodb://skiff-state').then((store) => controllersFor(store, { scheduler: { coordination: 'claims' } }));
+  controllers ??= createStore(process.env.SKIFF_STORE_URL ?? 'dynamodb://skiff-state').then((store) =>
+    controllersFor(store, { scheduler: { coordination: 'claims' } }),
+  );
   return handleStream(event, await controllers);
 }

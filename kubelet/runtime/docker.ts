@@ -77,7 +77,13 @@ export class DockerRuntime implements Runtime {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const req = request(
-        { socketPath: this.options.socketPath, path, method, timeout: timeoutMs, headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {} },
+        {
+          socketPath: this.options.socketPath,
+          path,
+          method,
+          timeout: timeoutMs,
+          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+        },
         resolve,
       );
       req.on('error', reject);
@@ -188,7 +194,10 @@ export class DockerRuntime implements Runtime {
   private runningIds(): Promise<Set<string>> {
     if (this.snapshot && Date.now() - this.snapshot.at < 500) return Promise.resolve(this.snapshot.ids);
     this.snapshotLoading ??= (async () => {
-      const found = await this.json<{ Id: string }[]>('GET', `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: this.labelFilter(), status: ['running'] }))}`);
+      const found = await this.json<{ Id: string }[]>(
+        'GET',
+        `/containers/json?filters=${encodeURIComponent(JSON.stringify({ label: this.labelFilter(), status: ['running'] }))}`,
+      );
       const ids = new Set(found.map((c) => c.Id));
       this.snapshot = { at: Date.now(), ids };
       return ids;
@@ -212,7 +221,11 @@ export class DockerRuntime implements Runtime {
   }
 
   private async inspectEngine(id: string): Promise<ContainerStatus> {
-    const c = await this.json<{ Id: string; State: { Status: string; ExitCode: number; StartedAt: string; FinishedAt: string; Pid: number; OOMKilled: boolean }; Config: { Labels: Record<string, string> } }>('GET', `/containers/${id}/json`);
+    const c = await this.json<{
+      Id: string;
+      State: { Status: string; ExitCode: number; StartedAt: string; FinishedAt: string; Pid: number; OOMKilled: boolean };
+      Config: { Labels: Record<string, string> };
+    }>('GET', `/containers/${id}/json`);
     const spec = JSON.parse(c.Config.Labels[LABEL.spec] ?? '{}') as ContainerSpec;
     const running = c.State.Status === 'running' || c.State.Status === 'created' || c.State.Status === 'restarting';
     const exitCode = c.State.ExitCode;
@@ -277,7 +290,10 @@ export class DockerRuntime implements Runtime {
   }
 
   async list(): Promise<ContainerStatus[]> {
-    const found = await this.json<{ Id: string }[]>('GET', `/containers/json?all=true&filters=${encodeURIComponent(JSON.stringify({ label: this.labelFilter() }))}`);
+    const found = await this.json<{ Id: string }[]>(
+      'GET',
+      `/containers/json?all=true&filters=${encodeURIComponent(JSON.stringify({ label: this.labelFilter() }))}`,
+    );
     const out: ContainerStatus[] = [];
     for (const c of found) out.push(await this.inspectNow(c.Id));
     return out;

@@ -139,7 +139,10 @@ export class ProcessRuntime implements Runtime {
         const text = partial + buffer.toString('utf8');
         const end = text.lastIndexOf('\n');
         partial = text.slice(end + 1);
-        const lines = text.slice(0, end + 1).split('\n').filter(Boolean);
+        const lines = text
+          .slice(0, end + 1)
+          .split('\n')
+          .filter(Boolean);
         const out = formatLines(lines, { timestamps: options.timestamps });
         if (out) onText(out);
       } else if (exited) {
@@ -152,7 +155,11 @@ export class ProcessRuntime implements Runtime {
   async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
     const status = await this.inspect(id);
     if (status.state !== 'running') return { exitCode: 126, output: `container ${status.spec.name} is not running`, timedOut: false };
-    return runCommand(command, { cwd: status.spec.workingDir || undefined, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...status.spec.env } }, timeoutMs);
+    return runCommand(
+      command,
+      { cwd: status.spec.workingDir || undefined, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...status.spec.env } },
+      timeoutMs,
+    );
   }
 }
 
@@ -164,7 +171,7 @@ function formatLines(lines: string[], options: LogOptions): string {
   }
   if (options.tailLines !== undefined) lines = options.tailLines > 0 ? lines.slice(-options.tailLines) : [];
   if (!options.timestamps) lines = lines.map((l) => l.slice(l.indexOf(' ') + 1));
-  return lines.length ? lines.join('\n') + '\n' : '';
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
 /** Runs a host command with a time limit, in its own process group (killed whole on timeout). */

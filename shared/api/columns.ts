@@ -38,7 +38,13 @@ export function age(timestamp: unknown, now: Date): string {
   return humanDuration(now.getTime() - Date.parse(timestamp));
 }
 
-export const nameColumn: Column = { name: 'Name', type: 'string', format: 'name', description: 'Name must be unique within a namespace.', cell: (o) => o.metadata.name };
+export const nameColumn: Column = {
+  name: 'Name',
+  type: 'string',
+  format: 'name',
+  description: 'Name must be unique within a namespace.',
+  cell: (o) => o.metadata.name,
+};
 export const ageColumn: Column = { name: 'Age', type: 'string', description: 'CreationTimestamp', cell: (o, now) => age(o.metadata.creationTimestamp, now) };
 
 /** `k=v,...` of a map selector, or `<none>`. */

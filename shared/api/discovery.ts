@@ -59,7 +59,13 @@ export function apiResourceList(group: string, version: string) {
     resources.push(entry);
     for (const sub of info.subresources) {
       const shape = subresourceShape(info, sub);
-      const subEntry: Record<string, unknown> = { name: `${info.resource}/${sub}`, singularName: '', namespaced: info.namespaced, kind: shape.kind.kind, verbs: shape.verbs };
+      const subEntry: Record<string, unknown> = {
+        name: `${info.resource}/${sub}`,
+        singularName: '',
+        namespaced: info.namespaced,
+        kind: shape.kind.kind,
+        verbs: shape.verbs,
+      };
       if (shape.kind.group !== info.group || shape.kind.version !== info.version) {
         subEntry.group = shape.kind.group;
         subEntry.version = shape.kind.version;
@@ -97,7 +103,12 @@ export function apiGroup(name: string) {
 export function aggregatedVersionAsked(accept: string | undefined): 'v2' | 'v2beta1' | undefined {
   if (!accept) return undefined;
   for (const part of accept.split(',')) {
-    const params = new Map(part.split(';').slice(1).map((p) => p.trim().split('=') as [string, string]));
+    const params = new Map(
+      part
+        .split(';')
+        .slice(1)
+        .map((p) => p.trim().split('=') as [string, string]),
+    );
     if (params.get('g') === 'apidiscovery.k8s.io' && params.get('as') === 'APIGroupDiscoveryList') {
       const v = params.get('v');
       if (v === 'v2' || v === 'v2beta1') return v;

@@ -11,7 +11,12 @@ import { ApiError, badRequest } from './status.js';
 const TOO_LARGE_WAIT_MS = 3_000;
 
 /** Checks a list's resourceVersion options; the revision to read for Exact, else undefined. */
-export async function readRevision(store: Store, rv: string | undefined, match: string | undefined, continueToken: string | undefined): Promise<number | undefined> {
+export async function readRevision(
+  store: Store,
+  rv: string | undefined,
+  match: string | undefined,
+  continueToken: string | undefined,
+): Promise<number | undefined> {
   if (match !== undefined && match !== '' && match !== 'Exact' && match !== 'NotOlderThan') {
     throw badRequest(`resourceVersionMatch: Unsupported value: ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan"`);
   }
@@ -43,4 +48,3 @@ async function waitForRevision(store: Store, revision: number): Promise<void> {
     });
   }
 }
-

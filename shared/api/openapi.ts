@@ -101,7 +101,14 @@ function buildDocument(group: string, version: string) {
       put: operation('put', response(kind), { parameters: writeParams, requestBody: { content: { '*/*': { schema: ref } } } }),
       patch: operation('patch', response(kind), {
         parameters: [...writeParams, queryParam('force', 'Force is going to "force" Apply requests.')],
-        requestBody: { content: { 'application/json-patch+json': {}, 'application/merge-patch+json': {}, 'application/strategic-merge-patch+json': {}, 'application/apply-patch+yaml': {} } },
+        requestBody: {
+          content: {
+            'application/json-patch+json': {},
+            'application/merge-patch+json': {},
+            'application/strategic-merge-patch+json': {},
+            'application/apply-patch+yaml': {},
+          },
+        },
       }),
       delete: operation('delete', response(kind)),
     };

@@ -18,7 +18,19 @@ import { ApplyConflictError, PatchError, jsonPatch, mergePatch, recordUpdate, se
 import { SYSTEM_NAMESPACES } from './kinds/namespace.js';
 import { RESOURCES, groupVersion, kindOf, type ResourceInfo } from './resources.js';
 import { checkFields, checkKind, checkNamespace, type FieldValidation } from './write-checks.js';
-import { ApiError, badRequest, conflict, expired, forbidden, invalid, namespaceNotFound, successStatus, toApiError, type Status, type StatusCause } from './status.js';
+import {
+  ApiError,
+  badRequest,
+  conflict,
+  expired,
+  forbidden,
+  invalid,
+  namespaceNotFound,
+  successStatus,
+  toApiError,
+  type Status,
+  type StatusCause,
+} from './status.js';
 
 export type { FieldValidation };
 
@@ -90,7 +102,7 @@ export class Registry {
   checkFieldSelector(info: ResourceInfo, fieldSelector: string | undefined): void {
     if (!fieldSelector) return;
     const allowed = new Set(['metadata.name', 'metadata.namespace', ...info.fieldSelectors]);
-    let parsed;
+    let parsed: ReturnType<typeof parseFieldSelector>;
     try {
       parsed = parseFieldSelector(fieldSelector);
     } catch (err) {
@@ -115,7 +127,11 @@ export class Registry {
     } catch (err) {
       if (isStoreError(err, 'Gone')) {
         if (exact !== undefined) throw expired(`too old resource version: ${exact} (${await this.store.compactedRevision()})`);
-        throw new ApiError(410, 'Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+        throw new ApiError(
+          410,
+          'Expired',
+          'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.',
+        );
       }
       throw toApiError(err, info);
     }
@@ -133,7 +149,9 @@ export class Registry {
       throw toApiError(err);
     }
     if (ns.metadata.deletionTimestamp) {
-      throw forbidden(`${info.resource} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`, { kind: info.resource });
+      throw forbidden(`${info.resource} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`, {
+        kind: info.resource,
+      });
     }
   }
 
@@ -164,7 +182,10 @@ export class Registry {
     // A generated name that is taken is drawn again, as kube-apiserver does (up to 8 tries).
     // The name is drawn here, not by the store, so it is the one validation allowed for (prefix cut to 58).
     for (let attempt = 1; ; attempt++) {
-      const drawn = !name && managed.metadata.generateName ? { ...managed, metadata: { ...managed.metadata, name: generatedName(managed.metadata.generateName) } } : managed;
+      const drawn =
+        !name && managed.metadata.generateName
+          ? { ...managed, metadata: { ...managed.metadata, name: generatedName(managed.metadata.generateName) } }
+          : managed;
       try {
         return { object: await this.store.create(info.storeKey, drawn), warnings, created: true };
       } catch (err) {
@@ -181,7 +202,13 @@ export class Registry {
    * resourceVersion), except what the subresource split keeps: status for the main resource,
    * everything but status for `/status`.
    */
-  async update(info: ResourceInfo, namespace: string, name: string, body: unknown, options: WriteOptions & { subresource?: string } = {}): Promise<WriteResult> {
+  async update(
+    info: ResourceInfo,
+    namespace: string,
+    name: string,
+    body: unknown,
+    options: WriteOptions & { subresource?: string } = {},
+  ): Promise<WriteResult> {
     const object = checkKind(info, body);
     const { warnings, causes: schemaCauses } = checkFields(info, object, options.fieldValidation);
     if (object.metadata.name !== undefined && object.metadata.name !== name) {
@@ -215,7 +242,8 @@ export class Registry {
         if (current.metadata[f] === undefined) delete next.metadata[f];
         else next.metadata[f] = current.metadata[f];
       }
-      if (next.metadata.managedFields === undefined && current.metadata.managedFields !== undefined) next.metadata.managedFields = current.metadata.managedFields;
+      if (next.metadata.managedFields === undefined && current.metadata.managedFields !== undefined)
+        next.metadata.managedFields = current.metadata.managedFields;
     }
     const rv = next.metadata.resourceVersion;
     if (rv !== undefined && rv !== '' && rv !== current.metadata.resourceVersion) {
@@ -239,7 +267,13 @@ export class Registry {
 
   // ---- patch -----------------------------------------------------------------------------
 
-  private applyPatch(info: ResourceInfo, type: PatchType, current: KubeObject, patch: unknown, options: { fieldManager?: string; force?: boolean }): KubeObject {
+  private applyPatch(
+    info: ResourceInfo,
+    type: PatchType,
+    current: KubeObject,
+    patch: unknown,
+    options: { fieldManager?: string; force?: boolean },
+  ): KubeObject {
     switch (type) {
       case 'merge':
         if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw badRequest('merge patch must be a JSON object');
@@ -281,7 +315,8 @@ export class Registry {
           if (!options.fieldManager) throw badRequest('PATCH with apply requires a fieldManager query parameter');
           const applied = checkKind(info, patch);
           applied.metadata.name ??= name;
-          if (applied.metadata.name !== name) throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
+          if (applied.metadata.name !== name)
+            throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
           const withFields = serverSideApply(undefined, applied, { manager: options.fieldManager, force: Boolean(options.force), gvk: info });
           return this.create(info, namespace, withFields, { ...options, fieldManager: undefined });
         }
@@ -305,7 +340,8 @@ export class Registry {
       if (typeof patched !== 'object' || patched === null || typeof patched.metadata !== 'object' || patched.metadata === null) {
         throw badRequest('the patch removed the object metadata');
       }
-      if (patched.metadata.name !== name) throw badRequest(`the name of the object (${String(patched.metadata.name)}) does not match the name on the URL (${name})`);
+      if (patched.metadata.name !== name)
+        throw badRequest(`the name of the object (${String(patched.metadata.name)}) does not match the name on the URL (${name})`);
       if (info.namespaced && (patched.metadata.namespace ?? namespace) !== namespace) {
         throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
       }
@@ -338,7 +374,11 @@ export class Registry {
       throw conflict(info, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
     }
     if (pre.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
-      throw conflict(info, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+      throw conflict(
+        info,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`,
+      );
     }
     if (request.gracePeriodSeconds !== undefined && (!Number.isInteger(request.gracePeriodSeconds) || request.gracePeriodSeconds < 0)) {
       throw invalid(info, name, [{ type: 'FieldValueInvalid', field: 'gracePeriodSeconds', message: 'must be a non-negative integer' }]);
@@ -421,6 +461,4 @@ export class Registry {
     );
     return { kind: `${info.kind}List`, apiVersion: groupVersion(info), metadata: {}, items: out.filter((o): o is KubeObject => o !== undefined) };
   }
-
-
 }

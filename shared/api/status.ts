@@ -66,7 +66,16 @@ export class ApiError extends Error {
    * fields left out as Go's omitempty does: some clients compare bodies byte for byte.
    */
   toStatus(): Status {
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, details: orderedDetails(this.details), code: this.code };
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: this.message,
+      reason: this.reason,
+      details: orderedDetails(this.details),
+      code: this.code,
+    };
   }
 }
 
@@ -78,7 +87,8 @@ function orderedDetails(details: StatusDetails | undefined): StatusDetails | und
   if (details.kind) out.kind = details.kind;
   if (details.uid) out.uid = details.uid;
   // A cause's `type` is `reason` on the wire (Go's StatusCause.Type has the json name "reason").
-  if (details.causes?.length) out.causes = details.causes.map((c) => ({ reason: c.type, message: c.message, ...(c.field ? { field: c.field } : {}) }) as unknown as StatusCause);
+  if (details.causes?.length)
+    out.causes = details.causes.map((c) => ({ reason: c.type, message: c.message, ...(c.field ? { field: c.field } : {}) }) as unknown as StatusCause);
   if (details.retryAfterSeconds) out.retryAfterSeconds = details.retryAfterSeconds;
   return Object.keys(out).length ? out : undefined;
 }

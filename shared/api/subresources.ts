@@ -11,7 +11,7 @@ import { findResource, type ResourceInfo } from './resources.js';
 import { ApiError, conflict, invalid, successStatus, toApiError, type Status } from './status.js';
 import { asObj } from './validation.js';
 
-export function toScale(info: ResourceInfo, object: KubeObject) {
+export function toScale(object: KubeObject) {
   const spec = asObj(object.spec);
   const status = asObj(object.status);
   const selector = asObj(spec.selector);
@@ -32,7 +32,7 @@ export function toScale(info: ResourceInfo, object: KubeObject) {
 }
 
 export async function getScale(registry: Registry, info: ResourceInfo, namespace: string, name: string) {
-  return toScale(info, await registry.get(info, namespace, name));
+  return toScale(await registry.get(info, namespace, name));
 }
 
 /** Writes a Scale (from PUT, or a patched Scale): only spec.replicas changes. */
@@ -52,12 +52,24 @@ export async function updateScale(registry: Registry, info: ResourceInfo, namesp
   }
   const rv = asObj(body.metadata).resourceVersion as string | undefined;
   const current = await registry.get(info, namespace, name);
-  const next = { ...current, metadata: { ...current.metadata, resourceVersion: rv || current.metadata.resourceVersion }, spec: { ...asObj(current.spec), replicas } };
+  const next = {
+    ...current,
+    metadata: { ...current.metadata, resourceVersion: rv || current.metadata.resourceVersion },
+    spec: { ...asObj(current.spec), replicas },
+  };
   const written = await registry.commitUpdate(info, current, next, options);
-  return toScale(info, written);
+  return toScale(written);
 }
 
-export async function patchScale(registry: Registry, info: ResourceInfo, namespace: string, name: string, type: PatchType, patch: unknown, options: WriteOptions = {}) {
+export async function patchScale(
+  registry: Registry,
+  info: ResourceInfo,
+  namespace: string,
+  name: string,
+  type: PatchType,
+  patch: unknown,
+  options: WriteOptions = {},
+) {
   const scale = await getScale(registry, info, namespace, name);
   let patched: unknown;
   try {

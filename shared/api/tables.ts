@@ -15,7 +15,11 @@ function partialMetadata(o: KubeObject): Obj {
 }
 
 /** The Table for a list (or one object) of `kind`. */
-export function toTable(kind: string, objects: KubeObject[], options: { includeObject?: IncludeObject; now?: Date; resourceVersion?: string; continue?: string; remainingItemCount?: number } = {}) {
+export function toTable(
+  kind: string,
+  objects: KubeObject[],
+  options: { includeObject?: IncludeObject; now?: Date; resourceVersion?: string; continue?: string; remainingItemCount?: number } = {},
+) {
   const columns = kindOf(kind)?.columns ?? [nameColumn, ageColumn];
   const now = options.now ?? new Date();
   const include = options.includeObject ?? 'Metadata';
@@ -27,7 +31,13 @@ export function toTable(kind: string, objects: KubeObject[], options: { includeO
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
     metadata,
-    columnDefinitions: columns.map((c) => ({ name: c.name, type: c.type, format: c.format ?? '', description: c.description ?? c.name, priority: c.priority ?? 0 })),
+    columnDefinitions: columns.map((c) => ({
+      name: c.name,
+      type: c.type,
+      format: c.format ?? '',
+      description: c.description ?? c.name,
+      priority: c.priority ?? 0,
+    })),
     rows: objects.map((o) => {
       const row: Obj = { cells: columns.map((c) => c.cell(o, now) ?? '') };
       if (include === 'Metadata') row.object = partialMetadata(o);

@@ -30,5 +30,6 @@ export const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) ==
 
 /** A port number field: 1 to 65535. */
 export function checkPort(value: unknown, field: string, causes: StatusCause[]): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) causes.push(invalidValue(field, value, 'must be between 1 and 65535, inclusive'));
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535)
+    causes.push(invalidValue(field, value, 'must be between 1 and 65535, inclusive'));
 }

@@ -56,4 +56,3 @@ export function checkFields(info: ResourceInfo, object: KubeObject, mode: FieldV
   pruneUnknownFields(info.kind, object);
   return { warnings: mode === 'Ignore' ? [] : unknown.map((f) => `unknown field "${f}"`), causes: report.causes };
 }
-

@@ -51,7 +51,14 @@ export class FakeCloudProvider implements CloudProvider {
     const type = this.types.find((t) => t.name === request.instanceType);
     if (!type) throw new Error(`unknown instance type ${request.instanceType}`);
     if (!type.zones.includes(request.zone)) throw new InsufficientCapacityError(request.instanceType, request.zone);
-    const node: CloudNode = { name: request.name, providerID: `fake://${request.zone}/i-${(++this.serial).toString(16).padStart(8, '0')}`, instanceType: type.name, zone: request.zone, state: 'running', labels: request.labels ?? {} };
+    const node: CloudNode = {
+      name: request.name,
+      providerID: `fake://${request.zone}/i-${(++this.serial).toString(16).padStart(8, '0')}`,
+      instanceType: type.name,
+      zone: request.zone,
+      state: 'running',
+      labels: request.labels ?? {},
+    };
     this.nodes.set(request.name, node);
     return node;
   }

@@ -30,7 +30,10 @@ export class SimKubelet {
   private renewing = true;
   private stopped = false;
 
-  constructor(private readonly store: Store, private readonly options: SimKubeletOptions) {}
+  constructor(
+    private readonly store: Store,
+    private readonly options: SimKubeletOptions,
+  ) {}
 
   get name(): string {
     return this.options.name;
@@ -78,12 +81,28 @@ export class SimKubelet {
       status: {
         capacity: resources,
         allocatable: resources,
-        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'simulated kubelet is ready', lastHeartbeatTime: nowTimestamp(), lastTransitionTime: nowTimestamp() }],
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'KubeletReady',
+            message: 'simulated kubelet is ready',
+            lastHeartbeatTime: nowTimestamp(),
+            lastTransitionTime: nowTimestamp(),
+          },
+        ],
         addresses: [
           { type: 'InternalIP', address: '127.0.0.1' },
           { type: 'Hostname', address: this.name },
         ],
-        nodeInfo: { kubeletVersion: 'v1.32.0-skiff-sim', containerRuntimeVersion: 'sim://1', osImage: 'simulated', kernelVersion: 'sim', operatingSystem: 'linux', architecture: 'amd64' },
+        nodeInfo: {
+          kubeletVersion: 'v1.32.0-skiff-sim',
+          containerRuntimeVersion: 'sim://1',
+          osImage: 'simulated',
+          kernelVersion: 'sim',
+          operatingSystem: 'linux',
+          architecture: 'amd64',
+        },
       },
     };
   }
@@ -105,7 +124,12 @@ export class SimKubelet {
     } catch (err) {
       if (!isNotFound(err)) throw err;
       await this.store
-        .create('leases.coordination.k8s.io', { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: 'kube-node-lease' }, spec })
+        .create('leases.coordination.k8s.io', {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.name, namespace: 'kube-node-lease' },
+          spec,
+        })
         .catch(ignore(isAlreadyExists));
     }
   }
@@ -116,7 +140,9 @@ export class SimKubelet {
     const { namespace = '', name = '' } = pod.metadata;
     if (pod.metadata.deletionTimestamp) {
       // Containers "stop" at once: confirm the deletion.
-      await guaranteedUpdate(this.store, 'pods', namespace, name, (p) => ({ ...p, metadata: { ...p.metadata, deletionGracePeriodSeconds: 0 } })).catch(ignoreNotFound);
+      await guaranteedUpdate(this.store, 'pods', namespace, name, (p) => ({ ...p, metadata: { ...p.metadata, deletionGracePeriodSeconds: 0 } })).catch(
+        ignoreNotFound,
+      );
       return;
     }
     const status = asObj(pod.status);
@@ -132,7 +158,13 @@ export class SimKubelet {
         status: {
           ...asObj(p.status),
           phase: 'Running',
-          conditions: [condition('PodReadyToStartContainers'), condition('Initialized'), condition('Ready'), condition('ContainersReady'), condition('PodScheduled')],
+          conditions: [
+            condition('PodReadyToStartContainers'),
+            condition('Initialized'),
+            condition('Ready'),
+            condition('ContainersReady'),
+            condition('PodScheduled'),
+          ],
           hostIP: '127.0.0.1',
           podIP,
           podIPs: [{ ip: podIP }],

@@ -24,7 +24,10 @@ export class SimCloudProvider implements CloudProvider {
   private readonly types: InstanceType[];
   private subscription?: Subscription;
 
-  constructor(private readonly store: Store, private readonly options: SimCloudOptions = {}) {
+  constructor(
+    private readonly store: Store,
+    private readonly options: SimCloudOptions = {},
+  ) {
     this.types = options.instanceTypes ?? SIM_INSTANCE_TYPES;
   }
 
@@ -48,7 +51,14 @@ export class SimCloudProvider implements CloudProvider {
       state: 'running',
       labels: request.labels ?? {},
     };
-    const kubelet = new SimKubelet(this.store, { ...this.options, name: request.name, instanceType: type, zone: request.zone, labels: node.labels, providerID: node.providerID });
+    const kubelet = new SimKubelet(this.store, {
+      ...this.options,
+      name: request.name,
+      instanceType: type,
+      zone: request.zone,
+      labels: node.labels,
+      providerID: node.providerID,
+    });
     this.nodes.set(request.name, { node, kubelet });
     await kubelet.start();
     this.watchPods();

@@ -52,7 +52,10 @@ export interface CloudProvider {
 }
 
 export class InsufficientCapacityError extends Error {
-  constructor(readonly instanceType: string, readonly zone: string) {
+  constructor(
+    readonly instanceType: string,
+    readonly zone: string,
+  ) {
     super(`insufficient capacity for ${instanceType} in ${zone}`);
   }
 }

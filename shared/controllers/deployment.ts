@@ -77,7 +77,10 @@ export class DeploymentController implements Controller {
   readonly name = 'deployment';
   private readonly events: EventRecorder;
 
-  constructor(private readonly store: Store, private readonly now: () => Date = () => new Date()) {
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => Date = () => new Date(),
+  ) {
     this.events = new EventRecorder(store, 'deployment-controller');
   }
 
@@ -119,7 +122,12 @@ export class DeploymentController implements Controller {
       // Paused: no new template rolls out, but a change of replicas still applies, spread
       // over the ReplicaSets in proportion to their sizes.
       const scaled = await this.scaleProportionally(d, all, newRS, replicas);
-      return this.updateStatus(d, scaled, scaled.find((rs) => rs.metadata.uid === newRS?.metadata.uid), replicas);
+      return this.updateStatus(
+        d,
+        scaled,
+        scaled.find((rs) => rs.metadata.uid === newRS?.metadata.uid),
+        replicas,
+      );
     }
     if (!newRS) newRS = await this.createNewRS(d, hash, maxRevision + 1, oldRSs.length === 0 ? replicas : 0);
     else if (revisionOf(newRS) < maxRevision) newRS = await this.setRevision(newRS, maxRevision + 1);
@@ -132,7 +140,8 @@ export class DeploymentController implements Controller {
       if (owner) byOwner.set(owner, [...(byOwner.get(owner) ?? []), p]);
     }
     const podsOf = (rs: KubeObject) => byOwner.get(rs.metadata.uid ?? '') ?? [];
-    const active = (rs: KubeObject) => podsOf(rs).filter((p) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(String(asObj(p.status).phase)));
+    const active = (rs: KubeObject) =>
+      podsOf(rs).filter((p) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(String(asObj(p.status).phase)));
     // Pods above a ReplicaSet's spec are about to go: they count for surge, not for availability.
     // Available means Ready for minReadySeconds.
     const minReadySeconds = Number(spec.minReadySeconds ?? 0);
@@ -175,7 +184,13 @@ export class DeploymentController implements Controller {
     }
     await this.cleanup(d, oldRSs);
     const fresh = (await this.store.list(RS, { namespace })).items.filter((rs) => controllerOf(rs)?.uid === d.metadata.uid);
-    return this.updateStatus(d, fresh, fresh.find((rs) => rs.metadata.uid === newRS!.metadata.uid), replicas, pods);
+    return this.updateStatus(
+      d,
+      fresh,
+      fresh.find((rs) => rs.metadata.uid === newRS!.metadata.uid),
+      replicas,
+      pods,
+    );
   }
 
   /**
@@ -221,7 +236,8 @@ export class DeploymentController implements Controller {
     const selector = structuredClone(asObj(spec.selector));
     selector.matchLabels = { ...asObj(selector.matchLabels), [TEMPLATE_HASH]: hash };
     const annotations: Record<string, string> = {};
-    for (const [k, v] of Object.entries(d.metadata.annotations ?? {})) if (k !== 'kubectl.kubernetes.io/last-applied-configuration' && k !== REVISION) annotations[k] = v;
+    for (const [k, v] of Object.entries(d.metadata.annotations ?? {}))
+      if (k !== 'kubectl.kubernetes.io/last-applied-configuration' && k !== REVISION) annotations[k] = v;
     annotations[REVISION] = String(revision);
     annotations['deployment.kubernetes.io/desired-replicas'] = String(specReplicas(d));
     const rs: KubeObject = {
@@ -232,7 +248,9 @@ export class DeploymentController implements Controller {
         namespace: d.metadata.namespace,
         labels: meta.labels as Record<string, string>,
         annotations,
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name!, uid: d.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+        ownerReferences: [
+          { apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name!, uid: d.metadata.uid!, controller: true, blockOwnerDeletion: true },
+        ],
       },
       spec: { replicas, minReadySeconds: spec.minReadySeconds ?? 0, selector, template },
     };
@@ -273,7 +291,13 @@ export class DeploymentController implements Controller {
     const updated = await guaranteedUpdate(this.store, RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', (r) =>
       specReplicas(r) === replicas ? undefined : { ...r, spec: { ...asObj(r.spec), replicas } },
     );
-    if (from !== replicas) await this.events.record(d, 'Normal', 'ScalingReplicaSet', `Scaled ${replicas > from ? 'up' : 'down'} replica set ${rs.metadata.name} from ${from} to ${replicas}`);
+    if (from !== replicas)
+      await this.events.record(
+        d,
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled ${replicas > from ? 'up' : 'down'} replica set ${rs.metadata.name} from ${from} to ${replicas}`,
+      );
     return updated;
   }
 
@@ -282,11 +306,19 @@ export class DeploymentController implements Controller {
     const limit = Number(asObj(d.spec).revisionHistoryLimit ?? 10);
     const idle = oldRSs.filter((rs) => specReplicas(rs) === 0 && Number(asObj(rs.status).replicas ?? 0) === 0);
     for (const rs of idle.slice(0, Math.max(0, idle.length - limit))) {
-      await this.store.delete(RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', { preconditions: { uid: rs.metadata.uid } }).catch(ignore(isNotFound, isConflict));
+      await this.store
+        .delete(RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', { preconditions: { uid: rs.metadata.uid } })
+        .catch(ignore(isNotFound, isConflict));
     }
   }
 
-  private async updateStatus(d: KubeObject, all: KubeObject[], newRS: KubeObject | undefined, replicas: number, pods?: KubeObject[]): Promise<ReconcileResult | void> {
+  private async updateStatus(
+    d: KubeObject,
+    all: KubeObject[],
+    newRS: KubeObject | undefined,
+    replicas: number,
+    pods?: KubeObject[],
+  ): Promise<ReconcileResult | void> {
     const selector = toSelector(asObj(d.spec).selector);
     const podList = pods ?? (await this.store.list('pods', { namespace: d.metadata.namespace, labelSelector: selector })).items;
     const ownedUids = new Set(all.map((rs) => rs.metadata.uid));
@@ -300,7 +332,8 @@ export class DeploymentController implements Controller {
     const soonest = Math.min(...waits.filter((w) => w > 0 && w !== Infinity));
     const rolling = asObj(asObj(asObj(d.spec).strategy).rollingUpdate);
     const maxUnavailable = asObj(asObj(d.spec).strategy).type === 'Recreate' ? replicas : resolveIntOrPercent(rolling.maxUnavailable ?? '25%', replicas, false);
-    const complete = updated.length === replicas && active.length === replicas && updated.filter((p) => availableInMs(p, minReadySeconds, nowMs) === 0).length === replicas;
+    const complete =
+      updated.length === replicas && active.length === replicas && updated.filter((p) => availableInMs(p, minReadySeconds, nowMs) === 0).length === replicas;
     const now = nowTimestamp(this.now());
     const progressDeadline = Number(asObj(d.spec).progressDeadlineSeconds ?? 600);
     let requeue: ReconcileResult | undefined;
@@ -314,21 +347,42 @@ export class DeploymentController implements Controller {
           if (existing.message !== message) existing.message = message;
           return;
         }
-        const next = { type, status, reason, message, lastUpdateTime: now, lastTransitionTime: existing?.status === status ? existing.lastTransitionTime : now };
+        const next = {
+          type,
+          status,
+          reason,
+          message,
+          lastUpdateTime: now,
+          lastTransitionTime: existing?.status === status ? existing.lastTransitionTime : now,
+        };
         if (existing) Object.assign(existing, next);
         else conditions.push(next);
       };
       const minimum = availableCount >= replicas - maxUnavailable;
-      setCondition('Available', minimum ? 'True' : 'False', minimum ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', minimum ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.');
+      setCondition(
+        'Available',
+        minimum ? 'True' : 'False',
+        minimum ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+        minimum ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.',
+      );
       const rsName = newRS?.metadata.name ?? '';
       const progressing = conditions.find((c) => c.type === 'Progressing');
       const paused = Boolean(asObj(current.spec).paused);
       if (paused) setCondition('Progressing', 'Unknown', 'DeploymentPaused', 'Deployment is paused');
       else if (progressing?.reason === 'DeploymentPaused') setCondition('Progressing', 'Unknown', 'DeploymentResumed', 'Deployment is resumed');
       else if (complete) setCondition('Progressing', 'True', 'NewReplicaSetAvailable', `ReplicaSet "${rsName}" has successfully progressed.`);
-      else if (progressing && progressing.reason !== 'NewReplicaSetAvailable' && Date.parse(String(progressing.lastUpdateTime)) + progressDeadline * 1000 < this.now().getTime()) {
+      else if (
+        progressing &&
+        progressing.reason !== 'NewReplicaSetAvailable' &&
+        Date.parse(String(progressing.lastUpdateTime)) + progressDeadline * 1000 < this.now().getTime()
+      ) {
         setCondition('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "${rsName}" has timed out progressing.`);
-      } else if (!progressing || progressing.reason === 'NewReplicaSetAvailable' || progressing.reason === 'DeploymentResumed' || progressing.status === 'False') {
+      } else if (
+        !progressing ||
+        progressing.reason === 'NewReplicaSetAvailable' ||
+        progressing.reason === 'DeploymentResumed' ||
+        progressing.status === 'False'
+      ) {
         setCondition('Progressing', 'True', progressing ? 'ReplicaSetUpdated' : 'NewReplicaSetCreated', `ReplicaSet "${rsName}" is progressing.`);
       }
       if (!complete && !paused) requeue = { requeueAfterMs: Math.min(progressDeadline * 1000, 60_000, soonest + 10) };

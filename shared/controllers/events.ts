@@ -20,7 +20,11 @@ const BUCKETS = 4096;
 export class EventRecorder {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(private readonly store: Store, private readonly component: string, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly store: Store,
+    private readonly component: string,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Takes a token from the object's bucket; false when it is empty (the event is dropped). */
   private allow(uid: string): boolean {
@@ -52,7 +56,14 @@ export class EventRecorder {
         apiVersion: 'v1',
         kind: 'Event',
         metadata: { name, namespace },
-        involvedObject: { kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name, uid: object.metadata.uid, apiVersion: object.apiVersion, resourceVersion: object.metadata.resourceVersion },
+        involvedObject: {
+          kind: object.kind,
+          namespace: object.metadata.namespace,
+          name: object.metadata.name,
+          uid: object.metadata.uid,
+          apiVersion: object.apiVersion,
+          resourceVersion: object.metadata.resourceVersion,
+        },
         reason,
         message,
         type,
@@ -64,7 +75,9 @@ export class EventRecorder {
       });
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
-      await guaranteedUpdate(this.store, 'events', namespace, name, (e) => ({ ...e, count: Number(e.count ?? 1) + 1, lastTimestamp: now })).catch(ignoreNotFound);
+      await guaranteedUpdate(this.store, 'events', namespace, name, (e) => ({ ...e, count: Number(e.count ?? 1) + 1, lastTimestamp: now })).catch(
+        ignoreNotFound,
+      );
     }
   }
 }

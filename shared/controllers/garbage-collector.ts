@@ -73,7 +73,8 @@ export class GarbageCollector implements Controller {
     }
     for (const info of RESOURCES) {
       for (const o of (await this.store.list(info.storeKey)).items) {
-        if (o.metadata.deletionTimestamp && (o.metadata.finalizers ?? []).some((f) => POLICY_FINALIZERS.includes(f))) keys.push(`owner/${info.storeKey}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+        if (o.metadata.deletionTimestamp && (o.metadata.finalizers ?? []).some((f) => POLICY_FINALIZERS.includes(f)))
+          keys.push(`owner/${info.storeKey}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
       }
     }
     return keys;
@@ -136,7 +137,11 @@ export class GarbageCollector implements Controller {
   }
 
   /** Background deletion: all owners gone -> delete; some gone -> drop the dangling references. */
-  private async reconcileDependent(resource: string, object: KubeObject, ownerExists = (ref: OwnerReference, ns: string) => this.ownerExists(ref, ns)): Promise<void> {
+  private async reconcileDependent(
+    resource: string,
+    object: KubeObject,
+    ownerExists = (ref: OwnerReference, ns: string) => this.ownerExists(ref, ns),
+  ): Promise<void> {
     const ns = object.metadata.namespace ?? '';
     const refs = object.metadata.ownerReferences ?? [];
     if (refs.length === 0 || object.metadata.deletionTimestamp) return;
@@ -177,7 +182,9 @@ export class GarbageCollector implements Controller {
         const info = RESOURCES.find((r) => r.storeKey === d.resource);
         if (!info) continue;
         // Dependents go in the foreground too, so a Deployment waits for its pods as well.
-        await this.registry.delete(info, ns, d.object.metadata.name ?? '', { preconditions: { uid: d.object.metadata.uid }, propagationPolicy: 'Foreground' }).catch(ignore(isNotFound, isConflict));
+        await this.registry
+          .delete(info, ns, d.object.metadata.name ?? '', { preconditions: { uid: d.object.metadata.uid }, propagationPolicy: 'Foreground' })
+          .catch(ignore(isNotFound, isConflict));
       }
       // The finalizer goes once no dependent is left; their deletions wake this key again.
       if (dependents.length === 0) await this.removeFinalizer(resource, owner, 'foregroundDeletion');

@@ -91,23 +91,38 @@ export class ControllerManager {
   ) {
     const log = options.log ?? (() => undefined);
     for (const c of controllers) {
-      this.queues.set(c.name, new KeyQueue(c, options.concurrency ?? 8, (key, afterMs) => void this.queue.enqueue(`${c.name}|${key}`, { delayMs: Math.min(afterMs, 15 * 60_000) }), options.retryBaseMs ?? 200, log));
+      this.queues.set(
+        c.name,
+        new KeyQueue(
+          c,
+          options.concurrency ?? 8,
+          (key, afterMs) => void this.queue.enqueue(`${c.name}|${key}`, { delayMs: Math.min(afterMs, 15 * 60_000) }),
+          options.retryBaseMs ?? 200,
+          log,
+        ),
+      );
     }
   }
 
   /** Subscribes from the current revision, then resyncs every key of every controller. */
   async start(): Promise<void> {
     const from = await this.store.currentRevision();
-    this.subscription = this.store.subscribe((events) => {
-      for (const [controller, keys] of route(events, this.controllers)) {
-        const q = this.queues.get(controller.name)!;
-        for (const k of keys) q.add(k);
-      }
-    }, { fromRevision: from });
-    this.consumer = this.queue.consume(async (message) => {
-      const bar = message.key.indexOf('|');
-      this.queues.get(message.key.slice(0, bar))?.add(message.key.slice(bar + 1));
-    }, { concurrency: 16 });
+    this.subscription = this.store.subscribe(
+      (events) => {
+        for (const [controller, keys] of route(events, this.controllers)) {
+          const q = this.queues.get(controller.name)!;
+          for (const k of keys) q.add(k);
+        }
+      },
+      { fromRevision: from },
+    );
+    this.consumer = this.queue.consume(
+      async (message) => {
+        const bar = message.key.indexOf('|');
+        this.queues.get(message.key.slice(0, bar))?.add(message.key.slice(bar + 1));
+      },
+      { concurrency: 16 },
+    );
     for (const c of this.controllers) for (const key of await c.allKeys()) this.queues.get(c.name)!.add(key);
   }
 

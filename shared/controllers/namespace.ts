@@ -40,7 +40,9 @@ export class NamespaceController implements Controller {
       remaining += items.length;
       for (const item of items) {
         if (item.metadata.deletionTimestamp) continue;
-        await this.registry.delete(info, name, item.metadata.name ?? '', { preconditions: { uid: item.metadata.uid }, propagationPolicy: 'Background' }).catch(ignore(isNotFound, isConflict));
+        await this.registry
+          .delete(info, name, item.metadata.name ?? '', { preconditions: { uid: item.metadata.uid }, propagationPolicy: 'Background' })
+          .catch(ignore(isNotFound, isConflict));
       }
     }
     if (remaining > 0) return { requeueAfterMs: 2000 };

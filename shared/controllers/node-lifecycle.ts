@@ -52,7 +52,10 @@ export class NodeLifecycleController implements Controller {
    */
   private readonly firstSeen = new Map<string, number>();
 
-  constructor(private readonly store: Store, options: NodeLifecycleOptions = {}) {
+  constructor(
+    private readonly store: Store,
+    options: NodeLifecycleOptions = {},
+  ) {
     this.gracePeriodMs = options.gracePeriodMs ?? 40_000;
     this.tolerationSeconds = options.defaultTolerationSeconds ?? 300;
     this.now = options.now ?? Date.now;
@@ -125,14 +128,25 @@ export class NodeLifecycleController implements Controller {
     const updated = await guaranteedUpdate(this.store, 'nodes', '', node.metadata.name ?? '', (n) => {
       const spec = asObj(n.spec);
       const others = ((spec.taints ?? []) as Taint[]).filter((t) => t.key !== UNREACHABLE);
-      const taints = reachable ? others : [...others, { key: UNREACHABLE, effect: 'NoSchedule', timeAdded: now }, { key: UNREACHABLE, effect: 'NoExecute', timeAdded: now }];
+      const taints = reachable
+        ? others
+        : [...others, { key: UNREACHABLE, effect: 'NoSchedule', timeAdded: now }, { key: UNREACHABLE, effect: 'NoExecute', timeAdded: now }];
       const status = asObj(n.status);
       const conditions = ((status.conditions ?? []) as Obj[]).map((c) =>
-        c.type !== 'Ready' ? c : reachable ? { ...c, status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastTransitionTime: now } : { ...c, status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastTransitionTime: now },
+        c.type !== 'Ready'
+          ? c
+          : reachable
+            ? { ...c, status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastTransitionTime: now }
+            : { ...c, status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastTransitionTime: now },
       );
       return { ...n, spec: { ...spec, taints: taints.length ? taints : undefined }, status: { ...status, conditions } };
     });
-    await this.events.record(node, 'Normal', reachable ? 'NodeReady' : 'NodeNotReady', `Node ${node.metadata.name} status is now: ${reachable ? 'NodeReady' : 'NodeNotReady'}`);
+    await this.events.record(
+      node,
+      'Normal',
+      reachable ? 'NodeReady' : 'NodeNotReady',
+      `Node ${node.metadata.name} status is now: ${reachable ? 'NodeReady' : 'NodeNotReady'}`,
+    );
     return updated;
   }
 
@@ -153,7 +167,9 @@ export class NodeLifecycleController implements Controller {
         next = Math.min(next, due);
         continue;
       }
-      await this.registry.delete(pods_, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } }).catch(ignore(isNotFound, isConflict));
+      await this.registry
+        .delete(pods_, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } })
+        .catch(ignore(isNotFound, isConflict));
       await this.events.record(pod, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${pod.metadata.namespace}/${pod.metadata.name}`);
     }
     return { requeueAfterMs: Number.isFinite(next) ? Math.max(1, next - this.now()) : this.gracePeriodMs };

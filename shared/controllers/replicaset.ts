@@ -29,7 +29,11 @@ export function controllerOf(object: KubeObject): OwnerReference | undefined {
 /** A LabelSelector (matchLabels and matchExpressions) as the store's parsed selector. */
 export function toSelector(labelSelector: unknown): Selector {
   const s = asObj(labelSelector);
-  const requirements: Selector['requirements'] = Object.entries(asObj(s.matchLabels)).map(([key, value]) => ({ key, operator: 'in' as const, values: [String(value)] }));
+  const requirements: Selector['requirements'] = Object.entries(asObj(s.matchLabels)).map(([key, value]) => ({
+    key,
+    operator: 'in' as const,
+    values: [String(value)],
+  }));
   for (const e of (s.matchExpressions ?? []) as Obj[]) {
     const values = ((e.values ?? []) as unknown[]).map(String);
     const operator = ({ In: 'in', NotIn: 'notin', Exists: 'exists', DoesNotExist: 'notexists' } as const)[String(e.operator) as 'In'];
@@ -66,7 +70,10 @@ export function deletionOrder(a: KubeObject, b: KubeObject): number {
   if (scheduled(a) !== scheduled(b)) return scheduled(a) - scheduled(b);
   const ready = (p: KubeObject) => (isPodReady(p) ? 1 : 0);
   if (ready(a) !== ready(b)) return ready(a) - ready(b);
-  return String(b.metadata.creationTimestamp ?? '').localeCompare(String(a.metadata.creationTimestamp ?? '')) || String(b.metadata.name).localeCompare(String(a.metadata.name));
+  return (
+    String(b.metadata.creationTimestamp ?? '').localeCompare(String(a.metadata.creationTimestamp ?? '')) ||
+    String(b.metadata.name).localeCompare(String(a.metadata.name))
+  );
 }
 
 /**
@@ -108,7 +115,11 @@ export class ReplicaSetController implements Controller {
     // A pod whose labels changed may have stopped matching its ReplicaSet: check it on its own,
     // so the ReplicaSet's reconcile needs only the pods its selector matches.
     const owner = controllerOf(event.object);
-    if (event.type === 'MODIFIED' && owner?.kind === 'ReplicaSet' && JSON.stringify(event.prevObject?.metadata.labels) !== JSON.stringify(event.object.metadata.labels)) {
+    if (
+      event.type === 'MODIFIED' &&
+      owner?.kind === 'ReplicaSet' &&
+      JSON.stringify(event.prevObject?.metadata.labels) !== JSON.stringify(event.object.metadata.labels)
+    ) {
       keys.add(`release/${event.object.metadata.namespace}/${event.object.metadata.name}`);
     }
     return [...keys];
@@ -167,7 +178,14 @@ export class ReplicaSetController implements Controller {
       const refs = (p.metadata.ownerReferences ?? []).filter((o) => o.uid !== rs.metadata.uid && !(owner && o.controller));
       if (owner) {
         if (controllerOf(p)) return undefined;
-        refs.push({ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: owner.metadata.name!, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true });
+        refs.push({
+          apiVersion: 'apps/v1',
+          kind: 'ReplicaSet',
+          name: owner.metadata.name!,
+          uid: owner.metadata.uid!,
+          controller: true,
+          blockOwnerDeletion: true,
+        });
       } else if (controllerOf(p)?.uid !== rs.metadata.uid) return undefined;
       done = true;
       return { ...p, metadata: { ...p.metadata, ownerReferences: refs.length ? refs : undefined } };
@@ -186,7 +204,9 @@ export class ReplicaSetController implements Controller {
         namespace: rs.metadata.namespace,
         labels: meta.labels,
         annotations: meta.annotations,
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name!, uid: rs.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+        ownerReferences: [
+          { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name!, uid: rs.metadata.uid!, controller: true, blockOwnerDeletion: true },
+        ],
       },
       spec: structuredClone(template.spec),
     };
@@ -195,7 +215,9 @@ export class ReplicaSetController implements Controller {
   }
 
   private async deletePod(rs: KubeObject, pod: KubeObject): Promise<void> {
-    const deleted = await this.registry.delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } }).catch(ignore(isNotFound, isConflict));
+    const deleted = await this.registry
+      .delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } })
+      .catch(ignore(isNotFound, isConflict));
     if (deleted) await this.events.record(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
   }
 
@@ -211,7 +233,13 @@ export class ReplicaSetController implements Controller {
     const soonest = Math.min(...waits.filter((w) => w > 0 && w !== Infinity));
     const labels = asObj(asObj(asObj(rs.spec).template).metadata).labels as Record<string, string> | undefined;
     const fullyLabeled = active.filter((p) => Object.entries(labels ?? {}).every(([k, v]) => p.metadata.labels?.[k] === v)).length;
-    const status = { replicas, fullyLabeledReplicas: fullyLabeled, readyReplicas: ready, availableReplicas: available, observedGeneration: rs.metadata.generation };
+    const status = {
+      replicas,
+      fullyLabeledReplicas: fullyLabeled,
+      readyReplicas: ready,
+      availableReplicas: available,
+      observedGeneration: rs.metadata.generation,
+    };
     await guaranteedUpdate(this.store, RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', (current) => {
       if (current.metadata.uid !== rs.metadata.uid) return undefined;
       const old = asObj(current.status);

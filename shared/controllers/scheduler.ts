@@ -143,7 +143,10 @@ export class SchedulerController implements Controller {
   /** When the last pass ended having placed nothing (0: it placed some). */
   private fruitlessAt = 0;
 
-  constructor(private readonly store: Store, options: SchedulerOptions = {}) {
+  constructor(
+    private readonly store: Store,
+    options: SchedulerOptions = {},
+  ) {
     this.coordination = options.coordination ?? 'exclusive';
     // Claims need every pod of the same snapshot, so a claiming scheduler always lists.
     if (options.pods === 'feed' && this.coordination === 'exclusive') this.view = new PodView();
@@ -211,7 +214,13 @@ export class SchedulerController implements Controller {
     for (let i = 0; i < pending.length; i += chunk) {
       if (i > 0) await new Promise((r) => setImmediate(r));
       const part = pending.slice(i, i + chunk);
-      const result = schedule({ pendingPods: part as Pod[], nodes: nodes as Node[], boundPods: bound as Pod[], cache: this.view?.cache, options: { startIndex: this.startIndex } });
+      const result = schedule({
+        pendingPods: part as Pod[],
+        nodes: nodes as Node[],
+        boundPods: bound as Pod[],
+        cache: this.view?.cache,
+        options: { startIndex: this.startIndex },
+      });
       this.startIndex = result.nextStartIndex;
       const byUid = new Map(part.map((p) => [p.metadata.uid, p]));
       let bindings = result.bindings;
@@ -331,7 +340,13 @@ export class SchedulerController implements Controller {
       changed = true;
       return {
         ...p,
-        status: { ...status, conditions: [...conditions.filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: nowTimestamp() }] },
+        status: {
+          ...status,
+          conditions: [
+            ...conditions.filter((c) => c.type !== 'PodScheduled'),
+            { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: nowTimestamp() },
+          ],
+        },
       };
     }).catch(ignoreNotFound);
     if (changed) await this.events.record(pod, 'Warning', 'FailedScheduling', message);

@@ -21,7 +21,13 @@ export async function createQueue(url: string): Promise<Queue> {
     if (!target || !deadLetter) throw new Error(`queue URL "${url}" needs the queue's URL and ?deadLetter=<dead-letter queue URL>`);
     const [{ SQSClient }, { SqsQueue }] = await Promise.all([import('@aws-sdk/client-sqs'), import('./sqs.js')]);
     const client = new SQSClient({ endpoint: params.get('endpoint') ?? undefined, region: params.get('region') ?? undefined });
-    return new SqsQueue({ client, queueUrl: decodeURIComponent(target), deadLetterQueueUrl: deadLetter, maxReceives: int(params, 'maxReceives'), waitTimeSeconds: int(params, 'waitTimeSeconds') });
+    return new SqsQueue({
+      client,
+      queueUrl: decodeURIComponent(target),
+      deadLetterQueueUrl: deadLetter,
+      maxReceives: int(params, 'maxReceives'),
+      waitTimeSeconds: int(params, 'waitTimeSeconds'),
+    });
   }
   throw new Error(`unknown queue URL "${url}": use memory:// or sqs://<queue URL>?deadLetter=<URL>`);
 }

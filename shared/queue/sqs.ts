@@ -49,7 +49,9 @@ export class SqsQueue implements Queue {
     const delayMs = options.delayMs ?? 0;
     if (!(delayMs >= 0) || delayMs > MAX_DELAY_MS) throw new RangeError(`delay ${delayMs} ms is outside 0..${MAX_DELAY_MS} ms (SQS allows up to 15 minutes)`);
     const body: Body = { key, enqueuedAt: Date.now() };
-    await this.options.client.send(new SendMessageCommand({ QueueUrl: this.options.queueUrl, MessageBody: JSON.stringify(body), DelaySeconds: Math.ceil(delayMs / 1000) }));
+    await this.options.client.send(
+      new SendMessageCommand({ QueueUrl: this.options.queueUrl, MessageBody: JSON.stringify(body), DelaySeconds: Math.ceil(delayMs / 1000) }),
+    );
   }
 
   consume(handler: QueueHandler, options: { concurrency?: number } = {}): Consumer {
@@ -106,7 +108,9 @@ export class SqsQueue implements Queue {
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       if (message.receiveCount < this.maxReceives) {
-        await client.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })).catch(() => undefined);
+        await client
+          .send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }))
+          .catch(() => undefined);
         return;
       }
       await client.send(
@@ -126,12 +130,23 @@ export class SqsQueue implements Queue {
   /** What the dead-letter queue holds, oldest first: one look (up to 10), hiding nothing. */
   async deadLetters(): Promise<DeadLetter[]> {
     const res = await this.options.client.send(
-      new ReceiveMessageCommand({ QueueUrl: this.options.deadLetterQueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }),
+      new ReceiveMessageCommand({
+        QueueUrl: this.options.deadLetterQueueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: ['All'],
+      }),
     );
     return (res.Messages ?? [])
       .map((m) => {
         const body = JSON.parse(m.Body ?? '{}') as Body;
-        return { key: body.key, enqueuedAt: body.enqueuedAt, receiveCount: Number(m.MessageAttributes?.receiveCount?.StringValue ?? 0), error: m.MessageAttributes?.error?.StringValue ?? '' };
+        return {
+          key: body.key,
+          enqueuedAt: body.enqueuedAt,
+          receiveCount: Number(m.MessageAttributes?.receiveCount?.StringValue ?? 0),
+          error: m.MessageAttributes?.error?.StringValue ?? '',
+        };
       })
       .sort((a, b) => a.enqueuedAt - b.enqueuedAt);
   }

@@ -156,7 +156,7 @@ class ClusterState {
     if (pod.hostPorts.length) {
       let set = this.ports.get(node);
       if (!set) this.ports.set(node, (set = new Set()));
-      for (const p of pod.hostPorts) (by > 0 ? set.add(p) : set.delete(p));
+      for (const p of pod.hostPorts) by > 0 ? set.add(p) : set.delete(p);
     }
     if (pod.owner) {
       this.ownerOnNodes(pod.owner)[node] += by;
@@ -288,16 +288,18 @@ export function schedule(input: ScheduleInput): ScheduleResult {
     const pod = compilePod(raw);
     let fit = shapes.get(pod.shape);
     if (!fit) shapes.set(pod.shape, (fit = fitShape(pod, nodes)));
-    const hard = pod.spread.filter((c) => c.whenUnsatisfiable === 'DoNotSchedule').map((c) => {
-      const d = state.domainCounts(c);
-      // The smallest count among the domains of nodes the pod may go to.
-      let min = Infinity;
-      for (const i of fit!.feasible) {
-        const domain = nodes[i].labels[c.topologyKey];
-        if (domain !== undefined) min = Math.min(min, d.counts.get(domain) ?? 0);
-      }
-      return { d, min: Number.isFinite(min) ? min : 0 };
-    });
+    const hard = pod.spread
+      .filter((c) => c.whenUnsatisfiable === 'DoNotSchedule')
+      .map((c) => {
+        const d = state.domainCounts(c);
+        // The smallest count among the domains of nodes the pod may go to.
+        let min = Infinity;
+        for (const i of fit!.feasible) {
+          const domain = nodes[i].labels[c.topologyKey];
+          if (domain !== undefined) min = Math.min(min, d.counts.get(domain) ?? 0);
+        }
+        return { d, min: Number.isFinite(min) ? min : 0 };
+      });
     const soft = pod.spread.filter((c) => c.whenUnsatisfiable === 'ScheduleAnyway').map((c) => state.domainCounts(c));
     const ownerNodes = pod.owner ? state.ownerOnNodes(pod.owner) : undefined;
     const ownerZones = pod.owner ? state.ownerInZones(pod.owner) : undefined;
@@ -336,7 +338,8 @@ export function schedule(input: ScheduleInput): ScheduleResult {
       found++;
       const cpuFrac = info.cpu > 0 ? cpuAfter / info.cpu : 1;
       const memFrac = info.memory > 0 ? memAfter / info.memory : 1;
-      let score = WEIGHT.resources * (100 - ((cpuFrac + memFrac) / 2) * 100) + WEIGHT.balance * (100 - Math.abs(cpuFrac - memFrac) * 100) + WEIGHT.static * fit.score[i];
+      let score =
+        WEIGHT.resources * (100 - ((cpuFrac + memFrac) / 2) * 100) + WEIGHT.balance * (100 - Math.abs(cpuFrac - memFrac) * 100) + WEIGHT.static * fit.score[i];
       if (ownerNodes) {
         let spread = 100 / (1 + ownerNodes[i]);
         if (ownerZones && state.zoneCount > 1) spread = (spread + 100 * (1 - (ownerZones[state.zoneIndex[i]] - zoneMin) / (zoneMax - zoneMin + 1))) / 2;
@@ -344,7 +347,7 @@ export function schedule(input: ScheduleInput): ScheduleResult {
       }
       for (const d of soft) {
         const domain = info.labels[d.constraint.topologyKey];
-        score += (WEIGHT.spread * 100) / (1 + (domain === undefined ? 0 : d.counts.get(domain) ?? 0));
+        score += (WEIGHT.spread * 100) / (1 + (domain === undefined ? 0 : (d.counts.get(domain) ?? 0)));
       }
       // Ties go to a node picked by the pod's name, so equal pods do not pile onto one node.
       score += ((nodeHash[i] ^ tie) % 1000) * 1e-9;

@@ -8,8 +8,8 @@ import type { Toleration } from '../api/schemas/index.js';
 import type { NodeInfo, NodeSelectorRequirement, NodeSelectorTerm, PodInfo } from './compile.js';
 
 /** Reasons, worded as kube-scheduler words them. */
-export const REASON_UNSCHEDULABLE = "node(s) were unschedulable";
-export const REASON_NOT_READY = "node(s) were not ready";
+export const REASON_UNSCHEDULABLE = 'node(s) were unschedulable';
+export const REASON_NOT_READY = 'node(s) were not ready';
 export const REASON_AFFINITY = "node(s) didn't match Pod's node affinity/selector";
 
 function matchRequirement(req: NodeSelectorRequirement, value: string | undefined): boolean {
@@ -37,7 +37,9 @@ export function matchTerm(term: NodeSelectorTerm, node: NodeInfo): boolean {
   const exprs = term.matchExpressions ?? [];
   const fields = term.matchFields ?? [];
   if (exprs.length === 0 && fields.length === 0) return false;
-  return exprs.every((r) => matchRequirement(r, node.labels[r.key])) && fields.every((r) => matchRequirement(r, r.key === 'metadata.name' ? node.name : undefined));
+  return (
+    exprs.every((r) => matchRequirement(r, node.labels[r.key])) && fields.every((r) => matchRequirement(r, r.key === 'metadata.name' ? node.name : undefined))
+  );
 }
 
 export function tolerates(tolerations: Toleration[], taint: { key: string; value?: string; effect: string }): boolean {

@@ -43,12 +43,16 @@ export class StreamRecordError extends Error {}
  */
 export function decodeStreamRecord(record: unknown): ChangeEvent | undefined {
   const parsed = StreamRecord.safeParse(record);
-  if (!parsed.success) throw new StreamRecordError(`not a DynamoDB stream record: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new StreamRecordError(`not a DynamoDB stream record: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const { eventName, dynamodb } = parsed.data;
   const pk = (dynamodb.Keys.pk as { S?: string } | undefined)?.S;
   if (pk !== 'log' || eventName !== 'INSERT') return undefined;
   const image = LogImage.safeParse(dynamodb.NewImage);
-  if (!image.success) throw new StreamRecordError(`log record ${dynamodb.SequenceNumber ?? ''} is malformed: ${image.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!image.success)
+    throw new StreamRecordError(
+      `log record ${dynamodb.SequenceNumber ?? ''} is malformed: ${image.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   try {
     return logItemToEvent(image.data as unknown as Record<string, AttributeValue>);
   } catch (err) {

@@ -157,7 +157,13 @@ export class DynamoStore implements Store {
 
   constructor(options: DynamoStoreOptions) {
     this.table = options.tableName;
-    this.client = options.client ?? new DynamoDBClient({ endpoint: options.endpoint, region: options.region ?? 'us-east-1', ...(options.endpoint ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}) });
+    this.client =
+      options.client ??
+      new DynamoDBClient({
+        endpoint: options.endpoint,
+        region: options.region ?? 'us-east-1',
+        ...(options.endpoint ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+      });
     this.maxObjectBytes = options.maxObjectBytes ?? 1.5 * 1024 * 1024;
     this.window = { revisions: options.historyWindow?.revisions ?? 100_000, ms: options.historyWindow?.ms ?? 5 * 60_000 };
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
@@ -254,13 +260,19 @@ export class DynamoStore implements Store {
       }
       const changes = outcomes.flatMap((o) => (o.change ? [o.change] : []));
       if (changes.length === 0) {
-        outcomes.forEach((o, i) => (o.ok ? batch[i].resolve(o.value) : batch[i].reject(o.value)));
+        for (const [i, o] of outcomes.entries()) {
+          if (o.ok) batch[i].resolve(o.value);
+          else batch[i].reject(o.value);
+        }
         return;
       }
       try {
         await this.client.send(new TransactWriteItemsCommand({ TransactItems: this.transactItems(head, changes) }));
       } catch (err) {
-        const lostRace = err instanceof TransactionCanceledException || err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'TransactionConflictException';
+        const lostRace =
+          err instanceof TransactionCanceledException ||
+          err instanceof ConditionalCheckFailedException ||
+          (err as { name?: string }).name === 'TransactionConflictException';
         if (lostRace && attempt < 200) {
           await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 2 ** attempt)));
           continue;
@@ -268,7 +280,10 @@ export class DynamoStore implements Store {
         for (const op of batch) op.reject(err);
         return;
       }
-      outcomes.forEach((o, i) => (o.ok ? batch[i].resolve(o.value) : batch[i].reject(o.value)));
+      for (const [i, o] of outcomes.entries()) {
+        if (o.ok) batch[i].resolve(o.value);
+        else batch[i].reject(o.value);
+      }
       // Wake the poller: local watchers see their own writes without waiting for the interval.
       void this.poll();
       return;
@@ -311,7 +326,7 @@ export class DynamoStore implements Store {
     // Two changes to one key in one transaction are not allowed by DynamoDB: the last wins for
     // the object item (each change still gets its own log item).
     const lastForKey = new Map<string, number>();
-    changes.forEach((c, i) => lastForKey.set(`${c.resource}\u0000${c.namespace}\u0000${c.name}`, i));
+    for (const [i, c] of changes.entries()) lastForKey.set(`${c.resource}\u0000${c.namespace}\u0000${c.name}`, i);
     const firstExpect = new Map<string, number | undefined>();
     for (const c of changes) {
       const k = `${c.resource}\u0000${c.namespace}\u0000${c.name}`;
@@ -322,11 +337,20 @@ export class DynamoStore implements Store {
       const rev = Number(c.object.metadata.resourceVersion);
       if (lastForKey.get(k) === i) {
         const expect = firstExpect.get(k);
-        const condition = expect === undefined ? { ConditionExpression: 'attribute_not_exists(pk)' } : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': N(expect) } };
+        const condition =
+          expect === undefined
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': N(expect) } };
         if (c.remove) {
           items.push({ Delete: { TableName: this.table, Key: objectKey(c.resource, c.namespace, c.name), ...condition } });
         } else {
-          items.push({ Put: { TableName: this.table, Item: { ...objectKey(c.resource, c.namespace, c.name), rev: N(rev), body: { B: pack(c.object, this.maxObjectBytes) } }, ...condition } });
+          items.push({
+            Put: {
+              TableName: this.table,
+              Item: { ...objectKey(c.resource, c.namespace, c.name), rev: N(rev), body: { B: pack(c.object, this.maxObjectBytes) } },
+              ...condition,
+            },
+          });
         }
       }
       const log: Item = {
@@ -386,7 +410,10 @@ export class DynamoStore implements Store {
       const next = deepFreeze(prepareUpdate(stored, object, rev));
       const remove = readyToRemove(next);
       state.objects.set(`${resource}\u0000${namespace}\u0000${name}`, remove ? {} : { object: next, rev });
-      return { result: next, change: { type: remove ? 'DELETED' : 'MODIFIED', resource, namespace, name, object: next, prev: stored, expectRev: current.rev, remove } };
+      return {
+        result: next,
+        change: { type: remove ? 'DELETED' : 'MODIFIED', resource, namespace, name, object: next, prev: stored, expectRev: current.rev, remove },
+      };
     });
   }
 
@@ -401,12 +428,18 @@ export class DynamoStore implements Store {
         const rev = state.nextRevision();
         const marked = deepFreeze(prepareDeletionMark(stored, rev));
         state.objects.set(`${resource}\u0000${namespace}\u0000${name}`, { object: marked, rev });
-        return { result: { object: marked, deleted: false }, change: { type: 'MODIFIED', resource, namespace, name, object: marked, prev: stored, expectRev: current.rev, remove: false } };
+        return {
+          result: { object: marked, deleted: false },
+          change: { type: 'MODIFIED', resource, namespace, name, object: marked, prev: stored, expectRev: current.rev, remove: false },
+        };
       }
       const rev = state.nextRevision();
       const gone = deepFreeze(asDeleted(stored, rev));
       state.objects.set(`${resource}\u0000${namespace}\u0000${name}`, {});
-      return { result: { object: gone, deleted: true }, change: { type: 'DELETED', resource, namespace, name, object: gone, prev: stored, expectRev: current.rev, remove: true } };
+      return {
+        result: { object: gone, deleted: true },
+        change: { type: 'DELETED', resource, namespace, name, object: gone, prev: stored, expectRev: current.rev, remove: true },
+      };
     });
   }
 
@@ -433,7 +466,12 @@ export class DynamoStore implements Store {
    * The objects as they were at `revision`: a scan that keeps objects not written since, then
    * for keys written since, the state before their first later write, from the log.
    */
-  private async objectsAt(resource: string, namespace: string | undefined, after: { namespace: string; name: string } | undefined, revision: number): Promise<KubeObject[]> {
+  private async objectsAt(
+    resource: string,
+    namespace: string | undefined,
+    after: { namespace: string; name: string } | undefined,
+    revision: number,
+  ): Promise<KubeObject[]> {
     const byKey = new Map<string, KubeObject>();
     const keyOfObject = (ns: string, name: string) => `${ns}/${name}`;
     const input: Omit<QueryCommandInput, 'TableName'> =
@@ -446,7 +484,10 @@ export class DynamoStore implements Store {
       byKey.set(keyOfObject(object.metadata.namespace ?? '', object.metadata.name ?? ''), object);
     }
     const seen = new Set<string>();
-    for await (const entry of this.query({ KeyConditionExpression: 'pk = :pk AND sk > :from', ExpressionAttributeValues: { ':pk': S('log'), ':from': S(revKey(revision)) } })) {
+    for await (const entry of this.query({
+      KeyConditionExpression: 'pk = :pk AND sk > :from',
+      ExpressionAttributeValues: { ':pk': S('log'), ':from': S(revKey(revision)) },
+    })) {
       if (entry.resource.S !== resource) continue;
       const ns = entry.namespace.S ?? '';
       const name = entry.name.S ?? '';
@@ -488,7 +529,11 @@ export class DynamoStore implements Store {
         for (;;) {
           const events: ChangeEvent[] = [];
           let skipped = false;
-          for await (const item of this.query({ KeyConditionExpression: 'pk = :pk AND sk > :from', ExpressionAttributeValues: { ':pk': S('log'), ':from': S(revKey(this.seenHead)) }, Limit: 500 })) {
+          for await (const item of this.query({
+            KeyConditionExpression: 'pk = :pk AND sk > :from',
+            ExpressionAttributeValues: { ':pk': S('log'), ':from': S(revKey(this.seenHead)) },
+            Limit: 500,
+          })) {
             const event = logItemToEvent(item);
             if (event.revision !== this.seenHead + events.length + 1) {
               skipped = events.length === 0;
@@ -561,7 +606,11 @@ export class DynamoStore implements Store {
     this.compactedRev = target;
     // Trim the log items at and below the target (TTL trims them too, later, in AWS).
     const doomed: Item[] = [];
-    for await (const item of this.query({ KeyConditionExpression: 'pk = :pk AND sk <= :to', ExpressionAttributeValues: { ':pk': S('log'), ':to': S(revKey(target)) }, ProjectionExpression: 'pk, sk' })) {
+    for await (const item of this.query({
+      KeyConditionExpression: 'pk = :pk AND sk <= :to',
+      ExpressionAttributeValues: { ':pk': S('log'), ':to': S(revKey(target)) },
+      ProjectionExpression: 'pk, sk',
+    })) {
       doomed.push({ pk: item.pk, sk: item.sk });
     }
     for (let i = 0; i < doomed.length; i += 25) {

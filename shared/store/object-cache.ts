@@ -110,7 +110,12 @@ export class ObjectCache {
    * an equality requirement, only the objects the index holds for the rarest one are visited
    * (in list order). Callers still apply the whole filter: this only narrows what they look at.
    */
-  *select(namespace: string | undefined, after: { namespace: string; name: string } | undefined, labels: Selector | undefined, fields?: Selector): Generator<KubeObject> {
+  *select(
+    namespace: string | undefined,
+    after: { namespace: string; name: string } | undefined,
+    labels: Selector | undefined,
+    fields?: Selector,
+  ): Generator<KubeObject> {
     let smallest: Set<string> | undefined;
     const equalities = [
       ...(labels?.requirements ?? []).map((r) => ({ r, prefix: '' })),

@@ -55,7 +55,7 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   const bo = b as Record<string, unknown>;
   const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
   const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  return ak.length === bk.length && ak.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && jsonEqual(ao[k], bo[k]));
+  return ak.length === bk.length && ak.every((k) => Object.hasOwn(bo, k) && jsonEqual(ao[k], bo[k]));
 }
 
 /** Same content, ignoring the resourceVersion that only a write would change. */
@@ -133,10 +133,14 @@ export function prepareUpdate(stored: KubeObject, next: KubeObject, revision: nu
 /** The object marked for deletion (finalizers hold it), at the given revision. */
 export function prepareDeletionMark(stored: KubeObject, revision: number): KubeObject {
   if (stored.metadata.deletionTimestamp) return stored;
-  return prepareUpdate(stored, {
-    ...stored,
-    metadata: { ...stored.metadata, deletionTimestamp: nowTimestamp(), deletionGracePeriodSeconds: stored.metadata.deletionGracePeriodSeconds ?? 0 },
-  }, revision);
+  return prepareUpdate(
+    stored,
+    {
+      ...stored,
+      metadata: { ...stored.metadata, deletionTimestamp: nowTimestamp(), deletionGracePeriodSeconds: stored.metadata.deletionGracePeriodSeconds ?? 0 },
+    },
+    revision,
+  );
 }
 
 /**

@@ -138,11 +138,19 @@ export class SqliteStore implements Store {
       log: db.prepare('INSERT INTO log (revision, resource, namespace, name, type, body, prev, at, prev_rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
-      readLogAll: db.prepare('SELECT revision, resource, type, body, COALESCE(prev, (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev)) AS prev FROM log WHERE revision > ? AND revision <= ? ORDER BY revision LIMIT ?'),
-      readLogFor: db.prepare('SELECT revision, resource, type, body, COALESCE(prev, (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev)) AS prev FROM log WHERE resource = ? AND revision > ? AND revision <= ? ORDER BY revision LIMIT ?'),
-      logAfter: db.prepare('SELECT namespace, name, revision, type, COALESCE(prev, (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev)) AS prev FROM log WHERE resource = ? AND revision > ? ORDER BY revision'),
+      readLogAll: db.prepare(
+        'SELECT revision, resource, type, body, COALESCE(prev, (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev)) AS prev FROM log WHERE revision > ? AND revision <= ? ORDER BY revision LIMIT ?',
+      ),
+      readLogFor: db.prepare(
+        'SELECT revision, resource, type, body, COALESCE(prev, (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev)) AS prev FROM log WHERE resource = ? AND revision > ? AND revision <= ? ORDER BY revision LIMIT ?',
+      ),
+      logAfter: db.prepare(
+        'SELECT namespace, name, revision, type, COALESCE(prev, (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev)) AS prev FROM log WHERE resource = ? AND revision > ? ORDER BY revision',
+      ),
       // Before entries go, the ones that stay and point at them take their previous state along.
-      keepPrev: db.prepare('UPDATE log SET prev = (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev), prev_rev = NULL WHERE revision > ? AND prev_rev <= ?'),
+      keepPrev: db.prepare(
+        'UPDATE log SET prev = (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev), prev_rev = NULL WHERE revision > ? AND prev_rev <= ?',
+      ),
       compact: db.prepare('DELETE FROM log WHERE revision <= ?'),
       revisionAt: db.prepare('SELECT MAX(revision) AS r FROM log WHERE at <= ?'),
     };
@@ -194,7 +202,10 @@ export class SqliteStore implements Store {
     const events: ChangeEvent[] = [];
     for (const o of outcomes) if (o.event) events.push(o.event);
     this.feed.publish(events);
-    batch.forEach((write, i) => (outcomes[i].ok ? write.resolve(outcomes[i].value) : write.reject(outcomes[i].value)));
+    for (const [i, write] of batch.entries()) {
+      if (outcomes[i].ok) write.resolve(outcomes[i].value);
+      else write.reject(outcomes[i].value);
+    }
   }
 
   /** The resource's current objects, loaded from the file on first use. */
@@ -302,9 +313,10 @@ export class SqliteStore implements Store {
     const revision = token?.revision ?? options.revision ?? this.head;
     if (revision > this.head) throw new GoneError(revision, this.compactedRev);
     // At the head, memory has the answer; a later page of an older list is rebuilt from the log.
-    const candidates = revision === this.head
-      ? this.cacheFor(resource).select(filter.namespace, token, filter.labels, filter.fields)
-      : this.objectsAt(resource, filter.namespace, token ?? { namespace: '', name: '' }, revision);
+    const candidates =
+      revision === this.head
+        ? this.cacheFor(resource).select(filter.namespace, token, filter.labels, filter.fields)
+        : this.objectsAt(resource, filter.namespace, token ?? { namespace: '', name: '' }, revision);
     return pageOf(candidates, filter, options.limit, revision);
   }
 

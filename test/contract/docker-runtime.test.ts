@@ -31,7 +31,17 @@ it('answers whether an engine is there', async () => {
 it('sees only its own node’s containers when engines are shared, and says when an image cannot be pulled', async () => {
   const a = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-a' });
   const b = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-b' });
-  const spec = { podUid: 'shared-1', podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, command: ['sleep', '30'], args: [], env: {} };
+  const spec = {
+    podUid: 'shared-1',
+    podNamespace: 'default',
+    podName: 'p',
+    name: 'main',
+    attempt: 0,
+    image: BUSYBOX_IMAGE,
+    command: ['sleep', '30'],
+    args: [],
+    env: {},
+  };
   const started = await a.start(spec);
   expect((await b.list()).map((c) => c.id)).not.toContain(started.id);
   expect((await a.list()).map((c) => c.id)).toContain(started.id);
@@ -42,10 +52,22 @@ it('sees only its own node’s containers when engines are shared, and says when
 
 it('follows the pull policy: IfNotPresent uses the local image, Never refuses a missing one, Always pulls (and fails with no registry)', async () => {
   const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-p' });
-  const spec = { podUid: 'pull-1', podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, command: ['true'], args: [], env: {} };
+  const spec = {
+    podUid: 'pull-1',
+    podNamespace: 'default',
+    podName: 'p',
+    name: 'main',
+    attempt: 0,
+    image: BUSYBOX_IMAGE,
+    command: ['true'],
+    args: [],
+    env: {},
+  };
   const ok = await rt.start({ ...spec, imagePullPolicy: 'IfNotPresent' });
   expect(ok.spec.image).toBe(BUSYBOX_IMAGE);
-  await expect(rt.start({ ...spec, podUid: 'pull-2', image: 'skiff-test/absent:1', imagePullPolicy: 'Never' })).rejects.toThrow(/^ErrImageNeverPull: container image "skiff-test\/absent:1" is not present/);
+  await expect(rt.start({ ...spec, podUid: 'pull-2', image: 'skiff-test/absent:1', imagePullPolicy: 'Never' })).rejects.toThrow(
+    /^ErrImageNeverPull: container image "skiff-test\/absent:1" is not present/,
+  );
   await expect(rt.start({ ...spec, podUid: 'pull-3', imagePullPolicy: 'Always' })).rejects.toThrow(/failed to pull image/);
   for (const c of await rt.list()) {
     await rt.stop(c.id, 0);
@@ -55,7 +77,18 @@ it('follows the pull policy: IfNotPresent uses the local image, Never refuses a 
 
 it('enforces the memory limit: a container that goes over it is OOM-killed', async () => {
   const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-m' });
-  const c = await rt.start({ podUid: 'mem-1', podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, command: ['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=64M count=1'], args: [], env: {}, memoryLimit: 16 * 2 ** 20 });
+  const c = await rt.start({
+    podUid: 'mem-1',
+    podNamespace: 'default',
+    podName: 'p',
+    name: 'main',
+    attempt: 0,
+    image: BUSYBOX_IMAGE,
+    command: ['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=64M count=1'],
+    args: [],
+    env: {},
+    memoryLimit: 16 * 2 ** 20,
+  });
   let status = await rt.inspect(c.id);
   for (let i = 0; i < 100 && status.state === 'running'; i++) {
     await new Promise((r) => setTimeout(r, 50));
@@ -69,10 +102,29 @@ it('enforces the memory limit: a container that goes over it is OOM-killed', asy
 
 it('labels each container with its pod, name, attempt and whole spec, so a restarted runtime rebuilds the spec', async () => {
   const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-l' });
-  const spec = { podUid: 'label-1', podNamespace: 'team', podName: 'web', name: 'main', attempt: 2, image: BUSYBOX_IMAGE, command: ['sleep'], args: ['30'], env: { A: '1' }, workingDir: '/tmp', memoryLimit: 64 * 2 ** 20 };
+  const spec = {
+    podUid: 'label-1',
+    podNamespace: 'team',
+    podName: 'web',
+    name: 'main',
+    attempt: 2,
+    image: BUSYBOX_IMAGE,
+    command: ['sleep'],
+    args: ['30'],
+    env: { A: '1' },
+    workingDir: '/tmp',
+    memoryLimit: 64 * 2 ** 20,
+  };
   const c = await rt.start(spec);
   const labels = JSON.parse(engine.docker(['inspect', '--format', '{{json .Config.Labels}}', c.id])) as Record<string, string>;
-  expect(labels).toMatchObject({ 'skiff.pod.uid': 'label-1', 'skiff.pod.namespace': 'team', 'skiff.pod.name': 'web', 'skiff.container.name': 'main', 'skiff.container.attempt': '2', 'skiff.node': 'node-l' });
+  expect(labels).toMatchObject({
+    'skiff.pod.uid': 'label-1',
+    'skiff.pod.namespace': 'team',
+    'skiff.pod.name': 'web',
+    'skiff.container.name': 'main',
+    'skiff.container.attempt': '2',
+    'skiff.node': 'node-l',
+  });
   const found = await new DockerRuntime({ socketPath: engine.socketPath, node: 'node-l' }).list();
   expect(found.map((s) => s.spec)).toEqual([spec]);
   const host = JSON.parse(engine.docker(['inspect', '--format', '{{json .HostConfig}}', c.id])) as { NetworkMode: string; Memory: number };
@@ -101,7 +153,17 @@ it('maps command and args as Kubernetes does: command replaces the entrypoint, a
 
 it('writes log timestamps as the process runtime does (ISO, milliseconds) and ends a last unterminated line', async () => {
   const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-t' });
-  const c = await rt.start({ podUid: 'ts-1', podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, command: ['sh', '-c', 'echo first; printf "no newline"'], args: [], env: {} });
+  const c = await rt.start({
+    podUid: 'ts-1',
+    podNamespace: 'default',
+    podName: 'p',
+    name: 'main',
+    attempt: 0,
+    image: BUSYBOX_IMAGE,
+    command: ['sh', '-c', 'echo first; printf "no newline"'],
+    args: [],
+    env: {},
+  });
   for (let i = 0; i < 200 && (await rt.inspect(c.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
   expect(await rt.logs(c.id)).toBe('first\nno newline\n');
   const stamped = await rt.logs(c.id, { timestamps: true });
@@ -116,17 +178,47 @@ it('writes log timestamps as the process runtime does (ISO, milliseconds) and en
 
 it('names the signal that ended a container from its 128 + n exit code', async () => {
   const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-s' });
-  const c = await rt.start({ podUid: 'sig-1', podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, command: ['sh', '-c', 'kill -USR1 $$; sleep 30'], args: [], env: {} });
+  const c = await rt.start({
+    podUid: 'sig-1',
+    podNamespace: 'default',
+    podName: 'p',
+    name: 'main',
+    attempt: 0,
+    image: BUSYBOX_IMAGE,
+    command: ['sh', '-c', 'kill -USR1 $$; sleep 30'],
+    args: [],
+    env: {},
+  });
   let status = await rt.inspect(c.id);
   for (let i = 0; i < 200 && status.state === 'running'; i++) {
     await new Promise((r) => setTimeout(r, 20));
     status = await rt.inspect(c.id);
   }
   expect(status).toMatchObject({ state: 'exited', exitCode: 138, signal: 'SIGUSR1' });
-  const killed = await rt.start({ podUid: 'sig-2', podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, command: ['sh', '-c', 'trap "" TERM; sleep 30'], args: [], env: {} });
+  const killed = await rt.start({
+    podUid: 'sig-2',
+    podNamespace: 'default',
+    podName: 'p',
+    name: 'main',
+    attempt: 0,
+    image: BUSYBOX_IMAGE,
+    command: ['sh', '-c', 'trap "" TERM; sleep 30'],
+    args: [],
+    env: {},
+  });
   expect(await rt.stop(killed.id, 0)).toMatchObject({ state: 'exited', exitCode: 137, signal: 'SIGKILL' });
   expect(await rt.stop(killed.id, 0)).toMatchObject({ state: 'exited', exitCode: 137 }); // idempotent
-  const clean = await rt.start({ podUid: 'sig-3', podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, command: ['true'], args: [], env: {} });
+  const clean = await rt.start({
+    podUid: 'sig-3',
+    podNamespace: 'default',
+    podName: 'p',
+    name: 'main',
+    attempt: 0,
+    image: BUSYBOX_IMAGE,
+    command: ['true'],
+    args: [],
+    env: {},
+  });
   for (let i = 0; i < 200 && (await rt.inspect(clean.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
   expect(await rt.inspect(clean.id)).toMatchObject({ state: 'exited', exitCode: 0, signal: undefined });
   for (const id of [c.id, killed.id, clean.id]) await rt.remove(id);

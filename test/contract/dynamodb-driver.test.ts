@@ -23,7 +23,12 @@ afterAll(async () => {
   await local?.stop();
 });
 const open = (tableName = `driver-${n++}`) => openDynamoStore({ tableName, endpoint: local.endpoint, createTable: true, pollIntervalMs: 20 });
-const cm = (name: string, data: Record<string, string> = {}): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default' }, data });
+const cm = (name: string, data: Record<string, string> = {}): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'default' },
+  data,
+});
 
 describe('dynamodb driver', () => {
   it('creates its table once, with NEW_AND_OLD_IMAGES streams; opening it again is harmless', async () => {
@@ -47,7 +52,10 @@ describe('dynamodb driver', () => {
       [a, b].flatMap((store) =>
         Array.from({ length: 5 }, async () => {
           for (let i = 0; i < 4; i++) {
-            await guaranteedUpdate(store, 'configmaps', 'default', 'counter', (o) => ({ ...o, data: { n: String(Number((o.data as Record<string, string>).n) + 1) } }));
+            await guaranteedUpdate(store, 'configmaps', 'default', 'counter', (o) => ({
+              ...o,
+              data: { n: String(Number((o.data as Record<string, string>).n) + 1) },
+            }));
           }
         }),
       ),
@@ -105,7 +113,8 @@ describe('dynamodb driver', () => {
     const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }))).StreamDescription!.Shards!;
     const records: unknown[] = [];
     for (const shard of shards) {
-      let iterator = (await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+      let iterator = (await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' })))
+        .ShardIterator;
       for (let i = 0; iterator && i < 5; i++) {
         const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
         records.push(...(page.Records ?? []));
@@ -131,13 +140,22 @@ describe('dynamodb driver', () => {
         Keys: { pk: { S: 'log' }, sk: { S: '0000000000000007' } },
         SequenceNumber: '100',
         NewImage: {
-          pk: { S: 'log' }, sk: { S: '0000000000000007' }, rev: { N: '7' }, type: { S: 'ADDED' }, resource: { S: 'pods' },
-          namespace: { S: 'default' }, name: { S: 'p' },
+          pk: { S: 'log' },
+          sk: { S: '0000000000000007' },
+          rev: { N: '7' },
+          type: { S: 'ADDED' },
+          resource: { S: 'pods' },
+          namespace: { S: 'default' },
+          name: { S: 'p' },
           body: { B: gzipSync(JSON.stringify({ metadata: { name: 'p', namespace: 'default', resourceVersion: '7' } })).toString('base64') },
         },
       },
     };
-    const bad = { ...good, eventID: 'bad', dynamodb: { ...good.dynamodb, SequenceNumber: '101', NewImage: { ...good.dynamodb.NewImage, body: { B: 'bm90IGd6aXA=' } } } };
+    const bad = {
+      ...good,
+      eventID: 'bad',
+      dynamodb: { ...good.dynamodb, SequenceNumber: '101', NewImage: { ...good.dynamodb.NewImage, body: { B: 'bm90IGd6aXA=' } } },
+    };
     const objectWrite = { eventID: 'obj', eventName: 'MODIFY', dynamodb: { Keys: { pk: { S: 'o#pods' }, sk: { S: 'default/p' } } } };
     const { events, failures } = decodeStreamBatch([good, bad, objectWrite, { junk: true }]);
     expect(events.map((e) => e.revision)).toEqual([7]);

@@ -22,10 +22,13 @@ export function queueContract(name: string, makeQueue: () => Promise<QueueUnderT
 
     function collect(queue: Queue, handle?: (m: QueueMessage) => Promise<void>) {
       const seen: { key: string; at: number; receiveCount: number }[] = [];
-      const consumer = queue.consume(async (m) => {
-        seen.push({ key: m.key, at: Date.now(), receiveCount: m.receiveCount });
-        await handle?.(m);
-      }, { concurrency: 4 });
+      const consumer = queue.consume(
+        async (m) => {
+          seen.push({ key: m.key, at: Date.now(), receiveCount: m.receiveCount });
+          await handle?.(m);
+        },
+        { concurrency: 4 },
+      );
       return { seen, consumer };
     }
 

@@ -17,7 +17,18 @@ export interface RuntimeUnderTest {
 let n = 0;
 let image = 'busybox';
 function spec(script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec {
-  return { podUid: `pod${++n}`, podNamespace: 'default', podName: `p${n}`, name: 'main', attempt: 0, image, command: ['sh', '-c', script], args: [], env: {}, ...extra };
+  return {
+    podUid: `pod${++n}`,
+    podNamespace: 'default',
+    podName: `p${n}`,
+    name: 'main',
+    attempt: 0,
+    image,
+    command: ['sh', '-c', script],
+    args: [],
+    env: {},
+    ...extra,
+  };
 }
 
 async function until<T>(check: () => Promise<T | false | undefined>, timeoutMs = 10_000): Promise<T> {
@@ -107,7 +118,7 @@ export function runtimeContract(name: string, make: () => Promise<RuntimeUnderTe
       expect(await runtime.list()).toEqual([]);
       if (stopped.pid) expect(() => process.kill(stopped.pid!, 0)).toThrow();
     });
-  
+
     it('follows the log: what was written, then new lines, ending when the container exits', async () => {
       const { runtime } = await open();
       const c = await runtime.start(spec('echo one; sleep 0.5; echo two; sleep 0.5; echo three'));
@@ -142,7 +153,9 @@ export function runtimeContract(name: string, make: () => Promise<RuntimeUnderTe
 
     it('rotates the log past its size limit and keeps one rotated file', async () => {
       const { runtime } = await open();
-      const c = await runtime.start(spec('i=0; while [ $i -lt 400 ]; do echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done', { logMaxBytes: 8192 }));
+      const c = await runtime.start(
+        spec('i=0; while [ $i -lt 400 ]; do echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done', { logMaxBytes: 8192 }),
+      );
       await until(async () => (await runtime.inspect(c.id)).state === 'exited');
       const lines = (await runtime.logs(c.id)).split('\n').filter(Boolean);
       expect(lines.at(-1)).toMatch(/^line 399 /);

@@ -16,13 +16,27 @@ beforeAll(async () => {
 });
 afterAll(() => sqs.close());
 
-const client = () => new SQSClient({ region: 'us-east-1', endpoint: sqs.endpoint, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, maxAttempts: 1 });
+const client = () =>
+  new SQSClient({ region: 'us-east-1', endpoint: sqs.endpoint, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, maxAttempts: 1 });
 
 function open(maxReceives = 3) {
   const id = ++n;
   const c = client();
-  const queue = new SqsQueue({ client: c, queueUrl: sqs.createQueue(`work-${id}`), deadLetterQueueUrl: sqs.createQueue(`dead-${id}`), maxReceives, waitTimeSeconds: 1, visibilityTimeoutSeconds: 30 });
-  return { queue, cleanup: async () => { await queue.close(); c.destroy(); } };
+  const queue = new SqsQueue({
+    client: c,
+    queueUrl: sqs.createQueue(`work-${id}`),
+    deadLetterQueueUrl: sqs.createQueue(`dead-${id}`),
+    maxReceives,
+    waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 30,
+  });
+  return {
+    queue,
+    cleanup: async () => {
+      await queue.close();
+      c.destroy();
+    },
+  };
 }
 
 queueContract('sqs (real SDK, SQS endpoint on loopback)', async () => open());

@@ -43,10 +43,7 @@ async function take(iterator: AsyncIterator<WatchEvent>, count: number, timeoutM
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new Error(`timed out with ${out.length} of ${count} events`);
     let timer: NodeJS.Timeout | undefined;
-    const step = await Promise.race([
-      iterator.next(),
-      new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), remaining))),
-    ]);
+    const step = await Promise.race([iterator.next(), new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), remaining)))]);
     clearTimeout(timer);
     if (step === 'timeout') throw new Error(`timed out with ${out.length} of ${count} events`);
     if (step.done) throw new Error(`watch ended after ${out.length} of ${count} events`);
@@ -180,7 +177,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         expect(err.message).toContain(String(store.maxObjectBytes));
         await expectStoreError(store.get(PODS, 'default', 'big'), 'NotFound');
         const small = await store.create(PODS, pod('small'));
-        await expectStoreError(store.update(PODS, { ...small, metadata: { ...small.metadata, annotations: { blob: 'x'.repeat(store.maxObjectBytes + 1) } } }), 'TooLarge');
+        await expectStoreError(
+          store.update(PODS, { ...small, metadata: { ...small.metadata, annotations: { blob: 'x'.repeat(store.maxObjectBytes + 1) } } }),
+          'TooLarge',
+        );
         expect(await store.get(PODS, 'default', 'small')).toEqual(small);
       });
     });
@@ -208,7 +208,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         const v1 = await store.create(PODS, pod('a'));
         await expectStoreError(store.update(PODS, v1, { preconditions: { uid: 'someone-else' } }), 'Conflict');
         await expectStoreError(store.delete(PODS, 'default', 'a', { preconditions: { uid: 'someone-else' } }), 'Conflict');
-        await expectStoreError(store.delete(PODS, 'default', 'a', { preconditions: { resourceVersion: '1' + v1.metadata.resourceVersion } }), 'Conflict');
+        await expectStoreError(store.delete(PODS, 'default', 'a', { preconditions: { resourceVersion: `1${v1.metadata.resourceVersion}` } }), 'Conflict');
         expect(await store.get(PODS, 'default', 'a')).toEqual(v1);
       });
 
@@ -224,7 +224,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         expect(labelled.metadata.generation).toBe(1);
         const respec = await store.update(PODS, { ...labelled, spec: { ...(labelled.spec as object), nodeName: 'n1' } });
         expect(respec.metadata.generation).toBe(2);
-        const forged = await store.update(PODS, { ...respec, metadata: { ...respec.metadata, uid: 'forged', creationTimestamp: '2000-01-01T00:00:00Z', generation: 99 } });
+        const forged = await store.update(PODS, {
+          ...respec,
+          metadata: { ...respec.metadata, uid: 'forged', creationTimestamp: '2000-01-01T00:00:00Z', generation: 99 },
+        });
         expect(forged.metadata.uid).toBe(v1.metadata.uid);
         expect(forged.metadata.creationTimestamp).toBe(v1.metadata.creationTimestamp);
         expect(forged.metadata.generation).toBe(2);
@@ -239,23 +242,27 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         expect(await store.currentRevision()).toBe(rev);
       });
 
-      caseIt('50 concurrent read-modify-write writers on one object end at the exact count', async () => {
-        const store = await open();
-        await store.create(CMS, counter('n'));
-        const increments = 4;
-        await Promise.all(
-          Array.from({ length: 50 }, async () => {
-            for (let i = 0; i < increments; i++) {
-              await guaranteedUpdate(store, CMS, 'default', 'n', (cm) => {
-                const data = cm.data as Record<string, string>;
-                return { ...cm, data: { count: String(Number(data.count) + 1) } };
-              });
-            }
-          }),
-        );
-        const final = await store.get(CMS, 'default', 'n');
-        expect((final.data as Record<string, string>).count).toBe(String(50 * increments));
-      }, 120_000);
+      caseIt(
+        '50 concurrent read-modify-write writers on one object end at the exact count',
+        async () => {
+          const store = await open();
+          await store.create(CMS, counter('n'));
+          const increments = 4;
+          await Promise.all(
+            Array.from({ length: 50 }, async () => {
+              for (let i = 0; i < increments; i++) {
+                await guaranteedUpdate(store, CMS, 'default', 'n', (cm) => {
+                  const data = cm.data as Record<string, string>;
+                  return { ...cm, data: { count: String(Number(data.count) + 1) } };
+                });
+              }
+            }),
+          );
+          const final = await store.get(CMS, 'default', 'n');
+          expect((final.data as Record<string, string>).count).toBe(String(50 * increments));
+        },
+        120_000,
+      );
     });
 
     describe('delete and finalizers', () => {
@@ -300,7 +307,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
       caseIt('a deletion with a grace period keeps the object until the grace period is set to 0', async () => {
         const store = await open();
         const created = await store.create(PODS, pod('graceful', { node: 'n1' }));
-        const marked = await store.update(PODS, { ...created, metadata: { ...created.metadata, deletionTimestamp: '2030-01-01T00:00:00Z', deletionGracePeriodSeconds: 30 } });
+        const marked = await store.update(PODS, {
+          ...created,
+          metadata: { ...created.metadata, deletionTimestamp: '2030-01-01T00:00:00Z', deletionGracePeriodSeconds: 30 },
+        });
         expect(marked.metadata.deletionGracePeriodSeconds).toBe(30);
         expect((await store.get(PODS, 'default', 'graceful')).metadata.deletionTimestamp).toBe('2030-01-01T00:00:00Z');
         await store.update(PODS, { ...marked, metadata: { ...marked.metadata, deletionGracePeriodSeconds: 0 } });
@@ -330,7 +340,11 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         await seed(store);
         const all = await store.list(PODS);
         expect(all.items.map((i) => `${i.metadata.namespace}/${i.metadata.name}`)).toEqual([
-          'default/db-1', 'default/job-1', 'default/web-1', 'default/web-2', 'other/web-x',
+          'default/db-1',
+          'default/job-1',
+          'default/web-1',
+          'default/web-2',
+          'other/web-x',
         ]);
         expect(all.revision).toBe(await store.currentRevision());
         expect(names((await store.list(PODS, { namespace: 'other' })).items)).toEqual(['web-x']);
@@ -497,25 +511,32 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         expect(fieldEvents[0].object.metadata.resourceVersion).toBe(v3.metadata.resourceVersion);
       });
 
-      caseIt('20 watchers see identical event sequences', async () => {
-        const store = await open();
-        const start = await store.currentRevision();
-        const iterators = Array.from({ length: 20 }, () => watchOf(store, CMS, { fromRevision: start }));
-        await store.create(CMS, counter('n'));
-        await Promise.all(
-          Array.from({ length: 5 }, async () => {
-            for (let i = 0; i < 6; i++) {
-              await guaranteedUpdate(store, CMS, 'default', 'n', (cm) => ({ ...cm, data: { count: String(Number((cm.data as Record<string, string>).count) + 1) } }));
-            }
-          }),
-        );
-        await store.delete(CMS, 'default', 'n');
-        const sequences = await Promise.all(iterators.map((it) => take(it, 32)));
-        const reference = summary(sequences[0]);
-        expect(reference[0]).toMatch(/^ADDED:n@/);
-        expect(reference[31]).toMatch(/^DELETED:n@/);
-        for (const seq of sequences) expect(summary(seq)).toEqual(reference);
-      }, 60_000);
+      caseIt(
+        '20 watchers see identical event sequences',
+        async () => {
+          const store = await open();
+          const start = await store.currentRevision();
+          const iterators = Array.from({ length: 20 }, () => watchOf(store, CMS, { fromRevision: start }));
+          await store.create(CMS, counter('n'));
+          await Promise.all(
+            Array.from({ length: 5 }, async () => {
+              for (let i = 0; i < 6; i++) {
+                await guaranteedUpdate(store, CMS, 'default', 'n', (cm) => ({
+                  ...cm,
+                  data: { count: String(Number((cm.data as Record<string, string>).count) + 1) },
+                }));
+              }
+            }),
+          );
+          await store.delete(CMS, 'default', 'n');
+          const sequences = await Promise.all(iterators.map((it) => take(it, 32)));
+          const reference = summary(sequences[0]);
+          expect(reference[0]).toMatch(/^ADDED:n@/);
+          expect(reference[31]).toMatch(/^DELETED:n@/);
+          for (const seq of sequences) expect(summary(seq)).toEqual(reference);
+        },
+        60_000,
+      );
 
       caseIt('a watch that starts in the past replays the log, then follows live', async () => {
         const store = await open();
@@ -545,7 +566,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
       caseIt('a change kept after compaction still carries the state before it', async () => {
         const store = await open();
         await store.create(PODS, pod('x'));
-        const v2 = await store.update(PODS, { ...(await store.get(PODS, 'default', 'x')), metadata: { ...(await store.get(PODS, 'default', 'x')).metadata, labels: { step: 'two' } } });
+        const v2 = await store.update(PODS, {
+          ...(await store.get(PODS, 'default', 'x')),
+          metadata: { ...(await store.get(PODS, 'default', 'x')).metadata, labels: { step: 'two' } },
+        });
         const v3 = await store.update(PODS, { ...v2, metadata: { ...v2.metadata, labels: { step: 'three' } } });
         await store.compact(Number(v2.metadata.resourceVersion));
         const [change] = await take(watchOf(store, PODS, { fromRevision: Number(v2.metadata.resourceVersion) }), 1);
@@ -611,7 +635,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
           const deadline = Date.now() + 10_000;
           while (got.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
           expect(got.map((e) => `${e.type}:${e.resource}/${e.object.metadata.name}`)).toEqual([
-            'ADDED:pods/a', 'ADDED:configmaps/b', 'MODIFIED:pods/a', 'DELETED:pods/a',
+            'ADDED:pods/a',
+            'ADDED:configmaps/b',
+            'MODIFIED:pods/a',
+            'DELETED:pods/a',
           ]);
           expect(got.map((e) => e.revision)).toEqual([...got.map((e) => e.revision)].sort((x, y) => x - y));
         } finally {
@@ -646,9 +673,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
         await store.create(PODS, pod('a'));
         await store.create(PODS, pod('b'));
         const got: string[] = [];
-        const sub = store.subscribe((events) => {
-          got.push(...events.map((e) => e.object.metadata.name!));
-        }, { fromRevision: start });
+        const sub = store.subscribe(
+          (events) => {
+            got.push(...events.map((e) => e.object.metadata.name!));
+          },
+          { fromRevision: start },
+        );
         try {
           const deadline = Date.now() + 10_000;
           while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));

@@ -103,7 +103,8 @@ async function converged(): Promise<string | undefined> {
     const mine = pods.filter((p) => own.has(controllerOf(p)?.uid) && !p.metadata.deletionTimestamp);
     const image = asObj(d.spec).template.spec.containers[0].image;
     const good = mine.filter((p) => isPodReady(p) && up(asObj(p.spec).nodeName) && asObj(p.spec).containers[0].image === image);
-    if (mine.length !== asObj(d.spec).replicas || good.length !== mine.length) return `${d.metadata.name}: ${good.length}/${mine.length} good of ${asObj(d.spec).replicas}`;
+    if (mine.length !== asObj(d.spec).replicas || good.length !== mine.length)
+      return `${d.metadata.name}: ${good.length}/${mine.length} good of ${asObj(d.spec).replicas}`;
     if (asObj(d.status).observedGeneration !== d.metadata.generation) return `${d.metadata.name} status not observed`;
   }
   const liveUids = new Set([...deployments, ...sets].map((o) => o.metadata.uid));
@@ -139,7 +140,9 @@ describe('convergence', () => {
       for (const n of down) expect(await tainted(n)).toBe(true);
       // Orphaned ReplicaSets are the user's now: clear them so later rounds start clean.
       for (const rs of (await store.list('replicasets.apps', { namespace: 'default' })).items.filter((s) => !controllerOf(s))) {
-        await registry.delete(findResource('apps', 'v1', 'replicasets')!, 'default', rs.metadata.name!, { propagationPolicy: 'Background' }).catch(() => undefined);
+        await registry
+          .delete(findResource('apps', 'v1', 'replicasets')!, 'default', rs.metadata.name!, { propagationPolicy: 'Background' })
+          .catch(() => undefined);
       }
     }
     expect(log.filter((l) => l.startsWith('create')).length).toBeGreaterThan(5);

@@ -15,7 +15,12 @@ let sim: SimCluster;
 let store: Store;
 const D = 'deployments.apps';
 
-function deployment(name: string, image: string, replicas = 10, strategy: object = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 2, maxUnavailable: 1 } }): KubeObject {
+function deployment(
+  name: string,
+  image: string,
+  replicas = 10,
+  strategy: object = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 2, maxUnavailable: 1 } },
+): KubeObject {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -30,7 +35,8 @@ function deployment(name: string, image: string, replicas = 10, strategy: object
 }
 
 const status = async (name: string) => (await store.get(D, 'default', name)).status as Record<string, number> | undefined;
-const activePods = async (app: string) => (await store.list('pods', { namespace: 'default', labelSelector: `app=${app}` })).items.filter((p) => !p.metadata.deletionTimestamp);
+const activePods = async (app: string) =>
+  (await store.list('pods', { namespace: 'default', labelSelector: `app=${app}` })).items.filter((p) => !p.metadata.deletionTimestamp);
 
 async function create(d: KubeObject) {
   await sim.registry.create((await import('../../shared/api/resources.js')).findResource('apps', 'v1', 'deployments')!, 'default', d);
@@ -63,7 +69,12 @@ describe('Deployment', () => {
     const d = await rolledOut('web', 10);
     expect(d.metadata.annotations?.[REVISION]).toBe('1');
     const conditions = (d.status as { conditions: { type: string; status: string; reason: string }[] }).conditions;
-    expect(conditions).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }), expect.objectContaining({ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' })]));
+    expect(conditions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }),
+        expect.objectContaining({ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }),
+      ]),
+    );
     const rs = (await store.list('replicasets.apps', { namespace: 'default' })).items;
     expect(rs).toHaveLength(1);
     expect(rs[0].metadata.name).toBe(`web-${rs[0].metadata.labels?.[TEMPLATE_HASH]}`);
@@ -173,7 +184,10 @@ describe('Deployment', () => {
     await guaranteedUpdate(store, D, 'default', 'half', (d) => ({ ...d, spec: { ...(d.spec as object), replicas: 20 } }));
     // 20 + maxSurge 3 = 23 shared 8:5 -> 14 and 8, the remainder to the larger.
     await until('old 15, new 8', async () => JSON.stringify(await sizes()) === '[15,8]');
-    await until('15 running old pods', async () => (await activePods('half')).filter((p) => (p.status as { phase?: string })?.phase === 'Running').length === 15);
+    await until(
+      '15 running old pods',
+      async () => (await activePods('half')).filter((p) => (p.status as { phase?: string })?.phase === 'Running').length === 15,
+    );
     await guaranteedUpdate(store, D, 'default', 'half', (d) => ({ ...d, spec: { ...(d.spec as object), replicas: 5 } }));
     // Down: 5 + 3 = 8 shared 15:8 -> 5 and 2, the remainder to the larger.
     await until('old 6, new 2', async () => JSON.stringify(await sizes()) === '[6,2]');

@@ -55,38 +55,70 @@ describe('a flood of pods', () => {
     expect(created).toBe(20);
     expect(sizes).toEqual([1, 2, 4, 8, 5]);
     let calls = 0;
-    await expect(slowStart(500, async () => {
-      calls++;
-      throw new Error('quota exceeded');
-    })).rejects.toThrow('quota exceeded');
+    await expect(
+      slowStart(500, async () => {
+        calls++;
+        throw new Error('quota exceeded');
+      }),
+    ).rejects.toThrow('quota exceeded');
     expect(calls).toBe(1);
   });
 
   it(`${N} pods of a ReplicaSet on a two-node cluster go within seconds of its deletion, the API answering throughout`, async () => {
-    const rs = { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'flood' }, spec: { replicas: N, selector: { matchLabels: { app: 'flood' } }, template: { metadata: { labels: { app: 'flood' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } } } };
-    const res = await cluster.api('/apis/apps/v1/namespaces/default/replicasets', { method: 'POST', body: JSON.stringify(rs), headers: { 'content-type': 'application/json' } });
+    const rs = {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: { name: 'flood' },
+      spec: {
+        replicas: N,
+        selector: { matchLabels: { app: 'flood' } },
+        template: { metadata: { labels: { app: 'flood' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } },
+      },
+    };
+    const res = await cluster.api('/apis/apps/v1/namespaces/default/replicasets', {
+      method: 'POST',
+      body: JSON.stringify(rs),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(201);
     await until(`${N} pods`, async () => (await podCount()) >= N, 60_000);
     const started = Date.now();
-    const slowest = await slowestHealthz((async () => {
-      expect((await cluster.api('/apis/apps/v1/namespaces/default/replicasets/flood', { method: 'DELETE' })).status).toBe(200);
-      await until('all pods gone', async () => (await podCount()) === 0, 60_000);
-    })());
+    const slowest = await slowestHealthz(
+      (async () => {
+        expect((await cluster.api('/apis/apps/v1/namespaces/default/replicasets/flood', { method: 'DELETE' })).status).toBe(200);
+        await until('all pods gone', async () => (await podCount()) === 0, 60_000);
+      })(),
+    );
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(slowest).toBeLessThan(2_000);
   }, 120_000);
 
   it(`a deletecollection of ${N} pods answers within seconds`, async () => {
     for (let i = 0; i < N; i += 250) {
-      await Promise.all(Array.from({ length: Math.min(250, N - i) }, (_, j) => cluster.api('/api/v1/namespaces/default/pods', { method: 'POST', body: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `bare-${i + j}` }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } }), headers: { 'content-type': 'application/json' } })));
+      await Promise.all(
+        Array.from({ length: Math.min(250, N - i) }, (_, j) =>
+          cluster.api('/api/v1/namespaces/default/pods', {
+            method: 'POST',
+            body: JSON.stringify({
+              apiVersion: 'v1',
+              kind: 'Pod',
+              metadata: { name: `bare-${i + j}` },
+              spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] },
+            }),
+            headers: { 'content-type': 'application/json' },
+          }),
+        ),
+      );
     }
     expect(await podCount()).toBe(N);
     const started = Date.now();
-    const slowest = await slowestHealthz((async () => {
-      const res = await cluster.api('/api/v1/namespaces/default/pods', { method: 'DELETE' });
-      expect(res.status).toBe(200);
-      expect(res.json().items).toHaveLength(N);
-    })());
+    const slowest = await slowestHealthz(
+      (async () => {
+        const res = await cluster.api('/api/v1/namespaces/default/pods', { method: 'DELETE' });
+        expect(res.status).toBe(200);
+        expect(res.json().items).toHaveLength(N);
+      })(),
+    );
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(slowest).toBeLessThan(2_000);
     await until('all pods gone', async () => (await podCount()) === 0, 30_000);

@@ -18,14 +18,24 @@ const deployment = (name: string): KubeObject => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name },
-  spec: { replicas: 3, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } } },
+  spec: {
+    replicas: 3,
+    selector: { matchLabels: { app: name } },
+    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } },
+  },
 });
 
 const count = async (resource: string, app: string) => (await store.list(resource, { namespace: 'default', labelSelector: `app=${app}` })).items.length;
 
 async function running(name: string) {
   await registry.create(DEPLOYMENTS, 'default', deployment(name));
-  await until(`${name} running`, async () => (await store.list('pods', { namespace: 'default', labelSelector: `app=${name}` })).items.filter((p) => (p.status as { phase?: string }).phase === 'Running').length === 3);
+  await until(
+    `${name} running`,
+    async () =>
+      (await store.list('pods', { namespace: 'default', labelSelector: `app=${name}` })).items.filter(
+        (p) => (p.status as { phase?: string }).phase === 'Running',
+      ).length === 3,
+  );
 }
 
 beforeEach(async () => {

@@ -16,8 +16,19 @@ describe('node lifecycle after a control-plane restart', () => {
     const store = openSqliteStore({ path: ':memory:' });
     try {
       const stale = new Date(Date.parse('2026-01-01T00:00:00Z'));
-      await store.create('nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' }, spec: {}, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
-      await store.create('leases.coordination.k8s.io', { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'n1', namespace: 'kube-node-lease' }, spec: { renewTime: stale.toISOString() } });
+      await store.create('nodes', {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: 'n1' },
+        spec: {},
+        status: { conditions: [{ type: 'Ready', status: 'True' }] },
+      });
+      await store.create('leases.coordination.k8s.io', {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: 'n1', namespace: 'kube-node-lease' },
+        spec: { renewTime: stale.toISOString() },
+      });
       let now = stale.getTime() + 3_600_000; // the control plane was down for an hour
       const controller = new NodeLifecycleController(store, { gracePeriodMs: 40_000, now: () => now });
 

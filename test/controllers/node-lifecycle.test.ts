@@ -15,14 +15,21 @@ let store: Store;
 let cloud: SimCloudProvider;
 
 const nodeOf = (p: KubeObject) => (p.spec as { nodeName?: string }).nodeName;
-const runningPods = async () => (await store.list('pods', { namespace: 'default', labelSelector: 'app=web' })).items.filter((p) => !p.metadata.deletionTimestamp && (p.status as { phase?: string }).phase === 'Running');
+const runningPods = async () =>
+  (await store.list('pods', { namespace: 'default', labelSelector: 'app=web' })).items.filter(
+    (p) => !p.metadata.deletionTimestamp && (p.status as { phase?: string }).phase === 'Running',
+  );
 
 beforeEach(async () => {
   sim = await startSimCluster({ nodes: 3, leaseIntervalMs: 100, nodeLifecycle: { gracePeriodMs: 600, defaultTolerationSeconds: 0.5 } });
   ({ store, cloud } = sim);
   await sim.registry.create(findResource('apps', 'v1', 'deployments')!, 'default', {
     metadata: { name: 'web' },
-    spec: { replicas: 6, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } } },
+    spec: {
+      replicas: 6,
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36' }] } },
+    },
   });
   await until('6 running', async () => (await runningPods()).length === 6);
 });
@@ -36,7 +43,7 @@ describe('node lifecycle', () => {
       const n = await store.get('nodes', '', 'sim-0');
       return ((n.spec as { taints?: { key: string }[] }).taints ?? []).some((t) => t.key === UNREACHABLE) && n;
     });
-    const ready = ((node.status as { conditions: { type: string; status: string; reason: string }[] }).conditions).find((c) => c.type === 'Ready');
+    const ready = (node.status as { conditions: { type: string; status: string; reason: string }[] }).conditions.find((c) => c.type === 'Ready');
     expect(ready).toMatchObject({ status: 'Unknown', reason: 'NodeStatusUnknown' });
     const moved = await until('6 running elsewhere', async () => {
       const pods = await runningPods();
@@ -55,7 +62,13 @@ describe('node lifecycle', () => {
     const setReady = (status: string) =>
       guaranteedUpdate(store, 'nodes', '', 'sim-1', (n) => {
         const st = n.status as { conditions: { type: string; status: string }[] };
-        return { ...n, status: { ...st, conditions: st.conditions.map((c) => (c.type === 'Ready' ? { ...c, status, reason: status === 'True' ? 'KubeletReady' : 'KubeletNotReady' } : c)) } };
+        return {
+          ...n,
+          status: {
+            ...st,
+            conditions: st.conditions.map((c) => (c.type === 'Ready' ? { ...c, status, reason: status === 'True' ? 'KubeletReady' : 'KubeletNotReady' } : c)),
+          },
+        };
       });
     expect((await runningPods()).filter((p) => nodeOf(p) === 'sim-1').length).toBeGreaterThan(0);
     await setReady('False');
@@ -64,7 +77,7 @@ describe('node lifecycle', () => {
       const taints = (n.spec as { taints?: { key: string; effect: string }[] }).taints ?? [];
       return taints.some((t) => t.key === NOT_READY && t.effect === 'NoExecute') && n;
     });
-    expect(((node.spec as { taints: { key: string }[] }).taints).some((t) => t.key === UNREACHABLE)).toBe(false);
+    expect((node.spec as { taints: { key: string }[] }).taints.some((t) => t.key === UNREACHABLE)).toBe(false);
     await until('6 running off sim-1', async () => {
       const pods = await runningPods();
       return pods.length === 6 && pods.every((p) => nodeOf(p) !== 'sim-1');

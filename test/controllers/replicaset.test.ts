@@ -19,11 +19,15 @@ const replicaSet = (name: string, replicas: number, cpu = '100m'): KubeObject =>
   spec: {
     replicas,
     selector: { matchLabels: { app: name } },
-    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'busybox:1.36', resources: { requests: { cpu, memory: '64Mi' } } }] } },
+    template: {
+      metadata: { labels: { app: name } },
+      spec: { containers: [{ name: 'c', image: 'busybox:1.36', resources: { requests: { cpu, memory: '64Mi' } } }] },
+    },
   },
 });
 
-const podsOf = async (app: string) => (await store.list('pods', { namespace: 'default', labelSelector: `app=${app}` })).items.filter((p) => !p.metadata.deletionTimestamp);
+const podsOf = async (app: string) =>
+  (await store.list('pods', { namespace: 'default', labelSelector: `app=${app}` })).items.filter((p) => !p.metadata.deletionTimestamp);
 const running = (pods: KubeObject[]) => pods.filter((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running');
 
 beforeEach(async () => {
@@ -68,7 +72,13 @@ describe('ReplicaSet on simulated nodes', () => {
   });
 
   it('adopts a matching orphan instead of creating another pod', async () => {
-    await store.create('pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'stray', namespace: 'default', labels: { app: 'adopt' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] }, status: { phase: 'Pending' } });
+    await store.create('pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'stray', namespace: 'default', labels: { app: 'adopt' } },
+      spec: { containers: [{ name: 'c', image: 'busybox' }] },
+      status: { phase: 'Pending' },
+    });
     await store.create('replicasets.apps', replicaSet('adopt', 2));
     const pods = await until('2 pods', async () => {
       const p = await podsOf('adopt');
@@ -96,7 +106,9 @@ describe('ReplicaSet on simulated nodes', () => {
     await store.create('replicasets.apps', replicaSet('huge', 1, '3')); // sim.small has 2 cpu
     const pod = await until('an unschedulable condition', async () => {
       const [p] = await podsOf('huge');
-      const cond = ((p?.status as { conditions?: { type: string; status: string; reason?: string; message?: string }[] })?.conditions ?? []).find((c) => c.type === 'PodScheduled');
+      const cond = ((p?.status as { conditions?: { type: string; status: string; reason?: string; message?: string }[] })?.conditions ?? []).find(
+        (c) => c.type === 'PodScheduled',
+      );
       return cond?.status === 'False' && { p, cond };
     });
     expect(pod.cond).toMatchObject({ reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient cpu.' });

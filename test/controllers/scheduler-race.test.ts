@@ -72,7 +72,9 @@ describe('concurrent schedulers', () => {
     const pending = (await store.list('pods')).items.filter((p) => !(p.spec as { nodeName?: string }).nodeName);
     expect(pending).toHaveLength(4);
     for (const p of pending) {
-      const scheduled = ((p.status as { conditions?: { type: string; reason?: string; message?: string }[] }).conditions ?? []).find((c) => c.type === 'PodScheduled');
+      const scheduled = ((p.status as { conditions?: { type: string; reason?: string; message?: string }[] }).conditions ?? []).find(
+        (c) => c.type === 'PodScheduled',
+      );
       expect(scheduled?.reason).toBe('Unschedulable');
       expect(scheduled?.message).toContain('Insufficient cpu');
     }

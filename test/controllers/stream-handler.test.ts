@@ -44,7 +44,11 @@ function recordingController(failKey?: string): Controller & { seen: string[] } 
   };
 }
 
-const rs = (name: string, rev: number) => ({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name, namespace: 'default', resourceVersion: String(rev) } });
+const rs = (name: string, rev: number) => ({
+  apiVersion: 'apps/v1',
+  kind: 'ReplicaSet',
+  metadata: { name, namespace: 'default', resourceVersion: String(rev) },
+});
 
 describe('stream handler', () => {
   it('routes decoded records to reconciles, deduplicated per key', async () => {

@@ -25,7 +25,11 @@ function deployment(name: string) {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name },
-    spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+    },
   };
 }
 
@@ -59,7 +63,12 @@ describe('errors are Statuses with the right code and reason', () => {
   it('an unknown resource, version or kind is refused', async () => {
     await expectStatus(await send('GET', '/apis/apps/v2/namespaces/default/deployments'), 404, 'NotFound');
     await expectStatus(await send('GET', '/api/v1/namespaces/default/widgets'), 404, 'NotFound');
-    await expectStatus(await send('POST', DEPLOYMENTS, JSON.stringify({ ...deployment('x'), kind: 'ReplicaSet' })), 400, 'BadRequest', /kind in the data \(ReplicaSet\) does not match the expected kind \(Deployment\)/);
+    await expectStatus(
+      await send('POST', DEPLOYMENTS, JSON.stringify({ ...deployment('x'), kind: 'ReplicaSet' })),
+      400,
+      'BadRequest',
+      /kind in the data \(ReplicaSet\) does not match the expected kind \(Deployment\)/,
+    );
     await expectStatus(await send('POST', DEPLOYMENTS, JSON.stringify({ ...deployment('x'), apiVersion: 'apps/v1beta1' })), 400, 'BadRequest', /API version/);
   });
 
@@ -70,7 +79,12 @@ describe('errors are Statuses with the right code and reason', () => {
   });
 
   it('invalid names and missing required fields are 422 Invalid with field causes', async () => {
-    const bad = await expectStatus(await send('POST', DEPLOYMENTS, JSON.stringify(deployment('Not_Valid'))), 422, 'Invalid', /Deployment "Not_Valid" is invalid: metadata\.name: Invalid value/);
+    const bad = await expectStatus(
+      await send('POST', DEPLOYMENTS, JSON.stringify(deployment('Not_Valid'))),
+      422,
+      'Invalid',
+      /Deployment "Not_Valid" is invalid: metadata\.name: Invalid value/,
+    );
     expect(bad.details.causes[0]).toMatchObject({ reason: 'FieldValueInvalid', field: 'metadata.name' });
     const noImage = deployment('noimage');
     delete (noImage.spec.template.spec.containers[0] as Record<string, unknown>).image;
@@ -102,7 +116,12 @@ describe('errors are Statuses with the right code and reason', () => {
 
   it('fieldValidation=Strict refuses unknown fields by name; Warn answers a Warning header', async () => {
     const body = { ...deployment('strict'), spec: { ...deployment('strict').spec, replicaz: 3 } };
-    await expectStatus(await send('POST', `${DEPLOYMENTS}?fieldValidation=Strict`, JSON.stringify(body)), 400, 'BadRequest', /strict decoding error: unknown field "spec\.replicaz"/);
+    await expectStatus(
+      await send('POST', `${DEPLOYMENTS}?fieldValidation=Strict`, JSON.stringify(body)),
+      400,
+      'BadRequest',
+      /strict decoding error: unknown field "spec\.replicaz"/,
+    );
     const warned = await send('POST', `${DEPLOYMENTS}?fieldValidation=Warn`, JSON.stringify(body));
     expect(warned.status).toBe(201);
     expect(String(warned.headers.warning)).toContain('unknown field \\"spec.replicaz\\"');
@@ -130,7 +149,11 @@ describe('errors are Statuses with the right code and reason', () => {
     expect(stale.status).toBe(200);
     await send('POST', '/api/v1/namespaces/default/configmaps', JSON.stringify({ metadata: { name: 'after' } }));
     await cluster.store.compact(await cluster.store.currentRevision());
-    await expectStatus(await send('GET', `/api/v1/namespaces/default/configmaps?limit=1&continue=${encodeURIComponent(list.json().metadata.continue)}`), 410, 'Expired');
+    await expectStatus(
+      await send('GET', `/api/v1/namespaces/default/configmaps?limit=1&continue=${encodeURIComponent(list.json().metadata.continue)}`),
+      410,
+      'Expired',
+    );
   });
 
   it('unsupported methods and media types', async () => {
@@ -145,16 +168,26 @@ describe('fuzz: generated bad requests', () => {
     const revision = await cluster.store.currentRevision();
     // Paths where no generated body can be a valid write: /status and /scale are left out, since an
     // arbitrary object is a valid status, and a Scale ignores all but spec.replicas.
-    const paths = [DEPLOYMENTS, `${DEPLOYMENTS}/web`, '/api/v1/namespaces/default/pods', '/api/v1/namespaces/nowhere/pods', '/api/v1/nodes/x', '/apis/apps/v1/deployments'];
+    const paths = [
+      DEPLOYMENTS,
+      `${DEPLOYMENTS}/web`,
+      '/api/v1/namespaces/default/pods',
+      '/api/v1/namespaces/nowhere/pods',
+      '/api/v1/nodes/x',
+      '/apis/apps/v1/deployments',
+    ];
     // Every body is bad by construction: not JSON at all, or JSON with a defect no path accepts.
-    const notJson = fc.string().map((t) => `{"${t}`).filter((t) => {
-      try {
-        JSON.parse(t);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    const notJson = fc
+      .string()
+      .map((t) => `{"${t}`)
+      .filter((t) => {
+        try {
+          JSON.parse(t);
+          return false;
+        } catch {
+          return true;
+        }
+      });
     const defective = fc.dictionary(fc.string(), fc.jsonValue()).map((o) => JSON.stringify({ ...o, metadata: { name: 'Bad_Name!' } }));
     const junk = fc.oneof(
       notJson,
@@ -168,17 +201,28 @@ describe('fuzz: generated bad requests', () => {
       fc.constant('{"metadata":{"name":"web"},"spec":{"selector":{"matchLabels":{"app":"changed"}}}}'),
       fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.concat([Buffer.from([0x6b, 0x38, 0x73, 0x00]), Buffer.from(b)]).toString('latin1')),
       // Hostile: nesting past the bound, alias cycles, prototype paths, a move into itself, int32 overflow.
-      fc.integer({ min: 501, max: 12_000 }).map((n) => '{"a":'.repeat(n) + '1' + '}'.repeat(n)),
+      fc.integer({ min: 501, max: 12_000 }).map((n) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`),
       fc.integer({ min: 501, max: 12_000 }).map((n) => '['.repeat(n) + ']'.repeat(n)),
       fc.constantFrom('a: &a [*a]', 'metadata: &m {name: web, labels: *m}', '&x {spec: {template: *x}}'),
-      fc.constantFrom('__proto__', 'constructor/prototype', 'spec/__proto__', 'metadata/constructor/prototype').map((p) => `[{"op":"add","path":"/${p}/x","value":1}]`),
+      fc
+        .constantFrom('__proto__', 'constructor/prototype', 'spec/__proto__', 'metadata/constructor/prototype')
+        .map((p) => `[{"op":"add","path":"/${p}/x","value":1}]`),
       fc.constant('[{"op":"move","from":"/spec","path":"/spec/template"}]'),
       fc.constantFrom('2147483648', '1e10', '1e308', '-2147483649', '1.5').map((v) => `{"metadata":{"name":"web"},"spec":{"replicas":${v}}}`),
     );
     const request = fc.record({
       method: fc.constantFrom('POST', 'PUT', 'PATCH'),
       path: fc.constantFrom(...paths),
-      contentType: fc.constantFrom('application/json', 'application/yaml', 'application/merge-patch+json', 'application/json-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml', 'application/vnd.kubernetes.protobuf', 'text/html'),
+      contentType: fc.constantFrom(
+        'application/json',
+        'application/yaml',
+        'application/merge-patch+json',
+        'application/json-patch+json',
+        'application/strategic-merge-patch+json',
+        'application/apply-patch+yaml',
+        'application/vnd.kubernetes.protobuf',
+        'text/html',
+      ),
       body: junk,
       query: fc.constantFrom('', '?fieldValidation=Strict', '?dryRun=Bogus', '?fieldManager=fuzz', '?limit=abc'),
     });
@@ -254,10 +298,10 @@ describe('fuzz: hostile input', () => {
       ),
     });
     const body = (depth: number, shape: string) => {
-      if (shape === 'object') return '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+      if (shape === 'object') return `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
       if (shape === 'array') return '['.repeat(depth) + ']'.repeat(depth);
-      if (shape === 'mixed') return '[{"a":'.repeat(Math.ceil(depth / 2)) + '1' + '}]'.repeat(Math.ceil(depth / 2));
-      return '- '.repeat(depth) + 'x'; // YAML block sequences (JSON bodies: not JSON, 400 too)
+      if (shape === 'mixed') return `${'[{"a":'.repeat(Math.ceil(depth / 2))}1${'}]'.repeat(Math.ceil(depth / 2))}`;
+      return `${'- '.repeat(depth)}x`; // YAML block sequences (JSON bodies: not JSON, 400 too)
     };
     for (const { depth, shape, target } of fc.sample(deep, { numRuns: 60, seed: 501 })) {
       const [method, path, contentType] = target;
@@ -275,7 +319,11 @@ describe('fuzz: hostile input', () => {
     const cycle = fc.record({
       anchor: fc.stringMatching(/^[a-z][a-z0-9_]{0,11}$/),
       shape: fc.constantFrom('a: &N [*N]', '&N [*N]', 'metadata: &N {labels: *N}', 'spec: &N {template: {spec: [1, {x: *N}]}}', 'x: &N\n  y:\n  - z: *N'),
-      target: fc.constantFrom<[string, string, string]>(['POST', DEPLOYMENTS, 'application/yaml'], ['PATCH', `${DEPLOYMENTS}/web?fieldManager=fuzz`, 'application/apply-patch+yaml'], ['PUT', `${DEPLOYMENTS}/web`, 'application/yaml']),
+      target: fc.constantFrom<[string, string, string]>(
+        ['POST', DEPLOYMENTS, 'application/yaml'],
+        ['PATCH', `${DEPLOYMENTS}/web?fieldManager=fuzz`, 'application/apply-patch+yaml'],
+        ['PUT', `${DEPLOYMENTS}/web`, 'application/yaml'],
+      ),
     });
     for (const { anchor, shape, target } of fc.sample(cycle, { numRuns: 60, seed: 7 })) {
       const [method, path, contentType] = target;
@@ -291,13 +339,21 @@ describe('fuzz: hostile input', () => {
     const before = await snapshot();
     const segment = fc.constantFrom('metadata', 'labels', 'spec', 'template', 'containers', '0', '-', 'name', 'data', 'x');
     const hostile = fc.constantFrom('__proto__', 'constructor', 'prototype', 'constructor/prototype', 'hasOwnProperty', 'toString');
-    const pointer = fc.tuple(fc.array(segment, { maxLength: 3 }), hostile, fc.array(segment, { maxLength: 2 })).map(([a, h, b]) => `/${[...a, h, ...b].join('/')}`);
+    const pointer = fc
+      .tuple(fc.array(segment, { maxLength: 3 }), hostile, fc.array(segment, { maxLength: 2 }))
+      .map(([a, h, b]) => `/${[...a, h, ...b].join('/')}`);
     const op = fc.oneof(
       fc.record({ op: fc.constantFrom('add', 'replace', 'test'), path: pointer, value: fc.jsonValue({ maxDepth: 2 }) }),
       fc.record({ op: fc.constant('remove'), path: pointer }),
       fc.record({ op: fc.constantFrom('move', 'copy'), from: pointer, path: fc.oneof(pointer, fc.constant('/metadata/labels/x')) }),
       // A value moved into its own child.
-      fc.array(segment, { minLength: 1, maxLength: 3 }).chain((from) => fc.array(segment, { minLength: 1, maxLength: 2 }).map((more) => ({ op: 'move', from: `/${from.join('/')}`, path: `/${[...from, ...more].join('/')}` }))),
+      fc
+        .array(segment, { minLength: 1, maxLength: 3 })
+        .chain((from) =>
+          fc
+            .array(segment, { minLength: 1, maxLength: 2 })
+            .map((more) => ({ op: 'move', from: `/${from.join('/')}`, path: `/${[...from, ...more].join('/')}` })),
+        ),
     );
     const paths = [`${DEPLOYMENTS}/web`, `${DEPLOYMENTS}/web/scale`];
     for (const [ops, path] of fc.sample(fc.tuple(fc.array(op, { minLength: 1, maxLength: 3 }), fc.constantFrom(...paths)), { numRuns: 200, seed: 42 })) {
@@ -338,8 +394,14 @@ describe('fuzz: hostile input', () => {
       ['spec.minReadySeconds', (d, v) => Object.assign(d.spec, { minReadySeconds: v })],
       ['spec.revisionHistoryLimit', (d, v) => Object.assign(d.spec, { revisionHistoryLimit: v })],
       ['spec.progressDeadlineSeconds', (d, v) => Object.assign(d.spec, { progressDeadlineSeconds: v })],
-      ['spec.template.spec.containers[0].ports[0].containerPort', (d, v) => Object.assign(d.spec.template.spec.containers[0], { ports: [{ containerPort: v }] })],
-      ['spec.template.spec.containers[0].readinessProbe.periodSeconds', (d, v) => Object.assign(d.spec.template.spec.containers[0], { readinessProbe: { tcpSocket: { port: 80 }, periodSeconds: v } })],
+      [
+        'spec.template.spec.containers[0].ports[0].containerPort',
+        (d, v) => Object.assign(d.spec.template.spec.containers[0], { ports: [{ containerPort: v }] }),
+      ],
+      [
+        'spec.template.spec.containers[0].readinessProbe.periodSeconds',
+        (d, v) => Object.assign(d.spec.template.spec.containers[0], { readinessProbe: { tcpSocket: { port: 80 }, periodSeconds: v } }),
+      ],
       ['spec.template.spec.priority', (d, v) => Object.assign(d.spec.template.spec, { priority: v })],
       ['spec.strategy.rollingUpdate.maxSurge', (d, v) => Object.assign(d.spec, { strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: v } } })],
     ];
@@ -355,8 +417,15 @@ describe('fuzz: hostile input', () => {
       expect(r.status, `${field}=${value} -> ${r.text.slice(0, 200)}`).toBe(400);
       expect(r.json().message).toContain(field);
     }
-    for (const value of fc.sample(outOfRange.filter((v) => v > 0), { numRuns: 30, seed: 33 })) {
-      const put = await send('PUT', `${DEPLOYMENTS}/web/scale`, JSON.stringify({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'web' }, spec: { replicas: value } }));
+    for (const value of fc.sample(
+      outOfRange.filter((v) => v > 0),
+      { numRuns: 30, seed: 33 },
+    )) {
+      const put = await send(
+        'PUT',
+        `${DEPLOYMENTS}/web/scale`,
+        JSON.stringify({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'web' }, spec: { replicas: value } }),
+      );
       expect(put.status, `${value} -> ${put.text.slice(0, 200)}`).toBe(422);
       expect(put.json().details.causes[0].field).toBe('spec.replicas');
       const patch = await send('PATCH', `${DEPLOYMENTS}/web/scale`, JSON.stringify({ spec: { replicas: value } }), 'application/merge-patch+json');
@@ -380,7 +449,13 @@ describe('fuzz: hostile input', () => {
       fc.constantFrom('../../etc/passwd', 'a/b', 'web\n', 'web.', '-web', 'WEB-', 'a'.repeat(305), 'web..x-', '%2e%2e'),
       fc.stringMatching(/^[-a-z0-9./%_\n]{1,300}$/),
     );
-    for (const [prefix, isValid] of fc.sample(fc.oneof(valid.map((p) => [p, true] as const), anything.map((p) => [p, false] as const)), { numRuns: 200, seed: 58 })) {
+    for (const [prefix, isValid] of fc.sample(
+      fc.oneof(
+        valid.map((p) => [p, true] as const),
+        anything.map((p) => [p, false] as const),
+      ),
+      { numRuns: 200, seed: 58 },
+    )) {
       const r = await send('POST', `${CONFIGMAPS}?dryRun=All`, JSON.stringify({ metadata: { generateName: prefix } }));
       if (isValid) expect(r.status, `${JSON.stringify(prefix)} -> ${r.text.slice(0, 200)}`).toBe(201);
       if (r.status === 201) {
@@ -400,7 +475,9 @@ describe('fuzz: hostile input', () => {
     const before = await snapshot();
     const token = cluster.server.adminToken;
     for (const size of fc.sample(fc.integer({ min: 3 * 1024 * 1024 + 1, max: 2 ** 40 }), { numRuns: 15, seed: 413 })) {
-      const r = await rawExchange(`POST ${CONFIGMAPS} HTTP/1.1\r\nHost: skiff\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n{"metadata":`);
+      const r = await rawExchange(
+        `POST ${CONFIGMAPS} HTTP/1.1\r\nHost: skiff\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n{"metadata":`,
+      );
       expect(r.status, `Content-Length ${size}`).toBe(413);
       expect(JSON.parse(r.body)).toMatchObject({ kind: 'Status', code: 413, reason: 'RequestEntityTooLarge' });
     }

@@ -22,7 +22,12 @@ const create = async (path: string, body: unknown) => {
   expect(res.status, res.text).toBe(201);
   return res.json();
 };
-const configMap = (name: string, data: Record<string, string> = {}, labels: Record<string, string> = {}) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels }, data });
+const configMap = (name: string, data: Record<string, string> = {}, labels: Record<string, string> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, labels },
+  data,
+});
 
 /** Opens a watch and collects its lines until `until` says stop (or the server ends it). */
 function watchLines(path: string, until: (lines: string[]) => boolean, timeoutMs = 10_000): Promise<{ status: number; lines: string[] }> {
@@ -72,7 +77,9 @@ describe('bodies and errors are encoded as kube-apiserver encodes them', () => {
   it('a Status has kube-apiserver field order, no group for the core group, and every JSON body ends with a newline', async () => {
     const res = await cluster.api(`${CMS}/absent`);
     expect(res.status).toBe(404);
-    expect(res.text).toBe('{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"configmaps \\"absent\\" not found","reason":"NotFound","details":{"name":"absent","kind":"configmaps"},"code":404}\n');
+    expect(res.text).toBe(
+      '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"configmaps \\"absent\\" not found","reason":"NotFound","details":{"name":"absent","kind":"configmaps"},"code":404}\n',
+    );
     const apps = await cluster.api('/apis/apps/v1/namespaces/default/deployments/absent');
     expect(Object.keys(apps.json().details)).toEqual(['name', 'group', 'kind']);
     for (const path of [CMS, `${CMS}?watch=0`, '/api/v1', '/version', '/apis', '/api/v1/namespaces/default']) {
@@ -91,7 +98,10 @@ describe('bodies and errors are encoded as kube-apiserver encodes them', () => {
     expect(res.status).toBe(404);
     expect(res.json().message).toContain('(post jobs.batch)');
     expect((await cluster.api('/api/v1/namespaces/default/widgets')).json().message).toContain('(get widgets)');
-    for (const args of [['create', 'job', 'j', '--image=busybox'], ['create', 'cronjob', 'c', '--image=busybox', '--schedule=* * * * *']]) {
+    for (const args of [
+      ['create', 'job', 'j', '--image=busybox'],
+      ['create', 'cronjob', 'c', '--image=busybox', '--schedule=* * * * *'],
+    ]) {
       const out = await cluster.kubectl(args);
       expect(out.code).not.toBe(0);
       expect(out.stderr).not.toContain('(namespaces)');
@@ -131,11 +141,15 @@ describe('lists served from kept encodings', () => {
     expect(plain.headers['content-encoding']).toBeUndefined();
     expect(plain.text.length).toBeGreaterThan(128 * 1024);
     const zipped = await new Promise<{ encoding?: string; body: Buffer }>((resolve, reject) => {
-      const req = request(cluster.server.url + ns, { headers: { authorization: `Bearer ${cluster.server.adminToken}`, 'accept-encoding': 'gzip' }, ca: cluster.server.caCert }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
-      });
+      const req = request(
+        cluster.server.url + ns,
+        { headers: { authorization: `Bearer ${cluster.server.adminToken}`, 'accept-encoding': 'gzip' }, ca: cluster.server.caCert },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -151,7 +165,11 @@ describe('paths act only on what they name', () => {
   it('DELETE or POST on the all-namespaces path of a namespaced resource is 405, and deletes nothing', async () => {
     await create(CMS, configMap('keep-me'));
     for (const method of ['DELETE', 'POST']) {
-      const res = await cluster.api('/api/v1/configmaps', { method, body: method === 'POST' ? JSON.stringify(configMap('x')) : undefined, headers: { 'content-type': 'application/json' } });
+      const res = await cluster.api('/api/v1/configmaps', {
+        method,
+        body: method === 'POST' ? JSON.stringify(configMap('x')) : undefined,
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status, method).toBe(405);
       expect(res.json().reason).toBe('MethodNotAllowed');
     }
@@ -164,10 +182,20 @@ describe('paths act only on what they name', () => {
     for (const segment of ['%2e%2e', '%2E%2E', '..', '%2e', '.']) {
       // Sent as written: a URL object would fold the dot segments before they leave the client.
       const status = await new Promise<number>((resolve, reject) => {
-        const req = request({ hostname, port, path: `/api/v1/namespaces/t2/configmaps/${segment}`, method: 'DELETE', headers: { authorization: `Bearer ${cluster.server.adminToken}` }, ca: cluster.server.caCert }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = request(
+          {
+            hostname,
+            port,
+            path: `/api/v1/namespaces/t2/configmaps/${segment}`,
+            method: 'DELETE',
+            headers: { authorization: `Bearer ${cluster.server.adminToken}` },
+            ca: cluster.server.caCert,
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -212,7 +240,12 @@ describe('list resourceVersion rules', () => {
   });
 
   it('bad combinations are 400', async () => {
-    for (const q of ['resourceVersionMatch=Exact', 'resourceVersion=0&resourceVersionMatch=Exact', 'resourceVersion=1&resourceVersionMatch=Newest', 'resourceVersion=abc']) {
+    for (const q of [
+      'resourceVersionMatch=Exact',
+      'resourceVersion=0&resourceVersionMatch=Exact',
+      'resourceVersion=1&resourceVersionMatch=Newest',
+      'resourceVersion=abc',
+    ]) {
       expect((await cluster.api(`${CMS}?${q}`)).status, q).toBe(400);
     }
   });
@@ -231,7 +264,11 @@ describe('watch', () => {
     const cm = await create(CMS, configMap('mover', {}, { tier: 'front' }));
     const watching = watchLines(`${CMS}?watch=1&labelSelector=tier%3Dfront&resourceVersion=${cm.metadata.resourceVersion}`, (l) => l.length >= 1);
     await new Promise((r) => setTimeout(r, 200));
-    const moved = await cluster.api(`${CMS}/mover`, { method: 'PATCH', body: '{"metadata":{"labels":{"tier":"back"}}}', headers: { 'content-type': 'application/merge-patch+json' } });
+    const moved = await cluster.api(`${CMS}/mover`, {
+      method: 'PATCH',
+      body: '{"metadata":{"labels":{"tier":"back"}}}',
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
     const { lines } = await watching;
     const event = JSON.parse(lines[0]);
     expect(event.type).toBe('DELETED');
@@ -244,18 +281,26 @@ describe('watch', () => {
     const cm = await create(CMS, configMap('big', { v: big }));
     let response: import('node:http').IncomingMessage | undefined;
     const opened = new Promise<void>((resolve, reject) => {
-      const req = request(cluster.server.url + `${CMS}?watch=1&resourceVersion=${cm.metadata.resourceVersion}`, { headers: { authorization: `Bearer ${cluster.server.adminToken}` }, ca: cluster.server.caCert }, (res) => {
-        res.pause(); // reads nothing for now
-        response = res;
-        resolve();
-      });
+      const req = request(
+        `${cluster.server.url}${CMS}?watch=1&resourceVersion=${cm.metadata.resourceVersion}`,
+        { headers: { authorization: `Bearer ${cluster.server.adminToken}` }, ca: cluster.server.caCert },
+        (res) => {
+          res.pause(); // reads nothing for now
+          response = res;
+          resolve();
+        },
+      );
       req.on('error', reject);
       req.end();
     });
     await opened;
     const total = 60 * big.length;
     for (let i = 0; i < 60; i++) {
-      await cluster.api(`${CMS}/big`, { method: 'PATCH', body: JSON.stringify({ data: { v: `${i}${big}` } }), headers: { 'content-type': 'application/merge-patch+json' } });
+      await cluster.api(`${CMS}/big`, {
+        method: 'PATCH',
+        body: JSON.stringify({ data: { v: `${i}${big}` } }),
+        headers: { 'content-type': 'application/merge-patch+json' },
+      });
     }
     // 30 MB of events against a 4 MiB bound: past the stall time (10 s) the server drops the
     // watch. Reading now gets what was in flight, then the end: far less than was written.

@@ -33,7 +33,11 @@ describe('@kubernetes/client-node', () => {
       namespace: 'default',
       body: {
         metadata: { name: 'api-client' },
-        spec: { replicas: 2, selector: { matchLabels: { app: 'api-client' } }, template: { metadata: { labels: { app: 'api-client' } }, spec: { containers: [{ name: 'c', image: 'nginx:1.25' }] } } },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'api-client' } },
+          template: { metadata: { labels: { app: 'api-client' } }, spec: { containers: [{ name: 'c', image: 'nginx:1.25' }] } },
+        },
       },
     });
     expect(created.metadata?.uid).toBeTruthy();
@@ -101,7 +105,10 @@ describe('@kubernetes/client-node', () => {
           await core.deleteNamespacedConfigMap({ name, namespace: 'default' });
           live.delete(name);
         } else {
-          await core.patchNamespacedConfigMap({ name, namespace: 'default', body: { data: { i: String(i) } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+          await core.patchNamespacedConfigMap(
+            { name, namespace: 'default', body: { data: { i: String(i) } } },
+            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+          );
         }
       }
       const truth = await core.listNamespacedConfigMap({ namespace: 'default' });
@@ -110,7 +117,10 @@ describe('@kubernetes/client-node', () => {
       const deadline = Date.now() + 20_000;
       let cached: string[] = [];
       while (Date.now() < deadline) {
-        cached = informer.list().map((c) => `${c.metadata?.name}@${c.metadata?.resourceVersion}`).sort();
+        cached = informer
+          .list()
+          .map((c) => `${c.metadata?.name}@${c.metadata?.resourceVersion}`)
+          .sort();
         if (JSON.stringify(cached) === JSON.stringify(expected)) break;
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -47,13 +47,21 @@ function deployment(name: string) {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name },
-    spec: { replicas: 1, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+    },
   };
 }
 
 beforeAll(async () => {
   cluster = await startTestCluster();
-  const cm = await cluster.api(CM, { method: 'POST', body: JSON.stringify({ metadata: { name: 'keep', labels: { app: 'keep' } }, data: { k: 'v' } }), headers: { 'content-type': 'application/json' } });
+  const cm = await cluster.api(CM, {
+    method: 'POST',
+    body: JSON.stringify({ metadata: { name: 'keep', labels: { app: 'keep' } }, data: { k: 'v' } }),
+    headers: { 'content-type': 'application/json' },
+  });
   expect(cm.status).toBe(201);
   const dep = await cluster.api(DEP, { method: 'POST', body: JSON.stringify(deployment('web')), headers: { 'content-type': 'application/json' } });
   expect(dep.status).toBe(201);
@@ -69,7 +77,6 @@ async function expectNothingChanged(): Promise<void> {
   expect((await cluster.api(`${CM}/keep`)).json()).toEqual(keep);
   expect((await cluster.api(`${DEP}/web`)).json()).toEqual(web);
 }
-
 
 interface RawResponse {
   status: number;
@@ -185,7 +192,12 @@ function upload(size: number, options: { chunked?: boolean; paceMs?: number } = 
 /** POSTs with Expect: 100-continue, sending the body only if the server asks for it. */
 function uploadWithContinue(size: number): Promise<Upload> {
   return new Promise((resolve) => {
-    const headers = { authorization: `Bearer ${cluster.server.adminToken}`, 'content-type': 'application/json', 'content-length': String(size), expect: '100-continue' };
+    const headers = {
+      authorization: `Bearer ${cluster.server.adminToken}`,
+      'content-type': 'application/json',
+      'content-length': String(size),
+      expect: '100-continue',
+    };
     const result: Upload = { headers: {}, body: '', errors: [], sent: 0 };
     const req = request(`${cluster.server.url}${CM}`, { method: 'POST', headers, ca: cluster.server.caCert, agent: false }, (res) => {
       result.status = res.statusCode;
@@ -213,7 +225,9 @@ function expectStatusBody(text: string, input: { status: number; reason?: string
 describe('the hostile-input corpus (test/fixtures/hostile)', () => {
   it('has a file for every entry and an entry for every file', async () => {
     const { readdirSync } = await import('node:fs');
-    const files = readdirSync(FIXTURES).filter((f) => f !== 'manifest.json').sort();
+    const files = readdirSync(FIXTURES)
+      .filter((f) => f !== 'manifest.json')
+      .sort();
     expect(MANIFEST.map((i) => i.file).sort()).toEqual(files);
   });
 
@@ -283,7 +297,8 @@ describe('bodies, URLs and headers past the limits, over real connections', () =
 
   it('a URL of 32 KiB is served; one byte more is 414', async () => {
     const prefix = `${CM}/`;
-    const at = (length: number) => `GET ${prefix}${'a'.repeat(length - prefix.length)} HTTP/1.1\r\nHost: skiff\r\nAuthorization: Bearer ${cluster.server.adminToken}\r\n\r\n`;
+    const at = (length: number) =>
+      `GET ${prefix}${'a'.repeat(length - prefix.length)} HTTP/1.1\r\nHost: skiff\r\nAuthorization: Bearer ${cluster.server.adminToken}\r\n\r\n`;
     const ok = await rawRequest(at(32 * 1024));
     expect(ok.status).toBe(404);
     expectStatusBody(ok.body, { status: 404, reason: 'NotFound' });
@@ -300,10 +315,14 @@ describe('bodies, URLs and headers past the limits, over real connections', () =
 
   it('the Warning header carries the field name in UTF-8, as kube-apiserver sends it', async () => {
     const body = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"wire"},"名前":1,"é\\u2028":2}';
-    const r = await rawRequest(Buffer.concat([
-      Buffer.from(`POST ${CM}?dryRun=All HTTP/1.1\r\nHost: skiff\r\nAuthorization: Bearer ${cluster.server.adminToken}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`),
-      Buffer.from(body),
-    ]));
+    const r = await rawRequest(
+      Buffer.concat([
+        Buffer.from(
+          `POST ${CM}?dryRun=All HTTP/1.1\r\nHost: skiff\r\nAuthorization: Bearer ${cluster.server.adminToken}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
+        ),
+        Buffer.from(body),
+      ]),
+    );
     expect(r.status).toBe(201);
     // No control characters on the wire; the name's own UTF-8 bytes.
     expect(r.headers.warning).not.toMatch(/[\x00-\x1f\x7f]/);
@@ -318,7 +337,11 @@ describe('long lists and deep objects cost linear time, and the bounds are not t
     // The patch applies, then validation refuses it (a bad data key): 422, nothing stored.
     const patch = { metadata: { finalizers: names, '$setElementOrder/finalizers': [...names].reverse() }, data: { 'not a key!': 'x' } };
     const started = Date.now();
-    const r = await cluster.api(`${CM}/keep`, { method: 'PATCH', body: JSON.stringify(patch), headers: { 'content-type': 'application/strategic-merge-patch+json' } });
+    const r = await cluster.api(`${CM}/keep`, {
+      method: 'PATCH',
+      body: JSON.stringify(patch),
+      headers: { 'content-type': 'application/strategic-merge-patch+json' },
+    });
     expect(r.status, r.text.slice(0, 300)).toBe(422);
     expect(Date.now() - started).toBeLessThan(20_000);
     await expectNothingChanged();
@@ -341,23 +364,44 @@ describe('long lists and deep objects cost linear time, and the bounds are not t
   it('objects nested to the bound (500 levels) are still accepted, as JSON and as YAML', async () => {
     // Pod affinity is kept as written: the Pod, its spec, and 498 levels of affinity make 500.
     const nested = (depth: number): unknown => (depth === 0 ? 'x' : { n: nested(depth - 1) });
-    const pod = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'c', image: 'nginx' }], affinity: nested(498) } });
-    const asJson = await cluster.api('/api/v1/namespaces/default/pods', { method: 'POST', body: JSON.stringify(pod('deep-json')), headers: { 'content-type': 'application/json' } });
+    const pod = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name },
+      spec: { containers: [{ name: 'c', image: 'nginx' }], affinity: nested(498) },
+    });
+    const asJson = await cluster.api('/api/v1/namespaces/default/pods', {
+      method: 'POST',
+      body: JSON.stringify(pod('deep-json')),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(asJson.status, asJson.text.slice(0, 300)).toBe(201);
     const yaml = (await import('yaml')).stringify(pod('deep-yaml'));
     const asYaml = await cluster.api('/api/v1/namespaces/default/pods', { method: 'POST', body: yaml, headers: { 'content-type': 'application/yaml' } });
     expect(asYaml.status, asYaml.text.slice(0, 300)).toBe(201);
     const deeper = { ...pod('deeper'), spec: { ...pod('deeper').spec, affinity: nested(499) } };
-    const refused = await cluster.api('/api/v1/namespaces/default/pods', { method: 'POST', body: JSON.stringify(deeper), headers: { 'content-type': 'application/json' } });
+    const refused = await cluster.api('/api/v1/namespaces/default/pods', {
+      method: 'POST',
+      body: JSON.stringify(deeper),
+      headers: { 'content-type': 'application/json' },
+    });
     expectStatusBody(refused.text, { status: 400, reason: 'BadRequest', message: 'nesting depth exceeds the limit of 500 levels' });
   });
 
   it('generateName: a valid prefix names the object, a long one is cut to 58 characters as Kubernetes does', async () => {
-    const short = await cluster.api(CM, { method: 'POST', body: JSON.stringify({ metadata: { generateName: 'web-' } }), headers: { 'content-type': 'application/json' } });
+    const short = await cluster.api(CM, {
+      method: 'POST',
+      body: JSON.stringify({ metadata: { generateName: 'web-' } }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(short.status).toBe(201);
     expect(short.json().metadata.name).toMatch(/^web-[a-z0-9]{5}$/);
     const prefix = `${'p'.repeat(99)}-`;
-    const long = await cluster.api(CM, { method: 'POST', body: JSON.stringify({ metadata: { generateName: prefix } }), headers: { 'content-type': 'application/json' } });
+    const long = await cluster.api(CM, {
+      method: 'POST',
+      body: JSON.stringify({ metadata: { generateName: prefix } }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(long.status).toBe(201);
     expect(long.json().metadata.name).toMatch(new RegExp(`^${'p'.repeat(58)}[a-z0-9]{5}$`));
     expect(long.json().metadata.generateName).toBe(prefix);

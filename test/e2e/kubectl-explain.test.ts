@@ -59,7 +59,11 @@ describe('kubectl explain', () => {
   it('every served kind, at the top and down a nested path', async () => {
     const nested: Record<string, [string, RegExp, string]> = {
       namespaces: ['namespaces.status.phase', /^FIELD: phase <string>$/m, 'Phase is the current lifecycle phase of the namespace.'],
-      pods: ['pods.spec.containers.resources.limits', /^FIELD: limits <map\[string\]Quantity>$/m, 'Limits describes the maximum amount of compute resources allowed.'],
+      pods: [
+        'pods.spec.containers.resources.limits',
+        /^FIELD: limits <map\[string\]Quantity>$/m,
+        'Limits describes the maximum amount of compute resources allowed.',
+      ],
       nodes: ['nodes.status.addresses', /^FIELD: addresses <\[\]NodeAddress>$/m, 'List of addresses reachable to the node.'],
       services: ['services.spec.type', /^FIELD: type <string>$/m, 'type determines how the Service is exposed.'],
       endpoints: ['endpoints.subsets.addresses.ip', /^FIELD: ip <string>$/m, 'The IP of this endpoint.'],
@@ -79,7 +83,11 @@ describe('kubectl explain', () => {
       expect(top).not.toContain('<empty>');
       expect(top).toMatch(/^ {2}metadata\t<ObjectMeta>( -required-)?$/m); // required in Events
       expect(top).toContain('api-conventions.md#metadata'); // the upstream metadata description
-      const [path, field, description] = nested[r.resource] ?? [`${r.resource}.metadata.name`, /^FIELD: name <string>$/m, 'Name must be unique within a namespace.'];
+      const [path, field, description] = nested[r.resource] ?? [
+        `${r.resource}.metadata.name`,
+        /^FIELD: name <string>$/m,
+        'Name must be unique within a namespace.',
+      ];
       const out = await explain(path);
       expect(out, path).toMatch(field);
       expect(out.replace(/\s+/g, ' '), path).toContain(description);
@@ -191,7 +199,11 @@ describe('the OpenAPI v3 documents', () => {
     const first = (await cluster.api('/openapi/v3')).json();
     const second = (await cluster.api('/openapi/v3')).json();
     expect(second).toEqual(first);
-    expect(Object.keys(first.paths).sort()).toEqual(servedGroupVersions().map((gv) => (gv.group ? `apis/${gv.group}/${gv.version}` : `api/${gv.version}`)).sort());
+    expect(Object.keys(first.paths).sort()).toEqual(
+      servedGroupVersions()
+        .map((gv) => (gv.group ? `apis/${gv.group}/${gv.version}` : `api/${gv.version}`))
+        .sort(),
+    );
     expect(Object.keys(first.paths)).toContain('apis/apps/v1');
     for (const { serverRelativeURL } of Object.values<{ serverRelativeURL: string }>(first.paths)) {
       expect(serverRelativeURL).toMatch(/\?hash=[0-9A-F]{16}$/);
@@ -209,7 +221,9 @@ describe('the OpenAPI v3 documents', () => {
     });
     expect(core['io.k8s.api.core.v1.PodSpec'].properties.containers.description).toContain('List of containers belonging to the pod.');
     const coordination = (await cluster.api('/openapi/v3/apis/coordination.k8s.io/v1')).json().components.schemas;
-    expect(coordination['io.k8s.api.coordination.v1.Lease']['x-kubernetes-group-version-kind']).toEqual([{ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease' }]);
+    expect(coordination['io.k8s.api.coordination.v1.Lease']['x-kubernetes-group-version-kind']).toEqual([
+      { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease' },
+    ]);
   });
 
   it("declares a list merge exactly where the server's strategic merge patch merges", async () => {
@@ -239,7 +253,8 @@ describe('the OpenAPI v3 documents', () => {
             const declared = strategy.includes('merge') ? (key ? `merge:${key}` : 'set') : 'replace';
             const s = listStrategy(fieldPath);
             const server = s.kind === 'merge' ? `merge:${s.key}` : s.kind;
-            if (declared !== server && !known.test(fieldPath.join('.'))) mismatches.push(`${r.kind} ${fieldPath.join('.')}: openapi ${declared}, server ${server}`);
+            if (declared !== server && !known.test(fieldPath.join('.')))
+              mismatches.push(`${r.kind} ${fieldPath.join('.')}: openapi ${declared}, server ${server}`);
             if (strategy.includes('merge') && field.items?.$ref) walk(byRef(field.items.$ref), fieldPath);
           } else if (ref) {
             walk(byRef(ref), fieldPath);

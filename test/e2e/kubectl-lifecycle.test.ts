@@ -19,15 +19,24 @@ const post = (path: string, body: unknown) =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function pod(name: string, labels: Record<string, string> = {}, nodeName?: string) {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, labels }, spec: { nodeName, containers: [{ name: 'main', image: 'busybox:1.36', command: ['sleep', '3600'] }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels },
+    spec: { nodeName, containers: [{ name: 'main', image: 'busybox:1.36', command: ['sleep', '3600'] }] },
+  };
 }
 
 describe('imperative creates', () => {
   it('create namespace, configmap, secret, deployment and service', async () => {
     expect((await cluster.kubectlOk(['create', 'namespace', 'shop'])).trim()).toBe('namespace/shop created');
     expect((await cluster.kubectlOk(['create', 'configmap', 'settings', '-n', 'shop', '--from-literal=color=blue'])).trim()).toBe('configmap/settings created');
-    expect((await cluster.kubectlOk(['create', 'secret', 'generic', 'creds', '-n', 'shop', '--from-literal=password=s3cr3t'])).trim()).toBe('secret/creds created');
-    expect((await cluster.kubectlOk(['create', 'deployment', 'web', '-n', 'shop', '--image=nginx:1.25', '--replicas=3', '--port=80'])).trim()).toBe('deployment.apps/web created');
+    expect((await cluster.kubectlOk(['create', 'secret', 'generic', 'creds', '-n', 'shop', '--from-literal=password=s3cr3t'])).trim()).toBe(
+      'secret/creds created',
+    );
+    expect((await cluster.kubectlOk(['create', 'deployment', 'web', '-n', 'shop', '--image=nginx:1.25', '--replicas=3', '--port=80'])).trim()).toBe(
+      'deployment.apps/web created',
+    );
     expect((await cluster.kubectlOk(['create', 'service', 'clusterip', 'web', '-n', 'shop', '--tcp=80:8080'])).trim()).toBe('service/web created');
     const secret = JSON.parse(await cluster.kubectlOk(['get', 'secret', 'creds', '-n', 'shop', '-o', 'json']));
     expect(Buffer.from(secret.data.password, 'base64').toString()).toBe('s3cr3t');
@@ -50,9 +59,13 @@ describe('imperative creates', () => {
 
 describe('delete', () => {
   it('by name, by label, and --all', async () => {
-    for (const name of ['a', 'b', 'c', 'd']) await post('/api/v1/namespaces/default/configmaps', { metadata: { name, labels: { group: name < 'c' ? 'first' : 'second' } } });
+    for (const name of ['a', 'b', 'c', 'd'])
+      await post('/api/v1/namespaces/default/configmaps', { metadata: { name, labels: { group: name < 'c' ? 'first' : 'second' } } });
     expect((await cluster.kubectlOk(['delete', 'cm', 'a'])).trim()).toBe('configmap "a" deleted');
-    expect((await cluster.kubectlOk(['delete', 'cm', '-l', 'group=second'])).trim().split('\n').sort()).toEqual(['configmap "c" deleted', 'configmap "d" deleted']);
+    expect((await cluster.kubectlOk(['delete', 'cm', '-l', 'group=second'])).trim().split('\n').sort()).toEqual([
+      'configmap "c" deleted',
+      'configmap "d" deleted',
+    ]);
     expect((await cluster.kubectlOk(['delete', 'cm', '--all'])).trim()).toBe('configmap "b" deleted');
     expect((await cluster.kubectlOk(['get', 'cm', '-o', 'name'])).trim()).toBe('');
   });
@@ -83,7 +96,11 @@ describe('delete', () => {
     expect(lingering.metadata.deletionGracePeriodSeconds).toBe(30);
     expect(await cluster.kubectlOk(['get', 'pod', 'graceful'])).toMatch(/Terminating/);
     // The kubelet confirms with a zero grace period.
-    const confirm = await cluster.api('/api/v1/namespaces/default/pods/graceful', { method: 'DELETE', body: JSON.stringify({ gracePeriodSeconds: 0 }), headers: { 'content-type': 'application/json' } });
+    const confirm = await cluster.api('/api/v1/namespaces/default/pods/graceful', {
+      method: 'DELETE',
+      body: JSON.stringify({ gracePeriodSeconds: 0 }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(confirm.status, confirm.text).toBe(200);
     expect((await cluster.api('/api/v1/namespaces/default/pods/graceful')).status).toBe(404);
   });
@@ -91,11 +108,21 @@ describe('delete', () => {
 
 describe('deletecollection', () => {
   it('DELETE on a collection deletes what the selector matches and answers the list of them', async () => {
-    for (const [name, tier] of [['dc-1', 'a'], ['dc-2', 'a'], ['dc-3', 'b']]) await post('/api/v1/namespaces/default/configmaps', { metadata: { name, labels: { dc: tier } } });
+    for (const [name, tier] of [
+      ['dc-1', 'a'],
+      ['dc-2', 'a'],
+      ['dc-3', 'b'],
+    ])
+      await post('/api/v1/namespaces/default/configmaps', { metadata: { name, labels: { dc: tier } } });
     const r = await cluster.api('/api/v1/namespaces/default/configmaps?labelSelector=dc%3Da', { method: 'DELETE' });
     expect(r.status).toBe(200);
     expect(r.json()).toMatchObject({ kind: 'ConfigMapList', apiVersion: 'v1' });
-    expect(r.json().items.map((i: { metadata: { name: string } }) => i.metadata.name).sort()).toEqual(['dc-1', 'dc-2']);
+    expect(
+      r
+        .json()
+        .items.map((i: { metadata: { name: string } }) => i.metadata.name)
+        .sort(),
+    ).toEqual(['dc-1', 'dc-2']);
     const left = (await cluster.api('/api/v1/namespaces/default/configmaps?labelSelector=dc')).json();
     expect(left.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(['dc-3']);
   });
@@ -133,7 +160,11 @@ describe('describe', () => {
     await post('/api/v1/nodes', {
       metadata: { name: 'node-1', labels: { 'kubernetes.io/hostname': 'node-1' } },
       spec: { taints: [{ key: 'example.com/gpu', value: 'true', effect: 'NoSchedule' }] },
-      status: { capacity: { cpu: '2', memory: '4Gi', pods: '110' }, allocatable: { cpu: '2', memory: '4Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is ready' }] },
+      status: {
+        capacity: { cpu: '2', memory: '4Gi', pods: '110' },
+        allocatable: { cpu: '2', memory: '4Gi', pods: '110' },
+        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is ready' }],
+      },
     });
     await post('/api/v1/namespaces/default/pods', pod('described', { app: 'd' }, 'node-1'));
     const created = (await cluster.api('/api/v1/namespaces/default/pods/described')).json();
@@ -160,14 +191,24 @@ describe('describe', () => {
     await post('/api/v1/namespaces/default/events', {
       metadata: { name: 'described.2' },
       involvedObject: { kind: 'Deployment', namespace: 'default', name: 'described', uid: deploy.metadata.uid, apiVersion: 'apps/v1' },
-      reason: 'ScalingReplicaSet', message: 'Scaled up replica set described-abc to 1', type: 'Normal',
-      source: { component: 'deployment-controller' }, count: 1, firstTimestamp: now, lastTimestamp: now,
+      reason: 'ScalingReplicaSet',
+      message: 'Scaled up replica set described-abc to 1',
+      type: 'Normal',
+      source: { component: 'deployment-controller' },
+      count: 1,
+      firstTimestamp: now,
+      lastTimestamp: now,
     });
     await post('/api/v1/namespaces/default/events', {
       metadata: { name: 'node-1.1' },
       involvedObject: { kind: 'Node', name: 'node-1', uid: 'node-1', apiVersion: 'v1' },
-      reason: 'NodeReady', message: 'Node node-1 status is now: NodeReady', type: 'Normal',
-      source: { component: 'kubelet', host: 'node-1' }, count: 1, firstTimestamp: now, lastTimestamp: now,
+      reason: 'NodeReady',
+      message: 'Node node-1 status is now: NodeReady',
+      type: 'Normal',
+      source: { component: 'kubelet', host: 'node-1' },
+      count: 1,
+      firstTimestamp: now,
+      lastTimestamp: now,
     });
     const describedDeploy = await cluster.kubectlOk(['describe', 'deployment', 'described']);
     expect(describedDeploy).toMatch(/Normal\s+ScalingReplicaSet\s+\S+\s+deployment-controller\s+Scaled up replica set described-abc to 1/);
@@ -184,7 +225,9 @@ describe('describe', () => {
 
 describe('watch', () => {
   it('get -w prints changes as they happen', async () => {
-    const child = spawn('kubectl', ['get', 'configmaps', '-w'], { env: { ...process.env, KUBECONFIG: cluster.server.kubeconfigPath, KUBECACHEDIR: `${cluster.dir}/kube-cache` } });
+    const child = spawn('kubectl', ['get', 'configmaps', '-w'], {
+      env: { ...process.env, KUBECONFIG: cluster.server.kubeconfigPath, KUBECACHEDIR: `${cluster.dir}/kube-cache` },
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += String(d)));
     try {

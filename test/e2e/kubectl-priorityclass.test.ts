@@ -22,12 +22,20 @@ ${extra}`;
 
 describe('PriorityClass', () => {
   it('is created with kubectl and listed with its columns, cluster-scoped', async () => {
-    expect((await cluster.kubectlOk(['apply', '-f', '-'], { input: manifest('high', 1000, 'globalDefault: true\n') })).trim()).toBe('priorityclass.scheduling.k8s.io/high created');
+    expect((await cluster.kubectlOk(['apply', '-f', '-'], { input: manifest('high', 1000, 'globalDefault: true\n') })).trim()).toBe(
+      'priorityclass.scheduling.k8s.io/high created',
+    );
     const table = await cluster.kubectlOk(['get', 'pc', '-o', 'wide']);
     expect(table).toMatch(/^NAME\s+VALUE\s+GLOBAL-DEFAULT\s+AGE\s+PREEMPTIONPOLICY$/m);
     expect(table).toMatch(/^high\s+1000\s+true\s+\S+\s+PreemptLowerPriority$/m);
     const stored = JSON.parse(await cluster.kubectlOk(['get', 'priorityclass', 'high', '-o', 'json']));
-    expect(stored).toMatchObject({ apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', value: 1000, globalDefault: true, preemptionPolicy: 'PreemptLowerPriority' });
+    expect(stored).toMatchObject({
+      apiVersion: 'scheduling.k8s.io/v1',
+      kind: 'PriorityClass',
+      value: 1000,
+      globalDefault: true,
+      preemptionPolicy: 'PreemptLowerPriority',
+    });
     expect(stored.metadata.namespace).toBeUndefined();
     expect(await cluster.kubectlOk(['explain', 'priorityclass.value'])).toMatch(/^FIELD: value <integer>/m);
   });

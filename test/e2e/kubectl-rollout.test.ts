@@ -43,11 +43,19 @@ describe('kubectl rollout', () => {
     expect(afterUndo).not.toMatch(/^1\s+<none>$/m);
     const replicaSets = (await cluster.kubectlOk(['get', 'rs', '-l', 'app=web', '-o', 'name'])).trim().split('\n');
     expect(replicaSets).toHaveLength(2);
-    expect(await cluster.kubectlOk(['get', 'events', '--field-selector', 'reason=ScalingReplicaSet', '-o', 'jsonpath={.items[*].message}'])).not.toContain('from 0 to 0');
+    expect(await cluster.kubectlOk(['get', 'events', '--field-selector', 'reason=ScalingReplicaSet', '-o', 'jsonpath={.items[*].message}'])).not.toContain(
+      'from 0 to 0',
+    );
 
     expect((await cluster.kubectlOk(['rollout', 'restart', 'deployment/web'])).trim()).toBe('deployment.apps/web restarted');
     expect(await cluster.kubectlOk(['rollout', 'status', 'deployment/web', '--timeout=30s'], { timeoutMs: 40_000 })).toContain('successfully rolled out');
-    const restartedAt = await cluster.kubectlOk(['get', 'deploy', 'web', '-o', 'jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}']);
+    const restartedAt = await cluster.kubectlOk([
+      'get',
+      'deploy',
+      'web',
+      '-o',
+      'jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}',
+    ]);
     expect(restartedAt).toMatch(/^\d{4}-/);
     const describe = await cluster.kubectlOk(['describe', 'deployment', 'web']);
     expect(describe).toMatch(/NewReplicaSet:\s+web-[a-z0-9]+ \(3\/3 replicas created\)/);

@@ -55,7 +55,12 @@ describe('discovery', () => {
 
   it('kubectl api-resources lists every served resource with its short names', async () => {
     const out = await cluster.kubectlOk(['api-resources', '--no-headers']);
-    for (const line of [/^pods\s+po\s+v1\s+true\s+Pod$/m, /^deployments\s+deploy\s+apps\/v1\s+true\s+Deployment$/m, /^leases\s+coordination\.k8s\.io\/v1\s+true\s+Lease$/m, /^nodes\s+no\s+v1\s+false\s+Node$/m]) {
+    for (const line of [
+      /^pods\s+po\s+v1\s+true\s+Pod$/m,
+      /^deployments\s+deploy\s+apps\/v1\s+true\s+Deployment$/m,
+      /^leases\s+coordination\.k8s\.io\/v1\s+true\s+Lease$/m,
+      /^nodes\s+no\s+v1\s+false\s+Node$/m,
+    ]) {
       expect(out).toMatch(line);
     }
   });
@@ -100,7 +105,12 @@ describe('create and get', () => {
       // create namespace sends protobuf; fall back to a manifest if that path is not served.
       await cluster.kubectlOk(['apply', '-f', manifest('ns.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n')]);
     });
-    await cluster.kubectlOk(['apply', '-f', manifest('cms.yaml', `
+    await cluster.kubectlOk([
+      'apply',
+      '-f',
+      manifest(
+        'cms.yaml',
+        `
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: one, namespace: default, labels: {tier: front}}
@@ -113,9 +123,14 @@ metadata: {name: two, namespace: default, labels: {tier: back}}
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: three, namespace: team-a, labels: {tier: front}}
-`)]);
+`,
+      ),
+    ]);
     expect((await cluster.kubectlOk(['get', 'cm', '-l', 'tier=front', '-o', 'name'])).trim()).toBe('configmap/one');
-    expect((await cluster.kubectlOk(['get', 'cm', '-l', 'tier in (front,back)', '-o', 'name'])).trim().split('\n').sort()).toEqual(['configmap/one', 'configmap/two']);
+    expect((await cluster.kubectlOk(['get', 'cm', '-l', 'tier in (front,back)', '-o', 'name'])).trim().split('\n').sort()).toEqual([
+      'configmap/one',
+      'configmap/two',
+    ]);
     expect((await cluster.kubectlOk(['get', 'cm', '--field-selector', 'metadata.name=two', '-o', 'name'])).trim()).toBe('configmap/two');
     const all = await cluster.kubectlOk(['get', 'cm', '-A', '-l', 'tier=front']);
     expect(all).toMatch(/^NAMESPACE\s+NAME\s+DATA\s+AGE$/m);
@@ -128,7 +143,11 @@ metadata: {name: three, namespace: team-a, labels: {tier: front}}
 
   it('get --chunk-size pages through a list with continue tokens', async () => {
     for (let i = 0; i < 7; i++) {
-      await cluster.api('/api/v1/namespaces/default/secrets', { method: 'POST', body: JSON.stringify({ metadata: { name: `s${i}` }, stringData: { a: 'b' } }), headers: { 'content-type': 'application/json' } });
+      await cluster.api('/api/v1/namespaces/default/secrets', {
+        method: 'POST',
+        body: JSON.stringify({ metadata: { name: `s${i}` }, stringData: { a: 'b' } }),
+        headers: { 'content-type': 'application/json' },
+      });
     }
     const out = await cluster.kubectlOk(['get', 'secrets', '--chunk-size=2', '-o', 'name']);
     expect(out.trim().split('\n')).toEqual(Array.from({ length: 7 }, (_, i) => `secret/s${i}`));
@@ -152,14 +171,17 @@ describe('apply, diff, replace', () => {
   });
 
   it('apply --server-side creates, updates, and reports conflicts with another manager', async () => {
-    const file = manifest('ssa.yaml', `apiVersion: v1
+    const file = manifest(
+      'ssa.yaml',
+      `apiVersion: v1
 kind: ConfigMap
 metadata:
   name: ssa
 data:
   color: blue
   size: large
-`);
+`,
+    );
     expect((await cluster.kubectlOk(['apply', '--server-side', '-f', file])).trim()).toBe('configmap/ssa serverside-applied');
     let obj = JSON.parse(await cluster.kubectlOk(['get', 'cm', 'ssa', '-o', 'json', '--show-managed-fields']));
     expect(obj.metadata.managedFields[0]).toMatchObject({ manager: 'kubectl', operation: 'Apply' });
@@ -168,7 +190,13 @@ data:
     await cluster.kubectlOk(['apply', '--server-side', '-f', file]);
     obj = JSON.parse(await cluster.kubectlOk(['get', 'cm', 'ssa', '-o', 'json']));
     expect(obj.data).toEqual({ color: 'red' });
-    const other = await cluster.kubectl(['apply', '--server-side', '--field-manager=other', '-f', manifest('ssa2.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  color: green\n')]);
+    const other = await cluster.kubectl([
+      'apply',
+      '--server-side',
+      '--field-manager=other',
+      '-f',
+      manifest('ssa2.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  color: green\n'),
+    ]);
     expect(other.code).not.toBe(0);
     expect(other.stderr).toMatch(/conflict/i);
     expect(other.stderr).toContain('.data.color');
@@ -178,7 +206,9 @@ data:
   });
 
   it('server-side apply: equal values are shared by managers, list items by merge key too; force moves only the conflicting fields', async () => {
-    const text = deployment('nginx:1.27', 2).replace(/name: web/g, 'name: shared').replace(/app: web/g, 'app: shared');
+    const text = deployment('nginx:1.27', 2)
+      .replace(/name: web/g, 'name: shared')
+      .replace(/app: web/g, 'app: shared');
     const file = manifest('shared.yaml', text);
     await cluster.kubectlOk(['apply', '--server-side', '--field-manager=ci', '-f', file]);
     // A second manager applying the identical manifest shares every field: no conflict.
@@ -186,7 +216,11 @@ data:
     expect(same.stderr).not.toMatch(/conflict/i);
     expect(same.code).toBe(0);
     let obj = JSON.parse(await cluster.kubectlOk(['get', 'deploy', 'shared', '-o', 'json', '--show-managed-fields']));
-    const owners = (field: string) => obj.metadata.managedFields.filter((e: { fieldsV1: unknown }) => JSON.stringify(e.fieldsV1).includes(field)).map((e: { manager: string }) => e.manager).sort();
+    const owners = (field: string) =>
+      obj.metadata.managedFields
+        .filter((e: { fieldsV1: unknown }) => JSON.stringify(e.fieldsV1).includes(field))
+        .map((e: { manager: string }) => e.manager)
+        .sort();
     expect(owners('"f:image"')).toEqual(['cd', 'ci']);
     // A changed image conflicts; with --force-conflicts cd takes the image alone, replicas stay shared.
     writeFileSync(file, text.replace('nginx:1.27', 'nginx:1.28'));

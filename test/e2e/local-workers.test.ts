@@ -21,7 +21,13 @@ interface PodView {
     phase?: string;
     podIP?: string;
     conditions?: { type: string; status: string }[];
-    containerStatuses?: { name: string; ready: boolean; restartCount: number; containerID?: string; state: { waiting?: { reason: string }; running?: object; terminated?: { exitCode: number } } }[];
+    containerStatuses?: {
+      name: string;
+      ready: boolean;
+      restartCount: number;
+      containerID?: string;
+      state: { waiting?: { reason: string }; running?: object; terminated?: { exitCode: number } };
+    }[];
   };
 }
 
@@ -60,9 +66,13 @@ for (const runtime of ['process', 'docker'] as const) {
       const r = await cluster.kubectl(['apply', '-f', '-'], { input: yaml });
       if (r.code !== 0) throw new Error(`kubectl apply failed: ${r.stderr}`);
     };
-    const pods = async (selector: string): Promise<PodView[]> => (JSON.parse(await kubectl('get', 'pods', '-l', selector, '-o', 'json')) as { items: PodView[] }).items;
+    const pods = async (selector: string): Promise<PodView[]> =>
+      (JSON.parse(await kubectl('get', 'pods', '-l', selector, '-o', 'json')) as { items: PodView[] }).items;
     const pod = async (name: string): Promise<PodView> => JSON.parse(await kubectl('get', 'pod', name, '-o', 'json')) as PodView;
-    const runningReady = (list: PodView[]) => list.filter((p) => !p.metadata.deletionTimestamp && p.status.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const runningReady = (list: PodView[]) =>
+      list.filter(
+        (p) => !p.metadata.deletionTimestamp && p.status.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
     /** Kills a container from outside, as a crash or the OOM killer would. */
     const killContainer = (p: PodView) => {
       const id = p.status.containerStatuses![0].containerID!.replace(/^\w+:\/\//, '');
@@ -99,7 +109,13 @@ spec:
 `;
 
     it('registers both nodes Ready, each with its pod range', async () => {
-      const nodes = JSON.parse(await kubectl('get', 'nodes', '-o', 'json')) as { items: { metadata: { name: string }; spec: { podCIDR: string }; status: { conditions: { type: string; status: string }[]; nodeInfo: { containerRuntimeVersion: string } } }[] };
+      const nodes = JSON.parse(await kubectl('get', 'nodes', '-o', 'json')) as {
+        items: {
+          metadata: { name: string };
+          spec: { podCIDR: string };
+          status: { conditions: { type: string; status: string }[]; nodeInfo: { containerRuntimeVersion: string } };
+        }[];
+      };
       expect(nodes.items.map((n) => n.metadata.name).sort()).toEqual(['local-0', 'local-1']);
       for (const n of nodes.items) {
         expect(n.status.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
@@ -181,7 +197,7 @@ spec:
         return got.status.containerStatuses?.[0]?.state.waiting?.reason === 'CrashLoopBackOff' && got;
       });
       expect(p.status.containerStatuses![0].restartCount).toBeGreaterThanOrEqual(1);
-      expect((await kubectl('get', 'pod', 'crasher'))).toContain('CrashLoopBackOff');
+      expect(await kubectl('get', 'pod', 'crasher')).toContain('CrashLoopBackOff');
       expect(await kubectl('logs', 'crasher')).toBe('about to fail\n');
       await kubectl('delete', 'pod', 'crasher', '--wait=true');
     });
@@ -220,15 +236,23 @@ spec:
       await apply(example('web.yaml'));
       await apply(example('batch.yaml'));
       await apply(example('crash.yaml'));
-      const web = await eventually('3 web pods Ready', async () => {
-        const p = runningReady(await pods('app=web'));
-        return p.length === 3 && p;
-      }, 60_000);
+      const web = await eventually(
+        '3 web pods Ready',
+        async () => {
+          const p = runningReady(await pods('app=web'));
+          return p.length === 3 && p;
+        },
+        60_000,
+      );
       for (const p of web) expect(await fetch(`http://${p.status.podIP}:8080/`).then((r) => r.text())).toBe(`hello from ${p.metadata.name}\n`);
       await eventually('batch Completed', async () => (await pod('count-to-five')).status.phase === 'Succeeded');
       expect(await kubectl('logs', 'count-to-five')).toBe('1\n2\n3\n4\n5\ndone counting\n');
       expect(await kubectl('logs', 'count-to-five', '-c', 'prepare')).toBe('preparing to count to 5\n');
-      await eventually('crasher in CrashLoopBackOff', async () => (await pod('crasher')).status.containerStatuses?.[0]?.state.waiting?.reason === 'CrashLoopBackOff', 60_000);
+      await eventually(
+        'crasher in CrashLoopBackOff',
+        async () => (await pod('crasher')).status.containerStatuses?.[0]?.state.waiting?.reason === 'CrashLoopBackOff',
+        60_000,
+      );
       expect(await kubectl('logs', 'crasher', '--previous')).toContain('something went wrong');
       await kubectl('delete', '-f', 'examples/web.yaml', '-f', 'examples/batch.yaml', '-f', 'examples/crash.yaml', '--wait=true');
     }, 120_000);
@@ -245,14 +269,25 @@ spec:
     });
 
     it('a killed kubelet makes its node NotReady and its pods come back on the other node', async () => {
-      const kubeletPid = Number(execFileSync('pgrep', ['-f', `kubelet/main.ts .*--data-dir ${join(dataDir, 'nodes', 'local-1')}`], { encoding: 'utf8' }).trim().split('\n')[0]);
+      const kubeletPid = Number(
+        execFileSync('pgrep', ['-f', `kubelet/main.ts .*--data-dir ${join(dataDir, 'nodes', 'local-1')}`], { encoding: 'utf8' })
+          .trim()
+          .split('\n')[0],
+      );
       expect(kubeletPid).toBeGreaterThan(0);
       process.kill(kubeletPid, 'SIGKILL');
-      await eventually('local-1 NotReady', async () => (await kubectl('get', 'node', 'local-1', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')) === 'Unknown');
-      const moved = await eventually('3 running on local-0', async () => {
-        const p = runningReady(await pods('app=hello'));
-        return p.length === 3 && p.every((x) => x.spec.nodeName === 'local-0') && p;
-      }, 60_000);
+      await eventually(
+        'local-1 NotReady',
+        async () => (await kubectl('get', 'node', 'local-1', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')) === 'Unknown',
+      );
+      const moved = await eventually(
+        '3 running on local-0',
+        async () => {
+          const p = runningReady(await pods('app=hello'));
+          return p.length === 3 && p.every((x) => x.spec.nodeName === 'local-0') && p;
+        },
+        60_000,
+      );
       expect(moved).toHaveLength(3);
     }, 90_000);
 
@@ -269,10 +304,14 @@ spec:
         expect(engine!.docker(['ps', '-q']).trim()).toBe('');
       }
       cluster = await startSkiffUp(dataDir, [...FAST, '--nodes', '2', '--runtime', runtime, ...(engine ? ['--docker-socket', engine.socketPath] : [])]);
-      const after = await eventually('3 running again', async () => {
-        const p = runningReady(await pods('app=hello'));
-        return p.length === 3 && p;
-      }, 60_000);
+      const after = await eventually(
+        '3 running again',
+        async () => {
+          const p = runningReady(await pods('app=hello'));
+          return p.length === 3 && p;
+        },
+        60_000,
+      );
       expect(after.map((p) => p.metadata.uid).sort()).toEqual(before.map((p) => p.metadata.uid).sort());
       // The Deployment's status follows its pods a moment later.
       await eventually('hello available 3', async () => (await kubectl('get', 'deployment', 'hello', '-o', 'jsonpath={.status.availableReplicas}')) === '3');

@@ -12,7 +12,9 @@ const dir = mkdtempSync(join(tmpdir(), 'skiff-up-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function start(): Promise<{ child: ChildProcess; output: () => string; kubeconfig: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', 'up', '--data-dir', join(dir, 'data'), '--port', '0', '--nodes', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', 'up', '--data-dir', join(dir, 'data'), '--port', '0', '--nodes', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += String(d)));
   child.stderr!.on('data', (d) => (out += String(d)));
@@ -63,7 +65,8 @@ describe('skiff up', () => {
     const deadline = Date.now() + 15_000;
     let pods = '';
     while (Date.now() < deadline) {
-      pods = (await kubectl(first.kubeconfig, ['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={range .items[*]}{.status.conditions[0].message}{"\\n"}{end}'])).stdout;
+      pods = (await kubectl(first.kubeconfig, ['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={range .items[*]}{.status.conditions[0].message}{"\\n"}{end}']))
+        .stdout;
       if (pods.trim().split('\n').filter(Boolean).length === 2) break;
       await new Promise((r) => setTimeout(r, 100));
     }

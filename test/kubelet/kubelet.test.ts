@@ -67,7 +67,11 @@ interface ContainerStatus {
   ready: boolean;
   restartCount: number;
   containerID?: string;
-  state: { waiting?: { reason: string; message?: string }; running?: { startedAt: string }; terminated?: { exitCode: number; reason: string; startedAt: string; finishedAt: string } };
+  state: {
+    waiting?: { reason: string; message?: string };
+    running?: { startedAt: string };
+    terminated?: { exitCode: number; reason: string; startedAt: string; finishedAt: string };
+  };
 }
 
 async function createPod(spec: Record<string, unknown>, labels: Record<string, string> = {}): Promise<string> {
@@ -115,10 +119,14 @@ describe('kubelet', () => {
     // The conditions are posted again with a fresh heartbeat; the transition time stays.
     const readyOf = async () => (await cluster.api(`/api/v1/nodes/${NODE}`)).json().status.conditions.find((c: { type: string }) => c.type === 'Ready');
     const before = await readyOf();
-    const later = await until('a newer heartbeat', async () => {
-      const r = await readyOf();
-      return r.lastHeartbeatTime !== before.lastHeartbeatTime && r;
-    }, 5000);
+    const later = await until(
+      'a newer heartbeat',
+      async () => {
+        const r = await readyOf();
+        return r.lastHeartbeatTime !== before.lastHeartbeatTime && r;
+      },
+      5000,
+    );
     expect(later.lastTransitionTime).toBe(before.lastTransitionTime);
   });
 
@@ -164,7 +172,9 @@ describe('kubelet', () => {
 
   it('a missing ConfigMap holds the container in CreateContainerConfigError until it exists', async () => {
     await startKubelet();
-    const name = await createPod({ containers: [{ ...sh('echo $V; sleep 30'), env: [{ name: 'V', valueFrom: { configMapKeyRef: { name: 'later', key: 'v' } } }] }] });
+    const name = await createPod({
+      containers: [{ ...sh('echo $V; sleep 30'), env: [{ name: 'V', valueFrom: { configMapKeyRef: { name: 'later', key: 'v' } } }] }],
+    });
     const waiting = await until('config error', async () => {
       const s = (await status(name)).containerStatuses?.[0];
       return s?.state.waiting?.reason === 'CreateContainerConfigError' && s;
@@ -198,7 +208,11 @@ describe('kubelet', () => {
 
   it('a failing init container with restartPolicy Never fails the pod; the containers never start', async () => {
     await startKubelet();
-    const name = await createPod({ restartPolicy: 'Never', initContainers: [{ name: 'check', image: 'busybox', command: ['sh', '-c', 'exit 7'] }], containers: [sh('echo should not run')] });
+    const name = await createPod({
+      restartPolicy: 'Never',
+      initContainers: [{ name: 'check', image: 'busybox', command: ['sh', '-c', 'exit 7'] }],
+      containers: [sh('echo should not run')],
+    });
     const failed = await until('Failed', async () => {
       const s = await status(name);
       return s.phase === 'Failed' && s;
@@ -229,12 +243,16 @@ describe('kubelet', () => {
     const name = await createPod({ containers: [sh('exit 1')] });
     const starts: number[] = [];
     let sawBackOff = '';
-    await until('three restarts', async () => {
-      const s = (await status(name)).containerStatuses?.[0];
-      if (s?.state.waiting?.reason === 'CrashLoopBackOff') sawBackOff = s.state.waiting.message ?? '';
-      if (s && s.restartCount > starts.length) starts.push(Date.now());
-      return starts.length >= 3;
-    }, 20_000);
+    await until(
+      'three restarts',
+      async () => {
+        const s = (await status(name)).containerStatuses?.[0];
+        if (s?.state.waiting?.reason === 'CrashLoopBackOff') sawBackOff = s.state.waiting.message ?? '';
+        if (s && s.restartCount > starts.length) starts.push(Date.now());
+        return starts.length >= 3;
+      },
+      20_000,
+    );
     expect(sawBackOff).toMatch(/^back-off \d+s restarting failed container=main pod=p\d+_default\(/);
     // First restart at once; then 600 ms, then 1200 ms (doubling).
     expect(starts[2] - starts[1]).toBeGreaterThanOrEqual(1000);
@@ -246,7 +264,14 @@ describe('kubelet', () => {
       containers: [{ ...sh('echo up; sleep 30'), livenessProbe: { exec: { command: ['sh', '-c', 'exit 1'] }, periodSeconds: 1, failureThreshold: 2 } }],
     });
     await until('restarted by liveness', async () => ((await status(name)).containerStatuses?.[0]?.restartCount ?? 0) >= 1, 15_000);
-    const events = await cluster.kubectlOk(['get', 'events', '--field-selector', `involvedObject.name=${name}`, '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
+    const events = await cluster.kubectlOk([
+      'get',
+      'events',
+      '--field-selector',
+      `involvedObject.name=${name}`,
+      '-o',
+      'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}',
+    ]);
     expect(events).toMatch(/Unhealthy: Liveness probe failed: command failed with exit code 1/);
     expect(events).toMatch(/Killing: Container main failed liveness probe, will be restarted/);
   });
@@ -272,10 +297,14 @@ describe('kubelet', () => {
     expect(gated.containerStatuses?.[0]).toMatchObject({ ready: false, started: false });
     rmSync(gate, { force: true });
     await import('node:fs').then((fs) => fs.writeFileSync(gate, ''));
-    const up = await until('Ready', async () => {
-      const s = await status(name);
-      return ready(s) && s;
-    }, 15_000);
+    const up = await until(
+      'Ready',
+      async () => {
+        const s = await status(name);
+        return ready(s) && s;
+      },
+      15_000,
+    );
     expect(up.containerStatuses?.[0].restartCount).toBe(0);
     const body = await fetch(`http://${up.podIP}:8080/index.html`).then((r) => r.text());
     expect(body).toBe('hi\n');
@@ -297,14 +326,22 @@ describe('kubelet', () => {
     await until('Ready', async () => ready(await status(name)), 15_000);
     expect(await fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => r.text())).toBe('via-host-port\n');
     await cluster.kubectlOk(['delete', 'pod', name, '--wait=true']);
-    await until('host port closed', async () => fetch(`http://127.0.0.1:${hostPort}/`).then(() => false, () => true));
+    await until('host port closed', async () =>
+      fetch(`http://127.0.0.1:${hostPort}/`).then(
+        () => false,
+        () => true,
+      ),
+    );
   });
 
   it('deletes gracefully: SIGTERM first, SIGKILL after the grace period, then confirms the deletion', async () => {
     await startKubelet();
     const polite = await createPod({ containers: [sh('trap "echo got TERM; exit 0" TERM; echo ready; while true; do sleep 0.1; done')] });
     const stubborn = await createPod({ terminationGracePeriodSeconds: 1, containers: [sh('trap "" TERM; while true; do sleep 0.1; done')] });
-    await until('both running', async () => (await status(polite)).containerStatuses?.[0]?.state.running && (await status(stubborn)).containerStatuses?.[0]?.state.running);
+    await until(
+      'both running',
+      async () => (await status(polite)).containerStatuses?.[0]?.state.running && (await status(stubborn)).containerStatuses?.[0]?.state.running,
+    );
     await until('ready logged', async () => (await logs(polite)).includes('ready'));
     const id = (await status(polite)).containerStatuses![0].containerID!.replace('process://', '');
     const runtime = new ProcessRuntime(join(dir, 'containers'));
@@ -321,7 +358,10 @@ describe('kubelet', () => {
     const first = await startKubelet();
     const kept = await createPod({ containers: [sh('sleep 60')] });
     const dropped = await createPod({ containers: [sh('sleep 60')] });
-    await until('both running', async () => (await status(kept)).containerStatuses?.[0]?.state.running && (await status(dropped)).containerStatuses?.[0]?.state.running);
+    await until(
+      'both running',
+      async () => (await status(kept)).containerStatuses?.[0]?.state.running && (await status(dropped)).containerStatuses?.[0]?.state.running,
+    );
     const keptId = (await status(kept)).containerStatuses![0].containerID;
     await first.stop(); // the containers keep running
     kubelet = undefined;
@@ -355,7 +395,9 @@ describe('kubelet', () => {
 
   it('stop ends within its bound and leaves no process, even while pods are starting', async () => {
     const first = await startKubelet();
-    const names = await Promise.all([1, 2, 3].map(() => createPod({ terminationGracePeriodSeconds: 1, containers: [sh('trap "" TERM; while true; do sleep 0.1; done')] })));
+    const names = await Promise.all(
+      [1, 2, 3].map(() => createPod({ terminationGracePeriodSeconds: 1, containers: [sh('trap "" TERM; while true; do sleep 0.1; done')] })),
+    );
     await until('first running', async () => Boolean((await status(names[0])).containerStatuses?.[0]?.state.running));
     const started = Date.now();
     await first.stop({ stopPods: true });

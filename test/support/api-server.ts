@@ -104,7 +104,6 @@ export async function startTestCluster(options: Partial<ApiServerOptions> = {}):
   };
 }
 
-
 /** An API server with the controllers of `skiff up` running on `nodes` simulated nodes. */
 export interface ControlledCluster extends TestCluster {
   cloud: SimCloudProvider;

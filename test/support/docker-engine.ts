@@ -49,10 +49,14 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   const proc: ChildProcess = spawn(
     'dockerd',
     [
-      '--host', host,
-      '--data-root', join(root, 'data'),
-      '--exec-root', join(root, 'exec'),
-      '--pidfile', join(root, 'docker.pid'),
+      '--host',
+      host,
+      '--data-root',
+      join(root, 'data'),
+      '--exec-root',
+      join(root, 'exec'),
+      '--pidfile',
+      join(root, 'docker.pid'),
       '--bridge=none',
       '--iptables=false',
       '--ip-masq=false',

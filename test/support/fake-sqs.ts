@@ -28,7 +28,12 @@ interface FakeQueue {
 }
 
 class SqsError extends Error {
-  constructor(readonly code: string, readonly type: string, message: string, readonly status = 400) {
+  constructor(
+    readonly code: string,
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }
@@ -39,7 +44,8 @@ const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex
 function intIn(params: Record<string, unknown>, name: string, min: number, max: number, fallback: number): number {
   const v = params[name];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalid(`Value ${String(v)} for parameter ${name} is invalid. Reason: ${name} must be >= ${min} and <= ${max}.`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw invalid(`Value ${String(v)} for parameter ${name} is invalid. Reason: ${name} must be >= ${min} and <= ${max}.`);
   return v;
 }
 
@@ -57,15 +63,22 @@ export async function startFakeSqs(): Promise<FakeSqs> {
   let endpoint = '';
 
   const queueOf = (params: Record<string, unknown>): FakeQueue => {
-    if (typeof params.QueueUrl !== 'string') throw new SqsError('MissingParameter', 'com.amazonaws.sqs#MissingParameter', 'The request must contain the parameter QueueUrl.');
+    if (typeof params.QueueUrl !== 'string')
+      throw new SqsError('MissingParameter', 'com.amazonaws.sqs#MissingParameter', 'The request must contain the parameter QueueUrl.');
     const q = queues.get(params.QueueUrl);
     if (!q) throw new SqsError('AWS.SimpleQueueService.NonExistentQueue', 'com.amazonaws.sqs#QueueDoesNotExist', 'The specified queue does not exist.');
     return q;
   };
   const inFlight = (q: FakeQueue, receipt: unknown): StoredMessage => {
-    if (typeof receipt !== 'string' || !receipt) throw new SqsError('MissingParameter', 'com.amazonaws.sqs#MissingParameter', 'The request must contain the parameter ReceiptHandle.');
+    if (typeof receipt !== 'string' || !receipt)
+      throw new SqsError('MissingParameter', 'com.amazonaws.sqs#MissingParameter', 'The request must contain the parameter ReceiptHandle.');
     const m = q.messages.find((x) => x.receipt === receipt);
-    if (!m) throw new SqsError('ReceiptHandleIsInvalid', 'com.amazonaws.sqs#ReceiptHandleIsInvalid', `The input receipt handle "${receipt}" is not a valid receipt handle.`);
+    if (!m)
+      throw new SqsError(
+        'ReceiptHandleIsInvalid',
+        'com.amazonaws.sqs#ReceiptHandleIsInvalid',
+        `The input receipt handle "${receipt}" is not a valid receipt handle.`,
+      );
     return m;
   };
 
@@ -78,15 +91,21 @@ export async function startFakeSqs(): Promise<FakeSqs> {
     SendMessage(params) {
       const q = queueOf(params);
       const body = params.MessageBody;
-      if (typeof body !== 'string' || body.length === 0) throw new SqsError('MissingParameter', 'com.amazonaws.sqs#MissingParameter', 'The request must contain the parameter MessageBody.');
+      if (typeof body !== 'string' || body.length === 0)
+        throw new SqsError('MissingParameter', 'com.amazonaws.sqs#MissingParameter', 'The request must contain the parameter MessageBody.');
       if (Buffer.byteLength(body) > 262_144) throw invalid('One or more parameters are invalid. Reason: Message must be shorter than 262144 bytes.');
       // eslint-disable-next-line no-control-regex
-      if (/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u.test(body)) throw new SqsError('InvalidMessageContents', 'com.amazonaws.sqs#InvalidMessageContents', 'Invalid characters found.');
+      if (/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u.test(body))
+        throw new SqsError('InvalidMessageContents', 'com.amazonaws.sqs#InvalidMessageContents', 'Invalid characters found.');
       const delay = intIn(params, 'DelaySeconds', 0, 900, 0);
       const attributes = (params.MessageAttributes ?? {}) as StoredMessage['attributes'];
       for (const [name, a] of Object.entries(attributes)) {
-        if (!/^(String|Number|Binary)(\..+)?$/.test(a.DataType ?? '')) throw invalid(`The type of message (user) attribute '${name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String.`);
-        if (a.DataType.startsWith('Number') && !Number.isFinite(Number(a.StringValue))) throw invalid(`Can't cast the value of message (user) attribute '${name}' to a number.`);
+        if (!/^(String|Number|Binary)(\..+)?$/.test(a.DataType ?? ''))
+          throw invalid(
+            `The type of message (user) attribute '${name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String.`,
+          );
+        if (a.DataType.startsWith('Number') && !Number.isFinite(Number(a.StringValue)))
+          throw invalid(`Can't cast the value of message (user) attribute '${name}' to a number.`);
       }
       const m: StoredMessage = { id: randomUUID(), body, attributes, sentAt: Date.now(), visibleAt: Date.now() + delay * 1000, receiveCount: 0 };
       q.messages.push(m);
@@ -110,9 +129,15 @@ export async function startFakeSqs(): Promise<FakeSqs> {
               m.receiveCount++;
               m.receipt = `${m.id}#${randomUUID()}`;
               m.visibleAt = now + visibility * 1000;
-              const system: Record<string, string> = { ApproximateReceiveCount: String(m.receiveCount), SentTimestamp: String(m.sentAt), ApproximateFirstReceiveTimestamp: String(m.sentAt) };
+              const system: Record<string, string> = {
+                ApproximateReceiveCount: String(m.receiveCount),
+                SentTimestamp: String(m.sentAt),
+                ApproximateFirstReceiveTimestamp: String(m.sentAt),
+              };
               const attributes = Object.fromEntries(Object.entries(system).filter(([k]) => all || wantAttributes.includes(k)));
-              const messageAttributes = Object.fromEntries(Object.entries(m.attributes).filter(([k]) => wantMessageAttributes.includes('All') || wantMessageAttributes.includes(k)));
+              const messageAttributes = Object.fromEntries(
+                Object.entries(m.attributes).filter(([k]) => wantMessageAttributes.includes('All') || wantMessageAttributes.includes(k)),
+              );
               return {
                 MessageId: m.id,
                 ReceiptHandle: m.receipt,
@@ -136,7 +161,8 @@ export async function startFakeSqs(): Promise<FakeSqs> {
     ChangeMessageVisibility(params) {
       const q = queueOf(params);
       const m = inFlight(q, params.ReceiptHandle);
-      if (m.visibleAt <= Date.now()) throw new SqsError('AWS.SimpleQueueService.MessageNotInflight', 'com.amazonaws.sqs#MessageNotInflight', 'The message referred to is not in flight.');
+      if (m.visibleAt <= Date.now())
+        throw new SqsError('AWS.SimpleQueueService.MessageNotInflight', 'com.amazonaws.sqs#MessageNotInflight', 'The message referred to is not in flight.');
       m.visibleAt = Date.now() + intIn(params, 'VisibilityTimeout', 0, 43_200, 0) * 1000;
       return {};
     },
@@ -156,8 +182,10 @@ export async function startFakeSqs(): Promise<FakeSqs> {
       try {
         const target = String(req.headers['x-amz-target'] ?? '');
         const action = target.startsWith('AmazonSQS.') ? target.slice('AmazonSQS.'.length) : '';
-        if (req.method !== 'POST' || !String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.0')) throw new SqsError('InvalidAction', 'com.amazonaws.sqs#InvalidAction', 'Requests must be POSTs in the AWS JSON 1.0 protocol.');
-        if (!String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ')) throw new SqsError('MissingAuthenticationToken', 'com.amazonaws.sqs#MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
+        if (req.method !== 'POST' || !String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.0'))
+          throw new SqsError('InvalidAction', 'com.amazonaws.sqs#InvalidAction', 'Requests must be POSTs in the AWS JSON 1.0 protocol.');
+        if (!String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 '))
+          throw new SqsError('MissingAuthenticationToken', 'com.amazonaws.sqs#MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
         const handler = actions[action];
         if (!handler) throw new SqsError('InvalidAction', 'com.amazonaws.sqs#InvalidAction', `The action ${action} is not valid for this endpoint.`);
         const params = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;

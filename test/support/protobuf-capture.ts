@@ -58,7 +58,10 @@ export async function captureProtobufBodies(commands = PROTOBUF_COMMANDS): Promi
       const before = bodies.length;
       // spawnSync would block the recorder's event loop: run kubectl asynchronously.
       await new Promise<void>((resolve) => {
-        const child = spawn('kubectl', [`--server=http://127.0.0.1:${port}`, `--cache-dir=${cache}`, '--validate=false', ...args], { stdio: 'ignore', env: { ...process.env, KUBECONFIG: '/dev/null' } });
+        const child = spawn('kubectl', [`--server=http://127.0.0.1:${port}`, `--cache-dir=${cache}`, '--validate=false', ...args], {
+          stdio: 'ignore',
+          env: { ...process.env, KUBECONFIG: '/dev/null' },
+        });
         child.on('close', () => resolve());
       });
       if (bodies.length === before) throw new Error(`kubectl ${args.join(' ')} posted nothing`);

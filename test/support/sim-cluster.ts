@@ -18,7 +18,12 @@ export interface SimCluster {
   stop(): Promise<void>;
 }
 
-export async function startSimCluster(options: { nodes: number; instanceType?: string; leaseIntervalMs?: number; nodeLifecycle?: NodeLifecycleOptions }): Promise<SimCluster> {
+export async function startSimCluster(options: {
+  nodes: number;
+  instanceType?: string;
+  leaseIntervalMs?: number;
+  nodeLifecycle?: NodeLifecycleOptions;
+}): Promise<SimCluster> {
   const store = openSqliteStore({ path: ':memory:' });
   const registry = new Registry(store);
   await registry.ensureSystemNamespaces();

@@ -12,7 +12,16 @@ function event(method: string, path: string, token?: string, body?: string) {
     rawPath: path,
     rawQueryString: '',
     headers: { host: 'api.example.com', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-    requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' }, domainName: 'api.example.com', stage: '$default', requestId: 'r1', accountId: '1', apiId: 'a', time: '', timeEpoch: 0 },
+    requestContext: {
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+      domainName: 'api.example.com',
+      stage: '$default',
+      requestId: 'r1',
+      accountId: '1',
+      apiId: 'a',
+      time: '',
+      timeEpoch: 0,
+    },
     body,
     isBase64Encoded: false,
   };

@@ -16,7 +16,11 @@ const fixture = (name: string) => readFileSync(join(fixtures, `${name}.bin`));
 function withoutNullTimestamps(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutNullTimestamps);
   if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.entries(value).filter(([k, v]) => !(k === 'creationTimestamp' && v === null)).map(([k, v]) => [k, withoutNullTimestamps(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k, v]) => !(k === 'creationTimestamp' && v === null))
+      .map(([k, v]) => [k, withoutNullTimestamps(v)]),
+  );
 }
 
 describe('kubectl protobuf bodies', () => {
@@ -54,7 +58,7 @@ describe('hostile protobuf bodies', () => {
 
   it('random corruption of a real body never crashes or hangs', () => {
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let i = 0; i < 2000; i++) {
       const body = Buffer.from(deployment);
       for (let j = 0; j < 3; j++) body[4 + Math.floor(rand() * (body.length - 4))] = Math.floor(rand() * 256);

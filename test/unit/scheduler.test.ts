@@ -7,7 +7,18 @@ import { describe, expect, it } from 'vitest';
 import type { Node, Pod } from '../../shared/api/schemas/index.js';
 import { SchedulingCache, schedule } from '../../shared/scheduler/index.js';
 
-function node(name: string, o: { cpu?: string; memory?: string; pods?: string; labels?: Record<string, string>; taints?: Node['spec'] extends infer S ? S extends { taints?: infer T } ? T : never : never; unschedulable?: boolean; ready?: boolean } = {}): Node {
+function node(
+  name: string,
+  o: {
+    cpu?: string;
+    memory?: string;
+    pods?: string;
+    labels?: Record<string, string>;
+    taints?: Node['spec'] extends infer S ? (S extends { taints?: infer T } ? T : never) : never;
+    unschedulable?: boolean;
+    ready?: boolean;
+  } = {},
+): Node {
   return {
     metadata: { name, labels: { 'kubernetes.io/hostname': name, ...o.labels } },
     spec: { taints: o.taints, unschedulable: o.unschedulable },
@@ -19,7 +30,10 @@ function node(name: string, o: { cpu?: string; memory?: string; pods?: string; l
 }
 
 let uid = 0;
-function pod(name: string, o: { cpu?: string; memory?: string; owner?: string; spec?: Partial<Pod['spec']>; labels?: Record<string, string>; nodeName?: string } = {}): Pod {
+function pod(
+  name: string,
+  o: { cpu?: string; memory?: string; owner?: string; spec?: Partial<Pod['spec']>; labels?: Record<string, string>; nodeName?: string } = {},
+): Pod {
   return {
     metadata: {
       name,
@@ -46,7 +60,11 @@ describe('scheduler filters', () => {
   });
 
   it('a batch accounts for the capacity its earlier placements took', () => {
-    const r = schedule({ pendingPods: ['p1', 'p2', 'p3'].map((n) => pod(n, { cpu: '1500m', memory: '1Gi' })), nodes: [node('a', { cpu: '3' })], boundPods: [] });
+    const r = schedule({
+      pendingPods: ['p1', 'p2', 'p3'].map((n) => pod(n, { cpu: '1500m', memory: '1Gi' })),
+      nodes: [node('a', { cpu: '3' })],
+      boundPods: [],
+    });
     expect(r.bindings.map((b) => b.pod.name)).toEqual(['p1', 'p2']);
     expect(r.unschedulable.map((u) => [u.pod.name, u.message])).toEqual([['p3', '0/1 nodes are available: 1 Insufficient cpu.']]);
   });
@@ -59,7 +77,11 @@ describe('scheduler filters', () => {
     });
     expect(r.unschedulable[0].message).toBe('0/1 nodes are available: 1 Insufficient memory.');
     expect(placement(r)).toEqual({ tiny: 'a' });
-    const full = schedule({ pendingPods: [pod('one-more')], nodes: [node('a', { pods: '2' })], boundPods: [pod('x', { nodeName: 'a' }), pod('y', { nodeName: 'a' })] });
+    const full = schedule({
+      pendingPods: [pod('one-more')],
+      nodes: [node('a', { pods: '2' })],
+      boundPods: [pod('x', { nodeName: 'a' }), pod('y', { nodeName: 'a' })],
+    });
     expect(full.unschedulable[0].message).toBe('0/1 nodes are available: 1 Too many pods.');
   });
 
@@ -67,7 +89,9 @@ describe('scheduler filters', () => {
     const nodes = [node('ssd', { labels: { disk: 'ssd', gen: '5' } }), node('hdd', { labels: { disk: 'hdd', gen: '3' } }), node('bare')];
     const bySelector = schedule({ pendingPods: [pod('s', { spec: { nodeSelector: { disk: 'ssd' } } })], nodes, boundPods: [] });
     expect(placement(bySelector)).toEqual({ s: 'ssd' });
-    const affinity = (expr: object) => ({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [expr] }] } } } });
+    const affinity = (expr: object) => ({
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [expr] }] } } },
+    });
     const cases: [object, string[]][] = [
       [{ key: 'disk', operator: 'In', values: ['hdd'] }, ['hdd']],
       [{ key: 'disk', operator: 'NotIn', values: ['ssd'] }, ['hdd', 'bare']],
@@ -80,23 +104,53 @@ describe('scheduler filters', () => {
       const r = schedule({ pendingPods: [pod('a', { spec: affinity(expr) })], nodes, boundPods: [] });
       expect(allowed, JSON.stringify(expr)).toContain(r.bindings[0]?.nodeName);
     }
-    const byField = schedule({ pendingPods: [pod('f', { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['bare'] }] }] } } } } })], nodes, boundPods: [] });
+    const byField = schedule({
+      pendingPods: [
+        pod('f', {
+          spec: {
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                  nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['bare'] }] }],
+                },
+              },
+            },
+          },
+        }),
+      ],
+      nodes,
+      boundPods: [],
+    });
     expect(placement(byField)).toEqual({ f: 'bare' });
     const none = schedule({ pendingPods: [pod('n', { spec: { nodeSelector: { disk: 'nvme' } } })], nodes, boundPods: [] });
     expect(none.unschedulable[0].message).toBe("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.");
   });
 
   it('taints: NoSchedule and NoExecute keep pods off unless tolerated; PreferNoSchedule only scores', () => {
-    const nodes = [node('gpu', { taints: [{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }] }), node('evicting', { taints: [{ key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' }] }), node('soft', { taints: [{ key: 'spot', value: 'true', effect: 'PreferNoSchedule' }] })];
+    const nodes = [
+      node('gpu', { taints: [{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }] }),
+      node('evicting', { taints: [{ key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' }] }),
+      node('soft', { taints: [{ key: 'spot', value: 'true', effect: 'PreferNoSchedule' }] }),
+    ];
     const plain = schedule({ pendingPods: [pod('p')], nodes, boundPods: [] });
     expect(placement(plain)).toEqual({ p: 'soft' });
     const onlyTainted = schedule({ pendingPods: [pod('p')], nodes: nodes.slice(0, 2), boundPods: [] });
-    expect(onlyTainted.unschedulable[0].message).toBe('0/2 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }.');
-    const tolerant = schedule({ pendingPods: [pod('g', { spec: { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }] } })], nodes: nodes.slice(0, 2), boundPods: [] });
+    expect(onlyTainted.unschedulable[0].message).toBe(
+      '0/2 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }.',
+    );
+    const tolerant = schedule({
+      pendingPods: [pod('g', { spec: { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }] } })],
+      nodes: nodes.slice(0, 2),
+      boundPods: [],
+    });
     expect(placement(tolerant)).toEqual({ g: 'gpu' });
     const everything = schedule({ pendingPods: [pod('e', { spec: { tolerations: [{ operator: 'Exists' }] } })], nodes: nodes.slice(1, 2), boundPods: [] });
     expect(placement(everything)).toEqual({ e: 'evicting' });
-    const wrongValue = schedule({ pendingPods: [pod('w', { spec: { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'tpu' }] } })], nodes: nodes.slice(0, 1), boundPods: [] });
+    const wrongValue = schedule({
+      pendingPods: [pod('w', { spec: { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'tpu' }] } })],
+      nodes: nodes.slice(0, 1),
+      boundPods: [],
+    });
     expect(wrongValue.bindings).toEqual([]);
   });
 
@@ -108,7 +162,11 @@ describe('scheduler filters', () => {
   });
 
   it('cordoned and not-ready nodes take nothing', () => {
-    const r = schedule({ pendingPods: [pod('p')], nodes: [node('cordoned', { unschedulable: true }), node('sick', { ready: false }), node('ok')], boundPods: [] });
+    const r = schedule({
+      pendingPods: [pod('p')],
+      nodes: [node('cordoned', { unschedulable: true }), node('sick', { ready: false }), node('ok')],
+      boundPods: [],
+    });
     expect(placement(r)).toEqual({ p: 'ok' });
     const none = schedule({ pendingPods: [pod('p')], nodes: [node('cordoned', { unschedulable: true }), node('sick', { ready: false })], boundPods: [] });
     expect(none.unschedulable[0].message).toBe('0/2 nodes are available: 1 node(s) were not ready, 1 node(s) were unschedulable.');
@@ -119,7 +177,13 @@ describe('scheduler filters', () => {
   });
 
   it('the message counts every reason that rules a node out, in kube-scheduler order', () => {
-    const nodes = [node('a', { cpu: '1' }), node('b', { cpu: '1' }), node('c', { cpu: '1' }), node('d', { taints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' }] }), node('e', { taints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' }] })];
+    const nodes = [
+      node('a', { cpu: '1' }),
+      node('b', { cpu: '1' }),
+      node('c', { cpu: '1' }),
+      node('d', { taints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' }] }),
+      node('e', { taints: [{ key: 'gpu', value: 'true', effect: 'NoSchedule' }] }),
+    ];
     const r = schedule({ pendingPods: [pod('p', { cpu: '2' })], nodes, boundPods: [] });
     expect(r.unschedulable[0].message).toBe('0/5 nodes are available: 3 Insufficient cpu, 2 node(s) had untolerated taint {gpu: true}.');
     expect(r.unschedulable[0].reasons).toEqual({ 'Insufficient cpu': 3, 'node(s) had untolerated taint {gpu: true}': 2 });
@@ -128,12 +192,18 @@ describe('scheduler filters', () => {
 
 describe('scheduler scores', () => {
   it('least allocated: a pod goes to the emptier node', () => {
-    const r = schedule({ pendingPods: [pod('p', { cpu: '500m', memory: '512Mi' })], nodes: [node('busy'), node('idle')], boundPods: [pod('hog', { cpu: '3', memory: '6Gi', nodeName: 'busy' })] });
+    const r = schedule({
+      pendingPods: [pod('p', { cpu: '500m', memory: '512Mi' })],
+      nodes: [node('busy'), node('idle')],
+      boundPods: [pod('hog', { cpu: '3', memory: '6Gi', nodeName: 'busy' })],
+    });
     expect(placement(r)).toEqual({ p: 'idle' });
   });
 
   it("spreads one owner's replicas evenly across nodes and zones", () => {
-    const nodes = ['a', 'b', 'c', 'd', 'e', 'f'].map((n, i) => node(n, { cpu: '16', memory: '64Gi', labels: { 'topology.kubernetes.io/zone': `zone-${i % 3}` } }));
+    const nodes = ['a', 'b', 'c', 'd', 'e', 'f'].map((n, i) =>
+      node(n, { cpu: '16', memory: '64Gi', labels: { 'topology.kubernetes.io/zone': `zone-${i % 3}` } }),
+    );
     const replicas = Array.from({ length: 12 }, (_, i) => pod(`web-${i}`, { cpu: '100m', memory: '128Mi', owner: 'rs-web' }));
     const r = schedule({ pendingPods: replicas, nodes, boundPods: [] });
     const perNode = new Map<string, number>();
@@ -143,13 +213,37 @@ describe('scheduler scores', () => {
 
   it('preferred node affinity wins when capacity is equal', () => {
     const nodes = [node('plain'), node('fast', { labels: { cpu: 'fast' } })];
-    const r = schedule({ pendingPods: [pod('p', { spec: { affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 50, preference: { matchExpressions: [{ key: 'cpu', operator: 'In', values: ['fast'] }] } }] } } } })], nodes, boundPods: [] });
+    const r = schedule({
+      pendingPods: [
+        pod('p', {
+          spec: {
+            affinity: {
+              nodeAffinity: {
+                preferredDuringSchedulingIgnoredDuringExecution: [
+                  { weight: 50, preference: { matchExpressions: [{ key: 'cpu', operator: 'In', values: ['fast'] }] } },
+                ],
+              },
+            },
+          },
+        }),
+      ],
+      nodes,
+      boundPods: [],
+    });
     expect(placement(r)).toEqual({ p: 'fast' });
   });
 
   it('topology spread constraints with DoNotSchedule keep the skew within maxSkew', () => {
-    const nodes = [node('a1', { labels: { 'topology.kubernetes.io/zone': 'a' } }), node('a2', { labels: { 'topology.kubernetes.io/zone': 'a' } }), node('b1', { labels: { 'topology.kubernetes.io/zone': 'b', disk: 'small' }, pods: '1' })];
-    const spread = { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' as const, labelSelector: { matchLabels: { app: 'db' } } }] };
+    const nodes = [
+      node('a1', { labels: { 'topology.kubernetes.io/zone': 'a' } }),
+      node('a2', { labels: { 'topology.kubernetes.io/zone': 'a' } }),
+      node('b1', { labels: { 'topology.kubernetes.io/zone': 'b', disk: 'small' }, pods: '1' }),
+    ];
+    const spread = {
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' as const, labelSelector: { matchLabels: { app: 'db' } } },
+      ],
+    };
     const r = schedule({ pendingPods: [1, 2, 3, 4].map((i) => pod(`db-${i}`, { labels: { app: 'db' }, spec: spread })), nodes, boundPods: [] });
     // Zone b holds one pod at most (its only node has one slot). Zone a may lead by maxSkew = 1:
     // a=2, b=1 is allowed; a fourth pod would make it a=3, b=1.
@@ -206,6 +300,9 @@ describe('scheduling cache', () => {
     expect(r2.unschedulable.length).toBeGreaterThan(0);
     // A node list that changed (one more node) is recounted from the bound pods.
     for (const b of r2.bindings) bind(batch.find((p) => p.metadata!.uid === b.pod.uid)!, b.nodeName);
-    compare(Array.from({ length: 8 }, (_, i) => pod(`c${i}`, { cpu: '1' })), [...nodes, node('n6', { cpu: '2' })]);
+    compare(
+      Array.from({ length: 8 }, (_, i) => pod(`c${i}`, { cpu: '1' })),
+      [...nodes, node('n6', { cpu: '2' })],
+    );
   });
 });

@@ -21,17 +21,29 @@ const realistic = {
         serviceAccountName: 'web',
         nodeSelector: { 'kubernetes.io/os': 'linux' },
         tolerations: [{ key: 'example.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
-        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] }] } } },
-        topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 'web' } } }],
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] }] },
+          },
+        },
+        topologySpreadConstraints: [
+          { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 'web' } } },
+        ],
         securityContext: { runAsNonRoot: true, fsGroup: 2000 },
-        volumes: [{ name: 'config', configMap: { name: 'web-config' } }, { name: 'scratch', emptyDir: {} }],
+        volumes: [
+          { name: 'config', configMap: { name: 'web-config' } },
+          { name: 'scratch', emptyDir: {} },
+        ],
         initContainers: [{ name: 'init', image: 'busybox:1.36', command: ['sh', '-c', 'echo ready'] }],
         containers: [
           {
             name: 'web',
             image: 'nginx:1.25',
             ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }],
-            env: [{ name: 'MODE', value: 'prod' }, { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+            env: [
+              { name: 'MODE', value: 'prod' },
+              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+            ],
             envFrom: [{ configMapRef: { name: 'web-env' } }],
             resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: 1, memory: '256Mi' } },
             readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 2, periodSeconds: 5 },
@@ -67,7 +79,11 @@ describe('schemas', () => {
     const report = checkSchema('Deployment', wrong);
     expect(report.decodeErrors).toEqual([expect.stringMatching(/^spec\.replicas: /)]);
     expect(report.causes).toEqual([
-      { type: 'FieldValueNotSupported', field: 'spec.template.spec.containers[0].imagePullPolicy', message: 'Unsupported value: "Sometimes": supported values: "Always", "Never", "IfNotPresent"' },
+      {
+        type: 'FieldValueNotSupported',
+        field: 'spec.template.spec.containers[0].imagePullPolicy',
+        message: 'Unsupported value: "Sometimes": supported values: "Always", "Never", "IfNotPresent"',
+      },
     ]);
   });
 

@@ -32,25 +32,18 @@ describe('label selectors', () => {
     expect(matchLabels(parseLabelSelector(selector), labels)).toBe(expected);
   });
 
-  it.each([
-    'app in (',
-    'app in ()',
-    '-bad=x',
-    'app=has space',
-    'app=' + 'x'.repeat(64),
-    'a/b/c=x',
-    'UPPER.example.com/x=y',
-    'rank>abc',
-    '=value',
-  ])('refuses %j with an Invalid error', (selector) => {
-    let err: unknown;
-    try {
-      parseLabelSelector(selector);
-    } catch (e) {
-      err = e;
-    }
-    expect(isStoreError(err, 'Invalid')).toBe(true);
-  });
+  it.each(['app in (', 'app in ()', '-bad=x', 'app=has space', `app=${'x'.repeat(64)}`, 'a/b/c=x', 'UPPER.example.com/x=y', 'rank>abc', '=value'])(
+    'refuses %j with an Invalid error',
+    (selector) => {
+      let err: unknown;
+      try {
+        parseLabelSelector(selector);
+      } catch (e) {
+        err = e;
+      }
+      expect(isStoreError(err, 'Invalid')).toBe(true);
+    },
+  );
 });
 
 describe('field selectors', () => {

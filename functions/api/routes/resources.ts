@@ -50,10 +50,14 @@ async function serve(c: Context, group: string, version: string, rest: string, v
   const method = c.req.method;
   if (info.namespaced && name !== undefined && namespace === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   // A namespaced resource's all-namespaces path serves list and watch only, as in Kubernetes.
-  if (info.namespaced && namespace === undefined && method !== 'GET') throw methodNotAllowed(`${method} is not supported on ${info.resource} across all namespaces`);
+  if (info.namespaced && namespace === undefined && method !== 'GET')
+    throw methodNotAllowed(`${method} is not supported on ${info.resource} across all namespaces`);
   const table = name === undefined ? verbs.collection : subresource && subresource !== 'status' ? verbs.subresources[subresource] : verbs.object;
   const handler = table?.[method];
-  if (!handler) throw methodNotAllowed(`${method} is not supported on ${name === undefined ? 'a collection of ' : ''}${subresource ? `${info.resource}/${subresource}` : info.resource}`);
+  if (!handler)
+    throw methodNotAllowed(
+      `${method} is not supported on ${name === undefined ? 'a collection of ' : ''}${subresource ? `${info.resource}/${subresource}` : info.resource}`,
+    );
   return handler(c, target);
 }
 
@@ -71,7 +75,14 @@ function parseTarget(c: Context, group: string, version: string, rest: string): 
   for (const segment of (rawPath(c) ?? '').split('/').map(decode)) {
     if (segment === '.' || segment === '..') throw badRequest(`name may not be ${JSON.stringify(segment)}`);
   }
-  const parsed = parseResourcePath(group, version, rest.split('/').filter((s) => s.length > 0).map(decode));
+  const parsed = parseResourcePath(
+    group,
+    version,
+    rest
+      .split('/')
+      .filter((s) => s.length > 0)
+      .map(decode),
+  );
   if (parsed.ok) return parsed.target;
   // Named as client-go names a request the server has no route for: `(post jobs.batch)`.
   const what = parsed.resource ? ` (${c.req.method.toLowerCase()} ${parsed.resource}${group ? `.${group}` : ''})` : '';
@@ -118,14 +129,19 @@ function resourceVerbs(ctx: ResourceContext) {
   }
 
   const object: VerbTable = {
-    GET: async (c, t) => (boolParam(c.req.query('watch')) ? watch(c, t, { fieldSelector: `metadata.name=${t.name}` }) : one(c, t, await registry.get(t.info, ns(t), t.name!))),
+    GET: async (c, t) =>
+      boolParam(c.req.query('watch')) ? watch(c, t, { fieldSelector: `metadata.name=${t.name}` }) : one(c, t, await registry.get(t.info, ns(t), t.name!)),
     async PUT(c, t) {
       const result = await registry.update(t.info, ns(t), t.name!, await objectBody(c), { ...writeOptions(c), subresource: t.subresource });
       return one(c, t, result.object, 200, warningHeaders(result.warnings));
     },
     async PATCH(c, t) {
       const type = patchType(c.req.header('content-type'));
-      const result = await registry.patch(t.info, ns(t), t.name!, type, await objectBody(c), { ...writeOptions(c), force: boolParam(c.req.query('force')), subresource: t.subresource });
+      const result = await registry.patch(t.info, ns(t), t.name!, type, await objectBody(c), {
+        ...writeOptions(c),
+        force: boolParam(c.req.query('force')),
+        subresource: t.subresource,
+      });
       return one(c, t, result.object, result.created ? 201 : 200, warningHeaders(result.warnings));
     },
     async DELETE(c, t) {
@@ -138,7 +154,8 @@ function resourceVerbs(ctx: ResourceContext) {
     scale: {
       GET: async (c, t) => json(c, await getScale(registry, t.info, ns(t), t.name!)),
       PUT: async (c, t) => json(c, await updateScale(registry, t.info, ns(t), t.name!, await objectBody(c), writeOptions(c))),
-      PATCH: async (c, t) => json(c, await patchScale(registry, t.info, ns(t), t.name!, patchType(c.req.header('content-type')), await objectBody(c), writeOptions(c))),
+      PATCH: async (c, t) =>
+        json(c, await patchScale(registry, t.info, ns(t), t.name!, patchType(c.req.header('content-type')), await objectBody(c), writeOptions(c))),
     },
     binding: { POST: async (c, t) => json(c, await bind(ctx.store, ns(t), t.name!, await objectBody(c)), 201) },
     log: {
@@ -170,12 +187,23 @@ async function list(c: Context, t: ResourceTarget, ctx: ResourceContext): Promis
   const table = wantsTable(c.req.header('accept'));
   const newest = !options.continue && (!options.resourceVersion || options.resourceVersion === '0') && !options.resourceVersionMatch;
   const stamp = !table && newest ? ctx.store.changeStamp?.(info.storeKey) : undefined;
-  const cacheKey = stamp === undefined ? undefined : [info.storeKey, namespace ?? '', options.labelSelector ?? '', options.fieldSelector ?? '', options.limit ?? ''].join('\u0000');
+  const cacheKey =
+    stamp === undefined
+      ? undefined
+      : [info.storeKey, namespace ?? '', options.labelSelector ?? '', options.fieldSelector ?? '', options.limit ?? ''].join('\u0000');
   const cached = cacheKey === undefined ? undefined : ctx.lists.get(cacheKey, stamp!);
   if (cached) return encodedJson(c, cached);
   const result = await ctx.registry.list(info, namespace, options);
   if (table) {
-    return json(c, toTable(info.kind, result.items, { includeObject: includeObject(c), resourceVersion: String(result.revision), continue: result.continue, remainingItemCount: result.remainingItemCount }));
+    return json(
+      c,
+      toTable(info.kind, result.items, {
+        includeObject: includeObject(c),
+        resourceVersion: String(result.revision),
+        continue: result.continue,
+        remainingItemCount: result.remainingItemCount,
+      }),
+    );
   }
   const meta: Record<string, unknown> = { resourceVersion: String(result.revision) };
   if (result.continue) meta.continue = result.continue;

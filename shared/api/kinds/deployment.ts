@@ -12,9 +12,24 @@ export const deployment: Kind = {
   schema: Deployment,
   columns: [
     nameColumn,
-    { name: 'Ready', type: 'string', description: 'Number of the pod with ready state', cell: (o) => `${asObj(o.status).readyReplicas ?? 0}/${asObj(o.spec).replicas ?? 0}` },
-    { name: 'Up-to-date', type: 'integer', description: 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.', cell: (o) => asObj(o.status).updatedReplicas ?? 0 },
-    { name: 'Available', type: 'integer', description: 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.', cell: (o) => asObj(o.status).availableReplicas ?? 0 },
+    {
+      name: 'Ready',
+      type: 'string',
+      description: 'Number of the pod with ready state',
+      cell: (o) => `${asObj(o.status).readyReplicas ?? 0}/${asObj(o.spec).replicas ?? 0}`,
+    },
+    {
+      name: 'Up-to-date',
+      type: 'integer',
+      description: 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.',
+      cell: (o) => asObj(o.status).updatedReplicas ?? 0,
+    },
+    {
+      name: 'Available',
+      type: 'integer',
+      description: 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.',
+      cell: (o) => asObj(o.status).availableReplicas ?? 0,
+    },
     ageColumn,
     ...workloadWideColumns,
   ],
@@ -38,7 +53,8 @@ export const deployment: Kind = {
     const spec = validateWorkloadSpec(object, causes);
     if (!spec) return;
     const strategy = asObj(spec.strategy);
-    if (strategy.type !== undefined && !['RollingUpdate', 'Recreate'].includes(strategy.type as string)) causes.push(notSupported('spec.strategy.type', strategy.type, ['Recreate', 'RollingUpdate']));
+    if (strategy.type !== undefined && !['RollingUpdate', 'Recreate'].includes(strategy.type as string))
+      causes.push(notSupported('spec.strategy.type', strategy.type, ['Recreate', 'RollingUpdate']));
     const ru = asObj(strategy.rollingUpdate);
     if (ru.maxSurge !== undefined && ru.maxUnavailable !== undefined && isZero(ru.maxSurge) && isZero(ru.maxUnavailable)) {
       causes.push(invalidValue('spec.strategy.rollingUpdate.maxUnavailable', ru.maxUnavailable, 'may not be 0 when `maxSurge` is 0'));

@@ -10,7 +10,12 @@ export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube
 export const NAMESPACE_FINALIZER = 'kubernetes';
 
 export const namespace: Kind = {
-  info: resource('', 'v1', 'namespaces', 'Namespace', { namespaced: false, shortNames: ['ns'], subresources: ['status', 'finalize'], fieldSelectors: ['status.phase'] }),
+  info: resource('', 'v1', 'namespaces', 'Namespace', {
+    namespaced: false,
+    shortNames: ['ns'],
+    subresources: ['status', 'finalize'],
+    fieldSelectors: ['status.phase'],
+  }),
   schema: Namespace,
   nameRule: 'dns1123-label',
   columns: [nameColumn, { name: 'Status', type: 'string', cell: (o) => asObj(o.status).phase ?? 'Active' }, ageColumn],

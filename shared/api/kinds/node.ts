@@ -5,7 +5,10 @@ import { Node } from '../schemas/index.js';
 import { asArray, asObj } from '../validation.js';
 import { resource, type Kind } from './kind.js';
 
-const address = (type: string) => (o: KubeObject) => asArray(asObj(o.status).addresses).map(asObj).find((a) => a.type === type)?.address ?? '<none>';
+const address = (type: string) => (o: KubeObject) =>
+  asArray(asObj(o.status).addresses)
+    .map(asObj)
+    .find((a) => a.type === type)?.address ?? '<none>';
 const nodeInfo = (field: string, absent: string) => (o: KubeObject) => asObj(asObj(o.status).nodeInfo)[field] ?? absent;
 
 export const node: Kind = {
@@ -17,7 +20,9 @@ export const node: Kind = {
       name: 'Status',
       type: 'string',
       cell: (o) => {
-        const ready = asArray(asObj(o.status).conditions).map(asObj).find((c) => c.type === 'Ready');
+        const ready = asArray(asObj(o.status).conditions)
+          .map(asObj)
+          .find((c) => c.type === 'Ready');
         const parts = [ready?.status === 'True' ? 'Ready' : ready ? 'NotReady' : 'Unknown'];
         if (asObj(o.spec).unschedulable) parts.push('SchedulingDisabled');
         return parts.join(',');
@@ -27,7 +32,9 @@ export const node: Kind = {
       name: 'Roles',
       type: 'string',
       cell: (o) => {
-        const roles = Object.keys(o.metadata.labels ?? {}).filter((k) => k.startsWith('node-role.kubernetes.io/')).map((k) => k.slice('node-role.kubernetes.io/'.length));
+        const roles = Object.keys(o.metadata.labels ?? {})
+          .filter((k) => k.startsWith('node-role.kubernetes.io/'))
+          .map((k) => k.slice('node-role.kubernetes.io/'.length));
         return roles.length ? roles.sort().join(',') : '<none>';
       },
     },

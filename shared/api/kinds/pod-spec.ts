@@ -48,7 +48,10 @@ export function validatePodSpec(spec: unknown, path: string, causes: StatusCause
   const containers = asArray(spec.containers);
   if (containers.length === 0) causes.push(required(`${path}.containers`));
   const names = new Set<string>();
-  const all = [...containers.map((c, i) => [`${path}.containers[${i}]`, c] as const), ...asArray(spec.initContainers).map((c, i) => [`${path}.initContainers[${i}]`, c] as const)];
+  const all = [
+    ...containers.map((c, i) => [`${path}.containers[${i}]`, c] as const),
+    ...asArray(spec.initContainers).map((c, i) => [`${path}.initContainers[${i}]`, c] as const),
+  ];
   for (const [p, raw] of all) {
     const c = asObj(raw);
     if (typeof c.name !== 'string' || !c.name) causes.push(required(`${p}.name`));
@@ -59,10 +62,13 @@ export function validatePodSpec(spec: unknown, path: string, causes: StatusCause
       names.add(c.name);
     }
     if (typeof c.image !== 'string' || !c.image.trim()) causes.push(required(`${p}.image`));
-    asArray(c.ports).forEach((port, j) => checkPort(asObj(port).containerPort, `${p}.ports[${j}].containerPort`, causes));
+    asArray(c.ports).forEach((port, j) => {
+      checkPort(asObj(port).containerPort, `${p}.ports[${j}].containerPort`, causes);
+    });
   }
   const policy = spec.restartPolicy;
-  if (policy !== undefined && !['Always', 'OnFailure', 'Never'].includes(policy as string)) causes.push(notSupported(`${path}.restartPolicy`, policy, ['Always', 'OnFailure', 'Never']));
+  if (policy !== undefined && !['Always', 'OnFailure', 'Never'].includes(policy as string))
+    causes.push(notSupported(`${path}.restartPolicy`, policy, ['Always', 'OnFailure', 'Never']));
 }
 
 /**
@@ -81,10 +87,12 @@ export function validateWorkloadSpec(object: KubeObject, causes: StatusCause[]):
   }
   const selector = asObj(spec.selector);
   const matchLabels = asObj(selector.matchLabels);
-  if (!isObj(spec.selector) || (Object.keys(matchLabels).length === 0 && asArray(selector.matchExpressions).length === 0)) causes.push(required('spec.selector'));
+  if (!isObj(spec.selector) || (Object.keys(matchLabels).length === 0 && asArray(selector.matchExpressions).length === 0))
+    causes.push(required('spec.selector'));
   else {
     const labels = asObj(asObj(asObj(spec.template).metadata).labels);
-    if (Object.entries(matchLabels).some(([k, v]) => labels[k] !== v)) causes.push(invalidValue('spec.template.metadata.labels', labels, '`selector` does not match template `labels`'));
+    if (Object.entries(matchLabels).some(([k, v]) => labels[k] !== v))
+      causes.push(invalidValue('spec.template.metadata.labels', labels, '`selector` does not match template `labels`'));
   }
   validatePodSpec(asObj(spec.template).spec, 'spec.template.spec', causes);
   return spec;
@@ -113,7 +121,23 @@ const templateContainers = (o: KubeObject) => asArray(asObj(asObj(asObj(o.spec).
 
 /** What `-o wide` adds for Deployments and ReplicaSets. */
 export const workloadWideColumns: Column[] = [
-  { name: 'Containers', type: 'string', priority: 1, cell: (o) => templateContainers(o).map((c) => c.name).join(',') },
-  { name: 'Images', type: 'string', priority: 1, cell: (o) => templateContainers(o).map((c) => c.image).join(',') },
+  {
+    name: 'Containers',
+    type: 'string',
+    priority: 1,
+    cell: (o) =>
+      templateContainers(o)
+        .map((c) => c.name)
+        .join(','),
+  },
+  {
+    name: 'Images',
+    type: 'string',
+    priority: 1,
+    cell: (o) =>
+      templateContainers(o)
+        .map((c) => c.image)
+        .join(','),
+  },
   { name: 'Selector', type: 'string', priority: 1, cell: (o) => selectorText(asObj(o.spec).selector) },
 ];

@@ -102,7 +102,12 @@ const columns: Column[] = [
   { name: 'IP', type: 'string', priority: 1, description: 'IP address allocated to the pod.', cell: (o) => asObj(o.status).podIP ?? '<none>' },
   { name: 'Node', type: 'string', priority: 1, description: 'Name of the Node this pod is assigned to.', cell: (o) => asObj(o.spec).nodeName ?? '<none>' },
   { name: 'Nominated Node', type: 'string', priority: 1, cell: (o) => asObj(o.status).nominatedNodeName ?? '<none>' },
-  { name: 'Readiness Gates', type: 'string', priority: 1, cell: (o) => (asArray(asObj(o.spec).readinessGates).length ? `${asArray(asObj(o.spec).readinessGates).length}` : '<none>') },
+  {
+    name: 'Readiness Gates',
+    type: 'string',
+    priority: 1,
+    cell: (o) => (asArray(asObj(o.spec).readinessGates).length ? `${asArray(asObj(o.spec).readinessGates).length}` : '<none>'),
+  },
 ];
 
 export const pod: Kind = {
@@ -110,7 +115,16 @@ export const pod: Kind = {
     shortNames: ['po'],
     categories: ['all'],
     subresources: ['status', 'log', 'binding', 'eviction'],
-    fieldSelectors: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
+    fieldSelectors: [
+      'spec.nodeName',
+      'spec.restartPolicy',
+      'spec.schedulerName',
+      'spec.serviceAccountName',
+      'spec.hostNetwork',
+      'status.phase',
+      'status.podIP',
+      'status.nominatedNodeName',
+    ],
   }),
   schema: Pod,
   columns,
@@ -119,7 +133,12 @@ export const pod: Kind = {
   validate: (object, causes) => validatePodSpec(object.spec, 'spec', causes),
   validateUpdate(object, old, causes) {
     if (!sameJson(immutablePart(object.spec, old.spec), immutablePart(old.spec, old.spec))) {
-      causes.push(forbiddenField('spec', 'pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or `spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)'));
+      causes.push(
+        forbiddenField(
+          'spec',
+          'pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or `spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)',
+        ),
+      );
     }
   },
   deletion: {

@@ -36,7 +36,8 @@ export const priorityClass: Kind = {
   validate(object, causes) {
     if (typeof object.value !== 'number') causes.push(required('value'));
     else if (object.value > HIGHEST_USER_PRIORITY) causes.push(invalidValue('value', object.value, `must be no greater than ${HIGHEST_USER_PRIORITY}`));
-    if (object.metadata.name?.startsWith('system-')) causes.push(invalidValue('metadata.name', object.metadata.name, 'priority class names with \'system-\' prefix are reserved'));
+    if (object.metadata.name?.startsWith('system-'))
+      causes.push(invalidValue('metadata.name', object.metadata.name, "priority class names with 'system-' prefix are reserved"));
   },
   validateUpdate(object, old, causes) {
     if (!sameJson(object.value, old.value)) causes.push(forbiddenField('value', 'may not be changed in an update.'));

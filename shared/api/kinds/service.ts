@@ -28,7 +28,9 @@ export const service: Kind = {
       name: 'Port(s)',
       type: 'string',
       cell: (o) => {
-        const ports = asArray(asObj(o.spec).ports).map(asObj).map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`);
+        const ports = asArray(asObj(o.spec).ports)
+          .map(asObj)
+          .map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`);
         return ports.length ? ports.join(',') : '<none>';
       },
     },
@@ -55,7 +57,9 @@ export const service: Kind = {
     }
   },
   validate(object, causes) {
-    asArray(asObj(object.spec).ports).forEach((p, i) => checkPort(asObj(p).port, `spec.ports[${i}].port`, causes));
+    asArray(asObj(object.spec).ports).forEach((p, i) => {
+      checkPort(asObj(p).port, `spec.ports[${i}].port`, causes);
+    });
   },
   validateUpdate(object, old, causes) {
     const was = asObj(old.spec).clusterIP;

@@ -237,7 +237,10 @@ function definitionOf(file: string): Definition {
     const target = resolveImport(m[2], file, pkgs);
     if (!target) continue;
     for (const part of m[1].split(',')) {
-      const id = part.trim().split(/\s+as\s+/).pop();
+      const id = part
+        .trim()
+        .split(/\s+as\s+/)
+        .pop();
       if (id) imports.set(id, target);
     }
   }
@@ -291,7 +294,8 @@ function typeSchema(node: TypeNode, refTo: (id: string) => Schema): Schema {
     case 'union': {
       if (node.of.every((n) => n.t === 'literal')) return { type: 'string', enum: node.of.map((n) => (n as { value: string }).value) };
       const kinds = new Set(node.of.map((n) => n.t));
-      if (kinds.size === 2 && kinds.has('string') && kinds.has('number')) return { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }] };
+      if (kinds.size === 2 && kinds.has('string') && kinds.has('number'))
+        return { 'x-kubernetes-int-or-string': true, anyOf: [{ type: 'integer' }, { type: 'string' }] };
       return {};
     }
   }
@@ -314,7 +318,10 @@ function objectSchema(name: string, description: string | undefined, members: Me
       const schema = typeSchema(member.type, refTo);
       // A described reference keeps its own description beside the referenced one, as
       // Kubernetes writes it: `{description, allOf: [{$ref}]}`.
-      field = schema.$ref && member.description ? { description: member.description, allOf: [schema] } : { ...(member.description ? { description: member.description } : {}), ...schema };
+      field =
+        schema.$ref && member.description
+          ? { description: member.description, allOf: [schema] }
+          : { ...(member.description ? { description: member.description } : {}), ...schema };
       if (member.type.t === 'array' && !extensions[member.name]) Object.assign(field, { 'x-kubernetes-list-type': 'atomic' });
       if (!member.optional) required.push(member.name);
     }

@@ -116,7 +116,9 @@ export function recordUpdate(old: KubeObject | undefined, next: KubeObject, opts
   for (const e of entries) {
     const { paths, ...rest } = e;
     // Fields that no longer exist are no one's.
-    const live = new Set([...paths].filter((p) => valueAt(next, p, index) !== undefined && !(changed.has(p) && !(e.manager === opts.manager && e.operation === 'Update'))));
+    const live = new Set(
+      [...paths].filter((p) => valueAt(next, p, index) !== undefined && !(changed.has(p) && !(e.manager === opts.manager && e.operation === 'Update'))),
+    );
     if (e.manager === opts.manager && e.operation === 'Update' && (e.subresource ?? '') === (opts.subresource ?? '')) {
       mine = live;
       continue;

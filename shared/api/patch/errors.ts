@@ -1,6 +1,9 @@
 /** A patch that cannot be applied as written: the API answers 400 or 422 with its message. */
 export class PatchError extends Error {
-  constructor(message: string, readonly code: 400 | 422 = 400) {
+  constructor(
+    message: string,
+    readonly code: 400 | 422 = 400,
+  ) {
     super(message);
   }
 }

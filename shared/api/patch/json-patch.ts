@@ -24,11 +24,16 @@ const INDEX = /^(0|[1-9][0-9]*)$/;
 /** A member of a container that is really there (own property, or array index in range). */
 function has(container: Container, key: string): boolean {
   if (Array.isArray(container)) return INDEX.test(key) && Number(key) < container.length;
-  return Object.prototype.hasOwnProperty.call(container, key);
+  return Object.hasOwn(container, key);
 }
 
 function segments(pointer: string): string[] {
-  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer === ''
+    ? []
+    : pointer
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function invalidOp(op: unknown, message: string): PatchError {
@@ -137,7 +142,8 @@ export function jsonPatch(target: unknown, ops: unknown): unknown {
           break;
         }
         // RFC 6902 4.4: a location cannot be moved into one of its children.
-        if (op.path.startsWith(`${from}/`)) throw doesNotApply(op, `"from" ${JSON.stringify(from)} is a prefix of "path" ${JSON.stringify(op.path)}: a value cannot move into itself`);
+        if (op.path.startsWith(`${from}/`))
+          throw doesNotApply(op, `"from" ${JSON.stringify(from)} is a prefix of "path" ${JSON.stringify(op.path)}: a value cannot move into itself`);
         const taken = remove(doc, from, op);
         doc = put(taken.doc, op.path, taken.removed, op, false);
         break;

@@ -21,7 +21,19 @@ export interface ManagedFieldsEntry {
   subresource?: string;
 }
 
-const UNTRACKED_META = new Set(['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'managedFields', 'selfLink', 'generateName']);
+const UNTRACKED_META = new Set([
+  'name',
+  'namespace',
+  'uid',
+  'resourceVersion',
+  'generation',
+  'creationTimestamp',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'managedFields',
+  'selfLink',
+  'generateName',
+]);
 
 /** The leaf paths an object sets (apiVersion, kind and identity metadata are not owned). */
 export function leafPaths(object: Obj, options: { includeStatus?: boolean } = {}): Set<FieldPath> {
@@ -81,7 +93,7 @@ export class ListIndex {
     if (!items) {
       items = new Map();
       for (const item of list) {
-        if (!isObj(item) || !Object.prototype.hasOwnProperty.call(item, key)) continue;
+        if (!isObj(item) || !Object.hasOwn(item, key)) continue;
         if (!items.has(item[key])) items.set(item[key], item);
       }
       fields.set(key, items);
@@ -102,7 +114,7 @@ export function valueAt(object: unknown, path: FieldPath, index = new ListIndex(
   let cur: unknown = object;
   for (const seg of JSON.parse(path) as string[]) {
     if (seg === '.') continue;
-    if (seg.startsWith('f:')) cur = isObj(cur) && Object.prototype.hasOwnProperty.call(cur, seg.slice(2)) ? cur[seg.slice(2)] : undefined;
+    if (seg.startsWith('f:')) cur = isObj(cur) && Object.hasOwn(cur, seg.slice(2)) ? cur[seg.slice(2)] : undefined;
     else if (seg.startsWith('k:')) {
       const [[k, v]] = Object.entries(JSON.parse(seg.slice(2)) as Obj);
       cur = Array.isArray(cur) ? index.find(cur, k, v) : undefined;
@@ -149,7 +161,10 @@ export function displayPath(path: FieldPath): string {
   for (const seg of JSON.parse(path) as string[]) {
     if (seg === '.') continue;
     if (seg.startsWith('f:')) out += `.${seg.slice(2)}`;
-    else if (seg.startsWith('k:')) out += `[${Object.entries(JSON.parse(seg.slice(2)) as Obj).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}]`;
+    else if (seg.startsWith('k:'))
+      out += `[${Object.entries(JSON.parse(seg.slice(2)) as Obj)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join(',')}]`;
     else if (seg.startsWith('v:')) out += `[${seg.slice(2)}]`;
   }
   return out;

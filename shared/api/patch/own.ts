@@ -4,7 +4,7 @@
  * prototype instead of adding a member (JSON.parse makes `"__proto__"` an ordinary member).
  */
 export function ownMember(object: Record<string, unknown>, key: string): unknown {
-  return Object.prototype.hasOwnProperty.call(object, key) ? object[key] : undefined;
+  return Object.hasOwn(object, key) ? object[key] : undefined;
 }
 
 export function setMember(object: Record<string, unknown>, key: string, value: unknown): void {

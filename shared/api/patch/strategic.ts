@@ -51,12 +51,17 @@ function mergeMap(target: Obj, patch: Obj, path: string[]): Obj | undefined {
       if (!Array.isArray(value)) throw new PatchError(`${key} must be a list`);
       const list = ownMember(out, field);
       const drop = new Set(value);
-      if (Array.isArray(list)) setMember(out, field, list.filter((v) => !drop.has(v)));
+      if (Array.isArray(list))
+        setMember(
+          out,
+          field,
+          list.filter((v) => !drop.has(v)),
+        );
     } else if (key.startsWith('$setElementOrder/')) {
       const field = key.slice('$setElementOrder/'.length);
       const list = ownMember(out, field);
       // A list the patch does not otherwise touch is still reordered.
-      if (!Object.prototype.hasOwnProperty.call(patch, field) && Array.isArray(list) && Array.isArray(value)) {
+      if (!Object.hasOwn(patch, field) && Array.isArray(list) && Array.isArray(value)) {
         setMember(out, field, reorder(list, value, listStrategy([...path, field])));
       }
     }

@@ -140,7 +140,8 @@ function decodeMessage(name: string, bytes: Uint8Array, depth: number): Record<s
 
 /** Decodes a `k8s\0`-prefixed runtime.Unknown; throws `ProtobufDecodeError` on anything else. */
 export function decodeKubeProtobuf(body: Uint8Array): KubeObject {
-  if (body.length < 4 || MAGIC.some((byte, i) => body[i] !== byte)) throw new ProtobufDecodeError('the body does not start with the Kubernetes protobuf magic number');
+  if (body.length < 4 || MAGIC.some((byte, i) => body[i] !== byte))
+    throw new ProtobufDecodeError('the body does not start with the Kubernetes protobuf magic number');
   const r = new WireReader(body.subarray(4));
   let apiVersion = '';
   let kind = '';
@@ -155,7 +156,8 @@ export function decodeKubeProtobuf(body: Uint8Array): KubeObject {
         else if (g.number === 2 && g.wireType === WIRE.LEN) kind = text(g.bytes);
       }
     } else if (f.number === 2 && f.wireType === WIRE.LEN) raw = f.bytes;
-    else if (f.number === 3 && f.wireType === WIRE.LEN && f.bytes!.length > 0) throw new ProtobufDecodeError(`content encoding ${text(f.bytes)} is not supported`);
+    else if (f.number === 3 && f.wireType === WIRE.LEN && f.bytes!.length > 0)
+      throw new ProtobufDecodeError(`content encoding ${text(f.bytes)} is not supported`);
   }
   const message = KINDS[kind];
   if (!message) throw new ProtobufDecodeError(`protobuf bodies of kind ${JSON.stringify(kind)} are not supported; send JSON`);

@@ -159,7 +159,14 @@ export const ContainerState = z.looseObject({
   waiting: z.looseObject({ reason: z.string().optional(), message: z.string().optional() }).optional(),
   running: z.looseObject({ startedAt: timestamp.optional() }).optional(),
   terminated: z
-    .looseObject({ exitCode: int32, signal: int32.optional(), reason: z.string().optional(), message: z.string().optional(), startedAt: timestamp.optional(), finishedAt: timestamp.optional() })
+    .looseObject({
+      exitCode: int32,
+      signal: int32.optional(),
+      reason: z.string().optional(),
+      message: z.string().optional(),
+      startedAt: timestamp.optional(),
+      finishedAt: timestamp.optional(),
+    })
     .optional(),
 });
 
