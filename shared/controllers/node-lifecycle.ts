@@ -9,6 +9,7 @@
  */
 import { Registry } from '../api/registry.js';
 import { findResource } from '../api/resources.js';
+import type { Taint } from '../api/schemas/index.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
@@ -30,12 +31,6 @@ export interface NodeLifecycleOptions {
 
 type Obj = Record<string, unknown>;
 const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
-interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-  timeAdded?: string;
-}
 
 export class NodeLifecycleController implements Controller {
   readonly name = 'node-lifecycle';
