@@ -44,125 +44,137 @@ export interface WatchRequest {
 }
 
 const encoder = new TextEncoder();
+type Controller = ReadableStreamDefaultController<Uint8Array>;
 
 export function watchResponse(store: Store, req: WatchRequest): Response {
-  const abort = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  let drained: (() => void) | undefined;
-  const stallMs = req.stallMs ?? STALL_MS;
-  abort.signal.addEventListener('abort', () => drained?.(), { once: true });
-  const frame = (type: string, object: unknown) => encoder.encode(`${JSON.stringify({ type, object })}\n`);
-  const objectFrame = (type: string, object: KubeObject) =>
-    req.asTable
-      ? frame(type, toTable(req.info.kind, [object], { includeObject: 'Metadata', resourceVersion: object.metadata.resourceVersion }))
-      : encoder.encode(`{"type":"${type}","object":${objectJson(object)}}\n`);
+  return new WatchStream(store, req).response();
+}
+
+/** One watch: its stream, its timer, and the wait for a reader that fell behind. */
+class WatchStream {
+  private readonly abort = new AbortController();
+  private timer?: NodeJS.Timeout;
+  /** Called when the reader takes from a full queue. */
+  private drained?: () => void;
+
+  constructor(
+    private readonly store: Store,
+    private readonly req: WatchRequest,
+  ) {
+    this.abort.signal.addEventListener('abort', () => this.drained?.(), { once: true });
+  }
+
+  response(): Response {
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        // Not awaited: the stream is readable (and its headers sent) while events still come.
+        start: (controller) => void this.run(controller),
+        pull: () => this.drained?.(),
+        cancel: () => {
+          clearTimeout(this.timer);
+          this.abort.abort();
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: this.req.bufferBytes ?? WATCH_BUFFER_BYTES }),
+    );
+    return new Response(stream, {
+      status: 200,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'x-content-type-options': 'nosniff' },
+    });
+  }
+
+  private async run(controller: Controller): Promise<void> {
+    this.timer = setTimeout(() => this.abort.abort(), Math.max(1, this.req.timeoutSeconds ?? 1800) * 1000);
+    this.timer.unref?.();
+    try {
+      const from = await this.start(controller);
+      if (from !== undefined) await this.follow(controller, from);
+    } catch (err) {
+      if (this.fail(controller, err)) return;
+    } finally {
+      clearTimeout(this.timer);
+    }
+    try {
+      controller.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /** The revision to follow from: a given one, or the current state sent as ADDED events first. */
+  private async start(controller: Controller): Promise<number | undefined> {
+    const { req } = this;
+    const rv = req.resourceVersion;
+    if (rv !== undefined && rv !== '' && rv !== '0') {
+      const from = Number(rv);
+      if (Number.isSafeInteger(from) && from >= 0) return from;
+      controller.enqueue(this.frame('ERROR', expired(`invalid resource version: ${rv}`).toStatus()));
+      return undefined;
+    }
+    const listed = await this.store.list(req.info.storeKey, { namespace: req.namespace, labelSelector: req.labelSelector, fieldSelector: req.fieldSelector });
+    for (const item of listed.items) await this.send(controller, this.objectFrame('ADDED', item));
+    return listed.revision;
+  }
+
+  private async follow(controller: Controller, from: number): Promise<void> {
+    const { req } = this;
+    const events = this.store.watch(req.info.storeKey, {
+      fromRevision: from,
+      namespace: req.namespace,
+      labelSelector: req.labelSelector,
+      fieldSelector: req.fieldSelector,
+      bookmarkIntervalMs: req.allowBookmarks ? req.bookmarkIntervalMs : undefined,
+      signal: this.abort.signal,
+    });
+    for await (const event of events as AsyncIterable<WatchEvent>) {
+      if (this.abort.signal.aborted) break;
+      const bookmark = { kind: req.info.kind, apiVersion: groupVersion(req.info), metadata: { resourceVersion: String(event.revision) } };
+      await this.send(controller, event.type === 'BOOKMARK' ? this.frame('BOOKMARK', bookmark) : this.objectFrame(event.type, event.object));
+    }
+  }
+
+  /** Ends the watch on an error: an ERROR event, or (a stalled reader) a cut. True when cut. */
+  private fail(controller: Controller, err: unknown): boolean {
+    if (err instanceof SlowWatcherError) {
+      // Drop what is queued and close the connection: the client lists or resumes anew.
+      clearTimeout(this.timer);
+      this.abort.abort();
+      controller.error(err);
+      this.req.cutOff?.();
+      return true;
+    }
+    if (err instanceof GoneError || isStoreError(err, 'Gone')) {
+      const status = expired(`too old resource version: ${this.req.resourceVersion} (${(err as GoneError).compacted})`).toStatus();
+      controller.enqueue(this.frame('ERROR', status));
+    } else if (!this.abort.signal.aborted) {
+      const status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: (err as Error).message, reason: 'InternalError', code: 500 };
+      controller.enqueue(this.frame('ERROR', status));
+    }
+    return false;
+  }
 
   /** Queues a frame; when the queue is full, waits for the reader, or cuts a stalled one off. */
-  const send = async (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
+  private async send(controller: Controller, bytes: Uint8Array): Promise<void> {
     controller.enqueue(bytes);
     if ((controller.desiredSize ?? 1) > 0) return;
+    const stallMs = this.req.stallMs ?? STALL_MS;
     const taken = await new Promise<boolean>((resolve) => {
       const stall = setTimeout(() => resolve(false), stallMs);
-      drained = () => {
+      this.drained = () => {
         clearTimeout(stall);
         resolve(true);
       };
     });
-    drained = undefined;
-    if (!taken) throw new SlowWatcherError(`the watcher read nothing for ${stallMs} ms with ${req.bufferBytes ?? WATCH_BUFFER_BYTES} bytes queued`);
-  };
+    this.drained = undefined;
+    if (!taken) throw new SlowWatcherError(`the watcher read nothing for ${stallMs} ms with ${this.req.bufferBytes ?? WATCH_BUFFER_BYTES} bytes queued`);
+  }
 
-  const run = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
-    const timeoutMs = Math.max(1, req.timeoutSeconds ?? 1800) * 1000;
-    timer = setTimeout(() => abort.abort(), timeoutMs);
-    timer.unref?.();
-    const close = () => {
-      try {
-        controller.close();
-      } catch {
-        /* already closed */
-      }
-    };
-    try {
-      let from: number;
-      const rv = req.resourceVersion;
-      if (rv === undefined || rv === '' || rv === '0') {
-        const listed = await store.list(req.info.storeKey, { namespace: req.namespace, labelSelector: req.labelSelector, fieldSelector: req.fieldSelector });
-        for (const item of listed.items) await send(controller, objectFrame('ADDED', item));
-        from = listed.revision;
-      } else {
-        from = Number(rv);
-        if (!Number.isSafeInteger(from) || from < 0) {
-          controller.enqueue(frame('ERROR', expired(`invalid resource version: ${rv}`).toStatus()));
-          return close();
-        }
-      }
-      const events = store.watch(req.info.storeKey, {
-        fromRevision: from,
-        namespace: req.namespace,
-        labelSelector: req.labelSelector,
-        fieldSelector: req.fieldSelector,
-        bookmarkIntervalMs: req.allowBookmarks ? req.bookmarkIntervalMs : undefined,
-        signal: abort.signal,
-      });
-      for await (const event of events as AsyncIterable<WatchEvent>) {
-        if (abort.signal.aborted) break;
-        if (event.type === 'BOOKMARK') {
-          await send(
-            controller,
-            frame('BOOKMARK', { kind: req.info.kind, apiVersion: groupVersion(req.info), metadata: { resourceVersion: String(event.revision) } }),
-          );
-        } else {
-          await send(controller, objectFrame(event.type, event.object));
-        }
-      }
-    } catch (err) {
-      if (err instanceof SlowWatcherError) {
-        // Drop what is queued and close the connection: the client lists or resumes anew.
-        clearTimeout(timer);
-        abort.abort();
-        controller.error(err);
-        req.cutOff?.();
-        return;
-      }
-      if (err instanceof GoneError || isStoreError(err, 'Gone')) {
-        controller.enqueue(frame('ERROR', expired(`too old resource version: ${req.resourceVersion} (${(err as GoneError).compacted})`).toStatus()));
-      } else if (!abort.signal.aborted) {
-        controller.enqueue(
-          frame('ERROR', {
-            kind: 'Status',
-            apiVersion: 'v1',
-            metadata: {},
-            status: 'Failure',
-            message: (err as Error).message,
-            reason: 'InternalError',
-            code: 500,
-          }),
-        );
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-    close();
-  };
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        // Not awaited: the stream is readable (and its headers sent) while events still come.
-        void run(controller);
-      },
-      pull() {
-        drained?.();
-      },
-      cancel() {
-        clearTimeout(timer);
-        abort.abort();
-      },
-    },
-    new ByteLengthQueuingStrategy({ highWaterMark: req.bufferBytes ?? WATCH_BUFFER_BYTES }),
-  );
-  return new Response(stream, {
-    status: 200,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-cache, private', 'x-content-type-options': 'nosniff' },
-  });
+  private frame(type: string, object: unknown): Uint8Array {
+    return encoder.encode(`${JSON.stringify({ type, object })}\n`);
+  }
+
+  private objectFrame(type: string, object: KubeObject): Uint8Array {
+    if (!this.req.asTable) return encoder.encode(`{"type":"${type}","object":${objectJson(object)}}\n`);
+    return this.frame(type, toTable(this.req.info.kind, [object], { includeObject: 'Metadata', resourceVersion: object.metadata.resourceVersion }));
+  }
 }
