@@ -10,7 +10,7 @@
 import { ignore, ignoreNotFound, isAlreadyExists, isConflict, isNotFound } from '../errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
-import { matchLabels } from '../store/selectors.js';
+import { matchLabels, type Selector } from '../store/selectors.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { EventRecorder } from './events.js';
 import { availableInMs, controllerOf, isPodReady, toSelector } from './replicaset.js';
@@ -93,6 +93,20 @@ export class DeploymentController implements Controller {
     return [];
   }
 
+  /** The Deployment's ReplicaSets, with matching orphans adopted on the way. */
+  private async replicaSetsOf(d: KubeObject, selector: Selector): Promise<KubeObject[]> {
+    const all: KubeObject[] = [];
+    for (const rs of (await this.store.list(RS, { namespace: d.metadata.namespace })).items) {
+      if (controllerOf(rs)?.uid === d.metadata.uid) all.push(rs);
+      else if (!controllerOf(rs) && !rs.metadata.deletionTimestamp && selector.requirements.length && matchLabels(selector, rs.metadata.labels)) {
+        // An orphan that matches (say, left by an earlier Deployment deleted with Orphan) is adopted.
+        const adopted = await this.adopt(d, rs);
+        if (adopted) all.push(adopted);
+      }
+    }
+    return all;
+  }
+
   async allKeys(): Promise<string[]> {
     return (await this.store.list(DEPLOYMENTS)).items.map((d) => `${d.metadata.namespace}/${d.metadata.name}`);
   }
@@ -104,15 +118,7 @@ export class DeploymentController implements Controller {
     const spec = asObj(d.spec);
     const replicas = typeof spec.replicas === 'number' ? spec.replicas : 1;
     const selector = toSelector(spec.selector);
-    const all: KubeObject[] = [];
-    for (const rs of (await this.store.list(RS, { namespace })).items) {
-      if (controllerOf(rs)?.uid === d.metadata.uid) all.push(rs);
-      else if (!controllerOf(rs) && !rs.metadata.deletionTimestamp && selector.requirements.length && matchLabels(selector, rs.metadata.labels)) {
-        // An orphan that matches (say, left by an earlier Deployment deleted with Orphan) is adopted.
-        const adopted = await this.adopt(d, rs);
-        if (adopted) all.push(adopted);
-      }
-    }
+    const all = await this.replicaSetsOf(d, selector);
     const hash = templateHash(spec.template);
     let newRS = all.find((rs) => rs.metadata.labels?.[TEMPLATE_HASH] === hash);
     const oldRSs = all.filter((rs) => rs !== newRS).sort((a, b) => revisionOf(a) - revisionOf(b));
