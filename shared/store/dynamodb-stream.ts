@@ -7,7 +7,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
-import { logItemToEvent } from './dynamodb.js';
+import { logItemToEvent } from './dynamodb-items.js';
 import type { ChangeEvent } from './types.js';
 
 const binary = z.union([z.string(), z.instanceof(Uint8Array)]).transform((v) => (typeof v === 'string' ? Buffer.from(v, 'base64') : v));

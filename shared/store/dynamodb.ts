@@ -26,13 +26,11 @@ import {
   TransactWriteItemsCommand,
   BatchWriteItemCommand,
   UpdateTimeToLiveCommand,
-  type AttributeValue,
   type QueryCommandInput,
-  type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import { compareKeys, decodeContinue } from './continue-token.js';
-import { AlreadyExistsError, GoneError, NotFoundError, TooLargeError } from './errors.js';
+import { N, S, logItemToEvent, objectKey, pack, revKey, transactItems, unpack, type Item, type PlannedChange, type TableSettings } from './dynamodb-items.js';
+import { AlreadyExistsError, GoneError, NotFoundError } from './errors.js';
 import { compileFilter } from './filter.js';
 import { pageOf } from './paging.js';
 import { ChangeFeed, liveWatch } from './live-watch.js';
@@ -40,7 +38,6 @@ import { deepFreeze } from './object-cache.js';
 import {
   asDeleted,
   checkPreconditions,
-  encodeObject,
   keyOf,
   prepareCreate,
   prepareDeletionMark,
@@ -54,7 +51,6 @@ import { subscribeVia } from './subscription.js';
 import type {
   ChangeEvent,
   ChangeListener,
-  ChangeType,
   DeleteOptions,
   DeleteResult,
   ListOptions,
@@ -81,31 +77,8 @@ export interface DynamoStoreOptions {
   maxObjectBytes?: number;
 }
 
-/** DynamoDB's item limit is 400 KB; a log item carries the object and its previous state. */
-export const MAX_COMPRESSED_BYTES = 190 * 1024;
 /** Changes per transaction: 100 items, less the counter, two items (object, log) each. */
 const MAX_CHANGES_PER_TRANSACTION = 49;
-
-type Item = Record<string, AttributeValue>;
-
-const S = (v: string): AttributeValue => ({ S: v });
-const N = (v: number): AttributeValue => ({ N: String(v) });
-const revKey = (rev: number) => String(rev).padStart(16, '0');
-const objectKey = (resource: string, namespace: string, name: string): Item => ({ pk: S(`o#${resource}`), sk: S(`${namespace}/${name}`) });
-
-function pack(object: KubeObject, limit: number): Uint8Array {
-  const json = encodeObject(object, limit);
-  const packed = gzipSync(json);
-  if (packed.byteLength > MAX_COMPRESSED_BYTES) {
-    throw new TooLargeError(packed.byteLength, MAX_COMPRESSED_BYTES);
-  }
-  return packed;
-}
-
-function unpack(value: AttributeValue | undefined): KubeObject | undefined {
-  if (!value?.B) return undefined;
-  return JSON.parse(gunzipSync(value.B).toString('utf8')) as KubeObject;
-}
 
 /** A write to one key, decided against the state read at the start of a transaction attempt. */
 interface Op {
@@ -113,20 +86,6 @@ interface Op {
   run: (state: BatchState) => { result: unknown; change?: PlannedChange };
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
-}
-
-interface PlannedChange {
-  type: ChangeType;
-  resource: string;
-  namespace: string;
-  name: string;
-  /** The object after the change (or its last state for DELETED). */
-  object: KubeObject;
-  prev?: KubeObject;
-  /** The object's revision as read (condition), or undefined when it must not exist. */
-  expectRev?: number;
-  /** Remove the object item instead of writing it. */
-  remove: boolean;
 }
 
 /** What one transaction attempt has read and decided so far. */
@@ -167,6 +126,10 @@ export class DynamoStore implements Store {
     this.maxObjectBytes = options.maxObjectBytes ?? 1.5 * 1024 * 1024;
     this.window = { revisions: options.historyWindow?.revisions ?? 100_000, ms: options.historyWindow?.ms ?? 5 * 60_000 };
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
+  }
+
+  private get tableSettings(): TableSettings {
+    return { name: this.table, historyMs: this.window.ms, maxObjectBytes: this.maxObjectBytes };
   }
 
   /** Creates the table when asked, reads the head and compacted revisions, starts the poller. */
@@ -267,7 +230,7 @@ export class DynamoStore implements Store {
         return;
       }
       try {
-        await this.client.send(new TransactWriteItemsCommand({ TransactItems: this.transactItems(head, changes) }));
+        await this.client.send(new TransactWriteItemsCommand({ TransactItems: transactItems(this.tableSettings, head, changes) }));
       } catch (err) {
         const lostRace =
           err instanceof TransactionCanceledException ||
@@ -308,66 +271,6 @@ export class DynamoStore implements Store {
       read: (resource, namespace, name) => objects.get(`${resource}\u0000${namespace}\u0000${name}`) ?? {},
       nextRevision: () => ++next,
     };
-  }
-
-  private transactItems(head: number, changes: PlannedChange[]): TransactWriteItem[] {
-    const items: TransactWriteItem[] = [
-      {
-        Update: {
-          TableName: this.table,
-          Key: { pk: S('meta'), sk: S('head') },
-          UpdateExpression: 'SET rev = :next',
-          ConditionExpression: head === 0 ? 'attribute_not_exists(rev) OR rev = :head' : 'rev = :head',
-          ExpressionAttributeValues: { ':next': N(head + changes.length), ':head': N(head) },
-        },
-      },
-    ];
-    const ttl = Math.floor((Date.now() + this.window.ms) / 1000) + 3600;
-    // Two changes to one key in one transaction are not allowed by DynamoDB: the last wins for
-    // the object item (each change still gets its own log item).
-    const lastForKey = new Map<string, number>();
-    for (const [i, c] of changes.entries()) lastForKey.set(`${c.resource}\u0000${c.namespace}\u0000${c.name}`, i);
-    const firstExpect = new Map<string, number | undefined>();
-    for (const c of changes) {
-      const k = `${c.resource}\u0000${c.namespace}\u0000${c.name}`;
-      if (!firstExpect.has(k)) firstExpect.set(k, c.expectRev);
-    }
-    changes.forEach((c, i) => {
-      const k = `${c.resource}\u0000${c.namespace}\u0000${c.name}`;
-      const rev = Number(c.object.metadata.resourceVersion);
-      if (lastForKey.get(k) === i) {
-        const expect = firstExpect.get(k);
-        const condition =
-          expect === undefined
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': N(expect) } };
-        if (c.remove) {
-          items.push({ Delete: { TableName: this.table, Key: objectKey(c.resource, c.namespace, c.name), ...condition } });
-        } else {
-          items.push({
-            Put: {
-              TableName: this.table,
-              Item: { ...objectKey(c.resource, c.namespace, c.name), rev: N(rev), body: { B: pack(c.object, this.maxObjectBytes) } },
-              ...condition,
-            },
-          });
-        }
-      }
-      const log: Item = {
-        pk: S('log'),
-        sk: S(revKey(rev)),
-        rev: N(rev),
-        type: S(c.type),
-        resource: S(c.resource),
-        namespace: S(c.namespace),
-        name: S(c.name),
-        body: { B: pack(c.object, this.maxObjectBytes) },
-        ttl: N(ttl),
-      };
-      if (c.prev) log.prev = { B: pack(c.prev, this.maxObjectBytes) };
-      items.push({ Put: { TableName: this.table, Item: log } });
-    });
-    return items;
   }
 
   create(resource: string, object: KubeObject): Promise<KubeObject> {
@@ -639,19 +542,7 @@ export class DynamoStore implements Store {
   }
 }
 
-/** A log item (from a Query or a stream image) as the change event it records. */
-export function logItemToEvent(item: Item): ChangeEvent {
-  const object = unpack(item.body);
-  if (!object) throw new Error('log item without a body');
-  const prev = unpack(item.prev);
-  return {
-    type: item.type.S as ChangeType,
-    resource: item.resource.S!,
-    revision: Number(item.rev.N),
-    object: deepFreeze(object),
-    prevObject: prev && deepFreeze(prev),
-  };
-}
+export { MAX_COMPRESSED_BYTES, logItemToEvent } from './dynamodb-items.js';
 
 export async function openDynamoStore(options: DynamoStoreOptions): Promise<DynamoStore> {
   const store = new DynamoStore(options);
