@@ -11,7 +11,6 @@ import { ProtobufDecodeError, decodeKubeProtobuf } from '../../shared/api/protob
 import { ApiError, badRequest, unsupportedMediaType } from '../../shared/api/status.js';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
-export { MAX_NESTING_DEPTH };
 /** Aliases a YAML body may resolve: the YAML library's guard against entity expansion. */
 const MAX_YAML_ALIASES = 100;
 
@@ -98,7 +97,7 @@ export function decodeBody(bytes: Uint8Array, contentType: string | undefined): 
  * over the bytes, stopping at the first level past the bound. Malformed text is JSON.parse's
  * to refuse.
  */
-export function jsonNestedDeeperThan(bytes: Uint8Array, limit: number): boolean {
+function jsonNestedDeeperThan(bytes: Uint8Array, limit: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < bytes.length; i++) {

@@ -128,8 +128,11 @@ class WatchStream {
     });
     for await (const event of events as AsyncIterable<WatchEvent>) {
       if (this.abort.signal.aborted) break;
-      const bookmark = { kind: req.info.kind, apiVersion: groupVersion(req.info), metadata: { resourceVersion: String(event.revision) } };
-      await this.send(controller, event.type === 'BOOKMARK' ? this.frame('BOOKMARK', bookmark) : this.objectFrame(event.type, event.object));
+      const frame =
+        event.type === 'BOOKMARK'
+          ? this.frame('BOOKMARK', { kind: req.info.kind, apiVersion: groupVersion(req.info), metadata: { resourceVersion: String(event.revision) } })
+          : this.objectFrame(event.type, event.object);
+      await this.send(controller, frame);
     }
   }
 

@@ -99,7 +99,7 @@ export class Registry {
     this.checkFieldSelector(info, fieldSelector);
   }
 
-  checkFieldSelector(info: ResourceInfo, fieldSelector: string | undefined): void {
+  private checkFieldSelector(info: ResourceInfo, fieldSelector: string | undefined): void {
     if (!fieldSelector) return;
     const allowed = new Set(['metadata.name', 'metadata.namespace', ...info.fieldSelectors]);
     let parsed: ReturnType<typeof parseFieldSelector>;

@@ -117,12 +117,11 @@ function resourceVerbs(ctx: ResourceContext) {
       return one(c, t, result.object, 201, warningHeaders(result.warnings));
     },
     async DELETE(c, t) {
-      const selectors = { labelSelector: c.req.query('labelSelector') || undefined, fieldSelector: c.req.query('fieldSelector') || undefined };
-      return json(c, await registry.deleteCollection(t.info, t.namespace, selectors, await deleteRequest(c)));
+      return json(c, await registry.deleteCollection(t.info, t.namespace, selectorsOf(c), await deleteRequest(c)));
     },
   };
   async function watchCollection(c: Context, t: ResourceTarget): Promise<Response> {
-    const selectors = { labelSelector: c.req.query('labelSelector') || undefined, fieldSelector: c.req.query('fieldSelector') || undefined };
+    const selectors = selectorsOf(c);
     // A bad selector is a 400 before any stream starts.
     registry.checkSelectors(t.info, selectors.labelSelector, selectors.fieldSelector);
     return watch(c, t, selectors);
@@ -172,13 +171,17 @@ function resourceVerbs(ctx: ResourceContext) {
   return { collection, object, subresources };
 }
 
+/** The label and field selectors a request names (an empty one is none). */
+function selectorsOf(c: Context): { labelSelector?: string; fieldSelector?: string } {
+  return { labelSelector: c.req.query('labelSelector') || undefined, fieldSelector: c.req.query('fieldSelector') || undefined };
+}
+
 /** A list: the newest state may be an encoded body kept from before (`list-cache.ts`). */
 async function list(c: Context, t: ResourceTarget, ctx: ResourceContext): Promise<Response> {
   const { info, namespace } = t;
   const limit = intParam(c.req.query('limit'), 'limit');
   const options = {
-    labelSelector: c.req.query('labelSelector') || undefined,
-    fieldSelector: c.req.query('fieldSelector') || undefined,
+    ...selectorsOf(c),
     limit: limit && limit > 0 ? limit : undefined,
     continue: c.req.query('continue') || undefined,
     resourceVersion: c.req.query('resourceVersion'),

@@ -6,7 +6,7 @@ import type { KubeObject } from '../../store/object.js';
 import type { Column } from '../columns.js';
 import { nameError } from '../names.js';
 import type { StatusCause } from '../status.js';
-import { asArray, asObj, checkPort, invalidValue, isObj, notSupported, required, type Obj } from '../validation.js';
+import { asArray, asObj, checkPort, invalidValue, isObj, notSupported, required, sameJson, type Obj } from '../validation.js';
 
 function defaultContainer(c: Obj): void {
   const image = typeof c.image === 'string' ? c.image : '';
@@ -101,7 +101,7 @@ export function validateWorkloadSpec(object: KubeObject, causes: StatusCause[]):
 /** A workload's selector may not change. */
 export function selectorImmutable(object: KubeObject, old: KubeObject, causes: StatusCause[]): void {
   const now = asObj(object.spec).selector;
-  if (JSON.stringify(now ?? null) !== JSON.stringify(asObj(old.spec).selector ?? null)) causes.push(invalidValue('spec.selector', now, 'field is immutable'));
+  if (!sameJson(now, asObj(old.spec).selector)) causes.push(invalidValue('spec.selector', now, 'field is immutable'));
 }
 
 function selectorText(selector: unknown): string {
