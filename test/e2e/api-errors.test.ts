@@ -8,6 +8,7 @@
 import fc from 'fast-check';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployment } from '../support/manifests.js';
 import { warningTexts } from '../support/warnings.js';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
 
@@ -19,19 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-function deployment(name: string) {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
-    },
-  };
-}
 
 function send(method: string, path: string, body?: string, contentType = 'application/json', token?: string) {
   return cluster.api(path, { method, body, headers: body !== undefined ? { 'content-type': contentType } : {}, token });

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployment } from '../support/manifests.js';
 import { warningTexts } from '../support/warnings.js';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
 
@@ -41,19 +42,6 @@ const DEP = '/apis/apps/v1/namespaces/default/deployments';
 let cluster: TestCluster;
 let keep: unknown;
 let web: unknown;
-
-function deployment(name: string) {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
-    },
-  };
-}
 
 beforeAll(async () => {
   cluster = await startTestCluster();
