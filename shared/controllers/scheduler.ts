@@ -224,16 +224,15 @@ export class SchedulerController implements Controller {
       this.startIndex = result.nextStartIndex;
       const byUid = new Map(part.map((p) => [p.metadata.uid, p]));
       let bindings = result.bindings;
+      let lostRace = false;
       if (this.coordination === 'claims') {
         const won = await this.claim(bindings, claims, podsByUid);
-        const lostRace = won.size < bindings.length;
+        lostRace = won.size < bindings.length;
         bindings = bindings.filter((b) => won.has(b.pod.uid));
-        await Promise.all(bindings.map((b) => this.bind(byUid.get(b.pod.uid)!, b.nodeName)));
-        // A pod left out because another pass took its node is not unschedulable: try again now.
-        if (lostRace) return { placed: bindings.length, unschedulable: 0, next: { requeueAfterMs: 0 } };
-      } else {
-        await Promise.all(bindings.map((b) => this.bind(byUid.get(b.pod.uid)!, b.nodeName)));
       }
+      await Promise.all(bindings.map((b) => this.bind(byUid.get(b.pod.uid)!, b.nodeName)));
+      // A pod left out because another pass took its node is not unschedulable: try again now.
+      if (lostRace) return { placed: placed + bindings.length, unschedulable: 0, next: { requeueAfterMs: 0 } };
       await Promise.all(result.unschedulable.map((u) => this.markUnschedulable(byUid.get(u.pod.uid)!, u.message)));
       for (const u of this.view ? result.unschedulable : []) this.parked.add(u.pod.uid);
       placed += bindings.length;
