@@ -11,8 +11,6 @@ import { ApiRequestError, type ApiClient } from './api-client.js';
 
 export class ContainerConfigError extends Error {}
 
-type Obj = Record<string, unknown>;
-
 /** Reads ConfigMaps and Secrets once per container start. */
 class Sources {
   private readonly cache = new Map<string, Promise<Record<string, string> | undefined>>();
@@ -78,8 +76,10 @@ function fieldRef(pod: Pod, path: string, ips: { hostIP: string; podIP: string }
   }
 }
 
-function resourceFieldRef(container: Container, ref: Obj): string {
-  const resource = String(ref.resource ?? '');
+type ResourceFieldRef = NonNullable<NonNullable<NonNullable<Container['env']>[number]['valueFrom']>['resourceFieldRef']>;
+
+function resourceFieldRef(container: Container, ref: ResourceFieldRef): string {
+  const resource = ref.resource;
   const [kind, name] = resource.split('.') as ['limits' | 'requests', string];
   const value = container.resources?.[kind]?.[name];
   const divisor = ref.divisor !== undefined ? parseQuantity(String(ref.divisor)) : 1;
@@ -93,12 +93,12 @@ export async function containerEnv(api: ApiClient, pod: Pod, container: Containe
   const sources = new Sources(api, pod.metadata?.namespace ?? 'default');
   // As container runtimes do: the pod's name is the container's hostname.
   const env: Record<string, string> = { HOSTNAME: pod.metadata?.name ?? '' };
-  for (const from of (container.envFrom ?? []) as Obj[]) {
-    const prefix = String(from.prefix ?? '');
-    const ref = (from.configMapRef ?? from.secretRef) as Obj | undefined;
+  for (const from of container.envFrom ?? []) {
+    const prefix = from.prefix ?? '';
+    const ref = from.configMapRef ?? from.secretRef;
     if (!ref) continue;
     const kind = from.configMapRef ? 'configmaps' : 'secrets';
-    const data = await sources.data(kind, String(ref.name ?? ''));
+    const data = await sources.data(kind, ref.name ?? '');
     if (!data) {
       if (ref.optional) continue;
       throw new ContainerConfigError(`${singular[kind]} "${ref.name}" not found`);
@@ -127,7 +127,7 @@ export async function containerEnv(api: ApiClient, pod: Pod, container: Containe
     } else if (from.fieldRef) {
       env[variable.name] = fieldRef(pod, from.fieldRef.fieldPath, ips);
     } else if (from.resourceFieldRef) {
-      env[variable.name] = resourceFieldRef(container, from.resourceFieldRef as Obj);
+      env[variable.name] = resourceFieldRef(container, from.resourceFieldRef);
     }
   }
   return env;

@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { arch, cpus, hostname, totalmem } from 'node:os';
-import type { Pod } from '../shared/api/schemas/index.js';
+import type { Condition, Pod } from '../shared/api/schemas/index.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
 import { HostPorts } from './host-ports.js';
 import { DEFAULT_BACKOFF, PodWorker, within, type BackoffPolicy } from './pod-worker.js';
@@ -46,7 +46,6 @@ export interface KubeletOptions {
   log?: (line: string) => void;
 }
 
-type Obj = Record<string, unknown>;
 /** The most a stop waits past the pods' grace periods, and for the watch and the log server. */
 const STOP_MARGIN_MS = 10_000;
 const microTime = () => new Date().toISOString().replace('Z', '000Z');
@@ -175,7 +174,7 @@ export class Kubelet {
   }
 
   /** The node's conditions: healthy since registration, with a fresh heartbeat. */
-  private conditions(): Obj[] {
+  private conditions(): Condition[] {
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const condition = (type: string, status: string, reason: string, message: string) => ({
       type,
@@ -322,16 +321,17 @@ export class Kubelet {
       try {
         const path = `/api/v1/pods?watch=true&allowWatchBookmarks=true&resourceVersion=${version}&fieldSelector=${encodeURIComponent(`spec.nodeName=${this.nodeName}`)}`;
         let expired = false;
-        await this.options.api.watch<Pod & Obj>(
+        await this.options.api.watch<Pod>(
           path,
           (event) => {
             if (event.type === 'ERROR') {
               expired = true;
               return;
             }
-            version = String((event.object.metadata as Obj | undefined)?.resourceVersion ?? version);
+            // An ERROR's object is a Status, handled above; the rest carry the pod (or a bookmark's metadata).
+            version = event.object.metadata?.resourceVersion ?? version;
             if (event.type === 'BOOKMARK') return;
-            const pod = event.object as Pod;
+            const pod = event.object;
             if (event.type === 'DELETED') this.podGone(pod);
             else this.ensureWorker(pod);
           },

@@ -8,7 +8,8 @@
  * 10 s, doubling to 5 min, shown as the waiting reason `CrashLoopBackOff`; a container that ran
  * 10 min before exiting starts over at no delay.
  */
-import type { Container, Pod, Probe } from '../shared/api/schemas/index.js';
+import type { Condition, Container, Pod, ContainerStatus as PodContainerStatus, Probe } from '../shared/api/schemas/index.js';
+import { conditionOf } from '../shared/api/objects.js';
 import { parseBytes, parseCpu } from '../shared/api/quantity.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
 import { ContainerConfigError, containerEnv, expand } from './env.js';
@@ -58,7 +59,6 @@ interface ContainerRecord {
   probes: { startup: ProbeState; liveness: ProbeState; readiness: ProbeState };
 }
 
-type Obj = Record<string, unknown>;
 const freshProbes = () => ({
   startup: { lastRun: 0, successes: 0, failures: 0 },
   liveness: { lastRun: 0, successes: 0, failures: 0 },
@@ -437,7 +437,7 @@ export class PodWorker {
 
   // ---- status ------------------------------------------------------------------------------
 
-  private containerStatus(r: ContainerRecord): Obj {
+  private containerStatus(r: ContainerRecord): PodContainerStatus {
     const c = this.container(r.name);
     const terminated = (s: ContainerStatus) => ({
       terminated: {
@@ -448,7 +448,7 @@ export class PodWorker {
         containerID: `${this.ctx.runtime.name}://${s.id}`,
       },
     });
-    let state: Obj;
+    let state: NonNullable<PodContainerStatus['state']>;
     if (r.waiting) state = { waiting: r.waiting };
     else if (!r.current) state = { waiting: { reason: !r.init && !this.initialized ? 'PodInitializing' : 'ContainerCreating' } };
     else if (r.current.state === 'running') state = { running: { startedAt: iso(r.current.startedAt) } };
@@ -468,7 +468,7 @@ export class PodWorker {
     };
   }
 
-  private condition(type: string, ok: boolean, reason?: string): Obj {
+  private condition(type: string, ok: boolean, reason?: string): Condition {
     const status = ok ? 'True' : 'False';
     const prev = this.transitions.get(type);
     const at = prev && prev.status === status ? prev.at : timestamp(Date.now());
@@ -482,10 +482,10 @@ export class PodWorker {
     const apps = records.filter((r) => !r.init);
     const initialized = inits.every((r) => r.completed);
     const containersReady = apps.every((r) => r.ready && r.current?.state === 'running' && !r.waiting);
-    let phase: string = this.finalPhase ?? 'Pending';
+    let phase: NonNullable<Pod['status']>['phase'] = this.finalPhase ?? 'Pending';
     if (!this.finalPhase && initialized && apps.every((r) => r.current)) phase = 'Running';
-    const scheduled = ((this.pod.status?.conditions ?? []) as Obj[]).find((c) => c.type === 'PodScheduled');
-    const status: Obj = {
+    const scheduled = conditionOf(this.pod.status?.conditions, 'PodScheduled');
+    const status: NonNullable<Pod['status']> = {
       phase,
       conditions: [
         this.condition('PodReadyToStartContainers', true),

@@ -4,34 +4,32 @@
  * with follow, tailLines, sinceSeconds, previous and timestamps passed through. Errors come
  * back as a Kubernetes `Status`, with kube-apiserver's wording.
  */
+import { typed } from '../../shared/api/objects.js';
 import { badRequest } from '../../shared/api/status.js';
 import type { KubeObject } from '../../shared/store/object.js';
 import type { Store } from '../../shared/store/types.js';
 import type { LogProvider } from './app.js';
 
-type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 const PASSED = ['follow', 'tailLines', 'sinceSeconds', 'previous', 'timestamps', 'limitBytes'];
 
 /** `token` is what kubelets require on their log server. */
 export function kubeletLogs(store: Store, token: string | undefined): LogProvider {
   return async (pod: KubeObject, query) => {
     const name = pod.metadata.name ?? '';
-    const spec = asObj(pod.spec);
-    const containers = [...((spec.containers ?? []) as Obj[]), ...((spec.initContainers ?? []) as Obj[])].map((c) => String(c.name));
+    const spec = typed('pods', pod).spec;
+    const containers = [...spec.containers, ...(spec.initContainers ?? [])].map((c) => c.name);
     let container = query.container;
     if (!container) {
-      if ((spec.containers as unknown[]).length !== 1)
-        throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]`);
+      if (spec.containers.length !== 1) throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]`);
       container = containers[0];
     }
     if (!containers.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
-    const nodeName = String(spec.nodeName ?? '');
+    const nodeName = spec.nodeName ?? '';
     if (!nodeName) throw badRequest(`pod ${name} does not have a host assigned`);
     const node = await store.get('nodes', '', nodeName).catch(() => undefined);
-    const status = asObj(node?.status);
-    const address = ((status.addresses ?? []) as Obj[]).find((a) => a.type === 'InternalIP')?.address;
-    const port = asObj(asObj(status.daemonEndpoints).kubeletEndpoint).Port;
+    const status = node && typed('nodes', node).status;
+    const address = status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+    const port = status?.daemonEndpoints?.kubeletEndpoint?.Port;
     if (!address || !port) throw badRequest(`the kubelet of node ${nodeName} does not serve logs`);
     const params = new URLSearchParams();
     for (const key of PASSED) if (query[key] !== undefined) params.set(key, String(query[key]));

@@ -14,7 +14,8 @@ import { invalidValue, required, type Obj } from './validation.js';
 /** Fields the server owns: a client's values are dropped on create. */
 export function resetServerFields(object: KubeObject): void {
   const meta = object.metadata;
-  for (const f of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'selfLink']) delete meta[f];
+  for (const f of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'selfLink'] as const)
+    delete meta[f];
 }
 
 /** The status a new object starts with, for kinds whose status only the system writes. */

@@ -238,9 +238,9 @@ export class Registry {
         if (current.status === undefined) delete next.status;
         else next.status = current.status;
       }
-      for (const f of ['uid', 'creationTimestamp', 'generation', 'deletionTimestamp', 'deletionGracePeriodSeconds']) {
+      for (const f of ['uid', 'creationTimestamp', 'generation', 'deletionTimestamp', 'deletionGracePeriodSeconds'] as const) {
         if (current.metadata[f] === undefined) delete next.metadata[f];
-        else next.metadata[f] = current.metadata[f];
+        else Object.assign(next.metadata, { [f]: current.metadata[f] });
       }
       if (next.metadata.managedFields === undefined && current.metadata.managedFields !== undefined)
         next.metadata.managedFields = current.metadata.managedFields;

@@ -9,13 +9,14 @@ import { PatchError, jsonPatch, mergePatch, strategicMergePatch } from './patch/
 import type { PatchType, Registry, WriteOptions } from './registry.js';
 import { findResource, type ResourceInfo } from './resources.js';
 import { ApiError, conflict, invalid, successStatus, toApiError, type Status } from './status.js';
+import type { Deployment, Pod, ReplicaSet } from './schemas/index.js';
 import { asObj } from './validation.js';
 
-export function toScale(object: KubeObject) {
-  const spec = asObj(object.spec);
-  const status = asObj(object.status);
-  const selector = asObj(spec.selector);
-  const labels = Object.entries(asObj(selector.matchLabels)).map(([k, v]) => `${k}=${v}`);
+/** The Scale of a workload: every kind with the scale subresource has spec.replicas, spec.selector and status.replicas. */
+export function toScale(stored: KubeObject) {
+  const object = stored as Deployment | ReplicaSet;
+  const { spec, status } = object;
+  const labels = Object.entries(spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
   return {
     kind: 'Scale',
     apiVersion: 'autoscaling/v1',
@@ -26,8 +27,8 @@ export function toScale(object: KubeObject) {
       resourceVersion: object.metadata.resourceVersion,
       creationTimestamp: object.metadata.creationTimestamp,
     },
-    spec: { replicas: typeof spec.replicas === 'number' ? spec.replicas : 0 },
-    status: { replicas: typeof status.replicas === 'number' ? status.replicas : 0, selector: labels.join(',') },
+    spec: { replicas: spec.replicas ?? 0 },
+    status: { replicas: status?.replicas ?? 0, selector: labels.join(',') },
   };
 }
 
@@ -35,7 +36,7 @@ export async function getScale(registry: Registry, info: ResourceInfo, namespace
   return toScale(await registry.get(info, namespace, name));
 }
 
-/** Writes a Scale (from PUT, or a patched Scale): only spec.replicas changes. */
+/** Writes a Scale (from PUT, or a patched Scale, unchecked client input): only spec.replicas changes. */
 export async function updateScale(registry: Registry, info: ResourceInfo, namespace: string, name: string, scale: unknown, options: WriteOptions = {}) {
   const body = asObj(scale);
   const replicas = asObj(body.spec).replicas;
@@ -55,7 +56,7 @@ export async function updateScale(registry: Registry, info: ResourceInfo, namesp
   const next = {
     ...current,
     metadata: { ...current.metadata, resourceVersion: rv || current.metadata.resourceVersion },
-    spec: { ...asObj(current.spec), replicas },
+    spec: { ...(current as Deployment | ReplicaSet).spec, replicas },
   };
   const written = await registry.commitUpdate(info, current, next, options);
   return toScale(written);
@@ -89,14 +90,12 @@ export async function bind(store: Store, namespace: string, name: string, bindin
   if (typeof nodeName !== 'string' || !nodeName) {
     throw invalid(pods, name, [{ type: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]);
   }
-  await guaranteedUpdate(store, pods.storeKey, namespace, name, (pod) => {
-    const spec = asObj(pod.spec);
+  await guaranteedUpdate<Pod>(store, pods.storeKey, namespace, name, (pod) => {
     if (pod.metadata.deletionTimestamp) throw conflict(pods, name, 'pod is being deleted, cannot be assigned to a host');
-    if (spec.nodeName) throw conflict(pods, name, `pod ${name} is already assigned to node "${String(spec.nodeName)}"`);
-    const status = asObj(pod.status);
-    const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter((c) => asObj(c).type !== 'PodScheduled');
+    if (pod.spec.nodeName) throw conflict(pods, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+    const conditions = (pod.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
     conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowTimestamp() });
-    return { ...pod, spec: { ...spec, nodeName }, status: { ...status, conditions } };
+    return { ...pod, spec: { ...pod.spec, nodeName }, status: { ...pod.status, conditions } };
   }).catch((err) => {
     throw toApiError(err, pods, name);
   });

@@ -4,6 +4,7 @@
  * to it Running and Ready at once, and confirms their deletion. It writes to the store directly:
  * it lives inside the control plane's process, for benchmarks and scale tests.
  */
+import type { Pod } from '../api/schemas/index.js';
 import { ignore, ignoreNotFound, isAlreadyExists, isNotFound } from '../errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
@@ -19,9 +20,6 @@ export interface SimKubeletOptions {
   /** How often the Lease is renewed (default 10 s). */
   leaseIntervalMs?: number;
 }
-
-type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 
 let podIpCounter = 0;
 
@@ -135,7 +133,7 @@ export class SimKubelet {
   }
 
   /** Brings a pod bound to this node to where a kubelet would: Running and Ready, or gone. */
-  async sync(pod: KubeObject): Promise<void> {
+  async sync(pod: Pod): Promise<void> {
     if (this.stopped) return;
     const { namespace = '', name = '' } = pod.metadata;
     if (pod.metadata.deletionTimestamp) {
@@ -145,18 +143,17 @@ export class SimKubelet {
       );
       return;
     }
-    const status = asObj(pod.status);
-    if (status.phase === 'Running') return;
+    if (pod.status?.phase === 'Running') return;
     const now = nowTimestamp();
-    const containers = (asObj(pod.spec).containers ?? []) as Obj[];
+    const containers = pod.spec.containers;
     const condition = (type: string) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: now });
     const podIP = `10.244.${(++podIpCounter >> 8) & 255}.${podIpCounter & 255}`;
-    await guaranteedUpdate(this.store, 'pods', namespace, name, (p) => {
-      if (asObj(p.spec).nodeName !== this.name || p.metadata.deletionTimestamp) return undefined;
+    await guaranteedUpdate<Pod>(this.store, 'pods', namespace, name, (p) => {
+      if (p.spec.nodeName !== this.name || p.metadata.deletionTimestamp) return undefined;
       return {
         ...p,
         status: {
-          ...asObj(p.status),
+          ...p.status,
           phase: 'Running',
           conditions: [
             condition('PodReadyToStartContainers'),
@@ -175,9 +172,9 @@ export class SimKubelet {
             ready: true,
             started: true,
             restartCount: 0,
-            image: c.image,
-            imageID: `sim://${String(c.image)}`,
-            containerID: `sim://${namespace}/${name}/${String(c.name)}`,
+            image: c.image ?? '',
+            imageID: `sim://${c.image ?? ''}`,
+            containerID: `sim://${namespace}/${name}/${c.name}`,
           })),
         },
       };

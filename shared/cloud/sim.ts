@@ -3,6 +3,8 @@
  * kubelet (`sim-kubelet.ts`) that registers its Node, keeps its Lease fresh and runs bound pods
  * at once. What benchmarks and scale tests run on.
  */
+import { typed } from '../api/objects.js';
+import type { Pod } from '../api/schemas/index.js';
 import type { Store, Subscription } from '../store/types.js';
 import { SimKubelet, type SimKubeletOptions } from './sim-kubelet.js';
 import { InsufficientCapacityError, type CloudNode, type CloudProvider, type InstanceType, type NodeRequest } from './types.js';
@@ -84,14 +86,14 @@ export class SimCloudProvider implements CloudProvider {
   private watchPods(): void {
     if (this.subscription) return;
     this.subscription = this.store.subscribe(async (events) => {
-      const latest = new Map<string, (typeof events)[number]['object']>();
+      const latest = new Map<string, Pod>();
       for (const e of events) {
         if (e.resource !== 'pods' || e.type === 'DELETED') continue;
-        latest.set(`${e.object.metadata.namespace}/${e.object.metadata.name}`, e.object);
+        latest.set(`${e.object.metadata.namespace}/${e.object.metadata.name}`, typed('pods', e.object));
       }
       await Promise.all(
         [...latest.values()].map((pod) => {
-          const nodeName = (pod.spec as { nodeName?: string } | undefined)?.nodeName;
+          const nodeName = pod.spec.nodeName;
           return nodeName ? this.nodes.get(nodeName)?.kubelet.sync(pod) : undefined;
         }),
       );

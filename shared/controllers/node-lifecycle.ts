@@ -7,9 +7,10 @@
  * whose kubelet reports Ready=False gets the `node.kubernetes.io/not-ready` taints the same
  * way, and loses them when it reports Ready again.
  */
+import { conditionOf, typed, typedList } from '../api/objects.js';
 import { Registry } from '../api/registry.js';
 import { findResource } from '../api/resources.js';
-import type { Taint } from '../api/schemas/index.js';
+import type { Node, Taint } from '../api/schemas/index.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
@@ -29,8 +30,14 @@ export interface NodeLifecycleOptions {
   now?: () => number;
 }
 
-type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+const LEASES = 'leases.coordination.k8s.io';
+
+/** `taints` with the NoSchedule and NoExecute taints of `key` added (`present`) or taken off. */
+function withTaints(taints: Taint[] | undefined, key: string, present: boolean, now: string): Taint[] | undefined {
+  const others = (taints ?? []).filter((t) => t.key !== key);
+  const next: Taint[] = present ? [...others, { key, effect: 'NoSchedule', timeAdded: now }, { key, effect: 'NoExecute', timeAdded: now }] : others;
+  return next.length ? next : undefined;
+}
 
 export class NodeLifecycleController implements Controller {
   readonly name = 'node-lifecycle';
@@ -60,12 +67,12 @@ export class NodeLifecycleController implements Controller {
 
   keysFor(event: ChangeEvent): string[] {
     if (event.resource === 'nodes' && event.type !== 'DELETED') return [event.object.metadata.name ?? ''];
-    if (event.resource === 'leases.coordination.k8s.io' && event.object.metadata.namespace === 'kube-node-lease' && event.type !== 'DELETED') {
+    if (event.resource === LEASES && event.object.metadata.namespace === 'kube-node-lease' && event.type !== 'DELETED') {
       // A renewal on time changes nothing: each node's reconcile is already due when its Lease
       // would expire. Only a first Lease, or one renewed after a gap long enough to have made
       // the node Unknown, needs a look now (to take the taints off). Thousands of nodes renew
       // every 10 s; this keeps them from waking the controller each time.
-      const renewed = (o?: KubeObject) => Date.parse(String(asObj(o?.spec).renewTime ?? ''));
+      const renewed = (o?: KubeObject) => Date.parse((o && typed(LEASES, o).spec?.renewTime) ?? '');
       const gap = renewed(event.object) - renewed(event.prevObject);
       return event.type === 'ADDED' || !(gap <= this.gracePeriodMs) ? [event.object.metadata.name ?? ''] : [];
     }
@@ -82,12 +89,13 @@ export class NodeLifecycleController implements Controller {
       this.firstSeen.delete(name);
       return;
     }
-    let node: KubeObject = found;
-    const lease = await this.store.get('leases.coordination.k8s.io', 'kube-node-lease', name).catch(() => undefined);
+    let node = typed('nodes', found);
+    const lease = await this.store.get(LEASES, 'kube-node-lease', name).catch(() => undefined);
     if (!this.firstSeen.has(name)) this.firstSeen.set(name, this.now());
-    const renewed = Math.max(Date.parse(String(asObj(lease?.spec).renewTime ?? node.metadata.creationTimestamp)), this.firstSeen.get(name)!);
+    const renewTime = (lease && typed(LEASES, lease).spec?.renewTime) ?? node.metadata.creationTimestamp;
+    const renewed = Math.max(Date.parse(String(renewTime)), this.firstSeen.get(name)!);
     const age = this.now() - renewed;
-    const has = (key: string) => ((asObj(node.spec).taints ?? []) as Taint[]).some((t) => t.key === key);
+    const has = (key: string) => (node.spec?.taints ?? []).some((t) => t.key === key);
     if (age > this.gracePeriodMs) {
       const tainted = has(UNREACHABLE) ? node : await this.setReachable(node, false);
       return this.evict(tainted, UNREACHABLE);
@@ -98,8 +106,7 @@ export class NodeLifecycleController implements Controller {
       return renewBy;
     }
     // Reachable: the kubelet's own word on readiness decides the not-ready taints.
-    const ready = ((asObj(node.status).conditions ?? []) as Obj[]).find((c) => c.type === 'Ready');
-    const notReady = ready?.status === 'False';
+    const notReady = conditionOf(node.status?.conditions, 'Ready')?.status === 'False';
     if (notReady !== has(NOT_READY)) node = await this.setTaints(node, NOT_READY, notReady);
     if (!notReady) return renewBy;
     const evicted = await this.evict(node, NOT_READY);
@@ -107,34 +114,27 @@ export class NodeLifecycleController implements Controller {
   }
 
   /** Adds or removes the NoSchedule and NoExecute taints of `key`. */
-  private setTaints(node: KubeObject, key: string, present: boolean): Promise<KubeObject> {
+  private setTaints(node: Node, key: string, present: boolean): Promise<Node> {
     const now = nowTimestamp(new Date(this.now()));
-    return guaranteedUpdate(this.store, 'nodes', '', node.metadata.name ?? '', (n) => {
-      const spec = asObj(n.spec);
-      const others = ((spec.taints ?? []) as Taint[]).filter((t) => t.key !== key);
-      const taints = present ? [...others, { key, effect: 'NoSchedule', timeAdded: now }, { key, effect: 'NoExecute', timeAdded: now }] : others;
-      return { ...n, spec: { ...spec, taints: taints.length ? taints : undefined } };
-    });
+    return guaranteedUpdate<Node>(this.store, 'nodes', '', node.metadata.name ?? '', (n) => ({
+      ...n,
+      spec: { ...n.spec, taints: withTaints(n.spec?.taints, key, present, now) },
+    }));
   }
 
   /** Adds (unreachable) or removes (reachable) the taints, and sets the Ready condition. */
-  private async setReachable(node: KubeObject, reachable: boolean): Promise<KubeObject> {
+  private async setReachable(node: Node, reachable: boolean): Promise<Node> {
     const now = nowTimestamp(new Date(this.now()));
-    const updated = await guaranteedUpdate(this.store, 'nodes', '', node.metadata.name ?? '', (n) => {
-      const spec = asObj(n.spec);
-      const others = ((spec.taints ?? []) as Taint[]).filter((t) => t.key !== UNREACHABLE);
-      const taints = reachable
-        ? others
-        : [...others, { key: UNREACHABLE, effect: 'NoSchedule', timeAdded: now }, { key: UNREACHABLE, effect: 'NoExecute', timeAdded: now }];
-      const status = asObj(n.status);
-      const conditions = ((status.conditions ?? []) as Obj[]).map((c) =>
+    const updated = await guaranteedUpdate<Node>(this.store, 'nodes', '', node.metadata.name ?? '', (n) => {
+      const taints = withTaints(n.spec?.taints, UNREACHABLE, !reachable, now);
+      const conditions = (n.status?.conditions ?? []).map((c) =>
         c.type !== 'Ready'
           ? c
           : reachable
             ? { ...c, status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastTransitionTime: now }
             : { ...c, status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastTransitionTime: now },
       );
-      return { ...n, spec: { ...spec, taints: taints.length ? taints : undefined }, status: { ...status, conditions } };
+      return { ...n, spec: { ...n.spec, taints }, status: { ...n.status, conditions } };
     });
     await this.events.record(
       node,
@@ -146,15 +146,15 @@ export class NodeLifecycleController implements Controller {
   }
 
   /** Evicts the pods whose toleration of the NoExecute taint has run out; comes back for the rest. */
-  private async evict(node: KubeObject, key: string): Promise<ReconcileResult | void> {
-    const taint = ((asObj(node.spec).taints ?? []) as Taint[]).find((t) => t.key === key && t.effect === 'NoExecute');
+  private async evict(node: Node, key: string): Promise<ReconcileResult | void> {
+    const taint = node.spec?.taints?.find((t) => t.key === key && t.effect === 'NoExecute');
     const since = Date.parse(taint?.timeAdded ?? nowTimestamp(new Date(this.now())));
-    const pods = (await this.store.list('pods', { fieldSelector: `spec.nodeName=${node.metadata.name}` })).items.filter((p) => !p.metadata.deletionTimestamp);
+    const onNode = await this.store.list('pods', { fieldSelector: `spec.nodeName=${node.metadata.name}` });
+    const pods = typedList('pods', onNode.items).filter((p) => !p.metadata.deletionTimestamp);
     const pods_ = findResource('', 'v1', 'pods')!;
     let next = Infinity;
     for (const pod of pods) {
-      const tolerations = (asObj(pod.spec).tolerations ?? []) as Obj[];
-      const matching = tolerations.find((t) => (t.key === key || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute'));
+      const matching = pod.spec.tolerations?.find((t) => (t.key === key || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute'));
       if (matching && (matching.tolerationSeconds === undefined || matching.tolerationSeconds === null)) continue; // tolerates forever
       const seconds = matching ? Number(matching.tolerationSeconds) : this.tolerationSeconds;
       const due = since + seconds * 1000;

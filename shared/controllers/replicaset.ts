@@ -4,8 +4,10 @@
  * the API's registry (so they are defaulted and validated as any pod), deletes the surplus
  * preferring unscheduled, then not-ready, then the newest, and keeps the status counts.
  */
+import { conditionOf, isTerminal, typed, typedList } from '../api/objects.js';
 import { Registry } from '../api/registry.js';
 import { findResource } from '../api/resources.js';
+import type { LabelSelector, Pod, ReplicaSet } from '../api/schemas/index.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
 import type { KubeObject, OwnerReference } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
@@ -19,56 +21,55 @@ const PODS = findResource('', 'v1', 'pods')!;
 /** Pods created per reconcile at most (kube-controller-manager's burst is 500). */
 const BURST = 500;
 
-type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
-
 export function controllerOf(object: KubeObject): OwnerReference | undefined {
   return (object.metadata.ownerReferences ?? []).find((o) => o.controller);
 }
 
+/** The reference that makes `owner` (of `apiVersion` and `kind`) the controller of what carries it. */
+export function controllerRef(owner: KubeObject, apiVersion: string, kind: string): OwnerReference {
+  return { apiVersion, kind, name: owner.metadata.name!, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true };
+}
+
 /** A LabelSelector (matchLabels and matchExpressions) as the store's parsed selector. */
-export function toSelector(labelSelector: unknown): Selector {
-  const s = asObj(labelSelector);
-  const requirements: Selector['requirements'] = Object.entries(asObj(s.matchLabels)).map(([key, value]) => ({
+export function toSelector(labelSelector: LabelSelector | undefined): Selector {
+  const requirements: Selector['requirements'] = Object.entries(labelSelector?.matchLabels ?? {}).map(([key, value]) => ({
     key,
     operator: 'in' as const,
-    values: [String(value)],
+    values: [value],
   }));
-  for (const e of (s.matchExpressions ?? []) as Obj[]) {
-    const values = ((e.values ?? []) as unknown[]).map(String);
-    const operator = ({ In: 'in', NotIn: 'notin', Exists: 'exists', DoesNotExist: 'notexists' } as const)[String(e.operator) as 'In'];
-    if (operator) requirements.push({ key: String(e.key), operator, values });
+  for (const e of labelSelector?.matchExpressions ?? []) {
+    const operator = ({ In: 'in', NotIn: 'notin', Exists: 'exists', DoesNotExist: 'notexists' } as const)[e.operator as 'In'];
+    if (operator) requirements.push({ key: e.key, operator, values: e.values ?? [] });
   }
   return { kind: 'label', requirements };
 }
 
-export function isPodReady(pod: KubeObject): boolean {
-  return ((asObj(pod.status).conditions ?? []) as Obj[]).some((c) => c.type === 'Ready' && c.status === 'True');
+export function isPodReady(pod: Pod): boolean {
+  return conditionOf(pod.status?.conditions, 'Ready')?.status === 'True';
 }
 
 /**
  * How long until a pod counts as available: Ready for `minReadySeconds` without a break (the
  * Ready condition's lastTransitionTime). 0 when available now, Infinity when not Ready.
  */
-export function availableInMs(pod: KubeObject, minReadySeconds: number, now = Date.now()): number {
-  const ready = ((asObj(pod.status).conditions ?? []) as Obj[]).find((c) => c.type === 'Ready' && c.status === 'True');
-  if (!ready) return Infinity;
+export function availableInMs(pod: Pod, minReadySeconds: number, now = Date.now()): number {
+  const ready = conditionOf(pod.status?.conditions, 'Ready');
+  if (ready?.status !== 'True') return Infinity;
   if (minReadySeconds <= 0) return 0;
   const since = Date.parse(String(ready.lastTransitionTime ?? ''));
   if (Number.isNaN(since)) return 0;
   return Math.max(0, since + minReadySeconds * 1000 - now);
 }
 
-function isActive(pod: KubeObject): boolean {
-  const phase = asObj(pod.status).phase;
-  return !pod.metadata.deletionTimestamp && phase !== 'Succeeded' && phase !== 'Failed';
+export function isActive(pod: Pod): boolean {
+  return !pod.metadata.deletionTimestamp && !isTerminal(pod);
 }
 
 /** The order in which surplus pods go: unscheduled, then not ready, then the newest. */
-export function deletionOrder(a: KubeObject, b: KubeObject): number {
-  const scheduled = (p: KubeObject) => (asObj(p.spec).nodeName ? 1 : 0);
+export function deletionOrder(a: Pod, b: Pod): number {
+  const scheduled = (p: Pod) => (p.spec.nodeName ? 1 : 0);
   if (scheduled(a) !== scheduled(b)) return scheduled(a) - scheduled(b);
-  const ready = (p: KubeObject) => (isPodReady(p) ? 1 : 0);
+  const ready = (p: Pod) => (isPodReady(p) ? 1 : 0);
   if (ready(a) !== ready(b)) return ready(a) - ready(b);
   return (
     String(b.metadata.creationTimestamp ?? '').localeCompare(String(a.metadata.creationTimestamp ?? '')) ||
@@ -132,23 +133,24 @@ export class ReplicaSetController implements Controller {
   async reconcile(key: string): Promise<ReconcileResult | void> {
     if (key.startsWith('release/')) return this.releaseIfUnmatched(key.slice('release/'.length));
     const [namespace, name] = key.split('/');
-    const rs = await this.store.get(RS, namespace, name).catch(ignoreNotFound);
-    if (!rs || rs.metadata.deletionTimestamp) return;
-    const spec = asObj(rs.spec);
+    const stored = await this.store.get(RS, namespace, name).catch(ignoreNotFound);
+    if (!stored || stored.metadata.deletionTimestamp) return;
+    const rs = typed(RS, stored);
+    const spec = rs.spec;
     const selector = toSelector(spec.selector);
     // The pods the selector matches: owned ones count, matching orphans are adopted. (Owned pods
     // that stop matching are released by their own `release/` key.)
     const uid = rs.metadata.uid;
-    const owned: KubeObject[] = [];
+    const owned: Pod[] = [];
     if (selector.requirements.length > 0) {
-      for (const pod of (await this.store.list('pods', { namespace, labelSelector: selector })).items) {
+      for (const pod of typedList('pods', (await this.store.list('pods', { namespace, labelSelector: selector })).items)) {
         const owner = controllerOf(pod);
         if (owner?.uid === uid) owned.push(pod);
         else if (!owner && isActive(pod) && (await this.setOwner(pod, rs, rs))) owned.push(pod);
       }
     }
     const active = owned.filter(isActive);
-    const want = typeof spec.replicas === 'number' ? spec.replicas : 1;
+    const want = spec.replicas ?? 1;
     const diff = want - active.length;
     if (diff > 0) {
       await slowStart(Math.min(diff, BURST), () => this.createPod(rs));
@@ -168,7 +170,7 @@ export class ReplicaSetController implements Controller {
     if (!pod || owner?.kind !== 'ReplicaSet') return;
     const rs = await this.store.get(RS, namespace, owner.name).catch(ignoreNotFound);
     if (!rs || rs.metadata.uid !== owner.uid) return;
-    if (!matchLabels(toSelector(asObj(rs.spec).selector), pod.metadata.labels)) await this.setOwner(pod, undefined, rs);
+    if (!matchLabels(toSelector(typed(RS, rs).spec.selector), pod.metadata.labels)) await this.setOwner(pod, undefined, rs);
   }
 
   /** Adopts (owner) or releases (undefined) a pod; true when the write happened. */
@@ -178,14 +180,7 @@ export class ReplicaSetController implements Controller {
       const refs = (p.metadata.ownerReferences ?? []).filter((o) => o.uid !== rs.metadata.uid && !(owner && o.controller));
       if (owner) {
         if (controllerOf(p)) return undefined;
-        refs.push({
-          apiVersion: 'apps/v1',
-          kind: 'ReplicaSet',
-          name: owner.metadata.name!,
-          uid: owner.metadata.uid!,
-          controller: true,
-          blockOwnerDeletion: true,
-        });
+        refs.push(controllerRef(owner, 'apps/v1', 'ReplicaSet'));
       } else if (controllerOf(p)?.uid !== rs.metadata.uid) return undefined;
       done = true;
       return { ...p, metadata: { ...p.metadata, ownerReferences: refs.length ? refs : undefined } };
@@ -193,9 +188,9 @@ export class ReplicaSetController implements Controller {
     return done;
   }
 
-  private async createPod(rs: KubeObject): Promise<void> {
-    const template = asObj(asObj(rs.spec).template);
-    const meta = asObj(template.metadata);
+  private async createPod(rs: ReplicaSet): Promise<void> {
+    const template = rs.spec.template;
+    const meta = template?.metadata ?? {};
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -204,35 +199,33 @@ export class ReplicaSetController implements Controller {
         namespace: rs.metadata.namespace,
         labels: meta.labels,
         annotations: meta.annotations,
-        ownerReferences: [
-          { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name!, uid: rs.metadata.uid!, controller: true, blockOwnerDeletion: true },
-        ],
+        ownerReferences: [controllerRef(rs, 'apps/v1', 'ReplicaSet')],
       },
-      spec: structuredClone(template.spec),
+      spec: structuredClone(template?.spec),
     };
     const { object } = await this.registry.create(PODS, rs.metadata.namespace ?? '', pod, { fieldValidation: 'Ignore' });
     await this.events.record(rs, 'Normal', 'SuccessfulCreate', `Created pod: ${object.metadata.name}`);
   }
 
-  private async deletePod(rs: KubeObject, pod: KubeObject): Promise<void> {
+  private async deletePod(rs: ReplicaSet, pod: Pod): Promise<void> {
     const deleted = await this.registry
       .delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } })
       .catch(ignore(isNotFound, isConflict));
     if (deleted) await this.events.record(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
   }
 
-  private async updateStatus(rs: KubeObject, owned: KubeObject[]): Promise<ReconcileResult | void> {
+  private async updateStatus(rs: ReplicaSet, owned: Pod[]): Promise<ReconcileResult | void> {
     const active = owned.filter(isActive);
     const replicas = active.length;
     const ready = active.filter(isPodReady).length;
-    const minReadySeconds = Number(asObj(rs.spec).minReadySeconds ?? 0);
+    const minReadySeconds = rs.spec.minReadySeconds ?? 0;
     const now = Date.now();
     const waits = active.map((p) => availableInMs(p, minReadySeconds, now));
     const available = waits.filter((w) => w === 0).length;
     // A pod Ready but not yet for minReadySeconds: look again when it will be.
     const soonest = Math.min(...waits.filter((w) => w > 0 && w !== Infinity));
-    const labels = asObj(asObj(asObj(rs.spec).template).metadata).labels as Record<string, string> | undefined;
-    const fullyLabeled = active.filter((p) => Object.entries(labels ?? {}).every(([k, v]) => p.metadata.labels?.[k] === v)).length;
+    const labels = rs.spec.template?.metadata?.labels ?? {};
+    const fullyLabeled = active.filter((p) => Object.entries(labels).every(([k, v]) => p.metadata.labels?.[k] === v)).length;
     const status = {
       replicas,
       fullyLabeledReplicas: fullyLabeled,
@@ -240,10 +233,10 @@ export class ReplicaSetController implements Controller {
       availableReplicas: available,
       observedGeneration: rs.metadata.generation,
     };
-    await guaranteedUpdate(this.store, RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', (current) => {
+    await guaranteedUpdate<ReplicaSet>(this.store, RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', (current) => {
       if (current.metadata.uid !== rs.metadata.uid) return undefined;
-      const old = asObj(current.status);
-      if (Object.entries(status).every(([k, v]) => old[k] === v)) return undefined;
+      const old = current.status ?? {};
+      if (Object.entries(status).every(([k, v]) => old[k as keyof typeof status] === v)) return undefined;
       return { ...current, status: { ...old, ...status } };
     }).catch(ignoreNotFound);
     if (soonest !== Infinity) return { requeueAfterMs: soonest + 10 };

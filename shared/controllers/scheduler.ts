@@ -15,13 +15,15 @@
  * embedded control plane runs one pass at a time (the manager serializes the key), so it uses
  * `exclusive` and skips the extra writes.
  */
-import type { Node, Pod } from '../api/schemas/index.js';
-import { schedule, SchedulingCache, type Binding } from '../scheduler/index.js';
+import { conditionOf, isTerminal, typed, typedList } from '../api/objects.js';
+import type { Pod } from '../api/schemas/index.js';
+import { schedule, type Binding } from '../scheduler/index.js';
 import { ignoreNotFound, isAlreadyExists, isConflict, isNotFound } from '../errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { EventRecorder } from './events.js';
+import { PodView } from './pod-view.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 const KEY = 'pending-pods';
@@ -53,74 +55,16 @@ export interface SchedulerOptions {
 }
 
 interface PodSnapshot {
-  pending: KubeObject[];
-  bound: KubeObject[];
-  podsByUid: Map<string | undefined, KubeObject>;
+  pending: Pod[];
+  bound: Pod[];
+  podsByUid: Map<string | undefined, Pod>;
   claimedPending: number;
 }
 
-const rv = (o: KubeObject) => Number(o.metadata.resourceVersion ?? 0);
-const isTerminal = (p: KubeObject) => ['Succeeded', 'Failed'].includes(String(asObj(p.status).phase));
-
-/**
- * The pods a scheduler pass needs, split into pending and bound, kept current by the change
- * feed (kube-scheduler's informer cache). Loaded by one list; events that arrive before the
- * list has answered are held and then applied past its revision, so none falls in a gap.
- * Bindings this scheduler made are applied at once (kube-scheduler's "assume"), before their
- * events come back, so the next pass never counts a pod it just placed as pending.
- */
-class PodView {
-  readonly pending = new Map<string, KubeObject>();
-  /** The bound pods, and the node usage they add up to, kept up to date change by change. */
-  readonly cache = new SchedulingCache();
-  /** Resource versions of the pods the view holds, to ignore an older state arriving late. */
-  private readonly versions = new Map<string, number>();
-  private loadedAt = -1;
-  private held: ChangeEvent[] = [];
-
-  get loaded(): boolean {
-    return this.loadedAt >= 0;
-  }
-
-  observe(event: ChangeEvent): void {
-    if (!this.loaded) this.held.push(event);
-    else if (event.revision > this.loadedAt) this.apply(event.object, event.type === 'DELETED');
-  }
-
-  async load(store: Store): Promise<void> {
-    const list = await store.list('pods');
-    for (const p of list.items) this.apply(p, false);
-    this.loadedAt = list.revision;
-    for (const e of this.held) if (e.revision > list.revision) this.apply(e.object, e.type === 'DELETED');
-    this.held = [];
-  }
-
-  /** A binding this scheduler wrote; ignored when the pod has gone meanwhile. */
-  assume(pod: KubeObject): void {
-    if (this.versions.has(pod.metadata.uid!)) this.apply(pod, false);
-  }
-
-  private apply(pod: KubeObject, deleted: boolean): void {
-    const uid = pod.metadata.uid!;
-    const known = this.versions.get(uid);
-    if (known !== undefined && known > rv(pod)) return;
-    this.pending.delete(uid);
-    this.versions.delete(uid);
-    const spec = asObj(pod.spec);
-    if (!deleted && spec.nodeName && !isTerminal(pod)) {
-      this.versions.set(uid, rv(pod));
-      this.cache.bound(uid, pod as Pod);
-      return;
-    }
-    this.cache.gone(uid);
-    if (!deleted && !spec.nodeName && !pod.metadata.deletionTimestamp && (spec.schedulerName ?? 'default-scheduler') === 'default-scheduler') {
-      this.versions.set(uid, rv(pod));
-      this.pending.set(uid, pod);
-    }
-  }
+/** A node's record of the pods scheduler passes have claimed there (internal, written only here). */
+interface SchedulingClaim extends KubeObject {
+  spec?: { pods?: ClaimEntry[] };
 }
-type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 
 export class SchedulerController implements Controller {
   readonly name = 'scheduler';
@@ -160,8 +104,8 @@ export class SchedulerController implements Controller {
     }
     if (event.resource !== 'pods') return [];
     this.view?.observe(event);
-    const spec = asObj(event.object.spec);
-    if (!spec.nodeName) {
+    const pod = typed('pods', event.object);
+    if (!pod.spec.nodeName) {
       // A new pending pod, or one whose spec changed. Not a status write to a pending pod (this
       // scheduler's own Unschedulable condition among them), nor a pending pod's deletion:
       // neither changes where anything fits, and waking on them made every pass over N
@@ -172,7 +116,7 @@ export class SchedulerController implements Controller {
       return respec ? [KEY] : [];
     }
     // A pod leaving a node (deleted or finished): its capacity frees up.
-    if (event.type !== 'DELETED' && !isTerminal(event.object)) return [];
+    if (event.type !== 'DELETED' && !isTerminal(pod)) return [];
     this.capacityChanged = true;
     return [KEY];
   }
@@ -196,7 +140,7 @@ export class SchedulerController implements Controller {
   private async pass(): Promise<{ placed: number; unschedulable: number; next: ReconcileResult | void }> {
     // Claims are read before pods: a pod claimed after this read changes the claim's version,
     // so our conditional write on that node fails rather than double-booking it.
-    const claims = this.coordination === 'claims' ? (await this.store.list(CLAIMS_RESOURCE)).items : [];
+    const claims: SchedulingClaim[] = this.coordination === 'claims' ? (await this.store.list(CLAIMS_RESOURCE)).items : [];
     const { pending, bound, podsByUid, claimedPending } = this.view ? await this.fromView(this.view) : await this.fromList(claims);
     // A claimed pod whose binder died is free again once its claim expires.
     if (pending.length === 0) {
@@ -204,7 +148,7 @@ export class SchedulerController implements Controller {
       const next = this.parked.size ? { requeueAfterMs: FULL_PASS_MS } : claimedPending ? { requeueAfterMs: CLAIM_TTL_MS } : undefined;
       return { placed: 0, unschedulable: 0, next };
     }
-    const nodes = (await this.store.list('nodes')).items;
+    const nodes = typedList('nodes', (await this.store.list('nodes')).items);
     // With the view, a long queue is placed a chunk at a time, yielding between chunks so the
     // API in the same process keeps answering; each chunk's bindings are in the view's cache
     // before the next is placed. A listing scheduler places its snapshot in one call.
@@ -215,9 +159,9 @@ export class SchedulerController implements Controller {
       if (i > 0) await new Promise((r) => setImmediate(r));
       const part = pending.slice(i, i + chunk);
       const result = schedule({
-        pendingPods: part as Pod[],
-        nodes: nodes as Node[],
-        boundPods: bound as Pod[],
+        pendingPods: part,
+        nodes,
+        boundPods: bound,
         cache: this.view?.cache,
         options: { startIndex: this.startIndex },
       });
@@ -257,8 +201,8 @@ export class SchedulerController implements Controller {
   }
 
   /** Pending and bound pods from one list; pods claimed by other passes count as bound. */
-  private async fromList(claims: KubeObject[]): Promise<PodSnapshot> {
-    const pods = (await this.store.list('pods')).items;
+  private async fromList(claims: SchedulingClaim[]): Promise<PodSnapshot> {
+    const pods = typedList('pods', (await this.store.list('pods')).items);
     const claimedOn = new Map<string, string>();
     const now = Date.now();
     for (const claim of claims) {
@@ -266,7 +210,7 @@ export class SchedulerController implements Controller {
     }
     const snapshot: PodSnapshot = { pending: [], bound: [], podsByUid: new Map(pods.map((p) => [p.metadata.uid, p])), claimedPending: 0 };
     for (const p of pods) {
-      const spec = asObj(p.spec);
+      const spec = p.spec;
       if (spec.nodeName) {
         if (!isTerminal(p)) snapshot.bound.push(p);
       } else if (!p.metadata.deletionTimestamp && (spec.schedulerName ?? 'default-scheduler') === 'default-scheduler') {
@@ -286,7 +230,7 @@ export class SchedulerController implements Controller {
    * version this pass read. Returns the uids whose node was won. Entries whose pod is bound,
    * gone or expired are dropped on the way.
    */
-  private async claim(bindings: Binding[], claims: KubeObject[], pods: Map<string | undefined, KubeObject>): Promise<Set<string>> {
+  private async claim(bindings: Binding[], claims: SchedulingClaim[], pods: Map<string | undefined, Pod>): Promise<Set<string>> {
     const byNode = new Map<string, Binding[]>();
     for (const b of bindings) byNode.set(b.nodeName, [...(byNode.get(b.nodeName) ?? []), b]);
     const read = new Map(claims.map((c) => [c.metadata.name!, c]));
@@ -295,7 +239,7 @@ export class SchedulerController implements Controller {
     await Promise.all(
       [...byNode].map(async ([nodeName, group]) => {
         const current = read.get(nodeName);
-        const kept = current ? claimEntries(current).filter((e) => now - e.at < CLAIM_TTL_MS && pods.has(e.uid) && !asObj(pods.get(e.uid)!.spec).nodeName) : [];
+        const kept = current ? claimEntries(current).filter((e) => now - e.at < CLAIM_TTL_MS && pods.has(e.uid) && !pods.get(e.uid)!.spec.nodeName) : [];
         const spec = { pods: [...kept, ...group.map((b) => ({ uid: b.pod.uid, at: now }))] };
         try {
           if (current) await this.store.update(CLAIMS_RESOURCE, { ...current, spec });
@@ -310,37 +254,35 @@ export class SchedulerController implements Controller {
     return won;
   }
 
-  private async bind(pod: KubeObject, nodeName: string): Promise<void> {
+  private async bind(pod: Pod, nodeName: string): Promise<void> {
     const { namespace = '', name = '' } = pod.metadata;
     let bound = false;
-    const written = await guaranteedUpdate(this.store, 'pods', namespace, name, (p) => {
-      if (p.metadata.uid !== pod.metadata.uid || asObj(p.spec).nodeName || p.metadata.deletionTimestamp) return undefined;
+    const written = await guaranteedUpdate<Pod>(this.store, 'pods', namespace, name, (p) => {
+      if (p.metadata.uid !== pod.metadata.uid || p.spec.nodeName || p.metadata.deletionTimestamp) return undefined;
       bound = true;
-      const status = asObj(p.status);
-      const conditions = ((status.conditions ?? []) as Obj[]).filter((c) => c.type !== 'PodScheduled');
+      const conditions = (p.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled');
       conditions.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: nowTimestamp() });
-      return { ...p, spec: { ...asObj(p.spec), nodeName }, status: { ...status, conditions } };
+      return { ...p, spec: { ...p.spec, nodeName }, status: { ...p.status, conditions } };
     }).catch(ignoreNotFound);
     // Bound here, or by someone else meanwhile: either way the view learns where it is now.
     if (written) this.view?.assume(written);
     if (bound) await this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${namespace}/${name} to ${nodeName}`);
   }
 
-  private async markUnschedulable(pod: KubeObject, message: string): Promise<void> {
+  private async markUnschedulable(pod: Pod, message: string): Promise<void> {
     const { namespace = '', name = '' } = pod.metadata;
     // Already says so (the common case on every pass after the first): no read, no write.
     if (hasUnschedulable(pod, message)) return;
     let changed = false;
-    await guaranteedUpdate(this.store, 'pods', namespace, name, (p) => {
-      if (asObj(p.spec).nodeName) return undefined;
+    await guaranteedUpdate<Pod>(this.store, 'pods', namespace, name, (p) => {
+      if (p.spec.nodeName) return undefined;
       if (hasUnschedulable(p, message)) return undefined;
-      const status = asObj(p.status);
-      const conditions = (status.conditions ?? []) as Obj[];
+      const conditions = p.status?.conditions ?? [];
       changed = true;
       return {
         ...p,
         status: {
-          ...status,
+          ...p.status,
           conditions: [
             ...conditions.filter((c) => c.type !== 'PodScheduled'),
             { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: nowTimestamp() },
@@ -352,12 +294,11 @@ export class SchedulerController implements Controller {
   }
 }
 
-function hasUnschedulable(pod: KubeObject, message: string): boolean {
-  const current = ((asObj(pod.status).conditions ?? []) as Obj[]).find((c) => c.type === 'PodScheduled');
+function hasUnschedulable(pod: Pod, message: string): boolean {
+  const current = conditionOf(pod.status?.conditions, 'PodScheduled');
   return current?.status === 'False' && current.message === message;
 }
 
-function claimEntries(claim: KubeObject): ClaimEntry[] {
-  const pods = asObj(claim.spec).pods;
-  return Array.isArray(pods) ? pods.filter((e): e is ClaimEntry => typeof asObj(e).uid === 'string' && typeof asObj(e).at === 'number') : [];
+function claimEntries(claim: SchedulingClaim): ClaimEntry[] {
+  return claim.spec?.pods ?? [];
 }

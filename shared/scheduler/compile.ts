@@ -4,21 +4,13 @@
  * whose static placement rules (selector, affinity, tolerations) are the same.
  */
 import { parseBytes, parseCpu } from '../api/quantity.js';
-import type { Node, Pod, Taint, Toleration } from '../api/schemas/index.js';
+import { conditionOf } from '../api/objects.js';
+import type { Container, Node, NodeSelectorTerm, Pod, Taint, Toleration } from '../api/schemas/index.js';
 
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
 
-export interface NodeSelectorRequirement {
-  key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
-  values?: string[];
-}
-
-export interface NodeSelectorTerm {
-  matchExpressions?: NodeSelectorRequirement[];
-  matchFields?: NodeSelectorRequirement[];
-}
+export type { NodeSelectorTerm } from '../api/schemas/index.js';
 
 export interface SpreadConstraint {
   maxSkew: number;
@@ -60,9 +52,6 @@ export interface PodInfo {
   nodeName?: string;
 }
 
-type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {});
-
 function quantityOr(value: unknown, parse: (q: string | number) => number, fallback: number): number {
   if (typeof value !== 'string' && typeof value !== 'number') return fallback;
   try {
@@ -88,10 +77,8 @@ export function compileNode(node: Node, index: number): NodeInfo {
 }
 
 function compileNodeUncached(node: Node, index: number): NodeInfo {
-  const status = asObj(node.status);
-  const alloc = asObj(status.allocatable ?? status.capacity);
-  const conditions = Array.isArray(status.conditions) ? status.conditions : [];
-  const ready = conditions.some((c) => asObj(c).type === 'Ready' && asObj(c).status === 'True');
+  const alloc = node.status?.allocatable ?? node.status?.capacity ?? {};
+  const ready = conditionOf(node.status?.conditions, 'Ready')?.status === 'True';
   return {
     index,
     name: node.metadata.name ?? '',
@@ -106,9 +93,8 @@ function compileNodeUncached(node: Node, index: number): NodeInfo {
 }
 
 /** What a container asks for: its requests, or its limits where it names no request (Kubernetes' defaulting). */
-function containerRequest(c: Obj, resource: 'cpu' | 'memory'): number {
-  const res = asObj(c.resources);
-  const value = asObj(res.requests)[resource] ?? asObj(res.limits)[resource];
+function containerRequest(c: Container, resource: 'cpu' | 'memory'): number {
+  const value = c.resources?.requests?.[resource] ?? c.resources?.limits?.[resource];
   return quantityOr(value, resource === 'cpu' ? parseCpu : parseBytes, 0);
 }
 
@@ -122,22 +108,18 @@ export function compilePod(pod: Pod): PodInfo {
 
 function compilePodUncached(pod: Pod): PodInfo {
   const spec = pod.spec;
-  const containers = (spec.containers ?? []) as Obj[];
-  const inits = (spec.initContainers ?? []) as Obj[];
+  const containers = spec.containers ?? [];
+  const inits = spec.initContainers ?? [];
   const sum = (r: 'cpu' | 'memory') => containers.reduce((acc, c) => acc + containerRequest(c, r), 0);
   const maxInit = (r: 'cpu' | 'memory') => inits.reduce((acc, c) => Math.max(acc, containerRequest(c, r)), 0);
-  const overhead = asObj(spec.overhead);
-  const cpu = Math.max(sum('cpu'), maxInit('cpu')) + quantityOr(overhead.cpu, parseCpu, 0);
-  const memory = Math.max(sum('memory'), maxInit('memory')) + quantityOr(overhead.memory, parseBytes, 0);
-  const nodeAffinity = asObj(asObj(spec.affinity).nodeAffinity);
-  const required = (asObj(nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution).nodeSelectorTerms ?? []) as NodeSelectorTerm[];
-  const preferred = ((nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution ?? []) as Obj[]).map((p) => ({
-    weight: Number(p.weight ?? 0),
-    term: asObj(p.preference) as NodeSelectorTerm,
-  }));
+  const cpu = Math.max(sum('cpu'), maxInit('cpu')) + quantityOr(spec.overhead?.cpu, parseCpu, 0);
+  const memory = Math.max(sum('memory'), maxInit('memory')) + quantityOr(spec.overhead?.memory, parseBytes, 0);
+  const nodeAffinity = spec.affinity?.nodeAffinity;
+  const required = nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  const preferred = (nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((p) => ({ weight: p.weight, term: p.preference }));
   const hostPorts: string[] = [];
   for (const c of containers) {
-    for (const p of (c.ports ?? []) as Obj[]) {
+    for (const p of c.ports ?? []) {
       if (typeof p.hostPort === 'number' && p.hostPort > 0) hostPorts.push(`${p.protocol ?? 'TCP'}/${p.hostIP ?? '0.0.0.0'}/${p.hostPort}`);
     }
   }
@@ -146,7 +128,7 @@ function compilePodUncached(pod: Pod): PodInfo {
     maxSkew: t.maxSkew,
     topologyKey: t.topologyKey,
     whenUnsatisfiable: t.whenUnsatisfiable,
-    selector: (asObj(asObj(t.labelSelector).matchLabels) as Record<string, string>) ?? {},
+    selector: t.labelSelector?.matchLabels ?? {},
   }));
   const nodeSelector = spec.nodeSelector ?? {};
   const tolerations = spec.tolerations ?? [];

@@ -4,8 +4,8 @@
  * shape for all nodes, with kube-scheduler's reason for each node that does not fit; plus the
  * static scores (preferred affinity, PreferNoSchedule taints).
  */
-import type { Toleration } from '../api/schemas/index.js';
-import type { NodeInfo, NodeSelectorRequirement, NodeSelectorTerm, PodInfo } from './compile.js';
+import type { NodeSelectorRequirement, NodeSelectorTerm, Toleration } from '../api/schemas/index.js';
+import type { NodeInfo, PodInfo } from './compile.js';
 
 /** Reasons, worded as kube-scheduler words them. */
 export const REASON_UNSCHEDULABLE = 'node(s) were unschedulable';

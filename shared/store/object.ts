@@ -5,32 +5,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ConflictError, TooLargeError } from './errors.js';
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  deletionGracePeriodSeconds?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  finalizers?: string[];
-  managedFields?: unknown[];
-  [key: string]: unknown;
-}
+// The one declaration of metadata is the API's schema; the store keeps what passed it. A
+// type-only import: the store carries no schema code at run time.
+export type { ObjectMeta, OwnerReference } from '../api/schemas/common.js';
+import type { ObjectMeta } from '../api/schemas/common.js';
 
 export interface KubeObject {
   apiVersion?: string;

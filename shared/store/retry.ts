@@ -14,24 +14,25 @@ export interface GuaranteedUpdateOptions {
 /**
  * Reads the object, applies `mutate` to a copy and writes it back with the read
  * resourceVersion as precondition, until the write wins. `mutate` returns the new object,
- * or undefined to leave the stored one as it is (no write).
+ * or undefined to leave the stored one as it is (no write). `T` is the type the caller knows
+ * the resource's objects to have (`shared/api/objects.ts`).
  */
-export async function guaranteedUpdate(
+export async function guaranteedUpdate<T extends KubeObject = KubeObject>(
   store: Store,
   resource: string,
   namespace: string,
   name: string,
-  mutate: (current: KubeObject) => KubeObject | undefined | Promise<KubeObject | undefined>,
+  mutate: (current: T) => T | undefined | Promise<T | undefined>,
   options: GuaranteedUpdateOptions = {},
-): Promise<KubeObject> {
+): Promise<T> {
   const maxAttempts = options.maxAttempts ?? 1000;
   for (let attempt = 1; ; attempt++) {
-    const current = await store.get(resource, namespace, name);
+    const current = (await store.get(resource, namespace, name)) as T;
     const next = await mutate(structuredClone(current));
     if (next === undefined) return current;
     next.metadata = { ...next.metadata, resourceVersion: current.metadata.resourceVersion };
     try {
-      return await store.update(resource, next);
+      return (await store.update(resource, next)) as T;
     } catch (err) {
       if (!isStoreError(err, 'Conflict') || attempt >= maxAttempts) throw err;
     }

@@ -6,6 +6,7 @@
  * are up; nothing is left of deleted Deployments (or, when orphaned, nothing still points at them).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { typedList } from '../../shared/api/objects.js';
 import type { Registry } from '../../shared/api/registry.js';
 import { findResource } from '../../shared/api/resources.js';
 import type { SimCloudProvider } from '../../shared/cloud/sim.js';
@@ -90,7 +91,7 @@ async function operate(): Promise<string> {
 /** Declared state: what should exist, from the Deployments and the nodes that are up. */
 async function converged(): Promise<string | undefined> {
   const deployments = (await store.list('deployments.apps', { namespace: 'default' })).items;
-  const pods = (await store.list('pods', { namespace: 'default' })).items;
+  const pods = typedList('pods', (await store.list('pods', { namespace: 'default' })).items);
   const sets = (await store.list('replicasets.apps', { namespace: 'default' })).items;
   const nodes = new Map((await store.list('nodes')).items.map((n) => [n.metadata.name, n]));
   const up = (name: string) => {

@@ -5,6 +5,7 @@
  * template again) returns to the previous ReplicaSet with a new revision; Recreate replaces all.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { typedList } from '../../shared/api/objects.js';
 import { REVISION, TEMPLATE_HASH } from '../../shared/controllers/deployment.js';
 import { isPodReady } from '../../shared/controllers/replicaset.js';
 import { guaranteedUpdate } from '../../shared/store/retry.js';
@@ -36,7 +37,7 @@ function deployment(
 
 const status = async (name: string) => (await store.get(D, 'default', name)).status as Record<string, number> | undefined;
 const activePods = async (app: string) =>
-  (await store.list('pods', { namespace: 'default', labelSelector: `app=${app}` })).items.filter((p) => !p.metadata.deletionTimestamp);
+  typedList('pods', (await store.list('pods', { namespace: 'default', labelSelector: `app=${app}` })).items).filter((p) => !p.metadata.deletionTimestamp);
 
 async function create(d: KubeObject) {
   await sim.registry.create((await import('../../shared/api/resources.js')).findResource('apps', 'v1', 'deployments')!, 'default', d);
@@ -95,7 +96,7 @@ describe('Deployment', () => {
     try {
       await setImage('roll', 'app:v2');
       await rolledOut('roll', 10);
-      const images = new Set((await activePods('roll')).map((p) => (p.spec as { containers: { image: string }[] }).containers[0].image));
+      const images = new Set((await activePods('roll')).map((p) => p.spec.containers[0].image));
       expect(images).toEqual(new Set(['app:v2']));
       expect((await store.get(D, 'default', 'roll')).metadata.annotations?.[REVISION]).toBe('2');
 
@@ -119,7 +120,7 @@ describe('Deployment', () => {
     await rolledOut('rec', 4);
     let mixed = false;
     const watcher = store.subscribe(async () => {
-      const images = new Set((await activePods('rec')).map((p) => (p.spec as { containers: { image: string }[] }).containers[0].image));
+      const images = new Set((await activePods('rec')).map((p) => p.spec.containers[0].image));
       if (images.size > 1) mixed = true;
     });
     try {

@@ -115,6 +115,29 @@ describe('errors are Statuses with the right code and reason', () => {
     expect(String(warned.headers.warning)).toContain('unknown field \\"spec.replicaz\\"');
   });
 
+  it('node affinity, envFrom and resourceFieldRef are checked field by field, as the scheduler and kubelet read them', async () => {
+    const pod = (container: object, spec: object = {}) =>
+      JSON.stringify({ metadata: { name: 'typed' }, spec: { containers: [{ name: 'c', image: 'busybox', ...container }], ...spec } });
+    const term = (operator: string) => ({
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'k', operator }] }] } } },
+    });
+    const bad = await expectStatus(await send('POST', '/api/v1/namespaces/default/pods', pod({}, term('Near'))), 422, 'Invalid', /Unsupported value: "Near"/);
+    expect(bad.details.causes).toContainEqual({
+      message: expect.stringContaining('Unsupported value'),
+      reason: 'FieldValueNotSupported',
+      field: 'spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator',
+    });
+    const strict = await send('POST', '/api/v1/namespaces/default/pods?fieldValidation=Strict', pod({ envFrom: [{ configMapRef: { name: 'x', nmae: 'y' } }] }));
+    await expectStatus(strict, 400, 'BadRequest', /unknown field "spec\.containers\[0\]\.envFrom\[0\]\.configMapRef\.nmae"/);
+    await expectStatus(
+      await send('POST', '/api/v1/namespaces/default/pods', pod({ env: [{ name: 'E', valueFrom: { resourceFieldRef: { resource: 7 } } }] })),
+      400,
+      'BadRequest',
+      /resourceFieldRef\.resource/,
+    );
+    expect((await send('GET', '/api/v1/namespaces/default/pods/typed')).status).toBe(404);
+  });
+
   it('dryRun=All answers the object without storing it', async () => {
     const r = await send('POST', `${DEPLOYMENTS}?dryRun=All`, JSON.stringify(deployment('dry')));
     expect(r.status).toBe(201);

@@ -4,7 +4,7 @@
  * workload's replicas across nodes and zones, and the same answer for the same input.
  */
 import { describe, expect, it } from 'vitest';
-import type { Node, Pod } from '../../shared/api/schemas/index.js';
+import type { Node, NodeSelectorRequirement, Pod } from '../../shared/api/schemas/index.js';
 import { SchedulingCache, schedule } from '../../shared/scheduler/index.js';
 
 function node(
@@ -89,10 +89,10 @@ describe('scheduler filters', () => {
     const nodes = [node('ssd', { labels: { disk: 'ssd', gen: '5' } }), node('hdd', { labels: { disk: 'hdd', gen: '3' } }), node('bare')];
     const bySelector = schedule({ pendingPods: [pod('s', { spec: { nodeSelector: { disk: 'ssd' } } })], nodes, boundPods: [] });
     expect(placement(bySelector)).toEqual({ s: 'ssd' });
-    const affinity = (expr: object) => ({
+    const affinity = (expr: NodeSelectorRequirement) => ({
       affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [expr] }] } } },
     });
-    const cases: [object, string[]][] = [
+    const cases: [NodeSelectorRequirement, string[]][] = [
       [{ key: 'disk', operator: 'In', values: ['hdd'] }, ['hdd']],
       [{ key: 'disk', operator: 'NotIn', values: ['ssd'] }, ['hdd', 'bare']],
       [{ key: 'disk', operator: 'Exists' }, ['ssd', 'hdd']],

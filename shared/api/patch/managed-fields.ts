@@ -11,7 +11,8 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 /** A path of FieldsV1 segments, JSON-encoded so it can live in a Set. */
 export type FieldPath = string;
 
-export interface ManagedFieldsEntry {
+// A type, not an interface, so an entry is a plain JSON object to the metadata schema's type.
+export type ManagedFieldsEntry = {
   manager: string;
   operation: 'Apply' | 'Update';
   apiVersion: string;
@@ -19,7 +20,7 @@ export interface ManagedFieldsEntry {
   fieldsType: 'FieldsV1';
   fieldsV1: Obj;
   subresource?: string;
-}
+};
 
 const UNTRACKED_META = new Set([
   'name',

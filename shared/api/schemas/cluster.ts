@@ -29,7 +29,7 @@ export const Node = objectOf('v1', 'Node', {
       phase: z.string().optional(),
       conditions: z.array(Condition).optional(),
       addresses: z.array(z.looseObject({ type: z.string(), address: z.string() })).optional(),
-      daemonEndpoints: loose.optional(),
+      daemonEndpoints: z.looseObject({ kubeletEndpoint: z.looseObject({ Port: int32 }).optional() }).optional(),
       nodeInfo: z.record(z.string(), z.string()).optional(),
       images: z.array(loose).optional(),
     })

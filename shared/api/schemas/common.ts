@@ -39,6 +39,7 @@ export const OwnerReference = z.strictObject({
   controller: z.boolean().optional(),
   blockOwnerDeletion: z.boolean().optional(),
 });
+export type OwnerReference = z.infer<typeof OwnerReference>;
 
 export const ObjectMeta = z.strictObject({
   name: z.string().optional(),

@@ -1,6 +1,6 @@
 /** core/v1 Pod and the pieces workloads embed (PodTemplateSpec, PodSpec, Container). */
 import { z } from 'zod';
-import { Condition, ObjectMeta, int32, int64, intOrString, loose, objectOf, quantity, stringMap, timestamp } from './common.js';
+import { Condition, LabelSelector, ObjectMeta, int32, int64, intOrString, loose, objectOf, quantity, stringMap, timestamp } from './common.js';
 
 export const ContainerPort = z.strictObject({
   name: z.string().optional(),
@@ -16,11 +16,18 @@ export const EnvVar = z.strictObject({
   valueFrom: z
     .strictObject({
       fieldRef: z.strictObject({ apiVersion: z.string().optional(), fieldPath: z.string() }).optional(),
-      resourceFieldRef: loose.optional(),
+      resourceFieldRef: z.strictObject({ containerName: z.string().optional(), resource: z.string(), divisor: quantity.optional() }).optional(),
       configMapKeyRef: z.strictObject({ name: z.string().optional(), key: z.string(), optional: z.boolean().optional() }).optional(),
       secretKeyRef: z.strictObject({ name: z.string().optional(), key: z.string(), optional: z.boolean().optional() }).optional(),
     })
     .optional(),
+});
+
+const LocalObjectReference = z.strictObject({ name: z.string().optional(), optional: z.boolean().optional() });
+export const EnvFromSource = z.strictObject({
+  prefix: z.string().optional(),
+  configMapRef: LocalObjectReference.optional(),
+  secretRef: LocalObjectReference.optional(),
 });
 
 export const ResourceRequirements = z.strictObject({
@@ -69,7 +76,7 @@ export const Container = z.strictObject({
   workingDir: z.string().optional(),
   ports: z.array(ContainerPort).optional(),
   env: z.array(EnvVar).optional(),
-  envFrom: z.array(loose).optional(),
+  envFrom: z.array(EnvFromSource).optional(),
   resources: ResourceRequirements.optional(),
   resizePolicy: z.array(loose).optional(),
   restartPolicy: z.string().optional(),
@@ -98,11 +105,36 @@ export const Toleration = z.strictObject({
 });
 export type Toleration = z.infer<typeof Toleration>;
 
+export const NodeSelectorRequirement = z.strictObject({
+  key: z.string(),
+  operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt']),
+  values: z.array(z.string()).optional(),
+});
+export type NodeSelectorRequirement = z.infer<typeof NodeSelectorRequirement>;
+
+export const NodeSelectorTerm = z.strictObject({
+  matchExpressions: z.array(NodeSelectorRequirement).optional(),
+  matchFields: z.array(NodeSelectorRequirement).optional(),
+});
+export type NodeSelectorTerm = z.infer<typeof NodeSelectorTerm>;
+
+/** Node affinity is typed (the scheduler reads it); pod (anti-)affinity is kept as written. */
+export const Affinity = z.strictObject({
+  nodeAffinity: z
+    .strictObject({
+      requiredDuringSchedulingIgnoredDuringExecution: z.strictObject({ nodeSelectorTerms: z.array(NodeSelectorTerm) }).optional(),
+      preferredDuringSchedulingIgnoredDuringExecution: z.array(z.strictObject({ weight: int32, preference: NodeSelectorTerm })).optional(),
+    })
+    .optional(),
+  podAffinity: loose.optional(),
+  podAntiAffinity: loose.optional(),
+});
+
 export const TopologySpreadConstraint = z.strictObject({
   maxSkew: int32,
   topologyKey: z.string(),
   whenUnsatisfiable: z.enum(['DoNotSchedule', 'ScheduleAnyway']),
-  labelSelector: loose.optional(),
+  labelSelector: LabelSelector.optional(),
   minDomains: int32.optional(),
   matchLabelKeys: z.array(z.string()).optional(),
   nodeAffinityPolicy: z.string().optional(),
@@ -134,7 +166,7 @@ export const PodSpec = z.strictObject({
   hostname: z.string().optional(),
   subdomain: z.string().optional(),
   setHostnameAsFQDN: z.boolean().optional(),
-  affinity: loose.optional(),
+  affinity: Affinity.optional(),
   schedulerName: z.string().optional(),
   tolerations: z.array(Toleration).optional(),
   hostAliases: z.array(loose).optional(),
