@@ -35,11 +35,11 @@ const DELETE_WORKERS = 16;
 
 export class GarbageCollector implements Controller {
   readonly name = 'garbage-collector';
-  private readonly registry: Registry;
-
-  constructor(private readonly store: Store) {
-    this.registry = new Registry(store);
-  }
+  /** Deletes go through the API's registry, so each kind's deletion rules (finalizers, grace) apply. */
+  constructor(
+    private readonly store: Store,
+    private readonly registry = new Registry(store),
+  ) {}
 
   keysFor(event: ChangeEvent): string[] {
     const o = event.object;

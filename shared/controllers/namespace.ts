@@ -15,11 +15,12 @@ const NAMESPACED = RESOURCES.filter((r) => r.namespaced);
 
 export class NamespaceController implements Controller {
   readonly name = 'namespace';
-  private readonly registry: Registry;
-
-  constructor(private readonly store: Store) {
-    this.registry = new Registry(store);
-  }
+  // The same skeleton as the garbage collector's: both delete through the registry, as a
+  // client's delete would go, so pods keep their grace period and finalizers still hold.
+  constructor(
+    private readonly store: Store,
+    private readonly registry = new Registry(store),
+  ) {}
 
   keysFor(event: ChangeEvent): string[] {
     if (event.resource === 'namespaces') return event.object.metadata.deletionTimestamp ? [event.object.metadata.name ?? ''] : [];
