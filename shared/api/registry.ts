@@ -12,9 +12,11 @@ import { inParallel } from '../store/parallel.js';
 import { parseFieldSelector, parseLabelSelector } from '../store/selectors.js';
 import type { ListResult, Store } from '../store/types.js';
 import { applyDefaults, initialStatus, resetServerFields, validateCreate, validateUpdate } from './admission.js';
+import { checkDeleteRequest, markDeleted } from './deletion.js';
 import { readRevision } from './list-version.js';
+import { appliedNew, patchedObject } from './patch-request.js';
 import { generatedName } from './names.js';
-import { ApplyConflictError, PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch } from './patch/index.js';
+import { recordUpdate } from './patch/index.js';
 import { SYSTEM_NAMESPACES } from './kinds/namespace.js';
 import { RESOURCES, groupVersion, kindOf, type ResourceInfo } from './resources.js';
 import { checkFields, checkKind, checkNamespace, type FieldValidation } from './write-checks.js';
@@ -267,32 +269,6 @@ export class Registry {
 
   // ---- patch -----------------------------------------------------------------------------
 
-  private applyPatch(
-    info: ResourceInfo,
-    type: PatchType,
-    current: KubeObject,
-    patch: unknown,
-    options: { fieldManager?: string; force?: boolean },
-  ): KubeObject {
-    switch (type) {
-      case 'merge':
-        if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw badRequest('merge patch must be a JSON object');
-        return mergePatch(current, patch) as KubeObject;
-      case 'json':
-        return jsonPatch(current, patch) as KubeObject;
-      case 'strategic':
-        return strategicMergePatch(current, patch, info) as KubeObject;
-      case 'apply': {
-        if (!options.fieldManager) throw badRequest('PATCH with apply requires a fieldManager query parameter');
-        const applied = checkKind(info, structuredClone(patch));
-        if (applied.metadata.name !== undefined && applied.metadata.name !== current.metadata.name) {
-          throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${current.metadata.name})`);
-        }
-        return serverSideApply(current, applied, { manager: options.fieldManager, force: Boolean(options.force), gvk: info });
-      }
-    }
-  }
-
   /**
    * PATCH: applies the patch to the current object and writes it with compare-and-swap,
    * retrying on conflict unless the patch itself names a resourceVersion. Server-side apply
@@ -312,39 +288,11 @@ export class Registry {
         current = await this.store.get(info.storeKey, namespace, name);
       } catch (err) {
         if (isStoreError(err, 'NotFound') && type === 'apply' && !options.subresource) {
-          if (!options.fieldManager) throw badRequest('PATCH with apply requires a fieldManager query parameter');
-          const applied = checkKind(info, patch);
-          applied.metadata.name ??= name;
-          if (applied.metadata.name !== name)
-            throw badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`);
-          const withFields = serverSideApply(undefined, applied, { manager: options.fieldManager, force: Boolean(options.force), gvk: info });
-          return this.create(info, namespace, withFields, { ...options, fieldManager: undefined });
+          return this.create(info, namespace, appliedNew(info, name, patch, options), { ...options, fieldManager: undefined });
         }
         throw toApiError(err, info, name);
       }
-      let patched: KubeObject;
-      try {
-        patched = this.applyPatch(info, type, current, patch, options);
-      } catch (err) {
-        if (err instanceof ApplyConflictError) {
-          throw new ApiError(409, 'Conflict', err.message, {
-            name,
-            group: info.group,
-            kind: info.resource,
-            causes: err.conflicts.map((c) => ({ type: 'FieldManagerConflict', message: `conflict with "${c.manager}"`, field: c.field })),
-          });
-        }
-        if (err instanceof PatchError) throw new ApiError(err.code, err.code === 422 ? 'Invalid' : 'BadRequest', err.message);
-        throw toApiError(err, info, name);
-      }
-      if (typeof patched !== 'object' || patched === null || typeof patched.metadata !== 'object' || patched.metadata === null) {
-        throw badRequest('the patch removed the object metadata');
-      }
-      if (patched.metadata.name !== name)
-        throw badRequest(`the name of the object (${String(patched.metadata.name)}) does not match the name on the URL (${name})`);
-      if (info.namespaced && (patched.metadata.namespace ?? namespace) !== namespace) {
-        throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
-      }
+      const patched = patchedObject(info, namespace, name, type, current, patch, options);
       const explicitRv = patched.metadata.resourceVersion !== current.metadata.resourceVersion;
       const manager = type === 'apply' ? undefined : options.fieldManager;
       const desired = checkKind(info, structuredClone(patched));
@@ -369,20 +317,7 @@ export class Registry {
    */
   async delete(info: ResourceInfo, namespace: string, name: string, request: DeleteRequest = {}): Promise<{ body: KubeObject | Status; gone: boolean }> {
     const current = await this.get(info, namespace, name);
-    const pre = request.preconditions ?? {};
-    if (pre.uid && pre.uid !== current.metadata.uid) {
-      throw conflict(info, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
-    }
-    if (pre.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
-      throw conflict(
-        info,
-        name,
-        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`,
-      );
-    }
-    if (request.gracePeriodSeconds !== undefined && (!Number.isInteger(request.gracePeriodSeconds) || request.gracePeriodSeconds < 0)) {
-      throw invalid(info, name, [{ type: 'FieldValueInvalid', field: 'gracePeriodSeconds', message: 'must be a non-negative integer' }]);
-    }
+    checkDeleteRequest(info, name, current, request);
     const goneStatus = (object: KubeObject) => successStatus({ name, group: info.group, kind: info.resource, uid: object.metadata.uid });
     if (request.dryRun) return { body: current, gone: false };
 
@@ -413,22 +348,7 @@ export class Registry {
       return { body: current, gone: false };
     }
     // Mark: deletionTimestamp (+ grace for pods), the propagation finalizer, namespace phase.
-    const marked = await guaranteedUpdate(this.store, info.storeKey, namespace, name, (obj) => {
-      const meta = { ...obj.metadata };
-      const finalizers = [...(meta.finalizers ?? [])];
-      for (const f of extraFinalizers) if (!finalizers.includes(f)) finalizers.push(f);
-      meta.finalizers = finalizers.length ? finalizers : undefined;
-      if (!meta.deletionTimestamp) {
-        meta.deletionTimestamp = nowTimestamp(new Date(Date.now() + grace * 1000));
-        meta.deletionGracePeriodSeconds = grace;
-      } else if (grace < (meta.deletionGracePeriodSeconds ?? Infinity)) {
-        // A shorter grace period may replace a longer one.
-        meta.deletionTimestamp = nowTimestamp(new Date(Date.now() + grace * 1000));
-        meta.deletionGracePeriodSeconds = grace;
-      }
-      const next: KubeObject = { ...obj, metadata: meta };
-      return rules.marked ? rules.marked(next) : next;
-    }).catch((err) => {
+    const marked = await guaranteedUpdate(this.store, info.storeKey, namespace, name, (obj) => markDeleted(obj, extraFinalizers, grace, rules)).catch((err) => {
       throw toApiError(err, info, name);
     });
     const stillThere = await this.store.get(info.storeKey, namespace, name).then(
