@@ -3,14 +3,14 @@
  * Informer (list + watch, resumed after the server ends each watch, with bookmarks) whose
  * cache stays equal to the server's state through 1,000 random changes.
  */
-import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
+import { type AppsV1Api, type CoreV1Api, type KubeConfig, type KubernetesObject, k8s } from '../support/client-node.js';
 
 let cluster: TestCluster;
-let kc: k8s.KubeConfig;
-let core: k8s.CoreV1Api;
-let apps: k8s.AppsV1Api;
+let kc: KubeConfig;
+let core: CoreV1Api;
+let apps: AppsV1Api;
 
 beforeAll(async () => {
   // Watches end every 2 s, so the informer must resume many times during the test.
@@ -62,7 +62,7 @@ describe('@kubernetes/client-node', () => {
     const request = await watch.watch(
       '/api/v1/namespaces/default/configmaps',
       { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
-      (type, obj: k8s.KubernetesObject) => seen.push({ type, rv: obj.metadata?.resourceVersion ?? '' }),
+      (type, obj: KubernetesObject) => seen.push({ type, rv: obj.metadata?.resourceVersion ?? '' }),
       () => undefined,
     );
     try {
