@@ -89,26 +89,32 @@ function parseTarget(c: Context, group: string, version: string, rest: string): 
   throw new ApiError(404, 'NotFound', `${parsed.message}${what}`, parsed.resource ? { group, kind: parsed.resource } : undefined);
 }
 
+const ns = (t: ResourceTarget) => t.namespace ?? '';
+
+/** One object, as JSON or as the Table kubectl asks for. */
+function one(c: Context, t: ResourceTarget, object: KubeObject, status = 200, headers: Record<string, string> = {}): Response {
+  return wantsTable(c.req.header('accept'))
+    ? json(c, toTable(t.info.kind, [object], { includeObject: includeObject(c), resourceVersion: object.metadata.resourceVersion }), status, headers)
+    : jsonText(c, objectJson(object), status, headers);
+}
+
+function watch(ctx: ResourceContext, c: Context, t: ResourceTarget, selectors: { labelSelector?: string; fieldSelector?: string }): Response {
+  return watchResponse(ctx.store, {
+    info: t.info,
+    namespace: t.namespace,
+    ...selectors,
+    resourceVersion: c.req.query('resourceVersion'),
+    timeoutSeconds: Math.min(intParam(c.req.query('timeoutSeconds'), 'timeoutSeconds') ?? ctx.maxWatchSeconds, ctx.maxWatchSeconds),
+    allowBookmarks: boolParam(c.req.query('allowWatchBookmarks')),
+    asTable: wantsTable(c.req.header('accept')),
+    bookmarkIntervalMs: ctx.bookmarkIntervalMs,
+    cutOff: cutOff(c),
+  });
+}
+
 /** The verb tables: collections, objects (and their status), and the other subresources. */
 function resourceVerbs(ctx: ResourceContext) {
   const { registry } = ctx;
-  const ns = (t: ResourceTarget) => t.namespace ?? '';
-  const one = (c: Context, t: ResourceTarget, object: KubeObject, status = 200, headers: Record<string, string> = {}) =>
-    wantsTable(c.req.header('accept'))
-      ? json(c, toTable(t.info.kind, [object], { includeObject: includeObject(c), resourceVersion: object.metadata.resourceVersion }), status, headers)
-      : jsonText(c, objectJson(object), status, headers);
-  const watch = (c: Context, t: ResourceTarget, selectors: { labelSelector?: string; fieldSelector?: string }) =>
-    watchResponse(ctx.store, {
-      info: t.info,
-      namespace: t.namespace,
-      ...selectors,
-      resourceVersion: c.req.query('resourceVersion'),
-      timeoutSeconds: Math.min(intParam(c.req.query('timeoutSeconds'), 'timeoutSeconds') ?? ctx.maxWatchSeconds, ctx.maxWatchSeconds),
-      allowBookmarks: boolParam(c.req.query('allowWatchBookmarks')),
-      asTable: wantsTable(c.req.header('accept')),
-      bookmarkIntervalMs: ctx.bookmarkIntervalMs,
-      cutOff: cutOff(c),
-    });
 
   const collection: VerbTable = {
     GET: (c, t) => (boolParam(c.req.query('watch')) ? watchCollection(c, t) : list(c, t, ctx)),
@@ -124,12 +130,12 @@ function resourceVerbs(ctx: ResourceContext) {
     const selectors = selectorsOf(c);
     // A bad selector is a 400 before any stream starts.
     registry.checkSelectors(t.info, selectors.labelSelector, selectors.fieldSelector);
-    return watch(c, t, selectors);
+    return watch(ctx, c, t, selectors);
   }
 
   const object: VerbTable = {
     GET: async (c, t) =>
-      boolParam(c.req.query('watch')) ? watch(c, t, { fieldSelector: `metadata.name=${t.name}` }) : one(c, t, await registry.get(t.info, ns(t), t.name!)),
+      boolParam(c.req.query('watch')) ? watch(ctx, c, t, { fieldSelector: `metadata.name=${t.name}` }) : one(c, t, await registry.get(t.info, ns(t), t.name!)),
     async PUT(c, t) {
       const result = await registry.update(t.info, ns(t), t.name!, await objectBody(c), { ...writeOptions(c), subresource: t.subresource });
       return one(c, t, result.object, 200, warningHeaders(result.warnings));
@@ -149,7 +155,13 @@ function resourceVerbs(ctx: ResourceContext) {
     },
   };
 
-  const subresources: Record<string, VerbTable> = {
+  return { collection, object, subresources: subresourceVerbs(ctx) };
+}
+
+/** Subresources beside status: scale, binding, log; finalize and eviction are not served. */
+function subresourceVerbs(ctx: ResourceContext): Record<string, VerbTable> {
+  const { registry } = ctx;
+  return {
     scale: {
       GET: async (c, t) => json(c, await getScale(registry, t.info, ns(t), t.name!)),
       PUT: async (c, t) => json(c, await updateScale(registry, t.info, ns(t), t.name!, await objectBody(c), writeOptions(c))),
@@ -168,7 +180,6 @@ function resourceVerbs(ctx: ResourceContext) {
     finalize: {},
     eviction: {},
   };
-  return { collection, object, subresources };
 }
 
 /** The label and field selectors a request names (an empty one is none). */
