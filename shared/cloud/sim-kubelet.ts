@@ -27,6 +27,8 @@ export class SimKubelet {
   private timer?: NodeJS.Timeout;
   private renewing = true;
   private stopped = false;
+  /** The renewal under way, if any: stopping waits for it, so none lands after. */
+  private renewal?: Promise<void>;
 
   constructor(
     private readonly store: Store,
@@ -40,13 +42,21 @@ export class SimKubelet {
   async start(): Promise<void> {
     await this.register();
     await this.renewLease();
-    this.timer = setInterval(() => void this.renewLease().catch(() => undefined), this.options.leaseIntervalMs ?? 10_000);
+    this.timer = setInterval(() => {
+      this.renewal ??= this.renewLease()
+        .catch(() => undefined)
+        .finally(() => (this.renewal = undefined));
+    }, this.options.leaseIntervalMs ?? 10_000);
     this.timer.unref();
   }
 
-  /** Stops renewing the Lease (the node looks lost) without stopping anything else. */
-  stopRenewing(): void {
+  /**
+   * Stops renewing the Lease (the node looks lost) without stopping anything else. Resolves once
+   * no renewal is under way: one that landed later would bring the node back.
+   */
+  async stopRenewing(): Promise<void> {
     this.renewing = false;
+    await this.renewal;
   }
 
   resumeRenewing(): void {
@@ -118,7 +128,9 @@ export class SimKubelet {
     if (!this.renewing || this.stopped) return;
     const spec = { holderIdentity: this.name, leaseDurationSeconds: 40, renewTime: new Date().toISOString() };
     try {
-      await guaranteedUpdate(this.store, 'leases.coordination.k8s.io', 'kube-node-lease', this.name, (lease) => ({ ...lease, spec }));
+      await guaranteedUpdate(this.store, 'leases.coordination.k8s.io', 'kube-node-lease', this.name, (lease) =>
+        this.renewing ? { ...lease, spec } : undefined,
+      );
     } catch (err) {
       if (!isNotFound(err)) throw err;
       await this.store

@@ -8,14 +8,16 @@
  * one transaction (group commit), each checked on its own; watchers are fed from memory after
  * the commit and catch up from `log` when they start behind or fall behind. The current
  * objects of each resource are also kept in memory (`ObjectCache`, loaded on first use), so
- * gets and current lists read no rows and parse no JSON.
+ * gets and current lists read no rows and parse no JSON. The tables and statements are in
+ * `sqlite-schema.ts`.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { compareKeys, decodeContinue } from './continue-token.js';
 import { AlreadyExistsError, GoneError, NotFoundError } from './errors.js';
 import { compileFilter } from './filter.js';
-import { pageOf } from './paging.js';
-import { ChangeFeed, liveWatch } from './live-watch.js';
+import { changesOf, decideEach, settle, type Decision, type Outcome, type Waiting } from './group-commit.js';
+import { ChangeFeed, type LogSource } from './live-watch.js';
+import { LogStore } from './log-store.js';
 import { INDEXED_FIELDS, ObjectCache, deepFreeze, jsonOf, rememberJson } from './object-cache.js';
 import {
   asDeleted,
@@ -29,22 +31,9 @@ import {
   sameContent,
   type KubeObject,
 } from './object.js';
-import { subscribeVia } from './subscription.js';
-import type {
-  ChangeEvent,
-  ChangeListener,
-  ChangeType,
-  DeleteOptions,
-  DeleteResult,
-  ListOptions,
-  ListResult,
-  Preconditions,
-  Store,
-  SubscribeOptions,
-  Subscription,
-  WatchEvent,
-  WatchOptions,
-} from './types.js';
+import { pageOf } from './paging.js';
+import { CODE_TYPE, TYPE_CODE, logRowToEvent, openDatabase, prepareStatements, type LogRow, type Statements } from './sqlite-schema.js';
+import type { ChangeEvent, ChangeType, DeleteOptions, DeleteResult, ListOptions, ListResult, Preconditions, Store } from './types.js';
 
 export interface SqliteStoreOptions {
   /** A file path, or ':memory:' (nothing survives close; for simulations and tests). */
@@ -57,25 +46,12 @@ export interface SqliteStoreOptions {
   maxObjectBytes?: number;
 }
 
-const TYPE_CODE: Record<ChangeType, number> = { ADDED: 0, MODIFIED: 1, DELETED: 2 };
-const CODE_TYPE: ChangeType[] = ['ADDED', 'MODIFIED', 'DELETED'];
-
-interface LogRow {
-  revision: number;
-  resource: string;
-  type: number;
-  body: string;
-  prev: string | null;
-}
-
 /** A write waiting for the next group commit. */
-interface PendingWrite {
-  run: () => { result: unknown; event?: ChangeEvent };
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
+interface PendingWrite extends Waiting {
+  run: () => Decision<ChangeEvent>;
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore extends LogStore implements Store {
   readonly maxObjectBytes: number;
   private readonly db: Database.Database;
   private readonly feed = new ChangeFeed();
@@ -86,7 +62,7 @@ export class SqliteStore implements Store {
   private closed = false;
   private readonly compactTimer?: NodeJS.Timeout;
   private readonly window: { revisions: number; ms: number };
-  private readonly stmt: ReturnType<SqliteStore['prepare']>;
+  private readonly stmt: Statements;
   private readonly caches = new Map<string, ObjectCache>();
   /** changeStamp: per resource, the serial of its last change; `baseStamp` for the rest. */
   private readonly stamps = new Map<string, number>();
@@ -94,29 +70,11 @@ export class SqliteStore implements Store {
   private baseStamp = 0;
 
   constructor(options: SqliteStoreOptions) {
+    super();
     this.maxObjectBytes = options.maxObjectBytes ?? 1.5 * 1024 * 1024;
     this.window = { revisions: options.historyWindow?.revisions ?? 100_000, ms: options.historyWindow?.ms ?? 5 * 60_000 };
-    this.db = new Database(options.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = OFF');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS objects (
-        resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
-        revision INTEGER NOT NULL, body TEXT NOT NULL,
-        PRIMARY KEY (resource, namespace, name)
-      ) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS log (
-        revision INTEGER PRIMARY KEY, resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
-        type INTEGER NOT NULL, body TEXT NOT NULL, prev TEXT, at INTEGER NOT NULL, prev_rev INTEGER
-      );
-      CREATE INDEX IF NOT EXISTS log_by_resource ON log (resource, revision);
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-    `);
-    // Files from before prev_rev existed keep working: their entries carry `prev` itself.
-    const columns = this.db.prepare('PRAGMA table_info(log)').all() as { name: string }[];
-    if (!columns.some((c) => c.name === 'prev_rev')) this.db.exec('ALTER TABLE log ADD COLUMN prev_rev INTEGER');
-    this.stmt = this.prepare();
+    this.db = openDatabase(options.path);
+    this.stmt = prepareStatements(this.db);
     const meta = (key: string) => (this.stmt.getMeta.get(key) as { value: number } | undefined)?.value ?? 0;
     const lastLogged = (this.db.prepare('SELECT MAX(revision) AS r FROM log').get() as { r: number | null }).r ?? 0;
     this.head = Math.max(meta('head'), lastLogged);
@@ -128,37 +86,9 @@ export class SqliteStore implements Store {
     }
   }
 
-  private prepare() {
-    const db = this.db;
-    return {
-      loadResource: db.prepare('SELECT body FROM objects WHERE resource = ?').pluck(),
-      insert: db.prepare('INSERT INTO objects (resource, namespace, name, revision, body) VALUES (?, ?, ?, ?, ?)'),
-      update: db.prepare('UPDATE objects SET revision = ?, body = ? WHERE resource = ? AND namespace = ? AND name = ?'),
-      remove: db.prepare('DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?'),
-      log: db.prepare('INSERT INTO log (revision, resource, namespace, name, type, body, prev, at, prev_rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
-      readLogAll: db.prepare(
-        'SELECT revision, resource, type, body, COALESCE(prev, (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev)) AS prev FROM log WHERE revision > ? AND revision <= ? ORDER BY revision LIMIT ?',
-      ),
-      readLogFor: db.prepare(
-        'SELECT revision, resource, type, body, COALESCE(prev, (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev)) AS prev FROM log WHERE resource = ? AND revision > ? AND revision <= ? ORDER BY revision LIMIT ?',
-      ),
-      logAfter: db.prepare(
-        'SELECT namespace, name, revision, type, COALESCE(prev, (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev)) AS prev FROM log WHERE resource = ? AND revision > ? ORDER BY revision',
-      ),
-      // Before entries go, the ones that stay and point at them take their previous state along.
-      keepPrev: db.prepare(
-        'UPDATE log SET prev = (SELECT p.body FROM log AS p WHERE p.revision = log.prev_rev), prev_rev = NULL WHERE revision > ? AND prev_rev <= ?',
-      ),
-      compact: db.prepare('DELETE FROM log WHERE revision <= ?'),
-      revisionAt: db.prepare('SELECT MAX(revision) AS r FROM log WHERE at <= ?'),
-    };
-  }
-
   // ---- writes: queued, then committed together --------------------------------------------
 
-  private enqueue<T>(run: () => { result: T; event?: ChangeEvent }): Promise<T> {
+  private enqueue<T>(run: () => { result: T; change?: ChangeEvent }): Promise<T> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ run, resolve: resolve as (v: unknown) => void, reject });
@@ -176,17 +106,10 @@ export class SqliteStore implements Store {
     this.pending = [];
     if (batch.length === 0) return;
     const startHead = this.head;
-    const outcomes: { ok: boolean; value: unknown; event?: ChangeEvent }[] = [];
+    let outcomes: Outcome<ChangeEvent>[] = [];
     try {
       this.db.transaction(() => {
-        for (const write of batch) {
-          try {
-            const { result, event } = write.run();
-            outcomes.push({ ok: true, value: result, event });
-          } catch (err) {
-            outcomes.push({ ok: false, value: err });
-          }
-        }
+        outcomes = decideEach(batch, (write) => write.run());
         if (this.head !== startHead) this.stmt.setMeta.run('head', this.head);
       })();
     } catch (err) {
@@ -199,13 +122,8 @@ export class SqliteStore implements Store {
       for (const write of batch) write.reject(err);
       return;
     }
-    const events: ChangeEvent[] = [];
-    for (const o of outcomes) if (o.event) events.push(o.event);
-    this.feed.publish(events);
-    for (const [i, write] of batch.entries()) {
-      if (outcomes[i].ok) write.resolve(outcomes[i].value);
-      else write.reject(outcomes[i].value);
-    }
+    this.feed.publish(changesOf(outcomes));
+    settle(batch, outcomes);
   }
 
   /** The resource's current objects, loaded from the file on first use. */
@@ -246,7 +164,7 @@ export class SqliteStore implements Store {
       this.head++;
       this.stmt.insert.run(resource, namespace, name, this.head, body);
       cache.set(created);
-      return { result: created, event: this.record('ADDED', resource, created, body) };
+      return { result: created, change: this.record('ADDED', resource, created, body) };
     });
   }
 
@@ -273,11 +191,11 @@ export class SqliteStore implements Store {
       if (readyToRemove(candidate)) {
         this.stmt.remove.run(resource, namespace, name);
         cache.delete(namespace, name);
-        return { result: candidate, event: this.record('DELETED', resource, candidate, body, stored) };
+        return { result: candidate, change: this.record('DELETED', resource, candidate, body, stored) };
       }
       this.stmt.update.run(this.head, body, resource, namespace, name);
       cache.set(candidate);
-      return { result: candidate, event: this.record('MODIFIED', resource, candidate, body, stored) };
+      return { result: candidate, change: this.record('MODIFIED', resource, candidate, body, stored) };
     });
   }
 
@@ -294,14 +212,13 @@ export class SqliteStore implements Store {
         this.head++;
         this.stmt.update.run(this.head, body, resource, namespace, name);
         cache.set(marked);
-        return { result: { object: marked, deleted: false }, event: this.record('MODIFIED', resource, marked, body, stored) };
+        return { result: { object: marked, deleted: false }, change: this.record('MODIFIED', resource, marked, body, stored) };
       }
       this.head++;
       const gone = deepFreeze(asDeleted(stored, this.head));
       this.stmt.remove.run(resource, namespace, name);
       cache.delete(namespace, name);
-      const event = this.record('DELETED', resource, gone, jsonOf(gone), stored);
-      return { result: { object: gone, deleted: true }, event };
+      return { result: { object: gone, deleted: true }, change: this.record('DELETED', resource, gone, jsonOf(gone), stored) };
     });
   }
 
@@ -347,41 +264,16 @@ export class SqliteStore implements Store {
 
   private readLog(from: number, to: number, resource: string | undefined, limit: number): ChangeEvent[] {
     const rows = (resource === undefined ? this.stmt.readLogAll.all(from, to, limit) : this.stmt.readLogFor.all(resource, from, to, limit)) as LogRow[];
-    return rows.map((r) => ({
-      type: CODE_TYPE[r.type],
-      resource: r.resource,
-      revision: r.revision,
-      object: JSON.parse(r.body) as KubeObject,
-      prevObject: r.prev === null ? undefined : (JSON.parse(r.prev) as KubeObject),
-    }));
+    return rows.map(logRowToEvent);
   }
 
-  watch(resource: string, options: WatchOptions): AsyncIterableIterator<WatchEvent> {
-    return this.watchAll(resource, options);
-  }
-
-  private watchAll(resource: string | undefined, options: WatchOptions): AsyncGenerator<WatchEvent> {
-    const filter = compileFilter(options);
-    return liveWatch(this.logSource(), {
-      resource,
-      filter,
-      fromRevision: options.fromRevision,
-      bookmarkIntervalMs: options.bookmarkIntervalMs,
-      signal: options.signal,
-    });
-  }
-
-  private logSource() {
+  protected logSource(): LogSource {
     return {
       feed: this.feed,
       head: () => this.head,
       compacted: () => this.compactedRev,
       readLog: (from: number, to: number, resource: string | undefined, limit: number) => this.readLog(from, to, resource, limit),
     };
-  }
-
-  subscribe(listener: ChangeListener, options: SubscribeOptions = {}): Subscription {
-    return subscribeVia((from, signal) => this.watchAll(undefined, { fromRevision: from, signal }), options.fromRevision ?? this.head, listener);
   }
 
   async currentRevision(): Promise<number> {

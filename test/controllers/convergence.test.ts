@@ -81,7 +81,7 @@ async function operate(): Promise<string> {
   const node = NODES[rand(NODES.length)];
   if (!down.has(node) && down.size < 2) {
     down.add(node);
-    cloud.kubelet(node)!.stopRenewing();
+    await cloud.kubelet(node)!.stopRenewing();
     return `node ${node} lost`;
   }
   if (down.delete(node)) cloud.kubelet(node)!.resumeRenewing();

@@ -38,7 +38,7 @@ afterEach(() => sim.stop());
 describe('node lifecycle', () => {
   it('a node that stops renewing loses its pods to the other nodes, and is trusted again once it renews', async () => {
     expect((await runningPods()).filter((p) => nodeOf(p) === 'sim-0').length).toBeGreaterThan(0);
-    cloud.kubelet('sim-0')!.stopRenewing();
+    await cloud.kubelet('sim-0')!.stopRenewing();
     const node = await until('sim-0 tainted', async () => {
       const n = await store.get('nodes', '', 'sim-0');
       return ((n.spec as { taints?: { key: string }[] }).taints ?? []).some((t) => t.key === UNREACHABLE) && n;
