@@ -6,8 +6,8 @@
  *
  * Lists are asked for as plain JSON and, as kubectl and client-go ask, with
  * `Accept-Encoding: gzip`. With `--baseline DIR` (a checkout of an older commit, with
- * node_modules), the list rows are also run against that commit's server in the same run,
- * side by side. A baseline can be made with
+ * node_modules), every row is also run against that commit's server, side by side in the same
+ * run: both servers up at once, each row's runs interleaved. A baseline can be made with
  * `git archive <commit> | tar -x -C DIR && echo <commit> > DIR/COMMIT && ln -s $PWD/node_modules DIR/`.
  *
  *   npx tsx bench/api/run.ts [--quick] [--baseline DIR]
@@ -102,7 +102,6 @@ const scenarios: Scenario[] = [
     request: () => ({ method: 'GET', path: '/api/v1/namespaces/bench/pods', headers: { 'accept-encoding': 'gzip' } }),
   },
 ];
-const isList = (s: Scenario) => s.name.startsWith('list');
 
 /** One counter for the whole run, so names created by different rows never collide. */
 let n = 0;
@@ -199,9 +198,7 @@ async function seed(target: Target): Promise<void> {
 
 type Row = Awaited<ReturnType<typeof runScenario>> & { server: string };
 
-async function measure(target: Target, scenario: Scenario, connections: number, server: string): Promise<Row> {
-  const runs = [];
-  for (let i = 0; i < REPEATS; i++) runs.push(await runScenario(target, scenario, connections));
+function summarize(runs: Awaited<ReturnType<typeof runScenario>>[], server: string): Row {
   const r = {
     ...runs[0],
     server,
@@ -212,31 +209,41 @@ async function measure(target: Target, scenario: Scenario, connections: number, 
     bad: runs.reduce((a, x) => a + x.bad, 0),
   };
   console.log(
-    `  ${server.padEnd(10)} ${r.scenario.padEnd(22)} ${String(connections).padStart(3)} clients  p50 ${r.p50} ms  p99 ${r.p99} ms  ${r.reqPerSec} req/s  (${r.ok} ok, ${r.bad} failed)`,
+    `  ${server.padEnd(10)} ${r.scenario.padEnd(22)} ${String(r.connections).padStart(3)} clients  p50 ${r.p50} ms  p99 ${r.p99} ms  ${r.reqPerSec} req/s  (${r.ok} ok, ${r.bad} failed)`,
   );
   return r;
+}
+
+/**
+ * One row on every server given: their runs interleaved (baseline, this, baseline, this ...),
+ * so a burst of noise on the machine falls on both alike.
+ */
+async function measure(servers: { name: string; target: Target }[], scenario: Scenario, connections: number): Promise<Row[]> {
+  const runs = servers.map(() => [] as Awaited<ReturnType<typeof runScenario>>[]);
+  for (let i = 0; i < REPEATS; i++) for (const [k, s] of servers.entries()) runs[k].push(await runScenario(s.target, scenario, connections));
+  return servers.map((s, k) => summarize(runs[k], s.name));
 }
 
 async function main() {
   const machine = machineInfo();
   console.log(machineMarkdown(machine));
-  // The baseline's list rows first, in the same run, then this checkout's server alone.
-  const before: Row[] = [];
-  if (baselineDir) {
-    const baseline = await startServer(baselineDir);
-    try {
-      await seed(baseline.target);
-      for (const scenario of scenarios.filter(isList))
-        for (const connections of CONCURRENCY) before.push(await measure(baseline.target, scenario, connections, 'baseline'));
-    } finally {
-      await baseline.stop();
-    }
-  }
+  // With a baseline, both servers run at once and every row is measured on both, interleaved.
+  const baseline = baselineDir ? await startServer(baselineDir) : undefined;
   const { target, stop } = await startServer();
   try {
+    if (baseline) await seed(baseline.target);
     await seed(target);
+    const servers = [...(baseline ? [{ name: 'baseline', target: baseline.target }] : []), { name: 'this', target }];
+    const before: Row[] = [];
     const rows: Row[] = [];
-    for (const scenario of scenarios) for (const connections of CONCURRENCY) rows.push(await measure(target, scenario, connections, 'this'));
+    for (const scenario of scenarios) {
+      for (const connections of CONCURRENCY) {
+        const measured = await measure(servers, scenario, connections);
+        rows.push(measured.at(-1)!);
+        if (baseline) before.push(measured[0]);
+      }
+    }
+    await baseline?.stop();
     console.log(`  watch fan-out: ${WATCHERS} watchers x ${WATCH_EVENTS} events ...`);
     const fanOut = await watchFanOut(target);
     console.log(
@@ -255,9 +262,9 @@ async function main() {
     const comparison = before.length
       ? [
           '',
-          `Lists side by side in this run: the baseline is commit ${baselineCommit()} (its own server, same machine, run just before).`,
+          `Side by side in this run: the baseline is commit ${baselineCommit()}, its own server running beside this one on the same machine, each row's runs interleaved (baseline, this, baseline, ...).`,
           '',
-          markdownTable(['list', 'clients', 'p99 ms before', 'p99 ms now', 'req/s before', 'req/s now', 'ratio'], beforeAfter),
+          markdownTable(['call', 'clients', 'p99 ms before', 'p99 ms now', 'req/s before', 'req/s now', 'ratio'], beforeAfter),
         ]
       : [];
     const markdown = [
@@ -280,6 +287,7 @@ async function main() {
       markdown,
     );
   } finally {
+    await baseline?.stop();
     await stop();
   }
 }

@@ -36,6 +36,8 @@ export async function startBenchServer(script: string, options: { cwd?: string; 
   return {
     target,
     async stop() {
+      // Stopping twice is stopping once.
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
