@@ -10,7 +10,7 @@
  * run: both servers up at once, each row's runs interleaved. A baseline can be made with
  * `git archive <commit> | tar -x -C DIR && echo <commit> > DIR/COMMIT && ln -s $PWD/node_modules DIR/`.
  *
- *   npx tsx bench/api/run.ts [--quick] [--baseline DIR]
+ *   npx tsx bench/api/run.ts [--quick] [--baseline DIR] [--only CALL]
  */
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
@@ -51,6 +51,9 @@ function call(t: Target, method: string, path: string, body?: unknown, contentTy
   });
 }
 
+const onlyAt = process.argv.indexOf('--only');
+/** Rows whose call starts with this (`--only patch`); the watch fan-out runs only without it. */
+const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
 const baselineAt = process.argv.indexOf('--baseline');
 const baselineDir = baselineAt > 0 ? process.argv[baselineAt + 1] : undefined;
 
@@ -236,7 +239,7 @@ async function main() {
     const servers = [...(baseline ? [{ name: 'baseline', target: baseline.target }] : []), { name: 'this', target }];
     const before: Row[] = [];
     const rows: Row[] = [];
-    for (const scenario of scenarios) {
+    for (const scenario of scenarios.filter((x) => !only || x.name.startsWith(only))) {
       for (const connections of CONCURRENCY) {
         const measured = await measure(servers, scenario, connections);
         rows.push(measured.at(-1)!);
@@ -244,6 +247,8 @@ async function main() {
       }
     }
     await baseline?.stop();
+    // A look at some rows: printed, not written over the results.
+    if (only) return;
     console.log(`  watch fan-out: ${WATCHERS} watchers x ${WATCH_EVENTS} events ...`);
     const fanOut = await watchFanOut(target);
     console.log(
