@@ -20,7 +20,8 @@ export async function createStore(url: string, options: StoreFactoryOptions = {}
     if (url === 'sqlite::memory:') return openSqliteStore({ path: ':memory:', ...options });
     const rest = url.slice('sqlite://'.length);
     const path = resolve(rest);
-    mkdirSync(dirname(path), { recursive: true });
+    // The folder holds the cluster's state, Secrets among it: its owner's alone.
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     return openSqliteStore({ path, ...options });
   }
   if (url.startsWith('dynamodb://')) {

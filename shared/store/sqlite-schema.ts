@@ -5,6 +5,7 @@
  * driver holds only what a write, a list and a watch do, and the SQL reads as one schema.
  */
 import Database from 'better-sqlite3';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import type { KubeObject } from './object.js';
 import type { ChangeEvent, ChangeType } from './types.js';
 
@@ -20,8 +21,16 @@ export interface LogRow {
   prev: string | null;
 }
 
-/** Opens (or creates) the file; a write is acknowledged only once it is on disk. */
+/**
+ * Opens (or creates) the file; a write is acknowledged only once it is on disk. The file is its
+ * owner's alone (0600): it holds Secrets. SQLite gives the WAL and shared-memory files the mode
+ * of the database file; files left by an older version are narrowed too.
+ */
 export function openDatabase(path: string): Database.Database {
+  if (path !== ':memory:') {
+    closeSync(openSync(path, 'a', 0o600));
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+  }
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
