@@ -1,6 +1,7 @@
 /**
  * The control loop of the embedded shape, in one call: the controllers (scheduler,
- * ReplicaSet, Deployment, garbage collector, namespace, node lifecycle) on the store's change feed, with the in-process queue for delayed work. The
+ * ReplicaSet, Deployment, garbage collector, namespace, node lifecycle, service accounts) on the
+ * store's change feed, with the in-process queue for delayed work. The
  * stream Lambda runs the same controllers through `dispatch` instead.
  */
 import { DeploymentController } from './controllers/deployment.js';
@@ -10,6 +11,7 @@ import { NamespaceController } from './controllers/namespace.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './controllers/node-lifecycle.js';
 import { ReplicaSetController } from './controllers/replicaset.js';
 import { SchedulerController, type SchedulerOptions } from './controllers/scheduler.js';
+import { ServiceAccountController } from './controllers/serviceaccount.js';
 import type { Controller } from './controllers/types.js';
 import { createQueue } from './queue/factory.js';
 import type { Queue } from './queue/types.js';
@@ -36,6 +38,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new GarbageCollector(store),
     new NamespaceController(store),
     new NodeLifecycleController(store, options.nodeLifecycle),
+    new ServiceAccountController(store),
   ];
 }
 

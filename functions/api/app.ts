@@ -7,23 +7,33 @@
 import { Hono } from 'hono';
 import { Registry } from '../../shared/api/registry.js';
 import { ApiError } from '../../shared/api/status.js';
+import type { Authorizer, RuleLister, UserInfo } from '../../shared/auth/authorizer.js';
+import type { Admission } from '../../shared/auth/index.js';
+import type { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import type { Store } from '../../shared/store/types.js';
+import { effectiveUser, forbiddenError, requestAttributes } from './authz.js';
 import { errorResponse, json } from './http.js';
+import { userOf } from './request.js';
 import { ListCache } from './list-cache.js';
 import { PUBLIC_PATHS, discoveryRoutes } from './routes/discovery.js';
 import { resourceRoutes, type LogProvider } from './routes/resources.js';
 
 export type { LogProvider } from './routes/resources.js';
 
-export interface Identity {
-  name: string;
-  groups: string[];
-}
+export type Identity = UserInfo;
 
 export interface AppOptions {
   store: Store;
   /** Maps a bearer token to an identity; requests without one get 401. Absent: no auth (tests of the core only). */
   authenticate?: (token: string) => Promise<Identity | undefined> | Identity | undefined;
+  /** Decides every authenticated request (RBAC and the node authorizer). Absent: all is allowed. */
+  authorizer?: Authorizer;
+  /** What the authorizer grants, for SelfSubjectRulesReview. */
+  rules?: RuleLister;
+  /** Admission that needs to know who asks (NodeRestriction, RBAC escalation). */
+  admission?: Admission;
+  /** Signs and checks ServiceAccount tokens; also serves their OpenID discovery and JWKS. */
+  tokens?: ServiceAccountTokens;
   logs?: LogProvider;
   /** How often an idle watch that allows bookmarks gets one. */
   watchBookmarkIntervalMs?: number;
@@ -44,11 +54,24 @@ export function createApp(options: AppOptions): Hono {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
       const identity = match ? await authenticate(match[1]) : undefined;
       if (!identity) return json(c, new ApiError(401, 'Unauthorized', 'Unauthorized').toStatus(), 401);
-      c.set('identity' as never, identity as never);
+      // Every signed-in user is in system:authenticated, as kube-apiserver adds it.
+      const groups = identity.groups.includes('system:authenticated') ? identity.groups : [...identity.groups, 'system:authenticated'];
+      const user = { ...identity, groups };
+      c.set('user' as never, (options.authorizer ? await effectiveUser(c, user, options.authorizer) : user) as never);
       return next();
     });
   }
-  app.route('/', discoveryRoutes(options.serverAddress));
+  if (options.authenticate && options.authorizer) {
+    const authorizer = options.authorizer;
+    app.use('*', async (c, next) => {
+      if (PUBLIC_PATHS.has(c.req.path)) return next();
+      const attributes = requestAttributes(userOf(c)!, c.req.method, c.req.path, (name) => c.req.query(name));
+      const decision = await authorizer.authorize(attributes);
+      if (!decision.allowed) throw forbiddenError(attributes, decision.denied ? decision.reason : undefined);
+      return next();
+    });
+  }
+  app.route('/', discoveryRoutes(options.serverAddress, options.tokens));
   app.route(
     '/',
     resourceRoutes({
@@ -56,6 +79,10 @@ export function createApp(options: AppOptions): Hono {
       registry: new Registry(options.store),
       lists: new ListCache(),
       logs: options.logs,
+      authorizer: options.authorizer,
+      rules: options.rules,
+      admission: options.admission,
+      tokens: options.tokens,
       bookmarkIntervalMs: options.watchBookmarkIntervalMs ?? 10_000,
       maxWatchSeconds: options.maxWatchSeconds ?? 1800,
     }),

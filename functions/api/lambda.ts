@@ -4,14 +4,22 @@
  * SKIFF_TOKENS, a JSON list of { sha256, user, groups } records.
  */
 import { handle } from 'hono/aws-lambda';
+import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
+import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import { TokenAuthenticator, type TokenRecord } from '../../shared/auth/tokens.js';
 import { Registry } from '../../shared/api/registry.js';
 import { createStore } from '../../shared/store/factory.js';
 import { createApp } from './app.js';
 
 const store = await createStore(process.env.SKIFF_STORE_URL ?? 'dynamodb://skiff-state');
-// Idempotent: the first cold start makes default, kube-system, kube-public and kube-node-lease.
+// Idempotent: the first cold start makes default, kube-system, kube-public and kube-node-lease,
+// and the default roles.
 await new Registry(store).ensureSystemNamespaces();
+await reconcileBootstrapPolicy(store);
+const tokens = new ServiceAccountTokens(store, { issuer: process.env.SKIFF_ISSUER });
+await tokens.rotate();
 const auth = new TokenAuthenticator(JSON.parse(process.env.SKIFF_TOKENS ?? '[]') as TokenRecord[]);
 
-export const handler = handle(createApp({ store, authenticate: (token) => auth.authenticate(token) }));
+export const handler = handle(
+  createApp({ store, authenticate: async (token) => auth.authenticate(token) ?? (await tokens.authenticate(token)), ...clusterAuthorization(store), tokens }),
+);

@@ -7,6 +7,7 @@ import type { Context } from 'hono';
 import type { DeleteRequest, FieldValidation, PatchType } from '../../shared/api/registry.js';
 import { badRequest, unsupportedMediaType } from '../../shared/api/status.js';
 import type { IncludeObject } from '../../shared/api/tables.js';
+import type { UserInfo } from '../../shared/auth/authorizer.js';
 import { decodeBody, hasBody, readBody } from './body.js';
 
 const OBJECT_MEDIA_TYPES = new Set(['', 'application/json', 'application/yaml', 'text/yaml', 'application/vnd.kubernetes.protobuf']);
@@ -109,3 +110,6 @@ export async function deleteRequest(c: Context): Promise<DeleteRequest> {
     dryRun: dryRun(c.req.queries('dryRun') ?? (Array.isArray(opts.dryRun) ? (opts.dryRun as string[]) : undefined)),
   };
 }
+
+/** The user a request acts as (after impersonation); undefined when the app authenticates no one. */
+export const userOf = (c: Context): UserInfo | undefined => c.get('user' as never) as UserInfo | undefined;

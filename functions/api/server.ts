@@ -9,13 +9,15 @@
  * closes, so a client still writing it reads the answer instead of a reset.
  */
 import { getRequestListener } from '@hono/node-server';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
+import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
+import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import { TokenAuthenticator, hashToken, newToken, type TokenRecord } from '../../shared/auth/tokens.js';
 import { Registry } from '../../shared/api/registry.js';
 import type { Store } from '../../shared/store/types.js';
@@ -33,6 +35,8 @@ export interface ApiServerOptions {
   logs?: LogProvider;
   watchBookmarkIntervalMs?: number;
   maxWatchSeconds?: number;
+  /** The service account token issuer (`iss`); default https://kubernetes.default.svc.cluster.local. */
+  issuer?: string;
 }
 
 export interface ApiServer {
@@ -235,7 +239,8 @@ function adminTokenFrom(kubeconfigPath: string, auth: TokenAuthenticator): strin
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { store, dataDir } = options;
   const host = options.host ?? '127.0.0.1';
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
   const tls = ensureTls(join(dataDir, 'pki'));
   const tokensPath = join(dataDir, 'tokens.json');
   const kubeconfigPath = join(dataDir, 'kubeconfig');
@@ -250,9 +255,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const adminToken = adminTokenFrom(kubeconfigPath, auth) ?? issueToken(ADMIN.user, ADMIN.groups);
 
   await new Registry(store).ensureSystemNamespaces();
+  await reconcileBootstrapPolicy(store);
+  const tokens = new ServiceAccountTokens(store, { issuer: options.issuer });
+  await tokens.rotate();
   const app = createApp({
     store,
-    authenticate: (t) => auth.authenticate(t),
+    // A static token (the admin's, a node's), else a ServiceAccount's signed one.
+    authenticate: async (t) => auth.authenticate(t) ?? (await tokens.authenticate(t)),
+    ...clusterAuthorization(store),
+    tokens,
     logs: options.logs,
     watchBookmarkIntervalMs: options.watchBookmarkIntervalMs,
     maxWatchSeconds: options.maxWatchSeconds,

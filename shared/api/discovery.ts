@@ -3,7 +3,7 @@
  * and v2beta1, one request for everything) when the client asks for it, else the plain
  * APIVersions / APIGroupList / APIResourceList that every client understands.
  */
-import { ALL_VERBS, RESOURCES, groupVersion, resourcesOf, servedGroupVersions, type ResourceInfo } from './resources.js';
+import { RESOURCES, groupVersion, resourcesOf, servedGroupVersions, type ResourceInfo } from './resources.js';
 
 export const SERVER_VERSION = {
   major: '1',
@@ -36,6 +36,8 @@ function subresourceShape(info: ResourceInfo, sub: string): SubresourceShape {
       return { name: sub, kind: { group: '', version: 'v1', kind: 'Binding' }, verbs: ['create'] };
     case 'eviction':
       return { name: sub, kind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] };
+    case 'token':
+      return { name: sub, kind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }, verbs: ['create'] };
     case 'finalize':
       return { name: sub, kind: own, verbs: ['update'] };
     default:
@@ -52,7 +54,7 @@ export function apiResourceList(group: string, version: string) {
       singularName: info.singular,
       namespaced: info.namespaced,
       kind: info.kind,
-      verbs: ALL_VERBS,
+      verbs: info.verbs,
     };
     if (info.shortNames.length) entry.shortNames = info.shortNames;
     if (info.categories.length) entry.categories = info.categories;
@@ -143,7 +145,7 @@ export function aggregatedDiscovery(core: boolean, version: 'v2' | 'v2beta1') {
               responseKind: { group: i.group, version: i.version, kind: i.kind },
               scope: i.namespaced ? 'Namespaced' : 'Cluster',
               singularResource: i.singular,
-              verbs: ALL_VERBS,
+              verbs: i.verbs,
             };
             if (i.shortNames.length) entry.shortNames = i.shortNames;
             if (i.categories.length) entry.categories = i.categories;

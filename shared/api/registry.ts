@@ -40,6 +40,11 @@ export interface WriteOptions {
   dryRun?: boolean;
   fieldManager?: string;
   fieldValidation?: FieldValidation;
+  /**
+   * Checks that need to know who asks (RBAC's escalation check, NodeRestriction), run on the
+   * object as it would be written, after defaults and validation; throws to refuse.
+   */
+  admit?: (object: KubeObject, old: KubeObject | undefined) => Promise<void> | void;
 }
 
 export interface DeleteRequest {
@@ -171,6 +176,7 @@ export class Registry {
     const name = object.metadata.name ?? '';
     const causes = validateCreate(info, object, schemaCauses);
     if (causes.length) throw invalid(info, name || object.metadata.generateName || '', causes);
+    await options.admit?.(object, undefined);
     await this.requireNamespace(info, namespace, name || object.metadata.generateName || '');
     const managed = options.fieldManager ? recordUpdate(undefined, object, { manager: options.fieldManager, gvk: info }) : object;
     if (options.dryRun) {
@@ -222,8 +228,10 @@ export class Registry {
     return { object: await this.commitUpdate(info, current, object, { ...options, schemaCauses }), warnings };
   }
 
-  /** Writes `next` over `current` with `current`'s resourceVersion unless `next` names one. */
-  /** Writes `next` over `current` with the kind's admission (also the scale subresource's write). */
+  /**
+   * Writes `next` over `current` (with `current`'s resourceVersion unless `next` names one) and
+   * the kind's admission; also the scale subresource's write.
+   */
   async commitUpdate(
     info: ResourceInfo,
     current: KubeObject,
@@ -258,6 +266,7 @@ export class Registry {
     // A /status write keeps the stored spec: only the schema's view of the whole object applies.
     const causes = validateUpdate(info, next, current, options.subresource ? [] : options.schemaCauses);
     if (causes.length) throw invalid(info, current.metadata.name ?? '', causes);
+    await options.admit?.(next, current);
     if (options.fieldManager) next = recordUpdate(current, next, { manager: options.fieldManager, gvk: info, subresource: options.subresource });
     if (options.dryRun) return next;
     try {

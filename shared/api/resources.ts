@@ -7,7 +7,7 @@ import type { Kind, ResourceInfo } from './kinds/kind.js';
 
 export type { ResourceInfo } from './kinds/kind.js';
 
-export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+export { ALL_VERBS } from './kinds/kind.js';
 
 /** Every served resource, from the kinds (`kinds/index.ts`). */
 export const RESOURCES: ResourceInfo[] = KINDS.map((k) => k.info);

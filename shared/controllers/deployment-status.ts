@@ -5,8 +5,8 @@
  */
 import type { Condition, Deployment, Pod, ReplicaSet } from '../api/schemas/index.js';
 import { nowTimestamp } from '../store/object.js';
-import { matchLabels } from '../store/selectors.js';
-import { availableInMs, controllerOf, isPodReady, toSelector } from './replicaset.js';
+import { fromLabelSelector, matchLabels } from '../store/selectors.js';
+import { availableInMs, controllerOf, isPodReady } from './replicaset.js';
 
 /** An int-or-percent of `total` (maxSurge rounds up, maxUnavailable down). */
 export function resolveIntOrPercent(value: number | string | undefined, total: number, roundUp: boolean): number {
@@ -41,7 +41,7 @@ export interface PodCounts {
 }
 
 export function countPods(d: Deployment, replicaSets: ReplicaSet[], newRS: ReplicaSet | undefined, pods: Pod[], replicas: number, nowMs: number): PodCounts {
-  const selector = toSelector(d.spec.selector);
+  const selector = fromLabelSelector(d.spec.selector);
   const ownedUids = new Set(replicaSets.map((rs) => rs.metadata.uid));
   const active = pods.filter((p) => ownedUids.has(controllerOf(p)?.uid) && !p.metadata.deletionTimestamp && matchLabels(selector, p.metadata.labels));
   const updated = newRS ? active.filter((p) => controllerOf(p)?.uid === newRS.metadata.uid) : [];

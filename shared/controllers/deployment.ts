@@ -11,11 +11,11 @@ import { typed, typedList } from '../api/objects.js';
 import type { Deployment, Pod, ReplicaSet } from '../api/schemas/index.js';
 import { ignore, ignoreNotFound, isAlreadyExists, isConflict, isNotFound } from '../errors.js';
 import { guaranteedUpdate } from '../store/retry.js';
-import { matchLabels, type Selector } from '../store/selectors.js';
+import { fromLabelSelector, matchLabels, type Selector } from '../store/selectors.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { countPods, deploymentStatus, rolloutBounds } from './deployment-status.js';
 import { EventRecorder } from './events.js';
-import { availableInMs, controllerOf, controllerRef, isActive, toSelector } from './replicaset.js';
+import { availableInMs, controllerOf, controllerRef, isActive } from './replicaset.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 const DEPLOYMENTS = 'deployments.apps';
@@ -107,7 +107,7 @@ export class DeploymentController implements Controller {
     if (!stored || stored.metadata.deletionTimestamp) return;
     const d = typed(DEPLOYMENTS, stored);
     const replicas = d.spec.replicas ?? 1;
-    const selector = toSelector(d.spec.selector);
+    const selector = fromLabelSelector(d.spec.selector);
     const all = await this.replicaSetsOf(d, selector);
     const hash = templateHash(d.spec.template);
     let newRS = all.find((rs) => rs.metadata.labels?.[TEMPLATE_HASH] === hash);
@@ -305,7 +305,7 @@ export class DeploymentController implements Controller {
 
   private async updateStatus(d: Deployment, all: ReplicaSet[], newRS: ReplicaSet | undefined, replicas: number, pods?: Pod[]): Promise<ReconcileResult | void> {
     const podList =
-      pods ?? typedList('pods', (await this.store.list('pods', { namespace: d.metadata.namespace, labelSelector: toSelector(d.spec.selector) })).items);
+      pods ?? typedList('pods', (await this.store.list('pods', { namespace: d.metadata.namespace, labelSelector: fromLabelSelector(d.spec.selector) })).items);
     const counts = countPods(d, all, newRS, podList, replicas, this.now().getTime());
     let requeue: ReconcileResult | undefined;
     await guaranteedUpdate<Deployment>(this.store, DEPLOYMENTS, d.metadata.namespace ?? '', d.metadata.name ?? '', (current) => {

@@ -7,11 +7,11 @@
 import { conditionOf, isTerminal, typed, typedList } from '../api/objects.js';
 import { Registry } from '../api/registry.js';
 import { findResource } from '../api/resources.js';
-import type { LabelSelector, Pod, ReplicaSet } from '../api/schemas/index.js';
+import type { Pod, ReplicaSet } from '../api/schemas/index.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
 import type { KubeObject, OwnerReference } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
-import { matchLabels, type Selector } from '../store/selectors.js';
+import { fromLabelSelector, matchLabels } from '../store/selectors.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { EventRecorder } from './events.js';
 import type { Controller, ReconcileResult } from './types.js';
@@ -28,20 +28,6 @@ export function controllerOf(object: KubeObject): OwnerReference | undefined {
 /** The reference that makes `owner` (of `apiVersion` and `kind`) the controller of what carries it. */
 export function controllerRef(owner: KubeObject, apiVersion: string, kind: string): OwnerReference {
   return { apiVersion, kind, name: owner.metadata.name!, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true };
-}
-
-/** A LabelSelector (matchLabels and matchExpressions) as the store's parsed selector. */
-export function toSelector(labelSelector: LabelSelector | undefined): Selector {
-  const requirements: Selector['requirements'] = Object.entries(labelSelector?.matchLabels ?? {}).map(([key, value]) => ({
-    key,
-    operator: 'in' as const,
-    values: [value],
-  }));
-  for (const e of labelSelector?.matchExpressions ?? []) {
-    const operator = ({ In: 'in', NotIn: 'notin', Exists: 'exists', DoesNotExist: 'notexists' } as const)[e.operator as 'In'];
-    if (operator) requirements.push({ key: e.key, operator, values: e.values ?? [] });
-  }
-  return { kind: 'label', requirements };
 }
 
 export function isPodReady(pod: Pod): boolean {
@@ -137,7 +123,7 @@ export class ReplicaSetController implements Controller {
     if (!stored || stored.metadata.deletionTimestamp) return;
     const rs = typed(RS, stored);
     const spec = rs.spec;
-    const selector = toSelector(spec.selector);
+    const selector = fromLabelSelector(spec.selector);
     // The pods the selector matches: owned ones count, matching orphans are adopted. (Owned pods
     // that stop matching are released by their own `release/` key.)
     const uid = rs.metadata.uid;
@@ -170,7 +156,7 @@ export class ReplicaSetController implements Controller {
     if (!pod || owner?.kind !== 'ReplicaSet') return;
     const rs = await this.store.get(RS, namespace, owner.name).catch(ignoreNotFound);
     if (!rs || rs.metadata.uid !== owner.uid) return;
-    if (!matchLabels(toSelector(typed(RS, rs).spec.selector), pod.metadata.labels)) await this.setOwner(pod, undefined, rs);
+    if (!matchLabels(fromLabelSelector(typed(RS, rs).spec.selector), pod.metadata.labels)) await this.setOwner(pod, undefined, rs);
   }
 
   /** Adopts (owner) or releases (undefined) a pod; true when the write happened. */

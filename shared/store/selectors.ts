@@ -6,6 +6,7 @@
  * comma-separated, with `\,` `\=` `\\` escapes; a path is dotted into the object
  * (`spec.nodeName`, `involvedObject.uid`) and a missing field reads as ''.
  */
+import type { LabelSelector } from '../api/schemas/common.js';
 import { InvalidError } from './errors.js';
 import type { KubeObject } from './object.js';
 
@@ -204,6 +205,16 @@ export function matchFields(selector: Selector | undefined, object: KubeObject):
     if (!matchRequirement(req, fieldValue(object, req.key))) return false;
   }
   return true;
+}
+
+/** A LabelSelector as objects hold it (matchLabels and matchExpressions), parsed. An empty one matches everything. */
+export function fromLabelSelector(labelSelector: LabelSelector | undefined): Selector {
+  const requirements: Requirement[] = Object.entries(labelSelector?.matchLabels ?? {}).map(([key, value]) => ({ key, operator: 'in', values: [value] }));
+  for (const e of labelSelector?.matchExpressions ?? []) {
+    const operator = ({ In: 'in', NotIn: 'notin', Exists: 'exists', DoesNotExist: 'notexists' } as const)[e.operator as 'In'];
+    if (operator) requirements.push({ key: e.key, operator, values: e.values ?? [] });
+  }
+  return { kind: 'label', requirements };
 }
 
 /** The equality requirements of a label selector, as a map (what `matchLabels` in a spec holds). */

@@ -11,13 +11,18 @@ import {
   apiVersions,
 } from '../../../shared/api/discovery.js';
 import { openApiV3Document, openApiV3Root } from '../../../shared/api/openapi.js';
+import type { ServiceAccountTokens } from '../../../shared/auth/service-account-tokens.js';
 import { json, jsonText } from '../http.js';
 
-/** Paths served without a token. */
-export const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
+/** Paths served without a token: health, version, and the service account issuer's public keys (for those who check its tokens). */
+export const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz', '/.well-known/openid-configuration', '/openid/v1/jwks']);
 
-export function discoveryRoutes(serverAddress?: string): Hono {
+export function discoveryRoutes(serverAddress?: string, tokens?: ServiceAccountTokens): Hono {
   const app = new Hono();
+  if (tokens) {
+    app.get('/.well-known/openid-configuration', (c) => json(c, tokens.openidConfiguration()));
+    app.get('/openid/v1/jwks', async (c) => jsonText(c, JSON.stringify(await tokens.jwks()), 200, { 'content-type': 'application/jwk-set+json' }));
+  }
   for (const path of ['/healthz', '/livez', '/readyz']) app.get(path, (c) => c.text('ok'));
   app.get('/version', (c) => json(c, SERVER_VERSION));
   // /api and /apis answer aggregated discovery (one request for everything) when asked for it.

@@ -3,9 +3,14 @@
  * each of those shapes has its table of verbs. A method the table lacks is a 405.
  */
 import { Hono, type Context } from 'hono';
-import type { Registry } from '../../../shared/api/registry.js';
-import { groupVersion } from '../../../shared/api/resources.js';
-import { ApiError, badRequest, methodNotAllowed } from '../../../shared/api/status.js';
+import type { Registry, WriteOptions } from '../../../shared/api/registry.js';
+import type { Authorizer, RuleLister } from '../../../shared/auth/authorizer.js';
+import type { Admission } from '../../../shared/auth/index.js';
+import type { ServiceAccountTokens } from '../../../shared/auth/service-account-tokens.js';
+import { requestToken } from '../../../shared/auth/token-request.js';
+import { groupVersion, kindOf } from '../../../shared/api/resources.js';
+import { ApiError, badRequest, invalid, methodNotAllowed } from '../../../shared/api/status.js';
+import { checkFields, checkKind, checkNamespace } from '../../../shared/api/write-checks.js';
 import { bind, getScale, patchScale, updateScale } from '../../../shared/api/subresources.js';
 import { toTable } from '../../../shared/api/tables.js';
 import type { KubeObject } from '../../../shared/store/object.js';
@@ -13,7 +18,7 @@ import type { Store } from '../../../shared/store/types.js';
 import { cutOff, encodedJson, json, jsonText, rawPath, warningHeaders } from '../http.js';
 import type { Bytes, ListCache } from '../list-cache.js';
 import { parseResourcePath, type ResourceTarget } from '../path.js';
-import { boolParam, deleteRequest, includeObject, intParam, objectBody, patchType, wantsTable, writeOptions } from '../request.js';
+import { boolParam, deleteRequest, includeObject, intParam, objectBody, patchType, userOf, wantsTable, writeOptions } from '../request.js';
 import { listJson, objectJson } from '../serialize.js';
 import { watchResponse } from '../watch.js';
 
@@ -27,6 +32,11 @@ export interface ResourceContext {
   logs?: LogProvider;
   bookmarkIntervalMs: number;
   maxWatchSeconds: number;
+  authorizer?: Authorizer;
+  rules?: RuleLister;
+  admission?: Admission;
+  /** Signs ServiceAccount tokens (TokenRequest); absent: none are issued. */
+  tokens?: ServiceAccountTokens;
 }
 
 type Handler = (c: Context, target: ResourceTarget) => Promise<Response>;
@@ -43,6 +53,9 @@ export function resourceRoutes(ctx: ResourceContext): Hono {
   return app;
 }
 
+const COLLECTION_VERBS: Record<string, string> = { GET: 'list', POST: 'create', DELETE: 'deletecollection' };
+const OBJECT_VERBS: Record<string, string> = { GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+
 /** Parses the path, then runs the verb of the table its shape selects. */
 async function serve(c: Context, group: string, version: string, rest: string, verbs: ReturnType<typeof resourceVerbs>): Promise<Response> {
   const target = parseTarget(c, group, version, rest);
@@ -54,6 +67,10 @@ async function serve(c: Context, group: string, version: string, rest: string, v
     throw methodNotAllowed(`${method} is not supported on ${info.resource} across all namespaces`);
   const table = name === undefined ? verbs.collection : subresource && subresource !== 'status' ? verbs.subresources[subresource] : verbs.object;
   const handler = table?.[method];
+  // A kind serves the verbs it lists: one that is only asked (a review) serves create alone.
+  const verb = subresource && subresource !== 'status' ? undefined : (name === undefined ? COLLECTION_VERBS : OBJECT_VERBS)[method];
+  // kube-apiserver registers no route for a verb a kind does not serve; kubectl words that 405 so.
+  if (verb !== undefined && !info.verbs.includes(verb)) throw methodNotAllowed('the server does not allow this method on the requested resource');
   if (!handler)
     throw methodNotAllowed(
       `${method} is not supported on ${name === undefined ? 'a collection of ' : ''}${subresource ? `${info.resource}/${subresource}` : info.resource}`,
@@ -119,7 +136,9 @@ function resourceVerbs(ctx: ResourceContext) {
   const collection: VerbTable = {
     GET: (c, t) => (boolParam(c.req.query('watch')) ? watchCollection(c, t) : list(c, t, ctx)),
     async POST(c, t) {
-      const result = await registry.create(t.info, ns(t), await objectBody(c), writeOptions(c));
+      const body = await objectBody(c);
+      if (kindOf(t.info.kind)?.review) return review(c, t, body, ctx);
+      const result = await registry.create(t.info, ns(t), body, admitted(c, t, ctx));
       return one(c, t, result.object, 201, warningHeaders(result.warnings));
     },
     async DELETE(c, t) {
@@ -137,13 +156,13 @@ function resourceVerbs(ctx: ResourceContext) {
     GET: async (c, t) =>
       boolParam(c.req.query('watch')) ? watch(ctx, c, t, { fieldSelector: `metadata.name=${t.name}` }) : one(c, t, await registry.get(t.info, ns(t), t.name!)),
     async PUT(c, t) {
-      const result = await registry.update(t.info, ns(t), t.name!, await objectBody(c), { ...writeOptions(c), subresource: t.subresource });
+      const result = await registry.update(t.info, ns(t), t.name!, await objectBody(c), { ...admitted(c, t, ctx), subresource: t.subresource });
       return one(c, t, result.object, 200, warningHeaders(result.warnings));
     },
     async PATCH(c, t) {
       const type = patchType(c.req.header('content-type'));
       const result = await registry.patch(t.info, ns(t), t.name!, type, await objectBody(c), {
-        ...writeOptions(c),
+        ...admitted(c, t, ctx),
         force: boolParam(c.req.query('force')),
         subresource: t.subresource,
       });
@@ -169,6 +188,12 @@ function subresourceVerbs(ctx: ResourceContext): Record<string, VerbTable> {
         json(c, await patchScale(registry, t.info, ns(t), t.name!, patchType(c.req.header('content-type')), await objectBody(c), writeOptions(c))),
     },
     binding: { POST: async (c, t) => json(c, await bind(ctx.store, ns(t), t.name!, await objectBody(c)), 201) },
+    token: {
+      async POST(c, t) {
+        if (!ctx.tokens) throw badRequest('this cluster issues no service account tokens');
+        return json(c, await requestToken(ctx.store, ctx.tokens, ns(t), t.name!, await objectBody(c)), 201);
+      },
+    },
     log: {
       async GET(c, t) {
         const pod = await registry.get(t.info, ns(t), t.name!);
@@ -180,6 +205,27 @@ function subresourceVerbs(ctx: ResourceContext): Record<string, VerbTable> {
     finalize: {},
     eviction: {},
   };
+}
+
+/** The request's write options, with the admission that needs to know who asks. */
+function admitted(c: Context, t: ResourceTarget, ctx: ResourceContext): WriteOptions {
+  const user = userOf(c);
+  const admission = ctx.admission;
+  return user && admission ? { ...writeOptions(c), admit: (object) => admission(user, t.info, object) } : writeOptions(c);
+}
+
+/** A review: checked as any body is, answered by the kind, stored nowhere. */
+async function review(c: Context, t: ResourceTarget, body: unknown, ctx: ResourceContext): Promise<Response> {
+  const object = checkKind(t.info, body);
+  const { warnings, causes } = checkFields(t.info, object, writeOptions(c).fieldValidation);
+  checkNamespace(t.info, object, ns(t));
+  const kind = kindOf(t.info.kind)!;
+  kind.validate?.(object, causes);
+  if (causes.length) throw invalid(t.info, object.metadata.name ?? '', causes);
+  const user = userOf(c) ?? { name: 'system:anonymous', groups: ['system:unauthenticated'] };
+  const authorizer = ctx.authorizer ?? { authorize: () => ({ allowed: true as const, reason: 'no authorizer: everything is allowed' }) };
+  const answer = await kind.review!(object, { user, authorizer, rules: ctx.rules });
+  return json(c, answer, 201, warningHeaders(warnings));
 }
 
 /** The label and field selectors a request names (an empty one is none). */

@@ -12,8 +12,34 @@ import { namespace } from './namespace.js';
 import { node } from './node.js';
 import { pod } from './pod.js';
 import { priorityClass } from './priorityclass.js';
+import { clusterRole, clusterRoleBinding, role, roleBinding } from './rbac.js';
 import { replicaSet } from './replicaset.js';
+import { localSubjectAccessReview, selfSubjectAccessReview, selfSubjectReview, selfSubjectRulesReview, subjectAccessReview } from './reviews.js';
 import { secret } from './secret.js';
 import { service } from './service.js';
+import { serviceAccount } from './serviceaccount.js';
 
-export const KINDS: Kind[] = [namespace, pod, node, service, endpoints, event, configMap, secret, deployment, replicaSet, lease, priorityClass];
+export const KINDS: Kind[] = [
+  namespace,
+  pod,
+  node,
+  service,
+  endpoints,
+  event,
+  configMap,
+  secret,
+  serviceAccount,
+  deployment,
+  replicaSet,
+  lease,
+  priorityClass,
+  role,
+  clusterRole,
+  roleBinding,
+  clusterRoleBinding,
+  selfSubjectAccessReview,
+  selfSubjectRulesReview,
+  subjectAccessReview,
+  localSubjectAccessReview,
+  selfSubjectReview,
+];

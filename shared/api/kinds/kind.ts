@@ -5,10 +5,14 @@
  * `index.ts`.
  */
 import type { z } from 'zod';
+import type { Authorizer, RuleLister, UserInfo } from '../../auth/authorizer.js';
 import type { KubeObject } from '../../store/object.js';
 import type { Column } from '../columns.js';
 import type { NameRule } from '../names.js';
 import type { StatusCause } from '../status.js';
+
+/** What a stored resource serves; a kind that is only asked (a review) serves `create` alone. */
+export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
 export interface ResourceInfo {
   /** '' for the core group. */
@@ -28,6 +32,8 @@ export interface ResourceInfo {
   storeKey: string;
   /** Writes to the main resource keep the stored status (status is written via /status). */
   statusSubresource: boolean;
+  /** The verbs discovery lists and the API serves. */
+  verbs: string[];
 }
 
 export interface ResourceOptions {
@@ -37,6 +43,7 @@ export interface ResourceOptions {
   categories?: string[];
   subresources?: string[];
   fieldSelectors?: string[];
+  verbs?: string[];
 }
 
 /** A resource's discovery facts, with Kubernetes' defaults (namespaced, singular = lower-case kind). */
@@ -55,6 +62,7 @@ export function resource(group: string, version: string, plural: string, kind: s
     fieldSelectors: opts.fieldSelectors ?? [],
     storeKey: group ? `${plural}.${group}` : plural,
     statusSubresource: subresources.includes('status'),
+    verbs: opts.verbs ?? ALL_VERBS,
   };
 }
 
@@ -68,6 +76,14 @@ export interface DeletionRules {
   graceSeconds?(object: KubeObject, requested: number | undefined): number;
   /** The object as marked for deletion, beyond deletionTimestamp (a namespace is Terminating). */
   marked?(object: KubeObject): KubeObject;
+}
+
+/** Who asks a review, and what decides it. */
+export interface Asker {
+  user: UserInfo;
+  authorizer: Authorizer;
+  /** What the authorizer grants, rule by rule (SelfSubjectRulesReview). */
+  rules?: RuleLister;
 }
 
 export interface Kind {
@@ -87,4 +103,9 @@ export interface Kind {
   /** Adds the causes of an update that changes what may not change. */
   validateUpdate?(object: KubeObject, old: KubeObject, causes: StatusCause[]): void;
   readonly deletion?: DeletionRules;
+  /**
+   * For a kind that is asked, never stored (SelfSubjectAccessReview): the answer to a POST of
+   * `object` (already checked against the schema and validated), with its status filled in.
+   */
+  review?(object: KubeObject, asker: Asker): Promise<KubeObject>;
 }

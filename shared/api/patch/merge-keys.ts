@@ -16,8 +16,10 @@ export function listStrategy(path: string[]): ListStrategy {
     case 'initContainers':
     case 'ephemeralContainers':
     case 'volumes':
-    case 'imagePullSecrets':
       return { kind: 'merge', key: 'name' };
+    case 'imagePullSecrets':
+      // A pod spec's merge by name; a ServiceAccount's (at the top) is replaced whole.
+      return parents.length ? { kind: 'merge', key: 'name' } : { kind: 'replace' };
     case 'env':
       return { kind: 'merge', key: 'name' };
     case 'ports':

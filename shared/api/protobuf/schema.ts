@@ -143,6 +143,36 @@ export const MESSAGES: Record<string, Record<number, FieldDef>> = {
   VolumeMount: { 1: s('name'), 2: b('readOnly'), 3: s('mountPath'), 4: s('subPath') },
   Volume: { 1: s('name') },
   Toleration: { 1: s('key'), 2: s('operator'), 3: s('value'), 4: s('effect'), 5: i('tolerationSeconds', true) },
+
+  ServiceAccount: {
+    1: m('metadata', 'ObjectMeta'),
+    2: m('secrets', 'ObjectReference', true),
+    3: m('imagePullSecrets', 'LocalObjectReference', true),
+    4: b('automountServiceAccountToken', true),
+  },
+  ObjectReference: { 1: s('kind'), 2: s('namespace'), 3: s('name'), 4: s('uid'), 5: s('apiVersion'), 6: s('resourceVersion'), 7: s('fieldPath') },
+  LocalObjectReference: { 1: s('name') },
+
+  // rbac.authorization.k8s.io/v1
+  Role: { 1: m('metadata', 'ObjectMeta'), 2: m('rules', 'PolicyRule', true) },
+  ClusterRole: { 1: m('metadata', 'ObjectMeta'), 2: m('rules', 'PolicyRule', true), 3: m('aggregationRule', 'AggregationRule') },
+  AggregationRule: { 1: m('clusterRoleSelectors', 'LabelSelector', true) },
+  PolicyRule: { 1: s('verbs', true), 2: s('apiGroups', true), 3: s('resources', true), 4: s('resourceNames', true), 5: s('nonResourceURLs', true) },
+  RoleBinding: { 1: m('metadata', 'ObjectMeta'), 2: m('subjects', 'Subject', true), 3: m('roleRef', 'RoleRef') },
+  Subject: { 1: s('kind'), 2: s('apiGroup'), 3: s('name'), 4: s('namespace') },
+  RoleRef: { 1: s('apiGroup'), 2: s('kind'), 3: s('name') },
+
+  // authorization.k8s.io/v1 and authentication.k8s.io/v1: what `kubectl auth` sends
+  SelfSubjectAccessReview: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'SelfSubjectAccessReviewSpec') },
+  SelfSubjectAccessReviewSpec: { 1: m('resourceAttributes', 'ResourceAttributes'), 2: m('nonResourceAttributes', 'NonResourceAttributes') },
+  ResourceAttributes: { 1: s('namespace'), 2: s('verb'), 3: s('group'), 4: s('version'), 5: s('resource'), 6: s('subresource'), 7: s('name') },
+  NonResourceAttributes: { 1: s('path'), 2: s('verb') },
+  SelfSubjectRulesReview: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'SelfSubjectRulesReviewSpec') },
+  SelfSubjectRulesReviewSpec: { 1: s('namespace') },
+  SelfSubjectReview: { 1: m('metadata', 'ObjectMeta') },
+  TokenRequest: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'TokenRequestSpec') },
+  TokenRequestSpec: { 1: s('audiences', true), 3: m('boundObjectRef', 'BoundObjectReference'), 4: i('expirationSeconds', true) },
+  BoundObjectReference: { 1: s('kind'), 2: s('apiVersion'), 3: s('name'), 4: s('uid') },
 };
 
 /** The message name of a top-level object, by kind. */
@@ -153,4 +183,13 @@ export const KINDS: Record<string, string> = {
   Service: 'Service',
   Deployment: 'Deployment',
   Pod: 'Pod',
+  ServiceAccount: 'ServiceAccount',
+  Role: 'Role',
+  ClusterRole: 'ClusterRole',
+  RoleBinding: 'RoleBinding',
+  ClusterRoleBinding: 'RoleBinding',
+  SelfSubjectAccessReview: 'SelfSubjectAccessReview',
+  SelfSubjectRulesReview: 'SelfSubjectRulesReview',
+  SelfSubjectReview: 'SelfSubjectReview',
+  TokenRequest: 'TokenRequest',
 };

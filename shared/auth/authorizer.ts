@@ -1,0 +1,76 @@
+/**
+ * The words of authorization, as kube-apiserver's authorizer interface has them: who asks
+ * (`UserInfo`), what for (`Attributes`: a verb on a resource, or on a non-resource path), and
+ * the answer. Authorizers are asked in order; the first with an opinion decides.
+ */
+
+export interface UserInfo {
+  name: string;
+  uid?: string;
+  groups: string[];
+  extra?: Record<string, string[]>;
+}
+
+/** A request on a resource (`resource` set) or on a path (`path` set). */
+export interface Attributes {
+  user: UserInfo;
+  /** get, list, watch, create, update, patch, delete, deletecollection; or impersonate, bind, escalate; for paths the HTTP verb in lower case. */
+  verb: string;
+  apiGroup?: string;
+  apiVersion?: string;
+  resource?: string;
+  subresource?: string;
+  name?: string;
+  /** Undefined for cluster-scoped resources and for "in every namespace". */
+  namespace?: string;
+  path?: string;
+  /** A list or watch's field selector, as sent (the node authorizer limits nodes to their own pods by it). */
+  fieldSelector?: string;
+}
+
+export type Decision = { allowed: true; reason: string } | { allowed: false; reason: string; denied?: boolean };
+
+export interface Authorizer {
+  authorize(attributes: Attributes): Promise<Decision> | Decision;
+}
+
+/** The rules an authorizer grants a user in a namespace, for SelfSubjectRulesReview. */
+export interface RuleLister {
+  rulesFor(user: UserInfo, namespace: string): Promise<{ resourceRules: ResourceRule[]; nonResourceRules: NonResourceRule[]; incomplete: boolean }>;
+}
+
+export interface ResourceRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+}
+
+export interface NonResourceRule {
+  verbs: string[];
+  nonResourceURLs?: string[];
+}
+
+/** Asks each authorizer in turn; the first that allows or explicitly denies decides. */
+export function unionAuthorizer(...authorizers: Authorizer[]): Authorizer {
+  return {
+    async authorize(attributes) {
+      const reasons: string[] = [];
+      for (const a of authorizers) {
+        const decision = await a.authorize(attributes);
+        if (decision.allowed || decision.denied) return decision;
+        if (decision.reason) reasons.push(decision.reason);
+      }
+      return { allowed: false, reason: reasons.join('; ') };
+    },
+  };
+}
+
+/** kube-apiserver's words for a refusal: `User "x" cannot list resource "secrets" in API group "" in the namespace "y"`. */
+export function forbiddenMessage(a: Attributes): string {
+  const who = `User "${a.user.name}"`;
+  if (a.resource === undefined) return `${who} cannot ${a.verb} path "${a.path}"`;
+  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const where = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
+  return `${who} cannot ${a.verb} resource "${resource}" in API group "${a.apiGroup ?? ''}" ${where}`;
+}

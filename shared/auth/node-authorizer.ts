@@ -1,0 +1,123 @@
+/**
+ * The node authorizer (kube-apiserver's Node mode with NodeRestriction's limits): a kubelet,
+ * `system:node:<name>` in group `system:nodes`, may touch its own Node and Lease, the pods bound
+ * to it (read, status, the confirming delete), list and watch pods only with the field selector
+ * `spec.nodeName=<name>`, read the Secrets and ConfigMaps those pods reference, and record
+ * events. Anything else it has no opinion on, so RBAC decides (and grants a node nothing by
+ * default). Requests from other users are none of its business.
+ */
+import type { Pod } from '../api/schemas/index.js';
+import { forbidden } from '../api/status.js';
+import { typedList } from '../api/objects.js';
+import { parseFieldSelector } from '../store/selectors.js';
+import type { Store } from '../store/types.js';
+import type { Attributes, Authorizer, Decision } from './authorizer.js';
+
+export const NODE_PREFIX = 'system:node:';
+export const NODES_GROUP = 'system:nodes';
+
+const allow = (reason: string): Decision => ({ allowed: true, reason: `Node: ${reason}` });
+const noOpinion: Decision = { allowed: false, reason: '' };
+const deny = (reason: string): Decision => ({ allowed: false, denied: true, reason });
+
+/** The node a user is, if it is one. */
+export function nodeNameOf(user: { name: string; groups: string[] }): string | undefined {
+  return user.groups.includes(NODES_GROUP) && user.name.startsWith(NODE_PREFIX) ? user.name.slice(NODE_PREFIX.length) : undefined;
+}
+
+/** The names of Secrets and ConfigMaps a pod reads: env, envFrom, volumes and image pull secrets. */
+export function referencedBy(pod: Pod): { secrets: Set<string>; configmaps: Set<string> } {
+  const secrets = new Set<string>();
+  const configmaps = new Set<string>();
+  for (const c of [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])]) {
+    for (const e of c.env ?? []) {
+      if (e.valueFrom?.secretKeyRef?.name) secrets.add(e.valueFrom.secretKeyRef.name);
+      if (e.valueFrom?.configMapKeyRef?.name) configmaps.add(e.valueFrom.configMapKeyRef.name);
+    }
+    for (const f of c.envFrom ?? []) {
+      if (f.secretRef?.name) secrets.add(f.secretRef.name);
+      if (f.configMapRef?.name) configmaps.add(f.configMapRef.name);
+    }
+  }
+  for (const s of pod.spec.imagePullSecrets ?? []) if (s.name) secrets.add(s.name);
+  for (const v of (pod.spec.volumes ?? []) as { secret?: { secretName?: string }; configMap?: { name?: string } }[]) {
+    if (v.secret?.secretName) secrets.add(v.secret.secretName);
+    if (v.configMap?.name) configmaps.add(v.configMap.name);
+  }
+  return { secrets, configmaps };
+}
+
+export class NodeAuthorizer implements Authorizer {
+  constructor(private readonly store: Store) {}
+
+  async authorize(a: Attributes): Promise<Decision> {
+    const node = nodeNameOf(a.user);
+    if (node === undefined || a.resource === undefined) return noOpinion;
+    const group = a.apiGroup ?? '';
+    if (group === '' && a.resource === 'nodes') return this.nodes(node, a);
+    if (group === 'coordination.k8s.io' && a.resource === 'leases') {
+      return a.namespace === 'kube-node-lease' && (a.name === node || a.verb === 'create')
+        ? allow(`its own Lease`)
+        : deny('a node may only touch its own Lease');
+    }
+    if (group === '' && a.resource === 'pods') return this.pods(node, a);
+    if (group === '' && (a.resource === 'secrets' || a.resource === 'configmaps')) return this.referenced(node, a);
+    if ((group === '' || group === 'events.k8s.io') && a.resource === 'events' && ['create', 'update', 'patch'].includes(a.verb)) return allow('events');
+    return noOpinion;
+  }
+
+  private nodes(node: string, a: Attributes): Decision {
+    if (['get', 'list', 'watch'].includes(a.verb)) return allow('reads nodes');
+    // Its own Node only: a create names none here, so `nodeRestriction` checks the body's name.
+    if (a.verb === 'create') return allow('registers a Node');
+    if (a.name === node && ['update', 'patch', 'delete'].includes(a.verb)) return allow('its own Node');
+    return deny(`node "${node}" may only change its own Node`);
+  }
+
+  private async pods(node: string, a: Attributes): Promise<Decision> {
+    if (a.verb === 'list' || a.verb === 'watch') {
+      const selector = a.fieldSelector ? parseFieldSelector(a.fieldSelector) : undefined;
+      const own = selector?.requirements.some((r) => r.key === 'spec.nodeName' && r.operator === 'in' && r.values.length === 1 && r.values[0] === node);
+      return own ? allow('its pods') : deny(`node "${node}" may only ${a.verb} pods with the field selector spec.nodeName=${node}`);
+    }
+    if (a.verb === 'create') return deny(`node "${node}" may not create pods`);
+    if (!a.name || !a.namespace) return deny(`node "${node}" may only touch pods bound to it`);
+    if (!['get', 'update', 'patch', 'delete'].includes(a.verb)) return deny(`node "${node}" may not ${a.verb} pods`);
+    if (a.verb !== 'get' && a.verb !== 'delete' && a.subresource !== 'status') return deny(`node "${node}" may only change the status of its pods`);
+    const pod = await this.store.get('pods', a.namespace, a.name).catch(() => undefined);
+    // A pod that is gone answers 404 to whoever asks; the node may learn that of its own.
+    if (!pod) return allow('a pod that is gone');
+    return (pod as Pod).spec.nodeName === node ? allow('a pod bound to it') : deny(`no relationship found between node "${node}" and this object`);
+  }
+
+  private async referenced(node: string, a: Attributes): Promise<Decision> {
+    if (a.verb !== 'get' || !a.name || !a.namespace) return deny(`node "${node}" may only get the ${a.resource} its pods reference`);
+    const pods = typedList('pods', (await this.store.list('pods', { namespace: a.namespace, fieldSelector: `spec.nodeName=${node}` })).items);
+    const uses = pods.some((p) => referencedBy(p)[a.resource as 'secrets' | 'configmaps'].has(a.name!));
+    return uses
+      ? allow(`a ${a.resource === 'secrets' ? 'Secret' : 'ConfigMap'} its pods reference`)
+      : deny(`no relationship found between node "${node}" and this object`);
+  }
+}
+
+/**
+ * NodeRestriction's check of a body: a node creates only its own Node and Lease (the authorizer
+ * sees no name on a create, so the body's is checked here).
+ */
+export function nodeRestriction(user: { name: string; groups: string[] }, info: { group: string; resource: string }, body: unknown): void {
+  const node = nodeNameOf(user);
+  if (node === undefined) return;
+  const own = (info.group === '' && info.resource === 'nodes') || (info.group === 'coordination.k8s.io' && info.resource === 'leases');
+  if (!own) return;
+  const name = (body as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+  if (name !== node) {
+    throw forbidden(
+      `${info.resource}${info.group ? `.${info.group}` : ''} "${String(name)}" is forbidden: node "${node}" is not allowed to create ${info.resource} "${String(name)}"`,
+      {
+        name: typeof name === 'string' ? name : undefined,
+        group: info.group || undefined,
+        kind: info.resource,
+      },
+    );
+  }
+}

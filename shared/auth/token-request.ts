@@ -1,0 +1,67 @@
+/**
+ * TokenRequest (`POST .../serviceaccounts/<name>/token`, what `kubectl create token` sends):
+ * checked as kube-apiserver checks it, answered with a signed token for that ServiceAccount.
+ */
+import { invalid, notFound } from '../api/status.js';
+import { findResource } from '../api/resources.js';
+import type { StatusCause } from '../api/status.js';
+import { invalidValue, isObj, notSupported, required } from '../api/validation.js';
+import type { KubeObject } from '../store/object.js';
+import type { Store } from '../store/types.js';
+import type { BoundObject, ServiceAccountTokens } from './service-account-tokens.js';
+
+const MIN_SECONDS = 600;
+const BOUND_KINDS: Record<string, string> = { Pod: 'pods', Secret: 'secrets', Node: 'nodes' };
+
+interface TokenRequestSpec {
+  audiences?: string[];
+  expirationSeconds?: number;
+  boundObjectRef?: { kind?: string; apiVersion?: string; name?: string; uid?: string } | null;
+}
+
+export async function requestToken(store: Store, tokens: ServiceAccountTokens, namespace: string, name: string, body: unknown): Promise<KubeObject> {
+  const info = findResource('', 'v1', 'serviceaccounts')!;
+  const spec = (isObj(body) && isObj(body.spec) ? body.spec : {}) as TokenRequestSpec;
+  const causes: StatusCause[] = [];
+  const seconds = spec.expirationSeconds ?? 3600;
+  if (!Number.isInteger(seconds)) causes.push(invalidValue('spec.expirationSeconds', seconds, 'must be an integer'));
+  else if (seconds < MIN_SECONDS) causes.push(invalidValue('spec.expirationSeconds', seconds, 'may not specify a duration less than 10 minutes'));
+  else if (seconds > 2 ** 32) causes.push(invalidValue('spec.expirationSeconds', seconds, 'may not specify a duration larger than 2^32 seconds'));
+  const audiences = spec.audiences?.length ? spec.audiences : [tokens.issuer];
+  if (!Array.isArray(audiences) || audiences.some((a) => typeof a !== 'string'))
+    causes.push(invalidValue('spec.audiences', audiences, 'must be a list of strings'));
+  const ref = spec.boundObjectRef ?? undefined;
+  if (ref && !BOUND_KINDS[ref.kind ?? '']) causes.push(notSupported('spec.boundObjectRef.kind', ref.kind ?? '', Object.keys(BOUND_KINDS)));
+  if (ref && !ref.name) causes.push(required('spec.boundObjectRef.name'));
+  if (causes.length) throw invalid(info, name, causes);
+
+  const account = await store.get('serviceaccounts', namespace, name).catch(() => undefined);
+  if (!account || account.metadata.deletionTimestamp) throw notFound(info, name);
+  let bound: BoundObject | undefined;
+  if (ref) {
+    const resource = BOUND_KINDS[ref.kind!];
+    const object = await store.get(resource, ref.kind === 'Node' ? '' : namespace, ref.name!).catch(() => undefined);
+    if (!object || (ref.uid && ref.uid !== object.metadata.uid)) throw notFound(findResource('', 'v1', resource)!, ref.name!);
+    bound = { kind: ref.kind as BoundObject['kind'], name: ref.name!, uid: object.metadata.uid ?? '' };
+  }
+  // A token outlives neither the cluster's limit nor, when bound to a pod, its usefulness.
+  const expirationSeconds = Math.min(seconds, tokens.maxExpirationSeconds);
+  const { token, expirationTimestamp } = await tokens.issue({
+    namespace,
+    serviceAccount: { name, uid: account.metadata.uid ?? '' },
+    audiences,
+    expirationSeconds,
+    bound,
+  });
+  return {
+    kind: 'TokenRequest',
+    apiVersion: 'authentication.k8s.io/v1',
+    metadata: { name, namespace, creationTimestamp: null },
+    spec: {
+      audiences,
+      expirationSeconds,
+      boundObjectRef: ref ? { kind: ref.kind, apiVersion: ref.apiVersion ?? 'v1', name: ref.name, uid: bound?.uid } : null,
+    },
+    status: { token, expirationTimestamp },
+  };
+}
