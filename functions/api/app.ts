@@ -13,7 +13,6 @@ import type { ServiceAccountTokens } from '../../shared/auth/service-account-tok
 import type { Store } from '../../shared/store/types.js';
 import { effectiveUser, forbiddenError, requestAttributes } from './authz.js';
 import { errorResponse, json } from './http.js';
-import { userOf } from './request.js';
 import { ListCache } from './list-cache.js';
 import { PUBLIC_PATHS, discoveryRoutes } from './routes/discovery.js';
 import { resourceRoutes, type LogProvider } from './routes/resources.js';
@@ -43,30 +42,39 @@ export interface AppOptions {
   serverAddress?: string;
 }
 
+/** Every signed-in user is in system:authenticated, as kube-apiserver adds it (one array per token's groups, kept). */
+const withAuthenticated = new WeakMap<string[], string[]>();
+function signedIn(groups: string[]): string[] {
+  let all = withAuthenticated.get(groups);
+  if (!all) withAuthenticated.set(groups, (all = groups.includes('system:authenticated') ? groups : [...groups, 'system:authenticated']));
+  return all;
+}
+
 export function createApp(options: AppOptions): Hono {
   const app = new Hono();
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => json(c, new ApiError(404, 'NotFound', 'the server could not find the requested resource').toStatus(), 404));
   if (options.authenticate) {
-    const authenticate = options.authenticate;
+    const { authenticate, authorizer } = options;
+    // One middleware for who asks and whether it may: each hop through Hono's chain costs.
     app.use('*', async (c, next) => {
-      if (PUBLIC_PATHS.has(c.req.path)) return next();
+      const path = c.req.path;
+      if (PUBLIC_PATHS.has(path)) return next();
       const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-      const identity = match ? await authenticate(match[1]) : undefined;
+      const found = match ? authenticate(match[1]) : undefined;
+      const identity = found instanceof Promise ? await found : found;
       if (!identity) return json(c, new ApiError(401, 'Unauthorized', 'Unauthorized').toStatus(), 401);
-      // Every signed-in user is in system:authenticated, as kube-apiserver adds it.
-      const groups = identity.groups.includes('system:authenticated') ? identity.groups : [...identity.groups, 'system:authenticated'];
-      const user = { ...identity, groups };
-      c.set('user' as never, (options.authorizer ? await effectiveUser(c, user, options.authorizer) : user) as never);
-      return next();
-    });
-  }
-  if (options.authenticate && options.authorizer) {
-    const authorizer = options.authorizer;
-    app.use('*', async (c, next) => {
-      if (PUBLIC_PATHS.has(c.req.path)) return next();
-      const attributes = requestAttributes(userOf(c)!, c.req.method, c.req.path, (name) => c.req.query(name));
-      const decision = await authorizer.authorize(attributes);
+      const user = { ...identity, groups: signedIn(identity.groups) };
+      if (!authorizer) {
+        c.set('user' as never, user as never);
+        return next();
+      }
+      const effective = effectiveUser(c, user, authorizer);
+      const acting = effective instanceof Promise ? await effective : effective;
+      c.set('user' as never, acting as never);
+      const attributes = requestAttributes(acting, c.req.method, path, (name) => c.req.query(name));
+      const answer = authorizer.authorize(attributes);
+      const decision = answer instanceof Promise ? await answer : answer;
       if (!decision.allowed) throw forbiddenError(attributes, decision.denied ? decision.reason : undefined);
       return next();
     });

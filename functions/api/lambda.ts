@@ -21,5 +21,5 @@ await tokens.rotate();
 const auth = new TokenAuthenticator(JSON.parse(process.env.SKIFF_TOKENS ?? '[]') as TokenRecord[]);
 
 export const handler = handle(
-  createApp({ store, authenticate: async (token) => auth.authenticate(token) ?? (await tokens.authenticate(token)), ...clusterAuthorization(store), tokens }),
+  createApp({ store, authenticate: (token) => auth.authenticate(token) ?? tokens.authenticate(token), ...clusterAuthorization(store), tokens }),
 );

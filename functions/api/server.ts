@@ -261,7 +261,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const app = createApp({
     store,
     // A static token (the admin's, a node's), else a ServiceAccount's signed one.
-    authenticate: async (t) => auth.authenticate(t) ?? (await tokens.authenticate(t)),
+    authenticate: (t) => auth.authenticate(t) ?? tokens.authenticate(t),
     ...clusterAuthorization(store),
     tokens,
     logs: options.logs,

@@ -50,7 +50,7 @@ export function referencedBy(pod: Pod): { secrets: Set<string>; configmaps: Set<
 export class NodeAuthorizer implements Authorizer {
   constructor(private readonly store: Store) {}
 
-  async authorize(a: Attributes): Promise<Decision> {
+  authorize(a: Attributes): Decision | Promise<Decision> {
     const node = nodeNameOf(a.user);
     if (node === undefined || a.resource === undefined) return noOpinion;
     const group = a.apiGroup ?? '';
