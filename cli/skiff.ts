@@ -3,11 +3,15 @@
  * The `skiff` command. `skiff up` runs the control plane on the embedded default
  * (`npm start` runs it with the defaults).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { jwtIssuersFrom } from '../shared/auth/oidc.js';
 import { up } from './up.js';
 
 const USAGE = `usage: skiff up [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]
-                [--docker-socket /var/run/docker.sock] [--node-grace-seconds 40] [--eviction-seconds 300]`;
+                [--docker-socket /var/run/docker.sock] [--node-grace-seconds 40] [--eviction-seconds 300]
+                [--authentication-config auth.yaml]   (an AuthenticationConfiguration: OIDC issuers for CI)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -28,6 +32,7 @@ async function main(argv: string[]): Promise<number> {
       'eviction-seconds': { type: 'string' },
       'lease-interval-ms': { type: 'string' },
       'backoff-initial-ms': { type: 'string' },
+      'authentication-config': { type: 'string' },
     },
     strict: true,
   });
@@ -55,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
     evictionSeconds: seconds('eviction-seconds'),
     leaseIntervalMs: seconds('lease-interval-ms'),
     backoffInitialMs: seconds('backoff-initial-ms'),
+    jwtIssuers: values['authentication-config'] ? jwtIssuersFrom(parseYaml(readFileSync(values['authentication-config'], 'utf8'))) : undefined,
   });
   await new Promise<void>((resolve) => {
     const stop = () => void running.stop().then(resolve);

@@ -13,6 +13,7 @@ import { kubeletLogs } from '../functions/api/kubelet-logs.js';
 import { startApiServer } from '../functions/api/server.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
+import type { JwtIssuerConfig } from '../shared/auth/oidc.js';
 import { startControlPlane } from '../shared/control-plane.js';
 import { createStore } from '../shared/store/factory.js';
 
@@ -32,6 +33,8 @@ export interface UpOptions {
   leaseIntervalMs?: number;
   /** First restart back-off of a crashing container (default 10 s). */
   backoffInitialMs?: number;
+  /** OIDC issuers whose tokens the API accepts (CI pipelines). */
+  jwtIssuers?: JwtIssuerConfig[];
 }
 
 export interface Running {
@@ -56,7 +59,14 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
   const store = await createStore(`sqlite://${join(dataDir, 'skiff.db')}`);
   log(`store     sqlite ${join(dataDir, 'skiff.db')} at revision ${await store.currentRevision()}`);
   const servingToken = persistentToken(join(dataDir, 'kubelet-serving-token'));
-  const api = await startApiServer({ store, dataDir, port: options.port, host: options.host, logs: kubeletLogs(store, servingToken) });
+  const api = await startApiServer({
+    store,
+    dataDir,
+    port: options.port,
+    host: options.host,
+    logs: kubeletLogs(store, servingToken),
+    jwtIssuers: options.jwtIssuers,
+  });
   log(`api       ${api.url} (ready in ${Date.now() - started} ms)`);
   const controlPlane = await startControlPlane({
     store,

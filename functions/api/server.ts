@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
+import { OidcAuthenticator, type JwtIssuerConfig } from '../../shared/auth/oidc.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import { TokenAuthenticator, hashToken, newToken, type TokenRecord } from '../../shared/auth/tokens.js';
 import { Registry } from '../../shared/api/registry.js';
@@ -37,6 +38,8 @@ export interface ApiServerOptions {
   maxWatchSeconds?: number;
   /** The service account token issuer (`iss`); default https://kubernetes.default.svc.cluster.local. */
   issuer?: string;
+  /** OIDC issuers whose tokens are accepted (an AuthenticationConfiguration's `jwt:` list). */
+  jwtIssuers?: JwtIssuerConfig[];
 }
 
 export interface ApiServer {
@@ -258,10 +261,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   await reconcileBootstrapPolicy(store);
   const tokens = new ServiceAccountTokens(store, { issuer: options.issuer });
   await tokens.rotate();
+  const oidc = new OidcAuthenticator(options.jwtIssuers ?? []);
+  const jwtUser = async (t: string) => (await tokens.authenticate(t)) ?? (oidc.size ? await oidc.authenticate(t) : undefined);
   const app = createApp({
     store,
-    // A static token (the admin's, a node's), else a ServiceAccount's signed one.
-    authenticate: (t) => auth.authenticate(t) ?? tokens.authenticate(t),
+    // A static token (the admin's, a node's), else a signed one: a ServiceAccount's, or an OIDC issuer's.
+    authenticate: (t) => auth.authenticate(t) ?? jwtUser(t),
     ...clusterAuthorization(store),
     tokens,
     logs: options.logs,

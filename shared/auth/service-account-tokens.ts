@@ -9,7 +9,7 @@
  * Keys rotate: a new one signs once the newest is `rotateAfterMs` old, and the old ones stay in
  * the JWKS while tokens they signed may still be valid (`maxExpirationSeconds` past the rotation).
  */
-import { type JWK, SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, decodeProtectedHeader, type CryptoKey } from 'jose';
+import { type JWK, SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, decodeJwt, decodeProtectedHeader, type CryptoKey } from 'jose';
 import { randomUUID } from 'node:crypto';
 import { isAlreadyExists, isNotFound } from '../errors.js';
 import { guaranteedUpdate } from '../store/retry.js';
@@ -152,6 +152,8 @@ export class ServiceAccountTokens {
     if (token.split('.').length !== 3) return undefined;
     let kid: string | undefined;
     try {
+      // Another issuer's token (an OIDC one) is not ours to look up keys for.
+      if (decodeJwt(token).iss !== this.issuer) return undefined;
       kid = decodeProtectedHeader(token).kid;
     } catch {
       return undefined;
