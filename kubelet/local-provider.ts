@@ -27,7 +27,7 @@ export interface LocalProviderOptions {
   runtime: RuntimeName;
   dockerSocket?: string;
   /** Makes an API token for a node's kubelet. */
-  issueToken(user: string, groups: string[]): string;
+  issueToken(user: string, groups: string[], options?: { replace?: boolean }): string;
   /** The token kubelets require on their log servers (the API's log proxy sends it). */
   servingToken: string;
   leaseIntervalMs?: number;
@@ -69,7 +69,8 @@ export class LocalCloudProvider implements CloudProvider {
     const dir = this.nodeDir(request.name);
     mkdirSync(dir, { recursive: true });
     const tokenFile = join(dir, 'token');
-    writeFileSync(tokenFile, this.options.issueToken(`system:node:${request.name}`, ['system:nodes']), { mode: 0o600 });
+    // A node that starts again gets a new credential; the ones it had before stop working.
+    writeFileSync(tokenFile, this.options.issueToken(`system:node:${request.name}`, ['system:nodes'], { replace: true }), { mode: 0o600 });
     const servingTokenFile = join(dir, 'serving-token');
     writeFileSync(servingTokenFile, this.options.servingToken, { mode: 0o600 });
     // Each node's pods get loopback addresses of their own range: on one machine, pods of

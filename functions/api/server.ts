@@ -9,7 +9,7 @@
  * closes, so a client still writing it reads the answer instead of a reset.
  */
 import { getRequestListener } from '@hono/node-server';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -19,7 +19,9 @@ import { parse as parseYaml } from 'yaml';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
 import { OidcAuthenticator, type JwtIssuerConfig } from '../../shared/auth/oidc.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
-import { TokenAuthenticator, hashToken, newToken, type TokenRecord } from '../../shared/auth/tokens.js';
+import { NODE_PREFIX } from '../../shared/auth/node-authorizer.js';
+import { type IssueOptions, TokenFile } from '../../shared/auth/token-file.js';
+import type { TokenAuthenticator } from '../../shared/auth/tokens.js';
 import { Registry } from '../../shared/api/registry.js';
 import type { Store } from '../../shared/store/types.js';
 import { createApp, type LogProvider } from './app.js';
@@ -50,7 +52,7 @@ export interface ApiServer {
   adminToken: string;
   caCert: string;
   /** Adds a token for another identity (a kubelet, a CI job) and returns it. */
-  issueToken(user: string, groups: string[]): string;
+  issueToken(user: string, groups: string[], options?: IssueOptions): string;
   close(): Promise<void>;
 }
 
@@ -223,10 +225,6 @@ function createGuardedServer(
   return server;
 }
 
-function loadTokens(path: string): TokenRecord[] {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as TokenRecord[]) : [];
-}
-
 /** The admin token from an existing kubeconfig, if it still matches a stored hash. */
 function adminTokenFrom(kubeconfigPath: string, auth: TokenAuthenticator): string | undefined {
   if (!existsSync(kubeconfigPath)) return undefined;
@@ -247,15 +245,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const tls = ensureTls(join(dataDir, 'pki'));
   const tokensPath = join(dataDir, 'tokens.json');
   const kubeconfigPath = join(dataDir, 'kubeconfig');
-  const auth = new TokenAuthenticator(loadTokens(tokensPath));
-  const saveTokens = () => writeFileSync(tokensPath, JSON.stringify(auth.records(), null, 2), { mode: 0o600 });
-  const issueToken = (user: string, groups: string[]) => {
-    const token = newToken();
-    auth.add({ sha256: hashToken(token), user, groups });
-    saveTokens();
-    return token;
-  };
-  const adminToken = adminTokenFrom(kubeconfigPath, auth) ?? issueToken(ADMIN.user, ADMIN.groups);
+  const tokenFile = new TokenFile(tokensPath);
+  // `skiff token revoke` edits the file: what it revokes stops working here within a second.
+  tokenFile.watch();
+  const auth = tokenFile.auth;
+  const issueToken = (user: string, groups: string[], options?: IssueOptions) => tokenFile.issue(user, groups, options).token;
+  const adminToken = adminTokenFrom(kubeconfigPath, auth) ?? issueToken(ADMIN.user, ADMIN.groups, { description: 'the admin kubeconfig' });
+  // A node that is deleted loses its credentials.
+  const revocations = store.subscribe(
+    (events) => {
+      for (const e of events) if (e.resource === 'nodes' && e.type === 'DELETED') tokenFile.revokeUser(`${NODE_PREFIX}${e.object.metadata.name}`);
+    },
+    { fromRevision: await store.currentRevision() },
+  );
 
   await new Registry(store).ensureSystemNamespaces();
   await reconcileBootstrapPolicy(store);
@@ -293,6 +295,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     issueToken,
     close: () =>
       new Promise<void>((resolve) => {
+        revocations.close();
+        tokenFile.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -1,15 +1,25 @@
 /**
- * Bearer tokens, kept only as SHA-256 hashes: a leaked token file grants nothing. Each token
- * maps to an identity (user name and groups); `system:masters` is cluster-admin until RBAC.
+ * Static bearer tokens (the admin's, the nodes', ones made with `skiff token create`), kept only
+ * as SHA-256 hashes: a leaked token file grants nothing. Each maps to a user and groups, may
+ * expire, and can be revoked by its id (the first 12 hex digits of its hash: enough to name
+ * it, not to find it).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { UserInfo } from './authorizer.js';
 
 export interface TokenRecord {
   /** Hex SHA-256 of the token. */
   sha256: string;
   user: string;
   groups: string[];
+  /** When it was made (RFC 3339); absent in files written before tokens had one. */
+  createdAt?: string;
+  /** After this (RFC 3339) the token is no one's. */
+  expiresAt?: string;
+  description?: string;
 }
+
+export const tokenId = (record: Pick<TokenRecord, 'sha256'>) => record.sha256.slice(0, 12);
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -20,11 +30,24 @@ export function newToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
-export class TokenAuthenticator {
-  private readonly byHash = new Map<string, TokenRecord>();
+const MAX_VERIFIED = 1024;
 
-  constructor(records: TokenRecord[] = []) {
-    for (const r of records) this.byHash.set(r.sha256, r);
+export class TokenAuthenticator {
+  private byHash = new Map<string, TokenRecord>();
+  /** Tokens already checked, so a client's every request does not hash again (bounded). */
+  private verified = new Map<string, { record: TokenRecord; identity: UserInfo }>();
+
+  constructor(
+    records: TokenRecord[] = [],
+    private readonly now: () => number = Date.now,
+  ) {
+    this.replace(records);
+  }
+
+  /** Takes `records` as the whole set: tokens not among them stop working at once. */
+  replace(records: TokenRecord[]): void {
+    this.byHash = new Map(records.map((r) => [r.sha256, r]));
+    this.verified = new Map();
   }
 
   add(record: TokenRecord): void {
@@ -35,19 +58,23 @@ export class TokenAuthenticator {
     return [...this.byHash.values()];
   }
 
-  /** Tokens already checked, so a client's every request does not hash again (bounded). */
-  private readonly verified = new Map<string, TokenRecord>();
-
-  /** The identity for a token, or undefined. Compares hashes in constant time. */
-  authenticate(token: string): { name: string; groups: string[] } | undefined {
+  /** The identity for a token, or undefined (unknown, or expired). Compares hashes in constant time. */
+  authenticate(token: string): UserInfo | undefined {
     const known = this.verified.get(token);
-    if (known && this.byHash.get(known.sha256) === known) return { name: known.user, groups: known.groups };
+    if (known && this.byHash.get(known.record.sha256) === known.record) return this.live(known.record) ? known.identity : undefined;
     const hash = hashToken(token);
     const record = this.byHash.get(hash);
     if (!record) return undefined;
     if (!timingSafeEqual(Buffer.from(record.sha256, 'hex'), Buffer.from(hash, 'hex'))) return undefined;
-    if (this.verified.size >= 1024) this.verified.clear();
-    this.verified.set(token, record);
-    return { name: record.user, groups: record.groups };
+    if (!this.live(record)) return undefined;
+    if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+    // One identity object per token: its groups array is the same on every request (callers key caches on it).
+    const identity = { name: record.user, groups: record.groups };
+    this.verified.set(token, { record, identity });
+    return identity;
+  }
+
+  private live(record: TokenRecord): boolean {
+    return record.expiresAt === undefined || Date.parse(record.expiresAt) > this.now();
   }
 }

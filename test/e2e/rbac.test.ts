@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
+import { until } from '../support/until.js';
 
 let cluster: TestCluster;
 let alice: string;
@@ -244,5 +245,11 @@ describe('RBAC', () => {
       expect(r.json().reason, probe).toBe('Forbidden');
     }
     expect((await cluster.kubectl(['get', 'node', 'node-evil'])).code).not.toBe(0);
+  });
+
+  it("a deleted node's credential stops working", async () => {
+    expect((await cluster.api('/api/v1/nodes/node-a', { token: node })).status).toBe(200);
+    await cluster.kubectlOk(['delete', 'node', 'node-a']);
+    await until('the node token is revoked', async () => (await cluster.api('/api/v1/nodes', { token: node })).status === 401);
   });
 });
