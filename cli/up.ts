@@ -6,8 +6,6 @@
  * SIGTERM; started again on the same data directory, it has everything it had, and the
  * kubelets (same node names) start their pods again.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { kubeletLogs } from '../functions/api/kubelet-logs.js';
 import { startApiServer } from '../functions/api/server.js';
@@ -45,26 +43,19 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** A secret kept in the data directory, so a restart keeps it. */
-function persistentToken(path: string): string {
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
-  const token = randomBytes(24).toString('base64url');
-  writeFileSync(path, token, { mode: 0o600 });
-  return token;
-}
-
 export async function up(options: UpOptions, log: (line: string) => void = console.log): Promise<Running> {
   const dataDir = resolve(options.dataDir);
   const started = Date.now();
   const store = await createStore(`sqlite://${join(dataDir, 'skiff.db')}`);
   log(`store     sqlite ${join(dataDir, 'skiff.db')} at revision ${await store.currentRevision()}`);
-  const servingToken = persistentToken(join(dataDir, 'kubelet-serving-token'));
+  let provider: LocalCloudProvider | undefined;
   const api = await startApiServer({
     store,
     dataDir,
     port: options.port,
     host: options.host,
-    logs: kubeletLogs(store, servingToken),
+    // Each kubelet's own credential, known to the provider that started it.
+    logs: kubeletLogs(store, (node) => provider?.servingTokenFor(node)),
     jwtIssuers: options.jwtIssuers,
   });
   log(`api       ${api.url} (ready in ${Date.now() - started} ms)`);
@@ -78,7 +69,6 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
   });
   log(`control   ${controlPlane.controllers.map((c) => c.name).join(', ')}`);
 
-  let provider: LocalCloudProvider | undefined;
   let runtime: 'process' | 'docker' | undefined;
   if (options.nodes > 0) {
     const socket = options.dockerSocket ?? '/var/run/docker.sock';
@@ -91,7 +81,6 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
       runtime,
       dockerSocket: runtime === 'docker' ? socket : undefined,
       issueToken: api.issueToken,
-      servingToken,
       leaseIntervalMs: options.leaseIntervalMs,
       backoffInitialMs: options.backoffInitialMs,
       log: (line) => log(`kubelet   ${line}`),

@@ -9,6 +9,7 @@
  * are cleaned up from its data directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -29,7 +30,8 @@ export interface LocalProviderOptions {
   /** Makes an API token for a node's kubelet. */
   issueToken(user: string, groups: string[], options?: { replace?: boolean }): string;
   /** The token kubelets require on their log servers (the API's log proxy sends it). */
-  servingToken: string;
+  /** The serving credential every kubelet gets, instead of one of its own each (tests only). */
+  servingToken?: string;
   leaseIntervalMs?: number;
   backoffInitialMs?: number;
   log?: (line: string) => void;
@@ -46,6 +48,7 @@ export class LocalCloudProvider implements CloudProvider {
   private readonly nodes = new Map<string, Entry>();
   /** Node name -> the second octet of its pods' loopback range (127.<n>.0.0/16). */
   private readonly ranges = new Map<string, number>();
+  private readonly servingTokens = new Map<string, string>();
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: LocalProviderOptions) {
@@ -54,6 +57,11 @@ export class LocalCloudProvider implements CloudProvider {
 
   async instanceTypes(): Promise<InstanceType[]> {
     return [{ name: 'local', cpu: cpus().length * 1000, memory: totalmem(), pods: 110, zones: ['local'] }];
+  }
+
+  /** The credential the kubelet of `name` requires on its log server, if this provider started it. */
+  servingTokenFor(name: string): string | undefined {
+    return this.servingTokens.get(name);
   }
 
   nodeDir(name: string): string {
@@ -71,8 +79,12 @@ export class LocalCloudProvider implements CloudProvider {
     const tokenFile = join(dir, 'token');
     // A node that starts again gets a new credential; the ones it had before stop working.
     writeFileSync(tokenFile, this.options.issueToken(`system:node:${request.name}`, ['system:nodes'], { replace: true }), { mode: 0o600 });
+    // Its own credential for its log server, new each start: only the API, which asks
+    // `servingTokenFor`, knows it, and it reaches no other node.
+    const servingToken = this.options.servingToken ?? randomBytes(24).toString('base64url');
+    this.servingTokens.set(request.name, servingToken);
     const servingTokenFile = join(dir, 'serving-token');
-    writeFileSync(servingTokenFile, this.options.servingToken, { mode: 0o600 });
+    writeFileSync(servingTokenFile, servingToken, { mode: 0o600 });
     // Each node's pods get loopback addresses of their own range: on one machine, pods of
     // every node can then listen on the same port, each on its own address.
     const used = new Set(this.ranges.values());

@@ -12,8 +12,15 @@ import type { LogProvider } from './app.js';
 
 const PASSED = ['follow', 'tailLines', 'sinceSeconds', 'previous', 'timestamps', 'limitBytes'];
 
-/** `token` is what kubelets require on their log server. */
-export function kubeletLogs(store: Store, token: string | undefined): LogProvider {
+/**
+ * `credentialFor` names the credential each node's kubelet requires on its log server, one per
+ * node: the API sends a node's own and no other, and calls no kubelet it holds none for (a
+ * Node written by hand, pointing anywhere, gets nothing from it). Undefined: the kubelets ask
+ * for none (a kubelet tested alone).
+ */
+export type KubeletCredentials = (nodeName: string) => string | undefined;
+
+export function kubeletLogs(store: Store, credentialFor: KubeletCredentials | undefined): LogProvider {
   return async (pod: KubeObject, query) => {
     const name = pod.metadata.name ?? '';
     const spec = typed('pods', pod).spec;
@@ -31,6 +38,8 @@ export function kubeletLogs(store: Store, token: string | undefined): LogProvide
     const address = status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
     const port = status?.daemonEndpoints?.kubeletEndpoint?.Port;
     if (!address || !port) throw badRequest(`the kubelet of node ${nodeName} does not serve logs`);
+    const token = credentialFor?.(nodeName);
+    if (credentialFor && !token) throw badRequest(`the kubelet of node ${nodeName} is not one this cluster started: no credential to reach it`);
     const params = new URLSearchParams();
     for (const key of PASSED) if (query[key] !== undefined) params.set(key, String(query[key]));
     const url = `http://${address}:${port}/containerLogs/${encodeURIComponent(pod.metadata.namespace ?? '')}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${params}`;

@@ -6,7 +6,8 @@
  * events. Anything else it has no opinion on, so RBAC decides (and grants a node nothing by
  * default). Requests from other users are none of its business.
  */
-import type { Pod } from '../api/schemas/index.js';
+import type { Node, Pod } from '../api/schemas/index.js';
+import type { KubeObject } from '../store/object.js';
 import { forbidden } from '../api/status.js';
 import { typedList } from '../api/objects.js';
 import { parseFieldSelector } from '../store/selectors.js';
@@ -101,11 +102,21 @@ export class NodeAuthorizer implements Authorizer {
 }
 
 /**
- * NodeRestriction's check of a body: a node creates only its own Node and Lease (the authorizer
- * sees no name on a create, so the body's is checked here).
+ * NodeRestriction's check of a write: a node creates only its own Node and Lease (the
+ * authorizer sees no name on a create, so the body's is checked here); and a Node's addresses
+ * and kubelet endpoint, where the API reaches its kubelet, are changed by that node alone.
  */
-export function nodeRestriction(user: { name: string; groups: string[] }, info: { group: string; resource: string }, body: unknown): void {
+export function nodeRestriction(user: { name: string; groups: string[] }, info: { group: string; resource: string }, body: unknown, old?: KubeObject): void {
   const node = nodeNameOf(user);
+  if (info.group === '' && info.resource === 'nodes' && old && node !== old.metadata.name) {
+    const where = (o: unknown) => JSON.stringify([(o as Node).status?.addresses ?? [], (o as Node).status?.daemonEndpoints ?? {}]);
+    if (where(body) !== where(old)) {
+      throw forbidden(`nodes "${old.metadata.name}" is forbidden: only node "${old.metadata.name}" may change its addresses and kubelet endpoint`, {
+        name: old.metadata.name,
+        kind: 'nodes',
+      });
+    }
+  }
   if (node === undefined) return;
   const own = (info.group === '' && info.resource === 'nodes') || (info.group === 'coordination.k8s.io' && info.resource === 'leases');
   if (!own) return;

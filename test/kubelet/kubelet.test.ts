@@ -39,12 +39,18 @@ afterEach(async () => {
   kubelet = undefined;
 });
 
-const client = () => new ApiClient({ server: cluster.server.url, token: cluster.server.adminToken, ca: cluster.server.caCert });
+/** The kubelet acts as its node, as in a cluster: the node authorizer decides what it may do. */
+const nodeClient = () =>
+  new ApiClient({
+    server: cluster.server.url,
+    token: cluster.server.issueToken(`system:node:${NODE}`, ['system:nodes'], { replace: true }),
+    ca: cluster.server.caCert,
+  });
 
 async function startKubelet(extra: Partial<KubeletOptions> = {}): Promise<Kubelet> {
   kubelet = new Kubelet({
     nodeName: NODE,
-    api: client(),
+    api: nodeClient(),
     runtime: new ProcessRuntime(join(dir, 'containers')),
     podCidr: '127.60.0.0/16',
     syncIntervalMs: 200,

@@ -211,7 +211,7 @@ function subresourceVerbs(ctx: ResourceContext): Record<string, VerbTable> {
 function admitted(c: Context, t: ResourceTarget, ctx: ResourceContext): WriteOptions {
   const user = userOf(c);
   const admission = ctx.admission;
-  return user && admission ? { ...writeOptions(c), admit: (object) => admission(user, t.info, object) } : writeOptions(c);
+  return user && admission ? { ...writeOptions(c), admit: (object, old) => admission(user, t.info, object, old) } : writeOptions(c);
 }
 
 /** A review: checked as any body is, answered by the kind, stored nowhere. */
