@@ -57,6 +57,7 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
     // Each kubelet's own credential, known to the provider that started it.
     logs: kubeletLogs(store, (node) => provider?.servingTokenFor(node)),
     jwtIssuers: options.jwtIssuers,
+    auditLogPath: join(dataDir, 'audit.log'),
   });
   log(`api       ${api.url} (ready in ${Date.now() - started} ms)`);
   const controlPlane = await startControlPlane({

@@ -7,14 +7,16 @@
 import { Hono } from 'hono';
 import { Registry } from '../../shared/api/registry.js';
 import { ApiError } from '../../shared/api/status.js';
-import type { Authorizer, RuleLister, UserInfo } from '../../shared/auth/authorizer.js';
+import type { AuditSink } from '../../shared/auth/audit.js';
+import type { Attributes, Authorizer, Decision, RuleLister, UserInfo } from '../../shared/auth/authorizer.js';
 import type { Admission } from '../../shared/auth/index.js';
 import type { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import type { Store } from '../../shared/store/types.js';
 import { effectiveUser, forbiddenError, requestAttributes } from './authz.js';
 import { errorResponse, json } from './http.js';
+import { userOf } from './request.js';
 import { ListCache } from './list-cache.js';
-import { PUBLIC_PATHS, discoveryRoutes } from './routes/discovery.js';
+import { HEALTH_PATHS, PUBLIC_PATHS, discoveryRoutes } from './routes/discovery.js';
 import { resourceRoutes, type LogProvider } from './routes/resources.js';
 
 export type { LogProvider } from './routes/resources.js';
@@ -33,6 +35,8 @@ export interface AppOptions {
   admission?: Admission;
   /** Signs and checks ServiceAccount tokens; also serves their OpenID discovery and JWKS. */
   tokens?: ServiceAccountTokens;
+  /** Where each request is recorded (the audit log); absent: nowhere. */
+  audit?: AuditSink;
   logs?: LogProvider;
   /** How often an idle watch that allows bookmarks gets one. */
   watchBookmarkIntervalMs?: number;
@@ -54,6 +58,30 @@ export function createApp(options: AppOptions): Hono {
   const app = new Hono();
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => json(c, new ApiError(404, 'NotFound', 'the server could not find the requested resource').toStatus(), 404));
+  if (options.audit) {
+    const audit = options.audit;
+    // Outermost: a request is recorded whatever answers it (a 401, a 403, a handler's error).
+    app.use('*', async (c, next) => {
+      if (HEALTH_PATHS.has(c.req.path)) return next();
+      const receivedAt = Date.now();
+      await next();
+      const incoming = (c.env as { incoming?: { url?: string; socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+      const url = new URL(c.req.url);
+      audit.write({
+        method: c.req.method,
+        uri: incoming?.url ?? `${url.pathname}${url.search}`,
+        user: c.get('authenticated' as never) as UserInfo | undefined,
+        actingAs: userOf(c),
+        attributes: c.get('attributes' as never) as Attributes | undefined,
+        decision: c.get('decision' as never) as Decision | undefined,
+        code: c.res.status,
+        sourceIP: incoming?.socket?.remoteAddress,
+        userAgent: c.req.header('user-agent'),
+        receivedAt,
+        endedAt: Date.now(),
+      });
+    });
+  }
   if (options.authenticate) {
     const { authenticate, authorizer } = options;
     // One middleware for who asks and whether it may: each hop through Hono's chain costs.
@@ -65,6 +93,7 @@ export function createApp(options: AppOptions): Hono {
       const identity = found instanceof Promise ? await found : found;
       if (!identity) return json(c, new ApiError(401, 'Unauthorized', 'Unauthorized').toStatus(), 401);
       const user = { ...identity, groups: signedIn(identity.groups) };
+      c.set('authenticated' as never, user as never);
       if (!authorizer) {
         c.set('user' as never, user as never);
         return next();
@@ -75,6 +104,8 @@ export function createApp(options: AppOptions): Hono {
       const attributes = requestAttributes(acting, c.req.method, path, (name) => c.req.query(name));
       const answer = authorizer.authorize(attributes);
       const decision = answer instanceof Promise ? await answer : answer;
+      c.set('attributes' as never, attributes as never);
+      c.set('decision' as never, decision as never);
       if (!decision.allowed) throw forbiddenError(attributes, decision.denied ? decision.reason : undefined);
       return next();
     });

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
+import { FileAuditSink } from '../../shared/auth/audit.js';
 import { OidcAuthenticator, type JwtIssuerConfig } from '../../shared/auth/oidc.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import { NODE_PREFIX } from '../../shared/auth/node-authorizer.js';
@@ -42,6 +43,8 @@ export interface ApiServerOptions {
   issuer?: string;
   /** OIDC issuers whose tokens are accepted (an AuthenticationConfiguration's `jwt:` list). */
   jwtIssuers?: JwtIssuerConfig[];
+  /** A file the audit log is appended to (JSON lines, audit.k8s.io/v1 Events); absent: none. */
+  auditLogPath?: string;
 }
 
 export interface ApiServer {
@@ -264,6 +267,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const tokens = new ServiceAccountTokens(store, { issuer: options.issuer });
   await tokens.rotate();
   const oidc = new OidcAuthenticator(options.jwtIssuers ?? []);
+  const audit = options.auditLogPath ? new FileAuditSink(options.auditLogPath) : undefined;
   const jwtUser = async (t: string) => (await tokens.authenticate(t)) ?? (oidc.size ? await oidc.authenticate(t) : undefined);
   const app = createApp({
     store,
@@ -271,6 +275,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     authenticate: (t) => auth.authenticate(t) ?? jwtUser(t),
     ...clusterAuthorization(store),
     tokens,
+    audit,
     logs: options.logs,
     watchBookmarkIntervalMs: options.watchBookmarkIntervalMs,
     maxWatchSeconds: options.maxWatchSeconds,
@@ -297,7 +302,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       new Promise<void>((resolve) => {
         revocations.close();
         tokenFile.close();
-        server.close(() => resolve());
+        server.close(() => void (audit?.close() ?? Promise.resolve()).then(() => resolve()));
         server.closeAllConnections();
       }),
   };

@@ -15,7 +15,8 @@ import type { ServiceAccountTokens } from '../../../shared/auth/service-account-
 import { json, jsonText } from '../http.js';
 
 /** Paths served without a token: health, version, and the service account issuer's public keys (for those who check its tokens). */
-export const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz', '/.well-known/openid-configuration', '/openid/v1/jwks']);
+export const HEALTH_PATHS = new Set(['/healthz', '/livez', '/readyz']);
+export const PUBLIC_PATHS = new Set(['/version', ...HEALTH_PATHS, '/.well-known/openid-configuration', '/openid/v1/jwks']);
 
 export function discoveryRoutes(serverAddress?: string, tokens?: ServiceAccountTokens): Hono {
   const app = new Hono();
