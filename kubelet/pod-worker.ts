@@ -14,7 +14,7 @@ import { parseBytes, parseCpu } from '../shared/api/quantity.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
 import { ContainerConfigError, containerEnv, expand } from './env.js';
 import { runProbe } from './probes.js';
-import type { ContainerSpec, ContainerStatus, Runtime } from './runtime/types.js';
+import { type ContainerSecurity, type ContainerSpec, type ContainerStatus, type Runtime, SecurityRefusal } from './runtime/types.js';
 
 export interface BackoffPolicy {
   initialMs: number;
@@ -84,6 +84,23 @@ export async function within(work: Promise<unknown>, ms: number): Promise<boolea
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A container's securityContext with the pod's filled in where the container's says nothing (as Kubernetes merges them). */
+export function securityOf(pod: Pod, c: Container): ContainerSecurity | undefined {
+  const podLevel = pod.spec.securityContext ?? {};
+  const own = c.securityContext ?? {};
+  const merged: ContainerSecurity = {
+    runAsUser: own.runAsUser ?? podLevel.runAsUser,
+    runAsGroup: own.runAsGroup ?? podLevel.runAsGroup,
+    runAsNonRoot: own.runAsNonRoot ?? podLevel.runAsNonRoot,
+    readOnlyRootFilesystem: own.readOnlyRootFilesystem,
+    privileged: own.privileged,
+    allowPrivilegeEscalation: own.allowPrivilegeEscalation,
+    capabilities: own.capabilities,
+  };
+  const set = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as ContainerSecurity;
+  return Object.keys(set).length ? set : undefined;
 }
 
 export class PodWorker {
@@ -291,6 +308,7 @@ export class PodWorker {
         workingDir: c.workingDir,
         memoryLimit: c.resources?.limits?.memory !== undefined ? parseBytes(c.resources.limits.memory) : undefined,
         cpuLimit: c.resources?.limits?.cpu !== undefined ? parseCpu(c.resources.limits.cpu) : undefined,
+        security: securityOf(this.pod, c),
       };
     } catch (err) {
       if (!(err instanceof ContainerConfigError)) throw err;
@@ -313,6 +331,12 @@ export class PodWorker {
       this.ctx.event(this.pod, 'Normal', 'Started', `Started container ${c.name}`);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      if (err instanceof SecurityRefusal) {
+        // Asked for what this runtime cannot give: not run at all, and said so.
+        if (r.waiting?.message !== message) this.ctx.event(this.pod, 'Warning', 'Failed', `Error: ${message}`);
+        r.waiting = { reason: 'CreateContainerConfigError', message };
+        return;
+      }
       const reason = message.startsWith('ErrImageNeverPull') ? 'ErrImageNeverPull' : /pull|image/i.test(message) ? 'ErrImagePull' : 'RunContainerError';
       if (r.waiting?.message !== message) this.ctx.event(this.pod, 'Warning', 'Failed', `Error: ${message}`);
       r.waiting = { reason, message };

@@ -9,7 +9,7 @@
  */
 import { request, type IncomingMessage } from 'node:http';
 import { constants } from 'node:os';
-import type { ContainerSpec, ContainerStatus, ExecResult, LogOptions, Runtime } from './types.js';
+import { type ContainerSpec, type ContainerStatus, type ExecResult, type LogOptions, type Runtime, SecurityRefusal } from './types.js';
 
 export interface DockerRuntimeOptions {
   socketPath: string;
@@ -134,8 +134,40 @@ export class DockerRuntime implements Runtime {
     this.images.add(image);
   }
 
+  /** The image's own user (its `USER`), '' for root. */
+  private async imageUser(image: string): Promise<string> {
+    const found = await this.call('GET', `/images/${encodeURIComponent(image)}/json`);
+    if (found.status !== 200) return '';
+    return String((JSON.parse(found.body.toString()) as { Config?: { User?: string } }).Config?.User ?? '');
+  }
+
+  /** The container's securityContext as the Engine API's settings; runAsNonRoot checked against the image's user. */
+  private async securitySettings(spec: ContainerSpec): Promise<{ config: Record<string, unknown>; host: Record<string, unknown> }> {
+    const s = spec.security ?? {};
+    const config: Record<string, unknown> = {};
+    const host: Record<string, unknown> = {};
+    if (s.runAsUser !== undefined) config.User = s.runAsGroup !== undefined ? `${s.runAsUser}:${s.runAsGroup}` : String(s.runAsUser);
+    else if (s.runAsGroup !== undefined) throw new SecurityRefusal(`container ${spec.name} sets runAsGroup without runAsUser`);
+    if (s.runAsNonRoot) {
+      const user = s.runAsUser !== undefined ? String(s.runAsUser) : (await this.imageUser(spec.image)).split(':')[0];
+      if (user === '' || user === '0' || user === 'root')
+        throw new SecurityRefusal(`container has runAsNonRoot and image will run as root (container: ${spec.name})`);
+      if (!/^\d+$/.test(user))
+        throw new SecurityRefusal(
+          `container has runAsNonRoot and image has non-numeric user (${user}), cannot verify user is non-root (container: ${spec.name})`,
+        );
+    }
+    if (s.readOnlyRootFilesystem) host.ReadonlyRootfs = true;
+    if (s.privileged) host.Privileged = true;
+    if (s.capabilities?.add?.length) host.CapAdd = s.capabilities.add;
+    if (s.capabilities?.drop?.length) host.CapDrop = s.capabilities.drop;
+    if (s.allowPrivilegeEscalation === false) host.SecurityOpt = ['no-new-privileges'];
+    return { config, host };
+  }
+
   async start(spec: ContainerSpec): Promise<ContainerStatus> {
     await this.ensureImage(spec.image, spec.imagePullPolicy);
+    const security = await this.securitySettings(spec);
     const name = `skiff_${spec.podUid}_${spec.name}_${spec.attempt}`.replace(/[^a-zA-Z0-9_.-]/g, '-');
     const create = (init: boolean) =>
       this.json<{ Id: string }>('POST', `/containers/create?name=${encodeURIComponent(name)}`, {
@@ -143,6 +175,7 @@ export class DockerRuntime implements Runtime {
         ...(spec.command.length ? { Entrypoint: spec.command, Cmd: spec.args } : spec.args.length ? { Cmd: spec.args } : {}),
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
         WorkingDir: spec.workingDir ?? '',
+        ...security.config,
         Labels: {
           [LABEL.spec]: JSON.stringify(spec),
           [LABEL.node]: this.options.node ?? '',
@@ -159,6 +192,7 @@ export class DockerRuntime implements Runtime {
           ...(spec.memoryLimit ? { Memory: spec.memoryLimit, MemorySwap: spec.memoryLimit } : {}),
           ...(spec.cpuLimit ? { NanoCpus: spec.cpuLimit * 1_000_000 } : {}),
           LogConfig: { Type: 'json-file', Config: { 'max-size': String(spec.logMaxBytes ?? 10 * 2 ** 20), 'max-file': '2' } },
+          ...security.host,
         },
       });
     let created: { Id: string };

@@ -50,6 +50,8 @@ let child;
 try {
   child = spawn(file, rest, {
     cwd: spec.workingDir || undefined,
+    // The user the runtime chose (runAsUser), when the shim runs as root and may change to it.
+    ...(spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {}),
     // SKIFF_TEST_RUN marks what a test run started, so its teardown can find what was left running.
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...(process.env.SKIFF_TEST_RUN ? { SKIFF_TEST_RUN: process.env.SKIFF_TEST_RUN } : {}), ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],

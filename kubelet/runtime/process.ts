@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_LOG_MAX_BYTES, type ContainerSpec, type ContainerStatus, type ExecResult, type LogOptions, type Runtime } from './types.js';
+import { DEFAULT_LOG_MAX_BYTES, SecurityRefusal, type ContainerSpec, type ContainerStatus, type ExecResult, type LogOptions, type Runtime } from './types.js';
 
 const SHIM = join(dirname(fileURLToPath(import.meta.url)), 'process-shim.mjs');
 
@@ -36,13 +36,38 @@ export class ProcessRuntime implements Runtime {
     return join(this.root, id);
   }
 
+  /**
+   * The user a container's process runs as, or the refusal of what this runtime cannot give: a
+   * host process has no read-only root, no capabilities to add and no no_new_privs to set; it
+   * can change its user only when the kubelet runs as root, and then root has every capability,
+   * so dropping them is possible only by not being root.
+   */
+  private userFor(spec: ContainerSpec): { uid: number; gid: number } | undefined {
+    const s = spec.security ?? {};
+    const self = process.getuid?.() ?? 0;
+    const refuse = (why: string) => new SecurityRefusal(`the process runtime cannot give container ${spec.name} ${why}`);
+    if (s.readOnlyRootFilesystem) throw refuse('a read-only root filesystem');
+    if (s.privileged) throw refuse('privileged mode');
+    if (s.capabilities?.add?.length) throw refuse(`the capabilities ${s.capabilities.add.join(', ')}`);
+    if (s.allowPrivilegeEscalation === false) throw refuse('allowPrivilegeEscalation: false (no_new_privs)');
+    if (s.runAsUser !== undefined && s.runAsUser !== self && self !== 0)
+      throw refuse(`runAsUser ${s.runAsUser}: the kubelet runs as ${self}, not as root, and cannot change user`);
+    const uid = s.runAsUser ?? self;
+    if (s.runAsNonRoot && uid === 0) throw new SecurityRefusal(`container has runAsNonRoot and image will run as root (container: ${spec.name})`);
+    if (s.capabilities?.drop?.length && uid === 0) throw refuse('dropped capabilities while running as root');
+    if (self !== 0 || s.runAsUser === undefined) return undefined;
+    // Without runAsGroup, the user's number for its group too: never root's group by default.
+    return { uid, gid: s.runAsGroup ?? uid };
+  }
+
   async start(spec: ContainerSpec): Promise<ContainerStatus> {
     if (spec.command.length + spec.args.length === 0) throw new Error(`container ${spec.name}: the process runtime needs a command (it does not read images)`);
+    const user = this.userFor(spec);
     const id = `${spec.podUid}_${spec.name}_${spec.attempt}`;
     const dir = this.dir(id);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ logMaxBytes: DEFAULT_LOG_MAX_BYTES, ...spec }));
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ logMaxBytes: DEFAULT_LOG_MAX_BYTES, ...spec, user }));
     writeFileSync(join(dir, 'started'), new Date().toISOString());
     writeFileSync(join(dir, 'container.log'), '');
     const shim = spawn(process.execPath, [SHIM, dir], { detached: true, stdio: 'ignore' });

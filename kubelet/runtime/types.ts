@@ -29,7 +29,26 @@ export interface ContainerSpec {
   cpuLimit?: number;
   /** The log is rotated past this size (one rotated file is kept); default 10 MiB. */
   logMaxBytes?: number;
+  /** The container's securityContext, the pod's filled in where the container's says nothing. */
+  security?: ContainerSecurity;
 }
+
+export interface ContainerSecurity {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  privileged?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+}
+
+/**
+ * A runtime's refusal of a securityContext it cannot give (a container that would run as root
+ * under runAsNonRoot, a read-only root it cannot make): the pod worker shows it as
+ * CreateContainerConfigError instead of running the container without what it asked for.
+ */
+export class SecurityRefusal extends Error {}
 
 export type ContainerState = 'running' | 'exited';
 

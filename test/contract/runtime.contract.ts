@@ -3,7 +3,7 @@
  * Containers run busybox-style shell commands (`sh`, `echo`, `sleep`, `trap`).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ContainerSpec, Runtime } from '../../kubelet/runtime/types.js';
+import { type ContainerSpec, type Runtime, SecurityRefusal } from '../../kubelet/runtime/types.js';
 
 export interface RuntimeUnderTest {
   runtime: Runtime;
@@ -162,6 +162,42 @@ export function runtimeContract(name: string, make: () => Promise<RuntimeUnderTe
       // 400 lines of ~75 bytes with timestamps is ~30 KiB: only the last ~16 KiB are kept.
       expect(lines.length).toBeLessThan(400);
       expect(lines.length).toBeGreaterThan(50);
+    });
+
+    // A securityContext is given, or refused with a SecurityRefusal: never ignored. The process
+    // runtime can change user only when the kubelet runs as root, and cannot make a read-only root.
+    const canChangeUser = (runtime: Runtime) => runtime.name !== 'process' || process.getuid?.() === 0;
+
+    it('runs as the user and group asked for (runAsUser, runAsGroup), or refuses', async () => {
+      const { runtime } = await open();
+      const asked = spec('echo "$(id -u):$(id -g)"', { security: { runAsUser: 65534, runAsGroup: 65534 } });
+      if (!canChangeUser(runtime)) return void (await expect(runtime.start(asked)).rejects.toBeInstanceOf(SecurityRefusal));
+      const c = await runtime.start(asked);
+      await until(async () => (await runtime.inspect(c.id)).state === 'exited');
+      expect(await runtime.logs(c.id)).toBe('65534:65534\n');
+    });
+
+    it('runAsNonRoot: refused when the container would run as root', async () => {
+      const { runtime } = await open();
+      const wouldBeRoot = runtime.name === 'process' ? process.getuid?.() === 0 : true; // the test image has no USER
+      const start = runtime.start(spec('id -u', { security: { runAsNonRoot: true } }));
+      if (wouldBeRoot) await expect(start).rejects.toThrow(/runAsNonRoot and image will run as root/);
+      else expect((await start).state).toBeDefined();
+      if (canChangeUser(runtime)) {
+        const c = await runtime.start(spec('id -u', { security: { runAsNonRoot: true, runAsUser: 1000 } }));
+        await until(async () => (await runtime.inspect(c.id)).state === 'exited');
+        expect(await runtime.logs(c.id)).toBe('1000\n');
+      }
+    });
+
+    it('readOnlyRootFilesystem: the root cannot be written, or it is refused', async () => {
+      const { runtime } = await open();
+      const asked = spec('touch /skiff-ro-probe 2>/dev/null && echo wrote || echo read-only', { security: { readOnlyRootFilesystem: true } });
+      if (runtime.name === 'process')
+        return void (await expect(runtime.start(asked)).rejects.toThrow(/cannot give container main a read-only root filesystem/));
+      const c = await runtime.start(asked);
+      await until(async () => (await runtime.inspect(c.id)).state === 'exited');
+      expect(await runtime.logs(c.id)).toBe('read-only\n');
     });
   });
 }

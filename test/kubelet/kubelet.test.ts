@@ -5,7 +5,7 @@
  * deletion; and adoption of its containers after a restart. Pods are created already bound
  * (`spec.nodeName`), so no scheduler is involved.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -189,6 +189,31 @@ describe('kubelet', () => {
     await cluster.kubectlOk(['create', 'configmap', 'later', '--from-literal=v=arrived']);
     await until('running', async () => (await status(name)).containerStatuses?.[0]?.state.running);
     await until('log', async () => (await logs(name)) === 'arrived\n');
+  });
+
+  it('securityContext: runs as the user asked (who cannot read root-only files); runAsNonRoot without a user is refused, not ignored', async () => {
+    await startKubelet();
+    const secret = join(dir, `root-only-${n}`);
+    writeFileSync(secret, 'tokens', { mode: 0o600 });
+    const runAs = await createPod({
+      restartPolicy: 'Never',
+      securityContext: { runAsUser: 65534, runAsNonRoot: true },
+      containers: [sh(`id -u; cat ${secret} 2>/dev/null || echo denied`)],
+    });
+    const refused = await createPod({ securityContext: { runAsNonRoot: true }, containers: [sh('id -u; sleep 30')] });
+    if (process.getuid?.() === 0) {
+      await until('ran as 65534', async () => (await status(runAs)).phase === 'Succeeded');
+      expect(await logs(runAs)).toBe('65534\ndenied\n');
+      const waiting = await until('refused', async () => {
+        const s = (await status(refused)).containerStatuses?.[0];
+        return s?.state.waiting?.reason === 'CreateContainerConfigError' && s;
+      });
+      expect(waiting.state.waiting?.message).toBe('container has runAsNonRoot and image will run as root (container: main)');
+    } else {
+      // Not root: the kubelet cannot change user, and says so; its own user is not root.
+      await until('refused', async () => (await status(runAs)).containerStatuses?.[0]?.state.waiting?.reason === 'CreateContainerConfigError');
+      await until('runs as itself', async () => (await status(refused)).containerStatuses?.[0]?.state.running);
+    }
   });
 
   it('runs init containers in order, each to success, before the containers', async () => {

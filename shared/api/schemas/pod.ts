@@ -10,6 +10,26 @@ export const ContainerPort = z.strictObject({
   hostIP: z.string().optional(),
 });
 
+/** The settings the runtimes give (or refuse, clearly); the rest is kept as written. */
+export const SecurityContext = z.looseObject({
+  runAsUser: int64.optional(),
+  runAsGroup: int64.optional(),
+  runAsNonRoot: z.boolean().optional(),
+  readOnlyRootFilesystem: z.boolean().optional(),
+  privileged: z.boolean().optional(),
+  allowPrivilegeEscalation: z.boolean().optional(),
+  capabilities: z.strictObject({ add: z.array(z.string()).optional(), drop: z.array(z.string()).optional() }).optional(),
+});
+export type SecurityContext = z.infer<typeof SecurityContext>;
+
+export const PodSecurityContext = z.looseObject({
+  runAsUser: int64.optional(),
+  runAsGroup: int64.optional(),
+  runAsNonRoot: z.boolean().optional(),
+  fsGroup: int64.optional(),
+  supplementalGroups: z.array(int64).optional(),
+});
+
 export const EnvVar = z.strictObject({
   name: z.string(),
   value: z.string().optional(),
@@ -89,7 +109,7 @@ export const Container = z.strictObject({
   terminationMessagePath: z.string().optional(),
   terminationMessagePolicy: z.enum(['File', 'FallbackToLogsOnError']).optional(),
   imagePullPolicy: z.enum(['Always', 'Never', 'IfNotPresent']).optional(),
-  securityContext: loose.optional(),
+  securityContext: SecurityContext.optional(),
   stdin: z.boolean().optional(),
   stdinOnce: z.boolean().optional(),
   tty: z.boolean().optional(),
@@ -161,7 +181,7 @@ export const PodSpec = z.strictObject({
   hostIPC: z.boolean().optional(),
   hostUsers: z.boolean().optional(),
   shareProcessNamespace: z.boolean().optional(),
-  securityContext: loose.optional(),
+  securityContext: PodSecurityContext.optional(),
   imagePullSecrets: z.array(z.strictObject({ name: z.string().optional() })).optional(),
   hostname: z.string().optional(),
   subdomain: z.string().optional(),
