@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import type { Authorizer, RuleLister, UserInfo } from '../../auth/authorizer.js';
 import type { KubeObject } from '../../store/object.js';
+import type { Store } from '../../store/types.js';
 import type { Column } from '../columns.js';
 import type { NameRule } from '../names.js';
 import type { StatusCause } from '../status.js';
@@ -108,4 +109,9 @@ export interface Kind {
    * `object` (already checked against the schema and validated), with its status filled in.
    */
   review?(object: KubeObject, asker: Asker): Promise<KubeObject>;
+  /**
+   * Admission that reads the store (Pod Security by the namespace's label), run on every create
+   * after validation, whoever creates (a user or a controller); throws an ApiError to refuse.
+   */
+  admit?(object: KubeObject, context: { store: Store }): Promise<void>;
 }
