@@ -10,6 +10,8 @@ import type { Container, Pod } from './schemas/index.js';
 
 export const ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
 export type Level = 'privileged' | 'baseline' | 'restricted';
+/** `enforce` refuses pods; `warn` answers a warning, for pods and for the pod templates of workloads. */
+export type Mode = 'enforce' | 'warn';
 
 /** The capabilities baseline allows a container to add (the Pod Security Standards' list). */
 const BASELINE_CAPABILITIES = new Set([
@@ -98,8 +100,24 @@ export function violations(pod: KubeObject, level: Level): string[] {
   return level === 'restricted' ? [...found, ...restricted(p)] : found;
 }
 
-/** The level a namespace enforces, from its label ('privileged' when it has none). */
-export function enforcedLevel(namespace: KubeObject | undefined): Level {
-  const label = namespace?.metadata.labels?.[ENFORCE_LABEL];
+/** The level a namespace holds pods to in `mode`, from its label ('privileged' when it has none). */
+export function levelOf(namespace: KubeObject | undefined, mode: Mode): Level {
+  const label = namespace?.metadata.labels?.[`pod-security.kubernetes.io/${mode}`];
   return label === 'baseline' || label === 'restricted' ? label : 'privileged';
+}
+
+/**
+ * Pod Security for a pod (`template` undefined) or for a workload's pod template: a pod that
+ * breaks the enforced level is refused (`refuse` throws); what breaks the warn level is answered
+ * as warnings, in kube-apiserver's words.
+ */
+export async function podSecurity(namespace: KubeObject | undefined, pod: KubeObject, refuse: ((message: string) => never) | undefined): Promise<string[]> {
+  if (refuse) {
+    const level = levelOf(namespace, 'enforce');
+    const broken = violations(pod, level);
+    if (broken.length) refuse(`violates PodSecurity "${level}:latest": ${broken.join(', ')}`);
+  }
+  const warnLevel = levelOf(namespace, 'warn');
+  const warned = violations(pod, warnLevel);
+  return warned.length ? [`would violate PodSecurity "${warnLevel}:latest": ${warned.join(', ')}`] : [];
 }

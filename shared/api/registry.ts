@@ -176,7 +176,7 @@ export class Registry {
     const name = object.metadata.name ?? '';
     const causes = validateCreate(info, object, schemaCauses);
     if (causes.length) throw invalid(info, name || object.metadata.generateName || '', causes);
-    await kindOf(info.kind)?.admit?.(object, { store: this.store });
+    warnings.push(...((await kindOf(info.kind)?.admit?.(object, { store: this.store })) ?? []));
     await options.admit?.(object, undefined);
     await this.requireNamespace(info, namespace, name || object.metadata.generateName || '');
     const managed = options.fieldManager ? recordUpdate(undefined, object, { manager: options.fieldManager, gvk: info }) : object;

@@ -56,6 +56,29 @@ describe('Pod Security Admission', () => {
     expect((await cluster.kubectl(['apply', '-n', 'default', '-f', '-'], { input: pod('host', { hostNetwork: true }) })).code).toBe(0);
   });
 
+  it('warn answers what would be refused, for pods and for the pod templates of workloads, and lets them be', async () => {
+    await cluster.kubectlOk(['create', 'namespace', 'watched']);
+    await cluster.kubectlOk(['label', 'namespace', 'watched', 'pod-security.kubernetes.io/warn=baseline']);
+    const host = await cluster.kubectl(['apply', '-n', 'watched', '-f', '-'], { input: pod('host', { hostNetwork: true }) });
+    expect(host.code).toBe(0);
+    expect(host.stderr).toContain('Warning: would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)');
+    const workload = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'privileged-app' },
+      spec: {
+        selector: { matchLabels: { app: 'p' } },
+        template: { metadata: { labels: { app: 'p' } }, spec: { containers: [{ name: 'c', image: 'busybox', securityContext: { privileged: true } }] } },
+      },
+    };
+    const deployed = await cluster.kubectl(['apply', '-n', 'watched', '-f', '-'], { input: JSON.stringify(workload) });
+    expect(deployed.code).toBe(0);
+    expect(deployed.stderr).toContain(
+      'Warning: would violate PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)',
+    );
+    expect((await cluster.kubectl(['run', 'quiet', '--image=busybox', '-n', 'watched'])).stderr).not.toContain('Warning');
+  });
+
   it('a controller creating pods meets the same check (it creates through the registry)', async () => {
     const registry = new Registry(cluster.store);
     const created = registry.create(findResource('', 'v1', 'pods')!, 'locked', {

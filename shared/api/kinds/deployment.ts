@@ -3,13 +3,14 @@ import { ageColumn, nameColumn } from '../columns.js';
 import { Deployment } from '../schemas/index.js';
 import { asObj, invalidValue, isObj, notSupported } from '../validation.js';
 import { resource, type Kind } from './kind.js';
-import { defaultPodSpec, selectorImmutable, validateWorkloadSpec, workloadWideColumns } from './pod-spec.js';
+import { defaultPodSpec, podTemplateSecurity, selectorImmutable, validateWorkloadSpec, workloadWideColumns } from './pod-spec.js';
 
 const isZero = (v: unknown) => v === 0 || v === '0' || v === '0%';
 
 export const deployment: Kind = {
   info: resource('apps', 'v1', 'deployments', 'Deployment', { shortNames: ['deploy'], categories: ['all'], subresources: ['status', 'scale'] }),
   schema: Deployment,
+  admit: podTemplateSecurity,
   columns: [
     nameColumn,
     {

@@ -110,8 +110,9 @@ export interface Kind {
    */
   review?(object: KubeObject, asker: Asker): Promise<KubeObject>;
   /**
-   * Admission that reads the store (Pod Security by the namespace's label), run on every create
-   * after validation, whoever creates (a user or a controller); throws an ApiError to refuse.
+   * Admission that reads the store (Pod Security by the namespace's labels), run on every create
+   * after validation, whoever creates (a user or a controller): throws an ApiError to refuse,
+   * or answers warnings for the client (the Warning header).
    */
-  admit?(object: KubeObject, context: { store: Store }): Promise<void>;
+  admit?(object: KubeObject, context: { store: Store }): Promise<string[] | void>;
 }

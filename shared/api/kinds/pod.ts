@@ -5,7 +5,7 @@ import { Pod } from '../schemas/index.js';
 import { asArray, asObj, forbiddenField, sameJson } from '../validation.js';
 import type { Kind } from './kind.js';
 import { resource } from './kind.js';
-import { enforcedLevel, violations } from '../pod-security.js';
+import { podSecurity } from '../pod-security.js';
 import { forbidden } from '../status.js';
 import { defaultPodSpec, validatePodSpec } from './pod-spec.js';
 
@@ -135,11 +135,10 @@ export const pod: Kind = {
   validate: (object, causes) => validatePodSpec(object.spec, 'spec', causes),
   async admit(object, { store }) {
     const namespace = await store.get('namespaces', '', object.metadata.namespace ?? '').catch(() => undefined);
-    const level = enforcedLevel(namespace);
-    const broken = violations(object, level);
-    if (!broken.length) return;
     const name = object.metadata.name || object.metadata.generateName || '';
-    throw forbidden(`pods "${name}" is forbidden: violates PodSecurity "${level}:latest": ${broken.join(', ')}`, { name, kind: 'pods' });
+    return podSecurity(namespace, object, (why) => {
+      throw forbidden(`pods "${name}" is forbidden: ${why}`, { name, kind: 'pods' });
+    });
   },
   validateUpdate(object, old, causes) {
     if (!sameJson(immutablePart(object.spec, old.spec), immutablePart(old.spec, old.spec))) {

@@ -3,11 +3,12 @@ import { ageColumn, nameColumn } from '../columns.js';
 import { ReplicaSet } from '../schemas/index.js';
 import { asObj, isObj } from '../validation.js';
 import { resource, type Kind } from './kind.js';
-import { defaultPodSpec, selectorImmutable, validateWorkloadSpec, workloadWideColumns } from './pod-spec.js';
+import { defaultPodSpec, podTemplateSecurity, selectorImmutable, validateWorkloadSpec, workloadWideColumns } from './pod-spec.js';
 
 export const replicaSet: Kind = {
   info: resource('apps', 'v1', 'replicasets', 'ReplicaSet', { shortNames: ['rs'], categories: ['all'], subresources: ['status', 'scale'] }),
   schema: ReplicaSet,
+  admit: podTemplateSecurity,
   columns: [
     nameColumn,
     { name: 'Desired', type: 'integer', cell: (o) => asObj(o.spec).replicas ?? 0 },
