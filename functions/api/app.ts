@@ -4,7 +4,7 @@
  * Stateless: everything it knows is in the `Store` it is given, so the same app runs in the
  * embedded Node server and in a Lambda.
  */
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { Registry } from '../../shared/api/registry.js';
 import { ApiError } from '../../shared/api/status.js';
 import type { AuditSink } from '../../shared/auth/audit.js';
@@ -54,62 +54,64 @@ function signedIn(groups: string[]): string[] {
   return all;
 }
 
+/** Outermost: a request is recorded whatever answers it (a 401, a 403, a handler's error). */
+function auditRequests(audit: AuditSink): MiddlewareHandler {
+  return async (c, next) => {
+    if (HEALTH_PATHS.has(c.req.path)) return next();
+    const receivedAt = Date.now();
+    await next();
+    const incoming = (c.env as { incoming?: { url?: string; socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+    const url = new URL(c.req.url);
+    audit.write({
+      method: c.req.method,
+      uri: incoming?.url ?? `${url.pathname}${url.search}`,
+      user: c.get('authenticated' as never) as UserInfo | undefined,
+      actingAs: userOf(c),
+      attributes: c.get('attributes' as never) as Attributes | undefined,
+      decision: c.get('decision' as never) as Decision | undefined,
+      code: c.res.status,
+      sourceIP: incoming?.socket?.remoteAddress,
+      userAgent: c.req.header('user-agent'),
+      receivedAt,
+      endedAt: Date.now(),
+    });
+  };
+}
+
+/** One middleware for who asks and whether it may: each hop through Hono's chain costs. */
+function authenticateAndAuthorize(authenticate: NonNullable<AppOptions['authenticate']>, authorizer: Authorizer | undefined): MiddlewareHandler {
+  return async (c, next) => {
+    const path = c.req.path;
+    if (PUBLIC_PATHS.has(path)) return next();
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
+    const found = match ? authenticate(match[1]) : undefined;
+    const identity = found instanceof Promise ? await found : found;
+    if (!identity) return json(c, new ApiError(401, 'Unauthorized', 'Unauthorized').toStatus(), 401);
+    const user = { ...identity, groups: signedIn(identity.groups) };
+    c.set('authenticated' as never, user as never);
+    if (!authorizer) {
+      c.set('user' as never, user as never);
+      return next();
+    }
+    const effective = effectiveUser(c, user, authorizer);
+    const acting = effective instanceof Promise ? await effective : effective;
+    c.set('user' as never, acting as never);
+    const attributes = requestAttributes(acting, c.req.method, path, (name) => c.req.query(name));
+    const answer = authorizer.authorize(attributes);
+    const decision = answer instanceof Promise ? await answer : answer;
+    c.set('attributes' as never, attributes as never);
+    c.set('decision' as never, decision as never);
+    if (!decision.allowed) throw forbiddenError(attributes, decision.denied ? decision.reason : undefined);
+    return next();
+  };
+}
+
 export function createApp(options: AppOptions): Hono {
   const app = new Hono();
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => json(c, new ApiError(404, 'NotFound', 'the server could not find the requested resource').toStatus(), 404));
-  if (options.audit) {
-    const audit = options.audit;
-    // Outermost: a request is recorded whatever answers it (a 401, a 403, a handler's error).
-    app.use('*', async (c, next) => {
-      if (HEALTH_PATHS.has(c.req.path)) return next();
-      const receivedAt = Date.now();
-      await next();
-      const incoming = (c.env as { incoming?: { url?: string; socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-      const url = new URL(c.req.url);
-      audit.write({
-        method: c.req.method,
-        uri: incoming?.url ?? `${url.pathname}${url.search}`,
-        user: c.get('authenticated' as never) as UserInfo | undefined,
-        actingAs: userOf(c),
-        attributes: c.get('attributes' as never) as Attributes | undefined,
-        decision: c.get('decision' as never) as Decision | undefined,
-        code: c.res.status,
-        sourceIP: incoming?.socket?.remoteAddress,
-        userAgent: c.req.header('user-agent'),
-        receivedAt,
-        endedAt: Date.now(),
-      });
-    });
-  }
-  if (options.authenticate) {
-    const { authenticate, authorizer } = options;
-    // One middleware for who asks and whether it may: each hop through Hono's chain costs.
-    app.use('*', async (c, next) => {
-      const path = c.req.path;
-      if (PUBLIC_PATHS.has(path)) return next();
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-      const found = match ? authenticate(match[1]) : undefined;
-      const identity = found instanceof Promise ? await found : found;
-      if (!identity) return json(c, new ApiError(401, 'Unauthorized', 'Unauthorized').toStatus(), 401);
-      const user = { ...identity, groups: signedIn(identity.groups) };
-      c.set('authenticated' as never, user as never);
-      if (!authorizer) {
-        c.set('user' as never, user as never);
-        return next();
-      }
-      const effective = effectiveUser(c, user, authorizer);
-      const acting = effective instanceof Promise ? await effective : effective;
-      c.set('user' as never, acting as never);
-      const attributes = requestAttributes(acting, c.req.method, path, (name) => c.req.query(name));
-      const answer = authorizer.authorize(attributes);
-      const decision = answer instanceof Promise ? await answer : answer;
-      c.set('attributes' as never, attributes as never);
-      c.set('decision' as never, decision as never);
-      if (!decision.allowed) throw forbiddenError(attributes, decision.denied ? decision.reason : undefined);
-      return next();
-    });
-  }
+  if (options.audit) app.use('*', auditRequests(options.audit));
+  if (options.authenticate) app.use('*', authenticateAndAuthorize(options.authenticate, options.authorizer));
   app.route('/', discoveryRoutes(options.serverAddress, options.tokens));
   app.route(
     '/',

@@ -240,41 +240,53 @@ function adminTokenFrom(kubeconfigPath: string, auth: TokenAuthenticator): strin
   }
 }
 
-export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const { store, dataDir } = options;
-  const host = options.host ?? '127.0.0.1';
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(dataDir, 0o700);
-  const tls = ensureTls(join(dataDir, 'pki'));
-  const tokensPath = join(dataDir, 'tokens.json');
-  const kubeconfigPath = join(dataDir, 'kubeconfig');
+/**
+ * Who may ask: the static tokens of `<data-dir>/tokens.json` (followed as `skiff token` edits
+ * them; a deleted node's revoked), else a signed token: a ServiceAccount's or an OIDC issuer's.
+ */
+async function identities(options: ApiServerOptions, tokensPath: string) {
+  const { store } = options;
   const tokenFile = new TokenFile(tokensPath);
-  // `skiff token revoke` edits the file: what it revokes stops working here within a second.
   tokenFile.watch();
-  const auth = tokenFile.auth;
-  const issueToken = (user: string, groups: string[], options?: IssueOptions) => tokenFile.issue(user, groups, options).token;
-  const adminToken = adminTokenFrom(kubeconfigPath, auth) ?? issueToken(ADMIN.user, ADMIN.groups, { description: 'the admin kubeconfig' });
-  // A node that is deleted loses its credentials.
   const revocations = store.subscribe(
     (events) => {
       for (const e of events) if (e.resource === 'nodes' && e.type === 'DELETED') tokenFile.revokeUser(`${NODE_PREFIX}${e.object.metadata.name}`);
     },
     { fromRevision: await store.currentRevision() },
   );
-
-  await new Registry(store).ensureSystemNamespaces();
-  await reconcileBootstrapPolicy(store);
   const tokens = new ServiceAccountTokens(store, { issuer: options.issuer });
   await tokens.rotate();
   const oidc = new OidcAuthenticator(options.jwtIssuers ?? []);
-  const audit = options.auditLogPath ? new FileAuditSink(options.auditLogPath) : undefined;
   const jwtUser = async (t: string) => (await tokens.authenticate(t)) ?? (oidc.size ? await oidc.authenticate(t) : undefined);
+  return {
+    tokenFile,
+    tokens,
+    authenticate: (t: string) => tokenFile.auth.authenticate(t) ?? jwtUser(t),
+    close() {
+      revocations.close();
+      tokenFile.close();
+    },
+  };
+}
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const { store, dataDir } = options;
+  const host = options.host ?? '127.0.0.1';
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+  const tls = ensureTls(join(dataDir, 'pki'));
+  const kubeconfigPath = join(dataDir, 'kubeconfig');
+  await new Registry(store).ensureSystemNamespaces();
+  await reconcileBootstrapPolicy(store);
+  const who = await identities(options, join(dataDir, 'tokens.json'));
+  const issueToken = (user: string, groups: string[], issue?: IssueOptions) => who.tokenFile.issue(user, groups, issue).token;
+  const adminToken = adminTokenFrom(kubeconfigPath, who.tokenFile.auth) ?? issueToken(ADMIN.user, ADMIN.groups, { description: 'the admin kubeconfig' });
+  const audit = options.auditLogPath ? new FileAuditSink(options.auditLogPath) : undefined;
   const app = createApp({
     store,
-    // A static token (the admin's, a node's), else a signed one: a ServiceAccount's, or an OIDC issuer's.
-    authenticate: (t) => auth.authenticate(t) ?? jwtUser(t),
+    authenticate: who.authenticate,
     ...clusterAuthorization(store),
-    tokens,
+    tokens: who.tokens,
     audit,
     logs: options.logs,
     watchBookmarkIntervalMs: options.watchBookmarkIntervalMs,
@@ -300,8 +312,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     issueToken,
     close: () =>
       new Promise<void>((resolve) => {
-        revocations.close();
-        tokenFile.close();
+        who.close();
         server.close(() => void (audit?.close() ?? Promise.resolve()).then(() => resolve()));
         server.closeAllConnections();
       }),

@@ -4,7 +4,7 @@
  * revokes stops working within a second, without a restart. Writes go to a temporary file that
  * is renamed over the old one: a reader never sees half a file.
  */
-import { existsSync, readFileSync, renameSync, statSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { type TokenRecord, TokenAuthenticator, hashToken, newToken, tokenId } from './tokens.js';
 
 export interface IssueOptions {
@@ -17,7 +17,7 @@ export interface IssueOptions {
 
 export class TokenFile {
   readonly auth: TokenAuthenticator;
-  private watching = false;
+  private timer?: NodeJS.Timeout;
   /** The file as last read or written here: its mtime and size. */
   private seen = '';
 
@@ -69,16 +69,20 @@ export class TokenFile {
     return this.auth.records();
   }
 
-  /** Follows changes others make to the file (`skiff token revoke`). */
+  /**
+   * Follows changes others make to the file (`skiff token revoke`): a look at its stat every
+   * `intervalMs`. Not fs.watchFile: its baseline is its own first look, so a change made before
+   * that look would never be seen; here the baseline is what this process last read or wrote.
+   */
   watch(intervalMs = 250): void {
-    if (this.watching) return;
-    this.watching = true;
-    watchFile(this.path, { interval: intervalMs, persistent: false }, () => this.reload());
+    if (this.timer) return;
+    this.timer = setInterval(() => this.reload(), intervalMs);
+    this.timer.unref();
   }
 
   close(): void {
-    if (this.watching) unwatchFile(this.path);
-    this.watching = false;
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   /** Reads the file again if it changed since it was last read or written here. */
