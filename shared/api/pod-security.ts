@@ -111,7 +111,7 @@ export function levelOf(namespace: KubeObject | undefined, mode: Mode): Level {
  * breaks the enforced level is refused (`refuse` throws); what breaks the warn level is answered
  * as warnings, in kube-apiserver's words.
  */
-export async function podSecurity(namespace: KubeObject | undefined, pod: KubeObject, refuse: ((message: string) => never) | undefined): Promise<string[]> {
+export function podSecurity(namespace: KubeObject | undefined, pod: KubeObject, refuse: ((message: string) => never) | undefined): string[] {
   if (refuse) {
     const level = levelOf(namespace, 'enforce');
     const broken = violations(pod, level);

@@ -146,8 +146,9 @@ export class Registry {
 
   // ---- create ----------------------------------------------------------------------------
 
-  private async requireNamespace(info: ResourceInfo, namespace: string, name: string): Promise<void> {
-    if (!info.namespaced) return;
+  /** The namespace a new object goes into (undefined for cluster-scoped kinds); refused when missing or terminating. */
+  private async requireNamespace(info: ResourceInfo, namespace: string, name: string): Promise<KubeObject | undefined> {
+    if (!info.namespaced) return undefined;
     let ns: KubeObject;
     try {
       ns = await this.store.get(NAMESPACES.storeKey, '', namespace);
@@ -160,6 +161,7 @@ export class Registry {
         kind: info.resource,
       });
     }
+    return ns;
   }
 
   async create(info: ResourceInfo, namespace: string, body: unknown, options: WriteOptions = {}): Promise<WriteResult> {
@@ -176,9 +178,9 @@ export class Registry {
     const name = object.metadata.name ?? '';
     const causes = validateCreate(info, object, schemaCauses);
     if (causes.length) throw invalid(info, name || object.metadata.generateName || '', causes);
-    warnings.push(...((await kindOf(info.kind)?.admit?.(object, { store: this.store })) ?? []));
+    const ns = await this.requireNamespace(info, namespace, name || object.metadata.generateName || '');
+    warnings.push(...((await kindOf(info.kind)?.admit?.(object, { namespace: ns })) ?? []));
     await options.admit?.(object, undefined);
-    await this.requireNamespace(info, namespace, name || object.metadata.generateName || '');
     const managed = options.fieldManager ? recordUpdate(undefined, object, { manager: options.fieldManager, gvk: info }) : object;
     if (options.dryRun) {
       const preview = structuredClone(managed);

@@ -7,7 +7,6 @@
 import type { z } from 'zod';
 import type { Authorizer, RuleLister, UserInfo } from '../../auth/authorizer.js';
 import type { KubeObject } from '../../store/object.js';
-import type { Store } from '../../store/types.js';
 import type { Column } from '../columns.js';
 import type { NameRule } from '../names.js';
 import type { StatusCause } from '../status.js';
@@ -110,9 +109,9 @@ export interface Kind {
    */
   review?(object: KubeObject, asker: Asker): Promise<KubeObject>;
   /**
-   * Admission that reads the store (Pod Security by the namespace's labels), run on every create
-   * after validation, whoever creates (a user or a controller): throws an ApiError to refuse,
-   * or answers warnings for the client (the Warning header).
+   * Admission that reads the object's namespace (Pod Security by its labels), run on every
+   * create after validation, whoever creates (a user or a controller): throws an ApiError to
+   * refuse, or answers warnings for the client (the Warning header).
    */
-  admit?(object: KubeObject, context: { store: Store }): Promise<string[] | void>;
+  admit?(object: KubeObject, context: { namespace: KubeObject | undefined }): Promise<string[] | void> | string[] | void;
 }

@@ -3,7 +3,6 @@
  * validation, a workload's selector check, and the `-o wide` columns of a workload.
  */
 import type { KubeObject } from '../../store/object.js';
-import type { Store } from '../../store/types.js';
 import type { Column } from '../columns.js';
 import { nameError } from '../names.js';
 import { podSecurity } from '../pod-security.js';
@@ -145,9 +144,8 @@ export const workloadWideColumns: Column[] = [
 ];
 
 /** Pod Security's warn mode for a workload's pod template: enforce applies to the pods it makes, warn already here. */
-export async function podTemplateSecurity(object: KubeObject, { store }: { store: Store }): Promise<string[]> {
+export function podTemplateSecurity(object: KubeObject, { namespace }: { namespace: KubeObject | undefined }): string[] {
   const template = asObj(asObj(object.spec).template);
   if (!isObj(template.spec)) return [];
-  const namespace = await store.get('namespaces', '', object.metadata.namespace ?? '').catch(() => undefined);
   return podSecurity(namespace, { metadata: {}, spec: template.spec }, undefined);
 }

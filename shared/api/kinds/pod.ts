@@ -133,8 +133,7 @@ export const pod: Kind = {
   initialStatus: (object) => ({ phase: 'Pending', qosClass: qosClass(object) }),
   defaults: (object) => defaultPodSpec(object.spec),
   validate: (object, causes) => validatePodSpec(object.spec, 'spec', causes),
-  async admit(object, { store }) {
-    const namespace = await store.get('namespaces', '', object.metadata.namespace ?? '').catch(() => undefined);
+  admit(object, { namespace }) {
     const name = object.metadata.name || object.metadata.generateName || '';
     return podSecurity(namespace, object, (why) => {
       throw forbidden(`pods "${name}" is forbidden: ${why}`, { name, kind: 'pods' });
