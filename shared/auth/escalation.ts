@@ -9,27 +9,21 @@ import { RBAC_GROUP } from '../api/kinds/rbac.js';
 import { forbidden } from '../api/status.js';
 import type { KubeObject } from '../store/object.js';
 import type { Authorizer, ResourceRule, UserInfo } from './authorizer.js';
-import type { RBACAuthorizer } from './rbac.js';
+import { type RBACAuthorizer, ruleAllows } from './rbac.js';
 
 const ROLE_RESOURCES = new Set(['roles', 'clusterroles']);
 const BINDING_RESOURCES = new Set(['rolebindings', 'clusterrolebindings']);
 
-const has = (list: string[] | undefined, value: string) => !!list && (list.includes('*') || list.includes(value));
 const each = (list: string[] | undefined) => (list?.length ? list : ['']);
 
-/** Whether some rule the user holds covers one broken-down request (kube's BreakdownRule and Covers). */
+/**
+ * Whether some rule the user holds allows one broken-down request (kube's BreakdownRule): by
+ * the authorizer's own matching, so a rule covers exactly what it grants.
+ */
 function coveredBy(held: PolicyRule[], verb: string, group: string, resource: string, name: string, url: string): boolean {
-  return held.some((h) => {
-    if (!has(h.verbs, verb)) return false;
-    if (url) return (h.nonResourceURLs ?? []).some((u) => u === '*' || u === url || (u.endsWith('*') && url.startsWith(u.slice(0, -1))));
-    if (!has(h.apiGroups, group)) return false;
-    const [base, sub] = resource.split('/');
-    const resourceOk = (h.resources ?? []).some(
-      (r) => r === '*' || r === resource || (sub !== undefined && r === `*/${sub}`) || (sub !== undefined && r === `${base}/*`),
-    );
-    if (!resourceOk) return false;
-    return !h.resourceNames?.length || (name !== '' && h.resourceNames.includes(name));
-  });
+  if (url) return held.some((h) => ruleAllows(h, { verb, path: url }));
+  const [base, subresource] = resource.split('/');
+  return held.some((h) => ruleAllows(h, { verb, apiGroup: group, resource: base, subresource, name: name || undefined }));
 }
 
 /** The rules in `wanted` that `held` does not cover, as kube-apiserver lists them. */

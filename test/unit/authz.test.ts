@@ -77,6 +77,13 @@ describe('RBAC rules', () => {
     expect(uncovered(held, [{ verbs: ['*'], apiGroups: [''], resources: ['pods'] }])).toHaveLength(1);
     expect(uncovered([{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], [{ verbs: ['*'], apiGroups: ['apps'], resources: ['*'] }])).toEqual([]);
     expect(uncovered(held, [{ verbs: ['get'], apiGroups: [''], resources: ['pods'], resourceNames: ['a'] }])).toEqual([]);
+    // Covered means allowed by the authorizer: `pods/*` grants no subresource, so it covers none.
+    expect(
+      uncovered(
+        [{ verbs: ['get'], apiGroups: [''], resources: ['pods/*', '*/scale'] }],
+        [{ verbs: ['get'], apiGroups: [''], resources: ['pods/log', 'deployments/scale'] }],
+      ),
+    ).toEqual([{ verbs: ['get'], apiGroups: [''], resources: ['pods/log'] }]);
     expect(uncovered([{ verbs: ['get'], nonResourceURLs: ['/apis/*'] }], [{ verbs: ['get'], nonResourceURLs: ['/apis/apps', '/metrics'] }])).toEqual([
       { verbs: ['get'], nonResourceURLs: ['/metrics'] },
     ]);
