@@ -106,20 +106,33 @@ export class ServiceAccountTokens {
         publicJwk: { ...(await exportJWK(publicKey)), kid, alg: ALG, use: 'sig' },
       };
     };
-    try {
-      await this.store.create(SIGNING_KEYS_RESOURCE, { apiVersion: 'skiff.dev/v1', kind: 'SigningKeys', metadata: { name: RING_NAME }, keys: [await fresh()] });
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      const key = await fresh();
-      await guaranteedUpdate<KeyRing>(this.store, SIGNING_KEYS_RESOURCE, '', RING_NAME, (ring) => {
-        const sorted = [...ring.keys].sort((a, b) => a.createdAt - b.createdAt);
-        if (this.now() - sorted[sorted.length - 1].createdAt < this.rotateAfterMs) return undefined;
-        // A retired key stays while a token it signed may be alive: until the longest lifetime
-        // (and a minute of clock skew) has passed since its successor began signing.
-        const keep = sorted.filter((_, i) => i === sorted.length - 1 || this.now() - sorted[i + 1].createdAt < this.maxExpirationSeconds * 1000 + 60_000);
-        return { ...ring, keys: [...keep, key] };
-      });
+    // A ring that exists and is not due costs a read: no key is made, nothing is written.
+    const existing = await this.store.get(SIGNING_KEYS_RESOURCE, '', RING_NAME).catch((err) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    if (!existing) {
+      try {
+        await this.store.create(SIGNING_KEYS_RESOURCE, {
+          apiVersion: 'skiff.dev/v1',
+          kind: 'SigningKeys',
+          metadata: { name: RING_NAME },
+          keys: [await fresh()],
+        });
+        return this.load();
+      } catch (err) {
+        // Another API process made it first: rotate that one if due, as below.
+        if (!isAlreadyExists(err)) throw err;
+      }
     }
+    await guaranteedUpdate<KeyRing>(this.store, SIGNING_KEYS_RESOURCE, '', RING_NAME, async (ring) => {
+      const sorted = [...ring.keys].sort((a, b) => a.createdAt - b.createdAt);
+      if (this.now() - sorted[sorted.length - 1].createdAt < this.rotateAfterMs) return undefined;
+      // A retired key stays while a token it signed may be alive: until the longest lifetime
+      // (and a minute of clock skew) has passed since its successor began signing.
+      const keep = sorted.filter((_, i) => i === sorted.length - 1 || this.now() - sorted[i + 1].createdAt < this.maxExpirationSeconds * 1000 + 60_000);
+      return { ...ring, keys: [...keep, await fresh()] };
+    });
     await this.load();
   }
 
