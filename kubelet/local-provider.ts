@@ -30,8 +30,6 @@ export interface LocalProviderOptions {
   /** Makes an API token for a node's kubelet. */
   issueToken(user: string, groups: string[], options?: { replace?: boolean }): string;
   /** The token kubelets require on their log servers (the API's log proxy sends it). */
-  /** The serving credential every kubelet gets, instead of one of its own each (tests only). */
-  servingToken?: string;
   leaseIntervalMs?: number;
   backoffInitialMs?: number;
   log?: (line: string) => void;
@@ -81,7 +79,7 @@ export class LocalCloudProvider implements CloudProvider {
     writeFileSync(tokenFile, this.options.issueToken(`system:node:${request.name}`, ['system:nodes'], { replace: true }), { mode: 0o600 });
     // Its own credential for its log server, new each start: only the API, which asks
     // `servingTokenFor`, knows it, and it reaches no other node.
-    const servingToken = this.options.servingToken ?? randomBytes(24).toString('base64url');
+    const servingToken = randomBytes(24).toString('base64url');
     this.servingTokens.set(request.name, servingToken);
     const servingTokenFile = join(dir, 'serving-token');
     writeFileSync(servingTokenFile, servingToken, { mode: 0o600 });

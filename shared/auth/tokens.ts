@@ -50,10 +50,6 @@ export class TokenAuthenticator {
     this.verified = new Map();
   }
 
-  add(record: TokenRecord): void {
-    this.byHash.set(record.sha256, record);
-  }
-
   records(): TokenRecord[] {
     return [...this.byHash.values()];
   }

@@ -26,7 +26,6 @@ cloudContract('local', async () => {
     dataDir,
     runtime: 'process',
     issueToken: cluster.server.issueToken,
-    servingToken: 'contract-serving-token',
   });
   return {
     provider,
