@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DockerRuntime, dockerAvailable } from '../../kubelet/runtime/docker.js';
+import type { ContainerSpec } from '../../kubelet/runtime/types.js';
 import { BUSYBOX_IMAGE, importBusyboxImage, startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
 import { runtimeContract } from './runtime.contract.js';
 
@@ -15,6 +16,25 @@ beforeAll(async () => {
 afterAll(async () => {
   await engine?.stop();
 });
+
+/** A busybox container of pod `podUid` running `command`. */
+const busybox = (podUid: string, command: string[], extra: Partial<ContainerSpec> = {}): ContainerSpec => ({
+  podUid,
+  podNamespace: 'default',
+  podName: 'p',
+  name: 'main',
+  attempt: 0,
+  image: BUSYBOX_IMAGE,
+  command,
+  args: [],
+  env: {},
+  ...extra,
+});
+
+/** Waits (up to 4 s) for a container to exit. */
+async function exited(rt: DockerRuntime, id: string): Promise<void> {
+  for (let i = 0; i < 200 && (await rt.inspect(id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+}
 
 runtimeContract('docker', async () => ({
   runtime: new DockerRuntime({ socketPath: engine.socketPath, node: 'node-a' }),
@@ -31,17 +51,7 @@ it('answers whether an engine is there', async () => {
 it('sees only its own node’s containers when engines are shared, and says when an image cannot be pulled', async () => {
   const a = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-a' });
   const b = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-b' });
-  const spec = {
-    podUid: 'shared-1',
-    podNamespace: 'default',
-    podName: 'p',
-    name: 'main',
-    attempt: 0,
-    image: BUSYBOX_IMAGE,
-    command: ['sleep', '30'],
-    args: [],
-    env: {},
-  };
+  const spec = busybox('shared-1', ['sleep', '30']);
   const started = await a.start(spec);
   expect((await b.list()).map((c) => c.id)).not.toContain(started.id);
   expect((await a.list()).map((c) => c.id)).toContain(started.id);
@@ -52,17 +62,7 @@ it('sees only its own node’s containers when engines are shared, and says when
 
 it('follows the pull policy: IfNotPresent uses the local image, Never refuses a missing one, Always pulls (and fails with no registry)', async () => {
   const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-p' });
-  const spec = {
-    podUid: 'pull-1',
-    podNamespace: 'default',
-    podName: 'p',
-    name: 'main',
-    attempt: 0,
-    image: BUSYBOX_IMAGE,
-    command: ['true'],
-    args: [],
-    env: {},
-  };
+  const spec = busybox('pull-1', ['true']);
   const ok = await rt.start({ ...spec, imagePullPolicy: 'IfNotPresent' });
   expect(ok.spec.image).toBe(BUSYBOX_IMAGE);
   await expect(rt.start({ ...spec, podUid: 'pull-2', image: 'skiff-test/absent:1', imagePullPolicy: 'Never' })).rejects.toThrow(
@@ -77,18 +77,7 @@ it('follows the pull policy: IfNotPresent uses the local image, Never refuses a 
 
 it('enforces the memory limit: a container that goes over it is OOM-killed', async () => {
   const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-m' });
-  const c = await rt.start({
-    podUid: 'mem-1',
-    podNamespace: 'default',
-    podName: 'p',
-    name: 'main',
-    attempt: 0,
-    image: BUSYBOX_IMAGE,
-    command: ['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=64M count=1'],
-    args: [],
-    env: {},
-    memoryLimit: 16 * 2 ** 20,
-  });
+  const c = await rt.start(busybox('mem-1', ['sh', '-c', 'dd if=/dev/zero of=/dev/null bs=64M count=1'], { memoryLimit: 16 * 2 ** 20 }));
   let status = await rt.inspect(c.id);
   for (let i = 0; i < 100 && status.state === 'running'; i++) {
     await new Promise((r) => setTimeout(r, 50));
@@ -137,13 +126,13 @@ it('labels each container with its pod, name, attempt and whole spec, so a resta
 
 it('maps command and args as Kubernetes does: command replaces the entrypoint, args the image’s CMD', async () => {
   const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-c' });
-  const base = { podNamespace: 'default', podName: 'p', name: 'main', attempt: 0, image: BUSYBOX_IMAGE, env: { WHO: 'env' }, workingDir: '/etc' };
+  const base = { env: { WHO: 'env' }, workingDir: '/etc' };
   // The image's CMD is ["sh"] with no entrypoint: args alone replace it.
-  const argsOnly = await rt.start({ ...base, podUid: 'cmd-1', command: [], args: ['sh', '-c', 'echo "args $WHO $(pwd)"'] });
-  const commandOnly = await rt.start({ ...base, podUid: 'cmd-2', command: ['echo', 'command'], args: [] });
-  const both = await rt.start({ ...base, podUid: 'cmd-3', command: ['echo'], args: ['command', 'and', 'args'] });
+  const argsOnly = await rt.start(busybox('cmd-1', [], { ...base, args: ['sh', '-c', 'echo "args $WHO $(pwd)"'] }));
+  const commandOnly = await rt.start(busybox('cmd-2', ['echo', 'command'], base));
+  const both = await rt.start(busybox('cmd-3', ['echo'], { ...base, args: ['command', 'and', 'args'] }));
   for (const c of [argsOnly, commandOnly, both]) {
-    for (let i = 0; i < 200 && (await rt.inspect(c.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+    await exited(rt, c.id);
   }
   expect(await rt.logs(argsOnly.id)).toBe('args env /etc\n');
   expect(await rt.logs(commandOnly.id)).toBe('command\n');
@@ -153,18 +142,8 @@ it('maps command and args as Kubernetes does: command replaces the entrypoint, a
 
 it('writes log timestamps as the process runtime does (ISO, milliseconds) and ends a last unterminated line', async () => {
   const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-t' });
-  const c = await rt.start({
-    podUid: 'ts-1',
-    podNamespace: 'default',
-    podName: 'p',
-    name: 'main',
-    attempt: 0,
-    image: BUSYBOX_IMAGE,
-    command: ['sh', '-c', 'echo first; printf "no newline"'],
-    args: [],
-    env: {},
-  });
-  for (let i = 0; i < 200 && (await rt.inspect(c.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+  const c = await rt.start(busybox('ts-1', ['sh', '-c', 'echo first; printf "no newline"']));
+  await exited(rt, c.id);
   expect(await rt.logs(c.id)).toBe('first\nno newline\n');
   const stamped = await rt.logs(c.id, { timestamps: true });
   expect(stamped).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z first\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z no newline\n$/);
@@ -178,48 +157,18 @@ it('writes log timestamps as the process runtime does (ISO, milliseconds) and en
 
 it('names the signal that ended a container from its 128 + n exit code', async () => {
   const rt = new DockerRuntime({ socketPath: engine.socketPath, node: 'node-s' });
-  const c = await rt.start({
-    podUid: 'sig-1',
-    podNamespace: 'default',
-    podName: 'p',
-    name: 'main',
-    attempt: 0,
-    image: BUSYBOX_IMAGE,
-    command: ['sh', '-c', 'kill -USR1 $$; sleep 30'],
-    args: [],
-    env: {},
-  });
+  const c = await rt.start(busybox('sig-1', ['sh', '-c', 'kill -USR1 $$; sleep 30']));
   let status = await rt.inspect(c.id);
   for (let i = 0; i < 200 && status.state === 'running'; i++) {
     await new Promise((r) => setTimeout(r, 20));
     status = await rt.inspect(c.id);
   }
   expect(status).toMatchObject({ state: 'exited', exitCode: 138, signal: 'SIGUSR1' });
-  const killed = await rt.start({
-    podUid: 'sig-2',
-    podNamespace: 'default',
-    podName: 'p',
-    name: 'main',
-    attempt: 0,
-    image: BUSYBOX_IMAGE,
-    command: ['sh', '-c', 'trap "" TERM; sleep 30'],
-    args: [],
-    env: {},
-  });
+  const killed = await rt.start(busybox('sig-2', ['sh', '-c', 'trap "" TERM; sleep 30']));
   expect(await rt.stop(killed.id, 0)).toMatchObject({ state: 'exited', exitCode: 137, signal: 'SIGKILL' });
   expect(await rt.stop(killed.id, 0)).toMatchObject({ state: 'exited', exitCode: 137 }); // idempotent
-  const clean = await rt.start({
-    podUid: 'sig-3',
-    podNamespace: 'default',
-    podName: 'p',
-    name: 'main',
-    attempt: 0,
-    image: BUSYBOX_IMAGE,
-    command: ['true'],
-    args: [],
-    env: {},
-  });
-  for (let i = 0; i < 200 && (await rt.inspect(clean.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+  const clean = await rt.start(busybox('sig-3', ['true']));
+  await exited(rt, clean.id);
   expect(await rt.inspect(clean.id)).toMatchObject({ state: 'exited', exitCode: 0, signal: undefined });
   for (const id of [c.id, killed.id, clean.id]) await rt.remove(id);
 });
