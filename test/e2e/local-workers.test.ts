@@ -73,6 +73,16 @@ for (const runtime of ['process', 'docker'] as const) {
       list.filter(
         (p) => !p.metadata.deletionTimestamp && p.status.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
       );
+    /** Waits for exactly `count` Running and Ready pods matching `selector`, and answers them. */
+    const ready = (selector: string, count: number, timeoutMs?: number) =>
+      eventually(
+        `${count} running and ready (${selector})`,
+        async () => {
+          const p = runningReady(await pods(selector));
+          return p.length === count && p;
+        },
+        timeoutMs,
+      );
     /** Kills a container from outside, as a crash or the OOM killer would. */
     const killContainer = (p: PodView) => {
       const id = p.status.containerStatuses![0].containerID!.replace(/^\w+:\/\//, '');
@@ -126,10 +136,7 @@ spec:
 
     it('a 3-replica Deployment becomes 3 Running pods spread over the nodes; logs and logs -f show their output', async () => {
       await apply(deployment('hello', 3, 'hello'));
-      const list = await eventually('3 running pods', async () => {
-        const p = runningReady(await pods('app=hello'));
-        return p.length === 3 && p;
-      });
+      const list = await ready('app=hello', 3);
       expect(new Set(list.map((p) => p.spec.nodeName))).toEqual(new Set(['local-0', 'local-1']));
       expect(new Set(list.map((p) => p.status.podIP)).size).toBe(3);
       const name = list[0].metadata.name;
@@ -236,14 +243,7 @@ spec:
       await apply(example('web.yaml'));
       await apply(example('batch.yaml'));
       await apply(example('crash.yaml'));
-      const web = await eventually(
-        '3 web pods Ready',
-        async () => {
-          const p = runningReady(await pods('app=web'));
-          return p.length === 3 && p;
-        },
-        60_000,
-      );
+      const web = await ready('app=web', 3, 60_000);
       for (const p of web) expect(await fetch(`http://${p.status.podIP}:8080/`).then((r) => r.text())).toBe(`hello from ${p.metadata.name}\n`);
       await eventually('batch Completed', async () => (await pod('count-to-five')).status.phase === 'Succeeded');
       expect(await kubectl('logs', 'count-to-five')).toBe('1\n2\n3\n4\n5\ndone counting\n');
@@ -259,10 +259,7 @@ spec:
 
     it('delete leaves no process or container behind', async () => {
       await apply(deployment('doomed', 2, 'doomed'));
-      const list = await eventually('2 running', async () => {
-        const p = runningReady(await pods('app=doomed'));
-        return p.length === 2 && p;
-      });
+      const list = await ready('app=doomed', 2);
       await kubectl('delete', 'deployment', 'doomed');
       await eventually('pods gone', async () => (await pods('app=doomed')).length === 0);
       for (const p of list) expect(gone(p)).toBe(true);
@@ -304,14 +301,7 @@ spec:
         expect(engine!.docker(['ps', '-q']).trim()).toBe('');
       }
       cluster = await startSkiffUp(dataDir, [...FAST, '--nodes', '2', '--runtime', runtime, ...(engine ? ['--docker-socket', engine.socketPath] : [])]);
-      const after = await eventually(
-        '3 running again',
-        async () => {
-          const p = runningReady(await pods('app=hello'));
-          return p.length === 3 && p;
-        },
-        60_000,
-      );
+      const after = await ready('app=hello', 3, 60_000);
       expect(after.map((p) => p.metadata.uid).sort()).toEqual(before.map((p) => p.metadata.uid).sort());
       // The Deployment's status follows its pods a moment later.
       await eventually('hello available 3', async () => (await kubectl('get', 'deployment', 'hello', '-o', 'jsonpath={.status.availableReplicas}')) === '3');
