@@ -54,6 +54,11 @@ function signedIn(groups: string[]): string[] {
   return all;
 }
 
+const requestUri = (href: string) => {
+  const url = new URL(href);
+  return `${url.pathname}${url.search}`;
+};
+
 /** Outermost: a request is recorded whatever answers it (a 401, a 403, a handler's error). */
 function auditRequests(audit: AuditSink): MiddlewareHandler {
   return async (c, next) => {
@@ -61,10 +66,10 @@ function auditRequests(audit: AuditSink): MiddlewareHandler {
     const receivedAt = Date.now();
     await next();
     const incoming = (c.env as { incoming?: { url?: string; socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-    const url = new URL(c.req.url);
     audit.write({
       method: c.req.method,
-      uri: incoming?.url ?? `${url.pathname}${url.search}`,
+      // The request line as sent; in a Lambda, rebuilt from the URL.
+      uri: incoming?.url ?? requestUri(c.req.url),
       user: c.get('authenticated' as never) as UserInfo | undefined,
       actingAs: userOf(c),
       attributes: c.get('attributes' as never) as Attributes | undefined,

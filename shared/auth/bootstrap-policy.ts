@@ -123,40 +123,50 @@ export const DEFAULT_CLUSTER_ROLE_BINDINGS: ClusterRoleBinding[] = [
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** Creates what is missing; gives defaults that still auto-update back what they lost. */
+/** Creates what is missing; gives defaults that still auto-update back what they lost. One list of each kind: a start that finds all in place writes nothing. */
 export async function reconcileBootstrapPolicy(store: Store): Promise<void> {
-  for (const role of DEFAULT_CLUSTER_ROLES) {
-    await ensure(store, CLUSTER_ROLES, role, (current) => {
-      const c = current as ClusterRole;
-      const rules = [...(c.rules ?? [])];
-      for (const r of role.rules ?? []) if (!rules.some((have) => same(have, r))) rules.push(r);
-      return rules.length === (c.rules ?? []).length && (!role.aggregationRule || same(role.aggregationRule, c.aggregationRule))
-        ? undefined
-        : { ...c, rules, aggregationRule: role.aggregationRule ?? c.aggregationRule };
-    });
-  }
-  for (const binding of DEFAULT_CLUSTER_ROLE_BINDINGS) {
-    await ensure(store, CLUSTER_ROLE_BINDINGS, binding, (current) => {
-      const c = current as ClusterRoleBinding;
-      const subjects = [...(c.subjects ?? [])];
-      for (const s of binding.subjects ?? []) if (!subjects.some((have) => same(have, s))) subjects.push(s);
-      return subjects.length === (c.subjects ?? []).length ? undefined : { ...c, subjects };
-    });
-  }
+  const mergeRole = (role: ClusterRole) => (c: ClusterRole) => {
+    const rules = [...(c.rules ?? [])];
+    for (const r of role.rules ?? []) if (!rules.some((have) => same(have, r))) rules.push(r);
+    return rules.length === (c.rules ?? []).length && (!role.aggregationRule || same(role.aggregationRule, c.aggregationRule))
+      ? undefined
+      : { ...c, rules, aggregationRule: role.aggregationRule ?? c.aggregationRule };
+  };
+  const mergeBinding = (binding: ClusterRoleBinding) => (c: ClusterRoleBinding) => {
+    const subjects = [...(c.subjects ?? [])];
+    for (const s of binding.subjects ?? []) if (!subjects.some((have) => same(have, s))) subjects.push(s);
+    return subjects.length === (c.subjects ?? []).length ? undefined : { ...c, subjects };
+  };
+  const roles = await existing<ClusterRole>(store, CLUSTER_ROLES);
+  for (const role of DEFAULT_CLUSTER_ROLES) await ensure(store, CLUSTER_ROLES, role, roles.get(role.metadata.name ?? ''), mergeRole(role));
+  const bindings = await existing<ClusterRoleBinding>(store, CLUSTER_ROLE_BINDINGS);
+  for (const b of DEFAULT_CLUSTER_ROLE_BINDINGS) await ensure(store, CLUSTER_ROLE_BINDINGS, b, bindings.get(b.metadata.name ?? ''), mergeBinding(b));
 }
+
+async function existing<T extends ClusterRole | ClusterRoleBinding>(store: Store, resource: string): Promise<Map<string, T>> {
+  return new Map((await store.list(resource)).items.map((o) => [o.metadata.name ?? '', o as T]));
+}
+
+const wantsUpdate = <T extends ClusterRole | ClusterRoleBinding>(current: T, merge: (current: T) => T | undefined) =>
+  current.metadata.annotations?.[AUTOUPDATE] === 'false' ? undefined : merge(current);
 
 async function ensure<T extends ClusterRole | ClusterRoleBinding>(
   store: Store,
   resource: string,
   wanted: T,
+  current: T | undefined,
   merge: (current: T) => T | undefined,
 ): Promise<void> {
-  try {
-    await store.create(resource, structuredClone(wanted));
-    return;
-  } catch (err) {
-    if (!isAlreadyExists(err)) throw err;
+  if (current) {
+    if (!wantsUpdate(current, merge)) return;
+  } else {
+    try {
+      await store.create(resource, structuredClone(wanted));
+      return;
+    } catch (err) {
+      // Another API process made it since the list: bring that one up to date, as below.
+      if (!isAlreadyExists(err)) throw err;
+    }
   }
-  await guaranteedUpdate<T>(store, resource, '', wanted.metadata.name ?? '', (current) =>
-    current.metadata.annotations?.[AUTOUPDATE] === 'false' ? undefined : merge(current),
-  );
+  await guaranteedUpdate<T>(store, resource, '', wanted.metadata.name ?? '', (fresh) => wantsUpdate(fresh, merge));
 }
