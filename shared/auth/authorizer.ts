@@ -4,6 +4,9 @@
  * the answer. Authorizers are asked in order; the first with an opinion decides.
  */
 
+/** A ServiceAccount's user name is this, then `<namespace>:<name>`. */
+export const SA_PREFIX = 'system:serviceaccount:';
+
 export interface UserInfo {
   name: string;
   uid?: string;

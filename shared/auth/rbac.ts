@@ -11,7 +11,16 @@
 import { fromLabelSelector, matchLabels } from '../store/selectors.js';
 import type { ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject } from '../api/kinds/rbac.js';
 import type { Store } from '../store/types.js';
-import type { Attributes, Authorizer, Decision, NonResourceRule, ResourceRule, RuleLister, UserInfo } from './authorizer.js';
+import {
+  type Attributes,
+  type Authorizer,
+  type Decision,
+  type NonResourceRule,
+  type ResourceRule,
+  type RuleLister,
+  SA_PREFIX,
+  type UserInfo,
+} from './authorizer.js';
 
 export const RBAC_RESOURCES = [
   'roles.rbac.authorization.k8s.io',
@@ -20,7 +29,6 @@ export const RBAC_RESOURCES = [
   'clusterrolebindings.rbac.authorization.k8s.io',
 ];
 const [ROLES, CLUSTER_ROLES, ROLE_BINDINGS, CLUSTER_ROLE_BINDINGS] = RBAC_RESOURCES;
-const SA_PREFIX = 'system:serviceaccount:';
 const MAX_CACHED_DECISIONS = 50_000;
 
 /** A user's groups as one string, for the decision key; a token's groups are one array, so this is kept. */

@@ -15,13 +15,12 @@ import { isAlreadyExists, isNotFound } from '../errors.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { KubeObject } from '../store/object.js';
 import type { Store } from '../store/types.js';
-import type { UserInfo } from './authorizer.js';
+import { SA_PREFIX, type UserInfo } from './authorizer.js';
 
 /** Internal and cluster-scoped: the API serves no such resource. */
 export const SIGNING_KEYS_RESOURCE = 'signingkeys';
 const RING_NAME = 'service-account-issuer';
 const ALG = 'ES256';
-export const SA_PREFIX = 'system:serviceaccount:';
 
 interface SigningKey {
   kid: string;
