@@ -16,6 +16,14 @@ export const secret: Kind = {
   ],
   defaults(object) {
     object.type ??= 'Opaque';
+    // stringData is write-only: its values join `data`, base64-encoded, winning over a same key.
+    const text = object.stringData;
+    if (text && typeof text === 'object' && !Array.isArray(text)) {
+      const data: Record<string, unknown> = { ...asObj(object.data) };
+      for (const [key, value] of Object.entries(text)) data[key] = Buffer.from(String(value)).toString('base64');
+      object.data = data;
+      delete object.stringData;
+    }
   },
   validate: validateDataKeys,
   validateUpdate: immutableData,
