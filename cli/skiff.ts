@@ -1,23 +1,27 @@
 #!/usr/bin/env node
 /**
  * The `skiff` command. `skiff up` runs the control plane on the embedded default
- * (`npm start` runs it with the defaults); `skiff token` makes, lists and revokes its tokens.
+ * (`npm start` runs it with the defaults); `skiff token` makes, lists and revokes its tokens;
+ * `skiff keys` lists and rotates the keys Secrets are sealed under.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { jwtIssuersFrom } from '../shared/auth/oidc.js';
+import { KEYS_USAGE, keys } from './keys.js';
 import { TOKEN_USAGE, token } from './token.js';
 import { up } from './up.js';
 
 const USAGE = `usage: skiff up [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]
                 [--docker-socket /var/run/docker.sock] [--node-grace-seconds 40] [--eviction-seconds 300]
                 [--authentication-config auth.yaml]   (an AuthenticationConfiguration: OIDC issuers for CI)
-${TOKEN_USAGE}`;
+${TOKEN_USAGE}
+${KEYS_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'token') return token(rest);
+  if (command === 'keys') return keys(rest);
   if (command !== 'up') {
     console.error(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
     return 2;

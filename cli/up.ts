@@ -13,6 +13,9 @@ import { dockerAvailable } from '../kubelet/runtime/docker.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
 import type { JwtIssuerConfig } from '../shared/auth/oidc.js';
 import { startControlPlane } from '../shared/control-plane.js';
+import { LocalKeyring } from '../shared/encryption/keyring.js';
+import { startReencryption } from '../shared/encryption/reencrypt.js';
+import { SealedStore } from '../shared/encryption/sealed-store.js';
 import { createStore } from '../shared/store/factory.js';
 
 export interface UpOptions {
@@ -46,8 +49,12 @@ export interface Running {
 export async function up(options: UpOptions, log: (line: string) => void = console.log): Promise<Running> {
   const dataDir = resolve(options.dataDir);
   const started = Date.now();
-  const store = await createStore(`sqlite://${join(dataDir, 'skiff.db')}`);
-  log(`store     sqlite ${join(dataDir, 'skiff.db')} at revision ${await store.currentRevision()}`);
+  // Secrets are sealed before they reach the file, under the key file's current key.
+  const store = new SealedStore(await createStore(`sqlite://${join(dataDir, 'skiff.db')}`), new LocalKeyring(join(dataDir, 'encryption-keys.json')));
+  log(
+    `store     sqlite ${join(dataDir, 'skiff.db')} at revision ${await store.currentRevision()}, Secrets sealed under ${store.sealer.keyring.currentKeyId()}`,
+  );
+  const reencryption = startReencryption(store, { log: (line) => log(`store     ${line}`) });
   let provider: LocalCloudProvider | undefined;
   const api = await startApiServer({
     store,
@@ -114,6 +121,7 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
         await api.close();
         log('stopping  controllers');
         await controlPlane.stop();
+        await reencryption.stop();
         log('stopping  store');
         await store.close();
         log('stopped');

@@ -276,6 +276,49 @@ export class SqliteStore extends LogStore implements Store {
     };
   }
 
+  // ---- data at rest ---------------------------------------------------------------------
+
+  async rewriteHistory(resource: string, rewrite: (object: KubeObject) => Promise<KubeObject | undefined>): Promise<number> {
+    let after = 0;
+    let changed = 0;
+    const again = async (text: string | null) => {
+      if (text === null) return null;
+      const next = await rewrite(JSON.parse(text) as KubeObject);
+      return next ? JSON.stringify(next) : null;
+    };
+    for (;;) {
+      if (this.closed) throw new Error('store is closed');
+      const rows = this.stmt.historyOf.all(resource, after, 256) as { revision: number; body: string; prev: string | null }[];
+      if (rows.length === 0) break;
+      const updates: [string | null, string | null, number][] = [];
+      for (const row of rows) {
+        const update: [string | null, string | null, number] = [await again(row.body), await again(row.prev), row.revision];
+        if (update[0] !== null || update[1] !== null) updates.push(update);
+      }
+      // A chunk at a time, each in one transaction: a crash leaves every entry whole, old or new.
+      if (!this.closed)
+        this.db.transaction(() => {
+          for (const u of updates) this.stmt.rewriteEntry.run(...u);
+        })();
+      changed += updates.length;
+      after = rows[rows.length - 1].revision;
+    }
+    // The old states leave the write-ahead log too, not only the tables.
+    if (changed > 0 && !this.closed) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return changed;
+  }
+
+  async forgetHistory(resource: string, namespace: string, name: string, revision: number): Promise<void> {
+    if (this.closed) return;
+    const body = this.stmt.entryBody.get(revision, resource) as string | undefined;
+    if (body === undefined) return;
+    const { apiVersion, kind, metadata } = JSON.parse(body) as KubeObject;
+    this.db.transaction(() => {
+      this.stmt.forgetBefore.run(resource, namespace, name, revision);
+      this.stmt.forgetEntry.run(JSON.stringify({ apiVersion, kind, metadata }), revision);
+    })();
+  }
+
   async currentRevision(): Promise<number> {
     return this.head;
   }

@@ -159,6 +159,21 @@ export interface Store {
    */
   changeStamp?(resource: string): number;
 
+  /**
+   * Data at rest: rewrites the states the change log keeps of `resource`'s objects (the history
+   * watches replay) with `rewrite`, which returns the state to keep in place of one, or
+   * undefined to leave it. Current objects are not touched: write those with `update`. Returns
+   * how many states changed. Optional: a driver whose log cannot be rewritten leaves it out.
+   */
+  rewriteHistory?(resource: string, rewrite: (object: KubeObject) => Promise<KubeObject | undefined>): Promise<number>;
+
+  /**
+   * Forgets a deleted object's history, so that what it held does not wait for compaction: its
+   * log entries before `revision` (the one that deleted it) go, and that entry keeps only the
+   * object's apiVersion, kind and metadata. Optional, as `rewriteHistory`.
+   */
+  forgetHistory?(resource: string, namespace: string, name: string, revision: number): Promise<void>;
+
   /** The newest revision. */
   currentRevision(): Promise<number>;
 
