@@ -8,6 +8,7 @@
  * 10 s, doubling to 5 min, shown as the waiting reason `CrashLoopBackOff`; a container that ran
  * 10 min before exiting starts over at no delay.
  */
+import { PodVolumes, type VolumeContext } from './volumes.js';
 import type { Condition, Container, Pod, ContainerStatus as PodContainerStatus, Probe } from '../shared/api/schemas/index.js';
 import { conditionOf } from '../shared/api/objects.js';
 import { parseBytes, parseCpu } from '../shared/api/quantity.js';
@@ -35,6 +36,8 @@ export interface WorkerContext {
   /** Records an Event about the pod (best effort). */
   event(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string): void;
   log(line: string): void;
+  /** Where the pod's volumes (its service-account token) are filled; absent: none are. */
+  volumes?: Omit<VolumeContext, 'log'>;
 }
 
 interface ProbeState {
@@ -122,6 +125,7 @@ export class PodWorker {
   private readonly startTime: number;
   /** Conditions keep their transition times while their status holds. */
   private readonly transitions = new Map<string, { status: string; at: string }>();
+  private readonly volumes?: PodVolumes;
 
   constructor(
     pod: Pod,
@@ -129,6 +133,7 @@ export class PodWorker {
     adopted: ContainerStatus[] = [],
   ) {
     this.pod = pod;
+    if (ctx.volumes) this.volumes = new PodVolumes({ ...ctx.volumes, log: ctx.log }, pod);
     this.startTime = pod.status?.startTime ? Date.parse(pod.status.startTime) : Date.now();
     const phase = pod.status?.phase;
     this.finishedBefore = phase === 'Succeeded' || phase === 'Failed';
@@ -233,6 +238,9 @@ export class PodWorker {
     for (const r of this.records.values()) {
       if (r.current) r.current = await this.ctx.runtime.inspect(r.current.id).catch(() => r.current);
     }
+    // Containers adopted after a kubelet restart need their token refreshed too. A volume that
+    // cannot be filled now fails the next container start, with the reason.
+    if ([...this.records.values()].some((r) => r.current?.state === 'running')) await this.volumes?.prepare().catch(() => undefined);
     if (!this.finalPhase && (await this.runInitContainers())) await this.runContainers();
     await this.report();
   }
@@ -294,6 +302,7 @@ export class PodWorker {
     let spec: ContainerSpec;
     try {
       const env = await containerEnv(this.ctx.api, this.pod, c, { hostIP: this.ctx.hostIP, podIP: this.ctx.podIP(this.pod) });
+      await this.volumes?.prepare();
       spec = {
         podUid: this.uid,
         podNamespace: this.pod.metadata?.namespace ?? '',
@@ -309,6 +318,7 @@ export class PodWorker {
         memoryLimit: c.resources?.limits?.memory !== undefined ? parseBytes(c.resources.limits.memory) : undefined,
         cpuLimit: c.resources?.limits?.cpu !== undefined ? parseCpu(c.resources.limits.cpu) : undefined,
         security: securityOf(this.pod, c),
+        mounts: this.volumes?.mountsFor(c),
       };
     } catch (err) {
       if (!(err instanceof ContainerConfigError)) throw err;
@@ -450,6 +460,7 @@ export class PodWorker {
       await this.ctx.runtime.remove(c.id).catch(() => undefined);
     }
     this.terminated = true;
+    this.volumes?.close();
     if (!confirm) return;
     const path = `/api/v1/namespaces/${encodeURIComponent(meta.namespace ?? '')}/pods/${encodeURIComponent(meta.name ?? '')}`;
     await this.ctx.api

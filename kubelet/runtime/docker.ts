@@ -192,6 +192,7 @@ export class DockerRuntime implements Runtime {
           ...(spec.memoryLimit ? { Memory: spec.memoryLimit, MemorySwap: spec.memoryLimit } : {}),
           ...(spec.cpuLimit ? { NanoCpus: spec.cpuLimit * 1_000_000 } : {}),
           LogConfig: { Type: 'json-file', Config: { 'max-size': String(spec.logMaxBytes ?? 10 * 2 ** 20), 'max-file': '2' } },
+          ...(spec.mounts?.length ? { Binds: spec.mounts.map((m) => `${m.hostPath}:${m.containerPath}${m.readOnly ? ':ro' : ''}`) } : {}),
           ...security.host,
         },
       });

@@ -3,7 +3,7 @@
  * by a detached shim (`process-shim.mjs`) that writes its timestamped output and its exit code
  * into the container's state folder. Everything lives under `root`, one folder per container,
  * so a restarted kubelet finds what it started (`list`). The image is not used: a process
- * container runs its `command` and `args` on the host. Memory limits are not enforced.
+ * container runs its `command` and `args` on the host; its mounts are named in `SKIFF_MOUNTS`. Memory limits are not enforced.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -60,7 +60,8 @@ export class ProcessRuntime implements Runtime {
     return { uid, gid: s.runAsGroup ?? uid };
   }
 
-  async start(spec: ContainerSpec): Promise<ContainerStatus> {
+  async start(asked: ContainerSpec): Promise<ContainerStatus> {
+    const spec = withMountsInEnv(asked);
     if (spec.command.length + spec.args.length === 0) throw new Error(`container ${spec.name}: the process runtime needs a command (it does not read images)`);
     const user = this.userFor(spec);
     const id = `${spec.podUid}_${spec.name}_${spec.attempt}`;
@@ -186,6 +187,12 @@ export class ProcessRuntime implements Runtime {
       timeoutMs,
     );
   }
+}
+
+/** The mounts a host process cannot have at their paths, named in its environment instead. */
+function withMountsInEnv(spec: ContainerSpec): ContainerSpec {
+  if (!spec.mounts?.length) return spec;
+  return { ...spec, env: { ...spec.env, SKIFF_MOUNTS: JSON.stringify(Object.fromEntries(spec.mounts.map((m) => [m.containerPath, m.hostPath]))) } };
 }
 
 /** Applies sinceSeconds, tailLines and timestamps to timestamped log lines. */

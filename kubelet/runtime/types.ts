@@ -31,6 +31,19 @@ export interface ContainerSpec {
   logMaxBytes?: number;
   /** The container's securityContext, the pod's filled in where the container's says nothing. */
   security?: ContainerSecurity;
+  /** Host folders the kubelet filled (pod volumes), to be seen at `containerPath`. */
+  mounts?: Mount[];
+}
+
+/**
+ * A pod volume in a container. The docker runtime bind-mounts it at `containerPath`; a host
+ * process has no filesystem of its own, so the process runtime names each mount's folder in
+ * the environment variable `SKIFF_MOUNTS` (JSON: container path -> host folder).
+ */
+export interface Mount {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
 }
 
 export interface ContainerSecurity {

@@ -179,7 +179,7 @@ export class Registry {
     const causes = validateCreate(info, object, schemaCauses);
     if (causes.length) throw invalid(info, name || object.metadata.generateName || '', causes);
     const ns = await this.requireNamespace(info, namespace, name || object.metadata.generateName || '');
-    warnings.push(...((await kindOf(info.kind)?.admit?.(object, { namespace: ns })) ?? []));
+    warnings.push(...((await kindOf(info.kind)?.admit?.(object, { namespace: ns, store: this.store })) ?? []));
     await options.admit?.(object, undefined);
     const managed = options.fieldManager ? recordUpdate(undefined, object, { manager: options.fieldManager, gvk: info }) : object;
     if (options.dryRun) {

@@ -2,12 +2,14 @@
  * TokenRequest (`POST .../serviceaccounts/<name>/token`, what `kubectl create token` sends):
  * checked as kube-apiserver checks it, answered with a signed token for that ServiceAccount.
  */
-import { invalid, notFound } from '../api/status.js';
+import type { Pod } from '../api/schemas/index.js';
+import { forbidden, invalid, notFound } from '../api/status.js';
 import { findResource } from '../api/resources.js';
 import type { StatusCause } from '../api/status.js';
 import { invalidValue, isObj, notSupported, required } from '../api/validation.js';
 import type { KubeObject } from '../store/object.js';
 import type { Store } from '../store/types.js';
+import { nodeNameOf } from './node-authorizer.js';
 import type { BoundObject, ServiceAccountTokens } from './service-account-tokens.js';
 
 const MIN_SECONDS = 600;
@@ -19,7 +21,18 @@ interface TokenRequestSpec {
   boundObjectRef?: { kind?: string; apiVersion?: string; name?: string; uid?: string } | null;
 }
 
-export async function requestToken(store: Store, tokens: ServiceAccountTokens, namespace: string, name: string, body: unknown): Promise<KubeObject> {
+/**
+ * `requester` is who asks: a node (NodeRestriction) gets tokens only bound to a pod of its own
+ * that runs as that account.
+ */
+export async function requestToken(
+  store: Store,
+  tokens: ServiceAccountTokens,
+  namespace: string,
+  name: string,
+  body: unknown,
+  requester?: { name: string; groups: string[] },
+): Promise<KubeObject> {
   const info = findResource('', 'v1', 'serviceaccounts')!;
   const spec = (isObj(body) && isObj(body.spec) ? body.spec : {}) as TokenRequestSpec;
   const causes: StatusCause[] = [];
@@ -35,6 +48,8 @@ export async function requestToken(store: Store, tokens: ServiceAccountTokens, n
   if (ref && !ref.name) causes.push(required('spec.boundObjectRef.name'));
   if (causes.length) throw invalid(info, name, causes);
 
+  const node = requester ? nodeNameOf(requester) : undefined;
+  if (node !== undefined) await nodeRestriction(store, node, namespace, name, ref);
   const account = await store.get('serviceaccounts', namespace, name).catch(() => undefined);
   if (!account || account.metadata.deletionTimestamp) throw notFound(info, name);
   let bound: BoundObject | undefined;
@@ -64,4 +79,16 @@ export async function requestToken(store: Store, tokens: ServiceAccountTokens, n
     },
     status: { token, expirationTimestamp },
   };
+}
+
+/**
+ * NodeRestriction, before anything is looked up for the request: a node's token is bound to a
+ * pod on that node that runs as the account.
+ */
+async function nodeRestriction(store: Store, node: string, namespace: string, account: string, ref: TokenRequestSpec['boundObjectRef']): Promise<void> {
+  const refuse = (why: string) => forbidden(`serviceaccounts "${account}" is forbidden: ${why}`, { name: account, kind: 'serviceaccounts' });
+  if (ref?.kind !== 'Pod' || !ref.name) throw refuse('node requested token not bound to a pod');
+  const pod = (await store.get('pods', namespace, ref.name).catch(() => undefined)) as Pod | undefined;
+  if (!pod || pod.spec.nodeName !== node) throw refuse('node requested token bound to a pod scheduled on a different node');
+  if ((pod.spec.serviceAccountName || 'default') !== account) throw refuse(`node requested token for a service account pod "${ref.name}" does not use`);
 }

@@ -2,6 +2,9 @@
  * The one contract suite of the kubelet's `Runtime` port: every runtime's test file calls it.
  * Containers run busybox-style shell commands (`sh`, `echo`, `sleep`, `trap`).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ContainerSpec, type Runtime, SecurityRefusal } from '../../kubelet/runtime/types.js';
 
@@ -187,6 +190,22 @@ export function runtimeContract(name: string, make: () => Promise<RuntimeUnderTe
         const c = await runtime.start(spec('id -u', { security: { runAsNonRoot: true, runAsUser: 1000 } }));
         await until(async () => (await runtime.inspect(c.id)).state === 'exited');
         expect(await runtime.logs(c.id)).toBe('1000\n');
+      }
+    });
+
+    it('a mount: seen at its path, read-only (docker), or named in SKIFF_MOUNTS (process)', async () => {
+      const { runtime } = await open();
+      const folder = mkdtempSync(join(tmpdir(), 'skiff-mount-'));
+      writeFileSync(join(folder, 'token'), 'the-token');
+      const path = '/var/run/secrets/kubernetes.io/serviceaccount';
+      try {
+        const script =
+          runtime.name === 'process' ? `echo "$SKIFF_MOUNTS"` : `cat ${path}/token; echo; touch ${path}/x 2>/dev/null && echo wrote || echo read-only`;
+        const c = await runtime.start(spec(script, { mounts: [{ hostPath: folder, containerPath: path, readOnly: true }] }));
+        await until(async () => (await runtime.inspect(c.id)).state === 'exited');
+        expect(await runtime.logs(c.id)).toBe(runtime.name === 'process' ? `${JSON.stringify({ [path]: folder })}\n` : 'the-token\nread-only\n');
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
       }
     });
 

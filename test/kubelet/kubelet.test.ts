@@ -5,7 +5,7 @@
  * deletion; and adoption of its containers after a restart. Pods are created already bound
  * (`spec.nodeName`), so no scheduler is involved.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -50,7 +50,7 @@ const nodeClient = () =>
 async function startKubelet(extra: Partial<KubeletOptions> = {}): Promise<Kubelet> {
   kubelet = new Kubelet({
     nodeName: NODE,
-    api: nodeClient(),
+    api: extra.api ?? nodeClient(),
     runtime: new ProcessRuntime(join(dir, 'containers')),
     podCidr: '127.60.0.0/16',
     syncIntervalMs: 200,
@@ -174,6 +174,58 @@ describe('kubelet', () => {
     });
     expect(done.podIP).toMatch(/^127\.60\.\d+\.\d+$/);
     expect(await logs(name)).toBe(`hello skiff|blue|s3cret|${name}|default|${NODE}|${done.podIP}|envtest|9|hello skiff again|/tmp\n`);
+  });
+
+  it("mounts a token for the pod's service account, bound to the pod and refreshed before it expires; automount false mounts none", async () => {
+    // One credential for the kubelet and the asks below: a new one would revoke the kubelet's.
+    const node = nodeClient();
+    await startKubelet({ api: node, volumesDir: join(dir, 'volumes'), ca: cluster.server.caCert, tokenRefreshAfterMs: () => 1000 });
+    await cluster.kubectlOk(['create', 'serviceaccount', 'robot']);
+    const name = await createPod({ serviceAccountName: 'robot', containers: [sh('echo "$SKIFF_MOUNTS"; exec sleep 60')] });
+    const pod = (await cluster.api(`/api/v1/namespaces/default/pods/${name}`)).json();
+    const volume = pod.spec.volumes.find((v: { name: string }) => v.name.startsWith('kube-api-access-'));
+    expect(pod.spec.containers[0].volumeMounts).toEqual([{ name: volume.name, readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }]);
+    await until('Running', async () => (await status(name)).phase === 'Running');
+    const mounts = await until('the mounts in the log', async () => (await logs(name)).trim() || undefined);
+    const folder = JSON.parse(mounts)['/var/run/secrets/kubernetes.io/serviceaccount'] as string;
+    expect(readFileSync(join(folder, 'namespace'), 'utf8')).toBe('default');
+    expect(readFileSync(join(folder, 'ca.crt'), 'utf8')).toBe(cluster.server.caCert);
+    const whoami = async (token: string) => {
+      const r = await cluster.api('/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+        method: 'POST',
+        token,
+        body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' }),
+        headers: { 'content-type': 'application/json' },
+      });
+      return r.status === 201 ? (r.json().status.userInfo.username as string) : r.status;
+    };
+    const first = readFileSync(join(folder, 'token'), 'utf8');
+    expect(await whoami(first)).toBe('system:serviceaccount:default:robot');
+    const second = await until('a refreshed token', async () => {
+      const now = readFileSync(join(folder, 'token'), 'utf8');
+      return now !== first && now;
+    });
+    expect(await whoami(second)).toBe('system:serviceaccount:default:robot');
+
+    // The kubelet's own credential gets tokens only bound to its pods, for the accounts they use.
+    const ask = (account: string, boundObjectRef?: unknown) =>
+      node.request('POST', `/api/v1/namespaces/default/serviceaccounts/${account}/token`, { spec: { boundObjectRef } }).then(
+        () => 201,
+        (err: { code: number }) => err.code,
+      );
+    expect(await ask('robot')).toBe(403);
+    expect(await ask('default', { kind: 'Pod', name })).toBe(403);
+    expect(await ask('robot', { kind: 'Pod', name, uid: pod.metadata.uid })).toBe(201);
+
+    // The token dies with its pod, and the folder goes.
+    await cluster.kubectlOk(['delete', 'pod', name, '--wait=true']);
+    await until('the pod token refused', async () => (await whoami(second)) === 401);
+    await until('the folder removed', async () => !existsSync(folder));
+
+    const without = await createPod({ automountServiceAccountToken: false, restartPolicy: 'Never', containers: [sh('echo "mounts=$SKIFF_MOUNTS"')] });
+    await until('Succeeded', async () => (await status(without)).phase === 'Succeeded');
+    expect(await logs(without)).toBe('mounts=\n');
+    expect((await cluster.api(`/api/v1/namespaces/default/pods/${without}`)).json().spec.volumes).toBeUndefined();
   });
 
   it('a missing ConfigMap holds the container in CreateContainerConfigError until it exists', async () => {

@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 import type { Authorizer, RuleLister, UserInfo } from '../../auth/authorizer.js';
+import type { Store } from '../../store/types.js';
 import type { KubeObject } from '../../store/object.js';
 import type { Column } from '../columns.js';
 import type { NameRule } from '../names.js';
@@ -113,5 +114,5 @@ export interface Kind {
    * create after validation, whoever creates (a user or a controller): throws an ApiError to
    * refuse, or answers warnings for the client (the Warning header).
    */
-  admit?(object: KubeObject, context: { namespace: KubeObject | undefined }): Promise<string[] | void> | string[] | void;
+  admit?(object: KubeObject, context: { namespace: KubeObject | undefined; store: Store }): Promise<string[] | void> | string[] | void;
 }

@@ -1,4 +1,5 @@
 /** core/v1 Pod. */
+import { mountServiceAccountToken } from '../service-account-admission.js';
 import type { KubeObject } from '../../store/object.js';
 import { ageColumn, humanDuration, nameColumn, type Column } from '../columns.js';
 import { Pod } from '../schemas/index.js';
@@ -133,8 +134,10 @@ export const pod: Kind = {
   initialStatus: (object) => ({ phase: 'Pending', qosClass: qosClass(object) }),
   defaults: (object) => defaultPodSpec(object.spec),
   validate: (object, causes) => validatePodSpec(object.spec, 'spec', causes),
-  admit(object, { namespace }) {
+  async admit(object, { namespace, store }) {
     const name = object.metadata.name || object.metadata.generateName || '';
+    // A mirror pod (the kubelet's own) gets no token: it may not reach the API as an account.
+    if (!object.metadata.annotations?.['kubernetes.io/config.mirror']) await mountServiceAccountToken(object, store);
     return podSecurity(namespace, object, (why) => {
       throw forbidden(`pods "${name}" is forbidden: ${why}`, { name, kind: 'pods' });
     });
