@@ -35,6 +35,8 @@ export interface AppOptions {
   admission?: Admission;
   /** Signs and checks ServiceAccount tokens; also serves their OpenID discovery and JWKS. */
   tokens?: ServiceAccountTokens;
+  /** Makes a node's own credential (`nodes/<name>/credential`, for bootstrap); absent: none are made. */
+  issueNodeCredential?: (node: string) => string;
   /** Where each request is recorded (the audit log); absent: nowhere. */
   audit?: AuditSink;
   logs?: LogProvider;
@@ -129,6 +131,7 @@ export function createApp(options: AppOptions): Hono {
       rules: options.rules,
       admission: options.admission,
       tokens: options.tokens,
+      issueNodeCredential: options.issueNodeCredential,
       bookmarkIntervalMs: options.watchBookmarkIntervalMs ?? 10_000,
       maxWatchSeconds: options.maxWatchSeconds ?? 1800,
     }),

@@ -20,7 +20,8 @@ import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/aut
 import { FileAuditSink } from '../../shared/auth/audit.js';
 import { OidcAuthenticator, type JwtIssuerConfig } from '../../shared/auth/oidc.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
-import { NODE_PREFIX } from '../../shared/auth/node-authorizer.js';
+import { authenticateBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
+import { NODE_PREFIX, NODES_GROUP } from '../../shared/auth/node-authorizer.js';
 import { type IssueOptions, TokenFile } from '../../shared/auth/token-file.js';
 import type { TokenAuthenticator } from '../../shared/auth/tokens.js';
 import { Registry } from '../../shared/api/registry.js';
@@ -242,7 +243,8 @@ function adminTokenFrom(kubeconfigPath: string, auth: TokenAuthenticator): strin
 
 /**
  * Who may ask: the static tokens of `<data-dir>/tokens.json` (followed as `skiff token` edits
- * them; a deleted node's revoked), else a signed token: a ServiceAccount's or an OIDC issuer's.
+ * them; a deleted node's revoked), else a signed token (a ServiceAccount's), a node bootstrap
+ * token, or an OIDC issuer's.
  */
 async function identities(options: ApiServerOptions, tokensPath: string) {
   const { store } = options;
@@ -257,7 +259,8 @@ async function identities(options: ApiServerOptions, tokensPath: string) {
   const tokens = new ServiceAccountTokens(store, { issuer: options.issuer });
   await tokens.rotate();
   const oidc = new OidcAuthenticator(options.jwtIssuers ?? []);
-  const jwtUser = async (t: string) => (await tokens.authenticate(t)) ?? (oidc.size ? await oidc.authenticate(t) : undefined);
+  const jwtUser = async (t: string) =>
+    (await tokens.authenticate(t)) ?? (await authenticateBootstrapToken(store, t)) ?? (oidc.size ? await oidc.authenticate(t) : undefined);
   return {
     tokenFile,
     tokens,
@@ -287,6 +290,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     authenticate: who.authenticate,
     ...clusterAuthorization(store),
     tokens: who.tokens,
+    issueNodeCredential: (node) => issueToken(`${NODE_PREFIX}${node}`, [NODES_GROUP], { replace: true, description: 'node credential (bootstrap)' }),
     audit,
     logs: options.logs,
     watchBookmarkIntervalMs: options.watchBookmarkIntervalMs,

@@ -67,6 +67,8 @@ export const DEFAULT_CLUSTER_ROLES: ClusterRole[] = [
     rule(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']),
     rule(['create'], ['authentication.k8s.io'], ['selfsubjectreviews']),
   ]),
+  // What a bootstrap token may do: exchange itself for a node's own credential.
+  clusterRole('system:node-bootstrapper', [rule(['create'], [''], ['nodes/credential'])]),
   clusterRole('admin', [], aggregated('admin')),
   clusterRole('edit', [], aggregated('edit'), { [`${AGGREGATE}admin`]: 'true' }),
   clusterRole('view', [], aggregated('view'), { [`${AGGREGATE}edit`]: 'true' }),
@@ -118,11 +120,11 @@ export const DEFAULT_CLUSTER_ROLE_BINDINGS: ClusterRoleBinding[] = [
   bindGroups('system:discovery', 'system:discovery', ['system:authenticated']),
   bindGroups('system:public-info-viewer', 'system:public-info-viewer', ['system:authenticated', 'system:unauthenticated']),
   bindGroups('system:basic-user', 'system:basic-user', ['system:authenticated']),
+  bindGroups('system:node-bootstrapper', 'system:node-bootstrapper', ['system:bootstrappers']),
 ];
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-/** Creates what is missing; gives defaults that still auto-update back what they lost. */
 /** Creates what is missing; gives defaults that still auto-update back what they lost. One list of each kind: a start that finds all in place writes nothing. */
 export async function reconcileBootstrapPolicy(store: Store): Promise<void> {
   const mergeRole = (role: ClusterRole) => (c: ClusterRole) => {

@@ -2,7 +2,8 @@
  * The node authorizer (kube-apiserver's Node mode with NodeRestriction's limits): a kubelet,
  * `system:node:<name>` in group `system:nodes`, may touch its own Node and Lease, the pods bound
  * to it (read, status, the confirming delete), list and watch pods only with the field selector
- * `spec.nodeName=<name>`, read the Secrets and ConfigMaps those pods reference, and record
+ * `spec.nodeName=<name>`, read the Secrets and ConfigMaps those pods reference, ask for tokens
+ * of the service accounts they use (bound to one of them: `token-request.ts`), and record
  * events. Anything else it has no opinion on, so RBAC decides (and grants a node nothing by
  * default). Requests from other users are none of its business.
  */
@@ -63,11 +64,13 @@ export class NodeAuthorizer implements Authorizer {
     }
     if (group === '' && a.resource === 'pods') return this.pods(node, a);
     if (group === '' && (a.resource === 'secrets' || a.resource === 'configmaps')) return this.referenced(node, a);
+    if (group === '' && a.resource === 'serviceaccounts' && a.subresource === 'token') return this.token(node, a);
     if ((group === '' || group === 'events.k8s.io') && a.resource === 'events' && ['create', 'update', 'patch'].includes(a.verb)) return allow('events');
     return noOpinion;
   }
 
   private nodes(node: string, a: Attributes): Decision {
+    if (a.subresource === 'credential') return deny(`node "${node}" may not make node credentials`);
     if (['get', 'list', 'watch'].includes(a.verb)) return allow('reads nodes');
     // Its own Node only: a create names none here, so `nodeRestriction` checks the body's name.
     if (a.verb === 'create') return allow('registers a Node');
@@ -89,6 +92,15 @@ export class NodeAuthorizer implements Authorizer {
     // A pod that is gone answers 404 to whoever asks; the node may learn that of its own.
     if (!pod) return allow('a pod that is gone');
     return (pod as Pod).spec.nodeName === node ? allow('a pod bound to it') : deny(`no relationship found between node "${node}" and this object`);
+  }
+
+  /** Tokens for the accounts its pods run as (TokenRequest checks that each is bound to one of them). */
+  private async token(node: string, a: Attributes): Promise<Decision> {
+    if (a.verb !== 'create' || !a.name || !a.namespace) return deny(`node "${node}" may only create tokens of the service accounts its pods use`);
+    const pods = typedList('pods', (await this.store.list('pods', { namespace: a.namespace, fieldSelector: `spec.nodeName=${node}` })).items);
+    return pods.some((p) => (p.spec.serviceAccountName || 'default') === a.name)
+      ? allow('a token for a service account its pods use')
+      : deny(`no relationship found between node "${node}" and this object`);
   }
 
   private async referenced(node: string, a: Attributes): Promise<Decision> {

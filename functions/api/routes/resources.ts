@@ -6,6 +6,9 @@ import { Hono, type Context } from 'hono';
 import type { Registry, WriteOptions } from '../../../shared/api/registry.js';
 import type { Authorizer, RuleLister } from '../../../shared/auth/authorizer.js';
 import type { Admission } from '../../../shared/auth/index.js';
+import { NODE_PREFIX } from '../../../shared/auth/node-authorizer.js';
+import { nameError } from '../../../shared/api/names.js';
+import { invalidValue } from '../../../shared/api/validation.js';
 import type { ServiceAccountTokens } from '../../../shared/auth/service-account-tokens.js';
 import { requestToken } from '../../../shared/auth/token-request.js';
 import { groupVersion, kindOf } from '../../../shared/api/resources.js';
@@ -37,6 +40,8 @@ export interface ResourceContext {
   admission?: Admission;
   /** Signs ServiceAccount tokens (TokenRequest); absent: none are issued. */
   tokens?: ServiceAccountTokens;
+  /** Makes a node's own credential (bootstrap); absent: none are made. */
+  issueNodeCredential?: (node: string) => string;
 }
 
 type Handler = (c: Context, target: ResourceTarget) => Promise<Response>;
@@ -191,7 +196,18 @@ function subresourceVerbs(ctx: ResourceContext): Record<string, VerbTable> {
     token: {
       async POST(c, t) {
         if (!ctx.tokens) throw badRequest('this cluster issues no service account tokens');
-        return json(c, await requestToken(ctx.store, ctx.tokens, ns(t), t.name!, await objectBody(c)), 201);
+        return json(c, await requestToken(ctx.store, ctx.tokens, ns(t), t.name!, await objectBody(c), userOf(c)), 201);
+      },
+    },
+    credential: {
+      async POST(c, t) {
+        if (!ctx.issueNodeCredential) throw badRequest('this cluster makes no node credentials');
+        const node = t.name!;
+        const err = nameError(node, 'dns1123-subdomain');
+        if (err) throw invalid(t.info, node, [invalidValue('metadata.name', node, err)]);
+        // The token is the node's alone: its earlier ones stop working.
+        const token = ctx.issueNodeCredential(node);
+        return json(c, { apiVersion: 'skiff.io/v1', kind: 'NodeCredential', metadata: { name: node }, status: { token, user: `${NODE_PREFIX}${node}` } }, 201);
       },
     },
     log: {

@@ -12,7 +12,12 @@ const address = (type: string) => (o: KubeObject) =>
 const nodeInfo = (field: string, absent: string) => (o: KubeObject) => asObj(asObj(o.status).nodeInfo)[field] ?? absent;
 
 export const node: Kind = {
-  info: resource('', 'v1', 'nodes', 'Node', { namespaced: false, shortNames: ['no'], subresources: ['status'], fieldSelectors: ['spec.unschedulable'] }),
+  info: resource('', 'v1', 'nodes', 'Node', {
+    namespaced: false,
+    shortNames: ['no'],
+    subresources: ['status', 'credential'],
+    fieldSelectors: ['spec.unschedulable'],
+  }),
   schema: Node,
   columns: [
     nameColumn,
