@@ -62,7 +62,7 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
     port: options.port,
     host: options.host,
     // Each kubelet's own credential, known to the provider that started it.
-    logs: kubeletLogs(store, (node) => provider?.servingTokenFor(node)),
+    logs: kubeletLogs(store, (node) => provider?.servingTokenFor(node), { caFile: join(dataDir, 'pki', 'ca.crt') }),
     jwtIssuers: options.jwtIssuers,
     auditLogPath: join(dataDir, 'audit.log'),
   });
@@ -85,6 +85,7 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
     provider = new LocalCloudProvider({
       server: api.url,
       caFile: join(dataDir, 'pki', 'ca.crt'),
+      servingCaDir: join(dataDir, 'pki'),
       dataDir,
       runtime,
       dockerSocket: runtime === 'docker' ? socket : undefined,

@@ -5,7 +5,8 @@
  * After a restart it finds the containers it started (`runtime.list`): those of pods still
  * bound here are adopted, the rest are stopped and removed.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { arch, cpus, hostname, totalmem } from 'node:os';
 import type { Condition, Pod } from '../shared/api/schemas/index.js';
@@ -28,6 +29,14 @@ export interface KubeletOptions {
   podCidr?: string;
   /** Port of the log server (0 picks one). */
   port?: number;
+  /** Where pod volumes (service-account tokens) are written; absent: pods get none. */
+  volumesDir?: string;
+  /** The API server's CA (PEM), given to pods as ca.crt beside their token. */
+  ca?: string;
+  /** When a pod's token of this lifetime is refreshed (default: at 80% of it). */
+  tokenRefreshAfterMs?: (lifetimeMs: number) => number;
+  /** The log server's certificate and key (PEM): it serves HTTPS. Absent: plain HTTP. */
+  tls?: { cert: string; key: string };
   /** Bearer token the log server requires (the API server's). Absent: no check. */
   servingToken?: string;
   /** Millicores; defaults to the machine's. */
@@ -260,6 +269,9 @@ export class Kubelet {
           backoff: this.options.backoff ?? DEFAULT_BACKOFF,
           event: (p, type, reason, message) => void this.event(p, type, reason, message),
           log: this.log,
+          volumes: this.options.volumesDir
+            ? { api: this.options.api, root: this.options.volumesDir, ca: this.options.ca, refreshAfterMs: this.options.tokenRefreshAfterMs }
+            : undefined,
         },
         adopted,
       );
@@ -389,7 +401,7 @@ export class Kubelet {
    * previous and timestamps: what the API's pods/log proxies to.
    */
   private serveLogs(): Promise<Server> {
-    const server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       const fail = (code: number, message: string) => {
         res.writeHead(code, { 'content-type': 'text/plain' });
         res.end(message);
@@ -428,7 +440,9 @@ export class Kubelet {
         .logs(target.id, options)
         .then((text) => res.end(text))
         .catch((err) => res.end(String(err)));
-    });
+    };
+    const tls = this.options.tls;
+    const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createServer(handler);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.port ?? 0, this.address, () => {

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { InsufficientCapacityError, type CloudNode, type CloudProvider, type InstanceType, type NodeRequest } from '../shared/cloud/types.js';
+import { issueKubeletCert } from '../functions/api/tls.js';
 import { createRuntime, type RuntimeName } from './runtime/factory.js';
 
 const KUBELET_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
@@ -29,7 +30,12 @@ export interface LocalProviderOptions {
   dockerSocket?: string;
   /** Makes an API token for a node's kubelet. */
   issueToken(user: string, groups: string[], options?: { replace?: boolean }): string;
-  /** The token kubelets require on their log servers (the API's log proxy sends it). */
+  /**
+   * The folder of the cluster CA (`ca.crt`, `ca.key`) that signs each kubelet's serving
+   * certificate; the API then reaches kubelets only over TLS it checks against that CA. Absent:
+   * kubelets serve plain HTTP (tests of the provider alone).
+   */
+  servingCaDir?: string;
   leaseIntervalMs?: number;
   backoffInitialMs?: number;
   log?: (line: string) => void;
@@ -89,6 +95,14 @@ export class LocalCloudProvider implements CloudProvider {
     let range = this.ranges.get(request.name) ?? 10 + (Number(/(\d+)$/.exec(request.name)?.[1] ?? 0) % 240);
     while (!this.ranges.has(request.name) && used.has(range)) range = 10 + ((range - 9) % 240);
     this.ranges.set(request.name, range);
+    const address = `127.${range}.0.1`;
+    const tls: string[] = [];
+    if (this.options.servingCaDir) {
+      const serving = issueKubeletCert(this.options.servingCaDir, request.name, [address]);
+      writeFileSync(join(dir, 'serving.crt'), serving.cert);
+      writeFileSync(join(dir, 'serving.key'), serving.key, { mode: 0o600 });
+      tls.push('--tls-cert-file', join(dir, 'serving.crt'), '--tls-key-file', join(dir, 'serving.key'));
+    }
     const labels = {
       'topology.kubernetes.io/zone': request.zone,
       'node.kubernetes.io/instance-type': request.instanceType,
@@ -119,7 +133,8 @@ export class LocalCloudProvider implements CloudProvider {
       `127.${range}.0.0/16`,
       // The node's own address (the range's first), so host ports of different nodes differ.
       '--address',
-      `127.${range}.0.1`,
+      address,
+      ...tls,
       ...(this.options.dockerSocket ? ['--docker-socket', this.options.dockerSocket] : []),
       ...(this.options.leaseIntervalMs ? ['--lease-interval-ms', String(this.options.leaseIntervalMs)] : []),
       ...(this.options.backoffInitialMs ? ['--backoff-initial-ms', String(this.options.backoffInitialMs)] : []),

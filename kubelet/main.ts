@@ -1,12 +1,15 @@
 /**
  * The kubelet as a process: `tsx kubelet/main.ts --name local-0 --server https://... --token-file
- * ... --ca-file ... --data-dir ...`. The `local` cloud provider starts one per node. SIGTERM or
+ * ... --ca-file ... --data-dir ...`. With `--bootstrap-token-file`, a first start exchanges that
+ * token for the node's own credential and keeps it in the `--token-file` (`bootstrap.ts`). The `local` cloud provider starts one per node. SIGTERM or
  * SIGINT stops its pods (grace periods honoured) and then the agent; SIGKILL leaves the
  * containers running for the next kubelet on the same data dir to adopt.
  */
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ApiClient } from './api-client.js';
+import { nodeCredential } from './bootstrap.js';
 import { Kubelet } from './kubelet.js';
 import { createRuntime } from './runtime/factory.js';
 
@@ -15,8 +18,11 @@ const { values } = parseArgs({
     name: { type: 'string' },
     server: { type: 'string' },
     'token-file': { type: 'string' },
+    'bootstrap-token-file': { type: 'string' },
     'ca-file': { type: 'string' },
     'serving-token-file': { type: 'string' },
+    'tls-cert-file': { type: 'string' },
+    'tls-key-file': { type: 'string' },
     'data-dir': { type: 'string' },
     runtime: { type: 'string', default: 'process' },
     'docker-socket': { type: 'string', default: '/var/run/docker.sock' },
@@ -44,11 +50,15 @@ function required(name: keyof typeof values): string {
 async function main() {
   const name = required('name');
   const dataDir = required('data-dir');
-  const api = new ApiClient({
+  const ca = values['ca-file'] ? readFileSync(values['ca-file'], 'utf8') : undefined;
+  const token = await nodeCredential({
     server: required('server'),
-    token: readFileSync(required('token-file'), 'utf8').trim(),
-    ca: values['ca-file'] ? readFileSync(values['ca-file'], 'utf8') : undefined,
+    ca,
+    nodeName: name,
+    credentialFile: required('token-file'),
+    bootstrapToken: values['bootstrap-token-file'] ? readFileSync(values['bootstrap-token-file'], 'utf8').trim() : undefined,
   });
+  const api = new ApiClient({ server: required('server'), token, ca });
   const labels = Object.fromEntries(values.label!.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   const backoffInitial = values['backoff-initial-ms'] ? Number(values['backoff-initial-ms']) : undefined;
   const kubelet = new Kubelet({
@@ -58,6 +68,12 @@ async function main() {
     address: values.address,
     port: Number(values.port),
     podCidr: values['pod-cidr'],
+    volumesDir: join(dataDir, 'volumes'),
+    ca,
+    tls:
+      values['tls-cert-file'] && values['tls-key-file']
+        ? { cert: readFileSync(values['tls-cert-file'], 'utf8'), key: readFileSync(values['tls-key-file'], 'utf8') }
+        : undefined,
     servingToken: values['serving-token-file'] ? readFileSync(values['serving-token-file'], 'utf8').trim() : undefined,
     cpu: values.cpu ? Number(values.cpu) : undefined,
     memory: values.memory ? Number(values.memory) : undefined,

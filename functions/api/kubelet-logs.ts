@@ -4,6 +4,10 @@
  * with follow, tailLines, sinceSeconds, previous and timestamps passed through. Errors come
  * back as a Kubernetes `Status`, with kube-apiserver's wording.
  */
+import { readFileSync } from 'node:fs';
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { Readable } from 'node:stream';
 import { typed } from '../../shared/api/objects.js';
 import { badRequest } from '../../shared/api/status.js';
 import type { KubeObject } from '../../shared/store/object.js';
@@ -20,7 +24,13 @@ const PASSED = ['follow', 'tailLines', 'sinceSeconds', 'previous', 'timestamps',
  */
 export type KubeletCredentials = (nodeName: string) => string | undefined;
 
-export function kubeletLogs(store: Store, credentialFor: KubeletCredentials | undefined): LogProvider {
+/**
+ * `options.caFile`: the CA that signed the kubelets' serving certificates. Given, kubelets are
+ * reached only over HTTPS whose certificate that CA signed for the node's address (pinned: the
+ * system's CAs are not trusted); a kubelet that serves anything else is not answered.
+ */
+export function kubeletLogs(store: Store, credentialFor: KubeletCredentials | undefined, options: { caFile?: string } = {}): LogProvider {
+  let ca: string | undefined;
   return async (pod: KubeObject, query) => {
     const name = pod.metadata.name ?? '';
     const spec = typed('pods', pod).spec;
@@ -42,14 +52,27 @@ export function kubeletLogs(store: Store, credentialFor: KubeletCredentials | un
     if (credentialFor && !token) throw badRequest(`the kubelet of node ${nodeName} is not one this cluster started: no credential to reach it`);
     const params = new URLSearchParams();
     for (const key of PASSED) if (query[key] !== undefined) params.set(key, String(query[key]));
-    const url = `http://${address}:${port}/containerLogs/${encodeURIComponent(pod.metadata.namespace ?? '')}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${params}`;
-    let res: Response;
+    if (options.caFile) ca ??= readFileSync(options.caFile, 'utf8');
+    const url = `${ca ? 'https' : 'http'}://${address}:${port}/containerLogs/${encodeURIComponent(pod.metadata.namespace ?? '')}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${params}`;
+    let res: IncomingMessage;
     try {
-      res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      res = await get(url, token, ca);
     } catch (err) {
       throw badRequest(`the kubelet of node ${nodeName} did not answer: ${(err as Error).message}`);
     }
-    if (!res.ok) throw badRequest((await res.text()) || `the kubelet of node ${nodeName} answered ${res.status}`);
-    return new Response(res.body, { status: 200, headers: { 'content-type': 'text/plain' } });
+    if (res.statusCode !== 200) {
+      let text = '';
+      for await (const chunk of res) text += String(chunk);
+      throw badRequest(text || `the kubelet of node ${nodeName} answered ${res.statusCode}`);
+    }
+    return new Response(Readable.toWeb(res) as ReadableStream, { status: 200, headers: { 'content-type': 'text/plain' } });
   };
+}
+
+function get(url: string, token: string | undefined, ca: string | undefined): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const headers = token ? { authorization: `Bearer ${token}` } : {};
+    const req = ca ? httpsGet(url, { headers, ca }, resolve) : httpGet(url, { headers }, resolve);
+    req.on('error', reject);
+  });
 }

@@ -82,3 +82,23 @@ export function ensureTls(dir: string, extra: { dns?: string[]; ips?: string[] }
   writeFileSync(paths.cert, cert);
   return { caCert, cert, key: server.privatePem };
 }
+
+/**
+ * A kubelet's serving certificate, signed by the cluster CA in `pkiDir` for the node's
+ * addresses: the API reaches kubelets only over TLS it checks against that CA (pinned), so a
+ * host that is not a kubelet this cluster started cannot answer in one's place.
+ */
+export function issueKubeletCert(pkiDir: string, node: string, ips: string[]): { cert: string; key: string } {
+  const caKey = readFileSync(join(pkiDir, 'ca.key'), 'utf8');
+  const pair = keyPair();
+  const cert = certificate({
+    subject: `system:node:${node}`,
+    issuer: 'skiff-ca',
+    publicKey: pair.publicKey,
+    signingKeyPem: caKey,
+    years: 1,
+    ca: false,
+    altNames: { dns: [node], ips },
+  });
+  return { cert, key: pair.privatePem };
+}

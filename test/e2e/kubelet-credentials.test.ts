@@ -4,10 +4,15 @@
  * no token (the log proxy's SSRF, closed). A Node's addresses, where the API reaches its
  * kubelet, are changed by that node alone.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeletLogs } from '../../functions/api/kubelet-logs.js';
+import { ensureTls, issueKubeletCert } from '../../functions/api/tls.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
 
@@ -83,5 +88,60 @@ describe('the API and the kubelets', () => {
       headers: { 'content-type': 'application/merge-patch+json' },
     });
     expect(own.status, own.text).toBe(200);
+  });
+});
+
+describe('TLS to the kubelets, pinned to the cluster CA', () => {
+  let pinned: TestCluster;
+  let dir: string;
+  const servers: Server[] = [];
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'skiff-kubelet-tls-'));
+    const store = openSqliteStore({ path: ':memory:' });
+    const dataDir = join(dir, 'data');
+    pinned = await startTestCluster({ store, dataDir, logs: kubeletLogs(store, () => 'credential', { caFile: join(dataDir, 'pki', 'ca.crt') }) });
+  });
+  afterAll(async () => {
+    await pinned?.stop();
+    for (const s of servers) await new Promise((r) => s.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A kubelet stand-in serving `tls` (or plain HTTP), and a Node and a pod pointing at it. */
+  async function kubeletAt(node: string, tls?: { cert: string; key: string }): Promise<string> {
+    const handler = (_req: unknown, res: { end(text: string): void }) => res.end(`served by ${node}\n`);
+    const server = tls ? createHttpsServer(tls, handler) : createServer(handler);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const object = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: node },
+      status: {
+        addresses: [{ type: 'InternalIP', address: '127.0.0.1' }],
+        daemonEndpoints: { kubeletEndpoint: { Port: (server.address() as AddressInfo).port } },
+      },
+    };
+    const post = (path: string, body: unknown) => pinned.api(path, { method: 'POST', body: json(body), headers: { 'content-type': 'application/json' } });
+    expect((await post('/api/v1/nodes', object)).status).toBe(201);
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `on-${node}` }, spec: { nodeName: node, containers: [{ name: 'c', image: 'busybox' }] } };
+    expect((await post('/api/v1/namespaces/default/pods', pod)).status).toBe(201);
+    return `/api/v1/namespaces/default/pods/on-${node}/log`;
+  }
+
+  it('reaches a kubelet whose certificate the cluster CA signed for its address', async () => {
+    const r = await pinned.api(await kubeletAt('signed', issueKubeletCert(join(dir, 'data', 'pki'), 'signed', ['127.0.0.1'])));
+    expect(r.status, r.text).toBe(200);
+    expect(r.text).toBe('served by signed\n');
+  });
+
+  it('refuses a kubelet with a certificate of another CA, and one serving plain HTTP', async () => {
+    const other = ensureTls(join(dir, 'other-pki'));
+    const impostor = await pinned.api(await kubeletAt('impostor', { cert: other.cert, key: other.key }));
+    expect(impostor.status).toBe(400);
+    expect(impostor.json().message).toMatch(/^the kubelet of node impostor did not answer: .*certificate/);
+    const plain = await pinned.api(await kubeletAt('plain'));
+    expect(plain.status).toBe(400);
+    expect(plain.json().message).toMatch(/^the kubelet of node plain did not answer/);
   });
 });
