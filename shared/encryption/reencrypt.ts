@@ -63,6 +63,7 @@ export function startReencryption(store: SealedStore, options: { intervalMs?: nu
     const keyId = keyring.currentKeyId();
     if (keyId === doneFor || stopped) return;
     let total: PassResult = { objects: 0, history: 0 };
+    const started = Date.now();
     for (let pass = 0; pass < 5 && !stopped; pass++) {
       const result = await reencryptPass(store);
       total = { objects: total.objects + result.objects, history: total.history + result.history };
@@ -71,7 +72,9 @@ export function startReencryption(store: SealedStore, options: { intervalMs?: nu
       if (keyring.currentKeyId() !== keyId) return;
       const dropped = store.inner.rewriteHistory ? await keyring.dropRetired(new Set()) : [];
       if (total.objects + total.history + dropped.length > 0) {
-        log(`sealed ${total.objects} objects and ${total.history} logged states under ${keyId}${dropped.length ? `; dropped ${dropped.join(', ')}` : ''}`);
+        log(
+          `sealed ${total.objects} objects and ${total.history} logged states under ${keyId} in ${Date.now() - started} ms${dropped.length ? `; dropped ${dropped.join(', ')}` : ''}`,
+        );
       }
       doneFor = keyId;
       return;

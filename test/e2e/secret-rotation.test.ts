@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually, startSkiffUp } from '../support/skiff-up.js';
+import { until } from '../support/until.js';
 
 const root = mkdtempSync(join(tmpdir(), 'skiff-rotate-'));
 const dataDir = join(root, 'data');
@@ -60,13 +61,14 @@ describe('Secrets at rest across a rotation killed halfway', () => {
       const rotated = await skiff(['keys', 'rotate', '--data-dir', dataDir]);
       expect(rotated.out).toMatch(/key-2 is now current/);
       // Kill the server once the re-encryption is partway: some Secrets under each key.
-      const partway = await eventually(
+      const partway = await until(
         'the re-encryption to be partway',
         async () => {
           const counts = sealedByKey();
           return (counts['key-2'] ?? 0) > 0 && (counts['key-1'] ?? 0) > 0 ? counts : undefined;
         },
         60_000,
+        5,
       );
       first.child.kill('SIGKILL');
       killed = true;
