@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { auditPolicyFrom } from '../shared/auth/audit-policy.js';
 import { jwtIssuersFrom } from '../shared/auth/oidc.js';
 import { KEYS_USAGE, keys } from './keys.js';
 import { TOKEN_USAGE, token } from './token.js';
@@ -15,6 +16,7 @@ import { up } from './up.js';
 const USAGE = `usage: skiff up [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]
                 [--docker-socket /var/run/docker.sock] [--node-grace-seconds 40] [--eviction-seconds 300]
                 [--authentication-config auth.yaml]   (an AuthenticationConfiguration: OIDC issuers for CI)
+                [--audit-policy-file policy.yaml]     (an audit.k8s.io/v1 Policy; default: Metadata for all)
 ${TOKEN_USAGE}
 ${KEYS_USAGE}`;
 
@@ -40,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
       'lease-interval-ms': { type: 'string' },
       'backoff-initial-ms': { type: 'string' },
       'authentication-config': { type: 'string' },
+      'audit-policy-file': { type: 'string' },
     },
     strict: true,
   });
@@ -67,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
     evictionSeconds: seconds('eviction-seconds'),
     leaseIntervalMs: seconds('lease-interval-ms'),
     backoffInitialMs: seconds('backoff-initial-ms'),
+    auditPolicy: values['audit-policy-file'] ? auditPolicyFrom(parseYaml(readFileSync(values['audit-policy-file'], 'utf8'))) : undefined,
     jwtIssuers: values['authentication-config'] ? jwtIssuersFrom(parseYaml(readFileSync(values['authentication-config'], 'utf8'))) : undefined,
   });
   await new Promise<void>((resolve) => {

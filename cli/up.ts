@@ -11,6 +11,7 @@ import { kubeletLogs } from '../functions/api/kubelet-logs.js';
 import { startApiServer } from '../functions/api/server.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
+import type { AuditPolicy } from '../shared/auth/audit-policy.js';
 import type { JwtIssuerConfig } from '../shared/auth/oidc.js';
 import { startControlPlane } from '../shared/control-plane.js';
 import { LocalKeyring } from '../shared/encryption/keyring.js';
@@ -36,6 +37,8 @@ export interface UpOptions {
   backoffInitialMs?: number;
   /** OIDC issuers whose tokens the API accepts (CI pipelines). */
   jwtIssuers?: JwtIssuerConfig[];
+  /** What the audit log keeps of each request (default: Metadata for all). */
+  auditPolicy?: AuditPolicy;
 }
 
 export interface Running {
@@ -65,6 +68,7 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
     logs: kubeletLogs(store, (node) => provider?.servingTokenFor(node), { caFile: join(dataDir, 'pki', 'ca.crt') }),
     jwtIssuers: options.jwtIssuers,
     auditLogPath: join(dataDir, 'audit.log'),
+    auditPolicy: options.auditPolicy,
   });
   log(`api       ${api.url} (ready in ${Date.now() - started} ms)`);
   const controlPlane = await startControlPlane({

@@ -13,6 +13,7 @@ import type { Admission } from '../../shared/auth/index.js';
 import type { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import type { Store } from '../../shared/store/types.js';
 import { effectiveUser, forbiddenError, requestAttributes } from './authz.js';
+import { decodeBody } from './body.js';
 import { errorResponse, json } from './http.js';
 import { userOf } from './request.js';
 import { ListCache } from './list-cache.js';
@@ -61,20 +62,37 @@ const requestUri = (href: string) => {
   return `${url.pathname}${url.search}`;
 };
 
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /** Outermost: a request is recorded whatever answers it (a 401, a 403, a handler's error). */
 function auditRequests(audit: AuditSink): MiddlewareHandler {
   return async (c, next) => {
     if (HEALTH_PATHS.has(c.req.path)) return next();
     const receivedAt = Date.now();
+    // Kept aside before a handler reads it, for a policy that logs bodies.
+    const body = audit.wantsBodies && BODY_METHODS.has(c.req.method) ? c.req.raw.clone().arrayBuffer() : undefined;
     await next();
+    const user = c.get('authenticated' as never) as UserInfo | undefined;
+    const attributes = c.get('attributes' as never) as Attributes | undefined;
+    const level = audit.level(user, attributes, c.req.path);
+    if (level === 'None') return;
+    const withBodies = level === 'Request' || level === 'RequestResponse';
+    // Decoded as the handlers decode it (JSON, YAML or protobuf); a body that does not decode is left out.
+    const requestObject =
+      withBodies && body ? await body.then((bytes) => decodeBody(new Uint8Array(bytes), c.req.header('content-type'))).catch(() => undefined) : undefined;
+    const streaming = attributes?.verb === 'watch' || c.req.query('follow') === 'true';
+    const responseBody = level === 'RequestResponse' && !streaming ? await c.res.clone().text() : undefined;
     const incoming = (c.env as { incoming?: { url?: string; socket?: { remoteAddress?: string } } } | undefined)?.incoming;
     audit.write({
+      level,
+      requestObject,
+      responseBody,
       method: c.req.method,
       // The request line as sent; in a Lambda, rebuilt from the URL.
       uri: incoming?.url ?? requestUri(c.req.url),
-      user: c.get('authenticated' as never) as UserInfo | undefined,
+      user,
       actingAs: userOf(c),
-      attributes: c.get('attributes' as never) as Attributes | undefined,
+      attributes,
       decision: c.get('decision' as never) as Decision | undefined,
       code: c.res.status,
       sourceIP: incoming?.socket?.remoteAddress,

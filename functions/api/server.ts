@@ -18,6 +18,7 @@ import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
 import { FileAuditSink } from '../../shared/auth/audit.js';
+import type { AuditPolicy } from '../../shared/auth/audit-policy.js';
 import { OidcAuthenticator, type JwtIssuerConfig } from '../../shared/auth/oidc.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import { authenticateBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
@@ -46,6 +47,8 @@ export interface ApiServerOptions {
   jwtIssuers?: JwtIssuerConfig[];
   /** A file the audit log is appended to (JSON lines, audit.k8s.io/v1 Events); absent: none. */
   auditLogPath?: string;
+  /** What the audit log keeps of each request (default: Metadata for all). */
+  auditPolicy?: AuditPolicy;
 }
 
 export interface ApiServer {
@@ -284,7 +287,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const who = await identities(options, join(dataDir, 'tokens.json'));
   const issueToken = (user: string, groups: string[], issue?: IssueOptions) => who.tokenFile.issue(user, groups, issue).token;
   const adminToken = adminTokenFrom(kubeconfigPath, who.tokenFile.auth) ?? issueToken(ADMIN.user, ADMIN.groups, { description: 'the admin kubeconfig' });
-  const audit = options.auditLogPath ? new FileAuditSink(options.auditLogPath) : undefined;
+  const audit = options.auditLogPath ? new FileAuditSink(options.auditLogPath, options.auditPolicy) : undefined;
   const app = createApp({
     store,
     authenticate: who.authenticate,

@@ -2,11 +2,13 @@
  * The audit log: one JSON line per request, in kube-apiserver's `audit.k8s.io/v1` Event shape
  * so the tools that read Kubernetes audit logs read this one: who (and as whom), what verb on
  * which object, the authorizer's decision and why, the response code, when, and how long it
- * took. Every request is logged at the Metadata level: no request or response body is ever
- * written, so a Secret's data never reaches the log. Health checks are not logged.
+ * took. Each request is logged at the level the audit policy gives it (`audit-policy.ts`):
+ * Metadata for every request without a policy file; with one, request and response bodies where
+ * it asks for them, but never for Secrets or tokens. Health checks are not logged.
  */
 import { randomUUID } from 'node:crypto';
 import { type WriteStream, createWriteStream } from 'node:fs';
+import { type AuditLevel, type AuditPolicy, METADATA_POLICY, auditLevel } from './audit-policy.js';
 import type { Attributes, UserInfo } from './authorizer.js';
 
 export interface AuditRecord {
@@ -22,12 +24,29 @@ export interface AuditRecord {
   userAgent?: string;
   receivedAt: number;
   endedAt: number;
+  /** The level the policy gave it (default Metadata), and the bodies that level keeps. */
+  level?: AuditLevel;
+  requestObject?: unknown;
+  responseBody?: string;
 }
 
 export interface AuditSink {
+  /** The level a request is logged at (None: not at all). */
+  level(user: UserInfo | undefined, attributes: Attributes | undefined, path: string): AuditLevel;
+  /** True when some request may be logged with a body: the request's is then kept for it. */
+  readonly wantsBodies: boolean;
   write(record: AuditRecord): void;
   close(): Promise<void>;
 }
+
+const parsed = (text: string | undefined) => {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+};
 
 const timestamp = (ms: number) => new Date(ms).toISOString().replace(/(\.\d{3})Z$/, '$1000Z');
 const userOf = (u: UserInfo) => ({ username: u.name, ...(u.uid ? { uid: u.uid } : {}), groups: u.groups, ...(u.extra ? { extra: u.extra } : {}) });
@@ -38,7 +57,7 @@ export function auditEvent(r: AuditRecord) {
   const event: Record<string, unknown> = {
     kind: 'Event',
     apiVersion: 'audit.k8s.io/v1',
-    level: 'Metadata',
+    level: r.level ?? 'Metadata',
     auditID: randomUUID(),
     // A watch's answer goes on streaming after it is logged.
     stage: a?.verb === 'watch' ? 'ResponseStarted' : 'ResponseComplete',
@@ -59,6 +78,10 @@ export function auditEvent(r: AuditRecord) {
     event.objectRef = ref;
   }
   event.responseStatus = { metadata: {}, code: r.code };
+  const request = r.requestObject;
+  if (request !== undefined && (r.level === 'Request' || r.level === 'RequestResponse')) event.requestObject = request;
+  const response = parsed(r.responseBody);
+  if (response !== undefined && r.level === 'RequestResponse') event.responseObject = response;
   event.requestReceivedTimestamp = timestamp(r.receivedAt);
   event.stageTimestamp = timestamp(r.endedAt);
   if (r.decision) {
@@ -73,9 +96,18 @@ export function auditEvent(r: AuditRecord) {
 /** Appends events to a file (0600), one JSON line each. */
 export class FileAuditSink implements AuditSink {
   private readonly stream: WriteStream;
+  readonly wantsBodies: boolean;
 
-  constructor(path: string) {
+  constructor(
+    path: string,
+    private readonly policy: AuditPolicy = METADATA_POLICY,
+  ) {
     this.stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
+    this.wantsBodies = policy.rules.some((r) => r.level === 'Request' || r.level === 'RequestResponse');
+  }
+
+  level(user: UserInfo | undefined, attributes: Attributes | undefined, path: string): AuditLevel {
+    return auditLevel(this.policy, user, attributes, path);
   }
 
   write(record: AuditRecord): void {

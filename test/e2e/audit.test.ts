@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditPolicyFrom } from '../../shared/auth/audit-policy.js';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
 import { until } from '../support/until.js';
 
@@ -78,5 +79,73 @@ describe('audit log', () => {
     expect(text).not.toContain(secret.data.password);
     expect(text).not.toContain('hunter2');
     expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('audit policy', () => {
+  const policyPath = join(dir, 'policy-audit.log');
+  let withPolicy: TestCluster;
+  beforeAll(async () => {
+    withPolicy = await startTestCluster({
+      auditLogPath: policyPath,
+      auditPolicy: auditPolicyFrom({
+        apiVersion: 'audit.k8s.io/v1',
+        kind: 'Policy',
+        rules: [
+          { level: 'None', resources: [{ group: '', resources: ['events'] }] },
+          { level: 'RequestResponse', resources: [{ group: '', resources: ['configmaps', 'secrets'] }] },
+          { level: 'Request', verbs: ['create'], resources: [{ group: 'apps', resources: ['deployments'] }] },
+          { level: 'Metadata' },
+        ],
+      }),
+    });
+  });
+  afterAll(async () => {
+    await withPolicy?.stop();
+  });
+  const logged = () =>
+    readFileSync(policyPath, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+
+  it('logs each request at the level of the first rule it matches, never a Secret above Metadata', async () => {
+    await withPolicy.kubectlOk(['create', 'configmap', 'settings', '--from-literal=color=blue']);
+    await withPolicy.kubectlOk(['create', 'secret', 'generic', 'db', '--from-literal=password=never-in-the-log']);
+    await withPolicy.kubectlOk(['create', 'deployment', 'web', '--image=busybox']);
+    const event = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'e1' }, involvedObject: { kind: 'Pod', name: 'x' }, reason: 'Test', message: 'm' };
+    const posted = await withPolicy.api('/api/v1/namespaces/default/events', {
+      method: 'POST',
+      body: JSON.stringify(event),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(posted.status).toBe(201);
+    await withPolicy.kubectlOk(['get', 'pods']);
+    const all = await until('the requests logged', async () => {
+      const lines = logged();
+      return lines.some((e) => e.objectRef?.resource === 'pods' && e.verb === 'list') && lines;
+    });
+    const created = (resource: string) => all.find((e) => e.verb === 'create' && e.objectRef?.resource === resource);
+    expect(created('configmaps')).toMatchObject({
+      level: 'RequestResponse',
+      requestObject: { data: { color: 'blue' } },
+      responseObject: { metadata: { name: 'settings' } },
+    });
+    expect(created('secrets')).toMatchObject({ level: 'Metadata' });
+    expect(created('secrets').requestObject).toBeUndefined();
+    expect(created('deployments')).toMatchObject({ level: 'Request', requestObject: { metadata: { name: 'web' } } });
+    expect(created('deployments').responseObject).toBeUndefined();
+    expect(created('events')).toBeUndefined();
+    expect(all.find((e) => e.verb === 'list' && e.objectRef?.resource === 'pods')).toMatchObject({ level: 'Metadata' });
+    const text = readFileSync(policyPath, 'utf8');
+    expect(text).not.toContain('never-in-the-log');
+    expect(text).not.toContain(Buffer.from('never-in-the-log').toString('base64'));
+  });
+
+  it('a policy that is not one is refused, naming what is wrong', () => {
+    expect(() => auditPolicyFrom({ kind: 'Policy', apiVersion: 'audit.k8s.io/v1', rules: [{ level: 'Everything' }] })).toThrow(
+      'rules[0].level must be one of None, Metadata, Request, RequestResponse; got "Everything"',
+    );
+    expect(() => auditPolicyFrom({ kind: 'ConfigMap' })).toThrow('the audit policy must be an audit.k8s.io/v1 Policy');
   });
 });
