@@ -1,7 +1,8 @@
 /**
  * The DynamoDB driver's requests to its table (see dynamodb.ts for the layout): creating it,
  * reading the meta counters and single objects, paging through a partition, reading the log,
- * rebuilding a resource's objects at an older revision, and trimming compacted log items.
+ * rebuilding a resource's objects at an older revision, trimming compacted log items, and
+ * rewriting or forgetting logged states (data at rest).
  * Apart from the driver so that the driver holds only the write, watch and compaction logic,
  * and every request's key and condition shapes sit next to each other.
  */
@@ -16,10 +17,11 @@ import {
   ResourceInUseException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
+  UpdateItemCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { compareKeys } from './continue-token.js';
-import { N, S, logItemToEvent, objectKey, revKey, unpack, type Item } from './dynamodb-items.js';
+import { N, S, logItemToEvent, objectKey, pack, revKey, unpack, type Item } from './dynamodb-items.js';
 import { deepFreeze } from './object-cache.js';
 import type { KubeObject } from './object.js';
 import type { ChangeEvent } from './types.js';
@@ -166,8 +168,60 @@ export class DynamoTable {
     })) {
       doomed.push({ pk: item.pk, sk: item.sk });
     }
-    for (let i = 0; i < doomed.length; i += 25) {
-      let requests = doomed.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+    await this.deleteItems(doomed);
+  }
+
+  /** The log item at `revision`, if it is still there. */
+  async logItem(revision: number): Promise<Item | undefined> {
+    const got = await this.client.send(new GetItemCommand({ TableName: this.name, Key: { pk: S('log'), sk: S(revKey(revision)) }, ConsistentRead: true }));
+    return got.Item;
+  }
+
+  /** Every log item of `resource`, oldest first. */
+  logOf(resource: string): AsyncGenerator<Item> {
+    return this.query({
+      KeyConditionExpression: 'pk = :pk',
+      FilterExpression: '#resource = :resource',
+      ExpressionAttributeNames: { '#resource': 'resource' },
+      ExpressionAttributeValues: { ':pk': S('log'), ':resource': S(resource) },
+    });
+  }
+
+  /**
+   * Replaces the states a log item keeps: `body` when given, `prev` when given (null removes
+   * it). An item trimmed meanwhile stays gone.
+   */
+  async rewriteLogItem(revision: number, body: KubeObject | undefined, prev: KubeObject | null | undefined, maxObjectBytes: number): Promise<void> {
+    const set: string[] = [];
+    const values: Item = {};
+    if (body) {
+      set.push('body = :body');
+      values[':body'] = { B: pack(body, maxObjectBytes) };
+    }
+    if (prev) {
+      set.push('prev = :prev');
+      values[':prev'] = { B: pack(prev, maxObjectBytes) };
+    }
+    const expression = [set.length ? `SET ${set.join(', ')}` : '', prev === null ? 'REMOVE prev' : ''].filter(Boolean).join(' ');
+    if (!expression) return;
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.name,
+          Key: { pk: S('log'), sk: S(revKey(revision)) },
+          UpdateExpression: expression,
+          ConditionExpression: 'attribute_exists(pk)',
+          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+    }
+  }
+
+  private async deleteItems(keys: Item[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 25) {
+      let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
       for (let attempt = 0; requests.length && attempt < 10; attempt++) {
         const res = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.name]: requests } }));
         requests = (res.UnprocessedItems?.[this.name] ?? []) as typeof requests;

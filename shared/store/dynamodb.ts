@@ -18,7 +18,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { decodeContinue } from './continue-token.js';
 import { GroupCommit } from './dynamodb-commit.js';
-import { S, logItemToEvent, pack, revKey } from './dynamodb-items.js';
+import { S, logItemToEvent, pack, revKey, unpack, type Item } from './dynamodb-items.js';
 import { DynamoTable } from './dynamodb-table.js';
 import { AlreadyExistsError, GoneError, NotFoundError } from './errors.js';
 import { compileFilter } from './filter.js';
@@ -28,6 +28,7 @@ import { deepFreeze } from './object-cache.js';
 import {
   asDeleted,
   checkPreconditions,
+  identityOf,
   keyOf,
   prepareCreate,
   prepareDeletionMark,
@@ -244,6 +245,35 @@ export class DynamoStore extends LogStore implements Store {
       compacted: () => this.compactedRev,
       readLog: (from, to, r, limit) => this.table.readLog(from, to, r, limit),
     };
+  }
+
+  // ---- data at rest ---------------------------------------------------------------------
+
+  async rewriteHistory(resource: string, rewrite: (object: KubeObject) => Promise<KubeObject | undefined>): Promise<number> {
+    let changed = 0;
+    for await (const item of this.table.logOf(resource)) {
+      const body = await rewrite(unpack(item.body)!);
+      const prev = item.prev ? await rewrite(unpack(item.prev)!) : undefined;
+      if (!body && !prev) continue;
+      await this.table.rewriteLogItem(Number(item.rev.N), body, prev, this.maxObjectBytes);
+      changed++;
+    }
+    return changed;
+  }
+
+  /**
+   * The earlier entries are found by following the chain of previous states (each one's
+   * resourceVersion is the revision of the entry that wrote it), not by reading the whole log.
+   */
+  async forgetHistory(resource: string, namespace: string, name: string, revision: number): Promise<void> {
+    const sameKey = (item: Item | undefined): item is Item => item?.resource.S === resource && item.namespace.S === namespace && item.name.S === name;
+    for (let rev: number | undefined = revision; rev !== undefined; ) {
+      const entry = await this.table.logItem(rev);
+      if (!sameKey(entry)) break;
+      const prev = entry.type.S === 'ADDED' ? undefined : unpack(entry.prev);
+      await this.table.rewriteLogItem(rev, identityOf(unpack(entry.body)!), null, this.maxObjectBytes);
+      rev = prev ? Number(prev.metadata.resourceVersion) : undefined;
+    }
   }
 
   async currentRevision(): Promise<number> {

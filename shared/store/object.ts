@@ -56,6 +56,12 @@ export function randomSuffix(length = 5): string {
   return out;
 }
 
+/** What an object is, without what it holds: apiVersion, kind and metadata. */
+export function identityOf(object: KubeObject): KubeObject {
+  const { apiVersion, kind, metadata } = object;
+  return { apiVersion, kind, metadata };
+}
+
 export function keyOf(object: KubeObject): { namespace: string; name: string } {
   return { namespace: object.metadata.namespace ?? '', name: object.metadata.name ?? '' };
 }

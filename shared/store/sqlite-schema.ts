@@ -84,8 +84,7 @@ export function prepareStatements(db: Database.Database) {
     compact: db.prepare('DELETE FROM log WHERE revision <= ?'),
     historyOf: db.prepare('SELECT revision, body, prev FROM log WHERE resource = ? AND revision > ? ORDER BY revision LIMIT ?'),
     rewriteEntry: db.prepare('UPDATE log SET body = COALESCE(?, body), prev = COALESCE(?, prev) WHERE revision = ?'),
-    entryBody: db.prepare('SELECT body FROM log WHERE revision = ? AND resource = ?').pluck(),
-    forgetBefore: db.prepare('DELETE FROM log WHERE resource = ? AND namespace = ? AND name = ? AND revision < ?'),
+    entriesOf: db.prepare('SELECT revision, body FROM log WHERE resource = ? AND namespace = ? AND name = ? AND revision <= ?'),
     forgetEntry: db.prepare('UPDATE log SET body = ?, prev = NULL, prev_rev = NULL WHERE revision = ?'),
     revisionAt: db.prepare('SELECT MAX(revision) AS r FROM log WHERE at <= ?'),
   };

@@ -23,6 +23,7 @@ import {
   asDeleted,
   checkPreconditions,
   encodeObject,
+  identityOf,
   keyOf,
   prepareCreate,
   prepareDeletionMark,
@@ -310,12 +311,9 @@ export class SqliteStore extends LogStore implements Store {
 
   async forgetHistory(resource: string, namespace: string, name: string, revision: number): Promise<void> {
     if (this.closed) return;
-    const body = this.stmt.entryBody.get(revision, resource) as string | undefined;
-    if (body === undefined) return;
-    const { apiVersion, kind, metadata } = JSON.parse(body) as KubeObject;
+    const entries = this.stmt.entriesOf.all(resource, namespace, name, revision) as { revision: number; body: string }[];
     this.db.transaction(() => {
-      this.stmt.forgetBefore.run(resource, namespace, name, revision);
-      this.stmt.forgetEntry.run(JSON.stringify({ apiVersion, kind, metadata }), revision);
+      for (const entry of entries) this.stmt.forgetEntry.run(JSON.stringify(identityOf(JSON.parse(entry.body) as KubeObject)), entry.revision);
     })();
   }
 

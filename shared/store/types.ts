@@ -168,9 +168,10 @@ export interface Store {
   rewriteHistory?(resource: string, rewrite: (object: KubeObject) => Promise<KubeObject | undefined>): Promise<number>;
 
   /**
-   * Forgets a deleted object's history, so that what it held does not wait for compaction: its
-   * log entries before `revision` (the one that deleted it) go, and that entry keeps only the
-   * object's apiVersion, kind and metadata. Optional, as `rewriteHistory`.
+   * Forgets what a deleted object held, so that it does not wait for compaction: each of its log
+   * entries up to `revision` (the one that deleted it) keeps only the object's apiVersion, kind
+   * and metadata, and no previous state. The entries stay, so the log has no holes and a watch
+   * replaying it still sees the object come and go. Optional, as `rewriteHistory`.
    */
   forgetHistory?(resource: string, namespace: string, name: string, revision: number): Promise<void>;
 

@@ -620,6 +620,60 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
       });
     });
 
+    describe('data at rest', () => {
+      /** Every logged change of configmaps from the start: up to a marker written last, left out. */
+      const history = async (store: Store) => {
+        await store.create(CMS, counter('zz-marker'));
+        const events: ChangeEvent[] = [];
+        for await (const e of watchOf(store, CMS, { fromRevision: 0 })) {
+          if (e.type === 'BOOKMARK') continue;
+          if (e.object.metadata.name === 'zz-marker') break;
+          events.push(e);
+        }
+        await store.delete(CMS, 'default', 'zz-marker');
+        return events;
+      };
+      const countOf = (o: KubeObject | undefined) => (o as { data?: { count?: string } } | undefined)?.data?.count;
+
+      caseIt("rewriteHistory rewrites the logged states of one resource, not the current objects nor other resources'", async () => {
+        const store = await open();
+        const first = await store.create(CMS, counter('a'));
+        await store.update(CMS, { ...first, data: { count: '1' } });
+        await store.create(PODS, pod('p'));
+        const changed = await store.rewriteHistory!(CMS, async (o) => ({ ...o, data: { count: `sealed-${countOf(o)}` } }));
+        expect(changed).toBe(2);
+        const events = await history(store);
+        expect(events.map((e) => [e.type, countOf(e.object), countOf(e.prevObject)])).toEqual([
+          ['ADDED', 'sealed-0', undefined],
+          ['MODIFIED', 'sealed-1', 'sealed-0'],
+        ]);
+        expect(countOf(await store.get(CMS, 'default', 'a'))).toBe('1');
+        const pods = await take(watchOf(store, PODS, { fromRevision: 0 }), 1);
+        expect(pods.map((e) => [e.object.metadata.name, e.object.spec])).toEqual([['p', pod('p').spec]]);
+        expect(await store.rewriteHistory!(CMS, async () => undefined)).toBe(0);
+      });
+
+      caseIt('forgetHistory leaves in the log of a deleted object its comings and goings, with its metadata alone', async () => {
+        const store = await open();
+        const gone = await store.create(CMS, counter('gone'));
+        const v1 = await store.update(CMS, { ...gone, data: { count: '1' } });
+        await store.update(CMS, { ...v1, data: { count: '2' } });
+        await store.create(CMS, counter('kept'));
+        const deleted = await store.delete(CMS, 'default', 'gone');
+        await store.forgetHistory!(CMS, 'default', 'gone', Number(deleted.object.metadata.resourceVersion));
+        const events = await history(store);
+        expect(events.map((e) => `${e.type} ${e.object.metadata.name} ${countOf(e.object)} ${countOf(e.prevObject)}`)).toEqual([
+          'ADDED gone undefined undefined',
+          'MODIFIED gone undefined undefined',
+          'MODIFIED gone undefined undefined',
+          'ADDED kept 0 undefined',
+          'DELETED gone undefined undefined',
+        ]);
+        expect(events[4].object).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: deleted.object.metadata });
+        expect(events[1].object.metadata.resourceVersion).toBe(v1.metadata.resourceVersion);
+      });
+    });
+
     describe('subscribe', () => {
       caseIt('delivers every change of every resource in revision order', async () => {
         const store = await open();
