@@ -1,17 +1,19 @@
 /**
  * The API as an AWS Lambda handler (behind API Gateway or a function URL): the same Hono
  * app over the store named by SKIFF_STORE_URL (e.g. dynamodb://skiff-state). Tokens come from
- * SKIFF_TOKENS, a JSON list of { sha256, user, groups } records.
+ * SKIFF_TOKENS, a JSON list of { sha256, user, groups } records. With SKIFF_KMS_KEY_ID, Secrets
+ * are sealed under that KMS key before they reach the table.
  */
 import { handle } from 'hono/aws-lambda';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import { TokenAuthenticator, type TokenRecord } from '../../shared/auth/tokens.js';
 import { Registry } from '../../shared/api/registry.js';
+import { sealedWhenAsked } from '../../shared/encryption/sealed-store.js';
 import { createStore } from '../../shared/store/factory.js';
 import { createApp } from './app.js';
 
-const store = await createStore(process.env.SKIFF_STORE_URL ?? 'dynamodb://skiff-state');
+const store = await sealedWhenAsked(await createStore(process.env.SKIFF_STORE_URL ?? 'dynamodb://skiff-state'));
 // Idempotent: the first cold start makes default, kube-system, kube-public and kube-node-lease,
 // and the default roles.
 await new Registry(store).ensureSystemNamespaces();

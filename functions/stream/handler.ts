@@ -8,6 +8,7 @@ import { controllersFor } from '../../shared/control-plane.js';
 import { dispatch, route } from '../../shared/controllers/dispatch.js';
 import type { Controller } from '../../shared/controllers/types.js';
 import { decodeStreamBatch } from '../../shared/store/dynamodb-stream.js';
+import { sealedWhenAsked } from '../../shared/encryption/sealed-store.js';
 import { createStore } from '../../shared/store/factory.js';
 
 export interface StreamEvent {
@@ -41,8 +42,8 @@ export async function handleStream(event: StreamEvent, controllers: Controller[]
 let controllers: Promise<Controller[]> | undefined;
 
 export async function handler(event: StreamEvent): Promise<StreamResponse> {
-  controllers ??= createStore(process.env.SKIFF_STORE_URL ?? 'dynamodb://skiff-state').then((store) =>
-    controllersFor(store, { scheduler: { coordination: 'claims' } }),
-  );
+  controllers ??= createStore(process.env.SKIFF_STORE_URL ?? 'dynamodb://skiff-state')
+    .then(sealedWhenAsked)
+    .then((store) => controllersFor(store, { scheduler: { coordination: 'claims' } }));
   return handleStream(event, await controllers);
 }

@@ -141,3 +141,10 @@ export class SealedStore implements Store {
     return this.inner.close();
   }
 }
+
+/** The store sealed under the keyring the environment names (`SKIFF_KMS_KEY_ID`), or as it is. */
+export async function sealedWhenAsked(store: Store): Promise<Store> {
+  const { keyringFromEnv } = await import('./kms-keyring.js');
+  const keyring = keyringFromEnv();
+  return keyring ? new SealedStore(store, keyring) : store;
+}
