@@ -85,6 +85,7 @@ function auditRequests(audit: AuditSink): MiddlewareHandler {
     const incoming = (c.env as { incoming?: { url?: string; socket?: { remoteAddress?: string } } } | undefined)?.incoming;
     audit.write({
       level,
+      annotations: c.get('auditAnnotations' as never) as Record<string, string> | undefined,
       requestObject,
       responseBody,
       method: c.req.method,

@@ -11,7 +11,7 @@ import type { Container, Pod } from './schemas/index.js';
 export const ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
 export type Level = 'privileged' | 'baseline' | 'restricted';
 /** `enforce` refuses pods; `warn` answers a warning, for pods and for the pod templates of workloads. */
-export type Mode = 'enforce' | 'warn';
+export type Mode = 'enforce' | 'warn' | 'audit';
 
 /** The capabilities baseline allows a container to add (the Pod Security Standards' list). */
 const BASELINE_CAPABILITIES = new Set([
@@ -111,12 +111,25 @@ export function levelOf(namespace: KubeObject | undefined, mode: Mode): Level {
  * breaks the enforced level is refused (`refuse` throws); what breaks the warn level is answered
  * as warnings, in kube-apiserver's words.
  */
-export function podSecurity(namespace: KubeObject | undefined, pod: KubeObject, refuse: ((message: string) => never) | undefined): string[] {
+/**
+ * Pod Security's three modes for one pod: `enforce` refuses it (through `refuse`), `warn`
+ * answers warnings for the client, `audit` notes the violations in `audit` (the request's
+ * audit annotations, `pod-security.kubernetes.io/audit-violations`).
+ */
+export function podSecurity(
+  namespace: KubeObject | undefined,
+  pod: KubeObject,
+  refuse: ((message: string) => never) | undefined,
+  audit?: Record<string, string>,
+): string[] {
   if (refuse) {
     const level = levelOf(namespace, 'enforce');
     const broken = violations(pod, level);
     if (broken.length) refuse(`violates PodSecurity "${level}:latest": ${broken.join(', ')}`);
   }
+  const auditLevel = levelOf(namespace, 'audit');
+  const audited = audit ? violations(pod, auditLevel) : [];
+  if (audit && audited.length) audit['pod-security.kubernetes.io/audit-violations'] = `would violate PodSecurity "${auditLevel}:latest": ${audited.join(', ')}`;
   const warnLevel = levelOf(namespace, 'warn');
   const warned = violations(pod, warnLevel);
   return warned.length ? [`would violate PodSecurity "${warnLevel}:latest": ${warned.join(', ')}`] : [];

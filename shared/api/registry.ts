@@ -61,6 +61,8 @@ export interface WriteResult<T = KubeObject> {
   object: T;
   warnings: string[];
   created?: boolean;
+  /** What admission noted for the audit log. */
+  auditAnnotations?: Record<string, string>;
 }
 
 const NAMESPACES = RESOURCES.find((r) => r.resource === 'namespaces')!;
@@ -179,7 +181,9 @@ export class Registry {
     const causes = validateCreate(info, object, schemaCauses);
     if (causes.length) throw invalid(info, name || object.metadata.generateName || '', causes);
     const ns = await this.requireNamespace(info, namespace, name || object.metadata.generateName || '');
-    warnings.push(...((await kindOf(info.kind)?.admit?.(object, { namespace: ns, store: this.store })) ?? []));
+    const audit: Record<string, string> = {};
+    warnings.push(...((await kindOf(info.kind)?.admit?.(object, { namespace: ns, store: this.store, audit })) ?? []));
+    const auditAnnotations = Object.keys(audit).length ? audit : undefined;
     await options.admit?.(object, undefined);
     const managed = options.fieldManager ? recordUpdate(undefined, object, { manager: options.fieldManager, gvk: info }) : object;
     if (options.dryRun) {
@@ -188,7 +192,7 @@ export class Registry {
       preview.metadata.uid = crypto.randomUUID();
       preview.metadata.creationTimestamp = nowTimestamp();
       preview.metadata.generation = 1;
-      return { object: preview, warnings, created: true };
+      return { object: preview, warnings, created: true, auditAnnotations };
     }
     // A generated name that is taken is drawn again, as kube-apiserver does (up to 8 tries).
     // The name is drawn here, not by the store, so it is the one validation allowed for (prefix cut to 58).
@@ -198,7 +202,7 @@ export class Registry {
           ? { ...managed, metadata: { ...managed.metadata, name: generatedName(managed.metadata.generateName) } }
           : managed;
       try {
-        return { object: await this.store.create(info.storeKey, drawn), warnings, created: true };
+        return { object: await this.store.create(info.storeKey, drawn), warnings, created: true, auditAnnotations };
       } catch (err) {
         if (!name && managed.metadata.generateName && isStoreError(err, 'AlreadyExists') && attempt < 8) continue;
         throw toApiError(err, info, name || managed.metadata.generateName || '');

@@ -24,6 +24,8 @@ export interface AuditRecord {
   userAgent?: string;
   receivedAt: number;
   endedAt: number;
+  /** What admission noted (Pod Security's audit mode). */
+  annotations?: Record<string, string>;
   /** The level the policy gave it (default Metadata), and the bodies that level keeps. */
   level?: AuditLevel;
   requestObject?: unknown;
@@ -84,12 +86,12 @@ export function auditEvent(r: AuditRecord) {
   if (response !== undefined && r.level === 'RequestResponse') event.responseObject = response;
   event.requestReceivedTimestamp = timestamp(r.receivedAt);
   event.stageTimestamp = timestamp(r.endedAt);
+  const annotations: Record<string, string> = { ...r.annotations };
   if (r.decision) {
-    event.annotations = {
-      'authorization.k8s.io/decision': r.decision.allowed ? 'allow' : 'forbid',
-      'authorization.k8s.io/reason': r.decision.reason,
-    };
+    annotations['authorization.k8s.io/decision'] = r.decision.allowed ? 'allow' : 'forbid';
+    annotations['authorization.k8s.io/reason'] = r.decision.reason;
   }
+  if (Object.keys(annotations).length) event.annotations = annotations;
   return event;
 }
 

@@ -82,6 +82,27 @@ describe('audit log', () => {
   });
 });
 
+describe("Pod Security's audit mode", () => {
+  it('admits the pod and notes what it breaks in its audit event', async () => {
+    await cluster.kubectlOk(['create', 'namespace', 'watched']);
+    await cluster.kubectlOk(['label', 'namespace', 'watched', 'pod-security.kubernetes.io/audit=restricted']);
+    await cluster.kubectlOk(['run', 'loose', '--image=busybox', '-n', 'watched']);
+    await cluster.kubectlOk(['create', 'deployment', 'loose', '--image=busybox', '-n', 'watched']);
+    const created = await until('the creates logged', async () => {
+      const found = events().filter((e) => e.verb === 'create' && e.objectRef?.namespace === 'watched');
+      return found.length === 2 && found;
+    });
+    for (const event of created) {
+      expect(event.responseStatus.code).toBe(201);
+      expect(event.annotations['pod-security.kubernetes.io/audit-violations']).toMatch(
+        /^would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false \(container "(loose|busybox)" must set securityContext.allowPrivilegeEscalation=false\)/,
+      );
+    }
+    const plain = events().find((e) => e.verb === 'create' && e.objectRef?.resource === 'secrets');
+    expect(plain.annotations['pod-security.kubernetes.io/audit-violations']).toBeUndefined();
+  });
+});
+
 describe('audit policy', () => {
   const policyPath = join(dir, 'policy-audit.log');
   let withPolicy: TestCluster;

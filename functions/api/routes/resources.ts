@@ -144,6 +144,7 @@ function resourceVerbs(ctx: ResourceContext) {
       const body = await objectBody(c);
       if (kindOf(t.info.kind)?.review) return review(c, t, body, ctx);
       const result = await registry.create(t.info, ns(t), body, admitted(c, t, ctx));
+      if (result.auditAnnotations) c.set('auditAnnotations' as never, result.auditAnnotations as never);
       return one(c, t, result.object, 201, warningHeaders(result.warnings));
     },
     async DELETE(c, t) {
@@ -171,6 +172,7 @@ function resourceVerbs(ctx: ResourceContext) {
         force: boolParam(c.req.query('force')),
         subresource: t.subresource,
       });
+      if (result.auditAnnotations) c.set('auditAnnotations' as never, result.auditAnnotations as never);
       return one(c, t, result.object, result.created ? 201 : 200, warningHeaders(result.warnings));
     },
     async DELETE(c, t) {

@@ -87,6 +87,13 @@ export interface Asker {
   rules?: RuleLister;
 }
 
+export interface AdmitContext {
+  namespace: KubeObject | undefined;
+  store: Store;
+  /** The request's audit annotations, for admission to note what it saw (Pod Security's audit mode). */
+  audit: Record<string, string>;
+}
+
 export interface Kind {
   readonly info: ResourceInfo;
   /** What every write is checked against (types; unknown fields for fieldValidation). */
@@ -114,5 +121,5 @@ export interface Kind {
    * create after validation, whoever creates (a user or a controller): throws an ApiError to
    * refuse, or answers warnings for the client (the Warning header).
    */
-  admit?(object: KubeObject, context: { namespace: KubeObject | undefined; store: Store }): Promise<string[] | void> | string[] | void;
+  admit?(object: KubeObject, context: AdmitContext): Promise<string[] | void> | string[] | void;
 }

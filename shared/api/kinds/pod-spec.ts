@@ -143,9 +143,9 @@ export const workloadWideColumns: Column[] = [
   { name: 'Selector', type: 'string', priority: 1, cell: (o) => selectorText(asObj(o.spec).selector) },
 ];
 
-/** Pod Security's warn mode for a workload's pod template: enforce applies to the pods it makes, warn already here. */
-export function podTemplateSecurity(object: KubeObject, { namespace }: { namespace: KubeObject | undefined }): string[] {
+/** Pod Security's warn and audit modes for a workload's pod template: enforce applies to the pods it makes, these already here. */
+export function podTemplateSecurity(object: KubeObject, { namespace, audit }: { namespace: KubeObject | undefined; audit?: Record<string, string> }): string[] {
   const template = asObj(asObj(object.spec).template);
   if (!isObj(template.spec)) return [];
-  return podSecurity(namespace, { metadata: {}, spec: template.spec }, undefined);
+  return podSecurity(namespace, { metadata: {}, spec: template.spec }, undefined, audit);
 }

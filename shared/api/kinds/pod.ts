@@ -134,13 +134,18 @@ export const pod: Kind = {
   initialStatus: (object) => ({ phase: 'Pending', qosClass: qosClass(object) }),
   defaults: (object) => defaultPodSpec(object.spec),
   validate: (object, causes) => validatePodSpec(object.spec, 'spec', causes),
-  async admit(object, { namespace, store }) {
+  async admit(object, { namespace, store, audit }) {
     const name = object.metadata.name || object.metadata.generateName || '';
     // A mirror pod (the kubelet's own) gets no token: it may not reach the API as an account.
     if (!object.metadata.annotations?.['kubernetes.io/config.mirror']) await mountServiceAccountToken(object, store);
-    return podSecurity(namespace, object, (why) => {
-      throw forbidden(`pods "${name}" is forbidden: ${why}`, { name, kind: 'pods' });
-    });
+    return podSecurity(
+      namespace,
+      object,
+      (why) => {
+        throw forbidden(`pods "${name}" is forbidden: ${why}`, { name, kind: 'pods' });
+      },
+      audit,
+    );
   },
   validateUpdate(object, old, causes) {
     if (!sameJson(immutablePart(object.spec, old.spec), immutablePart(old.spec, old.spec))) {
