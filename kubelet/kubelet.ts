@@ -55,6 +55,8 @@ export interface KubeletOptions {
   log?: (line: string) => void;
 }
 
+/** The shortest a pod watch asks to last; each asks for a random length up to twice this. */
+const WATCH_TIMEOUT_SECONDS = 300;
 /** The most a stop waits past the pods' grace periods, and for the watch and the log server. */
 const STOP_MARGIN_MS = 10_000;
 const microTime = () => new Date().toISOString().replace('Z', '000Z');
@@ -331,7 +333,10 @@ export class Kubelet {
     let version = fromVersion;
     while (!this.abort.signal.aborted) {
       try {
-        const path = `/api/v1/pods?watch=true&allowWatchBookmarks=true&resourceVersion=${version}&fieldSelector=${encodeURIComponent(`spec.nodeName=${this.nodeName}`)}`;
+        // Bounded, as client-go's reflector bounds its watches (5 to 10 minutes): an API served
+        // by functions ends each response before its timeout, and the watch resumes from here.
+        const timeout = WATCH_TIMEOUT_SECONDS + Math.floor(Math.random() * WATCH_TIMEOUT_SECONDS);
+        const path = `/api/v1/pods?watch=true&allowWatchBookmarks=true&timeoutSeconds=${timeout}&resourceVersion=${version}&fieldSelector=${encodeURIComponent(`spec.nodeName=${this.nodeName}`)}`;
         let expired = false;
         await this.options.api.watch<Pod>(
           path,

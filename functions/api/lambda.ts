@@ -9,11 +9,10 @@ import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/aut
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import { TokenAuthenticator, type TokenRecord } from '../../shared/auth/tokens.js';
 import { Registry } from '../../shared/api/registry.js';
-import { sealedWhenAsked } from '../../shared/encryption/sealed-store.js';
-import { createStore } from '../../shared/store/factory.js';
+import { storeFromEnv } from '../environment.js';
 import { createApp } from './app.js';
 
-const store = await sealedWhenAsked(await createStore(process.env.SKIFF_STORE_URL ?? 'dynamodb://skiff-state'));
+const store = await storeFromEnv();
 // Idempotent: the first cold start makes default, kube-system, kube-public and kube-node-lease,
 // and the default roles.
 await new Registry(store).ensureSystemNamespaces();

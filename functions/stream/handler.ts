@@ -3,13 +3,13 @@
  * go through `dispatch` to the controllers. Failures are reported per record
  * (`batchItemFailures`): a record that does not decode, or whose change routed to a reconcile
  * that failed, is retried by Lambda; the others are not, so one bad record cannot block a shard.
+ * Delayed work (grace periods, retries, deadlines) goes to the queue function through SQS.
  */
-import { controllersFor } from '../../shared/control-plane.js';
 import { dispatch, route } from '../../shared/controllers/dispatch.js';
 import type { Controller } from '../../shared/controllers/types.js';
 import { decodeStreamBatch } from '../../shared/store/dynamodb-stream.js';
-import { sealedWhenAsked } from '../../shared/encryption/sealed-store.js';
-import { createStore } from '../../shared/store/factory.js';
+import type { Queue } from '../../shared/queue/types.js';
+import { requeue, withControllers } from '../environment.js';
 
 export interface StreamEvent {
   Records: unknown[];
@@ -19,8 +19,12 @@ export interface StreamResponse {
   batchItemFailures: { itemIdentifier: string }[];
 }
 
-/** The handler over given controllers: what the Lambda export and the tests call. */
-export async function handleStream(event: StreamEvent, controllers: Controller[]): Promise<StreamResponse> {
+/**
+ * The handler over given controllers and queue: what the Lambda export and the tests call. A
+ * key that asks to come back goes on the queue; one that cannot be queued fails its records,
+ * so Lambda delivers them again rather than the delayed work being lost.
+ */
+export async function handleStream(event: StreamEvent, controllers: Controller[], queue?: Queue): Promise<StreamResponse> {
   const batch = decodeStreamBatch(event.Records);
   const failed = new Set<string>();
   for (const f of batch.failures) {
@@ -28,22 +32,18 @@ export async function handleStream(event: StreamEvent, controllers: Controller[]
     failed.add(f.itemIdentifier);
   }
   const result = await dispatch(batch.events, controllers);
+  const failRecordsOf = (controller: string, key: string) => {
+    for (const d of batch.records) {
+      for (const [c, set] of route([d.event], controllers)) if (c.name === controller && set.has(key)) failed.add(d.itemIdentifier);
+    }
+  };
   // A reconcile that failed fails the records whose changes routed to it.
   for (const failure of result.failures) {
     console.error(`[stream] ${failure.controller} ${failure.key}: ${failure.error}`);
-    for (const d of batch.records) {
-      const keys = route([d.event], controllers);
-      for (const [controller, set] of keys) if (controller.name === failure.controller && set.has(failure.key)) failed.add(d.itemIdentifier);
-    }
+    failRecordsOf(failure.controller, failure.key);
   }
+  for (const lost of await requeue(queue, result)) failRecordsOf(lost.controller, lost.key);
   return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
 }
 
-let controllers: Promise<Controller[]> | undefined;
-
-export async function handler(event: StreamEvent): Promise<StreamResponse> {
-  controllers ??= createStore(process.env.SKIFF_STORE_URL ?? 'dynamodb://skiff-state')
-    .then(sealedWhenAsked)
-    .then((store) => controllersFor(store, { scheduler: { coordination: 'claims' } }));
-  return handleStream(event, await controllers);
-}
+export const handler = withControllers(handleStream);

@@ -2,7 +2,9 @@
  * `dispatch`: a batch of store changes becomes reconciles. The embedded control plane calls it
  * from the store subscription (through the manager); the stream Lambda calls it with decoded
  * DynamoDB stream records. Keys are deduplicated within a batch: ten changes to one
- * ReplicaSet's pods are one reconcile of that ReplicaSet.
+ * ReplicaSet's pods are one reconcile of that ReplicaSet. `reconcileAll` runs a given list of
+ * keys the same way (the queue and tick functions), and a key that must come back later travels
+ * through the Queue port as `requeueKey(controller, key)`.
  */
 import type { ChangeEvent } from '../store/types.js';
 import type { Controller } from './types.js';
@@ -35,10 +37,26 @@ export interface DispatchResult {
   requeue: { controller: string; key: string; afterMs: number }[];
 }
 
+/** A queue message naming a controller's key. */
+export function requeueKey(controller: string, key: string): string {
+  return `${controller}|${key}`;
+}
+
+/** The controller and key of a queue message, or undefined when it names none. */
+export function parseRequeueKey(message: string): { controller: string; key: string } | undefined {
+  const bar = message.indexOf('|');
+  return bar > 0 ? { controller: message.slice(0, bar), key: message.slice(bar + 1) } : undefined;
+}
+
 /** Routes a batch and runs its reconciles, at most `concurrency` at once; failures are reported, not thrown. */
 export async function dispatch(events: ChangeEvent[], controllers: Controller[], options: { concurrency?: number } = {}): Promise<DispatchResult> {
   const work: { controller: Controller; key: string }[] = [];
   for (const [controller, keys] of route(events, controllers)) for (const key of keys) work.push({ controller, key });
+  return reconcileAll(work, options);
+}
+
+/** Runs the reconciles of `work` (deduplicated by the caller), at most `concurrency` at once. */
+export async function reconcileAll(work: { controller: Controller; key: string }[], options: { concurrency?: number } = {}): Promise<DispatchResult> {
   const result: DispatchResult = { reconciled: 0, failures: [], requeue: [] };
   let next = 0;
   const worker = async () => {

@@ -4,9 +4,9 @@
  * being reconciled runs again after), deduplication (a key waiting runs once), bounded
  * concurrency, and delayed requeue and retries through the `Queue` port.
  */
-import type { Queue } from '../queue/types.js';
+import { MAX_DELAY_MS, type Queue } from '../queue/types.js';
 import type { Store, Subscription } from '../store/types.js';
-import { route } from './dispatch.js';
+import { parseRequeueKey, requeueKey, route } from './dispatch.js';
 import type { Controller } from './types.js';
 
 export interface ManagerOptions {
@@ -96,7 +96,7 @@ export class ControllerManager {
         new KeyQueue(
           c,
           options.concurrency ?? 8,
-          (key, afterMs) => void this.queue.enqueue(`${c.name}|${key}`, { delayMs: Math.min(afterMs, 15 * 60_000) }),
+          (key, afterMs) => void this.queue.enqueue(requeueKey(c.name, key), { delayMs: Math.min(afterMs, MAX_DELAY_MS) }),
           options.retryBaseMs ?? 200,
           log,
         ),
@@ -118,8 +118,8 @@ export class ControllerManager {
     );
     this.consumer = this.queue.consume(
       async (message) => {
-        const bar = message.key.indexOf('|');
-        this.queues.get(message.key.slice(0, bar))?.add(message.key.slice(bar + 1));
+        const named = parseRequeueKey(message.key);
+        if (named) this.queues.get(named.controller)?.add(named.key);
       },
       { concurrency: 16 },
     );

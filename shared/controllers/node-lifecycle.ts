@@ -27,6 +27,14 @@ export interface NodeLifecycleOptions {
   gracePeriodMs?: number;
   /** Eviction delay for pods that do not say (DefaultTolerationSeconds: 300). */
   defaultTolerationSeconds?: number;
+  /**
+   * Count a node's silence from this controller's first look at it too (default true): after
+   * the control plane itself was down, kubelets get a whole grace period to renew. The AWS
+   * shape's functions turn it off: each cold start is a first look, so a silent node would be
+   * given a fresh grace at every cold start and might never go NotReady; there the managed
+   * services are not what goes down, and the Lease's own time is the truth.
+   */
+  graceFromFirstLook?: boolean;
   now?: () => number;
 }
 
@@ -41,6 +49,7 @@ function withTaints(taints: Taint[] | undefined, key: string, present: boolean, 
 
 export class NodeLifecycleController implements Controller {
   readonly name = 'node-lifecycle';
+  readonly periodic = true;
   private readonly gracePeriodMs: number;
   private readonly tolerationSeconds: number;
   private readonly now: () => number;
@@ -53,6 +62,7 @@ export class NodeLifecycleController implements Controller {
    * renew before their nodes are called Unknown and their pods evicted.
    */
   private readonly firstSeen = new Map<string, number>();
+  private readonly graceFromFirstLook: boolean;
 
   constructor(
     private readonly store: Store,
@@ -61,6 +71,7 @@ export class NodeLifecycleController implements Controller {
     this.gracePeriodMs = options.gracePeriodMs ?? 40_000;
     this.tolerationSeconds = options.defaultTolerationSeconds ?? 300;
     this.now = options.now ?? Date.now;
+    this.graceFromFirstLook = options.graceFromFirstLook ?? true;
     this.registry = new Registry(store);
     this.events = new EventRecorder(store, 'node-controller');
   }
@@ -93,7 +104,7 @@ export class NodeLifecycleController implements Controller {
     const lease = await this.store.get(LEASES, 'kube-node-lease', name).catch(() => undefined);
     if (!this.firstSeen.has(name)) this.firstSeen.set(name, this.now());
     const renewTime = (lease && typed(LEASES, lease).spec?.renewTime) ?? node.metadata.creationTimestamp;
-    const renewed = Math.max(Date.parse(String(renewTime)), this.firstSeen.get(name)!);
+    const renewed = Math.max(Date.parse(String(renewTime)), this.graceFromFirstLook ? this.firstSeen.get(name)! : 0);
     const age = this.now() - renewed;
     const has = (key: string) => (node.spec?.taints ?? []).some((t) => t.key === key);
     if (age > this.gracePeriodMs) {

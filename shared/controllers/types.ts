@@ -15,6 +15,11 @@ export interface Controller {
   keysFor(event: ChangeEvent): string[];
   /** Every key there is, for the resync at start. */
   allKeys(): Promise<string[]>;
+  /**
+   * Time alone changes its answer (a Lease that stops being renewed writes nothing): the AWS
+   * shape's tick function resyncs its keys on a schedule.
+   */
+  readonly periodic?: boolean;
   /** Makes the world match the desired state for `key`. */
   reconcile(key: string): Promise<ReconcileResult | void>;
 }

@@ -6,7 +6,7 @@
 import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqsQueue } from '../../shared/queue/sqs.js';
-import { startFakeSqs, type FakeSqs } from '../support/fake-sqs.js';
+import { startFakeSqs, type FakeSqs } from '../../emulators/sqs.js';
 import { queueContract } from './queue.contract.js';
 
 let sqs: FakeSqs;

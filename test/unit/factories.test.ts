@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime } from '../../kubelet/runtime/factory.js';
 import { createQueue } from '../../shared/queue/factory.js';
 import type { Queue, QueueMessage } from '../../shared/queue/types.js';
-import { startFakeSqs, type FakeSqs } from '../support/fake-sqs.js';
+import { startFakeSqs, type FakeSqs } from '../../emulators/sqs.js';
 
 let sqs: FakeSqs;
 beforeAll(async () => {

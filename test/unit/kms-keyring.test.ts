@@ -12,7 +12,7 @@ import { SealedStore } from '../../shared/encryption/sealed-store.js';
 import { sealedOf } from '../../shared/encryption/sealer.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
 import type { KubeObject, Store } from '../../shared/store/types.js';
-import { type FakeKms, startFakeKms } from '../support/fake-kms.js';
+import { type FakeKms, startFakeKms } from '../../emulators/kms.js';
 
 let kms: FakeKms;
 let client: KMSClient;

@@ -1,6 +1,6 @@
 /**
- * An SQS endpoint on loopback for the tests of the SQS queue driver: no local SQS engine exists,
- * so this speaks SQS's JSON protocol (`X-Amz-Target: AmazonSQS.<Action>`) to the real AWS SDK
+ * An SQS endpoint on loopback (an emulator: emulators/README.md): no local SQS engine exists, so
+ * this speaks SQS's JSON protocol (`X-Amz-Target: AmazonSQS.<Action>`) to the real AWS SDK
  * over real HTTP, for the actions the driver uses. It checks requests against what the SQS API
  * reference documents (required fields, DelaySeconds 0..900, MaxNumberOfMessages 1..10,
  * VisibilityTimeout 0..43200, WaitTimeSeconds 0..20, body size and characters, receipt
