@@ -158,6 +158,48 @@ export async function startFakeSqs(): Promise<FakeSqs> {
       q.messages.splice(q.messages.indexOf(m), 1);
       return {};
     },
+    DeleteMessageBatch(params) {
+      const q = queueOf(params);
+      const entries = params.Entries as { Id?: unknown; ReceiptHandle?: unknown }[] | undefined;
+      if (!Array.isArray(entries) || entries.length === 0)
+        throw new SqsError(
+          'AWS.SimpleQueueService.EmptyBatchRequest',
+          'com.amazonaws.sqs#EmptyBatchRequest',
+          'There should be at least one SendMessageBatchRequestEntry in the request.',
+        );
+      if (entries.length > 10)
+        throw new SqsError(
+          'AWS.SimpleQueueService.TooManyEntriesInBatchRequest',
+          'com.amazonaws.sqs#TooManyEntriesInBatchRequest',
+          'Maximum number of entries per request are 10.',
+        );
+      const ids = entries.map((e) => String(e.Id ?? ''));
+      if (ids.some((id) => !/^[A-Za-z0-9_-]{1,80}$/.test(id)))
+        throw new SqsError(
+          'AWS.SimpleQueueService.InvalidBatchEntryId',
+          'com.amazonaws.sqs#InvalidBatchEntryId',
+          'A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.',
+        );
+      if (new Set(ids).size !== ids.length)
+        throw new SqsError(
+          'AWS.SimpleQueueService.BatchEntryIdsNotDistinct',
+          'com.amazonaws.sqs#BatchEntryIdsNotDistinct',
+          'Two or more batch entries in the request have the same Id.',
+        );
+      const Successful: { Id: string }[] = [];
+      const Failed: { Id: string; Code: string; Message: string; SenderFault: boolean }[] = [];
+      for (const e of entries) {
+        try {
+          const m = inFlight(q, e.ReceiptHandle);
+          q.messages.splice(q.messages.indexOf(m), 1);
+          Successful.push({ Id: String(e.Id) });
+        } catch (err) {
+          const sqsErr = err as SqsError;
+          Failed.push({ Id: String(e.Id), Code: sqsErr.code, Message: sqsErr.message, SenderFault: true });
+        }
+      }
+      return { Successful, Failed };
+    },
     ChangeMessageVisibility(params) {
       const q = queueOf(params);
       const m = inFlight(q, params.ReceiptHandle);

@@ -6,7 +6,7 @@ import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../test/support/free-port.js';
+import { freePort } from '../../emulators/free-port.js';
 
 export interface EtcdServer {
   endpoint: string;

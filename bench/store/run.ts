@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     }
   }
   if (wanted.includes('dynamodb')) {
-    const { startDynamoDbLocal } = await import('../../test/support/dynamodb-local.js');
+    const { startDynamoDbLocal } = await import('../../emulators/dynamodb-local.js');
     const local = await startDynamoDbLocal();
     // The emulator is stopped whatever happens from here on.
     const backend = await createStore(`dynamodb://skiff-bench?endpoint=${encodeURIComponent(local.endpoint)}&region=us-east-1`)

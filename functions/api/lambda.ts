@@ -1,10 +1,14 @@
 /**
- * The API as an AWS Lambda handler (behind API Gateway or a function URL): the same Hono
- * app over the store named by SKIFF_STORE_URL (e.g. dynamodb://skiff-state). Tokens come from
- * SKIFF_TOKENS, a JSON list of { sha256, user, groups } records. With SKIFF_KMS_KEY_ID, Secrets
- * are sealed under that KMS key before they reach the table.
+ * The API as an AWS Lambda handler behind a Function URL in RESPONSE_STREAM mode: the same Hono
+ * app over the store named by SKIFF_STORE_URL (e.g. dynamodb://skiff-state), its answers
+ * streamed (`streamHandle`), so a watch sends each event as it happens. A watch ends before the
+ * function's timeout: at the client's `timeoutSeconds`, and at the latest after
+ * SKIFF_MAX_WATCH_SECONDS (default 840 s, under Lambda's 900 s); clients resume from their
+ * resourceVersion, as client-go's reflector does. Tokens come from SKIFF_TOKENS, a JSON list
+ * of { sha256, user, groups } records. With SKIFF_KMS_KEY_ID, Secrets are sealed under that KMS
+ * key before they reach the table.
  */
-import { handle } from 'hono/aws-lambda';
+import { streamHandle } from 'hono/aws-lambda';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import { TokenAuthenticator, type TokenRecord } from '../../shared/auth/tokens.js';
@@ -21,6 +25,12 @@ const tokens = new ServiceAccountTokens(store, { issuer: process.env.SKIFF_ISSUE
 await tokens.rotate();
 const auth = new TokenAuthenticator(JSON.parse(process.env.SKIFF_TOKENS ?? '[]') as TokenRecord[]);
 
-export const handler = handle(
-  createApp({ store, authenticate: (token) => auth.authenticate(token) ?? tokens.authenticate(token), ...clusterAuthorization(store), tokens }),
+export const handler = streamHandle(
+  createApp({
+    store,
+    authenticate: (token) => auth.authenticate(token) ?? tokens.authenticate(token),
+    ...clusterAuthorization(store),
+    tokens,
+    maxWatchSeconds: Number(process.env.SKIFF_MAX_WATCH_SECONDS ?? 840),
+  }),
 );

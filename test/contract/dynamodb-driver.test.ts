@@ -11,7 +11,7 @@ import { MAX_COMPRESSED_BYTES, openDynamoStore } from '../../shared/store/dynamo
 import { StreamRecordError, decodeStreamBatch, decodeStreamRecord } from '../../shared/store/dynamodb-stream.js';
 import { guaranteedUpdate } from '../../shared/store/retry.js';
 import type { ChangeEvent, KubeObject } from '../../shared/store/types.js';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../support/dynamodb-local.js';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../../emulators/dynamodb-local.js';
 
 let local: DynamoDbLocal;
 let n = 0;

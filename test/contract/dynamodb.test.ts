@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { openDynamoStore } from '../../shared/store/dynamodb.js';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../support/dynamodb-local.js';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../../emulators/dynamodb-local.js';
 import { storeContract } from './store.contract.js';
 
 let local: DynamoDbLocal;

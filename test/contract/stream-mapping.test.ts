@@ -11,7 +11,7 @@ import { type LambdaStreamRecord, type StreamFailure, type StreamFunction, Strea
 import { openDynamoStore } from '../../shared/store/dynamodb.js';
 import { decodeStreamBatch } from '../../shared/store/dynamodb-stream.js';
 import type { KubeObject, Store } from '../../shared/store/types.js';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../support/dynamodb-local.js';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../../emulators/dynamodb-local.js';
 import { until } from '../support/until.js';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };

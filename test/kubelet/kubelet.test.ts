@@ -15,7 +15,7 @@ import { Kubelet, type KubeletOptions } from '../../kubelet/kubelet.js';
 import { ProcessRuntime } from '../../kubelet/runtime/process.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
-import { freePort } from '../support/free-port.js';
+import { freePort } from '../../emulators/free-port.js';
 import { until } from '../support/until.js';
 
 const NODE = 'kubelet-test';

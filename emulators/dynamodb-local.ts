@@ -1,6 +1,8 @@
 /**
- * DynamoDB Local for the tests and benchmarks: the jar shipped inside the npm package
- * amplify-dynamodb-simulator, in memory, on a free loopback port, stopped after.
+ * DynamoDB Local, the real engine the AWS shape runs on here (emulators/README.md): the jar
+ * shipped inside the npm package amplify-dynamodb-simulator, on a free loopback port (or the
+ * one asked for), in memory for the tests and benchmarks or in a folder for `--shape
+ * aws-local`, stopped after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -12,9 +14,15 @@ export interface DynamoDbLocal {
   stop(): Promise<void>;
 }
 
-export async function startDynamoDbLocal(): Promise<DynamoDbLocal> {
+export interface DynamoDbLocalOptions {
+  /** Keep the tables in this folder (kept across restarts) instead of in memory. */
+  dbPath?: string;
+  port?: number;
+}
+
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const emulator = join(dirname(createRequire(import.meta.url).resolve('amplify-dynamodb-simulator/package.json')), 'emulator');
-  const port = await freePort();
+  const port = options.port || (await freePort());
   const proc: ChildProcess = spawn(
     'java',
     [
@@ -22,7 +30,7 @@ export async function startDynamoDbLocal(): Promise<DynamoDbLocal> {
       `-Djava.library.path=${join(emulator, 'DynamoDBLocal_lib')}`,
       '-jar',
       join(emulator, 'DynamoDBLocal.jar'),
-      '-inMemory',
+      ...(options.dbPath ? ['-dbPath', options.dbPath, '-sharedDb'] : ['-inMemory']),
       '-port',
       String(port),
       '-disableTelemetry',
