@@ -13,7 +13,7 @@ import { KEYS_USAGE, keys } from './keys.js';
 import { TOKEN_USAGE, token } from './token.js';
 import { up } from './up.js';
 
-const USAGE = `usage: skiff up [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]
+const USAGE = `usage: skiff up [--shape embedded|aws-local] [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]
                 [--docker-socket /var/run/docker.sock] [--node-grace-seconds 40] [--eviction-seconds 300]
                 [--authentication-config auth.yaml]   (an AuthenticationConfiguration: OIDC issuers for CI)
                 [--audit-policy-file policy.yaml]     (an audit.k8s.io/v1 Policy; default: Metadata for all)
@@ -43,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
       'backoff-initial-ms': { type: 'string' },
       'authentication-config': { type: 'string' },
       'audit-policy-file': { type: 'string' },
+      shape: { type: 'string', default: 'embedded' },
     },
     strict: true,
   });
@@ -59,7 +60,9 @@ async function main(argv: string[]): Promise<number> {
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number of at least 0, got ${v}`);
     return n;
   };
-  const running = await up({
+  if (values.shape !== 'embedded' && values.shape !== 'aws-local') throw new Error(`--shape must be embedded or aws-local, got ${values.shape}`);
+  const start = values.shape === 'aws-local' ? (await import('./aws-local.js')).upAwsLocal : up;
+  const running = await start({
     dataDir: values['data-dir']!,
     port,
     host: values.host!,

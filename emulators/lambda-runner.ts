@@ -167,6 +167,8 @@ export class LambdaFunction {
         AWS_LAMBDA_FUNCTION_NAME: this.o.name,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.o.memoryMb ?? 1024),
         AWS_REGION: 'us-east-1',
+        // Lambda runs Node 22; the SDK's warning about this machine's Node 20 is not the function's.
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         ...this.o.env,
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -1,0 +1,45 @@
+/**
+ * `skiff up --shape aws-local` (`npm start -- --shape aws-local`) as a user runs it: the four
+ * functions in the Lambda runner behind DynamoDB Local, its stream mapping, the SQS emulator
+ * and the Function URL front, with a local worker. kubectl sees the node Ready, rolls out a
+ * Deployment and watches its pods through the Function URL; SIGTERM stops everything.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, startSkiffUp } from '../support/skiff-up.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('skiff up --shape aws-local', () => {
+  it('serves kubectl through the Function URL: a Ready node, a rollout, a watch; stops on SIGTERM', async () => {
+    const skiff = await startSkiffUp(join(dir, 'data'), ['--shape', 'aws-local', '--nodes', '1', '--runtime', 'process', '--lease-interval-ms', '2000']);
+    try {
+      expect(skiff.output()).toMatch(/api\s+https:\/\/127\.0\.0\.1:\d+ \(a Function URL front on the API function\)/);
+      await eventually('local-0 Ready', async () => {
+        const r = await skiff.kubectl(['get', 'node', 'local-0', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+        return r.stdout === 'True';
+      });
+      const created = await skiff.kubectl(['create', 'deployment', 'web', '--image=busybox', '--replicas=2', '--', 'sleep', '3600']);
+      expect(created.code, created.stderr).toBe(0);
+      const rollout = await skiff.kubectl(['rollout', 'status', 'deployment/web', '--timeout=60s'], { timeoutMs: 70_000 });
+      expect(rollout.code, rollout.stderr).toBe(0);
+      expect(rollout.stdout).toContain('successfully rolled out');
+
+      const watch = skiff.kubectl(['get', 'pods', '-l', 'app=web', '-w', '-o', 'name'], { timeoutMs: 20_000 });
+      await new Promise((r) => setTimeout(r, 2000));
+      expect((await skiff.kubectl(['scale', 'deployment/web', '--replicas=3'])).code).toBe(0);
+      const pods = await eventually('three pods', async () => {
+        const r = await skiff.kubectl(['get', 'pods', '-l', 'app=web', '-o', 'name']);
+        return r.stdout.trim().split('\n').length === 3 && r.stdout.trim().split('\n');
+      });
+      const watched = await watch;
+      for (const pod of pods) expect(watched.stdout).toContain(pod);
+    } finally {
+      expect(await skiff.stop()).toBe(0);
+    }
+    expect(skiff.output()).toMatch(/stopped\n/);
+  }, 180_000);
+});
