@@ -1,6 +1,6 @@
 /**
  * A Lambda function on this machine (an emulator: emulators/README.md). Each execution
- * environment is a child process (`lambda-instance.ts`) that loads the function's module once,
+ * environment is a child process (`lambda-instance.mjs`) that loads the function's module once,
  * its cold start, and then serves one invocation at a time, as Lambda's do:
  *
  * - `concurrency` environments at most (reserved concurrency); an invocation past it waits;
@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
-const INSTANCE = join(dirname(fileURLToPath(import.meta.url)), 'lambda-instance.ts');
+const INSTANCE = join(dirname(fileURLToPath(import.meta.url)), 'lambda-instance.mjs');
 
 export interface LambdaFunctionOptions {
   name: string;
@@ -56,7 +56,7 @@ type Reply =
   | { type: 'error'; error: { errorType: string; errorMessage: string } };
 
 export class LambdaFunction {
-  readonly stats = { invocations: 0, coldStarts: 0, timeouts: 0 };
+  readonly stats = { invocations: 0, coldStarts: 0, timeouts: 0, initMs: [] as number[] };
   private readonly environments = new Set<Environment>();
   private readonly waiting: (() => void)[] = [];
   private closed = false;
@@ -160,7 +160,8 @@ export class LambdaFunction {
   private start(): Environment {
     this.stats.coldStarts++;
     const child = fork(INSTANCE, [this.o.module, this.o.exportName ?? 'handler'], {
-      execArgv: ['--import', import.meta.resolve('tsx')],
+      // A TypeScript source needs a loader; a bundle starts as it would on Lambda, without one.
+      execArgv: this.o.module.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [],
       // A clean environment, as Lambda's, but for what finds the tools and marks a test run's processes.
       env: {
         ...pick(process.env, ['PATH', 'HOME', 'SKIFF_TEST_RUN']),
@@ -174,8 +175,11 @@ export class LambdaFunction {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const ready = new Promise<void>((resolve, reject) => {
-      child.on('message', (m: { type: string; error?: { errorType: string; errorMessage: string } }) => {
-        if (m.type === 'ready') resolve();
+      child.on('message', (m: { type: string; initMs?: number; error?: { errorType: string; errorMessage: string } }) => {
+        if (m.type === 'ready') {
+          this.stats.initMs.push(m.initMs ?? 0);
+          resolve();
+        }
         if (m.type === 'init-error') reject(new LambdaError(`Runtime.${m.error!.errorType}`, m.error!.errorMessage));
       });
       child.once('exit', (code) => reject(new LambdaError('Runtime.ExitError', `the environment of ${this.o.name} exited with ${code} before it was ready`)));

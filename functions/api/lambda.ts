@@ -17,12 +17,10 @@ import { storeFromEnv } from '../environment.js';
 import { createApp } from './app.js';
 
 const store = await storeFromEnv();
-// Idempotent: the first cold start makes default, kube-system, kube-public and kube-node-lease,
-// and the default roles.
-await new Registry(store).ensureSystemNamespaces();
-await reconcileBootstrapPolicy(store);
 const tokens = new ServiceAccountTokens(store, { issuer: process.env.SKIFF_ISSUER });
-await tokens.rotate();
+// Idempotent: the first cold start makes default, kube-system, kube-public and kube-node-lease,
+// the default roles and the signing key; the others only read them, at once, not in turn.
+await Promise.all([new Registry(store).ensureSystemNamespaces(), reconcileBootstrapPolicy(store), tokens.rotate()]);
 const auth = new TokenAuthenticator(JSON.parse(process.env.SKIFF_TOKENS ?? '[]') as TokenRecord[]);
 
 export const handler = streamHandle(

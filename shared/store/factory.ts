@@ -16,7 +16,10 @@ export interface StoreFactoryOptions {
 
 export async function createStore(url: string, options: StoreFactoryOptions = {}): Promise<Store> {
   if (url === 'sqlite::memory:' || url.startsWith('sqlite://')) {
-    const { openSqliteStore } = await import('./sqlite.js');
+    // Named through a variable so that a bundler leaves it out: the AWS functions' bundles carry
+    // the DynamoDB driver and no native SQLite.
+    const driver = './sqlite.js';
+    const { openSqliteStore } = (await import(driver)) as typeof import('./sqlite.js');
     if (url === 'sqlite::memory:') return openSqliteStore({ path: ':memory:', ...options });
     const rest = url.slice('sqlite://'.length);
     const path = resolve(rest);
@@ -26,10 +29,7 @@ export async function createStore(url: string, options: StoreFactoryOptions = {}
   }
   if (url.startsWith('dynamodb://')) {
     const parsed = new URL(url);
-    const driver = './dynamodb.js';
-    const { openDynamoStore } = (await import(driver)) as {
-      openDynamoStore: (o: Record<string, unknown>) => Promise<Store>;
-    };
+    const { openDynamoStore } = await import('./dynamodb.js');
     return openDynamoStore({
       tableName: parsed.hostname || parsed.pathname.replace(/^\/+/, ''),
       endpoint: parsed.searchParams.get('endpoint') ?? undefined,

@@ -4,12 +4,17 @@
  * (the emulator) and its mapping into the queue function, and the tick on a schedule, each
  * function with its own store and controllers as separate Lambdas have. Simulated kubelets
  * run the pods. A Deployment comes up; a node that goes silent is made NotReady and its pods
- * move to the other nodes.
+ * move to the other nodes. And a stream function killed at its timeout in the middle of a batch
+ * (in the Lambda runner) converges once the batch is delivered again.
  */
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LambdaFunction } from '../../emulators/lambda-runner.js';
 import { SqsMapping } from '../../emulators/sqs-mapping.js';
 import { type FakeSqs, startFakeSqs } from '../../emulators/sqs.js';
 import { StreamMapping } from '../../emulators/stream-mapping.js';
@@ -143,4 +148,62 @@ describe('the AWS shape, functions alone', () => {
     expect(new Set(moved.map(nodeOf))).toEqual(new Set(['sim-1', 'sim-2']));
     expect(sqs.requests.some((r) => r.action === 'SendMessage')).toBe(true);
   }, 180_000);
+});
+
+describe('a stream function killed at its timeout', () => {
+  it('converges once the batch is delivered again', async () => {
+    const table = 'skiff-fault';
+    const store = await openDynamoStore({ tableName: table, endpoint: local.endpoint, region: 'us-east-1', createTable: true, pollIntervalMs: 50 });
+    stores.push(store);
+    await new Registry(store).ensureSystemNamespaces();
+    const queueUrl = sqs.createQueue('fault-work');
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-fault-'));
+    const fn = new LambdaFunction({
+      name: 'stream',
+      module: resolve('test/fixtures/lambda/slow-once-stream.ts'),
+      timeoutMs: 4000,
+      env: {
+        SKIFF_STORE_URL: `dynamodb://${table}?endpoint=${encodeURIComponent(local.endpoint)}&region=us-east-1`,
+        SKIFF_QUEUE_URL: `sqs://${encodeURIComponent(queueUrl)}?deadLetter=${encodeURIComponent(sqs.createQueue('fault-dead'))}&endpoint=${encodeURIComponent(sqs.endpoint)}&region=us-east-1`,
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        SLOW_ONCE_MARKER: join(dir, 'slept'),
+      },
+    });
+    const dynamo = new DynamoDBClient({ endpoint: local.endpoint, region: 'us-east-1', credentials });
+    const streamArn = (await dynamo.send(new DescribeTableCommand({ TableName: table }))).Table!.LatestStreamArn!;
+    dynamo.destroy();
+    const mapping = new StreamMapping({
+      streams,
+      streamArn,
+      fn: (event) => fn.invoke(event) as ReturnType<ConstructorParameters<typeof StreamMapping>[0]['fn']>,
+      startingPosition: 'LATEST',
+      pollIntervalMs: 50,
+      retryDelayMs: 50,
+    }).start();
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      await new Registry(store).create(findResource('apps', 'v1', 'replicasets')!, 'default', {
+        metadata: { name: 'fault' },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'fault' } },
+          template: { metadata: { labels: { app: 'fault' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } },
+        },
+      });
+      await until(
+        'the two pods made after the redelivery',
+        async () => (await store.list('pods', { labelSelector: 'app=fault' })).items.length === 2,
+        60_000,
+        200,
+      );
+      expect(fn.stats.timeouts).toBe(1);
+      expect(fn.stats.coldStarts).toBeGreaterThanOrEqual(2);
+      expect(mapping.stats.functionErrors).toBeGreaterThanOrEqual(1);
+    } finally {
+      await mapping.stop();
+      await fn.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

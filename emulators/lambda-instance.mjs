@@ -1,36 +1,29 @@
 /**
- * One Lambda execution environment (a child process of `lambda-runner.ts`): loads the
- * function's module once (its cold start), then runs each invocation it is sent with Lambda's
- * context object. `awslambda.streamifyResponse` and `HttpResponseStream.from` are provided as
- * the Node.js runtime provides them: a streaming function's bytes go back as written, the
- * metadata prelude (JSON, then eight NUL bytes) first.
+ * One Lambda execution environment (a child process of `lambda-runner.ts`), in plain
+ * JavaScript so that a bundled function starts as on Lambda, with no TypeScript loader (one is
+ * added only for a function given as TypeScript source). Loads the function's module once (its
+ * cold start, timed as Lambda's "Init Duration"), then runs each invocation it is sent with
+ * Lambda's context object. `awslambda.streamifyResponse` and `HttpResponseStream.from` are
+ * provided as the Node.js runtime provides them: a streaming function's bytes go back as
+ * written, the metadata prelude (JSON, then eight NUL bytes) first.
  */
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 const STREAMING = Symbol.for('skiff.lambda.streaming');
 
-interface Invoke {
-  type: 'invoke';
-  id: string;
-  event: unknown;
-  deadline: number;
-  functionName: string;
-  memoryMb: number;
-}
+/** @param {unknown} message */
+const send = (message) => new Promise((resolve) => process.send(message, () => resolve(undefined)));
 
-type Handler = ((event: unknown, context: unknown) => Promise<unknown>) & { [STREAMING]?: boolean };
-type StreamingHandler = (event: unknown, stream: Writable, context: unknown) => Promise<void>;
-
-const send = (message: unknown) => new Promise<void>((resolve) => process.send!(message, () => resolve()));
-
-(globalThis as Record<string, unknown>).awslambda = {
-  streamifyResponse(fn: StreamingHandler) {
-    (fn as unknown as Handler)[STREAMING] = true;
+globalThis.awslambda = {
+  /** @param {Function} fn */
+  streamifyResponse(fn) {
+    fn[STREAMING] = true;
     return fn;
   },
   HttpResponseStream: {
-    from(stream: Writable, metadata: unknown) {
+    /** @param {Writable} stream @param {unknown} metadata */
+    from(stream, metadata) {
       stream.write(Buffer.concat([Buffer.from(JSON.stringify(metadata)), Buffer.alloc(8)]));
       return stream;
     },
@@ -38,9 +31,11 @@ const send = (message: unknown) => new Promise<void>((resolve) => process.send!(
 };
 
 const [modulePath, exportName = 'handler'] = process.argv.slice(2);
-const loaded = import(pathToFileURL(modulePath).href).then((m: Record<string, unknown>) => m[exportName] as Handler);
+const initStarted = performance.now();
+const loaded = import(pathToFileURL(modulePath).href).then((m) => m[exportName]);
 
-function contextFor(message: Invoke) {
+/** @param {{ id: string, deadline: number, functionName: string, memoryMb: number }} message */
+function contextFor(message) {
   return {
     awsRequestId: message.id,
     functionName: message.functionName,
@@ -54,7 +49,7 @@ function contextFor(message: Invoke) {
   };
 }
 
-process.on('message', async (message: Invoke) => {
+process.on('message', async (message) => {
   if (message.type !== 'invoke') return;
   const { id } = message;
   try {
@@ -63,13 +58,13 @@ process.on('message', async (message: Invoke) => {
     const context = contextFor(message);
     if (handler[STREAMING]) {
       const stream = new Writable({
-        write(chunk: Buffer, _encoding, done) {
+        write(chunk, _encoding, done) {
           void send({ type: 'chunk', id, chunk: Buffer.from(chunk).toString('base64') }).then(() => done());
         },
       });
-      await (handler as unknown as StreamingHandler)(message.event, stream, context);
+      await handler(message.event, stream, context);
       if (!stream.writableEnded) stream.end();
-      await new Promise<void>((resolve) => (stream.writableFinished ? resolve() : stream.once('finish', () => resolve())));
+      await new Promise((resolve) => (stream.writableFinished ? resolve(undefined) : stream.once('finish', () => resolve(undefined))));
       await send({ type: 'end', id });
     } else {
       await send({ type: 'result', id, result: await handler(message.event, context) });
@@ -81,6 +76,6 @@ process.on('message', async (message: Invoke) => {
 });
 
 void loaded.then(
-  () => send({ type: 'ready' }),
-  (err: Error) => send({ type: 'init-error', error: { errorType: err.name, errorMessage: err.message } }),
+  () => send({ type: 'ready', initMs: performance.now() - initStarted }),
+  (err) => send({ type: 'init-error', error: { errorType: err.name, errorMessage: err.message } }),
 );
