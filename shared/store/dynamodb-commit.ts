@@ -38,6 +38,8 @@ export interface BatchState {
 const stateKey = (resource: string, namespace: string, name: string) => `${resource}\u0000${namespace}\u0000${name}`;
 
 export class GroupCommit {
+  /** Transactions committed, the changes they carried, and the races lost (each retried). */
+  readonly stats = { transactions: 0, changes: 0, conflicts: 0 };
   private pending: Op[] = [];
   private flushing = false;
   private closed = false;
@@ -98,6 +100,7 @@ export class GroupCommit {
           err instanceof TransactionCanceledException ||
           err instanceof ConditionalCheckFailedException ||
           (err as { name?: string }).name === 'TransactionConflictException';
+        if (lostRace) this.stats.conflicts++;
         if (lostRace && attempt < 200) {
           await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 2 ** attempt)));
           continue;
@@ -105,6 +108,8 @@ export class GroupCommit {
         for (const op of batch) op.reject(err);
         return;
       }
+      this.stats.transactions++;
+      this.stats.changes += changes.length;
       settle(batch, outcomes);
       this.committed();
       return;

@@ -60,6 +60,11 @@ export class DynamoStore extends LogStore implements Store {
   private readonly client: DynamoDBClient;
   private readonly table: DynamoTable;
   private readonly writes: GroupCommit;
+
+  /** What this instance's writes cost: transactions, the changes in them, and the races lost. */
+  get commitStats(): Readonly<GroupCommit['stats']> {
+    return this.writes.stats;
+  }
   private readonly feed = new ChangeFeed();
   private readonly window: { revisions: number; ms: number };
   private readonly pollIntervalMs: number;
