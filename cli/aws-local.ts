@@ -22,9 +22,9 @@ import { mkdirSync } from 'node:fs';
 import { startDynamoDbLocal } from '../emulators/dynamodb-local.js';
 import { startFunctionUrl } from '../emulators/function-url.js';
 import { LambdaFunction } from '../emulators/lambda-runner.js';
-import { SqsMapping } from '../emulators/sqs-mapping.js';
+import { type SqsFunction, SqsMapping } from '../emulators/sqs-mapping.js';
 import { startFakeSqs } from '../emulators/sqs.js';
-import { StreamMapping } from '../emulators/stream-mapping.js';
+import { type StreamFunction, StreamMapping } from '../emulators/stream-mapping.js';
 import { writeKubeconfig } from '../functions/api/kubeconfig.js';
 import { ensureTls } from '../functions/api/tls.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
@@ -37,86 +37,119 @@ const TABLE = 'skiff-state';
 const ADMIN = { user: 'skiff-admin', groups: ['system:masters'] };
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
+/** What was started, stopped in reverse order. */
+class Stack {
+  private readonly stops: (() => Promise<void>)[] = [];
+  push(stop: () => Promise<void>): void {
+    this.stops.push(stop);
+  }
+  async stopAll(): Promise<void> {
+    for (const stop of this.stops.splice(0).reverse()) await stop().catch(() => undefined);
+  }
+}
+
+interface Services {
+  /** What every function is given: where the table and the queue are, and credentials for them. */
+  env: Record<string, string>;
+  dynamoEndpoint: string;
+  sqsEndpoint: string;
+  queueUrl: string;
+}
+
+/** DynamoDB Local with the table (made once, before any function runs: the infrastructure's job), and the SQS emulator. */
+async function startServices(dataDir: string, stack: Stack, log: (line: string) => void): Promise<Services> {
+  mkdirSync(join(dataDir, 'dynamodb'), { recursive: true, mode: 0o700 });
+  const dynamo = await startDynamoDbLocal({ dbPath: join(dataDir, 'dynamodb') });
+  stack.push(() => dynamo.stop());
+  await (await openDynamoStore({ tableName: TABLE, endpoint: dynamo.endpoint, region: 'us-east-1', createTable: true })).close();
+  log(`dynamodb  ${dynamo.endpoint} (table ${TABLE}, kept in ${join(dataDir, 'dynamodb')})`);
+  const sqs = await startFakeSqs();
+  stack.push(() => sqs.close());
+  const queueUrl = sqs.createQueue('skiff-work');
+  const deadLetter = sqs.createQueue('skiff-dead-letter');
+  log(`sqs       ${sqs.endpoint} (skiff-work, skiff-dead-letter)`);
+  const env = {
+    SKIFF_STORE_URL: `dynamodb://${TABLE}?endpoint=${encodeURIComponent(dynamo.endpoint)}&region=us-east-1`,
+    SKIFF_QUEUE_URL: `sqs://${encodeURIComponent(queueUrl)}?deadLetter=${encodeURIComponent(deadLetter)}&endpoint=${encodeURIComponent(sqs.endpoint)}&region=us-east-1`,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  };
+  return { env, dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint, queueUrl };
+}
+
+/**
+ * The four functions in the runner, and their triggers: the Function URL front for the API,
+ * the stream and SQS event-source mappings, a tick every 10 s. Returns the Function URL.
+ */
+async function startFunctions(
+  dataDir: string,
+  services: Services,
+  apiTokens: string,
+  options: UpOptions,
+  stack: Stack,
+): Promise<{ url: string; caCert: string }> {
+  const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}) => {
+    const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...services.env, ...env } });
+    stack.push(() => f.close());
+    return f;
+  };
+  const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, { SKIFF_TOKENS: apiTokens });
+  const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000);
+  const queue = fn('skiff-queue', 'functions/queue/handler.ts', 60_000);
+  const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000);
+
+  const tls = ensureTls(join(dataDir, 'pki'));
+  const front = await startFunctionUrl(api, { tls, port: options.port, host: options.host });
+  stack.push(() => front.close());
+
+  const dynamoClient = new DynamoDBClient({ endpoint: services.dynamoEndpoint, region: 'us-east-1', credentials });
+  const streamArn = (await dynamoClient.send(new DescribeTableCommand({ TableName: TABLE }))).Table!.LatestStreamArn!;
+  dynamoClient.destroy();
+  const streams = new DynamoDBStreamsClient({ endpoint: services.dynamoEndpoint, region: 'us-east-1', credentials });
+  const streamMapping = new StreamMapping({
+    streams,
+    streamArn,
+    fn: (event) => stream.invoke(event) as ReturnType<StreamFunction>,
+    startingPosition: 'LATEST',
+    bisectBatchOnFunctionError: true,
+  }).start();
+  stack.push(async () => {
+    await streamMapping.stop();
+    streams.destroy();
+  });
+  const sqsClient = new SQSClient({ endpoint: services.sqsEndpoint, region: 'us-east-1', credentials });
+  const queueMapping = new SqsMapping({
+    client: sqsClient,
+    queueUrl: services.queueUrl,
+    fn: (event) => queue.invoke(event) as ReturnType<SqsFunction>,
+    visibilityTimeoutSeconds: 30,
+  }).start();
+  stack.push(async () => {
+    await queueMapping.stop();
+    sqsClient.destroy();
+  });
+  const ticker = setInterval(() => void tick.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event' }).catch(() => undefined), 10_000);
+  stack.push(async () => clearInterval(ticker));
+  return { url: front.url, caCert: tls.caCert };
+}
+
 export async function upAwsLocal(options: UpOptions, log: (line: string) => void = console.log): Promise<Running> {
   const dataDir = resolve(options.dataDir);
   // The emulated services are reached with the SDK from this process too; Lambda would run Node 22.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  mkdirSync(join(dataDir, 'dynamodb'), { recursive: true, mode: 0o700 });
   const started = Date.now();
-  const stops: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined);
-  };
+  const stack = new Stack();
   try {
-    const dynamo = await startDynamoDbLocal({ dbPath: join(dataDir, 'dynamodb') });
-    stops.push(() => dynamo.stop());
-    // The table is the infrastructure's to make: here, once, before any function runs.
-    await (await openDynamoStore({ tableName: TABLE, endpoint: dynamo.endpoint, region: 'us-east-1', createTable: true })).close();
-    log(`dynamodb  ${dynamo.endpoint} (table ${TABLE}, kept in ${join(dataDir, 'dynamodb')})`);
-
-    const sqs = await startFakeSqs();
-    stops.push(() => sqs.close());
-    const queueUrl = sqs.createQueue('skiff-work');
-    const deadLetter = sqs.createQueue('skiff-dead-letter');
-    log(`sqs       ${sqs.endpoint} (skiff-work, skiff-dead-letter)`);
-
+    const services = await startServices(dataDir, stack, log);
     // Tokens the API function knows: the admin's and one per node, made before it starts.
     const tokenFile = new TokenFile(join(dataDir, 'tokens.json'));
     const admin = tokenFile.issue(ADMIN.user, ADMIN.groups, { replace: true, description: 'the admin kubeconfig (aws-local)' }).token;
     const names = Array.from({ length: options.nodes }, (_, i) => `local-${i}`);
     const nodeTokens = new Map(names.map((name) => [`system:node:${name}`, tokenFile.issue(`system:node:${name}`, ['system:nodes'], { replace: true }).token]));
-
-    const common = {
-      SKIFF_STORE_URL: `dynamodb://${TABLE}?endpoint=${encodeURIComponent(dynamo.endpoint)}&region=us-east-1`,
-      SKIFF_QUEUE_URL: `sqs://${encodeURIComponent(queueUrl)}?deadLetter=${encodeURIComponent(deadLetter)}&endpoint=${encodeURIComponent(sqs.endpoint)}&region=us-east-1`,
-      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    };
-    const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}) => {
-      const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...common, ...env } });
-      stops.push(() => f.close());
-      return f;
-    };
-    const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, { SKIFF_TOKENS: JSON.stringify(tokenFile.list()) });
-    const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000);
-    const queue = fn('skiff-queue', 'functions/queue/handler.ts', 60_000);
-    const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000);
-
-    const tls = ensureTls(join(dataDir, 'pki'));
-    const url = await startFunctionUrl(api, { tls, port: options.port, host: options.host });
-    stops.push(() => url.close());
+    const { url, caCert } = await startFunctions(dataDir, services, JSON.stringify(tokenFile.list()), options, stack);
     const kubeconfigPath = join(dataDir, 'kubeconfig');
-    writeKubeconfig(kubeconfigPath, { server: url.url, caCert: tls.caCert, token: admin });
-    log(`api       ${url.url} (a Function URL front on the API function)`);
-
-    const dynamoClient = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials });
-    const streamArn = (await dynamoClient.send(new DescribeTableCommand({ TableName: TABLE }))).Table!.LatestStreamArn!;
-    dynamoClient.destroy();
-    const streams = new DynamoDBStreamsClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials });
-    const streamMapping = new StreamMapping({
-      streams,
-      streamArn,
-      fn: (event) => stream.invoke(event) as ReturnType<ConstructorParameters<typeof StreamMapping>[0]['fn']>,
-      startingPosition: 'LATEST',
-      bisectBatchOnFunctionError: true,
-    }).start();
-    stops.push(async () => {
-      await streamMapping.stop();
-      streams.destroy();
-    });
-    const sqsClient = new SQSClient({ endpoint: sqs.endpoint, region: 'us-east-1', credentials });
-    const queueMapping = new SqsMapping({
-      client: sqsClient,
-      queueUrl,
-      fn: (event) => queue.invoke(event) as ReturnType<ConstructorParameters<typeof SqsMapping>[0]['fn']>,
-      visibilityTimeoutSeconds: 30,
-    }).start();
-    stops.push(async () => {
-      await queueMapping.stop();
-      sqsClient.destroy();
-    });
-    const ticker = setInterval(() => void tick.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event' }).catch(() => undefined), 10_000);
-    stops.push(async () => clearInterval(ticker));
+    writeKubeconfig(kubeconfigPath, { server: url, caCert, token: admin });
+    log(`api       ${url} (a Function URL front on the API function)`);
     log(`functions skiff-api, skiff-stream (DynamoDB stream), skiff-queue (SQS), skiff-tick (every 10 s) (ready in ${Date.now() - started} ms)`);
 
     let provider: LocalCloudProvider | undefined;
@@ -124,8 +157,8 @@ export async function upAwsLocal(options: UpOptions, log: (line: string) => void
     if (options.nodes > 0) {
       const socket = options.dockerSocket ?? '/var/run/docker.sock';
       runtime = options.runtime === 'auto' ? ((await dockerAvailable(socket)) ? 'docker' : 'process') : options.runtime;
-      provider = new LocalCloudProvider({
-        server: url.url,
+      const p = new LocalCloudProvider({
+        server: url,
         caFile: join(dataDir, 'pki', 'ca.crt'),
         servingCaDir: join(dataDir, 'pki'),
         dataDir,
@@ -140,8 +173,8 @@ export async function upAwsLocal(options: UpOptions, log: (line: string) => void
         backoffInitialMs: options.backoffInitialMs,
         log: (line) => log(`kubelet   ${line}`),
       });
-      const p = provider;
-      stops.push(() => p.close());
+      provider = p;
+      stack.push(() => p.close());
       await Promise.all(names.map((name) => p.create({ name, instanceType: 'local', zone: 'local' })));
       log(`nodes     ${names.join(', ')} (runtime ${runtime})`);
     }
@@ -153,19 +186,19 @@ export async function upAwsLocal(options: UpOptions, log: (line: string) => void
     log('');
     let stopping: Promise<void> | undefined;
     return {
-      url: url.url,
+      url,
       kubeconfigPath,
       provider,
       runtime,
       stop: () =>
         (stopping ??= (async () => {
           log('stopping  kubelets, mappings, functions, emulators');
-          await stopAll();
+          await stack.stopAll();
           log('stopped');
         })()),
     };
   } catch (err) {
-    await stopAll();
+    await stack.stopAll();
     throw err;
   }
 }

@@ -49,15 +49,18 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/** The SQLite file, Secrets sealed before they reach it under the key file's current key, and their re-encryption. */
+async function openStore(dataDir: string, log: (line: string) => void) {
+  const file = join(dataDir, 'skiff.db');
+  const store = new SealedStore(await createStore(`sqlite://${file}`), new LocalKeyring(join(dataDir, 'encryption-keys.json')));
+  log(`store     sqlite ${file} at revision ${await store.currentRevision()}, Secrets sealed under ${store.sealer.keyring.currentKeyId()}`);
+  return { store, reencryption: startReencryption(store, { log: (line) => log(`store     ${line}`) }) };
+}
+
 export async function up(options: UpOptions, log: (line: string) => void = console.log): Promise<Running> {
   const dataDir = resolve(options.dataDir);
   const started = Date.now();
-  // Secrets are sealed before they reach the file, under the key file's current key.
-  const store = new SealedStore(await createStore(`sqlite://${join(dataDir, 'skiff.db')}`), new LocalKeyring(join(dataDir, 'encryption-keys.json')));
-  log(
-    `store     sqlite ${join(dataDir, 'skiff.db')} at revision ${await store.currentRevision()}, Secrets sealed under ${store.sealer.keyring.currentKeyId()}`,
-  );
-  const reencryption = startReencryption(store, { log: (line) => log(`store     ${line}`) });
+  const { store, reencryption } = await openStore(dataDir, log);
   let provider: LocalCloudProvider | undefined;
   const api = await startApiServer({
     store,

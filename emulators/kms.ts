@@ -43,11 +43,8 @@ export interface FakeKms {
 const contextAad = (context: unknown) =>
   Buffer.from(JSON.stringify(Object.entries((context ?? {}) as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 
-export async function startFakeKms(): Promise<FakeKms> {
-  const keys = new Map<string, FakeKey>();
-  const aliases = new Map<string, string>();
-  const requests: FakeKms['requests'] = [];
-
+/** The actions this emulator answers, over its keys and aliases. */
+function kmsActions(keys: Map<string, FakeKey>, aliases: Map<string, string>): Record<string, (params: Record<string, unknown>) => unknown> {
   const keyOf = (keyId: unknown): FakeKey => {
     if (typeof keyId !== 'string' || !keyId)
       throw new KmsError('ValidationException', "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null");
@@ -73,7 +70,7 @@ export async function startFakeKms(): Promise<FakeKms> {
     return bytes;
   };
 
-  const actions: Record<string, (params: Record<string, unknown>) => unknown> = {
+  return {
     CreateKey(params) {
       const key: FakeKey = { id: randomUUID(), material: randomBytes(32), enabled: true, createdAt: Date.now() / 1000 };
       keys.set(key.id, key);
@@ -140,6 +137,11 @@ export async function startFakeKms(): Promise<FakeKms> {
       return {};
     },
   };
+}
+
+export async function startFakeKms(): Promise<FakeKms> {
+  const requests: FakeKms['requests'] = [];
+  const actions = kmsActions(new Map(), new Map());
 
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];

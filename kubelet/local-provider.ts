@@ -72,6 +72,36 @@ export class LocalCloudProvider implements CloudProvider {
     return join(this.options.dataDir, 'nodes', name);
   }
 
+  /**
+   * A node's credentials, new at each start: its API token (the ones it had before stop
+   * working), its own credential for its log server (only the API, which asks
+   * `servingTokenFor`, knows it, and it reaches no other node), its loopback range and address,
+   * and, with a serving CA, its serving certificate for that address.
+   */
+  private credentials(name: string, dir: string) {
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, this.options.issueToken(`system:node:${name}`, ['system:nodes'], { replace: true }), { mode: 0o600 });
+    const servingToken = randomBytes(24).toString('base64url');
+    this.servingTokens.set(name, servingToken);
+    const servingTokenFile = join(dir, 'serving-token');
+    writeFileSync(servingTokenFile, servingToken, { mode: 0o600 });
+    // Each node's pods get loopback addresses of their own range: on one machine, pods of
+    // every node can then listen on the same port, each on its own address.
+    const used = new Set(this.ranges.values());
+    let range = this.ranges.get(name) ?? 10 + (Number(/(\d+)$/.exec(name)?.[1] ?? 0) % 240);
+    while (!this.ranges.has(name) && used.has(range)) range = 10 + ((range - 9) % 240);
+    this.ranges.set(name, range);
+    const address = `127.${range}.0.1`;
+    const tls: string[] = [];
+    if (this.options.servingCaDir) {
+      const serving = issueKubeletCert(this.options.servingCaDir, name, [address]);
+      writeFileSync(join(dir, 'serving.crt'), serving.cert);
+      writeFileSync(join(dir, 'serving.key'), serving.key, { mode: 0o600 });
+      tls.push('--tls-cert-file', join(dir, 'serving.crt'), '--tls-key-file', join(dir, 'serving.key'));
+    }
+    return { tokenFile, servingTokenFile, range, address, tls };
+  }
+
   async create(request: NodeRequest): Promise<CloudNode> {
     const existing = this.nodes.get(request.name);
     if (existing && existing.child.exitCode === null) return existing.node;
@@ -80,29 +110,7 @@ export class LocalCloudProvider implements CloudProvider {
     if (!type.zones.includes(request.zone)) throw new InsufficientCapacityError(request.instanceType, request.zone);
     const dir = this.nodeDir(request.name);
     mkdirSync(dir, { recursive: true });
-    const tokenFile = join(dir, 'token');
-    // A node that starts again gets a new credential; the ones it had before stop working.
-    writeFileSync(tokenFile, this.options.issueToken(`system:node:${request.name}`, ['system:nodes'], { replace: true }), { mode: 0o600 });
-    // Its own credential for its log server, new each start: only the API, which asks
-    // `servingTokenFor`, knows it, and it reaches no other node.
-    const servingToken = randomBytes(24).toString('base64url');
-    this.servingTokens.set(request.name, servingToken);
-    const servingTokenFile = join(dir, 'serving-token');
-    writeFileSync(servingTokenFile, servingToken, { mode: 0o600 });
-    // Each node's pods get loopback addresses of their own range: on one machine, pods of
-    // every node can then listen on the same port, each on its own address.
-    const used = new Set(this.ranges.values());
-    let range = this.ranges.get(request.name) ?? 10 + (Number(/(\d+)$/.exec(request.name)?.[1] ?? 0) % 240);
-    while (!this.ranges.has(request.name) && used.has(range)) range = 10 + ((range - 9) % 240);
-    this.ranges.set(request.name, range);
-    const address = `127.${range}.0.1`;
-    const tls: string[] = [];
-    if (this.options.servingCaDir) {
-      const serving = issueKubeletCert(this.options.servingCaDir, request.name, [address]);
-      writeFileSync(join(dir, 'serving.crt'), serving.cert);
-      writeFileSync(join(dir, 'serving.key'), serving.key, { mode: 0o600 });
-      tls.push('--tls-cert-file', join(dir, 'serving.crt'), '--tls-key-file', join(dir, 'serving.key'));
-    }
+    const { tokenFile, servingTokenFile, range, address, tls } = this.credentials(request.name, dir);
     const labels = {
       'topology.kubernetes.io/zone': request.zone,
       'node.kubernetes.io/instance-type': request.instanceType,
