@@ -38,11 +38,20 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     { cwd: emulator, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
+  let failed: Error | undefined;
+  proc.once('error', (err) => (failed = err));
   proc.stdout?.on('data', (d) => (log = (log + String(d)).slice(-4000)));
   proc.stderr?.on('data', (d) => (log = (log + String(d)).slice(-4000)));
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
+    if (failed) {
+      throw new Error(
+        (failed as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'DynamoDB Local needs Java 17, and `java` is not on the PATH (on Debian: apt-get install openjdk-17-jre-headless)'
+          : `DynamoDB Local did not start: ${failed.message}`,
+      );
+    }
     if (proc.exitCode !== null) throw new Error(`DynamoDB Local exited with ${proc.exitCode}:\n${log}`);
     try {
       // Any HTTP answer means it listens (it answers 400 to a bare GET).
