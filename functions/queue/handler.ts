@@ -6,7 +6,7 @@
  * the dead-letter queue); the others are deleted. Two messages for one key in a batch are one
  * reconcile. A reconcile that asks to come back is queued again.
  */
-import { parseRequeueKey, reconcileAll } from '../../shared/controllers/dispatch.js';
+import { parseRequeueKey, reconcileAll, requeueKey } from '../../shared/controllers/dispatch.js';
 import type { Controller } from '../../shared/controllers/types.js';
 import type { Queue } from '../../shared/queue/types.js';
 import { requeue, withControllers } from '../environment.js';
@@ -43,14 +43,14 @@ export async function handleQueue(event: SqsEvent, controllers: Controller[], qu
       failed.add(record.messageId);
       continue;
     }
-    const id = `${named.controller}|${named.key}`;
+    const id = requeueKey(named.controller, named.key);
     const entry = work.get(id) ?? { controller, key: named.key, records: [] };
     entry.records.push(record.messageId);
     work.set(id, entry);
   }
   const entries = [...work.values()];
   const result = await reconcileAll(entries);
-  const recordsOf = (controller: string, key: string) => work.get(`${controller}|${key}`)?.records ?? [];
+  const recordsOf = (controller: string, key: string) => work.get(requeueKey(controller, key))?.records ?? [];
   for (const f of result.failures) {
     console.error(`[queue] ${f.controller} ${f.key}: ${f.error}`);
     for (const id of recordsOf(f.controller, f.key)) failed.add(id);
