@@ -16,7 +16,6 @@
  */
 import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { mkdirSync } from 'node:fs';
 import { startDynamoDbLocal } from '../emulators/dynamodb-local.js';
@@ -54,6 +53,7 @@ interface Services {
   dynamoEndpoint: string;
   sqsEndpoint: string;
   queueUrl: string;
+  streamArn: string;
 }
 
 /** DynamoDB Local with the table (made once, before any function runs: the infrastructure's job), and the SQS emulator. */
@@ -69,12 +69,12 @@ async function startServices(dataDir: string, stack: Stack, log: (line: string) 
   const deadLetter = sqs.createQueue('skiff-dead-letter');
   log(`sqs       ${sqs.endpoint} (skiff-work, skiff-dead-letter)`);
   const env = {
-    SKIFF_STORE_URL: `dynamodb://${TABLE}?endpoint=${encodeURIComponent(dynamo.endpoint)}&region=us-east-1`,
-    SKIFF_QUEUE_URL: `sqs://${encodeURIComponent(queueUrl)}?deadLetter=${encodeURIComponent(deadLetter)}&endpoint=${encodeURIComponent(sqs.endpoint)}&region=us-east-1`,
+    SKIFF_STORE_URL: dynamo.storeUrl(TABLE),
+    SKIFF_QUEUE_URL: sqs.driverUrl(queueUrl, deadLetter),
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
   };
-  return { env, dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint, queueUrl };
+  return { env, dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint, queueUrl, streamArn: await dynamo.streamArn(TABLE) };
 }
 
 /**
@@ -102,13 +102,10 @@ async function startFunctions(
   const front = await startFunctionUrl(api, { tls, port: options.port, host: options.host });
   stack.push(() => front.close());
 
-  const dynamoClient = new DynamoDBClient({ endpoint: services.dynamoEndpoint, region: 'us-east-1', credentials });
-  const streamArn = (await dynamoClient.send(new DescribeTableCommand({ TableName: TABLE }))).Table!.LatestStreamArn!;
-  dynamoClient.destroy();
   const streams = new DynamoDBStreamsClient({ endpoint: services.dynamoEndpoint, region: 'us-east-1', credentials });
   const streamMapping = new StreamMapping({
     streams,
-    streamArn,
+    streamArn: services.streamArn,
     fn: (event) => stream.invoke(event) as ReturnType<StreamFunction>,
     startingPosition: 'LATEST',
     bisectBatchOnFunctionError: true,

@@ -7,10 +7,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { freePort } from './free-port.js';
 
 export interface DynamoDbLocal {
   endpoint: string;
+  /** The store URL of `table` here (`createStore`, `SKIFF_STORE_URL`). */
+  storeUrl(table: string): string;
+  /** The ARN of `table`'s stream, for the stream event-source mapping. */
+  streamArn(table: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -67,6 +72,15 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   }
   return {
     endpoint,
+    storeUrl: (table) => `dynamodb://${table}?endpoint=${encodeURIComponent(endpoint)}&region=us-east-1`,
+    async streamArn(table) {
+      const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      try {
+        return (await client.send(new DescribeTableCommand({ TableName: table }))).Table!.LatestStreamArn!;
+      } finally {
+        client.destroy();
+      }
+    },
     async stop() {
       if (proc.exitCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));

@@ -54,6 +54,8 @@ export interface FakeSqs {
   /** Every request the fake answered: action and parameters, as the SDK sent them. */
   requests: { action: string; params: Record<string, unknown> }[];
   createQueue(name: string): string;
+  /** The queue driver's URL (`createQueue`, `SKIFF_QUEUE_URL`) for a queue here and its dead-letter queue. */
+  driverUrl(queueUrl: string, deadLetterUrl: string, params?: Record<string, string>): string;
   close(): Promise<void>;
 }
 
@@ -252,6 +254,8 @@ export async function startFakeSqs(): Promise<FakeSqs> {
     endpoint,
     requests,
     createQueue,
+    driverUrl: (queueUrl, deadLetterUrl, params = {}) =>
+      `sqs://${encodeURIComponent(queueUrl)}?${new URLSearchParams({ deadLetter: deadLetterUrl, ...params, endpoint, region: 'us-east-1' })}`,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

@@ -121,7 +121,7 @@ async function main() {
   cleanups.push(() => local.stop());
   const token = 'bench-aws-local-token';
   const env = {
-    SKIFF_STORE_URL: `dynamodb://skiff-state?endpoint=${encodeURIComponent(local.endpoint)}&region=us-east-1`,
+    SKIFF_STORE_URL: local.storeUrl('skiff-state'),
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     SKIFF_TOKENS: JSON.stringify([{ sha256: hashToken(token), user: 'bench', groups: ['system:masters'] }]),

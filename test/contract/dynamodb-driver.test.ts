@@ -107,8 +107,7 @@ describe('dynamodb driver', () => {
     while (watched.length < 4) watched.push((await watch.next()).value as ChangeEvent);
     abort.abort();
 
-    const client = new DynamoDBClient({ endpoint: local.endpoint, region: 'us-east-1', credentials });
-    const streamArn = (await client.send(new DescribeTableCommand({ TableName: table }))).Table!.LatestStreamArn!;
+    const streamArn = await local.streamArn(table);
     const streams = new DynamoDBStreamsClient({ endpoint: local.endpoint, region: 'us-east-1', credentials });
     const shards = (await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }))).StreamDescription!.Shards!;
     const records: unknown[] = [];
@@ -128,7 +127,6 @@ describe('dynamodb driver', () => {
     expect(events.map((e) => e.object)).toEqual(watched.map((e) => e.object));
     expect(events[1].prevObject).toEqual(watched[1].prevObject);
     streams.destroy();
-    client.destroy();
     await store.close();
   }, 60_000);
 

@@ -4,7 +4,6 @@
  * batch that fails once retried from the failed record; a poison record sent to the on-failure
  * destination without blocking its shard; a function error bisected down to the bad record.
  */
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LambdaStreamRecord, type StreamFailure, type StreamFunction, StreamMapping } from '../../emulators/stream-mapping.js';
@@ -16,19 +15,16 @@ import { until } from '../support/until.js';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 let local: DynamoDbLocal;
-let client: DynamoDBClient;
 let streams: DynamoDBStreamsClient;
 let n = 0;
 const open: (Store | StreamMapping)[] = [];
 
 beforeAll(async () => {
   local = await startDynamoDbLocal();
-  client = new DynamoDBClient({ endpoint: local.endpoint, region: 'us-east-1', credentials });
   streams = new DynamoDBStreamsClient({ endpoint: local.endpoint, region: 'us-east-1', credentials });
 }, 90_000);
 afterAll(async () => {
   for (const o of open) await (o instanceof StreamMapping ? o.stop() : o.close());
-  client?.destroy();
   streams?.destroy();
   await local?.stop();
 });
@@ -49,7 +45,7 @@ async function storeWith(written: string[]): Promise<{ store: Store; arn: string
   const store = await openDynamoStore({ tableName: table, endpoint: local.endpoint, region: 'us-east-1', createTable: true });
   open.push(store);
   for (const name of written) await store.create('configmaps', cm(name));
-  return { store, arn: (await client.send(new DescribeTableCommand({ TableName: table }))).Table!.LatestStreamArn! };
+  return { store, arn: await local.streamArn(table) };
 }
 
 function mapping(streamArn: string, fn: StreamFunction, extra: Partial<ConstructorParameters<typeof StreamMapping>[0]> = {}): StreamMapping {

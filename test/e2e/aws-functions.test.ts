@@ -7,7 +7,6 @@
  * move to the other nodes. And a stream function killed at its timeout in the middle of a batch
  * (in the Lambda runner) converges once the batch is delivered again.
  */
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -64,9 +63,7 @@ beforeAll(async () => {
   const queue = new SqsQueue({ client: sqsClient, queueUrl, deadLetterQueueUrl: sqs.createQueue('skiff-dead'), waitTimeSeconds: 0 });
   const [streamFn, queueFn, tickFn] = await Promise.all([functionControllers(), functionControllers(), functionControllers()]);
 
-  const dynamo = new DynamoDBClient({ endpoint: local.endpoint, region: 'us-east-1', credentials });
-  const streamArn = (await dynamo.send(new DescribeTableCommand({ TableName: TABLE }))).Table!.LatestStreamArn!;
-  dynamo.destroy();
+  const streamArn = await local.streamArn(TABLE);
   streams = new DynamoDBStreamsClient({ endpoint: local.endpoint, region: 'us-east-1', credentials });
   const streamMapping = new StreamMapping({
     streams,
@@ -163,16 +160,14 @@ describe('a stream function killed at its timeout', () => {
       module: resolve('test/fixtures/lambda/slow-once-stream.ts'),
       timeoutMs: 4000,
       env: {
-        SKIFF_STORE_URL: `dynamodb://${table}?endpoint=${encodeURIComponent(local.endpoint)}&region=us-east-1`,
-        SKIFF_QUEUE_URL: `sqs://${encodeURIComponent(queueUrl)}?deadLetter=${encodeURIComponent(sqs.createQueue('fault-dead'))}&endpoint=${encodeURIComponent(sqs.endpoint)}&region=us-east-1`,
+        SKIFF_STORE_URL: local.storeUrl(table),
+        SKIFF_QUEUE_URL: sqs.driverUrl(queueUrl, sqs.createQueue('fault-dead')),
         AWS_ACCESS_KEY_ID: 'local',
         AWS_SECRET_ACCESS_KEY: 'local',
         SLOW_ONCE_MARKER: join(dir, 'slept'),
       },
     });
-    const dynamo = new DynamoDBClient({ endpoint: local.endpoint, region: 'us-east-1', credentials });
-    const streamArn = (await dynamo.send(new DescribeTableCommand({ TableName: table }))).Table!.LatestStreamArn!;
-    dynamo.destroy();
+    const streamArn = await local.streamArn(table);
     const mapping = new StreamMapping({
       streams,
       streamArn,

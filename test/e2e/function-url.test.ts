@@ -41,7 +41,7 @@ function apiFunction(extra: Partial<ConstructorParameters<typeof LambdaFunction>
     module: resolve('functions/api/lambda.ts'),
     timeoutMs: 60_000,
     env: {
-      SKIFF_STORE_URL: `dynamodb://skiff-state?endpoint=${encodeURIComponent(local.endpoint)}&region=us-east-1`,
+      SKIFF_STORE_URL: local.storeUrl('skiff-state'),
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
       SKIFF_TOKENS: JSON.stringify([{ sha256: hashToken(TOKEN), user: 'ci', groups: ['system:masters'] }]),

@@ -37,7 +37,7 @@ async function roundTrip(queue: Queue): Promise<QueueMessage> {
 describe('port factories', () => {
   it('createQueue: memory:// and sqs:// each make a queue that delivers', async () => {
     expect((await roundTrip(await createQueue('memory://?maxReceives=3'))).key).toBe('replicaset/default/web');
-    const url = `sqs://${encodeURIComponent(sqs.createQueue('factory-work'))}?deadLetter=${encodeURIComponent(sqs.createQueue('factory-dead'))}&maxReceives=3&waitTimeSeconds=1&endpoint=${encodeURIComponent(sqs.endpoint)}&region=us-east-1`;
+    const url = sqs.driverUrl(sqs.createQueue('factory-work'), sqs.createQueue('factory-dead'), { maxReceives: '3', waitTimeSeconds: '1' });
     expect((await roundTrip(await createQueue(url))).key).toBe('replicaset/default/web');
     await expect(createQueue('kafka://x')).rejects.toThrow('unknown queue URL');
     await expect(createQueue('sqs://q')).rejects.toThrow('deadLetter');
