@@ -16,6 +16,7 @@ import { controllersFor } from '../../shared/control-plane.js';
 import type { Controller } from '../../shared/controllers/types.js';
 import { SqsQueue } from '../../shared/queue/sqs.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
+import { streamRecord } from '../support/stream-records.js';
 import type { KubeObject } from '../../shared/store/types.js';
 
 let sqs: FakeSqs;
@@ -96,26 +97,7 @@ describe('the queue and tick functions', () => {
 
   it('the stream function queues what asks to come back; without a queue the records fail, to be delivered again', async () => {
     const c = controller(() => ({ requeueAfterMs: 30 * 60_000 }));
-    const { gzipSync } = await import('node:zlib');
-    const record = {
-      eventID: 'e1',
-      eventName: 'INSERT',
-      eventSource: 'aws:dynamodb',
-      dynamodb: {
-        SequenceNumber: '1001',
-        Keys: { pk: { S: 'log' }, sk: { S: '0000000000000001' } },
-        NewImage: {
-          pk: { S: 'log' },
-          sk: { S: '0000000000000001' },
-          rev: { N: '1' },
-          type: { S: 'ADDED' },
-          resource: { S: 'nodes' },
-          namespace: { S: '' },
-          name: { S: 'n1' },
-          body: { B: gzipSync(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', resourceVersion: '1' } })).toString('base64') },
-        },
-      },
-    };
+    const record = streamRecord(1, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', resourceVersion: '1' } }, 'ADDED', 'nodes');
     const sent = sqs.requests.length;
     expect(await handleStream({ Records: [record] }, [c], queue)).toEqual({ batchItemFailures: [] });
     const queued = sqs.requests.slice(sent).filter((r) => r.action === 'SendMessage');

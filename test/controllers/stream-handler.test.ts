@@ -2,33 +2,10 @@
  * The stream Lambda's handler: records in the shape Lambda delivers reach the controllers, and
  * failures come back per record so one bad record cannot block the shard.
  */
-import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { handleStream } from '../../functions/stream/handler.js';
 import type { Controller } from '../../shared/controllers/types.js';
-
-function record(seq: number, object: object, type = 'ADDED', resource = 'replicasets.apps') {
-  const meta = (object as { metadata: { namespace?: string; name: string } }).metadata;
-  return {
-    eventID: `e${seq}`,
-    eventName: 'INSERT',
-    eventSource: 'aws:dynamodb',
-    dynamodb: {
-      SequenceNumber: String(1000 + seq),
-      Keys: { pk: { S: 'log' }, sk: { S: String(seq).padStart(16, '0') } },
-      NewImage: {
-        pk: { S: 'log' },
-        sk: { S: String(seq).padStart(16, '0') },
-        rev: { N: String(seq) },
-        type: { S: type },
-        resource: { S: resource },
-        namespace: { S: meta.namespace ?? '' },
-        name: { S: meta.name },
-        body: { B: gzipSync(JSON.stringify(object)).toString('base64') },
-      },
-    },
-  };
-}
+import { streamRecord } from '../support/stream-records.js';
 
 function recordingController(failKey?: string): Controller & { seen: string[] } {
   const seen: string[] = [];
@@ -53,15 +30,18 @@ const rs = (name: string, rev: number) => ({
 describe('stream handler', () => {
   it('routes decoded records to reconciles, deduplicated per key', async () => {
     const c = recordingController();
-    const result = await handleStream({ Records: [record(1, rs('a', 1)), record(2, rs('a', 2), 'MODIFIED'), record(3, rs('b', 3))] }, [c]);
+    const result = await handleStream({ Records: [streamRecord(1, rs('a', 1)), streamRecord(2, rs('a', 2), 'MODIFIED'), streamRecord(3, rs('b', 3))] }, [c]);
     expect(result).toEqual({ batchItemFailures: [] });
     expect(c.seen.sort()).toEqual(['default/a', 'default/b']);
   });
 
   it('reports the records of a failed reconcile and the records that do not decode, and only those', async () => {
     const c = recordingController('default/bad');
-    const broken = { ...record(9, rs('x', 9)), dynamodb: { ...record(9, rs('x', 9)).dynamodb, NewImage: { pk: { S: 'log' } } } };
-    const result = await handleStream({ Records: [record(4, rs('ok', 4)), record(5, rs('bad', 5)), record(6, rs('bad', 6), 'MODIFIED'), broken] }, [c]);
+    const broken = { ...streamRecord(9, rs('x', 9)), dynamodb: { ...streamRecord(9, rs('x', 9)).dynamodb, NewImage: { pk: { S: 'log' } } } };
+    const result = await handleStream(
+      { Records: [streamRecord(4, rs('ok', 4)), streamRecord(5, rs('bad', 5)), streamRecord(6, rs('bad', 6), 'MODIFIED'), broken] },
+      [c],
+    );
     expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['1005', '1006', '1009']);
     expect(c.seen).toContain('default/ok');
   });
