@@ -4,7 +4,8 @@
  * (`POST /api/v1/nodes/<name>/credential`), which is kept in `credentialFile` (0600) and used
  * from then on, also by later starts. The bootstrap token is not needed again.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomically } from '../shared/files.js';
 import { ApiClient } from './api-client.js';
 
 export interface BootstrapOptions {
@@ -27,9 +28,7 @@ export async function nodeCredential(options: BootstrapOptions): Promise<string>
     const answer = await client.request<{ status?: { token?: string } }>('POST', `/api/v1/nodes/${encodeURIComponent(options.nodeName)}/credential`, {});
     const token = answer.status?.token;
     if (!token) throw new Error('the API answered no credential');
-    const temporary = `${options.credentialFile}.tmp`;
-    writeFileSync(temporary, token, { mode: 0o600 });
-    renameSync(temporary, options.credentialFile);
+    writeFileAtomically(options.credentialFile, token);
     return token;
   } finally {
     client.close();

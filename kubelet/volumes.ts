@@ -8,9 +8,10 @@
  * refreshed at 80% of its lifetime, as Kubernetes' kubelet does; a new file is renamed over the
  * old one, so a reader never sees half a token. Volumes of other kinds are not filled yet.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Container, Pod } from '../shared/api/schemas/index.js';
+import { writeFileAtomically } from '../shared/files.js';
 import type { ApiClient } from './api-client.js';
 import { ContainerConfigError } from './env.js';
 import type { Mount } from './runtime/types.js';
@@ -35,12 +36,6 @@ export interface VolumeContext {
   /** When a token of this lifetime is refreshed (default: at 80% of it). */
   refreshAfterMs?: (lifetimeMs: number) => number;
   log(line: string): void;
-}
-
-function writeAtomically(dir: string, path: string, text: string): void {
-  const temporary = join(dir, `.${path}.tmp`);
-  writeFileSync(temporary, text, { mode: 0o644 });
-  renameSync(temporary, join(dir, path));
 }
 
 export class PodVolumes {
@@ -87,11 +82,12 @@ export class PodVolumes {
     const dir = this.dir(volume);
     if (source.serviceAccountToken) await this.writeToken(volume, source.serviceAccountToken);
     if (source.configMap?.name === 'kube-root-ca.crt' && this.ctx.ca) {
-      for (const item of source.configMap.items ?? [{ key: 'ca.crt', path: 'ca.crt' }]) if (item.key === 'ca.crt') writeAtomically(dir, item.path, this.ctx.ca);
+      for (const item of source.configMap.items ?? [{ key: 'ca.crt', path: 'ca.crt' }])
+        if (item.key === 'ca.crt') writeFileAtomically(join(dir, item.path), this.ctx.ca, 0o644);
     }
     for (const item of source.downwardAPI?.items ?? []) {
-      if (item.fieldRef?.fieldPath === 'metadata.namespace') writeAtomically(dir, item.path, this.pod.metadata?.namespace ?? '');
-      if (item.fieldRef?.fieldPath === 'metadata.name') writeAtomically(dir, item.path, this.pod.metadata?.name ?? '');
+      if (item.fieldRef?.fieldPath === 'metadata.namespace') writeFileAtomically(join(dir, item.path), this.pod.metadata?.namespace ?? '', 0o644);
+      if (item.fieldRef?.fieldPath === 'metadata.name') writeFileAtomically(join(dir, item.path), this.pod.metadata?.name ?? '', 0o644);
     }
   }
 
@@ -116,7 +112,7 @@ export class PodVolumes {
     const token = answer.status?.token;
     if (!token) throw new ContainerConfigError(`the API answered no token for service account "${account}"`);
     if (this.closed) return;
-    writeAtomically(this.dir(volume), want.path, token);
+    writeFileAtomically(join(this.dir(volume), want.path), token, 0o644);
     const lifetimeMs = Date.parse(answer.status?.expirationTimestamp ?? '') - Date.now();
     this.refresh(volume, want, Math.max(1000, this.ctx.refreshAfterMs?.(lifetimeMs) ?? lifetimeMs * 0.8));
   }

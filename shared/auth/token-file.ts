@@ -4,7 +4,8 @@
  * revokes stops working within a second, without a restart. Writes go to a temporary file that
  * is renamed over the old one: a reader never sees half a file.
  */
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileStamp, writeFileAtomically } from '../files.js';
 import { type TokenRecord, TokenAuthenticator, hashToken, newToken, tokenId } from './tokens.js';
 
 export interface IssueOptions {
@@ -88,26 +89,19 @@ export class TokenFile {
   /** Reads the file again if it changed since it was last read or written here. */
   reload(): void {
     if (!existsSync(this.path)) return;
-    if (this.stamp() === this.seen) return;
+    if (fileStamp(this.path) === this.seen) return;
     this.auth.replace(this.read());
   }
 
   private read(): TokenRecord[] {
     if (!existsSync(this.path)) return [];
-    this.seen = this.stamp();
+    this.seen = fileStamp(this.path);
     return JSON.parse(readFileSync(this.path, 'utf8')) as TokenRecord[];
   }
 
   private write(records: TokenRecord[]): void {
-    const temporary = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(temporary, JSON.stringify(records, null, 2), { mode: 0o600 });
-    renameSync(temporary, this.path);
-    this.seen = this.stamp();
+    writeFileAtomically(this.path, JSON.stringify(records, null, 2));
+    this.seen = fileStamp(this.path);
     this.auth.replace(records);
-  }
-
-  private stamp(): string {
-    const s = statSync(this.path);
-    return `${s.mtimeMs}:${s.size}:${s.ino}`;
   }
 }

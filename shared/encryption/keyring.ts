@@ -9,7 +9,8 @@
  * KEK is dropped once nothing sealed with it is left.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileStamp, writeFileAtomically } from '../files.js';
 
 export interface Keyring {
   /** The id of the KEK that wraps new data keys; changes when the keys are rotated. */
@@ -54,17 +55,9 @@ function newKey(id: string): KeyFile['keys'][number] {
   return { id, secret: randomBytes(32).toString('base64'), createdAt: new Date().toISOString() };
 }
 
-/** Writes the file whole and on disk before it replaces the old one: a crash leaves one or the other. */
+/** The key file is replaced whole (`writeFileAtomically`): a crash leaves the old keys or the new ones. */
 function writeKeyFile(path: string, file: KeyFile): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temporary, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify(file, null, 2));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, path);
+  writeFileAtomically(path, JSON.stringify(file, null, 2));
 }
 
 function readKeyFile(path: string): KeyFile {
@@ -139,19 +132,14 @@ export class LocalKeyring implements Keyring {
     const now = Date.now();
     if (now - this.checkedAt < 1000) return;
     this.checkedAt = now;
-    if (this.stamp() !== this.seen) this.file = this.load();
+    if (fileStamp(this.path) !== this.seen) this.file = this.load();
   }
 
   private load(): KeyFile {
-    this.seen = this.stamp();
+    this.seen = fileStamp(this.path);
     const file = readKeyFile(this.path);
     this.keys = new Map(file.keys.map((k) => [k.id, Buffer.from(k.secret, 'base64')]));
     this.checkedAt = Date.now();
     return file;
-  }
-
-  private stamp(): string {
-    const s = statSync(this.path);
-    return `${s.mtimeMs}:${s.size}:${s.ino}`;
   }
 }
