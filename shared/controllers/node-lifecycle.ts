@@ -102,9 +102,9 @@ export class NodeLifecycleController implements Controller {
     }
     let node = typed('nodes', found);
     const lease = await this.store.get(LEASES, 'kube-node-lease', name).catch(() => undefined);
-    if (!this.firstSeen.has(name)) this.firstSeen.set(name, this.now());
+    if (this.graceFromFirstLook && !this.firstSeen.has(name)) this.firstSeen.set(name, this.now());
     const renewTime = (lease && typed(LEASES, lease).spec?.renewTime) ?? node.metadata.creationTimestamp;
-    const renewed = Math.max(Date.parse(String(renewTime)), this.graceFromFirstLook ? this.firstSeen.get(name)! : 0);
+    const renewed = Math.max(Date.parse(String(renewTime)), this.firstSeen.get(name) ?? 0);
     const age = this.now() - renewed;
     const has = (key: string) => (node.spec?.taints ?? []).some((t) => t.key === key);
     if (age > this.gracePeriodMs) {
