@@ -66,3 +66,15 @@ if (missing.length > 0) {
     run(`DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`);
   }
 }
+
+// The SST platform (its components, @pulumi/aws and their types) for the infrastructure's
+// typecheck and component tests: `sst install` fetches it from npm into .sst/platform, once.
+// Nothing is deployed and no AWS account is asked; the stage name only satisfies the CLI.
+if (forTests && !existsSync(join(root, '.sst/platform/config.d.ts'))) {
+  console.log('[ensure-deps] installing the SST platform into .sst/ (sst install, about half a minute)');
+  execSync('npx sst install', {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, SST_STAGE: 'ci', SST_NO_BUN: '1', SST_SKIP_DEPENDENCY_CHECK: '1', SST_TELEMETRY_DISABLED: '1' },
+  });
+}

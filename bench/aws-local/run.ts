@@ -15,7 +15,6 @@
  *
  *   npx tsx bench/aws-local/run.ts [--quick]
  */
-import { build } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -27,6 +26,7 @@ import { ensureTls } from '../../functions/api/tls.js';
 import { hashToken } from '../../shared/auth/tokens.js';
 import { openDynamoStore } from '../../shared/store/dynamodb.js';
 import { type Target, startBenchServer } from '../support/server.js';
+import { bundleFunction } from '../../emulators/bundle.js';
 import { machineInfo, machineMarkdown, markdownTable, median, percentile, round, writeResults } from '../support/report.js';
 
 const quick = process.argv.includes('--quick');
@@ -43,22 +43,8 @@ async function cleanUp(): Promise<void> {
 }
 
 /** The function as it would be deployed: one minified ESM file. */
-async function bundle(entry: string): Promise<{ path: string; bytes: number }> {
-  const outfile = join(work, `${entry.replaceAll('/', '_')}.mjs`);
-  await build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    minify: true,
-    outfile,
-    external: ['better-sqlite3'],
-    logLevel: 'error',
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-  });
-  const { size } = await import('node:fs/promises').then((fs) => fs.stat(outfile));
-  return { path: outfile, bytes: size };
+function bundle(entry: string): Promise<{ path: string; bytes: number }> {
+  return bundleFunction(entry, join(work, `${entry.replaceAll('/', '_')}.mjs`));
 }
 
 function call(t: Target, agent: Agent, method: string, path: string, body?: string): Promise<number> {

@@ -1,0 +1,73 @@
+/**
+ * The four functions, each with only the permissions it uses:
+ * - `Api`: the Kubernetes API (Hono, response streaming), in the VPC so it reaches kubelets for
+ *   logs; behind API Gateway REST with streaming (see api-gateway.ts for why not a Function URL);
+ * - `Stream`: the table's stream -> the controllers, partial batch responses, retried with
+ *   bisection, and the records that exhaust their retries to the failure queue;
+ * - `Queue`: delayed work -> reconciles, partial batch responses;
+ * - `Tick`: every minute, the time-based checks (node grace, deadlines).
+ */
+import type { Network } from './network';
+import { queueUrl, type Queues } from './queues';
+import { handlers, settings, tableActions } from './settings';
+import type { Storage } from './storage';
+
+export function functions(net: Network, state: Storage, q: Queues) {
+  const tableAccess = { actions: tableActions, resources: [state.table.arn] };
+  const sealing = { actions: ['kms:Encrypt', 'kms:Decrypt'], resources: [state.secretsKey.arn] };
+  const enqueue = { actions: ['sqs:SendMessage'], resources: [q.requeue.arn] };
+  const environment = {
+    SKIFF_STORE_URL: $interpolate`dynamodb://${state.table.name}`,
+    SKIFF_KMS_KEY_ID: state.secretsKey.arn,
+  };
+  const controllerEnvironment = { ...environment, SKIFF_QUEUE_URL: queueUrl(q) };
+  const controller = (handler: string, extra: { actions: string[]; resources: $util.Input<string>[] }[] = []) => ({
+    handler,
+    runtime: 'nodejs22.x' as const,
+    timeout: `${settings.controllerTimeoutSeconds} seconds` as const,
+    memory: '512 MB' as const,
+    environment: controllerEnvironment,
+    permissions: [tableAccess, sealing, enqueue, ...extra],
+  });
+
+  const api = new sst.aws.Function('Api', {
+    handler: handlers.api,
+    runtime: 'nodejs22.x',
+    streaming: true,
+    timeout: `${settings.apiTimeoutSeconds} seconds`,
+    memory: '1024 MB',
+    vpc: { privateSubnets: net.vpc.privateSubnets, securityGroups: [net.apiGroup.id] },
+    environment: { ...environment, SKIFF_MAX_WATCH_SECONDS: String(settings.maxWatchSeconds) },
+    permissions: [tableAccess, sealing],
+  });
+
+  const stream = state.table.subscribe('Stream', controller(handlers.stream, [{ actions: ['sqs:SendMessage'], resources: [q.streamFailures.arn] }]), {
+    transform: {
+      eventSourceMapping: (args) => {
+        args.startingPosition = 'TRIM_HORIZON';
+        args.batchSize = settings.streamBatchSize;
+        args.maximumBatchingWindowInSeconds = settings.streamBatchWindowSeconds;
+        args.functionResponseTypes = ['ReportBatchItemFailures'];
+        args.bisectBatchOnFunctionError = true;
+        args.maximumRetryAttempts = settings.streamRetries;
+        args.maximumRecordAgeInSeconds = settings.streamMaxRecordAgeSeconds;
+        args.destinationConfig = { onFailure: { destinationArn: q.streamFailures.arn } };
+      },
+    },
+  });
+
+  // Made here and subscribed by ARN, so its name is stable and its queue rights are spelled out.
+  const queue = new sst.aws.Function(
+    'Queue',
+    controller(handlers.queue, [
+      { actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], resources: [q.requeue.arn] },
+    ]),
+  );
+  q.requeue.subscribe(queue.arn, { batch: { size: settings.queueBatchSize, partialResponses: true } });
+
+  const tick = new sst.aws.Cron('Tick', { schedule: settings.tickSchedule, function: controller(handlers.tick) });
+
+  return { api, stream, queue, tick };
+}
+
+export type Functions = ReturnType<typeof functions>;

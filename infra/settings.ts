@@ -1,0 +1,56 @@
+/**
+ * The numbers the AWS shape is built with, each with its reason, in one place: the component
+ * tests assert the infrastructure against these, and docs/aws.md explains them.
+ */
+export const settings = {
+  /** Lambda's ceiling; the API's watches and log streams end before it. */
+  apiTimeoutSeconds: 900,
+  /**
+   * A watch ends after this and the client resumes from its resourceVersion. API Gateway closes a
+   * regional streaming response that sends nothing for 5 minutes, and a quiet watch sends nothing.
+   */
+  maxWatchSeconds: 280,
+  /** The controllers' functions: a batch of reconciles, well under a minute. */
+  controllerTimeoutSeconds: 60,
+  /** Stream subscription: Lambda's default batch, a short window so a write wakes a controller fast. */
+  streamBatchSize: 100,
+  streamBatchWindowSeconds: 1,
+  /** A failing record is retried this often (and bisected) before it goes to the failure queue. */
+  streamRetries: 5,
+  /** Older than this, a record is sent to the failure queue rather than retried: the tick resyncs. */
+  streamMaxRecordAgeSeconds: 3600,
+  /** Delayed work: a message is tried this often before the dead-letter queue. */
+  queueMaxReceives: 5,
+  queueBatchSize: 10,
+  /** The floor under delayed work: time-based checks (node grace, deadlines) at least this often. */
+  tickSchedule: 'rate(1 minute)',
+  /** IteratorAge above this (ms) means the controllers lag the API by more than a minute. */
+  iteratorAgeAlarmMs: 60_000,
+  /** The kubelet's port, reached by the API for logs (and later exec and port-forward). */
+  kubeletPort: 10250,
+  /** The SSM parameter with the current ECS-optimized Amazon Linux 2023 AMI. */
+  workerAmiParameter: '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id',
+  workerInstanceType: 't3.medium',
+} as const;
+
+/** The handlers, as paths SST bundles from the repository root. */
+export const handlers = {
+  api: 'functions/api/lambda.handler',
+  stream: 'functions/stream/handler.handler',
+  queue: 'functions/queue/handler.handler',
+  tick: 'functions/tick/handler.handler',
+} as const;
+
+/**
+ * What the store does to the table, and nothing more (least privilege). A TransactWriteItems
+ * call is authorized action by action (Put, Update, Delete, ConditionCheck).
+ */
+export const tableActions = [
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:BatchWriteItem',
+];

@@ -1,0 +1,19 @@
+/// <reference path="./.sst/platform/config.d.ts" />
+/**
+ * Skiff on AWS: `npx sst deploy --stage <name>` (see README, "Deploy to AWS"). The resources
+ * are in infra/, one file per concern.
+ */
+export default $config({
+  app(input) {
+    return {
+      name: 'skiff',
+      home: 'aws',
+      removal: input?.stage === 'production' ? 'retain' : 'remove',
+      protect: input?.stage === 'production',
+    };
+  },
+  async run() {
+    const { skiff } = await import('./infra/index');
+    return skiff();
+  },
+});

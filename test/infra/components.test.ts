@@ -1,0 +1,216 @@
+/**
+ * The AWS shape's infrastructure (infra/, through sst.config.ts's program), built by SST's own
+ * components under Pulumi's runtime mocks: nothing is deployed, and every setting the design
+ * depends on is asserted on the resources SST would create. The handlers are bundled for real.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handlers, settings, tableActions } from '../../infra/settings.js';
+import { type MadeResource, mockStack, type Stack } from '../support/pulumi-mocks.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await mockStack(async () => {
+    // By path, not by name: infra/ is typed by SST's globals (infra/tsconfig.json), not this project's.
+    const { skiff } = await import(join(process.cwd(), 'infra/index.ts'));
+    return skiff();
+  });
+}, 180_000);
+afterAll(() => stack?.close());
+
+const lambda = (name: string) => stack.one('aws:lambda/function:Function', name);
+const role = (fn: MadeResource) => stack.all('aws:iam/role:Role').find((r) => r.state.arn === fn.inputs.role) as MadeResource;
+function grants(fn: MadeResource): Map<string, string[]> {
+  const inline = role(fn).inputs.inlinePolicies ?? [];
+  const statements = inline.flatMap((p: { policy: string }) => JSON.parse(p.policy).Statement) as { actions: string[]; resources: string[]; effect: string }[];
+  const byAction = new Map<string, string[]>();
+  for (const s of statements) {
+    expect(s.effect).toBe('Allow');
+    for (const a of s.actions) byAction.set(a, [...(byAction.get(a) ?? []), ...s.resources]);
+  }
+  return byAction;
+}
+const arnOf = (type: string, name: string) => stack.one(type, name).state.arn as string;
+
+describe('the table', () => {
+  it('has the store’s keys, a stream of both images, TTL and on-demand capacity', () => {
+    const table = stack.one('aws:dynamodb/table:Table', 'Store');
+    expect(table.inputs).toMatchObject({
+      hashKey: 'pk',
+      rangeKey: 'sk',
+      streamEnabled: true,
+      streamViewType: 'NEW_AND_OLD_IMAGES',
+      billingMode: 'PAY_PER_REQUEST',
+    });
+    expect(table.inputs.ttl).toEqual({ attributeName: 'ttl', enabled: true });
+    expect(table.inputs.pointInTimeRecovery).toEqual({ enabled: true });
+  });
+});
+
+describe('the functions', () => {
+  it('bundles the four handlers, each under 2 MB', () => {
+    expect(stack.builds.map((b) => b.handler).sort()).toEqual(Object.values(handlers).sort());
+    for (const b of stack.builds) expect(b.bytes).toBeLessThan(2 * 1024 * 1024);
+  });
+
+  it('runs the API streaming, in the VPC, with watches bounded under API Gateway’s idle timeout', () => {
+    const api = lambda('Api');
+    expect(api.inputs.timeout).toBe(settings.apiTimeoutSeconds);
+    expect(api.inputs.runtime).toBe('nodejs22.x');
+    expect(api.inputs.vpcConfig.subnetIds).toEqual(['VpcPrivateSubnet1-id', 'VpcPrivateSubnet2-id']);
+    expect(api.inputs.vpcConfig.securityGroupIds).toEqual(['ApiSecurityGroup-id']);
+    const env = api.inputs.environment.variables;
+    expect(Number(env.SKIFF_MAX_WATCH_SECONDS)).toBeLessThan(300);
+    expect(env.SKIFF_STORE_URL).toBe(`dynamodb://${stack.one('aws:dynamodb/table:Table', 'Store').state.name}`);
+    expect(env.SKIFF_KMS_KEY_ID).toBe(arnOf('aws:kms/key:Key', 'SecretsKey'));
+    expect(env.SKIFF_QUEUE_URL).toBeUndefined();
+  });
+
+  it('gives the controllers’ functions the store, the key and the requeue queue (with its dead-letter queue)', () => {
+    const requeue = stack.one('aws:sqs/queue:Queue', 'RequeueQueue').state.url;
+    const deadLetters = stack.one('aws:sqs/queue:Queue', 'RequeueDeadLettersQueue').state.url;
+    for (const name of ['StoreSubscriberStream', 'QueueFunction', 'TickHandler']) {
+      const fn = lambda(name);
+      expect(fn.inputs.timeout).toBe(settings.controllerTimeoutSeconds);
+      expect(fn.inputs.vpcConfig).toBeUndefined();
+      expect(fn.inputs.environment.variables.SKIFF_QUEUE_URL).toBe(`sqs://${requeue}?deadLetter=${deadLetters}&maxReceives=${settings.queueMaxReceives}`);
+    }
+  });
+});
+
+describe('least privilege', () => {
+  const table = () => arnOf('aws:dynamodb/table:Table', 'Store');
+  const queue = (name: string) => arnOf('aws:sqs/queue:Queue', name);
+
+  it('lets the API touch the table and the key, and nothing else', () => {
+    const g = grants(lambda('Api'));
+    expect([...g.keys()].sort()).toEqual([...tableActions, 'kms:Decrypt', 'kms:Encrypt'].sort());
+    for (const a of tableActions) expect(g.get(a)).toEqual([table()]);
+    expect(g.get('kms:Decrypt')).toEqual([arnOf('aws:kms/key:Key', 'SecretsKey')]);
+    expect(role(lambda('Api')).inputs.managedPolicyArns).toContain('arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole');
+  });
+
+  it('lets the stream function read its stream and send only to the requeue and failure queues', () => {
+    const g = grants(lambda('StoreSubscriberStream'));
+    expect(g.get('dynamodb:GetRecords')).toEqual([stack.one('aws:dynamodb/table:Table', 'Store').state.streamArn]);
+    expect(g.get('sqs:SendMessage')?.sort()).toEqual([queue('RequeueQueue'), queue('StreamFailuresQueue')].sort());
+    expect(g.has('sqs:ReceiveMessage')).toBe(false);
+  });
+
+  it('lets the queue function receive from the requeue queue alone, and the tick only send to it', () => {
+    const q = grants(lambda('QueueFunction'));
+    for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) expect(q.get(a)).toEqual([queue('RequeueQueue')]);
+    const t = grants(lambda('TickHandler'));
+    expect(t.get('sqs:SendMessage')).toEqual([queue('RequeueQueue')]);
+    expect(t.has('sqs:ReceiveMessage')).toBe(false);
+  });
+
+  it('grants no action on every resource', () => {
+    for (const fn of stack.all('aws:lambda/function:Function')) for (const resources of grants(fn).values()) expect(resources).not.toContain('*');
+  });
+});
+
+describe('the stream subscription', () => {
+  it('reports partial failures, bisects, retries a bounded number of times, and sends what is left to the failure queue', () => {
+    const esm = stack.all('aws:lambda/eventSourceMapping:EventSourceMapping').find((m) => String(m.inputs.eventSourceArn).includes('/stream/')) as MadeResource;
+    expect(esm.inputs).toMatchObject({
+      functionName: lambda('StoreSubscriberStream').state.arn,
+      startingPosition: 'TRIM_HORIZON',
+      batchSize: settings.streamBatchSize,
+      maximumBatchingWindowInSeconds: settings.streamBatchWindowSeconds,
+      functionResponseTypes: ['ReportBatchItemFailures'],
+      bisectBatchOnFunctionError: true,
+      maximumRetryAttempts: settings.streamRetries,
+      maximumRecordAgeInSeconds: settings.streamMaxRecordAgeSeconds,
+    });
+    expect(esm.inputs.destinationConfig.onFailure.destinationArn).toBe(arnOf('aws:sqs/queue:Queue', 'StreamFailuresQueue'));
+  });
+});
+
+describe('the queue', () => {
+  it('redrives to the dead-letter queue, outlasts its consumer’s timeout, and reports partial failures', () => {
+    const requeue = stack.one('aws:sqs/queue:Queue', 'RequeueQueue');
+    expect(JSON.parse(requeue.inputs.redrivePolicy)).toEqual({
+      deadLetterTargetArn: arnOf('aws:sqs/queue:Queue', 'RequeueDeadLettersQueue'),
+      maxReceiveCount: settings.queueMaxReceives,
+    });
+    expect(requeue.inputs.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * settings.controllerTimeoutSeconds);
+    const esm = stack.all('aws:lambda/eventSourceMapping:EventSourceMapping').find((m) => m.inputs.eventSourceArn === requeue.state.arn) as MadeResource;
+    expect(esm.inputs).toMatchObject({
+      functionName: lambda('QueueFunction').state.arn,
+      batchSize: settings.queueBatchSize,
+      functionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+});
+
+describe('the schedule', () => {
+  it('runs the tick function every minute', () => {
+    expect(stack.one('aws:cloudwatch/eventRule:EventRule', 'Tick').inputs.scheduleExpression).toBe(settings.tickSchedule);
+    expect(stack.one('aws:cloudwatch/eventTarget:EventTarget', 'Tick').inputs.arn).toBe(lambda('TickHandler').state.arn);
+  });
+});
+
+describe('the API front', () => {
+  it('streams every path to the API function through API Gateway REST for up to 15 minutes', () => {
+    const integrations = stack.all('aws:apigateway/integration:Integration');
+    expect(integrations.map((i) => i.inputs.resourceId).sort()).toEqual(['KubeApi-root', 'KubeApiProxy-id']);
+    for (const i of integrations) {
+      expect(i.inputs).toMatchObject({ type: 'AWS_PROXY', responseTransferMode: 'STREAM', timeoutMilliseconds: 900_000, httpMethod: 'ANY' });
+      expect(i.inputs.uri).toBe(`arn:aws:apigateway:us-east-1:lambda:path/2021-11-15/functions/${lambda('Api').state.arn}/response-streaming-invocations`);
+    }
+    expect(stack.one('aws:apigateway/resource:Resource', 'KubeApiProxy').inputs.pathPart).toBe('{proxy+}');
+    expect(stack.one('aws:lambda/permission:Permission', 'KubeApiInvoke').inputs).toMatchObject({
+      principal: 'apigateway.amazonaws.com',
+      function: lambda('Api').state.name,
+    });
+    expect(stack.outputs.api).toBe('https://KubeApi-id.execute-api.us-east-1.amazonaws.com/k8s');
+  });
+});
+
+describe('the workers’ ground', () => {
+  it('opens the kubelet port to the API function alone', () => {
+    const workers = stack.one('aws:ec2/securityGroup:SecurityGroup', 'WorkerSecurityGroup');
+    expect(workers.inputs.ingress).toEqual([
+      { protocol: 'tcp', fromPort: settings.kubeletPort, toPort: settings.kubeletPort, securityGroups: ['ApiSecurityGroup-id'] },
+    ]);
+  });
+
+  it('launches ECS-optimized workers into the cluster with IMDSv2 only and an encrypted disk', () => {
+    const cluster = stack.one('aws:ecs/cluster:Cluster', 'Workers');
+    const template = stack.one('aws:ec2/launchTemplate:LaunchTemplate', 'WorkerTemplate');
+    expect(template.inputs.metadataOptions.httpTokens).toBe('required');
+    expect(template.inputs.blockDeviceMappings[0].ebs.encrypted).toBe('true');
+    expect(template.inputs.vpcSecurityGroupIds).toEqual(['WorkerSecurityGroup-id']);
+    expect(Buffer.from(template.inputs.userData, 'base64').toString()).toContain(`ECS_CLUSTER=${cluster.state.name}`);
+    expect(stack.one('aws:iam/role:Role', 'WorkerRole').inputs.managedPolicyArns).toContain(
+      'arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role',
+    );
+  });
+
+  it('keeps the API’s DynamoDB traffic on a gateway endpoint in the private route tables', () => {
+    const endpoint = stack.one('aws:ec2/vpcEndpoint:VpcEndpoint', 'DynamoEndpoint');
+    expect(endpoint.inputs).toMatchObject({ vpcEndpointType: 'Gateway', serviceName: 'com.amazonaws.us-east-1.dynamodb' });
+    expect(endpoint.inputs.routeTableIds).toEqual(['VpcPrivateRouteTable1-id', 'VpcPrivateRouteTable2-id']);
+  });
+});
+
+describe('the alarms', () => {
+  it('fire on a non-empty dead-letter or failure queue and on a lagging stream, to one topic', () => {
+    const topic = arnOf('aws:sns/topic:Topic', 'Alarms');
+    const dlq = stack.one('aws:cloudwatch/metricAlarm:MetricAlarm', 'DeadLettersAlarm').inputs;
+    expect(dlq).toMatchObject({
+      metricName: 'ApproximateNumberOfMessagesVisible',
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      alarmActions: [topic],
+    });
+    expect(dlq.dimensions.QueueName).toBe(stack.one('aws:sqs/queue:Queue', 'RequeueDeadLettersQueue').state.name);
+    expect(stack.one('aws:cloudwatch/metricAlarm:MetricAlarm', 'StreamFailuresAlarm').inputs.dimensions.QueueName).toBe(
+      stack.one('aws:sqs/queue:Queue', 'StreamFailuresQueue').state.name,
+    );
+    const lag = stack.one('aws:cloudwatch/metricAlarm:MetricAlarm', 'IteratorAge').inputs;
+    expect(lag).toMatchObject({ namespace: 'AWS/Lambda', metricName: 'IteratorAge', threshold: settings.iteratorAgeAlarmMs, alarmActions: [topic] });
+    expect(lag.dimensions.FunctionName).toBe(lambda('StoreSubscriberStream').state.name);
+  });
+});
