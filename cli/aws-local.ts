@@ -28,7 +28,8 @@ import { writeKubeconfig } from '../functions/api/kubeconfig.js';
 import { ensureTls } from '../functions/api/tls.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
-import { TokenFile } from '../shared/auth/token-file.js';
+import { StoreTokens } from '../shared/auth/store-tokens.js';
+import { createStore } from '../shared/store/factory.js';
 import { openDynamoStore } from '../shared/store/dynamodb.js';
 import type { Running, UpOptions } from './up.js';
 
@@ -81,19 +82,13 @@ async function startServices(dataDir: string, stack: Stack, log: (line: string) 
  * The four functions in the runner, and their triggers: the Function URL front for the API,
  * the stream and SQS event-source mappings, a tick every 10 s. Returns the Function URL.
  */
-async function startFunctions(
-  dataDir: string,
-  services: Services,
-  apiTokens: string,
-  options: UpOptions,
-  stack: Stack,
-): Promise<{ url: string; caCert: string }> {
+async function startFunctions(dataDir: string, services: Services, options: UpOptions, stack: Stack): Promise<{ url: string; caCert: string }> {
   const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}) => {
     const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...services.env, ...env } });
     stack.push(() => f.close());
     return f;
   };
-  const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, { SKIFF_TOKENS: apiTokens });
+  const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000);
   const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000);
   const queue = fn('skiff-queue', 'functions/queue/handler.ts', 60_000);
   const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000);
@@ -130,6 +125,20 @@ async function startFunctions(
   return { url: front.url, caCert: tls.caCert };
 }
 
+/** The admin's token and one per node, kept in the table (`statictokens`), as `skiff token --store` keeps them. */
+async function issueTokens(storeUrl: string, nodes: string[]): Promise<{ admin: string; nodeTokens: Map<string, string> }> {
+  const store = await createStore(storeUrl);
+  try {
+    const tokens = new StoreTokens(store);
+    const admin = (await tokens.issue(ADMIN.user, ADMIN.groups, { replace: true, description: 'the admin kubeconfig (aws-local)' })).token;
+    const nodeTokens = new Map<string, string>();
+    for (const name of nodes) nodeTokens.set(`system:node:${name}`, (await tokens.issue(`system:node:${name}`, ['system:nodes'], { replace: true })).token);
+    return { admin, nodeTokens };
+  } finally {
+    await store.close();
+  }
+}
+
 export async function upAwsLocal(options: UpOptions, log: (line: string) => void = console.log): Promise<Running> {
   const dataDir = resolve(options.dataDir);
   // The emulated services are reached with the SDK from this process too; Lambda would run Node 22.
@@ -138,12 +147,10 @@ export async function upAwsLocal(options: UpOptions, log: (line: string) => void
   const stack = new Stack();
   try {
     const services = await startServices(dataDir, stack, log);
-    // Tokens the API function knows: the admin's and one per node, made before it starts.
-    const tokenFile = new TokenFile(join(dataDir, 'tokens.json'));
-    const admin = tokenFile.issue(ADMIN.user, ADMIN.groups, { replace: true, description: 'the admin kubeconfig (aws-local)' }).token;
+    // Tokens in the table, as in the cloud: the admin's and one per node, made before the API starts.
     const names = Array.from({ length: options.nodes }, (_, i) => `local-${i}`);
-    const nodeTokens = new Map(names.map((name) => [`system:node:${name}`, tokenFile.issue(`system:node:${name}`, ['system:nodes'], { replace: true }).token]));
-    const { url, caCert } = await startFunctions(dataDir, services, JSON.stringify(tokenFile.list()), options, stack);
+    const { admin, nodeTokens } = await issueTokens(services.env.SKIFF_STORE_URL, names);
+    const { url, caCert } = await startFunctions(dataDir, services, options, stack);
     const kubeconfigPath = join(dataDir, 'kubeconfig');
     writeKubeconfig(kubeconfigPath, { server: url, caCert, token: admin });
     log(`api       ${url} (a Function URL front on the API function)`);

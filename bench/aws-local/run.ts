@@ -23,7 +23,7 @@ import { startDynamoDbLocal } from '../../emulators/dynamodb-local.js';
 import { startFunctionUrl } from '../../emulators/function-url.js';
 import { LambdaFunction } from '../../emulators/lambda-runner.js';
 import { ensureTls } from '../../functions/api/tls.js';
-import { hashToken } from '../../shared/auth/tokens.js';
+import { StoreTokens } from '../../shared/auth/store-tokens.js';
 import { openDynamoStore } from '../../shared/store/dynamodb.js';
 import { type Target, startBenchServer } from '../support/server.js';
 import { bundleFunction } from '../../emulators/bundle.js';
@@ -105,14 +105,14 @@ async function main() {
 
   const local = await startDynamoDbLocal();
   cleanups.push(() => local.stop());
-  const token = 'bench-aws-local-token';
   const env = {
     SKIFF_STORE_URL: local.storeUrl('skiff-state'),
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
-    SKIFF_TOKENS: JSON.stringify([{ sha256: hashToken(token), user: 'bench', groups: ['system:masters'] }]),
   };
-  await (await openDynamoStore({ tableName: 'skiff-state', endpoint: local.endpoint, region: 'us-east-1', createTable: true })).close();
+  const store = await openDynamoStore({ tableName: 'skiff-state', endpoint: local.endpoint, region: 'us-east-1', createTable: true });
+  const { token } = await new StoreTokens(store).issue('bench', ['system:masters']);
+  await store.close();
 
   console.log(`init duration over ${COLD_STARTS} cold starts of the bundled API function ...`);
   const cold = new LambdaFunction({

@@ -4,14 +4,15 @@
  * streamed (`streamHandle`), so a watch sends each event as it happens. A watch ends before the
  * function's timeout: at the client's `timeoutSeconds`, and at the latest after
  * SKIFF_MAX_WATCH_SECONDS (default 840 s, under Lambda's 900 s); clients resume from their
- * resourceVersion, as client-go's reflector does. Tokens come from SKIFF_TOKENS, a JSON list
- * of { sha256, user, groups } records. With SKIFF_KMS_KEY_ID, Secrets are sealed under that KMS
- * key before they reach the table.
+ * resourceVersion, as client-go's reflector does. Static tokens are kept in the table
+ * (`skiff token create --store dynamodb://<table>`), read again every few seconds; the
+ * ServiceAccount signing keys are there too. With SKIFF_KMS_KEY_ID, Secrets are sealed under that
+ * KMS key before they reach the table.
  */
 import { streamHandle } from 'hono/aws-lambda';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
-import { TokenAuthenticator, type TokenRecord } from '../../shared/auth/tokens.js';
+import { StoreTokens } from '../../shared/auth/store-tokens.js';
 import { Registry } from '../../shared/api/registry.js';
 import { storeFromEnv } from '../environment.js';
 import { createApp } from './app.js';
@@ -21,12 +22,13 @@ const tokens = new ServiceAccountTokens(store, { issuer: process.env.SKIFF_ISSUE
 // Idempotent: the first cold start makes default, kube-system, kube-public and kube-node-lease,
 // the default roles and the signing key; the others only read them, at once, not in turn.
 await Promise.all([new Registry(store).ensureSystemNamespaces(), reconcileBootstrapPolicy(store), tokens.rotate()]);
-const auth = new TokenAuthenticator(JSON.parse(process.env.SKIFF_TOKENS ?? '[]') as TokenRecord[]);
+const staticTokens = new StoreTokens(store);
 
 export const handler = streamHandle(
   createApp({
     store,
-    authenticate: (token) => auth.authenticate(token) ?? tokens.authenticate(token),
+    // A JWT (dots) is a ServiceAccount token; the others are static, looked up in the table's copy.
+    authenticate: (token) => (token.includes('.') ? tokens.authenticate(token) : staticTokens.authenticate(token)),
     ...clusterAuthorization(store),
     tokens,
     maxWatchSeconds: Number(process.env.SKIFF_MAX_WATCH_SECONDS ?? 840),

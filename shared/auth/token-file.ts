@@ -6,15 +6,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileStamp, writeFileAtomically } from '../files.js';
-import { type TokenRecord, TokenAuthenticator, hashToken, newToken, tokenId } from './tokens.js';
+import { type IssueOptions, type TokenRecord, TokenAuthenticator, issueRecord, withoutToken } from './tokens.js';
 
-export interface IssueOptions {
-  /** The token stops working after this many seconds (default: never). */
-  ttlSeconds?: number;
-  description?: string;
-  /** Revoke the user's other tokens first (a node that registers again gets a new one, the old ones die). */
-  replace?: boolean;
-}
+export type { IssueOptions } from './tokens.js';
 
 export class TokenFile {
   readonly auth: TokenAuthenticator;
@@ -32,28 +26,17 @@ export class TokenFile {
   /** Makes a token for `user`, stores its hash, and returns it (the only time it is seen). */
   issue(user: string, groups: string[], options: IssueOptions = {}): { token: string; record: TokenRecord } {
     this.reload();
-    const token = newToken();
-    const at = this.now();
-    const record: TokenRecord = {
-      sha256: hashToken(token),
-      user,
-      groups,
-      createdAt: new Date(at).toISOString(),
-      ...(options.ttlSeconds !== undefined ? { expiresAt: new Date(at + options.ttlSeconds * 1000).toISOString() } : {}),
-      ...(options.description ? { description: options.description } : {}),
-    };
-    const kept = this.auth.records().filter((r) => !(options.replace && r.user === user));
-    this.write([...kept, record]);
+    const { token, record, records } = issueRecord(this.auth.records(), user, groups, options, this.now());
+    this.write(records);
     return { token, record };
   }
 
   /** Revokes the token with this id (or unique id prefix); false if none matches. */
   revoke(id: string): boolean {
     this.reload();
-    const matching = this.auth.records().filter((r) => tokenId(r).startsWith(id));
-    if (matching.length !== 1 || id.length < 6) return false;
-    this.write(this.auth.records().filter((r) => r !== matching[0]));
-    return true;
+    const kept = withoutToken(this.auth.records(), id);
+    if (kept) this.write(kept);
+    return kept !== undefined;
   }
 
   /** Revokes every token of `user` (a node that is deleted); the number revoked. */

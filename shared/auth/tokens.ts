@@ -30,6 +30,41 @@ export function newToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
+export interface IssueOptions {
+  /** The token stops working after this many seconds (default: never). */
+  ttlSeconds?: number;
+  description?: string;
+  /** Revoke the user's other tokens first (a node that registers again gets a new one, the old ones die). */
+  replace?: boolean;
+}
+
+/** A new token for `user` and the records that keep it (with `replace`, without the user's others). */
+export function issueRecord(
+  records: TokenRecord[],
+  user: string,
+  groups: string[],
+  options: IssueOptions,
+  at: number,
+): { token: string; record: TokenRecord; records: TokenRecord[] } {
+  const token = newToken();
+  const record: TokenRecord = {
+    sha256: hashToken(token),
+    user,
+    groups,
+    createdAt: new Date(at).toISOString(),
+    ...(options.ttlSeconds !== undefined ? { expiresAt: new Date(at + options.ttlSeconds * 1000).toISOString() } : {}),
+    ...(options.description ? { description: options.description } : {}),
+  };
+  return { token, record, records: [...records.filter((r) => !(options.replace && r.user === user)), record] };
+}
+
+/** The records without the one token whose id starts with `id` (6 characters at least); undefined if not exactly one matches. */
+export function withoutToken(records: TokenRecord[], id: string): TokenRecord[] | undefined {
+  const matching = records.filter((r) => tokenId(r).startsWith(id));
+  if (matching.length !== 1 || id.length < 6) return undefined;
+  return records.filter((r) => r !== matching[0]);
+}
+
 const MAX_VERIFIED = 1024;
 
 export class TokenAuthenticator {

@@ -13,12 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFunctionUrl, type FunctionUrl } from '../../emulators/function-url.js';
 import { LambdaFunction } from '../../emulators/lambda-runner.js';
 import { ensureTls } from '../../functions/api/tls.js';
-import { hashToken } from '../../shared/auth/tokens.js';
+import { StoreTokens } from '../../shared/auth/store-tokens.js';
 import { openDynamoStore } from '../../shared/store/dynamodb.js';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../../emulators/dynamodb-local.js';
 import { until } from '../support/until.js';
 
-const TOKEN = 'function-url-admin-token';
+/** The admin's token, kept in the table as the API function reads it. */
+let TOKEN: string;
 let dir: string;
 let local: DynamoDbLocal;
 const opened: { close(): Promise<void> }[] = [];
@@ -27,7 +28,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'skiff-function-url-'));
   local = await startDynamoDbLocal();
   // The table is the infrastructure's to make; the functions never make it.
-  await (await openDynamoStore({ tableName: 'skiff-state', endpoint: local.endpoint, region: 'us-east-1', createTable: true })).close();
+  const store = await openDynamoStore({ tableName: 'skiff-state', endpoint: local.endpoint, region: 'us-east-1', createTable: true });
+  TOKEN = (await new StoreTokens(store).issue('ci', ['system:masters'])).token;
+  await store.close();
 }, 90_000);
 afterAll(async () => {
   for (const o of opened.reverse()) await o.close();
@@ -44,7 +47,6 @@ function apiFunction(extra: Partial<ConstructorParameters<typeof LambdaFunction>
       SKIFF_STORE_URL: local.storeUrl('skiff-state'),
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
-      SKIFF_TOKENS: JSON.stringify([{ sha256: hashToken(TOKEN), user: 'ci', groups: ['system:masters'] }]),
       SKIFF_MAX_WATCH_SECONDS: '20',
     },
     ...extra,

@@ -53,18 +53,18 @@ describe('static tokens', () => {
     try {
       const lines: string[] = [];
       expect(
-        token(['create', '--user', 'release-bot', '--group', 'ci', '--ttl', '2h', '--description', 'releases', '--data-dir', dir], (l) => lines.push(l)),
+        await token(['create', '--user', 'release-bot', '--group', 'ci', '--ttl', '2h', '--description', 'releases', '--data-dir', dir], (l) => lines.push(l)),
       ).toBe(0);
       const value = lines[0];
       await until('the new token is known', async () => serving.auth.authenticate(value)?.name === 'release-bot');
       const listed: string[] = [];
-      token(['list', '--data-dir', dir], (l) => listed.push(l));
+      await token(['list', '--data-dir', dir], (l) => listed.push(l));
       expect(listed[0]).toMatch(/^ID\s+USER\s+GROUPS\s+CREATED\s+EXPIRES\s+DESCRIPTION$/);
       expect(listed[1]).toMatch(/^[0-9a-f]{12}\s+release-bot\s+ci\s+\S+Z\s+\S+Z\s+releases$/);
-      token(['revoke', listed[1].slice(0, 12), '--data-dir', dir], () => undefined);
+      await token(['revoke', listed[1].slice(0, 12), '--data-dir', dir], () => undefined);
       await until('the revoked token is refused', async () => serving.auth.authenticate(value) === undefined);
-      expect(() => token(['create', '--user', 'system:node:x', '--data-dir', dir], () => undefined)).toThrow(/system: space/);
-      expect(() => token(['revoke', 'ffffffffffff', '--data-dir', dir], () => undefined)).toThrow(/no single token/);
+      await expect(token(['create', '--user', 'system:node:x', '--data-dir', dir], () => undefined)).rejects.toThrow(/system: space/);
+      await expect(token(['revoke', 'ffffffffffff', '--data-dir', dir], () => undefined)).rejects.toThrow(/no single token/);
     } finally {
       serving.close();
     }
