@@ -39,6 +39,11 @@ export interface LocalProviderOptions {
   leaseIntervalMs?: number;
   backoffInitialMs?: number;
   log?: (line: string) => void;
+  /**
+   * Told each kubelet's new log-server credential before the kubelet starts, for an API that does
+   * not live in this process (the AWS shape keeps them in its table).
+   */
+  publishServingToken?: (node: string, token: string) => Promise<void>;
 }
 
 interface Entry {
@@ -111,6 +116,7 @@ export class LocalCloudProvider implements CloudProvider {
     const dir = this.nodeDir(request.name);
     mkdirSync(dir, { recursive: true });
     const { tokenFile, servingTokenFile, range, address, tls } = this.credentials(request.name, dir);
+    await this.options.publishServingToken?.(request.name, this.servingTokens.get(request.name) as string);
     const labels = {
       'topology.kubernetes.io/zone': request.zone,
       'node.kubernetes.io/instance-type': request.instanceType,

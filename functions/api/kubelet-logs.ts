@@ -22,14 +22,20 @@ const PASSED = ['follow', 'tailLines', 'sinceSeconds', 'previous', 'timestamps',
  * Node written by hand, pointing anywhere, gets nothing from it). Undefined: the kubelets ask
  * for none (a kubelet tested alone).
  */
-export type KubeletCredentials = (nodeName: string) => string | undefined;
+export type KubeletCredentials = (nodeName: string) => string | undefined | Promise<string | undefined>;
 
-/**
- * `options.caFile`: the CA that signed the kubelets' serving certificates. Given, kubelets are
- * reached only over HTTPS whose certificate that CA signed for the node's address (pinned: the
- * system's CAs are not trusted); a kubelet that serves anything else is not answered.
- */
-export function kubeletLogs(store: Store, credentialFor: KubeletCredentials | undefined, options: { caFile?: string } = {}): LogProvider {
+export interface KubeletLogsOptions {
+  /**
+   * The CA that signed the kubelets' serving certificates, from a file or read when needed (the
+   * AWS shape keeps it in the table). Given, kubelets are reached only over HTTPS whose
+   * certificate that CA signed for the node's address (pinned: the system's CAs are not
+   * trusted); a kubelet that serves anything else is not answered.
+   */
+  caFile?: string;
+  ca?: () => Promise<string | undefined>;
+}
+
+export function kubeletLogs(store: Store, credentialFor: KubeletCredentials | undefined, options: KubeletLogsOptions = {}): LogProvider {
   let ca: string | undefined;
   return async (pod: KubeObject, query) => {
     const name = pod.metadata.name ?? '';
@@ -48,11 +54,14 @@ export function kubeletLogs(store: Store, credentialFor: KubeletCredentials | un
     const address = status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
     const port = status?.daemonEndpoints?.kubeletEndpoint?.Port;
     if (!address || !port) throw badRequest(`the kubelet of node ${nodeName} does not serve logs`);
-    const token = credentialFor?.(nodeName);
+    const token = await credentialFor?.(nodeName);
     if (credentialFor && !token) throw badRequest(`the kubelet of node ${nodeName} is not one this cluster started: no credential to reach it`);
     const params = new URLSearchParams();
     for (const key of PASSED) if (query[key] !== undefined) params.set(key, String(query[key]));
     if (options.caFile) ca ??= readFileSync(options.caFile, 'utf8');
+    if (options.ca) ca ??= await options.ca();
+    // Asked to pin a CA and none is known: never fall back to plain HTTP.
+    if (options.ca && !ca) throw badRequest(`no cluster CA is known, so the kubelet of node ${nodeName} cannot be reached securely`);
     const url = `${ca ? 'https' : 'http'}://${address}:${port}/containerLogs/${encodeURIComponent(pod.metadata.namespace ?? '')}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${params}`;
     let res: IncomingMessage;
     try {

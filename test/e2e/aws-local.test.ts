@@ -2,7 +2,8 @@
  * `skiff up --shape aws-local` (`npm start -- --shape aws-local`) as a user runs it: the four
  * functions in the Lambda runner behind DynamoDB Local, its stream mapping, the SQS emulator
  * and the Function URL front, with a local worker. kubectl sees the node Ready, rolls out a
- * Deployment and watches its pods through the Function URL; SIGTERM stops everything.
+ * Deployment, watches its pods and reads and follows their logs through the Function URL (the
+ * API function reaches the kubelet with what the table keeps); SIGTERM stops everything.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('skiff up --shape aws-local', () => {
-  it('serves kubectl through the Function URL: a Ready node, a rollout, a watch; stops on SIGTERM', async () => {
+  it('serves kubectl through the Function URL: a Ready node, a rollout, a watch, logs; stops on SIGTERM', async () => {
     const skiff = await startSkiffUp(join(dir, 'data'), ['--shape', 'aws-local', '--nodes', '1', '--runtime', 'process', '--lease-interval-ms', '2000']);
     try {
       expect(skiff.output()).toMatch(/api\s+https:\/\/127\.0\.0\.1:\d+ \(a Function URL front on the API function\)/);
@@ -22,7 +23,8 @@ describe('skiff up --shape aws-local', () => {
         const r = await skiff.kubectl(['get', 'node', 'local-0', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
         return r.stdout === 'True';
       });
-      const created = await skiff.kubectl(['create', 'deployment', 'web', '--image=busybox', '--replicas=2', '--', 'sleep', '3600']);
+      const ticker = 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 1; done';
+      const created = await skiff.kubectl(['create', 'deployment', 'web', '--image=busybox', '--replicas=2', '--', 'sh', '-c', ticker]);
       expect(created.code, created.stderr).toBe(0);
       const rollout = await skiff.kubectl(['rollout', 'status', 'deployment/web', '--timeout=60s'], { timeoutMs: 70_000 });
       expect(rollout.code, rollout.stderr).toBe(0);
@@ -37,6 +39,15 @@ describe('skiff up --shape aws-local', () => {
       });
       const watched = await watch;
       for (const pod of pods) expect(watched.stdout).toContain(pod);
+
+      const logs = await skiff.kubectl(['logs', pods[0]]);
+      expect(logs.code, logs.stderr).toBe(0);
+      expect(logs.stdout).toMatch(/^tick 0$/m);
+      // -f streams: lines written after it started arrive while it runs.
+      const followed = await skiff.kubectl(['logs', '-f', '--tail=1', pods[0]], { timeoutMs: 4000 });
+      const ticks = [...followed.stdout.matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1]));
+      expect(ticks.length, followed.stdout + followed.stderr).toBeGreaterThanOrEqual(3);
+      expect(ticks).toEqual([...ticks].sort((a, b) => a - b));
     } finally {
       expect(await skiff.stop()).toBe(0);
     }
