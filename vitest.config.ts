@@ -1,8 +1,23 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The suites that run once per shape, unchanged (test/support/shape.ts): the kubectl e2e suite,
+ * the client-node suite and the controller convergence suite, against the embedded control plane
+ * and against the AWS shape on this machine (the functions behind the emulators).
+ */
+const BOTH_SHAPES = [
+  'test/e2e/kubectl-workflow.test.ts',
+  'test/e2e/kubectl-lifecycle.test.ts',
+  'test/e2e/kubectl-rollout.test.ts',
+  'test/e2e/kubectl-every-resource.test.ts',
+  'test/e2e/kubectl-explain.test.ts',
+  'test/e2e/kubectl-priorityclass.test.ts',
+  'test/e2e/client-node.test.ts',
+  'test/controllers/convergence.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Fails the run when a test leaves a process behind (see the file).
     globalSetup: ['test/support/leftovers.ts'],
     // Suites start real engines (SQLite files, DynamoDB Local, kubectl subprocesses);
@@ -11,5 +26,9 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    projects: [
+      { extends: true, test: { name: 'embedded', include: ['test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'aws-local', include: BOTH_SHAPES, env: { SKIFF_TEST_SHAPE: 'aws-local' } } },
+    ],
   },
 });

@@ -10,9 +10,9 @@
  * - a tick every 10 seconds into the tick function;
  * - the API function behind a Function URL front on HTTPS (the cluster CA in `<data-dir>/pki`).
  *
- * Local workers (kubelet processes) join as in the embedded shape. What is not here yet: pod
- * logs through the API function, and tokens and cluster state kept in the table rather than
- * handed to the API function at start (issue 12).
+ * Local workers (kubelet processes) join as in the embedded shape. Tokens are kept in the table,
+ * as in the cloud, with the cluster CA's certificate and each kubelet's log credential, so
+ * `kubectl logs` goes through the API function to the kubelet.
  */
 import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -28,10 +28,29 @@ import { writeKubeconfig } from '../functions/api/kubeconfig.js';
 import { ensureTls } from '../functions/api/tls.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
+import { putClusterCa, putKubeletCredential } from '../shared/auth/cluster-state.js';
 import { StoreTokens } from '../shared/auth/store-tokens.js';
 import { createStore } from '../shared/store/factory.js';
 import { openDynamoStore } from '../shared/store/dynamodb.js';
+import type { Store } from '../shared/store/types.js';
 import type { Running, UpOptions } from './up.js';
+
+/** The shape's settings beyond `skiff up`'s: tests shorten watches, bookmarks and the tick. */
+export interface AwsLocalOptions extends UpOptions {
+  maxWatchSeconds?: number;
+  watchBookmarkIntervalMs?: number;
+  /** How often the tick function runs (default 10 s; the cloud's schedule is every minute). */
+  tickIntervalMs?: number;
+  /** Keep the table in memory rather than in `<data-dir>/dynamodb` (tests: faster, nothing kept). */
+  inMemory?: boolean;
+}
+
+export interface AwsLocalRunning extends Running {
+  /** The table as a store URL (DynamoDB Local's endpoint in it), for a process beside the functions. */
+  storeUrl: string;
+  adminToken: string;
+  caCert: string;
+}
 
 const TABLE = 'skiff-state';
 const ADMIN = { user: 'skiff-admin', groups: ['system:masters'] };
@@ -58,12 +77,13 @@ interface Services {
 }
 
 /** DynamoDB Local with the table (made once, before any function runs: the infrastructure's job), and the SQS emulator. */
-async function startServices(dataDir: string, stack: Stack, log: (line: string) => void): Promise<Services> {
-  mkdirSync(join(dataDir, 'dynamodb'), { recursive: true, mode: 0o700 });
-  const dynamo = await startDynamoDbLocal({ dbPath: join(dataDir, 'dynamodb') });
+async function startServices(dataDir: string, inMemory: boolean, stack: Stack, log: (line: string) => void): Promise<Services> {
+  const dbPath = inMemory ? undefined : join(dataDir, 'dynamodb');
+  if (dbPath) mkdirSync(dbPath, { recursive: true, mode: 0o700 });
+  const dynamo = await startDynamoDbLocal({ dbPath });
   stack.push(() => dynamo.stop());
   await (await openDynamoStore({ tableName: TABLE, endpoint: dynamo.endpoint, region: 'us-east-1', createTable: true })).close();
-  log(`dynamodb  ${dynamo.endpoint} (table ${TABLE}, kept in ${join(dataDir, 'dynamodb')})`);
+  log(`dynamodb  ${dynamo.endpoint} (table ${TABLE}, ${dbPath ? `kept in ${dbPath}` : 'in memory'})`);
   const sqs = await startFakeSqs();
   stack.push(() => sqs.close());
   const queueUrl = sqs.createQueue('skiff-work');
@@ -78,20 +98,39 @@ async function startServices(dataDir: string, stack: Stack, log: (line: string) 
   return { env, dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint, queueUrl, streamArn: await dynamo.streamArn(TABLE) };
 }
 
+const defined = (entries: [string, number | undefined][]) =>
+  Object.fromEntries(entries.filter((e): e is [string, number] => e[1] !== undefined).map(([k, v]) => [k, String(v)]));
+
+/** The API function's settings, as the environment variables it reads. */
+function apiEnv(options: AwsLocalOptions): Record<string, string> {
+  return defined([
+    ['SKIFF_MAX_WATCH_SECONDS', options.maxWatchSeconds],
+    ['SKIFF_WATCH_BOOKMARK_SECONDS', options.watchBookmarkIntervalMs === undefined ? undefined : options.watchBookmarkIntervalMs / 1000],
+  ]);
+}
+
+/** The controllers' settings (`controllerOptions` in functions/environment.ts reads them). */
+function controllerEnv(options: AwsLocalOptions): Record<string, string> {
+  return defined([
+    ['SKIFF_NODE_GRACE_SECONDS', options.nodeGraceSeconds],
+    ['SKIFF_EVICTION_SECONDS', options.evictionSeconds],
+  ]);
+}
+
 /**
  * The four functions in the runner, and their triggers: the Function URL front for the API,
  * the stream and SQS event-source mappings, a tick every 10 s. Returns the Function URL.
  */
-async function startFunctions(dataDir: string, services: Services, options: UpOptions, stack: Stack): Promise<{ url: string; caCert: string }> {
+async function startFunctions(dataDir: string, services: Services, options: AwsLocalOptions, stack: Stack): Promise<{ url: string; caCert: string }> {
   const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}) => {
     const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...services.env, ...env } });
     stack.push(() => f.close());
     return f;
   };
-  const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000);
-  const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000);
-  const queue = fn('skiff-queue', 'functions/queue/handler.ts', 60_000);
-  const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000);
+  const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, apiEnv(options));
+  const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000, controllerEnv(options));
+  const queue = fn('skiff-queue', 'functions/queue/handler.ts', 60_000, controllerEnv(options));
+  const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000, controllerEnv(options));
 
   const tls = ensureTls(join(dataDir, 'pki'));
   const front = await startFunctionUrl(api, { tls, port: options.port, host: options.host });
@@ -120,37 +159,39 @@ async function startFunctions(dataDir: string, services: Services, options: UpOp
     await queueMapping.stop();
     sqsClient.destroy();
   });
-  const ticker = setInterval(() => void tick.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event' }).catch(() => undefined), 10_000);
+  const ticker = setInterval(
+    () => void tick.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event' }).catch(() => undefined),
+    options.tickIntervalMs ?? 10_000,
+  );
   stack.push(async () => clearInterval(ticker));
   return { url: front.url, caCert: tls.caCert };
 }
 
 /** The admin's token and one per node, kept in the table (`statictokens`), as `skiff token --store` keeps them. */
-async function issueTokens(storeUrl: string, nodes: string[]): Promise<{ admin: string; nodeTokens: Map<string, string> }> {
-  const store = await createStore(storeUrl);
-  try {
-    const tokens = new StoreTokens(store);
-    const admin = (await tokens.issue(ADMIN.user, ADMIN.groups, { replace: true, description: 'the admin kubeconfig (aws-local)' })).token;
-    const nodeTokens = new Map<string, string>();
-    for (const name of nodes) nodeTokens.set(`system:node:${name}`, (await tokens.issue(`system:node:${name}`, ['system:nodes'], { replace: true })).token);
-    return { admin, nodeTokens };
-  } finally {
-    await store.close();
-  }
+async function issueTokens(store: Store, nodes: string[]): Promise<{ admin: string; nodeTokens: Map<string, string> }> {
+  const tokens = new StoreTokens(store);
+  const admin = (await tokens.issue(ADMIN.user, ADMIN.groups, { replace: true, description: 'the admin kubeconfig (aws-local)' })).token;
+  const nodeTokens = new Map<string, string>();
+  for (const name of nodes) nodeTokens.set(`system:node:${name}`, (await tokens.issue(`system:node:${name}`, ['system:nodes'], { replace: true })).token);
+  return { admin, nodeTokens };
 }
 
-export async function upAwsLocal(options: UpOptions, log: (line: string) => void = console.log): Promise<Running> {
+export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) => void = console.log): Promise<AwsLocalRunning> {
   const dataDir = resolve(options.dataDir);
   // The emulated services are reached with the SDK from this process too; Lambda would run Node 22.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const started = Date.now();
   const stack = new Stack();
   try {
-    const services = await startServices(dataDir, stack, log);
+    const services = await startServices(dataDir, options.inMemory ?? false, stack, log);
     // Tokens in the table, as in the cloud: the admin's and one per node, made before the API starts.
     const names = Array.from({ length: options.nodes }, (_, i) => `local-${i}`);
-    const { admin, nodeTokens } = await issueTokens(services.env.SKIFF_STORE_URL, names);
+    // This process's own view of the table: what it keeps there for the functions to read.
+    const state = await createStore(services.env.SKIFF_STORE_URL);
+    stack.push(() => state.close());
+    const { admin, nodeTokens } = await issueTokens(state, names);
     const { url, caCert } = await startFunctions(dataDir, services, options, stack);
+    await putClusterCa(state, caCert);
     const kubeconfigPath = join(dataDir, 'kubeconfig');
     writeKubeconfig(kubeconfigPath, { server: url, caCert, token: admin });
     log(`api       ${url} (a Function URL front on the API function)`);
@@ -175,6 +216,8 @@ export async function upAwsLocal(options: UpOptions, log: (line: string) => void
         },
         leaseIntervalMs: options.leaseIntervalMs,
         backoffInitialMs: options.backoffInitialMs,
+        // The API function reads each kubelet's log credential from the table.
+        publishServingToken: (node, token) => putKubeletCredential(state, node, token),
         log: (line) => log(`kubelet   ${line}`),
       });
       provider = p;
@@ -192,6 +235,9 @@ export async function upAwsLocal(options: UpOptions, log: (line: string) => void
     return {
       url,
       kubeconfigPath,
+      storeUrl: services.env.SKIFF_STORE_URL,
+      adminToken: admin,
+      caCert,
       provider,
       runtime,
       stop: () =>

@@ -36,9 +36,34 @@ export async function queueFromEnv(env: NodeJS.ProcessEnv = process.env): Promis
  */
 export const FUNCTION_CONTROLLERS: ControllerOptions = { scheduler: { coordination: 'claims' }, nodeLifecycle: { graceFromFirstLook: false } };
 
+/**
+ * The controllers' settings from the environment: `SKIFF_NODE_GRACE_SECONDS` (a node whose Lease
+ * is this old goes Unknown, default 40) and `SKIFF_EVICTION_SECONDS` (how long pods stay on an
+ * unreachable node, default 300), as `skiff up --node-grace-seconds --eviction-seconds`.
+ */
+export function controllerOptions(env: NodeJS.ProcessEnv = process.env): ControllerOptions {
+  const seconds = (name: string) => {
+    const value = env[name];
+    if (value === undefined || value === '') return undefined;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number of seconds, not "${value}"`);
+    return n;
+  };
+  const grace = seconds('SKIFF_NODE_GRACE_SECONDS');
+  return {
+    ...FUNCTION_CONTROLLERS,
+    nodeLifecycle: {
+      ...FUNCTION_CONTROLLERS.nodeLifecycle,
+      ...(grace !== undefined ? { gracePeriodMs: grace * 1000 } : {}),
+      ...(seconds('SKIFF_EVICTION_SECONDS') !== undefined ? { defaultTolerationSeconds: seconds('SKIFF_EVICTION_SECONDS') } : {}),
+    },
+  };
+}
+
 export async function controllersFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<{ controllers: Controller[]; queue?: Queue }> {
+  const options = controllerOptions(env);
   const [store, queue] = await Promise.all([storeFromEnv(env), queueFromEnv(env)]);
-  return { controllers: controllersFor(store, FUNCTION_CONTROLLERS), queue };
+  return { controllers: controllersFor(store, options), queue };
 }
 
 /**

@@ -4,7 +4,9 @@
  * streamed (`streamHandle`), so a watch sends each event as it happens. A watch ends before the
  * function's timeout: at the client's `timeoutSeconds`, and at the latest after
  * SKIFF_MAX_WATCH_SECONDS (default 840 s, under Lambda's 900 s); clients resume from their
- * resourceVersion, as client-go's reflector does. Static tokens are kept in the table
+ * resourceVersion, as client-go's reflector does. `kubectl logs` (and `-f`) streams from the
+ * pod's kubelet, reached over TLS pinned to the cluster CA with the node's own credential, both
+ * kept in the table. Static tokens are kept in the table
  * (`skiff token create --store dynamodb://<table>`), read again every few seconds; the
  * ServiceAccount signing keys are there too. With SKIFF_KMS_KEY_ID, Secrets are sealed under that
  * KMS key before they reach the table.
@@ -12,10 +14,12 @@
 import { streamHandle } from 'hono/aws-lambda';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
+import { clusterCa, kubeletCredential } from '../../shared/auth/cluster-state.js';
 import { StoreTokens } from '../../shared/auth/store-tokens.js';
 import { Registry } from '../../shared/api/registry.js';
 import { storeFromEnv } from '../environment.js';
 import { createApp } from './app.js';
+import { kubeletLogs } from './kubelet-logs.js';
 
 const store = await storeFromEnv();
 const tokens = new ServiceAccountTokens(store, { issuer: process.env.SKIFF_ISSUER });
@@ -31,6 +35,10 @@ export const handler = streamHandle(
     authenticate: (token) => (token.includes('.') ? tokens.authenticate(token) : staticTokens.authenticate(token)),
     ...clusterAuthorization(store),
     tokens,
+    // Pod logs from the pod's kubelet: its credential and the cluster CA (pinned) are in the table.
+    logs: kubeletLogs(store, (node) => kubeletCredential(store, node), { ca: () => clusterCa(store) }),
     maxWatchSeconds: Number(process.env.SKIFF_MAX_WATCH_SECONDS ?? 840),
+    // How often a quiet watch that asked for bookmarks gets one (default 10 s).
+    watchBookmarkIntervalMs: process.env.SKIFF_WATCH_BOOKMARK_SECONDS ? Number(process.env.SKIFF_WATCH_BOOKMARK_SECONDS) * 1000 : undefined,
   }),
 );

@@ -58,23 +58,44 @@ describe('@kubernetes/client-node', () => {
   it('a Watch with allowWatchBookmarks gets BOOKMARKs carrying the newest revision it has seen', async () => {
     const list = await core.listNamespacedConfigMap({ namespace: 'default' });
     const seen: { type: string; rv: string }[] = [];
-    const watch = new k8s.Watch(kc);
-    const request = await watch.watch(
-      '/api/v1/namespaces/default/configmaps',
-      { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true },
-      (type, obj: KubernetesObject) => seen.push({ type, rv: obj.metadata?.resourceVersion ?? '' }),
-      () => undefined,
-    );
+    // The server ends each watch after 2 s; resume from the newest revision seen, as a reflector does.
+    let from = list.metadata?.resourceVersion ?? '';
+    let stopped = false;
+    let current: { abort(): void } | undefined;
+    const watchOnce = async (): Promise<void> => {
+      const watch = new k8s.Watch(kc);
+      let done!: () => void;
+      const ended = new Promise<void>((r) => (done = r));
+      current = await watch.watch(
+        '/api/v1/namespaces/default/configmaps',
+        { resourceVersion: from, allowWatchBookmarks: true },
+        (type, obj: KubernetesObject) => {
+          from = obj.metadata?.resourceVersion ?? from;
+          seen.push({ type, rv: from });
+        },
+        () => done(),
+      );
+      await ended;
+    };
+    const watching = (async () => {
+      while (!stopped) await watchOnce().catch(() => new Promise((r) => setTimeout(r, 100)));
+    })();
     try {
       const created = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'bookmarked' } } });
-      const deadline = Date.now() + 10_000;
-      while (!seen.some((e) => e.type === 'BOOKMARK') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const bookmark = seen.find((e) => e.type === 'BOOKMARK')!;
-      expect(seen[0]).toEqual({ type: 'ADDED', rv: created.metadata?.resourceVersion });
-      expect(Number(bookmark.rv)).toBeGreaterThanOrEqual(Number(created.metadata?.resourceVersion));
-      await core.deleteNamespacedConfigMap({ name: 'bookmarked', namespace: 'default' });
+      const createdAt = Number(created.metadata?.resourceVersion);
+      // A bookmark may come before the create (a slow create, a quick bookmark); one must come after it.
+      const deadline = Date.now() + 30_000;
+      while (!seen.some((e) => e.type === 'BOOKMARK' && Number(e.rv) >= createdAt) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(seen.filter((e) => e.type !== 'BOOKMARK')[0]).toEqual({ type: 'ADDED', rv: created.metadata?.resourceVersion });
+      const bookmarks = seen.filter((e) => e.type === 'BOOKMARK').map((e) => Number(e.rv));
+      expect(Math.max(...bookmarks)).toBeGreaterThanOrEqual(createdAt);
+      // Bookmarks never go back in time.
+      expect(bookmarks).toEqual([...bookmarks].sort((a, b) => a - b));
     } finally {
-      request.abort();
+      stopped = true;
+      current?.abort();
+      await Promise.race([watching, new Promise((r) => setTimeout(r, 3000))]);
+      await core.deleteNamespacedConfigMap({ name: 'bookmarked', namespace: 'default' }).catch(() => undefined);
     }
   });
 

@@ -37,7 +37,7 @@ describe('kubectl get, every resource', () => {
     expect(out.trim().split('\n').sort()).toEqual(['namespace/default', 'namespace/kube-node-lease', 'namespace/kube-public', 'namespace/kube-system']);
   });
 
-  it('pods/log answers a clear error until a kubelet serves logs', async () => {
+  it('pods/log answers a clear error when no kubelet can serve them', async () => {
     await cluster.api('/api/v1/namespaces/default/pods', {
       method: 'POST',
       body: JSON.stringify({ metadata: { name: 'quiet' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } }),
@@ -45,6 +45,8 @@ describe('kubectl get, every resource', () => {
     });
     const r = await cluster.kubectl(['logs', 'quiet']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('no kubelet serves logs in this cluster yet');
+    // Embedded with no kubelets, the API has no log source at all; in the AWS shape it has one,
+    // and the pod, never scheduled, has no kubelet to ask (kube-apiserver's words).
+    expect(r.stderr).toMatch(/Error from server \(BadRequest\): .*(no kubelet serves logs in this cluster yet|pod quiet does not have a host assigned)/);
   });
 });

@@ -1,6 +1,8 @@
 /**
  * Starts the API server over a fresh SQLite store in a temp dir, and runs the real kubectl
- * against it with its own kubeconfig and discovery cache.
+ * against it with its own kubeconfig and discovery cache. Under SKIFF_TEST_SHAPE=aws-local
+ * (the vitest project of that name), the same clusters are the AWS shape on this machine
+ * (test/support/aws-local-cluster.ts), so the same test files run against both.
  */
 import { spawn } from 'node:child_process';
 import { request } from 'node:https';
@@ -9,9 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../../functions/api/server.js';
 import { SimCloudProvider } from '../../shared/cloud/sim.js';
-import { startControlPlane, type ControlPlane } from '../../shared/control-plane.js';
+import { startControlPlane } from '../../shared/control-plane.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
 import type { Store } from '../../shared/store/types.js';
+import { startAwsLocalCluster } from './aws-local-cluster.js';
+import { TEST_SHAPE } from './shape.js';
 
 export interface TestCluster {
   server: ApiServer;
@@ -47,9 +51,28 @@ export interface KubectlResult {
 }
 
 export async function startTestCluster(options: Partial<ApiServerOptions> = {}): Promise<TestCluster> {
+  if (TEST_SHAPE === 'aws-local') return startAwsLocalCluster(options);
   const dir = mkdtempSync(join(tmpdir(), 'skiff-api-test-'));
   const store = options.store ?? openSqliteStore({ path: join(dir, 'skiff.db') });
   const server = await startApiServer({ store, dataDir: join(dir, 'data'), port: 0, ...options });
+  return {
+    ...clientsFor(server, dir),
+    server,
+    store,
+    dir,
+    async stop() {
+      await server.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** kubectl (its own kubeconfig and discovery cache) and HTTPS requests against an API. */
+export function clientsFor(
+  server: Pick<ApiServer, 'url' | 'kubeconfigPath' | 'adminToken' | 'caCert'>,
+  dir: string,
+): Pick<TestCluster, 'kubectl' | 'kubectlOk' | 'api'> {
   const env = { ...process.env, KUBECONFIG: server.kubeconfigPath, KUBECACHEDIR: join(dir, 'kube-cache'), HOME: dir };
   const kubectl: TestCluster['kubectl'] = (args, opts = {}) =>
     new Promise((resolve) => {
@@ -89,38 +112,25 @@ export async function startTestCluster(options: Partial<ApiServerOptions> = {}):
       req.setTimeout(30_000, () => req.destroy(new Error(`request to ${path} timed out`)));
       req.end(init.body);
     });
-  return {
-    server,
-    store,
-    dir,
-    kubectl,
-    kubectlOk,
-    api,
-    async stop() {
-      await server.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { kubectl, kubectlOk, api };
 }
 
 /** An API server with the controllers of `skiff up` running on `nodes` simulated nodes. */
 export interface ControlledCluster extends TestCluster {
   cloud: SimCloudProvider;
-  plane: ControlPlane;
 }
 
 export async function startControlledCluster(nodes = 2): Promise<ControlledCluster> {
   const cluster = await startTestCluster();
   const cloud = new SimCloudProvider(cluster.store, { leaseIntervalMs: 60_000 });
   for (let i = 0; i < nodes; i++) await cloud.create({ name: `sim-${i}`, instanceType: 'sim.large', zone: 'sim-a' });
-  const plane = await startControlPlane({ store: cluster.store });
+  // In the AWS shape the functions are the controllers: nothing more runs here.
+  const plane = TEST_SHAPE === 'aws-local' ? undefined : await startControlPlane({ store: cluster.store });
   return {
     ...cluster,
     cloud,
-    plane,
     async stop() {
-      await plane.stop();
+      await plane?.stop();
       await cloud.close();
       await cluster.stop();
     },
