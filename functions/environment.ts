@@ -60,10 +60,10 @@ export function controllerOptions(env: NodeJS.ProcessEnv = process.env): Control
   };
 }
 
-export async function controllersFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<{ controllers: Controller[]; queue?: Queue }> {
+export async function controllersFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<{ controllers: Controller[]; queue?: Queue; store: Store }> {
   const options = controllerOptions(env);
   const [store, queue] = await Promise.all([storeFromEnv(env), queueFromEnv(env)]);
-  return { controllers: controllersFor(store, options), queue };
+  return { controllers: controllersFor(store, options), queue, store };
 }
 
 /**
@@ -92,14 +92,16 @@ export async function requeue(queue: Queue | undefined, result: DispatchResult):
  * invocation (the cold start) and kept for the warm ones; a cold start that failed is tried
  * again by the next invocation.
  */
-export function withControllers<E, R>(handle: (event: E, controllers: Controller[], queue: Queue | undefined) => Promise<R>): (event: E) => Promise<R> {
+export function withControllers<E, R>(
+  handle: (event: E, controllers: Controller[], queue: Queue | undefined, store: Store) => Promise<R>,
+): (event: E) => Promise<R> {
   let ready: ReturnType<typeof controllersFromEnv> | undefined;
   return async (event) => {
     ready ??= controllersFromEnv().catch((err: unknown) => {
       ready = undefined;
       throw err;
     });
-    const { controllers, queue } = await ready;
-    return handle(event, controllers, queue);
+    const { controllers, queue, store } = await ready;
+    return handle(event, controllers, queue, store);
   };
 }

@@ -5,7 +5,8 @@
  * - `Stream`: the table's stream -> the controllers, partial batch responses, retried with
  *   bisection, and the records that exhaust their retries to the failure queue;
  * - `Queue`: delayed work -> reconciles, partial batch responses;
- * - `Tick`: every minute, the time-based checks (node grace, deadlines).
+ * - `Tick`: every minute, the time-based checks (node grace, deadlines); daily, a re-encryption
+ *   pass over the Secrets.
  */
 import type { Network } from './network';
 import { queueUrl, type Queues } from './queues';
@@ -65,7 +66,10 @@ export function functions(net: Network, state: Storage, q: Queues) {
   );
   q.requeue.subscribe(queue.arn, { batch: { size: settings.queueBatchSize, partialResponses: true } });
 
-  const tick = new sst.aws.Cron('Tick', { schedule: settings.tickSchedule, function: controller(handlers.tick) });
+  // One tick function on two schedules: the time-based checks, and the daily re-encryption pass.
+  const tick = new sst.aws.Function('Tick', controller(handlers.tick));
+  new sst.aws.Cron('TickSchedule', { schedule: settings.tickSchedule, function: tick.arn });
+  new sst.aws.Cron('ReencryptSchedule', { schedule: settings.reencryptSchedule, function: tick.arn, event: { reencrypt: true } });
 
   return { api, stream, queue, tick };
 }

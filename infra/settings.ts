@@ -24,6 +24,8 @@ export const settings = {
   queueBatchSize: 10,
   /** The floor under delayed work: time-based checks (node grace, deadlines) at least this often. */
   tickSchedule: 'rate(1 minute)',
+  /** Secrets not sealed under the current KMS key are sealed again this often (a pass reads them all). */
+  reencryptSchedule: 'rate(1 day)',
   /** IteratorAge above this (ms) means the controllers lag the API by more than a minute. */
   iteratorAgeAlarmMs: 60_000,
   /** The kubelet's port, reached by the API for logs (and later exec and port-forward). */

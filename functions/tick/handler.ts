@@ -4,10 +4,18 @@
  * grace checks the controllers ask for, and this tick is the floor under them: it resyncs every
  * key of the controllers that say time matters to them (`Controller.periodic`), so a silent
  * node goes NotReady even if a delayed message was lost.
+ *
+ * On a second, slower schedule (`{ "reencrypt": true }`, daily), it runs one re-encryption pass:
+ * every Secret (and its history) not sealed under the current KMS key is sealed again, so a
+ * cluster moved to a new key, or one that had Secrets before it had a key, ends with every
+ * Secret under the current one.
  */
 import { reconcileAll } from '../../shared/controllers/dispatch.js';
 import type { Controller } from '../../shared/controllers/types.js';
+import { SealedStore } from '../../shared/encryption/sealed-store.js';
+import { type PassResult, reencryptPass } from '../../shared/encryption/reencrypt.js';
 import type { Queue } from '../../shared/queue/types.js';
+import type { Store } from '../../shared/store/types.js';
 import { requeue, withControllers } from '../environment.js';
 
 export interface TickResult {
@@ -25,4 +33,15 @@ export async function handleTick(controllers: Controller[], queue: Queue | undef
   return { reconciled: result.reconciled, failed: result.failures.length };
 }
 
-export const handler = withControllers((_event: unknown, controllers, queue) => handleTick(controllers, queue));
+/** One re-encryption pass, when Secrets are sealed at all (SKIFF_KMS_KEY_ID). */
+export async function handleReencrypt(store: Store): Promise<PassResult & { sealed: boolean }> {
+  if (!(store instanceof SealedStore)) return { sealed: false, objects: 0, history: 0 };
+  const result = await reencryptPass(store);
+  console.log(`[tick] re-encryption: ${result.objects} objects and ${result.history} history entries sealed again`);
+  return { sealed: true, ...result };
+}
+
+export const handler = withControllers(
+  (event: { reencrypt?: boolean } | undefined, controllers, queue, store): Promise<TickResult | (PassResult & { sealed: boolean })> =>
+    event?.reencrypt ? handleReencrypt(store) : handleTick(controllers, queue),
+);

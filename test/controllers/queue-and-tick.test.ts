@@ -4,13 +4,18 @@
  * shape into reconciles with partial batch responses, and the tick function resyncs what time
  * alone changes: a node whose Lease stopped goes NotReady through the tick alone.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeSqs, type FakeSqs } from '../../emulators/sqs.js';
-import { FUNCTION_CONTROLLERS, storeUrl } from '../../functions/environment.js';
+import { FUNCTION_CONTROLLERS, controllerOptions, storeUrl } from '../../functions/environment.js';
 import { handleQueue, type SqsEvent } from '../../functions/queue/handler.js';
 import { handleStream } from '../../functions/stream/handler.js';
-import { handleTick } from '../../functions/tick/handler.js';
+import { handleReencrypt, handleTick } from '../../functions/tick/handler.js';
+import { LocalKeyring } from '../../shared/encryption/keyring.js';
+import { SealedStore } from '../../shared/encryption/sealed-store.js';
 import { requeueKey } from '../../shared/controllers/dispatch.js';
 import { controllersFor } from '../../shared/control-plane.js';
 import type { Controller } from '../../shared/controllers/types.js';
@@ -135,5 +140,39 @@ describe('the queue and tick functions', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('on its daily schedule seals again every Secret not under the current key, and reads the controllers’ settings', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-tick-reencrypt-'));
+    const inner = openSqliteStore({ path: join(dir, 'skiff.db') });
+    try {
+      // A Secret written before Secrets were sealed.
+      await inner.create('secrets', {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'early', namespace: 'default' },
+        data: { k: 'dmFsdWU=' },
+      } as KubeObject);
+      expect(await handleReencrypt(inner)).toEqual({ sealed: false, objects: 0, history: 0 });
+      const sealed = new SealedStore(inner, new LocalKeyring(join(dir, 'keys.json')));
+      expect(sealed.sealer.needsSealing(await inner.get('secrets', 'default', 'early'))).toBe(true);
+      const pass = await handleReencrypt(sealed);
+      expect(pass).toMatchObject({ sealed: true, objects: 1 });
+      expect(pass.history).toBeGreaterThanOrEqual(1);
+      const stored = await inner.get('secrets', 'default', 'early');
+      expect(sealed.sealer.needsSealing(stored)).toBe(false);
+      expect(JSON.stringify(stored)).not.toContain('dmFsdWU=');
+      expect(((await sealed.get('secrets', 'default', 'early')) as KubeObject & { data: Record<string, string> }).data.k).toBe('dmFsdWU=');
+      expect(await handleReencrypt(sealed)).toMatchObject({ objects: 0, history: 0 });
+    } finally {
+      await inner.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(controllerOptions({ SKIFF_NODE_GRACE_SECONDS: '0.5', SKIFF_EVICTION_SECONDS: '2' }).nodeLifecycle).toMatchObject({
+      gracePeriodMs: 500,
+      defaultTolerationSeconds: 2,
+      graceFromFirstLook: false,
+    });
+    expect(() => controllerOptions({ SKIFF_NODE_GRACE_SECONDS: 'soon' })).toThrow(/SKIFF_NODE_GRACE_SECONDS must be a number of seconds/);
   });
 });

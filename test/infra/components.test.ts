@@ -69,7 +69,7 @@ describe('the functions', () => {
   it('gives the controllers’ functions the store, the key and the requeue queue (with its dead-letter queue)', () => {
     const requeue = stack.one('aws:sqs/queue:Queue', 'RequeueQueue').state.url;
     const deadLetters = stack.one('aws:sqs/queue:Queue', 'RequeueDeadLettersQueue').state.url;
-    for (const name of ['StoreSubscriberStream', 'QueueFunction', 'TickHandler']) {
+    for (const name of ['StoreSubscriberStream', 'QueueFunction', 'TickFunction']) {
       const fn = lambda(name);
       expect(fn.inputs.timeout).toBe(settings.controllerTimeoutSeconds);
       expect(fn.inputs.vpcConfig).toBeUndefined();
@@ -100,7 +100,7 @@ describe('least privilege', () => {
   it('lets the queue function receive from the requeue queue alone, and the tick only send to it', () => {
     const q = grants(lambda('QueueFunction'));
     for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) expect(q.get(a)).toEqual([queue('RequeueQueue')]);
-    const t = grants(lambda('TickHandler'));
+    const t = grants(lambda('TickFunction'));
     expect(t.get('sqs:SendMessage')).toEqual([queue('RequeueQueue')]);
     expect(t.has('sqs:ReceiveMessage')).toBe(false);
   });
@@ -145,9 +145,13 @@ describe('the queue', () => {
 });
 
 describe('the schedule', () => {
-  it('runs the tick function every minute', () => {
-    expect(stack.one('aws:cloudwatch/eventRule:EventRule', 'Tick').inputs.scheduleExpression).toBe(settings.tickSchedule);
-    expect(stack.one('aws:cloudwatch/eventTarget:EventTarget', 'Tick').inputs.arn).toBe(lambda('TickHandler').state.arn);
+  it('runs the tick function every minute, and its re-encryption pass daily', () => {
+    expect(stack.one('aws:cloudwatch/eventRule:EventRule', 'TickSchedule').inputs.scheduleExpression).toBe(settings.tickSchedule);
+    expect(stack.one('aws:cloudwatch/eventTarget:EventTarget', 'TickSchedule').inputs.arn).toBe(lambda('TickFunction').state.arn);
+    expect(stack.one('aws:cloudwatch/eventRule:EventRule', 'ReencryptSchedule').inputs.scheduleExpression).toBe(settings.reencryptSchedule);
+    const reencrypt = stack.one('aws:cloudwatch/eventTarget:EventTarget', 'ReencryptSchedule').inputs;
+    expect(reencrypt.arn).toBe(lambda('TickFunction').state.arn);
+    expect(JSON.parse(reencrypt.input)).toEqual({ reencrypt: true });
   });
 });
 
