@@ -5,6 +5,11 @@
  * read as the Node.js runtime frames them (a JSON prelude with the status, headers and cookies,
  * eight NUL bytes, then the body) and passed on as they come, so a watch streams. Requests over
  * 6 MB get 413, as Function URLs answer.
+ *
+ * With `front: 'rest-api'` it is API Gateway REST's Lambda proxy integration in STREAM mode
+ * instead, the cloud's front (infra/api-gateway.ts): the URL carries the stage (`/k8s`), the
+ * event is the REST proxy event (payload 1.0: `path` without the stage, multi-value headers and
+ * query parameters), and requests up to 10 MB are taken.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -25,6 +30,56 @@ export interface FunctionUrlOptions {
   invokeMode?: 'RESPONSE_STREAM' | 'BUFFERED';
   host?: string;
   port?: number;
+  /** Which front's events: a Function URL's (default) or API Gateway REST's, under `stage`. */
+  front?: 'function-url' | 'rest-api';
+  stage?: string;
+}
+
+const REST_API_MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+
+/** The request as API Gateway REST's Lambda proxy event (payload 1.0), `path` without the stage. */
+export function restApiEvent(req: IncomingMessage, body: Buffer, stage: string, path: string): Record<string, unknown> {
+  const url = new URL(req.url ?? '/', 'https://local');
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    headers[name] = values.join(',');
+    multiValueHeaders[name] = values;
+  }
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [k, v] of url.searchParams) {
+    query[k] = v;
+    multiQuery[k] = [...(multiQuery[k] ?? []), v];
+  }
+  const hasQuery = [...url.searchParams.keys()].length > 0;
+  return {
+    resource: '/{proxy+}',
+    path,
+    httpMethod: req.method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: hasQuery ? query : null,
+    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
+    pathParameters: { proxy: path.slice(1) },
+    stageVariables: null,
+    requestContext: {
+      resourcePath: '/{proxy+}',
+      httpMethod: req.method,
+      path: `/${stage}${path}`,
+      stage,
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      protocol: 'HTTP/1.1',
+      accountId: '123456789012',
+      apiId: 'local',
+      identity: { sourceIp: req.socket.remoteAddress ?? '', userAgent: req.headers['user-agent'] ?? '' },
+    },
+    body: body.length ? body.toString('base64') : null,
+    isBase64Encoded: body.length > 0,
+  };
 }
 
 /** The request as a Function URL's event (payload format 2.0). */
@@ -96,21 +151,31 @@ async function relayBuffered(result: unknown, res: ServerResponse): Promise<void
 
 export async function startFunctionUrl(fn: LambdaFunction, options: FunctionUrlOptions): Promise<FunctionUrl> {
   const streaming = (options.invokeMode ?? 'RESPONSE_STREAM') === 'RESPONSE_STREAM';
+  const rest = options.front === 'rest-api';
+  const stage = options.stage ?? 'k8s';
+  const maxBytes = rest ? REST_API_MAX_REQUEST_BYTES : MAX_REQUEST_BYTES;
   let domainName = '';
   const server: Server = createServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size <= MAX_REQUEST_BYTES) chunks.push(c);
+      if (size <= maxBytes) chunks.push(c);
     });
     req.on('end', async () => {
-      if (size > MAX_REQUEST_BYTES) {
+      if (size > maxBytes) {
         res.writeHead(413, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ Message: 'Request must be smaller than 6291456 bytes for the InvokeFunction operation' }));
+        res.end(JSON.stringify({ Message: rest ? 'Request Too Long' : 'Request must be smaller than 6291456 bytes for the InvokeFunction operation' }));
         return;
       }
-      const event = functionUrlEvent(req, Buffer.concat(chunks), domainName);
+      const path = (req.url ?? '/').split('?')[0];
+      if (rest && path !== `/${stage}` && !path.startsWith(`/${stage}/`)) {
+        res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Forbidden' }));
+        return;
+      }
+      const event = rest
+        ? restApiEvent(req, Buffer.concat(chunks), stage, path.slice(stage.length + 1) || '/')
+        : functionUrlEvent(req, Buffer.concat(chunks), domainName);
       try {
         if (streaming) await relayStream(fn.invokeStream(event), res);
         else await relayBuffered(await fn.invoke(event), res);
@@ -126,7 +191,7 @@ export async function startFunctionUrl(fn: LambdaFunction, options: FunctionUrlO
   const { port } = server.address() as AddressInfo;
   domainName = `local.lambda-url.us-east-1.on.aws`;
   return {
-    url: `https://127.0.0.1:${port}`,
+    url: rest ? `https://127.0.0.1:${port}/${stage}` : `https://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

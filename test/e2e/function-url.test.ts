@@ -62,9 +62,9 @@ interface Front {
   follow(args: string[], onText: (text: string) => void): { stop(): Promise<void> };
 }
 
-async function front(fn: LambdaFunction): Promise<Front> {
+async function front(fn: LambdaFunction, kind: 'function-url' | 'rest-api' = 'function-url'): Promise<Front> {
   const tls = ensureTls(join(dir, 'pki'));
-  const url = await startFunctionUrl(fn, { tls });
+  const url = await startFunctionUrl(fn, { tls, front: kind });
   opened.push(url);
   const kubeconfig = join(dir, `kubeconfig-${opened.length}`);
   writeFileSync(
@@ -152,4 +152,28 @@ describe('the API function behind a Function URL', () => {
     expect(after.pid).not.toBe(first.pid);
     expect(fn.stats).toMatchObject({ coldStarts: 2, timeouts: 1 });
   }, 60_000);
+});
+
+describe('the API function behind API Gateway REST (the cloud front)', () => {
+  it('kubectl works with the stage in the server URL, REST proxy events, and a streamed watch', async () => {
+    const fn = apiFunction();
+    const { url, kubectl, follow } = await front(fn, 'rest-api');
+    expect(url.url).toMatch(/\/k8s$/);
+    const namespaces = await kubectl(['get', 'namespaces', '-o', 'name']);
+    expect(namespaces.code, namespaces.stderr).toBe(0);
+    expect(namespaces.stdout).toContain('namespace/kube-system');
+    expect((await kubectl(['create', 'configmap', 'via-rest', '--from-literal=front=rest-api'])).code).toBe(0);
+    // Query parameters (a label selector, a field selector) reach the function as REST sends them.
+    expect((await kubectl(['label', 'configmap', 'via-rest', 'tier=edge'])).code).toBe(0);
+    const selected = await kubectl(['get', 'configmaps', '-l', 'tier=edge', '--field-selector', 'metadata.name=via-rest', '-o', 'name']);
+    expect(selected.stdout.trim()).toBe('configmap/via-rest');
+
+    let watched = '';
+    const watch = follow(['get', 'configmaps', '-w', '-o', 'name'], (text) => (watched += text));
+    await until('the watch to list what there is', async () => watched.includes('via-rest'), 30_000);
+    expect((await kubectl(['create', 'configmap', 'rest-live', '--from-literal=a=b'])).code).toBe(0);
+    await until('the new configmap streamed to the watch', async () => watched.includes('rest-live'), 30_000);
+    await watch.stop();
+    expect(fn.stats.timeouts).toBe(0);
+  }, 120_000);
 });
