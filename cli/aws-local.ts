@@ -18,11 +18,12 @@ import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { mkdirSync } from 'node:fs';
-import { startDynamoDbLocal } from '../emulators/dynamodb-local.js';
+import { type CapacityMeter, startCapacityMeter } from '../emulators/capacity-meter.js';
+import { localStoreUrl, startDynamoDbLocal } from '../emulators/dynamodb-local.js';
 import { startFunctionUrl } from '../emulators/function-url.js';
 import { LambdaFunction } from '../emulators/lambda-runner.js';
 import { type SqsFunction, SqsMapping } from '../emulators/sqs-mapping.js';
-import { startFakeSqs } from '../emulators/sqs.js';
+import { type FakeSqs, startFakeSqs } from '../emulators/sqs.js';
 import { type StreamFunction, StreamMapping } from '../emulators/stream-mapping.js';
 import { writeKubeconfig } from '../functions/api/kubeconfig.js';
 import { ensureTls } from '../functions/api/tls.js';
@@ -43,6 +44,8 @@ export interface AwsLocalOptions extends UpOptions {
   tickIntervalMs?: number;
   /** Keep the table in memory rather than in `<data-dir>/dynamodb` (tests: faster, nothing kept). */
   inMemory?: boolean;
+  /** Meter DynamoDB's consumed capacity (the cost model's bench). */
+  meter?: boolean;
 }
 
 export interface AwsLocalRunning extends Running {
@@ -50,6 +53,8 @@ export interface AwsLocalRunning extends Running {
   storeUrl: string;
   adminToken: string;
   caCert: string;
+  /** What was used, for the cost model: DynamoDB capacity (with `meter`), each function's invocations, SQS requests. */
+  usage: { meter?: CapacityMeter; functions: Record<string, LambdaFunction['stats']>; sqsRequests: FakeSqs['requests'] };
 }
 
 const TABLE = 'skiff-state';
@@ -74,14 +79,20 @@ interface Services {
   sqsEndpoint: string;
   queueUrl: string;
   streamArn: string;
+  meter?: CapacityMeter;
+  sqs: FakeSqs;
 }
 
 /** DynamoDB Local with the table (made once, before any function runs: the infrastructure's job), and the SQS emulator. */
-async function startServices(dataDir: string, inMemory: boolean, stack: Stack, log: (line: string) => void): Promise<Services> {
-  const dbPath = inMemory ? undefined : join(dataDir, 'dynamodb');
+async function startServices(dataDir: string, options: AwsLocalOptions, stack: Stack, log: (line: string) => void): Promise<Services> {
+  const dbPath = options.inMemory ? undefined : join(dataDir, 'dynamodb');
   if (dbPath) mkdirSync(dbPath, { recursive: true, mode: 0o700 });
   const dynamo = await startDynamoDbLocal({ dbPath });
   stack.push(() => dynamo.stop());
+  // With a meter, every DynamoDB call of the functions and of this process goes through it.
+  const meter = options.meter ? await startCapacityMeter(dynamo.endpoint) : undefined;
+  if (meter) stack.push(() => meter.close());
+  const endpoint = meter?.endpoint ?? dynamo.endpoint;
   await (await openDynamoStore({ tableName: TABLE, endpoint: dynamo.endpoint, region: 'us-east-1', createTable: true })).close();
   log(`dynamodb  ${dynamo.endpoint} (table ${TABLE}, ${dbPath ? `kept in ${dbPath}` : 'in memory'})`);
   const sqs = await startFakeSqs();
@@ -90,12 +101,12 @@ async function startServices(dataDir: string, inMemory: boolean, stack: Stack, l
   const deadLetter = sqs.createQueue('skiff-dead-letter');
   log(`sqs       ${sqs.endpoint} (skiff-work, skiff-dead-letter)`);
   const env = {
-    SKIFF_STORE_URL: dynamo.storeUrl(TABLE),
+    SKIFF_STORE_URL: localStoreUrl(TABLE, endpoint),
     SKIFF_QUEUE_URL: sqs.driverUrl(queueUrl, deadLetter),
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
   };
-  return { env, dynamoEndpoint: dynamo.endpoint, sqsEndpoint: sqs.endpoint, queueUrl, streamArn: await dynamo.streamArn(TABLE) };
+  return { env, dynamoEndpoint: endpoint, sqsEndpoint: sqs.endpoint, queueUrl, streamArn: await dynamo.streamArn(TABLE), meter, sqs };
 }
 
 const defined = (entries: [string, number | undefined][]) =>
@@ -121,7 +132,12 @@ function controllerEnv(options: AwsLocalOptions): Record<string, string> {
  * The four functions in the runner, and their triggers: the Function URL front for the API,
  * the stream and SQS event-source mappings, a tick every 10 s. Returns the Function URL.
  */
-async function startFunctions(dataDir: string, services: Services, options: AwsLocalOptions, stack: Stack): Promise<{ url: string; caCert: string }> {
+async function startFunctions(
+  dataDir: string,
+  services: Services,
+  options: AwsLocalOptions,
+  stack: Stack,
+): Promise<{ url: string; caCert: string; functions: AwsLocalRunning['usage']['functions'] }> {
   const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}) => {
     const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...services.env, ...env } });
     stack.push(() => f.close());
@@ -164,7 +180,7 @@ async function startFunctions(dataDir: string, services: Services, options: AwsL
     options.tickIntervalMs ?? 10_000,
   );
   stack.push(async () => clearInterval(ticker));
-  return { url: front.url, caCert: tls.caCert };
+  return { url: front.url, caCert: tls.caCert, functions: { api: api.stats, stream: stream.stats, queue: queue.stats, tick: tick.stats } };
 }
 
 /** The admin's token and one per node, kept in the table (`statictokens`), as `skiff token --store` keeps them. */
@@ -183,14 +199,14 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
   const started = Date.now();
   const stack = new Stack();
   try {
-    const services = await startServices(dataDir, options.inMemory ?? false, stack, log);
+    const services = await startServices(dataDir, options, stack, log);
     // Tokens in the table, as in the cloud: the admin's and one per node, made before the API starts.
     const names = Array.from({ length: options.nodes }, (_, i) => `local-${i}`);
     // This process's own view of the table: what it keeps there for the functions to read.
     const state = await createStore(services.env.SKIFF_STORE_URL);
     stack.push(() => state.close());
     const { admin, nodeTokens } = await issueTokens(state, names);
-    const { url, caCert } = await startFunctions(dataDir, services, options, stack);
+    const { url, caCert, functions } = await startFunctions(dataDir, services, options, stack);
     await putClusterCa(state, caCert);
     const kubeconfigPath = join(dataDir, 'kubeconfig');
     writeKubeconfig(kubeconfigPath, { server: url, caCert, token: admin });
@@ -238,6 +254,7 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
       storeUrl: services.env.SKIFF_STORE_URL,
       adminToken: admin,
       caCert,
+      usage: { meter: services.meter, functions, sqsRequests: services.sqs.requests },
       provider,
       runtime,
       stop: () =>

@@ -25,6 +25,11 @@ export interface DynamoDbLocalOptions {
   port?: number;
 }
 
+/** The store URL of `table` behind a local `endpoint` (DynamoDB Local, or a meter in front of it). */
+export function localStoreUrl(table: string, endpoint: string): string {
+  return `dynamodb://${table}?endpoint=${encodeURIComponent(endpoint)}&region=us-east-1`;
+}
+
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const emulator = join(dirname(createRequire(import.meta.url).resolve('amplify-dynamodb-simulator/package.json')), 'emulator');
   const port = options.port || (await freePort());
@@ -72,7 +77,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   }
   return {
     endpoint,
-    storeUrl: (table) => `dynamodb://${table}?endpoint=${encodeURIComponent(endpoint)}&region=us-east-1`,
+    storeUrl: (table) => localStoreUrl(table, endpoint),
     async streamArn(table) {
       const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
       try {

@@ -56,7 +56,8 @@ type Reply =
   | { type: 'error'; error: { errorType: string; errorMessage: string } };
 
 export class LambdaFunction {
-  readonly stats = { invocations: 0, coldStarts: 0, timeouts: 0, initMs: [] as number[] };
+  /** `durationMs`: each invocation's duration from the environment's readiness to its end (what Lambda bills, init aside). */
+  readonly stats = { invocations: 0, coldStarts: 0, timeouts: 0, initMs: [] as number[], durationMs: [] as number[] };
   private readonly environments = new Set<Environment>();
   private readonly waiting: (() => void)[] = [];
   private closed = false;
@@ -95,8 +96,10 @@ export class LambdaFunction {
     this.stats.invocations++;
     const id = randomUUID();
     const deadline = Date.now() + this.o.timeoutMs;
+    let began = 0;
     try {
       await env.ready;
+      began = performance.now();
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.stats.timeouts++;
@@ -130,6 +133,7 @@ export class LambdaFunction {
         env.child.send({ type: 'invoke', id, event, deadline, functionName: this.o.name, memoryMb: this.o.memoryMb ?? 1024 });
       });
     } finally {
+      if (began) this.stats.durationMs.push(performance.now() - began);
       this.release(env);
     }
   }
