@@ -1,8 +1,8 @@
 /**
  * The `CloudProvider` port: where worker nodes come from. Drivers: `sim` (nodes in this
  * process, for benchmarks and scale tests), `fake` (records only, for tests of what drives the
- * port), and `local` (kubelet child processes; kept in kubelet/local-provider.ts beside the
- * kubelet it starts). Swapping the driver moves a cluster between providers. Every driver
+ * port), `local` (kubelet child processes; kept in kubelet/local-provider.ts beside the
+ * kubelet it starts), and `aws-ec2` (EC2 instances whose user data starts the kubelet). Swapping the driver moves a cluster between providers. Every driver
  * passes test/contract/cloud.contract.ts.
  */
 

@@ -1,0 +1,249 @@
+/**
+ * The `aws-ec2` CloudProvider: a node is an EC2 instance whose user data starts the Skiff
+ * kubelet, which joins the cluster with a bootstrap token. Instances carry tags naming the
+ * cluster (`skiff:cluster`) and the node (`skiff:node`), so any control-plane instance (every
+ * function is one) finds them with DescribeInstances alone; nothing is kept that a cold start
+ * would lose, but for two short-lived memories that EC2's habits call for:
+ *
+ * - DescribeInstances is eventually consistent: an instance launched a moment ago may not be
+ *   listed yet, so a launch is remembered for `consistencyWindowMs` (and a retried create in that
+ *   window reuses its `ClientToken`, so EC2 launches it once);
+ * - an offering (type x zone) that answered InsufficientInstanceCapacity is skipped for
+ *   `unavailableForMs`, as Karpenter caches unavailable offerings, so the next try goes elsewhere
+ *   at once.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  DescribeInstancesCommand,
+  type EC2Client,
+  type Instance,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type _InstanceType,
+} from '@aws-sdk/client-ec2';
+import { type CloudNode, type CloudProvider, InsufficientCapacityError, type InstanceType, type NodeRequest } from './types.js';
+
+export interface Ec2InstanceType extends InstanceType {
+  /** On-demand dollars an hour, for choosing the cheapest offering that fits. */
+  pricePerHour: number;
+}
+
+export interface AwsEc2Options {
+  client: EC2Client;
+  /** The cluster's name, tagged on every instance. */
+  cluster: string;
+  catalogue: Ec2InstanceType[];
+  launchTemplateId?: string;
+  /** The launch script of a node (user data, at most 16 KB). */
+  userData(node: NodeRequest): Promise<string> | string;
+  /** How long an offering that ran out of capacity is skipped (default 3 minutes). */
+  unavailableForMs?: number;
+  /** How long a launch is trusted while DescribeInstances does not list it yet (default 30 s). */
+  consistencyWindowMs?: number;
+  now?: () => number;
+}
+
+const CAPACITY_ERRORS = new Set(['InsufficientInstanceCapacity', 'Unsupported', 'InsufficientHostCapacity']);
+const LIVE_STATES = ['pending', 'running'];
+const LABEL_TAG = 'skiff:label/';
+
+interface Launch {
+  node: CloudNode;
+  instanceId?: string;
+  clientToken: string;
+  until: number;
+}
+
+export class AwsEc2CloudProvider implements CloudProvider {
+  readonly name = 'aws-ec2';
+  private readonly unavailable = new Map<string, number>();
+  private readonly launches = new Map<string, Launch>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: AwsEc2Options) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async instanceTypes(): Promise<InstanceType[]> {
+    return this.options.catalogue.map((t) => ({ ...t, zones: t.zones.filter((z) => !this.isUnavailable(t.name, z)) }));
+  }
+
+  /** Whether this offering ran out of capacity a short while ago. */
+  isUnavailable(instanceType: string, zone: string): boolean {
+    const until = this.unavailable.get(`${instanceType}/${zone}`);
+    return until !== undefined && until > this.now();
+  }
+
+  async create(request: NodeRequest): Promise<CloudNode> {
+    const type = this.options.catalogue.find((t) => t.name === request.instanceType);
+    if (!type?.zones.includes(request.zone) || this.isUnavailable(request.instanceType, request.zone))
+      throw new InsufficientCapacityError(request.instanceType, request.zone);
+    const existing = await this.get(request.name);
+    if (existing) return existing;
+    const launch = this.launchOf(request.name);
+    const tags = [
+      { Key: 'skiff:cluster', Value: this.options.cluster },
+      { Key: 'skiff:node', Value: request.name },
+      { Key: 'Name', Value: `${this.options.cluster}/${request.name}` },
+      ...Object.entries(request.labels ?? {}).map(([k, v]) => ({ Key: `${LABEL_TAG}${k}`, Value: v })),
+    ];
+    try {
+      const out = await this.options.client.send(
+        new RunInstancesCommand({
+          MinCount: 1,
+          MaxCount: 1,
+          InstanceType: request.instanceType as _InstanceType,
+          Placement: { AvailabilityZone: request.zone },
+          ...(this.options.launchTemplateId ? { LaunchTemplate: { LaunchTemplateId: this.options.launchTemplateId } } : {}),
+          UserData: Buffer.from(await this.options.userData(request)).toString('base64'),
+          TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
+          ClientToken: launch.clientToken,
+        }),
+      );
+      const instance = out.Instances?.[0];
+      if (!instance) throw new Error(`RunInstances for ${request.name} returned no instance`);
+      launch.node = this.toNode(instance);
+      launch.instanceId = instance.InstanceId;
+      launch.until = this.now() + (this.options.consistencyWindowMs ?? 30_000);
+      return launch.node;
+    } catch (err) {
+      this.launches.delete(request.name);
+      if (CAPACITY_ERRORS.has((err as { name?: string }).name ?? '')) {
+        this.unavailable.set(`${request.instanceType}/${request.zone}`, this.now() + (this.options.unavailableForMs ?? 180_000));
+        throw new InsufficientCapacityError(request.instanceType, request.zone);
+      }
+      throw err;
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    const ids = new Set((await this.describe(name)).map((i) => i.InstanceId as string));
+    const launch = this.launches.get(name);
+    if (launch?.instanceId) ids.add(launch.instanceId);
+    this.launches.delete(name);
+    if (ids.size === 0) return;
+    try {
+      await this.options.client.send(new TerminateInstancesCommand({ InstanceIds: [...ids] }));
+    } catch (err) {
+      // Already gone, or not listed yet and so not known to this call: nothing to stop.
+      if ((err as { name?: string }).name !== 'InvalidInstanceID.NotFound') throw err;
+    }
+  }
+
+  async get(name: string): Promise<CloudNode | undefined> {
+    const [instance] = await this.describe(name);
+    if (instance) return this.toNode(instance);
+    return this.recent(name);
+  }
+
+  async list(): Promise<CloudNode[]> {
+    const nodes = new Map((await this.describe()).map((i) => [this.nodeName(i), this.toNode(i)]));
+    for (const name of this.launches.keys()) {
+      const recent = this.recent(name);
+      if (recent && !nodes.has(name)) nodes.set(name, recent);
+    }
+    return [...nodes.values()];
+  }
+
+  /** The cluster's live instances (of one node, when named). */
+  private async describe(name?: string): Promise<Instance[]> {
+    const Filters = [
+      { Name: 'tag:skiff:cluster', Values: [this.options.cluster] },
+      { Name: 'instance-state-name', Values: LIVE_STATES },
+      ...(name ? [{ Name: 'tag:skiff:node', Values: [name] }] : []),
+    ];
+    const found: Instance[] = [];
+    let NextToken: string | undefined;
+    do {
+      const page = await this.options.client.send(new DescribeInstancesCommand({ Filters, NextToken }));
+      for (const r of page.Reservations ?? []) found.push(...(r.Instances ?? []));
+      NextToken = page.NextToken;
+    } while (NextToken);
+    return found;
+  }
+
+  /** A launch made here and not yet listed by EC2, while it is trusted. */
+  private recent(name: string): CloudNode | undefined {
+    const launch = this.launches.get(name);
+    if (!launch?.instanceId) return undefined;
+    if (launch.until <= this.now()) {
+      this.launches.delete(name);
+      return undefined;
+    }
+    return launch.node;
+  }
+
+  /** The launch under way for a node, or a new one with its own ClientToken (at most 64 characters). */
+  private launchOf(name: string): Launch {
+    const existing = this.launches.get(name);
+    if (existing) return existing;
+    const digest = createHash('sha256').update(`${this.options.cluster}/${name}`).digest('hex').slice(0, 40);
+    const launch: Launch = { node: undefined as unknown as CloudNode, clientToken: `${digest}-${randomBytes(8).toString('hex')}`, until: 0 };
+    this.launches.set(name, launch);
+    return launch;
+  }
+
+  private nodeName(i: Instance): string {
+    return i.Tags?.find((t) => t.Key === 'skiff:node')?.Value ?? (i.InstanceId as string);
+  }
+
+  private toNode(i: Instance): CloudNode {
+    const zone = i.Placement?.AvailabilityZone ?? '';
+    const state = i.State?.Name === 'running' ? 'running' : i.State?.Name === 'pending' ? 'pending' : 'terminating';
+    const labels: Record<string, string> = {};
+    for (const t of i.Tags ?? []) if (t.Key?.startsWith(LABEL_TAG)) labels[t.Key.slice(LABEL_TAG.length)] = t.Value ?? '';
+    return { name: this.nodeName(i), providerID: `aws-ec2://${zone}/${i.InstanceId}`, instanceType: i.InstanceType ?? '', zone, state, labels };
+  }
+}
+
+export interface KubeletScript {
+  /** The command that runs the kubelet on the instance (an installed binary in the cloud). */
+  kubelet: string;
+  server: string;
+  caCert: string;
+  bootstrapToken: string;
+  node: NodeRequest;
+  podCidr: string;
+  runtime?: 'docker' | 'process';
+}
+
+/**
+ * The user data that joins an instance to the cluster: the CA and the bootstrap token in files
+ * only root reads, then the kubelet, named after the node, with the providerID the instance's
+ * metadata gives (the metadata service in the cloud; the emulator passes the same in the
+ * environment).
+ */
+export function kubeletUserData(s: KubeletScript): string {
+  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  const labels = Object.entries(s.node.labels ?? {}).map(([k, v]) => `--label ${quote(`${k}=${v}`)}`);
+  return [
+    '#!/bin/sh',
+    'set -e',
+    'umask 077',
+    'dir=$(mktemp -d)',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+    'id=${EC2_INSTANCE_ID:-$(curl -s http://169.254.169.254/latest/meta-data/instance-id)}',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+    'zone=${EC2_AVAILABILITY_ZONE:-$(curl -s http://169.254.169.254/latest/meta-data/placement/availability-zone)}',
+    `cat > "$dir/ca.crt" <<'SKIFF_CA'`,
+    s.caCert.trim(),
+    'SKIFF_CA',
+    `printf '%s' ${quote(s.bootstrapToken)} > "$dir/bootstrap"`,
+    [
+      `exec ${s.kubelet}`,
+      `--name ${quote(s.node.name)}`,
+      `--server ${quote(s.server)}`,
+      '--ca-file "$dir/ca.crt"',
+      '--bootstrap-token-file "$dir/bootstrap"',
+      '--token-file "$dir/token"',
+      '--data-dir "$dir/data"',
+      `--runtime ${s.runtime ?? 'docker'}`,
+      `--pod-cidr ${quote(s.podCidr)}`,
+      '--provider-id "aws-ec2://$zone/$id"',
+      `--label ${quote(`node.kubernetes.io/instance-type=${s.node.instanceType}`)}`,
+      `--label ${quote(`topology.kubernetes.io/zone=${s.node.zone}`)}`,
+      ...labels,
+    ].join(' \\\n  '),
+    '',
+  ].join('\n');
+}

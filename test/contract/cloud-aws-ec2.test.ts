@@ -1,0 +1,155 @@
+/**
+ * The CloudProvider contract on `aws-ec2`, against the EC2 emulator over the real SDK: each node
+ * an instance whose user data starts a real kubelet (process runtime) that joins a real API with
+ * a bootstrap token. Then what EC2 does that the contract does not cover: capacity errors
+ * remembered per offering, the launch rate limit, the user-data limit, eventual consistency and
+ * idempotent launches.
+ */
+import { resolve } from 'node:path';
+import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEc2Emulator } from '../../emulators/ec2.js';
+import { AwsEc2CloudProvider, type Ec2InstanceType, kubeletUserData } from '../../shared/cloud/aws-ec2.js';
+import { InsufficientCapacityError, type NodeRequest } from '../../shared/cloud/types.js';
+import { startTestCluster, type TestCluster } from '../support/api-server.js';
+import { cloudContract } from './cloud.contract.js';
+
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const ZONES = ['us-east-1a', 'us-east-1b'];
+const CATALOGUE: Ec2InstanceType[] = [
+  { name: 't3.medium', cpu: 2000, memory: 4 * 2 ** 30, pods: 17, zones: ZONES, pricePerHour: 0.0416 },
+  { name: 'm5.large', cpu: 2000, memory: 8 * 2 ** 30, pods: 29, zones: ZONES, pricePerHour: 0.096 },
+];
+const OFFERINGS = CATALOGUE.map((t) => ({ instanceType: t.name, zones: t.zones }));
+
+let cluster: TestCluster;
+let bootstrapToken: string;
+let podRange = 70;
+beforeAll(async () => {
+  cluster = await startTestCluster();
+  await cluster.kubectlOk([
+    'create',
+    'secret',
+    'generic',
+    'bootstrap-token-ec2ctr',
+    '-n',
+    'kube-system',
+    '--type',
+    'bootstrap.kubernetes.io/token',
+    '--from-literal=token-id=ec2ctr',
+    '--from-literal=token-secret=0123456789abcdef',
+    `--from-literal=expiration=${new Date(Date.now() + 3600_000).toISOString()}`,
+    '--from-literal=usage-bootstrap-authentication=true',
+  ]);
+  bootstrapToken = 'ec2ctr.0123456789abcdef';
+});
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+/** The launch script of a node: a kubelet from this checkout, joining with the bootstrap token. */
+const userData = (node: NodeRequest) =>
+  kubeletUserData({
+    kubelet: `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`,
+    server: cluster.server.url,
+    caCert: cluster.server.caCert,
+    bootstrapToken,
+    node,
+    podCidr: `127.${podRange++}.0.0/16`,
+    runtime: 'process',
+  });
+
+async function openEc2(options: Partial<Parameters<typeof startEc2Emulator>[0]> = {}) {
+  const ec2 = await startEc2Emulator({ offerings: OFFERINGS, ...options });
+  const client = new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
+  const provider = new AwsEc2CloudProvider({ client, cluster: 'contract', catalogue: CATALOGUE, userData });
+  return {
+    ec2,
+    client,
+    provider,
+    async close() {
+      client.destroy();
+      await ec2.close();
+    },
+  };
+}
+
+cloudContract('aws-ec2', async () => {
+  const { provider, close } = await openEc2();
+  return {
+    provider,
+    instanceType: 't3.medium',
+    zone: 'us-east-1a',
+    unservedZone: 'us-east-1c',
+    registered: async (name) => (await cluster.api(`/api/v1/nodes/${name}`)).status === 200,
+    cleanup: async () => {
+      await close();
+      for (const node of (await cluster.api('/api/v1/nodes')).json().items) await cluster.api(`/api/v1/nodes/${node.metadata.name}`, { method: 'DELETE' });
+    },
+  };
+});
+
+describe('aws-ec2 and the EC2 emulator: what EC2 does', () => {
+  let opened: Awaited<ReturnType<typeof openEc2>>;
+  beforeAll(async () => {
+    opened = await openEc2({ runUserData: false, launchBucket: { capacity: 3, refillPerSecond: 2 } });
+  });
+  afterAll(() => opened?.close());
+
+  it('remembers an offering out of capacity, so the next try goes to another zone', async () => {
+    const { ec2, provider } = opened;
+    ec2.insufficientCapacity('t3.medium', 'us-east-1a');
+    await expect(provider.create({ name: 'ice-1', instanceType: 't3.medium', zone: 'us-east-1a' })).rejects.toBeInstanceOf(InsufficientCapacityError);
+    const calls = ec2.requests.filter((r) => r.action === 'RunInstances').length;
+    // Remembered: no second call to EC2 for the same offering, and it is not offered meanwhile.
+    await expect(provider.create({ name: 'ice-1', instanceType: 't3.medium', zone: 'us-east-1a' })).rejects.toBeInstanceOf(InsufficientCapacityError);
+    expect(ec2.requests.filter((r) => r.action === 'RunInstances')).toHaveLength(calls);
+    expect((await provider.instanceTypes()).find((t) => t.name === 't3.medium')?.zones).toEqual(['us-east-1b']);
+    const node = await provider.create({ name: 'ice-1', instanceType: 't3.medium', zone: 'us-east-1b' });
+    expect(node.providerID).toMatch(/^aws-ec2:\/\/us-east-1b\/i-[0-9a-f]{16}$/);
+    ec2.insufficientCapacity('t3.medium', 'us-east-1a', false);
+    await provider.delete('ice-1');
+  });
+
+  it('sees its own launches while DescribeInstances does not list them yet, and launches once per ClientToken', async () => {
+    const { ec2, client } = opened;
+    const run = () =>
+      client.send(
+        new RunInstancesCommand({
+          MinCount: 1,
+          MaxCount: 1,
+          InstanceType: 'm5.large',
+          Placement: { AvailabilityZone: 'us-east-1a' },
+          ClientToken: 'same-intent',
+        }),
+      );
+    const first = await run();
+    const again = await run();
+    expect(again.Instances?.[0].InstanceId).toBe(first.Instances?.[0].InstanceId);
+    await expect(client.send(new DescribeInstancesCommand({ InstanceIds: [first.Instances?.[0].InstanceId as string] }))).rejects.toMatchObject({
+      name: 'InvalidInstanceID.NotFound',
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    const listed = await client.send(new DescribeInstancesCommand({ InstanceIds: [first.Instances?.[0].InstanceId as string] }));
+    expect(listed.Reservations?.[0].Instances?.[0].State?.Name).toBe('running');
+    expect([...ec2.instances.values()].filter((i) => i.clientToken === 'same-intent')).toHaveLength(1);
+  });
+
+  it('refuses user data over 16 KB, and launches past the token bucket with RequestLimitExceeded', async () => {
+    const { client } = opened;
+    await expect(
+      client.send(
+        new RunInstancesCommand({ MinCount: 1, MaxCount: 1, InstanceType: 'm5.large', UserData: Buffer.from('x'.repeat(16 * 1024 + 1)).toString('base64') }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+    // The bucket of 3 was drawn by the launches above; refill is 2 a second.
+    const burst = await Promise.allSettled(
+      Array.from({ length: 6 }, () =>
+        client.send(new RunInstancesCommand({ MinCount: 1, MaxCount: 1, InstanceType: 'm5.large', Placement: { AvailabilityZone: 'us-east-1b' } })),
+      ),
+    );
+    const refused = burst.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.name);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(new Set(refused)).toEqual(new Set(['RequestLimitExceeded']));
+  });
+});
