@@ -7,7 +7,7 @@
  * credential (`nodes/<name>/credential`). A token past its expiration, or whose Secret is gone,
  * signs in no one.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import type { KubeObject } from '../store/object.js';
 import type { Store } from '../store/types.js';
 import type { UserInfo } from './authorizer.js';
@@ -36,4 +36,32 @@ export async function authenticateBootstrapToken(store: Store, token: string, no
     .map((g) => g.trim())
     .filter((g) => g.startsWith(`${BOOTSTRAP_GROUP}:`));
   return { name: `system:bootstrap:${id}`, groups: [BOOTSTRAP_GROUP, ...extra] };
+}
+
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const randomWord = (length: number) => Array.from({ length }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
+
+/**
+ * A new bootstrap token, as `kubeadm token create` makes one: its Secret in kube-system, expiring
+ * after `ttlSeconds` (a cloud provider makes one for the nodes it launches, short-lived since
+ * instance user data is readable by whoever may describe the instance). Returns `<id>.<secret>`.
+ */
+export async function createBootstrapToken(store: Store, options: { ttlSeconds: number; description?: string; now?: number }): Promise<string> {
+  const id = randomWord(6);
+  const secret = randomWord(16);
+  const b64 = (v: string) => Buffer.from(v).toString('base64');
+  await store.create('secrets', {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: `bootstrap-token-${id}`, namespace: 'kube-system' },
+    type: BOOTSTRAP_SECRET_TYPE,
+    data: {
+      'token-id': b64(id),
+      'token-secret': b64(secret),
+      expiration: b64(new Date((options.now ?? Date.now()) + options.ttlSeconds * 1000).toISOString()),
+      'usage-bootstrap-authentication': b64('true'),
+      ...(options.description ? { description: b64(options.description) } : {}),
+    },
+  } as KubeObject);
+  return `${id}.${secret}`;
 }

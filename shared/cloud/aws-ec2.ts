@@ -145,6 +145,22 @@ export class AwsEc2CloudProvider implements CloudProvider {
     return [...nodes.values()];
   }
 
+  /**
+   * Terminates the cluster's instances that belong to no node: their `skiff:node` is not among
+   * `nodes` (the Node objects, or the claims, that exist) and they were launched more than
+   * `graceMs` ago (a kubelet needs a moment to register). Karpenter waits 30 s likewise. Returns
+   * the instances terminated.
+   */
+  async collectGarbage(nodes: ReadonlySet<string>, graceMs = 30_000): Promise<string[]> {
+    const cutoff = this.now() - graceMs;
+    const orphans = (await this.describe()).filter(
+      (i) => !nodes.has(this.nodeName(i)) && !this.recent(this.nodeName(i)) && (i.LaunchTime?.getTime() ?? this.now()) < cutoff,
+    );
+    const ids = orphans.map((i) => i.InstanceId as string);
+    if (ids.length) await this.options.client.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+    return ids;
+  }
+
   /** The cluster's live instances (of one node, when named). */
   private async describe(name?: string): Promise<Instance[]> {
     const Filters = [

@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEc2Emulator } from '../../emulators/ec2.js';
 import { AwsEc2CloudProvider, type Ec2InstanceType, kubeletUserData } from '../../shared/cloud/aws-ec2.js';
 import { InsufficientCapacityError, type NodeRequest } from '../../shared/cloud/types.js';
+import { createBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
+import { ec2Catalogue } from '../../shared/cloud/ec2-catalogue.js';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
 import { cloudContract } from './cloud.contract.js';
 
@@ -27,21 +29,9 @@ let bootstrapToken: string;
 let podRange = 70;
 beforeAll(async () => {
   cluster = await startTestCluster();
-  await cluster.kubectlOk([
-    'create',
-    'secret',
-    'generic',
-    'bootstrap-token-ec2ctr',
-    '-n',
-    'kube-system',
-    '--type',
-    'bootstrap.kubernetes.io/token',
-    '--from-literal=token-id=ec2ctr',
-    '--from-literal=token-secret=0123456789abcdef',
-    `--from-literal=expiration=${new Date(Date.now() + 3600_000).toISOString()}`,
-    '--from-literal=usage-bootstrap-authentication=true',
-  ]);
-  bootstrapToken = 'ec2ctr.0123456789abcdef';
+  // As the provider's owner makes one for the nodes it launches: short-lived, in kube-system.
+  bootstrapToken = await createBootstrapToken(cluster.store, { ttlSeconds: 3600, description: 'aws-ec2 contract' });
+  expect(bootstrapToken).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
 });
 afterAll(async () => {
   await cluster?.stop();
@@ -151,5 +141,56 @@ describe('aws-ec2 and the EC2 emulator: what EC2 does', () => {
     const refused = burst.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.name);
     expect(refused.length).toBeGreaterThan(0);
     expect(new Set(refused)).toEqual(new Set(['RequestLimitExceeded']));
+  });
+});
+
+describe('aws-ec2: instances that belong to no node', () => {
+  it('are terminated after the grace period; nodes, young instances and launches in flight are kept', async () => {
+    const { ec2, client, provider, close } = await openEc2({ runUserData: false });
+    try {
+      await provider.create({ name: 'kept', instanceType: 'm5.large', zone: 'us-east-1a' });
+      const ghost = async (name: string, owner = 'contract') =>
+        (
+          await client.send(
+            new RunInstancesCommand({
+              MinCount: 1,
+              MaxCount: 1,
+              InstanceType: 'm5.large',
+              Placement: { AvailabilityZone: 'us-east-1b' },
+              TagSpecifications: [
+                {
+                  ResourceType: 'instance',
+                  Tags: [
+                    { Key: 'skiff:cluster', Value: owner },
+                    { Key: 'skiff:node', Value: name },
+                  ],
+                },
+              ],
+            }),
+          )
+        ).Instances?.[0].InstanceId as string;
+      const old = await ghost('ghost-old');
+      const others = await ghost('theirs', 'another-cluster');
+      await new Promise((r) => setTimeout(r, 1500));
+      const young = await ghost('ghost-young');
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await provider.collectGarbage(new Set(), 1000)).toEqual([old]);
+      expect(ec2.instances.get(old)?.state).toMatch(/shutting-down|terminated/);
+      expect(ec2.instances.get(young)?.state).toBe('running');
+      expect((await provider.get('kept'))?.state).toBe('running');
+      // Another cluster's instances are never touched.
+      expect(ec2.instances.get(others)?.state).toBe('running');
+    } finally {
+      await close();
+    }
+  });
+
+  it('offers a catalogue of common types with prices, in the zones given', () => {
+    const catalogue = ec2Catalogue(['eu-west-1a', 'eu-west-1b']);
+    const medium = catalogue.find((t) => t.name === 't3.medium');
+    expect(medium).toMatchObject({ cpu: 2000, memory: 4 * 2 ** 30, pods: 17, zones: ['eu-west-1a', 'eu-west-1b'] });
+    const byPrice = [...catalogue].sort((a, b) => a.pricePerHour - b.pricePerHour);
+    expect(byPrice[0].name).toBe('t3.medium');
+    for (const t of catalogue) expect(t.pricePerHour).toBeGreaterThan(0);
   });
 });
