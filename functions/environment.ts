@@ -50,12 +50,13 @@ export function controllerOptions(env: NodeJS.ProcessEnv = process.env): Control
     return n;
   };
   const grace = seconds('SKIFF_NODE_GRACE_SECONDS');
+  const eviction = seconds('SKIFF_EVICTION_SECONDS');
   return {
     ...FUNCTION_CONTROLLERS,
     nodeLifecycle: {
       ...FUNCTION_CONTROLLERS.nodeLifecycle,
       ...(grace !== undefined ? { gracePeriodMs: grace * 1000 } : {}),
-      ...(seconds('SKIFF_EVICTION_SECONDS') !== undefined ? { defaultTolerationSeconds: seconds('SKIFF_EVICTION_SECONDS') } : {}),
+      ...(eviction !== undefined ? { defaultTolerationSeconds: eviction } : {}),
     },
   };
 }
