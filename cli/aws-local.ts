@@ -28,12 +28,13 @@ import { type StreamFunction, StreamMapping } from '../emulators/stream-mapping.
 import { writeKubeconfig } from '../functions/api/kubeconfig.js';
 import { ensureTls } from '../functions/api/tls.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
-import { LocalCloudProvider } from '../kubelet/local-provider.js';
-import { putClusterCa, putKubeletCredential } from '../shared/auth/cluster-state.js';
+import { putClusterCa } from '../shared/auth/cluster-state.js';
+import type { CloudProvider } from '../shared/cloud/types.js';
 import { StoreTokens } from '../shared/auth/store-tokens.js';
 import { createStore } from '../shared/store/factory.js';
 import { openDynamoStore } from '../shared/store/dynamodb.js';
 import type { Store } from '../shared/store/types.js';
+import { startEc2Workers, startLocalWorkers, type WorkerProvider, type Workers } from './aws-local-workers.js';
 import type { Running, UpOptions } from './up.js';
 
 /** The shape's settings beyond `skiff up`'s: tests shorten watches, bookmarks and the tick. */
@@ -46,6 +47,8 @@ export interface AwsLocalOptions extends UpOptions {
   inMemory?: boolean;
   /** Meter DynamoDB's consumed capacity (the cost model's bench). */
   meter?: boolean;
+  /** Where the workers run: kubelet child processes (default), or EC2 emulator instances. */
+  provider?: WorkerProvider;
 }
 
 export interface AwsLocalRunning extends Running {
@@ -201,7 +204,7 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
   try {
     const services = await startServices(dataDir, options, stack, log);
     // Tokens in the table, as in the cloud: the admin's and one per node, made before the API starts.
-    const names = Array.from({ length: options.nodes }, (_, i) => `local-${i}`);
+    const names = Array.from({ length: options.nodes }, (_, i) => `${options.provider === 'aws-ec2' ? 'ec2' : 'local'}-${i}`);
     // This process's own view of the table: what it keeps there for the functions to read.
     const state = await createStore(services.env.SKIFF_STORE_URL);
     stack.push(() => state.close());
@@ -213,33 +216,25 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     log(`api       ${url} (a Function URL front on the API function)`);
     log(`functions skiff-api, skiff-stream (DynamoDB stream), skiff-queue (SQS), skiff-tick (every 10 s) (ready in ${Date.now() - started} ms)`);
 
-    let provider: LocalCloudProvider | undefined;
+    let provider: CloudProvider | undefined;
     let runtime: 'process' | 'docker' | undefined;
     if (options.nodes > 0) {
       const socket = options.dockerSocket ?? '/var/run/docker.sock';
       runtime = options.runtime === 'auto' ? ((await dockerAvailable(socket)) ? 'docker' : 'process') : options.runtime;
-      const p = new LocalCloudProvider({
-        server: url,
-        caFile: join(dataDir, 'pki', 'ca.crt'),
-        servingCaDir: join(dataDir, 'pki'),
+      const workers: Workers = {
+        url,
+        caCert,
         dataDir,
+        state,
         runtime,
-        dockerSocket: runtime === 'docker' ? socket : undefined,
-        issueToken: (user) => {
-          const token = nodeTokens.get(user);
-          if (!token) throw new Error(`aws-local made no token for ${user}`);
-          return token;
-        },
+        dockerSocket: socket,
         leaseIntervalMs: options.leaseIntervalMs,
         backoffInitialMs: options.backoffInitialMs,
-        // The API function reads each kubelet's log credential from the table.
-        publishServingToken: (node, token) => putKubeletCredential(state, node, token),
-        log: (line) => log(`kubelet   ${line}`),
-      });
-      provider = p;
-      stack.push(() => p.close());
-      await Promise.all(names.map((name) => p.create({ name, instanceType: 'local', zone: 'local' })));
-      log(`nodes     ${names.join(', ')} (runtime ${runtime})`);
+        onStop: (stop) => stack.push(stop),
+        log,
+      };
+      provider = options.provider === 'aws-ec2' ? await startEc2Workers(workers, names) : await startLocalWorkers(workers, names, nodeTokens);
+      log(`nodes     ${names.join(', ')} (provider ${provider.name}, runtime ${runtime})`);
     }
 
     log('');

@@ -13,7 +13,7 @@ import { KEYS_USAGE, keys } from './keys.js';
 import { TOKEN_USAGE, token } from './token.js';
 import { up } from './up.js';
 
-const USAGE = `usage: skiff up [--shape embedded|aws-local] [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]
+const USAGE = `usage: skiff up [--shape embedded|aws-local] [--provider local|aws-ec2] [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]
                 [--docker-socket /var/run/docker.sock] [--node-grace-seconds 40] [--eviction-seconds 300]
                 [--authentication-config auth.yaml]   (an AuthenticationConfiguration: OIDC issuers for CI)
                 [--audit-policy-file policy.yaml]     (an audit.k8s.io/v1 Policy; default: Metadata for all)
@@ -44,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
       'authentication-config': { type: 'string' },
       'audit-policy-file': { type: 'string' },
       shape: { type: 'string', default: 'embedded' },
+      provider: { type: 'string', default: 'local' },
     },
     strict: true,
   });
@@ -61,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
     return n;
   };
   if (values.shape !== 'embedded' && values.shape !== 'aws-local') throw new Error(`--shape must be embedded or aws-local, got ${values.shape}`);
+  if (values.provider !== 'local' && values.provider !== 'aws-ec2') throw new Error(`--provider must be local or aws-ec2, got ${values.provider}`);
+  if (values.provider === 'aws-ec2' && values.shape !== 'aws-local') throw new Error('--provider aws-ec2 runs on the emulated cloud: add --shape aws-local');
   const start = values.shape === 'aws-local' ? (await import('./aws-local.js')).upAwsLocal : up;
   const running = await start({
     dataDir: values['data-dir']!,
@@ -69,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
     nodes,
     runtime,
     dockerSocket: values['docker-socket'],
+    provider: values.provider as 'local' | 'aws-ec2',
     nodeGraceSeconds: seconds('node-grace-seconds'),
     evictionSeconds: seconds('eviction-seconds'),
     leaseIntervalMs: seconds('lease-interval-ms'),

@@ -11,6 +11,7 @@ import { kubeletLogs } from '../functions/api/kubelet-logs.js';
 import { startApiServer } from '../functions/api/server.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
+import type { CloudProvider } from '../shared/cloud/types.js';
 import type { AuditPolicy } from '../shared/auth/audit-policy.js';
 import type { JwtIssuerConfig } from '../shared/auth/oidc.js';
 import { startControlPlane } from '../shared/control-plane.js';
@@ -44,7 +45,8 @@ export interface UpOptions {
 export interface Running {
   url: string;
   kubeconfigPath: string;
-  provider?: LocalCloudProvider;
+  /** Where the workers came from (`local` kubelet processes, or the AWS shape's EC2 emulator). */
+  provider?: CloudProvider;
   runtime?: 'process' | 'docker';
   stop(): Promise<void>;
 }

@@ -23,8 +23,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 
 const MAX_USER_DATA_BYTES = 16 * 1024;
 const STATE_CODES = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48 } as const;
@@ -62,6 +64,8 @@ export interface Ec2EmulatorOptions {
   env?: Record<string, string>;
   /** The RunInstances token bucket: capacity and refill per second (default 1,000 and 2). */
   launchBucket?: { capacity: number; refillPerSecond: number };
+  /** Also write each instance's console output to `<consoleDir>/<instance id>.log`. */
+  consoleDir?: string;
 }
 
 export interface Ec2Emulator {
@@ -174,6 +178,7 @@ class Ec2Service {
       });
       const keep = (d: Buffer) => {
         i.output = (i.output + String(d)).slice(-64 * 1024);
+        if (this.options.consoleDir) appendFileSync(join(this.options.consoleDir, `${i.id}.log`), d);
       };
       child.stdout?.on('data', keep);
       child.stderr?.on('data', keep);

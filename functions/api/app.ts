@@ -37,7 +37,7 @@ export interface AppOptions {
   /** Signs and checks ServiceAccount tokens; also serves their OpenID discovery and JWKS. */
   tokens?: ServiceAccountTokens;
   /** Makes a node's own credential (`nodes/<name>/credential`, for bootstrap); absent: none are made. */
-  issueNodeCredential?: (node: string) => string;
+  issueNodeCredential?: (node: string) => string | Promise<string>;
   /** Where each request is recorded (the audit log); absent: nowhere. */
   audit?: AuditSink;
   logs?: LogProvider;

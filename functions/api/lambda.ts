@@ -14,6 +14,8 @@
 import { streamHandle } from 'hono/aws-lambda';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
+import { NODE_PREFIX, NODES_GROUP } from '../../shared/auth/node-authorizer.js';
+import { authenticateBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
 import { clusterCa, kubeletCredential } from '../../shared/auth/cluster-state.js';
 import { StoreTokens } from '../../shared/auth/store-tokens.js';
 import { Registry } from '../../shared/api/registry.js';
@@ -31,8 +33,13 @@ const staticTokens = new StoreTokens(store);
 export const handler = streamHandle(
   createApp({
     store,
-    // A JWT (dots) is a ServiceAccount token; the others are static, looked up in the table's copy.
-    authenticate: (token) => (token.includes('.') ? tokens.authenticate(token) : staticTokens.authenticate(token)),
+    // A token with a dot is a ServiceAccount's JWT or a node bootstrap token; the others are static,
+    // looked up in the table's copy.
+    authenticate: async (token) =>
+      token.includes('.') ? ((await tokens.authenticate(token)) ?? (await authenticateBootstrapToken(store, token))) : staticTokens.authenticate(token),
+    // A node that joined with a bootstrap token gets its own credential, kept in the table.
+    issueNodeCredential: async (node) =>
+      (await staticTokens.issue(`${NODE_PREFIX}${node}`, [NODES_GROUP], { replace: true, description: 'node credential (bootstrap)' })).token,
     ...clusterAuthorization(store),
     tokens,
     // Pod logs from the pod's kubelet: its credential and the cluster CA (pinned) are in the table.

@@ -4,8 +4,10 @@
  * writes and every API function instance reads. An instance reads it again when its copy is
  * older than `refreshMs` (default 5 s), so a revoked token stops working within seconds on every
  * instance, at one read per instance per interval, not per request. A token the copy does not
- * know triggers one early read (at most one a second), so a token made a moment ago works at
- * once.
+ * know is looked up again in a read begun after the request arrived (reads at most one a second
+ * apart, shared by the requests waiting), so a token made a moment ago by another instance (a
+ * node's credential, issued as it joins) works on its first use; a wrong token waits for that
+ * read and gets nothing.
  */
 import { isAlreadyExists, isNotFound } from '../errors.js';
 import type { KubeObject } from '../store/object.js';
@@ -31,8 +33,11 @@ export class StoreTokens {
   readonly auth: TokenAuthenticator;
   private readonly refreshMs: number;
   private readonly now: () => number;
+  /** When the copy was last read (finished), and when that read began. */
   private readAt = Number.NEGATIVE_INFINITY;
+  private readBegan = Number.NEGATIVE_INFINITY;
   private reading?: Promise<void>;
+  private readingBegan = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly store: Store,
@@ -44,10 +49,14 @@ export class StoreTokens {
   }
 
   async authenticate(token: string): Promise<UserInfo | undefined> {
-    if (this.now() - this.readAt >= this.refreshMs) await this.read();
+    const arrived = this.now();
+    if (arrived - this.readAt >= this.refreshMs) await this.read();
     const known = this.auth.authenticate(token);
-    if (known || this.now() - this.readAt < EARLY_READ_MS) return known;
-    await this.read();
+    // Unknown to a copy read after the request arrived: unknown.
+    if (known || this.readBegan >= arrived) return known;
+    const wait = this.readAt + EARLY_READ_MS - this.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await this.read(arrived);
     return this.auth.authenticate(token);
   }
 
@@ -78,8 +87,16 @@ export class StoreTokens {
     return this.auth.records();
   }
 
-  private read(): Promise<void> {
-    this.reading ??= this.store
+  /** Reads the copy again, sharing a read under way if it began at `notBefore` or later. */
+  private async read(notBefore = Number.NEGATIVE_INFINITY): Promise<void> {
+    while (this.reading) {
+      const began = this.readingBegan;
+      await this.reading;
+      if (began >= notBefore) return;
+    }
+    const began = this.now();
+    this.readingBegan = began;
+    this.reading = this.store
       .get(STATIC_TOKENS_RESOURCE, '', NAME)
       .then(
         (list) => (list as TokenList).records,
@@ -91,11 +108,12 @@ export class StoreTokens {
       .then((records) => {
         this.auth.replace(records);
         this.readAt = this.now();
+        this.readBegan = began;
       })
       .finally(() => {
         this.reading = undefined;
       });
-    return this.reading;
+    await this.reading;
   }
 
   /** Applies `mutate` to the records (retrying on conflict); `undefined` from it changes nothing. */

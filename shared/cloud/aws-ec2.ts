@@ -221,6 +221,7 @@ export interface KubeletScript {
   node: NodeRequest;
   podCidr: string;
   runtime?: 'docker' | 'process';
+  dockerSocket?: string;
 }
 
 /**
@@ -254,6 +255,7 @@ export function kubeletUserData(s: KubeletScript): string {
       '--token-file "$dir/token"',
       '--data-dir "$dir/data"',
       `--runtime ${s.runtime ?? 'docker'}`,
+      ...(s.dockerSocket ? [`--docker-socket ${quote(s.dockerSocket)}`] : []),
       `--pod-cidr ${quote(s.podCidr)}`,
       '--provider-id "aws-ec2://$zone/$id"',
       `--label ${quote(`node.kubernetes.io/instance-type=${s.node.instanceType}`)}`,

@@ -41,7 +41,7 @@ export interface ResourceContext {
   /** Signs ServiceAccount tokens (TokenRequest); absent: none are issued. */
   tokens?: ServiceAccountTokens;
   /** Makes a node's own credential (bootstrap); absent: none are made. */
-  issueNodeCredential?: (node: string) => string;
+  issueNodeCredential?: (node: string) => string | Promise<string>;
 }
 
 type Handler = (c: Context, target: ResourceTarget) => Promise<Response>;
@@ -208,7 +208,7 @@ function subresourceVerbs(ctx: ResourceContext): Record<string, VerbTable> {
         const err = nameError(node, 'dns1123-subdomain');
         if (err) throw invalid(t.info, node, [invalidValue('metadata.name', node, err)]);
         // The token is the node's alone: its earlier ones stop working.
-        const token = ctx.issueNodeCredential(node);
+        const token = await ctx.issueNodeCredential(node);
         return json(c, { apiVersion: 'skiff.io/v1', kind: 'NodeCredential', metadata: { name: node }, status: { token, user: `${NODE_PREFIX}${node}` } }, 201);
       },
     },

@@ -1,0 +1,94 @@
+/**
+ * The workers of `--shape aws-local`: kubelet child processes (`--provider local`, the default),
+ * or EC2 instances of the EC2 emulator (`--provider aws-ec2`), each a process running the
+ * launch script the cloud would run, whose kubelet joins through the API function with a
+ * bootstrap token kept in the table.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { startEc2Emulator } from '../emulators/ec2.js';
+import { LocalCloudProvider } from '../kubelet/local-provider.js';
+import { createBootstrapToken } from '../shared/auth/bootstrap-tokens.js';
+import { putKubeletCredential } from '../shared/auth/cluster-state.js';
+import { AwsEc2CloudProvider, kubeletUserData } from '../shared/cloud/aws-ec2.js';
+import { ec2Catalogue } from '../shared/cloud/ec2-catalogue.js';
+import type { CloudProvider } from '../shared/cloud/types.js';
+import type { Store } from '../shared/store/types.js';
+
+export type WorkerProvider = 'local' | 'aws-ec2';
+
+export interface Workers {
+  /** The API's URL and CA, the folder for local kubelets, and the table. */
+  url: string;
+  caCert: string;
+  dataDir: string;
+  state: Store;
+  runtime: 'process' | 'docker';
+  dockerSocket?: string;
+  leaseIntervalMs?: number;
+  backoffInitialMs?: number;
+  /** Registers what to stop on the way out. */
+  onStop(stop: () => Promise<void>): void;
+  log(line: string): void;
+}
+
+/** `count` kubelet child processes, with the node tokens made for them. */
+export async function startLocalWorkers(w: Workers, names: string[], nodeTokens: Map<string, string>): Promise<CloudProvider> {
+  const provider = new LocalCloudProvider({
+    server: w.url,
+    caFile: join(w.dataDir, 'pki', 'ca.crt'),
+    servingCaDir: join(w.dataDir, 'pki'),
+    dataDir: w.dataDir,
+    runtime: w.runtime,
+    dockerSocket: w.runtime === 'docker' ? w.dockerSocket : undefined,
+    issueToken: (user) => {
+      const token = nodeTokens.get(user);
+      if (!token) throw new Error(`aws-local made no token for ${user}`);
+      return token;
+    },
+    leaseIntervalMs: w.leaseIntervalMs,
+    backoffInitialMs: w.backoffInitialMs,
+    // The API function reads each kubelet's log credential from the table.
+    publishServingToken: (node, token) => putKubeletCredential(w.state, node, token),
+    log: (line) => w.log(`kubelet   ${line}`),
+  });
+  w.onStop(() => provider.close());
+  await Promise.all(names.map((name) => provider.create({ name, instanceType: 'local', zone: 'local' })));
+  return provider;
+}
+
+const EC2_ZONES = ['us-east-1a', 'us-east-1b'];
+
+/** Instances of the EC2 emulator, launched as the aws-ec2 provider launches them in the cloud. */
+export async function startEc2Workers(w: Workers, names: string[]): Promise<CloudProvider> {
+  const catalogue = ec2Catalogue(EC2_ZONES);
+  const consoleDir = join(w.dataDir, 'ec2');
+  mkdirSync(consoleDir, { recursive: true });
+  const ec2 = await startEc2Emulator({ offerings: catalogue.map((t) => ({ instanceType: t.name, zones: t.zones })), consoleDir });
+  w.onStop(() => ec2.close());
+  const client = new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  w.onStop(async () => client.destroy());
+  const bootstrapToken = await createBootstrapToken(w.state, { ttlSeconds: 24 * 3600, description: 'aws-local: the EC2 workers join with it' });
+  let range = 40;
+  const provider = new AwsEc2CloudProvider({
+    client,
+    cluster: 'aws-local',
+    catalogue,
+    userData: (node) =>
+      kubeletUserData({
+        // On this machine the "installed" kubelet is this checkout's.
+        kubelet: `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`,
+        server: w.url,
+        caCert: w.caCert,
+        bootstrapToken,
+        node,
+        podCidr: `127.${range++}.0.0/16`,
+        runtime: w.runtime,
+        dockerSocket: w.dockerSocket,
+      }),
+  });
+  w.log(`ec2       ${ec2.endpoint} (the EC2 emulator; instances run their user data; console output in ${consoleDir})`);
+  await Promise.all(names.map((name, i) => provider.create({ name, instanceType: 't3.medium', zone: EC2_ZONES[i % EC2_ZONES.length] })));
+  return provider;
+}

@@ -1,0 +1,61 @@
+/**
+ * `skiff up --shape aws-local --provider aws-ec2`: the AWS shape with its workers on the
+ * emulated EC2. Each node is an instance whose user data (the launch script the cloud would run)
+ * starts a kubelet that joins through the API function with a bootstrap token kept in the table,
+ * and gets its own node credential. The nodes go Ready with their instances' providerIDs, and a
+ * Deployment rolls out on them.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, startSkiffUp } from '../support/skiff-up.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-ec2-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('skiff up --shape aws-local --provider aws-ec2', () => {
+  it('joins EC2 instances as nodes through the API function and runs a Deployment on them', async () => {
+    const skiff = await startSkiffUp(join(dir, 'data'), [
+      '--shape',
+      'aws-local',
+      '--provider',
+      'aws-ec2',
+      '--nodes',
+      '2',
+      '--runtime',
+      'process',
+      '--lease-interval-ms',
+      '2000',
+    ]);
+    try {
+      expect(skiff.output()).toMatch(/nodes\s+ec2-0, ec2-1 \(provider aws-ec2, runtime process\)/);
+      const nodes = await eventually(
+        'two EC2 nodes Ready',
+        async () => {
+          const r = await skiff.kubectl([
+            'get',
+            'nodes',
+            '-o',
+            'jsonpath={range .items[*]}{.metadata.name} {.spec.providerID} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}',
+          ]);
+          const lines = r.stdout.trim().split('\n').filter(Boolean);
+          return lines.length === 2 && lines.every((l) => l.endsWith(' True')) && lines;
+        },
+        60_000,
+      );
+      for (const line of nodes) expect(line).toMatch(/^ec2-[01] aws-ec2:\/\/us-east-1[ab]\/i-[0-9a-f]{16} True$/);
+      const zones = await skiff.kubectl(['get', 'nodes', '-L', 'topology.kubernetes.io/zone,node.kubernetes.io/instance-type', '--no-headers']);
+      expect(zones.stdout).toMatch(/us-east-1a\s+t3\.medium/);
+      expect(zones.stdout).toMatch(/us-east-1b\s+t3\.medium/);
+
+      expect((await skiff.kubectl(['create', 'deployment', 'web', '--image=busybox', '--replicas=3', '--', 'sleep', '3600'])).code).toBe(0);
+      const rollout = await skiff.kubectl(['rollout', 'status', 'deployment/web', '--timeout=90s'], { timeoutMs: 100_000 });
+      expect(rollout.code, rollout.stderr).toBe(0);
+      const placed = await skiff.kubectl(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].spec.nodeName}']);
+      for (const node of placed.stdout.split(' ')) expect(node).toMatch(/^ec2-[01]$/);
+    } finally {
+      expect(await skiff.stop()).toBe(0);
+    }
+  }, 240_000);
+});
