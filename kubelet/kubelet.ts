@@ -91,7 +91,7 @@ export class Kubelet {
 
   async start(): Promise<void> {
     this.server = await this.serveLogs();
-    await this.register();
+    await this.registerUntilDone();
     await this.renewLease();
     this.leaseTimer = setInterval(() => void this.renewLease().catch((err) => this.log(`lease: ${err.message}`)), this.options.leaseIntervalMs ?? 10_000);
     this.statusTimer = setInterval(
@@ -105,6 +105,24 @@ export class Kubelet {
       for (const w of this.workers.values()) this.syncWorker(w);
     }, this.options.syncIntervalMs ?? 1000);
     this.log(`node ${this.nodeName} registered, serving logs on ${this.address}:${this.port}, ${this.workers.size} pods`);
+  }
+
+  /**
+   * Registers the Node, trying again (0.5 s, doubling to 30 s) while the API refuses or cannot be
+   * reached, as a kubelet does: an API that is starting, a credential another API instance has
+   * not seen yet, a network not up. Ends when registered, or when the kubelet is stopped.
+   */
+  private async registerUntilDone(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.register();
+      } catch (err) {
+        if (this.abort.signal.aborted) throw err;
+        const waitMs = Math.min(30_000, 500 * 2 ** attempt);
+        this.log(`registering node ${this.nodeName}: ${(err as Error).message}; trying again in ${waitMs} ms`);
+        await new Promise((r) => setTimeout(r, waitMs));
+      }
+    }
   }
 
   /**

@@ -6,11 +6,13 @@
  * (`spec.nodeName`), so no scheduler is involved.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kubeletLogs } from '../../functions/api/kubelet-logs.js';
 import { ApiClient } from '../../kubelet/api-client.js';
+import { hashToken } from '../../shared/auth/tokens.js';
 import { Kubelet, type KubeletOptions } from '../../kubelet/kubelet.js';
 import { ProcessRuntime } from '../../kubelet/runtime/process.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
@@ -134,6 +136,21 @@ describe('kubelet', () => {
       5000,
     );
     expect(later.lastTransitionTime).toBe(before.lastTransitionTime);
+  });
+
+  it('keeps trying to register while the API does not know its credential yet, and registers once it does', async () => {
+    const token = `late-${randomUUID()}`;
+    let started = false;
+    const starting = startKubelet({ api: new ApiClient({ server: cluster.server.url, token, ca: cluster.server.caCert }) }).then(() => (started = true));
+    // Refused twice at least (0.5 s, then 1 s): still trying, not exited.
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(started).toBe(false);
+    // The credential becomes known (as when another API instance issued it a moment ago).
+    const file = join(cluster.dir, 'data', 'tokens.json');
+    const records = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(file, JSON.stringify([...records, { sha256: hashToken(token), user: `system:node:${NODE}`, groups: ['system:nodes'] }]));
+    await until('registered', async () => started, 10_000);
+    await starting;
   });
 
   it('builds the environment from values, ConfigMaps, Secrets and the pod fields, and expands $(VAR) in args', async () => {
