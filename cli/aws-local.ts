@@ -17,7 +17,7 @@
 import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { type CapacityMeter, startCapacityMeter } from '../emulators/capacity-meter.js';
 import { localStoreUrl, startDynamoDbLocal } from '../emulators/dynamodb-local.js';
 import { startFunctionUrl } from '../emulators/function-url.js';
@@ -210,7 +210,9 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     stack.push(() => state.close());
     const { admin, nodeTokens } = await issueTokens(state, names);
     const { url, caCert, functions } = await startFunctions(dataDir, services, options, stack);
-    await putClusterCa(state, caCert);
+    // The CA's certificate (the API pins kubelets to it) and its key (the API signs the serving
+    // certificates of kubelets that join with a bootstrap token), sealed when Secrets are.
+    await putClusterCa(state, caCert, readFileSync(join(dataDir, 'pki', 'ca.key'), 'utf8'));
     const kubeconfigPath = join(dataDir, 'kubeconfig');
     writeKubeconfig(kubeconfigPath, { server: url, caCert, token: admin });
     log(`api       ${url} (a Function URL front on the API function)`);

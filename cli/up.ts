@@ -8,7 +8,8 @@
  */
 import { join, resolve } from 'node:path';
 import { kubeletLogs } from '../functions/api/kubelet-logs.js';
-import { startApiServer } from '../functions/api/server.js';
+import { kubeletCredential } from '../shared/auth/cluster-state.js';
+import { type ApiServer, startApiServer } from '../functions/api/server.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
 import type { CloudProvider } from '../shared/cloud/types.js';
@@ -19,6 +20,7 @@ import { LocalKeyring } from '../shared/encryption/keyring.js';
 import { startReencryption } from '../shared/encryption/reencrypt.js';
 import { SealedStore } from '../shared/encryption/sealed-store.js';
 import { createStore } from '../shared/store/factory.js';
+import type { Store } from '../shared/store/types.js';
 
 export interface UpOptions {
   dataDir: string;
@@ -59,18 +61,55 @@ async function openStore(dataDir: string, log: (line: string) => void) {
   return { store, reencryption: startReencryption(store, { log: (line) => log(`store     ${line}`) }) };
 }
 
+/** `options.nodes` kubelet child processes, on the runtime asked for (or the one there is). */
+async function startKubelets(
+  options: UpOptions,
+  api: ApiServer,
+  dataDir: string,
+  log: (line: string) => void,
+): Promise<{ provider: LocalCloudProvider; runtime: 'process' | 'docker' }> {
+  const socket = options.dockerSocket ?? '/var/run/docker.sock';
+  const runtime = options.runtime === 'auto' ? ((await dockerAvailable(socket)) ? 'docker' : 'process') : options.runtime;
+  if (runtime === 'docker' && !(await dockerAvailable(socket))) throw new Error(`--runtime docker: no Docker engine answers on ${socket}`);
+  const provider = new LocalCloudProvider({
+    server: api.url,
+    caFile: join(dataDir, 'pki', 'ca.crt'),
+    servingCaDir: join(dataDir, 'pki'),
+    dataDir,
+    runtime,
+    dockerSocket: runtime === 'docker' ? socket : undefined,
+    issueToken: api.issueToken,
+    leaseIntervalMs: options.leaseIntervalMs,
+    backoffInitialMs: options.backoffInitialMs,
+    log: (line) => log(`kubelet   ${line}`),
+  });
+  const names = Array.from({ length: options.nodes }, (_, i) => `local-${i}`);
+  await Promise.all(names.map((name) => provider.create({ name, instanceType: 'local', zone: 'local' })));
+  log(`nodes     ${names.join(', ')} (runtime ${runtime})`);
+  return { provider, runtime };
+}
+
+/** A kubelet's log credential: the provider that started it knows it, else (joined with a bootstrap token) the store keeps it. */
+function credentialOf(store: Store, provider: () => LocalCloudProvider | undefined) {
+  return async (node: string) => provider()?.servingTokenFor(node) ?? (await kubeletCredential(store, node));
+}
+
 export async function up(options: UpOptions, log: (line: string) => void = console.log): Promise<Running> {
   const dataDir = resolve(options.dataDir);
   const started = Date.now();
   const { store, reencryption } = await openStore(dataDir, log);
   let provider: LocalCloudProvider | undefined;
+  const logs = kubeletLogs(
+    store,
+    credentialOf(store, () => provider),
+    { caFile: join(dataDir, 'pki', 'ca.crt') },
+  );
   const api = await startApiServer({
     store,
     dataDir,
     port: options.port,
     host: options.host,
-    // Each kubelet's own credential, known to the provider that started it.
-    logs: kubeletLogs(store, (node) => provider?.servingTokenFor(node), { caFile: join(dataDir, 'pki', 'ca.crt') }),
+    logs,
     jwtIssuers: options.jwtIssuers,
     auditLogPath: join(dataDir, 'audit.log'),
     auditPolicy: options.auditPolicy,
@@ -87,26 +126,7 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
   log(`control   ${controlPlane.controllers.map((c) => c.name).join(', ')}`);
 
   let runtime: 'process' | 'docker' | undefined;
-  if (options.nodes > 0) {
-    const socket = options.dockerSocket ?? '/var/run/docker.sock';
-    runtime = options.runtime === 'auto' ? ((await dockerAvailable(socket)) ? 'docker' : 'process') : options.runtime;
-    if (runtime === 'docker' && !(await dockerAvailable(socket))) throw new Error(`--runtime docker: no Docker engine answers on ${socket}`);
-    provider = new LocalCloudProvider({
-      server: api.url,
-      caFile: join(dataDir, 'pki', 'ca.crt'),
-      servingCaDir: join(dataDir, 'pki'),
-      dataDir,
-      runtime,
-      dockerSocket: runtime === 'docker' ? socket : undefined,
-      issueToken: api.issueToken,
-      leaseIntervalMs: options.leaseIntervalMs,
-      backoffInitialMs: options.backoffInitialMs,
-      log: (line) => log(`kubelet   ${line}`),
-    });
-    const names = Array.from({ length: options.nodes }, (_, i) => `local-${i}`);
-    await Promise.all(names.map((name) => provider!.create({ name, instanceType: 'local', zone: 'local' })));
-    log(`nodes     ${names.join(', ')} (runtime ${runtime})`);
-  }
+  if (options.nodes > 0) ({ provider, runtime } = await startKubelets(options, api, dataDir, log));
 
   log('');
   log('Skiff is up. Try:');

@@ -19,7 +19,8 @@
  * An instance is a process: once running, its user data is run by `sh` with the instance's
  * identity in the environment (`EC2_INSTANCE_ID`, `EC2_AVAILABILITY_ZONE`, `EC2_INSTANCE_TYPE`,
  * `EC2_PRIVATE_IP`, as a script would read them from the instance metadata service), so the
- * kubelet a launch script starts really registers. Terminating it stops that process group.
+ * kubelet a launch script starts really registers. Its private address is a loopback one of its
+ * own (127.100.x.y), where that kubelet can serve. Terminating it stops that process group.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -251,7 +252,8 @@ class Ec2Service {
         userData,
         clientToken: p.ClientToken,
         launchTemplateId: p['LaunchTemplate.LaunchTemplateId'],
-        privateIp: `10.0.${(ip >> 8) & 255}.${ip & 255}`,
+        // On loopback (all of 127/8 reaches this machine), so the kubelet it starts can listen there.
+        privateIp: `127.100.${(ip >> 8) & 255}.${ip & 255}`,
         launchedAt: now,
         visibleAt: now + (this.options.describeDelayMs ?? 300),
         output: '',

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ApiClient } from './api-client.js';
-import { nodeCredential } from './bootstrap.js';
+import { keptServing, nodeCredential } from './bootstrap.js';
 import { Kubelet } from './kubelet.js';
 import { createRuntime } from './runtime/factory.js';
 
@@ -57,7 +57,10 @@ async function main() {
     nodeName: name,
     credentialFile: required('token-file'),
     bootstrapToken: values['bootstrap-token-file'] ? readFileSync(values['bootstrap-token-file'], 'utf8').trim() : undefined,
+    servingAddresses: [values.address!],
   });
+  // Serving material from the bootstrap exchange, unless given on the command line.
+  const serving = keptServing(required('token-file'));
   const api = new ApiClient({ server: required('server'), token, ca });
   const labels = Object.fromEntries(values.label!.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   const backoffInitial = values['backoff-initial-ms'] ? Number(values['backoff-initial-ms']) : undefined;
@@ -73,8 +76,8 @@ async function main() {
     tls:
       values['tls-cert-file'] && values['tls-key-file']
         ? { cert: readFileSync(values['tls-cert-file'], 'utf8'), key: readFileSync(values['tls-key-file'], 'utf8') }
-        : undefined,
-    servingToken: values['serving-token-file'] ? readFileSync(values['serving-token-file'], 'utf8').trim() : undefined,
+        : serving && { cert: serving.certificate, key: serving.key },
+    servingToken: values['serving-token-file'] ? readFileSync(values['serving-token-file'], 'utf8').trim() : serving?.token,
     cpu: values.cpu ? Number(values.cpu) : undefined,
     memory: values.memory ? Number(values.memory) : undefined,
     labels,

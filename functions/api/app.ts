@@ -8,6 +8,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { Registry } from '../../shared/api/registry.js';
 import { ApiError } from '../../shared/api/status.js';
 import type { AuditSink } from '../../shared/auth/audit.js';
+import type { KubeletServing } from '../../shared/auth/cluster-state.js';
 import type { Attributes, Authorizer, Decision, RuleLister, UserInfo } from '../../shared/auth/authorizer.js';
 import type { Admission } from '../../shared/auth/index.js';
 import type { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
@@ -38,6 +39,8 @@ export interface AppOptions {
   tokens?: ServiceAccountTokens;
   /** Makes a node's own credential (`nodes/<name>/credential`, for bootstrap); absent: none are made. */
   issueNodeCredential?: (node: string) => string | Promise<string>;
+  /** With a node credential, the kubelet's serving credential and certificate for the addresses it names; absent: none. */
+  issueKubeletServing?: (node: string, addresses: string[]) => Promise<KubeletServing | undefined>;
   /** Where each request is recorded (the audit log); absent: nowhere. */
   audit?: AuditSink;
   logs?: LogProvider;
@@ -151,6 +154,7 @@ export function createApp(options: AppOptions): Hono {
       admission: options.admission,
       tokens: options.tokens,
       issueNodeCredential: options.issueNodeCredential,
+      issueKubeletServing: options.issueKubeletServing,
       bookmarkIntervalMs: options.watchBookmarkIntervalMs ?? 10_000,
       maxWatchSeconds: options.maxWatchSeconds ?? 1800,
     }),

@@ -16,12 +16,13 @@ import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/aut
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import { NODE_PREFIX, NODES_GROUP } from '../../shared/auth/node-authorizer.js';
 import { authenticateBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
-import { clusterCa, kubeletCredential } from '../../shared/auth/cluster-state.js';
+import { clusterCa, clusterCaKey, issueKubeletServing, kubeletCredential } from '../../shared/auth/cluster-state.js';
 import { StoreTokens } from '../../shared/auth/store-tokens.js';
 import { Registry } from '../../shared/api/registry.js';
 import { storeFromEnv } from '../environment.js';
 import { createApp } from './app.js';
 import { kubeletLogs } from './kubelet-logs.js';
+import { signKubeletCert } from './tls.js';
 
 const store = await storeFromEnv();
 const tokens = new ServiceAccountTokens(store, { issuer: process.env.SKIFF_ISSUER });
@@ -37,7 +38,12 @@ export const handler = streamHandle(
     // looked up in the table's copy.
     authenticate: async (token) =>
       token.includes('.') ? ((await tokens.authenticate(token)) ?? (await authenticateBootstrapToken(store, token))) : staticTokens.authenticate(token),
-    // A node that joined with a bootstrap token gets its own credential, kept in the table.
+    // A node that joins with a bootstrap token gets its own credential, kept in the table, and
+    // serving material signed with the cluster CA's key, when the table has that key.
+    issueKubeletServing: async (node, addresses) => {
+      const caKey = await clusterCaKey(store);
+      return caKey ? issueKubeletServing(store, node, addresses, (n, a) => signKubeletCert(caKey, n, a)) : undefined;
+    },
     issueNodeCredential: async (node) =>
       (await staticTokens.issue(`${NODE_PREFIX}${node}`, [NODES_GROUP], { replace: true, description: 'node credential (bootstrap)' })).token,
     ...clusterAuthorization(store),

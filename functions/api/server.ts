@@ -22,6 +22,7 @@ import type { AuditPolicy } from '../../shared/auth/audit-policy.js';
 import { OidcAuthenticator, type JwtIssuerConfig } from '../../shared/auth/oidc.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import { authenticateBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
+import { issueKubeletServing } from '../../shared/auth/cluster-state.js';
 import { NODE_PREFIX, NODES_GROUP } from '../../shared/auth/node-authorizer.js';
 import { type IssueOptions, TokenFile } from '../../shared/auth/token-file.js';
 import type { TokenAuthenticator } from '../../shared/auth/tokens.js';
@@ -30,7 +31,7 @@ import type { Store } from '../../shared/store/types.js';
 import { createApp, type LogProvider } from './app.js';
 import { MAX_BODY_BYTES } from './body.js';
 import { writeKubeconfig } from './kubeconfig.js';
-import { ensureTls } from './tls.js';
+import { ensureTls, issueKubeletCert } from './tls.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -294,6 +295,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     ...clusterAuthorization(store),
     tokens: who.tokens,
     issueNodeCredential: (node) => issueToken(`${NODE_PREFIX}${node}`, [NODES_GROUP], { replace: true, description: 'node credential (bootstrap)' }),
+    issueKubeletServing: (node, addresses) => issueKubeletServing(store, node, addresses, (n, a) => issueKubeletCert(join(dataDir, 'pki'), n, a)),
     audit,
     logs: options.logs,
     watchBookmarkIntervalMs: options.watchBookmarkIntervalMs,

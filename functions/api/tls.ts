@@ -89,7 +89,11 @@ export function ensureTls(dir: string, extra: { dns?: string[]; ips?: string[] }
  * host that is not a kubelet this cluster started cannot answer in one's place.
  */
 export function issueKubeletCert(pkiDir: string, node: string, ips: string[]): { cert: string; key: string } {
-  const caKey = readFileSync(join(pkiDir, 'ca.key'), 'utf8');
+  return signKubeletCert(readFileSync(join(pkiDir, 'ca.key'), 'utf8'), node, ips);
+}
+
+/** A kubelet's serving certificate for its addresses, signed with the cluster CA's key (PEM). */
+export function signKubeletCert(caKey: string, node: string, ips: string[]): { cert: string; key: string } {
   const pair = keyPair();
   const cert = certificate({
     subject: `system:node:${node}`,

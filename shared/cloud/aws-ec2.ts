@@ -226,9 +226,9 @@ export interface KubeletScript {
 
 /**
  * The user data that joins an instance to the cluster: the CA and the bootstrap token in files
- * only root reads, then the kubelet, named after the node, with the providerID the instance's
- * metadata gives (the metadata service in the cloud; the emulator passes the same in the
- * environment).
+ * only root reads, then the kubelet, named after the node, serving on the instance's private
+ * address, with the providerID the instance's metadata gives (the metadata service in the cloud;
+ * the emulator passes the same in the environment).
  */
 export function kubeletUserData(s: KubeletScript): string {
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
@@ -242,6 +242,8 @@ export function kubeletUserData(s: KubeletScript): string {
     'id=${EC2_INSTANCE_ID:-$(curl -s http://169.254.169.254/latest/meta-data/instance-id)}',
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
     'zone=${EC2_AVAILABILITY_ZONE:-$(curl -s http://169.254.169.254/latest/meta-data/placement/availability-zone)}',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+    'address=${EC2_PRIVATE_IP:-$(curl -s http://169.254.169.254/latest/meta-data/local-ipv4)}',
     `cat > "$dir/ca.crt" <<'SKIFF_CA'`,
     s.caCert.trim(),
     'SKIFF_CA',
@@ -258,6 +260,7 @@ export function kubeletUserData(s: KubeletScript): string {
       ...(s.dockerSocket ? [`--docker-socket ${quote(s.dockerSocket)}`] : []),
       `--pod-cidr ${quote(s.podCidr)}`,
       '--provider-id "aws-ec2://$zone/$id"',
+      '--address "$address"',
       `--label ${quote(`node.kubernetes.io/instance-type=${s.node.instanceType}`)}`,
       `--label ${quote(`topology.kubernetes.io/zone=${s.node.zone}`)}`,
       ...labels,

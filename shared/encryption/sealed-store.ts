@@ -27,7 +27,7 @@ import { jsonEqual, randomSuffix } from '../store/object.js';
 import type { Keyring } from './keyring.js';
 import { Sealer, sealedOf } from './sealer.js';
 
-export const SEALED_RESOURCES: ReadonlySet<string> = new Set(['secrets', 'signingkeys', 'kubeletcredentials']);
+export const SEALED_RESOURCES: ReadonlySet<string> = new Set(['secrets', 'signingkeys', 'kubeletcredentials', 'clusterca']);
 
 export class SealedStore implements Store {
   readonly sealer: Sealer;

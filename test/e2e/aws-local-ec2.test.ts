@@ -2,8 +2,9 @@
  * `skiff up --shape aws-local --provider aws-ec2`: the AWS shape with its workers on the
  * emulated EC2. Each node is an instance whose user data (the launch script the cloud would run)
  * starts a kubelet that joins through the API function with a bootstrap token kept in the table,
- * and gets its own node credential. The nodes go Ready with their instances' providerIDs, and a
- * Deployment rolls out on them.
+ * and gets its own node credential and serving material. The nodes go Ready with their
+ * instances' providerIDs, a Deployment rolls out on them, and its logs come through the API
+ * function.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,11 +50,22 @@ describe('skiff up --shape aws-local --provider aws-ec2', () => {
       expect(zones.stdout).toMatch(/us-east-1a\s+t3\.medium/);
       expect(zones.stdout).toMatch(/us-east-1b\s+t3\.medium/);
 
-      expect((await skiff.kubectl(['create', 'deployment', 'web', '--image=busybox', '--replicas=3', '--', 'sleep', '3600'])).code).toBe(0);
+      const ticker = 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 1; done';
+      expect((await skiff.kubectl(['create', 'deployment', 'web', '--image=busybox', '--replicas=3', '--', 'sh', '-c', ticker])).code).toBe(0);
       const rollout = await skiff.kubectl(['rollout', 'status', 'deployment/web', '--timeout=90s'], { timeoutMs: 100_000 });
       expect(rollout.code, rollout.stderr).toBe(0);
       const placed = await skiff.kubectl(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].spec.nodeName}']);
       for (const node of placed.stdout.split(' ')) expect(node).toMatch(/^ec2-[01]$/);
+
+      // Logs through the API function from a kubelet that joined with a bootstrap token: TLS
+      // pinned to the cluster CA, which signed its certificate at the exchange, and its own
+      // serving credential, kept in the table.
+      const pod = (await skiff.kubectl(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout;
+      const logs = await eventually('the pod logs', async () => {
+        const r = await skiff.kubectl(['logs', pod]);
+        return r.code === 0 && /^tick 1$/m.test(r.stdout) && r;
+      });
+      expect(logs.stdout).toMatch(/^tick 0$/m);
     } finally {
       expect(await skiff.stop()).toBe(0);
     }

@@ -5,11 +5,13 @@
  * or its Secret goes. A real kubelet process joins this way and registers its Node.
  */
 import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeCredential } from '../../kubelet/bootstrap.js';
+import { keptServing, nodeCredential } from '../../kubelet/bootstrap.js';
+import { kubeletCredential } from '../../shared/auth/cluster-state.js';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
 import { until } from '../support/until.js';
 
@@ -86,6 +88,32 @@ describe('node bootstrap', () => {
     const again = (await post('/api/v1/nodes/joiner/credential', token)).json().status.token as string;
     expect(await whoami(again)).toMatchObject({ username: 'system:node:joiner' });
     expect(await whoami(credential)).toBe(401);
+  });
+
+  it('a kubelet that names its addresses also gets its serving credential and a certificate the cluster CA signed for them', async () => {
+    const token = await bootstrapToken('srvtok', 'eeeeeeeeeeeeeeee');
+    const credentialFile = join(dir, 'server-0.token');
+    await nodeCredential({
+      server: cluster.server.url,
+      ca: cluster.server.caCert,
+      nodeName: 'server-0',
+      credentialFile,
+      bootstrapToken: token,
+      servingAddresses: ['127.0.0.9'],
+    });
+    const serving = keptServing(credentialFile);
+    expect(serving).toBeDefined();
+    expect(statSync(`${credentialFile}.serving.json`).mode & 0o777).toBe(0o600);
+    const cert = new X509Certificate(serving!.certificate);
+    expect(cert.verify(new X509Certificate(cluster.server.caCert).publicKey)).toBe(true);
+    expect(cert.checkIP('127.0.0.9')).toBe('127.0.0.9');
+    expect(cert.checkIP('127.0.0.10')).toBeUndefined();
+    // The API keeps the serving credential, to send to that kubelet alone.
+    expect(await kubeletCredential(cluster.store, 'server-0')).toBe(serving!.token);
+    // Addresses must be IP addresses, at most 8.
+    const bad = await post('/api/v1/nodes/server-1/credential', token, { spec: { addresses: ['not-an-ip'] } });
+    expect(bad.status).toBe(422);
+    expect(bad.json().message).toContain('spec.addresses');
   });
 
   it('a wrong secret, an expired token and a deleted Secret sign in no one', async () => {

@@ -2,6 +2,7 @@
  * Every served resource's verbs: the path names a collection, an object or a subresource, and
  * each of those shapes has its table of verbs. A method the table lacks is a 405.
  */
+import { isIP } from 'node:net';
 import { Hono, type Context } from 'hono';
 import type { Registry, WriteOptions } from '../../../shared/api/registry.js';
 import type { Authorizer, RuleLister } from '../../../shared/auth/authorizer.js';
@@ -18,6 +19,7 @@ import { bind, getScale, patchScale, updateScale } from '../../../shared/api/sub
 import { toTable } from '../../../shared/api/tables.js';
 import type { KubeObject } from '../../../shared/store/object.js';
 import type { Store } from '../../../shared/store/types.js';
+import type { KubeletServing } from '../../../shared/auth/cluster-state.js';
 import { cutOff, encodedJson, json, jsonText, rawPath, warningHeaders } from '../http.js';
 import type { Bytes, ListCache } from '../list-cache.js';
 import { parseResourcePath, type ResourceTarget } from '../path.js';
@@ -42,6 +44,7 @@ export interface ResourceContext {
   tokens?: ServiceAccountTokens;
   /** Makes a node's own credential (bootstrap); absent: none are made. */
   issueNodeCredential?: (node: string) => string | Promise<string>;
+  issueKubeletServing?: (node: string, addresses: string[]) => Promise<KubeletServing | undefined>;
 }
 
 type Handler = (c: Context, target: ResourceTarget) => Promise<Response>;
@@ -207,9 +210,13 @@ function subresourceVerbs(ctx: ResourceContext): Record<string, VerbTable> {
         const node = t.name!;
         const err = nameError(node, 'dns1123-subdomain');
         if (err) throw invalid(t.info, node, [invalidValue('metadata.name', node, err)]);
+        // The kubelet may name the addresses it serves on: it then gets serving material too.
+        const addresses = servingAddresses(t, node, await objectBody(c));
         // The token is the node's alone: its earlier ones stop working.
         const token = await ctx.issueNodeCredential(node);
-        return json(c, { apiVersion: 'skiff.io/v1', kind: 'NodeCredential', metadata: { name: node }, status: { token, user: `${NODE_PREFIX}${node}` } }, 201);
+        const serving = ctx.issueKubeletServing && addresses.length ? await ctx.issueKubeletServing(node, addresses) : undefined;
+        const status = { token, user: `${NODE_PREFIX}${node}`, ...(serving ? { serving } : {}) };
+        return json(c, { apiVersion: 'skiff.io/v1', kind: 'NodeCredential', metadata: { name: node }, status }, 201);
       },
     },
     log: {
@@ -288,4 +295,13 @@ async function list(c: Context, t: ResourceTarget, ctx: ResourceContext): Promis
   if (result.remainingItemCount !== undefined) meta.remainingItemCount = result.remainingItemCount;
   const body = Buffer.from(`${listJson(`${info.kind}List`, groupVersion(info), meta, result.items)}\n`) as Bytes;
   return encodedJson(c, cacheKey === undefined ? { body } : ctx.lists.set(cacheKey, stamp!, body));
+}
+
+/** The IP addresses a credential request names for its kubelet's server (`spec.addresses`), at most 8. */
+function servingAddresses(t: ResourceTarget, node: string, body: unknown): string[] {
+  const wanted = (body as { spec?: { addresses?: unknown } }).spec?.addresses;
+  if (wanted === undefined) return [];
+  const ok = Array.isArray(wanted) && wanted.length <= 8 && wanted.every((a) => typeof a === 'string' && isIP(a) !== 0);
+  if (!ok) throw invalid(t.info, node, [invalidValue('spec.addresses', JSON.stringify(wanted), 'must be a list of at most 8 IP addresses')]);
+  return wanted as string[];
 }
