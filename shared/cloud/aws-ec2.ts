@@ -46,6 +46,8 @@ export interface AwsEc2Options {
 const CAPACITY_ERRORS = new Set(['InsufficientInstanceCapacity', 'Unsupported', 'InsufficientHostCapacity']);
 const LIVE_STATES = ['pending', 'running'];
 const LABEL_TAG = 'skiff:label/';
+export const CAPACITY_TYPE_LABEL = 'skiff.dev/capacity-type';
+export const PRICE_LABEL = 'skiff.dev/price-per-hour';
 
 interface Launch {
   node: CloudNode;
@@ -74,10 +76,12 @@ export class AwsEc2CloudProvider implements CloudProvider {
     return until !== undefined && until > this.now();
   }
 
-  async create(request: NodeRequest): Promise<CloudNode> {
-    const type = this.options.catalogue.find((t) => t.name === request.instanceType);
-    if (!type?.zones.includes(request.zone) || this.isUnavailable(request.instanceType, request.zone))
-      throw new InsufficientCapacityError(request.instanceType, request.zone);
+  async create(asked: NodeRequest): Promise<CloudNode> {
+    const type = this.options.catalogue.find((t) => t.name === asked.instanceType);
+    if (!type?.zones.includes(asked.zone) || this.isUnavailable(asked.instanceType, asked.zone))
+      throw new InsufficientCapacityError(asked.instanceType, asked.zone);
+    // What `kubectl get nodes -L` shows beside the type and zone: how it is paid for, and its price.
+    const request = { ...asked, labels: { ...asked.labels, [CAPACITY_TYPE_LABEL]: 'on-demand', [PRICE_LABEL]: String(type.pricePerHour) } };
     const existing = await this.get(request.name);
     if (existing) return existing;
     const launch = this.launchOf(request.name);

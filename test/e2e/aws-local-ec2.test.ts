@@ -46,9 +46,10 @@ describe('skiff up --shape aws-local --provider aws-ec2', () => {
         60_000,
       );
       for (const line of nodes) expect(line).toMatch(/^ec2-[01] aws-ec2:\/\/us-east-1[ab]\/i-[0-9a-f]{16} True$/);
-      const zones = await skiff.kubectl(['get', 'nodes', '-L', 'topology.kubernetes.io/zone,node.kubernetes.io/instance-type', '--no-headers']);
-      expect(zones.stdout).toMatch(/us-east-1a\s+t3\.medium/);
-      expect(zones.stdout).toMatch(/us-east-1b\s+t3\.medium/);
+      const columns = ['topology.kubernetes.io/zone', 'node.kubernetes.io/instance-type', 'skiff.dev/capacity-type', 'skiff.dev/price-per-hour'];
+      const shown = await skiff.kubectl(['get', 'nodes', '-L', columns.join(','), '--no-headers']);
+      expect(shown.stdout).toMatch(/us-east-1a\s+t3\.medium\s+on-demand\s+0\.0416/);
+      expect(shown.stdout).toMatch(/us-east-1b\s+t3\.medium\s+on-demand\s+0\.0416/);
 
       const ticker = 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 1; done';
       expect((await skiff.kubectl(['create', 'deployment', 'web', '--image=busybox', '--replicas=3', '--', 'sh', '-c', ticker])).code).toBe(0);
