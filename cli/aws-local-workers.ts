@@ -86,6 +86,8 @@ export async function startEc2Workers(w: Workers, names: string[]): Promise<Clou
         podCidr: `127.${range++}.0.0/16`,
         runtime: w.runtime,
         dockerSocket: w.dockerSocket,
+        // Shorter than the cloud's 10 s: on this machine a list costs nothing.
+        podPollSeconds: 2,
       }),
   });
   w.log(`ec2       ${ec2.endpoint} (the EC2 emulator; instances run their user data; console output in ${consoleDir})`);

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { arch, cpus, hostname, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Condition, Pod } from '../shared/api/schemas/index.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
 import { HostPorts } from './host-ports.js';
@@ -51,6 +52,12 @@ export interface KubeletOptions {
   nodeStatusIntervalMs?: number;
   /** How often every pod is looked at again (probes, restarts). */
   syncIntervalMs?: number;
+  /**
+   * List this node's pods this often instead of watching them. A watch served by a function
+   * keeps an invocation running, and billed, for as long as it is held; a list every few seconds
+   * costs a short invocation each (docs/aws.md, Cost). Absent: watch, as a kubelet does.
+   */
+  podPollIntervalMs?: number;
   backoff?: BackoffPolicy;
   log?: (line: string) => void;
 }
@@ -100,7 +107,7 @@ export class Kubelet {
     );
     const pods = await this.listPods();
     await this.adopt(pods.items);
-    this.watching = this.watchPods(pods.resourceVersion);
+    this.watching = this.options.podPollIntervalMs ? this.pollPods(this.options.podPollIntervalMs) : this.watchPods(pods.resourceVersion);
     this.syncTimer = setInterval(() => {
       for (const w of this.workers.values()) this.syncWorker(w);
     }, this.options.syncIntervalMs ?? 1000);
@@ -372,18 +379,30 @@ export class Kubelet {
           },
           this.abort.signal,
         );
-        if (expired) {
-          const pods = await this.listPods();
-          const present = new Set(pods.items.map((p) => p.metadata?.uid));
-          for (const [uid, w] of this.workers) if (!present.has(uid)) void w.terminate(false).finally(() => this.forget(uid));
-          for (const p of pods.items) this.ensureWorker(p);
-          version = pods.resourceVersion;
-        }
+        if (expired) version = await this.resync();
       } catch (err) {
         if (this.abort.signal.aborted) return;
         this.log(`watch: ${err instanceof Error ? err.message : String(err)}; retrying`);
         await new Promise((r) => setTimeout(r, 1000));
       }
+    }
+  }
+
+  /** Lists this node's pods and makes the workers match: new pods start, pods gone stop. Returns the list's revision. */
+  private async resync(): Promise<string> {
+    const pods = await this.listPods();
+    const present = new Set(pods.items.map((p) => p.metadata?.uid));
+    for (const [uid, w] of this.workers) if (!present.has(uid)) void w.terminate(false).finally(() => this.forget(uid));
+    for (const p of pods.items) this.ensureWorker(p);
+    return pods.resourceVersion;
+  }
+
+  /** `podPollIntervalMs`: a list every interval in place of the watch, until stopped. */
+  private async pollPods(intervalMs: number): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      await sleep(intervalMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      if (this.abort.signal.aborted) return;
+      await this.resync().catch((err) => this.log(`pod list: ${err instanceof Error ? err.message : String(err)}; retrying`));
     }
   }
 

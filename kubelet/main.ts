@@ -35,6 +35,7 @@ const { values } = parseArgs({
     'provider-id': { type: 'string' },
     'lease-interval-ms': { type: 'string' },
     'backoff-initial-ms': { type: 'string' },
+    'pod-poll-seconds': { type: 'string' },
   },
 });
 
@@ -82,6 +83,7 @@ async function main() {
     memory: values.memory ? Number(values.memory) : undefined,
     labels,
     providerID: values['provider-id'],
+    podPollIntervalMs: values['pod-poll-seconds'] ? Number(values['pod-poll-seconds']) * 1000 : undefined,
     leaseIntervalMs: values['lease-interval-ms'] ? Number(values['lease-interval-ms']) : undefined,
     backoff: backoffInitial ? { initialMs: backoffInitial, maxMs: backoffInitial * 30, resetAfterMs: 600_000 } : undefined,
     log: (line) => console.log(line),

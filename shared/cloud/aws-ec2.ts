@@ -226,13 +226,16 @@ export interface KubeletScript {
   podCidr: string;
   runtime?: 'docker' | 'process';
   dockerSocket?: string;
+  /** List the node's pods this often instead of watching them through the API (default 10 s; 0: watch). */
+  podPollSeconds?: number;
 }
 
 /**
  * The user data that joins an instance to the cluster: the CA and the bootstrap token in files
  * only root reads, then the kubelet, named after the node, serving on the instance's private
  * address, with the providerID the instance's metadata gives (the metadata service in the cloud;
- * the emulator passes the same in the environment).
+ * the emulator passes the same in the environment). It lists its pods every 10 s rather than
+ * hold a watch through the API function, which would keep an invocation billed all the time.
  */
 export function kubeletUserData(s: KubeletScript): string {
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
@@ -265,6 +268,7 @@ export function kubeletUserData(s: KubeletScript): string {
       `--pod-cidr ${quote(s.podCidr)}`,
       '--provider-id "aws-ec2://$zone/$id"',
       '--address "$address"',
+      ...((s.podPollSeconds ?? 10) > 0 ? [`--pod-poll-seconds ${s.podPollSeconds ?? 10}`] : []),
       `--label ${quote(`node.kubernetes.io/instance-type=${s.node.instanceType}`)}`,
       `--label ${quote(`topology.kubernetes.io/zone=${s.node.zone}`)}`,
       ...labels,

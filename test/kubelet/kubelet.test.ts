@@ -153,6 +153,28 @@ describe('kubelet', () => {
     await starting;
   });
 
+  it('with podPollIntervalMs, lists its pods instead of watching: new pods start and deleted pods stop', async () => {
+    // A client that refuses to watch: the kubelet must never ask.
+    class ListsOnly extends ApiClient {
+      override watch(): Promise<void> {
+        return Promise.reject(new Error('this kubelet lists, it does not watch'));
+      }
+    }
+    const token = cluster.server.issueToken(`system:node:${NODE}`, ['system:nodes'], { replace: true });
+    const logs: string[] = [];
+    await startKubelet({
+      api: new ListsOnly({ server: cluster.server.url, token, ca: cluster.server.caCert }),
+      podPollIntervalMs: 300,
+      log: (l) => logs.push(l),
+    });
+    const name = await createPod({ containers: [sh('sleep 60')] });
+    await until('the polled pod runs', async () => (await status(name)).containerStatuses?.[0]?.state.running, 10_000);
+    await cluster.api(`/api/v1/namespaces/default/pods/${name}?gracePeriodSeconds=0`, { method: 'DELETE' });
+    const runtime = new ProcessRuntime(join(dir, 'containers'));
+    await until('its container removed', async () => (await runtime.list()).every((c) => c.spec.podName !== name), 10_000);
+    expect(logs.join('\n')).not.toContain('does not watch');
+  });
+
   it('builds the environment from values, ConfigMaps, Secrets and the pod fields, and expands $(VAR) in args', async () => {
     await startKubelet();
     await cluster.kubectlOk(['create', 'configmap', 'settings', '--from-literal=COLOR=blue', '--from-literal=SIZE=9']);
