@@ -9,6 +9,7 @@ import { GarbageCollector } from './controllers/garbage-collector.js';
 import { ControllerManager } from './controllers/manager.js';
 import { NamespaceController } from './controllers/namespace.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './controllers/node-lifecycle.js';
+import { ProvisionerController, type ProvisionerOptions } from './controllers/provisioner.js';
 import { ReplicaSetController } from './controllers/replicaset.js';
 import { SchedulerController, type SchedulerOptions } from './controllers/scheduler.js';
 import { ServiceAccountController } from './controllers/serviceaccount.js';
@@ -27,6 +28,8 @@ export interface ControlPlane {
 
 export interface ControllerOptions {
   nodeLifecycle?: NodeLifecycleOptions;
+  /** Given, nodes are made for pods that fit nowhere and removed when empty (`provisioner.ts`). */
+  provisioner?: ProvisionerOptions;
   scheduler?: SchedulerOptions;
 }
 
@@ -39,6 +42,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new NamespaceController(store),
     new NodeLifecycleController(store, options.nodeLifecycle),
     new ServiceAccountController(store),
+    ...(options.provisioner ? [new ProvisionerController(store, options.provisioner)] : []),
   ];
 }
 

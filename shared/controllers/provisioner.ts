@@ -1,0 +1,218 @@
+/**
+ * The provisioner: capacity follows the pods. Pods the scheduler marked Unschedulable are
+ * bin-packed onto the cheapest offerings that take them (`shared/provisioner/plan.ts`), and
+ * nodes are created for them through the CloudProvider. Each launch is first written down as a
+ * NodeClaim (an internal object: its node, offering, the pods it is for, when it was made), so
+ * that a pod already waiting for a node on its way is not provisioned for twice, by this
+ * instance or another (the AWS shape runs controllers in functions). A claim ends when its node
+ * has registered and its pods are placed, or after `launchTimeoutMs` (the node is then deleted:
+ * the pods will be planned again).
+ *
+ * Nodes it made and that have carried no pod for `consolidateAfterMs` are removed: cordoned,
+ * deleted at the provider, and their Node deleted. Everything runs under one key, so one
+ * reconcile sees the whole picture.
+ */
+import { randomBytes } from 'node:crypto';
+import { conditionOf, typedList } from '../api/objects.js';
+import type { CloudProvider } from '../cloud/types.js';
+import { InsufficientCapacityError } from '../cloud/types.js';
+import { ignoreNotFound, isNotFound } from '../errors.js';
+import { type Offering, plan } from '../provisioner/plan.js';
+import { compilePod } from '../scheduler/compile.js';
+import type { KubeObject } from '../store/object.js';
+import { guaranteedUpdate } from '../store/retry.js';
+import type { ChangeEvent, Store } from '../store/types.js';
+import type { Controller, ReconcileResult } from './types.js';
+
+export const NODECLAIMS_RESOURCE = 'nodeclaims';
+export const PROVISIONED_LABEL = 'skiff.dev/provisioned';
+const EMPTY_SINCE = 'skiff.dev/empty-since';
+const KEY = 'cluster';
+
+export interface ProvisionerOptions {
+  provider: CloudProvider;
+  /** Dollars an hour per instance type (a type not listed costs its cpu in cores x 0.05). */
+  prices?: Record<string, number>;
+  /** How long a node it made may carry no pod before it is removed (default 30 s). */
+  consolidateAfterMs?: number;
+  /** How long a launched node has to register and take its pods (default 5 minutes). */
+  launchTimeoutMs?: number;
+  /** The most nodes it keeps, its own and in flight (default no limit). */
+  maxNodes?: number;
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+interface NodeClaim extends KubeObject {
+  spec: { instanceType: string; zone: string; pods: string[] };
+  status: { createdAt: number };
+}
+
+type PodObject = ReturnType<typeof typedList<'pods'>>[number];
+type NodeObject = ReturnType<typeof typedList<'nodes'>>[number];
+
+const isUnschedulable = (p: PodObject) =>
+  !p.spec.nodeName && !p.metadata.deletionTimestamp && conditionOf(p.status?.conditions, 'PodScheduled')?.reason === 'Unschedulable';
+
+export class ProvisionerController implements Controller {
+  readonly name = 'provisioner';
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: ProvisionerOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  keysFor(event: ChangeEvent): string[] {
+    return event.resource === 'pods' || event.resource === 'nodes' ? [KEY] : [];
+  }
+
+  async allKeys(): Promise<string[]> {
+    return [KEY];
+  }
+
+  async reconcile(): Promise<ReconcileResult | void> {
+    const [pods, nodes, claims] = await Promise.all([
+      this.store.list('pods').then((l) => typedList('pods', l.items)),
+      this.store.list('nodes').then((l) => typedList('nodes', l.items)),
+      this.store.list(NODECLAIMS_RESOURCE).then((l) => l.items as NodeClaim[]),
+    ]);
+    const live = await this.settleClaims(claims, pods, nodes);
+    const waits = [await this.provision(pods, nodes, live), await this.consolidate(pods, nodes, live)];
+    const next = Math.min(...waits.filter((w): w is number => w !== undefined));
+    return Number.isFinite(next) ? { requeueAfterMs: Math.max(100, next) } : undefined;
+  }
+
+  /** Ends the claims that are done or out of time; returns the ones still waiting. */
+  private async settleClaims(claims: NodeClaim[], pods: PodObject[], nodes: NodeObject[]): Promise<NodeClaim[]> {
+    const registered = new Set(nodes.filter((n) => conditionOf(n.status?.conditions, 'Ready')?.status === 'True').map((n) => n.metadata.name));
+    const waiting = new Set(pods.filter((p) => !p.spec.nodeName && !p.metadata.deletionTimestamp).map((p) => p.metadata.uid));
+    const live: NodeClaim[] = [];
+    for (const claim of claims) {
+      const name = claim.metadata.name as string;
+      const done = registered.has(name) && !claim.spec.pods.some((uid) => waiting.has(uid));
+      const late = this.now() - claim.status.createdAt > (this.options.launchTimeoutMs ?? 300_000);
+      if (!done && !late) {
+        live.push(claim);
+        continue;
+      }
+      if (late && !registered.has(name)) {
+        this.options.log?.(`provisioner: node ${name} did not come up in time; removing it`);
+        await this.options.provider.delete(name);
+      }
+      await this.store.delete(NODECLAIMS_RESOURCE, '', name).catch(ignoreNotFound);
+    }
+    return live;
+  }
+
+  /** Launches nodes for the pods nothing can take and nothing is on its way for. */
+  private async provision(pods: PodObject[], nodes: NodeObject[], live: NodeClaim[]): Promise<number | undefined> {
+    const claimed = new Set(live.flatMap((c) => c.spec.pods));
+    const pending = pods.filter((p) => isUnschedulable(p) && !claimed.has(p.metadata.uid ?? ''));
+    if (pending.length === 0) return live.length ? 1000 : undefined;
+    const own = nodes.filter((n) => n.metadata.labels?.[PROVISIONED_LABEL] === 'true').length;
+    const room = (this.options.maxNodes ?? Number.POSITIVE_INFINITY) - own - live.length;
+    const offerings = await this.offerings();
+    // The nodes on their way first: their room is filled before a new node is opened.
+    const byUid = new Map(pods.map((p) => [p.metadata.uid, p]));
+    const seeds = live.flatMap((c) => {
+      const offering = offerings.find((o) => o.instanceType === c.spec.instanceType && o.zone === c.spec.zone);
+      const mine = c.spec.pods.map((uid) => byUid.get(uid)).filter((p): p is PodObject => p !== undefined);
+      return offering ? [{ name: c.metadata.name, offering, pods: mine.map(compilePod) }] : [];
+    });
+    const { nodes: planned, unplaceable } = plan(pending.map(compilePod), offerings, room, seeds);
+    if (unplaceable.length) this.options.log?.(`provisioner: ${unplaceable.length} pods fit no offering (or the node limit is reached)`);
+    await Promise.all(
+      planned.map((n) => {
+        const uids = n.pods.map((p) => p.uid);
+        return n.name ? this.extendClaim(n.name, uids) : this.launch(n.offering, uids);
+      }),
+    );
+    return 1000;
+  }
+
+  /** A node on its way takes more of the pending pods. */
+  private async extendClaim(name: string, pods: string[]): Promise<void> {
+    await guaranteedUpdate<NodeClaim>(this.store, NODECLAIMS_RESOURCE, '', name, (c) =>
+      pods.every((uid) => c.spec.pods.includes(uid)) ? undefined : { ...c, spec: { ...c.spec, pods: [...new Set([...c.spec.pods, ...pods])] } },
+    ).catch(ignoreNotFound);
+  }
+
+  private async launch(offering: Offering, pods: string[]): Promise<void> {
+    const name = `skiff-${offering.instanceType.replace(/[^a-z0-9]/g, '-')}-${randomBytes(3).toString('hex')}`;
+    const claim = {
+      apiVersion: 'skiff.dev/v1',
+      kind: 'NodeClaim',
+      metadata: { name },
+      spec: { instanceType: offering.instanceType, zone: offering.zone, pods },
+    };
+    await this.store.create(NODECLAIMS_RESOURCE, { ...claim, status: { createdAt: this.now() } } as NodeClaim);
+    try {
+      await this.options.provider.create({ name, instanceType: offering.instanceType, zone: offering.zone, labels: { [PROVISIONED_LABEL]: 'true' } });
+      this.options.log?.(`provisioner: launched ${name} (${offering.instanceType} in ${offering.zone}) for ${pods.length} pods`);
+    } catch (err) {
+      // Out of capacity there (the provider remembers): the pods are planned again elsewhere.
+      await this.store.delete(NODECLAIMS_RESOURCE, '', name).catch(ignoreNotFound);
+      if (!(err instanceof InsufficientCapacityError)) throw err;
+      this.options.log?.(`provisioner: ${err.message}`);
+    }
+  }
+
+  private async offerings(): Promise<Offering[]> {
+    const types = await this.options.provider.instanceTypes();
+    return types.flatMap((t) =>
+      t.zones.map((zone) => ({
+        instanceType: t.name,
+        zone,
+        cpu: t.cpu,
+        memory: t.memory,
+        pods: t.pods,
+        pricePerHour: this.options.prices?.[t.name] ?? (t as { pricePerHour?: number }).pricePerHour ?? (t.cpu / 1000) * 0.05,
+      })),
+    );
+  }
+
+  /** Removes its nodes that have carried no pod for the consolidation delay; returns when to look again. */
+  private async consolidate(pods: PodObject[], nodes: NodeObject[], live: NodeClaim[]): Promise<number | undefined> {
+    const delay = this.options.consolidateAfterMs ?? 30_000;
+    const busy = new Set(pods.filter((p) => p.spec.nodeName && !['Succeeded', 'Failed'].includes(p.status?.phase ?? '')).map((p) => p.spec.nodeName));
+    const inFlight = new Set(live.map((c) => c.metadata.name));
+    let next: number | undefined;
+    for (const node of nodes.filter((n) => n.metadata.labels?.[PROVISIONED_LABEL] === 'true')) {
+      const name = node.metadata.name as string;
+      const since = Number(node.metadata.annotations?.[EMPTY_SINCE] ?? Number.NaN);
+      if (busy.has(name) || inFlight.has(name)) {
+        if (!Number.isNaN(since)) await this.markEmpty(name, undefined);
+        continue;
+      }
+      if (Number.isNaN(since)) {
+        await this.markEmpty(name, this.now());
+        next = Math.min(next ?? delay, delay);
+      } else if (this.now() - since >= delay) {
+        await this.remove(name);
+      } else next = Math.min(next ?? delay, delay - (this.now() - since));
+    }
+    return next;
+  }
+
+  private async markEmpty(name: string, since: number | undefined): Promise<void> {
+    await guaranteedUpdate(this.store, 'nodes', '', name, (n) => {
+      const annotations = { ...n.metadata.annotations };
+      if (since === undefined) delete annotations[EMPTY_SINCE];
+      else annotations[EMPTY_SINCE] = String(since);
+      return { ...n, metadata: { ...n.metadata, annotations } };
+    }).catch(ignoreNotFound);
+  }
+
+  /** Cordons the node, stops it at the provider, and deletes its Node. */
+  private async remove(name: string): Promise<void> {
+    this.options.log?.(`provisioner: node ${name} has been empty for the consolidation delay; removing it`);
+    await guaranteedUpdate(this.store, 'nodes', '', name, (n) => ({ ...n, spec: { ...(n.spec as object), unschedulable: true } })).catch(ignoreNotFound);
+    await this.options.provider.delete(name);
+    await this.store.delete('nodes', '', name).catch((err) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The provisioner on simulated nodes: a Deployment with no node to run on gets the cheapest
+ * nodes that hold it (bin-packed, no more than the lower bound), runs on them, and when scaled to
+ * zero its nodes are removed after the consolidation delay. A pod no offering can hold gets no
+ * node; a pod pinned to a zone by nodeSelector gets a node in that zone.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Registry } from '../../shared/api/registry.js';
+import { findResource } from '../../shared/api/resources.js';
+import { typedList } from '../../shared/api/objects.js';
+import { SimCloudProvider } from '../../shared/cloud/sim.js';
+import { startControlPlane, type ControlPlane } from '../../shared/control-plane.js';
+import { NODECLAIMS_RESOURCE, PROVISIONED_LABEL } from '../../shared/controllers/provisioner.js';
+import { guaranteedUpdate } from '../../shared/store/retry.js';
+import { openSqliteStore } from '../../shared/store/sqlite.js';
+import type { KubeObject, Store } from '../../shared/store/types.js';
+import { until } from '../support/until.js';
+
+const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
+const PODS = findResource('', 'v1', 'pods')!;
+let store: Store;
+let cloud: SimCloudProvider;
+let plane: ControlPlane;
+const launched: string[] = [];
+
+beforeAll(async () => {
+  store = openSqliteStore({ path: ':memory:' });
+  await new Registry(store).ensureSystemNamespaces();
+  cloud = new SimCloudProvider(store, { leaseIntervalMs: 60_000 });
+  // sim.small: 2 cores for $0.10 an hour; sim.large: 8 cores for $0.32, cheaper by the core.
+  plane = await startControlPlane({
+    store,
+    provisioner: { provider: cloud, prices: { 'sim.small': 0.1, 'sim.large': 0.32 }, consolidateAfterMs: 1000, log: (l) => launched.push(l) },
+  });
+});
+afterAll(async () => {
+  await plane?.stop();
+  await cloud?.close();
+  await store?.close();
+});
+
+const nodes = async () => typedList('nodes', (await store.list('nodes')).items);
+const podsOf = async (app: string) => typedList('pods', (await store.list('pods', { namespace: 'default', labelSelector: `app=${app}` })).items);
+const ready = (p: { status?: { conditions?: { type: string; status: string }[] } }) =>
+  p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+
+function deployment(name: string, replicas: number, cpu: string, extra: Record<string, unknown> = {}): KubeObject {
+  return {
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'app:v1', resources: { requests: { cpu } } }], ...extra } },
+    },
+  } as unknown as KubeObject;
+}
+
+describe('provisioner', () => {
+  it('runs a Deployment with no node at start on the cheapest nodes that hold it, then removes them when it scales to zero', async () => {
+    expect(await nodes()).toHaveLength(0);
+    // 20 x 500m = 10 cores: one sim.large (16 pods' worth of cpu) and one sim.small for the other 4.
+    await new Registry(store).create(DEPLOYMENTS, 'default', deployment('web', 20, '500m'));
+    await until('20 pods ready', async () => (await podsOf('web')).filter(ready).length === 20, 30_000);
+    const made = await nodes();
+    expect(made.map((n) => n.metadata.labels?.['node.kubernetes.io/instance-type']).sort()).toEqual(['sim.large', 'sim.small']);
+    for (const n of made) expect(n.metadata.labels?.[PROVISIONED_LABEL]).toBe('true');
+    await until('claims settled', async () => (await store.list(NODECLAIMS_RESOURCE)).items.length === 0, 10_000);
+
+    await guaranteedUpdate(store, 'deployments.apps', 'default', 'web', (d) => ({ ...d, spec: { ...(d.spec as object), replicas: 0 } }));
+    await until('nodes removed', async () => (await nodes()).length === 0, 20_000);
+    expect((await cloud.list()).length).toBe(0);
+  }, 60_000);
+
+  it('gives a pod pinned to a zone a node there, and a pod no offering can hold none', async () => {
+    const registry = new Registry(store);
+    await registry.create(PODS, 'default', {
+      metadata: { name: 'giant' },
+      spec: { containers: [{ name: 'c', image: 'app:v1', resources: { requests: { cpu: '64' } } }] },
+    } as unknown as KubeObject);
+    await registry.create(DEPLOYMENTS, 'default', deployment('pinned', 1, '100m', { nodeSelector: { 'topology.kubernetes.io/zone': 'sim-c' } }));
+    await until('the pinned pod ready', async () => (await podsOf('pinned')).filter(ready).length === 1, 30_000);
+    const made = await nodes();
+    expect(made).toHaveLength(1);
+    expect(made[0].metadata.labels?.['topology.kubernetes.io/zone']).toBe('sim-c');
+    // One 100m pod: the small type is the cheaper node for it.
+    expect(made[0].metadata.labels?.['node.kubernetes.io/instance-type']).toBe('sim.small');
+    const giant = typedList('pods', [await store.get('pods', 'default', 'giant')])[0];
+    expect(giant.spec.nodeName).toBeUndefined();
+    expect(launched.some((l) => l.includes('fit no offering'))).toBe(true);
+  }, 60_000);
+});

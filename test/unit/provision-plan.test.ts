@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { type Offering, plan } from '../../shared/provisioner/plan.js';
+import type { PodInfo } from '../../shared/scheduler/compile.js';
+
+const GiB = 2 ** 30;
+const offering = (instanceType: string, cores: number, price: number, zone = 'a'): Offering => ({
+  instanceType,
+  zone,
+  cpu: cores * 1000,
+  memory: cores * 4 * GiB,
+  pods: 110,
+  pricePerHour: price,
+});
+let n = 0;
+const pod = (cpu: number, extra: Partial<PodInfo> = {}): PodInfo =>
+  ({
+    namespace: 'default',
+    name: `p${++n}`,
+    uid: `u${n}`,
+    labels: {},
+    cpu,
+    memory: GiB / 4,
+    nodeSelector: {},
+    required: [],
+    preferred: [],
+    tolerations: [],
+    hostPorts: [],
+    ...extra,
+  }) as PodInfo;
+
+describe('the provisioning plan', () => {
+  const small = offering('small', 2, 0.1);
+  const large = offering('large', 8, 0.32);
+
+  it('packs to the lower bound, choosing the cheapest per pod', () => {
+    const { nodes, unplaceable } = plan(
+      Array.from({ length: 20 }, () => pod(500)),
+      [small, large],
+    );
+    expect(unplaceable).toEqual([]);
+    expect(nodes.map((x) => [x.offering.instanceType, x.pods.length])).toEqual([
+      ['large', 16],
+      ['small', 4],
+    ]);
+    // No node is over its capacity.
+    for (const x of nodes) expect(x.pods.reduce((a, p) => a + p.cpu, 0)).toBeLessThanOrEqual(x.offering.cpu);
+  });
+
+  it('honours nodeSelector and required node affinity, and says what fits nowhere', () => {
+    const inB = offering('small', 2, 0.1, 'b');
+    const zoned = pod(100, { nodeSelector: { 'topology.kubernetes.io/zone': 'b' } });
+    const typed = pod(100, {
+      required: [{ matchExpressions: [{ key: 'node.kubernetes.io/instance-type', operator: 'In', values: ['large'] }] }],
+    } as Partial<PodInfo>);
+    const giant = pod(64_000);
+    const { nodes, unplaceable } = plan([zoned, typed, giant], [small, large, inB]);
+    expect(unplaceable.map((p) => p.name)).toEqual([giant.name]);
+    expect(nodes.find((x) => x.pods.includes(zoned))?.offering.zone).toBe('b');
+    expect(nodes.find((x) => x.pods.includes(typed))?.offering.instanceType).toBe('large');
+  });
+
+  it('fills nodes on their way before opening new ones, and keeps to the node limit', () => {
+    const seed = { name: 'coming', offering: large, pods: [pod(4000)] };
+    const { nodes } = plan([pod(1000), pod(1000)], [small, large], Number.POSITIVE_INFINITY, [seed]);
+    expect(nodes).toHaveLength(1);
+    expect(nodes[0].name).toBe('coming');
+    expect(nodes[0].pods).toHaveLength(3);
+    const limited = plan(
+      Array.from({ length: 40 }, () => pod(1000)),
+      [small, large],
+      2,
+    );
+    expect(limited.nodes).toHaveLength(2);
+    expect(limited.unplaceable).toHaveLength(24);
+  });
+});
