@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { startEc2Emulator } from '../emulators/ec2.js';
+import { type Ec2Emulator, startEc2Emulator } from '../emulators/ec2.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
 import { createBootstrapToken } from '../shared/auth/bootstrap-tokens.js';
 import { putKubeletCredential } from '../shared/auth/cluster-state.js';
@@ -59,14 +59,40 @@ export async function startLocalWorkers(w: Workers, names: string[], nodeTokens:
 }
 
 const EC2_ZONES = ['us-east-1a', 'us-east-1b'];
+const kubeletCommand = () => `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`;
+
+/** The EC2 emulator, its instances' console output kept in `<data-dir>/ec2`. */
+export async function startEc2(dataDir: string, onStop: Workers['onStop'], log: Workers['log']): Promise<Ec2Emulator> {
+  const consoleDir = join(dataDir, 'ec2');
+  mkdirSync(consoleDir, { recursive: true });
+  const offerings = ec2Catalogue(EC2_ZONES).map((t) => ({ instanceType: t.name, zones: t.zones }));
+  const ec2 = await startEc2Emulator({ offerings, consoleDir });
+  onStop(() => ec2.close());
+  log(`ec2       ${ec2.endpoint} (the EC2 emulator; instances run their user data; console output in ${consoleDir})`);
+  return ec2;
+}
+
+/**
+ * What the controller functions need to provision EC2 workers (functions/provisioning.ts): the
+ * emulator, the API's URL, this checkout's kubelet, lists every 2 s.
+ */
+export function provisioningEnv(ec2: Ec2Emulator, apiUrl: string, runtime: 'process' | 'docker', consolidateSeconds = 30): Record<string, string> {
+  return {
+    SKIFF_PROVIDER: 'aws-ec2',
+    SKIFF_API_URL: apiUrl,
+    SKIFF_CLUSTER: 'aws-local',
+    SKIFF_EC2_ENDPOINT: ec2.endpoint,
+    SKIFF_EC2_ZONES: EC2_ZONES.join(','),
+    SKIFF_KUBELET_COMMAND: kubeletCommand(),
+    SKIFF_KUBELET_RUNTIME: runtime,
+    SKIFF_POD_POLL_SECONDS: '2',
+    SKIFF_CONSOLIDATE_SECONDS: String(consolidateSeconds),
+  };
+}
 
 /** Instances of the EC2 emulator, launched as the aws-ec2 provider launches them in the cloud. */
-export async function startEc2Workers(w: Workers, names: string[]): Promise<CloudProvider> {
+export async function startEc2Workers(w: Workers, ec2: Ec2Emulator, names: string[]): Promise<CloudProvider> {
   const catalogue = ec2Catalogue(EC2_ZONES);
-  const consoleDir = join(w.dataDir, 'ec2');
-  mkdirSync(consoleDir, { recursive: true });
-  const ec2 = await startEc2Emulator({ offerings: catalogue.map((t) => ({ instanceType: t.name, zones: t.zones })), consoleDir });
-  w.onStop(() => ec2.close());
   const client = new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   w.onStop(async () => client.destroy());
   const bootstrapToken = await createBootstrapToken(w.state, { ttlSeconds: 24 * 3600, description: 'aws-local: the EC2 workers join with it' });
@@ -78,7 +104,7 @@ export async function startEc2Workers(w: Workers, names: string[]): Promise<Clou
     userData: (node) =>
       kubeletUserData({
         // On this machine the "installed" kubelet is this checkout's.
-        kubelet: `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`,
+        kubelet: kubeletCommand(),
         server: w.url,
         caCert: w.caCert,
         bootstrapToken,
@@ -90,7 +116,6 @@ export async function startEc2Workers(w: Workers, names: string[]): Promise<Clou
         podPollSeconds: 2,
       }),
   });
-  w.log(`ec2       ${ec2.endpoint} (the EC2 emulator; instances run their user data; console output in ${consoleDir})`);
   await Promise.all(names.map((name, i) => provider.create({ name, instanceType: 't3.medium', zone: EC2_ZONES[i % EC2_ZONES.length] })));
   return provider;
 }

@@ -20,6 +20,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { type CapacityMeter, startCapacityMeter } from '../emulators/capacity-meter.js';
 import { localStoreUrl, startDynamoDbLocal } from '../emulators/dynamodb-local.js';
+import { freePort } from '../emulators/free-port.js';
 import { startFunctionUrl } from '../emulators/function-url.js';
 import { LambdaFunction } from '../emulators/lambda-runner.js';
 import { type SqsFunction, SqsMapping } from '../emulators/sqs-mapping.js';
@@ -34,7 +35,7 @@ import { StoreTokens } from '../shared/auth/store-tokens.js';
 import { createStore } from '../shared/store/factory.js';
 import { openDynamoStore } from '../shared/store/dynamodb.js';
 import type { Store } from '../shared/store/types.js';
-import { startEc2Workers, startLocalWorkers, type WorkerProvider, type Workers } from './aws-local-workers.js';
+import { provisioningEnv, startEc2, startEc2Workers, startLocalWorkers, type WorkerProvider, type Workers } from './aws-local-workers.js';
 import type { Running, UpOptions } from './up.js';
 
 /** The shape's settings beyond `skiff up`'s: tests shorten watches, bookmarks and the tick. */
@@ -49,6 +50,10 @@ export interface AwsLocalOptions extends UpOptions {
   meter?: boolean;
   /** Where the workers run: kubelet child processes (default), or EC2 emulator instances. */
   provider?: WorkerProvider;
+  /** With `provider: 'aws-ec2'`: the controllers add EC2 nodes for pending pods and remove empty ones. */
+  provision?: boolean;
+  /** How long an empty provisioned node is kept (default 30 s). */
+  consolidateSeconds?: number;
 }
 
 export interface AwsLocalRunning extends Running {
@@ -140,6 +145,7 @@ async function startFunctions(
   services: Services,
   options: AwsLocalOptions,
   stack: Stack,
+  provisioning: Record<string, string> = {},
 ): Promise<{ url: string; caCert: string; functions: AwsLocalRunning['usage']['functions'] }> {
   const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}) => {
     const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...services.env, ...env } });
@@ -147,9 +153,10 @@ async function startFunctions(
     return f;
   };
   const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, apiEnv(options));
-  const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000, controllerEnv(options));
-  const queue = fn('skiff-queue', 'functions/queue/handler.ts', 60_000, controllerEnv(options));
-  const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000, controllerEnv(options));
+  const controllers = { ...controllerEnv(options), ...provisioning };
+  const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000, controllers);
+  const queue = fn('skiff-queue', 'functions/queue/handler.ts', 60_000, controllers);
+  const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000, controllers);
 
   const tls = ensureTls(join(dataDir, 'pki'));
   const front = await startFunctionUrl(api, { tls, port: options.port, host: options.host });
@@ -209,7 +216,13 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     const state = await createStore(services.env.SKIFF_STORE_URL);
     stack.push(() => state.close());
     const { admin, nodeTokens } = await issueTokens(state, names);
-    const { url, caCert, functions } = await startFunctions(dataDir, services, options, stack);
+    const socket = options.dockerSocket ?? '/var/run/docker.sock';
+    const runtime = options.runtime === 'auto' ? ((await dockerAvailable(socket)) ? 'docker' : 'process') : options.runtime;
+    // The API's address is known before it starts: the provisioner's launch scripts name it.
+    const port = options.port || (await freePort());
+    const ec2 = options.provider === 'aws-ec2' ? await startEc2(dataDir, (stop) => stack.push(stop), log) : undefined;
+    const provisioning = ec2 && options.provision ? provisioningEnv(ec2, `https://${options.host}:${port}`, runtime, options.consolidateSeconds) : {};
+    const { url, caCert, functions } = await startFunctions(dataDir, services, { ...options, port }, stack, provisioning);
     // The CA's certificate (the API pins kubelets to it) and its key (the API signs the serving
     // certificates of kubelets that join with a bootstrap token), sealed when Secrets are.
     await putClusterCa(state, caCert, readFileSync(join(dataDir, 'pki', 'ca.key'), 'utf8'));
@@ -217,12 +230,10 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     writeKubeconfig(kubeconfigPath, { server: url, caCert, token: admin });
     log(`api       ${url} (a Function URL front on the API function)`);
     log(`functions skiff-api, skiff-stream (DynamoDB stream), skiff-queue (SQS), skiff-tick (every 10 s) (ready in ${Date.now() - started} ms)`);
+    if (ec2 && options.provision) log('provision EC2 nodes are added for pending pods and removed when empty');
 
     let provider: CloudProvider | undefined;
-    let runtime: 'process' | 'docker' | undefined;
     if (options.nodes > 0) {
-      const socket = options.dockerSocket ?? '/var/run/docker.sock';
-      runtime = options.runtime === 'auto' ? ((await dockerAvailable(socket)) ? 'docker' : 'process') : options.runtime;
       const workers: Workers = {
         url,
         caCert,
@@ -235,7 +246,7 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
         onStop: (stop) => stack.push(stop),
         log,
       };
-      provider = options.provider === 'aws-ec2' ? await startEc2Workers(workers, names) : await startLocalWorkers(workers, names, nodeTokens);
+      provider = ec2 ? await startEc2Workers(workers, ec2, names) : await startLocalWorkers(workers, names, nodeTokens);
       log(`nodes     ${names.join(', ')} (provider ${provider.name}, runtime ${runtime})`);
     }
 
