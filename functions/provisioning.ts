@@ -9,6 +9,7 @@
  * | `SKIFF_API_URL` | the API the kubelets join through |
  * | `SKIFF_CLUSTER` | the cluster's name, tagged on its instances (default `skiff`) |
  * | `SKIFF_EC2_ZONES` | the zones to launch in, comma-separated (default `us-east-1a`) |
+ * | `SKIFF_EC2_SUBNETS` | the subnet per zone, `zone=subnet,...` (default: the default VPC's) |
  * | `SKIFF_EC2_ENDPOINT` | another EC2 endpoint (the emulator) |
  * | `SKIFF_LAUNCH_TEMPLATE_ID` | the launch template (infra/workers.ts) |
  * | `SKIFF_KUBELET_COMMAND` | how the instance runs the kubelet (default `skiff-kubelet`) |
@@ -56,6 +57,7 @@ export function provisionerFromEnv(store: Store, env: NodeJS.ProcessEnv = proces
     cluster: env.SKIFF_CLUSTER ?? 'skiff',
     catalogue: ec2Catalogue((env.SKIFF_EC2_ZONES ?? 'us-east-1a').split(',')),
     launchTemplateId: env.SKIFF_LAUNCH_TEMPLATE_ID,
+    subnets: env.SKIFF_EC2_SUBNETS ? Object.fromEntries(env.SKIFF_EC2_SUBNETS.split(',').map((pair) => pair.split('=') as [string, string])) : undefined,
     userData,
   });
   const consolidate = env.SKIFF_CONSOLIDATE_SECONDS ? Number(env.SKIFF_CONSOLIDATE_SECONDS) * 1000 : undefined;

@@ -3,11 +3,11 @@
  * queue), stream records that did (the failure queue), and controllers falling behind the API
  * (the stream function's iterator age). Alarms go to one SNS topic; subscribe to it after deploy.
  */
-import type { Functions } from './functions';
+import type { Controllers } from './functions';
 import type { Queues } from './queues';
 import { settings } from './settings';
 
-export function alarms(q: Queues, fns: Functions) {
+export function alarms(q: Queues, fns: Controllers) {
   const topic = new aws.sns.Topic('Alarms');
   const nonEmpty = (name: string, queueName: $util.Input<string>, what: string) =>
     new aws.cloudwatch.MetricAlarm(name, {

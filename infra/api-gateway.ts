@@ -6,10 +6,10 @@
  * end after `maxWatchSeconds` and clients resume. One greedy proxy resource sends every path to
  * the function; Skiff authenticates (bearer tokens) and authorizes (RBAC) itself.
  */
-import type { Functions } from './functions';
+
 import { settings } from './settings';
 
-export function apiGateway(fns: Functions) {
+export function apiGateway(api: sst.aws.Function) {
   const region = aws.getRegionOutput().name;
   const partition = aws.getPartitionOutput().partition;
   const rest = new aws.apigateway.RestApi('KubeApi', {
@@ -19,7 +19,7 @@ export function apiGateway(fns: Functions) {
     binaryMediaTypes: ['application/vnd.kubernetes.protobuf', 'application/octet-stream'],
   });
   const proxy = new aws.apigateway.Resource('KubeApiProxy', { restApi: rest.id, parentId: rest.rootResourceId, pathPart: '{proxy+}' });
-  const uri = $interpolate`arn:${partition}:apigateway:${region}:lambda:path/2021-11-15/functions/${fns.api.arn}/response-streaming-invocations`;
+  const uri = $interpolate`arn:${partition}:apigateway:${region}:lambda:path/2021-11-15/functions/${api.arn}/response-streaming-invocations`;
   const routes = [
     { name: 'Root', resourceId: rest.rootResourceId },
     { name: 'Proxy', resourceId: proxy.id },
@@ -44,7 +44,7 @@ export function apiGateway(fns: Functions) {
   const stage = new aws.apigateway.Stage('KubeApiStage', { restApi: rest.id, deployment: deployment.id, stageName: 'k8s' });
   new aws.lambda.Permission('KubeApiInvoke', {
     action: 'lambda:InvokeFunction',
-    function: fns.api.name,
+    function: api.name,
     principal: 'apigateway.amazonaws.com',
     sourceArn: $interpolate`${rest.executionArn}/*/*`,
   });

@@ -9,29 +9,29 @@
  *   pass over the Secrets.
  */
 import type { Network } from './network';
+import { provisioning } from './provisioning';
 import { queueUrl, type Queues } from './queues';
 import { handlers, settings, tableActions } from './settings';
 import type { Storage } from './storage';
+import type { Workers } from './workers';
 
-export function functions(net: Network, state: Storage, q: Queues) {
-  const tableAccess = { actions: tableActions, resources: [state.table.arn] };
-  const sealing = { actions: ['kms:Encrypt', 'kms:Decrypt'], resources: [state.secretsKey.arn] };
-  const enqueue = { actions: ['sqs:SendMessage'], resources: [q.requeue.arn] };
-  const environment = {
-    SKIFF_STORE_URL: $interpolate`dynamodb://${state.table.name}`,
-    SKIFF_KMS_KEY_ID: state.secretsKey.arn,
+type Grant = { actions: string[]; resources: $util.Input<string>[]; conditions?: { test: string; variable: string; values: $util.Input<string>[] }[] };
+
+/** What every function reaches: the table, and the key Secrets are sealed under. */
+function stateAccess(state: Storage) {
+  return {
+    grants: [
+      { actions: tableActions, resources: [state.table.arn] },
+      { actions: ['kms:Encrypt', 'kms:Decrypt'], resources: [state.secretsKey.arn] },
+    ] as Grant[],
+    environment: { SKIFF_STORE_URL: $interpolate`dynamodb://${state.table.name}`, SKIFF_KMS_KEY_ID: state.secretsKey.arn },
   };
-  const controllerEnvironment = { ...environment, SKIFF_QUEUE_URL: queueUrl(q) };
-  const controller = (handler: string, extra: { actions: string[]; resources: $util.Input<string>[] }[] = []) => ({
-    handler,
-    runtime: 'nodejs22.x' as const,
-    timeout: `${settings.controllerTimeoutSeconds} seconds` as const,
-    memory: '512 MB' as const,
-    environment: controllerEnvironment,
-    permissions: [tableAccess, sealing, enqueue, ...extra],
-  });
+}
 
-  const api = new sst.aws.Function('Api', {
+/** The API function, in the VPC so it reaches kubelets for logs. */
+export function apiFunction(net: Network, state: Storage) {
+  const { grants, environment } = stateAccess(state);
+  return new sst.aws.Function('Api', {
     handler: handlers.api,
     runtime: 'nodejs22.x',
     streaming: true,
@@ -39,7 +39,25 @@ export function functions(net: Network, state: Storage, q: Queues) {
     memory: '1024 MB',
     vpc: { privateSubnets: net.vpc.privateSubnets, securityGroups: [net.apiGroup.id] },
     environment: { ...environment, SKIFF_MAX_WATCH_SECONDS: String(settings.maxWatchSeconds) },
-    permissions: [tableAccess, sealing],
+    permissions: grants,
+  });
+}
+
+/**
+ * The controllers' functions, which also provision the workers: they launch EC2 instances for
+ * pods that fit nowhere (functions/provisioning.ts), whose kubelets join through `apiUrl`.
+ */
+export function controllerFunctions(state: Storage, q: Queues, net: Network, pool: Workers, apiUrl: $util.Input<string>) {
+  const access = stateAccess(state);
+  const enqueue = { actions: ['sqs:SendMessage'], resources: [q.requeue.arn] };
+  const launch = provisioning(net, pool, apiUrl);
+  const controller = (handler: string, extra: Grant[] = []) => ({
+    handler,
+    runtime: 'nodejs22.x' as const,
+    timeout: `${settings.controllerTimeoutSeconds} seconds` as const,
+    memory: '512 MB' as const,
+    environment: { ...access.environment, SKIFF_QUEUE_URL: queueUrl(q), ...launch.environment },
+    permissions: [...access.grants, enqueue, ...launch.grants, ...extra],
   });
 
   const stream = state.table.subscribe('Stream', controller(handlers.stream, [{ actions: ['sqs:SendMessage'], resources: [q.streamFailures.arn] }]), {
@@ -71,7 +89,7 @@ export function functions(net: Network, state: Storage, q: Queues) {
   new sst.aws.Cron('TickSchedule', { schedule: settings.tickSchedule, function: tick.arn });
   new sst.aws.Cron('ReencryptSchedule', { schedule: settings.reencryptSchedule, function: tick.arn, event: { reencrypt: true } });
 
-  return { api, stream, queue, tick };
+  return { stream, queue, tick };
 }
 
-export type Functions = ReturnType<typeof functions>;
+export type Controllers = ReturnType<typeof controllerFunctions>;

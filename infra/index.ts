@@ -4,7 +4,7 @@
  */
 import { alarms } from './alarms';
 import { apiGateway } from './api-gateway';
-import { functions } from './functions';
+import { apiFunction, controllerFunctions } from './functions';
 import { network } from './network';
 import { queues } from './queues';
 import { storage } from './storage';
@@ -14,10 +14,10 @@ export function skiff() {
   const net = network();
   const state = storage();
   const q = queues();
-  const fns = functions(net, state, q);
-  const api = apiGateway(fns);
   const pool = workers(net);
-  alarms(q, fns);
+  const api = apiGateway(apiFunction(net, state));
+  const controllers = controllerFunctions(state, q, net, pool, api.url);
+  alarms(q, controllers);
   return {
     api: api.url,
     table: state.table.name,

@@ -33,6 +33,8 @@ export const settings = {
   /** The SSM parameter with the current ECS-optimized Amazon Linux 2023 AMI. */
   workerAmiParameter: '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id',
   workerInstanceType: 't3.medium',
+  /** The kubelet on the worker image, as the launch script runs it. */
+  kubeletCommand: '/usr/local/bin/skiff-kubelet',
 } as const;
 
 /** The handlers, as paths SST bundles from the repository root. */

@@ -30,3 +30,5 @@ echo ECS_CLUSTER=${cluster.name} >> /etc/ecs/ecs.config
   });
   return { cluster, launchTemplate, role, subnets: net.vpc.privateSubnets };
 }
+
+export type Workers = ReturnType<typeof workers>;

@@ -34,6 +34,8 @@ export interface AwsEc2Options {
   cluster: string;
   catalogue: Ec2InstanceType[];
   launchTemplateId?: string;
+  /** The subnet to launch into, per zone (the VPC's private subnets); absent: the default. */
+  subnets?: Record<string, string>;
   /** The launch script of a node (user data, at most 16 KB). */
   userData(node: NodeRequest): Promise<string> | string;
   /** How long an offering that ran out of capacity is skipped (default 3 minutes). */
@@ -98,6 +100,7 @@ export class AwsEc2CloudProvider implements CloudProvider {
           MaxCount: 1,
           InstanceType: request.instanceType as _InstanceType,
           Placement: { AvailabilityZone: request.zone },
+          ...(this.options.subnets?.[request.zone] ? { SubnetId: this.options.subnets[request.zone] } : {}),
           ...(this.options.launchTemplateId ? { LaunchTemplate: { LaunchTemplateId: this.options.launchTemplateId } } : {}),
           UserData: Buffer.from(await this.options.userData(request)).toString('base64'),
           TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],

@@ -48,9 +48,9 @@ describe('the table', () => {
 });
 
 describe('the functions', () => {
-  it('bundles the four handlers, each under 2 MB', () => {
+  it('bundles the four handlers: the API under 2 MB, the controllers (with the EC2 client) under 3 MB', () => {
     expect(stack.builds.map((b) => b.handler).sort()).toEqual(Object.values(handlers).sort());
-    for (const b of stack.builds) expect(b.bytes).toBeLessThan(2 * 1024 * 1024);
+    for (const b of stack.builds) expect(b.bytes).toBeLessThan((b.handler === handlers.api ? 2 : 3) * 1024 * 1024);
   });
 
   it('runs the API streaming, in the VPC, with watches bounded under API Gateway’s idle timeout', () => {
@@ -66,14 +66,24 @@ describe('the functions', () => {
     expect(env.SKIFF_QUEUE_URL).toBeUndefined();
   });
 
-  it('gives the controllers’ functions the store, the key and the requeue queue (with its dead-letter queue)', () => {
+  it('gives the controllers’ functions the store, the key, the requeue queue (with its dead-letter queue) and what provisioning needs', () => {
     const requeue = stack.one('aws:sqs/queue:Queue', 'RequeueQueue').state.url;
     const deadLetters = stack.one('aws:sqs/queue:Queue', 'RequeueDeadLettersQueue').state.url;
     for (const name of ['StoreSubscriberStream', 'QueueFunction', 'TickFunction']) {
       const fn = lambda(name);
       expect(fn.inputs.timeout).toBe(settings.controllerTimeoutSeconds);
       expect(fn.inputs.vpcConfig).toBeUndefined();
-      expect(fn.inputs.environment.variables.SKIFF_QUEUE_URL).toBe(`sqs://${requeue}?deadLetter=${deadLetters}&maxReceives=${settings.queueMaxReceives}`);
+      const env = fn.inputs.environment.variables;
+      expect(env.SKIFF_QUEUE_URL).toBe(`sqs://${requeue}?deadLetter=${deadLetters}&maxReceives=${settings.queueMaxReceives}`);
+      // They provision the workers: into the private subnets, from the launch template, joining through the API.
+      expect(env).toMatchObject({
+        SKIFF_PROVIDER: 'aws-ec2',
+        SKIFF_CLUSTER: 'skiff-test',
+        SKIFF_API_URL: 'https://KubeApi-id.execute-api.us-east-1.amazonaws.com/k8s',
+        SKIFF_LAUNCH_TEMPLATE_ID: 'WorkerTemplate-id',
+        SKIFF_KUBELET_COMMAND: settings.kubeletCommand,
+      });
+      expect(env.SKIFF_EC2_SUBNETS.split(',').map((pair: string) => pair.split('=')[1])).toEqual(['VpcPrivateSubnet1-id', 'VpcPrivateSubnet2-id']);
     }
   });
 });
@@ -105,8 +115,30 @@ describe('least privilege', () => {
     expect(t.has('sqs:ReceiveMessage')).toBe(false);
   });
 
-  it('grants no action on every resource', () => {
-    for (const fn of stack.all('aws:lambda/function:Function')) for (const resources of grants(fn).values()) expect(resources).not.toContain('*');
+  it('grants no action on every resource, but DescribeInstances, which takes none', () => {
+    for (const fn of stack.all('aws:lambda/function:Function'))
+      for (const [action, resources] of grants(fn)) if (action !== 'ec2:DescribeInstances') expect(resources, action).not.toContain('*');
+  });
+
+  it('lets the controllers launch and stop this cluster’s instances only, and pass them the worker role', () => {
+    const fn = lambda('StoreSubscriberStream');
+    const inline = role(fn).inputs.inlinePolicies as { policy: string }[];
+    const statements = inline.flatMap((p) => JSON.parse(p.policy).Statement) as {
+      actions: string[];
+      resources: string[];
+      conditions?: { test: string; variable: string; values: string[] }[];
+    }[];
+    const tagged = statements.find((s) => s.actions.includes('ec2:RunInstances') && s.resources.some((r) => r.endsWith(':instance/*')));
+    expect(tagged?.conditions).toEqual([{ test: 'StringEquals', variable: 'aws:RequestTag/skiff:cluster', values: ['skiff-test'] }]);
+    const terminate = statements.find((s) => s.actions.includes('ec2:TerminateInstances'));
+    expect(terminate?.conditions).toEqual([{ test: 'StringEquals', variable: 'ec2:ResourceTag/skiff:cluster', values: ['skiff-test'] }]);
+    expect(statements.find((s) => s.actions.includes('ec2:CreateTags'))?.conditions?.[0]).toMatchObject({
+      variable: 'ec2:CreateAction',
+      values: ['RunInstances'],
+    });
+    expect(grants(fn).get('iam:PassRole')).toEqual([stack.one('aws:iam/role:Role', 'WorkerRole').state.arn]);
+    // The API function launches nothing.
+    expect(grants(lambda('Api')).has('ec2:RunInstances')).toBe(false);
   });
 });
 

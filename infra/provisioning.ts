@@ -1,0 +1,55 @@
+/**
+ * What the controller functions need to provision workers (functions/provisioning.ts): where to
+ * launch (the private subnets and their zones, the workers' launch template), what the launch
+ * script runs, and the rights to launch and stop this cluster's instances and nothing else:
+ * RunInstances only with the cluster's tag, TerminateInstances only on instances that carry it,
+ * tags only as part of a launch, the worker role passed to the instances, and DescribeInstances
+ * (which takes no resource).
+ */
+import type { Network } from './network';
+import { settings } from './settings';
+import type { Workers } from './workers';
+
+export function provisioning(net: Network, pool: Workers, apiUrl: $util.Input<string>) {
+  const cluster = `${$app.name}-${$app.stage}`;
+  const partition = aws.getPartitionOutput().partition;
+  const arn = (kind: string) => $interpolate`arn:${partition}:ec2:*:*:${kind}/*`;
+  const subnets = net.vpc.nodes.privateSubnets.apply((list) =>
+    $util.all(list.map((s) => $util.all([s.availabilityZone, s.id]).apply(([zone, id]) => `${zone}=${id}`))).apply((pairs) => pairs.join(',')),
+  );
+  const zones = net.vpc.nodes.privateSubnets.apply((list) => $util.all(list.map((s) => s.availabilityZone)).apply((z) => z.join(',')));
+  return {
+    environment: {
+      SKIFF_PROVIDER: 'aws-ec2',
+      SKIFF_API_URL: apiUrl,
+      SKIFF_CLUSTER: cluster,
+      SKIFF_EC2_ZONES: zones,
+      SKIFF_EC2_SUBNETS: subnets,
+      SKIFF_LAUNCH_TEMPLATE_ID: pool.launchTemplate.id,
+      SKIFF_KUBELET_COMMAND: settings.kubeletCommand,
+    },
+    grants: [
+      {
+        actions: ['ec2:RunInstances'],
+        resources: [arn('instance'), arn('volume'), arn('network-interface')],
+        conditions: [{ test: 'StringEquals', variable: 'aws:RequestTag/skiff:cluster', values: [cluster] }],
+      },
+      {
+        actions: ['ec2:RunInstances'],
+        resources: [arn('subnet'), arn('security-group'), arn('launch-template'), $interpolate`arn:${partition}:ec2:*::image/*`],
+      },
+      {
+        actions: ['ec2:CreateTags'],
+        resources: [arn('instance'), arn('volume'), arn('network-interface')],
+        conditions: [{ test: 'StringEquals', variable: 'ec2:CreateAction', values: ['RunInstances'] }],
+      },
+      {
+        actions: ['ec2:TerminateInstances'],
+        resources: [arn('instance')],
+        conditions: [{ test: 'StringEquals', variable: 'ec2:ResourceTag/skiff:cluster', values: [cluster] }],
+      },
+      { actions: ['ec2:DescribeInstances'], resources: ['*'] },
+      { actions: ['iam:PassRole'], resources: [pool.role.arn] },
+    ],
+  };
+}
