@@ -18,6 +18,8 @@ export interface SimCloudOptions extends Omit<SimKubeletOptions, 'instanceType' 
   instanceTypes?: InstanceType[];
   /** At most this many nodes (then `InsufficientCapacityError`). */
   maxNodes?: number;
+  /** How long a node takes to start (drawn per node; default none): it is `pending` until then. */
+  launchDelayMs?: () => number;
 }
 
 export class SimCloudProvider implements CloudProvider {
@@ -62,9 +64,21 @@ export class SimCloudProvider implements CloudProvider {
       providerID: node.providerID,
     });
     this.nodes.set(request.name, { node, kubelet });
-    await kubelet.start();
+    // Following pods before the Node registers: a pod bound the moment it does is not missed.
     this.watchPods();
-    return node;
+    const delay = this.options.launchDelayMs?.() ?? 0;
+    if (delay <= 0) {
+      await kubelet.start();
+      return node;
+    }
+    // Booting: the kubelet registers when the delay is over (unless deleted meanwhile).
+    node.state = 'pending';
+    setTimeout(() => {
+      if (this.nodes.get(request.name)?.kubelet !== kubelet) return;
+      node.state = 'running';
+      void kubelet.start();
+    }, delay).unref();
+    return { ...node };
   }
 
   async delete(name: string): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * The provisioner: capacity follows the pods. Pods the scheduler marked Unschedulable are
  * bin-packed onto the cheapest offerings that take them (`shared/provisioner/plan.ts`), and
- * nodes are created for them through the CloudProvider. Each launch is first written down as a
+ * nodes are created for them through the CloudProvider, in batches (until no new pending pod has
+ * come for a second, at most 10 s). Each launch is first written down as a
  * NodeClaim (an internal object: its node, offering, the pods it is for, when it was made), so
  * that a pod already waiting for a node on its way is not provisioned for twice, by this
  * instance or another (the AWS shape runs controllers in functions). A claim ends when its node
@@ -39,6 +40,12 @@ export interface ProvisionerOptions {
   launchTimeoutMs?: number;
   /** The most nodes it keeps, its own and in flight (default no limit). */
   maxNodes?: number;
+  /**
+   * Pending pods are gathered into one launch, as Karpenter batches: it waits until no new one
+   * has come for `batchIdleMs` (default 1 s), and never longer than `batchMaxMs` (default 10 s).
+   */
+  batchIdleMs?: number;
+  batchMaxMs?: number;
   now?: () => number;
   log?: (line: string) => void;
 }
@@ -57,6 +64,11 @@ const isUnschedulable = (p: PodObject) =>
 export class ProvisionerController implements Controller {
   readonly name = 'provisioner';
   private readonly now: () => number;
+  /** How many pods fit no offering at the last look (said again only when it changes). */
+  private unplaceable = 0;
+  /** The batch being gathered: when each pending pod was first seen, and when the last new one came. */
+  private firstSeen = new Map<string, number>();
+  private lastNewAt = 0;
 
   constructor(
     private readonly store: Store,
@@ -112,6 +124,8 @@ export class ProvisionerController implements Controller {
     const claimed = new Set(live.flatMap((c) => c.spec.pods));
     const pending = pods.filter((p) => isUnschedulable(p) && !claimed.has(p.metadata.uid ?? ''));
     if (pending.length === 0) return live.length ? 1000 : undefined;
+    const wait = this.batchWait(pending.map((p) => p.metadata.uid ?? ''));
+    if (wait > 0) return wait;
     const own = nodes.filter((n) => n.metadata.labels?.[PROVISIONED_LABEL] === 'true').length;
     const room = (this.options.maxNodes ?? Number.POSITIVE_INFINITY) - own - live.length;
     const offerings = await this.offerings();
@@ -123,7 +137,9 @@ export class ProvisionerController implements Controller {
       return offering ? [{ name: c.metadata.name, offering, pods: mine.map(compilePod) }] : [];
     });
     const { nodes: planned, unplaceable } = plan(pending.map(compilePod), offerings, room, seeds);
-    if (unplaceable.length) this.options.log?.(`provisioner: ${unplaceable.length} pods fit no offering (or the node limit is reached)`);
+    if (unplaceable.length && unplaceable.length !== this.unplaceable)
+      this.options.log?.(`provisioner: ${unplaceable.length} pods fit no offering (or the node limit is reached)`);
+    this.unplaceable = unplaceable.length;
     await Promise.all(
       planned.map((n) => {
         const uids = n.pods.map((p) => p.uid);
@@ -131,6 +147,22 @@ export class ProvisionerController implements Controller {
       }),
     );
     return 1000;
+  }
+
+  /** How long to wait for more pending pods before launching (0: launch now). */
+  private batchWait(uids: string[]): number {
+    const now = this.now();
+    const seen = new Map<string, number>();
+    for (const uid of uids) {
+      const at = this.firstSeen.get(uid);
+      if (at === undefined) this.lastNewAt = now;
+      seen.set(uid, at ?? now);
+    }
+    this.firstSeen = seen;
+    const oldest = Math.min(...seen.values());
+    const idle = (this.options.batchIdleMs ?? 1000) - (now - this.lastNewAt);
+    const max = (this.options.batchMaxMs ?? 10_000) - (now - oldest);
+    return Math.max(0, Math.min(idle, max));
   }
 
   /** A node on its way takes more of the pending pods. */

@@ -89,3 +89,33 @@ describe('provisioner', () => {
     expect(launched.some((l) => l.includes('fit no offering'))).toBe(true);
   }, 60_000);
 });
+
+describe('provisioner, nodes that take time to start', () => {
+  it('launches each node once while nodes boot, however often the pods change meanwhile', async () => {
+    const slowStore = openSqliteStore({ path: ':memory:' });
+    await new Registry(slowStore).ensureSystemNamespaces();
+    const slow = new SimCloudProvider(slowStore, { leaseIntervalMs: 60_000, launchDelayMs: () => 1500 });
+    const slowPlane = await startControlPlane({ store: slowStore, provisioner: { provider: slow, prices: { 'sim.small': 0.1, 'sim.large': 0.32 } } });
+    try {
+      // 30 x 500m: two sim.large hold 32; pods keep changing while the nodes boot (they are created in waves).
+      await new Registry(slowStore).create(DEPLOYMENTS, 'default', deployment('waves', 10, '500m'));
+      await new Promise((r) => setTimeout(r, 300));
+      await guaranteedUpdate(slowStore, 'deployments.apps', 'default', 'waves', (d) => ({ ...d, spec: { ...(d.spec as object), replicas: 30 } }));
+      await until(
+        '30 pods ready',
+        async () => typedList('pods', (await slowStore.list('pods', { namespace: 'default' })).items).filter(ready).length === 30,
+        30_000,
+      );
+      // No node launched twice for the same pods: what was launched holds the 15 cores asked with
+      // less than one node's worth to spare (the pods came in waves, each planned as it came).
+      const cores = { 'sim.small': 2000, 'sim.large': 8000 } as Record<string, number>;
+      const launchedCpu = (await slow.list()).reduce((a, n) => a + cores[n.instanceType], 0);
+      expect(launchedCpu).toBeGreaterThanOrEqual(15_000);
+      expect(launchedCpu - 15_000).toBeLessThan(8000);
+    } finally {
+      await slowPlane.stop();
+      await slow.close();
+      await slowStore.close();
+    }
+  }, 60_000);
+});
