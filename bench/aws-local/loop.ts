@@ -27,7 +27,7 @@ import { startControlPlane } from '../../shared/control-plane.js';
 import { createStore } from '../../shared/store/factory.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
 import type { Store } from '../../shared/store/types.js';
-import { machineInfo, machineMarkdown, markdownTable, percentile, round, writeResults } from '../support/report.js';
+import { machineInfo, markdownTable, percentile, resultsPage, round, writeResults } from '../support/report.js';
 
 const quick = process.argv.includes('--quick');
 const PODS = quick ? 30 : 100;
@@ -216,17 +216,15 @@ async function main() {
   writeResults(
     quick ? 'aws-local-loop-quick' : 'aws-local-loop',
     { machine, pods: PODS, podsPerSecond: PODS_PER_SECOND, scales: SCALES, nodes: NODES, rows },
-    [
-      '# The control loop: embedded beside aws-local',
-      '',
-      machineMarkdown(machine),
-      '',
-      `${NODES} simulated nodes per cluster; ${PODS} pods created through the API at ${PODS_PER_SECOND}/s; ${SCALES} Deployment scales, 2 a second.`,
-      "The aws-local figures are this machine's emulators (DynamoDB Local, the stream mapping polling 4 times a second, the Lambda runner), not AWS's.",
-      '',
+    resultsPage(
+      'The control loop: embedded beside aws-local',
+      machine,
+      [
+        `${NODES} simulated nodes per cluster; ${PODS} pods created through the API at ${PODS_PER_SECOND}/s; ${SCALES} Deployment scales, 2 a second.`,
+        "The aws-local figures are this machine's emulators (DynamoDB Local, the stream mapping polling 4 times a second, the Lambda runner), not AWS's.",
+      ],
       table,
-      '',
-    ].join('\n'),
+    ),
   );
 }
 

@@ -18,7 +18,7 @@ import { SimCloudProvider } from '../../shared/cloud/sim.js';
 import { startControlPlane } from '../../shared/control-plane.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
 import type { KubeObject } from '../../shared/store/types.js';
-import { machineInfo, machineMarkdown, markdownTable, round, writeResults } from '../support/report.js';
+import { machineInfo, markdownTable, resultsPage, round, writeResults } from '../support/report.js';
 
 const quick = process.argv.includes('--quick');
 const SIZES = quick ? [1000] : [1000, 10_000];
@@ -119,17 +119,15 @@ async function main() {
   writeResults(
     quick ? 'provision-quick' : 'provision',
     { machine, delayMs: DELAY, pod: POD, rows },
-    [
-      '# The provisioner: pending pods to Running on new nodes',
-      '',
-      machineMarkdown(machine),
-      '',
-      `Simulated nodes, each taking ${DELAY.min / 1000} to ${DELAY.max / 1000} s to start (drawn uniformly); pods of 250m cpu and 512 MiB; the EC2 catalogue's types and prices, in three zones.`,
-      'The lower bound is the fewest nodes of the largest type that hold the pods; the price bound is their cores at the cheapest price per core.',
-      '',
+    resultsPage(
+      'The provisioner: pending pods to Running on new nodes',
+      machine,
+      [
+        `Simulated nodes, each taking ${DELAY.min / 1000} to ${DELAY.max / 1000} s to start (drawn uniformly); pods of 250m cpu and 512 MiB; the EC2 catalogue's types and prices, in three zones.`,
+        'The lower bound is the fewest nodes of the largest type that hold the pods; the price bound is their cores at the cheapest price per core.',
+      ],
       table,
-      '',
-    ].join('\n'),
+    ),
   );
 }
 

@@ -69,3 +69,8 @@ export function markdownTable(header: string[], rows: (string | number)[][]): st
 export function machineMarkdown(m: MachineInfo): string {
   return `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.kernel}. Run ${m.date}.`;
 }
+
+/** A results page: its title, the machine, what was run (a line a sentence), the table. */
+export function resultsPage(title: string, machine: MachineInfo, about: string[], table: string): string {
+  return [`# ${title}`, '', machineMarkdown(machine), '', ...about, '', table, ''].join('\n');
+}
