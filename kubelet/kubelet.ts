@@ -127,7 +127,9 @@ export class Kubelet {
         if (this.abort.signal.aborted) throw err;
         const waitMs = Math.min(30_000, 500 * 2 ** attempt);
         this.log(`registering node ${this.nodeName}: ${(err as Error).message}; trying again in ${waitMs} ms`);
-        await new Promise((r) => setTimeout(r, waitMs));
+        // A stop ends the wait at once.
+        await sleep(waitMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        if (this.abort.signal.aborted) throw err;
       }
     }
   }

@@ -7,7 +7,7 @@
  * serve, sealed at rest (`SEALED_RESOURCES`) like Secrets.
  */
 import { randomBytes } from 'node:crypto';
-import { isNotFound } from '../errors.js';
+import { ignoreNotFound } from '../errors.js';
 import type { KubeObject } from '../store/object.js';
 import type { Store } from '../store/types.js';
 
@@ -26,19 +26,13 @@ interface ClusterCa extends KubeObject {
 
 async function put(store: Store, resource: string, object: KubeObject): Promise<void> {
   const name = object.metadata.name as string;
-  const current = await store.get(resource, '', name).catch((err) => {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  });
+  const current = await store.get(resource, '', name).catch(ignoreNotFound);
   if (!current) await store.create(resource, object);
   else await store.update(resource, { ...object, metadata: { ...current.metadata } });
 }
 
 async function read<T extends KubeObject>(store: Store, resource: string, name: string): Promise<T | undefined> {
-  return (await store.get(resource, '', name).catch((err) => {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  })) as T | undefined;
+  return (await store.get(resource, '', name).catch(ignoreNotFound)) as T | undefined;
 }
 
 export function putKubeletCredential(store: Store, node: string, token: string): Promise<void> {

@@ -9,7 +9,7 @@
  * node's credential, issued as it joins) works on its first use; a wrong token waits for that
  * read and gets nothing.
  */
-import { isAlreadyExists, isNotFound } from '../errors.js';
+import { ignoreNotFound, isAlreadyExists } from '../errors.js';
 import type { KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { Store } from '../store/types.js';
@@ -98,15 +98,9 @@ export class StoreTokens {
     this.readingBegan = began;
     this.reading = this.store
       .get(STATIC_TOKENS_RESOURCE, '', NAME)
-      .then(
-        (list) => (list as TokenList).records,
-        (err) => {
-          if (isNotFound(err)) return [];
-          throw err;
-        },
-      )
-      .then((records) => {
-        this.auth.replace(records);
+      .catch(ignoreNotFound)
+      .then((list) => {
+        this.auth.replace((list as TokenList | undefined)?.records ?? []);
         this.readAt = this.now();
         this.readBegan = began;
       })
@@ -119,13 +113,7 @@ export class StoreTokens {
   /** Applies `mutate` to the records (retrying on conflict); `undefined` from it changes nothing. */
   private async change(mutate: (records: TokenRecord[]) => TokenRecord[] | undefined): Promise<void> {
     for (;;) {
-      const exists = await this.store.get(STATIC_TOKENS_RESOURCE, '', NAME).then(
-        () => true,
-        (err) => {
-          if (isNotFound(err)) return false;
-          throw err;
-        },
-      );
+      const exists = await this.store.get(STATIC_TOKENS_RESOURCE, '', NAME).catch(ignoreNotFound);
       if (exists) {
         await guaranteedUpdate<TokenList>(this.store, STATIC_TOKENS_RESOURCE, '', NAME, (list) => {
           const records = mutate(list.records);

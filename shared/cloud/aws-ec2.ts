@@ -52,7 +52,8 @@ export const CAPACITY_TYPE_LABEL = 'skiff.dev/capacity-type';
 export const PRICE_LABEL = 'skiff.dev/price-per-hour';
 
 interface Launch {
-  node: CloudNode;
+  /** Once EC2 answered: the node, and its instance. */
+  node?: CloudNode;
   instanceId?: string;
   clientToken: string;
   until: number;
@@ -188,7 +189,7 @@ export class AwsEc2CloudProvider implements CloudProvider {
   /** A launch made here and not yet listed by EC2, while it is trusted. */
   private recent(name: string): CloudNode | undefined {
     const launch = this.launches.get(name);
-    if (!launch?.instanceId) return undefined;
+    if (!launch?.node) return undefined;
     if (launch.until <= this.now()) {
       this.launches.delete(name);
       return undefined;
@@ -201,7 +202,7 @@ export class AwsEc2CloudProvider implements CloudProvider {
     const existing = this.launches.get(name);
     if (existing) return existing;
     const digest = createHash('sha256').update(`${this.options.cluster}/${name}`).digest('hex').slice(0, 40);
-    const launch: Launch = { node: undefined as unknown as CloudNode, clientToken: `${digest}-${randomBytes(8).toString('hex')}`, until: 0 };
+    const launch: Launch = { clientToken: `${digest}-${randomBytes(8).toString('hex')}`, until: 0 };
     this.launches.set(name, launch);
     return launch;
   }

@@ -15,6 +15,8 @@ export interface InstanceType {
   /** Pods a node of this type runs at most. */
   pods: number;
   zones: string[];
+  /** Dollars an hour, where the provider knows (the provisioner chooses by it). */
+  pricePerHour?: number;
 }
 
 export interface NodeRequest {

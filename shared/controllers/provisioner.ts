@@ -201,7 +201,7 @@ export class ProvisionerController implements Controller {
         cpu: t.cpu,
         memory: t.memory,
         pods: t.pods,
-        pricePerHour: this.options.prices?.[t.name] ?? (t as { pricePerHour?: number }).pricePerHour ?? (t.cpu / 1000) * 0.05,
+        pricePerHour: this.options.prices?.[t.name] ?? t.pricePerHour ?? (t.cpu / 1000) * 0.05,
       })),
     );
   }
