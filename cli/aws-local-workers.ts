@@ -9,9 +9,8 @@ import { join, resolve } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { type Ec2Emulator, startEc2Emulator } from '../emulators/ec2.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
-import { createBootstrapToken } from '../shared/auth/bootstrap-tokens.js';
 import { putKubeletCredential } from '../shared/auth/cluster-state.js';
-import { AwsEc2CloudProvider, kubeletUserData } from '../shared/cloud/aws-ec2.js';
+import { ec2ProviderFromEnv } from '../functions/provisioning.js';
 import { ec2Catalogue } from '../shared/cloud/ec2-catalogue.js';
 import type { CloudProvider } from '../shared/cloud/types.js';
 import type { Store } from '../shared/store/types.js';
@@ -59,7 +58,6 @@ export async function startLocalWorkers(w: Workers, names: string[], nodeTokens:
 }
 
 const EC2_ZONES = ['us-east-1a', 'us-east-1b'];
-const kubeletCommand = () => `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`;
 
 /** The EC2 emulator, its instances' console output kept in `<data-dir>/ec2`. */
 export async function startEc2(dataDir: string, onStop: Workers['onStop'], log: Workers['log']): Promise<Ec2Emulator> {
@@ -74,48 +72,35 @@ export async function startEc2(dataDir: string, onStop: Workers['onStop'], log: 
 
 /**
  * What the controller functions need to provision EC2 workers (functions/provisioning.ts): the
- * emulator, the API's URL, this checkout's kubelet, lists every 2 s.
+ * emulator, the API's URL, this checkout's kubelet, lists every 2 s (on this machine a list costs
+ * nothing; the cloud's is every 10 s).
  */
-export function provisioningEnv(ec2: Ec2Emulator, apiUrl: string, runtime: 'process' | 'docker', consolidateSeconds = 30): Record<string, string> {
+export function provisioningEnv(
+  ec2: Ec2Emulator,
+  apiUrl: string,
+  runtime: 'process' | 'docker',
+  consolidateSeconds = 30,
+  dockerSocket?: string,
+): Record<string, string> {
   return {
     SKIFF_PROVIDER: 'aws-ec2',
     SKIFF_API_URL: apiUrl,
     SKIFF_CLUSTER: 'aws-local',
     SKIFF_EC2_ENDPOINT: ec2.endpoint,
     SKIFF_EC2_ZONES: EC2_ZONES.join(','),
-    SKIFF_KUBELET_COMMAND: kubeletCommand(),
+    SKIFF_KUBELET_COMMAND: `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`,
     SKIFF_KUBELET_RUNTIME: runtime,
+    ...(dockerSocket ? { SKIFF_KUBELET_DOCKER_SOCKET: dockerSocket } : {}),
     SKIFF_POD_POLL_SECONDS: '2',
     SKIFF_CONSOLIDATE_SECONDS: String(consolidateSeconds),
   };
 }
 
-/** Instances of the EC2 emulator, launched as the aws-ec2 provider launches them in the cloud. */
+/** `names` instances of the EC2 emulator, launched as the provisioner launches them (the same provider and launch script). */
 export async function startEc2Workers(w: Workers, ec2: Ec2Emulator, names: string[]): Promise<CloudProvider> {
-  const catalogue = ec2Catalogue(EC2_ZONES);
   const client = new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   w.onStop(async () => client.destroy());
-  const bootstrapToken = await createBootstrapToken(w.state, { ttlSeconds: 24 * 3600, description: 'aws-local: the EC2 workers join with it' });
-  let range = 40;
-  const provider = new AwsEc2CloudProvider({
-    client,
-    cluster: 'aws-local',
-    catalogue,
-    userData: (node) =>
-      kubeletUserData({
-        // On this machine the "installed" kubelet is this checkout's.
-        kubelet: kubeletCommand(),
-        server: w.url,
-        caCert: w.caCert,
-        bootstrapToken,
-        node,
-        podCidr: `127.${range++}.0.0/16`,
-        runtime: w.runtime,
-        dockerSocket: w.dockerSocket,
-        // Shorter than the cloud's 10 s: on this machine a list costs nothing.
-        podPollSeconds: 2,
-      }),
-  });
+  const provider = ec2ProviderFromEnv(w.state, client, provisioningEnv(ec2, w.url, w.runtime, undefined, w.dockerSocket));
   await Promise.all(names.map((name, i) => provider.create({ name, instanceType: 't3.medium', zone: EC2_ZONES[i % EC2_ZONES.length] })));
   return provider;
 }

@@ -221,7 +221,7 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     // The API's address is known before it starts: the provisioner's launch scripts name it.
     const port = options.port || (await freePort());
     const ec2 = options.provider === 'aws-ec2' ? await startEc2(dataDir, (stop) => stack.push(stop), log) : undefined;
-    const provisioning = ec2 && options.provision ? provisioningEnv(ec2, `https://${options.host}:${port}`, runtime, options.consolidateSeconds) : {};
+    const provisioning = ec2 && options.provision ? provisioningEnv(ec2, `https://${options.host}:${port}`, runtime, options.consolidateSeconds, socket) : {};
     const { url, caCert, functions } = await startFunctions(dataDir, services, { ...options, port }, stack, provisioning);
     // The CA's certificate (the API pins kubelets to it) and its key (the API signs the serving
     // certificates of kubelets that join with a bootstrap token), sealed when Secrets are.

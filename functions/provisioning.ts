@@ -14,6 +14,7 @@
  * | `SKIFF_LAUNCH_TEMPLATE_ID` | the launch template (infra/workers.ts) |
  * | `SKIFF_KUBELET_COMMAND` | how the instance runs the kubelet (default `skiff-kubelet`) |
  * | `SKIFF_KUBELET_RUNTIME` | `docker` (default) or `process` |
+ * | `SKIFF_KUBELET_DOCKER_SOCKET` | the Docker engine's socket on the instance (default the kubelet's) |
  * | `SKIFF_POD_POLL_SECONDS` | how often kubelets list their pods (default 10) |
  * | `SKIFF_CONSOLIDATE_SECONDS` | how long an empty node of its own is kept (default 30) |
  */
@@ -30,12 +31,13 @@ import type { Store } from '../shared/store/types.js';
 /** A loopback /16 of its own per node, for the process runtime on one machine (127.40 to 127.239). */
 const podCidrOf = (name: string) => `127.${40 + (createHash('sha256').update(name).digest()[0] % 200)}.0.0/16`;
 
-export function provisionerFromEnv(store: Store, env: NodeJS.ProcessEnv = process.env): ProvisionerOptions | undefined {
-  if (!env.SKIFF_PROVIDER) return undefined;
-  if (env.SKIFF_PROVIDER !== 'aws-ec2') throw new Error(`SKIFF_PROVIDER must be aws-ec2, not "${env.SKIFF_PROVIDER}"`);
+/**
+ * The aws-ec2 provider the environment describes (`SKIFF_PROVIDER=aws-ec2`), on `client`: each
+ * node's launch script joins with a bootstrap token made for it and trusts the CA in the table.
+ */
+export function ec2ProviderFromEnv(store: Store, client: EC2Client, env: NodeJS.ProcessEnv): AwsEc2CloudProvider {
   const server = env.SKIFF_API_URL;
   if (!server) throw new Error('SKIFF_PROVIDER=aws-ec2 needs SKIFF_API_URL, the API the kubelets join through');
-  const client = new EC2Client({ ...(env.SKIFF_EC2_ENDPOINT ? { endpoint: env.SKIFF_EC2_ENDPOINT } : {}), region: env.AWS_REGION ?? 'us-east-1' });
   const runtime = env.SKIFF_KUBELET_RUNTIME === 'process' ? 'process' : 'docker';
   const userData = async (node: NodeRequest) => {
     const caCert = await clusterCa(store);
@@ -49,10 +51,11 @@ export function provisionerFromEnv(store: Store, env: NodeJS.ProcessEnv = proces
       node,
       podCidr: podCidrOf(node.name),
       runtime,
+      dockerSocket: env.SKIFF_KUBELET_DOCKER_SOCKET,
       podPollSeconds: env.SKIFF_POD_POLL_SECONDS ? Number(env.SKIFF_POD_POLL_SECONDS) : undefined,
     });
   };
-  const provider = new AwsEc2CloudProvider({
+  return new AwsEc2CloudProvider({
     client,
     cluster: env.SKIFF_CLUSTER ?? 'skiff',
     catalogue: ec2Catalogue((env.SKIFF_EC2_ZONES ?? 'us-east-1a').split(',')),
@@ -60,6 +63,12 @@ export function provisionerFromEnv(store: Store, env: NodeJS.ProcessEnv = proces
     subnets: env.SKIFF_EC2_SUBNETS ? Object.fromEntries(env.SKIFF_EC2_SUBNETS.split(',').map((pair) => pair.split('=') as [string, string])) : undefined,
     userData,
   });
+}
+
+export function provisionerFromEnv(store: Store, env: NodeJS.ProcessEnv = process.env): ProvisionerOptions | undefined {
+  if (!env.SKIFF_PROVIDER) return undefined;
+  if (env.SKIFF_PROVIDER !== 'aws-ec2') throw new Error(`SKIFF_PROVIDER must be aws-ec2, not "${env.SKIFF_PROVIDER}"`);
+  const client = new EC2Client({ ...(env.SKIFF_EC2_ENDPOINT ? { endpoint: env.SKIFF_EC2_ENDPOINT } : {}), region: env.AWS_REGION ?? 'us-east-1' });
   const consolidate = env.SKIFF_CONSOLIDATE_SECONDS ? Number(env.SKIFF_CONSOLIDATE_SECONDS) * 1000 : undefined;
-  return { provider, consolidateAfterMs: consolidate, log: (line) => console.log(line) };
+  return { provider: ec2ProviderFromEnv(store, client, env), consolidateAfterMs: consolidate, log: (line) => console.log(line) };
 }
