@@ -22,12 +22,13 @@
  * kubelet a launch script starts really registers. Its private address is a loopback one of its
  * own (127.100.x.y), where that kubelet can serve. Terminating it stops that process group.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { type HostProcess, startHostProcess } from './host-process.js';
+import { TokenBucket } from './token-bucket.js';
 
 const MAX_USER_DATA_BYTES = 16 * 1024;
 const STATE_CODES = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48 } as const;
@@ -49,7 +50,7 @@ export interface Ec2Instance {
   visibleAt: number;
   /** What its user data printed. */
   output: string;
-  process?: ChildProcess;
+  process?: HostProcess;
 }
 
 export interface Ec2EmulatorOptions {
@@ -132,15 +133,12 @@ function instanceXml(i: Ec2Instance): string {
 class Ec2Service {
   readonly instances = new Map<string, Ec2Instance>();
   readonly scarce = new Set<string>();
-  private readonly bucket: { capacity: number; refillPerSecond: number };
-  private tokens: number;
-  private refilledAt = Date.now();
+  private readonly bucket: TokenBucket;
   private readonly byToken = new Map<string, { signature: string; reservationId: string }>();
   private nextIp = 1;
 
   constructor(private readonly options: Ec2EmulatorOptions) {
-    this.bucket = { capacity: 1000, refillPerSecond: 2, ...options.launchBucket };
-    this.tokens = this.bucket.capacity;
+    this.bucket = new TokenBucket({ capacity: 1000, refillPerSecond: 2, ...options.launchBucket });
   }
 
   readonly actions: Record<string, (p: Record<string, string>) => string> = {
@@ -150,56 +148,29 @@ class Ec2Service {
     CreateTags: (p) => this.createTags(p),
   };
 
-  private takeLaunchTokens(count: number): void {
-    const now = Date.now();
-    this.tokens = Math.min(this.bucket.capacity, this.tokens + ((now - this.refilledAt) / 1000) * this.bucket.refillPerSecond);
-    this.refilledAt = now;
-    if (this.tokens < count) throw new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
-    this.tokens -= count;
-  }
-
   /** Pending, then running after the boot time, when its user data starts. */
   private boot(i: Ec2Instance): void {
     setTimeout(() => {
       if (i.state !== 'pending') return;
       i.state = 'running';
       if (this.options.runUserData === false || !i.userData) return;
-      const child = spawn('sh', ['-c', i.userData], {
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '/',
-          ...this.options.env,
-          EC2_INSTANCE_ID: i.id,
-          EC2_AVAILABILITY_ZONE: i.zone,
-          EC2_INSTANCE_TYPE: i.instanceType,
-          EC2_PRIVATE_IP: i.privateIp,
-        },
-      });
-      const keep = (d: Buffer) => {
+      const env = {
+        ...this.options.env,
+        EC2_INSTANCE_ID: i.id,
+        EC2_AVAILABILITY_ZONE: i.zone,
+        EC2_INSTANCE_TYPE: i.instanceType,
+        EC2_PRIVATE_IP: i.privateIp,
+      };
+      i.process = startHostProcess(['sh', '-c', i.userData], env, (d) => {
         i.output = (i.output + String(d)).slice(-64 * 1024);
         if (this.options.consoleDir) appendFileSync(join(this.options.consoleDir, `${i.id}.log`), d);
-      };
-      child.stdout?.on('data', keep);
-      child.stderr?.on('data', keep);
-      i.process = child;
+      });
     }, this.options.bootMs ?? 100);
   }
 
   /** Stops an instance's process group: SIGTERM, SIGKILL after 5 s. */
-  stop(i: Ec2Instance): Promise<void> {
-    const child = i.process;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    const signal = (name: NodeJS.Signals) => {
-      try {
-        process.kill(-(child.pid as number), name);
-      } catch {}
-    };
-    signal('SIGTERM');
-    const force = setTimeout(() => signal('SIGKILL'), 5000);
-    return exited.finally(() => clearTimeout(force));
+  async stop(i: Ec2Instance): Promise<void> {
+    await i.process?.stop(5000);
   }
 
   private runInstances(p: Record<string, string>): string {
@@ -232,7 +203,7 @@ class Ec2Service {
         `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}).`,
         500,
       );
-    this.takeLaunchTokens(max);
+    if (!this.bucket.take(max)) throw new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
     const tags = new Map<string, string>();
     for (const spec of indexed(p, 'TagSpecification')) {
       if (spec.ResourceType !== 'instance') continue;

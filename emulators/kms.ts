@@ -8,8 +8,7 @@
  * types. Ciphertexts are AES-256-GCM under the key's own material, opaque to the caller.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { AwsJsonError, type JsonActions, type JsonService, serveJson11 } from './json-service.js';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '111122223333';
@@ -22,48 +21,34 @@ interface FakeKey {
   createdAt: number;
 }
 
-class KmsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
-
-export interface FakeKms {
-  endpoint: string;
-  /** Every request the fake answered: action and parameters, as the SDK sent them. */
-  requests: { action: string; params: Record<string, unknown> }[];
-  close(): Promise<void>;
-}
+export type FakeKms = JsonService;
 
 /** The encryption context as associated data: its pairs sorted, so their order does not matter. */
 const contextAad = (context: unknown) =>
   Buffer.from(JSON.stringify(Object.entries((context ?? {}) as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 
 /** The actions this emulator answers, over its keys and aliases. */
-function kmsActions(keys: Map<string, FakeKey>, aliases: Map<string, string>): Record<string, (params: Record<string, unknown>) => unknown> {
+function kmsActions(keys: Map<string, FakeKey>, aliases: Map<string, string>): JsonActions {
   const keyOf = (keyId: unknown): FakeKey => {
     if (typeof keyId !== 'string' || !keyId)
-      throw new KmsError('ValidationException', "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null");
+      throw new AwsJsonError('ValidationException', "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null");
     let id = keyId;
     if (id.startsWith(`arn:aws:kms:${REGION}:${ACCOUNT}:`)) id = id.slice(`arn:aws:kms:${REGION}:${ACCOUNT}:`.length);
     if (id.startsWith('alias/')) id = aliases.get(id) ?? id;
     if (id.startsWith('key/')) id = id.slice('key/'.length);
     const key = keys.get(id);
-    if (!key) throw new KmsError('NotFoundException', `Key '${keyId.startsWith('arn:') || keyId.startsWith('alias/') ? keyId : arnOf(keyId)}' does not exist`);
+    if (!key)
+      throw new AwsJsonError('NotFoundException', `Key '${keyId.startsWith('arn:') || keyId.startsWith('alias/') ? keyId : arnOf(keyId)}' does not exist`);
     return key;
   };
   const usable = (key: FakeKey) => {
-    if (!key.enabled) throw new KmsError('DisabledException', `${arnOf(key.id)} is disabled.`);
+    if (!key.enabled) throw new AwsJsonError('DisabledException', `${arnOf(key.id)} is disabled.`);
     return key;
   };
   const blob = (value: unknown, name: string, max: number): Buffer => {
     const bytes = typeof value === 'string' ? Buffer.from(value, 'base64') : Buffer.alloc(0);
     if (bytes.length < 1 || bytes.length > max)
-      throw new KmsError(
+      throw new AwsJsonError(
         'ValidationException',
         `1 validation error detected: Value at '${name}' failed to satisfy constraint: Member must have length between 1 and ${max}`,
       );
@@ -95,8 +80,8 @@ function kmsActions(keys: Map<string, FakeKey>, aliases: Map<string, string>): R
     CreateAlias(params) {
       const name = String(params.AliasName ?? '');
       if (!/^alias\/[a-zA-Z0-9/_-]+$/.test(name) || name.startsWith('alias/aws/'))
-        throw new KmsError('ValidationException', `Alias must start with the prefix "alias/" and not use "alias/aws/": ${name}`);
-      if (aliases.has(name)) throw new KmsError('AlreadyExistsException', `An alias with the name ${arnOf(name)} already exists`);
+        throw new AwsJsonError('ValidationException', `Alias must start with the prefix "alias/" and not use "alias/aws/": ${name}`);
+      if (aliases.has(name)) throw new AwsJsonError('AlreadyExistsException', `An alias with the name ${arnOf(name)} already exists`);
       aliases.set(name, keyOf(params.TargetKeyId).id);
       return {};
     },
@@ -113,9 +98,9 @@ function kmsActions(keys: Map<string, FakeKey>, aliases: Map<string, string>): R
     Decrypt(params) {
       const data = blob(params.CiphertextBlob, 'ciphertextBlob', 6144);
       const key = keys.get(data.subarray(0, 36).toString('ascii'));
-      if (!key || data.length < 36 + 12 + 16) throw new KmsError('InvalidCiphertextException', '');
+      if (!key || data.length < 36 + 12 + 16) throw new AwsJsonError('InvalidCiphertextException', '');
       if (params.KeyId !== undefined && keyOf(params.KeyId) !== key)
-        throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
+        throw new AwsJsonError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
       usable(key);
       try {
         const decipher = createDecipheriv('aes-256-gcm', key.material, data.subarray(36, 48));
@@ -125,7 +110,7 @@ function kmsActions(keys: Map<string, FakeKey>, aliases: Map<string, string>): R
         return { KeyId: arnOf(key.id), Plaintext: plain.toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
       } catch {
         // A wrong encryption context or a damaged blob: KMS says no more than this.
-        throw new KmsError('InvalidCiphertextException', '');
+        throw new AwsJsonError('InvalidCiphertextException', '');
       }
     },
     DisableKey(params) {
@@ -140,39 +125,5 @@ function kmsActions(keys: Map<string, FakeKey>, aliases: Map<string, string>): R
 }
 
 export async function startFakeKms(): Promise<FakeKms> {
-  const requests: FakeKms['requests'] = [];
-  const actions = kmsActions(new Map(), new Map());
-
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c as Buffer));
-    req.on('end', () => {
-      const reply = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() });
-        res.end(JSON.stringify(body));
-      };
-      try {
-        const target = String(req.headers['x-amz-target'] ?? '');
-        const action = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : '';
-        if (req.method !== 'POST' || !String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.1'))
-          throw new KmsError('UnknownOperationException', 'Requests must be POSTs in the AWS JSON 1.1 protocol.');
-        if (!String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 '))
-          throw new KmsError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
-        const handler = actions[action];
-        if (!handler) throw new KmsError('UnknownOperationException', `The action ${action} is not valid for this endpoint.`);
-        const params = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
-        requests.push({ action, params });
-        reply(200, handler(params));
-      } catch (err) {
-        const e = err instanceof KmsError ? err : new KmsError('KMSInternalException', String(err), 500);
-        reply(e.status, { __type: e.type, message: e.message });
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
+  return serveJson11({ targetPrefix: 'TrentService', actions: kmsActions(new Map(), new Map()), internalError: 'KMSInternalException' });
 }

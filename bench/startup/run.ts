@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ApiClient } from '../../kubelet/api-client.js';
 import { DockerRuntime } from '../../kubelet/runtime/docker.js';
-import { BUSYBOX_IMAGE, importBusyboxImage, startDockerEngine, type DockerEngine } from '../../test/support/docker-engine.js';
+import { BUSYBOX_IMAGE, importBusyboxImage, startDockerEngine, type DockerEngine } from '../../emulators/docker-engine.js';
 import { machineInfo, machineMarkdown, markdownTable, percentile, round, writeResults } from '../support/report.js';
 
 const arg = (name: string, fallback: string) => {

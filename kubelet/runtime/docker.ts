@@ -15,6 +15,11 @@ export interface DockerRuntimeOptions {
   socketPath: string;
   /** The node whose containers this runtime manages (a label on each). */
   node?: string;
+  /**
+   * A network of the engine to put each container on, with an address of its own (the ECS
+   * emulator's awsvpc); default the host's network.
+   */
+  network?: string;
 }
 
 interface EngineResponse {
@@ -186,7 +191,7 @@ export class DockerRuntime implements Runtime {
           'skiff.container.attempt': String(spec.attempt),
         },
         HostConfig: {
-          NetworkMode: 'host',
+          NetworkMode: this.options.network ?? 'host',
           Init: init,
           // As Kubernetes: no swap beyond the limit, so going over it is an OOM kill.
           ...(spec.memoryLimit ? { Memory: spec.memoryLimit, MemorySwap: spec.memoryLimit } : {}),
@@ -260,7 +265,9 @@ export class DockerRuntime implements Runtime {
       Id: string;
       State: { Status: string; ExitCode: number; StartedAt: string; FinishedAt: string; Pid: number; OOMKilled: boolean };
       Config: { Labels: Record<string, string> };
+      NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> };
     }>('GET', `/containers/${id}/json`);
+    const address = this.options.network ? c.NetworkSettings?.Networks?.[this.options.network]?.IPAddress || undefined : undefined;
     const spec = JSON.parse(c.Config.Labels[LABEL.spec] ?? '{}') as ContainerSpec;
     const running = c.State.Status === 'running' || c.State.Status === 'created' || c.State.Status === 'restarting';
     const exitCode = c.State.ExitCode;
@@ -276,6 +283,7 @@ export class DockerRuntime implements Runtime {
       startedAt: c.State.StartedAt,
       finishedAt: running ? undefined : c.State.FinishedAt,
       pid: c.State.Pid || undefined,
+      ...(address ? { address } : {}),
     };
   }
 

@@ -77,6 +77,8 @@ export interface ContainerStatus {
   startedAt: string;
   finishedAt?: string;
   pid?: number;
+  /** The container's own address, where the runtime gives it one (not the node's). */
+  address?: string;
 }
 
 export interface LogOptions {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DockerRuntime, dockerAvailable } from '../../kubelet/runtime/docker.js';
 import type { ContainerSpec } from '../../kubelet/runtime/types.js';
-import { BUSYBOX_IMAGE, importBusyboxImage, startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
+import { BUSYBOX_IMAGE, importBusyboxImage, startDockerEngine, type DockerEngine } from '../../emulators/docker-engine.js';
 import { runtimeContract } from './runtime.contract.js';
 
 let engine: DockerEngine;

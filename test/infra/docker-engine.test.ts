@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { BUSYBOX_IMAGE, importBusyboxImage, startDockerEngine, type DockerEngine } from '../support/docker-engine.js';
+import { BUSYBOX_IMAGE, importBusyboxImage, startDockerEngine, type DockerEngine } from '../../emulators/docker-engine.js';
 
 describe('a private Docker engine for the tests', () => {
   let engine: DockerEngine;

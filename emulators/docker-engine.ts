@@ -1,5 +1,5 @@
 /**
- * A private Docker engine for the tests: Debian's dockerd with its own socket, data-root and
+ * A private Docker engine for the tests and for aws-local's ECS emulator: Debian's dockerd with its own socket, data-root and
  * exec-root under a temp dir, so it never touches a system engine, and a busybox image made by
  * `docker import` of a tarball built from Debian's busybox-static (no registry is reachable).
  *
@@ -25,18 +25,32 @@ export interface DockerEngine {
   stop(): Promise<void>;
 }
 
-/** GET on the engine's unix socket; resolves with the status code, or rejects. */
-function ping(socketPath: string): Promise<number> {
+/** One call of the Engine API on its unix socket: the status and the parsed JSON answer (if any). */
+export function engineApi(socketPath: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
+    const headers = payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {};
+    const req = request({ socketPath, path, method, timeout: 10_000, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = text ? JSON.parse(text) : undefined;
+        } catch {
+          json = text;
+        }
+        resolve({ status: res.statusCode ?? 0, json });
+      });
     });
     req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('ping timed out')));
-    req.end();
+    req.on('timeout', () => req.destroy(new Error(`docker ${method} ${path} timed out`)));
+    req.end(payload);
   });
 }
+
+const ping = async (socketPath: string) => (await engineApi(socketPath, 'GET', '/_ping')).status;
 
 /** Starts dockerd in a fresh temp dir and waits until it answers. */
 export async function startDockerEngine(): Promise<DockerEngine> {
@@ -89,6 +103,8 @@ export async function startDockerEngine(): Promise<DockerEngine> {
       try {
         const ids = docker(['ps', '-aq']).split('\n').filter(Boolean);
         if (ids.length) docker(['rm', '-f', ...ids]);
+        // A bridge network's interface outlives the engine: remove the networks while it runs.
+        docker(['network', 'prune', '-f']);
       } catch {
         /* the engine may already be gone */
       }

@@ -1,0 +1,593 @@
+/**
+ * An ECS endpoint on loopback (an emulator: emulators/README.md). No local ECS engine exists, so
+ * this speaks ECS's JSON 1.1 protocol (`X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Action>`)
+ * to the real AWS SDK over real HTTP, for what the `aws-ecs` provider and the kubelet's `ecs`
+ * runtime call: CreateCluster, RegisterTaskDefinition, DescribeTaskDefinition,
+ * ListTaskDefinitions, DeregisterTaskDefinition, RunTask, DescribeTasks, ListTasks and StopTask.
+ * It keeps the limits AWS documents (../shared/AWS.md):
+ *
+ * - RunTask starts 1 to 10 tasks; its `overrides` are at most 8,192 characters; `startedBy` at
+ *   most 128; awsvpc (Fargate's only mode) needs a `networkConfiguration` with subnets;
+ * - a Fargate task's cpu and memory must be one of Fargate's sizes;
+ * - Fargate launches draw from a token bucket (burst 100, 20 a second): `ThrottlingException`;
+ * - a `clientToken` makes RunTask idempotent;
+ * - tasks go PROVISIONING, PENDING, RUNNING, then STOPPING and STOPPED, with `stopCode`,
+ *   `stoppedReason` and each container's exit code; stopped tasks stay described for a while
+ *   (an hour in ECS), then are `MISSING`.
+ *
+ * A task really runs. Its containers are containers on a private Docker engine, on a bridge
+ * network of the emulator's own, so each task has an address of its own that this machine
+ * reaches (its ENI's `privateIPv4Address`). An image named in `hostImages` (the kubelet's,
+ * which no registry here holds) runs as a process of this machine instead, with a loopback
+ * address of its own. With the awslogs driver, what a container prints goes to the CloudWatch
+ * Logs emulator, to the group and `<prefix>/<container>/<task id>` stream ECS would use; a
+ * missing group fails the task as ECS does, unless `awslogs-create-group` is true.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { DockerRuntime } from '../kubelet/runtime/docker.js';
+import type { ContainerSpec } from '../kubelet/runtime/types.js';
+import { isFargateSize } from '../shared/cloud/fargate.js';
+import { type HostProcess, startHostProcess } from './host-process.js';
+import { engineApi } from './docker-engine.js';
+import { AwsJsonError, type JsonParams, type JsonService, serveJson11 } from './json-service.js';
+import type { LogsEmulator } from './logs.js';
+import { TokenBucket } from './token-bucket.js';
+
+const REGION = 'us-east-1';
+const ACCOUNT = '123456789012';
+const MAX_OVERRIDES = 8192;
+const MAX_STARTED_BY = 128;
+
+type TaskStatus = 'PROVISIONING' | 'PENDING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
+
+interface ContainerDefinition {
+  name: string;
+  image: string;
+  entryPoint?: string[];
+  command?: string[];
+  environment?: { name: string; value: string }[];
+  essential?: boolean;
+  stopTimeout?: number;
+  memory?: number;
+  portMappings?: { containerPort: number; protocol?: string }[];
+  healthCheck?: unknown;
+  logConfiguration?: { logDriver: string; options?: Record<string, string> };
+}
+
+interface TaskDefinition {
+  taskDefinitionArn: string;
+  family: string;
+  revision: number;
+  status: 'ACTIVE' | 'INACTIVE';
+  networkMode: string;
+  requiresCompatibilities: string[];
+  cpu?: string;
+  memory?: string;
+  containerDefinitions: ContainerDefinition[];
+  registeredAt: number;
+  deregisteredAt?: number;
+  tags: { key: string; value: string }[];
+}
+
+interface RunningContainer {
+  def: ContainerDefinition;
+  lastStatus: TaskStatus;
+  exitCode?: number;
+  reason?: string;
+  dockerId?: string;
+  process?: HostProcess;
+  logsAbort?: AbortController;
+}
+
+export interface EcsTask {
+  id: string;
+  arn: string;
+  cluster: string;
+  def: TaskDefinition;
+  lastStatus: TaskStatus;
+  desiredStatus: 'RUNNING' | 'STOPPED';
+  startedBy?: string;
+  group?: string;
+  tags: { key: string; value: string }[];
+  subnet: string;
+  zone: string;
+  address?: string;
+  overrides: { containerOverrides?: { name: string; environment?: { name: string; value: string }[]; command?: string[] }[] };
+  containers: RunningContainer[];
+  createdAt: number;
+  startedAt?: number;
+  stoppingAt?: number;
+  stoppedAt?: number;
+  stopCode?: string;
+  stoppedReason?: string;
+  clientToken?: string;
+}
+
+export interface EcsEmulatorOptions {
+  /** The Docker engine that runs the tasks' containers. */
+  dockerSocket: string;
+  /** CloudWatch Logs, for containers with the awslogs driver. */
+  logs?: LogsEmulator;
+  /** Images that run as processes of this machine (their command, with the task's environment). */
+  hostImages?: string[];
+  /** More environment for host-image tasks (the PATH of this machine is always passed). */
+  hostEnv?: Record<string, string>;
+  /** Subnets and their zones; a task in another subnet is refused (default: any, in us-east-1a). */
+  subnets?: Record<string, string>;
+  /** Clusters that exist from the start (default `default`). */
+  clusters?: string[];
+  /** From PROVISIONING to PENDING (the ENI), default 100 ms. */
+  provisionMs?: number;
+  /** The Fargate launch bucket (default burst 100, 20 a second). */
+  launchBucket?: { capacity: number; refillPerSecond: number };
+  /** How long a stopped task stays described (default an hour, as ECS). */
+  stoppedRetentionMs?: number;
+}
+
+export interface EcsEmulator extends JsonService {
+  readonly tasks: ReadonlyMap<string, EcsTask>;
+  readonly taskDefinitions: ReadonlyMap<string, TaskDefinition[]>;
+  /** The Docker network the tasks are on. */
+  readonly network: string;
+  /** From now on (or no longer), Fargate has no capacity in this zone. */
+  insufficientCapacity(zone: string, on?: boolean): void;
+  close(): Promise<void>;
+}
+
+const invalid = (message: string) => new AwsJsonError('InvalidParameterException', message);
+const client = (message: string) => new AwsJsonError('ClientException', message);
+const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+const nameOf = (ref: string) => ref.slice(ref.lastIndexOf('/') + 1);
+/** Read afresh (an await may have changed it), not narrowed from an earlier look. */
+const stopAsked = (t: EcsTask) => t.desiredStatus === 'STOPPED';
+
+/** Where a task's awslogs output goes, or undefined without the driver. */
+function logTarget(task: EcsTask, c: ContainerDefinition): { group: string; stream: string; create: boolean } | undefined {
+  const config = c.logConfiguration;
+  if (config?.logDriver !== 'awslogs') return undefined;
+  const o = config.options ?? {};
+  const group = o['awslogs-group'];
+  if (!group) return undefined;
+  const prefix = o['awslogs-stream-prefix'];
+  return { group, stream: prefix ? `${prefix}/${c.name}/${task.id}` : task.id, create: o['awslogs-create-group'] === 'true' };
+}
+
+function taskJson(t: EcsTask, withTags: boolean) {
+  const eni = `eni-attach-${t.id.slice(0, 12)}`;
+  return {
+    taskArn: t.arn,
+    clusterArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/${t.cluster}`,
+    taskDefinitionArn: t.def.taskDefinitionArn,
+    lastStatus: t.lastStatus,
+    desiredStatus: t.desiredStatus,
+    launchType: 'FARGATE',
+    cpu: t.def.cpu,
+    memory: t.def.memory,
+    availabilityZone: t.zone,
+    group: t.group,
+    startedBy: t.startedBy,
+    createdAt: seconds(t.createdAt),
+    startedAt: seconds(t.startedAt),
+    stoppingAt: seconds(t.stoppingAt),
+    stoppedAt: seconds(t.stoppedAt),
+    stopCode: t.stopCode,
+    stoppedReason: t.stoppedReason,
+    overrides: t.overrides,
+    attachments: [
+      {
+        id: eni,
+        type: 'ElasticNetworkInterface',
+        status: t.lastStatus === 'STOPPED' ? 'DELETED' : t.lastStatus === 'PROVISIONING' ? 'PRECREATED' : 'ATTACHED',
+        details: [{ name: 'subnetId', value: t.subnet }, ...(t.address ? [{ name: 'privateIPv4Address', value: t.address }] : [])],
+      },
+    ],
+    containers: t.containers.map((c) => ({
+      containerArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:container/${t.cluster}/${t.id}/${createHash('sha1').update(c.def.name).digest('hex').slice(0, 32)}`,
+      taskArn: t.arn,
+      name: c.def.name,
+      image: c.def.image,
+      lastStatus: c.lastStatus,
+      exitCode: c.exitCode,
+      reason: c.reason,
+      networkInterfaces: t.address ? [{ attachmentId: eni, privateIpv4Address: t.address }] : [],
+    })),
+    ...(withTags ? { tags: t.tags } : {}),
+  };
+}
+
+/** What ECS holds, and its actions. */
+class EcsService {
+  readonly tasks = new Map<string, EcsTask>();
+  readonly defs = new Map<string, TaskDefinition[]>();
+  readonly clusters: Set<string>;
+  readonly scarce = new Set<string>();
+  readonly docker: DockerRuntime;
+  private readonly bucket: TokenBucket;
+  private nextHostIp = 1;
+  private watcher?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly options: EcsEmulatorOptions,
+    readonly network: string,
+  ) {
+    this.clusters = new Set(options.clusters ?? ['default']);
+    this.bucket = new TokenBucket({ capacity: 100, refillPerSecond: 20, ...options.launchBucket });
+    this.docker = new DockerRuntime({ socketPath: options.dockerSocket, node: `ecs-emulator-${network}`, network });
+    this.watcher = setInterval(() => void this.watch(), 250);
+  }
+
+  readonly actions: Record<string, (p: JsonParams) => unknown> = {
+    CreateCluster: (p) => {
+      const name = typeof p.clusterName === 'string' && p.clusterName ? p.clusterName : 'default';
+      this.clusters.add(name);
+      return { cluster: { clusterArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/${name}`, clusterName: name, status: 'ACTIVE' } };
+    },
+    RegisterTaskDefinition: (p) => ({ taskDefinition: this.register(p), tags: p.tags ?? [] }),
+    DescribeTaskDefinition: (p) => {
+      const def = this.definition(String(p.taskDefinition ?? ''), true);
+      return { taskDefinition: def, ...(Array.isArray(p.include) && p.include.includes('TAGS') ? { tags: def.tags } : {}) };
+    },
+    DeregisterTaskDefinition: (p) => {
+      const def = this.definition(String(p.taskDefinition ?? ''), true);
+      if (def.status === 'ACTIVE') Object.assign(def, { status: 'INACTIVE', deregisteredAt: Date.now() });
+      return { taskDefinition: def };
+    },
+    ListTaskDefinitions: (p) => {
+      const prefix = typeof p.familyPrefix === 'string' ? p.familyPrefix : undefined;
+      const status = p.status === 'INACTIVE' ? 'INACTIVE' : 'ACTIVE';
+      const found = [...this.defs.values()].flat().filter((d) => d.status === status && (prefix === undefined || d.family === prefix));
+      return { taskDefinitionArns: found.map((d) => d.taskDefinitionArn) };
+    },
+    RunTask: (p) => this.runTask(p),
+    DescribeTasks: (p) => this.describeTasks(p),
+    ListTasks: (p) => this.listTasks(p),
+    StopTask: (p) => {
+      const task = this.task(p);
+      this.stop(task, 'UserInitiated', typeof p.reason === 'string' && p.reason ? p.reason : 'Task stopped by user');
+      return { task: taskJson(task, false) };
+    },
+  };
+
+  private cluster(p: JsonParams): string {
+    const name = nameOf(typeof p.cluster === 'string' && p.cluster ? p.cluster : 'default');
+    if (!this.clusters.has(name)) throw new AwsJsonError('ClusterNotFoundException', 'Cluster not found.');
+    return name;
+  }
+
+  /** A task definition by family (its latest ACTIVE revision), `family:revision` or ARN. */
+  private definition(ref: string, anyStatus = false): TaskDefinition {
+    const name = nameOf(ref);
+    const [family, revision] = name.split(':');
+    const list = this.defs.get(family) ?? [];
+    const def = revision ? list.find((d) => d.revision === Number(revision)) : list.filter((d) => d.status === 'ACTIVE').at(-1);
+    if (!def || (!anyStatus && def.status !== 'ACTIVE')) throw client(def ? `TaskDefinition is inactive` : 'Unable to describe task definition.');
+    return def;
+  }
+
+  private register(p: JsonParams): TaskDefinition {
+    const family = String(p.family ?? '');
+    if (!/^[A-Za-z0-9_-]{1,255}$/.test(family))
+      throw client('Family contains invalid characters: up to 255 letters (uppercase and lowercase), numbers, hyphens and underscores are allowed.');
+    const containers = (Array.isArray(p.containerDefinitions) ? p.containerDefinitions : []) as ContainerDefinition[];
+    if (containers.length === 0 || containers.length > 10) throw client('Container definitions: between 1 and 10 are required.');
+    for (const c of containers) if (!c.name || !c.image) throw client('Container.name and Container.image should not be null or empty.');
+    const compat = (Array.isArray(p.requiresCompatibilities) ? p.requiresCompatibilities : []) as string[];
+    const networkMode = String(p.networkMode ?? 'bridge');
+    if (compat.includes('FARGATE')) {
+      if (networkMode !== 'awsvpc') throw client('Fargate only supports network mode ‘awsvpc’.');
+      if (!isFargateSize(Number(p.cpu), Number(p.memory)))
+        throw client(
+          'No Fargate configuration exists for given values: ' +
+            `${String(p.cpu)} CPU, ${String(p.memory)} memory. See the Amazon ECS documentation for the valid values.`,
+        );
+    }
+    for (const c of containers)
+      if (c.stopTimeout !== undefined && (c.stopTimeout < 2 || c.stopTimeout > 120)) throw client('stopTimeout must be between 2 and 120 seconds on Fargate.');
+    const list = this.defs.get(family) ?? [];
+    const revision = (list.at(-1)?.revision ?? 0) + 1;
+    const def: TaskDefinition = {
+      taskDefinitionArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/${family}:${revision}`,
+      family,
+      revision,
+      status: 'ACTIVE',
+      networkMode,
+      requiresCompatibilities: compat,
+      cpu: p.cpu === undefined ? undefined : String(p.cpu),
+      memory: p.memory === undefined ? undefined : String(p.memory),
+      containerDefinitions: containers,
+      registeredAt: Date.now(),
+      tags: (Array.isArray(p.tags) ? p.tags : []) as TaskDefinition['tags'],
+    };
+    this.defs.set(family, [...list, def]);
+    return def;
+  }
+
+  private runTask(p: JsonParams) {
+    const cluster = this.cluster(p);
+    const def = this.definition(String(p.taskDefinition ?? ''));
+    const count = p.count === undefined ? 1 : Number(p.count);
+    if (!Number.isInteger(count) || count < 1 || count > 10) throw invalid('count must be between 1 and 10.');
+    const startedBy = typeof p.startedBy === 'string' ? p.startedBy : undefined;
+    if (startedBy && startedBy.length > MAX_STARTED_BY) throw invalid(`startedBy must be at most ${MAX_STARTED_BY} characters.`);
+    const overrides = (p.overrides ?? {}) as EcsTask['overrides'];
+    if (JSON.stringify(overrides).length > MAX_OVERRIDES) throw invalid(`Container Overrides length must be at most ${MAX_OVERRIDES}`);
+    const token = typeof p.clientToken === 'string' ? p.clientToken : undefined;
+    const previous = token ? [...this.tasks.values()].filter((t) => t.clientToken === token) : [];
+    if (previous.length) return { tasks: previous.map((t) => taskJson(t, false)), failures: [] };
+    if (p.launchType === 'FARGATE' && !def.requiresCompatibilities.includes('FARGATE')) throw invalid('Task definition does not support launch_type FARGATE.');
+    const subnets = this.subnetsOf(p, def);
+    const zones = subnets.map((s) => this.options.subnets?.[s] ?? `${REGION}a`);
+    if (zones.every((z) => this.scarce.has(z)))
+      return { tasks: [], failures: [{ reason: 'Capacity is unavailable at this time. Please try again later or in a different availability zone' }] };
+    if (!this.bucket.take(count)) throw new AwsJsonError('ThrottlingException', 'Rate exceeded');
+    const open = subnets.filter((_, i) => !this.scarce.has(zones[i]));
+    const tasks = Array.from({ length: count }, (_, n) => {
+      const id = randomBytes(16).toString('hex');
+      const subnet = open[n % open.length];
+      const task: EcsTask = {
+        id,
+        arn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task/${cluster}/${id}`,
+        cluster,
+        def,
+        lastStatus: 'PROVISIONING',
+        desiredStatus: 'RUNNING',
+        startedBy,
+        group: typeof p.group === 'string' ? p.group : `family:${def.family}`,
+        tags: (Array.isArray(p.tags) ? p.tags : []) as EcsTask['tags'],
+        subnet,
+        zone: this.options.subnets?.[subnet] ?? `${REGION}a`,
+        overrides,
+        containers: def.containerDefinitions.map((c) => ({ def: c, lastStatus: 'PENDING' as TaskStatus })),
+        createdAt: Date.now(),
+        clientToken: token,
+      };
+      this.tasks.set(id, task);
+      setTimeout(() => void this.launch(task), this.options.provisionMs ?? 100);
+      return task;
+    });
+    return { tasks: tasks.map((t) => taskJson(t, false)), failures: [] };
+  }
+
+  private subnetsOf(p: JsonParams, def: TaskDefinition): string[] {
+    const config = (p.networkConfiguration as { awsvpcConfiguration?: { subnets?: string[] } } | undefined)?.awsvpcConfiguration;
+    if (def.networkMode !== 'awsvpc') return ['subnet-bridge'];
+    if (!config?.subnets?.length) throw invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified.");
+    if (config.subnets.length > 16) throw invalid('At most 16 subnets can be given.');
+    for (const s of config.subnets) if (this.options.subnets && !(s in this.options.subnets)) throw invalid(`The subnet ID '${s}' does not exist`);
+    return config.subnets;
+  }
+
+  /** The environment and command of a container, with the task's overrides. */
+  private containerRun(task: EcsTask, c: ContainerDefinition): { env: Record<string, string>; command: string[] } {
+    const override = task.overrides.containerOverrides?.find((o) => o.name === c.name);
+    const env = Object.fromEntries([...(c.environment ?? []), ...(override?.environment ?? [])].map((e) => [e.name, e.value]));
+    return { env, command: [...(c.entryPoint ?? []), ...(override?.command ?? c.command ?? [])] };
+  }
+
+  /** PENDING (its ENI attached), then its containers started: RUNNING, or STOPPED if one could not start. */
+  private async launch(task: EcsTask): Promise<void> {
+    if (task.desiredStatus === 'STOPPED') return this.finish(task);
+    task.lastStatus = 'PENDING';
+    try {
+      for (const rc of task.containers) await this.startContainer(task, rc);
+    } catch (err) {
+      task.stopCode ??= 'TaskFailedToStart';
+      task.stoppedReason ??= err instanceof Error ? err.message : String(err);
+      return this.finish(task);
+    }
+    task.startedAt = Date.now();
+    task.lastStatus = 'RUNNING';
+    for (const rc of task.containers) rc.lastStatus = rc.exitCode === undefined ? 'RUNNING' : 'STOPPED';
+    const gone = task.containers.find((rc) => rc.exitCode !== undefined && rc.def.essential !== false);
+    if (gone) this.stop(task, 'EssentialContainerExited', 'Essential container in task exited');
+    if (stopAsked(task)) return this.finish(task);
+  }
+
+  private async startContainer(task: EcsTask, rc: RunningContainer): Promise<void> {
+    const c = rc.def;
+    const { env, command } = this.containerRun(task, c);
+    const target = logTarget(task, c);
+    const logs = this.options.logs;
+    if (target && logs && !target.create && !logs.groups.has(target.group))
+      throw new Error(`ResourceInitializationError: failed to validate logger args: The specified log group does not exist. : ${target.group}`);
+    const write = (text: string) => {
+      const lines = text.split('\n').filter((l) => l.length > 0);
+      if (target && logs && lines.length) logs.append(target.group, target.stream, lines);
+    };
+    if (this.options.hostImages?.includes(c.image)) {
+      const n = this.nextHostIp++;
+      task.address ??= `127.102.${(n >> 8) & 255}.${n & 255}`;
+      const identity = { ECS_TASK_ARN: task.arn, ECS_TASK_ID: task.id, ECS_AVAILABILITY_ZONE: task.zone, ECS_PRIVATE_IP: task.address };
+      rc.process = startHostProcess(command, { ...this.options.hostEnv, ...env, ...identity }, (d) => write(String(d)));
+      void rc.process.exited.then((code) => this.exited(task, rc, code));
+      return;
+    }
+    const taskMemory = Number(task.def.memory ?? 0);
+    const spec: ContainerSpec = {
+      podUid: task.id,
+      podNamespace: task.cluster,
+      podName: task.def.family,
+      name: c.name,
+      attempt: 0,
+      image: c.image,
+      imagePullPolicy: 'IfNotPresent',
+      command: c.entryPoint ?? [],
+      args: command.slice((c.entryPoint ?? []).length),
+      env,
+      memoryLimit: (c.memory ?? taskMemory) ? (c.memory ?? taskMemory) * 2 ** 20 : undefined,
+      cpuLimit: task.def.cpu ? Math.round((Number(task.def.cpu) * 1000) / 1024) : undefined,
+    };
+    const started = await this.docker.start(spec).catch((err: Error) => {
+      throw new Error(/pull|image/i.test(err.message) ? `CannotPullContainerError: ${err.message}` : `CannotStartContainerError: ${err.message}`);
+    });
+    rc.dockerId = started.id;
+    task.address ??= started.address;
+    rc.logsAbort = new AbortController();
+    void this.docker.followLogs(started.id, {}, write, rc.logsAbort.signal).catch(() => undefined);
+  }
+
+  /** A container ended: its exit code, and the task stops if it was essential. */
+  private exited(task: EcsTask, rc: RunningContainer, code: number): void {
+    if (rc.exitCode !== undefined) return;
+    rc.exitCode = code;
+    rc.lastStatus = 'STOPPED';
+    if (rc.def.essential !== false && task.desiredStatus === 'RUNNING' && task.lastStatus === 'RUNNING')
+      this.stop(task, 'EssentialContainerExited', 'Essential container in task exited');
+  }
+
+  /** Notices containers that exited on their own (one list call for all). */
+  private async watch(): Promise<void> {
+    const now = Date.now();
+    const retention = this.options.stoppedRetentionMs ?? 3600_000;
+    for (const [id, t] of this.tasks) if (t.stoppedAt !== undefined && now - t.stoppedAt > retention) this.tasks.delete(id);
+    const running = [...this.tasks.values()].filter((t) => t.lastStatus === 'RUNNING' && t.containers.some((c) => c.dockerId));
+    if (!running.length || this.closed) return;
+    const statuses = new Map((await this.docker.list().catch(() => [])).map((c) => [c.id, c]));
+    for (const t of running)
+      for (const rc of t.containers) {
+        const s = rc.dockerId ? statuses.get(rc.dockerId) : undefined;
+        if (s?.state === 'exited') this.exited(t, rc, s.exitCode ?? 0);
+      }
+  }
+
+  stop(task: EcsTask, code: string, reason: string): void {
+    if (task.desiredStatus === 'STOPPED') return;
+    task.desiredStatus = 'STOPPED';
+    task.stopCode = code;
+    task.stoppedReason = reason;
+    task.stoppingAt = Date.now();
+    if (task.lastStatus === 'RUNNING') void this.finish(task);
+  }
+
+  /** STOPPING: each container gets SIGTERM, SIGKILL after its stopTimeout; then STOPPED. */
+  async finish(task: EcsTask, graceOverrideMs?: number): Promise<void> {
+    if (task.lastStatus === 'STOPPING' || task.lastStatus === 'STOPPED') return;
+    task.lastStatus = 'STOPPING';
+    await Promise.all(
+      task.containers.map(async (rc) => {
+        const grace = graceOverrideMs ?? (rc.def.stopTimeout ?? 30) * 1000;
+        if (rc.process) this.exited(task, rc, await rc.process.stop(grace));
+        if (rc.dockerId) {
+          const s = await this.docker.stop(rc.dockerId, grace).catch(() => undefined);
+          this.exited(task, rc, s?.exitCode ?? 137);
+          rc.logsAbort?.abort();
+          await this.docker.remove(rc.dockerId).catch(() => undefined);
+        }
+        rc.lastStatus = 'STOPPED';
+      }),
+    );
+    task.lastStatus = 'STOPPED';
+    task.stoppedAt = Date.now();
+  }
+
+  private describeTasks(p: JsonParams) {
+    const cluster = this.cluster(p);
+    const refs = (Array.isArray(p.tasks) ? p.tasks : []) as string[];
+    if (refs.length === 0 || refs.length > 100) throw invalid('Tasks cannot be empty, and at most 100 can be described at once.');
+    const withTags = Array.isArray(p.include) && p.include.includes('TAGS');
+    const tasks = [];
+    const failures = [];
+    for (const ref of refs) {
+      const t = this.tasks.get(nameOf(ref));
+      if (t && t.cluster === cluster) tasks.push(taskJson(t, withTags));
+      else failures.push({ arn: ref, reason: 'MISSING' });
+    }
+    return { tasks, failures };
+  }
+
+  private listTasks(p: JsonParams) {
+    const cluster = this.cluster(p);
+    const desired = p.desiredStatus === 'STOPPED' ? 'STOPPED' : 'RUNNING';
+    const max = p.maxResults === undefined ? 100 : Number(p.maxResults);
+    if (!Number.isInteger(max) || max < 1 || max > 100) throw invalid('maxResults must be between 1 and 100.');
+    const found = [...this.tasks.values()].filter(
+      (t) =>
+        t.cluster === cluster &&
+        t.desiredStatus === desired &&
+        (typeof p.family !== 'string' || t.def.family === p.family) &&
+        (typeof p.startedBy !== 'string' || t.startedBy === p.startedBy),
+    );
+    const from = typeof p.nextToken === 'string' ? Number(Buffer.from(p.nextToken, 'base64').toString()) : 0;
+    const page = found.slice(from, from + max);
+    const next = from + max < found.length ? Buffer.from(String(from + max)).toString('base64') : undefined;
+    return { taskArns: page.map((t) => t.arn), ...(next ? { nextToken: next } : {}) };
+  }
+
+  private task(p: JsonParams): EcsTask {
+    const cluster = this.cluster(p);
+    const t = typeof p.task === 'string' ? this.tasks.get(nameOf(p.task)) : undefined;
+    if (!t || t.cluster !== cluster) throw invalid('The referenced task was not found.');
+    return t;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.watcher);
+    await Promise.all(
+      [...this.tasks.values()].map((t) => {
+        t.desiredStatus = 'STOPPED';
+        return t.lastStatus === 'STOPPED' ? undefined : this.finish(t, 2000);
+      }),
+    );
+  }
+}
+
+/** Starts the emulator, with a bridge network of its own on the engine for the tasks. */
+export async function startEcsEmulator(options: EcsEmulatorOptions): Promise<EcsEmulator> {
+  const name = `skiff-ecs-${randomBytes(3).toString('hex')}`;
+  await createNetwork(options.dockerSocket, name);
+  const ecs = new EcsService(options, name);
+  const service = await serveJson11({ targetPrefix: 'AmazonEC2ContainerServiceV20141113', actions: ecs.actions, internalError: 'ServerException' });
+  return {
+    ...service,
+    tasks: ecs.tasks,
+    taskDefinitions: ecs.defs,
+    network: name,
+    insufficientCapacity(zone, on = true) {
+      if (on) ecs.scarce.add(zone);
+      else ecs.scarce.delete(zone);
+    },
+    async close() {
+      await ecs.close();
+      await service.close();
+      await engineApi(options.dockerSocket, 'DELETE', `/networks/${name}`).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * A bridge network the tasks get addresses on, which this machine reaches directly (no NAT: the
+ * engine runs without iptables). Its /22 is drawn at random from 10.200.0.0/13, so engines of
+ * tests running side by side rarely meet; a clash is tried again with another.
+ */
+async function createNetwork(socketPath: string, name: string): Promise<void> {
+  let last: unknown;
+  const taken = routedPrefixes();
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const prefix = `10.${200 + Math.floor(Math.random() * 8)}.${Math.floor(Math.random() * 64) * 4}`;
+    if (taken.has(prefix)) continue;
+    const subnet = `${prefix}.0/22`;
+    const created = await engineApi(socketPath, 'POST', '/networks/create', {
+      Name: name,
+      Driver: 'bridge',
+      IPAM: { Config: [{ Subnet: subnet }] },
+      Options: { 'com.docker.network.bridge.name': `br-${name.slice(-6)}` },
+    });
+    if (created.status < 300) return;
+    last = created.json;
+  }
+  throw new Error(`could not create the tasks' network: ${JSON.stringify(last)}`);
+}
+
+/** The first three octets of each IPv4 route of this machine (a bridge another engine left, say). */
+function routedPrefixes(): Set<string> {
+  const lines = readFileSync('/proc/net/route', 'utf8').split('\n').slice(1);
+  const prefixes = lines.map((line) => {
+    const hex = line.split('\t')[1] ?? '';
+    const n = Number.parseInt(hex, 16);
+    return Number.isNaN(n) ? '' : `${n & 255}.${(n >> 8) & 255}.${(n >> 16) & 255}`;
+  });
+  return new Set(prefixes.filter(Boolean));
+}
