@@ -53,6 +53,13 @@ interface ContainerDefinition {
   portMappings?: { containerPort: number; protocol?: string }[];
   healthCheck?: unknown;
   logConfiguration?: { logDriver: string; options?: Record<string, string> };
+  workingDirectory?: string;
+  user?: string;
+  readonlyRootFilesystem?: boolean;
+  privileged?: boolean;
+  linuxParameters?: { capabilities?: { add?: string[]; drop?: string[] } };
+  mountPoints?: { sourceVolume: string; containerPath: string; readOnly?: boolean }[];
+  dependsOn?: { containerName: string; condition: 'START' | 'COMPLETE' | 'SUCCESS' | 'HEALTHY' }[];
 }
 
 interface TaskDefinition {
@@ -65,6 +72,8 @@ interface TaskDefinition {
   cpu?: string;
   memory?: string;
   containerDefinitions: ContainerDefinition[];
+  /** Task storage: Fargate's ephemeral bind volumes, shared by the task's containers. */
+  volumes: { name: string; host?: { sourcePath?: string } }[];
   registeredAt: number;
   deregisteredAt?: number;
   tags: { key: string; value: string }[];
@@ -78,6 +87,8 @@ interface RunningContainer {
   dockerId?: string;
   process?: HostProcess;
   logsAbort?: AbortController;
+  /** Ends when all the container printed is shipped (its log follow ended). */
+  logsShipped?: Promise<void>;
 }
 
 export interface EcsTask {
@@ -153,6 +164,21 @@ function logTarget(task: EcsTask, c: ContainerDefinition): { group: string; stre
   return { group, stream: prefix ? `${prefix}/${c.name}/${task.id}` : task.id, create: o['awslogs-create-group'] === 'true' };
 }
 
+const volumeName = (task: EcsTask, volume: string) => `ecs-${task.id.slice(0, 16)}-${volume.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+
+/** A container definition's user and Linux settings, as the Docker runtime takes them. */
+function securityOf(c: ContainerDefinition): ContainerSpec['security'] {
+  const [user, group] = (c.user ?? '').split(':');
+  const caps = c.linuxParameters?.capabilities;
+  return {
+    ...(/^\d+$/.test(user ?? '') ? { runAsUser: Number(user) } : {}),
+    ...(/^\d+$/.test(group ?? '') ? { runAsGroup: Number(group) } : {}),
+    ...(c.readonlyRootFilesystem ? { readOnlyRootFilesystem: true } : {}),
+    ...(c.privileged ? { privileged: true } : {}),
+    ...(caps ? { capabilities: { add: caps.add, drop: caps.drop } } : {}),
+  };
+}
+
 function taskJson(t: EcsTask, withTags: boolean) {
   const eni = `eni-attach-${t.id.slice(0, 12)}`;
   return {
@@ -194,6 +220,21 @@ function taskJson(t: EcsTask, withTags: boolean) {
     })),
     ...(withTags ? { tags: t.tags } : {}),
   };
+}
+
+/** A container definition as RegisterTaskDefinition checks it (Fargate's rules where it runs there). */
+function checkContainer(c: ContainerDefinition, all: ContainerDefinition[], volumes: TaskDefinition['volumes'], fargate: boolean): void {
+  if (c.stopTimeout !== undefined && (c.stopTimeout < 2 || c.stopTimeout > 120)) throw client('stopTimeout must be between 2 and 120 seconds on Fargate.');
+  for (const m of c.mountPoints ?? [])
+    if (!volumes.some((v) => v.name === m.sourceVolume))
+      throw client(`Invalid 'sourceVolume' for the mount point: ${m.sourceVolume} is not a volume of the task.`);
+  for (const d of c.dependsOn ?? [])
+    if (!all.some((o) => o.name === d.containerName && o !== c)) throw client(`Container ${c.name} depends on ${d.containerName}, which is not in the task.`);
+  if (!fargate) return;
+  if (c.privileged) throw client('privileged mode is not supported on Fargate.');
+  const added = c.linuxParameters?.capabilities?.add ?? [];
+  if (added.some((cap) => cap !== 'SYS_PTRACE')) throw client('Fargate supports adding only the SYS_PTRACE kernel capability.');
+  if (volumes.some((v) => v.host?.sourcePath)) throw client('Host volumes with a sourcePath are not supported on Fargate.');
 }
 
 /** What ECS holds, and its actions. */
@@ -283,8 +324,8 @@ class EcsService {
             `${String(p.cpu)} CPU, ${String(p.memory)} memory. See the Amazon ECS documentation for the valid values.`,
         );
     }
-    for (const c of containers)
-      if (c.stopTimeout !== undefined && (c.stopTimeout < 2 || c.stopTimeout > 120)) throw client('stopTimeout must be between 2 and 120 seconds on Fargate.');
+    const volumes = (Array.isArray(p.volumes) ? p.volumes : []) as TaskDefinition['volumes'];
+    for (const c of containers) checkContainer(c, containers, volumes, compat.includes('FARGATE'));
     const list = this.defs.get(family) ?? [];
     const revision = (list.at(-1)?.revision ?? 0) + 1;
     const def: TaskDefinition = {
@@ -297,6 +338,7 @@ class EcsService {
       cpu: p.cpu === undefined ? undefined : String(p.cpu),
       memory: p.memory === undefined ? undefined : String(p.memory),
       containerDefinitions: containers,
+      volumes,
       registeredAt: Date.now(),
       tags: (Array.isArray(p.tags) ? p.tags : []) as TaskDefinition['tags'],
     };
@@ -371,7 +413,10 @@ class EcsService {
     if (task.desiredStatus === 'STOPPED') return this.finish(task);
     task.lastStatus = 'PENDING';
     try {
-      for (const rc of task.containers) await this.startContainer(task, rc);
+      for (const rc of task.containers) {
+        await this.dependencies(task, rc);
+        await this.startContainer(task, rc);
+      }
     } catch (err) {
       task.stopCode ??= 'TaskFailedToStart';
       task.stoppedReason ??= err instanceof Error ? err.message : String(err);
@@ -383,6 +428,21 @@ class EcsService {
     const gone = task.containers.find((rc) => rc.exitCode !== undefined && rc.def.essential !== false);
     if (gone) this.stop(task, 'EssentialContainerExited', 'Essential container in task exited');
     if (stopAsked(task)) return this.finish(task);
+  }
+
+  /** Waits until the containers `rc` depends on are as its `dependsOn` asks (started, ended, or ended well). */
+  private async dependencies(task: EcsTask, rc: RunningContainer): Promise<void> {
+    for (const d of rc.def.dependsOn ?? []) {
+      const dep = task.containers.find((c) => c.def.name === d.containerName)!;
+      if (d.condition === 'START' || d.condition === 'HEALTHY') continue;
+      while (dep.exitCode === undefined && !stopAsked(task)) {
+        const s = dep.dockerId ? await this.docker.inspect(dep.dockerId).catch(() => undefined) : undefined;
+        if (s?.state === 'exited') this.exited(task, dep, s.exitCode ?? 0);
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      if (d.condition === 'SUCCESS' && dep.exitCode !== 0)
+        throw new Error(`CannotStartContainerError: dependency ${dep.def.name} of ${rc.def.name} exited with ${dep.exitCode}`);
+    }
   }
 
   private async startContainer(task: EcsTask, rc: RunningContainer): Promise<void> {
@@ -416,16 +476,20 @@ class EcsService {
       command: c.entryPoint ?? [],
       args: command.slice((c.entryPoint ?? []).length),
       env,
+      workingDir: c.workingDirectory,
       memoryLimit: (c.memory ?? taskMemory) ? (c.memory ?? taskMemory) * 2 ** 20 : undefined,
       cpuLimit: task.def.cpu ? Math.round((Number(task.def.cpu) * 1000) / 1024) : undefined,
+      security: securityOf(c),
+      // A task's volume is a Docker volume of its own, shared by its containers.
+      mounts: (c.mountPoints ?? []).map((m) => ({ hostPath: volumeName(task, m.sourceVolume), containerPath: m.containerPath, readOnly: m.readOnly ?? false })),
     };
     const started = await this.docker.start(spec).catch((err: Error) => {
       throw new Error(/pull|image/i.test(err.message) ? `CannotPullContainerError: ${err.message}` : `CannotStartContainerError: ${err.message}`);
     });
     rc.dockerId = started.id;
-    task.address ??= started.address;
+    if (c.essential !== false) task.address ??= started.address;
     rc.logsAbort = new AbortController();
-    void this.docker.followLogs(started.id, {}, write, rc.logsAbort.signal).catch(() => undefined);
+    rc.logsShipped = this.docker.followLogs(started.id, {}, write, rc.logsAbort.signal).catch(() => undefined);
   }
 
   /** A container ended: its exit code, and the task stops if it was essential. */
@@ -472,12 +536,15 @@ class EcsService {
         if (rc.dockerId) {
           const s = await this.docker.stop(rc.dockerId, grace).catch(() => undefined);
           this.exited(task, rc, s?.exitCode ?? 137);
+          // What it printed last reaches the log before the task is STOPPED, as with awslogs.
+          await Promise.race([rc.logsShipped, new Promise((r) => setTimeout(r, 2000))]);
           rc.logsAbort?.abort();
           await this.docker.remove(rc.dockerId).catch(() => undefined);
         }
         rc.lastStatus = 'STOPPED';
       }),
     );
+    for (const v of task.def.volumes) await engineApi(this.options.dockerSocket, 'DELETE', `/volumes/${volumeName(task, v.name)}`).catch(() => undefined);
     task.lastStatus = 'STOPPED';
     task.stoppedAt = Date.now();
   }

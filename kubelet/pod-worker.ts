@@ -317,6 +317,10 @@ export class PodWorker {
         workingDir: c.workingDir,
         memoryLimit: c.resources?.limits?.memory !== undefined ? parseBytes(c.resources.limits.memory) : undefined,
         cpuLimit: c.resources?.limits?.cpu !== undefined ? parseCpu(c.resources.limits.cpu) : undefined,
+        cpuRequest: c.resources?.requests?.cpu !== undefined ? parseCpu(c.resources.requests.cpu) : undefined,
+        memoryRequest: c.resources?.requests?.memory !== undefined ? parseBytes(c.resources.requests.memory) : undefined,
+        ports: c.ports?.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol })),
+        gracePeriodSeconds: this.pod.spec.terminationGracePeriodSeconds ?? undefined,
         security: securityOf(this.pod, c),
         mounts: this.volumes?.mountsFor(c),
       };

@@ -195,8 +195,8 @@ function withMountsInEnv(spec: ContainerSpec): ContainerSpec {
   return { ...spec, env: { ...spec.env, SKIFF_MOUNTS: JSON.stringify(Object.fromEntries(spec.mounts.map((m) => [m.containerPath, m.hostPath]))) } };
 }
 
-/** Applies sinceSeconds, tailLines and timestamps to timestamped log lines. */
-function formatLines(lines: string[], options: LogOptions): string {
+/** Applies sinceSeconds, tailLines and timestamps to log lines that each start with an RFC 3339 time and a space. */
+export function formatLines(lines: string[], options: LogOptions): string {
   if (options.sinceSeconds !== undefined) {
     const since = Date.now() - options.sinceSeconds * 1000;
     lines = lines.filter((l) => Date.parse(l.slice(0, l.indexOf(' '))) >= since);

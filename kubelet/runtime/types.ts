@@ -27,6 +27,13 @@ export interface ContainerSpec {
   memoryLimit?: number;
   /** CPU limit in millicores, where the runtime can enforce it. */
   cpuLimit?: number;
+  /** Requests (millicores, bytes): what a runtime that sizes each pod's machine (ECS) sizes it by. */
+  cpuRequest?: number;
+  memoryRequest?: number;
+  /** The ports the container serves (a task definition's port mappings). */
+  ports?: { containerPort: number; protocol?: string }[];
+  /** The pod's grace period, for runtimes that fix it when the container is made (ECS's stopTimeout). */
+  gracePeriodSeconds?: number;
   /** The log is rotated past this size (one rotated file is kept); default 10 MiB. */
   logMaxBytes?: number;
   /** The container's securityContext, the pod's filled in where the container's says nothing. */

@@ -1,0 +1,88 @@
+/**
+ * The ecs runtime through the Runtime contract: each container an ECS task, through the real
+ * ECS and CloudWatch Logs SDK clients, on the emulators (tasks as containers on a private
+ * Docker engine), plus what is its own: pods of one template share a task definition, which is
+ * deregistered when no task uses it; a task's address is the container's; a missing image is a
+ * pull error.
+ */
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BUSYBOX_IMAGE, type DockerEngine, importBusyboxImage, startDockerEngine } from '../../emulators/docker-engine.js';
+import { type EcsEmulator, startEcsEmulator } from '../../emulators/ecs.js';
+import { type LogsEmulator, startLogsEmulator } from '../../emulators/logs.js';
+import { EcsRuntime } from '../../kubelet/runtime/ecs.js';
+import type { ContainerSpec } from '../../kubelet/runtime/types.js';
+import { runtimeContract } from './runtime.contract.js';
+
+const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+let engine: DockerEngine;
+let logs: LogsEmulator;
+let ecs: EcsEmulator;
+
+beforeAll(async () => {
+  engine = await startDockerEngine();
+  importBusyboxImage(engine);
+  logs = await startLogsEmulator();
+  ecs = await startEcsEmulator({ dockerSocket: engine.socketPath, logs, clusters: ['skiff'], subnets: { 'subnet-a': 'us-east-1a' }, provisionMs: 20 });
+}, 120_000);
+
+afterAll(async () => {
+  await ecs?.close();
+  await logs?.close();
+  await engine?.stop();
+});
+
+const runtime = (node = 'node-a') =>
+  new EcsRuntime({
+    ecs: new ECSClient({ endpoint: ecs.endpoint, region: 'us-east-1', credentials }),
+    logs: new CloudWatchLogsClient({ endpoint: logs.endpoint, region: 'us-east-1', credentials }),
+    cluster: 'skiff',
+    node,
+    subnets: ['subnet-a'],
+    filesImage: BUSYBOX_IMAGE,
+  });
+
+runtimeContract('ecs', async () => ({ runtime: runtime(), image: BUSYBOX_IMAGE, reopen: () => runtime(), cleanup: async () => undefined }));
+
+const pod = (uid: string, podName: string, script: string, extra: Partial<ContainerSpec> = {}): ContainerSpec => ({
+  podUid: uid,
+  podNamespace: 'default',
+  podName,
+  name: 'main',
+  attempt: 0,
+  image: BUSYBOX_IMAGE,
+  command: ['sh', '-c', script],
+  args: [],
+  env: {},
+  ...extra,
+});
+
+it('pods of one template share a Fargate-sized task definition, deregistered when no task uses it', async () => {
+  const rt = runtime('node-t');
+  const spec = (uid: string, name: string) => pod(uid, name, 'sleep 30', { cpuRequest: 300, memoryRequest: 600 * 2 ** 20, ports: [{ containerPort: 8080 }] });
+  const a = await rt.start(spec('uid-a', 'web-5d8f7c-abcde'));
+  const b = await rt.start(spec('uid-b', 'web-5d8f7c-fghij'));
+  const defs = ecs.taskDefinitions.get('skiff-default-web-5d8f7c-main') ?? [];
+  expect(defs.filter((d) => d.status === 'ACTIVE')).toHaveLength(1);
+  const client = new ECSClient({ endpoint: ecs.endpoint, region: 'us-east-1', credentials });
+  const described = await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'skiff-default-web-5d8f7c-main' }));
+  // 300m and 600 MiB round up to 512 CPU units and 1 GiB, Fargate's smallest size that holds them.
+  expect(described.taskDefinition).toMatchObject({ cpu: '512', memory: '1024' });
+  expect(described.taskDefinition?.containerDefinitions?.[0].portMappings).toEqual([{ containerPort: 8080, protocol: 'tcp' }]);
+  expect(a.address).toMatch(/^10\.2\d\d\./);
+  expect(b.address).not.toBe(a.address);
+  for (const c of [a, b]) await rt.stop(c.id, 1000);
+  await rt.remove(a.id);
+  expect(defs.filter((d) => d.status === 'ACTIVE')).toHaveLength(1);
+  await rt.remove(b.id);
+  expect(defs.filter((d) => d.status === 'ACTIVE')).toHaveLength(0);
+}, 60_000);
+
+it('a missing image is a pull error, and what Fargate cannot give is refused', async () => {
+  const rt = runtime('node-e');
+  await expect(rt.start(pod('uid-m', 'missing', 'true', { image: 'skiff-test/absent:1' }))).rejects.toThrow(/CannotPullContainerError/);
+  await expect(rt.start(pod('uid-p', 'priv', 'true', { security: { privileged: true } }))).rejects.toThrow(/privileged/);
+  await expect(rt.start(pod('uid-c', 'caps', 'true', { security: { capabilities: { add: ['NET_ADMIN'] } } }))).rejects.toThrow(/SYS_PTRACE/);
+  expect(await rt.list()).toEqual([]);
+}, 60_000);
