@@ -1,11 +1,11 @@
 /**
- * The provisioner as the functions run it (`SKIFF_PROVIDER=aws-ec2`): nodes are EC2 instances
- * launched with the launch script of `kubeletUserData`, each joining with a bootstrap token made
- * for it (valid an hour) and pinned to the cluster CA kept in the table.
+ * The provisioner as the functions run it (`SKIFF_PROVIDER=aws-ec2` or `aws-ecs`). With aws-ec2,
+ * nodes are EC2 instances launched with the launch script of `kubeletUserData`, each joining with
+ * a bootstrap token made for it (valid an hour) and pinned to the cluster CA kept in the table.
  *
  * | variable | meaning |
  * |---|---|
- * | `SKIFF_PROVIDER` | `aws-ec2` to provision; absent: no provisioner |
+ * | `SKIFF_PROVIDER` | `aws-ec2` or `aws-ecs` to provision; absent: no provisioner |
  * | `SKIFF_API_URL` | the API the kubelets join through |
  * | `SKIFF_CLUSTER` | the cluster's name, tagged on its instances (default `skiff`) |
  * | `SKIFF_EC2_ZONES` | the zones to launch in, comma-separated (default `us-east-1a`) |
@@ -17,12 +17,27 @@
  * | `SKIFF_KUBELET_DOCKER_SOCKET` | the Docker engine's socket on the instance (default the kubelet's) |
  * | `SKIFF_POD_POLL_SECONDS` | how often kubelets list their pods (default 10) |
  * | `SKIFF_CONSOLIDATE_SECONDS` | how long an empty node of its own is kept (default 30) |
+ *
+ * With `SKIFF_PROVIDER=aws-ecs`, nodes are kubelet tasks on Fargate whose pods are Fargate tasks:
+ *
+ * | variable | meaning |
+ * |---|---|
+ * | `SKIFF_ECS_CLUSTER` | the ECS cluster (default `SKIFF_CLUSTER`) |
+ * | `SKIFF_ECS_SUBNETS` | the subnet of each zone, `zone=subnet,...` (required) |
+ * | `SKIFF_ECS_SECURITY_GROUPS` | the tasks' security groups, comma-separated |
+ * | `SKIFF_ECS_KUBELET_IMAGE` | the image holding the kubelet (required) |
+ * | `SKIFF_ECS_FILES_IMAGE` | the image that fills pod volumes in a task (default busybox) |
+ * | `SKIFF_ECS_ENDPOINT` | another ECS endpoint (the emulator) |
+ * | `SKIFF_ECS_KUBELET_ENV` | more environment for the kubelet task, as JSON (the emulators' endpoints) |
  */
 import { createHash } from 'node:crypto';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { createBootstrapToken } from '../shared/auth/bootstrap-tokens.js';
 import { clusterCa } from '../shared/auth/cluster-state.js';
-import { AwsEc2CloudProvider, kubeletUserData } from '../shared/cloud/aws-ec2.js';
+import { AwsEc2CloudProvider } from '../shared/cloud/aws-ec2.js';
+import { AwsEcsCloudProvider, fargateCatalogue } from '../shared/cloud/aws-ecs.js';
+import { kubeletUserData } from '../shared/cloud/kubelet-script.js';
 import { ec2Catalogue } from '../shared/cloud/ec2-catalogue.js';
 import type { NodeRequest } from '../shared/cloud/types.js';
 import type { ProvisionerOptions } from '../shared/controllers/provisioner.js';
@@ -39,36 +54,98 @@ export function ec2ProviderFromEnv(store: Store, client: EC2Client, env: NodeJS.
   const server = env.SKIFF_API_URL;
   if (!server) throw new Error('SKIFF_PROVIDER=aws-ec2 needs SKIFF_API_URL, the API the kubelets join through');
   const runtime = env.SKIFF_KUBELET_RUNTIME === 'process' ? 'process' : 'docker';
-  const userData = async (node: NodeRequest) => {
-    const caCert = await clusterCa(store);
-    if (!caCert) throw new Error('no cluster CA in the table: a kubelet could not trust the API');
-    const bootstrapToken = await createBootstrapToken(store, { ttlSeconds: 3600, description: `node ${node.name}` });
-    return kubeletUserData({
+  const userData = async (node: NodeRequest) =>
+    kubeletUserData({
       kubelet: env.SKIFF_KUBELET_COMMAND ?? 'skiff-kubelet',
       server,
-      caCert,
-      bootstrapToken,
+      ...(await joining(store, node)),
       node,
       podCidr: podCidrOf(node.name),
       runtime,
       dockerSocket: env.SKIFF_KUBELET_DOCKER_SOCKET,
       podPollSeconds: env.SKIFF_POD_POLL_SECONDS ? Number(env.SKIFF_POD_POLL_SECONDS) : undefined,
     });
-  };
   return new AwsEc2CloudProvider({
     client,
     cluster: env.SKIFF_CLUSTER ?? 'skiff',
     catalogue: ec2Catalogue((env.SKIFF_EC2_ZONES ?? 'us-east-1a').split(',')),
     launchTemplateId: env.SKIFF_LAUNCH_TEMPLATE_ID,
-    subnets: env.SKIFF_EC2_SUBNETS ? Object.fromEntries(env.SKIFF_EC2_SUBNETS.split(',').map((pair) => pair.split('=') as [string, string])) : undefined,
+    subnets: env.SKIFF_EC2_SUBNETS ? subnetsOf(env.SKIFF_EC2_SUBNETS) : undefined,
     userData,
+  });
+}
+
+/** `zone=subnet,...` as a map. */
+const subnetsOf = (text: string | undefined) =>
+  Object.fromEntries(
+    (text ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => pair.split('=') as [string, string]),
+  );
+
+/** A launch script's parts that do not depend on the cloud: the CA, a bootstrap token made for the node. */
+async function joining(store: Store, node: NodeRequest): Promise<{ caCert: string; bootstrapToken: string }> {
+  const caCert = await clusterCa(store);
+  if (!caCert) throw new Error('no cluster CA in the table: a kubelet could not trust the API');
+  const bootstrapToken = await createBootstrapToken(store, { ttlSeconds: 3600, description: `node ${node.name}` });
+  return { caCert, bootstrapToken };
+}
+
+/**
+ * The aws-ecs provider the environment describes (`SKIFF_PROVIDER=aws-ecs`), on `client`: each
+ * node's kubelet task joins with a bootstrap token made for it, and runs its pods as tasks in
+ * its own zone's subnet.
+ */
+export function ecsProviderFromEnv(store: Store, client: ECSClient, env: NodeJS.ProcessEnv): AwsEcsCloudProvider {
+  const server = env.SKIFF_API_URL;
+  const subnets = subnetsOf(env.SKIFF_ECS_SUBNETS);
+  if (!server || !env.SKIFF_ECS_KUBELET_IMAGE || Object.keys(subnets).length === 0)
+    throw new Error('SKIFF_PROVIDER=aws-ecs needs SKIFF_API_URL, SKIFF_ECS_KUBELET_IMAGE and SKIFF_ECS_SUBNETS');
+  const cluster = env.SKIFF_ECS_CLUSTER ?? env.SKIFF_CLUSTER ?? 'skiff';
+  const runtimeEnv = {
+    SKIFF_ECS_CLUSTER: cluster,
+    ...(env.SKIFF_ECS_SECURITY_GROUPS ? { SKIFF_ECS_SECURITY_GROUPS: env.SKIFF_ECS_SECURITY_GROUPS } : {}),
+    ...(env.SKIFF_ECS_FILES_IMAGE ? { SKIFF_ECS_FILES_IMAGE: env.SKIFF_ECS_FILES_IMAGE } : {}),
+    AWS_REGION: env.AWS_REGION ?? 'us-east-1',
+    ...(env.SKIFF_ECS_KUBELET_ENV ? (JSON.parse(env.SKIFF_ECS_KUBELET_ENV) as Record<string, string>) : {}),
+  };
+  return new AwsEcsCloudProvider({
+    client,
+    cluster,
+    catalogue: fargateCatalogue(Object.keys(subnets)),
+    subnets,
+    securityGroups: env.SKIFF_ECS_SECURITY_GROUPS?.split(',').filter(Boolean),
+    kubeletImage: env.SKIFF_ECS_KUBELET_IMAGE,
+    kubeletEnvironment: runtimeEnv,
+    region: env.AWS_REGION,
+    kubeletScript: async (node) => {
+      const type = fargateCatalogue([node.zone]).find((t) => t.name === node.instanceType);
+      return kubeletUserData({
+        kubelet: env.SKIFF_KUBELET_COMMAND ?? 'skiff-kubelet',
+        server,
+        ...(await joining(store, node)),
+        node,
+        identity: 'ecs',
+        runtime: 'ecs',
+        capacity: type && { cpu: type.cpu, memory: type.memory, pods: type.pods },
+        podPollSeconds: env.SKIFF_POD_POLL_SECONDS ? Number(env.SKIFF_POD_POLL_SECONDS) : undefined,
+        env: { SKIFF_ECS_SUBNETS: subnets[node.zone] },
+      });
+    },
   });
 }
 
 export function provisionerFromEnv(store: Store, env: NodeJS.ProcessEnv = process.env): ProvisionerOptions | undefined {
   if (!env.SKIFF_PROVIDER) return undefined;
-  if (env.SKIFF_PROVIDER !== 'aws-ec2') throw new Error(`SKIFF_PROVIDER must be aws-ec2, not "${env.SKIFF_PROVIDER}"`);
-  const client = new EC2Client({ ...(env.SKIFF_EC2_ENDPOINT ? { endpoint: env.SKIFF_EC2_ENDPOINT } : {}), region: env.AWS_REGION ?? 'us-east-1' });
+  const region = env.AWS_REGION ?? 'us-east-1';
   const consolidate = env.SKIFF_CONSOLIDATE_SECONDS ? Number(env.SKIFF_CONSOLIDATE_SECONDS) * 1000 : undefined;
-  return { provider: ec2ProviderFromEnv(store, client, env), consolidateAfterMs: consolidate, log: (line) => console.log(line) };
+  const log = (line: string) => console.log(line);
+  if (env.SKIFF_PROVIDER === 'aws-ecs') {
+    const client = new ECSClient({ ...(env.SKIFF_ECS_ENDPOINT ? { endpoint: env.SKIFF_ECS_ENDPOINT } : {}), region });
+    return { provider: ecsProviderFromEnv(store, client, env), consolidateAfterMs: consolidate, log };
+  }
+  if (env.SKIFF_PROVIDER !== 'aws-ec2') throw new Error(`SKIFF_PROVIDER must be aws-ec2 or aws-ecs, not "${env.SKIFF_PROVIDER}"`);
+  const client = new EC2Client({ ...(env.SKIFF_EC2_ENDPOINT ? { endpoint: env.SKIFF_EC2_ENDPOINT } : {}), region });
+  return { provider: ec2ProviderFromEnv(store, client, env), consolidateAfterMs: consolidate, log };
 }

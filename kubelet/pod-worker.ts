@@ -125,6 +125,7 @@ export class PodWorker {
   private readonly startTime: number;
   /** Conditions keep their transition times while their status holds. */
   private readonly transitions = new Map<string, { status: string; at: string }>();
+  private ownAddress?: string;
   private readonly volumes?: PodVolumes;
 
   constructor(
@@ -222,6 +223,15 @@ export class PodWorker {
       if (record.init && runs[0].state === 'exited' && runs[0].exitCode === 0) record.completed = true;
       for (const extra of runs.slice(2)) void this.ctx.runtime.remove(extra.id).catch(() => undefined);
     }
+  }
+
+  /**
+   * The pod's address: a running container's own where the runtime gives one (an ECS task's
+   * ENI, kept once known), else the one the kubelet chose for the pod.
+   */
+  private get podIP(): string {
+    for (const r of this.records.values()) if (r.current?.state === 'running' && r.current.address) this.ownAddress = r.current.address;
+    return this.ownAddress ?? this.ctx.podIP(this.pod);
   }
 
   private container(name: string): Container {
@@ -383,7 +393,7 @@ export class PodWorker {
     const now = Date.now();
     if (!this.due(probe, state, startedAt, now)) return undefined;
     state.lastRun = now;
-    const result = await runProbe(probe, c, r.current!.id, this.ctx.runtime, this.ctx.podIP(this.pod));
+    const result = await runProbe(probe, c, r.current!.id, this.ctx.runtime, this.podIP);
     if (result.ok) {
       state.successes++;
       state.failures = 0;
@@ -535,8 +545,8 @@ export class PodWorker {
       ],
       hostIP: this.ctx.hostIP,
       hostIPs: [{ ip: this.ctx.hostIP }],
-      podIP: this.ctx.podIP(this.pod),
-      podIPs: [{ ip: this.ctx.podIP(this.pod) }],
+      podIP: this.podIP,
+      podIPs: [{ ip: this.podIP }],
       startTime: timestamp(this.startTime),
       ...(inits.length ? { initContainerStatuses: inits.map((r) => this.containerStatus(r)) } : {}),
       containerStatuses: apps.map((r) => this.containerStatus(r)),

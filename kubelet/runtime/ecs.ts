@@ -286,7 +286,9 @@ export class EcsRuntime implements Runtime {
       } while (nextToken);
     }
     const tasks = await this.describe(ids, true);
-    const mine = [...tasks.values()].filter((t) => t.tags?.some((tag) => tag.key === TAG.node && tag.value === this.options.node));
+    // Pod tasks of this node (its own kubelet task carries the node's tag too, but no container's).
+    const tagged = (t: Task, key: string, value?: string) => t.tags?.some((tag) => tag.key === key && (value === undefined || tag.value === value));
+    const mine = [...tasks.values()].filter((t) => tagged(t, TAG.node, this.options.node) && tagged(t, TAG.container));
     return mine
       .filter((t) => t.lastStatus !== 'STOPPED' || this.tracked.has(taskId(t.taskArn!)))
       .map((t) => {

@@ -21,6 +21,7 @@ import {
   TerminateInstancesCommand,
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
+import { UnavailableOfferings } from './offerings.js';
 import { type CloudNode, type CloudProvider, InsufficientCapacityError, type InstanceType, type NodeRequest } from './types.js';
 
 export interface Ec2InstanceType extends InstanceType {
@@ -61,27 +62,22 @@ interface Launch {
 
 export class AwsEc2CloudProvider implements CloudProvider {
   readonly name = 'aws-ec2';
-  private readonly unavailable = new Map<string, number>();
+  private readonly unavailable: UnavailableOfferings;
   private readonly launches = new Map<string, Launch>();
   private readonly now: () => number;
 
   constructor(private readonly options: AwsEc2Options) {
     this.now = options.now ?? Date.now;
+    this.unavailable = new UnavailableOfferings(options.unavailableForMs ?? 180_000, this.now);
   }
 
   async instanceTypes(): Promise<InstanceType[]> {
-    return this.options.catalogue.map((t) => ({ ...t, zones: t.zones.filter((z) => !this.isUnavailable(t.name, z)) }));
-  }
-
-  /** Whether this offering ran out of capacity a short while ago. */
-  isUnavailable(instanceType: string, zone: string): boolean {
-    const until = this.unavailable.get(`${instanceType}/${zone}`);
-    return until !== undefined && until > this.now();
+    return this.unavailable.filter(this.options.catalogue);
   }
 
   async create(asked: NodeRequest): Promise<CloudNode> {
     const type = this.options.catalogue.find((t) => t.name === asked.instanceType);
-    if (!type?.zones.includes(asked.zone) || this.isUnavailable(asked.instanceType, asked.zone))
+    if (!type?.zones.includes(asked.zone) || this.unavailable.has(asked.instanceType, asked.zone))
       throw new InsufficientCapacityError(asked.instanceType, asked.zone);
     // What `kubectl get nodes -L` shows beside the type and zone: how it is paid for, and its price.
     const request = { ...asked, labels: { ...asked.labels, [CAPACITY_TYPE_LABEL]: 'on-demand', [PRICE_LABEL]: String(type.pricePerHour) } };
@@ -117,7 +113,7 @@ export class AwsEc2CloudProvider implements CloudProvider {
     } catch (err) {
       this.launches.delete(request.name);
       if (CAPACITY_ERRORS.has((err as { name?: string }).name ?? '')) {
-        this.unavailable.set(`${request.instanceType}/${request.zone}`, this.now() + (this.options.unavailableForMs ?? 180_000));
+        this.unavailable.mark(request.instanceType, request.zone);
         throw new InsufficientCapacityError(request.instanceType, request.zone);
       }
       throw err;
@@ -218,65 +214,4 @@ export class AwsEc2CloudProvider implements CloudProvider {
     for (const t of i.Tags ?? []) if (t.Key?.startsWith(LABEL_TAG)) labels[t.Key.slice(LABEL_TAG.length)] = t.Value ?? '';
     return { name: this.nodeName(i), providerID: `aws-ec2://${zone}/${i.InstanceId}`, instanceType: i.InstanceType ?? '', zone, state, labels };
   }
-}
-
-export interface KubeletScript {
-  /** The command that runs the kubelet on the instance (an installed binary in the cloud). */
-  kubelet: string;
-  server: string;
-  caCert: string;
-  bootstrapToken: string;
-  node: NodeRequest;
-  podCidr: string;
-  runtime?: 'docker' | 'process';
-  dockerSocket?: string;
-  /** List the node's pods this often instead of watching them through the API (default 10 s; 0: watch). */
-  podPollSeconds?: number;
-}
-
-/**
- * The user data that joins an instance to the cluster: the CA and the bootstrap token in files
- * only root reads, then the kubelet, named after the node, serving on the instance's private
- * address, with the providerID the instance's metadata gives (the metadata service in the cloud;
- * the emulator passes the same in the environment). It lists its pods every 10 s rather than
- * hold a watch through the API function, which would keep an invocation billed all the time.
- */
-export function kubeletUserData(s: KubeletScript): string {
-  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
-  const labels = Object.entries(s.node.labels ?? {}).map(([k, v]) => `--label ${quote(`${k}=${v}`)}`);
-  return [
-    '#!/bin/sh',
-    'set -e',
-    'umask 077',
-    'dir=$(mktemp -d)',
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
-    'id=${EC2_INSTANCE_ID:-$(curl -s http://169.254.169.254/latest/meta-data/instance-id)}',
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
-    'zone=${EC2_AVAILABILITY_ZONE:-$(curl -s http://169.254.169.254/latest/meta-data/placement/availability-zone)}',
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
-    'address=${EC2_PRIVATE_IP:-$(curl -s http://169.254.169.254/latest/meta-data/local-ipv4)}',
-    `cat > "$dir/ca.crt" <<'SKIFF_CA'`,
-    s.caCert.trim(),
-    'SKIFF_CA',
-    `printf '%s' ${quote(s.bootstrapToken)} > "$dir/bootstrap"`,
-    [
-      `exec ${s.kubelet}`,
-      `--name ${quote(s.node.name)}`,
-      `--server ${quote(s.server)}`,
-      '--ca-file "$dir/ca.crt"',
-      '--bootstrap-token-file "$dir/bootstrap"',
-      '--token-file "$dir/token"',
-      '--data-dir "$dir/data"',
-      `--runtime ${s.runtime ?? 'docker'}`,
-      ...(s.dockerSocket ? [`--docker-socket ${quote(s.dockerSocket)}`] : []),
-      `--pod-cidr ${quote(s.podCidr)}`,
-      '--provider-id "aws-ec2://$zone/$id"',
-      '--address "$address"',
-      ...((s.podPollSeconds ?? 10) > 0 ? [`--pod-poll-seconds ${s.podPollSeconds ?? 10}`] : []),
-      `--label ${quote(`node.kubernetes.io/instance-type=${s.node.instanceType}`)}`,
-      `--label ${quote(`topology.kubernetes.io/zone=${s.node.zone}`)}`,
-      ...labels,
-    ].join(' \\\n  '),
-    '',
-  ].join('\n');
 }

@@ -14,12 +14,14 @@ import {
   type Task,
 } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, type DockerEngine, importBusyboxImage, startDockerEngine } from '../../emulators/docker-engine.js';
-import { type EcsEmulator, startEcsEmulator } from '../../emulators/ecs.js';
-import { type LogsEmulator, startLogsEmulator } from '../../emulators/logs.js';
+import { BUSYBOX_IMAGE, type DockerEngine } from '../../emulators/docker-engine.js';
+import type { EcsEmulator } from '../../emulators/ecs.js';
+import type { LogsEmulator } from '../../emulators/logs.js';
+import { type EcsCloud, startEcsCloud } from '../support/ecs-cloud.js';
 import { until } from '../support/until.js';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+let cloud: EcsCloud;
 let engine: DockerEngine;
 let logs: LogsEmulator;
 let ecs: EcsEmulator;
@@ -28,26 +30,19 @@ let logsClient: CloudWatchLogsClient;
 const network = { awsvpcConfiguration: { subnets: ['subnet-a'] } };
 
 beforeAll(async () => {
-  engine = await startDockerEngine();
-  importBusyboxImage(engine);
-  logs = await startLogsEmulator();
-  ecs = await startEcsEmulator({
-    dockerSocket: engine.socketPath,
-    logs,
+  cloud = await startEcsCloud({
     clusters: ['skiff'],
     subnets: { 'subnet-a': 'us-east-1a', 'subnet-b': 'us-east-1b' },
     launchBucket: { capacity: 12, refillPerSecond: 1 },
-    provisionMs: 20,
   });
+  ({ engine, logs, ecs } = cloud);
   client = new ECSClient({ endpoint: ecs.endpoint, region: 'us-east-1', credentials });
   logsClient = new CloudWatchLogsClient({ endpoint: logs.endpoint, region: 'us-east-1', credentials });
   await logsClient.send(new CreateLogGroupCommand({ logGroupName: '/skiff/test' }));
 }, 120_000);
 
 afterAll(async () => {
-  await ecs?.close();
-  await logs?.close();
-  await engine?.stop();
+  await cloud?.close();
 });
 
 /** A Fargate task definition of one busybox container running `script`. */

@@ -8,29 +8,26 @@
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { BUSYBOX_IMAGE, type DockerEngine, importBusyboxImage, startDockerEngine } from '../../emulators/docker-engine.js';
-import { type EcsEmulator, startEcsEmulator } from '../../emulators/ecs.js';
-import { type LogsEmulator, startLogsEmulator } from '../../emulators/logs.js';
+import { BUSYBOX_IMAGE } from '../../emulators/docker-engine.js';
+import type { EcsEmulator } from '../../emulators/ecs.js';
+import type { LogsEmulator } from '../../emulators/logs.js';
+import { type EcsCloud, startEcsCloud } from '../support/ecs-cloud.js';
 import { EcsRuntime } from '../../kubelet/runtime/ecs.js';
 import type { ContainerSpec } from '../../kubelet/runtime/types.js';
 import { runtimeContract } from './runtime.contract.js';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
-let engine: DockerEngine;
+let cloud: EcsCloud;
 let logs: LogsEmulator;
 let ecs: EcsEmulator;
 
 beforeAll(async () => {
-  engine = await startDockerEngine();
-  importBusyboxImage(engine);
-  logs = await startLogsEmulator();
-  ecs = await startEcsEmulator({ dockerSocket: engine.socketPath, logs, clusters: ['skiff'], subnets: { 'subnet-a': 'us-east-1a' }, provisionMs: 20 });
+  cloud = await startEcsCloud({ clusters: ['skiff'], subnets: { 'subnet-a': 'us-east-1a' } });
+  ({ logs, ecs } = cloud);
 }, 120_000);
 
 afterAll(async () => {
-  await ecs?.close();
-  await logs?.close();
-  await engine?.stop();
+  await cloud?.close();
 });
 
 const runtime = (node = 'node-a') =>

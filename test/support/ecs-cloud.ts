@@ -1,0 +1,36 @@
+/**
+ * The emulated ECS cloud a test file shares across its cases: a private Docker engine with the
+ * busybox image, CloudWatch Logs, and ECS running its tasks on that engine.
+ */
+import { type DockerEngine, importBusyboxImage, startDockerEngine } from '../../emulators/docker-engine.js';
+import { type EcsEmulator, type EcsEmulatorOptions, startEcsEmulator } from '../../emulators/ecs.js';
+import { type LogsEmulator, startLogsEmulator } from '../../emulators/logs.js';
+
+export interface EcsCloud {
+  engine: DockerEngine;
+  logs: LogsEmulator;
+  ecs: EcsEmulator;
+  close(): Promise<void>;
+}
+
+export async function startEcsCloud(options: Partial<EcsEmulatorOptions> = {}): Promise<EcsCloud> {
+  const engine = await startDockerEngine();
+  try {
+    importBusyboxImage(engine);
+    const logs = await startLogsEmulator();
+    const ecs = await startEcsEmulator({ dockerSocket: engine.socketPath, logs, provisionMs: 20, ...options });
+    return {
+      engine,
+      logs,
+      ecs,
+      async close() {
+        await ecs.close();
+        await logs.close();
+        await engine.stop();
+      },
+    };
+  } catch (err) {
+    await engine.stop();
+    throw err;
+  }
+}
