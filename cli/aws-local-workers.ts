@@ -1,21 +1,26 @@
 /**
  * The workers of `--shape aws-local`: kubelet child processes (`--provider local`, the default),
- * or EC2 instances of the EC2 emulator (`--provider aws-ec2`), each a process running the
- * launch script the cloud would run, whose kubelet joins through the API function with a
- * bootstrap token kept in the table.
+ * EC2 instances of the EC2 emulator (`--provider aws-ec2`), each a process running the launch
+ * script the cloud would run, or kubelet tasks of the ECS emulator (`--provider aws-ecs`) whose
+ * pods are tasks on a private Docker engine. Each cloud kubelet joins through the API function
+ * with a bootstrap token kept in the table.
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { BUSYBOX_IMAGE, importBusyboxImage, startDockerEngine } from '../emulators/docker-engine.js';
 import { type Ec2Emulator, startEc2Emulator } from '../emulators/ec2.js';
+import { type EcsEmulator, startEcsEmulator } from '../emulators/ecs.js';
+import { type LogsEmulator, startLogsEmulator } from '../emulators/logs.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
 import { putKubeletCredential } from '../shared/auth/cluster-state.js';
-import { ec2ProviderFromEnv } from '../functions/provisioning.js';
+import { ec2ProviderFromEnv, ecsProviderFromEnv } from '../functions/provisioning.js';
 import { ec2Catalogue } from '../shared/cloud/ec2-catalogue.js';
 import type { CloudProvider } from '../shared/cloud/types.js';
 import type { Store } from '../shared/store/types.js';
 
-export type WorkerProvider = 'local' | 'aws-ec2';
+export type WorkerProvider = 'local' | 'aws-ec2' | 'aws-ecs';
 
 export interface Workers {
   /** The API's URL and CA, the folder for local kubelets, and the table. */
@@ -70,6 +75,9 @@ export async function startEc2(dataDir: string, onStop: Workers['onStop'], log: 
   return ec2;
 }
 
+/** How the cloud workers' kubelet runs on this machine: this checkout's, with tsx. */
+const KUBELET_COMMAND = `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`;
+
 /**
  * What the controller functions need to provision EC2 workers (functions/provisioning.ts): the
  * emulator, the API's URL, this checkout's kubelet, lists every 2 s (on this machine a list costs
@@ -88,7 +96,7 @@ export function provisioningEnv(
     SKIFF_CLUSTER: 'aws-local',
     SKIFF_EC2_ENDPOINT: ec2.endpoint,
     SKIFF_EC2_ZONES: EC2_ZONES.join(','),
-    SKIFF_KUBELET_COMMAND: `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`,
+    SKIFF_KUBELET_COMMAND: KUBELET_COMMAND,
     SKIFF_KUBELET_RUNTIME: runtime,
     ...(dockerSocket ? { SKIFF_KUBELET_DOCKER_SOCKET: dockerSocket } : {}),
     SKIFF_POD_POLL_SECONDS: '2',
@@ -102,5 +110,71 @@ export async function startEc2Workers(w: Workers, ec2: Ec2Emulator, names: strin
   w.onStop(async () => client.destroy());
   const provider = ec2ProviderFromEnv(w.state, client, provisioningEnv(ec2, w.url, w.runtime, undefined, w.dockerSocket));
   await Promise.all(names.map((name, i) => provider.create({ name, instanceType: 't3.medium', zone: EC2_ZONES[i % EC2_ZONES.length] })));
+  return provider;
+}
+
+/** The emulated ECS cloud: a private Docker engine for the tasks, CloudWatch Logs, and ECS. */
+export interface EcsCloud {
+  ecs: EcsEmulator;
+  logs: LogsEmulator;
+}
+
+const ECS_SUBNETS: Record<string, string> = { 'us-east-1a': 'subnet-aws-local-a', 'us-east-1b': 'subnet-aws-local-b' };
+/** The kubelet's image: the ECS emulator runs it as a process of this machine (no registry holds it). */
+const KUBELET_IMAGE = 'skiff/kubelet:aws-local';
+/** What fills pod volumes in a task: the busybox image, by the name ECR Public gives it. */
+const FILES_IMAGE = 'public.ecr.aws/docker/library/busybox:stable';
+
+/**
+ * The ECS emulator on a private Docker engine (it needs root), with the busybox image under the
+ * names a user and the ecs runtime ask for; tasks' output goes to the CloudWatch Logs emulator.
+ */
+export async function startEcs(onStop: Workers['onStop'], log: Workers['log']): Promise<EcsCloud> {
+  const engine = await startDockerEngine();
+  onStop(() => engine.stop());
+  importBusyboxImage(engine);
+  for (const name of ['busybox:latest', FILES_IMAGE]) engine.docker(['tag', BUSYBOX_IMAGE, name]);
+  const logs = await startLogsEmulator();
+  onStop(() => logs.close());
+  const subnets = Object.fromEntries(Object.entries(ECS_SUBNETS).map(([zone, subnet]) => [subnet, zone]));
+  const ecs = await startEcsEmulator({ dockerSocket: engine.socketPath, logs, clusters: ['aws-local'], subnets, hostImages: [KUBELET_IMAGE] });
+  onStop(() => ecs.close());
+  log(`ecs       ${ecs.endpoint} (the ECS emulator; tasks run on a private Docker engine, ${engine.socketPath}; logs ${logs.endpoint})`);
+  return { ecs, logs };
+}
+
+const credentialsEnv = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+
+/** What the controller functions need to provision ECS workers: the emulators' endpoints, for them and for the kubelet tasks. */
+export function ecsProvisioningEnv(cloud: EcsCloud, apiUrl: string, consolidateSeconds = 30): Record<string, string> {
+  return {
+    SKIFF_PROVIDER: 'aws-ecs',
+    SKIFF_API_URL: apiUrl,
+    SKIFF_CLUSTER: 'aws-local',
+    SKIFF_ECS_ENDPOINT: cloud.ecs.endpoint,
+    SKIFF_ECS_SUBNETS: Object.entries(ECS_SUBNETS)
+      .map(([zone, subnet]) => `${zone}=${subnet}`)
+      .join(','),
+    SKIFF_ECS_KUBELET_IMAGE: KUBELET_IMAGE,
+    SKIFF_ECS_FILES_IMAGE: FILES_IMAGE,
+    SKIFF_KUBELET_COMMAND: KUBELET_COMMAND,
+    SKIFF_ECS_KUBELET_ENV: JSON.stringify({
+      AWS_ENDPOINT_URL_ECS: cloud.ecs.endpoint,
+      AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: cloud.logs.endpoint,
+      ...credentialsEnv,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    }),
+    SKIFF_POD_POLL_SECONDS: '2',
+    SKIFF_CONSOLIDATE_SECONDS: String(consolidateSeconds),
+  };
+}
+
+/** `names` kubelet tasks of the ECS emulator, started as the provisioner starts them. */
+export async function startEcsWorkers(w: Workers, cloud: EcsCloud, names: string[]): Promise<CloudProvider> {
+  const client = new ECSClient({ endpoint: cloud.ecs.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  w.onStop(async () => client.destroy());
+  const provider = ecsProviderFromEnv(w.state, client, ecsProvisioningEnv(cloud, w.url));
+  const zones = Object.keys(ECS_SUBNETS);
+  await Promise.all(names.map((name, i) => provider.create({ name, instanceType: 'fargate.4x8', zone: zones[i % zones.length] })));
   return provider;
 }

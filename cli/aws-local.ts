@@ -35,7 +35,17 @@ import { StoreTokens } from '../shared/auth/store-tokens.js';
 import { createStore } from '../shared/store/factory.js';
 import { openDynamoStore } from '../shared/store/dynamodb.js';
 import type { Store } from '../shared/store/types.js';
-import { provisioningEnv, startEc2, startEc2Workers, startLocalWorkers, type WorkerProvider, type Workers } from './aws-local-workers.js';
+import {
+  ecsProvisioningEnv,
+  provisioningEnv,
+  startEc2,
+  startEc2Workers,
+  startEcs,
+  startEcsWorkers,
+  startLocalWorkers,
+  type WorkerProvider,
+  type Workers,
+} from './aws-local-workers.js';
 import type { Running, UpOptions } from './up.js';
 
 /** The shape's settings beyond `skiff up`'s: tests shorten watches, bookmarks and the tick. */
@@ -48,9 +58,9 @@ export interface AwsLocalOptions extends UpOptions {
   inMemory?: boolean;
   /** Meter DynamoDB's consumed capacity (the cost model's bench). */
   meter?: boolean;
-  /** Where the workers run: kubelet child processes (default), or EC2 emulator instances. */
+  /** Where the workers run: kubelet child processes (default), EC2 emulator instances, or ECS emulator tasks. */
   provider?: WorkerProvider;
-  /** With `provider: 'aws-ec2'`: the controllers add EC2 nodes for pending pods and remove empty ones. */
+  /** With a cloud provider: the controllers add nodes for pending pods and remove empty ones. */
   provision?: boolean;
   /** How long an empty provisioned node is kept (default 30 s). */
   consolidateSeconds?: number;
@@ -211,7 +221,8 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
   try {
     const services = await startServices(dataDir, options, stack, log);
     // Tokens in the table, as in the cloud: the admin's and one per node, made before the API starts.
-    const names = Array.from({ length: options.nodes }, (_, i) => `${options.provider === 'aws-ec2' ? 'ec2' : 'local'}-${i}`);
+    const prefix = { local: 'local', 'aws-ec2': 'ec2', 'aws-ecs': 'ecs' }[options.provider ?? 'local'];
+    const names = Array.from({ length: options.nodes }, (_, i) => `${prefix}-${i}`);
     // This process's own view of the table: what it keeps there for the functions to read.
     const state = await createStore(services.env.SKIFF_STORE_URL);
     stack.push(() => state.close());
@@ -220,8 +231,16 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     const runtime = options.runtime === 'auto' ? ((await dockerAvailable(socket)) ? 'docker' : 'process') : options.runtime;
     // The API's address is known before it starts: the provisioner's launch scripts name it.
     const port = options.port || (await freePort());
+    const apiUrl = `https://${options.host}:${port}`;
     const ec2 = options.provider === 'aws-ec2' ? await startEc2(dataDir, (stop) => stack.push(stop), log) : undefined;
-    const provisioning = ec2 && options.provision ? provisioningEnv(ec2, `https://${options.host}:${port}`, runtime, options.consolidateSeconds, socket) : {};
+    const ecs = options.provider === 'aws-ecs' ? await startEcs((stop) => stack.push(stop), log) : undefined;
+    const provisioning = !options.provision
+      ? {}
+      : ec2
+        ? provisioningEnv(ec2, apiUrl, runtime, options.consolidateSeconds, socket)
+        : ecs
+          ? ecsProvisioningEnv(ecs, apiUrl, options.consolidateSeconds)
+          : {};
     const { url, caCert, functions } = await startFunctions(dataDir, services, { ...options, port }, stack, provisioning);
     // The CA's certificate (the API pins kubelets to it) and its key (the API signs the serving
     // certificates of kubelets that join with a bootstrap token), sealed when Secrets are.
@@ -230,7 +249,7 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     writeKubeconfig(kubeconfigPath, { server: url, caCert, token: admin });
     log(`api       ${url} (a Function URL front on the API function)`);
     log(`functions skiff-api, skiff-stream (DynamoDB stream), skiff-queue (SQS), skiff-tick (every 10 s) (ready in ${Date.now() - started} ms)`);
-    if (ec2 && options.provision) log('provision EC2 nodes are added for pending pods and removed when empty');
+    if ((ec2 || ecs) && options.provision) log(`provision ${ec2 ? 'EC2' : 'ECS'} nodes are added for pending pods and removed when empty`);
 
     let provider: CloudProvider | undefined;
     if (options.nodes > 0) {
@@ -246,8 +265,12 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
         onStop: (stop) => stack.push(stop),
         log,
       };
-      provider = ec2 ? await startEc2Workers(workers, ec2, names) : await startLocalWorkers(workers, names, nodeTokens);
-      log(`nodes     ${names.join(', ')} (provider ${provider.name}, runtime ${runtime})`);
+      provider = ec2
+        ? await startEc2Workers(workers, ec2, names)
+        : ecs
+          ? await startEcsWorkers(workers, ecs, names)
+          : await startLocalWorkers(workers, names, nodeTokens);
+      log(`nodes     ${names.join(', ')} (provider ${provider.name}, runtime ${ecs ? 'ecs' : runtime})`);
     }
 
     log('');

@@ -13,7 +13,7 @@ import { KEYS_USAGE, keys } from './keys.js';
 import { TOKEN_USAGE, token } from './token.js';
 import { up } from './up.js';
 
-const USAGE = `usage: skiff up [--shape embedded|aws-local] [--provider local|aws-ec2 [--provision] [--consolidate-seconds 30]] [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]
+const USAGE = `usage: skiff up [--shape embedded|aws-local] [--provider local|aws-ec2|aws-ecs [--provision] [--consolidate-seconds 30]] [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]
                 [--docker-socket /var/run/docker.sock] [--node-grace-seconds 40] [--eviction-seconds 300]
                 [--authentication-config auth.yaml]   (an AuthenticationConfiguration: OIDC issuers for CI)
                 [--audit-policy-file policy.yaml]     (an audit.k8s.io/v1 Policy; default: Metadata for all)
@@ -64,9 +64,10 @@ async function main(argv: string[]): Promise<number> {
     return n;
   };
   if (values.shape !== 'embedded' && values.shape !== 'aws-local') throw new Error(`--shape must be embedded or aws-local, got ${values.shape}`);
-  if (values.provider !== 'local' && values.provider !== 'aws-ec2') throw new Error(`--provider must be local or aws-ec2, got ${values.provider}`);
-  if (values.provider === 'aws-ec2' && values.shape !== 'aws-local') throw new Error('--provider aws-ec2 runs on the emulated cloud: add --shape aws-local');
-  if (values.provision && values.provider !== 'aws-ec2') throw new Error('--provision adds EC2 nodes: add --shape aws-local --provider aws-ec2');
+  if (!['local', 'aws-ec2', 'aws-ecs'].includes(values.provider ?? '')) throw new Error(`--provider must be local, aws-ec2 or aws-ecs, got ${values.provider}`);
+  if (values.provider !== 'local' && values.shape !== 'aws-local')
+    throw new Error(`--provider ${values.provider} runs on the emulated cloud: add --shape aws-local`);
+  if (values.provision && values.provider === 'local') throw new Error('--provision adds cloud nodes: add --shape aws-local --provider aws-ec2 (or aws-ecs)');
   const start = values.shape === 'aws-local' ? (await import('./aws-local.js')).upAwsLocal : up;
   const running = await start({
     dataDir: values['data-dir']!,
@@ -75,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
     nodes,
     runtime,
     dockerSocket: values['docker-socket'],
-    provider: values.provider as 'local' | 'aws-ec2',
+    provider: values.provider as 'local' | 'aws-ec2' | 'aws-ecs',
     provision: values.provision,
     consolidateSeconds: values['consolidate-seconds'] !== undefined ? Number(values['consolidate-seconds']) : undefined,
     nodeGraceSeconds: seconds('node-grace-seconds'),

@@ -143,7 +143,7 @@ export class AwsEcsCloudProvider implements CloudProvider {
   /** The kubelet's task definition: the latest revision of its family when it is the same, else a new one. */
   private kubeletTaskDefinition(): Promise<string> {
     this.kubeletDefinition ??= (async () => {
-      const family = `skiff-kubelet-${this.options.cluster}`.replace(/[^A-Za-z0-9_-]/g, '_');
+      const family = this.kubeletFamily;
       const environment = Object.entries(this.options.kubeletEnvironment ?? {}).map(([name, value]) => ({ name, value }));
       const input = {
         family,
@@ -190,12 +190,16 @@ export class AwsEcsCloudProvider implements CloudProvider {
     const pods = all.filter((t) => nameOf(t) === name && !t.startedBy?.startsWith('skiff-node/') && t.desiredStatus !== 'STOPPED');
     for (const t of pods) await this.stopTask(t.taskArn!, 'node deleted');
     await this.deregisterDefinitionsOf(name);
-    // The last node gone: its kubelet's definition goes too (the next node registers it again).
-    if ((await this.list()).length === 0 && this.kubeletDefinition) {
-      const arn = await this.kubeletDefinition.catch(() => undefined);
-      this.kubeletDefinition = undefined;
-      if (arn) await this.options.client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn })).catch(() => undefined);
-    }
+    // The last node gone: the kubelet's definitions go too, whoever registered them (the next node registers one again).
+    if ((await this.list()).length > 0) return;
+    this.kubeletDefinition = undefined;
+    const kubelet = await this.options.client.send(new ListTaskDefinitionsCommand({ familyPrefix: this.kubeletFamily, status: 'ACTIVE' }));
+    for (const arn of kubelet.taskDefinitionArns ?? [])
+      await this.options.client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn })).catch(() => undefined);
+  }
+
+  private get kubeletFamily(): string {
+    return `skiff-kubelet-${this.options.cluster}`.replace(/[^A-Za-z0-9_-]/g, '_');
   }
 
   private async stopTask(task: string, reason: string): Promise<void> {
@@ -221,8 +225,7 @@ export class AwsEcsCloudProvider implements CloudProvider {
   }
 
   async list(): Promise<CloudNode[]> {
-    const family = `skiff-kubelet-${this.options.cluster}`.replace(/[^A-Za-z0-9_-]/g, '_');
-    const tasks = await this.describe(await this.taskArns({ family }));
+    const tasks = await this.describe(await this.taskArns({ family: this.kubeletFamily }));
     return tasks.filter((t) => t.desiredStatus === 'RUNNING').map((t) => this.toNode(t));
   }
 

@@ -1,0 +1,73 @@
+/**
+ * `skiff up --shape aws-local --provider aws-ecs --provision --nodes 0`: a Deployment of 20
+ * replicas with no node at start runs on ECS nodes the provisioner adds (each a kubelet task
+ * whose pods are Fargate tasks on the emulator's private Docker engine), with the task's address
+ * as each pod's and its log through kubectl; scaled to zero, its nodes are removed after the
+ * consolidation delay and nothing is left in ECS: no task running, no task definition active.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ECSClient, ListTaskDefinitionsCommand, ListTasksCommand } from '@aws-sdk/client-ecs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, startSkiffUp } from '../support/skiff-up.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-ecs-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('skiff up --shape aws-local --provider aws-ecs --provision', () => {
+  it('runs 20 replicas on provisioned ECS nodes, and leaves nothing in ECS once scaled to zero', async () => {
+    const skiff = await startSkiffUp(join(dir, 'data'), [
+      '--shape',
+      'aws-local',
+      '--provider',
+      'aws-ecs',
+      '--provision',
+      '--consolidate-seconds',
+      '2',
+      '--nodes',
+      '0',
+      '--lease-interval-ms',
+      '2000',
+    ]);
+    const endpoint = /ecs\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(skiff.output())?.[1];
+    expect(endpoint, skiff.output()).toBeDefined();
+    const ecs = new ECSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      expect((await skiff.kubectl(['get', 'nodes', '-o', 'name'])).stdout.trim()).toBe('');
+      expect(
+        (await skiff.kubectl(['create', 'deployment', 'web', '--image=busybox', '--replicas=20', '--', 'sh', '-c', 'echo "up on $HOSTNAME"; exec sleep 3600']))
+          .code,
+      ).toBe(0);
+      const rollout = await skiff.kubectl(['rollout', 'status', 'deployment/web', '--timeout=180s'], { timeoutMs: 190_000 });
+      expect(rollout.code, `${rollout.stderr}\n${skiff.output()}`).toBe(0);
+      const nodes = await skiff.kubectl(['get', 'nodes', '-L', 'skiff.dev/capacity-type,node.kubernetes.io/instance-type', '--no-headers']);
+      expect(nodes.stdout).toMatch(/^skiff-\S+\s+Ready\s.*\bfargate\s+fargate\.\d+x\d+$/m);
+      // Each pod is a task of its own, with the task's address.
+      const ips = (await skiff.kubectl(['get', 'pods', '-o', 'jsonpath={.items[*].status.podIP}'])).stdout.trim().split(/\s+/);
+      expect(ips).toHaveLength(20);
+      expect(new Set(ips).size).toBe(20);
+      for (const ip of ips) expect(ip).toMatch(/^10\.2\d\d\./);
+      const running = await ecs.send(new ListTasksCommand({ cluster: 'aws-local', desiredStatus: 'RUNNING' }));
+      expect(running.taskArns?.length).toBeGreaterThanOrEqual(21);
+      const pod = (await skiff.kubectl(['get', 'pods', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout.trim();
+      await eventually('the log through kubectl', async () => (await skiff.kubectl(['logs', pod])).stdout === `up on ${pod}\n`, 30_000);
+
+      expect((await skiff.kubectl(['scale', 'deployment/web', '--replicas=0'])).code).toBe(0);
+      await eventually('the nodes removed', async () => (await skiff.kubectl(['get', 'nodes', '-o', 'name'])).stdout.trim() === '', 120_000);
+      await eventually(
+        'no task left running',
+        async () => (await ecs.send(new ListTasksCommand({ cluster: 'aws-local', desiredStatus: 'RUNNING' }))).taskArns?.length === 0,
+        60_000,
+      );
+      await eventually(
+        'no task definition left',
+        async () => (await ecs.send(new ListTaskDefinitionsCommand({ status: 'ACTIVE' }))).taskDefinitionArns?.length === 0,
+        60_000,
+      );
+    } finally {
+      ecs.destroy();
+      expect(await skiff.stop()).toBe(0);
+    }
+  }, 420_000);
+});
