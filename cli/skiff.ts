@@ -2,7 +2,8 @@
 /**
  * The `skiff` command. `skiff up` runs the control plane on the embedded default
  * (`npm start` runs it with the defaults); `skiff token` makes, lists and revokes its tokens;
- * `skiff keys` lists and rotates the keys Secrets are sealed under.
+ * `skiff keys` lists and rotates the keys Secrets are sealed under; `skiff migrate` moves the
+ * nodes to another provider.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -10,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { auditPolicyFrom } from '../shared/auth/audit-policy.js';
 import { jwtIssuersFrom } from '../shared/auth/oidc.js';
 import { KEYS_USAGE, keys } from './keys.js';
+import { MIGRATE_USAGE, migrate } from './migrate.js';
 import { TOKEN_USAGE, token } from './token.js';
 import { up } from './up.js';
 
@@ -18,12 +20,14 @@ const USAGE = `usage: skiff up [--shape embedded|aws-local] [--provider local|aw
                 [--authentication-config auth.yaml]   (an AuthenticationConfiguration: OIDC issuers for CI)
                 [--audit-policy-file policy.yaml]     (an audit.k8s.io/v1 Policy; default: Metadata for all)
 ${TOKEN_USAGE}
-${KEYS_USAGE}`;
+${KEYS_USAGE}
+${MIGRATE_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'token') return token(rest);
   if (command === 'keys') return keys(rest);
+  if (command === 'migrate') return migrate(rest);
   if (command !== 'up') {
     console.error(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
     return 2;

@@ -12,7 +12,7 @@ import { sealedWhenAsked } from '../shared/encryption/sealed-store.js';
 import { createQueue } from '../shared/queue/factory.js';
 import { MAX_DELAY_MS, type Queue } from '../shared/queue/types.js';
 import { createStore } from '../shared/store/factory.js';
-import { provisionerFromEnv } from './provisioning.js';
+import { migrationFromEnv, provisionerFromEnv } from './provisioning.js';
 import type { Store } from '../shared/store/types.js';
 
 /** The store URL, with `createTable=false` unless it says otherwise. */
@@ -65,7 +65,8 @@ export function controllerOptions(env: NodeJS.ProcessEnv = process.env): Control
 export async function controllersFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<{ controllers: Controller[]; queue?: Queue; store: Store }> {
   const options = controllerOptions(env);
   const [store, queue] = await Promise.all([storeFromEnv(env), queueFromEnv(env)]);
-  return { controllers: controllersFor(store, { ...options, provisioner: provisionerFromEnv(store, env) }), queue, store };
+  const provisioner = provisionerFromEnv(store, env);
+  return { controllers: controllersFor(store, { ...options, provisioner, migration: migrationFromEnv(store, provisioner, env) }), queue, store };
 }
 
 /**

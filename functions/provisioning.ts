@@ -17,6 +17,7 @@
  * | `SKIFF_KUBELET_DOCKER_SOCKET` | the Docker engine's socket on the instance (default the kubelet's) |
  * | `SKIFF_POD_POLL_SECONDS` | how often kubelets list their pods (default 10) |
  * | `SKIFF_CONSOLIDATE_SECONDS` | how long an empty node of its own is kept (default 30) |
+ * | `SKIFF_PROVIDERS` | every provider that holds nodes, for migrations between them (`aws-ec2,aws-ecs`) |
  *
  * With `SKIFF_PROVIDER=aws-ecs`, nodes are kubelet tasks on Fargate whose pods are Fargate tasks:
  *
@@ -39,7 +40,8 @@ import { AwsEc2CloudProvider } from '../shared/cloud/aws-ec2.js';
 import { AwsEcsCloudProvider, fargateCatalogue } from '../shared/cloud/aws-ecs.js';
 import { kubeletUserData } from '../shared/cloud/kubelet-script.js';
 import { ec2Catalogue } from '../shared/cloud/ec2-catalogue.js';
-import type { NodeRequest } from '../shared/cloud/types.js';
+import type { CloudProvider, NodeRequest } from '../shared/cloud/types.js';
+import type { MigrationOptions } from '../shared/controllers/migration.js';
 import type { ProvisionerOptions } from '../shared/controllers/provisioner.js';
 import type { Store } from '../shared/store/types.js';
 
@@ -136,16 +138,33 @@ export function ecsProviderFromEnv(store: Store, client: ECSClient, env: NodeJS.
   });
 }
 
+/** A cloud provider by name, from the environment's settings for it. */
+function providerFromEnv(name: string, store: Store, env: NodeJS.ProcessEnv): CloudProvider {
+  const region = env.AWS_REGION ?? 'us-east-1';
+  if (name === 'aws-ecs')
+    return ecsProviderFromEnv(store, new ECSClient({ ...(env.SKIFF_ECS_ENDPOINT ? { endpoint: env.SKIFF_ECS_ENDPOINT } : {}), region }), env);
+  if (name === 'aws-ec2')
+    return ec2ProviderFromEnv(store, new EC2Client({ ...(env.SKIFF_EC2_ENDPOINT ? { endpoint: env.SKIFF_EC2_ENDPOINT } : {}), region }), env);
+  throw new Error(`a provider must be aws-ec2 or aws-ecs, not "${name}"`);
+}
+
 export function provisionerFromEnv(store: Store, env: NodeJS.ProcessEnv = process.env): ProvisionerOptions | undefined {
   if (!env.SKIFF_PROVIDER) return undefined;
-  const region = env.AWS_REGION ?? 'us-east-1';
   const consolidate = env.SKIFF_CONSOLIDATE_SECONDS ? Number(env.SKIFF_CONSOLIDATE_SECONDS) * 1000 : undefined;
-  const log = (line: string) => console.log(line);
-  if (env.SKIFF_PROVIDER === 'aws-ecs') {
-    const client = new ECSClient({ ...(env.SKIFF_ECS_ENDPOINT ? { endpoint: env.SKIFF_ECS_ENDPOINT } : {}), region });
-    return { provider: ecsProviderFromEnv(store, client, env), consolidateAfterMs: consolidate, log };
-  }
-  if (env.SKIFF_PROVIDER !== 'aws-ec2') throw new Error(`SKIFF_PROVIDER must be aws-ec2 or aws-ecs, not "${env.SKIFF_PROVIDER}"`);
-  const client = new EC2Client({ ...(env.SKIFF_EC2_ENDPOINT ? { endpoint: env.SKIFF_EC2_ENDPOINT } : {}), region });
-  return { provider: ec2ProviderFromEnv(store, client, env), consolidateAfterMs: consolidate, log };
+  return { provider: providerFromEnv(env.SKIFF_PROVIDER, store, env), consolidateAfterMs: consolidate, log: (line) => console.log(line) };
+}
+
+/**
+ * The migration controller's providers: the provisioner's, and those still holding nodes that
+ * `SKIFF_PROVIDERS` names (`aws-ec2,aws-ecs`: swap SKIFF_PROVIDER to the new one, keep the old
+ * one listed until its nodes are moved).
+ */
+export function migrationFromEnv(
+  store: Store,
+  provisioner: ProvisionerOptions | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): MigrationOptions | undefined {
+  if (!provisioner) return undefined;
+  const others = (env.SKIFF_PROVIDERS ?? '').split(',').filter((name) => name && name !== env.SKIFF_PROVIDER);
+  return { providers: [provisioner.provider, ...others.map((name) => providerFromEnv(name, store, env))], log: (line) => console.log(line) };
 }

@@ -312,6 +312,7 @@ export class Kubelet {
 
   /** The pod's address: the one it had (after a restart), else the next free one in the range. */
   private podIP(pod: Pod): string {
+    if (this.options.runtime.assignsAddresses) return '';
     const uid = pod.metadata?.uid ?? '';
     const known = this.podIPs.get(uid);
     if (known) return known;
@@ -344,13 +345,15 @@ export class Kubelet {
       .then(() => {
         if (worker.done) return this.forget(worker.uid);
         const pod = worker.current;
-        const mappings = worker.active
-          ? pod.spec.containers.flatMap((c) =>
-              (c.ports ?? [])
-                .filter((p) => p.hostPort && (p.protocol ?? 'TCP') === 'TCP')
-                .map((p) => ({ hostIP: p.hostIP || this.address, hostPort: p.hostPort!, podIP: this.podIP(pod), containerPort: p.containerPort })),
-            )
-          : [];
+        // Host ports forward to the pod's address on this machine: none where the runtime places pods elsewhere.
+        const mappings =
+          worker.active && !this.options.runtime.assignsAddresses
+            ? pod.spec.containers.flatMap((c) =>
+                (c.ports ?? [])
+                  .filter((p) => p.hostPort && (p.protocol ?? 'TCP') === 'TCP')
+                  .map((p) => ({ hostIP: p.hostIP || this.address, hostPort: p.hostPort!, podIP: this.podIP(pod), containerPort: p.containerPort })),
+              )
+            : [];
         this.hostPorts.update(worker.uid, mappings);
       })
       .catch((err) => this.log(`pod ${worker.uid}: ${err instanceof Error ? err.message : String(err)}`));

@@ -9,6 +9,7 @@ import { GarbageCollector } from './controllers/garbage-collector.js';
 import { ControllerManager } from './controllers/manager.js';
 import { NamespaceController } from './controllers/namespace.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './controllers/node-lifecycle.js';
+import { MigrationController, type MigrationOptions } from './controllers/migration.js';
 import { ProvisionerController, type ProvisionerOptions } from './controllers/provisioner.js';
 import { ReplicaSetController } from './controllers/replicaset.js';
 import { SchedulerController, type SchedulerOptions } from './controllers/scheduler.js';
@@ -30,6 +31,8 @@ export interface ControllerOptions {
   nodeLifecycle?: NodeLifecycleOptions;
   /** Given, nodes are made for pods that fit nowhere and removed when empty (`provisioner.ts`). */
   provisioner?: ProvisionerOptions;
+  /** Given, Migrations move nodes between these providers (`migration.ts`). */
+  migration?: MigrationOptions;
   scheduler?: SchedulerOptions;
 }
 
@@ -43,6 +46,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new NodeLifecycleController(store, options.nodeLifecycle),
     new ServiceAccountController(store),
     ...(options.provisioner ? [new ProvisionerController(store, options.provisioner)] : []),
+    ...(options.migration ? [new MigrationController(store, options.migration)] : []),
   ];
 }
 

@@ -71,6 +71,7 @@ interface Tracked {
 
 export class EcsRuntime implements Runtime {
   readonly name = 'ecs';
+  readonly assignsAddresses = true;
   private readonly tracked = new Map<string, Tracked>();
   /** Template hash -> the revision this node registered for it, and the tasks using it. */
   private readonly definitions = new Map<string, { arn: string; users: Set<string> }>();

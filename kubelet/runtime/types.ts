@@ -104,6 +104,11 @@ export const DEFAULT_LOG_MAX_BYTES = 10 * 2 ** 20;
 
 export interface Runtime {
   readonly name: string;
+  /**
+   * Each pod gets its address from the runtime when it starts (an ECS task's ENI), not from the
+   * node's pod range: until then the pod has none.
+   */
+  readonly assignsAddresses?: boolean;
   /** Starts a container; resolves once it is running (or has already exited). */
   start(spec: ContainerSpec): Promise<ContainerStatus>;
   /** The container's status. Throws for an unknown id. */

@@ -14,7 +14,7 @@
  * Each document is built once, on first ask, and kept with its hash.
  */
 import { createHash } from 'node:crypto';
-import { definitionsFrom, kindDefinitionName, kindFile, REF_PREFIX, type Schema } from './openapi/models.js';
+import { definitionsFrom, kindDefinitionName, kindFile, objectMetaFile, REF_PREFIX, type Schema } from './openapi/models.js';
 import { groupVersion, resourcesOf, servedGroupVersions, type ResourceInfo } from './resources.js';
 
 function docPath(group: string, version: string): string {
@@ -26,9 +26,18 @@ function apiPackage(group: string, version: string): string {
   return `io.k8s.api.${group ? group.split('.')[0] : 'core'}.${version}`;
 }
 
-/** Where the package has no declaration of a kind: an object of any fields. */
-function opaqueKind(info: ResourceInfo): Schema {
+/**
+ * Where the package has no declaration of a kind (Skiff's own): its metadata is Kubernetes'
+ * ObjectMeta, the rest any fields (the server checks them).
+ */
+function opaqueKind(info: ResourceInfo, objectMeta: string | undefined): Schema {
   const gvk = { group: info.group, version: info.version, kind: info.kind };
+  const metadata = objectMeta
+    ? {
+        allOf: [{ $ref: REF_PREFIX + objectMeta }],
+        description: "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+      }
+    : { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
   return {
     type: 'object',
     description: `${info.kind} (served by Skiff; fields are validated by the server)`,
@@ -36,7 +45,7 @@ function opaqueKind(info: ResourceInfo): Schema {
     properties: {
       apiVersion: { type: 'string' },
       kind: { type: 'string' },
-      metadata: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+      metadata,
       spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
       status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
     },
@@ -67,7 +76,9 @@ function buildDocument(group: string, version: string) {
     } catch (err) {
       if (kindDecl) console.warn(`[openapi] ${info.kind}: serving without field schemas: ${(err as Error).message}`);
       const kind = `${apiPackage(info.group, info.version)}.${info.kind}`;
-      schemas[kind] = opaqueKind(info);
+      const meta = objectMetaFile();
+      if (meta) schemas = { ...schemas, ...definitionsFrom([meta]) };
+      schemas[kind] = opaqueKind(info, meta && kindDefinitionName(meta));
       names.set(info, { kind, list: kind });
     }
   }

@@ -68,7 +68,10 @@ it('runs the pods on the next offering when the cheapest has no capacity anywher
       selector: { matchLabels: { app: 'web' } },
       template: {
         metadata: { labels: { app: 'web' } },
-        spec: { automountServiceAccountToken: false, containers: [{ name: 'c', image: 'busybox', command: ['sleep', '3600'], resources: { requests: { cpu: '200m' } } }] },
+        spec: {
+          automountServiceAccountToken: false,
+          containers: [{ name: 'c', image: 'busybox', command: ['sleep', '3600'], resources: { requests: { cpu: '200m' } } }],
+        },
       },
     },
   };

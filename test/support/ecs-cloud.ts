@@ -2,7 +2,7 @@
  * The emulated ECS cloud a test file shares across its cases: a private Docker engine with the
  * busybox image, CloudWatch Logs, and ECS running its tasks on that engine.
  */
-import { type DockerEngine, importBusyboxImage, startDockerEngine } from '../../emulators/docker-engine.js';
+import { BUSYBOX_IMAGE, type DockerEngine, importBusyboxImage, startDockerEngine } from '../../emulators/docker-engine.js';
 import { type EcsEmulator, type EcsEmulatorOptions, startEcsEmulator } from '../../emulators/ecs.js';
 import { type LogsEmulator, startLogsEmulator } from '../../emulators/logs.js';
 
@@ -17,6 +17,8 @@ export async function startEcsCloud(options: Partial<EcsEmulatorOptions> = {}): 
   const engine = await startDockerEngine();
   try {
     importBusyboxImage(engine);
+    // Also under the name a pod spec gives it.
+    engine.docker(['tag', BUSYBOX_IMAGE, 'busybox:latest']);
     const logs = await startLogsEmulator();
     const ecs = await startEcsEmulator({ dockerSocket: engine.socketPath, logs, provisionMs: 20, ...options });
     return {

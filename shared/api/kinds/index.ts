@@ -8,6 +8,7 @@ import { endpoints } from './endpoints.js';
 import { event } from './event.js';
 import type { Kind } from './kind.js';
 import { lease } from './lease.js';
+import { migration } from './migration.js';
 import { namespace } from './namespace.js';
 import { node } from './node.js';
 import { pod } from './pod.js';
@@ -33,6 +34,7 @@ export const KINDS: Kind[] = [
   replicaSet,
   lease,
   priorityClass,
+  migration,
   role,
   clusterRole,
   roleBinding,

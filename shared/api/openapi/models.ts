@@ -63,6 +63,13 @@ export function kindFile(group: string, version: string, kind: string): string |
   return existsSync(file) ? file : undefined;
 }
 
+/** The declaration of ObjectMeta, for kinds of Skiff's own (no package declares them). */
+export function objectMetaFile(): string | undefined {
+  const pkgs = modelPackages();
+  const file = pkgs && join(pkgs.apimachinery, 'apis', 'meta', 'v1', 'ObjectMeta.d.ts');
+  return file && existsSync(file) ? file : undefined;
+}
+
 /** OpenAPI packages of the groups whose name is not just their first label. */
 const GROUP_PACKAGES: Record<string, string> = {
   'apiextensions.k8s.io': 'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions',

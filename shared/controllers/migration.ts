@@ -1,0 +1,188 @@
+/**
+ * The migration controller: carries out a skiff.dev/v1 Migration (kinds/migration.ts), moving
+ * every node of other providers to `spec.to`, the provider the provisioner now launches on.
+ *
+ * Each pass reads the world afresh and does the next safe thing, so a migration killed at any
+ * step (the process gone, the function timed out) resumes where it stood:
+ *
+ * 1. the nodes of other providers (by their providerID's scheme) are cordoned, so no new pod
+ *    lands there;
+ * 2. their pods are evicted, per owner one at a time and only while every replica of that owner
+ *    is ready and none is already going: a workload of 10 replicas has at least 9 available
+ *    throughout. An evicted pod's ReplicaSet makes a new one, which finds no room but on the new
+ *    provider's nodes, which the provisioner launches for it. A pod no controller owns would be
+ *    lost, so it is not evicted (as `kubectl drain` without --force): the migration says so and
+ *    waits;
+ * 3. a node with no pod left is removed at its provider and its Node deleted;
+ * 4. with no node of another provider left, the migration is Complete.
+ *
+ * PodDisruptionBudgets are not served yet; the rule in 2 is what a budget of
+ * `maxUnavailable: 1` would allow.
+ */
+import { Registry } from '../api/registry.js';
+import { findResource } from '../api/resources.js';
+import { typedList } from '../api/objects.js';
+import type { CloudProvider } from '../cloud/types.js';
+import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
+import { guaranteedUpdate } from '../store/retry.js';
+import type { ChangeEvent, KubeObject, Store } from '../store/types.js';
+import { controllerOf, isPodReady } from './replicaset.js';
+import type { Controller, ReconcileResult } from './types.js';
+
+export const MIGRATIONS_RESOURCE = 'migrations.skiff.dev';
+const KEY = 'migrations';
+const PODS = findResource('', 'v1', 'pods')!;
+const MIGRATING_TO = 'skiff.dev/migrating-to';
+
+export interface MigrationOptions {
+  /** The providers a node may be of, by their names (the providerID's scheme). */
+  providers: CloudProvider[];
+  now?: () => number;
+  log?: (line: string) => void;
+}
+
+type PodObject = ReturnType<typeof typedList<'pods'>>[number];
+type NodeObject = ReturnType<typeof typedList<'nodes'>>[number];
+
+interface MigrationObject extends KubeObject {
+  spec: { to: string };
+  status?: {
+    phase?: string;
+    nodesTotal?: number;
+    nodesLeft?: number;
+    nodes?: string[];
+    podsMoved?: number;
+    startedAt?: string;
+    completedAt?: string;
+    message?: string;
+  };
+}
+
+const schemeOf = (n: NodeObject) => (n.spec?.providerID ?? '').split('://')[0];
+const live = (p: PodObject) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase ?? '');
+const ownerOf = (p: PodObject) => controllerOf(p)?.uid;
+
+export class MigrationController implements Controller {
+  readonly name = 'migration';
+  private readonly now: () => number;
+  private readonly registry: Registry;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: MigrationOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.registry = new Registry(store);
+  }
+
+  keysFor(event: ChangeEvent): string[] {
+    return event.resource === MIGRATIONS_RESOURCE ? [KEY] : [];
+  }
+
+  async allKeys(): Promise<string[]> {
+    return [KEY];
+  }
+
+  async reconcile(): Promise<ReconcileResult | void> {
+    const migrations = (await this.store.list(MIGRATIONS_RESOURCE)).items as MigrationObject[];
+    const open = migrations.filter((m) => m.status?.phase !== 'Complete' && m.status?.phase !== 'Failed');
+    if (open.length === 0) return;
+    // One at a time, oldest first: two migrations to different providers would undo each other.
+    const current = open.sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)))[0];
+    await this.step(current);
+    return { requeueAfterMs: 500 };
+  }
+
+  /** One pass over a migration: cordon, evict, remove, and the status brought up to date. */
+  private async step(m: MigrationObject): Promise<void> {
+    const to = m.spec.to;
+    if (!this.options.providers.some((p) => p.name === to))
+      return this.setStatus(m, { phase: 'Failed', message: `no provider named "${to}" is configured here` });
+    const [nodes, pods, replicaSets] = await Promise.all([
+      this.store.list('nodes').then((l) => typedList('nodes', l.items)),
+      this.store.list('pods').then((l) => typedList('pods', l.items)),
+      this.store.list('replicasets.apps').then((l) => typedList('replicasets.apps', l.items)),
+    ]);
+    const old = nodes.filter((n) => schemeOf(n) !== to);
+    if (old.length === 0) {
+      this.options.log?.(`migration ${m.metadata.name}: every node is of ${to}`);
+      return this.setStatus(m, { phase: 'Complete', nodesLeft: 0, nodes: [], completedAt: new Date(this.now()).toISOString(), message: '' });
+    }
+    for (const n of old) if (!n.spec?.unschedulable || n.metadata.annotations?.[MIGRATING_TO] !== to) await this.cordon(n.metadata.name as string, to);
+    const onOld = new Set(old.map((n) => n.metadata.name));
+    const moved = await this.evict(
+      pods.filter((p) => onOld.has(p.spec.nodeName)),
+      pods,
+      replicaSets,
+    );
+    const bare = pods.filter((p) => onOld.has(p.spec.nodeName) && live(p) && !ownerOf(p));
+    for (const n of old) {
+      const busy = pods.some((p) => p.spec.nodeName === n.metadata.name && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''));
+      if (!busy) await this.remove(n);
+    }
+    await this.setStatus(m, {
+      phase: 'Migrating',
+      nodesTotal: m.status?.nodesTotal ?? old.length,
+      nodesLeft: old.length,
+      nodes: old.map((n) => n.metadata.name as string),
+      podsMoved: (m.status?.podsMoved ?? 0) + moved,
+      startedAt: m.status?.startedAt ?? new Date(this.now()).toISOString(),
+      message: bare.length
+        ? `${bare.length} pods no controller owns keep their nodes (delete them to go on): ${bare.map((p) => p.metadata.name).join(', ')}`
+        : '',
+    });
+  }
+
+  /**
+   * Evicts, per owner, one pod on an old node when all of the owner's replicas are ready and
+   * none is on its way out; returns how many pods it evicted.
+   */
+  private async evict(candidates: PodObject[], pods: PodObject[], replicaSets: ReturnType<typeof typedList<'replicasets.apps'>>): Promise<number> {
+    let moved = 0;
+    const owners = new Map<string, PodObject[]>();
+    for (const p of candidates.filter(live)) {
+      const owner = ownerOf(p);
+      if (owner) owners.set(owner, [...(owners.get(owner) ?? []), p]);
+    }
+    for (const [owner, mine] of owners) {
+      const siblings = pods.filter((p) => ownerOf(p) === owner);
+      const going = siblings.some((p) => p.metadata.deletionTimestamp);
+      const wanted = replicaSets.find((r) => r.metadata.uid === owner)?.spec?.replicas ?? siblings.length;
+      const readyNow = siblings.filter((p) => live(p) && isPodReady(p)).length;
+      if (going || readyNow < wanted) continue;
+      const pod = mine[0];
+      // Through the registry, as the API deletes: the pod is marked, and its kubelet stops it within its grace period.
+      await this.registry
+        .delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name as string, { preconditions: { uid: pod.metadata.uid } })
+        .catch(ignore(isNotFound, isConflict));
+      this.options.log?.(`migration: evicted ${pod.metadata.namespace}/${pod.metadata.name} from ${pod.spec.nodeName}`);
+      moved++;
+    }
+    return moved;
+  }
+
+  private async cordon(name: string, to: string): Promise<void> {
+    await guaranteedUpdate(this.store, 'nodes', '', name, (n) => ({
+      ...n,
+      metadata: { ...n.metadata, annotations: { ...n.metadata.annotations, [MIGRATING_TO]: to } },
+      spec: { ...(n.spec as object), unschedulable: true },
+    })).catch(ignoreNotFound);
+  }
+
+  /** Stops an emptied node at its provider, then deletes its Node. */
+  private async remove(node: NodeObject): Promise<void> {
+    const name = node.metadata.name as string;
+    const provider = this.options.providers.find((p) => p.name === schemeOf(node));
+    if (!provider) return; // Nothing here can stop it: deleting the Node alone would only see it register again.
+    this.options.log?.(`migration: node ${name} is empty; removing it from ${provider.name}`);
+    await provider.delete(name);
+    await this.store.delete('nodes', '', name).catch(ignoreNotFound);
+  }
+
+  private async setStatus(m: MigrationObject, status: NonNullable<MigrationObject['status']>): Promise<void> {
+    await guaranteedUpdate<MigrationObject>(this.store, MIGRATIONS_RESOURCE, '', m.metadata.name as string, (current) => {
+      const next = { ...current.status, ...status };
+      return JSON.stringify(next) === JSON.stringify(current.status) ? undefined : { ...current, status: next };
+    }).catch(ignoreNotFound);
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * Migration by swapping adapters, end to end: a 10-replica Deployment with a readiness probe runs
+ * on two `aws-ec2` nodes (EC2 emulator instances whose kubelets run the pods as processes); a
+ * Migration to `aws-ecs` moves it onto ECS nodes the provisioner launches (each pod a Fargate task
+ * on a private Docker engine). Sampled every 100 ms, the ready replicas never drop below 9; no pod
+ * is lost; the EC2 nodes and instances are gone. The control plane is killed midway and a new one
+ * (fresh memory, as after a crash) finishes the migration.
+ */
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type Ec2Emulator, startEc2Emulator } from '../../emulators/ec2.js';
+import { typedList } from '../../shared/api/objects.js';
+import { createBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
+import { AwsEc2CloudProvider } from '../../shared/cloud/aws-ec2.js';
+import { AwsEcsCloudProvider, fargateCatalogue } from '../../shared/cloud/aws-ecs.js';
+import { ec2Catalogue } from '../../shared/cloud/ec2-catalogue.js';
+import { kubeletUserData } from '../../shared/cloud/kubelet-script.js';
+import type { CloudProvider, NodeRequest } from '../../shared/cloud/types.js';
+import { type ControlPlane, startControlPlane } from '../../shared/control-plane.js';
+import { MIGRATIONS_RESOURCE } from '../../shared/controllers/migration.js';
+import { isPodReady } from '../../shared/controllers/replicaset.js';
+import { startTestCluster, type TestCluster } from '../support/api-server.js';
+import { type EcsCloud, startEcsCloud } from '../support/ecs-cloud.js';
+import { until } from '../support/until.js';
+
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+const ZONE = 'us-east-1a';
+const KUBELET = `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`;
+const KUBELET_IMAGE = 'skiff/kubelet:migration';
+let cluster: TestCluster;
+let ec2: Ec2Emulator;
+let cloud: EcsCloud;
+let bootstrapToken: string;
+const clients: { destroy(): void }[] = [];
+let plane: ControlPlane | undefined;
+let ec2Provider: AwsEc2CloudProvider;
+
+beforeAll(async () => {
+  cluster = await startTestCluster();
+  bootstrapToken = await createBootstrapToken(cluster.store, { ttlSeconds: 3600, description: 'migration test' });
+  ec2 = await startEc2Emulator({ offerings: ec2Catalogue([ZONE]).map((t) => ({ instanceType: t.name, zones: t.zones })) });
+  cloud = await startEcsCloud({ clusters: ['migration'], subnets: { 'subnet-a': ZONE }, hostImages: [KUBELET_IMAGE] });
+  ec2Provider = providers().ec2;
+}, 120_000);
+
+afterAll(async () => {
+  await plane?.stop();
+  for (const c of clients) c.destroy();
+  await ec2?.close();
+  await cloud?.close();
+  await cluster?.stop();
+});
+
+const join = (node: NodeRequest) => ({ kubelet: KUBELET, server: cluster.server.url, caCert: cluster.server.caCert, bootstrapToken, node, podPollSeconds: 1 });
+
+/** The two providers, as a control plane that starts afresh makes them (nothing remembered). */
+function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
+  const ec2Client = new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials });
+  const ecsClient = new ECSClient({ endpoint: cloud.ecs.endpoint, region: 'us-east-1', credentials });
+  clients.push(ec2Client, ecsClient);
+  let range = 170;
+  return {
+    ec2: new AwsEc2CloudProvider({
+      client: ec2Client,
+      cluster: 'migration',
+      catalogue: ec2Catalogue([ZONE]),
+      userData: (node) => kubeletUserData({ ...join(node), podCidr: `127.${range++}.0.0/16`, runtime: 'process' }),
+    }),
+    ecs: new AwsEcsCloudProvider({
+      client: ecsClient,
+      cluster: 'migration',
+      catalogue: fargateCatalogue([ZONE]),
+      subnets: { [ZONE]: 'subnet-a' },
+      kubeletImage: KUBELET_IMAGE,
+      kubeletEnvironment: {
+        SKIFF_ECS_CLUSTER: 'migration',
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_ENDPOINT_URL_ECS: cloud.ecs.endpoint,
+        AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: cloud.logs.endpoint,
+      },
+      kubeletScript: (node) =>
+        kubeletUserData({
+          ...join(node),
+          identity: 'ecs',
+          runtime: 'ecs',
+          capacity: { cpu: 4000, memory: 8 * 2 ** 30, pods: 20 },
+          env: { SKIFF_ECS_SUBNETS: 'subnet-a' },
+        }),
+    }),
+  };
+}
+
+/** A control plane whose provisioner launches on ECS, and that migrates between both providers. */
+async function startPlane(): Promise<ControlPlane> {
+  const { ec2: old, ecs } = providers();
+  const all: CloudProvider[] = [old, ecs];
+  return startControlPlane({ store: cluster.store, provisioner: { provider: ecs, batchIdleMs: 200 }, migration: { providers: all } });
+}
+
+const pods = async () => typedList('pods', (await cluster.store.list('pods', { namespace: 'default', labelSelector: 'app=web' })).items);
+const nodes = async () => typedList('nodes', (await cluster.store.list('nodes')).items);
+let name = '';
+const migration = async () => (await cluster.store.get(MIGRATIONS_RESOURCE, '', name)) as { status?: { phase?: string; podsMoved?: number } } | undefined;
+
+/** The skiff CLI as a user runs it, against this cluster's kubeconfig. */
+function skiff(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', ...args, '--kubeconfig', cluster.server.kubeconfigPath], (err, stdout, stderr) =>
+      done({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+it('moves a Deployment from aws-ec2 to aws-ecs with 9 of 10 replicas ready throughout, resuming after a crash', async () => {
+  for (const name of ['ec2-a', 'ec2-b']) await ec2Provider.create({ name, instanceType: 'm5.large', zone: ZONE });
+  plane = await startPlane();
+  await until('the EC2 nodes to be ready', async () => (await nodes()).length === 2, 60_000, 200);
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web' },
+    spec: {
+      replicas: 10,
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: {
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 2,
+          containers: [
+            {
+              name: 'web',
+              image: 'busybox',
+              // On a process node the pod listens on its own loopback address; a task has an address of its own.
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
+              command: ['sh', '-c', 'mkdir -p www && echo ok > www/index.html && exec busybox httpd -f -h www -p "${POD_IP:-0.0.0.0}:8080"'],
+              env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+              ports: [{ containerPort: 8080 }],
+              readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+              resources: { requests: { cpu: '100m', memory: '64Mi' } },
+            },
+          ],
+        },
+      },
+    },
+  };
+  expect((await cluster.api('/apis/apps/v1/namespaces/default/deployments', { method: 'POST', body: JSON.stringify(deployment) })).status).toBe(201);
+  const readyCount = async () => (await pods()).filter((p) => !p.metadata.deletionTimestamp && isPodReady(p)).length;
+  await until('10 ready replicas on EC2', async () => (await readyCount()) === 10, 90_000, 200);
+
+  let lowest = 10;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      lowest = Math.min(lowest, await readyCount());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    const started = await skiff(['migrate', '--to', 'aws-ecs', '--no-wait']);
+    expect(started.code, started.stderr).toBe(0);
+    name = /started (to-aws-ecs-\S+):/.exec(started.stdout)?.[1] ?? '';
+    expect(name).not.toBe('');
+    await until('a few pods moved', async () => ((await migration())?.status?.podsMoved ?? 0) >= 3, 120_000, 100);
+    // A crash: the control plane is gone, and a new one knows nothing but what is stored.
+    await plane.stop();
+    await new Promise((r) => setTimeout(r, 1000));
+    plane = await startPlane();
+    await until('the migration to complete', async () => (await migration())?.status?.phase === 'Complete', 240_000, 200);
+    // The last pod moved may still be starting when the last old node goes.
+    await until('10 ready replicas on ECS', async () => (await readyCount()) === 10, 60_000, 200);
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  // Never below 9, and 9 at times: pods really moved one by one.
+  expect(lowest).toBe(9);
+  const after = (await pods()).filter((p) => !p.metadata.deletionTimestamp);
+  expect(after).toHaveLength(10);
+  const byName = new Map((await nodes()).map((n) => [n.metadata.name, n]));
+  for (const p of after) {
+    expect(isPodReady(p)).toBe(true);
+    expect(byName.get(p.spec.nodeName)?.spec?.providerID).toMatch(/^aws-ecs:\/\//);
+  }
+  expect([...byName.values()].every((n) => n.spec?.providerID?.startsWith('aws-ecs://'))).toBe(true);
+  const ec2Client = new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials });
+  clients.push(ec2Client);
+  const live = await ec2Client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running'] }] }));
+  expect(live.Reservations ?? []).toEqual([]);
+
+  const status = await skiff(['migrate', '--status']);
+  expect(status.stdout).toContain(`${name}  [########################] 100%  2/2 nodes moved`);
+  expect(status.stdout).toMatch(/\(to aws-ecs: Complete\)/);
+  // Asked again for the same provider once done: a new migration, with nothing to move.
+  const again = await skiff(['migrate', '--to', 'aws-ecs']);
+  expect(again.code, again.stderr).toBe(0);
+  expect(again.stdout).toMatch(/0\/0 nodes moved, 0 pods moved {2}\(to aws-ecs: Complete\)/);
+
+  await cluster.api('/apis/apps/v1/namespaces/default/deployments/web', { method: 'DELETE' });
+  for (const n of byName.keys()) await providers().ecs.delete(n as string);
+}, 420_000);
