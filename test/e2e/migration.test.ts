@@ -7,10 +7,13 @@
  * (fresh memory, as after a crash) finishes the migration.
  */
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { LocalCloudProvider } from '../../kubelet/local-provider.js';
 import { type Ec2Emulator, startEc2Emulator } from '../../emulators/ec2.js';
 import { typedList } from '../../shared/api/objects.js';
 import { createBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
@@ -54,7 +57,14 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const join = (node: NodeRequest) => ({ kubelet: KUBELET, server: cluster.server.url, caCert: cluster.server.caCert, bootstrapToken, node, podPollSeconds: 1 });
+const joining = (node: NodeRequest) => ({
+  kubelet: KUBELET,
+  server: cluster.server.url,
+  caCert: cluster.server.caCert,
+  bootstrapToken,
+  node,
+  podPollSeconds: 1,
+});
 
 /** The two providers, as a control plane that starts afresh makes them (nothing remembered). */
 function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
@@ -67,7 +77,7 @@ function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
       client: ec2Client,
       cluster: 'migration',
       catalogue: ec2Catalogue([ZONE]),
-      userData: (node) => kubeletUserData({ ...join(node), podCidr: `127.${range++}.0.0/16`, runtime: 'process' }),
+      userData: (node) => kubeletUserData({ ...joining(node), podCidr: `127.${range++}.0.0/16`, runtime: 'process' }),
     }),
     ecs: new AwsEcsCloudProvider({
       client: ecsClient,
@@ -85,7 +95,7 @@ function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
       },
       kubeletScript: (node) =>
         kubeletUserData({
-          ...join(node),
+          ...joining(node),
           identity: 'ecs',
           runtime: 'ecs',
           capacity: { cpu: 4000, memory: 8 * 2 ** 30, pods: 20 },
@@ -95,17 +105,16 @@ function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
   };
 }
 
-/** A control plane whose provisioner launches on ECS, and that migrates between both providers. */
-async function startPlane(): Promise<ControlPlane> {
-  const { ec2: old, ecs } = providers();
-  const all: CloudProvider[] = [old, ecs];
-  return startControlPlane({ store: cluster.store, provisioner: { provider: ecs, batchIdleMs: 200 }, migration: { providers: all } });
+/** A control plane whose provisioner launches on `target`, and that migrates between `all`. */
+async function startPlane(target: CloudProvider, all: CloudProvider[]): Promise<ControlPlane> {
+  return startControlPlane({ store: cluster.store, provisioner: { provider: target, batchIdleMs: 200 }, migration: { providers: all } });
 }
 
-const pods = async () => typedList('pods', (await cluster.store.list('pods', { namespace: 'default', labelSelector: 'app=web' })).items);
+const podsOf = async (app: string) => typedList('pods', (await cluster.store.list('pods', { namespace: 'default', labelSelector: `app=${app}` })).items);
 const nodes = async () => typedList('nodes', (await cluster.store.list('nodes')).items);
-let name = '';
-const migration = async () => (await cluster.store.get(MIGRATIONS_RESOURCE, '', name)) as { status?: { phase?: string; podsMoved?: number } } | undefined;
+const migration = async (name: string) =>
+  (await cluster.store.get(MIGRATIONS_RESOURCE, '', name)) as { status?: { phase?: string; podsMoved?: number } } | undefined;
+const readyCount = async (app: string) => (await podsOf(app)).filter((p) => !p.metadata.deletionTimestamp && isPodReady(p)).length;
 
 /** The skiff CLI as a user runs it, against this cluster's kubeconfig. */
 function skiff(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -116,19 +125,17 @@ function skiff(args: string[]): Promise<{ code: number; stdout: string; stderr: 
   });
 }
 
-it('moves a Deployment from aws-ec2 to aws-ecs with 9 of 10 replicas ready throughout, resuming after a crash', async () => {
-  for (const name of ['ec2-a', 'ec2-b']) await ec2Provider.create({ name, instanceType: 'm5.large', zone: ZONE });
-  plane = await startPlane();
-  await until('the EC2 nodes to be ready', async () => (await nodes()).length === 2, 60_000, 200);
+/** A Deployment of 10 web servers with a readiness probe, each listening on its pod's address. */
+async function deploy(app: string): Promise<void> {
   const deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: 'web' },
+    metadata: { name: app },
     spec: {
       replicas: 10,
-      selector: { matchLabels: { app: 'web' } },
+      selector: { matchLabels: { app } },
       template: {
-        metadata: { labels: { app: 'web' } },
+        metadata: { labels: { app } },
         spec: {
           automountServiceAccountToken: false,
           terminationGracePeriodSeconds: 2,
@@ -150,48 +157,91 @@ it('moves a Deployment from aws-ec2 to aws-ecs with 9 of 10 replicas ready throu
     },
   };
   expect((await cluster.api('/apis/apps/v1/namespaces/default/deployments', { method: 'POST', body: JSON.stringify(deployment) })).status).toBe(201);
-  const readyCount = async () => (await pods()).filter((p) => !p.metadata.deletionTimestamp && isPodReady(p)).length;
-  await until('10 ready replicas on EC2', async () => (await readyCount()) === 10, 90_000, 200);
+  await until(`10 ready replicas of ${app}`, async () => (await readyCount(app)) === 10, 90_000, 200);
+}
 
+/**
+ * `skiff migrate --to <to>` while the app's ready replicas are sampled every 100 ms; `midway`
+ * runs once a few pods have moved. Returns the migration's name and the fewest ready seen.
+ */
+async function migrateWatching(app: string, to: string, midway?: () => Promise<void>): Promise<{ name: string; lowest: number }> {
   let lowest = 10;
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      lowest = Math.min(lowest, await readyCount());
+      lowest = Math.min(lowest, await readyCount(app));
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
   try {
-    const started = await skiff(['migrate', '--to', 'aws-ecs', '--no-wait']);
+    const started = await skiff(['migrate', '--to', to, '--no-wait']);
     expect(started.code, started.stderr).toBe(0);
-    name = /started (to-aws-ecs-\S+):/.exec(started.stdout)?.[1] ?? '';
+    const name = new RegExp(`started (to-${to}-\\S+):`).exec(started.stdout)?.[1] ?? '';
     expect(name).not.toBe('');
-    await until('a few pods moved', async () => ((await migration())?.status?.podsMoved ?? 0) >= 3, 120_000, 100);
-    // A crash: the control plane is gone, and a new one knows nothing but what is stored.
-    await plane.stop();
-    await new Promise((r) => setTimeout(r, 1000));
-    plane = await startPlane();
-    await until('the migration to complete', async () => (await migration())?.status?.phase === 'Complete', 240_000, 200);
+    if (midway) {
+      await until('a few pods moved', async () => ((await migration(name))?.status?.podsMoved ?? 0) >= 3, 120_000, 100);
+      await midway();
+    }
+    await until('the migration to complete', async () => (await migration(name))?.status?.phase === 'Complete', 240_000, 200);
     // The last pod moved may still be starting when the last old node goes.
-    await until('10 ready replicas on ECS', async () => (await readyCount()) === 10, 60_000, 200);
+    await until('10 ready replicas', async () => (await readyCount(app)) === 10, 60_000, 200);
+    return { name, lowest };
   } finally {
     sampling = false;
     await sampler;
   }
-  // Never below 9, and 9 at times: pods really moved one by one.
-  expect(lowest).toBe(9);
-  const after = (await pods()).filter((p) => !p.metadata.deletionTimestamp);
+}
+
+/** Every replica of the app is ready, on a node of `provider`, and every node is of it. */
+async function allOn(app: string, provider: string): Promise<void> {
+  const after = (await podsOf(app)).filter((p) => !p.metadata.deletionTimestamp);
   expect(after).toHaveLength(10);
   const byName = new Map((await nodes()).map((n) => [n.metadata.name, n]));
   for (const p of after) {
     expect(isPodReady(p)).toBe(true);
-    expect(byName.get(p.spec.nodeName)?.spec?.providerID).toMatch(/^aws-ecs:\/\//);
+    expect(byName.get(p.spec.nodeName)?.spec?.providerID?.startsWith(`${provider}://`)).toBe(true);
   }
-  expect([...byName.values()].every((n) => n.spec?.providerID?.startsWith('aws-ecs://'))).toBe(true);
-  const ec2Client = new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials });
-  clients.push(ec2Client);
-  const live = await ec2Client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running'] }] }));
-  expect(live.Reservations ?? []).toEqual([]);
+  expect([...byName.values()].every((n) => n.spec?.providerID?.startsWith(`${provider}://`))).toBe(true);
+}
+
+async function liveInstances(): Promise<number> {
+  const client = new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials });
+  clients.push(client);
+  const live = await client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running'] }] }));
+  return (live.Reservations ?? []).flatMap((r) => r.Instances ?? []).length;
+}
+
+/** Deletes the app and removes every node at its provider (for the next case). */
+async function clearAway(app: string, all: CloudProvider[]): Promise<void> {
+  await cluster.api(`/apis/apps/v1/namespaces/default/deployments/${app}`, { method: 'DELETE' });
+  await until(`the pods of ${app} gone`, async () => (await podsOf(app)).length === 0, 60_000, 200);
+  await plane?.stop();
+  plane = undefined;
+  for (const n of await nodes()) {
+    for (const provider of all) await provider.delete(n.metadata.name as string);
+    await cluster.store.delete('nodes', '', n.metadata.name as string);
+  }
+}
+
+it('moves a Deployment from aws-ec2 to aws-ecs with 9 of 10 replicas ready throughout, resuming after a crash', async () => {
+  for (const name of ['ec2-a', 'ec2-b']) await ec2Provider.create({ name, instanceType: 'm5.large', zone: ZONE });
+  const fresh = () => {
+    const { ec2: old, ecs } = providers();
+    return startPlane(ecs, [old, ecs]);
+  };
+  plane = await fresh();
+  await until('the EC2 nodes to be ready', async () => (await nodes()).length === 2, 60_000, 200);
+  await deploy('web');
+  const { name, lowest } = await migrateWatching('web', 'aws-ecs', async () => {
+    // A crash: the control plane is gone, and a new one knows nothing but what is stored.
+    await plane?.stop();
+    await new Promise((r) => setTimeout(r, 1000));
+    plane = await fresh();
+  });
+  // Never below 9, and 9 at times: pods really moved one by one.
+  expect(lowest).toBe(9);
+  await allOn('web', 'aws-ecs');
+  expect(await liveInstances()).toBe(0);
 
   const status = await skiff(['migrate', '--status']);
   expect(status.stdout).toContain(`${name}  [########################] 100%  2/2 nodes moved`);
@@ -200,7 +250,33 @@ it('moves a Deployment from aws-ec2 to aws-ecs with 9 of 10 replicas ready throu
   const again = await skiff(['migrate', '--to', 'aws-ecs']);
   expect(again.code, again.stderr).toBe(0);
   expect(again.stdout).toMatch(/0\/0 nodes moved, 0 pods moved {2}\(to aws-ecs: Complete\)/);
+  await clearAway('web', Object.values(providers()));
+}, 420_000);
 
-  await cluster.api('/apis/apps/v1/namespaces/default/deployments/web', { method: 'DELETE' });
-  for (const n of byName.keys()) await providers().ecs.delete(n as string);
+it('moves a Deployment from local kubelets to aws-ec2 the same way', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'skiff-migration-local-'));
+  const local = new LocalCloudProvider({
+    server: cluster.server.url,
+    caFile: join(cluster.dir, 'data', 'pki', 'ca.crt'),
+    dataDir,
+    runtime: 'process',
+    issueToken: cluster.server.issueToken,
+  });
+  try {
+    for (const name of ['local-0', 'local-1']) await local.create({ name, instanceType: 'local', zone: 'local' });
+    const { ec2: target } = providers();
+    plane = await startPlane(target, [local, target]);
+    await until('the local nodes to be ready', async () => (await nodes()).length === 2, 60_000, 200);
+    await deploy('api');
+    const { lowest } = await migrateWatching('api', 'aws-ec2');
+    expect(lowest).toBe(9);
+    await allOn('api', 'aws-ec2');
+    expect(await local.list()).toEqual([]);
+    expect(await liveInstances()).toBeGreaterThan(0);
+    await clearAway('api', [local, target]);
+    expect(await liveInstances()).toBe(0);
+  } finally {
+    await local.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }, 420_000);
