@@ -18,8 +18,8 @@ import { conditionOf, typedList } from '../api/objects.js';
 import type { CloudProvider } from '../cloud/types.js';
 import { InsufficientCapacityError } from '../cloud/types.js';
 import { ignoreNotFound, isNotFound } from '../errors.js';
-import { type Offering, plan } from '../provisioner/plan.js';
-import { compilePod } from '../scheduler/compile.js';
+import { type Offering, type PlacedPod, plan } from '../provisioner/plan.js';
+import { compilePod, type PodInfo } from '../scheduler/compile.js';
 import type { KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
@@ -136,7 +136,8 @@ export class ProvisionerController implements Controller {
       const mine = c.spec.pods.map((uid) => byUid.get(uid)).filter((p): p is PodObject => p !== undefined);
       return offering ? [{ name: c.metadata.name, offering, pods: mine.map(compilePod) }] : [];
     });
-    const { nodes: planned, unplaceable } = plan(pending.map(compilePod), offerings, room, seeds);
+    const compiled = pending.map(compilePod);
+    const { nodes: planned, unplaceable } = plan(compiled, offerings, room, seeds, this.placedFor(compiled, pods, nodes));
     if (unplaceable.length && unplaceable.length !== this.unplaceable)
       this.options.log?.(`provisioner: ${unplaceable.length} pods fit no offering (or the node limit is reached)`);
     this.unplaceable = unplaceable.length;
@@ -147,6 +148,16 @@ export class ProvisionerController implements Controller {
       }),
     );
     return 1000;
+  }
+
+  /** The pods on nodes, with their zones, when a pending pod spreads over zones (none asked otherwise). */
+  private placedFor(pending: PodInfo[], pods: PodObject[], nodes: NodeObject[]): PlacedPod[] {
+    if (!pending.some((p) => p.spread.some((c) => c.topologyKey === 'topology.kubernetes.io/zone'))) return [];
+    const zoneOf = new Map(nodes.map((n) => [n.metadata.name, n.metadata.labels?.['topology.kubernetes.io/zone'] ?? '']));
+    return pods
+      .filter((p) => p.spec.nodeName && !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''))
+      .map((p) => ({ labels: p.metadata.labels ?? {}, zone: zoneOf.get(p.spec.nodeName) ?? '' }))
+      .filter((p) => p.zone);
   }
 
   /** How long to wait for more pending pods before launching (0: launch now). */

@@ -5,8 +5,13 @@
  * would hold (filled, as far as it goes, with the pods still waiting that it can take). An
  * offering can take a pod when the pod's nodeSelector and required node affinity accept the
  * labels a node of it would have, and its allocatable cpu, memory and pods hold it.
+ *
+ * Zone topology spread (`topologySpreadConstraints` on `topology.kubernetes.io/zone` with
+ * DoNotSchedule) is kept as the scheduler will judge it: a pod goes only to a zone where the
+ * matching pods, those already placed and those planned, would exceed the least-filled of the
+ * zones open to it by no more than `maxSkew`; so replicas get nodes in several zones.
  */
-import type { PodInfo } from '../scheduler/compile.js';
+import type { PodInfo, SpreadConstraint } from '../scheduler/compile.js';
 import { matchTerm } from '../scheduler/static-filters.js';
 
 export interface Offering {
@@ -63,29 +68,87 @@ function fill(o: Offering, waiting: PodInfo[]): number {
   return node.pods.length;
 }
 
+const ZONE = 'topology.kubernetes.io/zone';
+
+/** A pod already on a node, as zone spread counts it. */
+export interface PlacedPod {
+  labels: Record<string, string>;
+  zone: string;
+}
+
+const matches = (c: SpreadConstraint, labels: Record<string, string>) => Object.entries(c.selector).every(([k, v]) => labels[k] === v);
+const zoneRules = (pod: PodInfo) => (pod.spread ?? []).filter((c) => c.topologyKey === ZONE && c.whenUnsatisfiable === 'DoNotSchedule');
+
+/**
+ * Pods per zone matching each constraint's selector, from those placed and those planned; a
+ * selector's counts are made the first time it is asked for, then kept up to date.
+ */
+class ZoneCounts {
+  private readonly pods: PlacedPod[];
+  private readonly bySelector = new Map<string, { selector: Record<string, string>; zones: Map<string, number> }>();
+
+  constructor(placed: PlacedPod[]) {
+    this.pods = [...placed];
+  }
+
+  add(pod: PodInfo, zone: string): void {
+    this.pods.push({ labels: pod.labels, zone });
+    for (const { selector, zones } of this.bySelector.values())
+      if (Object.entries(selector).every(([k, v]) => pod.labels[k] === v)) zones.set(zone, (zones.get(zone) ?? 0) + 1);
+  }
+
+  private zonesOf(c: SpreadConstraint): Map<string, number> {
+    const key = JSON.stringify(Object.entries(c.selector).sort());
+    let entry = this.bySelector.get(key);
+    if (!entry) {
+      const zones = new Map<string, number>();
+      for (const p of this.pods) if (matches(c, p.labels)) zones.set(p.zone, (zones.get(p.zone) ?? 0) + 1);
+      entry = { selector: c.selector, zones };
+      this.bySelector.set(key, entry);
+    }
+    return entry.zones;
+  }
+
+  /** Whether `zone` keeps each of the pod's zone constraints within its skew, among `zones` (those open to it). */
+  allows(pod: PodInfo, zone: string, zones: string[]): boolean {
+    return zoneRules(pod).every((c) => {
+      const counted = this.zonesOf(c);
+      const least = Math.min(...zones.map((z) => counted.get(z) ?? 0));
+      return (counted.get(zone) ?? 0) + 1 - least <= c.maxSkew;
+    });
+  }
+}
+
 /**
  * `seeds`: nodes already on their way, with the pods they are for; pending pods fill their room
- * before any new node is opened (and `maxNodes` counts only new ones).
+ * before any new node is opened (and `maxNodes` counts only new ones). `placed`: pods already on
+ * nodes, for zone spread.
  */
-export function plan(pending: PodInfo[], offerings: Offering[], maxNodes = Number.POSITIVE_INFINITY, seeds: PlannedNode[] = []): Plan {
+export function plan(pending: PodInfo[], offerings: Offering[], maxNodes = Number.POSITIVE_INFINITY, seeds: PlannedNode[] = [], placed: PlacedPod[] = []): Plan {
   const waiting = [...pending].sort((a, b) => b.cpu - a.cpu || b.memory - a.memory);
   const nodes: PlannedNode[] = seeds.map((s) => ({ ...s, pods: [...s.pods] }));
   const unplaceable: PodInfo[] = [];
+  const counts = new ZoneCounts([...placed, ...nodes.flatMap((n) => n.pods.map((p) => ({ labels: p.labels, zone: n.offering.zone })))]);
   for (let i = 0; i < waiting.length; i++) {
     const pod = waiting[i];
-    const open = nodes.find((n) => accepts(n.offering, pod) && room(n, pod));
+    const zones = [...new Set(offerings.filter((o) => accepts(o, pod)).map((o) => o.zone))];
+    const open = nodes.find((n) => accepts(n.offering, pod) && room(n, pod) && counts.allows(pod, n.offering.zone, zones));
     if (open) {
       open.pods.push(pod);
+      counts.add(pod, open.offering.zone);
       continue;
     }
     const rest = waiting.slice(i);
-    const candidates = offerings.filter((o) => accepts(o, pod)).map((o) => ({ o, perPod: o.pricePerHour / Math.max(1, fill(o, rest)) }));
+    const candidates = offerings
+      .filter((o) => accepts(o, pod) && counts.allows(pod, o.zone, zones))
+      .map((o) => ({ o, perPod: o.pricePerHour / Math.max(1, fill(o, rest)) }));
     if (candidates.length === 0 || nodes.length - seeds.length >= maxNodes) {
       unplaceable.push(pod);
       continue;
     }
     candidates.sort((a, b) => a.perPod - b.perPod || a.o.pricePerHour - b.o.pricePerHour);
     nodes.push({ offering: candidates[0].o, pods: [pod] });
+    counts.add(pod, candidates[0].o.zone);
   }
   return { nodes, unplaceable };
 }

@@ -73,4 +73,25 @@ describe('the provisioning plan', () => {
     expect(limited.nodes).toHaveLength(2);
     expect(limited.unplaceable).toHaveLength(24);
   });
+
+  it('spreads pods over zones as their zone topology spread asks, counting the pods already placed', () => {
+    const zones = ['a', 'b', 'c'].map((z) => offering('large', 8, 0.32, z));
+    const spread = [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' as const, selector: { app: 'web' } }];
+    const web = () => pod(500, { labels: { app: 'web' }, spread });
+    const even = plan(Array.from({ length: 6 }, web), zones);
+    expect(even.nodes.map((n) => [n.offering.zone, n.pods.length]).sort()).toEqual([
+      ['a', 2],
+      ['b', 2],
+      ['c', 2],
+    ]);
+    // Two web pods already run in zone a: the next two go to b and c first.
+    const placed = [
+      { labels: { app: 'web' }, zone: 'a' },
+      { labels: { app: 'web' }, zone: 'a' },
+    ];
+    const after = plan([web(), web()], zones, Number.POSITIVE_INFINITY, [], placed);
+    expect(after.nodes.map((n) => n.offering.zone).sort()).toEqual(['b', 'c']);
+    // Without the constraint, one node holds them all.
+    expect(plan(Array.from({ length: 6 }, () => pod(500, { labels: { app: 'web' }, spread: [] })), zones).nodes).toHaveLength(1);
+  });
 });
