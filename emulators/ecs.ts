@@ -51,7 +51,7 @@ interface ContainerDefinition {
   stopTimeout?: number;
   memory?: number;
   portMappings?: { containerPort: number; protocol?: string }[];
-  healthCheck?: unknown;
+  healthCheck?: { command: string[]; interval?: number; timeout?: number; retries?: number; startPeriod?: number };
   logConfiguration?: { logDriver: string; options?: Record<string, string> };
   workingDirectory?: string;
   user?: string;
@@ -89,6 +89,8 @@ interface RunningContainer {
   logsAbort?: AbortController;
   /** Ends when all the container printed is shipped (its log follow ended). */
   logsShipped?: Promise<void>;
+  health?: 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY';
+  healthTimer?: NodeJS.Timeout;
 }
 
 export interface EcsTask {
@@ -179,6 +181,13 @@ function securityOf(c: ContainerDefinition): ContainerSpec['security'] {
   };
 }
 
+/** UNHEALTHY when an essential container is, HEALTHY when every checked container is, else UNKNOWN. */
+function taskHealth(t: EcsTask): string {
+  const checked = t.containers.filter((c) => c.def.healthCheck);
+  if (checked.some((c) => c.health === 'UNHEALTHY' && c.def.essential !== false)) return 'UNHEALTHY';
+  return checked.length && checked.every((c) => c.health === 'HEALTHY') ? 'HEALTHY' : 'UNKNOWN';
+}
+
 function taskJson(t: EcsTask, withTags: boolean) {
   const eni = `eni-attach-${t.id.slice(0, 12)}`;
   return {
@@ -199,6 +208,7 @@ function taskJson(t: EcsTask, withTags: boolean) {
     stoppedAt: seconds(t.stoppedAt),
     stopCode: t.stopCode,
     stoppedReason: t.stoppedReason,
+    healthStatus: taskHealth(t),
     overrides: t.overrides,
     attachments: [
       {
@@ -216,6 +226,7 @@ function taskJson(t: EcsTask, withTags: boolean) {
       lastStatus: c.lastStatus,
       exitCode: c.exitCode,
       reason: c.reason,
+      ...(c.def.healthCheck ? { healthStatus: c.health ?? 'UNKNOWN' } : {}),
       networkInterfaces: t.address ? [{ attachmentId: eni, privateIpv4Address: t.address }] : [],
     })),
     ...(withTags ? { tags: t.tags } : {}),
@@ -230,6 +241,13 @@ function checkContainer(c: ContainerDefinition, all: ContainerDefinition[], volu
       throw client(`Invalid 'sourceVolume' for the mount point: ${m.sourceVolume} is not a volume of the task.`);
   for (const d of c.dependsOn ?? [])
     if (!all.some((o) => o.name === d.containerName && o !== c)) throw client(`Container ${c.name} depends on ${d.containerName}, which is not in the task.`);
+  const h = c.healthCheck;
+  if (h) {
+    const ok = (v: number | undefined, min: number, max: number) => v === undefined || (Number.isInteger(v) && v >= min && v <= max);
+    if (!['CMD', 'CMD-SHELL'].includes(h.command?.[0] ?? '') || h.command.length < 2) throw client('healthCheck.command must start with CMD or CMD-SHELL.');
+    if (!ok(h.interval, 5, 300) || !ok(h.timeout, 2, 60) || !ok(h.retries, 1, 10) || !ok(h.startPeriod, 0, 300))
+      throw client('healthCheck: interval 5-300, timeout 2-60, retries 1-10 and startPeriod 0-300 seconds.');
+  }
   if (!fargate) return;
   if (c.privileged) throw client('privileged mode is not supported on Fargate.');
   const added = c.linuxParameters?.capabilities?.add ?? [];
@@ -490,11 +508,36 @@ class EcsService {
     if (c.essential !== false) task.address ??= started.address;
     rc.logsAbort = new AbortController();
     rc.logsShipped = this.docker.followLogs(started.id, {}, write, rc.logsAbort.signal).catch(() => undefined);
+    if (c.healthCheck) this.checkHealth(rc, c.healthCheck);
+  }
+
+  /**
+   * The container's health check, run in it as Docker runs one: every `interval`, at most
+   * `timeout`; `retries` failures in a row (after `startPeriod`) make it UNHEALTHY. The first
+   * check runs at once.
+   */
+  private checkHealth(rc: RunningContainer, h: NonNullable<ContainerDefinition['healthCheck']>): void {
+    const [kind, ...rest] = h.command;
+    const command = kind === 'CMD-SHELL' ? ['sh', '-c', rest.join(' ')] : rest;
+    const startedAt = Date.now();
+    let failures = 0;
+    rc.health = 'UNKNOWN';
+    const check = async () => {
+      if (!rc.dockerId || rc.exitCode !== undefined) return;
+      const result = await this.docker.exec(rc.dockerId, command, (h.timeout ?? 5) * 1000).catch(() => undefined);
+      if (result?.exitCode === 0 && !result.timedOut) {
+        failures = 0;
+        rc.health = 'HEALTHY';
+      } else if (Date.now() - startedAt >= (h.startPeriod ?? 0) * 1000 && ++failures >= (h.retries ?? 3)) rc.health = 'UNHEALTHY';
+    };
+    void check();
+    rc.healthTimer = setInterval(() => void check(), (h.interval ?? 30) * 1000);
   }
 
   /** A container ended: its exit code, and the task stops if it was essential. */
   private exited(task: EcsTask, rc: RunningContainer, code: number): void {
     if (rc.exitCode !== undefined) return;
+    clearInterval(rc.healthTimer);
     rc.exitCode = code;
     rc.lastStatus = 'STOPPED';
     if (rc.def.essential !== false && task.desiredStatus === 'RUNNING' && task.lastStatus === 'RUNNING')

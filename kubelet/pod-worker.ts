@@ -331,6 +331,7 @@ export class PodWorker {
         memoryRequest: c.resources?.requests?.memory !== undefined ? parseBytes(c.resources.requests.memory) : undefined,
         ports: c.ports?.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol })),
         gracePeriodSeconds: this.pod.spec.terminationGracePeriodSeconds ?? undefined,
+        healthCheck: healthCheckOf(c),
         security: securityOf(this.pod, c),
         mounts: this.volumes?.mountsFor(c),
       };
@@ -570,6 +571,19 @@ export class PodWorker {
 }
 
 /** Kubernetes' default: `Always` for `:latest` or no tag, else `IfNotPresent`. */
+/** The container's exec readiness probe, as a runtime's own health check would run it. */
+function healthCheckOf(c: Container): ContainerSpec['healthCheck'] {
+  const probe = c.readinessProbe;
+  if (!probe?.exec?.command?.length) return undefined;
+  return {
+    command: probe.exec.command,
+    periodSeconds: probe.periodSeconds ?? 10,
+    timeoutSeconds: probe.timeoutSeconds ?? 1,
+    failureThreshold: probe.failureThreshold ?? 3,
+    initialDelaySeconds: probe.initialDelaySeconds ?? 0,
+  };
+}
+
 function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
   const name = image.split('@')[0];
   const slash = name.lastIndexOf('/');

@@ -10,6 +10,8 @@
  *   SYS_PTRACE, and runAsNonRoot without runAsUser (the runtime cannot read an image's user).
  *   allowPrivilegeEscalation has no ECS field; Fargate neither runs privileged containers nor
  *   adds capabilities, which is what it guards against;
+ * - an exec readiness probe: the task's health check (ECS runs it in the container; the
+ *   kubelet's probe reads its status, as it cannot exec into a task);
  * - volumes: a Fargate task cannot see the kubelet's folders, so each pod volume is an
  *   ephemeral task volume that a first container (`skiff-files`, a busybox image) fills from
  *   the overrides before the pod's container starts (`dependsOn` SUCCESS). The files are the
@@ -67,6 +69,22 @@ export function securityFields(spec: ContainerSpec): Partial<ContainerDefinition
 }
 
 const volumeOf = (n: number) => `pod-volume-${n}`;
+const within = (v: number, min: number, max: number) => Math.min(max, Math.max(min, Math.round(v)));
+
+/** An exec readiness probe as the task's health check, within ECS's ranges (the kubelet reads its status back). */
+function healthCheckOf(spec: ContainerSpec): Partial<ContainerDefinition> {
+  const h = spec.healthCheck;
+  if (!h) return {};
+  return {
+    healthCheck: {
+      command: ['CMD', ...h.command],
+      interval: within(h.periodSeconds, 5, 300),
+      timeout: within(h.timeoutSeconds, 2, 60),
+      retries: within(h.failureThreshold, 1, 10),
+      startPeriod: within(h.initialDelaySeconds, 0, 300),
+    },
+  };
+}
 
 /** The task definition of the container, and a hash of what it holds (pods with one hash share a revision). */
 export function taskDefinitionOf(spec: ContainerSpec, shape: TaskShape): { input: RegisterTaskDefinitionCommandInput; hash: string } {
@@ -88,6 +106,7 @@ export function taskDefinitionOf(spec: ContainerSpec, shape: TaskShape): { input
     ...(spec.workingDir ? { workingDirectory: spec.workingDir } : {}),
     portMappings: (spec.ports ?? []).map((p) => ({ containerPort: p.containerPort, protocol: p.protocol === 'UDP' ? 'udp' : 'tcp' })),
     stopTimeout: Math.min(120, Math.max(2, spec.gracePeriodSeconds ?? 30)),
+    ...healthCheckOf(spec),
     ...securityFields(spec),
     mountPoints: mounts.map((m, n) => ({ sourceVolume: volumeOf(n), containerPath: m.containerPath, readOnly: m.readOnly })),
     ...(mounts.length ? { dependsOn: [{ containerName: FILES_CONTAINER, condition: 'SUCCESS' as const }] } : {}),

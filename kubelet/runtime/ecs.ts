@@ -21,7 +21,8 @@
  * - stop is StopTask: SIGTERM, then SIGKILL after the stop timeout.
  *
  * One DescribeTasks call (100 tasks each) answers for every task the kubelet looks at within a
- * second. `exec` is not offered: ECS ExecuteCommand needs the SSM agent's session protocol.
+ * second. `exec` is not offered (ECS ExecuteCommand needs the SSM agent's session protocol), but
+ * for an exec readiness probe, which runs as the task's health check and is answered from it.
  */
 import { type CloudWatchLogsClient, CreateLogGroupCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import {
@@ -346,8 +347,17 @@ export class EcsRuntime implements Runtime {
     }
   }
 
-  async exec(): Promise<ExecResult> {
-    throw new Error('exec is not offered by the ecs runtime: ECS ExecuteCommand needs the SSM agent in the task');
+  /**
+   * Only the container's health check, answered from ECS's view of it (HEALTHY is exit 0), so
+   * exec readiness probes work; any other command is refused.
+   */
+  async exec(id: string, command: string[], _timeoutMs?: number): Promise<ExecResult> {
+    const spec = this.tracked.get(id)?.spec;
+    if (!spec?.healthCheck || JSON.stringify(spec.healthCheck.command) !== JSON.stringify(command))
+      throw new Error('exec is not offered by the ecs runtime: ECS ExecuteCommand needs the SSM agent in the task');
+    const task = (await this.describe([id])).get(id);
+    const health = task?.containers?.find((c) => c.name === spec.name)?.healthStatus ?? 'UNKNOWN';
+    return { exitCode: health === 'HEALTHY' ? 0 : 1, output: health === 'HEALTHY' ? '' : `ECS health check: ${health}`, timedOut: false };
   }
 }
 

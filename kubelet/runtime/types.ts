@@ -34,6 +34,11 @@ export interface ContainerSpec {
   ports?: { containerPort: number; protocol?: string }[];
   /** The pod's grace period, for runtimes that fix it when the container is made (ECS's stopTimeout). */
   gracePeriodSeconds?: number;
+  /**
+   * The exec readiness probe, for runtimes that run it themselves (an ECS health check) and
+   * answer the kubelet's probe from its result.
+   */
+  healthCheck?: { command: string[]; periodSeconds: number; timeoutSeconds: number; failureThreshold: number; initialDelaySeconds: number };
   /** The log is rotated past this size (one rotated file is kept); default 10 MiB. */
   logMaxBytes?: number;
   /** The container's securityContext, the pod's filled in where the container's says nothing. */

@@ -83,3 +83,27 @@ it('a missing image is a pull error, and what Fargate cannot give is refused', a
   await expect(rt.start(pod('uid-c', 'caps', 'true', { security: { capabilities: { add: ['NET_ADMIN'] } } }))).rejects.toThrow(/SYS_PTRACE/);
   expect(await rt.list()).toEqual([]);
 }, 60_000);
+
+it('answers an exec readiness probe from the task health check ECS runs, and no other exec', async () => {
+  const rt = runtime('node-h');
+  const healthCheck = { command: ['test', '-f', '/tmp/ready'], periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 1, initialDelaySeconds: 0 };
+  const c = await rt.start(pod('uid-h', 'health', 'sleep 2; touch /tmp/ready; exec sleep 30', { healthCheck }));
+  const definition = (ecs.taskDefinitions.get('skiff-default-health-main') ?? []).at(-1);
+  // Within ECS's ranges: an interval of 5 s at least, a timeout of 2 s at least.
+  expect(definition?.containerDefinitions[0].healthCheck).toEqual({
+    command: ['CMD', 'test', '-f', '/tmp/ready'],
+    interval: 5,
+    timeout: 2,
+    retries: 1,
+    startPeriod: 0,
+  });
+  expect((await rt.exec(c.id, healthCheck.command, 1000)).exitCode).toBe(1);
+  const deadline = Date.now() + 20_000;
+  while ((await rt.exec(c.id, healthCheck.command, 1000)).exitCode !== 0) {
+    if (Date.now() > deadline) throw new Error('the health check never passed');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await expect(rt.exec(c.id, ['true'], 1000)).rejects.toThrow(/exec is not offered/);
+  await rt.stop(c.id, 1000);
+  await rt.remove(c.id);
+}, 60_000);

@@ -92,6 +92,11 @@ describe('the provisioning plan', () => {
     const after = plan([web(), web()], zones, Number.POSITIVE_INFINITY, [], placed);
     expect(after.nodes.map((n) => n.offering.zone).sort()).toEqual(['b', 'c']);
     // Without the constraint, one node holds them all.
-    expect(plan(Array.from({ length: 6 }, () => pod(500, { labels: { app: 'web' }, spread: [] })), zones).nodes).toHaveLength(1);
+    expect(
+      plan(
+        Array.from({ length: 6 }, () => pod(500, { labels: { app: 'web' }, spread: [] })),
+        zones,
+      ).nodes,
+    ).toHaveLength(1);
   });
 });
