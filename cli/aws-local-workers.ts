@@ -178,3 +178,42 @@ export async function startEcsWorkers(w: Workers, cloud: EcsCloud, names: string
   await Promise.all(names.map((name, i) => provider.create({ name, instanceType: 'fargate.4x8', zone: zones[i % zones.length] })));
   return provider;
 }
+
+/** The cloud the workers run in: what the controller functions need to provision there, and how to start `--nodes` workers. */
+export interface Cloud {
+  /** The provisioner's environment for the controller functions (none without `provision`). */
+  provisioning: Record<string, string>;
+  /** What its nodes are called in the log. */
+  label?: 'EC2' | 'ECS';
+  startWorkers(w: Workers, names: string[], nodeTokens: Map<string, string>): Promise<CloudProvider>;
+}
+
+export interface CloudSettings {
+  dataDir: string;
+  apiUrl: string;
+  runtime: 'process' | 'docker';
+  socket: string;
+  provision?: boolean;
+  consolidateSeconds?: number;
+}
+
+/** The emulated cloud of `provider` (none for local kubelets), started. */
+export async function startCloud(provider: WorkerProvider, s: CloudSettings, onStop: Workers['onStop'], log: Workers['log']): Promise<Cloud> {
+  if (provider === 'aws-ec2') {
+    const ec2 = await startEc2(s.dataDir, onStop, log);
+    return {
+      provisioning: s.provision ? provisioningEnv(ec2, s.apiUrl, s.runtime, s.consolidateSeconds, s.socket) : {},
+      label: 'EC2',
+      startWorkers: (w, names) => startEc2Workers(w, ec2, names),
+    };
+  }
+  if (provider === 'aws-ecs') {
+    const ecs = await startEcs(onStop, log);
+    return {
+      provisioning: s.provision ? ecsProvisioningEnv(ecs, s.apiUrl, s.consolidateSeconds) : {},
+      label: 'ECS',
+      startWorkers: (w, names) => startEcsWorkers(w, ecs, names),
+    };
+  }
+  return { provisioning: {}, startWorkers: (w, names, tokens) => startLocalWorkers(w, names, tokens) };
+}

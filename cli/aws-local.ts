@@ -35,17 +35,7 @@ import { StoreTokens } from '../shared/auth/store-tokens.js';
 import { createStore } from '../shared/store/factory.js';
 import { openDynamoStore } from '../shared/store/dynamodb.js';
 import type { Store } from '../shared/store/types.js';
-import {
-  ecsProvisioningEnv,
-  provisioningEnv,
-  startEc2,
-  startEc2Workers,
-  startEcs,
-  startEcsWorkers,
-  startLocalWorkers,
-  type WorkerProvider,
-  type Workers,
-} from './aws-local-workers.js';
+import { startCloud, type WorkerProvider, type Workers } from './aws-local-workers.js';
 import type { Running, UpOptions } from './up.js';
 
 /** The shape's settings beyond `skiff up`'s: tests shorten watches, bookmarks and the tick. */
@@ -232,16 +222,9 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     // The API's address is known before it starts: the provisioner's launch scripts name it.
     const port = options.port || (await freePort());
     const apiUrl = `https://${options.host}:${port}`;
-    const ec2 = options.provider === 'aws-ec2' ? await startEc2(dataDir, (stop) => stack.push(stop), log) : undefined;
-    const ecs = options.provider === 'aws-ecs' ? await startEcs((stop) => stack.push(stop), log) : undefined;
-    const provisioning = !options.provision
-      ? {}
-      : ec2
-        ? provisioningEnv(ec2, apiUrl, runtime, options.consolidateSeconds, socket)
-        : ecs
-          ? ecsProvisioningEnv(ecs, apiUrl, options.consolidateSeconds)
-          : {};
-    const { url, caCert, functions } = await startFunctions(dataDir, services, { ...options, port }, stack, provisioning);
+    const settings = { dataDir, apiUrl, runtime, socket, provision: options.provision, consolidateSeconds: options.consolidateSeconds };
+    const cloud = await startCloud(options.provider ?? 'local', settings, (stop) => stack.push(stop), log);
+    const { url, caCert, functions } = await startFunctions(dataDir, services, { ...options, port }, stack, cloud.provisioning);
     // The CA's certificate (the API pins kubelets to it) and its key (the API signs the serving
     // certificates of kubelets that join with a bootstrap token), sealed when Secrets are.
     await putClusterCa(state, caCert, readFileSync(join(dataDir, 'pki', 'ca.key'), 'utf8'));
@@ -249,7 +232,7 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     writeKubeconfig(kubeconfigPath, { server: url, caCert, token: admin });
     log(`api       ${url} (a Function URL front on the API function)`);
     log(`functions skiff-api, skiff-stream (DynamoDB stream), skiff-queue (SQS), skiff-tick (every 10 s) (ready in ${Date.now() - started} ms)`);
-    if ((ec2 || ecs) && options.provision) log(`provision ${ec2 ? 'EC2' : 'ECS'} nodes are added for pending pods and removed when empty`);
+    if (cloud.label && options.provision) log(`provision ${cloud.label} nodes are added for pending pods and removed when empty`);
 
     let provider: CloudProvider | undefined;
     if (options.nodes > 0) {
@@ -265,12 +248,8 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
         onStop: (stop) => stack.push(stop),
         log,
       };
-      provider = ec2
-        ? await startEc2Workers(workers, ec2, names)
-        : ecs
-          ? await startEcsWorkers(workers, ecs, names)
-          : await startLocalWorkers(workers, names, nodeTokens);
-      log(`nodes     ${names.join(', ')} (provider ${provider.name}, runtime ${ecs ? 'ecs' : runtime})`);
+      provider = await cloud.startWorkers(workers, names, nodeTokens);
+      log(`nodes     ${names.join(', ')} (provider ${provider.name}, runtime ${provider.name === 'aws-ecs' ? 'ecs' : runtime})`);
     }
 
     log('');

@@ -580,7 +580,7 @@ class EcsService {
           const s = await this.docker.stop(rc.dockerId, grace).catch(() => undefined);
           this.exited(task, rc, s?.exitCode ?? 137);
           // What it printed last reaches the log before the task is STOPPED, as with awslogs.
-          await Promise.race([rc.logsShipped, new Promise((r) => setTimeout(r, 2000))]);
+          await Promise.race([rc.logsShipped, new Promise((r) => setTimeout(r, 10_000))]);
           rc.logsAbort?.abort();
           await this.docker.remove(rc.dockerId).catch(() => undefined);
         }

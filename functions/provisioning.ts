@@ -17,6 +17,7 @@
  * | `SKIFF_KUBELET_DOCKER_SOCKET` | the Docker engine's socket on the instance (default the kubelet's) |
  * | `SKIFF_POD_POLL_SECONDS` | how often kubelets list their pods (default 10) |
  * | `SKIFF_CONSOLIDATE_SECONDS` | how long an empty node of its own is kept (default 30) |
+ * | `SKIFF_MAX_NODES`, `SKIFF_MAX_CPU` | the most nodes, and CPU (`64`, `64000m`), the provisioner keeps |
  * | `SKIFF_PROVIDERS` | every provider that holds nodes, for migrations between them (`aws-ec2,aws-ecs`) |
  *
  * With `SKIFF_PROVIDER=aws-ecs`, nodes are kubelet tasks on Fargate whose pods are Fargate tasks:
@@ -34,6 +35,7 @@
 import { createHash } from 'node:crypto';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { parseCpu } from '../shared/api/quantity.js';
 import { createBootstrapToken } from '../shared/auth/bootstrap-tokens.js';
 import { clusterCa } from '../shared/auth/cluster-state.js';
 import { AwsEc2CloudProvider } from '../shared/cloud/aws-ec2.js';
@@ -151,7 +153,13 @@ function providerFromEnv(name: string, store: Store, env: NodeJS.ProcessEnv): Cl
 export function provisionerFromEnv(store: Store, env: NodeJS.ProcessEnv = process.env): ProvisionerOptions | undefined {
   if (!env.SKIFF_PROVIDER) return undefined;
   const consolidate = env.SKIFF_CONSOLIDATE_SECONDS ? Number(env.SKIFF_CONSOLIDATE_SECONDS) * 1000 : undefined;
-  return { provider: providerFromEnv(env.SKIFF_PROVIDER, store, env), consolidateAfterMs: consolidate, log: (line) => console.log(line) };
+  return {
+    provider: providerFromEnv(env.SKIFF_PROVIDER, store, env),
+    consolidateAfterMs: consolidate,
+    maxNodes: env.SKIFF_MAX_NODES ? Number(env.SKIFF_MAX_NODES) : undefined,
+    maxCpu: env.SKIFF_MAX_CPU ? parseCpu(env.SKIFF_MAX_CPU) : undefined,
+    log: (line) => console.log(line),
+  };
 }
 
 /**

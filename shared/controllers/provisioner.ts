@@ -15,6 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { conditionOf, typedList } from '../api/objects.js';
+import { parseCpu } from '../api/quantity.js';
 import type { CloudProvider } from '../cloud/types.js';
 import { InsufficientCapacityError } from '../cloud/types.js';
 import { ignoreNotFound, isNotFound } from '../errors.js';
@@ -40,6 +41,8 @@ export interface ProvisionerOptions {
   launchTimeoutMs?: number;
   /** The most nodes it keeps, its own and in flight (default no limit). */
   maxNodes?: number;
+  /** The most millicores of CPU its nodes have in all, its own and in flight (default no limit). */
+  maxCpu?: number;
   /**
    * Pending pods are gathered into one launch, as Karpenter batches: it waits until no new one
    * has come for `batchIdleMs` (default 1 s), and never longer than `batchMaxMs` (default 10 s).
@@ -126,9 +129,13 @@ export class ProvisionerController implements Controller {
     if (pending.length === 0) return live.length ? 1000 : undefined;
     const wait = this.batchWait(pending.map((p) => p.metadata.uid ?? ''));
     if (wait > 0) return wait;
-    const own = nodes.filter((n) => n.metadata.labels?.[PROVISIONED_LABEL] === 'true').length;
-    const room = (this.options.maxNodes ?? Number.POSITIVE_INFINITY) - own - live.length;
+    const own = nodes.filter((n) => n.metadata.labels?.[PROVISIONED_LABEL] === 'true');
+    const room = (this.options.maxNodes ?? Number.POSITIVE_INFINITY) - own.length - live.length;
     const offerings = await this.offerings();
+    const cpuOf = (type: string) => offerings.find((o) => o.instanceType === type)?.cpu ?? 0;
+    const cpuUsed =
+      own.reduce((sum, n) => sum + parseCpu(String(n.status?.capacity?.cpu ?? '0')), 0) + live.reduce((sum, c) => sum + cpuOf(c.spec.instanceType), 0);
+    const cpuRoom = (this.options.maxCpu ?? Number.POSITIVE_INFINITY) - cpuUsed;
     // The nodes on their way first: their room is filled before a new node is opened.
     const byUid = new Map(pods.map((p) => [p.metadata.uid, p]));
     const seeds = live.flatMap((c) => {
@@ -137,9 +144,14 @@ export class ProvisionerController implements Controller {
       return offering ? [{ name: c.metadata.name, offering, pods: mine.map(compilePod) }] : [];
     });
     const compiled = pending.map(compilePod);
-    const { nodes: planned, unplaceable } = plan(compiled, offerings, room, seeds, this.placedFor(compiled, pods, nodes));
+    const { nodes: planned, unplaceable } = plan(compiled, offerings, {
+      maxNodes: room,
+      maxCpu: cpuRoom,
+      seeds,
+      placed: this.placedFor(compiled, pods, nodes),
+    });
     if (unplaceable.length && unplaceable.length !== this.unplaceable)
-      this.options.log?.(`provisioner: ${unplaceable.length} pods fit no offering (or the node limit is reached)`);
+      this.options.log?.(`provisioner: ${unplaceable.length} pods fit no offering (or the node or CPU limit is reached)`);
     this.unplaceable = unplaceable.length;
     await Promise.all(
       planned.map((n) => {

@@ -119,12 +119,19 @@ class ZoneCounts {
   }
 }
 
-/**
- * `seeds`: nodes already on their way, with the pods they are for; pending pods fill their room
- * before any new node is opened (and `maxNodes` counts only new ones). `placed`: pods already on
- * nodes, for zone spread.
- */
-export function plan(pending: PodInfo[], offerings: Offering[], maxNodes = Number.POSITIVE_INFINITY, seeds: PlannedNode[] = [], placed: PlacedPod[] = []): Plan {
+export interface PlanOptions {
+  /** How many new nodes, and how many millicores of them, may be opened at most. */
+  maxNodes?: number;
+  maxCpu?: number;
+  /** Nodes already on their way, with the pods they are for: pending pods fill their room before any new node is opened. */
+  seeds?: PlannedNode[];
+  /** Pods already on nodes, for zone spread. */
+  placed?: PlacedPod[];
+}
+
+export function plan(pending: PodInfo[], offerings: Offering[], options: PlanOptions = {}): Plan {
+  const { maxNodes = Number.POSITIVE_INFINITY, maxCpu = Number.POSITIVE_INFINITY, seeds = [], placed = [] } = options;
+  let cpuLeft = maxCpu;
   const waiting = [...pending].sort((a, b) => b.cpu - a.cpu || b.memory - a.memory);
   const nodes: PlannedNode[] = seeds.map((s) => ({ ...s, pods: [...s.pods] }));
   const unplaceable: PodInfo[] = [];
@@ -140,7 +147,7 @@ export function plan(pending: PodInfo[], offerings: Offering[], maxNodes = Numbe
     }
     const rest = waiting.slice(i);
     const candidates = offerings
-      .filter((o) => accepts(o, pod) && counts.allows(pod, o.zone, zones))
+      .filter((o) => accepts(o, pod) && counts.allows(pod, o.zone, zones) && o.cpu <= cpuLeft)
       .map((o) => ({ o, perPod: o.pricePerHour / Math.max(1, fill(o, rest)) }));
     if (candidates.length === 0 || nodes.length - seeds.length >= maxNodes) {
       unplaceable.push(pod);
@@ -149,6 +156,7 @@ export function plan(pending: PodInfo[], offerings: Offering[], maxNodes = Numbe
     candidates.sort((a, b) => a.perPod - b.perPod || a.o.pricePerHour - b.o.pricePerHour);
     nodes.push({ offering: candidates[0].o, pods: [pod] });
     counts.add(pod, candidates[0].o.zone);
+    cpuLeft -= candidates[0].o.cpu;
   }
   return { nodes, unplaceable };
 }

@@ -151,10 +151,15 @@ describe('aws-ecs: pods as Fargate tasks', () => {
         60_000,
         200,
       );
-      expect(await (await fetch(`http://${serving.status.podIP}:8080/`)).text()).toBe('hi\n');
+      // Running is started, not yet listening: asked until it answers.
+      const page = await until('the page', async () => (await fetch(`http://${serving.status.podIP}:8080/`).catch(() => undefined))?.text(), 30_000, 200);
+      expect(page).toBe('hi\n');
       // Its output is in CloudWatch Logs, as the awslogs driver ships it; it read its token volume.
-      const streams = [...(logs.groups.get('/skiff/contract') ?? new Map()).entries()].filter(([name]) => name.startsWith('skiff/main/'));
-      expect(streams.map(([, events]) => events.map((e: { message: string }) => e.message).join('\n'))).toContain('done\ndefault');
+      const shipped = () =>
+        [...(logs.groups.get('/skiff/contract') ?? new Map()).entries()]
+          .filter(([name]) => name.startsWith('skiff/main/'))
+          .map(([, events]) => events.map((e: { message: string }) => e.message).join('\n'));
+      await until('the log shipped', async () => shipped().includes('done\ndefault'), 30_000, 200);
       expect(running().length).toBeGreaterThanOrEqual(2);
       await provider.delete('ecs-pods');
       await until('every task to stop', async () => running().length === 0, 60_000, 200);

@@ -59,19 +59,27 @@ describe('the provisioning plan', () => {
     expect(nodes.find((x) => x.pods.includes(typed))?.offering.instanceType).toBe('large');
   });
 
-  it('fills nodes on their way before opening new ones, and keeps to the node limit', () => {
+  it('fills nodes on their way before opening new ones, and keeps to the node and CPU limits', () => {
     const seed = { name: 'coming', offering: large, pods: [pod(4000)] };
-    const { nodes } = plan([pod(1000), pod(1000)], [small, large], Number.POSITIVE_INFINITY, [seed]);
+    const { nodes } = plan([pod(1000), pod(1000)], [small, large], { seeds: [seed] });
     expect(nodes).toHaveLength(1);
     expect(nodes[0].name).toBe('coming');
     expect(nodes[0].pods).toHaveLength(3);
     const limited = plan(
       Array.from({ length: 40 }, () => pod(1000)),
       [small, large],
-      2,
+      { maxNodes: 2 },
     );
     expect(limited.nodes).toHaveLength(2);
     expect(limited.unplaceable).toHaveLength(24);
+    // A CPU limit of 10 cores: one large node (8) and one small (2), then no more.
+    const byCpu = plan(
+      Array.from({ length: 40 }, () => pod(1000)),
+      [small, large],
+      { maxCpu: 10_000 },
+    );
+    expect(byCpu.nodes.map((n) => n.offering.instanceType).sort()).toEqual(['large', 'small']);
+    expect(byCpu.unplaceable).toHaveLength(30);
   });
 
   it('spreads pods over zones as their zone topology spread asks, counting the pods already placed', () => {
@@ -89,7 +97,7 @@ describe('the provisioning plan', () => {
       { labels: { app: 'web' }, zone: 'a' },
       { labels: { app: 'web' }, zone: 'a' },
     ];
-    const after = plan([web(), web()], zones, Number.POSITIVE_INFINITY, [], placed);
+    const after = plan([web(), web()], zones, { placed });
     expect(after.nodes.map((n) => n.offering.zone).sort()).toEqual(['b', 'c']);
     // Without the constraint, one node holds them all.
     expect(
