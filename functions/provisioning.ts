@@ -58,6 +58,7 @@ export function ec2ProviderFromEnv(store: Store, client: EC2Client, env: NodeJS.
   const server = env.SKIFF_API_URL;
   if (!server) throw new Error('SKIFF_PROVIDER=aws-ec2 needs SKIFF_API_URL, the API the kubelets join through');
   const runtime = env.SKIFF_KUBELET_RUNTIME === 'process' ? 'process' : 'docker';
+  const catalogue = ec2Catalogue((env.SKIFF_EC2_ZONES ?? 'us-east-1a').split(','));
   const userData = async (node: NodeRequest) =>
     kubeletUserData({
       kubelet: env.SKIFF_KUBELET_COMMAND ?? 'skiff-kubelet',
@@ -65,6 +66,7 @@ export function ec2ProviderFromEnv(store: Store, client: EC2Client, env: NodeJS.
       ...(await joining(store, node)),
       node,
       podCidr: podCidrOf(node.name),
+      maxPods: catalogue.find((t) => t.name === node.instanceType)?.pods,
       runtime,
       dockerSocket: env.SKIFF_KUBELET_DOCKER_SOCKET,
       podPollSeconds: env.SKIFF_POD_POLL_SECONDS ? Number(env.SKIFF_POD_POLL_SECONDS) : undefined,
@@ -72,7 +74,7 @@ export function ec2ProviderFromEnv(store: Store, client: EC2Client, env: NodeJS.
   return new AwsEc2CloudProvider({
     client,
     cluster: env.SKIFF_CLUSTER ?? 'skiff',
-    catalogue: ec2Catalogue((env.SKIFF_EC2_ZONES ?? 'us-east-1a').split(',')),
+    catalogue,
     launchTemplateId: env.SKIFF_LAUNCH_TEMPLATE_ID,
     subnets: env.SKIFF_EC2_SUBNETS ? subnetsOf(env.SKIFF_EC2_SUBNETS) : undefined,
     userData,

@@ -24,6 +24,8 @@ export interface KubeletScript {
   dockerSocket?: string;
   /** What the node offers, where the machine does not say it (an ECS node is no machine). */
   capacity?: { cpu: number; memory: number; pods: number };
+  /** The most pods the node runs (an EC2 type's ENI limit), where `capacity` is not given. */
+  maxPods?: number;
   /** List the node's pods this often instead of watching them through the API (default 10 s; 0: watch). */
   podPollSeconds?: number;
   /** Environment for the kubelet (the ecs runtime's subnets, say). */
@@ -73,6 +75,7 @@ export function kubeletUserData(s: KubeletScript): string {
       ...(s.dockerSocket ? [`--docker-socket ${quote(s.dockerSocket)}`] : []),
       ...(s.podCidr ? [`--pod-cidr ${quote(s.podCidr)}`] : []),
       ...(s.capacity ? [`--cpu ${s.capacity.cpu}`, `--memory ${s.capacity.memory}`, `--pods ${s.capacity.pods}`] : []),
+      ...(!s.capacity && s.maxPods ? [`--pods ${s.maxPods}`] : []),
       `--provider-id "aws-${identity}://$zone/$id"`,
       '--address "$address"',
       ...((s.podPollSeconds ?? 10) > 0 ? [`--pod-poll-seconds ${s.podPollSeconds ?? 10}`] : []),

@@ -19,19 +19,16 @@
  * PodDisruptionBudgets are not served yet; the rule in 2 is what a budget of
  * `maxUnavailable: 1` would allow.
  */
-import { Registry } from '../api/registry.js';
-import { findResource } from '../api/resources.js';
 import { typedList } from '../api/objects.js';
 import type { CloudProvider } from '../cloud/types.js';
-import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
+import { ignoreNotFound } from '../errors.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, KubeObject, Store } from '../store/types.js';
-import { controllerOf, isPodReady } from './replicaset.js';
+import { live, ownerOf, SafeEviction } from './eviction.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 export const MIGRATIONS_RESOURCE = 'migrations.skiff.dev';
 const KEY = 'migrations';
-const PODS = findResource('', 'v1', 'pods')!;
 const MIGRATING_TO = 'skiff.dev/migrating-to';
 
 export interface MigrationOptions {
@@ -41,7 +38,6 @@ export interface MigrationOptions {
   log?: (line: string) => void;
 }
 
-type PodObject = ReturnType<typeof typedList<'pods'>>[number];
 type NodeObject = ReturnType<typeof typedList<'nodes'>>[number];
 
 interface MigrationObject extends KubeObject {
@@ -59,20 +55,18 @@ interface MigrationObject extends KubeObject {
 }
 
 const schemeOf = (n: NodeObject) => (n.spec?.providerID ?? '').split('://')[0];
-const live = (p: PodObject) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase ?? '');
-const ownerOf = (p: PodObject) => controllerOf(p)?.uid;
 
 export class MigrationController implements Controller {
   readonly name = 'migration';
   private readonly now: () => number;
-  private readonly registry: Registry;
+  private readonly eviction: SafeEviction;
 
   constructor(
     private readonly store: Store,
     private readonly options: MigrationOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.registry = new Registry(store);
+    this.eviction = new SafeEviction(store, (line) => options.log?.(`migration: ${line}`));
   }
 
   keysFor(event: ChangeEvent): string[] {
@@ -110,7 +104,7 @@ export class MigrationController implements Controller {
     }
     for (const n of old) if (!n.spec?.unschedulable || n.metadata.annotations?.[MIGRATING_TO] !== to) await this.cordon(n.metadata.name as string, to);
     const onOld = new Set(old.map((n) => n.metadata.name));
-    const moved = await this.evict(
+    const moved = await this.eviction.evict(
       pods.filter((p) => onOld.has(p.spec.nodeName)),
       pods,
       replicaSets,
@@ -131,34 +125,6 @@ export class MigrationController implements Controller {
         ? `${bare.length} pods no controller owns keep their nodes (delete them to go on): ${bare.map((p) => p.metadata.name).join(', ')}`
         : '',
     });
-  }
-
-  /**
-   * Evicts, per owner, one pod on an old node when all of the owner's replicas are ready and
-   * none is on its way out; returns how many pods it evicted.
-   */
-  private async evict(candidates: PodObject[], pods: PodObject[], replicaSets: ReturnType<typeof typedList<'replicasets.apps'>>): Promise<number> {
-    let moved = 0;
-    const owners = new Map<string, PodObject[]>();
-    for (const p of candidates.filter(live)) {
-      const owner = ownerOf(p);
-      if (owner) owners.set(owner, [...(owners.get(owner) ?? []), p]);
-    }
-    for (const [owner, mine] of owners) {
-      const siblings = pods.filter((p) => ownerOf(p) === owner);
-      const going = siblings.some((p) => p.metadata.deletionTimestamp);
-      const wanted = replicaSets.find((r) => r.metadata.uid === owner)?.spec?.replicas ?? siblings.length;
-      const readyNow = siblings.filter((p) => live(p) && isPodReady(p)).length;
-      if (going || readyNow < wanted) continue;
-      const pod = mine[0];
-      // Through the registry, as the API deletes: the pod is marked, and its kubelet stops it within its grace period.
-      await this.registry
-        .delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name as string, { preconditions: { uid: pod.metadata.uid } })
-        .catch(ignore(isNotFound, isConflict));
-      this.options.log?.(`migration: evicted ${pod.metadata.namespace}/${pod.metadata.name} from ${pod.spec.nodeName}`);
-      moved++;
-    }
-    return moved;
   }
 
   private async cordon(name: string, to: string): Promise<void> {

@@ -10,25 +10,31 @@
  * the pods will be planned again).
  *
  * Nodes it made and that have carried no pod for `consolidateAfterMs` are removed: cordoned,
- * deleted at the provider, and their Node deleted. Everything runs under one key, so one
+ * deleted at the provider, and their Node deleted. A node of its own whose pods would all fit on
+ * the other nodes for as long is drained (no workload below its replicas) and removed too. Everything runs under one key, so one
  * reconcile sees the whole picture.
  */
 import { randomBytes } from 'node:crypto';
 import { conditionOf, typedList } from '../api/objects.js';
-import { parseCpu } from '../api/quantity.js';
+import { parseBytes, parseCpu } from '../api/quantity.js';
 import type { CloudProvider } from '../cloud/types.js';
 import { InsufficientCapacityError } from '../cloud/types.js';
 import { ignoreNotFound, isNotFound } from '../errors.js';
+import { consolidationCandidate, type NodeRoom, type PodLoad } from '../provisioner/consolidation.js';
 import { type Offering, type PlacedPod, plan } from '../provisioner/plan.js';
 import { compilePod, type PodInfo } from '../scheduler/compile.js';
 import type { KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
+import { ownerOf, SafeEviction } from './eviction.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 export const NODECLAIMS_RESOURCE = 'nodeclaims';
 export const PROVISIONED_LABEL = 'skiff.dev/provisioned';
 const EMPTY_SINCE = 'skiff.dev/empty-since';
+const UNDERUSED_SINCE = 'skiff.dev/underused-since';
+/** A node being drained to be removed: its pods fit elsewhere. */
+const CONSOLIDATING = 'skiff.dev/consolidating';
 const KEY = 'cluster';
 
 export interface ProvisionerOptions {
@@ -64,6 +70,22 @@ type NodeObject = ReturnType<typeof typedList<'nodes'>>[number];
 const isUnschedulable = (p: PodObject) =>
   !p.spec.nodeName && !p.metadata.deletionTimestamp && conditionOf(p.status?.conditions, 'PodScheduled')?.reason === 'Unschedulable';
 
+/** A node's allocatable room, for consolidation. */
+function roomOf(n: NodeObject): NodeRoom {
+  const a = n.status?.allocatable ?? {};
+  return { name: n.metadata.name as string, cpu: parseCpu(String(a.cpu ?? '0')), memory: parseBytes(String(a.memory ?? '0')), pods: Number(a.pods ?? 110) };
+}
+
+/** The pods on nodes, by their requests, for consolidation. */
+function loadsOf(pods: PodObject[]): PodLoad[] {
+  return pods
+    .filter((p) => p.spec.nodeName && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''))
+    .map((p) => {
+      const info = compilePod(p);
+      return { node: p.spec.nodeName as string, cpu: info.cpu, memory: info.memory, owned: !!ownerOf(p) };
+    });
+}
+
 export class ProvisionerController implements Controller {
   readonly name = 'provisioner';
   private readonly now: () => number;
@@ -73,11 +95,14 @@ export class ProvisionerController implements Controller {
   private firstSeen = new Map<string, number>();
   private lastNewAt = 0;
 
+  private readonly eviction: SafeEviction;
+
   constructor(
     private readonly store: Store,
     private readonly options: ProvisionerOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.eviction = new SafeEviction(store, (line) => options.log?.(`provisioner: ${line}`));
   }
 
   keysFor(event: ChangeEvent): string[] {
@@ -95,7 +120,7 @@ export class ProvisionerController implements Controller {
       this.store.list(NODECLAIMS_RESOURCE).then((l) => l.items as NodeClaim[]),
     ]);
     const live = await this.settleClaims(claims, pods, nodes);
-    const waits = [await this.provision(pods, nodes, live), await this.consolidate(pods, nodes, live)];
+    const waits = [await this.provision(pods, nodes, live), await this.consolidate(pods, nodes, live), await this.consolidateUnderused(pods, nodes, live)];
     const next = Math.min(...waits.filter((w): w is number => w !== undefined));
     return Number.isFinite(next) ? { requeueAfterMs: Math.max(100, next) } : undefined;
   }
@@ -242,7 +267,9 @@ export class ProvisionerController implements Controller {
         if (!Number.isNaN(since)) await this.markEmpty(name, undefined);
         continue;
       }
-      if (Number.isNaN(since)) {
+      if (node.metadata.annotations?.[CONSOLIDATING]) {
+        await this.remove(name, 'drained to consolidate');
+      } else if (Number.isNaN(since)) {
         await this.markEmpty(name, this.now());
         next = Math.min(next ?? delay, delay);
       } else if (this.now() - since >= delay) {
@@ -252,18 +279,60 @@ export class ProvisionerController implements Controller {
     return next;
   }
 
-  private async markEmpty(name: string, since: number | undefined): Promise<void> {
+  private markEmpty(name: string, since: number | undefined): Promise<void> {
+    return this.annotate(name, EMPTY_SINCE, since === undefined ? undefined : String(since));
+  }
+
+  /** Sets (or, with undefined, removes) one annotation of a node. */
+  private async annotate(name: string, key: string, value: string | undefined, cordon = false): Promise<void> {
     await guaranteedUpdate(this.store, 'nodes', '', name, (n) => {
       const annotations = { ...n.metadata.annotations };
-      if (since === undefined) delete annotations[EMPTY_SINCE];
-      else annotations[EMPTY_SINCE] = String(since);
-      return { ...n, metadata: { ...n.metadata, annotations } };
+      if (value === undefined) delete annotations[key];
+      else annotations[key] = value;
+      return { ...n, metadata: { ...n.metadata, annotations }, ...(cordon ? { spec: { ...(n.spec as object), unschedulable: true } } : {}) };
     }).catch(ignoreNotFound);
   }
 
+  /**
+   * Consolidates an under-used node of its own: one whose pods all fit on the other nodes
+   * (`consolidation.ts`). Once that has held for the consolidation delay, with no pod pending and
+   * no launch under way, the node is cordoned and drained (`eviction.ts`: no workload below its
+   * replicas), and removed once empty. One node at a time. Returns when to look again.
+   */
+  private async consolidateUnderused(pods: PodObject[], nodes: NodeObject[], live: NodeClaim[]): Promise<number | undefined> {
+    const draining = nodes.find((n) => n.metadata.annotations?.[CONSOLIDATING]);
+    if (draining) {
+      const replicaSets = typedList('replicasets.apps', (await this.store.list('replicasets.apps')).items);
+      await this.eviction.evict(
+        pods.filter((p) => p.spec.nodeName === draining.metadata.name),
+        pods,
+        replicaSets,
+      );
+      return 1000;
+    }
+    const delay = this.options.consolidateAfterMs ?? 30_000;
+    const pending = pods.some((p) => !p.spec.nodeName && !p.metadata.deletionTimestamp);
+    const usable = nodes.filter((n) => !n.spec?.unschedulable && conditionOf(n.status?.conditions, 'Ready')?.status === 'True');
+    const own = usable.filter((n) => n.metadata.labels?.[PROVISIONED_LABEL] === 'true').map((n) => n.metadata.name as string);
+    const candidate = pending || live.length ? undefined : consolidationCandidate(own, usable.map(roomOf), loadsOf(pods));
+    for (const n of nodes)
+      if (n.metadata.annotations?.[UNDERUSED_SINCE] && n.metadata.name !== candidate)
+        await this.annotate(n.metadata.name as string, UNDERUSED_SINCE, undefined);
+    if (!candidate) return undefined;
+    const since = Number(nodes.find((n) => n.metadata.name === candidate)?.metadata.annotations?.[UNDERUSED_SINCE] ?? Number.NaN);
+    if (Number.isNaN(since)) {
+      await this.annotate(candidate, UNDERUSED_SINCE, String(this.now()));
+      return delay;
+    }
+    if (this.now() - since < delay) return delay - (this.now() - since);
+    this.options.log?.(`provisioner: node ${candidate} is under-used (its pods fit elsewhere); draining it`);
+    await this.annotate(candidate, CONSOLIDATING, 'true', true);
+    return 100;
+  }
+
   /** Cordons the node, stops it at the provider, and deletes its Node. */
-  private async remove(name: string): Promise<void> {
-    this.options.log?.(`provisioner: node ${name} has been empty for the consolidation delay; removing it`);
+  private async remove(name: string, why = 'has been empty for the consolidation delay'): Promise<void> {
+    this.options.log?.(`provisioner: node ${name} ${why}; removing it`);
     await guaranteedUpdate(this.store, 'nodes', '', name, (n) => ({ ...n, spec: { ...(n.spec as object), unschedulable: true } })).catch(ignoreNotFound);
     await this.options.provider.delete(name);
     await this.store.delete('nodes', '', name).catch((err) => {

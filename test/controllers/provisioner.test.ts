@@ -71,6 +71,27 @@ describe('provisioner', () => {
     expect((await cloud.list()).length).toBe(0);
   }, 60_000);
 
+  it('packs a Deployment scaled down onto fewer nodes: an under-used node is drained and removed', async () => {
+    await new Registry(store).create(DEPLOYMENTS, 'default', deployment('pack', 20, '500m'));
+    await until('20 pods ready', async () => (await podsOf('pack')).filter(ready).length === 20, 30_000);
+    expect(await nodes()).toHaveLength(2);
+    await until('claims settled', async () => (await store.list(NODECLAIMS_RESOURCE)).items.length === 0, 10_000);
+    // 4 pods (2 cores) are left, on one node or both: either way one node holds them all.
+    await guaranteedUpdate(store, 'deployments.apps', 'default', 'pack', (d) => ({ ...d, spec: { ...(d.spec as object), replicas: 4 } }));
+    await until('one node left', async () => (await nodes()).length === 1, 30_000);
+    await until(
+      '4 pods ready on it',
+      async () => {
+        const [only] = await nodes();
+        const left = (await podsOf('pack')).filter((p) => !p.metadata.deletionTimestamp);
+        return left.length === 4 && left.every(ready) && left.every((p) => p.spec.nodeName === only?.metadata.name);
+      },
+      30_000,
+    );
+    await guaranteedUpdate(store, 'deployments.apps', 'default', 'pack', (d) => ({ ...d, spec: { ...(d.spec as object), replicas: 0 } }));
+    await until('nodes removed', async () => (await nodes()).length === 0, 20_000);
+  }, 90_000);
+
   it('gives a pod pinned to a zone a node there, and a pod no offering can hold none', async () => {
     const registry = new Registry(store);
     await registry.create(PODS, 'default', {

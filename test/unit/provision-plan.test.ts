@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { consolidationCandidate } from '../../shared/provisioner/consolidation.js';
 import { type Offering, plan } from '../../shared/provisioner/plan.js';
 import type { PodInfo } from '../../shared/scheduler/compile.js';
 
@@ -106,5 +107,19 @@ describe('the provisioning plan', () => {
         zones,
       ).nodes,
     ).toHaveLength(1);
+  });
+
+  it('chooses an under-used node to consolidate only when all its pods fit on the others', () => {
+    const room = (name: string, cores: number) => ({ name, cpu: cores * 1000, memory: cores * 4 * GiB, pods: 110 });
+    const load = (node: string, cpu: number, owned = true) => ({ node, cpu, memory: GiB / 4, owned });
+    const nodes = [room('big', 8), room('small', 2), room('other', 2)];
+    // small's 1 core fits in big's free 4: small goes; big's 4 cores fit nowhere else.
+    expect(consolidationCandidate(['big', 'small'], nodes, [load('big', 4000), load('small', 1000)])).toBe('small');
+    // A pod no controller owns keeps its node.
+    expect(consolidationCandidate(['small'], nodes, [load('big', 4000), load('small', 1000, false)])).toBeUndefined();
+    // Too big to move anywhere: nothing to do.
+    expect(consolidationCandidate(['small'], [room('big', 8), room('small', 2)], [load('big', 7000), load('small', 1500)])).toBeUndefined();
+    // An empty node is the empty-node path's, not this one's.
+    expect(consolidationCandidate(['other'], nodes, [load('big', 1000)])).toBeUndefined();
   });
 });

@@ -1,0 +1,62 @@
+/**
+ * Evicting pods without taking a workload below its replicas, as migration and consolidation
+ * both drain nodes: per owner, one pod at a time, and only while every replica of that owner is
+ * ready and none is already on its way out. A workload of 10 keeps at least 9 ready throughout.
+ * The evicted pod's ReplicaSet makes a new one, which the scheduler (or the provisioner) places
+ * elsewhere. Pods no controller owns are never evicted: nothing would make them again.
+ * PodDisruptionBudgets are not served yet; this is what `maxUnavailable: 1` would allow.
+ */
+import { Registry } from '../api/registry.js';
+import { findResource } from '../api/resources.js';
+import type { typedList } from '../api/objects.js';
+import { ignore, isConflict, isNotFound } from '../errors.js';
+import type { Store } from '../store/types.js';
+import { controllerOf, isPodReady } from './replicaset.js';
+
+export type PodObject = ReturnType<typeof typedList<'pods'>>[number];
+type ReplicaSetObject = ReturnType<typeof typedList<'replicasets.apps'>>[number];
+
+const PODS = findResource('', 'v1', 'pods')!;
+
+/** Not going away and not done. */
+export const live = (p: PodObject) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase ?? '');
+export const ownerOf = (p: PodObject) => controllerOf(p)?.uid;
+
+export class SafeEviction {
+  private readonly registry: Registry;
+
+  constructor(
+    store: Store,
+    private readonly log?: (line: string) => void,
+  ) {
+    this.registry = new Registry(store);
+  }
+
+  /**
+   * Evicts, per owner, one of `candidates` when all of the owner's replicas are ready and none
+   * is going; `pods` are all the cluster's. Returns how many pods it evicted.
+   */
+  async evict(candidates: PodObject[], pods: PodObject[], replicaSets: ReplicaSetObject[]): Promise<number> {
+    let moved = 0;
+    const owners = new Map<string, PodObject[]>();
+    for (const p of candidates.filter(live)) {
+      const owner = ownerOf(p);
+      if (owner) owners.set(owner, [...(owners.get(owner) ?? []), p]);
+    }
+    for (const [owner, mine] of owners) {
+      const siblings = pods.filter((p) => ownerOf(p) === owner);
+      const going = siblings.some((p) => p.metadata.deletionTimestamp);
+      const wanted = replicaSets.find((r) => r.metadata.uid === owner)?.spec?.replicas ?? siblings.length;
+      const readyNow = siblings.filter((p) => live(p) && isPodReady(p)).length;
+      if (going || readyNow < wanted) continue;
+      const pod = mine[0];
+      // Through the registry, as the API deletes: the pod is marked, and its kubelet stops it within its grace period.
+      await this.registry
+        .delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name as string, { preconditions: { uid: pod.metadata.uid } })
+        .catch(ignore(isNotFound, isConflict));
+      this.log?.(`evicted ${pod.metadata.namespace}/${pod.metadata.name} from ${pod.spec.nodeName}`);
+      moved++;
+    }
+    return moved;
+  }
+}
