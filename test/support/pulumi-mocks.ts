@@ -126,15 +126,20 @@ async function setGlobals(pulumi: any, work: string): Promise<void> {
 }
 
 /**
- * Pulumi registers resources as their inputs resolve, some after a build: wait until no build is
- * running and a quiet half second passes.
+ * Pulumi registers resources as their inputs resolve, some after a build, and a build may start
+ * only once another's output resolved: wait until no build has run and no resource has appeared
+ * for 3 s (a loaded machine left a gap of more than half a second between two builds).
  */
-async function settled(resources: MadeResource[], rpc: SstRpc, timeoutMs = 120_000): Promise<void> {
+async function settled(resources: MadeResource[], rpc: SstRpc, timeoutMs = 120_000, quietMs = 3000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let seen = -1;
-  while (seen !== resources.length || rpc.inFlight > 0) {
+  let quietSince = Date.now();
+  for (;;) {
+    if (seen !== resources.length || rpc.inFlight > 0) {
+      seen = resources.length;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= quietMs) return;
     if (Date.now() > deadline) throw new Error(`resources still appearing after ${timeoutMs} ms`);
-    seen = resources.length;
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
