@@ -1,9 +1,12 @@
 /**
  * A worker of an emulated cloud as a process of this machine, in a process group of its own:
  * an EC2 instance's user data, or an ECS task whose image no local engine holds (the kubelet's).
- * Stopping it signals the whole group, SIGTERM and then SIGKILL, as the cloud stops a worker.
+ * Stopping it signals the whole group, SIGTERM and then SIGKILL, as the cloud stops a worker;
+ * and, as a terminated instance keeps nothing running, every process it started is killed at the
+ * end, even those in process groups of their own (the process runtime's containers).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface HostProcess {
   readonly child: ChildProcess;
@@ -14,6 +17,39 @@ export interface HostProcess {
 }
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/** Every process below `root` now (children, theirs, ...), from /proc. */
+function descendants(root: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // pid (comm) state ppid ...: the command may hold spaces and parentheses, so read after the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const found: number[] = [];
+  const queue = [root];
+  while (queue.length) {
+    for (const child of parents.get(queue.shift()!) ?? []) {
+      queue.push(child);
+      found.push(child);
+    }
+  }
+  return found;
+}
+
+const kill = (pid: number, signal: NodeJS.Signals) => {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
+};
 
 export function startHostProcess(command: string[], env: Record<string, string>, onOutput: (chunk: Buffer) => void): HostProcess {
   const child = spawn(command[0], command.slice(1), {
@@ -37,11 +73,15 @@ export function startHostProcess(command: string[], env: Record<string, string>,
   return {
     child,
     exited,
-    stop(graceMs) {
+    async stop(graceMs) {
       if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return exited;
+      const tree = descendants(child.pid);
       signal('SIGTERM');
       const force = setTimeout(() => signal('SIGKILL'), graceMs);
-      return exited.finally(() => clearTimeout(force));
+      const code = await exited.finally(() => clearTimeout(force));
+      // What it started and left behind goes too, as on a machine that is switched off.
+      for (const pid of tree) for (const below of [pid, ...descendants(pid)]) kill(below, 'SIGKILL');
+      return code;
     },
   };
 }

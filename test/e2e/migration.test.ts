@@ -57,6 +57,9 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+/** Each EC2 node's pods get a loopback range of their own, across the whole file (a range used again could meet a pod left running). */
+let range = 170;
+
 const joining = (node: NodeRequest) => ({
   kubelet: KUBELET,
   server: cluster.server.url,
@@ -71,7 +74,6 @@ function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
   const ec2Client = new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials });
   const ecsClient = new ECSClient({ endpoint: cloud.ecs.endpoint, region: 'us-east-1', credentials });
   clients.push(ec2Client, ecsClient);
-  let range = 170;
   return {
     ec2: new AwsEc2CloudProvider({
       client: ec2Client,
@@ -182,7 +184,15 @@ async function migrateWatching(app: string, to: string, midway?: () => Promise<v
       await until('a few pods moved', async () => ((await migration(name))?.status?.podsMoved ?? 0) >= 3, 120_000, 100);
       await midway();
     }
-    await until('the migration to complete', async () => (await migration(name))?.status?.phase === 'Complete', 240_000, 200);
+    await until('the migration to complete', async () => (await migration(name))?.status?.phase === 'Complete', 240_000, 200).catch(async (err) => {
+      // What stood when it did not complete, for whoever reads the failure.
+      const state = {
+        migration: (await migration(name))?.status,
+        nodes: (await nodes()).map((n) => [n.metadata.name, n.spec?.providerID, n.spec?.unschedulable, n.metadata.annotations]),
+        pods: (await podsOf(app)).map((p) => [p.metadata.name, p.spec.nodeName, p.status?.phase, isPodReady(p), !!p.metadata.deletionTimestamp]),
+      };
+      throw new Error(`${(err as Error).message}: ${JSON.stringify(state)}`);
+    });
     // The last pod moved may still be starting when the last old node goes.
     await until('10 ready replicas', async () => (await readyCount(app)) === 10, 60_000, 200);
     return { name, lowest };
