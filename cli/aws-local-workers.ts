@@ -157,6 +157,7 @@ export function ecsProvisioningEnv(cloud: EcsCloud, apiUrl: string, consolidateS
       .join(','),
     SKIFF_ECS_KUBELET_IMAGE: KUBELET_IMAGE,
     SKIFF_ECS_FILES_IMAGE: FILES_IMAGE,
+    SKIFF_ECS_EXECUTION_ROLE: 'arn:aws:iam::123456789012:role/skiff-aws-local-task-execution',
     SKIFF_KUBELET_COMMAND: KUBELET_COMMAND,
     SKIFF_ECS_KUBELET_ENV: JSON.stringify({
       AWS_ENDPOINT_URL_ECS: cloud.ecs.endpoint,

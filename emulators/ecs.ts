@@ -8,7 +8,8 @@
  *
  * - RunTask starts 1 to 10 tasks; its `overrides` are at most 8,192 characters; `startedBy` at
  *   most 128; awsvpc (Fargate's only mode) needs a `networkConfiguration` with subnets;
- * - a Fargate task's cpu and memory must be one of Fargate's sizes;
+ * - a Fargate task's cpu and memory must be one of Fargate's sizes, and the awslogs driver needs
+ *   an execution role;
  * - Fargate launches draw from a token bucket (burst 100, 20 a second): `ThrottlingException`;
  * - a `clientToken` makes RunTask idempotent;
  * - tasks go PROVISIONING, PENDING, RUNNING, then STOPPING and STOPPED, with `stopCode`,
@@ -342,6 +343,8 @@ class EcsService {
             `${String(p.cpu)} CPU, ${String(p.memory)} memory. See the Amazon ECS documentation for the valid values.`,
         );
     }
+    if (compat.includes('FARGATE') && !p.executionRoleArn && containers.some((c) => c.logConfiguration?.logDriver === 'awslogs'))
+      throw client('Fargate requires task definition to have execution role ARN to support log driver awslogs.');
     const volumes = (Array.isArray(p.volumes) ? p.volumes : []) as TaskDefinition['volumes'];
     for (const c of containers) checkContainer(c, containers, volumes, compat.includes('FARGATE'));
     const list = this.defs.get(family) ?? [];

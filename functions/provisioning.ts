@@ -28,6 +28,9 @@
  * | `SKIFF_ECS_SUBNETS` | the subnet of each zone, `zone=subnet,...` (required) |
  * | `SKIFF_ECS_SECURITY_GROUPS` | the tasks' security groups, comma-separated |
  * | `SKIFF_ECS_KUBELET_IMAGE` | the image holding the kubelet (required) |
+ * | `SKIFF_ECS_EXECUTION_ROLE` | the role ECS pulls images and writes logs with (required) |
+ * | `SKIFF_ECS_KUBELET_ROLE` | the kubelet task's role, which runs its pods' tasks |
+ * | `SKIFF_ECS_LOG_GROUP` | the tasks' log group (default `/skiff/<cluster>`) |
  * | `SKIFF_ECS_FILES_IMAGE` | the image that fills pod volumes in a task (default busybox) |
  * | `SKIFF_ECS_ENDPOINT` | another ECS endpoint (the emulator) |
  * | `SKIFF_ECS_KUBELET_ENV` | more environment for the kubelet task, as JSON (the emulators' endpoints) |
@@ -106,11 +109,14 @@ async function joining(store: Store, node: NodeRequest): Promise<{ caCert: strin
 export function ecsProviderFromEnv(store: Store, client: ECSClient, env: NodeJS.ProcessEnv): AwsEcsCloudProvider {
   const server = env.SKIFF_API_URL;
   const subnets = subnetsOf(env.SKIFF_ECS_SUBNETS);
-  if (!server || !env.SKIFF_ECS_KUBELET_IMAGE || Object.keys(subnets).length === 0)
-    throw new Error('SKIFF_PROVIDER=aws-ecs needs SKIFF_API_URL, SKIFF_ECS_KUBELET_IMAGE and SKIFF_ECS_SUBNETS');
+  const executionRole = env.SKIFF_ECS_EXECUTION_ROLE;
+  if (!server || !env.SKIFF_ECS_KUBELET_IMAGE || Object.keys(subnets).length === 0 || !executionRole)
+    throw new Error('SKIFF_PROVIDER=aws-ecs needs SKIFF_API_URL, SKIFF_ECS_KUBELET_IMAGE, SKIFF_ECS_SUBNETS and SKIFF_ECS_EXECUTION_ROLE');
   const cluster = env.SKIFF_ECS_CLUSTER ?? env.SKIFF_CLUSTER ?? 'skiff';
   const runtimeEnv = {
     SKIFF_ECS_CLUSTER: cluster,
+    SKIFF_ECS_EXECUTION_ROLE: executionRole,
+    ...(env.SKIFF_ECS_LOG_GROUP ? { SKIFF_ECS_LOG_GROUP: env.SKIFF_ECS_LOG_GROUP } : {}),
     ...(env.SKIFF_ECS_SECURITY_GROUPS ? { SKIFF_ECS_SECURITY_GROUPS: env.SKIFF_ECS_SECURITY_GROUPS } : {}),
     ...(env.SKIFF_ECS_FILES_IMAGE ? { SKIFF_ECS_FILES_IMAGE: env.SKIFF_ECS_FILES_IMAGE } : {}),
     AWS_REGION: env.AWS_REGION ?? 'us-east-1',
@@ -124,6 +130,9 @@ export function ecsProviderFromEnv(store: Store, client: ECSClient, env: NodeJS.
     securityGroups: env.SKIFF_ECS_SECURITY_GROUPS?.split(',').filter(Boolean),
     kubeletImage: env.SKIFF_ECS_KUBELET_IMAGE,
     kubeletEnvironment: runtimeEnv,
+    executionRoleArn: executionRole,
+    kubeletRoleArn: env.SKIFF_ECS_KUBELET_ROLE,
+    logGroup: env.SKIFF_ECS_LOG_GROUP,
     region: env.AWS_REGION,
     kubeletScript: async (node) => {
       const type = fargateCatalogue([node.zone]).find((t) => t.name === node.instanceType);

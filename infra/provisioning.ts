@@ -4,10 +4,13 @@
  * script runs, and the rights to launch and stop this cluster's instances and nothing else:
  * RunInstances only with the cluster's tag, TerminateInstances only on instances that carry it,
  * tags only as part of a launch, the worker role passed to the instances, and DescribeInstances
- * (which takes no resource).
+ * (which takes no resource). For nodes on Fargate (`settings.workerProvider`): the ECS cluster,
+ * the kubelet's image and the roles its tasks take, and the rights to run, describe and stop
+ * tasks in this cluster only, register their definitions, and pass those two roles. Both
+ * providers are configured, so a Migration can move the nodes from one to the other.
  */
 import type { Network } from './network';
-import { settings } from './settings';
+import { ecsActionsOnAnyResource, settings } from './settings';
 import type { Workers } from './workers';
 
 export function provisioning(net: Network, pool: Workers, apiUrl: $util.Input<string>) {
@@ -18,9 +21,19 @@ export function provisioning(net: Network, pool: Workers, apiUrl: $util.Input<st
     $util.all(list.map((s) => $util.all([s.availabilityZone, s.id]).apply(([zone, id]) => `${zone}=${id}`))).apply((pairs) => pairs.join(',')),
   );
   const zones = net.vpc.nodes.privateSubnets.apply((list) => $util.all(list.map((s) => s.availabilityZone)).apply((z) => z.join(',')));
+  const tasks = $interpolate`arn:${partition}:ecs:*:*:task/${pool.cluster.name}/*`;
+  const inCluster = [{ test: 'ArnEquals', variable: 'ecs:cluster', values: [pool.cluster.arn] }];
   return {
     environment: {
-      SKIFF_PROVIDER: 'aws-ec2',
+      SKIFF_PROVIDER: settings.workerProvider,
+      SKIFF_PROVIDERS: 'aws-ec2,aws-ecs',
+      SKIFF_ECS_CLUSTER: pool.cluster.name,
+      SKIFF_ECS_SUBNETS: subnets,
+      SKIFF_ECS_SECURITY_GROUPS: net.workerGroup.id,
+      SKIFF_ECS_KUBELET_IMAGE: settings.kubeletImage,
+      SKIFF_ECS_EXECUTION_ROLE: pool.executionRole.arn,
+      SKIFF_ECS_KUBELET_ROLE: pool.kubeletRole.arn,
+      SKIFF_ECS_LOG_GROUP: pool.logGroup.name,
       SKIFF_API_URL: apiUrl,
       SKIFF_CLUSTER: cluster,
       SKIFF_EC2_ZONES: zones,
@@ -49,7 +62,11 @@ export function provisioning(net: Network, pool: Workers, apiUrl: $util.Input<st
         conditions: [{ test: 'StringEquals', variable: 'ec2:ResourceTag/skiff:cluster', values: [cluster] }],
       },
       { actions: ['ec2:DescribeInstances'], resources: ['*'] },
-      { actions: ['iam:PassRole'], resources: [pool.role.arn] },
+      { actions: ['iam:PassRole'], resources: [pool.role.arn, pool.executionRole.arn, pool.kubeletRole.arn] },
+      { actions: ['ecs:RunTask'], resources: [$interpolate`arn:${partition}:ecs:*:*:task-definition/*`], conditions: inCluster },
+      { actions: ['ecs:StopTask', 'ecs:DescribeTasks', 'ecs:TagResource'], resources: [tasks] },
+      { actions: ['ecs:ListTasks'], resources: ['*'], conditions: inCluster },
+      { actions: ecsActionsOnAnyResource, resources: ['*'] },
     ],
   };
 }

@@ -35,7 +35,19 @@ export const settings = {
   workerInstanceType: 't3.medium',
   /** The kubelet on the worker image, as the launch script runs it. */
   kubeletCommand: '/usr/local/bin/skiff-kubelet',
+  /**
+   * Where the provisioner launches nodes: EC2 instances, or kubelet tasks on Fargate whose pods
+   * are tasks (docs/aws.md). Both providers are configured, so a Migration moves between them.
+   */
+  workerProvider: 'aws-ec2' as 'aws-ec2' | 'aws-ecs',
+  /** The image holding the kubelet, for aws-ecs nodes (not built yet, as the worker image's kubelet). */
+  kubeletImage: 'public.ecr.aws/skiff/kubelet:latest',
+  /** The workers' task logs (CloudWatch Logs) are kept this long. */
+  workerLogRetentionDays: 14,
 } as const;
+
+/** ECS actions that take no resource (IAM has no resource type for them): granted on `*`. */
+export const ecsActionsOnAnyResource = ['ecs:RegisterTaskDefinition', 'ecs:DeregisterTaskDefinition', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions'];
 
 /** The handlers, as paths SST bundles from the repository root. */
 export const handlers = {

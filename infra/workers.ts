@@ -1,11 +1,11 @@
 /**
  * What the cloud adapters place pods on: an ECS cluster and the EC2 launch template of its
  * workers (the ECS-optimized AMI, IMDSv2 only, an encrypted root volume, in the private
- * subnets behind the worker security group). The adapters and the node provisioner come with
- * the cloud workers; this is the ground they stand on.
+ * subnets behind the worker security group), and for nodes on Fargate the roles and log group of
+ * their tasks.
  */
 import type { Network } from './network';
-import { settings } from './settings';
+import { ecsActionsOnAnyResource, settings } from './settings';
 
 export function workers(net: Network) {
   const cluster = new aws.ecs.Cluster('Workers', { settings: [{ name: 'containerInsights', value: 'enabled' }] });
@@ -28,7 +28,42 @@ echo ECS_CLUSTER=${cluster.name} >> /etc/ecs/ecs.config
     userData,
     tagSpecifications: [{ resourceType: 'instance', tags: { 'skiff:role': 'worker' } }],
   });
-  return { cluster, launchTemplate, role, subnets: net.vpc.privateSubnets };
+  return { cluster, launchTemplate, role, subnets: net.vpc.privateSubnets, ...fargate(cluster) };
+}
+
+/**
+ * What aws-ecs nodes need: the tasks' log group, the execution role ECS pulls images and writes
+ * logs with, and the kubelet task's role, which runs and stops its pods' tasks in this cluster
+ * and registers their definitions (and passes them the execution role), nothing more.
+ */
+function fargate(cluster: aws.ecs.Cluster) {
+  const logGroup = new aws.cloudwatch.LogGroup('WorkerLogs', { name: `/skiff/${$app.name}-${$app.stage}`, retentionInDays: settings.workerLogRetentionDays });
+  const tasks = aws.iam.assumeRolePolicyForPrincipal({ Service: 'ecs-tasks.amazonaws.com' });
+  const executionRole = new aws.iam.Role('TaskExecutionRole', {
+    assumeRolePolicy: tasks,
+    managedPolicyArns: ['arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy'],
+  });
+  const taskArns = $interpolate`arn:aws:ecs:*:*:task/${cluster.name}/*`;
+  const kubeletRole = new aws.iam.Role('KubeletTaskRole', {
+    assumeRolePolicy: tasks,
+    inlinePolicies: [
+      {
+        name: 'pods-as-tasks',
+        policy: $util.jsonStringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Action: ['ecs:RunTask'], Resource: '*', Condition: { ArnEquals: { 'ecs:cluster': cluster.arn } } },
+            { Effect: 'Allow', Action: ['ecs:StopTask', 'ecs:DescribeTasks', 'ecs:TagResource'], Resource: [taskArns] },
+            { Effect: 'Allow', Action: ['ecs:ListTasks'], Resource: '*', Condition: { ArnEquals: { 'ecs:cluster': cluster.arn } } },
+            { Effect: 'Allow', Action: ecsActionsOnAnyResource, Resource: '*' },
+            { Effect: 'Allow', Action: ['iam:PassRole'], Resource: [executionRole.arn] },
+            { Effect: 'Allow', Action: ['logs:GetLogEvents', 'logs:CreateLogGroup'], Resource: [$interpolate`${logGroup.arn}:*`] },
+          ],
+        }),
+      },
+    ],
+  });
+  return { logGroup, executionRole, kubeletRole };
 }
 
 export type Workers = ReturnType<typeof workers>;

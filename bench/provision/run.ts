@@ -1,19 +1,28 @@
 /**
  * The provisioner on simulated nodes (issue 13): from 1,000 and from 10,000 pending pods (one
- * Deployment each, 250m cpu and 512 MiB a pod, no node at the start) to all Running, with each
- * node taking a launch delay drawn from EC2's usual range (10 to 40 s from RunInstances to a
- * registered kubelet; `--quick` divides it by 10). For each: the time to all Running, the nodes
- * made against the lower bound (the fewest nodes of the largest type that hold the pods), the
- * hourly price against the cheapest price per core that could hold them, and the launches made
- * against EC2's RunInstances token bucket (1,000 instances at once, then 2 a second).
- * Karpenter's published simulation (about 1,000 pods a second scheduled) is the anchor.
+ * Deployment each, 250m cpu and 512 MiB a pod, no node at the start) to all Running, for each
+ * provider's catalogue and launch delays (`--quick` divides the delays by 10):
+ *
+ * - EC2: its instance types; 10 to 40 s from RunInstances to a registered kubelet; the
+ *   RunInstances token bucket (1,000 instances at once, then 2 a second);
+ * - ECS on Fargate: its virtual node shapes; 30 to 60 s for the kubelet's task (AWS's usual
+ *   Fargate task start); the Fargate launch bucket (100 at once, then 20 a second), which every
+ *   pod's own task draws from too. The simulated kubelet starts pods at once, so the time a
+ *   task launch takes is not in "seconds to all Running"; the bucket's own bound is given beside.
+ *
+ * For each: the time to all Running, the nodes made against the lower bound (the fewest nodes of
+ * the largest type that hold the pods), the hourly price against the cheapest price per core
+ * that could hold them, and the launches against the bucket. Karpenter's published simulation
+ * (about 1,000 pods a second scheduled) is the anchor.
  *
  *   npx tsx bench/provision/run.ts [--quick]
  */
 import { Registry } from '../../shared/api/registry.js';
 import { findResource } from '../../shared/api/resources.js';
 import { typedList } from '../../shared/api/objects.js';
+import { fargateCatalogue } from '../../shared/cloud/aws-ecs.js';
 import { ec2Catalogue } from '../../shared/cloud/ec2-catalogue.js';
+import type { InstanceType } from '../../shared/cloud/types.js';
 import { SimCloudProvider } from '../../shared/cloud/sim.js';
 import { startControlPlane } from '../../shared/control-plane.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
@@ -22,12 +31,42 @@ import { machineInfo, markdownTable, resultsPage, round, writeResults } from '..
 
 const quick = process.argv.includes('--quick');
 const SIZES = quick ? [1000] : [1000, 10_000];
-const DELAY = quick ? { min: 1000, max: 4000 } : { min: 10_000, max: 40_000 };
 const POD = { cpu: 250, memory: 512 * 2 ** 20 };
 const ZONES = ['zone-a', 'zone-b', 'zone-c'];
 
-async function run(pods: number) {
-  const catalogue = ec2Catalogue(ZONES);
+interface Profile {
+  name: string;
+  catalogue: InstanceType[];
+  /** Seconds from a launch to a registered kubelet. */
+  delay: { min: number; max: number };
+  bucket: { capacity: number; refillPerSecond: number };
+  /** Each pod is a launch too (a Fargate task per pod). */
+  podsLaunch: boolean;
+}
+
+const scale = quick ? 100 : 1000;
+const PROFILES: Profile[] = [
+  {
+    name: 'EC2',
+    catalogue: ec2Catalogue(ZONES),
+    delay: { min: 10 * scale, max: 40 * scale },
+    bucket: { capacity: 1000, refillPerSecond: 2 },
+    podsLaunch: false,
+  },
+  {
+    name: 'ECS (Fargate)',
+    catalogue: fargateCatalogue(ZONES),
+    delay: { min: 30 * scale, max: 60 * scale },
+    bucket: { capacity: 100, refillPerSecond: 20 },
+    podsLaunch: true,
+  },
+];
+
+/** Seconds a bucket needs for `launches`: the burst at once, the rest at the refill rate. */
+const bucketSeconds = (launches: number, b: Profile['bucket']) => Math.max(0, (launches - b.capacity) / b.refillPerSecond);
+
+async function run(profile: Profile, pods: number) {
+  const { catalogue, delay: DELAY } = profile;
   const store = openSqliteStore({ path: ':memory:' });
   await new Registry(store).ensureSystemNamespaces();
   const launches: number[] = [];
@@ -39,7 +78,7 @@ async function run(pods: number) {
       return DELAY.min + Math.random() * (DELAY.max - DELAY.min);
     },
   });
-  const prices = Object.fromEntries(catalogue.map((t) => [t.name, t.pricePerHour]));
+  const prices = Object.fromEntries(catalogue.map((t) => [t.name, t.pricePerHour ?? 0]));
   const plane = await startControlPlane({ store, provisioner: { provider: cloud, prices, consolidateAfterMs: 600_000 } });
   const started = Date.now();
   try {
@@ -67,12 +106,14 @@ async function run(pods: number) {
     const price = types.reduce((a, t) => a + (prices[t] ?? 0), 0);
     const largest = [...catalogue].sort((a, b) => b.cpu - a.cpu)[0];
     const lowerBound = Math.max(Math.ceil((pods * POD.cpu) / largest.cpu), Math.ceil((pods * POD.memory) / largest.memory), Math.ceil(pods / largest.pods));
-    const cheapestPerCore = Math.min(...catalogue.map((t) => t.pricePerHour / (t.cpu / 1000)));
+    const cheapestPerCore = Math.min(...catalogue.map((t) => (t.pricePerHour ?? 0) / (t.cpu / 1000)));
     const priceBound = ((pods * POD.cpu) / 1000) * cheapestPerCore;
     // Launches per second at the peak, against the token bucket (1,000 at once, 2 a second after).
     const perSecond = new Map<number, number>();
     for (const t of launches) perSecond.set(Math.floor(t / 1000), (perSecond.get(Math.floor(t / 1000)) ?? 0) + 1);
+    const allLaunches = launches.length + (profile.podsLaunch ? pods : 0);
     return {
+      provider: profile.name,
       pods,
       secondsToRunning: round(seconds, 1),
       podsPerSecond: round(pods / seconds, 1),
@@ -81,9 +122,9 @@ async function run(pods: number) {
       types: [...new Set(types)].sort().join(' '),
       pricePerHour: round(price, 3),
       priceBound: round(priceBound, 3),
-      launches: launches.length,
+      launches: allLaunches,
       peakLaunchesPerSecond: Math.max(0, ...perSecond.values()),
-      withinBucket: launches.length <= 1000,
+      bucketSeconds: round(bucketSeconds(allLaunches, profile.bucket), 1),
     };
   } finally {
     await plane.stop();
@@ -94,13 +135,29 @@ async function run(pods: number) {
 
 async function main() {
   const rows = [];
-  for (const size of SIZES) {
-    console.log(`${size} pending pods ...`);
-    rows.push(await run(size));
+  for (const profile of PROFILES) {
+    for (const size of SIZES) {
+      console.log(`${profile.name}: ${size} pending pods ...`);
+      rows.push(await run(profile, size));
+    }
   }
   const table = markdownTable(
-    ['pods', 'seconds to all Running', 'pods/s', 'nodes', 'lower bound', 'types', '$/h', '$/h bound', 'launches', 'peak launches/s', 'within the bucket'],
+    [
+      'provider',
+      'pods',
+      'seconds to all Running',
+      'pods/s',
+      'nodes',
+      'lower bound',
+      'types',
+      '$/h',
+      '$/h bound',
+      'launches',
+      'peak node launches/s',
+      'bucket alone (s)',
+    ],
     rows.map((r) => [
+      r.provider,
       r.pods,
       r.secondsToRunning,
       r.podsPerSecond,
@@ -111,20 +168,21 @@ async function main() {
       r.priceBound,
       r.launches,
       r.peakLaunchesPerSecond,
-      r.withinBucket ? 'yes' : 'no',
+      r.bucketSeconds,
     ]),
   );
   console.log(table);
   const machine = machineInfo();
   writeResults(
     quick ? 'provision-quick' : 'provision',
-    { machine, delayMs: DELAY, pod: POD, rows },
+    { machine, profiles: PROFILES.map((p) => ({ name: p.name, delayMs: p.delay, bucket: p.bucket })), pod: POD, rows },
     resultsPage(
       'The provisioner: pending pods to Running on new nodes',
       machine,
       [
-        `Simulated nodes, each taking ${DELAY.min / 1000} to ${DELAY.max / 1000} s to start (drawn uniformly); pods of 250m cpu and 512 MiB; the EC2 catalogue's types and prices, in three zones.`,
+        `Simulated nodes; pods of 250m cpu and 512 MiB; each provider's catalogue and prices, in three zones. EC2 nodes take ${PROFILES[0].delay.min / 1000} to ${PROFILES[0].delay.max / 1000} s to start, Fargate nodes (a kubelet task) ${PROFILES[1].delay.min / 1000} to ${PROFILES[1].delay.max / 1000} s (drawn uniformly).`,
         'The lower bound is the fewest nodes of the largest type that hold the pods; the price bound is their cores at the cheapest price per core.',
+        "Launches count every RunInstances instance (EC2), or every task: each node's kubelet and each pod (Fargate). \"Bucket alone\" is the least time the provider's launch bucket lets those launches take (EC2: 1,000 at once then 2 a second; Fargate: 100 then 20 a second): past the burst, launches, not the provisioner, set the pace. The simulated kubelet starts a pod at once, so a Fargate pod's own task start (tens of seconds) is not in the seconds to all Running.",
       ],
       table,
     ),

@@ -35,6 +35,8 @@ export interface TaskShape {
   region: string;
   /** The image of the container that fills pod volumes (it needs sh, base64 and mkdir). */
   filesImage: string;
+  /** The role ECS pulls images and writes logs with (Fargate needs one for awslogs). */
+  executionRoleArn: string;
 }
 
 /** A pod's owner as its name shows it: `web-7d9f8-x2k4q` is of `web-7d9f8`. */
@@ -126,6 +128,7 @@ export function taskDefinitionOf(spec: ContainerSpec, shape: TaskShape): { input
     requiresCompatibilities: ['FARGATE'],
     cpu: String(size.cpu),
     memory: String(size.memory),
+    executionRoleArn: shape.executionRoleArn,
     containerDefinitions: mounts.length ? [files, main] : [main],
     ...(mounts.length ? { volumes: mounts.map((_, n) => ({ name: volumeOf(n) })) } : {}),
   };

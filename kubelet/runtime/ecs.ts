@@ -54,6 +54,8 @@ export interface EcsRuntimeOptions {
   region?: string;
   /** The image that fills pod volumes in a task (default busybox from ECR Public). */
   filesImage?: string;
+  /** The role ECS pulls images and writes logs with (Fargate needs one for awslogs). */
+  executionRoleArn: string;
   /** How long a start waits for RUNNING (default 10 minutes). */
   startTimeoutMs?: number;
 }
@@ -157,6 +159,7 @@ export class EcsRuntime implements Runtime {
       logGroup: this.logGroup,
       region: this.options.region ?? 'us-east-1',
       filesImage: this.options.filesImage ?? 'public.ecr.aws/docker/library/busybox:stable',
+      executionRoleArn: this.options.executionRoleArn,
     });
     const known = this.definitions.get(hash);
     if (known) return Promise.resolve(known.arn);

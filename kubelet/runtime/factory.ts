@@ -5,7 +5,8 @@
  * cloud provider (which cleans up after a kubelet that died) both ask here.
  *
  * The `ecs` runtime reads its place from the environment: `SKIFF_ECS_CLUSTER`,
- * `SKIFF_ECS_SUBNETS` and `SKIFF_ECS_SECURITY_GROUPS` (comma-separated), `SKIFF_ECS_LOG_GROUP`,
+ * `SKIFF_ECS_SUBNETS` and `SKIFF_ECS_SECURITY_GROUPS` (comma-separated), `SKIFF_ECS_EXECUTION_ROLE`
+ * (the role ECS pulls and logs with), `SKIFF_ECS_LOG_GROUP`,
  * `SKIFF_ECS_FILES_IMAGE` (what fills pod volumes in a task) and `AWS_REGION`; the SDK's own `AWS_ENDPOINT_URL_ECS` and `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`
  * point it at other endpoints (the emulators).
  */
@@ -46,7 +47,8 @@ export function createRuntime(name: string, options: RuntimeOptions): Runtime {
 function ecsRuntime(node: string, env: NodeJS.ProcessEnv): EcsRuntime {
   const list = (v: string | undefined) => (v ?? '').split(',').filter(Boolean);
   const subnets = list(env.SKIFF_ECS_SUBNETS);
-  if (!env.SKIFF_ECS_CLUSTER || subnets.length === 0) throw new Error('the ecs runtime needs SKIFF_ECS_CLUSTER and SKIFF_ECS_SUBNETS');
+  if (!env.SKIFF_ECS_CLUSTER || subnets.length === 0 || !env.SKIFF_ECS_EXECUTION_ROLE)
+    throw new Error('the ecs runtime needs SKIFF_ECS_CLUSTER, SKIFF_ECS_SUBNETS and SKIFF_ECS_EXECUTION_ROLE');
   const region = env.AWS_REGION ?? 'us-east-1';
   return new EcsRuntime({
     ecs: new ECSClient({ region }),
@@ -57,6 +59,7 @@ function ecsRuntime(node: string, env: NodeJS.ProcessEnv): EcsRuntime {
     securityGroups: list(env.SKIFF_ECS_SECURITY_GROUPS),
     logGroup: env.SKIFF_ECS_LOG_GROUP,
     filesImage: env.SKIFF_ECS_FILES_IMAGE,
+    executionRoleArn: env.SKIFF_ECS_EXECUTION_ROLE,
     region,
   });
 }

@@ -46,6 +46,10 @@ export interface AwsEcsOptions {
   kubeletScript(node: NodeRequest): Promise<string> | string;
   logGroup?: string;
   region?: string;
+  /** The role ECS pulls images and writes logs with (Fargate needs one for awslogs). */
+  executionRoleArn: string;
+  /** The kubelet task's role: it runs its pods' tasks (infra/workers.ts). */
+  kubeletRoleArn?: string;
   /** How long an offering without capacity is skipped (default 3 minutes). */
   unavailableForMs?: number;
   now?: () => number;
@@ -151,6 +155,8 @@ export class AwsEcsCloudProvider implements CloudProvider {
         requiresCompatibilities: ['FARGATE' as const],
         cpu: String(KUBELET_SIZE.cpu),
         memory: String(KUBELET_SIZE.memory),
+        executionRoleArn: this.options.executionRoleArn,
+        ...(this.options.kubeletRoleArn ? { taskRoleArn: this.options.kubeletRoleArn } : {}),
         containerDefinitions: [
           {
             name: KUBELET_CONTAINER,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE } from '../../emulators/docker-engine.js';
 import type { EcsEmulator } from '../../emulators/ecs.js';
 import type { LogsEmulator } from '../../emulators/logs.js';
-import { type EcsCloud, startEcsCloud } from '../support/ecs-cloud.js';
+import { type EcsCloud, EXECUTION_ROLE, startEcsCloud } from '../support/ecs-cloud.js';
 import { createBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
 import { AwsEcsCloudProvider, fargateCatalogue } from '../../shared/cloud/aws-ecs.js';
 import { kubeletUserData } from '../../shared/cloud/kubelet-script.js';
@@ -70,8 +70,10 @@ function openProvider() {
     catalogue: fargateCatalogue(ZONES),
     subnets: SUBNETS,
     kubeletImage: KUBELET_IMAGE,
+    executionRoleArn: EXECUTION_ROLE,
     kubeletEnvironment: {
       SKIFF_ECS_CLUSTER: 'contract',
+      SKIFF_ECS_EXECUTION_ROLE: EXECUTION_ROLE,
       SKIFF_ECS_FILES_IMAGE: BUSYBOX_IMAGE,
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'local',

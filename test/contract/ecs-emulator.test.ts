@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, type DockerEngine } from '../../emulators/docker-engine.js';
 import type { EcsEmulator } from '../../emulators/ecs.js';
 import type { LogsEmulator } from '../../emulators/logs.js';
-import { type EcsCloud, startEcsCloud } from '../support/ecs-cloud.js';
+import { type EcsCloud, EXECUTION_ROLE, startEcsCloud } from '../support/ecs-cloud.js';
 import { until } from '../support/until.js';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -54,6 +54,7 @@ async function definition(family: string, script: string, extra: Record<string, 
       requiresCompatibilities: ['FARGATE'],
       cpu: '256',
       memory: '512',
+      executionRoleArn: EXECUTION_ROLE,
       containerDefinitions: [
         {
           name: 'main',
@@ -85,7 +86,7 @@ async function described(arn: string): Promise<Task> {
 const addressOf = (t: Task) => t.attachments?.[0]?.details?.find((d) => d.name === 'privateIPv4Address')?.value;
 
 describe('limits', () => {
-  it('refuses a cpu and memory that is no Fargate size, and awsvpc without subnets', async () => {
+  it('refuses a cpu and memory that is no Fargate size, awslogs without an execution role, and awsvpc without subnets', async () => {
     await expect(
       client.send(
         new RegisterTaskDefinitionCommand({
@@ -98,6 +99,18 @@ describe('limits', () => {
         }),
       ),
     ).rejects.toMatchObject({ name: 'ClientException', message: expect.stringContaining('No Fargate configuration') });
+    await expect(
+      client.send(
+        new RegisterTaskDefinitionCommand({
+          family: 'no-role',
+          networkMode: 'awsvpc',
+          requiresCompatibilities: ['FARGATE'],
+          cpu: '256',
+          memory: '512',
+          containerDefinitions: [{ name: 'm', image: BUSYBOX_IMAGE, logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': '/g' } } }],
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'ClientException', message: expect.stringContaining('execution role ARN to support log driver awslogs') });
     const arn = await definition('limits', 'true');
     await expect(client.send(new RunTaskCommand({ cluster: 'skiff', taskDefinition: arn, launchType: 'FARGATE' }))).rejects.toMatchObject({
       name: 'InvalidParameterException',

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE } from '../../emulators/docker-engine.js';
 import type { EcsEmulator } from '../../emulators/ecs.js';
 import type { LogsEmulator } from '../../emulators/logs.js';
-import { type EcsCloud, startEcsCloud } from '../support/ecs-cloud.js';
+import { type EcsCloud, EXECUTION_ROLE, startEcsCloud } from '../support/ecs-cloud.js';
 import { EcsRuntime } from '../../kubelet/runtime/ecs.js';
 import type { ContainerSpec } from '../../kubelet/runtime/types.js';
 import { runtimeContract } from './runtime.contract.js';
@@ -38,6 +38,7 @@ const runtime = (node = 'node-a') =>
     node,
     subnets: ['subnet-a'],
     filesImage: BUSYBOX_IMAGE,
+    executionRoleArn: EXECUTION_ROLE,
   });
 
 runtimeContract('ecs', async () => ({ runtime: runtime(), image: BUSYBOX_IMAGE, reopen: () => runtime(), cleanup: async () => undefined }));

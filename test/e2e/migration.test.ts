@@ -26,7 +26,7 @@ import { type ControlPlane, startControlPlane } from '../../shared/control-plane
 import { MIGRATIONS_RESOURCE } from '../../shared/controllers/migration.js';
 import { isPodReady } from '../../shared/controllers/replicaset.js';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
-import { type EcsCloud, startEcsCloud } from '../support/ecs-cloud.js';
+import { type EcsCloud, EXECUTION_ROLE, startEcsCloud } from '../support/ecs-cloud.js';
 import { until } from '../support/until.js';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -87,8 +87,10 @@ function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
       catalogue: fargateCatalogue([ZONE]),
       subnets: { [ZONE]: 'subnet-a' },
       kubeletImage: KUBELET_IMAGE,
+      executionRoleArn: EXECUTION_ROLE,
       kubeletEnvironment: {
         SKIFF_ECS_CLUSTER: 'migration',
+        SKIFF_ECS_EXECUTION_ROLE: EXECUTION_ROLE,
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'local',
         AWS_SECRET_ACCESS_KEY: 'local',

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handlers, settings, tableActions } from '../../infra/settings.js';
+import { ecsActionsOnAnyResource, handlers, settings, tableActions } from '../../infra/settings.js';
 import { type MadeResource, mockStack, type Stack } from '../support/pulumi-mocks.js';
 
 let stack: Stack;
@@ -84,6 +84,17 @@ describe('the functions', () => {
         SKIFF_KUBELET_COMMAND: settings.kubeletCommand,
       });
       expect(env.SKIFF_EC2_SUBNETS.split(',').map((pair: string) => pair.split('=')[1])).toEqual(['VpcPrivateSubnet1-id', 'VpcPrivateSubnet2-id']);
+      // And on Fargate: the workers' cluster, the kubelet's image, its tasks' roles and logs; both providers, for migrations.
+      expect(env).toMatchObject({
+        SKIFF_PROVIDERS: 'aws-ec2,aws-ecs',
+        SKIFF_ECS_CLUSTER: stack.one('aws:ecs/cluster:Cluster', 'Workers').state.name,
+        SKIFF_ECS_SECURITY_GROUPS: 'WorkerSecurityGroup-id',
+        SKIFF_ECS_KUBELET_IMAGE: settings.kubeletImage,
+        SKIFF_ECS_EXECUTION_ROLE: arnOf('aws:iam/role:Role', 'TaskExecutionRole'),
+        SKIFF_ECS_KUBELET_ROLE: arnOf('aws:iam/role:Role', 'KubeletTaskRole'),
+        SKIFF_ECS_LOG_GROUP: '/skiff/skiff-test',
+      });
+      expect(env.SKIFF_ECS_SUBNETS).toBe(env.SKIFF_EC2_SUBNETS);
     }
   });
 });
@@ -115,9 +126,30 @@ describe('least privilege', () => {
     expect(t.has('sqs:ReceiveMessage')).toBe(false);
   });
 
-  it('grants no action on every resource, but DescribeInstances, which takes none', () => {
+  it('grants no action on every resource, but those that take none (and ListTasks, kept to the cluster by a condition)', () => {
+    const anyResource = new Set(['ec2:DescribeInstances', 'ecs:ListTasks', ...ecsActionsOnAnyResource]);
     for (const fn of stack.all('aws:lambda/function:Function'))
-      for (const [action, resources] of grants(fn)) if (action !== 'ec2:DescribeInstances') expect(resources, action).not.toContain('*');
+      for (const [action, resources] of grants(fn)) if (!anyResource.has(action)) expect(resources, action).not.toContain('*');
+  });
+
+  it('lets the controllers run and stop tasks in the workers’ cluster only, and pass just the tasks’ two roles', () => {
+    const fn = lambda('StoreSubscriberStream');
+    const statements = (role(fn).inputs.inlinePolicies as { policy: string }[]).flatMap((p) => JSON.parse(p.policy).Statement) as {
+      actions: string[];
+      resources: string[];
+      conditions?: { test: string; variable: string; values: string[] }[];
+    }[];
+    const cluster = arnOf('aws:ecs/cluster:Cluster', 'Workers');
+    for (const action of ['ecs:RunTask', 'ecs:ListTasks']) {
+      const s = statements.find((x) => x.actions.includes(action));
+      expect(s?.conditions, action).toEqual([{ test: 'ArnEquals', variable: 'ecs:cluster', values: [cluster] }]);
+    }
+    const stop = statements.find((x) => x.actions.includes('ecs:StopTask'));
+    expect(stop?.resources).toEqual([`arn:aws:ecs:*:*:task/${stack.one('aws:ecs/cluster:Cluster', 'Workers').state.name}/*`]);
+    expect(grants(fn).get('iam:PassRole')?.sort()).toEqual(
+      [arnOf('aws:iam/role:Role', 'WorkerRole'), arnOf('aws:iam/role:Role', 'TaskExecutionRole'), arnOf('aws:iam/role:Role', 'KubeletTaskRole')].sort(),
+    );
+    expect(grants(lambda('Api')).has('ecs:RunTask')).toBe(false);
   });
 
   it('lets the controllers launch and stop this cluster’s instances only, and pass them the worker role', () => {
@@ -136,7 +168,7 @@ describe('least privilege', () => {
       variable: 'ec2:CreateAction',
       values: ['RunInstances'],
     });
-    expect(grants(fn).get('iam:PassRole')).toEqual([stack.one('aws:iam/role:Role', 'WorkerRole').state.arn]);
+    expect(grants(fn).get('iam:PassRole')).toContain(stack.one('aws:iam/role:Role', 'WorkerRole').state.arn);
     // The API function launches nothing.
     expect(grants(lambda('Api')).has('ec2:RunInstances')).toBe(false);
   });

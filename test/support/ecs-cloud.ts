@@ -6,6 +6,9 @@ import { BUSYBOX_IMAGE, type DockerEngine, importBusyboxImage, startDockerEngine
 import { type EcsEmulator, type EcsEmulatorOptions, startEcsEmulator } from '../../emulators/ecs.js';
 import { type LogsEmulator, startLogsEmulator } from '../../emulators/logs.js';
 
+/** The execution role the tests' task definitions name (Fargate needs one for awslogs). */
+export const EXECUTION_ROLE = 'arn:aws:iam::123456789012:role/skiff-task-execution';
+
 export interface EcsCloud {
   engine: DockerEngine;
   logs: LogsEmulator;
