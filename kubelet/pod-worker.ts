@@ -570,7 +570,6 @@ export class PodWorker {
   }
 }
 
-/** Kubernetes' default: `Always` for `:latest` or no tag, else `IfNotPresent`. */
 /** The container's exec readiness probe, as a runtime's own health check would run it. */
 function healthCheckOf(c: Container): ContainerSpec['healthCheck'] {
   const probe = c.readinessProbe;
@@ -584,6 +583,7 @@ function healthCheckOf(c: Container): ContainerSpec['healthCheck'] {
   };
 }
 
+/** Kubernetes' default: `Always` for `:latest` or no tag, else `IfNotPresent`. */
 function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
   const name = image.split('@')[0];
   const slash = name.lastIndexOf('/');

@@ -149,7 +149,7 @@ async function deploy(app: string): Promise<void> {
               image: 'busybox',
               // On a process node the pod listens on its own loopback address; a task has an address of its own.
               // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
-              command: ['sh', '-c', 'mkdir -p www && echo ok > www/index.html && exec busybox httpd -f -h www -p "${POD_IP:-0.0.0.0}:8080"'],
+              command: ['sh', '-c', 'www=$(mktemp -d) && echo ok > "$www/index.html" && exec busybox httpd -f -h "$www" -p "${POD_IP:-0.0.0.0}:8080"'],
               env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
               ports: [{ containerPort: 8080 }],
               readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
