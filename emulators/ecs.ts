@@ -234,6 +234,15 @@ function taskJson(t: EcsTask, withTags: boolean) {
   };
 }
 
+/** One page of a List call (`maxResults` at most 100, `nextToken` from the last page). */
+function pageOf<K extends string>(all: string[], p: JsonParams, key: K): Record<K, string[]> & { nextToken?: string } {
+  const max = p.maxResults === undefined ? 100 : Number(p.maxResults);
+  if (!Number.isInteger(max) || max < 1 || max > 100) throw invalid('maxResults must be between 1 and 100.');
+  const from = typeof p.nextToken === 'string' ? Number(Buffer.from(p.nextToken, 'base64').toString()) || 0 : 0;
+  const next = from + max < all.length ? Buffer.from(String(from + max)).toString('base64') : undefined;
+  return { [key]: all.slice(from, from + max), ...(next ? { nextToken: next } : {}) } as Record<K, string[]> & { nextToken?: string };
+}
+
 /** A container definition as RegisterTaskDefinition checks it (Fargate's rules where it runs there). */
 function checkContainer(c: ContainerDefinition, all: ContainerDefinition[], volumes: TaskDefinition['volumes'], fargate: boolean): void {
   if (c.stopTimeout !== undefined && (c.stopTimeout < 2 || c.stopTimeout > 120)) throw client('stopTimeout must be between 2 and 120 seconds on Fargate.');
@@ -298,7 +307,11 @@ class EcsService {
       const prefix = typeof p.familyPrefix === 'string' ? p.familyPrefix : undefined;
       const status = p.status === 'INACTIVE' ? 'INACTIVE' : 'ACTIVE';
       const found = [...this.defs.values()].flat().filter((d) => d.status === status && (prefix === undefined || d.family === prefix));
-      return { taskDefinitionArns: found.map((d) => d.taskDefinitionArn) };
+      return pageOf(
+        found.map((d) => d.taskDefinitionArn),
+        p,
+        'taskDefinitionArns',
+      );
     },
     RunTask: (p) => this.runTask(p),
     DescribeTasks: (p) => this.describeTasks(p),
@@ -613,8 +626,6 @@ class EcsService {
   private listTasks(p: JsonParams) {
     const cluster = this.cluster(p);
     const desired = p.desiredStatus === 'STOPPED' ? 'STOPPED' : 'RUNNING';
-    const max = p.maxResults === undefined ? 100 : Number(p.maxResults);
-    if (!Number.isInteger(max) || max < 1 || max > 100) throw invalid('maxResults must be between 1 and 100.');
     const found = [...this.tasks.values()].filter(
       (t) =>
         t.cluster === cluster &&
@@ -622,10 +633,11 @@ class EcsService {
         (typeof p.family !== 'string' || t.def.family === p.family) &&
         (typeof p.startedBy !== 'string' || t.startedBy === p.startedBy),
     );
-    const from = typeof p.nextToken === 'string' ? Number(Buffer.from(p.nextToken, 'base64').toString()) : 0;
-    const page = found.slice(from, from + max);
-    const next = from + max < found.length ? Buffer.from(String(from + max)).toString('base64') : undefined;
-    return { taskArns: page.map((t) => t.arn), ...(next ? { nextToken: next } : {}) };
+    return pageOf(
+      found.map((t) => t.arn),
+      p,
+      'taskArns',
+    );
   }
 
   private task(p: JsonParams): EcsTask {

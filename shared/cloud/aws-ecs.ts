@@ -199,9 +199,20 @@ export class AwsEcsCloudProvider implements CloudProvider {
     // The last node gone: the kubelet's definitions go too, whoever registered them (the next node registers one again).
     if ((await this.list()).length > 0) return;
     this.kubeletDefinition = undefined;
-    const kubelet = await this.options.client.send(new ListTaskDefinitionsCommand({ familyPrefix: this.kubeletFamily, status: 'ACTIVE' }));
-    for (const arn of kubelet.taskDefinitionArns ?? [])
+    for (const arn of await this.definitionArns(this.kubeletFamily))
       await this.options.client.send(new DeregisterTaskDefinitionCommand({ taskDefinition: arn })).catch(() => undefined);
+  }
+
+  /** The ACTIVE task definitions (of one family, when named), every page. */
+  private async definitionArns(family?: string): Promise<string[]> {
+    const arns: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const out = await this.options.client.send(new ListTaskDefinitionsCommand({ ...(family ? { familyPrefix: family } : {}), status: 'ACTIVE', nextToken }));
+      arns.push(...(out.taskDefinitionArns ?? []));
+      nextToken = out.nextToken;
+    } while (nextToken);
+    return arns;
   }
 
   private get kubeletFamily(): string {
@@ -216,8 +227,7 @@ export class AwsEcsCloudProvider implements CloudProvider {
 
   /** Deregisters the pod task definitions the node's kubelet registered (tagged with the node). */
   private async deregisterDefinitionsOf(name: string): Promise<void> {
-    const listed = await this.options.client.send(new ListTaskDefinitionsCommand({ status: 'ACTIVE' }));
-    for (const arn of listed.taskDefinitionArns ?? []) {
+    for (const arn of await this.definitionArns()) {
       if (!arn.includes(':task-definition/skiff-') || arn.includes(':task-definition/skiff-kubelet-')) continue;
       const d = await this.options.client.send(new DescribeTaskDefinitionCommand({ taskDefinition: arn, include: ['TAGS'] })).catch(() => undefined);
       if (d?.tags?.some((t) => t.key === NODE_TAG && t.value === name))

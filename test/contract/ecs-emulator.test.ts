@@ -146,6 +146,15 @@ describe('limits', () => {
     });
     const listed = await client.send(new ListTasksCommand({ cluster: 'skiff', startedBy: 'bucket' }));
     expect(listed.taskArns).toHaveLength(10);
+    // Paged as ECS pages: maxResults at a time, on with nextToken.
+    const pages: number[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await client.send(new ListTasksCommand({ cluster: 'skiff', startedBy: 'bucket', maxResults: 4, nextToken }));
+      pages.push(page.taskArns?.length ?? 0);
+      nextToken = page.nextToken;
+    } while (nextToken);
+    expect(pages).toEqual([4, 4, 2]);
     for (const t of first.tasks!) await client.send(new StopTaskCommand({ cluster: 'skiff', task: t.taskArn, reason: 'done' }));
     await until(
       'the tasks to stop',
