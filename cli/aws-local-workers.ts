@@ -6,14 +6,14 @@
  * with a bootstrap token kept in the table.
  */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { BUSYBOX_IMAGE, importBusyboxImage, startDockerEngine } from '../emulators/docker-engine.js';
 import { type Ec2Emulator, startEc2Emulator } from '../emulators/ec2.js';
 import { type EcsEmulator, startEcsEmulator } from '../emulators/ecs.js';
 import { type LogsEmulator, startLogsEmulator } from '../emulators/logs.js';
-import { LocalCloudProvider } from '../kubelet/local-provider.js';
+import { KUBELET_COMMAND, LocalCloudProvider } from '../kubelet/local-provider.js';
 import { putKubeletCredential } from '../shared/auth/cluster-state.js';
 import { ec2ProviderFromEnv, ecsProviderFromEnv } from '../functions/provisioning.js';
 import { ec2Catalogue } from '../shared/cloud/ec2-catalogue.js';
@@ -74,9 +74,6 @@ export async function startEc2(dataDir: string, onStop: Workers['onStop'], log: 
   log(`ec2       ${ec2.endpoint} (the EC2 emulator; instances run their user data; console output in ${consoleDir})`);
   return ec2;
 }
-
-/** How the cloud workers' kubelet runs on this machine: this checkout's, with tsx. */
-const KUBELET_COMMAND = `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`;
 
 /**
  * What the controller functions need to provision EC2 workers (functions/provisioning.ts): the

@@ -20,6 +20,10 @@ import { issueKubeletCert } from '../functions/api/tls.js';
 import { createRuntime, type RuntimeName } from './runtime/factory.js';
 
 const KUBELET_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
+/** This checkout's kubelet as this machine runs it: Node, with tsx, on the kubelet's entry point. */
+const KUBELET_ARGS = ['--import', import.meta.resolve('tsx'), KUBELET_MAIN];
+/** The same as a command line, for a launch script (an emulated instance's or task's) to run. */
+export const KUBELET_COMMAND = [process.execPath, ...KUBELET_ARGS].join(' ');
 
 export interface LocalProviderOptions {
   /** The API server's URL, and the file holding its CA. */
@@ -124,9 +128,7 @@ export class LocalCloudProvider implements CloudProvider {
       ...request.labels,
     };
     const args = [
-      '--import',
-      import.meta.resolve('tsx'),
-      KUBELET_MAIN,
+      ...KUBELET_ARGS,
       '--name',
       request.name,
       '--server',

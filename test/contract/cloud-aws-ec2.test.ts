@@ -5,7 +5,6 @@
  * remembered per offering, the launch rate limit, the user-data limit, eventual consistency and
  * idempotent launches.
  */
-import { resolve } from 'node:path';
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEc2Emulator } from '../../emulators/ec2.js';
@@ -14,7 +13,7 @@ import { kubeletUserData } from '../../shared/cloud/kubelet-script.js';
 import { InsufficientCapacityError, type NodeRequest } from '../../shared/cloud/types.js';
 import { createBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
 import { ec2Catalogue } from '../../shared/cloud/ec2-catalogue.js';
-import { startTestCluster, type TestCluster } from '../support/api-server.js';
+import { joining, startTestCluster, type TestCluster } from '../support/api-server.js';
 import { cloudContract } from './cloud.contract.js';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -41,10 +40,7 @@ afterAll(async () => {
 /** The launch script of a node: a kubelet from this checkout, joining with the bootstrap token. */
 const userData = (node: NodeRequest) =>
   kubeletUserData({
-    kubelet: `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`,
-    server: cluster.server.url,
-    caCert: cluster.server.caCert,
-    bootstrapToken,
+    ...joining(cluster, bootstrapToken),
     node,
     podCidr: `127.${podRange++}.0.0/16`,
     runtime: 'process',

@@ -5,7 +5,6 @@
  * private Docker engine. Then what ECS adds: a pod of the node really runs as a task with its
  * own address and exit code, and deleting the node leaves no task and no task definition.
  */
-import { resolve } from 'node:path';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE } from '../../emulators/docker-engine.js';
@@ -16,7 +15,7 @@ import { createBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
 import { AwsEcsCloudProvider, fargateCatalogue } from '../../shared/cloud/aws-ecs.js';
 import { kubeletUserData } from '../../shared/cloud/kubelet-script.js';
 import { InsufficientCapacityError, type NodeRequest } from '../../shared/cloud/types.js';
-import { startTestCluster, type TestCluster } from '../support/api-server.js';
+import { joining, startTestCluster, type TestCluster } from '../support/api-server.js';
 import { until } from '../support/until.js';
 import { cloudContract } from './cloud.contract.js';
 
@@ -50,10 +49,7 @@ afterAll(async () => {
 /** The kubelet task's command: a kubelet from this checkout, with the ecs runtime, joining with the bootstrap token. */
 const kubeletScript = (node: NodeRequest) =>
   kubeletUserData({
-    kubelet: `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`,
-    server: cluster.server.url,
-    caCert: cluster.server.caCert,
-    bootstrapToken,
+    ...joining(cluster, bootstrapToken),
     node,
     identity: 'ecs',
     runtime: 'ecs',

@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -25,13 +25,12 @@ import type { CloudProvider, NodeRequest } from '../../shared/cloud/types.js';
 import { type ControlPlane, startControlPlane } from '../../shared/control-plane.js';
 import { MIGRATIONS_RESOURCE } from '../../shared/controllers/migration.js';
 import { isPodReady } from '../../shared/controllers/replicaset.js';
-import { startTestCluster, type TestCluster } from '../support/api-server.js';
+import { joining, startTestCluster, type TestCluster } from '../support/api-server.js';
 import { type EcsCloud, EXECUTION_ROLE, startEcsCloud } from '../support/ecs-cloud.js';
 import { until } from '../support/until.js';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const ZONE = 'us-east-1a';
-const KUBELET = `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`;
 const KUBELET_IMAGE = 'skiff/kubelet:migration';
 let cluster: TestCluster;
 let ec2: Ec2Emulator;
@@ -60,14 +59,7 @@ afterAll(async () => {
 /** Each EC2 node's pods get a loopback range of their own, across the whole file (a range used again could meet a pod left running). */
 let range = 170;
 
-const joining = (node: NodeRequest) => ({
-  kubelet: KUBELET,
-  server: cluster.server.url,
-  caCert: cluster.server.caCert,
-  bootstrapToken,
-  node,
-  podPollSeconds: 1,
-});
+const joins = (node: NodeRequest) => ({ ...joining(cluster, bootstrapToken), node, podPollSeconds: 1 });
 
 /** The two providers, as a control plane that starts afresh makes them (nothing remembered). */
 function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
@@ -79,7 +71,7 @@ function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
       client: ec2Client,
       cluster: 'migration',
       catalogue: ec2Catalogue([ZONE]),
-      userData: (node) => kubeletUserData({ ...joining(node), podCidr: `127.${range++}.0.0/16`, runtime: 'process' }),
+      userData: (node) => kubeletUserData({ ...joins(node), podCidr: `127.${range++}.0.0/16`, runtime: 'process' }),
     }),
     ecs: new AwsEcsCloudProvider({
       client: ecsClient,
@@ -99,7 +91,7 @@ function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
       },
       kubeletScript: (node) =>
         kubeletUserData({
-          ...joining(node),
+          ...joins(node),
           identity: 'ecs',
           runtime: 'ecs',
           capacity: { cpu: 4000, memory: 8 * 2 ** 30, pods: 20 },

@@ -4,7 +4,6 @@
  * node to run on still runs, on the next offering. The instances run real kubelets (process
  * runtime) that join the API with a bootstrap token; the control plane schedules and provisions.
  */
-import { resolve } from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Ec2Emulator, startEc2Emulator } from '../../emulators/ec2.js';
@@ -14,7 +13,7 @@ import { AwsEc2CloudProvider } from '../../shared/cloud/aws-ec2.js';
 import { ec2Catalogue } from '../../shared/cloud/ec2-catalogue.js';
 import { kubeletUserData } from '../../shared/cloud/kubelet-script.js';
 import { type ControlPlane, startControlPlane } from '../../shared/control-plane.js';
-import { startTestCluster, type TestCluster } from '../support/api-server.js';
+import { joining, startTestCluster, type TestCluster } from '../support/api-server.js';
 import { until } from '../support/until.js';
 
 const ZONES = ['us-east-1a', 'us-east-1b'];
@@ -38,10 +37,7 @@ beforeAll(async () => {
     catalogue,
     userData: (node) =>
       kubeletUserData({
-        kubelet: `${process.execPath} --import tsx ${resolve('kubelet/main.ts')}`,
-        server: cluster.server.url,
-        caCert: cluster.server.caCert,
-        bootstrapToken,
+        ...joining(cluster, bootstrapToken),
         node,
         podCidr: `127.${range++}.0.0/16`,
         runtime: 'process',

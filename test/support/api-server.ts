@@ -16,6 +16,7 @@ import { openSqliteStore } from '../../shared/store/sqlite.js';
 import type { Store } from '../../shared/store/types.js';
 import { startAwsLocalCluster } from './aws-local-cluster.js';
 import { TEST_SHAPE } from './shape.js';
+import { KUBELET_COMMAND } from '../../kubelet/local-provider.js';
 
 export interface TestCluster {
   server: ApiServer;
@@ -48,6 +49,14 @@ export interface KubectlResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * What a launch script (`kubeletUserData`) needs to join `cluster` with a bootstrap token: this
+ * checkout's kubelet, the API and its CA.
+ */
+export function joining(cluster: TestCluster, bootstrapToken: string): { kubelet: string; server: string; caCert: string; bootstrapToken: string } {
+  return { kubelet: KUBELET_COMMAND, server: cluster.server.url, caCert: cluster.server.caCert, bootstrapToken };
 }
 
 export async function startTestCluster(options: Partial<ApiServerOptions> = {}): Promise<TestCluster> {
