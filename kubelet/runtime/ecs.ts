@@ -246,8 +246,8 @@ export class EcsRuntime implements Runtime {
     };
   }
 
-  async inspect(id: string): Promise<ContainerStatus> {
-    const found = (await this.describe([id])).get(id);
+  async inspect(id: string, fresh = false): Promise<ContainerStatus> {
+    const found = (await this.describe([id], fresh)).get(id);
     if (!found) throw new Error(`no task ${id} in cluster ${this.options.cluster}`);
     return this.statusOf(found, this.tracked.get(id)?.spec ?? specFromTags(found));
   }
@@ -259,16 +259,10 @@ export class EcsRuntime implements Runtime {
     // ECS sends SIGKILL after the definition's stop timeout (at most 120 s); wait that long and more.
     const deadline = Date.now() + Math.max(gracePeriodMs, 120_000) + 30_000;
     for (;;) {
-      const now = await this.inspectFresh(id);
+      const now = await this.inspect(id, true);
       if (now.state === 'exited' || Date.now() > deadline) return now;
       await sleep(250);
     }
-  }
-
-  private async inspectFresh(id: string): Promise<ContainerStatus> {
-    const found = (await this.describe([id], true)).get(id);
-    if (!found) throw new Error(`no task ${id} in cluster ${this.options.cluster}`);
-    return this.statusOf(found, this.tracked.get(id)?.spec ?? specFromTags(found));
   }
 
   async remove(id: string): Promise<void> {

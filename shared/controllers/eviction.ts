@@ -11,15 +11,13 @@ import { findResource } from '../api/resources.js';
 import type { typedList } from '../api/objects.js';
 import { ignore, isConflict, isNotFound } from '../errors.js';
 import type { Store } from '../store/types.js';
-import { controllerOf, isPodReady } from './replicaset.js';
+import { controllerOf, isActive, isPodReady } from './replicaset.js';
 
 export type PodObject = ReturnType<typeof typedList<'pods'>>[number];
 type ReplicaSetObject = ReturnType<typeof typedList<'replicasets.apps'>>[number];
 
 const PODS = findResource('', 'v1', 'pods')!;
 
-/** Not going away and not done. */
-export const live = (p: PodObject) => !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase ?? '');
 export const ownerOf = (p: PodObject) => controllerOf(p)?.uid;
 
 export class SafeEviction {
@@ -39,7 +37,7 @@ export class SafeEviction {
   async evict(candidates: PodObject[], pods: PodObject[], replicaSets: ReplicaSetObject[]): Promise<number> {
     let moved = 0;
     const owners = new Map<string, PodObject[]>();
-    for (const p of candidates.filter(live)) {
+    for (const p of candidates.filter(isActive)) {
       const owner = ownerOf(p);
       if (owner) owners.set(owner, [...(owners.get(owner) ?? []), p]);
     }
@@ -47,7 +45,7 @@ export class SafeEviction {
       const siblings = pods.filter((p) => ownerOf(p) === owner);
       const going = siblings.some((p) => p.metadata.deletionTimestamp);
       const wanted = replicaSets.find((r) => r.metadata.uid === owner)?.spec?.replicas ?? siblings.length;
-      const readyNow = siblings.filter((p) => live(p) && isPodReady(p)).length;
+      const readyNow = siblings.filter((p) => isActive(p) && isPodReady(p)).length;
       if (going || readyNow < wanted) continue;
       const pod = mine[0];
       // Through the registry, as the API deletes: the pod is marked, and its kubelet stops it within its grace period.

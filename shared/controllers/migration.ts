@@ -19,12 +19,13 @@
  * PodDisruptionBudgets are not served yet; the rule in 2 is what a budget of
  * `maxUnavailable: 1` would allow.
  */
-import { typedList } from '../api/objects.js';
+import { isTerminal, typedList } from '../api/objects.js';
 import type { CloudProvider } from '../cloud/types.js';
 import { ignoreNotFound } from '../errors.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, KubeObject, Store } from '../store/types.js';
-import { live, ownerOf, SafeEviction } from './eviction.js';
+import { ownerOf, SafeEviction } from './eviction.js';
+import { isActive } from './replicaset.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 export const MIGRATIONS_RESOURCE = 'migrations.skiff.dev';
@@ -109,9 +110,9 @@ export class MigrationController implements Controller {
       pods,
       replicaSets,
     );
-    const bare = pods.filter((p) => onOld.has(p.spec.nodeName) && live(p) && !ownerOf(p));
+    const bare = pods.filter((p) => onOld.has(p.spec.nodeName) && isActive(p) && !ownerOf(p));
     for (const n of old) {
-      const busy = pods.some((p) => p.spec.nodeName === n.metadata.name && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''));
+      const busy = pods.some((p) => p.spec.nodeName === n.metadata.name && !isTerminal(p));
       if (!busy) await this.remove(n);
     }
     await this.setStatus(m, {

@@ -15,7 +15,7 @@
  * reconcile sees the whole picture.
  */
 import { randomBytes } from 'node:crypto';
-import { conditionOf, typedList } from '../api/objects.js';
+import { conditionOf, isTerminal, typedList } from '../api/objects.js';
 import { parseBytes, parseCpu } from '../api/quantity.js';
 import type { CloudProvider } from '../cloud/types.js';
 import { InsufficientCapacityError } from '../cloud/types.js';
@@ -27,6 +27,7 @@ import type { KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { ownerOf, SafeEviction } from './eviction.js';
+import { isActive } from './replicaset.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 export const NODECLAIMS_RESOURCE = 'nodeclaims';
@@ -79,7 +80,7 @@ function roomOf(n: NodeObject): NodeRoom {
 /** The pods on nodes, by their requests, for consolidation. */
 function loadsOf(pods: PodObject[]): PodLoad[] {
   return pods
-    .filter((p) => p.spec.nodeName && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''))
+    .filter((p) => p.spec.nodeName && !isTerminal(p))
     .map((p) => {
       const info = compilePod(p);
       return { node: p.spec.nodeName as string, cpu: info.cpu, memory: info.memory, owned: !!ownerOf(p) };
@@ -192,7 +193,7 @@ export class ProvisionerController implements Controller {
     if (!pending.some((p) => p.spread.some((c) => c.topologyKey === 'topology.kubernetes.io/zone'))) return [];
     const zoneOf = new Map(nodes.map((n) => [n.metadata.name, n.metadata.labels?.['topology.kubernetes.io/zone'] ?? '']));
     return pods
-      .filter((p) => p.spec.nodeName && !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''))
+      .filter((p) => p.spec.nodeName && isActive(p))
       .map((p) => ({ labels: p.metadata.labels ?? {}, zone: zoneOf.get(p.spec.nodeName) ?? '' }))
       .filter((p) => p.zone);
   }
@@ -257,7 +258,7 @@ export class ProvisionerController implements Controller {
   /** Removes its nodes that have carried no pod for the consolidation delay; returns when to look again. */
   private async consolidate(pods: PodObject[], nodes: NodeObject[], live: NodeClaim[]): Promise<number | undefined> {
     const delay = this.options.consolidateAfterMs ?? 30_000;
-    const busy = new Set(pods.filter((p) => p.spec.nodeName && !['Succeeded', 'Failed'].includes(p.status?.phase ?? '')).map((p) => p.spec.nodeName));
+    const busy = new Set(pods.filter((p) => p.spec.nodeName && !isTerminal(p)).map((p) => p.spec.nodeName));
     const inFlight = new Set(live.map((c) => c.metadata.name));
     let next: number | undefined;
     for (const node of nodes.filter((n) => n.metadata.labels?.[PROVISIONED_LABEL] === 'true')) {
