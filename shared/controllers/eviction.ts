@@ -5,11 +5,15 @@
  * The evicted pod's ReplicaSet makes a new one, which the scheduler (or the provisioner) places
  * elsewhere. Pods no controller owns are never evicted: nothing would make them again.
  * PodDisruptionBudgets are not served yet; this is what `maxUnavailable: 1` would allow.
+ *
+ * With it, the node writes a drain makes: annotate and cordon, and at the end remove.
  */
 import { Registry } from '../api/registry.js';
 import { findResource } from '../api/resources.js';
 import type { typedList } from '../api/objects.js';
-import { ignore, isConflict, isNotFound } from '../errors.js';
+import type { CloudProvider } from '../cloud/types.js';
+import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
+import { guaranteedUpdate } from '../store/retry.js';
 import type { Store } from '../store/types.js';
 import { controllerOf, isActive, isPodReady } from './replicaset.js';
 
@@ -57,4 +61,22 @@ export class SafeEviction {
     }
     return moved;
   }
+}
+
+/** Sets a node's annotations (undefined removes one), and cordons it when asked. A node gone is no error. */
+export async function updateNode(store: Store, name: string, annotations: Record<string, string | undefined>, cordon = false): Promise<void> {
+  await guaranteedUpdate(store, 'nodes', '', name, (n) => {
+    const merged: Record<string, string> = { ...n.metadata.annotations };
+    for (const [key, value] of Object.entries(annotations)) {
+      if (value === undefined) delete merged[key];
+      else merged[key] = value;
+    }
+    return { ...n, metadata: { ...n.metadata, annotations: merged }, ...(cordon ? { spec: { ...(n.spec as object), unschedulable: true } } : {}) };
+  }).catch(ignoreNotFound);
+}
+
+/** Stops a node at its provider, then deletes its Node. */
+export async function removeNode(store: Store, provider: CloudProvider, name: string): Promise<void> {
+  await provider.delete(name);
+  await store.delete('nodes', '', name).catch(ignoreNotFound);
 }

@@ -24,7 +24,7 @@ import type { CloudProvider } from '../cloud/types.js';
 import { ignoreNotFound } from '../errors.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, KubeObject, Store } from '../store/types.js';
-import { ownerOf, SafeEviction } from './eviction.js';
+import { ownerOf, removeNode, SafeEviction, updateNode } from './eviction.js';
 import { isActive } from './replicaset.js';
 import type { Controller, ReconcileResult } from './types.js';
 
@@ -103,7 +103,9 @@ export class MigrationController implements Controller {
       this.options.log?.(`migration ${m.metadata.name}: every node is of ${to}`);
       return this.setStatus(m, { phase: 'Complete', nodesLeft: 0, nodes: [], completedAt: new Date(this.now()).toISOString(), message: '' });
     }
-    for (const n of old) if (!n.spec?.unschedulable || n.metadata.annotations?.[MIGRATING_TO] !== to) await this.cordon(n.metadata.name as string, to);
+    for (const n of old)
+      if (!n.spec?.unschedulable || n.metadata.annotations?.[MIGRATING_TO] !== to)
+        await updateNode(this.store, n.metadata.name as string, { [MIGRATING_TO]: to }, true);
     const onOld = new Set(old.map((n) => n.metadata.name));
     const moved = await this.eviction.evict(
       pods.filter((p) => onOld.has(p.spec.nodeName)),
@@ -128,22 +130,13 @@ export class MigrationController implements Controller {
     });
   }
 
-  private async cordon(name: string, to: string): Promise<void> {
-    await guaranteedUpdate(this.store, 'nodes', '', name, (n) => ({
-      ...n,
-      metadata: { ...n.metadata, annotations: { ...n.metadata.annotations, [MIGRATING_TO]: to } },
-      spec: { ...(n.spec as object), unschedulable: true },
-    })).catch(ignoreNotFound);
-  }
-
   /** Stops an emptied node at its provider, then deletes its Node. */
   private async remove(node: NodeObject): Promise<void> {
     const name = node.metadata.name as string;
     const provider = this.options.providers.find((p) => p.name === schemeOf(node));
     if (!provider) return; // Nothing here can stop it: deleting the Node alone would only see it register again.
     this.options.log?.(`migration: node ${name} is empty; removing it from ${provider.name}`);
-    await provider.delete(name);
-    await this.store.delete('nodes', '', name).catch(ignoreNotFound);
+    await removeNode(this.store, provider, name);
   }
 
   private async setStatus(m: MigrationObject, status: NonNullable<MigrationObject['status']>): Promise<void> {

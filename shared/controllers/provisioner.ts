@@ -19,14 +19,14 @@ import { conditionOf, isTerminal, typedList } from '../api/objects.js';
 import { parseBytes, parseCpu } from '../api/quantity.js';
 import type { CloudProvider } from '../cloud/types.js';
 import { InsufficientCapacityError } from '../cloud/types.js';
-import { ignoreNotFound, isNotFound } from '../errors.js';
+import { ignoreNotFound } from '../errors.js';
 import { consolidationCandidate, type NodeRoom, type PodLoad } from '../provisioner/consolidation.js';
 import { type Offering, type PlacedPod, plan } from '../provisioner/plan.js';
 import { compilePod, type PodInfo } from '../scheduler/compile.js';
 import type { KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
-import { ownerOf, SafeEviction } from './eviction.js';
+import { ownerOf, removeNode, SafeEviction, updateNode } from './eviction.js';
 import { isActive } from './replicaset.js';
 import type { Controller, ReconcileResult } from './types.js';
 
@@ -285,13 +285,8 @@ export class ProvisionerController implements Controller {
   }
 
   /** Sets (or, with undefined, removes) one annotation of a node. */
-  private async annotate(name: string, key: string, value: string | undefined, cordon = false): Promise<void> {
-    await guaranteedUpdate(this.store, 'nodes', '', name, (n) => {
-      const annotations = { ...n.metadata.annotations };
-      if (value === undefined) delete annotations[key];
-      else annotations[key] = value;
-      return { ...n, metadata: { ...n.metadata, annotations }, ...(cordon ? { spec: { ...(n.spec as object), unschedulable: true } } : {}) };
-    }).catch(ignoreNotFound);
+  private annotate(name: string, key: string, value: string | undefined, cordon = false): Promise<void> {
+    return updateNode(this.store, name, { [key]: value }, cordon);
   }
 
   /**
@@ -334,10 +329,7 @@ export class ProvisionerController implements Controller {
   /** Cordons the node, stops it at the provider, and deletes its Node. */
   private async remove(name: string, why = 'has been empty for the consolidation delay'): Promise<void> {
     this.options.log?.(`provisioner: node ${name} ${why}; removing it`);
-    await guaranteedUpdate(this.store, 'nodes', '', name, (n) => ({ ...n, spec: { ...(n.spec as object), unschedulable: true } })).catch(ignoreNotFound);
-    await this.options.provider.delete(name);
-    await this.store.delete('nodes', '', name).catch((err) => {
-      if (!isNotFound(err)) throw err;
-    });
+    await updateNode(this.store, name, {}, true);
+    await removeNode(this.store, this.options.provider, name);
   }
 }
