@@ -7,7 +7,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { CreateLaunchTemplateCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { BUSYBOX_IMAGE, importBusyboxImage, startDockerEngine } from '../emulators/docker-engine.js';
 import { type Ec2Emulator, startEc2Emulator } from '../emulators/ec2.js';
@@ -64,15 +64,47 @@ export async function startLocalWorkers(w: Workers, names: string[], nodeTokens:
 
 const EC2_ZONES = ['us-east-1a', 'us-east-1b'];
 
-/** The EC2 emulator, its instances' console output kept in `<data-dir>/ec2`. */
-export async function startEc2(dataDir: string, onStop: Workers['onStop'], log: Workers['log']): Promise<Ec2Emulator> {
+/** The emulated EC2 cloud: the emulator, and the workers' launch template in it. */
+export interface Ec2Cloud {
+  ec2: Ec2Emulator;
+  launchTemplateId: string;
+}
+
+/**
+ * The workers' launch template, as infra/workers.ts makes it in the cloud: IMDSv2 only, with the
+ * instance's tags readable from its metadata (where a node learns its name).
+ */
+export async function createWorkerLaunchTemplate(client: EC2Client, name = 'skiff-workers'): Promise<string> {
+  const made = await client.send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: name,
+      LaunchTemplateData: {
+        InstanceType: 't3.medium',
+        MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2, InstanceMetadataTags: 'enabled' },
+        TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'skiff:role', Value: 'worker' }] }],
+      },
+    }),
+  );
+  return made.LaunchTemplate?.LaunchTemplateId as string;
+}
+
+const ec2Client = (ec2: Ec2Emulator) =>
+  new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+
+/** The EC2 emulator with the workers' launch template, its instances' console output kept in `<data-dir>/ec2`. */
+export async function startEc2(dataDir: string, onStop: Workers['onStop'], log: Workers['log']): Promise<Ec2Cloud> {
   const consoleDir = join(dataDir, 'ec2');
   mkdirSync(consoleDir, { recursive: true });
   const offerings = ec2Catalogue(EC2_ZONES).map((t) => ({ instanceType: t.name, zones: t.zones }));
   const ec2 = await startEc2Emulator({ offerings, consoleDir });
   onStop(() => ec2.close());
   log(`ec2       ${ec2.endpoint} (the EC2 emulator; instances run their user data; console output in ${consoleDir})`);
-  return ec2;
+  const client = ec2Client(ec2);
+  try {
+    return { ec2, launchTemplateId: await createWorkerLaunchTemplate(client) };
+  } finally {
+    client.destroy();
+  }
 }
 
 /**
@@ -81,7 +113,7 @@ export async function startEc2(dataDir: string, onStop: Workers['onStop'], log: 
  * nothing; the cloud's is every 10 s).
  */
 export function provisioningEnv(
-  ec2: Ec2Emulator,
+  { ec2, launchTemplateId }: Ec2Cloud,
   apiUrl: string,
   runtime: 'process' | 'docker',
   consolidateSeconds = 30,
@@ -92,6 +124,7 @@ export function provisioningEnv(
     SKIFF_API_URL: apiUrl,
     SKIFF_CLUSTER: 'aws-local',
     SKIFF_EC2_ENDPOINT: ec2.endpoint,
+    SKIFF_LAUNCH_TEMPLATE_ID: launchTemplateId,
     SKIFF_EC2_ZONES: EC2_ZONES.join(','),
     SKIFF_KUBELET_COMMAND: KUBELET_COMMAND,
     SKIFF_KUBELET_RUNTIME: runtime,
@@ -102,10 +135,10 @@ export function provisioningEnv(
 }
 
 /** `names` instances of the EC2 emulator, launched as the provisioner launches them (the same provider and launch script). */
-export async function startEc2Workers(w: Workers, ec2: Ec2Emulator, names: string[]): Promise<CloudProvider> {
-  const client = new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+export async function startEc2Workers(w: Workers, cloud: Ec2Cloud, names: string[]): Promise<CloudProvider> {
+  const client = ec2Client(cloud.ec2);
   w.onStop(async () => client.destroy());
-  const provider = ec2ProviderFromEnv(w.state, client, provisioningEnv(ec2, w.url, w.runtime, undefined, w.dockerSocket));
+  const provider = ec2ProviderFromEnv(w.state, client, provisioningEnv(cloud, w.url, w.runtime, undefined, w.dockerSocket));
   await Promise.all(names.map((name, i) => provider.create({ name, instanceType: 't3.medium', zone: EC2_ZONES[i % EC2_ZONES.length] })));
   return provider;
 }
@@ -198,11 +231,11 @@ export interface CloudSettings {
 /** The emulated cloud of `provider` (none for local kubelets), started. */
 export async function startCloud(provider: WorkerProvider, s: CloudSettings, onStop: Workers['onStop'], log: Workers['log']): Promise<Cloud> {
   if (provider === 'aws-ec2') {
-    const ec2 = await startEc2(s.dataDir, onStop, log);
+    const cloud = await startEc2(s.dataDir, onStop, log);
     return {
-      provisioning: s.provision ? provisioningEnv(ec2, s.apiUrl, s.runtime, s.consolidateSeconds, s.socket) : {},
+      provisioning: s.provision ? provisioningEnv(cloud, s.apiUrl, s.runtime, s.consolidateSeconds, s.socket) : {},
       label: 'EC2',
-      startWorkers: (w, names) => startEc2Workers(w, ec2, names),
+      startWorkers: (w, names) => startEc2Workers(w, cloud, names),
     };
   }
   if (provider === 'aws-ecs') {

@@ -1,50 +1,52 @@
 /**
  * An EC2 endpoint on loopback (an emulator: emulators/README.md). No local EC2 engine exists, so
- * this speaks EC2's query protocol (form-encoded `Action=...&Version=2016-11-15`, XML answers)
- * to the real AWS SDK over real HTTP, for what the `aws-ec2` cloud provider calls:
- * RunInstances, DescribeInstances, TerminateInstances and CreateTags. It keeps the limits and
- * habits AWS documents (../shared/AWS.md):
+ * this speaks EC2's query protocol (form-encoded `Action=...&Version=2016-11-15`, XML answers:
+ * emulators/ec2-xml.ts) to the real AWS SDK over real HTTP, for what the `aws-ec2` cloud provider
+ * calls: RunInstances, CreateFleet (`instant`), DescribeInstances, TerminateInstances, CreateTags
+ * and the launch template actions (emulators/ec2-templates.ts). It keeps the limits and habits
+ * AWS documents (../shared/AWS.md):
  *
  * - user data at most 16 KB before base64;
- * - RunInstances draws from a token bucket of 1,000 instances refilled at 2 a second, and
- *   answers `RequestLimitExceeded` when it is empty;
+ * - RunInstances and CreateFleet draw from a token bucket of 1,000 instances refilled at 2 a
+ *   second, and answer `RequestLimitExceeded` when it is empty;
  * - `InsufficientInstanceCapacity` for a type and zone when told to (`insufficientCapacity`),
- *   and `Unsupported` for a type not offered in a zone;
- * - a `ClientToken` makes RunInstances idempotent (`IdempotentParameterMismatch` if the
- *   parameters differ);
+ *   and `Unsupported` for a type not offered in a zone; a fleet tries its next override instead
+ *   and lists the refusals among its errors;
+ * - a `ClientToken` makes a launch idempotent (`IdempotentParameterMismatch` if the parameters
+ *   differ);
  * - DescribeInstances is eventually consistent: a new instance is not listed for a moment, and
  *   asking for it by id meanwhile is `InvalidInstanceID.NotFound`; terminated instances stay
  *   listed as terminated.
  *
- * An instance is a process: once running, its user data is run by `sh` with the instance's
- * identity in the environment (`EC2_INSTANCE_ID`, `EC2_AVAILABILITY_ZONE`, `EC2_INSTANCE_TYPE`,
- * `EC2_PRIVATE_IP`, as a script would read them from the instance metadata service), so the
- * kubelet a launch script starts really registers. Its private address is a loopback one of its
- * own (127.100.x.y), where that kubelet can serve. Terminating it stops that process group.
+ * An instance is a process: once running, its user data is run by `sh`, and it learns who it is
+ * from its instance metadata service (emulators/imds.ts: IMDSv2 tokens, its tags when its
+ * metadata options allow), so the kubelet a launch script starts really registers. Its private
+ * address is a loopback one of its own (127.100.x.y), where that kubelet can serve. Terminating
+ * it stops that process group.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { LaunchTemplates, userDataOf } from './ec2-templates.js';
+import { Ec2Error, errorXml, escapeXml, indexed, items, response, tag, tagsFor, text } from './ec2-xml.js';
 import { type HostProcess, startHostProcess } from './host-process.js';
+import { InstanceMetadata, type MetadataInstance } from './imds.js';
 import { TokenBucket } from './token-bucket.js';
 
-const MAX_USER_DATA_BYTES = 16 * 1024;
 const STATE_CODES = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48 } as const;
 type State = keyof typeof STATE_CODES;
 
-export interface Ec2Instance {
-  id: string;
+export interface Ec2Instance extends MetadataInstance {
   reservationId: string;
-  instanceType: string;
-  zone: string;
   state: State;
   tags: Map<string, string>;
   userData: string;
   clientToken?: string;
   launchTemplateId?: string;
-  privateIp: string;
+  /** The fleet that launched it, if a fleet did. */
+  fleetId?: string;
   launchedAt: number;
   /** Before this, DescribeInstances does not show it (eventual consistency). */
   visibleAt: number;
@@ -73,6 +75,8 @@ export interface Ec2EmulatorOptions {
 export interface Ec2Emulator {
   endpoint: string;
   readonly instances: ReadonlyMap<string, Ec2Instance>;
+  /** How many launch templates exist. */
+  readonly launchTemplates: () => number;
   /** Every request answered: its action and parameters. */
   readonly requests: { action: string; params: Record<string, string> }[];
   /** From now on (or no longer), launches of this type in this zone fail for capacity. */
@@ -80,34 +84,18 @@ export interface Ec2Emulator {
   close(): Promise<void>;
 }
 
-class Ec2Error extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
-
-const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const tag = (name: string, inner: string) => `<${name}>${inner}</${name}>`;
-const text = (name: string, value: string | number) => tag(name, escapeXml(String(value)));
-const items = (name: string, list: string[]) => (list.length ? tag(name, list.map((i) => tag('item', i)).join('')) : `<${name}/>`);
-const response = (action: string, inner: string) =>
-  `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">${text('requestId', randomUUID())}${inner}</${action}Response>`;
-
-/** `Prefix.1.Name`-style parameters as a list of their sub-maps (`Prefix.<n>.<rest>`). */
-function indexed(params: Record<string, string>, prefix: string): Record<string, string>[] {
-  const byIndex = new Map<number, Record<string, string>>();
-  for (const [key, value] of Object.entries(params)) {
-    const m = new RegExp(`^${prefix.replace('.', '\\.')}\\.(\\d+)(?:\\.(.*))?$`).exec(key);
-    if (!m) continue;
-    const entry = byIndex.get(Number(m[1])) ?? {};
-    entry[m[2] ?? ''] = value;
-    byIndex.set(Number(m[1]), entry);
-  }
-  return [...byIndex.entries()].sort(([a], [b]) => a - b).map(([, v]) => v);
+/** What a launch makes: `count` instances of one type in one zone, alike. */
+interface Launch {
+  instanceType: string;
+  zone: string;
+  count: number;
+  /** The launch template's data (flattened), under the request's own settings. */
+  settings: Record<string, string>;
+  tags: Map<string, string>;
+  reservationId: string;
+  clientToken?: string;
+  launchTemplateId?: string;
+  fleetId?: string;
 }
 
 /** A reservation's fields: its id, owner, and its instances. */
@@ -129,23 +117,39 @@ function instanceXml(i: Ec2Instance): string {
   ].join('');
 }
 
+/** A request's parameters without its client token, in order: what a retry must repeat. */
+const signatureOf = (p: Record<string, string>) =>
+  JSON.stringify(
+    Object.entries(p)
+      .filter(([k]) => k !== 'ClientToken')
+      .sort(),
+  );
+
 /** What EC2 holds, and its actions, each taking the request's parameters and answering XML. */
 class Ec2Service {
   readonly instances = new Map<string, Ec2Instance>();
   readonly scarce = new Set<string>();
+  readonly templates = new LaunchTemplates();
+  readonly metadata = new InstanceMetadata();
+  /** Where this emulator listens, once it does (each instance's metadata service is under it). */
+  endpoint = '';
   private readonly bucket: TokenBucket;
-  private readonly byToken = new Map<string, { signature: string; reservationId: string }>();
-  private nextIp = 1;
+  /** Each client token: the request it came with, and the answer it got. */
+  private readonly byToken = new Map<string, { signature: string; answer: () => string }>();
+  /** Addresses are handed out in order from a random start, so emulators side by side rarely share one. */
+  private nextIp = 1 + randomInt(60_000);
 
   constructor(private readonly options: Ec2EmulatorOptions) {
     this.bucket = new TokenBucket({ capacity: 1000, refillPerSecond: 2, ...options.launchBucket });
   }
 
   readonly actions: Record<string, (p: Record<string, string>) => string> = {
-    RunInstances: (p) => this.runInstances(p),
+    RunInstances: (p) => this.idempotent(p, () => this.runInstances(p)),
+    CreateFleet: (p) => this.idempotent(p, () => this.createFleet(p)),
     DescribeInstances: (p) => this.describeInstances(p),
     TerminateInstances: (p) => this.terminateInstances(p),
     CreateTags: (p) => this.createTags(p),
+    ...this.templates.actions,
   };
 
   /** Pending, then running after the boot time, when its user data starts. */
@@ -154,13 +158,7 @@ class Ec2Service {
       if (i.state !== 'pending') return;
       i.state = 'running';
       if (this.options.runUserData === false || !i.userData) return;
-      const env = {
-        ...this.options.env,
-        EC2_INSTANCE_ID: i.id,
-        EC2_AVAILABILITY_ZONE: i.zone,
-        EC2_INSTANCE_TYPE: i.instanceType,
-        EC2_PRIVATE_IP: i.privateIp,
-      };
+      const env = { ...this.options.env, AWS_EC2_METADATA_SERVICE_ENDPOINT: `${this.endpoint}/imds/${i.id}` };
       i.process = startHostProcess(['sh', '-c', i.userData], env, (d) => {
         i.output = (i.output + String(d)).slice(-64 * 1024);
         if (this.options.consoleDir) appendFileSync(join(this.options.consoleDir, `${i.id}.log`), d);
@@ -173,56 +171,54 @@ class Ec2Service {
     await i.process?.stop(5000);
   }
 
-  private runInstances(p: Record<string, string>): string {
-    const min = Number(p.MinCount ?? 1);
-    const max = Number(p.MaxCount ?? 1);
-    if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max < min)
-      throw new Ec2Error('InvalidParameterValue', 'MinCount and MaxCount must be at least 1, and MinCount at most MaxCount.');
-    const type = p.InstanceType;
-    if (!type) throw new Ec2Error('MissingParameter', 'The request must contain the parameter InstanceType.');
-    const offering = this.options.offerings.find((o) => o.instanceType === type);
-    const zone = p['Placement.AvailabilityZone'] ?? offering?.zones[0] ?? '';
-    const userData = p.UserData ? Buffer.from(p.UserData, 'base64').toString('utf8') : '';
-    if (Buffer.byteLength(userData) > MAX_USER_DATA_BYTES) throw new Ec2Error('InvalidParameterValue', `User data is limited to ${MAX_USER_DATA_BYTES} bytes`);
-    const signature = JSON.stringify(
-      Object.entries(p)
-        .filter(([k]) => k !== 'ClientToken')
-        .sort(),
-    );
+  /** A request with a client token answers as it first did; the same token with other parameters is refused. */
+  private idempotent(p: Record<string, string>, act: () => () => string): string {
     const previous = p.ClientToken ? this.byToken.get(p.ClientToken) : undefined;
     if (previous) {
-      if (previous.signature !== signature)
+      if (previous.signature !== signatureOf(p))
         throw new Ec2Error('IdempotentParameterMismatch', 'The client token you have provided is associated with a resource that has different parameters.');
-      return this.reservation('RunInstances', previous.reservationId);
+      return previous.answer();
     }
-    if (!offering?.zones.includes(zone))
-      throw new Ec2Error('Unsupported', `Your requested instance type (${type}) is not supported in your requested Availability Zone (${zone}).`);
+    const answer = act();
+    if (p.ClientToken) this.byToken.set(p.ClientToken, { signature: signatureOf(p), answer });
+    return answer();
+  }
+
+  /** Why a type cannot launch in a zone now (an error code and message), or undefined. */
+  private refusal(type: string, zone: string): Ec2Error | undefined {
+    if (!this.options.offerings.find((o) => o.instanceType === type)?.zones.includes(zone))
+      return new Ec2Error('Unsupported', `Your requested instance type (${type}) is not supported in your requested Availability Zone (${zone}).`);
     if (this.scarce.has(`${type}/${zone}`))
-      throw new Ec2Error(
+      return new Ec2Error(
         'InsufficientInstanceCapacity',
         `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}).`,
         500,
       );
-    if (!this.bucket.take(max)) throw new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
-    const tags = new Map<string, string>();
-    for (const spec of indexed(p, 'TagSpecification')) {
-      if (spec.ResourceType !== 'instance') continue;
-      for (const t of indexed(spec, 'Tag')) tags.set(t.Key, t.Value ?? '');
-    }
-    const reservationId = `r-${randomBytes(8).toString('hex')}`;
+    return undefined;
+  }
+
+  /** Makes a launch's instances and boots them. */
+  private launch(l: Launch): Ec2Instance[] {
+    const userData = userDataOf(l.settings);
     const now = Date.now();
-    for (let n = 0; n < max; n++) {
+    const made: Ec2Instance[] = [];
+    for (let n = 0; n < l.count; n++) {
       const ip = this.nextIp++;
       const i: Ec2Instance = {
         id: `i-${randomBytes(8).toString('hex')}`,
-        reservationId,
-        instanceType: type,
-        zone,
+        reservationId: l.reservationId,
+        instanceType: l.instanceType,
+        zone: l.zone,
         state: 'pending',
-        tags: new Map(tags),
+        tags: new Map(l.tags),
         userData,
-        clientToken: p.ClientToken,
-        launchTemplateId: p['LaunchTemplate.LaunchTemplateId'],
+        clientToken: l.clientToken,
+        launchTemplateId: l.launchTemplateId,
+        fleetId: l.fleetId,
+        metadata: {
+          tokensRequired: l.settings['MetadataOptions.HttpTokens'] === 'required',
+          tags: l.settings['MetadataOptions.InstanceMetadataTags'] === 'enabled',
+        },
         // On loopback (all of 127/8 reaches this machine), so the kubelet it starts can listen there.
         privateIp: `127.100.${(ip >> 8) & 255}.${ip & 255}`,
         launchedAt: now,
@@ -231,9 +227,91 @@ class Ec2Service {
       };
       this.instances.set(i.id, i);
       this.boot(i);
+      made.push(i);
     }
-    if (p.ClientToken) this.byToken.set(p.ClientToken, { signature, reservationId });
-    return this.reservation('RunInstances', reservationId);
+    return made;
+  }
+
+  private runInstances(p: Record<string, string>): () => string {
+    const min = Number(p.MinCount ?? 1);
+    const max = Number(p.MaxCount ?? 1);
+    if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max < min)
+      throw new Ec2Error('InvalidParameterValue', 'MinCount and MaxCount must be at least 1, and MinCount at most MaxCount.');
+    const template = p['LaunchTemplate.LaunchTemplateId'] || p['LaunchTemplate.LaunchTemplateName'] ? this.templates.find(p, 'LaunchTemplate.') : undefined;
+    const base = template ? this.templates.data(template, p['LaunchTemplate.Version']) : {};
+    const own = Object.fromEntries(Object.entries(p).filter(([k]) => !/^(LaunchTemplate|TagSpecification|MinCount|MaxCount|ClientToken|Placement)\./.test(k)));
+    const settings = { ...base, ...own };
+    const type = settings.InstanceType;
+    if (!type) throw new Ec2Error('MissingParameter', 'The request must contain the parameter InstanceType.');
+    const zone = p['Placement.AvailabilityZone'] ?? this.options.offerings.find((o) => o.instanceType === type)?.zones[0] ?? '';
+    userDataOf(settings);
+    const refused = this.refusal(type, zone);
+    if (refused) throw refused;
+    if (!this.bucket.take(max)) throw new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
+    const tags = new Map([...tagsFor(base, 'instance'), ...tagsFor(p, 'instance')]);
+    const reservationId = `r-${randomBytes(8).toString('hex')}`;
+    this.launch({ instanceType: type, zone, count: max, settings, tags, reservationId, clientToken: p.ClientToken, launchTemplateId: template?.id });
+    return () => this.reservation('RunInstances', reservationId);
+  }
+
+  /**
+   * An instant fleet: `TotalTargetCapacity` on-demand instances from the launch template configs,
+   * each override tried in order (by `Priority` when the allocation strategy is `prioritized`)
+   * until the capacity is met. Offerings that cannot launch are the answer's errors; what was
+   * launched is its instances, so a fleet may be fulfilled in part.
+   */
+  private createFleet(p: Record<string, string>): () => string {
+    if ((p.Type ?? 'maintain') !== 'instant') throw new Ec2Error('InvalidParameterValue', 'This emulator runs fleets of type instant only.');
+    const total = Number(p['TargetCapacitySpecification.TotalTargetCapacity']);
+    if (!Number.isInteger(total) || total < 1) throw new Ec2Error('InvalidTargetCapacitySpecification', 'TotalTargetCapacity must be a positive integer.');
+    const lifecycle = p['TargetCapacitySpecification.DefaultTargetCapacityType'] ?? 'on-demand';
+    if (lifecycle !== 'on-demand') throw new Ec2Error('InvalidParameterValue', 'This emulator launches on-demand capacity only.');
+    const candidates = this.fleetCandidates(p);
+    if (!this.bucket.take(total)) throw new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503);
+    const fleetId = `fleet-${randomUUID()}`;
+    const errors: string[] = [];
+    const launched: string[] = [];
+    let remaining = total;
+    for (const c of candidates) {
+      if (remaining === 0) break;
+      const tpl = tag('launchTemplateSpecification', text('launchTemplateId', c.templateId) + text('version', c.version));
+      const which = tag('launchTemplateAndOverrides', tpl + tag('overrides', text('instanceType', c.instanceType) + text('availabilityZone', c.zone)));
+      const refused = this.refusal(c.instanceType, c.zone);
+      if (refused) {
+        errors.push(which + text('lifecycle', lifecycle) + text('errorCode', refused.code) + text('errorMessage', refused.message));
+        continue;
+      }
+      const tags = new Map([...tagsFor(c.settings, 'instance'), ...tagsFor(p, 'instance')]);
+      const reservationId = `r-${randomBytes(8).toString('hex')}`;
+      const made = this.launch({ ...c, count: remaining, tags, reservationId, clientToken: p.ClientToken, launchTemplateId: c.templateId, fleetId });
+      remaining = 0;
+      const ids = items(
+        'instanceIds',
+        made.map((i) => escapeXml(i.id)),
+      );
+      launched.push(which + text('lifecycle', lifecycle) + ids + text('instanceType', c.instanceType) + text('availabilityZone', c.zone));
+    }
+    const answer = response('CreateFleet', text('fleetId', fleetId) + items('errorSet', errors) + items('fleetInstanceSet', launched));
+    return () => answer;
+  }
+
+  /** The offerings a fleet may launch, in the order it tries them. */
+  private fleetCandidates(p: Record<string, string>) {
+    const configs = indexed(p, 'LaunchTemplateConfigs');
+    if (!configs.length) throw new Ec2Error('MissingParameter', 'The request must contain the parameter LaunchTemplateConfigs.');
+    const prioritized = p['OnDemandOptions.AllocationStrategy'] === 'prioritized';
+    const candidates = configs.flatMap((config) => {
+      const template = this.templates.find(config, 'LaunchTemplateSpecification.');
+      const version = config['LaunchTemplateSpecification.Version'] ?? '$Default';
+      const settings = this.templates.data(template, version);
+      const overrides = indexed(config, 'Overrides');
+      return (overrides.length ? overrides : [{}]).map((o) => {
+        const instanceType = o.InstanceType ?? settings.InstanceType ?? '';
+        const zone = o.AvailabilityZone ?? this.options.offerings.find((x) => x.instanceType === instanceType)?.zones[0] ?? '';
+        return { templateId: template.id, version, settings, instanceType, zone, priority: Number(o.Priority ?? Number.POSITIVE_INFINITY) };
+      });
+    });
+    return prioritized ? candidates.sort((a, b) => a.priority - b.priority) : candidates;
   }
 
   private reservation(action: string, reservationId: string): string {
@@ -304,9 +382,17 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions): Promise<Ec2
   const ec2 = new Ec2Service(options);
   const requests: Ec2Emulator['requests'] = [];
   const server: Server = createServer((req, res) => {
+    const imds = /^\/imds\/(i-[0-9a-f]+)(\/.*)$/.exec(req.url ?? '');
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
+      if (imds) {
+        const instance = ec2.instances.get(imds[1]);
+        const answer =
+          instance && instance.state !== 'terminated' ? ec2.metadata.answer(instance, req.method ?? 'GET', imds[2], req.headers) : { status: 404, body: '' };
+        res.writeHead(answer.status, { 'content-type': 'text/plain' }).end(answer.body);
+        return;
+      }
       const { Action: action = '', Version: _version, ...params } = Object.fromEntries(new URLSearchParams(body));
       requests.push({ action, params });
       try {
@@ -316,15 +402,16 @@ export async function startEc2Emulator(options: Ec2EmulatorOptions): Promise<Ec2
         res.writeHead(200, { 'content-type': 'text/xml;charset=UTF-8' }).end(answer);
       } catch (err) {
         const e = err instanceof Ec2Error ? err : new Ec2Error('InternalError', String(err), 500);
-        const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>${text('Code', e.code)}${text('Message', e.message)}</Error></Errors>${text('RequestID', randomUUID())}</Response>`;
-        res.writeHead(e.status, { 'content-type': 'text/xml;charset=UTF-8' }).end(xml);
+        res.writeHead(e.status, { 'content-type': 'text/xml;charset=UTF-8' }).end(errorXml(e));
       }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  ec2.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    endpoint: ec2.endpoint,
     instances: ec2.instances,
+    launchTemplates: () => ec2.templates.size,
     requests,
     insufficientCapacity(instanceType, zone, on = true) {
       if (on) ec2.scarce.add(`${instanceType}/${zone}`);

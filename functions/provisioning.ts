@@ -1,7 +1,8 @@
 /**
  * The provisioner as the functions run it (`SKIFF_PROVIDER=aws-ec2` or `aws-ecs`). With aws-ec2,
- * nodes are EC2 instances launched with the launch script of `kubeletUserData`, each joining with
- * a bootstrap token made for it (valid an hour) and pinned to the cluster CA kept in the table.
+ * nodes are EC2 instances launched from the cluster's launch template with the launch script of
+ * `kubeletUserData`, the nodes of one fleet call joining with a bootstrap token made for them
+ * (valid an hour) and pinned to the cluster CA kept in the table.
  *
  * | variable | meaning |
  * |---|---|
@@ -11,7 +12,7 @@
  * | `SKIFF_EC2_ZONES` | the zones to launch in, comma-separated (default `us-east-1a`) |
  * | `SKIFF_EC2_SUBNETS` | the subnet per zone, `zone=subnet,...` (default: the default VPC's) |
  * | `SKIFF_EC2_ENDPOINT` | another EC2 endpoint (the emulator) |
- * | `SKIFF_LAUNCH_TEMPLATE_ID` | the launch template (infra/workers.ts) |
+ * | `SKIFF_LAUNCH_TEMPLATE_ID` | the workers' launch template (infra/workers.ts; required) |
  * | `SKIFF_KUBELET_COMMAND` | how the instance runs the kubelet (default `skiff-kubelet`) |
  * | `SKIFF_KUBELET_RUNTIME` | `docker` (default) or `process` |
  * | `SKIFF_KUBELET_DOCKER_SOCKET` | the Docker engine's socket on the instance (default the kubelet's) |
@@ -35,7 +36,6 @@
  * | `SKIFF_ECS_ENDPOINT` | another ECS endpoint (the emulator) |
  * | `SKIFF_ECS_KUBELET_ENV` | more environment for the kubelet task, as JSON (the emulators' endpoints) |
  */
-import { createHash } from 'node:crypto';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { parseCpu } from '../shared/api/quantity.js';
@@ -45,13 +45,10 @@ import { AwsEc2CloudProvider } from '../shared/cloud/aws-ec2.js';
 import { AwsEcsCloudProvider, fargateCatalogue } from '../shared/cloud/aws-ecs.js';
 import { kubeletUserData } from '../shared/cloud/kubelet-script.js';
 import { ec2Catalogue } from '../shared/cloud/ec2-catalogue.js';
-import type { CloudProvider, NodeRequest } from '../shared/cloud/types.js';
+import type { CloudProvider, LaunchRequest } from '../shared/cloud/types.js';
 import type { MigrationOptions } from '../shared/controllers/migration.js';
 import type { ProvisionerOptions } from '../shared/controllers/provisioner.js';
 import type { Store } from '../shared/store/types.js';
-
-/** A loopback /16 of its own per node, for the process runtime on one machine (127.40 to 127.239). */
-const podCidrOf = (name: string) => `127.${40 + (createHash('sha256').update(name).digest()[0] % 200)}.0.0/16`;
 
 /**
  * The aws-ec2 provider the environment describes (`SKIFF_PROVIDER=aws-ec2`), on `client`: each
@@ -59,16 +56,21 @@ const podCidrOf = (name: string) => `127.${40 + (createHash('sha256').update(nam
  */
 export function ec2ProviderFromEnv(store: Store, client: EC2Client, env: NodeJS.ProcessEnv): AwsEc2CloudProvider {
   const server = env.SKIFF_API_URL;
-  if (!server) throw new Error('SKIFF_PROVIDER=aws-ec2 needs SKIFF_API_URL, the API the kubelets join through');
+  const launchTemplateId = env.SKIFF_LAUNCH_TEMPLATE_ID;
+  if (!server || !launchTemplateId)
+    throw new Error(
+      "SKIFF_PROVIDER=aws-ec2 needs SKIFF_API_URL, the API the kubelets join through, and SKIFF_LAUNCH_TEMPLATE_ID, the workers' launch template",
+    );
   const runtime = env.SKIFF_KUBELET_RUNTIME === 'process' ? 'process' : 'docker';
   const catalogue = ec2Catalogue((env.SKIFF_EC2_ZONES ?? 'us-east-1a').split(','));
-  const userData = async (node: NodeRequest) =>
+  const userData = async (node: LaunchRequest) =>
     kubeletUserData({
       kubelet: env.SKIFF_KUBELET_COMMAND ?? 'skiff-kubelet',
       server,
-      ...(await joining(store, node)),
+      ...(await joining(store, `${node.instanceType} nodes in ${node.zone}`)),
       node,
-      podCidr: podCidrOf(node.name),
+      // Pod addresses on the node's loopback, as before pod networking (issue 14) routes them.
+      loopbackPodCidr: true,
       maxPods: catalogue.find((t) => t.name === node.instanceType)?.pods,
       runtime,
       dockerSocket: env.SKIFF_KUBELET_DOCKER_SOCKET,
@@ -78,7 +80,7 @@ export function ec2ProviderFromEnv(store: Store, client: EC2Client, env: NodeJS.
     client,
     cluster: env.SKIFF_CLUSTER ?? 'skiff',
     catalogue,
-    launchTemplateId: env.SKIFF_LAUNCH_TEMPLATE_ID,
+    launchTemplateId,
     subnets: env.SKIFF_EC2_SUBNETS ? subnetsOf(env.SKIFF_EC2_SUBNETS) : undefined,
     userData,
   });
@@ -93,11 +95,11 @@ const subnetsOf = (text: string | undefined) =>
       .map((pair) => pair.split('=') as [string, string]),
   );
 
-/** A launch script's parts that do not depend on the cloud: the CA, a bootstrap token made for the node. */
-async function joining(store: Store, node: NodeRequest): Promise<{ caCert: string; bootstrapToken: string }> {
+/** A launch script's parts that do not depend on the cloud: the CA, a bootstrap token made for the nodes it starts. */
+async function joining(store: Store, nodes: string): Promise<{ caCert: string; bootstrapToken: string }> {
   const caCert = await clusterCa(store);
   if (!caCert) throw new Error('no cluster CA in the table: a kubelet could not trust the API');
-  const bootstrapToken = await createBootstrapToken(store, { ttlSeconds: 3600, description: `node ${node.name}` });
+  const bootstrapToken = await createBootstrapToken(store, { ttlSeconds: 3600, description: nodes });
   return { caCert, bootstrapToken };
 }
 
@@ -139,7 +141,7 @@ export function ecsProviderFromEnv(store: Store, client: ECSClient, env: NodeJS.
       return kubeletUserData({
         kubelet: env.SKIFF_KUBELET_COMMAND ?? 'skiff-kubelet',
         server,
-        ...(await joining(store, node)),
+        ...(await joining(store, `node ${node.name}`)),
         node,
         identity: 'ecs',
         runtime: 'ecs',

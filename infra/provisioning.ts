@@ -2,9 +2,10 @@
  * What the controller functions need to provision workers (functions/provisioning.ts): where to
  * launch (the private subnets and their zones, the workers' launch template), what the launch
  * script runs, and the rights to launch and stop this cluster's instances and nothing else:
- * RunInstances only with the cluster's tag, TerminateInstances only on instances that carry it,
- * tags only as part of a launch, the worker role passed to the instances, and DescribeInstances
- * (which takes no resource). For nodes on Fargate (`settings.workerProvider`): the ECS cluster,
+ * CreateFleet (and the RunInstances it makes) only with the cluster's tag, TerminateInstances and
+ * the node's name tag only on instances that carry it, other tags only as part of a launch, a
+ * launch version of the workers' template alone (the launch script of a fleet call), the worker
+ * role passed to the instances, and DescribeInstances (which takes no resource). For nodes on Fargate (`settings.workerProvider`): the ECS cluster,
  * the kubelet's image and the roles its tasks take, and the rights to run, describe and stop
  * tasks in this cluster only, register their definitions, and pass those two roles. Both
  * providers are configured, so a Migration can move the nodes from one to the other.
@@ -43,24 +44,25 @@ export function provisioning(net: Network, pool: Workers, apiUrl: $util.Input<st
     },
     grants: [
       {
-        actions: ['ec2:RunInstances'],
-        resources: [arn('instance'), arn('volume'), arn('network-interface')],
+        actions: ['ec2:CreateFleet', 'ec2:RunInstances'],
+        resources: [arn('instance'), arn('volume'), arn('network-interface'), arn('fleet')],
         conditions: [{ test: 'StringEquals', variable: 'aws:RequestTag/skiff:cluster', values: [cluster] }],
       },
       {
-        actions: ['ec2:RunInstances'],
+        actions: ['ec2:CreateFleet', 'ec2:RunInstances'],
         resources: [arn('subnet'), arn('security-group'), arn('launch-template'), $interpolate`arn:${partition}:ec2:*::image/*`],
       },
       {
         actions: ['ec2:CreateTags'],
-        resources: [arn('instance'), arn('volume'), arn('network-interface')],
-        conditions: [{ test: 'StringEquals', variable: 'ec2:CreateAction', values: ['RunInstances'] }],
+        resources: [arn('instance'), arn('volume'), arn('network-interface'), arn('fleet')],
+        conditions: [{ test: 'StringEquals', variable: 'ec2:CreateAction', values: ['CreateFleet', 'RunInstances'] }],
       },
       {
-        actions: ['ec2:TerminateInstances'],
+        actions: ['ec2:TerminateInstances', 'ec2:CreateTags'],
         resources: [arn('instance')],
         conditions: [{ test: 'StringEquals', variable: 'ec2:ResourceTag/skiff:cluster', values: [cluster] }],
       },
+      { actions: ['ec2:CreateLaunchTemplateVersion', 'ec2:DeleteLaunchTemplateVersions'], resources: [pool.launchTemplate.arn] },
       { actions: ['ec2:DescribeInstances'], resources: ['*'] },
       { actions: ['iam:PassRole'], resources: [pool.role.arn, pool.executionRole.arn, pool.kubeletRole.arn] },
       { actions: ['ecs:RunTask'], resources: [$interpolate`arn:${partition}:ecs:*:*:task-definition/*`], conditions: inCluster },

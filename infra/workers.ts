@@ -1,6 +1,7 @@
 /**
  * What the cloud adapters place pods on: an ECS cluster and the EC2 launch template of its
- * workers (the ECS-optimized AMI, IMDSv2 only, an encrypted root volume, in the private
+ * workers (the ECS-optimized AMI, IMDSv2 only with the instance's tags readable, where a node
+ * learns its name, an encrypted root volume, in the private
  * subnets behind the worker security group), and for nodes on Fargate the roles and log group of
  * their tasks.
  */
@@ -23,7 +24,7 @@ echo ECS_CLUSTER=${cluster.name} >> /etc/ecs/ecs.config
     instanceType: settings.workerInstanceType,
     iamInstanceProfile: { arn: profile.arn },
     vpcSecurityGroupIds: [net.workerGroup.id],
-    metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 2 },
+    metadataOptions: { httpTokens: 'required', httpEndpoint: 'enabled', httpPutResponseHopLimit: 2, instanceMetadataTags: 'enabled' },
     blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: 30, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' } }],
     userData,
     tagSpecifications: [{ resourceType: 'instance', tags: { 'skiff:role': 'worker' } }],

@@ -2,27 +2,41 @@
  * The `aws-ec2` CloudProvider: a node is an EC2 instance whose user data starts the Skiff
  * kubelet, which joins the cluster with a bootstrap token. Instances carry tags naming the
  * cluster (`skiff:cluster`) and the node (`skiff:node`), so any control-plane instance (every
- * function is one) finds them with DescribeInstances alone; nothing is kept that a cold start
- * would lose, but for two short-lived memories that EC2's habits call for:
+ * function is one) finds them with DescribeInstances alone.
+ *
+ * Launches are batched as Karpenter batches them: creates of the same type, zone and labels that
+ * come within a moment of each other (`batchIdleMs`, at most `batchMaxMs`) are one CreateFleet
+ * call of type `instant`, so a thousand pending pods cost a handful of calls against EC2's
+ * request limits, not one call per node. The launch script is the batch's, set as the user data
+ * of a launch template version made on the cluster's template for the call (and deleted after:
+ * instances keep the user data they started with). Each instance is then tagged with its node's
+ * name, which its kubelet reads from the instance metadata (tags in metadata are enabled).
+ *
+ * Nothing is kept that a cold start would lose, but for two short-lived memories that EC2's
+ * habits call for:
  *
  * - DescribeInstances is eventually consistent: an instance launched a moment ago may not be
- *   listed yet, so a launch is remembered for `consistencyWindowMs` (and a retried create in that
- *   window reuses its `ClientToken`, so EC2 launches it once);
+ *   listed yet, so a launch is remembered for `consistencyWindowMs`;
  * - an offering (type x zone) that answered InsufficientInstanceCapacity is skipped for
  *   `unavailableForMs`, as Karpenter caches unavailable offerings, so the next try goes elsewhere
  *   at once.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
+  CreateFleetCommand,
+  type CreateFleetCommandOutput,
+  CreateLaunchTemplateVersionCommand,
+  CreateTagsCommand,
+  DeleteLaunchTemplateVersionsCommand,
   DescribeInstancesCommand,
   type EC2Client,
   type Instance,
-  RunInstancesCommand,
   TerminateInstancesCommand,
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
+import { Batcher } from './batcher.js';
 import { UnavailableOfferings } from './offerings.js';
-import { type CloudNode, type CloudProvider, InsufficientCapacityError, type InstanceType, type NodeRequest } from './types.js';
+import { type CloudNode, type CloudProvider, InsufficientCapacityError, type InstanceType, type LaunchRequest, type NodeRequest } from './types.js';
 
 export interface Ec2InstanceType extends InstanceType {
   /** On-demand dollars an hour, for choosing the cheapest offering that fits. */
@@ -34,31 +48,47 @@ export interface AwsEc2Options {
   /** The cluster's name, tagged on every instance. */
   cluster: string;
   catalogue: Ec2InstanceType[];
-  launchTemplateId?: string;
+  /** The cluster's launch template (the AMI, instance profile, security groups: infra/workers.ts). */
+  launchTemplateId: string;
   /** The subnet to launch into, per zone (the VPC's private subnets); absent: the default. */
   subnets?: Record<string, string>;
-  /** The launch script of a node (user data, at most 16 KB). */
-  userData(node: NodeRequest): Promise<string> | string;
+  /**
+   * The launch script of the nodes of one launch (user data, at most 16 KB): the same for each
+   * node of a fleet call, so it does not name the node (`kubeletUserData` reads the name from
+   * the instance's tag).
+   */
+  userData(launch: LaunchRequest): Promise<string> | string;
   /** How long an offering that ran out of capacity is skipped (default 3 minutes). */
   unavailableForMs?: number;
   /** How long a launch is trusted while DescribeInstances does not list it yet (default 30 s). */
   consistencyWindowMs?: number;
+  /** Creates alike are one fleet call once none has come for this long (default 35 ms)... */
+  batchIdleMs?: number;
+  /** ...or this long after the first (default 1 s). */
+  batchMaxMs?: number;
   now?: () => number;
 }
 
 const CAPACITY_ERRORS = new Set(['InsufficientInstanceCapacity', 'Unsupported', 'InsufficientHostCapacity']);
 const LIVE_STATES = ['pending', 'running'];
-const LABEL_TAG = 'skiff:label/';
+/** A label's tag: `skiff:label:` and its key with `@` for `/`, which tags in instance metadata may not hold. */
+const LABEL_TAG = 'skiff:label:';
 export const CAPACITY_TYPE_LABEL = 'skiff.dev/capacity-type';
 export const PRICE_LABEL = 'skiff.dev/price-per-hour';
 
 interface Launch {
+  /** While the fleet call is under way: its answer for this node. */
+  pending?: Promise<CloudNode>;
   /** Once EC2 answered: the node, and its instance. */
   node?: CloudNode;
   instanceId?: string;
-  clientToken: string;
   until: number;
 }
+
+/** The metadata options of every node: IMDSv2 only, and tags readable (the node's name is one). */
+const METADATA_OPTIONS = { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 2, InstanceMetadataTags: 'enabled' } as const;
+/** A fleet call asks for at most this many instances (Karpenter's batch limit too). */
+const MAX_BATCH = 1000;
 
 export class AwsEc2CloudProvider implements CloudProvider {
   readonly name = 'aws-ec2';
@@ -66,9 +96,16 @@ export class AwsEc2CloudProvider implements CloudProvider {
   private readonly launches = new Map<string, Launch>();
   private readonly now: () => number;
 
+  private readonly batcher: Batcher<NodeRequest, CloudNode>;
+
   constructor(private readonly options: AwsEc2Options) {
     this.now = options.now ?? Date.now;
     this.unavailable = new UnavailableOfferings(options.unavailableForMs ?? 180_000, this.now);
+    this.batcher = new Batcher((requests) => this.launch(requests), {
+      idleMs: options.batchIdleMs ?? 35,
+      maxMs: options.batchMaxMs ?? 1000,
+      maxItems: MAX_BATCH,
+    });
   }
 
   async instanceTypes(): Promise<InstanceType[]> {
@@ -81,42 +118,109 @@ export class AwsEc2CloudProvider implements CloudProvider {
       throw new InsufficientCapacityError(asked.instanceType, asked.zone);
     // What `kubectl get nodes -L` shows beside the type and zone: how it is paid for, and its price.
     const request = { ...asked, labels: { ...asked.labels, [CAPACITY_TYPE_LABEL]: 'on-demand', [PRICE_LABEL]: String(type.pricePerHour) } };
-    const existing = await this.get(request.name);
+    const existing = this.launches.get(request.name)?.pending ?? (await this.get(request.name));
     if (existing) return existing;
-    const launch = this.launchOf(request.name);
-    const tags = [
-      { Key: 'skiff:cluster', Value: this.options.cluster },
-      { Key: 'skiff:node', Value: request.name },
-      { Key: 'Name', Value: `${this.options.cluster}/${request.name}` },
-      ...Object.entries(request.labels ?? {}).map(([k, v]) => ({ Key: `${LABEL_TAG}${k}`, Value: v })),
-    ];
+    const key = JSON.stringify([request.instanceType, request.zone, Object.entries(request.labels).sort()]);
+    const pending = this.batcher.add(key, request);
+    const launch: Launch = { pending, until: 0 };
+    this.launches.set(request.name, launch);
     try {
-      const out = await this.options.client.send(
-        new RunInstancesCommand({
-          MinCount: 1,
-          MaxCount: 1,
-          InstanceType: request.instanceType as _InstanceType,
-          Placement: { AvailabilityZone: request.zone },
-          ...(this.options.subnets?.[request.zone] ? { SubnetId: this.options.subnets[request.zone] } : {}),
-          ...(this.options.launchTemplateId ? { LaunchTemplate: { LaunchTemplateId: this.options.launchTemplateId } } : {}),
-          UserData: Buffer.from(await this.options.userData(request)).toString('base64'),
-          TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
-          ClientToken: launch.clientToken,
-        }),
-      );
-      const instance = out.Instances?.[0];
-      if (!instance) throw new Error(`RunInstances for ${request.name} returned no instance`);
-      launch.node = this.toNode(instance);
-      launch.instanceId = instance.InstanceId;
+      const node = await pending;
+      launch.node = node;
+      launch.instanceId = node.providerID.split('/').pop();
       launch.until = this.now() + (this.options.consistencyWindowMs ?? 30_000);
-      return launch.node;
+      return node;
     } catch (err) {
       this.launches.delete(request.name);
-      if (CAPACITY_ERRORS.has((err as { name?: string }).name ?? '')) {
-        this.unavailable.mark(request.instanceType, request.zone);
-        throw new InsufficientCapacityError(request.instanceType, request.zone);
-      }
       throw err;
+    } finally {
+      launch.pending = undefined;
+    }
+  }
+
+  /**
+   * One fleet call for like requests: the launch script goes into a version of the cluster's
+   * launch template made for the call, the instances are tagged with their nodes' names once EC2
+   * has answered, and the version is deleted. Requests the fleet had no instance for fail, for
+   * capacity when that is what EC2 said (the offering is then skipped for a while).
+   */
+  private async launch(requests: NodeRequest[]): Promise<(CloudNode | Error)[]> {
+    const { instanceType, zone, labels = {} } = requests[0] as NodeRequest;
+    const client = this.options.client;
+    const LaunchTemplateId = this.options.launchTemplateId;
+    const userData = await this.options.userData({ instanceType, zone, labels });
+    const made = await client.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId,
+        SourceVersion: '$Default',
+        LaunchTemplateData: { UserData: Buffer.from(userData).toString('base64'), MetadataOptions: METADATA_OPTIONS },
+      }),
+    );
+    const Version = String(made.LaunchTemplateVersion?.VersionNumber);
+    let fleet: CreateFleetCommandOutput;
+    try {
+      fleet = await client.send(
+        new CreateFleetCommand({
+          Type: 'instant',
+          LaunchTemplateConfigs: [
+            {
+              LaunchTemplateSpecification: { LaunchTemplateId, Version },
+              Overrides: [{ InstanceType: instanceType as _InstanceType, AvailabilityZone: zone, SubnetId: this.options.subnets?.[zone] }],
+            },
+          ],
+          TargetCapacitySpecification: { TotalTargetCapacity: requests.length, DefaultTargetCapacityType: 'on-demand' },
+          TagSpecifications: [
+            { ResourceType: 'instance', Tags: this.tags(labels) },
+            { ResourceType: 'fleet', Tags: [{ Key: 'skiff:cluster', Value: this.options.cluster }] },
+          ],
+          ClientToken: randomUUID(),
+        }),
+      );
+    } finally {
+      await client.send(new DeleteLaunchTemplateVersionsCommand({ LaunchTemplateId, Versions: [Version] })).catch(() => undefined);
+    }
+    const ids = (fleet.Instances ?? []).flatMap((i) => i.InstanceIds ?? []);
+    const refused = fleet.Errors?.find((e) => CAPACITY_ERRORS.has(e.ErrorCode ?? ''));
+    if (refused && ids.length < requests.length) this.unavailable.mark(instanceType, zone);
+    return Promise.all(
+      requests.map(async (request, k) => {
+        const id = ids[k];
+        if (!id)
+          return refused
+            ? new InsufficientCapacityError(instanceType, zone)
+            : new Error(`CreateFleet launched no instance for ${request.name}: ${fleet.Errors?.[0]?.ErrorMessage ?? 'no reason given'}`);
+        await this.tagName(id, request.name);
+        const node: CloudNode = { name: request.name, providerID: `aws-ec2://${zone}/${id}`, instanceType, zone, state: 'pending', labels };
+        return node;
+      }),
+    );
+  }
+
+  /** The tags of the cluster's instances: the cluster, and the node's labels. */
+  private tags(labels: Record<string, string>) {
+    return [
+      { Key: 'skiff:cluster', Value: this.options.cluster },
+      ...Object.entries(labels).map(([k, v]) => ({ Key: `${LABEL_TAG}${k.replace(/\//g, '@')}`, Value: v })),
+    ];
+  }
+
+  /**
+   * Tags an instance with its node's name (which its kubelet waits for). A tag on an instance
+   * EC2 has only just launched may be refused as not found yet: tried again, for some seconds.
+   */
+  private async tagName(id: string, node: string): Promise<void> {
+    const Tags = [
+      { Key: 'skiff:node', Value: node },
+      { Key: 'Name', Value: `${this.options.cluster}/${node}` },
+    ];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.options.client.send(new CreateTagsCommand({ Resources: [id], Tags }));
+        return;
+      } catch (err) {
+        if ((err as { name?: string }).name !== 'InvalidInstanceID.NotFound' || attempt >= 6) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
     }
   }
 
@@ -193,16 +297,6 @@ export class AwsEc2CloudProvider implements CloudProvider {
     return launch.node;
   }
 
-  /** The launch under way for a node, or a new one with its own ClientToken (at most 64 characters). */
-  private launchOf(name: string): Launch {
-    const existing = this.launches.get(name);
-    if (existing) return existing;
-    const digest = createHash('sha256').update(`${this.options.cluster}/${name}`).digest('hex').slice(0, 40);
-    const launch: Launch = { clientToken: `${digest}-${randomBytes(8).toString('hex')}`, until: 0 };
-    this.launches.set(name, launch);
-    return launch;
-  }
-
   private nodeName(i: Instance): string {
     return i.Tags?.find((t) => t.Key === 'skiff:node')?.Value ?? (i.InstanceId as string);
   }
@@ -211,7 +305,7 @@ export class AwsEc2CloudProvider implements CloudProvider {
     const zone = i.Placement?.AvailabilityZone ?? '';
     const state = i.State?.Name === 'running' ? 'running' : i.State?.Name === 'pending' ? 'pending' : 'terminating';
     const labels: Record<string, string> = {};
-    for (const t of i.Tags ?? []) if (t.Key?.startsWith(LABEL_TAG)) labels[t.Key.slice(LABEL_TAG.length)] = t.Value ?? '';
+    for (const t of i.Tags ?? []) if (t.Key?.startsWith(LABEL_TAG)) labels[t.Key.slice(LABEL_TAG.length).replace(/@/g, '/')] = t.Value ?? '';
     return { name: this.nodeName(i), providerID: `aws-ec2://${zone}/${i.InstanceId}`, instanceType: i.InstanceType ?? '', zone, state, labels };
   }
 }

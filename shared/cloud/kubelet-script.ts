@@ -6,8 +6,12 @@
  * node runs it as its command (identity from the task metadata endpoint). The emulators pass the
  * same in the environment. It lists its pods every 10 s rather than hold a watch through the API
  * function, which would keep an invocation billed all the time.
+ *
+ * A script need not name its node: instances launched together by one fleet call share one
+ * script, and each learns its node's name from its `skiff:node` tag (set once the fleet has
+ * answered) through the instance metadata service, waiting until it is there.
  */
-import type { NodeRequest } from './types.js';
+import type { LaunchRequest, NodeRequest } from './types.js';
 
 export interface KubeletScript {
   /** The command that runs the kubelet on the worker (an installed binary in the cloud). */
@@ -15,11 +19,17 @@ export interface KubeletScript {
   server: string;
   caCert: string;
   bootstrapToken: string;
-  node: NodeRequest;
+  /** The node; without a name, an EC2 worker reads it from its `skiff:node` tag. */
+  node: NodeRequest | LaunchRequest;
   /** Where the worker learns who it is (default ec2). */
   identity?: 'ec2' | 'ecs';
   /** The pods' address range, where the kubelet chooses pod addresses (not on ECS). */
   podCidr?: string;
+  /**
+   * Instead: a loopback /16 of the node's own (127.40 to 127.239), chosen by its loopback address
+   * (the EC2 emulator's 127.100.x.y), for the process runtime of nodes sharing one machine.
+   */
+  loopbackPodCidr?: boolean;
   runtime?: 'docker' | 'process' | 'ecs';
   dockerSocket?: string;
   /** What the node offers, where the machine does not say it (an ECS node is no machine). */
@@ -35,9 +45,11 @@ export interface KubeletScript {
 /* biome-ignore-start lint/suspicious/noTemplateCurlyInString: shell parameter expansions, not templates */
 const IDENTITY = {
   ec2: [
-    'id=${EC2_INSTANCE_ID:-$(curl -s http://169.254.169.254/latest/meta-data/instance-id)}',
-    'zone=${EC2_AVAILABILITY_ZONE:-$(curl -s http://169.254.169.254/latest/meta-data/placement/availability-zone)}',
-    'address=${EC2_PRIVATE_IP:-$(curl -s http://169.254.169.254/latest/meta-data/local-ipv4)}',
+    'md=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}',
+    `imds() { curl -sf -H "X-aws-ec2-metadata-token: $(curl -sf -X PUT "$md/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')" "$md/latest/meta-data/$1"; }`,
+    'id=$(imds instance-id)',
+    'zone=$(imds placement/availability-zone)',
+    'address=$(imds local-ipv4)',
   ],
   ecs: [
     String.raw`meta() { wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/task" | tr ',' '\n' | sed -n "s/.*\"$1\": *\[\{0,1\}\"\([^\"]*\)\".*/\1/p" | head -n 1; }`,
@@ -46,18 +58,25 @@ const IDENTITY = {
     'address=${ECS_PRIVATE_IP:-$(meta IPv4Addresses)}',
   ],
 };
+/** The node's name from its tag, once the launcher has set it. */
+const NAME_FROM_TAG = 'until name=$(imds tags/instance/skiff:node); do sleep 1; done';
+const LOOPBACK_CIDR = `cidr=$(echo "$address" | awk -F. '{ printf "127.%d.0.0/16", ($3 * 256 + $4) % 200 + 40 }')`;
 /* biome-ignore-end lint/suspicious/noTemplateCurlyInString: shell parameter expansions, not templates */
 
 export function kubeletUserData(s: KubeletScript): string {
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
   const labels = Object.entries(s.node.labels ?? {}).map(([k, v]) => `--label ${quote(`${k}=${v}`)}`);
   const identity = s.identity ?? 'ec2';
+  const name = 'name' in s.node ? s.node.name : undefined;
+  if (name === undefined && identity !== 'ec2') throw new Error('only an EC2 worker can learn its name from its tags');
   return [
     '#!/bin/sh',
     'set -e',
     'umask 077',
     'dir=$(mktemp -d)',
     ...IDENTITY[identity],
+    name === undefined ? NAME_FROM_TAG : `name=${quote(name)}`,
+    ...(s.loopbackPodCidr ? [LOOPBACK_CIDR] : []),
     `cat > "$dir/ca.crt" <<'SKIFF_CA'`,
     s.caCert.trim(),
     'SKIFF_CA',
@@ -65,7 +84,7 @@ export function kubeletUserData(s: KubeletScript): string {
     ...Object.entries(s.env ?? {}).map(([k, v]) => `export ${k}=${quote(v)}`),
     [
       `exec ${s.kubelet}`,
-      `--name ${quote(s.node.name)}`,
+      '--name "$name"',
       `--server ${quote(s.server)}`,
       '--ca-file "$dir/ca.crt"',
       '--bootstrap-token-file "$dir/bootstrap"',
@@ -73,7 +92,7 @@ export function kubeletUserData(s: KubeletScript): string {
       '--data-dir "$dir/data"',
       `--runtime ${s.runtime ?? 'docker'}`,
       ...(s.dockerSocket ? [`--docker-socket ${quote(s.dockerSocket)}`] : []),
-      ...(s.podCidr ? [`--pod-cidr ${quote(s.podCidr)}`] : []),
+      ...(s.podCidr ? [`--pod-cidr ${quote(s.podCidr)}`] : s.loopbackPodCidr ? ['--pod-cidr "$cidr"'] : []),
       ...(s.capacity ? [`--cpu ${s.capacity.cpu}`, `--memory ${s.capacity.memory}`, `--pods ${s.capacity.pods}`] : []),
       ...(!s.capacity && s.maxPods ? [`--pods ${s.maxPods}`] : []),
       `--provider-id "aws-${identity}://$zone/$id"`,

@@ -27,6 +27,9 @@ export interface NodeRequest {
   labels?: Record<string, string>;
 }
 
+/** What a launch asks for beside the node's name: alike for all the nodes one call launches. */
+export type LaunchRequest = Omit<NodeRequest, 'name'>;
+
 export interface CloudNode {
   name: string;
   /** `<provider>://<id>`, as Node.spec.providerID. */

@@ -21,10 +21,11 @@ import { AwsEc2CloudProvider } from '../../shared/cloud/aws-ec2.js';
 import { AwsEcsCloudProvider, fargateCatalogue } from '../../shared/cloud/aws-ecs.js';
 import { ec2Catalogue } from '../../shared/cloud/ec2-catalogue.js';
 import { kubeletUserData } from '../../shared/cloud/kubelet-script.js';
-import type { CloudProvider, NodeRequest } from '../../shared/cloud/types.js';
+import type { CloudProvider, LaunchRequest, NodeRequest } from '../../shared/cloud/types.js';
 import { type ControlPlane, startControlPlane } from '../../shared/control-plane.js';
 import { MIGRATIONS_RESOURCE } from '../../shared/controllers/migration.js';
 import { isPodReady } from '../../shared/controllers/replicaset.js';
+import { createWorkerLaunchTemplate } from '../../cli/aws-local-workers.js';
 import { joining, startTestCluster, type TestCluster } from '../support/api-server.js';
 import { type EcsCloud, EXECUTION_ROLE, startEcsCloud } from '../support/ecs-cloud.js';
 import { until } from '../support/until.js';
@@ -39,12 +40,16 @@ let bootstrapToken: string;
 const clients: { destroy(): void }[] = [];
 let plane: ControlPlane | undefined;
 let ec2Provider: AwsEc2CloudProvider;
+let launchTemplateId: string;
 
 beforeAll(async () => {
   cluster = await startTestCluster();
   bootstrapToken = await createBootstrapToken(cluster.store, { ttlSeconds: 3600, description: 'migration test' });
   ec2 = await startEc2Emulator({ offerings: ec2Catalogue([ZONE]).map((t) => ({ instanceType: t.name, zones: t.zones })) });
   cloud = await startEcsCloud({ clusters: ['migration'], subnets: { 'subnet-a': ZONE }, hostImages: [KUBELET_IMAGE] });
+  const client = new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials });
+  launchTemplateId = await createWorkerLaunchTemplate(client);
+  client.destroy();
   ec2Provider = providers().ec2;
 }, 120_000);
 
@@ -56,10 +61,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** Each EC2 node's pods get a loopback range of their own, across the whole file (a range used again could meet a pod left running). */
-let range = 170;
-
-const joins = (node: NodeRequest) => ({ ...joining(cluster, bootstrapToken), node, podPollSeconds: 1 });
+const joins = (node: NodeRequest | LaunchRequest) => ({ ...joining(cluster, bootstrapToken), node, podPollSeconds: 1 });
 
 /** The two providers, as a control plane that starts afresh makes them (nothing remembered). */
 function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
@@ -71,7 +73,9 @@ function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
       client: ec2Client,
       cluster: 'migration',
       catalogue: ec2Catalogue([ZONE]),
-      userData: (node) => kubeletUserData({ ...joins(node), podCidr: `127.${range++}.0.0/16`, runtime: 'process' }),
+      launchTemplateId,
+      // Each node's pods get a loopback range of their own, chosen by its (emulated) address.
+      userData: (node) => kubeletUserData({ ...joins(node), loopbackPodCidr: true, runtime: 'process' }),
     }),
     ecs: new AwsEcsCloudProvider({
       client: ecsClient,

@@ -13,6 +13,7 @@ import { AwsEc2CloudProvider } from '../../shared/cloud/aws-ec2.js';
 import { ec2Catalogue } from '../../shared/cloud/ec2-catalogue.js';
 import { kubeletUserData } from '../../shared/cloud/kubelet-script.js';
 import { type ControlPlane, startControlPlane } from '../../shared/control-plane.js';
+import { createWorkerLaunchTemplate } from '../../cli/aws-local-workers.js';
 import { joining, startTestCluster, type TestCluster } from '../support/api-server.js';
 import { until } from '../support/until.js';
 
@@ -30,16 +31,16 @@ beforeAll(async () => {
   ec2 = await startEc2Emulator({ offerings: catalogue.map((t) => ({ instanceType: t.name, zones: t.zones })) });
   for (const zone of ZONES) ec2.insufficientCapacity('t3.medium', zone);
   client = new EC2Client({ endpoint: ec2.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
-  let range = 150;
   const provider = new AwsEc2CloudProvider({
     client,
     cluster: 'capacity',
     catalogue,
+    launchTemplateId: await createWorkerLaunchTemplate(client),
     userData: (node) =>
       kubeletUserData({
         ...joining(cluster, bootstrapToken),
         node,
-        podCidr: `127.${range++}.0.0/16`,
+        loopbackPodCidr: true,
         runtime: 'process',
         podPollSeconds: 1,
       }),
@@ -86,7 +87,7 @@ it('runs the pods on the next offering when the cheapest has no capacity anywher
   for (const p of pods) expect(typeOf(p.spec.nodeName!)).not.toBe('t3.medium');
   expect(said.some((l) => /insufficient capacity for t3\.medium/.test(l))).toBe(true);
   // EC2 was asked for the cheapest type first, then for another.
-  const asked = ec2.requests.filter((r) => r.action === 'RunInstances').map((r) => r.params.InstanceType);
+  const asked = ec2.requests.filter((r) => r.action === 'CreateFleet').map((r) => r.params['LaunchTemplateConfigs.1.Overrides.1.InstanceType']);
   expect(asked[0]).toBe('t3.medium');
   expect(asked.some((t) => t !== 't3.medium')).toBe(true);
   await cluster.api('/apis/apps/v1/namespaces/default/deployments/web', { method: 'DELETE' });

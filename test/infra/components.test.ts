@@ -160,14 +160,18 @@ describe('least privilege', () => {
       resources: string[];
       conditions?: { test: string; variable: string; values: string[] }[];
     }[];
-    const tagged = statements.find((s) => s.actions.includes('ec2:RunInstances') && s.resources.some((r) => r.endsWith(':instance/*')));
+    const tagged = statements.find((s) => s.actions.includes('ec2:CreateFleet') && s.resources.some((r) => r.endsWith(':instance/*')));
+    expect(tagged?.actions).toContain('ec2:RunInstances');
     expect(tagged?.conditions).toEqual([{ test: 'StringEquals', variable: 'aws:RequestTag/skiff:cluster', values: ['skiff-test'] }]);
     const terminate = statements.find((s) => s.actions.includes('ec2:TerminateInstances'));
     expect(terminate?.conditions).toEqual([{ test: 'StringEquals', variable: 'ec2:ResourceTag/skiff:cluster', values: ['skiff-test'] }]);
-    expect(statements.find((s) => s.actions.includes('ec2:CreateTags'))?.conditions?.[0]).toMatchObject({
-      variable: 'ec2:CreateAction',
-      values: ['RunInstances'],
-    });
+    // Tags: at launch, or on the cluster's own instances (a node's name, once the fleet answered).
+    for (const s of statements.filter((x) => x.actions.includes('ec2:CreateTags')))
+      expect(s.conditions?.[0]).toSatisfy((c: { variable: string; values: string[] }) =>
+        c.variable === 'ec2:CreateAction' ? c.values.includes('CreateFleet') : c.variable === 'ec2:ResourceTag/skiff:cluster' && c.values[0] === 'skiff-test',
+      );
+    // The launch script goes into versions of the workers' template, and no other.
+    expect(grants(fn).get('ec2:CreateLaunchTemplateVersion')).toEqual([arnOf('aws:ec2/launchTemplate:LaunchTemplate', 'WorkerTemplate')]);
     expect(grants(fn).get('iam:PassRole')).toContain(stack.one('aws:iam/role:Role', 'WorkerRole').state.arn);
     // The API function launches nothing.
     expect(grants(lambda('Api')).has('ec2:RunInstances')).toBe(false);
@@ -248,6 +252,7 @@ describe('the workers’ ground', () => {
     const cluster = stack.one('aws:ecs/cluster:Cluster', 'Workers');
     const template = stack.one('aws:ec2/launchTemplate:LaunchTemplate', 'WorkerTemplate');
     expect(template.inputs.metadataOptions.httpTokens).toBe('required');
+    expect(template.inputs.metadataOptions.instanceMetadataTags).toBe('enabled');
     expect(template.inputs.blockDeviceMappings[0].ebs.encrypted).toBe('true');
     expect(template.inputs.vpcSecurityGroupIds).toEqual(['WorkerSecurityGroup-id']);
     expect(Buffer.from(template.inputs.userData, 'base64').toString()).toContain(`ECS_CLUSTER=${cluster.state.name}`);
