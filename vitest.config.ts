@@ -12,6 +12,7 @@ const BOTH_SHAPES = [
   'test/e2e/kubectl-every-resource.test.ts',
   'test/e2e/kubectl-explain.test.ts',
   'test/e2e/kubectl-priorityclass.test.ts',
+  'test/e2e/kubectl-drain.test.ts',
   'test/e2e/client-node.test.ts',
   'test/controllers/convergence.test.ts',
 ];

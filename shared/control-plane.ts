@@ -1,10 +1,12 @@
 /**
  * The control loop of the embedded shape, in one call: the controllers (scheduler,
- * ReplicaSet, Deployment, garbage collector, namespace, node lifecycle, service accounts) on the
+ * ReplicaSet, Deployment, garbage collector, namespace, node lifecycle, service accounts,
+ * disruption budgets) on the
  * store's change feed, with the in-process queue for delayed work. The
  * stream Lambda runs the same controllers through `dispatch` instead.
  */
 import { DeploymentController } from './controllers/deployment.js';
+import { DisruptionController } from './controllers/disruption.js';
 import { GarbageCollector } from './controllers/garbage-collector.js';
 import { ControllerManager } from './controllers/manager.js';
 import { NamespaceController } from './controllers/namespace.js';
@@ -45,6 +47,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new NamespaceController(store),
     new NodeLifecycleController(store, options.nodeLifecycle),
     new ServiceAccountController(store),
+    new DisruptionController(store),
     ...(options.provisioner ? [new ProvisionerController(store, options.provisioner)] : []),
     ...(options.migration ? [new MigrationController(store, options.migration)] : []),
   ];

@@ -4,7 +4,7 @@
  * two things only the embedded server's socket can give (the raw path, a cut-off).
  */
 import type { Context } from 'hono';
-import { toApiError } from '../../shared/api/status.js';
+import { ApiError, toApiError } from '../../shared/api/status.js';
 import { GZIP_MIN_BYTES, acceptsGzip, gzipped, type Bytes, type EncodedBody } from './list-cache.js';
 
 export const JSON_TYPE = 'application/json';
@@ -30,10 +30,13 @@ export function encodedJson(c: Context, encoded: EncodedBody): Response {
   return c.body(encoded.body, 200, { 'content-type': JSON_TYPE });
 }
 
-/** Any error as the Status kube-apiserver would answer; only a 500 is logged (with its stack). */
+/**
+ * Any error as the Status kube-apiserver would answer; only an unexpected 500 is logged (with its
+ * stack), not one answered on purpose (an eviction of a pod under two budgets).
+ */
 export function errorResponse(c: Context, err: unknown): Response {
   const apiError = toApiError(err);
-  if (apiError.code === 500) console.error('[api] internal error:', err);
+  if (apiError.code === 500 && !(err instanceof ApiError)) console.error('[api] internal error:', err);
   return json(c, apiError.toStatus(), apiError.code);
 }
 

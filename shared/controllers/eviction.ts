@@ -3,13 +3,16 @@
  * both drain nodes: per owner, one pod at a time, and only while every replica of that owner is
  * ready and none is already on its way out. A workload of 10 keeps at least 9 ready throughout.
  * The evicted pod's ReplicaSet makes a new one, which the scheduler (or the provisioner) places
- * elsewhere. Pods no controller owns are never evicted: nothing would make them again.
- * PodDisruptionBudgets are not served yet; this is what `maxUnavailable: 1` would allow.
+ * elsewhere. Pods no controller owns are never evicted: nothing would make them again. Each
+ * eviction goes through the Eviction subresource's rules (shared/api/disruption.ts), so a
+ * PodDisruptionBudget stricter than this (or one allowing more at once) is honoured as
+ * `kubectl drain` honours it: a pod its budget does not let go now is tried again later.
  *
  * With it, the node writes a drain makes: annotate and cordon, and at the end remove.
  */
+import { evict } from '../api/disruption.js';
 import { Registry } from '../api/registry.js';
-import { findResource } from '../api/resources.js';
+import { ApiError } from '../api/status.js';
 import type { typedList } from '../api/objects.js';
 import type { CloudProvider } from '../cloud/types.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
@@ -20,15 +23,16 @@ import { controllerOf, isActive, isPodReady } from './replicaset.js';
 export type PodObject = ReturnType<typeof typedList<'pods'>>[number];
 type ReplicaSetObject = ReturnType<typeof typedList<'replicasets.apps'>>[number];
 
-const PODS = findResource('', 'v1', 'pods')!;
-
 export const ownerOf = (p: PodObject) => controllerOf(p)?.uid;
+
+/** A budget that allows no disruption now (or is still being counted). */
+const isTooManyRequests = (err: unknown) => err instanceof ApiError && err.reason === 'TooManyRequests';
 
 export class SafeEviction {
   private readonly registry: Registry;
 
   constructor(
-    store: Store,
+    private readonly store: Store,
     private readonly log?: (line: string) => void,
   ) {
     this.registry = new Registry(store);
@@ -52,10 +56,12 @@ export class SafeEviction {
       const readyNow = siblings.filter((p) => isActive(p) && isPodReady(p)).length;
       if (going || readyNow < wanted) continue;
       const pod = mine[0];
-      // Through the registry, as the API deletes: the pod is marked, and its kubelet stops it within its grace period.
-      await this.registry
-        .delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name as string, { preconditions: { uid: pod.metadata.uid } })
-        .catch(ignore(isNotFound, isConflict));
+      // As the API evicts: the budget is spent, the pod marked, and its kubelet stops it within its grace period.
+      const eviction = { deleteOptions: { preconditions: { uid: pod.metadata.uid } } };
+      const done = await evict(this.registry, this.store, pod.metadata.namespace ?? '', pod.metadata.name as string, eviction)
+        .then(() => true)
+        .catch(ignore(isNotFound, isConflict, isTooManyRequests));
+      if (!done) continue;
       this.log?.(`evicted ${pod.metadata.namespace}/${pod.metadata.name} from ${pod.spec.nodeName}`);
       moved++;
     }

@@ -16,6 +16,7 @@ import { groupVersion, kindOf } from '../../../shared/api/resources.js';
 import { ApiError, badRequest, invalid, methodNotAllowed } from '../../../shared/api/status.js';
 import { checkFields, checkKind, checkNamespace } from '../../../shared/api/write-checks.js';
 import { bind, getScale, patchScale, updateScale } from '../../../shared/api/subresources.js';
+import { evict } from '../../../shared/api/disruption.js';
 import { toTable } from '../../../shared/api/tables.js';
 import type { KubeObject } from '../../../shared/store/object.js';
 import type { Store } from '../../../shared/store/types.js';
@@ -187,7 +188,7 @@ function resourceVerbs(ctx: ResourceContext) {
   return { collection, object, subresources: subresourceVerbs(ctx) };
 }
 
-/** Subresources beside status: scale, binding, log; finalize and eviction are not served. */
+/** Subresources beside status: scale, binding, eviction, log; finalize is not served. */
 function subresourceVerbs(ctx: ResourceContext): Record<string, VerbTable> {
   const { registry } = ctx;
   return {
@@ -226,9 +227,9 @@ function subresourceVerbs(ctx: ResourceContext): Record<string, VerbTable> {
         return ctx.logs(pod, c.req.query());
       },
     },
-    // finalize and eviction are not served: every method is a 405.
+    eviction: { POST: async (c, t) => json(c, await evict(registry, ctx.store, ns(t), t.name!, await objectBody(c), { dryRun: writeOptions(c).dryRun }), 201) },
+    // finalize is not served: every method is a 405.
     finalize: {},
-    eviction: {},
   };
 }
 

@@ -12,6 +12,7 @@ import { migration } from './migration.js';
 import { namespace } from './namespace.js';
 import { node } from './node.js';
 import { pod } from './pod.js';
+import { podDisruptionBudget } from './poddisruptionbudget.js';
 import { priorityClass } from './priorityclass.js';
 import { clusterRole, clusterRoleBinding, role, roleBinding } from './rbac.js';
 import { replicaSet } from './replicaset.js';
@@ -34,6 +35,7 @@ export const KINDS: Kind[] = [
   replicaSet,
   lease,
   priorityClass,
+  podDisruptionBudget,
   migration,
   role,
   clusterRole,

@@ -29,6 +29,7 @@ const conditions = mergeBy('type');
 
 const CORE = 'io.k8s.api.core.v1';
 const APPS = 'io.k8s.api.apps.v1';
+const POLICY = 'io.k8s.api.policy.v1';
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 
 const containerLists: Record<string, Extensions> = {
@@ -121,6 +122,7 @@ export const FIELD_EXTENSIONS: Record<string, Record<string, Extensions>> = {
 
   [`${APPS}.DeploymentStatus`]: { conditions },
   [`${APPS}.ReplicaSetStatus`]: { conditions },
+  [`${POLICY}.PodDisruptionBudgetStatus`]: { conditions },
 };
 
 /** Definitions that server-side apply treats as one value (`+structType=atomic`). */

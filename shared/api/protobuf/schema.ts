@@ -173,6 +173,19 @@ export const MESSAGES: Record<string, Record<number, FieldDef>> = {
   TokenRequest: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'TokenRequestSpec') },
   TokenRequestSpec: { 1: s('audiences', true), 3: m('boundObjectRef', 'BoundObjectReference'), 4: i('expirationSeconds', true) },
   BoundObjectReference: { 1: s('kind'), 2: s('apiVersion'), 3: s('name'), 4: s('uid') },
+
+  // policy/v1: `kubectl create pdb`, and the eviction `kubectl drain` posts
+  PodDisruptionBudget: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'PodDisruptionBudgetSpec') },
+  PodDisruptionBudgetSpec: { 1: ios('minAvailable'), 2: m('selector', 'LabelSelector'), 3: ios('maxUnavailable'), 4: s('unhealthyPodEvictionPolicy') },
+  Eviction: { 1: m('metadata', 'ObjectMeta'), 2: m('deleteOptions', 'DeleteOptions') },
+  DeleteOptions: {
+    1: i('gracePeriodSeconds', true),
+    2: m('preconditions', 'Preconditions'),
+    3: b('orphanDependents', true),
+    4: s('propagationPolicy'),
+    5: s('dryRun', true),
+  },
+  Preconditions: { 1: s('uid'), 2: s('resourceVersion') },
 };
 
 /** The message name of a top-level object, by kind. */
@@ -192,4 +205,6 @@ export const KINDS: Record<string, string> = {
   SelfSubjectRulesReview: 'SelfSubjectRulesReview',
   SelfSubjectReview: 'SelfSubjectReview',
   TokenRequest: 'TokenRequest',
+  PodDisruptionBudget: 'PodDisruptionBudget',
+  Eviction: 'Eviction',
 };
