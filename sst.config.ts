@@ -13,6 +13,9 @@ export default $config({
     };
   },
   async run() {
+    // The kubelet the API function serves to joining workers (infra/settings.ts, kubeletBundle).
+    const { buildKubeletBundle } = await import('./kubelet/bundle');
+    await buildKubeletBundle('.build/skiff-kubelet.mjs');
     const { skiff } = await import('./infra/index');
     return skiff();
   },

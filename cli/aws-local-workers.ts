@@ -13,7 +13,8 @@ import { BUSYBOX_IMAGE, importBusyboxImage, startDockerEngine } from '../emulato
 import { type Ec2Emulator, startEc2Emulator } from '../emulators/ec2.js';
 import { type EcsEmulator, startEcsEmulator } from '../emulators/ecs.js';
 import { type LogsEmulator, startLogsEmulator } from '../emulators/logs.js';
-import { KUBELET_COMMAND, LocalCloudProvider } from '../kubelet/local-provider.js';
+import { buildKubeletBundle } from '../kubelet/bundle.js';
+import { LocalCloudProvider } from '../kubelet/local-provider.js';
 import { putKubeletCredential } from '../shared/auth/cluster-state.js';
 import { ec2ProviderFromEnv, ecsProviderFromEnv } from '../functions/provisioning.js';
 import { ec2Catalogue } from '../shared/cloud/ec2-catalogue.js';
@@ -126,7 +127,6 @@ export function provisioningEnv(
     SKIFF_EC2_ENDPOINT: ec2.endpoint,
     SKIFF_LAUNCH_TEMPLATE_ID: launchTemplateId,
     SKIFF_EC2_ZONES: EC2_ZONES.join(','),
-    SKIFF_KUBELET_COMMAND: KUBELET_COMMAND,
     SKIFF_KUBELET_RUNTIME: runtime,
     ...(dockerSocket ? { SKIFF_KUBELET_DOCKER_SOCKET: dockerSocket } : {}),
     SKIFF_POD_POLL_SECONDS: '2',
@@ -188,7 +188,6 @@ export function ecsProvisioningEnv(cloud: EcsCloud, apiUrl: string, consolidateS
     SKIFF_ECS_KUBELET_IMAGE: KUBELET_IMAGE,
     SKIFF_ECS_FILES_IMAGE: FILES_IMAGE,
     SKIFF_ECS_EXECUTION_ROLE: 'arn:aws:iam::123456789012:role/skiff-aws-local-task-execution',
-    SKIFF_KUBELET_COMMAND: KUBELET_COMMAND,
     SKIFF_ECS_KUBELET_ENV: JSON.stringify({
       AWS_ENDPOINT_URL_ECS: cloud.ecs.endpoint,
       AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: cloud.logs.endpoint,
@@ -214,6 +213,8 @@ export async function startEcsWorkers(w: Workers, cloud: EcsCloud, names: string
 export interface Cloud {
   /** The provisioner's environment for the controller functions (none without `provision`). */
   provisioning: Record<string, string>;
+  /** The kubelet's one-file build, which the API function serves to the cloud's workers (as in the cloud). */
+  kubeletBundle?: string;
   /** What its nodes are called in the log. */
   label?: 'EC2' | 'ECS';
   startWorkers(w: Workers, names: string[], nodeTokens: Map<string, string>): Promise<CloudProvider>;
@@ -230,9 +231,11 @@ export interface CloudSettings {
 
 /** The emulated cloud of `provider` (none for local kubelets), started. */
 export async function startCloud(provider: WorkerProvider, s: CloudSettings, onStop: Workers['onStop'], log: Workers['log']): Promise<Cloud> {
+  const kubeletBundle = provider === 'local' ? undefined : await buildKubeletBundle(join(s.dataDir, 'skiff-kubelet.mjs'));
   if (provider === 'aws-ec2') {
     const cloud = await startEc2(s.dataDir, onStop, log);
     return {
+      kubeletBundle,
       provisioning: s.provision ? provisioningEnv(cloud, s.apiUrl, s.runtime, s.consolidateSeconds, s.socket) : {},
       label: 'EC2',
       startWorkers: (w, names) => startEc2Workers(w, cloud, names),
@@ -241,6 +244,7 @@ export async function startCloud(provider: WorkerProvider, s: CloudSettings, onS
   if (provider === 'aws-ecs') {
     const ecs = await startEcs(onStop, log);
     return {
+      kubeletBundle,
       provisioning: s.provision ? ecsProvisioningEnv(ecs, s.apiUrl, s.consolidateSeconds) : {},
       label: 'ECS',
       startWorkers: (w, names) => startEcsWorkers(w, ecs, names),

@@ -35,7 +35,7 @@ import { StoreTokens } from '../shared/auth/store-tokens.js';
 import { createStore } from '../shared/store/factory.js';
 import { openDynamoStore } from '../shared/store/dynamodb.js';
 import type { Store } from '../shared/store/types.js';
-import { startCloud, type WorkerProvider, type Workers } from './aws-local-workers.js';
+import { type Cloud, startCloud, type WorkerProvider, type Workers } from './aws-local-workers.js';
 import type { Running, UpOptions } from './up.js';
 
 /** The shape's settings beyond `skiff up`'s: tests shorten watches, bookmarks and the tick. */
@@ -145,15 +145,16 @@ async function startFunctions(
   services: Services,
   options: AwsLocalOptions,
   stack: Stack,
-  provisioning: Record<string, string> = {},
+  cloud: Pick<Cloud, 'provisioning' | 'kubeletBundle'> = { provisioning: {} },
 ): Promise<{ url: string; caCert: string; functions: AwsLocalRunning['usage']['functions'] }> {
   const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}) => {
     const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...services.env, ...env } });
     stack.push(() => f.close());
     return f;
   };
-  const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, apiEnv(options));
-  const controllers = { ...controllerEnv(options), ...provisioning };
+  const bundle: Record<string, string> = cloud.kubeletBundle ? { SKIFF_KUBELET_BUNDLE: cloud.kubeletBundle } : {};
+  const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, { ...apiEnv(options), ...bundle });
+  const controllers = { ...controllerEnv(options), ...cloud.provisioning };
   const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000, controllers);
   const queue = fn('skiff-queue', 'functions/queue/handler.ts', 60_000, controllers);
   const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000, controllers);
@@ -224,7 +225,7 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     const apiUrl = `https://${options.host}:${port}`;
     const settings = { dataDir, apiUrl, runtime, socket, provision: options.provision, consolidateSeconds: options.consolidateSeconds };
     const cloud = await startCloud(options.provider ?? 'local', settings, (stop) => stack.push(stop), log);
-    const { url, caCert, functions } = await startFunctions(dataDir, services, { ...options, port }, stack, cloud.provisioning);
+    const { url, caCert, functions } = await startFunctions(dataDir, services, { ...options, port }, stack, cloud);
     // The CA's certificate (the API pins kubelets to it) and its key (the API signs the serving
     // certificates of kubelets that join with a bootstrap token), sealed when Secrets are.
     await putClusterCa(state, caCert, readFileSync(join(dataDir, 'pki', 'ca.key'), 'utf8'));

@@ -12,6 +12,7 @@ import { kubeletCredential } from '../shared/auth/cluster-state.js';
 import { type ApiServer, startApiServer } from '../functions/api/server.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
+import { onceBuilt } from '../kubelet/bundle.js';
 import type { CloudProvider } from '../shared/cloud/types.js';
 import type { AuditPolicy } from '../shared/auth/audit-policy.js';
 import type { JwtIssuerConfig } from '../shared/auth/oidc.js';
@@ -113,6 +114,8 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
     jwtIssuers: options.jwtIssuers,
     auditLogPath: join(dataDir, 'audit.log'),
     auditPolicy: options.auditPolicy,
+    // For workers that join from elsewhere with a bootstrap token: built at the first ask.
+    kubeletBundle: onceBuilt(join(dataDir, 'skiff-kubelet.mjs')),
   });
   log(`api       ${api.url} (ready in ${Date.now() - started} ms)`);
   const controlPlane = await startControlPlane({

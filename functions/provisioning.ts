@@ -13,7 +13,7 @@
  * | `SKIFF_EC2_SUBNETS` | the subnet per zone, `zone=subnet,...` (default: the default VPC's) |
  * | `SKIFF_EC2_ENDPOINT` | another EC2 endpoint (the emulator) |
  * | `SKIFF_LAUNCH_TEMPLATE_ID` | the workers' launch template (infra/workers.ts; required) |
- * | `SKIFF_KUBELET_COMMAND` | how the instance runs the kubelet (default `skiff-kubelet`) |
+ * | `SKIFF_KUBELET_COMMAND` | how a worker runs the kubelet (default: it fetches the kubelet from the API and runs it with Node.js) |
  * | `SKIFF_KUBELET_RUNTIME` | `docker` (default) or `process` |
  * | `SKIFF_KUBELET_DOCKER_SOCKET` | the Docker engine's socket on the instance (default the kubelet's) |
  * | `SKIFF_POD_POLL_SECONDS` | how often kubelets list their pods (default 10) |
@@ -28,7 +28,7 @@
  * | `SKIFF_ECS_CLUSTER` | the ECS cluster (default `SKIFF_CLUSTER`) |
  * | `SKIFF_ECS_SUBNETS` | the subnet of each zone, `zone=subnet,...` (required) |
  * | `SKIFF_ECS_SECURITY_GROUPS` | the tasks' security groups, comma-separated |
- * | `SKIFF_ECS_KUBELET_IMAGE` | the image holding the kubelet (required) |
+ * | `SKIFF_ECS_KUBELET_IMAGE` | the kubelet task's image: Node.js and a shell, the kubelet is fetched from the API (required) |
  * | `SKIFF_ECS_EXECUTION_ROLE` | the role ECS pulls images and writes logs with (required) |
  * | `SKIFF_ECS_KUBELET_ROLE` | the kubelet task's role, which runs its pods' tasks |
  * | `SKIFF_ECS_LOG_GROUP` | the tasks' log group (default `/skiff/<cluster>`) |
@@ -65,7 +65,7 @@ export function ec2ProviderFromEnv(store: Store, client: EC2Client, env: NodeJS.
   const catalogue = ec2Catalogue((env.SKIFF_EC2_ZONES ?? 'us-east-1a').split(','));
   const userData = async (node: LaunchRequest) =>
     kubeletUserData({
-      kubelet: env.SKIFF_KUBELET_COMMAND ?? 'skiff-kubelet',
+      kubelet: env.SKIFF_KUBELET_COMMAND,
       server,
       ...(await joining(store, `${node.instanceType} nodes in ${node.zone}`)),
       node,
@@ -139,7 +139,7 @@ export function ecsProviderFromEnv(store: Store, client: ECSClient, env: NodeJS.
     kubeletScript: async (node) => {
       const type = fargateCatalogue([node.zone]).find((t) => t.name === node.instanceType);
       return kubeletUserData({
-        kubelet: env.SKIFF_KUBELET_COMMAND ?? 'skiff-kubelet',
+        kubelet: env.SKIFF_KUBELET_COMMAND,
         server,
         ...(await joining(store, `node ${node.name}`)),
         node,

@@ -28,7 +28,7 @@ function stateAccess(state: Storage) {
   };
 }
 
-/** The API function, in the VPC so it reaches kubelets for logs. */
+/** The API function, in the VPC so it reaches kubelets for logs; it serves the kubelet's build to joining workers. */
 export function apiFunction(net: Network, state: Storage) {
   const { grants, environment } = stateAccess(state);
   return new sst.aws.Function('Api', {
@@ -40,6 +40,7 @@ export function apiFunction(net: Network, state: Storage) {
     vpc: { privateSubnets: net.vpc.privateSubnets, securityGroups: [net.apiGroup.id] },
     environment: { ...environment, SKIFF_MAX_WATCH_SECONDS: String(settings.maxWatchSeconds) },
     permissions: grants,
+    copyFiles: [{ from: settings.kubeletBundle, to: 'skiff-kubelet.mjs' }],
   });
 }
 

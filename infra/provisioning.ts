@@ -40,7 +40,6 @@ export function provisioning(net: Network, pool: Workers, apiUrl: $util.Input<st
       SKIFF_EC2_ZONES: zones,
       SKIFF_EC2_SUBNETS: subnets,
       SKIFF_LAUNCH_TEMPLATE_ID: pool.launchTemplate.id,
-      SKIFF_KUBELET_COMMAND: settings.kubeletCommand,
     },
     grants: [
       {

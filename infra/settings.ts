@@ -33,15 +33,19 @@ export const settings = {
   /** The SSM parameter with the current ECS-optimized Amazon Linux 2023 AMI. */
   workerAmiParameter: '/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id',
   workerInstanceType: 't3.medium',
-  /** The kubelet on the worker image, as the launch script runs it. */
-  kubeletCommand: '/usr/local/bin/skiff-kubelet',
+  /**
+   * The kubelet's one-file build (kubelet/bundle.ts), made by sst.config.ts before the deploy and
+   * shipped beside the API function, which serves it to the workers that join: their launch
+   * script fetches it and runs it with Node.js.
+   */
+  kubeletBundle: '.build/skiff-kubelet.mjs',
   /**
    * Where the provisioner launches nodes: EC2 instances, or kubelet tasks on Fargate whose pods
    * are tasks (docs/aws.md). Both providers are configured, so a Migration moves between them.
    */
   workerProvider: 'aws-ec2' as 'aws-ec2' | 'aws-ecs',
-  /** The image holding the kubelet, for aws-ecs nodes (not built yet, as the worker image's kubelet). */
-  kubeletImage: 'public.ecr.aws/skiff/kubelet:latest',
+  /** The kubelet task's image, for aws-ecs nodes: Node.js and a shell; the launch script fetches the kubelet from the API. */
+  kubeletImage: 'public.ecr.aws/docker/library/node:20-alpine',
   /** The workers' task logs (CloudWatch Logs) are kept this long. */
   workerLogRetentionDays: 14,
 } as const;

@@ -13,6 +13,7 @@ import type { Attributes, Authorizer, Decision, RuleLister, UserInfo } from '../
 import type { Admission } from '../../shared/auth/index.js';
 import type { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import type { Store } from '../../shared/store/types.js';
+import { KUBELET_BUNDLE_PATH } from '../../shared/cloud/kubelet-script.js';
 import { effectiveUser, forbiddenError, requestAttributes } from './authz.js';
 import { decodeBody } from './body.js';
 import { errorResponse, json } from './http.js';
@@ -50,6 +51,8 @@ export interface AppOptions {
   maxWatchSeconds?: number;
   /** The address discovery advertises. */
   serverAddress?: string;
+  /** The kubelet's one-file build, served to joining workers (`KUBELET_BUNDLE_PATH`); absent or undefined: 404. */
+  kubeletBundle?: () => Promise<Uint8Array | undefined>;
 }
 
 /** Every signed-in user is in system:authenticated, as kube-apiserver adds it (one array per token's groups, kept). */
@@ -142,6 +145,11 @@ export function createApp(options: AppOptions): Hono {
   if (options.audit) app.use('*', auditRequests(options.audit));
   if (options.authenticate) app.use('*', authenticateAndAuthorize(options.authenticate, options.authorizer));
   app.route('/', discoveryRoutes(options.serverAddress, options.tokens));
+  app.get(KUBELET_BUNDLE_PATH, async (c) => {
+    const bundle = await options.kubeletBundle?.();
+    if (!bundle) throw new ApiError(404, 'NotFound', 'this API serves no kubelet: run the kubelet from a checkout, or give the API function its build');
+    return c.body(bundle as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' });
+  });
   app.route(
     '/',
     resourceRoutes({

@@ -9,8 +9,11 @@
  * kept in the table. Static tokens are kept in the table
  * (`skiff token create --store dynamodb://<table>`), read again every few seconds; the
  * ServiceAccount signing keys are there too. With SKIFF_KMS_KEY_ID, Secrets are sealed under that
- * KMS key before they reach the table.
+ * KMS key before they reach the table. The kubelet's one-file build, deployed beside this handler
+ * (or named by SKIFF_KUBELET_BUNDLE), is served to the workers that join.
  */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { streamHandle } from 'hono/aws-lambda';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
@@ -30,6 +33,10 @@ const tokens = new ServiceAccountTokens(store, { issuer: process.env.SKIFF_ISSUE
 // the default roles and the signing key; the others only read them, at once, not in turn.
 await Promise.all([new Registry(store).ensureSystemNamespaces(), reconcileBootstrapPolicy(store), tokens.rotate()]);
 const staticTokens = new StoreTokens(store);
+/** Read at the first request for it, then kept. */
+let kubelet: Promise<Uint8Array | undefined> | undefined;
+const kubeletBundle = () =>
+  (kubelet ??= readFile(process.env.SKIFF_KUBELET_BUNDLE ?? fileURLToPath(new URL('./skiff-kubelet.mjs', import.meta.url))).catch(() => undefined));
 
 export const handler = streamHandle(
   createApp({
@@ -51,6 +58,7 @@ export const handler = streamHandle(
     // Pod logs from the pod's kubelet: its credential and the cluster CA (pinned) are in the table.
     logs: kubeletLogs(store, (node) => kubeletCredential(store, node), { ca: () => clusterCa(store) }),
     maxWatchSeconds: Number(process.env.SKIFF_MAX_WATCH_SECONDS ?? 840),
+    kubeletBundle,
     // How often a quiet watch that asked for bookmarks gets one (default 10 s).
     watchBookmarkIntervalMs: process.env.SKIFF_WATCH_BOOKMARK_SECONDS ? Number(process.env.SKIFF_WATCH_BOOKMARK_SECONDS) * 1000 : undefined,
   }),

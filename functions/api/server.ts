@@ -36,6 +36,8 @@ import { ensureTls, issueKubeletCert } from './tls.js';
 export interface ApiServerOptions {
   store: Store;
   dataDir: string;
+  /** The kubelet's one-file build, served to workers that join from elsewhere (`AppOptions.kubeletBundle`). */
+  kubeletBundle?: () => Promise<Uint8Array | undefined>;
   /** 0 picks a free port. */
   port?: number;
   host?: string;
@@ -300,6 +302,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     logs: options.logs,
     watchBookmarkIntervalMs: options.watchBookmarkIntervalMs,
     maxWatchSeconds: options.maxWatchSeconds,
+    kubeletBundle: options.kubeletBundle,
   });
   const server = createGuardedServer(app, tls, host);
   await new Promise<void>((resolve, reject) => {

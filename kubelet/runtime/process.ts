@@ -11,7 +11,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LOG_MAX_BYTES, SecurityRefusal, type ContainerSpec, type ContainerStatus, type ExecResult, type LogOptions, type Runtime } from './types.js';
 
-const SHIM = join(dirname(fileURLToPath(import.meta.url)), 'process-shim.mjs');
+/** Set by the kubelet's one-file build (kubelet/bundle.ts): the shim's source, which has no file beside the bundle. */
+declare const SKIFF_PROCESS_SHIM_SOURCE: string | undefined;
+
+/** The shim's file: beside this module, or written out once from the bundle's copy. */
+function shimFile(): string {
+  if (typeof SKIFF_PROCESS_SHIM_SOURCE === 'undefined') return join(dirname(fileURLToPath(import.meta.url)), 'process-shim.mjs');
+  const file = join(dirname(fileURLToPath(import.meta.url)), 'skiff-process-shim.mjs');
+  if (!existsSync(file) || readFileSync(file, 'utf8') !== SKIFF_PROCESS_SHIM_SOURCE) writeFileSync(file, SKIFF_PROCESS_SHIM_SOURCE);
+  return file;
+}
+const SHIM = shimFile();
 
 function alive(pid: number): boolean {
   try {

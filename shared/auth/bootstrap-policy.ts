@@ -11,6 +11,7 @@ import type { ClusterRole, ClusterRoleBinding, PolicyRule } from '../api/kinds/r
 import { isAlreadyExists } from '../errors.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { Store } from '../store/types.js';
+import { KUBELET_BUNDLE_PATH } from '../cloud/kubelet-script.js';
 import { CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES } from './rbac.js';
 
 const AUTOUPDATE = 'rbac.authorization.kubernetes.io/autoupdate';
@@ -67,8 +68,8 @@ export const DEFAULT_CLUSTER_ROLES: ClusterRole[] = [
     rule(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']),
     rule(['create'], ['authentication.k8s.io'], ['selfsubjectreviews']),
   ]),
-  // What a bootstrap token may do: exchange itself for a node's own credential.
-  clusterRole('system:node-bootstrapper', [rule(['create'], [''], ['nodes/credential'])]),
+  // What a bootstrap token may do: fetch the kubelet, and exchange itself for a node's own credential.
+  clusterRole('system:node-bootstrapper', [rule(['create'], [''], ['nodes/credential']), paths(['get'], [KUBELET_BUNDLE_PATH])]),
   clusterRole('admin', [], aggregated('admin')),
   clusterRole('edit', [], aggregated('edit'), { [`${AGGREGATE}admin`]: 'true' }),
   clusterRole('view', [], aggregated('view'), { [`${AGGREGATE}edit`]: 'true' }),

@@ -13,9 +13,17 @@
  */
 import type { LaunchRequest, NodeRequest } from './types.js';
 
+/** Where the API serves the kubelet's one-file build (kubelet/bundle.ts), to bootstrap tokens and nodes. */
+export const KUBELET_BUNDLE_PATH = '/skiff/v1/kubelet.mjs';
+
 export interface KubeletScript {
-  /** The command that runs the kubelet on the worker (an installed binary in the cloud). */
-  kubelet: string;
+  /**
+   * The command that runs the kubelet on the worker. Absent (as in the cloud): the script fetches
+   * the kubelet from the API it joins (`KUBELET_BUNDLE_PATH`, with the bootstrap token, trusting
+   * only the cluster CA) and runs it with the worker's Node.js, installed from the distribution's
+   * packages when missing.
+   */
+  kubelet?: string;
   server: string;
   caCert: string;
   bootstrapToken: string;
@@ -58,13 +66,34 @@ const IDENTITY = {
     'address=${ECS_PRIVATE_IP:-$(meta IPv4Addresses)}',
   ],
 };
+/** Fetches `url` to `out` with the CA and token files given, in Node.js (present wherever the kubelet runs). */
+const FETCH_JS = [
+  'const [u, ca, tok, out] = process.argv.slice(1); const fs = require("fs");',
+  'require(u.startsWith("https:") ? "https" : "http").get(u, { ca: fs.readFileSync(ca), headers: { authorization: "Bearer " + fs.readFileSync(tok, "utf8").trim() } }, (r) => {',
+  '  if (r.statusCode !== 200) { console.error("fetching the kubelet: HTTP " + r.statusCode); process.exit(1); }',
+  '  const f = fs.createWriteStream(out + ".part"); r.pipe(f); f.on("finish", () => { fs.renameSync(out + ".part", out); process.exit(0); });',
+  '}).on("error", (e) => { console.error("fetching the kubelet: " + e.message); process.exit(1); });',
+].join(' ');
+const NODE_INSTALL =
+  'command -v node >/dev/null 2>&1 || dnf install -y nodejs >/dev/null 2>&1 || yum install -y nodejs >/dev/null 2>&1 || (apt-get update && apt-get install -y nodejs) >/dev/null 2>&1 || true';
+
+const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The lines that fetch the kubelet from the API (retried while the API is not reachable yet) to
+ * `$dir/skiff-kubelet.mjs`, given the CA in `$dir/ca.crt` and the bootstrap token in `$dir/bootstrap`.
+ */
+export function fetchKubelet(server: string): string[] {
+  const url = quote(`${server.replace(/\/$/, '')}${KUBELET_BUNDLE_PATH}`);
+  return [NODE_INSTALL, `until node -e ${quote(FETCH_JS)} ${url} "$dir/ca.crt" "$dir/bootstrap" "$dir/skiff-kubelet.mjs"; do sleep 2; done`];
+}
+
 /** The node's name from its tag, once the launcher has set it. */
 const NAME_FROM_TAG = 'until name=$(imds tags/instance/skiff:node); do sleep 1; done';
 const LOOPBACK_CIDR = `cidr=$(echo "$address" | awk -F. '{ printf "127.%d.0.0/16", ($3 * 256 + $4) % 200 + 40 }')`;
 /* biome-ignore-end lint/suspicious/noTemplateCurlyInString: shell parameter expansions, not templates */
 
 export function kubeletUserData(s: KubeletScript): string {
-  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
   const labels = Object.entries(s.node.labels ?? {}).map(([k, v]) => `--label ${quote(`${k}=${v}`)}`);
   const identity = s.identity ?? 'ec2';
   const name = 'name' in s.node ? s.node.name : undefined;
@@ -82,8 +111,9 @@ export function kubeletUserData(s: KubeletScript): string {
     'SKIFF_CA',
     `printf '%s' ${quote(s.bootstrapToken)} > "$dir/bootstrap"`,
     ...Object.entries(s.env ?? {}).map(([k, v]) => `export ${k}=${quote(v)}`),
+    ...(s.kubelet ? [] : fetchKubelet(s.server)),
     [
-      `exec ${s.kubelet}`,
+      `exec ${s.kubelet ?? 'node "$dir/skiff-kubelet.mjs"'}`,
       '--name "$name"',
       `--server ${quote(s.server)}`,
       '--ca-file "$dir/ca.crt"',

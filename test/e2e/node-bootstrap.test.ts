@@ -2,15 +2,20 @@
  * Node bootstrap: a worker joins with a short-lived bootstrap token (a kube-system Secret of
  * type bootstrap.kubernetes.io/token, as `kubeadm token create` makes) and receives its own
  * node credential; the bootstrap token can do nothing else, and stops working when it expires
- * or its Secret goes. A real kubelet process joins this way and registers its Node.
+ * or its Secret goes. A real kubelet process joins this way and registers its Node: the kubelet
+ * the API serves (its one-file build), fetched by the launch script's own lines with the
+ * bootstrap token, as a worker in the cloud fetches it.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keptServing, nodeCredential } from '../../kubelet/bootstrap.js';
+import { onceBuilt } from '../../kubelet/bundle.js';
+import { fetchKubelet, KUBELET_BUNDLE_PATH } from '../../shared/cloud/kubelet-script.js';
 import { kubeletCredential } from '../../shared/auth/cluster-state.js';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
 import { until } from '../support/until.js';
@@ -19,7 +24,7 @@ let cluster: TestCluster;
 let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'skiff-bootstrap-'));
-  cluster = await startTestCluster();
+  cluster = await startTestCluster({ kubeletBundle: onceBuilt(join(dir, 'build', 'skiff-kubelet.mjs')) });
 });
 afterAll(async () => {
   await cluster?.stop();
@@ -127,16 +132,20 @@ describe('node bootstrap', () => {
     expect(await whoami(token)).toBe(401);
   });
 
-  it('a kubelet process joins with a bootstrap token and registers its Node', async () => {
+  it('a kubelet fetched from the API with a bootstrap token joins and registers its Node', async () => {
     const token = await bootstrapToken('kublet', 'dddddddddddddddd');
     writeFileSync(join(dir, 'bootstrap'), token, { mode: 0o600 });
     writeFileSync(join(dir, 'ca.crt'), cluster.server.caCert);
+    // Only those who join (and admins) may fetch it.
+    expect((await cluster.api(KUBELET_BUNDLE_PATH, { token: 'nobody' })).status).toBe(401);
+    // Not spawnSync: the API answering it runs in this process.
+    await promisify(execFile)('sh', ['-c', fetchKubelet(cluster.server.url).join('\n')], { env: { ...process.env, dir }, timeout: 60_000 });
+    const bundle = join(dir, 'skiff-kubelet.mjs');
+    expect(readFileSync(bundle)).toEqual(readFileSync(join(dir, 'build', 'skiff-kubelet.mjs')));
     const kubelet = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        'kubelet/main.ts',
+        bundle,
         '--name',
         'joined-0',
         '--server',

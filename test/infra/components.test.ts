@@ -6,11 +6,14 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ecsActionsOnAnyResource, handlers, settings, tableActions } from '../../infra/settings.js';
+import { buildKubeletBundle } from '../../kubelet/bundle.js';
 import { type MadeResource, mockStack, type Stack } from '../support/pulumi-mocks.js';
 
 let stack: Stack;
 beforeAll(async () => {
   stack = await mockStack(async () => {
+    // As sst.config.ts does before the program: the kubelet's build, which the API function carries.
+    await buildKubeletBundle(join(process.cwd(), settings.kubeletBundle));
     // By path, not by name: infra/ is typed by SST's globals (infra/tsconfig.json), not this project's.
     const { skiff } = await import(join(process.cwd(), 'infra/index.ts'));
     return skiff();
@@ -81,8 +84,9 @@ describe('the functions', () => {
         SKIFF_CLUSTER: 'skiff-test',
         SKIFF_API_URL: 'https://KubeApi-id.execute-api.us-east-1.amazonaws.com/k8s',
         SKIFF_LAUNCH_TEMPLATE_ID: 'WorkerTemplate-id',
-        SKIFF_KUBELET_COMMAND: settings.kubeletCommand,
       });
+      // No kubelet command: a worker fetches the kubelet from the API.
+      expect(env.SKIFF_KUBELET_COMMAND).toBeUndefined();
       expect(env.SKIFF_EC2_SUBNETS.split(',').map((pair: string) => pair.split('=')[1])).toEqual(['VpcPrivateSubnet1-id', 'VpcPrivateSubnet2-id']);
       // And on Fargate: the workers' cluster, the kubelet's image, its tasks' roles and logs; both providers, for migrations.
       expect(env).toMatchObject({
