@@ -72,6 +72,7 @@ export function ec2ProviderFromEnv(store: Store, client: EC2Client, env: NodeJS.
       // Pod addresses on the node's loopback, as before pod networking (issue 14) routes them.
       loopbackPodCidr: true,
       maxPods: catalogue.find((t) => t.name === node.instanceType)?.pods,
+      taints: catalogue.find((t) => t.name === node.instanceType)?.taints,
       runtime,
       dockerSocket: env.SKIFF_KUBELET_DOCKER_SOCKET,
       podPollSeconds: env.SKIFF_POD_POLL_SECONDS ? Number(env.SKIFF_POD_POLL_SECONDS) : undefined,
@@ -146,6 +147,7 @@ export function ecsProviderFromEnv(store: Store, client: ECSClient, env: NodeJS.
         identity: 'ecs',
         runtime: 'ecs',
         capacity: type && { cpu: type.cpu, memory: type.memory, pods: type.pods },
+        taints: type?.taints,
         podPollSeconds: env.SKIFF_POD_POLL_SECONDS ? Number(env.SKIFF_POD_POLL_SECONDS) : undefined,
         env: { SKIFF_ECS_SUBNETS: subnets[node.zone] },
       });

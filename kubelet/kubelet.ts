@@ -46,6 +46,8 @@ export interface KubeletOptions {
   memory?: number;
   pods?: number;
   labels?: Record<string, string>;
+  /** Taints the Node is made with (not set again on later starts: others may have changed them since). */
+  taints?: { key: string; value?: string; effect: string }[];
   providerID?: string;
   leaseIntervalMs?: number;
   /** How often the Node's conditions are posted again with a fresh heartbeat (default 60 s). */
@@ -180,7 +182,7 @@ export class Kubelet {
     const spec = { ...(o.providerID ? { providerID: o.providerID } : {}), ...(o.podCidr ? { podCIDR: o.podCidr, podCIDRs: [o.podCidr] } : {}) };
     const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: this.nodeName, labels }, spec };
     try {
-      await o.api.request('POST', '/api/v1/nodes', node);
+      await o.api.request('POST', '/api/v1/nodes', o.taints?.length ? { ...node, spec: { ...spec, taints: o.taints } } : node);
     } catch (err) {
       if (!(err instanceof ApiRequestError) || err.code !== 409) throw err;
       await o.api.request('PATCH', `/api/v1/nodes/${this.nodeName}`, { metadata: { labels }, spec: node.spec }, 'application/merge-patch+json');

@@ -33,6 +33,8 @@ const { values } = parseArgs({
     memory: { type: 'string' },
     pods: { type: 'string' },
     label: { type: 'string', multiple: true, default: [] },
+    // As kubelet's: `key=value:Effect`, comma-separated; set when the Node is first made.
+    'register-with-taints': { type: 'string' },
     'provider-id': { type: 'string' },
     'lease-interval-ms': { type: 'string' },
     'backoff-initial-ms': { type: 'string' },
@@ -47,6 +49,21 @@ function required(name: keyof typeof values): string {
     process.exit(2);
   }
   return v;
+}
+
+/** `key=value:Effect,key:Effect` as taints; a malformed one stops the kubelet with the reason. */
+function parseTaints(text: string): { key: string; value?: string; effect: string }[] {
+  return text
+    .split(',')
+    .filter(Boolean)
+    .map((item) => {
+      const m = /^([^=:]+)(?:=([^:]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/.exec(item.trim());
+      if (!m) {
+        console.error(`kubelet: --register-with-taints: ${JSON.stringify(item)} is not key[=value]:NoSchedule|PreferNoSchedule|NoExecute`);
+        process.exit(2);
+      }
+      return { key: m[1], ...(m[2] !== undefined ? { value: m[2] } : {}), effect: m[3] };
+    });
 }
 
 async function main() {
@@ -84,6 +101,7 @@ async function main() {
     memory: values.memory ? Number(values.memory) : undefined,
     pods: values.pods ? Number(values.pods) : undefined,
     labels,
+    taints: parseTaints(values['register-with-taints'] ?? ''),
     providerID: values['provider-id'],
     podPollIntervalMs: values['pod-poll-seconds'] ? Number(values['pod-poll-seconds']) * 1000 : undefined,
     leaseIntervalMs: values['lease-interval-ms'] ? Number(values['lease-interval-ms']) : undefined,

@@ -11,7 +11,7 @@
  * script, and each learns its node's name from its `skiff:node` tag (set once the fleet has
  * answered) through the instance metadata service, waiting until it is there.
  */
-import type { LaunchRequest, NodeRequest } from './types.js';
+import type { LaunchRequest, NodeRequest, Taint } from './types.js';
 
 /** Where the API serves the kubelet's one-file build (kubelet/bundle.ts), to bootstrap tokens and nodes. */
 export const KUBELET_BUNDLE_PATH = '/skiff/v1/kubelet.mjs';
@@ -46,6 +46,8 @@ export interface KubeletScript {
   maxPods?: number;
   /** List the node's pods this often instead of watching them through the API (default 10 s; 0: watch). */
   podPollSeconds?: number;
+  /** Taints the node registers with (its instance type's). */
+  taints?: Taint[];
   /** Environment for the kubelet (the ecs runtime's subnets, say). */
   env?: Record<string, string>;
 }
@@ -128,6 +130,9 @@ export function kubeletUserData(s: KubeletScript): string {
       `--provider-id "aws-${identity}://$zone/$id"`,
       '--address "$address"',
       ...((s.podPollSeconds ?? 10) > 0 ? [`--pod-poll-seconds ${s.podPollSeconds ?? 10}`] : []),
+      ...(s.taints?.length
+        ? [`--register-with-taints ${quote(s.taints.map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ''}:${t.effect}`).join(','))}`]
+        : []),
       `--label ${quote(`node.kubernetes.io/instance-type=${s.node.instanceType}`)}`,
       `--label ${quote(`topology.kubernetes.io/zone=${s.node.zone}`)}`,
       ...labels,

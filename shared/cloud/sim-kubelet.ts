@@ -85,7 +85,7 @@ export class SimKubelet {
           ...this.options.labels,
         },
       },
-      spec: { providerID: this.options.providerID },
+      spec: { providerID: this.options.providerID, ...(t.taints?.length ? { taints: t.taints } : {}) },
       status: {
         capacity: resources,
         allocatable: resources,

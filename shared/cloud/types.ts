@@ -6,6 +6,13 @@
  * passes test/contract/cloud.contract.ts.
  */
 
+/** A node taint (as Node.spec.taints): pods that do not tolerate it are not placed there. */
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
 export interface InstanceType {
   name: string;
   /** Millicores. */
@@ -17,6 +24,11 @@ export interface InstanceType {
   zones: string[];
   /** Dollars an hour, where the provider knows (the provisioner chooses by it). */
   pricePerHour?: number;
+  /**
+   * Taints every node of this type registers with (a GPU type kept for the pods that ask for it):
+   * the provisioner opens such a node only for pods that tolerate them.
+   */
+  taints?: Taint[];
 }
 
 export interface NodeRequest {

@@ -251,6 +251,7 @@ export class ProvisionerController implements Controller {
         memory: t.memory,
         pods: t.pods,
         pricePerHour: this.options.prices?.[t.name] ?? t.pricePerHour ?? (t.cpu / 1000) * 0.05,
+        taints: t.taints,
       })),
     );
   }

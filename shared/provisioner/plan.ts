@@ -12,7 +12,8 @@
  * zones open to it by no more than `maxSkew`; so replicas get nodes in several zones.
  */
 import type { PodInfo, SpreadConstraint } from '../scheduler/compile.js';
-import { matchTerm } from '../scheduler/static-filters.js';
+import { matchTerm, tolerates } from '../scheduler/static-filters.js';
+import type { Taint } from '../cloud/types.js';
 
 export interface Offering {
   instanceType: string;
@@ -22,6 +23,8 @@ export interface Offering {
   memory: number;
   pods: number;
   pricePerHour: number;
+  /** What its nodes are tainted with. */
+  taints?: Taint[];
 }
 
 export interface PlannedNode {
@@ -48,6 +51,8 @@ export function offeringLabels(o: Offering): Record<string, string> {
 }
 
 export function accepts(o: Offering, pod: PodInfo): boolean {
+  // A taint the pod does not tolerate keeps it off, as on a registered node (PreferNoSchedule only weighs).
+  if ((o.taints ?? []).some((t) => t.effect !== 'PreferNoSchedule' && !tolerates(pod.tolerations, t))) return false;
   const labels = offeringLabels(o);
   const node = { index: 0, name: '', labels, taints: [], unschedulable: false, ready: true, cpu: o.cpu, memory: o.memory, pods: o.pods };
   if (!Object.entries(pod.nodeSelector).every(([k, v]) => labels[k] === v)) return false;

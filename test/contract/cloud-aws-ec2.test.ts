@@ -291,12 +291,17 @@ describe('aws-ec2: instances that belong to no node', () => {
     }
   });
 
-  it('offers a catalogue of common types with prices, in the zones given', () => {
+  it('offers a catalogue of common types with prices, in the zones given, the GPU type tainted', () => {
     const catalogue = ec2Catalogue(['eu-west-1a', 'eu-west-1b']);
     const medium = catalogue.find((t) => t.name === 't3.medium');
     expect(medium).toMatchObject({ cpu: 2000, memory: 4 * 2 ** 30, pods: 17, zones: ['eu-west-1a', 'eu-west-1b'] });
     const byPrice = [...catalogue].sort((a, b) => a.pricePerHour - b.pricePerHour);
     expect(byPrice[0].name).toBe('t3.medium');
     for (const t of catalogue) expect(t.pricePerHour).toBeGreaterThan(0);
+    // The GPU type is kept for pods that tolerate it: its nodes register with the taint.
+    const gpu = catalogue.find((t) => t.name === 'g4dn.xlarge');
+    expect(gpu?.taints).toEqual([{ key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' }]);
+    const script = kubeletUserData({ ...joining(cluster, bootstrapToken), node: { instanceType: 'g4dn.xlarge', zone: 'eu-west-1a' }, taints: gpu?.taints });
+    expect(script).toContain(`--register-with-taints 'nvidia.com/gpu=true:NoSchedule'`);
   });
 });

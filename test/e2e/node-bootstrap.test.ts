@@ -160,6 +160,8 @@ describe('node bootstrap', () => {
         join(dir, 'joined-0'),
         '--pod-cidr',
         '127.61.0.0/16',
+        '--register-with-taints',
+        'example.com/dedicated=ci:NoSchedule,example.com/spot:PreferNoSchedule',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -177,6 +179,11 @@ describe('node bootstrap', () => {
         30_000,
       );
       expect(ready).toBe(true);
+      // Made with the taints it was started with, as kubelet's --register-with-taints.
+      expect((await cluster.api('/api/v1/nodes/joined-0')).json().spec.taints).toEqual([
+        { key: 'example.com/dedicated', value: 'ci', effect: 'NoSchedule' },
+        { key: 'example.com/spot', effect: 'PreferNoSchedule' },
+      ]);
       expect(await whoami(readFileSync(join(dir, 'joined-0.token'), 'utf8'))).toMatchObject({ username: 'system:node:joined-0' });
     } finally {
       kubelet.kill('SIGTERM');
