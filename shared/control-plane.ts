@@ -1,12 +1,13 @@
 /**
  * The control loop of the embedded shape, in one call: the controllers (scheduler,
  * ReplicaSet, Deployment, garbage collector, namespace, node lifecycle, service accounts,
- * disruption budgets) on the
+ * disruption budgets, endpoints) on the
  * store's change feed, with the in-process queue for delayed work. The
  * stream Lambda runs the same controllers through `dispatch` instead.
  */
 import { DeploymentController } from './controllers/deployment.js';
 import { DisruptionController } from './controllers/disruption.js';
+import { EndpointsController } from './controllers/endpoints.js';
 import { GarbageCollector } from './controllers/garbage-collector.js';
 import { ControllerManager } from './controllers/manager.js';
 import { NamespaceController } from './controllers/namespace.js';
@@ -48,6 +49,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new NodeLifecycleController(store, options.nodeLifecycle),
     new ServiceAccountController(store),
     new DisruptionController(store),
+    new EndpointsController(store),
     ...(options.provisioner ? [new ProvisionerController(store, options.provisioner)] : []),
     ...(options.migration ? [new MigrationController(store, options.migration)] : []),
   ];

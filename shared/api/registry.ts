@@ -182,7 +182,7 @@ export class Registry {
     if (causes.length) throw invalid(info, name || object.metadata.generateName || '', causes);
     const ns = await this.requireNamespace(info, namespace, name || object.metadata.generateName || '');
     const audit: Record<string, string> = {};
-    warnings.push(...((await kindOf(info.kind)?.admit?.(object, { namespace: ns, store: this.store, audit })) ?? []));
+    warnings.push(...((await kindOf(info.kind)?.admit?.(object, { namespace: ns, store: this.store, audit, dryRun: options.dryRun })) ?? []));
     const auditAnnotations = Object.keys(audit).length ? audit : undefined;
     await options.admit?.(object, undefined);
     const managed = options.fieldManager ? recordUpdate(undefined, object, { manager: options.fieldManager, gvk: info }) : object;

@@ -245,7 +245,9 @@ export class AwsEc2CloudProvider implements CloudProvider {
   }
 
   async list(): Promise<CloudNode[]> {
-    const nodes = new Map((await this.describe()).map((i) => [this.nodeName(i), this.toNode(i)]));
+    // An instance not yet tagged with its node (a fleet answered a moment ago) is not a node yet.
+    const named = (await this.describe()).filter((i) => i.Tags?.some((t) => t.Key === 'skiff:node'));
+    const nodes = new Map(named.map((i) => [this.nodeName(i), this.toNode(i)]));
     for (const name of this.launches.keys()) {
       const recent = this.recent(name);
       if (recent && !nodes.has(name)) nodes.set(name, recent);

@@ -45,7 +45,7 @@ describe('imperative creates', () => {
     expect(deploy.spec.replicas).toBe(3);
     expect(deploy.spec.template.spec.containers[0]).toMatchObject({ name: 'nginx', image: 'nginx:1.25', imagePullPolicy: 'IfNotPresent' });
     const svc = await cluster.kubectlOk(['get', 'svc', 'web', '-n', 'shop']);
-    expect(svc).toMatch(/^web\s+ClusterIP\s+10\.96\.\d+\.\d+\s+<none>\s+80\/TCP\s+\d+s$/m);
+    expect(svc).toMatch(/^web\s+ClusterIP\s+127\.96\.\d+\.\d+\s+<none>\s+80\/TCP\s+\d+s$/m);
     const ns = await cluster.kubectlOk(['get', 'ns', 'shop']);
     expect(ns).toMatch(/^shop\s+Active\s+/m);
   });

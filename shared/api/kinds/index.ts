@@ -5,6 +5,7 @@
 import { configMap } from './configmap.js';
 import { deployment } from './deployment.js';
 import { endpoints } from './endpoints.js';
+import { endpointSlice } from './endpointslice.js';
 import { event } from './event.js';
 import type { Kind } from './kind.js';
 import { lease } from './lease.js';
@@ -36,6 +37,7 @@ export const KINDS: Kind[] = [
   lease,
   priorityClass,
   podDisruptionBudget,
+  endpointSlice,
   migration,
   role,
   clusterRole,

@@ -92,6 +92,8 @@ export interface AdmitContext {
   store: Store;
   /** The request's audit annotations, for admission to note what it saw (Pod Security's audit mode). */
   audit: Record<string, string>;
+  /** A dry run: nothing may be kept (a Service's address is drawn, not held). */
+  dryRun?: boolean;
 }
 
 export interface Kind {

@@ -1,8 +1,8 @@
-/** core/v1 Service. */
-import { randomInt } from 'node:crypto';
+/** core/v1 Service: its ClusterIP and NodePorts are held, unique, at create (`../service-allocation.ts`). */
 import { ageColumn, mapSelector, nameColumn } from '../columns.js';
 import { Service } from '../schemas/index.js';
 import { asArray, asObj, checkPort, invalidValue, isObj } from '../validation.js';
+import { allocateService } from '../service-allocation.js';
 import { resource, type Kind } from './kind.js';
 
 export const service: Kind = {
@@ -38,6 +38,9 @@ export const service: Kind = {
     { name: 'Selector', type: 'string', priority: 1, cell: (o) => mapSelector(asObj(o.spec).selector) },
   ],
   initialStatus: () => ({ loadBalancer: {} }),
+  async admit(object, { store, dryRun }) {
+    await allocateService(store, object, dryRun);
+  },
   defaults(object) {
     const spec = object.spec;
     if (!isObj(spec)) return;
@@ -46,11 +49,6 @@ export const service: Kind = {
     spec.internalTrafficPolicy ??= 'Cluster';
     spec.ipFamilies ??= ['IPv4'];
     spec.ipFamilyPolicy ??= 'SingleStack';
-    if (spec.type !== 'ExternalName' && spec.clusterIP === undefined) {
-      const ip = `10.96.${randomInt(0, 256)}.${randomInt(1, 255)}`;
-      spec.clusterIP = ip;
-      spec.clusterIPs = [ip];
-    }
     for (const p of asArray(spec.ports).map(asObj)) {
       p.protocol ??= 'TCP';
       p.targetPort ??= p.port;

@@ -23,7 +23,9 @@ export function listStrategy(path: string[]): ListStrategy {
     case 'env':
       return { kind: 'merge', key: 'name' };
     case 'ports':
-      return inContainer ? { kind: 'merge', key: 'containerPort' } : { kind: 'merge', key: 'port' };
+      // A container's by containerPort, a Service's by port; an EndpointSlice's (at the top) whole.
+      if (inContainer) return { kind: 'merge', key: 'containerPort' };
+      return parents.length ? { kind: 'merge', key: 'port' } : { kind: 'replace' };
     case 'volumeMounts':
       return { kind: 'merge', key: 'mountPath' };
     case 'volumeDevices':
