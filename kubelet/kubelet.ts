@@ -12,6 +12,7 @@ import { arch, cpus, hostname, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Condition, Pod } from '../shared/api/schemas/index.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
+import { ServiceProxy } from './proxy.js';
 import { HostPorts } from './host-ports.js';
 import { DEFAULT_BACKOFF, PodWorker, within, type BackoffPolicy } from './pod-worker.js';
 import type { ContainerStatus, Runtime } from './runtime/types.js';
@@ -60,6 +61,8 @@ export interface KubeletOptions {
    * costs a short invocation each (docs/aws.md, Cost). Absent: watch, as a kubelet does.
    */
   podPollIntervalMs?: number;
+  /** Run the node proxy (`proxy.ts`): Services' ClusterIPs and NodePorts answered here (default true). */
+  proxy?: boolean;
   backoff?: BackoffPolicy;
   log?: (line: string) => void;
 }
@@ -84,6 +87,7 @@ export class Kubelet {
   /** When the node's conditions last changed (registration): kept by every heartbeat. */
   private since = '';
   private watching?: Promise<void>;
+  private proxy?: ServiceProxy;
   private readonly log: (line: string) => void;
   private readonly address: string;
   port = 0;
@@ -113,6 +117,10 @@ export class Kubelet {
     this.syncTimer = setInterval(() => {
       for (const w of this.workers.values()) this.syncWorker(w);
     }, this.options.syncIntervalMs ?? 1000);
+    if (this.options.proxy !== false) {
+      this.proxy = new ServiceProxy({ api: this.options.api, nodeAddress: this.address, pollIntervalMs: this.options.podPollIntervalMs, log: this.log });
+      await this.proxy.start().catch((err) => this.log(`proxy: ${err instanceof Error ? err.message : String(err)}`));
+    }
     this.log(`node ${this.nodeName} registered, serving logs on ${this.address}:${this.port}, ${this.workers.size} pods`);
   }
 
@@ -147,6 +155,7 @@ export class Kubelet {
     clearInterval(this.syncTimer);
     clearInterval(this.statusTimer);
     this.hostPorts.closeAll();
+    await this.proxy?.stop();
     // Open log follows would hold close() until they end: cut them first.
     const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections();

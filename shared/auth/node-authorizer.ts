@@ -3,8 +3,8 @@
  * `system:node:<name>` in group `system:nodes`, may touch its own Node and Lease, the pods bound
  * to it (read, status, the confirming delete), list and watch pods only with the field selector
  * `spec.nodeName=<name>`, read the Secrets and ConfigMaps those pods reference, ask for tokens
- * of the service accounts they use (bound to one of them: `token-request.ts`), and record
- * events. Anything else it has no opinion on, so RBAC decides (and grants a node nothing by
+ * of the service accounts they use (bound to one of them: `token-request.ts`), read the
+ * Services, Endpoints and EndpointSlices its proxy follows, and record events. Anything else it has no opinion on, so RBAC decides (and grants a node nothing by
  * default). Requests from other users are none of its business.
  */
 import type { Node, Pod } from '../api/schemas/index.js';
@@ -66,6 +66,10 @@ export class NodeAuthorizer implements Authorizer {
     if (group === '' && (a.resource === 'secrets' || a.resource === 'configmaps')) return this.referenced(node, a);
     if (group === '' && a.resource === 'serviceaccounts' && a.subresource === 'token') return this.token(node, a);
     if ((group === '' || group === 'events.k8s.io') && a.resource === 'events' && ['create', 'update', 'patch'].includes(a.verb)) return allow('events');
+    // What its proxy follows, as kube-proxy reads them.
+    const proxied =
+      (group === '' && (a.resource === 'services' || a.resource === 'endpoints')) || (group === 'discovery.k8s.io' && a.resource === 'endpointslices');
+    if (proxied && ['get', 'list', 'watch'].includes(a.verb)) return allow('what its proxy follows');
     return noOpinion;
   }
 

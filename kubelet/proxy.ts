@@ -1,0 +1,272 @@
+/**
+ * The node proxy (kube-proxy's job), in the kubelet: it follows the Services and EndpointSlices
+ * and answers each Service's ClusterIP and port (and NodePort, on the node's address) with a TCP
+ * proxy to the Service's ready endpoints. Connections are spread round-robin (or kept to one
+ * endpoint per client with `sessionAffinity: ClientIP`); an endpoint that refuses is skipped for
+ * the next one, so a connection made while a pod stops still lands. An endpoint that stops being
+ * ready or starts terminating gets no new connection; those it has keep going (as conntrack keeps
+ * them). When no endpoint is ready, serving terminating ones are used, as kube-proxy does.
+ *
+ * A user-space proxy rather than nftables rules: it needs no root and no kernel state, runs the
+ * same beside the process, docker and ecs runtimes, and the service range is on loopback
+ * (`docs/networking.md`), where any process may listen. Several kubelets on one machine share
+ * the ClusterIPs: the first to bind an address serves it, the others try again every few seconds
+ * (all see the same endpoints). UDP is not proxied yet.
+ */
+import { createServer, type Server, type Socket, connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ApiClient, WatchEvent } from './api-client.js';
+
+interface ServicePort {
+  name?: string;
+  port: number;
+  protocol?: string;
+  nodePort?: number;
+}
+interface Service {
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec?: {
+    type?: string;
+    clusterIP?: string;
+    ports?: ServicePort[];
+    sessionAffinity?: string;
+    sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
+  };
+}
+interface Slice {
+  metadata: { name: string; namespace: string; labels?: Record<string, string>; resourceVersion?: string };
+  ports?: { name?: string; port?: number; protocol?: string }[] | null;
+  endpoints?: { addresses: string[]; conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean } }[] | null;
+}
+interface Backend {
+  ip: string;
+  port: number;
+}
+interface Frontend {
+  server: Server;
+  backends: Backend[];
+  next: number;
+  /** ClientIP affinity: each client's endpoint, until when. */
+  affinity?: { timeoutMs: number; clients: Map<string, { backend: Backend; until: number }> };
+}
+
+export interface ServiceProxyOptions {
+  api: ApiClient;
+  /** The node's address: NodePorts listen there. */
+  nodeAddress: string;
+  /** List every interval instead of watching (the AWS shape's kubelets, which hold no watch open). */
+  pollIntervalMs?: number;
+  log(line: string): void;
+}
+
+const key = (o: { metadata: { namespace: string; name: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
+const RETRY_MS = 5000;
+
+export class ServiceProxy {
+  private readonly services = new Map<string, Service>();
+  private readonly slices = new Map<string, Slice>();
+  private readonly frontends = new Map<string, Frontend>();
+  /** Addresses that could not be bound (another kubelet on this machine has them), said once each. */
+  private readonly unbound = new Set<string>();
+  private readonly abort = new AbortController();
+  private readonly sockets = new Set<Socket>();
+  private syncQueued = false;
+  private retryTimer?: NodeJS.Timeout;
+  private following: Promise<void>[] = [];
+
+  constructor(private readonly options: ServiceProxyOptions) {}
+
+  /** Lists the Services and slices, opens the frontends, and follows their changes. */
+  async start(): Promise<void> {
+    const versions = await Promise.all([this.relist('/api/v1/services', this.services), this.relist('/apis/discovery.k8s.io/v1/endpointslices', this.slices)]);
+    this.sync();
+    this.following = [
+      this.follow('/api/v1/services', this.services, versions[0]),
+      this.follow('/apis/discovery.k8s.io/v1/endpointslices', this.slices, versions[1]),
+    ];
+    this.retryTimer = setInterval(() => this.sync(), RETRY_MS);
+  }
+
+  /** Where a Service's port is answered here (its ClusterIP, and its NodePort on this node). */
+  listening(): string[] {
+    return [...this.frontends.keys()];
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    clearInterval(this.retryTimer);
+    for (const f of this.frontends.values()) f.server.close();
+    this.frontends.clear();
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(this.following.map((p) => p.catch(() => undefined)));
+  }
+
+  private async relist<T extends Service | Slice>(path: string, into: Map<string, T>): Promise<string> {
+    const list = await this.options.api.get<{ metadata: { resourceVersion: string }; items: T[] }>(path);
+    into.clear();
+    for (const item of list.items) into.set(key(item), item);
+    return list.metadata.resourceVersion;
+  }
+
+  /** Keeps `into` current: a watch from `version` (or a list every poll interval), relisting after an error. */
+  private async follow<T extends Service | Slice>(path: string, into: Map<string, T>, version: string): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      try {
+        if (this.options.pollIntervalMs) {
+          await sleep(this.options.pollIntervalMs, undefined, { signal });
+          await this.relist(path, into);
+          this.sync();
+          continue;
+        }
+        let expired = false;
+        await this.options.api.watch<T>(
+          `${path}?watch=true&allowWatchBookmarks=true&resourceVersion=${version}`,
+          (event: WatchEvent<T>) => {
+            if (event.type === 'ERROR') {
+              expired = true;
+              return;
+            }
+            version = event.object.metadata?.resourceVersion ?? version;
+            if (event.type === 'BOOKMARK') return;
+            if (event.type === 'DELETED') into.delete(key(event.object));
+            else into.set(key(event.object), event.object);
+            this.sync();
+          },
+          signal,
+        );
+        if (expired) {
+          version = await this.relist(path, into);
+          this.sync();
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        this.options.log(`proxy: following ${path}: ${err instanceof Error ? err.message : String(err)}; again in 1 s`);
+        await sleep(1000, undefined, { signal }).catch(() => undefined);
+        version = await this.relist(path, into).catch(() => version);
+        this.sync();
+      }
+    }
+  }
+
+  /** Makes the frontends match the Services (once per turn of the event loop, however many changes came). */
+  private sync(): void {
+    if (this.syncQueued || this.abort.signal.aborted) return;
+    this.syncQueued = true;
+    setImmediate(() => {
+      this.syncQueued = false;
+      this.apply();
+    });
+  }
+
+  private apply(): void {
+    const wanted = new Map<string, { backends: Backend[]; service: Service }>();
+    for (const service of this.services.values()) {
+      const spec = service.spec ?? {};
+      if (spec.type === 'ExternalName' || !spec.clusterIP || spec.clusterIP === 'None') continue;
+      for (const port of spec.ports ?? []) {
+        if ((port.protocol ?? 'TCP') !== 'TCP') continue;
+        const backends = this.backendsOf(service, port);
+        wanted.set(`${spec.clusterIP}:${port.port}`, { backends, service });
+        if (port.nodePort) wanted.set(`${this.options.nodeAddress}:${port.nodePort}`, { backends, service });
+      }
+    }
+    for (const [address, f] of this.frontends) {
+      if (wanted.has(address)) continue;
+      f.server.close();
+      this.frontends.delete(address);
+    }
+    for (const [address, { backends, service }] of wanted) {
+      const frontend = this.frontends.get(address) ?? this.open(address);
+      if (!frontend) continue;
+      frontend.backends = backends;
+      const affinity = service.spec?.sessionAffinity === 'ClientIP';
+      if (affinity && !frontend.affinity)
+        frontend.affinity = { timeoutMs: (service.spec?.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10_800) * 1000, clients: new Map() };
+      if (!affinity) frontend.affinity = undefined;
+    }
+  }
+
+  /** The ready endpoints of a Service's port (or, with none ready, the serving terminating ones). */
+  private backendsOf(service: Service, port: ServicePort): Backend[] {
+    const ready: Backend[] = [];
+    const terminating: Backend[] = [];
+    for (const slice of this.slices.values()) {
+      if (slice.metadata.namespace !== service.metadata.namespace || slice.metadata.labels?.['kubernetes.io/service-name'] !== service.metadata.name) continue;
+      const target = (slice.ports ?? []).find((p) => (p.name ?? '') === (port.name ?? ''))?.port;
+      if (!target) continue;
+      for (const e of slice.endpoints ?? []) {
+        const backend = { ip: e.addresses[0], port: target };
+        if (e.conditions?.ready !== false) ready.push(backend);
+        else if (e.conditions?.serving && e.conditions?.terminating) terminating.push(backend);
+      }
+    }
+    return ready.length ? ready : terminating;
+  }
+
+  /** Listens at `address` (ip:port); an address this machine cannot give now is tried again later. */
+  private open(address: string): Frontend | undefined {
+    const cut = address.lastIndexOf(':');
+    const frontend: Frontend = { server: createServer((client) => this.forward(frontend, client)), backends: [], next: 0 };
+    frontend.server.on('error', (err: NodeJS.ErrnoException) => {
+      this.frontends.delete(address);
+      if (!this.unbound.has(address))
+        this.options.log(`proxy: cannot listen on ${address} (${err.code ?? err.message}); trying again every ${RETRY_MS / 1000} s`);
+      this.unbound.add(address);
+    });
+    frontend.server.listen({ host: address.slice(0, cut), port: Number(address.slice(cut + 1)) }, () => {
+      if (this.unbound.delete(address)) this.options.log(`proxy: now listening on ${address}`);
+    });
+    this.frontends.set(address, frontend);
+    return frontend;
+  }
+
+  /** Connects a client to an endpoint: its own (affinity), or the next in turn, skipping those that refuse. */
+  private forward(f: Frontend, client: Socket): void {
+    this.track(client);
+    const candidates = [...f.backends];
+    if (candidates.length === 0) {
+      client.destroy();
+      return;
+    }
+    const who = client.remoteAddress ?? '';
+    const sticky = f.affinity?.clients.get(who);
+    const start =
+      sticky && sticky.until > Date.now()
+        ? Math.max(
+            0,
+            candidates.findIndex((b) => b.ip === sticky.backend.ip && b.port === sticky.backend.port),
+          )
+        : f.next++ % candidates.length;
+    client.pause();
+    const attempt = (tried: number) => {
+      if (tried >= candidates.length || client.destroyed) {
+        client.destroy();
+        return;
+      }
+      const backend = candidates[(start + tried) % candidates.length];
+      const upstream = connect({ host: backend.ip, port: backend.port });
+      this.track(upstream);
+      upstream.once('connect', () => {
+        upstream.removeAllListeners('error');
+        if (f.affinity) f.affinity.clients.set(who, { backend, until: Date.now() + f.affinity.timeoutMs });
+        upstream.setNoDelay(true);
+        client.setNoDelay(true);
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+        upstream.on('error', () => client.destroy());
+        client.on('error', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
+        client.on('close', () => upstream.destroy());
+      });
+      upstream.once('error', () => attempt(tried + 1));
+    };
+    attempt(0);
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Services carry traffic: `skiff up` with two local kubelets (process runtime), a Deployment of
+ * web servers with a readiness probe, `kubectl expose --port 80 --target-port 8080`, and plain
+ * HTTP to the ClusterIP from this machine reaches every replica through the kubelets' node
+ * proxy; a pod that fails its readiness probe gets no more requests; a NodePort answers on a
+ * node's address; 1,000 requests during `kubectl rollout restart` all succeed.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, type SkiffUp, startSkiffUp } from '../support/skiff-up.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'skiff-traffic-'));
+let skiff: SkiffUp;
+
+/** kubectl against the cluster, its output; a non-zero exit is an error with its stderr. */
+async function kubectlOk(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<string> {
+  const r = await skiff.kubectl(args, options);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Each replica answers with its pod's name; it turns unready when /tmp/<pod>-unready exists. On
+ * SIGTERM it stops taking connections and finishes those it has, as a server meant for rolling
+ * updates does.
+ */
+const SERVER = [
+  'const fs = require("fs"); const name = process.env.POD_NAME;',
+  'const server = require("http").createServer((q, s) => {',
+  '  if (q.url === "/ready" && fs.existsSync("/tmp/" + name + "-unready")) { s.statusCode = 503; return s.end("no"); }',
+  '  s.end(name);',
+  '}).listen(8080, process.env.POD_IP);',
+  'process.on("SIGTERM", () => { server.close(); setTimeout(() => process.exit(0), 1000).unref(); });',
+].join(' ');
+
+const deployment = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'web' },
+  spec: {
+    replicas: 3,
+    selector: { matchLabels: { app: 'web' } },
+    strategy: { rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+    template: {
+      metadata: { labels: { app: 'web' } },
+      spec: {
+        terminationGracePeriodSeconds: 5,
+        containers: [
+          {
+            name: 'web',
+            image: 'node',
+            command: ['node', '-e', SERVER],
+            env: [
+              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+            ],
+            ports: [{ name: 'http', containerPort: 8080 }],
+            readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1, failureThreshold: 1 },
+          },
+        ],
+      },
+    },
+  },
+};
+
+/** One GET, with its body, or the error it ended in. */
+function get(host: string, port: number): Promise<{ ok: boolean; body: string }> {
+  return new Promise((resolve) => {
+    const req = request({ host, port, path: '/', agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ ok: res.statusCode === 200, body }));
+      res.on('error', (err) => resolve({ ok: false, body: String(err) }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (err) => resolve({ ok: false, body: String(err) }));
+    req.end();
+  });
+}
+
+beforeAll(async () => {
+  skiff = await startSkiffUp(join(dir, 'data'), ['--nodes', '2', '--runtime', 'process', '--lease-interval-ms', '1000']);
+  await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(deployment) });
+  await kubectlOk(['rollout', 'status', 'deployment/web', '--timeout=90s'], { timeoutMs: 100_000 });
+}, 180_000);
+afterAll(async () => {
+  await skiff?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+const podNames = async () => (await kubectlOk(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.name}'])).trim().split(/\s+/).sort();
+
+describe('Services that carry traffic', () => {
+  let clusterIP: string;
+
+  it('answers on the ClusterIP from every ready replica', async () => {
+    expect((await kubectlOk(['expose', 'deployment', 'web', '--port=80', '--target-port=8080'])).trim()).toBe('service/web exposed');
+    clusterIP = (await kubectlOk(['get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    expect(clusterIP).toMatch(/^127\.96\./);
+    const pods = await podNames();
+    const seen = await eventually(
+      'every replica answering',
+      async () => {
+        const answers = new Set<string>();
+        for (let i = 0; i < 30; i++) {
+          const r = await get(clusterIP, 80);
+          if (r.ok) answers.add(r.body);
+        }
+        return answers.size === 3 && answers;
+      },
+      30_000,
+    );
+    expect([...seen].sort()).toEqual(pods);
+  }, 60_000);
+
+  it('stops sending to a replica that fails its readiness probe', async () => {
+    const [victim] = await podNames();
+    // The process runtime's containers share this machine's /tmp: the file turns the probe.
+    writeFileSync(`/tmp/${victim}-unready`, '');
+    const started = Date.now();
+    await eventually(
+      'the unready replica out of rotation',
+      async () => {
+        for (let i = 0; i < 12; i++) if ((await get(clusterIP, 80)).body === victim) return false;
+        return true;
+      },
+      20_000,
+    );
+    // The probe's period (1 s), the Ready condition, the slice and the proxy, all told.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    rmSync(`/tmp/${victim}-unready`, { force: true });
+    await eventually('back in rotation', async () => {
+      for (let i = 0; i < 12; i++) if ((await get(clusterIP, 80)).body === victim) return true;
+      return false;
+    });
+  }, 60_000);
+
+  it('answers a NodePort on a node’s address', async () => {
+    await kubectlOk(['expose', 'deployment', 'web', '--name=web-np', '--type=NodePort', '--port=80', '--target-port=8080']);
+    const nodePort = Number((await kubectlOk(['get', 'svc', 'web-np', '-o', 'jsonpath={.spec.ports[0].nodePort}'])).trim());
+    const address = (await kubectlOk(['get', 'node', 'local-0', '-o', 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}'])).trim();
+    const r = await eventually('the NodePort answering', async () => {
+      const answer = await get(address, nodePort);
+      return answer.ok && answer;
+    });
+    expect((await podNames()).includes(r.body)).toBe(true);
+  }, 60_000);
+
+  it('loses no request of 1,000 or more during a rolling restart', async () => {
+    const before = await podNames();
+    await kubectlOk(['rollout', 'restart', 'deployment/web']);
+    let done = false;
+    const rolledOut = kubectlOk(['rollout', 'status', 'deployment/web', '--timeout=120s'], { timeoutMs: 130_000 }).finally(() => (done = true));
+    let sent = 0;
+    const errors: string[] = [];
+    const answered = new Set<string>();
+    // Until the rollout is over, and at least 1,000.
+    while (!done || sent < 1000) {
+      const r = await get(clusterIP, 80);
+      sent++;
+      if (r.ok) answered.add(r.body);
+      else errors.push(r.body);
+    }
+    await rolledOut;
+    expect(errors, errors.slice(0, 5).join('\n')).toEqual([]);
+    // Old pods answered, then new ones: the traffic really moved during the loop.
+    const after = await podNames();
+    expect(after.some((p) => before.includes(p))).toBe(false);
+    expect([...answered].some((p) => before.includes(p))).toBe(true);
+    expect([...answered].some((p) => after.includes(p))).toBe(true);
+  }, 200_000);
+});
