@@ -3,7 +3,8 @@
  * prefix), then `env` in order, with `value` (expanding `$(VAR)` references to earlier
  * variables) or `valueFrom` (configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef); and
  * `$(VAR)` expansion in command and args. A missing ConfigMap, Secret or key that is not
- * optional is a `CreateContainerConfigError`, as the kubelet reports it.
+ * optional is a `CreateContainerConfigError`, as the kubelet reports it. Beneath them, the
+ * variables of the Services (`serviceEnv`), which `env` may refer to and override.
  */
 import type { Container, Pod } from '../shared/api/schemas/index.js';
 import { parseQuantity } from '../shared/api/quantity.js';
@@ -42,6 +43,42 @@ class Sources {
 }
 
 const singular = { configmaps: 'configmap', secrets: 'secret' } as const;
+
+/** What the service variables need of a Service. */
+export interface ServiceInfo {
+  metadata: { name: string; namespace?: string };
+  spec?: { clusterIP?: string; ports?: { name?: string; port: number; protocol?: string }[] };
+}
+
+/**
+ * The variables Kubernetes gives a container for each Service it may see (`enableServiceLinks`):
+ * `WEB_SERVICE_HOST` and `WEB_SERVICE_PORT` (and `WEB_SERVICE_PORT_<NAME>` per named port), and
+ * the Docker-link ones (`WEB_PORT=tcp://ip:port`, `WEB_PORT_80_TCP`, `_PROTO`, `_PORT`, `_ADDR`).
+ * A Service without a ClusterIP (headless, ExternalName) has none.
+ */
+export function serviceEnv(services: ServiceInfo[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  const upper = (s: string) => s.toUpperCase().replace(/-/g, '_');
+  for (const svc of services) {
+    const ip = svc.spec?.clusterIP;
+    const ports = svc.spec?.ports ?? [];
+    if (!ip || ip === 'None' || ports.length === 0) continue;
+    const name = upper(svc.metadata.name);
+    env[`${name}_SERVICE_HOST`] = ip;
+    env[`${name}_SERVICE_PORT`] = String(ports[0].port);
+    for (const p of ports) if (p.name) env[`${name}_SERVICE_PORT_${upper(p.name)}`] = String(p.port);
+    const proto = (p: { protocol?: string }) => (p.protocol ?? 'TCP').toLowerCase();
+    env[`${name}_PORT`] = `${proto(ports[0])}://${ip}:${ports[0].port}`;
+    for (const p of ports) {
+      const prefix = `${name}_PORT_${p.port}_${proto(p).toUpperCase()}`;
+      env[prefix] = `${proto(p)}://${ip}:${p.port}`;
+      env[`${prefix}_PROTO`] = proto(p);
+      env[`${prefix}_PORT`] = String(p.port);
+      env[`${prefix}_ADDR`] = ip;
+    }
+  }
+  return env;
+}
 
 /** `$(NAME)` becomes the variable's value when it is defined; `$$` escapes a `$`. */
 export function expand(text: string, vars: Record<string, string>): string {
@@ -89,10 +126,16 @@ function resourceFieldRef(container: Container, ref: ResourceFieldRef): string {
 }
 
 /** The environment of `container` in `pod`. */
-export async function containerEnv(api: ApiClient, pod: Pod, container: Container, ips: { hostIP: string; podIP: string }): Promise<Record<string, string>> {
+export async function containerEnv(
+  api: ApiClient,
+  pod: Pod,
+  container: Container,
+  ips: { hostIP: string; podIP: string },
+  services: ServiceInfo[] = [],
+): Promise<Record<string, string>> {
   const sources = new Sources(api, pod.metadata?.namespace ?? 'default');
   // As container runtimes do: the pod's name is the container's hostname.
-  const env: Record<string, string> = { HOSTNAME: pod.metadata?.name ?? '' };
+  const env: Record<string, string> = { ...serviceEnv(services), HOSTNAME: pod.metadata?.name ?? '' };
   for (const from of container.envFrom ?? []) {
     const prefix = from.prefix ?? '';
     const ref = from.configMapRef ?? from.secretRef;

@@ -12,6 +12,7 @@ import { arch, cpus, hostname, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Condition, Pod } from '../shared/api/schemas/index.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
+import type { ServiceInfo } from './env.js';
 import { ServiceProxy } from './proxy.js';
 import { HostPorts } from './host-ports.js';
 import { DEFAULT_BACKOFF, PodWorker, within, type BackoffPolicy } from './pod-worker.js';
@@ -306,6 +307,7 @@ export class Kubelet {
           nodeName: this.nodeName,
           hostIP: this.address,
           podIP: (p) => this.podIP(p),
+          services: (p) => this.servicesFor(p),
           backoff: this.options.backoff ?? DEFAULT_BACKOFF,
           event: (p, type, reason, message) => void this.event(p, type, reason, message),
           log: this.log,
@@ -319,6 +321,23 @@ export class Kubelet {
     }
     this.syncWorker(worker);
     return worker;
+  }
+
+  /**
+   * The Services a pod's containers get variables for: those of its namespace (unless
+   * `enableServiceLinks: false`) and `kubernetes` in default, from the proxy's, else asked.
+   */
+  private async servicesFor(pod: Pod): Promise<ServiceInfo[]> {
+    const namespace = pod.metadata?.namespace ?? 'default';
+    const links = pod.spec?.enableServiceLinks !== false;
+    if (this.proxy)
+      return this.proxy
+        .services()
+        .filter((s) => (links && s.metadata.namespace === namespace) || (s.metadata.namespace === 'default' && s.metadata.name === 'kubernetes'));
+    const api = this.options.api;
+    const mine = links ? (await api.get<{ items: ServiceInfo[] }>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/services`)).items : [];
+    const master = await api.get<ServiceInfo>('/api/v1/namespaces/default/services/kubernetes').catch(() => undefined);
+    return [...mine.filter((s) => !(namespace === 'default' && s.metadata.name === 'kubernetes')), ...(master ? [master] : [])];
   }
 
   /** The pod's address: the one it had (after a restart), else the next free one in the range. */

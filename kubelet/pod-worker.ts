@@ -13,7 +13,7 @@ import type { Condition, Container, Pod, ContainerStatus as PodContainerStatus, 
 import { conditionOf } from '../shared/api/objects.js';
 import { parseBytes, parseCpu } from '../shared/api/quantity.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
-import { ContainerConfigError, containerEnv, expand } from './env.js';
+import { ContainerConfigError, containerEnv, expand, type ServiceInfo } from './env.js';
 import { runProbe } from './probes.js';
 import { type ContainerSecurity, type ContainerSpec, type ContainerStatus, type Runtime, SecurityRefusal } from './runtime/types.js';
 
@@ -36,6 +36,8 @@ export interface WorkerContext {
   /** Records an Event about the pod (best effort). */
   event(pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string): void;
   log(line: string): void;
+  /** The Services whose variables a pod's containers get (its namespace's, with enableServiceLinks, and `kubernetes`). */
+  services?(pod: Pod): Promise<ServiceInfo[]>;
   /** Where the pod's volumes (its service-account token) are filled; absent: none are. */
   volumes?: Omit<VolumeContext, 'log'>;
 }
@@ -311,7 +313,8 @@ export class PodWorker {
     const attempt = r.current ? r.current.spec.attempt + 1 : r.restartCount;
     let spec: ContainerSpec;
     try {
-      const env = await containerEnv(this.ctx.api, this.pod, c, { hostIP: this.ctx.hostIP, podIP: this.ctx.podIP(this.pod) });
+      const services = (await this.ctx.services?.(this.pod)) ?? [];
+      const env = await containerEnv(this.ctx.api, this.pod, c, { hostIP: this.ctx.hostIP, podIP: this.ctx.podIP(this.pod) }, services);
       await this.volumes?.prepare();
       spec = {
         podUid: this.uid,

@@ -63,7 +63,7 @@ const key = (o: { metadata: { namespace: string; name: string } }) => `${o.metad
 const RETRY_MS = 5000;
 
 export class ServiceProxy {
-  private readonly services = new Map<string, Service>();
+  private readonly serviceMap = new Map<string, Service>();
   private readonly slices = new Map<string, Slice>();
   private readonly frontends = new Map<string, Frontend>();
   /** Addresses that could not be bound (another kubelet on this machine has them), said once each. */
@@ -78,13 +78,21 @@ export class ServiceProxy {
 
   /** Lists the Services and slices, opens the frontends, and follows their changes. */
   async start(): Promise<void> {
-    const versions = await Promise.all([this.relist('/api/v1/services', this.services), this.relist('/apis/discovery.k8s.io/v1/endpointslices', this.slices)]);
+    const versions = await Promise.all([
+      this.relist('/api/v1/services', this.serviceMap),
+      this.relist('/apis/discovery.k8s.io/v1/endpointslices', this.slices),
+    ]);
     this.sync();
     this.following = [
-      this.follow('/api/v1/services', this.services, versions[0]),
+      this.follow('/api/v1/services', this.serviceMap, versions[0]),
       this.follow('/apis/discovery.k8s.io/v1/endpointslices', this.slices, versions[1]),
     ];
     this.retryTimer = setInterval(() => this.sync(), RETRY_MS);
+  }
+
+  /** The Services it follows, of every namespace. */
+  services(): Service[] {
+    return [...this.serviceMap.values()];
   }
 
   /** Where a Service's port is answered here (its ClusterIP, and its NodePort on this node). */
@@ -161,7 +169,7 @@ export class ServiceProxy {
 
   private apply(): void {
     const wanted = new Map<string, { backends: Backend[]; service: Service }>();
-    for (const service of this.services.values()) {
+    for (const service of this.serviceMap.values()) {
       const spec = service.spec ?? {};
       if (spec.type === 'ExternalName' || !spec.clusterIP || spec.clusterIP === 'None') continue;
       for (const port of spec.ports ?? []) {

@@ -2,8 +2,9 @@
  * Services carry traffic: `skiff up` with two local kubelets (process runtime), a Deployment of
  * web servers with a readiness probe, `kubectl expose --port 80 --target-port 8080`, and plain
  * HTTP to the ClusterIP from this machine reaches every replica through the kubelets' node
- * proxy; a pod that fails its readiness probe gets no more requests; a NodePort answers on a
- * node's address; 1,000 requests during `kubectl rollout restart` all succeed.
+ * proxy; a pod that fails its readiness probe gets no more requests; a later pod reads
+ * `WEB_SERVICE_HOST`; a NodePort answers on a node's address; 1,000 requests during `kubectl
+ * rollout restart` all succeed.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -136,6 +137,22 @@ describe('Services that carry traffic', () => {
       for (let i = 0; i < 12; i++) if ((await get(clusterIP, 80)).body === victim) return true;
       return false;
     });
+  }, 60_000);
+
+  it('gives a pod started after the Service its variables (the process runtime shares the host resolver)', async () => {
+    await kubectlOk([
+      'run',
+      'reader',
+      '--image=node',
+      '--restart=Never',
+      '--command',
+      '--',
+      'sh',
+      '-c',
+      'echo "$WEB_SERVICE_HOST:$WEB_SERVICE_PORT $WEB_PORT"',
+    ]);
+    await eventually('the reader done', async () => (await kubectlOk(['get', 'pod', 'reader', '-o', 'jsonpath={.status.phase}'])).trim() === 'Succeeded');
+    expect((await kubectlOk(['logs', 'reader'])).trim()).toBe(`${clusterIP}:80 tcp://${clusterIP}:80`);
   }, 60_000);
 
   it('answers a NodePort on a node’s address', async () => {
