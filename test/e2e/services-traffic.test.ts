@@ -11,6 +11,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeServers } from '../support/manifests.js';
 import { eventually, type SkiffUp, startSkiffUp } from '../support/skiff-up.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-traffic-'));
@@ -37,35 +38,11 @@ const SERVER = [
   'process.on("SIGTERM", () => { server.close(); setTimeout(() => process.exit(0), 1000).unref(); });',
 ].join(' ');
 
-const deployment = {
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: 'web' },
-  spec: {
-    replicas: 3,
-    selector: { matchLabels: { app: 'web' } },
-    strategy: { rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-    template: {
-      metadata: { labels: { app: 'web' } },
-      spec: {
-        terminationGracePeriodSeconds: 5,
-        containers: [
-          {
-            name: 'web',
-            image: 'node',
-            command: ['node', '-e', SERVER],
-            env: [
-              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-              { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-            ],
-            ports: [{ name: 'http', containerPort: 8080 }],
-            readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1, failureThreshold: 1 },
-          },
-        ],
-      },
-    },
-  },
-};
+const deployment = nodeServers('web', SERVER, {
+  replicas: 3,
+  strategy: { rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+  readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1, failureThreshold: 1 },
+});
 
 /** One GET, with its body, or the error it ended in. */
 function get(host: string, port: number): Promise<{ ok: boolean; body: string }> {
