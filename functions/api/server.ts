@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
+import { reconcileKubernetesService } from '../../shared/api/kubernetes-service.js';
+import { kubernetesServiceIP } from '../../shared/api/service-allocation.js';
 import { FileAuditSink } from '../../shared/auth/audit.js';
 import type { AuditPolicy } from '../../shared/auth/audit-policy.js';
 import { OidcAuthenticator, type JwtIssuerConfig } from '../../shared/auth/oidc.js';
@@ -283,7 +285,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const host = options.host ?? '127.0.0.1';
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   chmodSync(dataDir, 0o700);
-  const tls = ensureTls(join(dataDir, 'pki'));
+  // Also the names and address pods reach the API by: the kubernetes Service's.
+  const tls = ensureTls(join(dataDir, 'pki'), { dns: ['kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'], ips: [kubernetesServiceIP()] });
   const kubeconfigPath = join(dataDir, 'kubeconfig');
   await new Registry(store).ensureSystemNamespaces();
   await reconcileBootstrapPolicy(store);
@@ -313,6 +316,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     });
   });
   const port = (server.address() as AddressInfo).port;
+  // Pods reach the API through the kubernetes Service: it names where the API listens now.
+  // (An API on every address, or named by a host name, is reached on this machine's loopback.)
+  const ip = /^\d+(\.\d+){3}$/.test(host) && host !== '0.0.0.0' ? host : '127.0.0.1';
+  await reconcileKubernetesService(store, { ip, port });
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   writeKubeconfig(kubeconfigPath, { server: url, caCert: tls.caCert, token: adminToken });
   return {

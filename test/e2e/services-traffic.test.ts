@@ -3,11 +3,12 @@
  * web servers with a readiness probe, `kubectl expose --port 80 --target-port 8080`, and plain
  * HTTP to the ClusterIP from this machine reaches every replica through the kubelets' node
  * proxy; a pod that fails its readiness probe gets no more requests; a later pod reads
- * `WEB_SERVICE_HOST`; a NodePort answers on a node's address; 1,000 requests during `kubectl
+ * `WEB_SERVICE_HOST`; the `kubernetes` Service reaches the API; a NodePort answers on a node's address; 1,000 requests during `kubectl
  * rollout restart` all succeed.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,6 +131,29 @@ describe('Services that carry traffic', () => {
     ]);
     await eventually('the reader done', async () => (await kubectlOk(['get', 'pod', 'reader', '-o', 'jsonpath={.status.phase}'])).trim() === 'Succeeded');
     expect((await kubectlOk(['logs', 'reader'])).trim()).toBe(`${clusterIP}:80 tcp://${clusterIP}:80`);
+  }, 60_000);
+
+  it('has the kubernetes Service, which reaches the API through the proxy', async () => {
+    expect(await kubectlOk(['get', 'svc', 'kubernetes'])).toMatch(/^kubernetes\s+ClusterIP\s+127\.96\.0\.1\s+<none>\s+443\/TCP\s+/m);
+    const apiPort = new URL(skiff.output().match(/api\s+(https:\/\/\S+)/)?.[1] ?? '').port;
+    expect(await kubectlOk(['get', 'endpoints', 'kubernetes', '-o', 'jsonpath={.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}'])).toBe(
+      `127.0.0.1:${apiPort}`,
+    );
+    // As a pod's in-cluster client does: https://$KUBERNETES_SERVICE_HOST, trusting the cluster CA.
+    const ca = readFileSync(join(dir, 'data', 'pki', 'ca.crt'));
+    const version = await eventually('the API through the kubernetes Service', async () => {
+      const answer = await new Promise<string | undefined>((resolve) => {
+        const req = httpsRequest({ host: '127.96.0.1', port: 443, path: '/version', ca, agent: false, timeout: 5000 }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve(res.statusCode === 200 ? body : undefined));
+        });
+        req.on('error', () => resolve(undefined));
+        req.end();
+      });
+      return answer && JSON.parse(answer);
+    });
+    expect(version.gitVersion).toMatch(/^v1\./);
   }, 60_000);
 
   it('answers a NodePort on a node’s address', async () => {
