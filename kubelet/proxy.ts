@@ -1,6 +1,7 @@
 /**
  * The node proxy (kube-proxy's job), in the kubelet: it follows the Services and EndpointSlices
- * and answers each Service's ClusterIP and port (and NodePort, on the node's address) with a TCP
+ * and answers each Service's ClusterIP and port (and NodePort, and a LoadBalancer's port, on the
+ * node's address) with a TCP
  * proxy to the Service's ready endpoints. Connections are spread round-robin (or kept to one
  * endpoint per client with `sessionAffinity: ClientIP`); an endpoint that refuses is skipped for
  * the next one, so a connection made while a pod stops still lands. An endpoint that stops being
@@ -177,6 +178,8 @@ export class ServiceProxy {
         const backends = this.backendsOf(service, port);
         wanted.set(`${spec.clusterIP}:${port.port}`, { backends, service });
         if (port.nodePort) wanted.set(`${this.options.nodeAddress}:${port.nodePort}`, { backends, service });
+        // A LoadBalancer's address is each node's own (the ingress the endpoints controller writes).
+        if (spec.type === 'LoadBalancer') wanted.set(`${this.options.nodeAddress}:${port.port}`, { backends, service });
       }
     }
     for (const [address, f] of this.frontends) {

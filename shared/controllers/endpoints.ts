@@ -7,6 +7,10 @@
  * pod is in the slices, so a proxy can drain it, and out of the Endpoints). A named targetPort
  * is resolved in each pod's containers. Only what changed is written.
  *
+ * A LoadBalancer Service is given the addresses of the Ready nodes as its load balancer's
+ * (`status.loadBalancer.ingress`), where each node's proxy answers its ports, as k3s's service
+ * load balancer does.
+ *
  * It also lets go of ClusterIPs and NodePorts held for a Service that is gone, or that never
  * came (a create that failed after allocating): a minute after they were taken, as
  * kube-apiserver's allocator repair loop does (`../api/service-allocation.ts`).
@@ -28,6 +32,8 @@ const MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
 const MANAGER = 'endpointslice-controller.k8s.io';
 const MAX_PER_SLICE = 100;
 const ALLOCATIONS_KEY = '~allocations';
+/** The LoadBalancer Services, looked at again when the nodes change. */
+const LOAD_BALANCERS_KEY = '~loadbalancers';
 /** `~free/<namespace>/<name>/<allocation>,...`: what a deleted Service held, let go at once. */
 const FREE = '~free/';
 /** How long an allocation may wait for its Service (a create in flight) before it is let go. */
@@ -80,6 +86,7 @@ export class EndpointsController implements Controller {
         ? [`${meta.namespace}/${meta.name}`, `${FREE}${meta.namespace}/${meta.name}/${heldBy(event.object).join(',')}`]
         : [`${meta.namespace}/${meta.name}`];
     if (event.resource === 'pods') return [`${meta.namespace}/*`];
+    if (event.resource === 'nodes') return [LOAD_BALANCERS_KEY];
     if (event.resource === ALLOCATIONS && event.type === 'ADDED') return [ALLOCATIONS_KEY];
     return [];
   }
@@ -91,12 +98,17 @@ export class EndpointsController implements Controller {
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     if (key === ALLOCATIONS_KEY) return this.releaseOrphans();
+    if (key === LOAD_BALANCERS_KEY) {
+      for (const s of (await this.store.list('services')).items as Service[]) await this.loadBalance(s);
+      return;
+    }
     if (key.startsWith(FREE)) return this.free(key.slice(FREE.length));
     const [namespace, name] = key.split('/') as [string, string];
     const services = (
       name === '*' ? (await this.store.list('services', { namespace })).items : [await this.store.get('services', namespace, name).catch(ignoreNotFound)]
     ) as (Service | undefined)[];
     if (name !== '*' && !services[0]) return this.forget(namespace, name);
+    for (const s of services) if (s) await this.loadBalance(s);
     const selecting = services.filter(
       (s): s is Service => !!s && !!s.spec?.selector && Object.keys(s.spec.selector).length > 0 && s.spec.type !== 'ExternalName',
     );
@@ -194,6 +206,21 @@ export class EndpointsController implements Controller {
     } else if (!same(current.subsets ?? [], subsets) || !same(current.metadata.labels ?? {}, labels)) {
       await this.store.update('endpoints', { ...current, metadata: { ...current.metadata, labels }, subsets }).catch(ignore(isConflict));
     }
+  }
+
+  /** A LoadBalancer Service's load balancer: the Ready nodes' addresses, where their proxies answer its ports. */
+  private async loadBalance(service: Service): Promise<void> {
+    if (service.spec?.type !== 'LoadBalancer') return;
+    const nodes = typedList('nodes', (await this.store.list('nodes')).items);
+    const ips = nodes
+      .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+      .map((n) => n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address)
+      .filter((ip): ip is string => !!ip)
+      .sort();
+    const ingress = ips.map((ip) => ({ ip, ipMode: 'VIP' }));
+    const current = service as KubeObject & { status?: { loadBalancer?: { ingress?: unknown[] } } };
+    if (same(current.status?.loadBalancer?.ingress ?? [], ingress)) return;
+    await this.store.update('services', { ...current, status: { ...current.status, loadBalancer: ingress.length ? { ingress } : {} } }).catch(ignore(isConflict, isNotFound));
   }
 
   /** A Service gone: its Endpoints and slices go with it (the slices' owner reference would take them too, later). */

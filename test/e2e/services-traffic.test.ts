@@ -3,7 +3,8 @@
  * web servers with a readiness probe, `kubectl expose --port 80 --target-port 8080`, and plain
  * HTTP to the ClusterIP from this machine reaches every replica through the kubelets' node
  * proxy; a pod that fails its readiness probe gets no more requests; a later pod reads
- * `WEB_SERVICE_HOST`; the `kubernetes` Service reaches the API; a NodePort answers on a node's address; 1,000 requests during `kubectl
+ * `WEB_SERVICE_HOST`; the `kubernetes` Service reaches the API; a NodePort answers on a node's
+ * address, and a LoadBalancer on each node's; 1,000 requests during `kubectl
  * rollout restart` all succeed.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -165,6 +166,29 @@ describe('Services that carry traffic', () => {
       return answer.ok && answer;
     });
     expect((await podNames()).includes(r.body)).toBe(true);
+  }, 60_000);
+
+  it('gives a LoadBalancer the nodes’ addresses, where their proxies answer its port', async () => {
+    await kubectlOk(['expose', 'deployment', 'web', '--name=web-lb', '--type=LoadBalancer', '--port=8089', '--target-port=8080']);
+    const nodeIPs = (await kubectlOk(['get', 'nodes', '-o', 'jsonpath={.items[*].status.addresses[?(@.type=="InternalIP")].address}']))
+      .trim()
+      .split(/\s+/)
+      .sort();
+    const ingress = await eventually('the load balancer’s addresses', async () => {
+      const ips = (await kubectlOk(['get', 'svc', 'web-lb', '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}'])).trim();
+      return ips && ips.split(/\s+/).sort();
+    });
+    expect(ingress).toEqual(nodeIPs);
+    expect(await kubectlOk(['get', 'svc', 'web-lb'])).toMatch(
+      new RegExp(`^web-lb\\s+LoadBalancer\\s+127\\.96\\.\\S+\\s+${nodeIPs.join(',').replace(/\./g, '\\.')}\\s+8089:\\d+/TCP`, 'm'),
+    );
+    for (const ip of ingress) {
+      const r = await eventually(`the load balancer answering on ${ip}`, async () => {
+        const answer = await get(ip, 8089);
+        return answer.ok && answer;
+      });
+      expect((await podNames()).includes(r.body)).toBe(true);
+    }
   }, 60_000);
 
   it('loses no request of 1,000 or more during a rolling restart', async () => {
