@@ -12,8 +12,9 @@
  * same beside the process, docker and ecs runtimes, and the service range is on loopback
  * (`docs/networking.md`), where any process may listen. Several kubelets on one machine share
  * the ClusterIPs: the first to bind an address serves it, the others try again every few seconds
- * (all see the same endpoints). UDP is not proxied yet.
+ * (all see the same endpoints). UDP is proxied too, a session per client.
  */
+import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiClient, WatchEvent } from './api-client.js';
@@ -44,7 +45,7 @@ interface Backend {
   port: number;
 }
 interface Frontend {
-  server: Server;
+  close(): void;
   backends: Backend[];
   next: number;
   /** ClientIP affinity: each client's endpoint, until when. */
@@ -62,6 +63,7 @@ export interface ServiceProxyOptions {
 
 const key = (o: { metadata: { namespace: string; name: string } }) => `${o.metadata.namespace}/${o.metadata.name}`;
 const RETRY_MS = 5000;
+const UDP_IDLE_MS = 60_000;
 
 export class ServiceProxy {
   private readonly serviceMap = new Map<string, Service>();
@@ -104,7 +106,7 @@ export class ServiceProxy {
   async stop(): Promise<void> {
     this.abort.abort();
     clearInterval(this.retryTimer);
-    for (const f of this.frontends.values()) f.server.close();
+    for (const f of this.frontends.values()) f.close();
     this.frontends.clear();
     for (const s of this.sockets) s.destroy();
     await Promise.all(this.following.map((p) => p.catch(() => undefined)));
@@ -174,21 +176,24 @@ export class ServiceProxy {
       const spec = service.spec ?? {};
       if (spec.type === 'ExternalName' || !spec.clusterIP || spec.clusterIP === 'None') continue;
       for (const port of spec.ports ?? []) {
-        if ((port.protocol ?? 'TCP') !== 'TCP') continue;
+        const protocol = port.protocol ?? 'TCP';
+        if (protocol !== 'TCP' && protocol !== 'UDP') continue;
+        // TCP frontends are `ip:port`, UDP ones `udp/ip:port`.
+        const at = (ip: string, n: number) => `${protocol === 'UDP' ? 'udp/' : ''}${ip}:${n}`;
         const backends = this.backendsOf(service, port);
-        wanted.set(`${spec.clusterIP}:${port.port}`, { backends, service });
-        if (port.nodePort) wanted.set(`${this.options.nodeAddress}:${port.nodePort}`, { backends, service });
+        wanted.set(at(spec.clusterIP, port.port), { backends, service });
+        if (port.nodePort) wanted.set(at(this.options.nodeAddress, port.nodePort), { backends, service });
         // A LoadBalancer's address is each node's own (the ingress the endpoints controller writes).
-        if (spec.type === 'LoadBalancer') wanted.set(`${this.options.nodeAddress}:${port.port}`, { backends, service });
+        if (spec.type === 'LoadBalancer') wanted.set(at(this.options.nodeAddress, port.port), { backends, service });
       }
     }
     for (const [address, f] of this.frontends) {
       if (wanted.has(address)) continue;
-      f.server.close();
+      f.close();
       this.frontends.delete(address);
     }
     for (const [address, { backends, service }] of wanted) {
-      const frontend = this.frontends.get(address) ?? this.open(address);
+      const frontend = this.frontends.get(address) ?? (address.startsWith('udp/') ? this.openUdp(address.slice(4)) : this.open(address));
       if (!frontend) continue;
       frontend.backends = backends;
       const affinity = service.spec?.sessionAffinity === 'ClientIP';
@@ -216,20 +221,83 @@ export class ServiceProxy {
   }
 
   /** Listens at `address` (ip:port); an address this machine cannot give now is tried again later. */
-  private open(address: string): Frontend | undefined {
+  private open(address: string): Frontend {
     const cut = address.lastIndexOf(':');
-    const frontend: Frontend = { server: createServer((client) => this.forward(frontend, client)), backends: [], next: 0 };
-    frontend.server.on('error', (err: NodeJS.ErrnoException) => {
-      this.frontends.delete(address);
-      if (!this.unbound.has(address))
-        this.options.log(`proxy: cannot listen on ${address} (${err.code ?? err.message}); trying again every ${RETRY_MS / 1000} s`);
-      this.unbound.add(address);
-    });
-    frontend.server.listen({ host: address.slice(0, cut), port: Number(address.slice(cut + 1)) }, () => {
-      if (this.unbound.delete(address)) this.options.log(`proxy: now listening on ${address}`);
-    });
+    const server: Server = createServer((client) => this.forward(frontend, client));
+    const frontend: Frontend = { close: () => server.close(), backends: [], next: 0 };
+    server.on('error', (err: NodeJS.ErrnoException) => this.unbindable(address, err));
+    server.listen({ host: address.slice(0, cut), port: Number(address.slice(cut + 1)) }, () => this.bound(address));
     this.frontends.set(address, frontend);
     return frontend;
+  }
+
+  /**
+   * A UDP frontend at `address` (ip:port): each client (address and port) is a session with an
+   * endpoint of its own, chosen as a TCP connection's is; replies go back to the client through
+   * the frontend's socket; a session quiet for a minute ends (kube-proxy's conntrack keeps UDP
+   * entries about as long).
+   */
+  private openUdp(address: string): Frontend {
+    const cut = address.lastIndexOf(':');
+    const socket = createSocket('udp4');
+    const sessions = new Map<string, { upstream: DgramSocket; backend: Backend; timer: NodeJS.Timeout }>();
+    const end = (client: string) => {
+      const s = sessions.get(client);
+      if (!s) return;
+      sessions.delete(client);
+      clearTimeout(s.timer);
+      s.upstream.close();
+    };
+    const frontend: Frontend = {
+      close: () => {
+        for (const client of [...sessions.keys()]) end(client);
+        socket.close();
+      },
+      backends: [],
+      next: 0,
+    };
+    socket.on('message', (message, from) => {
+      const client = `${from.address}:${from.port}`;
+      let session = sessions.get(client);
+      if (!session) {
+        const backend = this.choose(frontend, from.address);
+        if (!backend) return;
+        const upstream = createSocket('udp4');
+        upstream.on('message', (reply) => socket.send(reply, from.port, from.address));
+        upstream.on('error', () => end(client));
+        session = { upstream, backend, timer: setTimeout(() => end(client), UDP_IDLE_MS).unref() };
+        sessions.set(client, session);
+      }
+      session.timer.refresh();
+      session.upstream.send(message, session.backend.port, session.backend.ip);
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => this.unbindable(`udp/${address}`, err));
+    socket.bind({ address: address.slice(0, cut), port: Number(address.slice(cut + 1)) }, () => this.bound(`udp/${address}`));
+    this.frontends.set(`udp/${address}`, frontend);
+    return frontend;
+  }
+
+  private unbindable(address: string, err: NodeJS.ErrnoException): void {
+    this.frontends.delete(address);
+    if (!this.unbound.has(address))
+      this.options.log(`proxy: cannot listen on ${address} (${err.code ?? err.message}); trying again every ${RETRY_MS / 1000} s`);
+    this.unbound.add(address);
+  }
+
+  private bound(address: string): void {
+    if (this.unbound.delete(address)) this.options.log(`proxy: now listening on ${address}`);
+  }
+
+  /** The endpoint for a new connection or session from `client`: its own (affinity), else the next in turn. */
+  private choose(f: Frontend, client: string): Backend | undefined {
+    if (f.backends.length === 0) return undefined;
+    const sticky = f.affinity?.clients.get(client);
+    const backend =
+      sticky && sticky.until > Date.now() && f.backends.some((b) => b.ip === sticky.backend.ip && b.port === sticky.backend.port)
+        ? sticky.backend
+        : f.backends[f.next++ % f.backends.length];
+    if (f.affinity) f.affinity.clients.set(client, { backend, until: Date.now() + f.affinity.timeoutMs });
+    return backend;
   }
 
   /** Connects a client to an endpoint: its own (affinity), or the next in turn, skipping those that refuse. */
@@ -241,14 +309,11 @@ export class ServiceProxy {
       return;
     }
     const who = client.remoteAddress ?? '';
-    const sticky = f.affinity?.clients.get(who);
-    const start =
-      sticky && sticky.until > Date.now()
-        ? Math.max(
-            0,
-            candidates.findIndex((b) => b.ip === sticky.backend.ip && b.port === sticky.backend.port),
-          )
-        : f.next++ % candidates.length;
+    const first = this.choose(f, who) as Backend;
+    const start = Math.max(
+      0,
+      candidates.findIndex((b) => b.ip === first.ip && b.port === first.port),
+    );
     client.pause();
     const attempt = (tried: number) => {
       if (tried >= candidates.length || client.destroyed) {

@@ -4,9 +4,10 @@
  * HTTP to the ClusterIP from this machine reaches every replica through the kubelets' node
  * proxy; a pod that fails its readiness probe gets no more requests; a later pod reads
  * `WEB_SERVICE_HOST`; the `kubernetes` Service reaches the API; a NodePort answers on a node's
- * address, and a LoadBalancer on each node's; 1,000 requests during `kubectl
+ * address, and a LoadBalancer on each node's; UDP reaches every replica; 1,000 requests during `kubectl
  * rollout restart` all succeed.
  */
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -190,6 +191,46 @@ describe('Services that carry traffic', () => {
       expect((await podNames()).includes(r.body)).toBe(true);
     }
   }, 60_000);
+
+  it('proxies UDP too, a session per client', async () => {
+    const echo =
+      'const name = process.env.POD_NAME; const s = require("dgram").createSocket("udp4"); s.on("message", (m, r) => s.send(name + ":" + m, r.port, r.address)); s.bind(5300, process.env.POD_IP);';
+    const manifest = nodeServers('echo', echo, { replicas: 2, readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1 } });
+    await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(manifest) });
+    await kubectlOk(['rollout', 'status', 'deployment/echo', '--timeout=60s'], { timeoutMs: 70_000 });
+    const service = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'echo' },
+      spec: { selector: { app: 'echo' }, ports: [{ port: 5300, protocol: 'UDP' }] },
+    };
+    await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(service) });
+    const ip = (await kubectlOk(['get', 'svc', 'echo', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    const ask = (text: string) =>
+      new Promise<string | undefined>((resolve) => {
+        const socket = createSocket('udp4');
+        const timer = setTimeout(() => {
+          socket.close();
+          resolve(undefined);
+        }, 1000);
+        socket.on('message', (m) => {
+          clearTimeout(timer);
+          socket.close();
+          resolve(String(m));
+        });
+        socket.send(text, 5300, ip);
+      });
+    const echoes = await eventually('both replicas echoing', async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 8; i++) {
+        const answer = await ask(`hello-${i}`);
+        if (answer?.endsWith(`:hello-${i}`)) seen.add(answer.split(':')[0]);
+      }
+      return seen.size === 2 && seen;
+    });
+    const pods = (await kubectlOk(['get', 'pods', '-l', 'app=echo', '-o', 'jsonpath={.items[*].metadata.name}'])).trim().split(/\s+/).sort();
+    expect([...echoes].sort()).toEqual(pods);
+  }, 90_000);
 
   it('loses no request of 1,000 or more during a rolling restart', async () => {
     const before = await podNames();
