@@ -273,6 +273,8 @@ export class Registry {
     // A /status write keeps the stored spec: only the schema's view of the whole object applies.
     const causes = validateUpdate(info, next, current, options.subresource ? [] : options.schemaCauses);
     if (causes.length) throw invalid(info, current.metadata.name ?? '', causes);
+    if (!options.subresource)
+      await kindOf(info.kind)?.admitUpdate?.(next, current, { namespace: undefined, store: this.store, audit: {}, dryRun: options.dryRun });
     await options.admit?.(next, current);
     if (options.fieldManager) next = recordUpdate(current, next, { manager: options.fieldManager, gvk: info, subresource: options.subresource });
     if (options.dryRun) return next;

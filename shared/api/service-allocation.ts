@@ -112,20 +112,51 @@ export async function allocateService(store: Store, object: KubeObject, dryRun =
     }
     spec.clusterIPs = [spec.clusterIP];
   }
-  if (spec.type !== 'NodePort' && spec.type !== 'LoadBalancer') return;
+  await allocateNodePorts(store, object, undefined, dryRun);
+}
+
+/**
+ * The NodePorts a Service's type needs (NodePort, LoadBalancer), at create or on an update that
+ * changes its type or ports: a port keeps the NodePort it had; a new one is held, as asked or
+ * drawn; a type without NodePorts has them cleared (those let go are released by the endpoints
+ * controller's sweep).
+ */
+export async function allocateNodePorts(store: Store, object: KubeObject, old: KubeObject | undefined, dryRun = false): Promise<void> {
+  const spec = asObj(object.spec);
+  const service = { namespace: object.metadata.namespace ?? '', name: object.metadata.name ?? '' };
+  const refuse = (field: string, value: unknown, why: string) => {
+    throw invalid(findResource('', 'v1', 'services')!, service.name, [invalidValue(field, value, why)]);
+  };
+  const ports = asArray(spec.ports).filter(isObj);
+  if (spec.type !== 'NodePort' && spec.type !== 'LoadBalancer') {
+    for (const p of ports) delete p.nodePort;
+    return;
+  }
+  const had = new Map(
+    asArray(asObj(old?.spec).ports)
+      .filter(isObj)
+      .filter((p) => typeof p.nodePort === 'number')
+      .map((p) => [`${p.port}/${p.protocol ?? 'TCP'}`, p.nodePort as number]),
+  );
+  const held = new Set(had.values());
   const count = NODE_PORTS.last - NODE_PORTS.first + 1;
-  for (const [i, p] of asArray(spec.ports).entries()) {
-    if (!isObj(p)) continue;
+  for (const [i, p] of ports.entries()) {
     const field = `spec.ports[${i}].nodePort`;
     if (typeof p.nodePort === 'number' && p.nodePort !== 0) {
+      if (held.has(p.nodePort)) continue;
       if (p.nodePort < NODE_PORTS.first || p.nodePort > NODE_PORTS.last)
         refuse(field, p.nodePort, `provided port is not in the valid range. The range of valid ports is ${NODE_PORTS.first}-${NODE_PORTS.last}`);
-      if (!(await claim(`port-${p.nodePort}`))) refuse(field, p.nodePort, 'provided port is already allocated');
-    } else {
-      const n = dryRun ? NODE_PORTS.first + randomInt(count) : await holdOne(store, service, NODE_PORTS.first, count, (x) => `port-${x}`);
-      if (n === undefined) refuse(field, 0, 'no port is left in the node port range');
-      p.nodePort = n;
+      if (!dryRun && !(await hold(store, `port-${p.nodePort}`, service))) refuse(field, p.nodePort, 'provided port is already allocated');
+      continue;
     }
+    const kept = had.get(`${p.port}/${p.protocol ?? 'TCP'}`);
+    if (kept !== undefined) {
+      p.nodePort = kept;
+      continue;
+    }
+    const n = dryRun ? NODE_PORTS.first + randomInt(count) : await holdOne(store, service, NODE_PORTS.first, count, (x) => `port-${x}`);
+    if (n === undefined) refuse(field, 0, 'no port is left in the node port range');
+    p.nodePort = n;
   }
 }
 

@@ -11,8 +11,9 @@
  * (`status.loadBalancer.ingress`), where each node's proxy answers its ports, as k3s's service
  * load balancer does.
  *
- * It also lets go of ClusterIPs and NodePorts held for a Service that is gone, or that never
- * came (a create that failed after allocating): a minute after they were taken, as
+ * It also lets go of ClusterIPs and NodePorts held for a Service that no longer holds them
+ * (changed), is gone, or never came (a create that failed after allocating: a minute after they
+ * were taken), as
  * kube-apiserver's allocator repair loop does (`../api/service-allocation.ts`).
  */
 import { createHash } from 'node:crypto';
@@ -38,6 +39,8 @@ const LOAD_BALANCERS_KEY = '~loadbalancers';
 const FREE = '~free/';
 /** How long an allocation may wait for its Service (a create in flight) before it is let go. */
 const ALLOCATION_GRACE_MS = 60_000;
+/** How long one its Service holds no more is kept (an update that holds it may still be landing). */
+const CHANGED_GRACE_MS = 5_000;
 
 interface ServicePort {
   name?: string;
@@ -84,7 +87,8 @@ export class EndpointsController implements Controller {
     if (event.resource === 'services')
       return event.type === 'DELETED'
         ? [`${meta.namespace}/${meta.name}`, `${FREE}${meta.namespace}/${meta.name}/${heldBy(event.object).join(',')}`]
-        : [`${meta.namespace}/${meta.name}`];
+        : // A changed Service may have let go of NodePorts (a type without them): the sweep frees them.
+          [`${meta.namespace}/${meta.name}`, ...(event.type === 'MODIFIED' ? [ALLOCATIONS_KEY] : [])];
     if (event.resource === 'pods') return [`${meta.namespace}/*`];
     if (event.resource === 'nodes') return [LOAD_BALANCERS_KEY];
     if (event.resource === ALLOCATIONS && event.type === 'ADDED') return [ALLOCATIONS_KEY];
@@ -220,7 +224,9 @@ export class EndpointsController implements Controller {
     const ingress = ips.map((ip) => ({ ip, ipMode: 'VIP' }));
     const current = service as KubeObject & { status?: { loadBalancer?: { ingress?: unknown[] } } };
     if (same(current.status?.loadBalancer?.ingress ?? [], ingress)) return;
-    await this.store.update('services', { ...current, status: { ...current.status, loadBalancer: ingress.length ? { ingress } : {} } }).catch(ignore(isConflict, isNotFound));
+    await this.store
+      .update('services', { ...current, status: { ...current.status, loadBalancer: ingress.length ? { ingress } : {} } })
+      .catch(ignore(isConflict, isNotFound));
   }
 
   /** A Service gone: its Endpoints and slices go with it (the slices' owner reference would take them too, later). */
@@ -246,12 +252,16 @@ export class EndpointsController implements Controller {
   private async releaseOrphans(): Promise<ReconcileResult | void> {
     const [allocations, services] = await Promise.all([this.store.list(ALLOCATIONS), this.store.list('services')]);
     const held = new Set(services.items.flatMap((s) => heldBy(s).map((h) => `${s.metadata.namespace}/${s.metadata.name}/${h}`)));
+    const existing = new Set(services.items.map((s) => `${s.metadata.namespace}/${s.metadata.name}`));
     let recheck: number | undefined;
     for (const a of allocations.items as Allocation[]) {
       if (held.has(`${a.spec.namespace}/${a.spec.service}/${a.metadata.name}`)) continue;
       const age = Date.now() - Date.parse(a.metadata.creationTimestamp ?? '');
-      if (age >= ALLOCATION_GRACE_MS) await this.store.delete(ALLOCATIONS, '', a.metadata.name as string).catch(ignoreNotFound);
-      else recheck = Math.min(recheck ?? ALLOCATION_GRACE_MS, ALLOCATION_GRACE_MS - age + 1000);
+      // Its Service is there and holds it no more (changed type or ports): free in a moment (an
+      // update holding it may be landing). No Service: it may be on its way, for a minute.
+      const grace = existing.has(`${a.spec.namespace}/${a.spec.service}`) ? CHANGED_GRACE_MS : ALLOCATION_GRACE_MS;
+      if (age >= grace) await this.store.delete(ALLOCATIONS, '', a.metadata.name as string).catch(ignoreNotFound);
+      else recheck = Math.min(recheck ?? grace, grace - age + 1000);
     }
     return recheck === undefined ? undefined : { requeueAfterMs: recheck };
   }

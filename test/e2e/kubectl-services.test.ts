@@ -122,6 +122,24 @@ describe('what a Service may not hold', () => {
     expect((await create('after-dry', { clusterIP: '127.96.9.9', ports: [{ port: 80 }] })).status).toBe(201);
   });
 
+  it('gives a Service turned NodePort its NodePorts, keeps them across updates, and frees them when it turns back', async () => {
+    expect((await create('turns', { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] })).status).toBe(201);
+    await cluster.kubectlOk(['patch', 'svc', 'turns', '-p', '{"spec":{"type":"NodePort"}}']);
+    const nodePort = (await json(['get', 'svc', 'turns'])).spec.ports[0].nodePort;
+    expect(nodePort).toBeGreaterThanOrEqual(30000);
+    await cluster.kubectlOk(['label', 'svc', 'turns', 'tier=front']);
+    expect((await json(['get', 'svc', 'turns'])).spec.ports[0].nodePort).toBe(nodePort);
+    await cluster.kubectlOk(['patch', 'svc', 'turns', '-p', '{"spec":{"type":"ClusterIP"}}']);
+    expect((await json(['get', 'svc', 'turns'])).spec.ports[0].nodePort).toBeUndefined();
+    // Its NodePort is free again: another Service may ask for it.
+    await until(
+      'the NodePort free',
+      async () => (await create(`takes-${Date.now()}`, { type: 'NodePort', ports: [{ port: 80, nodePort }] })).status === 201,
+      20_000,
+      200,
+    );
+  });
+
   it('frees a deleted Service’s address for the next', async () => {
     const mine = await create('short-lived', { clusterIP: '127.96.7.7', ports: [{ port: 80 }] });
     expect(mine.status).toBe(201);

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { ageColumn, nameColumn } from '../columns.js';
 import { int32, loose, objectOf, stringMap } from '../schemas/common.js';
-import { asArray, asObj, notSupported } from '../validation.js';
+import { asArray, asObj, invalidValue, notSupported } from '../validation.js';
 import { resource, type Kind } from './kind.js';
 
 export const MAX_ENDPOINTS_PER_SLICE = 100;
@@ -61,5 +61,8 @@ export const endpointSlice: Kind = {
   ],
   validate(object, causes) {
     if (!ADDRESS_TYPES.includes(String(object.addressType))) causes.push(notSupported('addressType', object.addressType, ADDRESS_TYPES));
+  },
+  validateUpdate(object, old, causes) {
+    if (object.addressType !== old.addressType) causes.push(invalidValue('addressType', object.addressType, 'field is immutable'));
   },
 };

@@ -124,4 +124,6 @@ export interface Kind {
    * refuse, or answers warnings for the client (the Warning header).
    */
   admit?(object: KubeObject, context: AdmitContext): Promise<string[] | void> | string[] | void;
+  /** The same for an update (not of a subresource), given what is stored: may fill in what the change needs (a Service's new NodePorts). */
+  admitUpdate?(object: KubeObject, old: KubeObject, context: AdmitContext): Promise<void> | void;
 }

@@ -2,7 +2,7 @@
 import { ageColumn, mapSelector, nameColumn } from '../columns.js';
 import { Service } from '../schemas/index.js';
 import { asArray, asObj, checkPort, invalidValue, isObj } from '../validation.js';
-import { allocateService } from '../service-allocation.js';
+import { allocateNodePorts, allocateService } from '../service-allocation.js';
 import { resource, type Kind } from './kind.js';
 
 export const service: Kind = {
@@ -40,6 +40,9 @@ export const service: Kind = {
   initialStatus: () => ({ loadBalancer: {} }),
   async admit(object, { store, dryRun }) {
     await allocateService(store, object, dryRun);
+  },
+  async admitUpdate(object, old, { store, dryRun }) {
+    await allocateNodePorts(store, object, old, dryRun);
   },
   defaults(object) {
     const spec = object.spec;
