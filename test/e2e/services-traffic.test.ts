@@ -177,7 +177,7 @@ describe('Services that carry traffic', () => {
       .sort();
     const ingress = await eventually('the load balancer’s addresses', async () => {
       const ips = (await kubectlOk(['get', 'svc', 'web-lb', '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}'])).trim();
-      return ips && ips.split(/\s+/).sort();
+      return ips ? ips.split(/\s+/).sort() : undefined;
     });
     expect(ingress).toEqual(nodeIPs);
     expect(await kubectlOk(['get', 'svc', 'web-lb'])).toMatch(
