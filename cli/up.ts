@@ -13,6 +13,9 @@ import { type ApiServer, startApiServer } from '../functions/api/server.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
 import { onceBuilt } from '../kubelet/bundle.js';
+import { reconcileDnsService } from '../shared/api/kubernetes-service.js';
+import { dnsServiceIP } from '../shared/api/service-allocation.js';
+import { type DnsServer, startDnsServer } from '../shared/dns/server.js';
 import type { CloudProvider } from '../shared/cloud/types.js';
 import type { AuditPolicy } from '../shared/auth/audit-policy.js';
 import type { JwtIssuerConfig } from '../shared/auth/oidc.js';
@@ -68,6 +71,7 @@ async function startKubelets(
   api: ApiServer,
   dataDir: string,
   log: (line: string) => void,
+  clusterDns: string | undefined,
 ): Promise<{ provider: LocalCloudProvider; runtime: 'process' | 'docker' }> {
   const socket = options.dockerSocket ?? '/var/run/docker.sock';
   const runtime = options.runtime === 'auto' ? ((await dockerAvailable(socket)) ? 'docker' : 'process') : options.runtime;
@@ -82,12 +86,31 @@ async function startKubelets(
     issueToken: api.issueToken,
     leaseIntervalMs: options.leaseIntervalMs,
     backoffInitialMs: options.backoffInitialMs,
+    clusterDns,
     log: (line) => log(`kubelet   ${line}`),
   });
   const names = Array.from({ length: options.nodes }, (_, i) => `local-${i}`);
   await Promise.all(names.map((name) => provider.create({ name, instanceType: 'local', zone: 'local' })));
   log(`nodes     ${names.join(', ')} (runtime ${runtime})`);
   return { provider, runtime };
+}
+
+/**
+ * Cluster DNS on this machine's loopback, behind `kube-system/kube-dns` (the kubelets' proxies
+ * carry the Service's address to it). Without it (its address held by another Service, say), pods
+ * use the host's resolver.
+ */
+async function startClusterDns(store: Store, log: (line: string) => void): Promise<DnsServer | undefined> {
+  const dns = await startDnsServer({ store, host: '127.0.0.1', port: 0 });
+  try {
+    await reconcileDnsService(store, { ip: '127.0.0.1', port: dns.port });
+  } catch (err) {
+    await dns.close();
+    log(`dns       not served: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+  log(`dns       ${dnsServiceIP()}:53 (kube-system/kube-dns; served on 127.0.0.1:${dns.port})`);
+  return dns;
 }
 
 /** A kubelet's log credential: the provider that started it knows it, else (joined with a bootstrap token) the store keeps it. */
@@ -127,9 +150,10 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
     },
   });
   log(`control   ${controlPlane.controllers.map((c) => c.name).join(', ')}`);
+  const dns = await startClusterDns(store, log);
 
   let runtime: 'process' | 'docker' | undefined;
-  if (options.nodes > 0) ({ provider, runtime } = await startKubelets(options, api, dataDir, log));
+  if (options.nodes > 0) ({ provider, runtime } = await startKubelets(options, api, dataDir, log, dns && dnsServiceIP()));
 
   log('');
   log('Skiff is up. Try:');
@@ -152,6 +176,7 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
         }
         log('stopping  api');
         await api.close();
+        await dns?.close();
         log('stopping  controllers');
         await controlPlane.stop();
         await reencryption.stop();

@@ -103,6 +103,11 @@ export class ApiClient {
       throw new ApiRequestError(res.statusCode ?? 0, 'WatchFailed', `watch ${path}: ${res.statusCode}`);
     }
     const abort = () => res.destroy();
+    // Aborted while the response was on its way: the listener below would never fire.
+    if (signal.aborted) {
+      abort();
+      return;
+    }
     signal.addEventListener('abort', abort, { once: true });
     let pending = '';
     try {

@@ -62,6 +62,10 @@ export interface KubeletOptions {
    * costs a short invocation each (docs/aws.md, Cost). Absent: watch, as a kubelet does.
    */
   podPollIntervalMs?: number;
+  /** The cluster DNS server's address, the pods' nameserver (absent: the host's resolver). */
+  clusterDns?: string;
+  /** The cluster's DNS domain (default cluster.local). */
+  clusterDomain?: string;
   /** Run the node proxy (`proxy.ts`): Services' ClusterIPs and NodePorts answered here (default true). */
   proxy?: boolean;
   backoff?: BackoffPolicy;
@@ -312,7 +316,13 @@ export class Kubelet {
           event: (p, type, reason, message) => void this.event(p, type, reason, message),
           log: this.log,
           volumes: this.options.volumesDir
-            ? { api: this.options.api, root: this.options.volumesDir, ca: this.options.ca, refreshAfterMs: this.options.tokenRefreshAfterMs }
+            ? {
+                api: this.options.api,
+                root: this.options.volumesDir,
+                ca: this.options.ca,
+                refreshAfterMs: this.options.tokenRefreshAfterMs,
+                dns: this.options.clusterDns ? { nameserver: this.options.clusterDns, domain: this.options.clusterDomain ?? 'cluster.local' } : undefined,
+              }
             : undefined,
         },
         adopted,

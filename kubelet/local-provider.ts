@@ -42,6 +42,8 @@ export interface LocalProviderOptions {
   servingCaDir?: string;
   leaseIntervalMs?: number;
   backoffInitialMs?: number;
+  /** The cluster DNS Service's address, the kubelets' `--cluster-dns`. */
+  clusterDns?: string;
   log?: (line: string) => void;
   /**
    * Told each kubelet's new log-server credential before the kubelet starts, for an API that does
@@ -154,6 +156,7 @@ export class LocalCloudProvider implements CloudProvider {
       ...(this.options.dockerSocket ? ['--docker-socket', this.options.dockerSocket] : []),
       ...(this.options.leaseIntervalMs ? ['--lease-interval-ms', String(this.options.leaseIntervalMs)] : []),
       ...(this.options.backoffInitialMs ? ['--backoff-initial-ms', String(this.options.backoffInitialMs)] : []),
+      ...(this.options.clusterDns ? ['--cluster-dns', this.options.clusterDns] : []),
       ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -35,6 +35,9 @@ const { values } = parseArgs({
     label: { type: 'string', multiple: true, default: [] },
     // As kubelet's: `key=value:Effect`, comma-separated; set when the Node is first made.
     'register-with-taints': { type: 'string' },
+    // As kubelet's: the pods' nameserver, and the cluster's domain.
+    'cluster-dns': { type: 'string' },
+    'cluster-domain': { type: 'string', default: 'cluster.local' },
     'provider-id': { type: 'string' },
     'lease-interval-ms': { type: 'string' },
     'backoff-initial-ms': { type: 'string' },
@@ -102,6 +105,8 @@ async function main() {
     pods: values.pods ? Number(values.pods) : undefined,
     labels,
     taints: parseTaints(values['register-with-taints'] ?? ''),
+    clusterDns: values['cluster-dns'],
+    clusterDomain: values['cluster-domain'],
     providerID: values['provider-id'],
     podPollIntervalMs: values['pod-poll-seconds'] ? Number(values['pod-poll-seconds']) * 1000 : undefined,
     leaseIntervalMs: values['lease-interval-ms'] ? Number(values['lease-interval-ms']) : undefined,

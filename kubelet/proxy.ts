@@ -109,7 +109,8 @@ export class ServiceProxy {
     for (const f of this.frontends.values()) f.close();
     this.frontends.clear();
     for (const s of this.sockets) s.destroy();
-    await Promise.all(this.following.map((p) => p.catch(() => undefined)));
+    // The follows end with the abort; a request still on its way is not waited for past a moment.
+    await Promise.race([Promise.all(this.following.map((p) => p.catch(() => undefined))), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 
   private async relist<T extends Service | Slice>(path: string, into: Map<string, T>): Promise<string> {

@@ -33,6 +33,8 @@ export interface VolumeContext {
   root: string;
   /** The API server's CA (PEM), written as `ca.crt` for the kube-root-ca.crt projection. */
   ca?: string;
+  /** Cluster DNS for the pods' containers (their /etc/resolv.conf); absent: the host's resolver. */
+  dns?: { nameserver: string; domain: string };
   /** When a token of this lifetime is refreshed (default: at 80% of it). */
   refreshAfterMs?: (lifetimeMs: number) => number;
   log(line: string): void;
@@ -60,8 +62,43 @@ export class PodVolumes {
     return ((this.pod.spec.volumes ?? []) as ProjectedVolume[]).filter((v) => v.projected?.sources?.some((s) => s.serviceAccountToken));
   }
 
+  /**
+   * The pod's resolv.conf, as the kubelet writes it for `dnsPolicy: ClusterFirst` (the default):
+   * the cluster DNS, the search path of the pod's namespace, `ndots:5`, and the pod's dnsConfig;
+   * `None` takes the dnsConfig alone; `Default` keeps the host's.
+   */
+  private resolvConf(): string | undefined {
+    const dns = this.ctx.dns;
+    const policy = this.pod.spec.dnsPolicy ?? 'ClusterFirst';
+    const config = (this.pod.spec.dnsConfig ?? {}) as { nameservers?: string[]; searches?: string[]; options?: { name: string; value?: string }[] };
+    if (policy === 'Default' || (!dns && policy !== 'None')) return undefined;
+    const ns = this.pod.metadata?.namespace ?? 'default';
+    const base =
+      policy === 'None' || !dns
+        ? { servers: [], searches: [], options: [] }
+        : {
+            servers: [dns.nameserver],
+            searches: [`${ns}.svc.${dns.domain}`, `svc.${dns.domain}`, dns.domain],
+            options: ['ndots:5'],
+          };
+    const servers = [...base.servers, ...(config.nameservers ?? [])];
+    const searches = [...base.searches, ...(config.searches ?? [])];
+    const options = [...base.options, ...(config.options ?? []).map((o) => (o.value !== undefined ? `${o.name}:${o.value}` : o.name))];
+    return [
+      ...servers.map((s) => `nameserver ${s}`),
+      ...(searches.length ? [`search ${searches.join(' ')}`] : []),
+      ...(options.length ? [`options ${options.join(' ')}`] : []),
+      '',
+    ].join('\n');
+  }
+
   /** Fills every volume not yet filled; throws ContainerConfigError when one cannot be. */
   async prepare(): Promise<void> {
+    const resolv = this.resolvConf();
+    if (resolv !== undefined) {
+      mkdirSync(join(this.ctx.root, this.uid), { recursive: true, mode: 0o755 });
+      writeFileAtomically(join(this.ctx.root, this.uid, 'resolv.conf'), resolv, 0o644);
+    }
     for (const volume of this.volumes()) {
       if (this.filled.has(volume.name)) continue;
       mkdirSync(this.dir(volume.name), { recursive: true, mode: 0o755 });
@@ -73,9 +110,12 @@ export class PodVolumes {
   /** The container's mounts of volumes this kubelet fills. */
   mountsFor(c: Container): Mount[] {
     const filled = new Set(this.volumes().map((v) => v.name));
-    return (c.volumeMounts ?? [])
+    const mounts = (c.volumeMounts ?? [])
       .filter((m) => filled.has(m.name))
       .map((m) => ({ hostPath: this.dir(m.name), containerPath: m.mountPath, readOnly: m.readOnly ?? false }));
+    if (this.resolvConf() !== undefined)
+      mounts.push({ hostPath: join(this.ctx.root, this.uid, 'resolv.conf'), containerPath: '/etc/resolv.conf', readOnly: true });
+    return mounts;
   }
 
   private async project(volume: string, source: Projection): Promise<void> {

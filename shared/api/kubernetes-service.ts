@@ -1,18 +1,17 @@
 /**
- * The `kubernetes` Service in `default`, as kube-apiserver keeps it: the service range's first
+ * The Services the system keeps. The `kubernetes` Service in `default`, as kube-apiserver keeps it: the service range's first
  * address, port 443 (`https`), and Endpoints and an EndpointSlice naming where the API listens,
  * so that a pod reaches the API at `KUBERNETES_SERVICE_HOST:KUBERNETES_SERVICE_PORT` through its
  * node's proxy. Written at each start of an API that listens on an address (the embedded shape;
  * the AWS shape's API is a Function URL, which no address names). Made again if deleted at the
- * next start, and corrected if the API moved.
+ * next start, and corrected if the API moved. And `kube-system/kube-dns` (the range's tenth
+ * address, port 53 over UDP and TCP), answered by the cluster DNS server `skiff up` runs.
  */
 import { isStoreError } from '../store/errors.js';
 import type { KubeObject } from '../store/object.js';
 import type { Store } from '../store/types.js';
-import { ALLOCATIONS, kubernetesServiceIP } from './service-allocation.js';
+import { ALLOCATIONS, type Allocation, dnsServiceIP, kubernetesServiceIP } from './service-allocation.js';
 
-const NAME = 'kubernetes';
-const NAMESPACE = 'default';
 const MANAGER = 'skiff-apiserver';
 
 /** Creates `object`, or replaces what is stored when it differs in the fields that matter. */
@@ -21,57 +20,83 @@ async function put(store: Store, resource: string, object: KubeObject, fields: s
     await store.create(resource, object);
   } catch (err) {
     if (!isStoreError(err, 'AlreadyExists')) throw err;
-    const current = await store.get(resource, NAMESPACE, NAME);
+    const current = await store.get(resource, object.metadata.namespace ?? '', object.metadata.name ?? '');
     const pick = (o: KubeObject) => JSON.stringify(fields.map((f) => (o as Record<string, unknown>)[f]));
     if (pick(current) !== pick(object))
       await store.update(resource, { ...current, ...Object.fromEntries(fields.map((f) => [f, (object as Record<string, unknown>)[f]])) });
   }
 }
 
-export async function reconcileKubernetesService(store: Store, api: { ip: string; port: number }): Promise<void> {
-  const clusterIP = kubernetesServiceIP();
+/** A Service the system keeps (no selector): its ClusterIP held, its ports, and Endpoints and an EndpointSlice naming one address. */
+export async function reconcileSystemService(
+  store: Store,
+  service: { namespace: string; name: string; clusterIP: string; labels: Record<string, string> },
+  ports: { name: string; port: number; protocol: 'TCP' | 'UDP'; targetPort: number }[],
+  ip: string,
+): Promise<void> {
+  const { namespace, name, clusterIP } = service;
   try {
     await store.create(ALLOCATIONS, {
       apiVersion: 'skiff.dev/v1',
       kind: 'ServiceAllocation',
       metadata: { name: `ip-${clusterIP}` },
-      spec: { namespace: NAMESPACE, service: NAME },
+      spec: { namespace, service: name },
     });
   } catch (err) {
     if (!isStoreError(err, 'AlreadyExists')) throw err;
+    const holder = (await store.get(ALLOCATIONS, '', `ip-${clusterIP}`)) as Allocation;
+    if (holder.spec.namespace !== namespace || holder.spec.service !== name)
+      throw new Error(`${clusterIP}, the address of ${namespace}/${name}, is held by the Service ${holder.spec.namespace}/${holder.spec.service}`);
   }
-  const labels = { component: 'apiserver', provider: 'kubernetes' };
-  const service = {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: NAME, namespace: NAMESPACE, labels },
-    spec: {
-      type: 'ClusterIP',
-      clusterIP,
-      clusterIPs: [clusterIP],
-      ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: api.port }],
-      sessionAffinity: 'None',
-      ipFamilies: ['IPv4'],
-      ipFamilyPolicy: 'SingleStack',
-      internalTrafficPolicy: 'Cluster',
-    },
-    status: { loadBalancer: {} },
+  const spec = {
+    type: 'ClusterIP',
+    clusterIP,
+    clusterIPs: [clusterIP],
+    ports,
+    sessionAffinity: 'None',
+    ipFamilies: ['IPv4'],
+    ipFamilyPolicy: 'SingleStack',
+    internalTrafficPolicy: 'Cluster',
   };
-  await put(store, 'services', service, ['spec']);
+  const meta = (labels: Record<string, string>) => ({ name, namespace, labels });
+  await put(store, 'services', { apiVersion: 'v1', kind: 'Service', metadata: meta(service.labels), spec, status: { loadBalancer: {} } }, ['spec']);
+  const endpointPorts = ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol }));
   const endpoints = {
     apiVersion: 'v1',
     kind: 'Endpoints',
-    metadata: { name: NAME, namespace: NAMESPACE, labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
-    subsets: [{ addresses: [{ ip: api.ip }], ports: [{ name: 'https', port: api.port, protocol: 'TCP' }] }],
+    metadata: meta({ 'endpointslice.kubernetes.io/skip-mirror': 'true' }),
+    subsets: [{ addresses: [{ ip }], ports: endpointPorts }],
   };
   await put(store, 'endpoints', endpoints, ['subsets']);
   const slice = {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
-    metadata: { name: NAME, namespace: NAMESPACE, labels: { 'kubernetes.io/service-name': NAME, 'endpointslice.kubernetes.io/managed-by': MANAGER } },
+    metadata: meta({ 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': MANAGER }),
     addressType: 'IPv4',
-    endpoints: [{ addresses: [api.ip], conditions: { ready: true, serving: true, terminating: false } }],
-    ports: [{ name: 'https', port: api.port, protocol: 'TCP' }],
+    endpoints: [{ addresses: [ip], conditions: { ready: true, serving: true, terminating: false } }],
+    ports: endpointPorts,
   };
   await put(store, 'endpointslices.discovery.k8s.io', slice, ['endpoints', 'ports']);
+}
+
+export function reconcileKubernetesService(store: Store, api: { ip: string; port: number }): Promise<void> {
+  return reconcileSystemService(
+    store,
+    { namespace: 'default', name: 'kubernetes', clusterIP: kubernetesServiceIP(), labels: { component: 'apiserver', provider: 'kubernetes' } },
+    [{ name: 'https', port: 443, protocol: 'TCP', targetPort: api.port }],
+    api.ip,
+  );
+}
+
+/** `kube-system/kube-dns`, at the range's tenth address as Kubernetes has it, answered by the cluster DNS server at `dns`. */
+export function reconcileDnsService(store: Store, dns: { ip: string; port: number }): Promise<void> {
+  return reconcileSystemService(
+    store,
+    { namespace: 'kube-system', name: 'kube-dns', clusterIP: dnsServiceIP(), labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS' } },
+    [
+      { name: 'dns', port: 53, protocol: 'UDP', targetPort: dns.port },
+      { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: dns.port },
+    ],
+    dns.ip,
+  );
 }

@@ -8,7 +8,8 @@
  *
  * The service range is `SKIFF_SERVICE_CIDR` (default 127.96.0.0/16, on loopback, so that a
  * ClusterIP can answer on the machine of the node that proxies it without privileges); its
- * first address is the `kubernetes` Service's, as in Kubernetes. NodePorts are 30000-32767.
+ * first address is the `kubernetes` Service's and its tenth the cluster DNS's, as in Kubernetes.
+ * NodePorts are 30000-32767.
  */
 import { randomInt } from 'node:crypto';
 import { isStoreError } from '../store/errors.js';
@@ -41,6 +42,8 @@ const numberOf = (ip: string) => ip.split('.').reduce((a, part) => a * 256 + Num
 
 /** The `kubernetes` Service's address: the range's first. */
 export const kubernetesServiceIP = () => ipOf(serviceRange().base + 1);
+/** The cluster DNS Service's address: the range's tenth, as Kubernetes' tools place it. */
+export const dnsServiceIP = () => ipOf(serviceRange().base + 10);
 
 /** Whether an address lies in the range, past its network address and short of its broadcast. */
 function inRange(ip: string): boolean {
@@ -105,8 +108,9 @@ export async function allocateService(store: Store, object: KubeObject, dryRun =
       if (!inRange(spec.clusterIP)) refuse('spec.clusterIP', spec.clusterIP, `provided IP is not in the valid range. The range of valid IPs is ${cidr}`);
       if (!(await claim(`ip-${spec.clusterIP}`))) refuse('spec.clusterIP', spec.clusterIP, 'provided IP is already allocated');
     } else {
-      // The first address is the kubernetes Service's alone.
-      const n = dryRun ? base + 2 + randomInt(size - 3) : await holdOne(store, service, base + 2, size - 3, (x) => `ip-${ipOf(x)}`);
+      // The first ten addresses are the system's (the kubernetes Service, cluster DNS): drawn past them.
+      const [first, count] = [base + 11, size - 12];
+      const n = count < 1 ? undefined : dryRun ? first + randomInt(count) : await holdOne(store, service, first, count, (x) => `ip-${ipOf(x)}`);
       if (n === undefined) refuse('spec.clusterIP', '', `no address is left in the service range ${cidr}`);
       spec.clusterIP = ipOf(n as number);
     }

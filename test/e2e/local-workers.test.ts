@@ -162,6 +162,20 @@ spec:
       await eventually('3 left', async () => (await pods('app=hello')).length === 3 && runningReady(await pods('app=hello')).length === 3);
     });
 
+    it(`resolves a Service's name through cluster DNS (${runtime === 'docker' ? "through the pod's resolv.conf" : "asked directly: process pods share the host's resolver"})`, async () => {
+      await kubectl('create', 'service', 'clusterip', 'names', '--tcp=80:8080');
+      const ip = (await kubectl('get', 'svc', 'names', '-o', 'jsonpath={.spec.clusterIP}')).trim();
+      const dnsIP = (await kubectl('get', 'svc', '-n', 'kube-system', 'kube-dns', '-o', 'jsonpath={.spec.clusterIP}')).trim();
+      expect(dnsIP).toBe('127.96.0.10');
+      // Through the pod's resolv.conf (docker), or at the DNS Service's address (process pods share the host's resolver).
+      const args = runtime === 'docker' ? ['nslookup', 'names.default.svc.cluster.local'] : ['nslookup', 'names.default.svc.cluster.local', dnsIP];
+      await kubectl('run', 'dns-probe', `--image=${image}`, '--restart=Never', '--command', '--', ...(runtime === 'docker' ? args : ['busybox', ...args]));
+      await eventually('the lookup done', async () => ['Succeeded', 'Failed'].includes((await pod('dns-probe')).status.phase ?? ''));
+      const out = await kubectl('logs', 'dns-probe');
+      expect(out).toContain(ip);
+      await kubectl('delete', 'pod', 'dns-probe', '--wait=false');
+    });
+
     it('a changed template rolls out (rollout status completes), and rollout undo brings the old one back', async () => {
       await kubectl('set', 'env', 'deployment/hello', 'MESSAGE=bonjour');
       const status = await cluster.kubectl(['rollout', 'status', 'deployment/hello', '--timeout=60s']);
