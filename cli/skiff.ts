@@ -17,6 +17,7 @@ import { up } from './up.js';
 
 const USAGE = `usage: skiff up [--shape embedded|aws-local] [--provider local|aws-ec2|aws-ecs [--provision] [--consolidate-seconds 30]] [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]
                 [--docker-socket /var/run/docker.sock] [--node-grace-seconds 40] [--eviction-seconds 300]
+                [--ingress-http-port 8080] [--ingress-https-port 8443]   (the Ingress controller's; 0: a free port)
                 [--authentication-config auth.yaml]   (an AuthenticationConfiguration: OIDC issuers for CI)
                 [--audit-policy-file policy.yaml]     (an audit.k8s.io/v1 Policy; default: Metadata for all)
 ${TOKEN_USAGE}
@@ -51,6 +52,8 @@ async function main(argv: string[]): Promise<number> {
       provider: { type: 'string', default: 'local' },
       provision: { type: 'boolean', default: false },
       'consolidate-seconds': { type: 'string' },
+      'ingress-http-port': { type: 'string', default: '8080' },
+      'ingress-https-port': { type: 'string', default: '8443' },
     },
     strict: true,
   });
@@ -87,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
     evictionSeconds: seconds('eviction-seconds'),
     leaseIntervalMs: seconds('lease-interval-ms'),
     backoffInitialMs: seconds('backoff-initial-ms'),
+    ingressPorts: { http: Number(values['ingress-http-port']), https: Number(values['ingress-https-port']) },
     auditPolicy: values['audit-policy-file'] ? auditPolicyFrom(parseYaml(readFileSync(values['audit-policy-file'], 'utf8'))) : undefined,
     jwtIssuers: values['authentication-config'] ? jwtIssuersFrom(parseYaml(readFileSync(values['authentication-config'], 'utf8'))) : undefined,
   });

@@ -6,6 +6,7 @@
  * SIGTERM; started again on the same data directory, it has everything it had, and the
  * kubelets (same node names) start their pods again.
  */
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { kubeletLogs } from '../functions/api/kubelet-logs.js';
 import { kubeletCredential } from '../shared/auth/cluster-state.js';
@@ -16,6 +17,7 @@ import { onceBuilt } from '../kubelet/bundle.js';
 import { reconcileDnsService } from '../shared/api/kubernetes-service.js';
 import { dnsServiceIP } from '../shared/api/service-allocation.js';
 import { type DnsServer, startDnsServer } from '../shared/dns/server.js';
+import { INGRESS_CLASS, type IngressController, startIngressController } from '../shared/ingress/controller.js';
 import type { CloudProvider } from '../shared/cloud/types.js';
 import type { AuditPolicy } from '../shared/auth/audit-policy.js';
 import type { JwtIssuerConfig } from '../shared/auth/oidc.js';
@@ -46,6 +48,8 @@ export interface UpOptions {
   jwtIssuers?: JwtIssuerConfig[];
   /** What the audit log keeps of each request (default: Metadata for all). */
   auditPolicy?: AuditPolicy;
+  /** Where the Ingress controller listens (0: a free port); absent: no Ingress controller. */
+  ingressPorts?: { http: number; https: number };
 }
 
 export interface Running {
@@ -113,6 +117,27 @@ async function startClusterDns(store: Store, log: (line: string) => void): Promi
   return dns;
 }
 
+/** The Ingress controller of the `skiff` class; ports another program holds leave it out, said in the log. */
+async function startIngress(store: Store, options: UpOptions, dataDir: string, log: (line: string) => void): Promise<IngressController | undefined> {
+  const ports = options.ingressPorts as { http: number; https: number };
+  try {
+    const pki = join(dataDir, 'pki');
+    const controller = await startIngressController({
+      store,
+      host: options.host,
+      httpPort: ports.http,
+      httpsPort: ports.https,
+      defaultCertificate: { cert: readFileSync(join(pki, 'apiserver.crt'), 'utf8'), key: readFileSync(join(pki, 'apiserver.key'), 'utf8') },
+      log: (line) => log(`ingress   ${line}`),
+    });
+    log(`ingress   http://${options.host}:${controller.httpPort}, https://${options.host}:${controller.httpsPort} (class ${INGRESS_CLASS}, the default)`);
+    return controller;
+  } catch (err) {
+    log(`ingress   not served: ${err instanceof Error ? err.message : String(err)} (--ingress-http-port, --ingress-https-port)`);
+    return undefined;
+  }
+}
+
 /** A kubelet's log credential: the provider that started it knows it, else (joined with a bootstrap token) the store keeps it. */
 function credentialOf(store: Store, provider: () => LocalCloudProvider | undefined) {
   return async (node: string) => provider()?.servingTokenFor(node) ?? (await kubeletCredential(store, node));
@@ -151,6 +176,7 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
   });
   log(`control   ${controlPlane.controllers.map((c) => c.name).join(', ')}`);
   const dns = await startClusterDns(store, log);
+  const ingress = options.ingressPorts && (await startIngress(store, options, dataDir, log));
 
   let runtime: 'process' | 'docker' | undefined;
   if (options.nodes > 0) ({ provider, runtime } = await startKubelets(options, api, dataDir, log, dns && dnsServiceIP()));
@@ -177,6 +203,7 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
         log('stopping  api');
         await api.close();
         await dns?.close();
+        await ingress?.close();
         log('stopping  controllers');
         await controlPlane.stop();
         await reencryption.stop();

@@ -98,11 +98,6 @@ export class ServiceProxy {
     return [...this.serviceMap.values()];
   }
 
-  /** Where a Service's port is answered here (its ClusterIP, and its NodePort on this node). */
-  listening(): string[] {
-    return [...this.frontends.keys()];
-  }
-
   async stop(): Promise<void> {
     this.abort.abort();
     clearInterval(this.retryTimer);

@@ -110,6 +110,8 @@ export const DEFAULT_CLUSTER_ROLES: ClusterRole[] = [
       rule(READ, ['apps'], ['deployments/status', 'replicasets/status', 'statefulsets/status', 'daemonsets/status']),
       rule(READ, ['events.k8s.io'], ['events']),
       rule(READ, ['coordination.k8s.io'], ['leases']),
+      rule(READ, ['discovery.k8s.io'], ['endpointslices']),
+      rule(READ, ['policy'], ['poddisruptionbudgets/status']),
     ],
     {},
     { [`${AGGREGATE}view`]: 'true' },

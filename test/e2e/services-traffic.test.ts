@@ -4,7 +4,8 @@
  * HTTP to the ClusterIP from this machine reaches every replica through the kubelets' node
  * proxy; a pod that fails its readiness probe gets no more requests; a later pod reads
  * `WEB_SERVICE_HOST`; the `kubernetes` Service reaches the API; a NodePort answers on a node's
- * address, and a LoadBalancer on each node's; UDP reaches every replica; 1,000 requests during `kubectl
+ * address, and a LoadBalancer on each node's; UDP reaches every replica; an Ingress of two hosts
+ * routes by host and path, over HTTPS with its Secret's certificate; 1,000 requests during `kubectl
  * rollout restart` all succeed.
  */
 import { createSocket } from 'node:dgram';
@@ -14,6 +15,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTls } from '../../functions/api/tls.js';
 import { nodeServers } from '../support/manifests.js';
 import { eventually, type SkiffUp, startSkiffUp } from '../support/skiff-up.js';
 
@@ -63,7 +65,18 @@ function get(host: string, port: number): Promise<{ ok: boolean; body: string }>
 }
 
 beforeAll(async () => {
-  skiff = await startSkiffUp(join(dir, 'data'), ['--nodes', '2', '--runtime', 'process', '--lease-interval-ms', '1000']);
+  skiff = await startSkiffUp(join(dir, 'data'), [
+    '--nodes',
+    '2',
+    '--runtime',
+    'process',
+    '--lease-interval-ms',
+    '1000',
+    '--ingress-http-port',
+    '0',
+    '--ingress-https-port',
+    '0',
+  ]);
   await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(deployment) });
   await kubectlOk(['rollout', 'status', 'deployment/web', '--timeout=90s'], { timeoutMs: 100_000 });
 }, 180_000);
@@ -230,6 +243,72 @@ describe('Services that carry traffic', () => {
     });
     const pods = (await kubectlOk(['get', 'pods', '-l', 'app=echo', '-o', 'jsonpath={.items[*].metadata.name}'])).trim().split(/\s+/).sort();
     expect([...echoes].sort()).toEqual(pods);
+  }, 90_000);
+
+  it('routes an Ingress of two hosts, by host and path, over HTTP and over HTTPS with the Secret’s certificate by SNI', async () => {
+    const [, httpPort, httpsPort] = /ingress\s+http:\/\/127\.0\.0\.1:(\d+), https:\/\/127\.0\.0\.1:(\d+)/.exec(skiff.output()) ?? [];
+    expect(httpPort).toBeDefined();
+    await kubectlOk(['apply', '-f', '-'], {
+      input: JSON.stringify(nodeServers('other', SERVER, { replicas: 1, readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } })),
+    });
+    await kubectlOk(['rollout', 'status', 'deployment/other', '--timeout=60s'], { timeoutMs: 70_000 });
+    await kubectlOk(['expose', 'deployment', 'other', '--port=80', '--target-port=8080']);
+    // A certificate of their own for the two hosts (a CA of the test's making).
+    const certs = ensureTls(join(dir, 'example-tls'), { dns: ['web.example.com', 'other.example.com'] });
+    writeFileSync(join(dir, 'tls.crt'), certs.cert);
+    writeFileSync(join(dir, 'tls.key'), certs.key);
+    await kubectlOk(['create', 'secret', 'tls', 'example-tls', `--cert=${join(dir, 'tls.crt')}`, `--key=${join(dir, 'tls.key')}`]);
+    const backend = (name: string) => ({ service: { name, port: { number: 80 } } });
+    const ingress = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'sites' },
+      spec: {
+        tls: [{ hosts: ['web.example.com', 'other.example.com'], secretName: 'example-tls' }],
+        rules: [
+          { host: 'web.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: backend('web') }] } },
+          { host: 'other.example.com', http: { paths: [{ path: '/api', pathType: 'Prefix', backend: backend('other') }] } },
+        ],
+      },
+    };
+    await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(ingress) });
+    const ask = (host: string, path: string, tls = false) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const options = { host: '127.0.0.1', port: Number(tls ? httpsPort : httpPort), path, headers: { host }, agent: false };
+        const done = (res: import('node:http').IncomingMessage) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        };
+        const req = tls ? httpsRequest({ ...options, servername: host, ca: readFileSync(join(dir, 'example-tls', 'ca.crt')) }, done) : request(options, done);
+        req.on('error', reject);
+        req.end();
+      });
+    const web = await eventually('the web host routed', async () => {
+      const r = await ask('web.example.com', '/');
+      return r.status === 200 && r;
+    });
+    expect(web.body).toMatch(/^web-/);
+    expect((await ask('other.example.com', '/api/items')).body).toMatch(/^other-/);
+    expect((await ask('other.example.com', '/apix')).status).toBe(404);
+    expect((await ask('other.example.com', '/')).status).toBe(404);
+    expect((await ask('nobody.example.com', '/')).status).toBe(404);
+    // HTTPS: the Secret's certificate, checked against the test's CA for the name asked.
+    expect((await ask('other.example.com', '/api', true)).body).toMatch(/^other-/);
+    expect((await ask('web.example.com', '/', true)).body).toMatch(/^web-/);
+    // The imperative way (kubectl sends it as protobuf): a wildcard path to one Service.
+    expect((await kubectlOk(['create', 'ingress', 'quick', '--rule=quick.example.com/*=web:80'])).trim()).toBe('ingress.networking.k8s.io/quick created');
+    expect((await kubectlOk(['get', 'ingress', 'quick', '-o', 'jsonpath={.spec.rules[0].http.paths[0].pathType}'])).trim()).toBe('Prefix');
+    const quick = await eventually('the quick host routed', async () => {
+      const r = await ask('quick.example.com', '/any/thing');
+      return r.status === 200 && r;
+    });
+    expect(quick.body).toMatch(/^web-/);
+    const address = await eventually('the Ingress’s address', async () =>
+      (await kubectlOk(['get', 'ingress', 'sites', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).trim(),
+    );
+    expect(address).toBe('127.0.0.1');
+    expect(await kubectlOk(['get', 'ingress', 'sites'])).toMatch(/^sites\s+<none>\s+web\.example\.com,other\.example\.com\s+127\.0\.0\.1\s+80, 443\s+/m);
   }, 90_000);
 
   it('loses no request of 1,000 or more during a rolling restart', async () => {

@@ -6,6 +6,7 @@ import { configMap } from './configmap.js';
 import { deployment } from './deployment.js';
 import { endpoints } from './endpoints.js';
 import { endpointSlice } from './endpointslice.js';
+import { ingress, ingressClass } from './ingress.js';
 import { event } from './event.js';
 import type { Kind } from './kind.js';
 import { lease } from './lease.js';
@@ -38,6 +39,8 @@ export const KINDS: Kind[] = [
   priorityClass,
   podDisruptionBudget,
   endpointSlice,
+  ingress,
+  ingressClass,
   migration,
   role,
   clusterRole,

@@ -110,6 +110,11 @@ function decodeMessage(name: string, bytes: Uint8Array, depth: number): Record<s
       case 'message':
         expectWire(f.wireType, WIRE.LEN, def);
         value = decodeMessage(def.type.message, f.bytes!, depth + 1);
+        // An embedded Go struct (json ",inline"): its fields are the parent's.
+        if (def.name === '') {
+          Object.assign(out, value);
+          continue;
+        }
         break;
       case 'intOrString':
         expectWire(f.wireType, WIRE.LEN, def);

@@ -186,6 +186,19 @@ export const MESSAGES: Record<string, Record<number, FieldDef>> = {
     5: s('dryRun', true),
   },
   Preconditions: { 1: s('uid'), 2: s('resourceVersion') },
+
+  // networking.k8s.io/v1: `kubectl create ingress`
+  Ingress: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'IngressSpec') },
+  IngressSpec: { 1: m('defaultBackend', 'IngressBackend'), 2: m('tls', 'IngressTLS', true), 3: m('rules', 'IngressRule', true), 4: s('ingressClassName') },
+  IngressTLS: { 1: s('hosts', true), 2: s('secretName') },
+  // The rule's value is an embedded struct: its `http` sits on the rule itself.
+  IngressRule: { 1: s('host'), 2: m('', 'IngressRuleValue') },
+  IngressRuleValue: { 1: m('http', 'HTTPIngressRuleValue') },
+  HTTPIngressRuleValue: { 1: m('paths', 'HTTPIngressPath', true) },
+  HTTPIngressPath: { 1: s('path'), 2: m('backend', 'IngressBackend'), 3: s('pathType') },
+  IngressBackend: { 4: m('service', 'IngressServiceBackend') },
+  IngressServiceBackend: { 1: s('name'), 2: m('port', 'ServiceBackendPort') },
+  ServiceBackendPort: { 1: s('name'), 2: i('number') },
 };
 
 /** The message name of a top-level object, by kind. */
@@ -207,4 +220,5 @@ export const KINDS: Record<string, string> = {
   TokenRequest: 'TokenRequest',
   PodDisruptionBudget: 'PodDisruptionBudget',
   Eviction: 'Eviction',
+  Ingress: 'Ingress',
 };
