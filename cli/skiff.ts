@@ -5,6 +5,7 @@
  * `skiff keys` lists and rotates the keys Secrets are sealed under; `skiff migrate` moves the
  * nodes to another provider.
  */
+import { serviceRange } from '../shared/api/service-allocation.js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
@@ -18,6 +19,7 @@ import { up } from './up.js';
 const USAGE = `usage: skiff up [--shape embedded|aws-local] [--provider local|aws-ec2|aws-ecs [--provision] [--consolidate-seconds 30]] [--data-dir ./.skiff] [--port 6443] [--host 127.0.0.1] [--nodes 2] [--runtime process|docker|auto]
                 [--docker-socket /var/run/docker.sock] [--node-grace-seconds 40] [--eviction-seconds 300]
                 [--ingress-http-port 8080] [--ingress-https-port 8443]   (the Ingress controller's; 0: a free port)
+                [--service-cidr 127.96.0.0/16]       (where ClusterIPs come from; on loopback)
                 [--authentication-config auth.yaml]   (an AuthenticationConfiguration: OIDC issuers for CI)
                 [--audit-policy-file policy.yaml]     (an audit.k8s.io/v1 Policy; default: Metadata for all)
 ${TOKEN_USAGE}
@@ -52,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
       provider: { type: 'string', default: 'local' },
       provision: { type: 'boolean', default: false },
       'consolidate-seconds': { type: 'string' },
+      'service-cidr': { type: 'string' },
       'ingress-http-port': { type: 'string', default: '8080' },
       'ingress-https-port': { type: 'string', default: '8443' },
     },
@@ -75,6 +78,11 @@ async function main(argv: string[]): Promise<number> {
   if (values.provider !== 'local' && values.shape !== 'aws-local')
     throw new Error(`--provider ${values.provider} runs on the emulated cloud: add --shape aws-local`);
   if (values.provision && values.provider === 'local') throw new Error('--provision adds cloud nodes: add --shape aws-local --provider aws-ec2 (or aws-ecs)');
+  if (values['service-cidr']) {
+    // Checked here, read by the API wherever it runs (SKIFF_SERVICE_CIDR).
+    serviceRange(values['service-cidr']);
+    process.env.SKIFF_SERVICE_CIDR = values['service-cidr'];
+  }
   const start = values.shape === 'aws-local' ? (await import('./aws-local.js')).upAwsLocal : up;
   const running = await start({
     dataDir: values['data-dir']!,

@@ -1,20 +1,21 @@
 /**
  * Traffic through a Service (issue 14), side by side in one run on `skiff up` (two local
  * kubelets, process runtime): HTTP requests a second and latency straight to a pod and through
- * its Service's ClusterIP (the kubelets' node proxy), with autocannon, rounds alternating; and
- * the time from a new pod turning Ready to its first request through the ClusterIP. The Ingress
- * rows (and nginx beside them) come with the Ingress controller.
+ * its Service's ClusterIP (the kubelets' node proxy), through skiff up's Ingress controller, and
+ * through nginx from Debian's packages, with autocannon, rounds alternating; and the time from a
+ * new pod turning Ready to its first request through the ClusterIP.
  *
  *   npx tsx bench/network/run.ts [--quick]
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { up } from '../../cli/up.js';
+import { freePort } from '../../emulators/free-port.js';
 import { nodeServers } from '../../test/support/manifests.js';
 import { machineInfo, markdownTable, median, percentile, resultsPage, round, writeResults } from '../support/report.js';
 
@@ -41,14 +42,52 @@ function get(host: string, port: number): Promise<string | undefined> {
   });
 }
 
-async function load(url: string) {
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION });
+async function load(url: string, headers: Record<string, string> = {}) {
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers });
   return { reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx };
+}
+
+/**
+ * nginx from Debian's packages (installed when missing, as root), one worker, as a reverse proxy
+ * to the pod with keep-alive to it: what the Ingress controller is measured against.
+ */
+function startNginx(dir: string, backend: string, port: number): ChildProcess | undefined {
+  if (spawnSync('sh', ['-c', 'command -v nginx']).status !== 0) {
+    if (process.getuid?.() !== 0) return undefined;
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'nginx-light'], {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    if (spawnSync('sh', ['-c', 'command -v nginx']).status !== 0) return undefined;
+  }
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
+events { worker_connections 4096; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
+  upstream pod { server ${backend}; keepalive 64; }
+  server { listen 127.0.0.1:${port}; location / { proxy_pass http://pod; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+`,
+  );
+  return spawn('nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' });
 }
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-network-'));
-  const running = await up({ dataDir: join(dir, 'data'), port: 0, host: '127.0.0.1', nodes: 2, runtime: 'process', leaseIntervalMs: 2000 }, () => undefined);
+  const ingressPort = await freePort();
+  const running = await up(
+    {
+      dataDir: join(dir, 'data'),
+      port: 0,
+      host: '127.0.0.1',
+      nodes: 2,
+      runtime: 'process',
+      leaseIntervalMs: 2000,
+      ingressPorts: { http: ingressPort, https: 0 },
+    },
+    () => undefined,
+  );
   // Not execFileSync: the API answering kubectl runs in this process.
   const env = { ...process.env, KUBECONFIG: running.kubeconfigPath };
   const kubectl = (...args: string[]): Promise<string> =>
@@ -72,13 +111,28 @@ async function main() {
     const podIP = await kubectl('get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[0].status.podIP}');
     await wait('the ClusterIP answering', async () => (await get(clusterIP, 80)) !== undefined);
 
+    await kubectl('create', 'ingress', 'web', '--rule=bench.local/*=web:80');
+    const host = { host: 'bench.local' };
+    await wait(
+      'the Ingress answering',
+      async () => (await fetch(`http://127.0.0.1:${ingressPort}/`, { headers: host }).catch(() => undefined))?.status === 200,
+    );
+    const nginxPort = await freePort();
+    const nginx = startNginx(dir, `${podIP}:8080`, nginxPort);
+    if (nginx) await wait('nginx answering', async () => (await get('127.0.0.1', nginxPort)) !== undefined);
+
     const direct: Awaited<ReturnType<typeof load>>[] = [];
     const proxied: Awaited<ReturnType<typeof load>>[] = [];
+    const ingressed: Awaited<ReturnType<typeof load>>[] = [];
+    const nginxed: Awaited<ReturnType<typeof load>>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      console.log(`round ${round + 1}/${ROUNDS}: straight to the pod, then through the ClusterIP ...`);
+      console.log(`round ${round + 1}/${ROUNDS}: straight to the pod, through the ClusterIP, through the Ingress, through nginx ...`);
       direct.push(await load(`http://${podIP}:8080/`));
       proxied.push(await load(`http://${clusterIP}/`));
+      ingressed.push(await load(`http://127.0.0.1:${ingressPort}/`, host));
+      if (nginx) nginxed.push(await load(`http://127.0.0.1:${nginxPort}/`));
     }
+    nginx?.kill();
 
     // Ready to traffic: a second replica, then back to one, each time with a new pod. When a pod
     // turns Ready is seen on a watch (ms precision), while requests go to the ClusterIP every ms.
@@ -130,9 +184,16 @@ async function main() {
     ];
     const table = markdownTable(
       ['path', 'requests/s (median)', 'p50 ms', 'p99 ms', 'errors'],
-      [row('straight to the pod', direct), row('through the ClusterIP', proxied)],
+      [
+        row('straight to the pod', direct),
+        row('through the ClusterIP', proxied),
+        row('through the Ingress', ingressed),
+        ...(nginx ? [row('through nginx (Debian, 1 worker)', nginxed)] : []),
+      ],
     );
     const ratio = round(median(proxied.map((r) => r.reqPerSec)) / median(direct.map((r) => r.reqPerSec)), 2);
+    const vsNginx = nginx ? round(median(ingressed.map((r) => r.reqPerSec)) / median(nginxed.map((r) => r.reqPerSec)), 2) : undefined;
+    const p99VsNginx = nginx ? round(median(ingressed.map((r) => r.p99)) / Math.max(1, median(nginxed.map((r) => r.p99))), 2) : undefined;
     const readyTable = markdownTable(
       ['Ready to first request through the ClusterIP', 'ms'],
       [
@@ -143,19 +204,35 @@ async function main() {
     );
     console.log(table);
     console.log(`through the ClusterIP / straight: ${ratio} of the requests a second`);
+    if (nginx) console.log(`the Ingress / nginx: ${vsNginx} of the requests a second, p99 ${p99VsNginx}x`);
     console.log(readyTable);
     const machine = machineInfo();
     writeResults(
       quick ? 'network-quick' : 'network',
-      { machine, rounds: ROUNDS, durationSeconds: DURATION, connections: CONNECTIONS, direct, proxied, ratio, readyToTrafficMs: delays },
+      {
+        machine,
+        rounds: ROUNDS,
+        durationSeconds: DURATION,
+        connections: CONNECTIONS,
+        direct,
+        proxied,
+        ingressed,
+        nginxed,
+        ratio,
+        vsNginx,
+        p99VsNginx,
+        readyToTrafficMs: delays,
+      },
       resultsPage(
         'Traffic through a Service',
         machine,
         [
-          `\`skiff up\`, two local kubelets, process runtime; one replica of a Node.js HTTP server. autocannon, ${CONNECTIONS} connections, ${DURATION} s a run, ${ROUNDS} rounds alternating straight to the pod and through the ClusterIP (the kubelets' node proxy, TCP in user space).`,
+          `\`skiff up\`, two local kubelets, process runtime; one replica of a Node.js HTTP server. autocannon, ${CONNECTIONS} connections, ${DURATION} s a run, ${ROUNDS} rounds alternating straight to the pod, through the ClusterIP (the kubelets' node proxy, TCP in user space), through the Ingress (skiff up's controller, HTTP in one Node.js process) and through nginx from Debian's packages (one worker, keep-alive to the pod).`,
           `Through the ClusterIP the server answers ${ratio} of the requests a second it answers straight.`,
           'Ready to traffic: a new replica is made; the time from when a watch sees its Ready condition turn True to the first request through the ClusterIP that it answers (requests go one after another, a few a millisecond).',
-          'Not yet measured: the Ingress, and nginx beside it (no Ingress controller yet).',
+          nginx
+            ? `The Ingress answers ${vsNginx} of nginx's requests a second (the target: at least 0.5), its p99 ${p99VsNginx} times nginx's (the target: at most 2).`
+            : 'nginx was not there to measure against (not installed, and not root to install it).',
         ],
         `${table}\n\n${readyTable}`,
       ),

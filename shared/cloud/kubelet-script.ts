@@ -34,7 +34,7 @@ export interface KubeletScript {
   /** The pods' address range, where the kubelet chooses pod addresses (not on ECS). */
   podCidr?: string;
   /**
-   * Instead: a loopback /16 of the node's own (127.40 to 127.239), chosen by its loopback address
+   * Instead: a loopback /16 of the node's own (127.40 to 127.239, but the service range's 127.96), chosen by its loopback address
    * (the EC2 emulator's 127.100.x.y), for the process runtime of nodes sharing one machine.
    */
   loopbackPodCidr?: boolean;
@@ -92,7 +92,8 @@ export function fetchKubelet(server: string): string[] {
 
 /** The node's name from its tag, once the launcher has set it. */
 const NAME_FROM_TAG = 'until name=$(imds tags/instance/skiff:node); do sleep 1; done';
-const LOOPBACK_CIDR = `cidr=$(echo "$address" | awk -F. '{ printf "127.%d.0.0/16", ($3 * 256 + $4) % 200 + 40 }')`;
+/** 127.40 to 127.239 but 127.96, the default service range. */
+const LOOPBACK_CIDR = `cidr=$(echo "$address" | awk -F. '{ n = ($3 * 256 + $4) % 199 + 40; if (n >= 96) n++; printf "127.%d.0.0/16", n }')`;
 /* biome-ignore-end lint/suspicious/noTemplateCurlyInString: shell parameter expansions, not templates */
 
 export function kubeletUserData(s: KubeletScript): string {

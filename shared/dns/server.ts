@@ -14,9 +14,9 @@
  * Answers come from the store as it is now (an object read per query), with a 5 s TTL, as
  * CoreDNS's default.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type Socket as DgramSocket, type RemoteInfo } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import * as packet from 'dns-packet';
 import type { Answer, Packet, Question } from 'dns-packet';
 import type { KubeObject } from '../store/object.js';
@@ -166,21 +166,35 @@ async function reply(dns: ClusterDns, raw: Buffer, upstream: { host: string; por
   return packet.encode({ id: query.id, type: 'response', flags, questions: query.questions, answers: found?.answers ?? [] });
 }
 
+/** A UDP socket and a TCP server on one port: a free one when `port` is 0 (drawn again while TCP finds it taken). */
+async function bindBoth(host: string, port: number, serveTcp: (socket: Socket) => void): Promise<{ udp: DgramSocket; tcp: Server }> {
+  for (let attempt = 0; ; attempt++) {
+    const udp = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind({ address: host, port }, () => resolve());
+    });
+    const tcp = createServer(serveTcp);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen({ host, port: udp.address().port }, () => resolve());
+      });
+      tcp.on('error', () => undefined);
+      return { udp, tcp };
+    } catch (err) {
+      udp.close();
+      if (port !== 0 || attempt >= 20) throw err;
+    }
+  }
+}
+
 /** Serves cluster DNS on `host:port`, UDP and TCP. */
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
   const dns = new ClusterDns(options.store);
   const upstream = options.upstream ?? systemResolver();
-  const udp: Socket = createSocket('udp4');
-  udp.on('message', (raw: Buffer, from: RemoteInfo) => {
-    void reply(dns, raw, upstream).then((out) => out && udp.send(out, from.port, from.address));
-  });
-  await new Promise<void>((resolve, reject) => {
-    udp.once('error', reject);
-    udp.bind({ address: options.host, port: options.port }, () => resolve());
-  });
-  const port = udp.address().port;
   // TCP: each message prefixed with its length (RFC 1035 4.2.2).
-  const tcp: Server = createServer((socket) => {
+  const serveTcp = (socket: Socket) => {
     let pending = Buffer.alloc(0);
     socket.on('data', (chunk) => {
       pending = Buffer.concat([pending, chunk]);
@@ -196,10 +210,14 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       }
     });
     socket.on('error', () => socket.destroy());
+  };
+  const { udp, tcp } = await bindBoth(options.host, options.port, serveTcp);
+  udp.on('error', () => undefined);
+  udp.on('message', (raw: Buffer, from: RemoteInfo) => {
+    void reply(dns, raw, upstream).then((out) => out && udp.send(out, from.port, from.address));
   });
-  await new Promise<void>((resolve) => tcp.listen({ host: options.host, port }, () => resolve()));
   return {
-    port,
+    port: udp.address().port,
     close: () =>
       new Promise<void>((resolve) => {
         udp.close();

@@ -164,7 +164,9 @@ it('names the signal that ended a container from its 128 + n exit code', async (
     status = await rt.inspect(c.id);
   }
   expect(status).toMatchObject({ state: 'exited', exitCode: 138, signal: 'SIGUSR1' });
-  const killed = await rt.start(busybox('sig-2', ['sh', '-c', 'trap "" TERM; sleep 30']));
+  const killed = await rt.start(busybox('sig-2', ['sh', '-c', 'trap "" TERM; echo armed; sleep 30']));
+  // Stopped only once the shell ignores SIGTERM (a loaded machine may start it late): then only SIGKILL ends it.
+  for (let i = 0; i < 250 && !(await rt.logs(killed.id)).includes('armed'); i++) await new Promise((r) => setTimeout(r, 20));
   expect(await rt.stop(killed.id, 0)).toMatchObject({ state: 'exited', exitCode: 137, signal: 'SIGKILL' });
   expect(await rt.stop(killed.id, 0)).toMatchObject({ state: 'exited', exitCode: 137 }); // idempotent
   const clean = await rt.start(busybox('sig-3', ['true']));

@@ -166,7 +166,7 @@ spec:
       await kubectl('create', 'service', 'clusterip', 'names', '--tcp=80:8080');
       const ip = (await kubectl('get', 'svc', 'names', '-o', 'jsonpath={.spec.clusterIP}')).trim();
       const dnsIP = (await kubectl('get', 'svc', '-n', 'kube-system', 'kube-dns', '-o', 'jsonpath={.spec.clusterIP}')).trim();
-      expect(dnsIP).toBe('127.96.0.10');
+      expect(dnsIP).toBe(`${cluster.servicePrefix}.10`);
       // Through the pod's resolv.conf (docker), or at the DNS Service's address (process pods share the host's resolver).
       const args = runtime === 'docker' ? ['nslookup', 'names.default.svc.cluster.local'] : ['nslookup', 'names.default.svc.cluster.local', dnsIP];
       await kubectl('run', 'dns-probe', `--image=${image}`, '--restart=Never', '--command', '--', ...(runtime === 'docker' ? args : ['busybox', ...args]));

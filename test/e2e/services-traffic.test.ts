@@ -93,7 +93,7 @@ describe('Services that carry traffic', () => {
   it('answers on the ClusterIP from every ready replica', async () => {
     expect((await kubectlOk(['expose', 'deployment', 'web', '--port=80', '--target-port=8080'])).trim()).toBe('service/web exposed');
     clusterIP = (await kubectlOk(['get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
-    expect(clusterIP).toMatch(/^127\.96\./);
+    expect(clusterIP.startsWith(`${skiff.servicePrefix}.`)).toBe(true);
     const pods = await podNames();
     const seen = await eventually(
       'every replica answering',
@@ -149,7 +149,10 @@ describe('Services that carry traffic', () => {
   }, 60_000);
 
   it('has the kubernetes Service, which reaches the API through the proxy', async () => {
-    expect(await kubectlOk(['get', 'svc', 'kubernetes'])).toMatch(/^kubernetes\s+ClusterIP\s+127\.96\.0\.1\s+<none>\s+443\/TCP\s+/m);
+    const kubernetesIP = `${skiff.servicePrefix}.1`;
+    expect(await kubectlOk(['get', 'svc', 'kubernetes'])).toMatch(
+      new RegExp(`^kubernetes\\s+ClusterIP\\s+${kubernetesIP.replace(/\./g, '\\.')}\\s+<none>\\s+443/TCP\\s+`, 'm'),
+    );
     const apiPort = new URL(skiff.output().match(/api\s+(https:\/\/\S+)/)?.[1] ?? '').port;
     expect(await kubectlOk(['get', 'endpoints', 'kubernetes', '-o', 'jsonpath={.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}'])).toBe(
       `127.0.0.1:${apiPort}`,
@@ -158,7 +161,7 @@ describe('Services that carry traffic', () => {
     const ca = readFileSync(join(dir, 'data', 'pki', 'ca.crt'));
     const version = await eventually('the API through the kubernetes Service', async () => {
       const answer = await new Promise<string | undefined>((resolve) => {
-        const req = httpsRequest({ host: '127.96.0.1', port: 443, path: '/version', ca, agent: false, timeout: 5000 }, (res) => {
+        const req = httpsRequest({ host: kubernetesIP, port: 443, path: '/version', ca, agent: false, timeout: 5000 }, (res) => {
           let body = '';
           res.on('data', (d) => (body += d));
           res.on('end', () => resolve(res.statusCode === 200 ? body : undefined));

@@ -8,6 +8,12 @@ import { until } from './until.js';
 
 export interface SkiffUp {
   child: ChildProcess;
+  /**
+   * The first three parts of its service range (`127.96.<k>`): a /24 of its own, so that clusters
+   * of tests running at once on this machine never share a ClusterIP (their proxies would answer
+   * for each other), the kubernetes Service's `.1` and cluster DNS's `.10` least of all.
+   */
+  servicePrefix: string;
   kubeconfig: string;
   output(): string;
   /** Runs kubectl against this cluster. */
@@ -16,8 +22,13 @@ export interface SkiffUp {
   stop(): Promise<number | null>;
 }
 
+let started = 0;
+
 export function startSkiffUp(dataDir: string, args: string[] = []): Promise<SkiffUp> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', 'up', '--data-dir', dataDir, '--port', '0', ...args], {
+  // Test files run in processes of their own: the pid keeps them apart, the count the clusters of one file.
+  const servicePrefix = `127.96.${(process.pid * 7 + started++ * 37) % 256}`;
+  const range = args.includes('--service-cidr') ? [] : ['--service-cidr', `${servicePrefix}.0/24`];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', 'up', '--data-dir', dataDir, '--port', '0', ...range, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -34,6 +45,7 @@ export function startSkiffUp(dataDir: string, args: string[] = []): Promise<Skif
       const kubeconfig = m[1];
       resolve({
         child,
+        servicePrefix,
         kubeconfig,
         output: () => out,
         kubectl: (kargs, options = {}) =>
