@@ -29,9 +29,10 @@ const SERVER = ['const name = process.env.POD_NAME;', 'require("http").createSer
 
 const deployment = nodeServers('web', SERVER, { replicas: 1, grace: 2, readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } });
 
-function get(host: string, port: number): Promise<string | undefined> {
+/** One GET's body (undefined on an error), with a Host header when given. */
+function get(host: string, port: number, hostHeader?: string): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const req = request({ host, port, path: '/', agent: false, timeout: 2000 }, (res) => {
+    const req = request({ host, port, path: '/', agent: false, timeout: 2000, headers: hostHeader ? { host: hostHeader } : {} }, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => resolve(body));
@@ -109,14 +110,12 @@ async function main() {
     await kubectl('expose', 'deployment', 'web', '--port=80', '--target-port=8080');
     const clusterIP = await kubectl('get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}');
     const podIP = await kubectl('get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[0].status.podIP}');
+    const podName = await kubectl('get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[0].metadata.name}');
     await wait('the ClusterIP answering', async () => (await get(clusterIP, 80)) !== undefined);
 
     await kubectl('create', 'ingress', 'web', '--rule=bench.local/*=web:80');
     const host = { host: 'bench.local' };
-    await wait(
-      'the Ingress answering',
-      async () => (await fetch(`http://127.0.0.1:${ingressPort}/`, { headers: host }).catch(() => undefined))?.status === 200,
-    );
+    await wait('the Ingress answering', async () => (await get('127.0.0.1', ingressPort, host.host)) === podName);
     const nginxPort = await freePort();
     const nginx = startNginx(dir, `${podIP}:8080`, nginxPort);
     if (nginx) await wait('nginx answering', async () => (await get('127.0.0.1', nginxPort)) !== undefined);

@@ -14,7 +14,7 @@
  *   stream both ways;
  * - each Ingress of the class gets the listener's address as `status.loadBalancer.ingress`.
  *
- * Routes are read from the store, at most every half second.
+ * Routes and each backend's endpoints are read from the store at most every half second.
  */
 import { createServer as createHttpServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -81,6 +81,8 @@ const prefixOf = (path: string, url: string) => path === '/' || url === path || 
 class Router {
   private cached?: { at: number; routes: Promise<Routes> };
   private readonly turns = new Map<string, number>();
+  /** Each backend's ready endpoints, read again at most every half second. */
+  private readonly ready = new Map<string, { at: number; list: Promise<{ ip: string; port: number }[]> }>();
   private readonly contexts = new Map<string, { version: string; context: SecureContext }>();
 
   constructor(private readonly store: Store) {}
@@ -126,11 +128,26 @@ class Router {
 
   /** The next ready endpoint of a backend (round-robin), or undefined. */
   async endpoint(ref: BackendRef): Promise<{ ip: string; port: number } | undefined> {
+    const k = `${ref.namespace}/${ref.service}/${ref.port.number ?? ref.port.name}`;
+    let cached = this.ready.get(k);
+    if (!cached || Date.now() - cached.at > 500) {
+      cached = { at: Date.now(), list: this.readyOf(ref) };
+      this.ready.set(k, cached);
+    }
+    const ready = await cached.list;
+    if (ready.length === 0) return undefined;
+    const turn = this.turns.get(k) ?? 0;
+    this.turns.set(k, turn + 1);
+    return ready[turn % ready.length];
+  }
+
+  /** A backend's ready endpoints, from its Service's port and EndpointSlices. */
+  private async readyOf(ref: BackendRef): Promise<{ ip: string; port: number }[]> {
     const svc = (await this.store.get('services', ref.namespace, ref.service).catch(() => undefined)) as
       | (KubeObject & { spec?: { ports?: { name?: string; port: number }[] } })
       | undefined;
     const port = svc?.spec?.ports?.find((p) => (ref.port.number !== undefined ? p.port === ref.port.number : p.name === ref.port.name));
-    if (!port) return undefined;
+    if (!port) return [];
     const slices = (
       await this.store.list('endpointslices.discovery.k8s.io', { namespace: ref.namespace, labelSelector: `kubernetes.io/service-name=${ref.service}` })
     ).items;
@@ -141,11 +158,7 @@ class Router {
       for (const e of (s.endpoints as { addresses: string[]; conditions?: { ready?: boolean } }[] | null) ?? [])
         if (e.conditions?.ready !== false) ready.push({ ip: e.addresses[0], port: target });
     }
-    if (ready.length === 0) return undefined;
-    const k = `${ref.namespace}/${ref.service}/${port.port}`;
-    const turn = this.turns.get(k) ?? 0;
-    this.turns.set(k, turn + 1);
-    return ready[turn % ready.length];
+    return ready;
   }
 
   /** The TLS context for an SNI name, from the Secret of the Ingress that names the host. */
