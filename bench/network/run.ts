@@ -44,7 +44,8 @@ function get(host: string, port: number, hostHeader?: string): Promise<string | 
 }
 
 async function load(url: string, headers: Record<string, string> = {}) {
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers });
+  // In a worker thread: this process's own thread serves the API and the Ingress controller.
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers, workers: 1 });
   return { reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx };
 }
 
@@ -226,7 +227,7 @@ async function main() {
         'Traffic through a Service',
         machine,
         [
-          `\`skiff up\`, two local kubelets, process runtime; one replica of a Node.js HTTP server. autocannon, ${CONNECTIONS} connections, ${DURATION} s a run, ${ROUNDS} rounds alternating straight to the pod, through the ClusterIP (the kubelets' node proxy, TCP in user space), through the Ingress (skiff up's controller, HTTP in one Node.js process) and through nginx from Debian's packages (one worker, keep-alive to the pod).`,
+          `\`skiff up\`, two local kubelets, process runtime; one replica of a Node.js HTTP server. autocannon (in a worker thread of the process that runs skiff up), ${CONNECTIONS} connections, ${DURATION} s a run, ${ROUNDS} rounds alternating straight to the pod, through the ClusterIP (the kubelets' node proxy, TCP in user space), through the Ingress (skiff up's controller, HTTP in one Node.js process) and through nginx from Debian's packages (one worker, keep-alive to the pod).`,
           `Through the ClusterIP the server answers ${ratio} of the requests a second it answers straight.`,
           'Ready to traffic: a new replica is made; the time from when a watch sees its Ready condition turn True to the first request through the ClusterIP that it answers (requests go one after another, a few a millisecond).',
           nginx
