@@ -112,8 +112,16 @@ describe('aws-ecs: pods as Fargate tasks', () => {
     try {
       const node = await provider.create({ name: 'ecs-pods', instanceType: 'fargate.4x8', zone: 'us-east-1b' });
       expect(node.providerID).toMatch(/^aws-ecs:\/\/us-east-1b\/[0-9a-f]{32}$/);
-      await until('the node to register', async () => (await cluster.api('/api/v1/nodes/ecs-pods')).status === 200, 60_000, 200);
-      const nodeObject = (await cluster.api('/api/v1/nodes/ecs-pods')).json();
+      // Registered: the Node made, and then its status (capacity) written.
+      const nodeObject = await until(
+        'the node to register',
+        async () => {
+          const r = await cluster.api('/api/v1/nodes/ecs-pods');
+          return r.status === 200 && r.json().status?.capacity && r.json();
+        },
+        60_000,
+        200,
+      );
       expect(nodeObject.status.capacity).toMatchObject({ cpu: '4000m', pods: '20' });
       expect(nodeObject.metadata.labels['node.kubernetes.io/instance-type']).toBe('fargate.4x8');
       const pod = (name: string, script: string) =>
