@@ -10,7 +10,7 @@
 import { isStoreError } from '../store/errors.js';
 import type { KubeObject } from '../store/object.js';
 import type { Store } from '../store/types.js';
-import { ALLOCATIONS, type Allocation, dnsServiceIP, kubernetesServiceIP } from './service-allocation.js';
+import { ALLOCATIONS, type Allocation, dnsServiceIP, hold, kubernetesServiceIP } from './service-allocation.js';
 
 const MANAGER = 'skiff-apiserver';
 
@@ -35,15 +35,7 @@ export async function reconcileSystemService(
   ip: string,
 ): Promise<void> {
   const { namespace, name, clusterIP } = service;
-  try {
-    await store.create(ALLOCATIONS, {
-      apiVersion: 'skiff.dev/v1',
-      kind: 'ServiceAllocation',
-      metadata: { name: `ip-${clusterIP}` },
-      spec: { namespace, service: name },
-    });
-  } catch (err) {
-    if (!isStoreError(err, 'AlreadyExists')) throw err;
+  if (!(await hold(store, `ip-${clusterIP}`, { namespace, name }))) {
     const holder = (await store.get(ALLOCATIONS, '', `ip-${clusterIP}`)) as Allocation;
     if (holder.spec.namespace !== namespace || holder.spec.service !== name)
       throw new Error(`${clusterIP}, the address of ${namespace}/${name}, is held by the Service ${holder.spec.namespace}/${holder.spec.service}`);

@@ -54,7 +54,7 @@ function inRange(ip: string): boolean {
 }
 
 /** Holds `name` for the Service, or answers false when another holds it. */
-async function hold(store: Store, name: string, service: { namespace: string; name: string }): Promise<boolean> {
+export async function hold(store: Store, name: string, service: { namespace: string; name: string }): Promise<boolean> {
   const allocation: Allocation = {
     apiVersion: 'skiff.dev/v1',
     kind: 'ServiceAllocation',

@@ -102,17 +102,15 @@ export class EndpointsController implements Controller {
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     if (key === ALLOCATIONS_KEY) return this.releaseOrphans();
-    if (key === LOAD_BALANCERS_KEY) {
-      for (const s of (await this.store.list('services')).items as Service[]) await this.loadBalance(s);
-      return;
-    }
+    if (key === LOAD_BALANCERS_KEY) return this.loadBalance((await this.store.list('services')).items as Service[]);
     if (key.startsWith(FREE)) return this.free(key.slice(FREE.length));
     const [namespace, name] = key.split('/') as [string, string];
     const services = (
       name === '*' ? (await this.store.list('services', { namespace })).items : [await this.store.get('services', namespace, name).catch(ignoreNotFound)]
     ) as (Service | undefined)[];
     if (name !== '*' && !services[0]) return this.forget(namespace, name);
-    for (const s of services) if (s) await this.loadBalance(s);
+    // A load balancer follows its Service and the nodes, not the pods: looked at on its own key only.
+    if (name !== '*') await this.loadBalance(services as Service[]);
     const selecting = services.filter(
       (s): s is Service => !!s && !!s.spec?.selector && Object.keys(s.spec.selector).length > 0 && s.spec.type !== 'ExternalName',
     );
@@ -212,9 +210,10 @@ export class EndpointsController implements Controller {
     }
   }
 
-  /** A LoadBalancer Service's load balancer: the Ready nodes' addresses, where their proxies answer its ports. */
-  private async loadBalance(service: Service): Promise<void> {
-    if (service.spec?.type !== 'LoadBalancer') return;
+  /** The LoadBalancer Services' load balancers: the Ready nodes' addresses (listed once), where their proxies answer the ports. */
+  private async loadBalance(services: Service[]): Promise<void> {
+    const balanced = services.filter((s) => s.spec?.type === 'LoadBalancer');
+    if (balanced.length === 0) return;
     const nodes = typedList('nodes', (await this.store.list('nodes')).items);
     const ips = nodes
       .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
@@ -222,11 +221,13 @@ export class EndpointsController implements Controller {
       .filter((ip): ip is string => !!ip)
       .sort();
     const ingress = ips.map((ip) => ({ ip, ipMode: 'VIP' }));
-    const current = service as KubeObject & { status?: { loadBalancer?: { ingress?: unknown[] } } };
-    if (same(current.status?.loadBalancer?.ingress ?? [], ingress)) return;
-    await this.store
-      .update('services', { ...current, status: { ...current.status, loadBalancer: ingress.length ? { ingress } : {} } })
-      .catch(ignore(isConflict, isNotFound));
+    for (const service of balanced) {
+      const current = service as KubeObject & { status?: { loadBalancer?: { ingress?: unknown[] } } };
+      if (same(current.status?.loadBalancer?.ingress ?? [], ingress)) continue;
+      await this.store
+        .update('services', { ...current, status: { ...current.status, loadBalancer: ingress.length ? { ingress } : {} } })
+        .catch(ignore(isConflict, isNotFound));
+    }
   }
 
   /** A Service gone: its Endpoints and slices go with it (the slices' owner reference would take them too, later). */
