@@ -33,6 +33,8 @@ export interface Workers {
   dockerSocket?: string;
   leaseIntervalMs?: number;
   backoffInitialMs?: number;
+  /** Where nodes' loopback pod ranges come from (default 127.16.0.0/12). */
+  clusterCidr?: string;
   /** Registers what to stop on the way out. */
   onStop(stop: () => Promise<void>): void;
   log(line: string): void;
@@ -54,6 +56,7 @@ export async function startLocalWorkers(w: Workers, names: string[], nodeTokens:
     },
     leaseIntervalMs: w.leaseIntervalMs,
     backoffInitialMs: w.backoffInitialMs,
+    clusterCidr: w.clusterCidr,
     // The API function reads each kubelet's log credential from the table.
     publishServingToken: (node, token) => putKubeletCredential(w.state, node, token),
     log: (line) => w.log(`kubelet   ${line}`),
@@ -113,24 +116,19 @@ export async function startEc2(dataDir: string, onStop: Workers['onStop'], log: 
  * emulator, the API's URL, this checkout's kubelet, lists every 2 s (on this machine a list costs
  * nothing; the cloud's is every 10 s).
  */
-export function provisioningEnv(
-  { ec2, launchTemplateId }: Ec2Cloud,
-  apiUrl: string,
-  runtime: 'process' | 'docker',
-  consolidateSeconds = 30,
-  dockerSocket?: string,
-): Record<string, string> {
+export function provisioningEnv({ ec2, launchTemplateId }: Ec2Cloud, s: Omit<CloudSettings, 'dataDir' | 'provision'>): Record<string, string> {
   return {
     SKIFF_PROVIDER: 'aws-ec2',
-    SKIFF_API_URL: apiUrl,
+    SKIFF_API_URL: s.apiUrl,
     SKIFF_CLUSTER: 'aws-local',
     SKIFF_EC2_ENDPOINT: ec2.endpoint,
     SKIFF_LAUNCH_TEMPLATE_ID: launchTemplateId,
     SKIFF_EC2_ZONES: EC2_ZONES.join(','),
-    SKIFF_KUBELET_RUNTIME: runtime,
-    ...(dockerSocket ? { SKIFF_KUBELET_DOCKER_SOCKET: dockerSocket } : {}),
+    SKIFF_KUBELET_RUNTIME: s.runtime,
+    ...(s.socket ? { SKIFF_KUBELET_DOCKER_SOCKET: s.socket } : {}),
+    ...(s.clusterCidr ? { SKIFF_CLUSTER_CIDR: s.clusterCidr } : {}),
     SKIFF_POD_POLL_SECONDS: '2',
-    SKIFF_CONSOLIDATE_SECONDS: String(consolidateSeconds),
+    SKIFF_CONSOLIDATE_SECONDS: String(s.consolidateSeconds ?? 30),
   };
 }
 
@@ -138,7 +136,11 @@ export function provisioningEnv(
 export async function startEc2Workers(w: Workers, cloud: Ec2Cloud, names: string[]): Promise<CloudProvider> {
   const client = ec2Client(cloud.ec2);
   w.onStop(async () => client.destroy());
-  const provider = ec2ProviderFromEnv(w.state, client, provisioningEnv(cloud, w.url, w.runtime, undefined, w.dockerSocket));
+  const provider = ec2ProviderFromEnv(
+    w.state,
+    client,
+    provisioningEnv(cloud, { apiUrl: w.url, runtime: w.runtime, socket: w.dockerSocket, clusterCidr: w.clusterCidr }),
+  );
   await Promise.all(names.map((name, i) => provider.create({ name, instanceType: 't3.medium', zone: EC2_ZONES[i % EC2_ZONES.length] })));
   return provider;
 }
@@ -224,9 +226,11 @@ export interface CloudSettings {
   dataDir: string;
   apiUrl: string;
   runtime: 'process' | 'docker';
-  socket: string;
+  socket?: string;
   provision?: boolean;
   consolidateSeconds?: number;
+  /** Where nodes' loopback pod ranges come from (default 127.16.0.0/12). */
+  clusterCidr?: string;
 }
 
 /** The emulated cloud of `provider` (none for local kubelets), started. */
@@ -236,7 +240,7 @@ export async function startCloud(provider: WorkerProvider, s: CloudSettings, onS
     const cloud = await startEc2(s.dataDir, onStop, log);
     return {
       kubeletBundle,
-      provisioning: s.provision ? provisioningEnv(cloud, s.apiUrl, s.runtime, s.consolidateSeconds, s.socket) : {},
+      provisioning: s.provision ? provisioningEnv(cloud, s) : {},
       label: 'EC2',
       startWorkers: (w, names) => startEc2Workers(w, cloud, names),
     };

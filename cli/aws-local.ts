@@ -223,7 +223,15 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     // The API's address is known before it starts: the provisioner's launch scripts name it.
     const port = options.port || (await freePort());
     const apiUrl = `https://${options.host}:${port}`;
-    const settings = { dataDir, apiUrl, runtime, socket, provision: options.provision, consolidateSeconds: options.consolidateSeconds };
+    const settings = {
+      dataDir,
+      apiUrl,
+      runtime,
+      socket,
+      provision: options.provision,
+      consolidateSeconds: options.consolidateSeconds,
+      clusterCidr: options.clusterCidr,
+    };
     const cloud = await startCloud(options.provider ?? 'local', settings, (stop) => stack.push(stop), log);
     const { url, caCert, functions } = await startFunctions(dataDir, services, { ...options, port }, stack, cloud);
     // The CA's certificate (the API pins kubelets to it) and its key (the API signs the serving
@@ -246,6 +254,7 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
         dockerSocket: socket,
         leaseIntervalMs: options.leaseIntervalMs,
         backoffInitialMs: options.backoffInitialMs,
+        clusterCidr: options.clusterCidr,
         onStop: (stop) => stack.push(stop),
         log,
       };

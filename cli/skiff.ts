@@ -6,6 +6,7 @@
  * nodes to another provider.
  */
 import { serviceRange } from '../shared/api/service-allocation.js';
+import { clusterRange } from '../shared/net/cidr.js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
@@ -20,6 +21,7 @@ const USAGE = `usage: skiff up [--shape embedded|aws-local] [--provider local|aw
                 [--docker-socket /var/run/docker.sock] [--node-grace-seconds 40] [--eviction-seconds 300]
                 [--ingress-http-port 8080] [--ingress-https-port 8443]   (the Ingress controller's; 0: a free port)
                 [--service-cidr 127.96.0.0/16]       (where ClusterIPs come from; on loopback)
+                [--cluster-cidr 127.16.0.0/12]       (where each node's pod addresses, a /24, come from)
                 [--authentication-config auth.yaml]   (an AuthenticationConfiguration: OIDC issuers for CI)
                 [--audit-policy-file policy.yaml]     (an audit.k8s.io/v1 Policy; default: Metadata for all)
 ${TOKEN_USAGE}
@@ -55,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
       provision: { type: 'boolean', default: false },
       'consolidate-seconds': { type: 'string' },
       'service-cidr': { type: 'string' },
+      'cluster-cidr': { type: 'string' },
       'ingress-http-port': { type: 'string', default: '8080' },
       'ingress-https-port': { type: 'string', default: '8443' },
     },
@@ -83,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
     serviceRange(values['service-cidr']);
     process.env.SKIFF_SERVICE_CIDR = values['service-cidr'];
   }
+  if (values['cluster-cidr']) clusterRange(values['cluster-cidr']);
   const start = values.shape === 'aws-local' ? (await import('./aws-local.js')).upAwsLocal : up;
   const running = await start({
     dataDir: values['data-dir']!,
@@ -98,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
     evictionSeconds: seconds('eviction-seconds'),
     leaseIntervalMs: seconds('lease-interval-ms'),
     backoffInitialMs: seconds('backoff-initial-ms'),
+    clusterCidr: values['cluster-cidr'],
     ingressPorts: { http: Number(values['ingress-http-port']), https: Number(values['ingress-https-port']) },
     auditPolicy: values['audit-policy-file'] ? auditPolicyFrom(parseYaml(readFileSync(values['audit-policy-file'], 'utf8'))) : undefined,
     jwtIssuers: values['authentication-config'] ? jwtIssuersFrom(parseYaml(readFileSync(values['authentication-config'], 'utf8'))) : undefined,

@@ -50,6 +50,8 @@ export interface UpOptions {
   auditPolicy?: AuditPolicy;
   /** Where the Ingress controller listens (0: a free port); absent: no Ingress controller. */
   ingressPorts?: { http: number; https: number };
+  /** Where local nodes' pod ranges (a /24 each) come from (default 127.16.0.0/12). */
+  clusterCidr?: string;
 }
 
 export interface Running {
@@ -91,6 +93,7 @@ async function startKubelets(
     leaseIntervalMs: options.leaseIntervalMs,
     backoffInitialMs: options.backoffInitialMs,
     clusterDns,
+    clusterCidr: options.clusterCidr,
     log: (line) => log(`kubelet   ${line}`),
   });
   const names = Array.from({ length: options.nodes }, (_, i) => `local-${i}`);

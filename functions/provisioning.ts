@@ -17,6 +17,7 @@
  * | `SKIFF_KUBELET_RUNTIME` | `docker` (default) or `process` |
  * | `SKIFF_KUBELET_DOCKER_SOCKET` | the Docker engine's socket on the instance (default the kubelet's) |
  * | `SKIFF_POD_POLL_SECONDS` | how often kubelets list their pods (default 10) |
+ * | `SKIFF_CLUSTER_CIDR` | where a node takes its loopback /24 of pod addresses (default `127.16.0.0/12`) |
  * | `SKIFF_CONSOLIDATE_SECONDS` | how long an empty node of its own is kept (default 30) |
  * | `SKIFF_MAX_NODES`, `SKIFF_MAX_CPU` | the most nodes, and CPU (`64`, `64000m`), the provisioner keeps |
  * | `SKIFF_PROVIDERS` | every provider that holds nodes, for migrations between them (`aws-ec2,aws-ecs`) |
@@ -49,6 +50,7 @@ import type { CloudProvider, LaunchRequest } from '../shared/cloud/types.js';
 import type { MigrationOptions } from '../shared/controllers/migration.js';
 import type { ProvisionerOptions } from '../shared/controllers/provisioner.js';
 import type { Store } from '../shared/store/types.js';
+import { DEFAULT_CLUSTER_CIDR } from '../shared/net/cidr.js';
 
 /**
  * The aws-ec2 provider the environment describes (`SKIFF_PROVIDER=aws-ec2`), on `client`: each
@@ -69,8 +71,8 @@ export function ec2ProviderFromEnv(store: Store, client: EC2Client, env: NodeJS.
       server,
       ...(await joining(store, `${node.instanceType} nodes in ${node.zone}`)),
       node,
-      // Pod addresses on the node's loopback, as before pod networking (issue 14) routes them.
-      loopbackPodCidr: true,
+      // Pod addresses on the node's loopback, a /24 of the cluster range each.
+      loopbackPodCidr: env.SKIFF_CLUSTER_CIDR || DEFAULT_CLUSTER_CIDR,
       maxPods: catalogue.find((t) => t.name === node.instanceType)?.pods,
       taints: catalogue.find((t) => t.name === node.instanceType)?.taints,
       runtime,

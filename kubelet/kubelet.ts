@@ -14,6 +14,7 @@ import type { Condition, Pod } from '../shared/api/schemas/index.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
 import type { ServiceInfo } from './env.js';
 import { ServiceProxy } from './proxy.js';
+import { type Cidr, ipOf, isHostOf, parseCidr } from '../shared/net/cidr.js';
 import { HostPorts } from './host-ports.js';
 import { DEFAULT_BACKOFF, PodWorker, within, type BackoffPolicy } from './pod-worker.js';
 import type { ContainerStatus, Runtime } from './runtime/types.js';
@@ -25,8 +26,9 @@ export interface KubeletOptions {
   /** The address pods and logs are reached on (containers share the node's network). */
   address?: string;
   /**
-   * Where pod IPs come from: a /16 of loopback addresses (say `127.11.0.0/16`), one per pod,
-   * so pods on one machine each have their own address and can all listen on the same port.
+   * Where pod IPs come from: a range of loopback addresses (say `127.16.1.0/24`), one per pod,
+   * so pods on one machine each have their own address and can all listen on the same port. Its
+   * first host address is left to the node.
    * Absent: every pod has the node's address.
    */
   podCidr?: string;
@@ -83,6 +85,7 @@ export class Kubelet {
   /** Pod uid -> its IP, and the IPs in use. */
   private readonly podIPs = new Map<string, string>();
   private readonly usedIPs = new Set<string>();
+  private readonly podRange?: Cidr;
   private readonly hostPorts: HostPorts;
   private readonly abort = new AbortController();
   private server?: Server;
@@ -100,6 +103,7 @@ export class Kubelet {
   constructor(private readonly options: KubeletOptions) {
     this.log = options.log ?? (() => undefined);
     this.address = options.address ?? '127.0.0.1';
+    this.podRange = options.podCidr ? parseCidr(options.podCidr, '--pod-cidr', 16) : undefined;
     this.hostPorts = new HostPorts(this.log);
   }
 
@@ -356,15 +360,12 @@ export class Kubelet {
     const uid = pod.metadata?.uid ?? '';
     const known = this.podIPs.get(uid);
     if (known) return known;
-    const cidr = this.options.podCidr;
-    if (!cidr) return this.address;
-    const [a, b] = cidr.split('.');
-    const inRange = (ip: string | undefined) => ip?.startsWith(`${a}.${b}.`) && !this.usedIPs.has(ip);
-    let ip = inRange(pod.status?.podIP) ? pod.status!.podIP! : undefined;
-    for (let n = 2; !ip && n < 65_534; n++) {
-      const candidate = `${a}.${b}.${n >> 8}.${n & 255}`;
-      if (!this.usedIPs.has(candidate)) ip = candidate;
-    }
+    const range = this.podRange;
+    if (!range) return this.address;
+    const free = (candidate: string | undefined) => candidate !== undefined && isHostOf(range, candidate) && !this.usedIPs.has(candidate);
+    let ip = free(pod.status?.podIP) ? pod.status!.podIP! : undefined;
+    // The range's first host address is the node's (its gateway, on a real network).
+    for (let n = range.base + 2; !ip && n < range.base + range.size - 1; n++) if (free(ipOf(n))) ip = ipOf(n);
     if (!ip) return this.address;
     this.podIPs.set(uid, ip);
     this.usedIPs.add(ip);

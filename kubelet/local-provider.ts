@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { InsufficientCapacityError, type CloudNode, type CloudProvider, type InstanceType, type NodeRequest } from '../shared/cloud/types.js';
 import { issueKubeletCert } from '../functions/api/tls.js';
+import { type Cidr, clusterRange, ipOf, subnet } from '../shared/net/cidr.js';
 import { createRuntime, type RuntimeName } from './runtime/factory.js';
 
 const KUBELET_MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.ts');
@@ -44,6 +45,8 @@ export interface LocalProviderOptions {
   backoffInitialMs?: number;
   /** The cluster DNS Service's address, the kubelets' `--cluster-dns`. */
   clusterDns?: string;
+  /** Where each node's pod range (a /24) is cut from (default `DEFAULT_CLUSTER_CIDR`). */
+  clusterCidr?: string;
   log?: (line: string) => void;
   /**
    * Told each kubelet's new log-server credential before the kubelet starts, for an API that does
@@ -61,13 +64,15 @@ interface Entry {
 export class LocalCloudProvider implements CloudProvider {
   readonly name = 'local';
   private readonly nodes = new Map<string, Entry>();
-  /** Node name -> the second octet of its pods' loopback range (127.<n>.0.0/16). */
+  private readonly cluster: Cidr;
+  /** Node name -> the index of its pods' /24 in the cluster range. */
   private readonly ranges = new Map<string, number>();
   private readonly servingTokens = new Map<string, string>();
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: LocalProviderOptions) {
     this.log = options.log ?? (() => undefined);
+    this.cluster = clusterRange(options.clusterCidr);
   }
 
   async instanceTypes(): Promise<InstanceType[]> {
@@ -98,11 +103,16 @@ export class LocalCloudProvider implements CloudProvider {
     writeFileSync(servingTokenFile, servingToken, { mode: 0o600 });
     // Each node's pods get loopback addresses of their own range: on one machine, pods of
     // every node can then listen on the same port, each on its own address.
+    const count = this.cluster.size / 256;
     const used = new Set(this.ranges.values());
-    let range = this.ranges.get(name) ?? 10 + (Number(/(\d+)$/.exec(name)?.[1] ?? 0) % 240);
-    while (!this.ranges.has(name) && used.has(range)) range = 10 + ((range - 9) % 240);
-    this.ranges.set(name, range);
-    const address = `127.${range}.0.1`;
+    let index = this.ranges.get(name) ?? Number(/(\d+)$/.exec(name)?.[1] ?? 0) % count;
+    for (let tries = 0; !this.ranges.has(name) && used.has(index); tries++) {
+      if (tries === count) throw new Error(`the cluster range ${this.cluster.cidr} has no /24 left for node ${name}`);
+      index = (index + 1) % count;
+    }
+    this.ranges.set(name, index);
+    const range = subnet(this.cluster, 24, index) as string;
+    const address = ipOf(this.cluster.base + index * 256 + 1);
     const tls: string[] = [];
     if (this.options.servingCaDir) {
       const serving = issueKubeletCert(this.options.servingCaDir, name, [address]);
@@ -148,7 +158,7 @@ export class LocalCloudProvider implements CloudProvider {
       '--provider-id',
       `local://${request.name}`,
       '--pod-cidr',
-      `127.${range}.0.0/16`,
+      range,
       // The node's own address (the range's first), so host ports of different nodes differ.
       '--address',
       address,
@@ -209,6 +219,7 @@ export class LocalCloudProvider implements CloudProvider {
       }
     }
     this.nodes.delete(name);
+    this.ranges.delete(name);
   }
 
   async get(name: string): Promise<CloudNode | undefined> {

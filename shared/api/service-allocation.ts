@@ -12,6 +12,7 @@
  * NodePorts are 30000-32767.
  */
 import { randomInt } from 'node:crypto';
+import { type Cidr, ipOf, isHostOf, parseCidr } from '../net/cidr.js';
 import { isStoreError } from '../store/errors.js';
 import type { KubeObject } from '../store/object.js';
 import type { Store } from '../store/types.js';
@@ -28,30 +29,12 @@ export interface Allocation extends KubeObject {
 }
 
 /** The service range: its first address as a number, and how many it holds. */
-export function serviceRange(cidr = process.env.SKIFF_SERVICE_CIDR || DEFAULT_SERVICE_CIDR): { cidr: string; base: number; size: number } {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
-  const bits = Number(m?.[5]);
-  if (!m || bits < 8 || bits > 30) throw new Error(`the service range ${JSON.stringify(cidr)} is not an IPv4 CIDR of /8 to /30`);
-  const base = (((Number(m[1]) << 24) >>> 0) + (Number(m[2]) << 16) + (Number(m[3]) << 8) + Number(m[4])) >>> 0;
-  const size = 2 ** (32 - bits);
-  return { cidr, base: base - (base % size), size };
-}
-
-const ipOf = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-const numberOf = (ip: string) => ip.split('.').reduce((a, part) => a * 256 + Number(part), 0);
+export const serviceRange = (cidr = process.env.SKIFF_SERVICE_CIDR || DEFAULT_SERVICE_CIDR): Cidr => parseCidr(cidr, 'the service range');
 
 /** The `kubernetes` Service's address: the range's first. */
 export const kubernetesServiceIP = () => ipOf(serviceRange().base + 1);
 /** The cluster DNS Service's address: the range's tenth, as Kubernetes' tools place it. */
 export const dnsServiceIP = () => ipOf(serviceRange().base + 10);
-
-/** Whether an address lies in the range, past its network address and short of its broadcast. */
-function inRange(ip: string): boolean {
-  const { base, size } = serviceRange();
-  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return false;
-  const n = numberOf(ip);
-  return n > base && n < base + size - 1;
-}
 
 /** Holds `name` for the Service, or answers false when another holds it. */
 export async function hold(store: Store, name: string, service: { namespace: string; name: string }): Promise<boolean> {
@@ -105,7 +88,8 @@ export async function allocateService(store: Store, object: KubeObject, dryRun =
   if (spec.type !== 'ExternalName' && spec.clusterIP !== 'None') {
     const { cidr, base, size } = serviceRange();
     if (typeof spec.clusterIP === 'string' && spec.clusterIP !== '') {
-      if (!inRange(spec.clusterIP)) refuse('spec.clusterIP', spec.clusterIP, `provided IP is not in the valid range. The range of valid IPs is ${cidr}`);
+      if (!isHostOf(serviceRange(), spec.clusterIP))
+        refuse('spec.clusterIP', spec.clusterIP, `provided IP is not in the valid range. The range of valid IPs is ${cidr}`);
       if (!(await claim(`ip-${spec.clusterIP}`))) refuse('spec.clusterIP', spec.clusterIP, 'provided IP is already allocated');
     } else {
       // The first ten addresses are the system's (the kubernetes Service, cluster DNS): drawn past them.

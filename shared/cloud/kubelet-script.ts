@@ -11,6 +11,7 @@
  * script, and each learns its node's name from its `skiff:node` tag (set once the fleet has
  * answered) through the instance metadata service, waiting until it is there.
  */
+import { clusterRange } from '../net/cidr.js';
 import type { LaunchRequest, NodeRequest, Taint } from './types.js';
 
 /** Where the API serves the kubelet's one-file build (kubelet/bundle.ts), to bootstrap tokens and nodes. */
@@ -34,10 +35,11 @@ export interface KubeletScript {
   /** The pods' address range, where the kubelet chooses pod addresses (not on ECS). */
   podCidr?: string;
   /**
-   * Instead: a loopback /16 of the node's own (127.40 to 127.239, but the service range's 127.96), chosen by its loopback address
-   * (the EC2 emulator's 127.100.x.y), for the process runtime of nodes sharing one machine.
+   * Instead: a cluster range (say `127.16.0.0/12`) the node takes a loopback /24 of, chosen by its
+   * own loopback address (the EC2 emulator's 127.100.x.y), for the process runtime of nodes
+   * sharing one machine.
    */
-  loopbackPodCidr?: boolean;
+  loopbackPodCidr?: string;
   runtime?: 'docker' | 'process' | 'ecs';
   dockerSocket?: string;
   /** What the node offers, where the machine does not say it (an ECS node is no machine). */
@@ -92,9 +94,14 @@ export function fetchKubelet(server: string): string[] {
 
 /** The node's name from its tag, once the launcher has set it. */
 const NAME_FROM_TAG = 'until name=$(imds tags/instance/skiff:node); do sleep 1; done';
-/** 127.40 to 127.239 but 127.96, the default service range. */
-const LOOPBACK_CIDR = `cidr=$(echo "$address" | awk -F. '{ n = ($3 * 256 + $4) % 199 + 40; if (n >= 96) n++; printf "127.%d.0.0/16", n }')`;
 /* biome-ignore-end lint/suspicious/noTemplateCurlyInString: shell parameter expansions, not templates */
+
+/** The /24 of the cluster range that the node's address picks (the EC2 emulator's are 127.100.x.y, apart by one). */
+function loopbackCidr(cluster: string): string {
+  const { base, size } = clusterRange(cluster);
+  const pick = `n = ($3 * 256 + $4) % ${size / 256}; b = ${base} + n * 256`;
+  return `cidr=$(echo "$address" | awk -F. '{ ${pick}; printf "%d.%d.%d.0/24", int(b / 16777216), int(b / 65536) % 256, int(b / 256) % 256 }')`;
+}
 
 export function kubeletUserData(s: KubeletScript): string {
   const labels = Object.entries(s.node.labels ?? {}).map(([k, v]) => `--label ${quote(`${k}=${v}`)}`);
@@ -108,7 +115,7 @@ export function kubeletUserData(s: KubeletScript): string {
     'dir=$(mktemp -d)',
     ...IDENTITY[identity],
     name === undefined ? NAME_FROM_TAG : `name=${quote(name)}`,
-    ...(s.loopbackPodCidr ? [LOOPBACK_CIDR] : []),
+    ...(s.loopbackPodCidr ? [loopbackCidr(s.loopbackPodCidr)] : []),
     `cat > "$dir/ca.crt" <<'SKIFF_CA'`,
     s.caCert.trim(),
     'SKIFF_CA',

@@ -17,6 +17,7 @@ import { createBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
 import { ec2Catalogue } from '../../shared/cloud/ec2-catalogue.js';
 import { joining, startTestCluster, type TestCluster } from '../support/api-server.js';
 import { cloudContract } from './cloud.contract.js';
+import { DEFAULT_CLUSTER_CIDR } from '../../shared/net/cidr.js';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const ZONES = ['us-east-1a', 'us-east-1b'];
@@ -43,7 +44,7 @@ const userData = (node: LaunchRequest) =>
   kubeletUserData({
     ...joining(cluster, bootstrapToken),
     node,
-    loopbackPodCidr: true,
+    loopbackPodCidr: DEFAULT_CLUSTER_CIDR,
     runtime: 'process',
   });
 

@@ -127,11 +127,14 @@ spec:
         }[];
       };
       expect(nodes.items.map((n) => n.metadata.name).sort()).toEqual(['local-0', 'local-1']);
+      // A /24 each, cut from the cluster range skiff up was given.
+      const clusterPrefix = cluster.clusterCidr.split('.').slice(0, 2).join('\\.');
       for (const n of nodes.items) {
         expect(n.status.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
         expect(n.status.nodeInfo.containerRuntimeVersion).toMatch(new RegExp(`^${runtime}://`));
-        expect(n.spec.podCIDR).toMatch(/^127\.\d+\.0\.0\/16$/);
+        expect(n.spec.podCIDR).toMatch(new RegExp(`^${clusterPrefix}\\.\\d+\\.0/24$`));
       }
+      expect(new Set(nodes.items.map((n) => n.spec.podCIDR)).size).toBe(2);
     });
 
     it('a 3-replica Deployment becomes 3 Running pods spread over the nodes; logs and logs -f show their output', async () => {
@@ -139,6 +142,14 @@ spec:
       const list = await ready('app=hello', 3);
       expect(new Set(list.map((p) => p.spec.nodeName))).toEqual(new Set(['local-0', 'local-1']));
       expect(new Set(list.map((p) => p.status.podIP)).size).toBe(3);
+      // Each pod's address is in its node's range.
+      const ranges = Object.fromEntries(
+        (JSON.parse(await kubectl('get', 'nodes', '-o', 'json')) as { items: { metadata: { name: string }; spec: { podCIDR: string } }[] }).items.map((n) => [
+          n.metadata.name,
+          n.spec.podCIDR.replace(/0\/24$/, ''),
+        ]),
+      );
+      for (const p of list) expect(p.status.podIP?.startsWith(ranges[p.spec.nodeName as string])).toBe(true);
       const name = list[0].metadata.name;
       const logs = await eventually('logs', async () => {
         const text = await kubectl('logs', name);

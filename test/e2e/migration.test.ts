@@ -28,7 +28,9 @@ import { isPodReady } from '../../shared/controllers/replicaset.js';
 import { createWorkerLaunchTemplate } from '../../cli/aws-local-workers.js';
 import { joining, startTestCluster, type TestCluster } from '../support/api-server.js';
 import { type EcsCloud, EXECUTION_ROLE, startEcsCloud } from '../support/ecs-cloud.js';
+import { claimLoopbackSlot } from '../support/loopback-slots.js';
 import { until } from '../support/until.js';
+import { DEFAULT_CLUSTER_CIDR } from '../../shared/net/cidr.js';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const ZONE = 'us-east-1a';
@@ -75,7 +77,7 @@ function providers(): { ec2: AwsEc2CloudProvider; ecs: AwsEcsCloudProvider } {
       catalogue: ec2Catalogue([ZONE]),
       launchTemplateId,
       // Each node's pods get a loopback range of their own, chosen by its (emulated) address.
-      userData: (node) => kubeletUserData({ ...joins(node), loopbackPodCidr: true, runtime: 'process' }),
+      userData: (node) => kubeletUserData({ ...joins(node), loopbackPodCidr: DEFAULT_CLUSTER_CIDR, runtime: 'process' }),
     }),
     ecs: new AwsEcsCloudProvider({
       client: ecsClient,
@@ -263,12 +265,14 @@ it('moves a Deployment from aws-ec2 to aws-ecs with 9 of 10 replicas ready throu
 
 it('moves a Deployment from local kubelets to aws-ec2 the same way', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'skiff-migration-local-'));
+  const slot = claimLoopbackSlot();
   const local = new LocalCloudProvider({
     server: cluster.server.url,
     caFile: join(cluster.dir, 'data', 'pki', 'ca.crt'),
     dataDir,
     runtime: 'process',
     issueToken: cluster.server.issueToken,
+    clusterCidr: slot.clusterCidr,
   });
   try {
     for (const name of ['local-0', 'local-1']) await local.create({ name, instanceType: 'local', zone: 'local' });
@@ -285,6 +289,7 @@ it('moves a Deployment from local kubelets to aws-ec2 the same way', async () =>
     expect(await liveInstances()).toBe(0);
   } finally {
     await local.close();
+    slot.release();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }, 420_000);

@@ -16,6 +16,7 @@ import { type ControlPlane, startControlPlane } from '../../shared/control-plane
 import { createWorkerLaunchTemplate } from '../../cli/aws-local-workers.js';
 import { joining, startTestCluster, type TestCluster } from '../support/api-server.js';
 import { until } from '../support/until.js';
+import { DEFAULT_CLUSTER_CIDR } from '../../shared/net/cidr.js';
 
 const ZONES = ['us-east-1a', 'us-east-1b'];
 let cluster: TestCluster;
@@ -40,7 +41,7 @@ beforeAll(async () => {
       kubeletUserData({
         ...joining(cluster, bootstrapToken),
         node,
-        loopbackPodCidr: true,
+        loopbackPodCidr: DEFAULT_CLUSTER_CIDR,
         runtime: 'process',
         podPollSeconds: 1,
       }),

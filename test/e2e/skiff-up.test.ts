@@ -86,4 +86,18 @@ describe('skiff up', () => {
       await stop(second.child);
     }
   }, 90_000);
+
+  it('refuses address ranges it cannot use, naming them, before it starts anything', async () => {
+    const refused = (args: string[]) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', 'up', '--data-dir', join(dir, 'refused'), '--port', '0', ...args]);
+        let out = '';
+        child.stderr.on('data', (d) => (out += String(d)));
+        child.once('exit', (code) => resolve({ code, out }));
+      });
+    const narrow = await refused(['--cluster-cidr', '127.16.0.0/26']);
+    expect(narrow).toEqual({ code: 1, out: 'skiff: the cluster range "127.16.0.0/26" must be /24 or wider: each node takes a /24 of it\n' });
+    const garbled = await refused(['--service-cidr', '127.96.0/16']);
+    expect(garbled).toEqual({ code: 1, out: 'skiff: the service range "127.96.0/16" is not an IPv4 CIDR of /8 to /30\n' });
+  }, 30_000);
 });

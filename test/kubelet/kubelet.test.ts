@@ -19,12 +19,15 @@ import { openSqliteStore } from '../../shared/store/sqlite.js';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
 import { freePort } from '../../emulators/free-port.js';
 import { until } from '../support/until.js';
+import { claimLoopbackSlot } from '../support/loopback-slots.js';
 
 const NODE = 'kubelet-test';
 let cluster: TestCluster;
 let dir: string;
 let kubelet: Kubelet | undefined;
 let n = 0;
+// Pod addresses no other test's pods hold at the same time.
+const slot = claimLoopbackSlot();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'skiff-kubelet-'));
@@ -35,6 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster.stop();
   rmSync(dir, { recursive: true, force: true });
+  slot.release();
 });
 afterEach(async () => {
   await kubelet?.stop({ stopPods: true });
@@ -54,7 +58,7 @@ async function startKubelet(extra: Partial<KubeletOptions> = {}): Promise<Kubele
     nodeName: NODE,
     api: extra.api ?? nodeClient(),
     runtime: new ProcessRuntime(join(dir, 'containers')),
-    podCidr: '127.60.0.0/16',
+    podCidr: slot.clusterCidr,
     syncIntervalMs: 200,
     backoff: { initialMs: 600, maxMs: 2400, resetAfterMs: 60_000 },
     ...extra,
@@ -119,7 +123,7 @@ describe('kubelet', () => {
     expect(node.status.capacity).toMatchObject({ cpu: '3000m', memory: '4194304Ki', pods: '110' });
     expect(node.status.addresses).toContainEqual({ type: 'InternalIP', address: '127.0.0.1' });
     expect(node.status.conditions.find((c: { type: string }) => c.type === 'Ready').status).toBe('True');
-    expect(node.spec.podCIDR).toBe('127.60.0.0/16');
+    expect(node.spec.podCIDR).toBe(slot.clusterCidr);
     expect(node.metadata.labels).toMatchObject({ 'kubernetes.io/hostname': NODE, 'topology.kubernetes.io/zone': 'z1' });
     const lease = (await cluster.api(`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${NODE}`)).json();
     expect(lease.spec.holderIdentity).toBe(NODE);
@@ -211,7 +215,7 @@ describe('kubelet', () => {
       const s = await status(name);
       return s.phase === 'Succeeded' && s;
     });
-    expect(done.podIP).toMatch(/^127\.60\.\d+\.\d+$/);
+    expect(done.podIP?.startsWith(`127.${32 + slot.index}.`)).toBe(true);
     expect(await logs(name)).toBe(`hello skiff|blue|s3cret|${name}|default|${NODE}|${done.podIP}|envtest|9|hello skiff again|/tmp\n`);
   });
 

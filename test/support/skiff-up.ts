@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { claimLoopbackSlot } from './loopback-slots.js';
 import { until } from './until.js';
 
 export interface SkiffUp {
@@ -11,9 +12,12 @@ export interface SkiffUp {
   /**
    * The first three parts of its service range (`127.96.<k>`): a /24 of its own, so that clusters
    * of tests running at once on this machine never share a ClusterIP (their proxies would answer
-   * for each other), the kubernetes Service's `.1` and cluster DNS's `.10` least of all.
+   * for each other), the kubernetes Service's `.1` and cluster DNS's `.10` least of all. Its pods'
+   * addresses are as much its own (test/support/loopback-slots.ts).
    */
   servicePrefix: string;
+  /** Where its nodes' pod ranges come from: a /16 of its own, likewise. */
+  clusterCidr: string;
   kubeconfig: string;
   output(): string;
   /** Runs kubectl against this cluster. */
@@ -22,19 +26,21 @@ export interface SkiffUp {
   stop(): Promise<number | null>;
 }
 
-let started = 0;
-
 export function startSkiffUp(dataDir: string, args: string[] = []): Promise<SkiffUp> {
-  // Test files run in processes of their own: the pid keeps them apart, the count the clusters of one file.
-  const servicePrefix = `127.96.${(process.pid * 7 + started++ * 37) % 256}`;
-  const range = args.includes('--service-cidr') ? [] : ['--service-cidr', `${servicePrefix}.0/24`];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', 'up', '--data-dir', dataDir, '--port', '0', ...range, ...args], {
+  const slot = claimLoopbackSlot();
+  const { servicePrefix } = slot;
+  const ranges = [
+    ...(args.includes('--service-cidr') ? [] : ['--service-cidr', `${servicePrefix}.0/24`]),
+    ...(args.includes('--cluster-cidr') ? [] : ['--cluster-cidr', slot.clusterCidr]),
+  ];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', 'up', '--data-dir', dataDir, '--port', '0', ...ranges, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += String(d)));
   child.stderr!.on('data', (d) => (out += String(d)));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  void exited.then(() => slot.release());
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`skiff up did not come up:\n${out}`)), 60_000);
     const check = setInterval(() => {
@@ -46,6 +52,7 @@ export function startSkiffUp(dataDir: string, args: string[] = []): Promise<Skif
       resolve({
         child,
         servicePrefix,
+        clusterCidr: args.includes('--cluster-cidr') ? args[args.indexOf('--cluster-cidr') + 1] : slot.clusterCidr,
         kubeconfig,
         output: () => out,
         kubectl: (kargs, options = {}) =>
