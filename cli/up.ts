@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { kubeletLogs } from '../functions/api/kubelet-logs.js';
+import { kubeletLogs, kubeletStreams } from '../functions/api/kubelet-logs.js';
 import { kubeletCredential } from '../shared/auth/cluster-state.js';
 import { type ApiServer, startApiServer } from '../functions/api/server.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
@@ -151,17 +151,14 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
   const started = Date.now();
   const { store, reencryption } = await openStore(dataDir, log);
   let provider: LocalCloudProvider | undefined;
-  const logs = kubeletLogs(
-    store,
-    credentialOf(store, () => provider),
-    { caFile: join(dataDir, 'pki', 'ca.crt') },
-  );
+  const kubelets = [store, credentialOf(store, () => provider), { caFile: join(dataDir, 'pki', 'ca.crt') }] as const;
   const api = await startApiServer({
     store,
     dataDir,
     port: options.port,
     host: options.host,
-    logs,
+    logs: kubeletLogs(...kubelets),
+    streams: kubeletStreams(...kubelets),
     jwtIssuers: options.jwtIssuers,
     auditLogPath: join(dataDir, 'audit.log'),
     auditPolicy: options.auditPolicy,

@@ -16,6 +16,7 @@ import type { ServiceInfo } from './env.js';
 import { ServiceProxy } from './proxy.js';
 import { type Cidr, ipOf, isHostOf, parseCidr } from '../shared/net/cidr.js';
 import { HostPorts } from './host-ports.js';
+import { serveStreams, type StreamHost } from './streams/server.js';
 import { DEFAULT_BACKOFF, PodWorker, within, type BackoffPolicy } from './pod-worker.js';
 import type { ContainerStatus, Runtime } from './runtime/types.js';
 
@@ -482,7 +483,28 @@ export class Kubelet {
       .catch(() => undefined);
   }
 
-  // ---- logs ----------------------------------------------------------------------------------
+  // ---- logs and streams ----------------------------------------------------------------------
+
+  /** What exec, attach and port-forward need of this kubelet: its running containers and pod addresses. */
+  private streamHost(): StreamHost {
+    const find = (namespace: string, pod: string) => [...this.workers.values()].find((w) => w.matches(namespace, pod) && !w.done);
+    return {
+      servingToken: this.options.servingToken,
+      runtime: this.options.runtime,
+      log: this.log,
+      container: (namespace, pod, container) => {
+        const current = find(namespace, pod)?.containerIds(container)?.current;
+        if (!current) return { error: `container "${container}" in pod "${pod}" not found on node ${this.nodeName}` };
+        if (current.state !== 'running') return { error: `container "${container}" in pod "${pod}" is not running` };
+        return { id: current.id };
+      },
+      pod: (namespace, pod) => {
+        const worker = find(namespace, pod);
+        if (!worker) return undefined;
+        return { address: this.podIPs.get(worker.uid) ?? worker.current.status?.podIP ?? this.address, uid: worker.uid };
+      },
+    };
+  }
 
   /**
    * `GET /containerLogs/{namespace}/{pod}/{container}` with follow, tailLines, sinceSeconds,
@@ -531,6 +553,7 @@ export class Kubelet {
     };
     const tls = this.options.tls;
     const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createServer(handler);
+    serveStreams(server, this.streamHost());
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.port ?? 0, this.address, () => {

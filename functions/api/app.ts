@@ -20,9 +20,9 @@ import { errorResponse, json } from './http.js';
 import { userOf } from './request.js';
 import { ListCache } from './list-cache.js';
 import { HEALTH_PATHS, PUBLIC_PATHS, discoveryRoutes } from './routes/discovery.js';
-import { resourceRoutes, type LogProvider } from './routes/resources.js';
+import { resourceRoutes, type LogProvider, type StreamProvider } from './routes/resources.js';
 
-export type { LogProvider } from './routes/resources.js';
+export type { LogProvider, StreamProvider, StreamTarget, UpgradeEnv } from './routes/resources.js';
 
 export type Identity = UserInfo;
 
@@ -45,6 +45,8 @@ export interface AppOptions {
   /** Where each request is recorded (the audit log); absent: nowhere. */
   audit?: AuditSink;
   logs?: LogProvider;
+  /** exec, attach and port-forward through the pod's kubelet; absent: refused. */
+  streams?: StreamProvider;
   /** How often an idle watch that allows bookmarks gets one. */
   watchBookmarkIntervalMs?: number;
   /** The longest a watch stays open before the server ends it and the client resumes (default 30 min). */
@@ -157,6 +159,7 @@ export function createApp(options: AppOptions): Hono {
       registry: new Registry(options.store),
       lists: new ListCache(),
       logs: options.logs,
+      streams: options.streams,
       authorizer: options.authorizer,
       rules: options.rules,
       admission: options.admission,

@@ -27,6 +27,8 @@ function verbOf(method: string, named: boolean, watch: boolean): string {
   }
 }
 
+const STREAMS = new Set(['exec', 'attach', 'portforward']);
+
 /** A path segment decoded; one that does not decode is taken as written (routing answers it 400). */
 function decode(segment: string): string {
   try {
@@ -67,7 +69,10 @@ export function requestAttributes(user: UserInfo, method: string, path: string, 
   const fieldSelector = query('fieldSelector') || undefined;
   // A watch or list of one object by `metadata.name` is a request on that object.
   const byName = name ?? (/^metadata\.name==?([^,]+)$/.exec(fieldSelector ?? '')?.[1] || undefined);
-  const verb = verbOf(method, name !== undefined, watch);
+  // A stream is a create whatever its method: WebSocket upgrades are GETs, and a user who may only
+  // read pods must not exec into them (kube-apiserver's AuthorizePodWebsocketUpgradeCreatePermission).
+  const stream = resource === 'pods' && subresource !== undefined && STREAMS.has(subresource);
+  const verb = stream ? 'create' : verbOf(method, name !== undefined, watch);
   return { user, verb, apiGroup, apiVersion, resource, subresource, name: byName, namespace, fieldSelector };
 }
 

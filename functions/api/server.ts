@@ -30,10 +30,11 @@ import { type IssueOptions, TokenFile } from '../../shared/auth/token-file.js';
 import type { TokenAuthenticator } from '../../shared/auth/tokens.js';
 import { Registry } from '../../shared/api/registry.js';
 import type { Store } from '../../shared/store/types.js';
-import { createApp, type LogProvider } from './app.js';
+import { createApp, type LogProvider, type StreamProvider } from './app.js';
 import { MAX_BODY_BYTES } from './body.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { ensureTls, issueKubeletCert } from './tls.js';
+import { handleUpgrade } from './upgrade.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -44,6 +45,7 @@ export interface ApiServerOptions {
   port?: number;
   host?: string;
   logs?: LogProvider;
+  streams?: StreamProvider;
   watchBookmarkIntervalMs?: number;
   maxWatchSeconds?: number;
   /** The service account token issuer (`iss`); default https://kubernetes.default.svc.cluster.local. */
@@ -216,6 +218,12 @@ function createGuardedServer(
     res.writeContinue();
     handle(req, res);
   });
+  // exec, attach and port-forward: through the app, then passed through to the pod's kubelet.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const why = refusal(req);
+    if (why) return rawAnswer(socket, why);
+    void handleUpgrade(app.fetch, hostname, req, socket, head);
+  });
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
     rawAnswer(socket, { code: 405, reason: 'MethodNotAllowed', message: `${req.method} is not supported by this server` });
   });
@@ -303,6 +311,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     issueKubeletServing: (node, addresses) => issueKubeletServing(store, node, addresses, (n, a) => issueKubeletCert(join(dataDir, 'pki'), n, a)),
     audit,
     logs: options.logs,
+    streams: options.streams,
     watchBookmarkIntervalMs: options.watchBookmarkIntervalMs,
     maxWatchSeconds: options.maxWatchSeconds,
     kubeletBundle: options.kubeletBundle,

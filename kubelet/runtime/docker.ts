@@ -9,7 +9,17 @@
  */
 import { request, type IncomingMessage } from 'node:http';
 import { constants } from 'node:os';
-import { type ContainerSpec, type ContainerStatus, type ExecResult, type LogOptions, type Runtime, SecurityRefusal } from './types.js';
+import { dockerAttach, dockerExec, type Engine } from './docker-session.js';
+import {
+  type ContainerSpec,
+  type ContainerStatus,
+  type ExecResult,
+  type LogOptions,
+  type Runtime,
+  SecurityRefusal,
+  type StreamOptions,
+  type StreamSession,
+} from './types.js';
 
 export interface DockerRuntimeOptions {
   socketPath: string;
@@ -418,5 +428,21 @@ export class DockerRuntime implements Runtime {
     if (timedOut) return { exitCode: 137, output, timedOut };
     const done = await this.json<{ ExitCode: number | null }>('GET', `/exec/${exec.Id}/json`);
     return { exitCode: done.ExitCode ?? 1, output, timedOut };
+  }
+
+  private get engine(): Engine {
+    return { socketPath: this.options.socketPath, json: (method, path, body) => this.json(method, path, body) };
+  }
+
+  async execStream(id: string, command: string[], options: StreamOptions): Promise<StreamSession> {
+    const status = await this.inspectNow(id);
+    if (status.state !== 'running') throw new Error(`container ${status.spec.name} is not running`);
+    return dockerExec(this.engine, id, command, options);
+  }
+
+  async attach(id: string, options: StreamOptions): Promise<StreamSession> {
+    const status = await this.inspectNow(id);
+    if (status.state !== 'running') throw new Error(`container ${status.spec.name} is not running`);
+    return dockerAttach(this.engine, id, options);
   }
 }

@@ -9,7 +9,18 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_LOG_MAX_BYTES, SecurityRefusal, type ContainerSpec, type ContainerStatus, type ExecResult, type LogOptions, type Runtime } from './types.js';
+import { hostSession } from './host-session.js';
+import {
+  DEFAULT_LOG_MAX_BYTES,
+  SecurityRefusal,
+  type ContainerSpec,
+  type ContainerStatus,
+  type ExecResult,
+  type LogOptions,
+  type Runtime,
+  type StreamOptions,
+  type StreamSession,
+} from './types.js';
 
 /** Set by the kubelet's one-file build (kubelet/bundle.ts): the shim's source, which has no file beside the bundle. */
 declare const SKIFF_PROCESS_SHIM_SOURCE: string | undefined;
@@ -188,14 +199,21 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
+  /** A command run in a container has its environment, on the host's PATH and HOME. */
+  private execEnv(spec: ContainerSpec): Record<string, string> {
+    return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...spec.env };
+  }
+
   async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
     const status = await this.inspect(id);
     if (status.state !== 'running') return { exitCode: 126, output: `container ${status.spec.name} is not running`, timedOut: false };
-    return runCommand(
-      command,
-      { cwd: status.spec.workingDir || undefined, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...status.spec.env } },
-      timeoutMs,
-    );
+    return runCommand(command, { cwd: status.spec.workingDir || undefined, env: this.execEnv(status.spec) }, timeoutMs);
+  }
+
+  async execStream(id: string, command: string[], options: StreamOptions): Promise<StreamSession> {
+    const status = await this.inspect(id);
+    if (status.state !== 'running') throw new Error(`container ${status.spec.name} is not running`);
+    return hostSession(command, { cwd: status.spec.workingDir || undefined, env: this.execEnv(status.spec) }, options);
   }
 }
 

@@ -4,6 +4,7 @@
  * (the Docker Engine API). Every container a runtime starts is labelled with its pod and name,
  * so a kubelet that restarts finds (`list`) what it started and adopts or removes it.
  */
+import type { Readable, Writable } from 'node:stream';
 
 export interface ContainerSpec {
   /** The pod's uid and identity, recorded on the container for adoption. */
@@ -107,6 +108,29 @@ export interface ExecResult {
 
 export const DEFAULT_LOG_MAX_BYTES = 10 * 2 ** 20;
 
+/** What an interactive command (exec) or a container's own process (attach) is asked for. */
+export interface StreamOptions {
+  stdin: boolean;
+  tty: boolean;
+  /** The terminal's size to start with (with a TTY), as the client first sent it. */
+  size?: { width: number; height: number };
+}
+
+/** A running exec or attach, its streams as the caller sees them. */
+export interface StreamSession {
+  /** Where the caller's input goes, when stdin was asked for; ending it is EOF. */
+  stdin?: Writable;
+  stdout: Readable;
+  /** Absent with a TTY, whose terminal carries both. */
+  stderr?: Readable;
+  /** The terminal's new size (with a TTY; ignored otherwise). */
+  resize(size: { width: number; height: number }): void;
+  /** The exit code, once the command has ended and its output is read. */
+  exited: Promise<number>;
+  /** The caller went away: the command is ended (exec) or let go of (attach). */
+  close(): void;
+}
+
 export interface Runtime {
   readonly name: string;
   /**
@@ -136,4 +160,11 @@ export interface Runtime {
   followLogs(id: string, options: LogOptions, onText: (text: string) => void, signal: AbortSignal): Promise<void>;
   /** Runs a command in a running container (exec probes); a command past `timeoutMs` is killed. */
   exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult>;
+  /**
+   * Runs a command in a running container with its streams handed over (`kubectl exec`), in the
+   * container's working directory and environment. Absent: the runtime has no such thing.
+   */
+  execStream?(id: string, command: string[], options: StreamOptions): Promise<StreamSession>;
+  /** Joins the container's own process: its output from now on, and its stdin if it keeps one open (`kubectl attach`). */
+  attach?(id: string, options: StreamOptions): Promise<StreamSession>;
 }

@@ -38,6 +38,12 @@ function subresourceShape(info: ResourceInfo, sub: string): SubresourceShape {
       return { name: sub, kind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] };
     case 'token':
       return { name: sub, kind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' }, verbs: ['create'] };
+    case 'exec':
+      return { name: sub, kind: { group: '', version: 'v1', kind: 'PodExecOptions' }, verbs: ['create', 'get'] };
+    case 'attach':
+      return { name: sub, kind: { group: '', version: 'v1', kind: 'PodAttachOptions' }, verbs: ['create', 'get'] };
+    case 'portforward':
+      return { name: sub, kind: { group: '', version: 'v1', kind: 'PodPortForwardOptions' }, verbs: ['create', 'get'] };
     case 'finalize':
       return { name: sub, kind: own, verbs: ['update'] };
     default:

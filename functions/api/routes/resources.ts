@@ -31,11 +31,34 @@ import { watchResponse } from '../watch.js';
 /** Serves `pods/log`; absent until a kubelet can. */
 export type LogProvider = (pod: KubeObject, options: Record<string, string | undefined>) => Promise<Response>;
 
+/** Where a stream (exec, attach, port-forward) is passed through to: the pod's kubelet. */
+export interface StreamTarget {
+  url: string;
+  nodeName: string;
+  token?: string;
+  /** The CA the kubelet's certificate is pinned to. */
+  ca?: string;
+}
+
+export type StreamKind = 'exec' | 'attach' | 'portforward';
+
+/** Checks a stream request against its pod, and says which kubelet URL serves it. */
+export type StreamProvider = (pod: KubeObject, kind: StreamKind, query: Record<string, string[] | undefined>) => Promise<StreamTarget>;
+
+/**
+ * What the embedded server puts in a request's environment when the request is an upgrade it
+ * can carry: the handler hands it the target, and the server joins the client to it.
+ */
+export interface UpgradeEnv {
+  stream?: (target: StreamTarget) => void;
+}
+
 export interface ResourceContext {
   store: Store;
   registry: Registry;
   lists: ListCache;
   logs?: LogProvider;
+  streams?: StreamProvider;
   bookmarkIntervalMs: number;
   maxWatchSeconds: number;
   authorizer?: Authorizer;
@@ -188,7 +211,7 @@ function resourceVerbs(ctx: ResourceContext) {
   return { collection, object, subresources: subresourceVerbs(ctx) };
 }
 
-/** Subresources beside status: scale, binding, eviction, log; finalize is not served. */
+/** Subresources beside status: scale, binding, eviction, log, the streams; finalize is not served. */
 function subresourceVerbs(ctx: ResourceContext): Record<string, VerbTable> {
   const { registry } = ctx;
   return {
@@ -227,10 +250,31 @@ function subresourceVerbs(ctx: ResourceContext): Record<string, VerbTable> {
         return ctx.logs(pod, c.req.query());
       },
     },
+    exec: streamVerbs(ctx, 'exec'),
+    attach: streamVerbs(ctx, 'attach'),
+    portforward: streamVerbs(ctx, 'portforward'),
     eviction: { POST: async (c, t) => json(c, await evict(registry, ctx.store, ns(t), t.name!, await objectBody(c), { dryRun: writeOptions(c).dryRun }), 201) },
     // finalize is not served: every method is a 405.
     finalize: {},
   };
+}
+
+/**
+ * exec, attach and port-forward, by GET (WebSocket) or POST (SPDY): checked, then handed to the
+ * server that upgrades the connection. Only the embedded server can: elsewhere (a Function URL)
+ * and without an upgrade, the answer is kube-apiserver's 400.
+ */
+function streamVerbs(ctx: ResourceContext, kind: StreamKind): VerbTable {
+  const handler: Handler = async (c, t) => {
+    const pod = await ctx.registry.get(t.info, ns(t), t.name!);
+    if (!ctx.streams) throw badRequest(`pods/${kind} is not served in this cluster: no kubelet serves streams`);
+    const target = await ctx.streams(pod, kind, c.req.queries());
+    const upgrade = (c.env as UpgradeEnv | undefined)?.stream;
+    if (!upgrade) throw badRequest('Upgrade request required');
+    upgrade(target);
+    return c.body(null, 200);
+  };
+  return { GET: handler, POST: handler };
 }
 
 /** The request's write options, with the admission that needs to know who asks. */

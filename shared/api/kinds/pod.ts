@@ -117,7 +117,7 @@ export const pod: Kind = {
   info: resource('', 'v1', 'pods', 'Pod', {
     shortNames: ['po'],
     categories: ['all'],
-    subresources: ['status', 'log', 'binding', 'eviction'],
+    subresources: ['status', 'log', 'binding', 'eviction', 'exec', 'attach', 'portforward'],
     fieldSelectors: [
       'spec.nodeName',
       'spec.restartPolicy',

@@ -1,0 +1,113 @@
+/**
+ * Upgraded connections of the embedded API server: exec, attach and port-forward. The request
+ * goes through the app like any other (authentication, authorization as a `create` of the
+ * subresource, audit, the pod's checks); the handler hands back the kubelet that serves it, and
+ * the client's WebSocket is then passed through, bytes as they are, to that kubelet, which
+ * speaks the protocols itself (KEP-4006's WebSockets to the kubelet). The kubelet is called
+ * with the node's own credential and, where the cluster has one, its certificate pinned to the
+ * cluster CA. Anything refused is answered with a Status as a plain HTTP response, which
+ * kubectl prints.
+ */
+import { type IncomingMessage, STATUS_CODES, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { StreamTarget, UpgradeEnv } from './app.js';
+
+type Fetch = (request: Request, env?: unknown) => Response | Promise<Response>;
+
+/** Headers of the client's upgrade the kubelet needs to answer it. */
+const PASSED = ['upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol'];
+/** How long the kubelet has to answer the upgrade. */
+const KUBELET_TIMEOUT_MS = 30_000;
+
+function writeResponse(socket: Duplex, status: number, headers: Record<string, string>, body: Buffer): void {
+  const lines = Object.entries({ ...headers, 'content-length': String(body.length), connection: 'close' }).map(([k, v]) => `${k}: ${v}\r\n`);
+  socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('')}\r\n`), body]));
+}
+
+function writeStatus(socket: Duplex, code: number, reason: string, message: string): void {
+  const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+  writeResponse(socket, code, { 'content-type': 'application/json' }, Buffer.from(body));
+}
+
+/** The client's upgrade request as a fetch Request, for the app. */
+function asRequest(req: IncomingMessage, hostname: string): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  return new Request(`https://${req.headers.host ?? hostname}${req.url ?? '/'}`, { method: req.method, headers });
+}
+
+/** The paths an upgrade is served on: a pod's streams. */
+const STREAM_PATH = /^\/api\/v1\/namespaces\/[^/]+\/pods\/[^/]+\/(exec|attach|portforward)(\?|$)/;
+
+/** Runs an upgrade request through the app; joins it to its kubelet when the app hands one over. */
+export async function handleUpgrade(fetch: Fetch, hostname: string, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  socket.on('error', () => socket.destroy());
+  if (!STREAM_PATH.test(req.url ?? '')) {
+    writeStatus(socket, 400, 'BadRequest', `${req.method} ${(req.url ?? '').split('?')[0]} is not served as an upgraded connection: only pods' exec, attach and portforward are`);
+    return;
+  }
+  let target: StreamTarget | undefined;
+  const env: UpgradeEnv & { incoming: IncomingMessage } = { incoming: req, stream: (t) => (target = t) };
+  let res: Response;
+  try {
+    res = await fetch(asRequest(req, hostname), env);
+  } catch (err) {
+    writeStatus(socket, 400, 'BadRequest', `the request could not be read: ${(err as Error).message}`);
+    return;
+  }
+  if (!target) {
+    writeResponse(socket, res.status, Object.fromEntries(res.headers), Buffer.from(await res.arrayBuffer()));
+    return;
+  }
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
+    // kubectl falls back to SPDY only when its WebSocket upgrade failed for another reason.
+    writeStatus(socket, 400, 'BadRequest', `streams are served over WebSocket only, not ${req.headers.upgrade ?? 'this upgrade'}: use kubectl 1.31 or later`);
+    return;
+  }
+  joinKubelet(socket, head, req, target);
+}
+
+function joinKubelet(socket: Duplex, head: Buffer, req: IncomingMessage, target: StreamTarget): void {
+  const headers: Record<string, string> = {};
+  for (const name of PASSED) {
+    const value = req.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  if (target.token) headers.authorization = `Bearer ${target.token}`;
+  const options = { method: 'GET', headers, timeout: KUBELET_TIMEOUT_MS, ...(target.ca ? { ca: target.ca } : {}) };
+  const upstream = target.url.startsWith('https:') ? httpsRequest(target.url, options) : httpRequest(target.url, options);
+  const unreachable = (why: string) => writeStatus(socket, 400, 'BadRequest', `the kubelet of node ${target.nodeName} did not answer: ${why}`);
+  upstream.on('timeout', () => upstream.destroy(new Error('timed out')));
+  upstream.on('error', (err) => {
+    if (!socket.destroyed && !socket.writableEnded) unreachable(err.message);
+  });
+  upstream.on('response', async (res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8').trim();
+    const code = res.statusCode === 404 ? 404 : 400;
+    writeStatus(socket, code, code === 404 ? 'NotFound' : 'BadRequest', text || `the kubelet of node ${target.nodeName} answered ${res.statusCode}`);
+  });
+  upstream.on('upgrade', (res, kubelet, kubeletHead) => {
+    kubelet.setTimeout(0);
+    const lines: string[] = [];
+    for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\n${lines.join('')}\r\n`);
+    if (kubeletHead.length) socket.write(kubeletHead);
+    if (head.length) kubelet.write(head);
+    kubelet.pipe(socket);
+    socket.pipe(kubelet);
+    const close = () => {
+      kubelet.destroy();
+      socket.destroy();
+    };
+    kubelet.on('error', close);
+    kubelet.on('close', close);
+    socket.on('close', close);
+  });
+  upstream.end();
+}
