@@ -313,6 +313,25 @@ for (const runtime of ['process', 'docker'] as const) {
       expect(spdy).toMatchObject({ status: 400, body: { message: expect.stringContaining('streams are served over WebSocket only') } });
       const elsewhere = await ask('/api/v1/namespaces/default/pods', { ...ws, ...admin });
       expect(elsewhere).toMatchObject({ status: 400, body: { message: expect.stringContaining('is not served as an upgraded connection') } });
+      // The kubelet answers the API alone: without the node's credential, or with another, it refuses.
+      const node = JSON.parse((await kubectl(['get', 'node', '-o', 'json'])).stdout).items[0].status;
+      const kubelet = `https://${node.addresses.find((a: { type: string }) => a.type === 'InternalIP').address}:${node.daemonEndpoints.kubeletEndpoint.Port}`;
+      const direct = (headers: Record<string, string>) =>
+        new Promise<number>((resolve, reject) => {
+          const req = httpsRequest(`${kubelet}/exec/default/shell/sh?command=true&stdout=true`, { ca, headers });
+          req.on('upgrade', (res, socket) => {
+            socket.destroy();
+            resolve(res.statusCode ?? 0);
+          });
+          req.on('response', (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      expect(await direct({ ...ws, ...v5 })).toBe(401);
+      expect(await direct({ ...ws, ...v5, ...admin })).toBe(401);
       // A good one is answered 101, and nothing above broke the pod.
       expect((await ask(`${exec}?command=true&stdout=true`, { ...ws, ...v5, ...admin })).status).toBe(101);
       expect((await kubectl(['exec', 'shell', '--', 'echo', 'fine'])).stdout).toBe('fine\n');
