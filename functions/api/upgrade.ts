@@ -47,7 +47,12 @@ const STREAM_PATH = /^\/api\/v1\/namespaces\/[^/]+\/pods\/[^/]+\/(exec|attach|po
 export async function handleUpgrade(fetch: Fetch, hostname: string, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   socket.on('error', () => socket.destroy());
   if (!STREAM_PATH.test(req.url ?? '')) {
-    writeStatus(socket, 400, 'BadRequest', `${req.method} ${(req.url ?? '').split('?')[0]} is not served as an upgraded connection: only pods' exec, attach and portforward are`);
+    writeStatus(
+      socket,
+      400,
+      'BadRequest',
+      `${req.method} ${(req.url ?? '').split('?')[0]} is not served as an upgraded connection: only pods' exec, attach and portforward are`,
+    );
     return;
   }
   let target: StreamTarget | undefined;
@@ -82,6 +87,9 @@ function joinKubelet(socket: Duplex, head: Buffer, req: IncomingMessage, target:
   const upstream = target.url.startsWith('https:') ? httpsRequest(target.url, options) : httpRequest(target.url, options);
   const unreachable = (why: string) => writeStatus(socket, 400, 'BadRequest', `the kubelet of node ${target.nodeName} did not answer: ${why}`);
   upstream.on('timeout', () => upstream.destroy(new Error('timed out')));
+  // A client that leaves before the kubelet answers takes the call with it.
+  const abandon = () => upstream.destroy();
+  socket.once('close', abandon);
   upstream.on('error', (err) => {
     if (!socket.destroyed && !socket.writableEnded) unreachable(err.message);
   });
@@ -93,6 +101,7 @@ function joinKubelet(socket: Duplex, head: Buffer, req: IncomingMessage, target:
     writeStatus(socket, code, code === 404 ? 'NotFound' : 'BadRequest', text || `the kubelet of node ${target.nodeName} answered ${res.statusCode}`);
   });
   upstream.on('upgrade', (res, kubelet, kubeletHead) => {
+    socket.off('close', abandon);
     kubelet.setTimeout(0);
     const lines: string[] = [];
     for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`);

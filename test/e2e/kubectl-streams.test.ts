@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,7 @@ interface StreamsApi {
       status?: (s: Status) => void,
     ): Promise<{ close(): void }>;
   };
+  Cp: new (kc: unknown) => { cpToPod(ns: string, pod: string, container: string, src: string, target: string): Promise<void> };
   PortForward: new (
     kc: unknown,
   ) => {
@@ -190,7 +191,7 @@ for (const runtime of ['process', 'docker'] as const) {
       tty.stdin.write('yes\r');
       expect(await exited).toBe(3);
       // Typed, echoed by the container's terminal, and read.
-      expect(out).toMatch(/yes\r?\n[^]*got yes/);
+      expect(out).toMatch(/yes\r?\n[\s\S]*got yes/);
     });
 
     it('client-node exec with a TTY: resizes reach the command, and the exit code comes back in the Status', async () => {
@@ -258,6 +259,21 @@ for (const runtime of ['process', 'docker'] as const) {
       const back = await kubectl(['cp', `shell:${inPod}`, join(dir, 'out.bin')]);
       expect(back.code, back.stderr).toBe(0);
       expect(readFileSync(join(dir, 'out.bin')).equals(content)).toBe(true);
+    });
+
+    it('client-node copies into the container (its Cp: tar over exec, stdin closed with v5’s close signal)', async () => {
+      const source = join(dir, `to-pod-${runtime}`);
+      mkdirSync(source, { recursive: true });
+      writeFileSync(join(source, 'note.txt'), `from client-node on ${runtime}\n`);
+      const target = `${scratch}/from-client-node`;
+      expect((await kubectl(['exec', 'shell', '--', 'mkdir', '-p', target])).code).toBe(0);
+      await new streams.Cp(config()).cpToPod('default', 'shell', 'sh', source, target);
+      // Cp does not say when it is done: the file is looked for until it is there.
+      const copied = await eventually('the copied file', async () => {
+        const r = await kubectl(['exec', 'shell', '--', 'sh', '-c', `cat ${target}/note.txt 2>/dev/null`]);
+        return r.code === 0 && r.stdout;
+      });
+      expect(copied).toBe(`from client-node on ${runtime}\n`);
     });
 
     it('kubectl attach follows the container’s output', async () => {

@@ -12,12 +12,14 @@ import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTls } from '../../functions/api/tls.js';
 import { nodeServers } from '../support/manifests.js';
 import { eventually, type SkiffUp, startSkiffUp } from '../support/skiff-up.js';
+import { until } from '../support/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-traffic-'));
 let skiff: SkiffUp;
@@ -40,6 +42,8 @@ const SERVER = [
   '  if (q.url === "/ready" && fs.existsSync("/tmp/" + name + "-unready")) { s.statusCode = 503; return s.end("no"); }',
   '  s.end(name);',
   '}).listen(8080, process.env.POD_IP);',
+  // An upgrade is answered 101, then the connection echoes: what a WebSocket server does, in short.
+  'server.on("upgrade", (q, c) => { c.write("HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: echo\\r\\nConnection: Upgrade\\r\\n\\r\\n" + name + "\\n"); c.pipe(c); });',
   'process.on("SIGTERM", () => { server.close(); setTimeout(() => process.exit(0), 1000).unref(); });',
 ].join(' ');
 
@@ -307,6 +311,15 @@ describe('Services that carry traffic', () => {
       return r.status === 200 && r;
     });
     expect(quick.body).toMatch(/^web-/);
+    // An upgraded connection (a WebSocket's) is passed through both ways.
+    const upgraded = connect(Number(httpPort), '127.0.0.1');
+    let echoed = '';
+    upgraded.on('data', (d) => (echoed += String(d)));
+    upgraded.write('GET /chat HTTP/1.1\r\nHost: web.example.com\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+    await until('the upgrade answered', async () => /^HTTP\/1\.1 101 [\s\S]*\r\n\r\nweb-\S+\n$/.test(echoed), 10_000, 20);
+    upgraded.write('ping\n');
+    await until('the echo', async () => echoed.endsWith('\nping\n'), 10_000, 20);
+    upgraded.destroy();
     const address = await eventually('the Ingress’s address', async () =>
       (await kubectlOk(['get', 'ingress', 'sites', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).trim(),
     );
