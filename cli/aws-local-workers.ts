@@ -15,6 +15,7 @@ import { type EcsEmulator, startEcsEmulator } from '../emulators/ecs.js';
 import { type LogsEmulator, startLogsEmulator } from '../emulators/logs.js';
 import { buildKubeletBundle } from '../kubelet/bundle.js';
 import { LocalCloudProvider } from '../kubelet/local-provider.js';
+import { dnsServiceIP } from '../shared/api/service-allocation.js';
 import { putKubeletCredential } from '../shared/auth/cluster-state.js';
 import { ec2ProviderFromEnv, ecsProviderFromEnv } from '../functions/provisioning.js';
 import { ec2Catalogue } from '../shared/cloud/ec2-catalogue.js';
@@ -57,6 +58,9 @@ export async function startLocalWorkers(w: Workers, names: string[], nodeTokens:
     leaseIntervalMs: w.leaseIntervalMs,
     backoffInitialMs: w.backoffInitialMs,
     clusterCidr: w.clusterCidr,
+    // No server of the control plane answers cluster DNS in this shape: each kubelet does.
+    clusterDns: dnsServiceIP(),
+    serveDns: true,
     // The API function reads each kubelet's log credential from the table.
     publishServingToken: (node, token) => putKubeletCredential(w.state, node, token),
     log: (line) => w.log(`kubelet   ${line}`),

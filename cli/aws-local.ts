@@ -113,6 +113,8 @@ async function startServices(dataDir: string, options: AwsLocalOptions, stack: S
     SKIFF_QUEUE_URL: sqs.driverUrl(queueUrl, deadLetter),
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    // `--service-cidr`: every function allocates and answers from the same range.
+    ...(process.env.SKIFF_SERVICE_CIDR ? { SKIFF_SERVICE_CIDR: process.env.SKIFF_SERVICE_CIDR } : {}),
   };
   return { env, dynamoEndpoint: endpoint, sqsEndpoint: sqs.endpoint, queueUrl, streamArn: await dynamo.streamArn(TABLE), meter, sqs };
 }

@@ -16,7 +16,7 @@ import { LocalCloudProvider } from '../kubelet/local-provider.js';
 import { onceBuilt } from '../kubelet/bundle.js';
 import { reconcileDnsService } from '../shared/api/kubernetes-service.js';
 import { dnsServiceIP } from '../shared/api/service-allocation.js';
-import { type DnsServer, startDnsServer } from '../shared/dns/server.js';
+import { type DnsServer, startDnsServer, storeDirectory } from '../shared/dns/server.js';
 import { INGRESS_CLASS, type IngressController, startIngressController } from '../shared/ingress/controller.js';
 import type { CloudProvider } from '../shared/cloud/types.js';
 import type { AuditPolicy } from '../shared/auth/audit-policy.js';
@@ -108,7 +108,7 @@ async function startKubelets(
  * use the host's resolver.
  */
 async function startClusterDns(store: Store, log: (line: string) => void): Promise<DnsServer | undefined> {
-  const dns = await startDnsServer({ store, host: '127.0.0.1', port: 0 });
+  const dns = await startDnsServer({ directory: storeDirectory(store), host: '127.0.0.1', port: 0 });
   try {
     await reconcileDnsService(store, { ip: '127.0.0.1', port: dns.port });
   } catch (err) {

@@ -51,6 +51,7 @@ import type { MigrationOptions } from '../shared/controllers/migration.js';
 import type { ProvisionerOptions } from '../shared/controllers/provisioner.js';
 import type { Store } from '../shared/store/types.js';
 import { DEFAULT_CLUSTER_CIDR } from '../shared/net/cidr.js';
+import { dnsServiceIP } from '../shared/api/service-allocation.js';
 
 /**
  * The aws-ec2 provider the environment describes (`SKIFF_PROVIDER=aws-ec2`), on `client`: each
@@ -73,6 +74,8 @@ export function ec2ProviderFromEnv(store: Store, client: EC2Client, env: NodeJS.
       node,
       // Pod addresses on the node's loopback, a /24 of the cluster range each.
       loopbackPodCidr: env.SKIFF_CLUSTER_CIDR || DEFAULT_CLUSTER_CIDR,
+      // Each node answers cluster DNS for its pods: the control plane here is functions.
+      clusterDns: dnsServiceIP(),
       maxPods: catalogue.find((t) => t.name === node.instanceType)?.pods,
       taints: catalogue.find((t) => t.name === node.instanceType)?.taints,
       runtime,

@@ -15,6 +15,7 @@ import { ApiRequestError, type ApiClient } from './api-client.js';
 import type { ServiceInfo } from './env.js';
 import { ServiceProxy } from './proxy.js';
 import { type Cidr, ipOf, isHostOf, parseCidr } from '../shared/net/cidr.js';
+import { type DnsServer, startDnsServer } from '../shared/dns/server.js';
 import { HostPorts } from './host-ports.js';
 import { serveStreams, type StreamHost } from './streams/server.js';
 import { DEFAULT_BACKOFF, PodWorker, within, type BackoffPolicy } from './pod-worker.js';
@@ -71,6 +72,11 @@ export interface KubeletOptions {
   clusterDomain?: string;
   /** Run the node proxy (`proxy.ts`): Services' ClusterIPs and NodePorts answered here (default true). */
   proxy?: boolean;
+  /**
+   * Answer cluster DNS on this node (`kube-system/kube-dns`'s address sent to a DNS server of the
+   * kubelet's own, from the Services its proxy follows), where the control plane serves none.
+   */
+  serveDns?: boolean;
   backoff?: BackoffPolicy;
   log?: (line: string) => void;
 }
@@ -97,6 +103,7 @@ export class Kubelet {
   private since = '';
   private watching?: Promise<void>;
   private proxy?: ServiceProxy;
+  private dns?: DnsServer;
   private readonly log: (line: string) => void;
   private readonly address: string;
   port = 0;
@@ -130,8 +137,17 @@ export class Kubelet {
     if (this.options.proxy !== false) {
       this.proxy = new ServiceProxy({ api: this.options.api, nodeAddress: this.address, pollIntervalMs: this.options.podPollIntervalMs, log: this.log });
       await this.proxy.start().catch((err) => this.log(`proxy: ${err instanceof Error ? err.message : String(err)}`));
+      if (this.options.serveDns) await this.serveDns(this.proxy);
     }
     this.log(`node ${this.nodeName} registered, serving logs on ${this.address}:${this.port}, ${this.workers.size} pods`);
+  }
+
+  /** This node's own cluster DNS, behind the kube-dns Service's address on its proxy. */
+  private async serveDns(proxy: ServiceProxy): Promise<void> {
+    const directory = { service: proxy.service.bind(proxy), slices: proxy.slicesOf.bind(proxy) };
+    this.dns = await startDnsServer({ directory, host: this.address, port: 0 });
+    proxy.serveLocally('kube-system', 'kube-dns', { ip: this.address, port: this.dns.port });
+    this.log(`cluster DNS on ${this.address}:${this.dns.port}, behind kube-system/kube-dns`);
   }
 
   /**
@@ -166,6 +182,7 @@ export class Kubelet {
     clearInterval(this.statusTimer);
     this.hostPorts.closeAll();
     await this.proxy?.stop();
+    await this.dns?.close();
     // Open log follows would hold close() until they end: cut them first.
     const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections();

@@ -45,6 +45,8 @@ export interface LocalProviderOptions {
   backoffInitialMs?: number;
   /** The cluster DNS Service's address, the kubelets' `--cluster-dns`. */
   clusterDns?: string;
+  /** Each kubelet answers cluster DNS itself (`--serve-cluster-dns`): no server of the control plane does. */
+  serveDns?: boolean;
   /** Where each node's pod range (a /24) is cut from (default `DEFAULT_CLUSTER_CIDR`). */
   clusterCidr?: string;
   log?: (line: string) => void;
@@ -167,6 +169,7 @@ export class LocalCloudProvider implements CloudProvider {
       ...(this.options.leaseIntervalMs ? ['--lease-interval-ms', String(this.options.leaseIntervalMs)] : []),
       ...(this.options.backoffInitialMs ? ['--backoff-initial-ms', String(this.options.backoffInitialMs)] : []),
       ...(this.options.clusterDns ? ['--cluster-dns', this.options.clusterDns] : []),
+      ...(this.options.serveDns ? ['--serve-cluster-dns'] : []),
       ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

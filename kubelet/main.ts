@@ -37,6 +37,7 @@ const { values } = parseArgs({
     'register-with-taints': { type: 'string' },
     // As kubelet's: the pods' nameserver, and the cluster's domain.
     'cluster-dns': { type: 'string' },
+    'serve-cluster-dns': { type: 'boolean' },
     'cluster-domain': { type: 'string', default: 'cluster.local' },
     'provider-id': { type: 'string' },
     'lease-interval-ms': { type: 'string' },
@@ -106,6 +107,7 @@ async function main() {
     labels,
     taints: parseTaints(values['register-with-taints'] ?? ''),
     clusterDns: values['cluster-dns'],
+    serveDns: values['serve-cluster-dns'],
     clusterDomain: values['cluster-domain'],
     providerID: values['provider-id'],
     podPollIntervalMs: values['pod-poll-seconds'] ? Number(values['pod-poll-seconds']) * 1000 : undefined,

@@ -17,6 +17,7 @@
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type Backend, portEndpoints, type Slice as SliceOfService } from '../shared/net/endpoints.js';
 import type { ApiClient, WatchEvent } from './api-client.js';
 
 interface ServicePort {
@@ -35,14 +36,8 @@ interface Service {
     sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
   };
 }
-interface Slice {
+interface Slice extends SliceOfService {
   metadata: { name: string; namespace: string; labels?: Record<string, string>; resourceVersion?: string };
-  ports?: { name?: string; port?: number; protocol?: string }[] | null;
-  endpoints?: { addresses: string[]; conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean } }[] | null;
-}
-interface Backend {
-  ip: string;
-  port: number;
 }
 interface Frontend {
   close(): void;
@@ -69,6 +64,7 @@ export class ServiceProxy {
   private readonly serviceMap = new Map<string, Service>();
   private readonly slices = new Map<string, Slice>();
   private readonly frontends = new Map<string, Frontend>();
+  private readonly local = new Map<string, Backend>();
   /** Addresses that could not be bound (another kubelet on this machine has them), said once each. */
   private readonly unbound = new Set<string>();
   private readonly abort = new AbortController();
@@ -96,6 +92,25 @@ export class ServiceProxy {
   /** The Services it follows, of every namespace. */
   services(): Service[] {
     return [...this.serviceMap.values()];
+  }
+
+  /** One Service it follows (a `ServiceDirectory`, for the node's own DNS). */
+  async service(namespace: string, name: string): Promise<Service | undefined> {
+    return this.serviceMap.get(`${namespace}/${name}`);
+  }
+
+  /** A Service's slices, as it follows them. */
+  async slicesOf(namespace: string, service: string): Promise<Slice[]> {
+    return [...this.slices.values()].filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.['kubernetes.io/service-name'] === service);
+  }
+
+  /**
+   * Sends a Service's traffic to a server of this node instead of its endpoints (the node's own
+   * cluster DNS, for `kube-system/kube-dns`).
+   */
+  serveLocally(namespace: string, name: string, backend: Backend): void {
+    this.local.set(`${namespace}/${name}`, backend);
+    this.sync();
   }
 
   async stop(): Promise<void> {
@@ -201,18 +216,12 @@ export class ServiceProxy {
 
   /** The ready endpoints of a Service's port (or, with none ready, the serving terminating ones). */
   private backendsOf(service: Service, port: ServicePort): Backend[] {
-    const ready: Backend[] = [];
-    const terminating: Backend[] = [];
-    for (const slice of this.slices.values()) {
-      if (slice.metadata.namespace !== service.metadata.namespace || slice.metadata.labels?.['kubernetes.io/service-name'] !== service.metadata.name) continue;
-      const target = (slice.ports ?? []).find((p) => (p.name ?? '') === (port.name ?? ''))?.port;
-      if (!target) continue;
-      for (const e of slice.endpoints ?? []) {
-        const backend = { ip: e.addresses[0], port: target };
-        if (e.conditions?.ready !== false) ready.push(backend);
-        else if (e.conditions?.serving && e.conditions?.terminating) terminating.push(backend);
-      }
-    }
+    const local = this.local.get(key(service));
+    if (local) return [local];
+    const mine = [...this.slices.values()].filter(
+      (s) => s.metadata.namespace === service.metadata.namespace && s.metadata.labels?.['kubernetes.io/service-name'] === service.metadata.name,
+    );
+    const { ready, terminating } = portEndpoints(mine, port.name ?? '');
     return ready.length ? ready : terminating;
   }
 

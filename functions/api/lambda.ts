@@ -24,6 +24,7 @@ import { StoreTokens } from '../../shared/auth/store-tokens.js';
 import { Registry } from '../../shared/api/registry.js';
 import { storeFromEnv } from '../environment.js';
 import { createApp } from './app.js';
+import { reconcileDnsService } from '../../shared/api/kubernetes-service.js';
 import { kubeletLogs } from './kubelet-logs.js';
 import { signKubeletCert } from './tls.js';
 
@@ -32,6 +33,8 @@ const tokens = new ServiceAccountTokens(store, { issuer: process.env.SKIFF_ISSUE
 // Idempotent: the first cold start makes default, kube-system, kube-public and kube-node-lease,
 // the default roles and the signing key; the others only read them, at once, not in turn.
 await Promise.all([new Registry(store).ensureSystemNamespaces(), reconcileBootstrapPolicy(store), tokens.rotate()]);
+// kube-system/kube-dns, which each node's kubelet answers (no server of the control plane does here).
+await reconcileDnsService(store);
 const staticTokens = new StoreTokens(store);
 /** Read at the first request for it, then kept. */
 let kubelet: Promise<Uint8Array | undefined> | undefined;

@@ -91,16 +91,6 @@ export function budgetStatus(budget: Budget, pods: Pod[], scale: () => number, n
   }
   const currentHealthy = pods.filter((p) => isHealthy(p) && !(p.metadata.name! in disruptedPods)).length;
   const allowed = expected > 0 ? Math.max(0, currentHealthy - desiredHealthy) : 0;
-  const previous = budget.status?.conditions?.find((c) => c.type === 'DisruptionAllowed');
-  const status = allowed > 0 ? 'True' : 'False';
-  const condition = {
-    type: 'DisruptionAllowed',
-    status,
-    reason: allowed > 0 ? 'SufficientPods' : 'InsufficientPods',
-    message: '',
-    observedGeneration: budget.metadata.generation ?? 1,
-    lastTransitionTime: previous?.status === status ? (previous.lastTransitionTime ?? nowTimestamp()) : nowTimestamp(),
-  };
   return {
     observedGeneration: budget.metadata.generation ?? 1,
     ...(Object.keys(disruptedPods).length ? { disruptedPods } : {}),
@@ -108,7 +98,21 @@ export function budgetStatus(budget: Budget, pods: Pod[], scale: () => number, n
     currentHealthy,
     desiredHealthy,
     expectedPods: expected,
-    conditions: [condition],
+    conditions: [disruptionCondition(budget, allowed)],
+  };
+}
+
+/** The budget's DisruptionAllowed condition for `allowed`, its transition time kept while its status holds. */
+function disruptionCondition(budget: Budget, allowed: number) {
+  const previous = budget.status?.conditions?.find((c) => c.type === 'DisruptionAllowed');
+  const status = allowed > 0 ? 'True' : 'False';
+  return {
+    type: 'DisruptionAllowed',
+    status,
+    reason: allowed > 0 ? 'SufficientPods' : 'InsufficientPods',
+    message: '',
+    observedGeneration: budget.metadata.generation ?? 1,
+    lastTransitionTime: previous?.status === status ? (previous.lastTransitionTime ?? nowTimestamp()) : nowTimestamp(),
   };
 }
 
@@ -178,19 +182,7 @@ async function spendBudget(registry: Registry, store: Store, namespace: string, 
       ...status,
       disruptionsAllowed: allowed - 1,
       disruptedPods: { ...status.disruptedPods, [name]: nowTimestamp() },
-      conditions:
-        allowed - 1 === 0
-          ? [
-              {
-                type: 'DisruptionAllowed',
-                status: 'False',
-                reason: 'InsufficientPods',
-                message: '',
-                lastTransitionTime: nowTimestamp(),
-                observedGeneration: budget.metadata.generation ?? 1,
-              },
-            ]
-          : status.conditions,
+      conditions: [disruptionCondition(budget, allowed - 1)],
     },
   };
   // With the budget's resourceVersion: a write between the read and this one is a conflict.

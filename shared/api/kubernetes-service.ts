@@ -5,7 +5,8 @@
  * node's proxy. Written at each start of an API that listens on an address (the embedded shape;
  * the AWS shape's API is a Function URL, which no address names). Made again if deleted at the
  * next start, and corrected if the API moved. And `kube-system/kube-dns` (the range's tenth
- * address, port 53 over UDP and TCP), answered by the cluster DNS server `skiff up` runs.
+ * address, port 53 over UDP and TCP), answered by the cluster DNS server `skiff up` runs, or in
+ * the AWS shape (made at the API function's cold start) by each node's kubelet.
  */
 import { isStoreError } from '../store/errors.js';
 import type { KubeObject } from '../store/object.js';
@@ -27,12 +28,15 @@ async function put(store: Store, resource: string, object: KubeObject, fields: s
   }
 }
 
-/** A Service the system keeps (no selector): its ClusterIP held, its ports, and Endpoints and an EndpointSlice naming one address. */
+/**
+ * A Service the system keeps (no selector): its ClusterIP held, its ports, and Endpoints and an
+ * EndpointSlice naming one address; with no address, the Service alone (each node answers it).
+ */
 export async function reconcileSystemService(
   store: Store,
   service: { namespace: string; name: string; clusterIP: string; labels: Record<string, string> },
   ports: { name: string; port: number; protocol: 'TCP' | 'UDP'; targetPort: number }[],
-  ip: string,
+  ip: string | undefined,
 ): Promise<void> {
   const { namespace, name, clusterIP } = service;
   if (!(await hold(store, `ip-${clusterIP}`, { namespace, name }))) {
@@ -52,6 +56,7 @@ export async function reconcileSystemService(
   };
   const meta = (labels: Record<string, string>) => ({ name, namespace, labels });
   await put(store, 'services', { apiVersion: 'v1', kind: 'Service', metadata: meta(service.labels), spec, status: { loadBalancer: {} } }, ['spec']);
+  if (ip === undefined) return;
   const endpointPorts = ports.map((p) => ({ name: p.name, port: p.targetPort, protocol: p.protocol }));
   const endpoints = {
     apiVersion: 'v1',
@@ -80,15 +85,18 @@ export function reconcileKubernetesService(store: Store, api: { ip: string; port
   );
 }
 
-/** `kube-system/kube-dns`, at the range's tenth address as Kubernetes has it, answered by the cluster DNS server at `dns`. */
-export function reconcileDnsService(store: Store, dns: { ip: string; port: number }): Promise<void> {
+/**
+ * `kube-system/kube-dns`, at the range's tenth address as Kubernetes has it, answered by the
+ * cluster DNS server at `dns`; without one (the AWS shape), by each node's kubelet.
+ */
+export function reconcileDnsService(store: Store, dns?: { ip: string; port: number }): Promise<void> {
   return reconcileSystemService(
     store,
     { namespace: 'kube-system', name: 'kube-dns', clusterIP: dnsServiceIP(), labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS' } },
     [
-      { name: 'dns', port: 53, protocol: 'UDP', targetPort: dns.port },
-      { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: dns.port },
+      { name: 'dns', port: 53, protocol: 'UDP', targetPort: dns?.port ?? 53 },
+      { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: dns?.port ?? 53 },
     ],
-    dns.ip,
+    dns?.ip,
   );
 }

@@ -40,6 +40,8 @@ export interface KubeletScript {
    * sharing one machine.
    */
   loopbackPodCidr?: string;
+  /** The kube-dns Service's address: the node answers it itself (`--serve-cluster-dns`), and pods resolve there. */
+  clusterDns?: string;
   runtime?: 'docker' | 'process' | 'ecs';
   dockerSocket?: string;
   /** What the node offers, where the machine does not say it (an ECS node is no machine). */
@@ -137,6 +139,7 @@ export function kubeletUserData(s: KubeletScript): string {
       ...(!s.capacity && s.maxPods ? [`--pods ${s.maxPods}`] : []),
       `--provider-id "aws-${identity}://$zone/$id"`,
       '--address "$address"',
+      ...(s.clusterDns ? [`--cluster-dns ${quote(s.clusterDns)}`, '--serve-cluster-dns'] : []),
       ...((s.podPollSeconds ?? 10) > 0 ? [`--pod-poll-seconds ${s.podPollSeconds ?? 10}`] : []),
       ...(s.taints?.length
         ? [`--register-with-taints ${quote(s.taints.map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ''}:${t.effect}`).join(','))}`]

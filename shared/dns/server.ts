@@ -11,33 +11,50 @@
  * - any other name in the cluster domain is NXDOMAIN; names outside it are passed to the
  *   upstream resolver (this machine's), so a pod resolves the world too.
  *
- * Answers come from the store as it is now (an object read per query), with a 5 s TTL, as
- * CoreDNS's default.
+ * Answers come from a `ServiceDirectory`, with a 5 s TTL, as CoreDNS's default: the store as it
+ * is now (an object read per query) where the control plane serves DNS (`skiff up`), or a
+ * kubelet's own copy of the Services and slices its proxy follows, where each node answers its
+ * pods itself (the AWS shape, whose control plane is functions: NodeLocal DNSCache's place).
  */
 import { createSocket, type Socket as DgramSocket, type RemoteInfo } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import * as packet from 'dns-packet';
 import type { Answer, Packet, Question } from 'dns-packet';
-import type { KubeObject } from '../store/object.js';
+import { readyAddresses, type Slice } from '../net/endpoints.js';
 import type { Store } from '../store/types.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
 const TTL = 5;
 
-interface ServiceSpec {
+export interface ServiceSpec {
   type?: string;
   clusterIP?: string;
   externalName?: string;
   ports?: { name?: string; port: number; protocol?: string }[];
 }
-interface SliceEndpoint {
-  addresses: string[];
-  conditions?: { ready?: boolean };
+
+/** Where the answers come from: a Service by name, and its EndpointSlices. */
+export interface ServiceDirectory {
+  service(namespace: string, name: string): Promise<{ spec?: ServiceSpec } | undefined>;
+  slices(namespace: string, service: string): Promise<Slice[]>;
+}
+
+/** The store as the directory: what it holds now. */
+export function storeDirectory(store: Store): ServiceDirectory {
+  return {
+    service: (namespace, name) =>
+      store.get('services', namespace, name).then(
+        (s) => s as { spec?: ServiceSpec },
+        () => undefined,
+      ),
+    slices: async (namespace, service) =>
+      (await store.list('endpointslices.discovery.k8s.io', { namespace, labelSelector: `kubernetes.io/service-name=${service}` })).items as Slice[],
+  };
 }
 
 export interface DnsServerOptions {
-  store: Store;
+  directory: ServiceDirectory;
   /** Where to listen (address and port); port 0 picks one. */
   host: string;
   port: number;
@@ -66,7 +83,7 @@ function systemResolver(): { host: string; port: number } {
 const dashed = (ip: string) => ip.replace(/\./g, '-');
 
 export class ClusterDns {
-  constructor(private readonly store: Store) {}
+  constructor(private readonly directory: ServiceDirectory) {}
 
   /** The answers to one question, or undefined when the name is not the cluster's (ask upstream); [] with NXDOMAIN. */
   async answer(q: Question): Promise<{ answers: Answer[]; nxdomain: boolean } | undefined> {
@@ -83,12 +100,12 @@ export class ClusterDns {
     if (svcAt < 2 || svcAt !== labels.length - 1) return none;
     const [namespace, service] = [labels[svcAt - 1], labels[svcAt - 2]];
     const prefix = labels.slice(0, svcAt - 2);
-    const svc = (await this.store.get('services', namespace, service).catch(() => undefined)) as (KubeObject & { spec?: ServiceSpec }) | undefined;
+    const svc = await this.directory.service(namespace, service);
     if (!svc) return none;
     const spec = svc.spec ?? {};
     const fqdn = `${service}.${namespace}.svc.${CLUSTER_DOMAIN}`;
     const headless = spec.clusterIP === 'None';
-    const endpoints = headless ? await this.readyEndpoints(namespace, service) : [];
+    const endpoints = headless ? readyAddresses(await this.directory.slices(namespace, service)) : [];
     if (prefix.length === 0) {
       if (spec.type === 'ExternalName' && spec.externalName)
         return { answers: [{ type: 'CNAME', name: q.name, ttl: TTL, data: spec.externalName }], nxdomain: false };
@@ -114,11 +131,6 @@ export class ClusterDns {
       };
     }
     return none;
-  }
-
-  private async readyEndpoints(namespace: string, service: string): Promise<string[]> {
-    const slices = (await this.store.list('endpointslices.discovery.k8s.io', { namespace, labelSelector: `kubernetes.io/service-name=${service}` })).items;
-    return slices.flatMap((s) => ((s.endpoints as SliceEndpoint[] | null) ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.addresses[0]));
   }
 }
 
@@ -191,7 +203,7 @@ async function bindBoth(host: string, port: number, serveTcp: (socket: Socket) =
 
 /** Serves cluster DNS on `host:port`, UDP and TCP. */
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
-  const dns = new ClusterDns(options.store);
+  const dns = new ClusterDns(options.directory);
   const upstream = options.upstream ?? systemResolver();
   // TCP: each message prefixed with its length (RFC 1035 4.2.2).
   const serveTcp = (socket: Socket) => {

@@ -20,6 +20,7 @@ import { createServer as createHttpServer, type IncomingMessage, request, type S
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import { portEndpoints, type Slice } from '../net/endpoints.js';
 import type { KubeObject } from '../store/object.js';
 import type { Store } from '../store/types.js';
 
@@ -151,14 +152,7 @@ class Router {
     const slices = (
       await this.store.list('endpointslices.discovery.k8s.io', { namespace: ref.namespace, labelSelector: `kubernetes.io/service-name=${ref.service}` })
     ).items;
-    const ready: { ip: string; port: number }[] = [];
-    for (const s of slices) {
-      const target = ((s.ports as { name?: string; port?: number }[] | null) ?? []).find((p) => (p.name ?? '') === (port.name ?? ''))?.port;
-      if (!target) continue;
-      for (const e of (s.endpoints as { addresses: string[]; conditions?: { ready?: boolean } }[] | null) ?? [])
-        if (e.conditions?.ready !== false) ready.push({ ip: e.addresses[0], port: target });
-    }
-    return ready;
+    return portEndpoints(slices as Slice[], port.name ?? '').ready;
   }
 
   /** The TLS context for an SNI name, from the Secret of the Ingress that names the host. */

@@ -3,14 +3,14 @@
  * emulated EC2. Each node is an instance whose user data (the launch script the cloud would run)
  * starts a kubelet that joins through the API function with a bootstrap token kept in the table,
  * and gets its own node credential and serving material. The nodes go Ready with their
- * instances' providerIDs, a Deployment rolls out on them, and its logs come through the API
- * function.
+ * instances' providerIDs, a Deployment rolls out on them, its logs come through the API
+ * function, and its pods resolve Services' names, answered by their node's kubelet.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, startSkiffUp } from '../support/skiff-up.js';
+import { eventually, lookUp, startSkiffUp } from '../support/skiff-up.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-ec2-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,6 +67,11 @@ describe('skiff up --shape aws-local --provider aws-ec2', () => {
         return r.code === 0 && /^tick 1$/m.test(r.stdout) && r;
       });
       expect(logs.stdout).toMatch(/^tick 0$/m);
+
+      // Cluster DNS from an EC2 node's pod: its kubelet answers the kube-dns address (functions serve none).
+      expect((await skiff.kubectl(['expose', 'deployment', 'web', '--port=80'])).code).toBe(0);
+      const looked = await lookUp(skiff, 'web.default.svc.cluster.local');
+      expect(looked.output).toContain(looked.clusterIP);
     } finally {
       expect(await skiff.stop()).toBe(0);
     }

@@ -3,15 +3,17 @@
  * functions in the Lambda runner behind DynamoDB Local, its stream mapping, the SQS emulator
  * and the Function URL front, with a local worker. kubectl sees the node Ready, rolls out a
  * Deployment, watches its pods and reads and follows their logs through the Function URL (the
- * API function reaches the kubelet with what the table keeps); SIGTERM stops everything.
+ * API function reaches the kubelet with what the table keeps); the node answers cluster DNS;
+ * exec is refused with the reason; SIGTERM stops everything.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, startSkiffUp } from '../support/skiff-up.js';
+import { eventually, lookUp, startSkiffUp } from '../support/skiff-up.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-'));
+
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('skiff up --shape aws-local', () => {
@@ -48,6 +50,16 @@ describe('skiff up --shape aws-local', () => {
       const ticks = [...followed.stdout.matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1]));
       expect(ticks.length, followed.stdout + followed.stderr).toBeGreaterThanOrEqual(3);
       expect(ticks).toEqual([...ticks].sort((a, b) => a - b));
+
+      // Cluster DNS with no server of the control plane: the node's kubelet answers kube-dns's address.
+      expect((await skiff.kubectl(['expose', 'deployment', 'web', '--port=80'])).code).toBe(0);
+      const looked = await lookUp(skiff, 'web.default.svc.cluster.local');
+      expect(looked.dnsIP).toBe(`${skiff.servicePrefix}.10`);
+      expect(looked.output).toContain(looked.clusterIP);
+      // Streams need an upgraded connection, which a Function URL does not carry: said so, at once.
+      const exec = await skiff.kubectl(['exec', pods[0].replace('pod/', ''), '--', 'true']);
+      expect(exec.code).not.toBe(0);
+      expect(exec.stderr).toContain('pods/exec is not served in this cluster');
     } finally {
       expect(await skiff.stop()).toBe(0);
     }

@@ -26,6 +26,8 @@ export interface SkiffUp {
   stop(): Promise<number | null>;
 }
 
+let started = 0;
+
 export function startSkiffUp(dataDir: string, args: string[] = []): Promise<SkiffUp> {
   const slot = claimLoopbackSlot();
   const { servicePrefix } = slot;
@@ -85,3 +87,23 @@ export function startSkiffUp(dataDir: string, args: string[] = []): Promise<Skif
 
 /** `until`, polling at a pace that suits a kubectl call per look. */
 export const eventually = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> => until(what, check, timeoutMs, 200);
+
+/**
+ * Looks a Service's name up from a pod (busybox's nslookup, asking the kube-dns Service's address,
+ * as a process-runtime pod must: it shares the host's resolver), and answers what it printed,
+ * with the Service's and kube-dns's addresses.
+ */
+export async function lookUp(cluster: SkiffUp, name: string): Promise<{ output: string; clusterIP: string; dnsIP: string }> {
+  const [service, namespace] = name.split('.');
+  const clusterIP = (await cluster.kubectl(['get', 'svc', '-n', namespace, service, '-o', 'jsonpath={.spec.clusterIP}'])).stdout.trim();
+  const dnsIP = (await cluster.kubectl(['get', 'svc', '-n', 'kube-system', 'kube-dns', '-o', 'jsonpath={.spec.clusterIP}'])).stdout.trim();
+  const probe = `dns-probe-${started++}`;
+  const run = await cluster.kubectl(['run', probe, '--image=busybox', '--restart=Never', '--command', '--', 'busybox', 'nslookup', name, dnsIP]);
+  if (run.code !== 0) throw new Error(`kubectl run ${probe}: ${run.stderr}`);
+  await eventually(`${probe} done`, async () =>
+    ['Succeeded', 'Failed'].includes((await cluster.kubectl(['get', 'pod', probe, '-o', 'jsonpath={.status.phase}'])).stdout),
+  );
+  const output = (await cluster.kubectl(['logs', probe])).stdout;
+  await cluster.kubectl(['delete', 'pod', probe, '--wait=false']);
+  return { output, clusterIP, dnsIP };
+}

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import * as packet from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../shared/api/registry.js';
-import { type DnsServer, startDnsServer } from '../../shared/dns/server.js';
+import { type DnsServer, startDnsServer, storeDirectory } from '../../shared/dns/server.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
 import type { KubeObject, Store } from '../../shared/store/types.js';
 
@@ -38,8 +38,8 @@ beforeAll(async () => {
   } as unknown as KubeObject);
   // An "upstream" (another cluster DNS, over an empty store) whose own upstream answers nothing.
   const other = openSqliteStore({ path: ':memory:' });
-  upstream = await startDnsServer({ store: other, host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: 9 } });
-  dns = await startDnsServer({ store, host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: upstream.port } });
+  upstream = await startDnsServer({ directory: storeDirectory(other), host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: 9 } });
+  dns = await startDnsServer({ directory: storeDirectory(store), host: '127.0.0.1', port: 0, upstream: { host: '127.0.0.1', port: upstream.port } });
 });
 afterAll(async () => {
   await dns?.close();
