@@ -1,6 +1,6 @@
 /**
  * The control loop of the embedded shape, in one call: the controllers (scheduler,
- * ReplicaSet, Deployment, garbage collector, namespace, node lifecycle, service accounts,
+ * ReplicaSet, Deployment, Job, garbage collector, namespace, node lifecycle, service accounts,
  * disruption budgets, endpoints) on the
  * store's change feed, with the in-process queue for delayed work. The
  * stream Lambda runs the same controllers through `dispatch` instead.
@@ -9,6 +9,7 @@ import { DeploymentController } from './controllers/deployment.js';
 import { DisruptionController } from './controllers/disruption.js';
 import { EndpointsController } from './controllers/endpoints.js';
 import { GarbageCollector } from './controllers/garbage-collector.js';
+import { JobController, type JobControllerOptions } from './controllers/job.js';
 import { ControllerManager } from './controllers/manager.js';
 import { NamespaceController } from './controllers/namespace.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './controllers/node-lifecycle.js';
@@ -37,6 +38,7 @@ export interface ControllerOptions {
   /** Given, Migrations move nodes between these providers (`migration.ts`). */
   migration?: MigrationOptions;
   scheduler?: SchedulerOptions;
+  job?: JobControllerOptions;
 }
 
 export function controllersFor(store: Store, options: ControllerOptions = {}): Controller[] {
@@ -44,6 +46,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new SchedulerController(store, options.scheduler),
     new ReplicaSetController(store),
     new DeploymentController(store),
+    new JobController(store, options.job),
     new GarbageCollector(store),
     new NamespaceController(store),
     new NodeLifecycleController(store, options.nodeLifecycle),

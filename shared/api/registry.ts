@@ -189,7 +189,7 @@ export class Registry {
     if (options.dryRun) {
       const preview = structuredClone(managed);
       if (!preview.metadata.name && preview.metadata.generateName) preview.metadata.name = generatedName(preview.metadata.generateName);
-      preview.metadata.uid = crypto.randomUUID();
+      preview.metadata.uid ||= crypto.randomUUID();
       preview.metadata.creationTimestamp = nowTimestamp();
       preview.metadata.generation = 1;
       return { object: preview, warnings, created: true, auditAnnotations };

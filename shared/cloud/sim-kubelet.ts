@@ -1,7 +1,10 @@
 /**
  * A simulated kubelet: registers its Node (capacity, allocatable, labels for provider, zone,
  * instance type and hostname, Ready), renews its Lease in kube-node-lease, turns the pods bound
- * to it Running and Ready at once, and confirms their deletion. It writes to the store directly:
+ * to it Running and Ready at once, and confirms their deletion. A pod that is not restarted
+ * (`restartPolicy` Never or OnFailure: a Job's) runs for the milliseconds its
+ * `sim.skiff.dev/run-ms` annotation says (default 0) and exits with the code of
+ * `sim.skiff.dev/exit-code` (default 0), as kwok's stages make pods finish. It writes to the store directly:
  * it lives inside the control plane's process, for benchmarks and scale tests.
  */
 import type { Pod } from '../api/schemas/index.js';
@@ -155,7 +158,7 @@ export class SimKubelet {
       );
       return;
     }
-    if (pod.status?.phase === 'Running') return;
+    if (pod.status?.phase === 'Running' || pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return;
     const now = nowTimestamp();
     const containers = pod.spec.containers;
     const condition = (type: string) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: now });
@@ -187,6 +190,38 @@ export class SimKubelet {
             image: c.image ?? '',
             imageID: `sim://${c.image ?? ''}`,
             containerID: `sim://${namespace}/${name}/${c.name}`,
+          })),
+        },
+      };
+    }).catch(ignoreNotFound);
+    if ((pod.spec.restartPolicy ?? 'Always') === 'Always') return;
+    const runMs = Number(pod.metadata.annotations?.['sim.skiff.dev/run-ms'] ?? 0);
+    if (runMs > 0) setTimeout(() => void this.finish(pod).catch(() => undefined), runMs).unref();
+    else await this.finish(pod);
+  }
+
+  /** A pod that is not restarted ends: Succeeded, or Failed with its annotation's exit code. */
+  private async finish(pod: Pod): Promise<void> {
+    if (this.stopped) return;
+    const { namespace = '', name = '' } = pod.metadata;
+    const exitCode = Number(pod.metadata.annotations?.['sim.skiff.dev/exit-code'] ?? 0);
+    const now = nowTimestamp();
+    await guaranteedUpdate<Pod>(this.store, 'pods', namespace, name, (p) => {
+      if (p.metadata.uid !== pod.metadata.uid || p.spec.nodeName !== this.name || p.status?.phase !== 'Running') return undefined;
+      const reason = exitCode === 0 ? 'Completed' : 'Error';
+      return {
+        ...p,
+        status: {
+          ...p.status,
+          phase: exitCode === 0 ? 'Succeeded' : 'Failed',
+          conditions: (p.status.conditions ?? []).map((c) =>
+            c.type === 'Ready' || c.type === 'ContainersReady' ? { ...c, status: 'False', reason: 'PodCompleted', lastTransitionTime: now } : c,
+          ),
+          containerStatuses: (p.status.containerStatuses ?? []).map((c) => ({
+            ...c,
+            ready: false,
+            started: false,
+            state: { terminated: { exitCode, reason, startedAt: p.status?.startTime ?? now, finishedAt: now, containerID: c.containerID } },
           })),
         },
       };

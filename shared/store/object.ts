@@ -75,13 +75,14 @@ export function encodeObject(object: KubeObject, limit: number): string {
 }
 
 /**
- * The object as create stores it: name from generateName, fresh uid, creation time,
- * generation 1, the given revision. Never mutates its argument.
+ * The object as create stores it: name from generateName, a fresh uid (or the one the API drew
+ * while defaulting it: a Job's selector names its own uid; the API never keeps a client's),
+ * creation time, generation 1, the given revision. Never mutates its argument.
  */
 export function prepareCreate(object: KubeObject, revision: number): KubeObject {
   const meta = { ...object.metadata };
   if (!meta.name && meta.generateName) meta.name = meta.generateName + randomSuffix();
-  meta.uid = randomUUID();
+  meta.uid ||= randomUUID();
   meta.creationTimestamp = nowTimestamp();
   meta.generation = 1;
   meta.resourceVersion = String(revision);

@@ -128,9 +128,9 @@ describe('the queue and tick functions', () => {
         metadata: { name: 'silent', namespace: 'kube-node-lease' },
         spec: { holderIdentity: 'silent', leaseDurationSeconds: 40, renewTime: long.replace('Z', '000Z') },
       } as KubeObject);
-      // The controllers as the functions make them: only node-lifecycle is periodic.
+      // The controllers as the functions make them: those whose answer time alone changes are periodic.
       const controllers = controllersFor(store, FUNCTION_CONTROLLERS);
-      expect(controllers.filter((c) => c.periodic).map((c) => c.name)).toEqual(['node-lifecycle']);
+      expect(controllers.filter((c) => c.periodic).map((c) => c.name)).toEqual(['job', 'node-lifecycle']);
       const result = await handleTick(controllers, queue);
       expect(result).toEqual({ reconciled: 1, failed: 0 });
       const node = await store.get('nodes', '', 'silent');

@@ -94,18 +94,22 @@ describe('bodies and errors are encoded as kube-apiserver encodes them', () => {
   });
 
   it('a resource Skiff does not serve is a 404 naming it, and kubectl says which', async () => {
-    const res = await cluster.api('/apis/batch/v1/namespaces/default/jobs', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const res = await cluster.api('/apis/batch/v1/namespaces/default/cronjobs', {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(404);
-    expect(res.json().message).toContain('(post jobs.batch)');
+    expect(res.json().message).toContain('(post cronjobs.batch)');
     expect((await cluster.api('/api/v1/namespaces/default/widgets')).json().message).toContain('(get widgets)');
     for (const args of [
-      ['create', 'job', 'j', '--image=busybox'],
       ['create', 'cronjob', 'c', '--image=busybox', '--schedule=* * * * *'],
+      ['create', 'quota', 'q', '--hard=pods=1'],
     ]) {
       const out = await cluster.kubectl(args);
       expect(out.code).not.toBe(0);
       expect(out.stderr).not.toContain('(namespaces)');
-      expect(out.stderr).toMatch(/jobs|cronjobs/);
+      expect(out.stderr).toMatch(/cronjobs|resourcequotas/);
     }
   });
 });

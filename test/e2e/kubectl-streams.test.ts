@@ -201,18 +201,24 @@ for (const runtime of ['process', 'docker'] as const) {
       stdout.on('data', (d) => (out += String(d)));
       let status: Status | undefined;
       const exec = new streams.Exec(config());
-      const command = ['sh', '-c', 'tty; stty size 2>/dev/null; read a; stty size 2>/dev/null; echo read; exit 3'];
+      const command = ['sh', '-c', 'tty; stty size 2>/dev/null; while read a; do [ "$a" = q ] && exit 3; stty size 2>/dev/null; echo read; done'];
       await exec.exec('default', 'shell', 'sh', command, stdout, null, stdin, true, (s) => (status = s));
       await until('the terminal', async () => out.includes('/dev/pts/') && (!sizes || out.includes('24 80')), 20_000, 50).catch((err: Error) => {
         throw new Error(`${err.message}; the terminal shows ${JSON.stringify(out)}`);
       });
       Object.assign(stdout, { rows: 50, columns: 132 });
       stdout.emit('resize');
-      // The resize is applied as it arrives: the line after it is read once it has.
-      await new Promise((r) => setTimeout(r, 300));
-      stdin.write('\n');
-      await until('the line read', async () => out.includes('read'), 20_000, 50);
-      if (sizes) expect(out).toContain('50 132');
+      // The resize is applied as it arrives: each line sent asks the size again, until it shows.
+      await until(
+        'the new size',
+        async () => {
+          stdin.write('\n');
+          return out.includes('read') && (!sizes || out.includes('50 132'));
+        },
+        20_000,
+        200,
+      );
+      stdin.write('q\n');
       await until('the status', async () => status, 20_000, 50);
       expect(status).toMatchObject({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '3' }] } });
     });

@@ -33,8 +33,9 @@ async function kubectlOk(args: string[], options?: { input?: string; timeoutMs?:
 
 /**
  * Each replica answers with its pod's name; it turns unready when /tmp/<pod>-unready exists. On
- * SIGTERM it stops taking connections and finishes those it has, as a server meant for rolling
- * updates does.
+ * SIGTERM it serves on for half a second (the proxies meanwhile stop sending it new connections),
+ * then stops taking connections and finishes those it has, as a server meant for rolling updates
+ * does.
  */
 const SERVER = [
   'const fs = require("fs"); const name = process.env.POD_NAME;',
@@ -44,7 +45,8 @@ const SERVER = [
   '}).listen(8080, process.env.POD_IP);',
   // An upgrade is answered 101, then the connection echoes: what a WebSocket server does, in short.
   'server.on("upgrade", (q, c) => { c.write("HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: echo\\r\\nConnection: Upgrade\\r\\n\\r\\n" + name + "\\n"); c.pipe(c); });',
-  'process.on("SIGTERM", () => { server.close(); setTimeout(() => process.exit(0), 1000).unref(); });',
+  // As a preStop sleep does: serving on a moment after SIGTERM, while the proxies learn the pod is going.
+  'process.on("SIGTERM", () => setTimeout(() => { server.close(); setTimeout(() => process.exit(0), 1000).unref(); }, 500));',
 ].join(' ');
 
 const deployment = nodeServers('web', SERVER, {

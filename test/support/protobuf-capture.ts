@@ -17,6 +17,7 @@ export const PROTOBUF_COMMANDS: Record<string, string[]> = {
   secret: ['create', 'secret', 'generic', 'creds', '--from-literal=user=admin', '--from-literal=password=s3cr3t'],
   deployment: ['create', 'deployment', 'web', '--image=nginx:1.25', '--replicas=3', '--port=80'],
   service: ['create', 'service', 'clusterip', 'web', '--tcp=80:8080'],
+  job: ['create', 'job', 'hello', '--image=busybox', '--', 'sh', '-c', 'echo hi'],
 };
 
 export interface Captured {
@@ -76,7 +77,12 @@ export async function captureProtobufBodies(commands = PROTOBUF_COMMANDS): Promi
 
 /** What kubectl itself makes of the same command: its client-side dry run, as JSON. */
 export function dryRunJson(args: string[]): Record<string, unknown> {
-  const r = spawnSync('kubectl', [...args, '--dry-run=client', '-o', 'json'], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null' } });
+  // Flags go before a command's `--` (kubectl create job ... -- sh -c ...), where kubectl reads them.
+  const cut = args.includes('--') ? args.indexOf('--') : args.length;
+  const r = spawnSync('kubectl', [...args.slice(0, cut), '--dry-run=client', '-o', 'json', ...args.slice(cut)], {
+    encoding: 'utf8',
+    env: { ...process.env, KUBECONFIG: '/dev/null' },
+  });
   if (r.status !== 0) throw new Error(`kubectl dry run failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }

@@ -7,6 +7,7 @@
 import { Registry } from '../../shared/api/registry.js';
 import { SimCloudProvider } from '../../shared/cloud/sim.js';
 import { startControlPlane } from '../../shared/control-plane.js';
+import type { JobControllerOptions } from '../../shared/controllers/job.js';
 import type { NodeLifecycleOptions } from '../../shared/controllers/node-lifecycle.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
 import type { Store } from '../../shared/store/types.js';
@@ -25,6 +26,7 @@ export async function startSimCluster(options: {
   instanceType?: string;
   leaseIntervalMs?: number;
   nodeLifecycle?: NodeLifecycleOptions;
+  job?: JobControllerOptions;
 }): Promise<SimCluster> {
   if (TEST_SHAPE === 'aws-local') return startAwsLocalSimCluster(options);
   const store = openSqliteStore({ path: ':memory:' });
@@ -34,7 +36,7 @@ export async function startSimCluster(options: {
   for (let i = 0; i < options.nodes; i++) {
     await cloud.create({ name: `sim-${i}`, instanceType: options.instanceType ?? 'sim.large', zone: ['sim-a', 'sim-b', 'sim-c'][i % 3] });
   }
-  const plane = await startControlPlane({ store, nodeLifecycle: options.nodeLifecycle });
+  const plane = await startControlPlane({ store, nodeLifecycle: options.nodeLifecycle, job: options.job });
   return {
     store,
     registry,

@@ -90,20 +90,24 @@ export const eventually = <T>(what: string, check: () => Promise<T | undefined |
 
 /**
  * Looks a Service's name up from a pod (busybox's nslookup, asking the kube-dns Service's address,
- * as a process-runtime pod must: it shares the host's resolver), and answers what it printed,
- * with the Service's and kube-dns's addresses.
+ * as a process-runtime pod must: it shares the host's resolver) until the answer holds the
+ * Service's address (a node's DNS learns a new Service within its proxy's poll), and answers what
+ * it printed last, with the Service's and kube-dns's addresses.
  */
 export async function lookUp(cluster: SkiffUp, name: string): Promise<{ output: string; clusterIP: string; dnsIP: string }> {
   const [service, namespace] = name.split('.');
   const clusterIP = (await cluster.kubectl(['get', 'svc', '-n', namespace, service, '-o', 'jsonpath={.spec.clusterIP}'])).stdout.trim();
   const dnsIP = (await cluster.kubectl(['get', 'svc', '-n', 'kube-system', 'kube-dns', '-o', 'jsonpath={.spec.clusterIP}'])).stdout.trim();
-  const probe = `dns-probe-${started++}`;
-  const run = await cluster.kubectl(['run', probe, '--image=busybox', '--restart=Never', '--command', '--', 'busybox', 'nslookup', name, dnsIP]);
-  if (run.code !== 0) throw new Error(`kubectl run ${probe}: ${run.stderr}`);
-  await eventually(`${probe} done`, async () =>
-    ['Succeeded', 'Failed'].includes((await cluster.kubectl(['get', 'pod', probe, '-o', 'jsonpath={.status.phase}'])).stdout),
-  );
-  const output = (await cluster.kubectl(['logs', probe])).stdout;
-  await cluster.kubectl(['delete', 'pod', probe, '--wait=false']);
+  let output = '';
+  for (let attempt = 0; attempt < 6 && !output.includes(clusterIP); attempt++) {
+    const probe = `dns-probe-${started++}`;
+    const run = await cluster.kubectl(['run', probe, '--image=busybox', '--restart=Never', '--command', '--', 'busybox', 'nslookup', name, dnsIP]);
+    if (run.code !== 0) throw new Error(`kubectl run ${probe}: ${run.stderr}`);
+    await eventually(`${probe} done`, async () =>
+      ['Succeeded', 'Failed'].includes((await cluster.kubectl(['get', 'pod', probe, '-o', 'jsonpath={.status.phase}'])).stdout),
+    );
+    output = (await cluster.kubectl(['logs', probe])).stdout;
+    await cluster.kubectl(['delete', 'pod', probe, '--wait=false']);
+  }
   return { output, clusterIP, dnsIP };
 }

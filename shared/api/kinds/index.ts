@@ -9,6 +9,7 @@ import { endpointSlice } from './endpointslice.js';
 import { ingress, ingressClass } from './ingress.js';
 import { event } from './event.js';
 import type { Kind } from './kind.js';
+import { job } from './job.js';
 import { lease } from './lease.js';
 import { migration } from './migration.js';
 import { namespace } from './namespace.js';
@@ -35,6 +36,7 @@ export const KINDS: Kind[] = [
   serviceAccount,
   deployment,
   replicaSet,
+  job,
   lease,
   priorityClass,
   podDisruptionBudget,

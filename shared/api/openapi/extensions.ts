@@ -30,6 +30,7 @@ const conditions = mergeBy('type');
 const CORE = 'io.k8s.api.core.v1';
 const APPS = 'io.k8s.api.apps.v1';
 const POLICY = 'io.k8s.api.policy.v1';
+const BATCH = 'io.k8s.api.batch.v1';
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 
 const containerLists: Record<string, Extensions> = {
@@ -122,6 +123,10 @@ export const FIELD_EXTENSIONS: Record<string, Record<string, Extensions>> = {
 
   [`${APPS}.DeploymentStatus`]: { conditions },
   [`${APPS}.ReplicaSetStatus`]: { conditions },
+  // Kubernetes' JobStatus.conditions is atomic for server-side apply, merged by type in a patch.
+  [`${BATCH}.JobStatus`]: { conditions: { ...atomic, 'x-kubernetes-patch-merge-key': 'type', 'x-kubernetes-patch-strategy': 'merge' } },
+  [`${BATCH}.PodFailurePolicy`]: { rules: atomic },
+  [`${BATCH}.UncountedTerminatedPods`]: { succeeded: set, failed: set },
   [`${POLICY}.PodDisruptionBudgetStatus`]: { conditions },
 };
 

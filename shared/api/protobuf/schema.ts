@@ -188,6 +188,24 @@ export const MESSAGES: Record<string, Record<number, FieldDef>> = {
   Preconditions: { 1: s('uid'), 2: s('resourceVersion') },
 
   // networking.k8s.io/v1: `kubectl create ingress`
+  Job: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'JobSpec'), 3: m('status', 'Empty') },
+  JobSpec: {
+    1: i('parallelism', true),
+    2: i('completions', true),
+    3: i('activeDeadlineSeconds', true),
+    4: m('selector', 'LabelSelector'),
+    5: b('manualSelector', true),
+    6: m('template', 'PodTemplateSpec'),
+    7: i('backoffLimit', true),
+    8: i('ttlSecondsAfterFinished', true),
+    9: s('completionMode'),
+    10: b('suspend', true),
+    12: i('backoffLimitPerIndex', true),
+    13: i('maxFailedIndexes', true),
+    14: s('podReplacementPolicy'),
+    15: s('managedBy'),
+  },
+
   Ingress: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'IngressSpec') },
   IngressSpec: { 1: m('defaultBackend', 'IngressBackend'), 2: m('tls', 'IngressTLS', true), 3: m('rules', 'IngressRule', true), 4: s('ingressClassName') },
   IngressTLS: { 1: s('hosts', true), 2: s('secretName') },
@@ -221,4 +239,5 @@ export const KINDS: Record<string, string> = {
   PodDisruptionBudget: 'PodDisruptionBudget',
   Eviction: 'Eviction',
   Ingress: 'Ingress',
+  Job: 'Job',
 };

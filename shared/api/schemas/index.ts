@@ -8,3 +8,4 @@ export * from './common.js';
 export * from './pod.js';
 export * from './workloads.js';
 export * from './cluster.js';
+export * from './batch.js';

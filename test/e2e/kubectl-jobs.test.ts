@@ -1,0 +1,140 @@
+/**
+ * Jobs as a CI pipeline runs them, with the real kubectl and @kubernetes/client-node on
+ * `skiff up` (process runtime): `kubectl create job`, `kubectl wait --for=condition=complete`,
+ * `kubectl logs job/x`; an Indexed Job whose pods print their index; a failing Job that ends
+ * Failed; deleting a Job takes its pods; a Job kubectl would not accept is refused as
+ * kube-apiserver refuses it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { k8s } from '../support/client-node.js';
+import { eventually, type SkiffUp, startSkiffUp } from '../support/skiff-up.js';
+
+interface BatchApi {
+  createNamespacedJob(at: { namespace: string; body: object }): Promise<{ metadata?: { uid?: string } }>;
+  readNamespacedJobStatus(at: {
+    namespace: string;
+    name: string;
+  }): Promise<{ status?: { succeeded?: number; conditions?: { type: string; status: string }[] } }>;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'skiff-jobs-'));
+let cluster: SkiffUp;
+
+beforeAll(async () => {
+  cluster = await startSkiffUp(join(dir, 'data'), ['--nodes', '1', '--runtime', 'process', '--ingress-http-port', '0', '--ingress-https-port', '0']);
+}, 120_000);
+afterAll(async () => {
+  await cluster?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+const kubectl = (args: string[], input?: string) => cluster.kubectl(args, { input, timeoutMs: 90_000 });
+const ok = async (args: string[], input?: string) => {
+  const r = await kubectl(args, input);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+
+describe('Jobs with kubectl', () => {
+  it('kubectl create job runs to Complete; wait, logs and get show it', async () => {
+    expect((await ok(['create', 'job', 'hello', '--image=busybox', '--', 'sh', '-c', 'echo hello from the job'])).trim()).toBe('job.batch/hello created');
+    expect((await ok(['wait', '--for=condition=complete', 'job/hello', '--timeout=60s'])).trim()).toBe('job.batch/hello condition met');
+    expect(await ok(['logs', 'job/hello'])).toBe('hello from the job\n');
+    expect(await ok(['get', 'job', 'hello'])).toMatch(/^hello\s+Complete\s+1\/1\s+\d+s\s+\d+s\n$/m);
+    const pods = JSON.parse(await ok(['get', 'pods', '-l', 'batch.kubernetes.io/job-name=hello', '-o', 'json'])).items;
+    expect(pods).toHaveLength(1);
+    expect(pods[0].status.phase).toBe('Succeeded');
+    expect(pods[0].metadata.finalizers ?? []).toEqual([]);
+  });
+
+  it('runs an Indexed Job, each pod with its JOB_COMPLETION_INDEX', async () => {
+    const manifest = `
+apiVersion: batch/v1
+kind: Job
+metadata: { name: shards }
+spec:
+  completions: 3
+  parallelism: 2
+  completionMode: Indexed
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: shard
+          image: busybox
+          command: ["sh", "-c", "echo shard $JOB_COMPLETION_INDEX of 3"]
+`;
+    await ok(['apply', '-f', '-'], manifest);
+    await ok(['wait', '--for=condition=complete', 'job/shards', '--timeout=60s']);
+    expect(await ok(['get', 'job', 'shards', '-o', 'jsonpath={.status.completedIndexes}'])).toBe('0-2');
+    const names = (await ok(['get', 'pods', '-l', 'batch.kubernetes.io/job-name=shards', '-o', 'name'])).trim().split('\n');
+    const said = await Promise.all(names.map((n) => ok(['logs', n])));
+    expect(said.sort()).toEqual(['shard 0 of 3\n', 'shard 1 of 3\n', 'shard 2 of 3\n']);
+  });
+
+  it('a Job whose pod fails ends Failed at its backoff limit', async () => {
+    await ok(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name: 'broken' },
+        spec: {
+          backoffLimit: 0,
+          template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', 'exit 3'] }] } },
+        },
+      }),
+    );
+    await ok(['wait', '--for=condition=failed', 'job/broken', '--timeout=60s']);
+    const job = JSON.parse(await ok(['get', 'job', 'broken', '-o', 'json']));
+    expect(job.status.failed).toBe(1);
+    expect(job.status.conditions.find((c: { type: string }) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'BackoffLimitExceeded' });
+    expect(await ok(['get', 'job', 'broken', '--no-headers'])).toMatch(/^broken\s+Failed\s+0\/1\s/);
+  });
+
+  it('deleting a Job takes its pods with it', async () => {
+    await ok(['delete', 'job', 'hello']);
+    await eventually('its pods gone', async () => (await ok(['get', 'pods', '-l', 'batch.kubernetes.io/job-name=hello', '-o', 'name'])).trim() === '');
+  });
+
+  it('refuses a Job that would restart its pods, in kube-apiserver’s words', async () => {
+    const r = await kubectl(
+      ['create', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name: 'forever' },
+        spec: { template: { spec: { restartPolicy: 'Always', containers: [{ name: 'c', image: 'busybox' }] } } },
+      }),
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"');
+  });
+
+  it('runs a Job made through client-node', async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    const BatchV1Api = (k8s as unknown as { BatchV1Api: abstract new (...args: never[]) => BatchApi }).BatchV1Api;
+    const batch = kc.makeApiClient(BatchV1Api);
+    const body = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'from-client-node' },
+      spec: { template: { spec: { restartPolicy: 'OnFailure', containers: [{ name: 'c', image: 'busybox', command: ['true'] }] } } },
+    };
+    const made = await batch.createNamespacedJob({ namespace: 'default', body });
+    expect(made.metadata?.uid).toBeTruthy();
+    const done = await eventually(
+      'Complete',
+      async () => {
+        const j = await batch.readNamespacedJobStatus({ namespace: 'default', name: 'from-client-node' });
+        return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') && j;
+      },
+      60_000,
+    );
+    expect(done.status?.succeeded).toBe(1);
+  });
+});
