@@ -228,6 +228,7 @@ export class JobController implements Controller {
     const running = pods.filter(isRunning);
     const terminating = pods.filter((p) => p.metadata.deletionTimestamp && !isTerminal(p)).length;
     let requeueAfterMs: number | undefined;
+    let created = 0;
     if (job.spec.suspend) {
       await this.deletePods(job, running);
       this.setCondition(status, 'Suspended', 'True', 'JobSuspended', 'Job suspended');
@@ -246,7 +247,9 @@ export class JobController implements Controller {
           await this.events.record(job, finish.type === 'Complete' ? 'Normal' : 'Warning', finish.reason, finish.message);
         }
       } else {
-        requeueAfterMs = await this.scale(job, pods, running, status, now);
+        const scaled = await this.scale(job, pods, running, status, now);
+        created = scaled.created;
+        requeueAfterMs = scaled.waitMs;
         const deadline = job.spec.activeDeadlineSeconds;
         if (deadline !== undefined) {
           const left = Date.parse(status.startTime ?? '') + deadline * 1000 - now;
@@ -255,7 +258,8 @@ export class JobController implements Controller {
       }
     }
     const live = pods.filter(isRunning);
-    status.active = live.length;
+    // Pods made just now are active already: the status says so without waiting for their events.
+    status.active = live.length + created;
     status.ready = live.filter(isPodReady).length;
     status.terminating = terminating;
     await this.writeStatus(job, status);
@@ -288,8 +292,8 @@ export class JobController implements Controller {
     return undefined;
   }
 
-  /** Creates the pods wanted (after the back-off, if pods failed) or deletes the surplus; the wait left, if any. */
-  private async scale(job: Job, pods: Pod[], running: Pod[], status: Status, now: number): Promise<number | undefined> {
+  /** Creates the pods wanted (after the back-off, if pods failed) or deletes the surplus: how many it made, and the wait left, if any. */
+  private async scale(job: Job, pods: Pod[], running: Pod[], status: Status, now: number): Promise<{ created: number; waitMs?: number }> {
     const parallelism = job.spec.parallelism ?? 1;
     const completions = job.spec.completions;
     const succeeded = status.succeeded ?? 0;
@@ -304,21 +308,21 @@ export class JobController implements Controller {
     if (diff < 0) {
       const newest = [...running].sort((a, b) => String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)));
       await this.deletePods(job, newest.slice(0, -diff));
-      return undefined;
+      return { created: 0 };
     }
-    if (diff === 0) return undefined;
+    if (diff === 0) return { created: 0 };
     const failed = pods.filter((p) => p.status?.phase === 'Failed' && failurePolicyAction(job, p)?.action !== 'Ignore');
     const failures = status.failed ?? 0;
     if (failures > 0 && failed.length) {
       const base = this.options.backoffBaseMs ?? 10_000;
       const wait = Math.min(base * 2 ** (failures - 1), this.options.backoffMaxMs ?? 360_000);
       const last = Math.max(...failed.map((p) => finishedAt(p, now)));
-      if (now < last + wait) return last + wait - now;
+      if (now < last + wait) return { created: 0, waitMs: last + wait - now };
     }
     const indexes = missing.slice(0, diff);
     let next = 0;
-    await slowStart(Math.min(diff, BURST), () => this.createPod(job, job.spec.completionMode === 'Indexed' ? indexes[next++] : undefined));
-    return undefined;
+    const created = await slowStart(Math.min(diff, BURST), () => this.createPod(job, job.spec.completionMode === 'Indexed' ? indexes[next++] : undefined));
+    return { created };
   }
 
   private async createPod(job: Job, index: number | undefined): Promise<void> {

@@ -165,7 +165,9 @@ describe('aws-ecs: pods as Fargate tasks', () => {
         [...(logs.groups.get('/skiff/contract') ?? new Map()).entries()]
           .filter(([name]) => name.startsWith('skiff/main/'))
           .map(([, events]) => events.map((e: { message: string }) => e.message).join('\n'));
-      await until('the log shipped', async () => shipped().includes('done\ndefault'), 30_000, 200);
+      await until('the log shipped', async () => shipped().includes('done\ndefault'), 30_000, 200).catch((err: Error) => {
+        throw new Error(`${err.message}; the streams hold ${JSON.stringify(shipped())}`);
+      });
       expect(running().length).toBeGreaterThanOrEqual(2);
       await provider.delete('ecs-pods');
       await until('every task to stop', async () => running().length === 0, 60_000, 200);

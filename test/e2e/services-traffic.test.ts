@@ -33,7 +33,7 @@ async function kubectlOk(args: string[], options?: { input?: string; timeoutMs?:
 
 /**
  * Each replica answers with its pod's name; it turns unready when /tmp/<pod>-unready exists. On
- * SIGTERM it serves on for half a second (the proxies meanwhile stop sending it new connections),
+ * SIGTERM it serves on for two seconds (the proxies meanwhile stop sending it new connections),
  * then stops taking connections and finishes those it has, as a server meant for rolling updates
  * does.
  */
@@ -45,8 +45,9 @@ const SERVER = [
   '}).listen(8080, process.env.POD_IP);',
   // An upgrade is answered 101, then the connection echoes: what a WebSocket server does, in short.
   'server.on("upgrade", (q, c) => { c.write("HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: echo\\r\\nConnection: Upgrade\\r\\n\\r\\n" + name + "\\n"); c.pipe(c); });',
-  // As a preStop sleep does: serving on a moment after SIGTERM, while the proxies learn the pod is going.
-  'process.on("SIGTERM", () => setTimeout(() => { server.close(); setTimeout(() => process.exit(0), 1000).unref(); }, 500));',
+  // As a preStop sleep does: serving on for a while after SIGTERM, until every proxy has learnt the
+  // pod is going (a connection still queued when the listener closes is reset, in Kubernetes too).
+  'process.on("SIGTERM", () => setTimeout(() => { server.close(); setTimeout(() => process.exit(0), 1000).unref(); }, 2000));',
 ].join(' ');
 
 const deployment = nodeServers('web', SERVER, {
@@ -346,9 +347,12 @@ describe('Services that carry traffic', () => {
     }
     await rolledOut;
     expect(errors, errors.slice(0, 5).join('\n')).toEqual([]);
-    // Old pods answered, then new ones: the traffic really moved during the loop.
-    const after = await podNames();
-    expect(after.some((p) => before.includes(p))).toBe(false);
+    // Old pods answered, then new ones: the traffic really moved during the loop. (The old ones
+    // take their time to go: they serve on a while after SIGTERM.)
+    const after = await eventually('the old pods gone', async () => {
+      const now = await podNames();
+      return !now.some((p) => before.includes(p)) && now;
+    });
     expect([...answered].some((p) => before.includes(p))).toBe(true);
     expect([...answered].some((p) => after.includes(p))).toBe(true);
   }, 200_000);
