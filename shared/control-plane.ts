@@ -1,6 +1,6 @@
 /**
  * The control loop of the embedded shape, in one call: the controllers (scheduler,
- * ReplicaSet, Deployment, Job, garbage collector, namespace, node lifecycle, service accounts,
+ * ReplicaSet, Deployment, Job, CronJob, garbage collector, namespace, node lifecycle, service accounts,
  * disruption budgets, endpoints) on the
  * store's change feed, with the in-process queue for delayed work. The
  * stream Lambda runs the same controllers through `dispatch` instead.
@@ -8,6 +8,7 @@
 import { DeploymentController } from './controllers/deployment.js';
 import { DisruptionController } from './controllers/disruption.js';
 import { EndpointsController } from './controllers/endpoints.js';
+import { CronJobController, type CronJobControllerOptions } from './controllers/cronjob.js';
 import { GarbageCollector } from './controllers/garbage-collector.js';
 import { JobController, type JobControllerOptions } from './controllers/job.js';
 import { ControllerManager } from './controllers/manager.js';
@@ -39,6 +40,7 @@ export interface ControllerOptions {
   migration?: MigrationOptions;
   scheduler?: SchedulerOptions;
   job?: JobControllerOptions;
+  cronjob?: CronJobControllerOptions;
 }
 
 export function controllersFor(store: Store, options: ControllerOptions = {}): Controller[] {
@@ -47,6 +49,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new ReplicaSetController(store),
     new DeploymentController(store),
     new JobController(store, options.job),
+    new CronJobController(store, options.cronjob),
     new GarbageCollector(store),
     new NamespaceController(store),
     new NodeLifecycleController(store, options.nodeLifecycle),

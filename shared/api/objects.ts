@@ -6,7 +6,7 @@
  * patches) is different: it checks each value (`validation.ts`).
  */
 import type { KubeObject } from '../store/object.js';
-import type { Condition, Deployment, Event, Job, Lease, Node, Pod, ReplicaSet } from './schemas/index.js';
+import type { Condition, CronJob, Deployment, Event, Job, Lease, Node, Pod, ReplicaSet } from './schemas/index.js';
 
 /** The store key of each kind the control loops read, and its type. */
 export interface StoredKinds {
@@ -15,6 +15,7 @@ export interface StoredKinds {
   'deployments.apps': Deployment;
   'replicasets.apps': ReplicaSet;
   'jobs.batch': Job;
+  'cronjobs.batch': CronJob;
   'leases.coordination.k8s.io': Lease;
   events: Event;
 }

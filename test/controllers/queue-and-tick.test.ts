@@ -130,7 +130,7 @@ describe('the queue and tick functions', () => {
       } as KubeObject);
       // The controllers as the functions make them: those whose answer time alone changes are periodic.
       const controllers = controllersFor(store, FUNCTION_CONTROLLERS);
-      expect(controllers.filter((c) => c.periodic).map((c) => c.name)).toEqual(['job', 'node-lifecycle']);
+      expect(controllers.filter((c) => c.periodic).map((c) => c.name)).toEqual(['job', 'cronjob', 'node-lifecycle']);
       const result = await handleTick(controllers, queue);
       expect(result).toEqual({ reconciled: 1, failed: 0 });
       const node = await store.get('nodes', '', 'silent');

@@ -3,7 +3,7 @@
  * `skiff up` (process runtime): `kubectl create job`, `kubectl wait --for=condition=complete`,
  * `kubectl logs job/x`; an Indexed Job whose pods print their index; a failing Job that ends
  * Failed; deleting a Job takes its pods; a Job kubectl would not accept is refused as
- * kube-apiserver refuses it.
+ * kube-apiserver refuses it; a CronJob, and a Job made from it with `--from`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -112,6 +112,22 @@ spec:
     );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"');
+  });
+
+  it('kubectl create cronjob; a Job made from it by hand runs; suspend shows; deleting it takes its Jobs', async () => {
+    const made = await ok(['create', 'cronjob', 'nightly', '--image=busybox', '--schedule=0 3 * * *', '--', 'sh', '-c', 'echo from cron']);
+    expect(made.trim()).toBe('cronjob.batch/nightly created');
+    expect(await ok(['get', 'cronjob', 'nightly', '--no-headers'])).toMatch(/^nightly\s+0 3 \* \* \*\s+<none>\s+False\s+0\s+<none>\s+\d+s\n$/);
+    expect((await ok(['create', 'job', 'manual', '--from=cronjob/nightly'])).trim()).toBe('job.batch/manual created');
+    await ok(['wait', '--for=condition=complete', 'job/manual', '--timeout=60s']);
+    expect(await ok(['logs', 'job/manual'])).toBe('from cron\n');
+    const job = JSON.parse(await ok(['get', 'job', 'manual', '-o', 'json']));
+    expect(job.metadata.ownerReferences[0]).toMatchObject({ kind: 'CronJob', name: 'nightly', controller: true });
+    expect(job.metadata.annotations['cronjob.kubernetes.io/instantiate']).toBe('manual');
+    await ok(['patch', 'cronjob', 'nightly', '-p', '{"spec":{"suspend":true}}']);
+    expect(await ok(['get', 'cronjob', 'nightly', '-o', 'jsonpath={.spec.suspend}'])).toBe('true');
+    await ok(['delete', 'cronjob', 'nightly']);
+    await eventually('its Job gone', async () => (await kubectl(['get', 'job', 'manual'])).code !== 0);
   });
 
   it('runs a Job made through client-node', async () => {

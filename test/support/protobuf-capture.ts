@@ -18,6 +18,7 @@ export const PROTOBUF_COMMANDS: Record<string, string[]> = {
   deployment: ['create', 'deployment', 'web', '--image=nginx:1.25', '--replicas=3', '--port=80'],
   service: ['create', 'service', 'clusterip', 'web', '--tcp=80:8080'],
   job: ['create', 'job', 'hello', '--image=busybox', '--', 'sh', '-c', 'echo hi'],
+  cronjob: ['create', 'cronjob', 'nightly', '--image=busybox', '--schedule=0 3 * * *', '--', 'sh', '-c', 'echo night'],
 };
 
 export interface Captured {

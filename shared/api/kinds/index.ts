@@ -3,6 +3,7 @@
  * file beside this one and a line here.
  */
 import { configMap } from './configmap.js';
+import { cronJob } from './cronjob.js';
 import { deployment } from './deployment.js';
 import { endpoints } from './endpoints.js';
 import { endpointSlice } from './endpointslice.js';
@@ -37,6 +38,7 @@ export const KINDS: Kind[] = [
   deployment,
   replicaSet,
   job,
+  cronJob,
   lease,
   priorityClass,
   podDisruptionBudget,

@@ -206,6 +206,19 @@ export const MESSAGES: Record<string, Record<number, FieldDef>> = {
     15: s('managedBy'),
   },
 
+  CronJob: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'CronJobSpec'), 3: m('status', 'Empty') },
+  CronJobSpec: {
+    1: s('schedule'),
+    2: i('startingDeadlineSeconds', true),
+    3: s('concurrencyPolicy'),
+    4: b('suspend', true),
+    5: m('jobTemplate', 'JobTemplateSpec'),
+    6: i('successfulJobsHistoryLimit', true),
+    7: i('failedJobsHistoryLimit', true),
+    8: s('timeZone'),
+  },
+  JobTemplateSpec: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'JobSpec') },
+
   Ingress: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'IngressSpec') },
   IngressSpec: { 1: m('defaultBackend', 'IngressBackend'), 2: m('tls', 'IngressTLS', true), 3: m('rules', 'IngressRule', true), 4: s('ingressClassName') },
   IngressTLS: { 1: s('hosts', true), 2: s('secretName') },
@@ -240,4 +253,5 @@ export const KINDS: Record<string, string> = {
   Eviction: 'Eviction',
   Ingress: 'Ingress',
   Job: 'Job',
+  CronJob: 'CronJob',
 };

@@ -1,6 +1,6 @@
-/** batch/v1 Job. */
+/** batch/v1 Job and CronJob. */
 import { z } from 'zod';
-import { Condition, LabelSelector, int32, int64, objectOf, timestamp } from './common.js';
+import { Condition, LabelSelector, ObjectMeta, int32, int64, objectOf, timestamp } from './common.js';
 import { PodTemplateSpec } from './pod.js';
 
 const PodFailurePolicyRule = z.strictObject({
@@ -44,3 +44,24 @@ export const JobStatus = z.looseObject({
 
 export const Job = objectOf('batch/v1', 'Job', { spec: JobSpec, status: JobStatus.optional() });
 export type Job = z.infer<typeof Job>;
+
+/** batch/v1 CronJob. */
+export const CronJobSpec = z.strictObject({
+  schedule: z.string(),
+  timeZone: z.string().optional(),
+  startingDeadlineSeconds: int64.optional(),
+  concurrencyPolicy: z.string().optional(),
+  suspend: z.boolean().optional(),
+  jobTemplate: z.strictObject({ metadata: ObjectMeta.partial().optional(), spec: JobSpec }),
+  successfulJobsHistoryLimit: int32.optional(),
+  failedJobsHistoryLimit: int32.optional(),
+});
+
+export const CronJobStatus = z.looseObject({
+  active: z.array(z.looseObject({})).optional(),
+  lastScheduleTime: timestamp.optional(),
+  lastSuccessfulTime: timestamp.optional(),
+});
+
+export const CronJob = objectOf('batch/v1', 'CronJob', { spec: CronJobSpec, status: CronJobStatus.optional() });
+export type CronJob = z.infer<typeof CronJob>;
