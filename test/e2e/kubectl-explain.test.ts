@@ -233,7 +233,7 @@ describe('the OpenAPI v3 documents', () => {
     // every list kubectl's patch can reach (through objects and merged lists) and compare.
     // Known difference: Kubernetes merges the finalizers of every ObjectMeta as a set; Skiff's
     // merge-keys only those of the object's own metadata, not of embedded templates.
-    const known = /(^|\.)(template|volumeClaimTemplate)\.metadata\.finalizers$/;
+    const known = /(^|\.)(template|jobTemplate|volumeClaimTemplate)\.metadata\.finalizers$/;
     const mismatches: string[] = [];
     let checked = 0;
     for (const r of RESOURCES) {
