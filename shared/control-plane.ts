@@ -1,10 +1,11 @@
 /**
  * The control loop of the embedded shape, in one call: the controllers (scheduler,
- * ReplicaSet, Deployment, Job, CronJob, garbage collector, namespace, node lifecycle, service accounts,
+ * ReplicaSet, Deployment, DaemonSet, Job, CronJob, garbage collector, namespace, node lifecycle, service accounts,
  * disruption budgets, endpoints) on the
  * store's change feed, with the in-process queue for delayed work. The
  * stream Lambda runs the same controllers through `dispatch` instead.
  */
+import { DaemonSetController } from './controllers/daemonset.js';
 import { DeploymentController } from './controllers/deployment.js';
 import { DisruptionController } from './controllers/disruption.js';
 import { EndpointsController } from './controllers/endpoints.js';
@@ -48,6 +49,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new SchedulerController(store, options.scheduler),
     new ReplicaSetController(store),
     new DeploymentController(store),
+    new DaemonSetController(store),
     new JobController(store, options.job),
     new CronJobController(store, options.cronjob),
     new GarbageCollector(store),

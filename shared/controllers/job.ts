@@ -31,7 +31,7 @@ import { guaranteedUpdate } from '../store/retry.js';
 import { fromLabelSelector } from '../store/selectors.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { EventRecorder } from './events.js';
-import { controllerOf, controllerRef, isPodReady, slowStart } from './replicaset.js';
+import { controllerOf, controllerRef, ownerKeys, isPodReady, slowStart } from './replicaset.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 const JOBS = 'jobs.batch';
@@ -136,12 +136,7 @@ export class JobController implements Controller {
   keysFor(event: ChangeEvent): string[] {
     if (event.resource === JOBS) return [`${event.object.metadata.namespace}/${event.object.metadata.name}`];
     if (event.resource !== 'pods') return [];
-    const keys = new Set<string>();
-    for (const obj of [event.object, event.prevObject]) {
-      const owner = obj && controllerOf(obj);
-      if (owner?.kind === 'Job') keys.add(`${obj!.metadata.namespace}/${owner.name}`);
-    }
-    return [...keys];
+    return [...ownerKeys(event, 'Job')];
   }
 
   async allKeys(): Promise<string[]> {

@@ -25,6 +25,16 @@ export function controllerOf(object: KubeObject): OwnerReference | undefined {
   return (object.metadata.ownerReferences ?? []).find((o) => o.controller);
 }
 
+/** The `ns/name` keys of the `kind` that controls the object of a change (before and after it). */
+export function ownerKeys(event: ChangeEvent, kind: string): Set<string> {
+  const keys = new Set<string>();
+  for (const obj of [event.object, event.prevObject]) {
+    const owner = obj && controllerOf(obj);
+    if (owner?.kind === kind) keys.add(`${obj!.metadata.namespace}/${owner.name}`);
+  }
+  return keys;
+}
+
 /** The reference that makes `owner` (of `apiVersion` and `kind`) the controller of what carries it. */
 export function controllerRef(owner: KubeObject, apiVersion: string, kind: string): OwnerReference {
   return { apiVersion, kind, name: owner.metadata.name!, uid: owner.metadata.uid!, controller: true, blockOwnerDeletion: true };
@@ -94,11 +104,7 @@ export class ReplicaSetController implements Controller {
   keysFor(event: ChangeEvent): string[] {
     if (event.resource === RS) return [`${event.object.metadata.namespace}/${event.object.metadata.name}`];
     if (event.resource !== 'pods') return [];
-    const keys = new Set<string>();
-    for (const obj of [event.object, event.prevObject]) {
-      const owner = obj && controllerOf(obj);
-      if (owner?.kind === 'ReplicaSet') keys.add(`${obj!.metadata.namespace}/${owner.name}`);
-    }
+    const keys = ownerKeys(event, 'ReplicaSet');
     // A pod whose labels changed may have stopped matching its ReplicaSet: check it on its own,
     // so the ReplicaSet's reconcile needs only the pods its selector matches.
     const owner = controllerOf(event.object);

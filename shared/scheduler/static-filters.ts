@@ -80,7 +80,8 @@ export function fitShape(pod: PodInfo, nodes: NodeInfo[]): ShapeFit {
   const feasible: number[] = [];
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i];
-    if (node.unschedulable) {
+    // A cordoned node takes only pods that tolerate it (a DaemonSet's), as NodeUnschedulable has it.
+    if (node.unschedulable && !tolerates(pod.tolerations, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' })) {
       fail(i, REASON_UNSCHEDULABLE);
       continue;
     }

@@ -154,3 +154,36 @@ spec:
     expect(done.status?.succeeded).toBe(1);
   });
 });
+
+describe('DaemonSets with kubectl', () => {
+  it('a DaemonSet runs on the node, rolls out a changed template, and goes with its pods', async () => {
+    const manifest = `
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: { name: agent }
+spec:
+  selector: { matchLabels: { app: agent } }
+  template:
+    metadata: { labels: { app: agent } }
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: agent
+          image: busybox
+          command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+`;
+    expect((await ok(['apply', '-f', '-'], manifest)).trim()).toBe('daemonset.apps/agent created');
+    await ok(['rollout', 'status', 'ds/agent', '--timeout=60s']);
+    expect(await ok(['get', 'ds', 'agent', '--no-headers'])).toMatch(/^agent\s+1\s+1\s+1\s+1\s+1\s+<none>\s+\d+s\n$/);
+    const first = (await ok(['get', 'pods', '-l', 'app=agent', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+    await ok(['set', 'env', 'ds/agent', 'MODE=fast']);
+    await ok(['rollout', 'status', 'ds/agent', '--timeout=60s']);
+    const now = await eventually('one new pod', async () => {
+      const names = (await ok(['get', 'pods', '-l', 'app=agent', '-o', 'jsonpath={.items[*].metadata.name}'])).trim().split(' ');
+      return names.length === 1 && names[0] !== first && names[0];
+    });
+    expect(await ok(['get', 'pod', now, '-o', 'jsonpath={.spec.nodeName}'])).toBe('local-0');
+    await ok(['delete', 'ds', 'agent']);
+    await eventually('its pod gone', async () => (await ok(['get', 'pods', '-l', 'app=agent', '-o', 'name'])).trim() === '');
+  });
+});

@@ -4,6 +4,7 @@
  */
 import { configMap } from './configmap.js';
 import { cronJob } from './cronjob.js';
+import { daemonSet } from './daemonset.js';
 import { deployment } from './deployment.js';
 import { endpoints } from './endpoints.js';
 import { endpointSlice } from './endpointslice.js';
@@ -37,6 +38,7 @@ export const KINDS: Kind[] = [
   serviceAccount,
   deployment,
   replicaSet,
+  daemonSet,
   job,
   cronJob,
   lease,

@@ -1,4 +1,4 @@
-/** apps/v1 Deployment and ReplicaSet. */
+/** apps/v1 Deployment, ReplicaSet and DaemonSet. */
 import { z } from 'zod';
 import { Condition, LabelSelector, int32, int64, intOrString, objectOf } from './common.js';
 import { PodTemplateSpec } from './pod.js';
@@ -53,3 +53,32 @@ export const ReplicaSetStatus = z.looseObject({
 
 export const ReplicaSet = objectOf('apps/v1', 'ReplicaSet', { spec: ReplicaSetSpec, status: ReplicaSetStatus.partial().optional() });
 export type ReplicaSet = z.infer<typeof ReplicaSet>;
+
+export const DaemonSetSpec = z.strictObject({
+  selector: LabelSelector,
+  template: PodTemplateSpec,
+  updateStrategy: z
+    .strictObject({
+      type: z.string().optional(),
+      rollingUpdate: z.strictObject({ maxUnavailable: intOrString.optional(), maxSurge: intOrString.optional() }).optional(),
+    })
+    .optional(),
+  minReadySeconds: int32.optional(),
+  revisionHistoryLimit: int32.optional(),
+});
+
+export const DaemonSetStatus = z.looseObject({
+  currentNumberScheduled: int32.optional(),
+  numberMisscheduled: int32.optional(),
+  desiredNumberScheduled: int32.optional(),
+  numberReady: int32.optional(),
+  observedGeneration: int64.optional(),
+  updatedNumberScheduled: int32.optional(),
+  numberAvailable: int32.optional(),
+  numberUnavailable: int32.optional(),
+  collisionCount: int32.optional(),
+  conditions: z.array(Condition).optional(),
+});
+
+export const DaemonSet = objectOf('apps/v1', 'DaemonSet', { spec: DaemonSetSpec, status: DaemonSetStatus.optional() });
+export type DaemonSet = z.infer<typeof DaemonSet>;
