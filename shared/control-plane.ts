@@ -1,6 +1,6 @@
 /**
  * The control loop of the embedded shape, in one call: the controllers (scheduler,
- * ReplicaSet, Deployment, DaemonSet, Job, CronJob, garbage collector, namespace, node lifecycle, service accounts,
+ * ReplicaSet, ReplicationController, Deployment, DaemonSet, Job, CronJob, garbage collector, namespace, node lifecycle, service accounts,
  * disruption budgets, endpoints) on the
  * store's change feed, with the in-process queue for delayed work. The
  * stream Lambda runs the same controllers through `dispatch` instead.
@@ -17,7 +17,7 @@ import { NamespaceController } from './controllers/namespace.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './controllers/node-lifecycle.js';
 import { MigrationController, type MigrationOptions } from './controllers/migration.js';
 import { ProvisionerController, type ProvisionerOptions } from './controllers/provisioner.js';
-import { ReplicaSetController } from './controllers/replicaset.js';
+import { REPLICATION_CONTROLLER, ReplicaSetController } from './controllers/replicaset.js';
 import { SchedulerController, type SchedulerOptions } from './controllers/scheduler.js';
 import { ServiceAccountController } from './controllers/serviceaccount.js';
 import type { Controller } from './controllers/types.js';
@@ -48,6 +48,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
   return [
     new SchedulerController(store, options.scheduler),
     new ReplicaSetController(store),
+    new ReplicaSetController(store, REPLICATION_CONTROLLER),
     new DeploymentController(store),
     new DaemonSetController(store),
     new JobController(store, options.job),

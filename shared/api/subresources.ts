@@ -16,7 +16,9 @@ import { asObj } from './validation.js';
 export function toScale(stored: KubeObject) {
   const object = stored as Deployment | ReplicaSet;
   const { spec, status } = object;
-  const labels = Object.entries(spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  // A ReplicationController's selector is the map itself.
+  const map = stored.kind === 'ReplicationController' ? (spec.selector as unknown as Record<string, string>) : spec.selector?.matchLabels;
+  const labels = Object.entries(map ?? {}).map(([k, v]) => `${k}=${v}`);
   return {
     kind: 'Scale',
     apiVersion: 'autoscaling/v1',

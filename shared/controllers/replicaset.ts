@@ -17,6 +17,23 @@ import { EventRecorder } from './events.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 const RS = 'replicasets.apps';
+
+/** What a kind run by this controller is: a ReplicaSet, or a ReplicationController (its selector a plain map). */
+export interface ReplicaKind {
+  storeKey: string;
+  apiVersion: string;
+  kind: string;
+  /** The spec's selector as a LabelSelector. */
+  selector(spec: ReplicaSet['spec']): ReplicaSet['spec']['selector'];
+}
+
+export const REPLICA_SET: ReplicaKind = { storeKey: RS, apiVersion: 'apps/v1', kind: 'ReplicaSet', selector: (spec) => spec.selector };
+export const REPLICATION_CONTROLLER: ReplicaKind = {
+  storeKey: 'replicationcontrollers',
+  apiVersion: 'v1',
+  kind: 'ReplicationController',
+  selector: (spec) => ({ matchLabels: (spec.selector ?? {}) as Record<string, string> }),
+};
 const PODS = findResource('', 'v1', 'pods')!;
 /** Pods created per reconcile at most (kube-controller-manager's burst is 500). */
 const BURST = 500;
@@ -92,25 +109,29 @@ export async function slowStart(count: number, create: () => Promise<void>): Pro
 }
 
 export class ReplicaSetController implements Controller {
-  readonly name = 'replicaset';
+  readonly name: string;
   private readonly registry: Registry;
   private readonly events: EventRecorder;
 
-  constructor(private readonly store: Store) {
+  constructor(
+    private readonly store: Store,
+    private readonly of: ReplicaKind = REPLICA_SET,
+  ) {
+    this.name = of === REPLICA_SET ? 'replicaset' : 'replicationcontroller';
     this.registry = new Registry(store);
-    this.events = new EventRecorder(store, 'replicaset-controller');
+    this.events = new EventRecorder(store, `${this.name}-controller`);
   }
 
   keysFor(event: ChangeEvent): string[] {
-    if (event.resource === RS) return [`${event.object.metadata.namespace}/${event.object.metadata.name}`];
+    if (event.resource === this.of.storeKey) return [`${event.object.metadata.namespace}/${event.object.metadata.name}`];
     if (event.resource !== 'pods') return [];
-    const keys = ownerKeys(event, 'ReplicaSet');
+    const keys = ownerKeys(event, this.of.kind);
     // A pod whose labels changed may have stopped matching its ReplicaSet: check it on its own,
     // so the ReplicaSet's reconcile needs only the pods its selector matches.
     const owner = controllerOf(event.object);
     if (
       event.type === 'MODIFIED' &&
-      owner?.kind === 'ReplicaSet' &&
+      owner?.kind === this.of.kind &&
       JSON.stringify(event.prevObject?.metadata.labels) !== JSON.stringify(event.object.metadata.labels)
     ) {
       keys.add(`release/${event.object.metadata.namespace}/${event.object.metadata.name}`);
@@ -119,17 +140,17 @@ export class ReplicaSetController implements Controller {
   }
 
   async allKeys(): Promise<string[]> {
-    return (await this.store.list(RS)).items.map((rs) => `${rs.metadata.namespace}/${rs.metadata.name}`);
+    return (await this.store.list(this.of.storeKey)).items.map((rs) => `${rs.metadata.namespace}/${rs.metadata.name}`);
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     if (key.startsWith('release/')) return this.releaseIfUnmatched(key.slice('release/'.length));
     const [namespace, name] = key.split('/');
-    const stored = await this.store.get(RS, namespace, name).catch(ignoreNotFound);
+    const stored = await this.store.get(this.of.storeKey, namespace, name).catch(ignoreNotFound);
     if (!stored || stored.metadata.deletionTimestamp) return;
     const rs = typed(RS, stored);
     const spec = rs.spec;
-    const selector = fromLabelSelector(spec.selector);
+    const selector = fromLabelSelector(this.of.selector(spec));
     // The pods the selector matches: owned ones count, matching orphans are adopted. (Owned pods
     // that stop matching are released by their own `release/` key.)
     const uid = rs.metadata.uid;
@@ -159,10 +180,10 @@ export class ReplicaSetController implements Controller {
     const [namespace, name] = podKey.split('/');
     const pod = await this.store.get('pods', namespace, name).catch(ignoreNotFound);
     const owner = pod && controllerOf(pod);
-    if (!pod || owner?.kind !== 'ReplicaSet') return;
-    const rs = await this.store.get(RS, namespace, owner.name).catch(ignoreNotFound);
+    if (!pod || owner?.kind !== this.of.kind) return;
+    const rs = await this.store.get(this.of.storeKey, namespace, owner.name).catch(ignoreNotFound);
     if (!rs || rs.metadata.uid !== owner.uid) return;
-    if (!matchLabels(fromLabelSelector(typed(RS, rs).spec.selector), pod.metadata.labels)) await this.setOwner(pod, undefined, rs);
+    if (!matchLabels(fromLabelSelector(this.of.selector(typed(RS, rs).spec)), pod.metadata.labels)) await this.setOwner(pod, undefined, rs);
   }
 
   /** Adopts (owner) or releases (undefined) a pod; true when the write happened. */
@@ -172,7 +193,7 @@ export class ReplicaSetController implements Controller {
       const refs = (p.metadata.ownerReferences ?? []).filter((o) => o.uid !== rs.metadata.uid && !(owner && o.controller));
       if (owner) {
         if (controllerOf(p)) return undefined;
-        refs.push(controllerRef(owner, 'apps/v1', 'ReplicaSet'));
+        refs.push(controllerRef(owner, this.of.apiVersion, this.of.kind));
       } else if (controllerOf(p)?.uid !== rs.metadata.uid) return undefined;
       done = true;
       return { ...p, metadata: { ...p.metadata, ownerReferences: refs.length ? refs : undefined } };
@@ -191,7 +212,7 @@ export class ReplicaSetController implements Controller {
         namespace: rs.metadata.namespace,
         labels: meta.labels,
         annotations: meta.annotations,
-        ownerReferences: [controllerRef(rs, 'apps/v1', 'ReplicaSet')],
+        ownerReferences: [controllerRef(rs, this.of.apiVersion, this.of.kind)],
       },
       spec: structuredClone(template?.spec),
     };
@@ -225,7 +246,7 @@ export class ReplicaSetController implements Controller {
       availableReplicas: available,
       observedGeneration: rs.metadata.generation,
     };
-    await guaranteedUpdate<ReplicaSet>(this.store, RS, rs.metadata.namespace ?? '', rs.metadata.name ?? '', (current) => {
+    await guaranteedUpdate<ReplicaSet>(this.store, this.of.storeKey, rs.metadata.namespace ?? '', rs.metadata.name ?? '', (current) => {
       if (current.metadata.uid !== rs.metadata.uid) return undefined;
       const old = current.status ?? {};
       if (Object.entries(status).every(([k, v]) => old[k as keyof typeof status] === v)) return undefined;

@@ -155,7 +155,7 @@ spec:
   });
 });
 
-describe('DaemonSets with kubectl', () => {
+describe('DaemonSets and ReplicationControllers with kubectl', () => {
   it('a DaemonSet runs on the node, rolls out a changed template, and goes with its pods', async () => {
     const manifest = `
 apiVersion: apps/v1
@@ -185,5 +185,31 @@ spec:
     expect(await ok(['get', 'pod', now, '-o', 'jsonpath={.spec.nodeName}'])).toBe('local-0');
     await ok(['delete', 'ds', 'agent']);
     await eventually('its pod gone', async () => (await ok(['get', 'pods', '-l', 'app=agent', '-o', 'name'])).trim() === '');
+  });
+
+  it('a ReplicationController keeps its replicas, scales, and goes with its pods', async () => {
+    const manifest = `
+apiVersion: v1
+kind: ReplicationController
+metadata: { name: legacy }
+spec:
+  replicas: 2
+  template:
+    metadata: { labels: { app: legacy } }
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: c
+          image: busybox
+          command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+`;
+    await ok(['apply', '-f', '-'], manifest);
+    // Its selector was defaulted from the template's labels.
+    expect(await ok(['get', 'rc', 'legacy', '-o', 'jsonpath={.spec.selector.app}'])).toBe('legacy');
+    await eventually('2 ready', async () => (await ok(['get', 'rc', 'legacy', '--no-headers'])).match(/^legacy\s+2\s+2\s+2\s+\d+s\n$/));
+    await ok(['scale', 'rc', 'legacy', '--replicas=1']);
+    await eventually('1 pod', async () => (await ok(['get', 'pods', '-l', 'app=legacy', '-o', 'name'])).trim().split('\n').length === 1);
+    await ok(['delete', 'rc', 'legacy']);
+    await eventually('its pods gone', async () => (await ok(['get', 'pods', '-l', 'app=legacy', '-o', 'name'])).trim() === '');
   });
 });

@@ -21,6 +21,7 @@ import { podDisruptionBudget } from './poddisruptionbudget.js';
 import { priorityClass } from './priorityclass.js';
 import { clusterRole, clusterRoleBinding, role, roleBinding } from './rbac.js';
 import { replicaSet } from './replicaset.js';
+import { replicationController } from './replicationcontroller.js';
 import { localSubjectAccessReview, selfSubjectAccessReview, selfSubjectReview, selfSubjectRulesReview, subjectAccessReview } from './reviews.js';
 import { secret } from './secret.js';
 import { service } from './service.js';
@@ -38,6 +39,7 @@ export const KINDS: Kind[] = [
   serviceAccount,
   deployment,
   replicaSet,
+  replicationController,
   daemonSet,
   job,
   cronJob,

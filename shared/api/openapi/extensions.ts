@@ -124,6 +124,7 @@ export const FIELD_EXTENSIONS: Record<string, Record<string, Extensions>> = {
   [`${APPS}.DeploymentStatus`]: { conditions },
   [`${APPS}.ReplicaSetStatus`]: { conditions },
   [`${APPS}.DaemonSetStatus`]: { conditions },
+  [`${CORE}.ReplicationControllerStatus`]: { conditions },
   // Kubernetes' JobStatus.conditions is atomic for server-side apply, merged by type in a patch.
   [`${BATCH}.JobStatus`]: { conditions: { ...atomic, 'x-kubernetes-patch-merge-key': 'type', 'x-kubernetes-patch-strategy': 'merge' } },
   [`${BATCH}.PodFailurePolicy`]: { rules: atomic },

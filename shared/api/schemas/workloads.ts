@@ -1,6 +1,6 @@
 /** apps/v1 Deployment, ReplicaSet and DaemonSet. */
 import { z } from 'zod';
-import { Condition, LabelSelector, int32, int64, intOrString, objectOf } from './common.js';
+import { Condition, LabelSelector, int32, int64, intOrString, objectOf, stringMap } from './common.js';
 import { PodTemplateSpec } from './pod.js';
 
 export const DeploymentStrategy = z.strictObject({
@@ -82,3 +82,9 @@ export const DaemonSetStatus = z.looseObject({
 
 export const DaemonSet = objectOf('apps/v1', 'DaemonSet', { spec: DaemonSetSpec, status: DaemonSetStatus.optional() });
 export type DaemonSet = z.infer<typeof DaemonSet>;
+
+/** v1 ReplicationController: a ReplicaSet whose selector is a plain map. */
+export const ReplicationController = objectOf('v1', 'ReplicationController', {
+  spec: z.strictObject({ replicas: int32.optional(), selector: stringMap.optional(), template: PodTemplateSpec.optional(), minReadySeconds: int32.optional() }),
+  status: ReplicaSetStatus.partial().optional(),
+});
