@@ -486,8 +486,10 @@ class EcsService {
     const logs = this.options.logs;
     if (target && logs && !target.create && !logs.groups.has(target.group))
       throw new Error(`ResourceInitializationError: failed to validate logger args: The specified log group does not exist. : ${target.group}`);
+    let shipped = 0;
     const write = (text: string) => {
       const lines = text.split('\n').filter((l) => l.length > 0);
+      shipped += lines.length;
       if (target && logs && lines.length) logs.append(target.group, target.stream, lines);
     };
     if (this.options.hostImages?.includes(c.image)) {
@@ -523,7 +525,16 @@ class EcsService {
     rc.dockerId = started.id;
     if (c.essential !== false) task.address ??= started.address;
     rc.logsAbort = new AbortController();
-    rc.logsShipped = this.docker.followLogs(started.id, {}, write, rc.logsAbort.signal).catch(() => undefined);
+    // A follow can end as the container exits before the engine hands it the last line (a
+    // partial one least of all): what the log holds past what was shipped goes after it.
+    rc.logsShipped = this.docker
+      .followLogs(started.id, {}, write, rc.logsAbort.signal)
+      .catch(() => undefined)
+      .then(async () => {
+        if (rc.logsAbort?.signal.aborted) return;
+        const all = (await this.docker.logs(started.id).catch(() => '')).split('\n').filter((l) => l.length > 0);
+        if (all.length > shipped) write(all.slice(shipped).join('\n'));
+      });
     if (c.healthCheck) this.checkHealth(rc, c.healthCheck);
   }
 
