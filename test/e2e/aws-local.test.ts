@@ -46,7 +46,8 @@ describe('skiff up --shape aws-local', () => {
       expect(logs.code, logs.stderr).toBe(0);
       expect(logs.stdout).toMatch(/^tick 0$/m);
       // -f streams: lines written after it started arrive while it runs.
-      const followed = await skiff.kubectl(['logs', '-f', '--tail=1', pods[0]], { timeoutMs: 4000 });
+      // Long enough for three ticks however slowly a loaded machine opens the stream through the Function URL.
+      const followed = await skiff.kubectl(['logs', '-f', '--tail=1', pods[0]], { timeoutMs: 7000 });
       const ticks = [...followed.stdout.matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1]));
       expect(ticks.length, followed.stdout + followed.stderr).toBeGreaterThanOrEqual(3);
       expect(ticks).toEqual([...ticks].sort((a, b) => a - b));
