@@ -11,6 +11,7 @@
 import { type IncomingMessage, STATUS_CODES, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { ApiError, type StatusReason } from '../../shared/api/status.js';
 import type { StreamTarget, UpgradeEnv } from './app.js';
 
 type Fetch = (request: Request, env?: unknown) => Response | Promise<Response>;
@@ -25,8 +26,8 @@ function writeResponse(socket: Duplex, status: number, headers: Record<string, s
   socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('')}\r\n`), body]));
 }
 
-function writeStatus(socket: Duplex, code: number, reason: string, message: string): void {
-  const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+function writeStatus(socket: Duplex, code: number, reason: StatusReason, message: string): void {
+  const body = JSON.stringify(new ApiError(code, reason, message).toStatus());
   writeResponse(socket, code, { 'content-type': 'application/json' }, Buffer.from(body));
 }
 

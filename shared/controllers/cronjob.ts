@@ -137,9 +137,7 @@ export class CronJobController implements Controller {
     if (running.length === 0 || (cj.spec.concurrencyPolicy ?? 'Allow') === 'Allow') return true;
     if (cj.spec.concurrencyPolicy === 'Forbid') return false;
     for (const j of running) {
-      await this.registry
-        .delete(JOBS, j.metadata.namespace ?? '', j.metadata.name ?? '', { preconditions: { uid: j.metadata.uid }, propagationPolicy: 'Background' })
-        .catch(ignore(isNotFound, isConflict));
+      await this.deleteJob(j);
       await this.events.record(cj, 'Normal', 'SuccessfulDelete', `Deleted job ${j.metadata.name}`);
     }
     return true;
@@ -180,11 +178,15 @@ export class CronJobController implements Controller {
       ['Failed', cj.spec.failedJobsHistoryLimit ?? 1],
     ] as const) {
       const done = jobs.filter((j) => finishedAs(j) === state && !j.metadata.deletionTimestamp).sort(byStart);
-      for (const j of done.slice(0, Math.max(done.length - limit, 0)))
-        await this.registry
-          .delete(JOBS, j.metadata.namespace ?? '', j.metadata.name ?? '', { preconditions: { uid: j.metadata.uid }, propagationPolicy: 'Background' })
-          .catch(ignore(isNotFound, isConflict));
+      for (const j of done.slice(0, Math.max(done.length - limit, 0))) await this.deleteJob(j);
     }
+  }
+
+  /** Deletes that very Job (by its uid), its pods after it; one already gone is no error. */
+  private async deleteJob(j: Job): Promise<void> {
+    await this.registry
+      .delete(JOBS, j.metadata.namespace ?? '', j.metadata.name ?? '', { preconditions: { uid: j.metadata.uid }, propagationPolicy: 'Background' })
+      .catch(ignore(isNotFound, isConflict));
   }
 
   private async writeStatus(cj: CronJob, active: Job[], jobs: Job[], scheduledAt?: number): Promise<void> {

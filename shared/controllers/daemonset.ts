@@ -11,20 +11,18 @@
  */
 import { typed, typedList } from '../api/objects.js';
 import { Registry } from '../api/registry.js';
-import { findResource } from '../api/resources.js';
 import type { DaemonSet, Node, Pod } from '../api/schemas/index.js';
-import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
+import { ignoreNotFound } from '../errors.js';
 import { matchTerm, tolerates } from '../scheduler/static-filters.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import { fromLabelSelector } from '../store/selectors.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { templateHash } from './deployment.js';
 import { EventRecorder } from './events.js';
-import { availableInMs, controllerOf, controllerRef, isActive, ownerKeys, slowStart } from './replicaset.js';
+import { availableInMs, controllerOf, controllerRef, createPodOf, deletePodOf, isActive, ownerKeys, slowStart } from './replicaset.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 const DS = 'daemonsets.apps';
-const PODS = findResource('', 'v1', 'pods')!;
 export const REVISION = 'controller-revision-hash';
 const BURST = 500;
 
@@ -123,7 +121,7 @@ export class DaemonSetController implements Controller {
       if (here.length === 0) create.push(node);
     }
     const rolled = ds.spec.updateStrategy?.type === 'OnDelete' ? { remove: [], add: [] } : this.rollingUpdate(ds, wanted, byNode, hash);
-    await Promise.all([...surplus, ...rolled.remove].map((p) => this.deletePod(ds, p)));
+    await Promise.all([...surplus, ...rolled.remove].map((p) => deletePodOf(this.registry, this.events, ds, p)));
     await slowStart(Math.min(create.length + rolled.add.length, BURST), async () => {
       const node = create.length ? create.shift()! : rolled.add.shift()!;
       await this.createPod(ds, node, hash);
@@ -190,15 +188,7 @@ export class DaemonSetController implements Controller {
       },
       spec,
     };
-    const { object } = await this.registry.create(PODS, ds.metadata.namespace ?? '', pod, { fieldValidation: 'Ignore' });
-    await this.events.record(ds, 'Normal', 'SuccessfulCreate', `Created pod: ${object.metadata.name}`);
-  }
-
-  private async deletePod(ds: DaemonSet, pod: Pod): Promise<void> {
-    const deleted = await this.registry
-      .delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } })
-      .catch(ignore(isNotFound, isConflict));
-    if (deleted) await this.events.record(ds, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
+    await createPodOf(this.registry, this.events, ds, pod);
   }
 
   private async updateStatus(ds: DaemonSet, wanted: Node[], byNode: Map<string, Pod[]>, hash: string): Promise<ReconcileResult | void> {

@@ -31,11 +31,10 @@ import { guaranteedUpdate } from '../store/retry.js';
 import { fromLabelSelector } from '../store/selectors.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { EventRecorder } from './events.js';
-import { controllerOf, controllerRef, ownerKeys, isPodReady, slowStart } from './replicaset.js';
+import { controllerOf, controllerRef, createPodOf, deletePodOf, isPodReady, ownerKeys, slowStart } from './replicaset.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 const JOBS = 'jobs.batch';
-const PODS = findResource('', 'v1', 'pods')!;
 const JOB_INFO = findResource('batch', 'v1', 'jobs')!;
 export const TRACKING_FINALIZER = 'batch.kubernetes.io/job-tracking';
 const BURST = 500;
@@ -346,19 +345,11 @@ export class JobController implements Controller {
       },
       spec,
     };
-    const { object } = await this.registry.create(PODS, job.metadata.namespace ?? '', pod, { fieldValidation: 'Ignore' });
-    await this.events.record(job, 'Normal', 'SuccessfulCreate', `Created pod: ${object.metadata.name}`);
+    await createPodOf(this.registry, this.events, job, pod);
   }
 
   private async deletePods(job: Job, pods: Pod[]): Promise<void> {
-    await Promise.all(
-      pods.map(async (p) => {
-        const deleted = await this.registry
-          .delete(PODS, p.metadata.namespace ?? '', p.metadata.name ?? '', { preconditions: { uid: p.metadata.uid } })
-          .catch(ignore(isNotFound, isConflict));
-        if (deleted) await this.events.record(job, 'Normal', 'SuccessfulDelete', `Deleted pod: ${p.metadata.name}`);
-      }),
-    );
+    await Promise.all(pods.map((p) => deletePodOf(this.registry, this.events, job, p)));
   }
 
   private setCondition(status: Status, type: string, value: 'True' | 'False', reason: string, message: string): void {

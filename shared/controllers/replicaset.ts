@@ -90,6 +90,20 @@ export function deletionOrder(a: Pod, b: Pod): number {
   );
 }
 
+/** Makes a pod of `owner`'s through the API's registry (defaulted and validated as any pod), and says so in an event. */
+export async function createPodOf(registry: Registry, events: EventRecorder, owner: KubeObject, pod: object): Promise<void> {
+  const { object } = await registry.create(PODS, owner.metadata.namespace ?? '', pod, { fieldValidation: 'Ignore' });
+  await events.record(owner, 'Normal', 'SuccessfulCreate', `Created pod: ${object.metadata.name}`);
+}
+
+/** Deletes that very pod (by its uid) and says so in an event; one already gone, or another now, is no error. */
+export async function deletePodOf(registry: Registry, events: EventRecorder, owner: KubeObject, pod: KubeObject): Promise<void> {
+  const deleted = await registry
+    .delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } })
+    .catch(ignore(isNotFound, isConflict));
+  if (deleted) await events.record(owner, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
+}
+
 /**
  * Runs `create` `count` times in batches of 1, 2, 4, ... (kube-controller-manager's
  * slowStartBatch): a template that fails every time (a quota, an admission error, a store
@@ -169,7 +183,7 @@ export class ReplicaSetController implements Controller {
       await slowStart(Math.min(diff, BURST), () => this.createPod(rs));
     } else if (diff < 0) {
       const surplus = [...active].sort(deletionOrder).slice(0, Math.min(-diff, BURST));
-      await Promise.all(surplus.map((pod) => this.deletePod(rs, pod)));
+      await Promise.all(surplus.map((pod) => deletePodOf(this.registry, this.events, rs, pod)));
     }
     // Status reports what this reconcile observed; the pods it creates or deletes wake it again.
     return this.updateStatus(rs, owned);
@@ -216,15 +230,7 @@ export class ReplicaSetController implements Controller {
       },
       spec: structuredClone(template?.spec),
     };
-    const { object } = await this.registry.create(PODS, rs.metadata.namespace ?? '', pod, { fieldValidation: 'Ignore' });
-    await this.events.record(rs, 'Normal', 'SuccessfulCreate', `Created pod: ${object.metadata.name}`);
-  }
-
-  private async deletePod(rs: ReplicaSet, pod: Pod): Promise<void> {
-    const deleted = await this.registry
-      .delete(PODS, pod.metadata.namespace ?? '', pod.metadata.name ?? '', { preconditions: { uid: pod.metadata.uid } })
-      .catch(ignore(isNotFound, isConflict));
-    if (deleted) await this.events.record(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
+    await createPodOf(this.registry, this.events, rs, pod);
   }
 
   private async updateStatus(rs: ReplicaSet, owned: Pod[]): Promise<ReconcileResult | void> {
