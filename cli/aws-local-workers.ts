@@ -34,6 +34,7 @@ export interface Workers {
   dockerSocket?: string;
   leaseIntervalMs?: number;
   backoffInitialMs?: number;
+  volumeSyncSeconds?: number;
   /** Where nodes' loopback pod ranges come from (default 127.16.0.0/12). */
   clusterCidr?: string;
   /** Registers what to stop on the way out. */
@@ -57,6 +58,7 @@ export async function startLocalWorkers(w: Workers, names: string[], nodeTokens:
     },
     leaseIntervalMs: w.leaseIntervalMs,
     backoffInitialMs: w.backoffInitialMs,
+    volumeSyncSeconds: w.volumeSyncSeconds,
     clusterCidr: w.clusterCidr,
     // No server of the control plane answers cluster DNS in this shape: each kubelet does.
     clusterDns: dnsServiceIP(),

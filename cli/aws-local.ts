@@ -256,6 +256,7 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
         dockerSocket: socket,
         leaseIntervalMs: options.leaseIntervalMs,
         backoffInitialMs: options.backoffInitialMs,
+        volumeSyncSeconds: options.volumeSyncSeconds,
         clusterCidr: options.clusterCidr,
         onStop: (stop) => stack.push(stop),
         log,

@@ -50,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
       'eviction-seconds': { type: 'string' },
       'lease-interval-ms': { type: 'string' },
       'backoff-initial-ms': { type: 'string' },
+      'volume-sync-seconds': { type: 'string' },
       'authentication-config': { type: 'string' },
       'audit-policy-file': { type: 'string' },
       shape: { type: 'string', default: 'embedded' },
@@ -69,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${values.port}`);
   if (!Number.isInteger(nodes) || nodes < 0) throw new Error(`--nodes must be a whole number, got ${values.nodes}`);
   if (!['process', 'docker', 'auto'].includes(runtime)) throw new Error(`--runtime must be process, docker or auto, got ${values.runtime}`);
-  const seconds = (name: 'node-grace-seconds' | 'eviction-seconds' | 'lease-interval-ms' | 'backoff-initial-ms') => {
+  const seconds = (name: 'node-grace-seconds' | 'eviction-seconds' | 'lease-interval-ms' | 'backoff-initial-ms' | 'volume-sync-seconds') => {
     const v = values[name];
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -102,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
     evictionSeconds: seconds('eviction-seconds'),
     leaseIntervalMs: seconds('lease-interval-ms'),
     backoffInitialMs: seconds('backoff-initial-ms'),
+    volumeSyncSeconds: seconds('volume-sync-seconds'),
     clusterCidr: values['cluster-cidr'],
     ingressPorts: { http: Number(values['ingress-http-port']), https: Number(values['ingress-https-port']) },
     auditPolicy: values['audit-policy-file'] ? auditPolicyFrom(parseYaml(readFileSync(values['audit-policy-file'], 'utf8'))) : undefined,

@@ -44,6 +44,8 @@ export interface UpOptions {
   leaseIntervalMs?: number;
   /** First restart back-off of a crashing container (default 10 s). */
   backoffInitialMs?: number;
+  /** How often kubelets bring running pods' ConfigMap and Secret volumes up to date (default 60 s). */
+  volumeSyncSeconds?: number;
   /** OIDC issuers whose tokens the API accepts (CI pipelines). */
   jwtIssuers?: JwtIssuerConfig[];
   /** What the audit log keeps of each request (default: Metadata for all). */
@@ -92,6 +94,7 @@ async function startKubelets(
     issueToken: api.issueToken,
     leaseIntervalMs: options.leaseIntervalMs,
     backoffInitialMs: options.backoffInitialMs,
+    volumeSyncSeconds: options.volumeSyncSeconds,
     clusterDns,
     clusterCidr: options.clusterCidr,
     log: (line) => log(`kubelet   ${line}`),

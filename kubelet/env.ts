@@ -88,7 +88,7 @@ export function expand(text: string, vars: Record<string, string>): string {
   });
 }
 
-function fieldRef(pod: Pod, path: string, ips: { hostIP: string; podIP: string }): string {
+export function fieldRef(pod: Pod, path: string, ips: { hostIP: string; podIP: string }): string {
   const labels = /^metadata\.labels\['(.+)'\]$/.exec(path);
   if (labels) return pod.metadata?.labels?.[labels[1]] ?? '';
   const annotations = /^metadata\.annotations\['(.+)'\]$/.exec(path);
@@ -113,9 +113,7 @@ function fieldRef(pod: Pod, path: string, ips: { hostIP: string; podIP: string }
   }
 }
 
-type ResourceFieldRef = NonNullable<NonNullable<NonNullable<Container['env']>[number]['valueFrom']>['resourceFieldRef']>;
-
-function resourceFieldRef(container: Container, ref: ResourceFieldRef): string {
+export function resourceFieldRef(container: Container, ref: { resource: string; divisor?: string | number }): string {
   const resource = ref.resource;
   const [kind, name] = resource.split('.') as ['limits' | 'requests', string];
   const value = container.resources?.[kind]?.[name];

@@ -42,6 +42,8 @@ export interface KubeletOptions {
   ca?: string;
   /** When a pod's token of this lifetime is refreshed (default: at 80% of it). */
   tokenRefreshAfterMs?: (lifetimeMs: number) => number;
+  /** How often running pods' configMap, secret, downwardAPI and projected volumes are brought up to date (default 60 s). */
+  volumeSyncMs?: number;
   /** The log server's certificate and key (PEM): it serves HTTPS. Absent: plain HTTP. */
   tls?: { cert: string; key: string };
   /** Bearer token the log server requires (the API server's). Absent: no check. */
@@ -343,6 +345,7 @@ export class Kubelet {
                 root: this.options.volumesDir,
                 ca: this.options.ca,
                 refreshAfterMs: this.options.tokenRefreshAfterMs,
+                syncMs: this.options.volumeSyncMs,
                 dns: this.options.clusterDns ? { nameserver: this.options.clusterDns, domain: this.options.clusterDomain ?? 'cluster.local' } : undefined,
               }
             : undefined,

@@ -43,6 +43,8 @@ export interface LocalProviderOptions {
   servingCaDir?: string;
   leaseIntervalMs?: number;
   backoffInitialMs?: number;
+  /** The kubelets' `--volume-sync-seconds`. */
+  volumeSyncSeconds?: number;
   /** The cluster DNS Service's address, the kubelets' `--cluster-dns`. */
   clusterDns?: string;
   /** Each kubelet answers cluster DNS itself (`--serve-cluster-dns`): no server of the control plane does. */
@@ -168,6 +170,7 @@ export class LocalCloudProvider implements CloudProvider {
       ...(this.options.dockerSocket ? ['--docker-socket', this.options.dockerSocket] : []),
       ...(this.options.leaseIntervalMs ? ['--lease-interval-ms', String(this.options.leaseIntervalMs)] : []),
       ...(this.options.backoffInitialMs ? ['--backoff-initial-ms', String(this.options.backoffInitialMs)] : []),
+      ...(this.options.volumeSyncSeconds ? ['--volume-sync-seconds', String(this.options.volumeSyncSeconds)] : []),
       ...(this.options.clusterDns ? ['--cluster-dns', this.options.clusterDns] : []),
       ...(this.options.serveDns ? ['--serve-cluster-dns'] : []),
       ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),

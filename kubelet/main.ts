@@ -43,6 +43,8 @@ const { values } = parseArgs({
     'lease-interval-ms': { type: 'string' },
     'backoff-initial-ms': { type: 'string' },
     'pod-poll-seconds': { type: 'string' },
+    // How often running pods' configMap, secret, downwardAPI and projected volumes are brought up to date (default 60).
+    'volume-sync-seconds': { type: 'string' },
   },
 });
 
@@ -110,6 +112,7 @@ async function main() {
     serveDns: values['serve-cluster-dns'],
     clusterDomain: values['cluster-domain'],
     providerID: values['provider-id'],
+    volumeSyncMs: values['volume-sync-seconds'] ? Number(values['volume-sync-seconds']) * 1000 : undefined,
     podPollIntervalMs: values['pod-poll-seconds'] ? Number(values['pod-poll-seconds']) * 1000 : undefined,
     leaseIntervalMs: values['lease-interval-ms'] ? Number(values['lease-interval-ms']) : undefined,
     backoff: backoffInitial ? { initialMs: backoffInitial, maxMs: backoffInitial * 30, resetAfterMs: 600_000 } : undefined,

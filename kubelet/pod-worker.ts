@@ -8,6 +8,7 @@
  * 10 s, doubling to 5 min, shown as the waiting reason `CrashLoopBackOff`; a container that ran
  * 10 min before exiting starts over at no delay.
  */
+import { MountError } from './volume-sources.js';
 import { PodVolumes, type VolumeContext } from './volumes.js';
 import type { Condition, Container, Pod, ContainerStatus as PodContainerStatus, Probe } from '../shared/api/schemas/index.js';
 import { conditionOf } from '../shared/api/objects.js';
@@ -136,7 +137,7 @@ export class PodWorker {
     adopted: ContainerStatus[] = [],
   ) {
     this.pod = pod;
-    if (ctx.volumes) this.volumes = new PodVolumes({ ...ctx.volumes, log: ctx.log }, pod);
+    if (ctx.volumes) this.volumes = new PodVolumes({ ...ctx.volumes, log: ctx.log, ips: (p) => ({ hostIP: ctx.hostIP, podIP: ctx.podIP(p) }) }, pod);
     this.startTime = pod.status?.startTime ? Date.parse(pod.status.startTime) : Date.now();
     const phase = pod.status?.phase;
     this.finishedBefore = phase === 'Succeeded' || phase === 'Failed';
@@ -176,6 +177,7 @@ export class PodWorker {
 
   update(pod: Pod): void {
     this.pod = pod;
+    this.volumes?.update(pod);
   }
 
   /** Runs `step` now, or once more after the run in progress. */
@@ -250,9 +252,13 @@ export class PodWorker {
     for (const r of this.records.values()) {
       if (r.current) r.current = await this.ctx.runtime.inspect(r.current.id).catch(() => r.current);
     }
-    // Containers adopted after a kubelet restart need their token refreshed too. A volume that
-    // cannot be filled now fails the next container start, with the reason.
-    if ([...this.records.values()].some((r) => r.current?.state === 'running')) await this.volumes?.prepare().catch(() => undefined);
+    // Containers adopted after a kubelet restart need their volumes (and token refreshes) too, and
+    // running ones see their ConfigMaps' changes. A volume that cannot be set up now fails the
+    // next container start, with the reason.
+    if ([...this.records.values()].some((r) => r.current?.state === 'running')) {
+      await this.volumes?.prepare().catch(() => undefined);
+      await this.volumes?.sync();
+    }
     if (!this.finalPhase && (await this.runInitContainers())) await this.runContainers();
     await this.report();
   }
@@ -340,6 +346,12 @@ export class PodWorker {
       };
     } catch (err) {
       if (!(err instanceof ContainerConfigError)) throw err;
+      if (err instanceof MountError) {
+        // As Kubernetes' kubelet: the pod waits in ContainerCreating, with a FailedMount event.
+        if (r.waiting?.message !== err.message) this.ctx.event(this.pod, 'Warning', 'FailedMount', err.message);
+        r.waiting = { reason: 'ContainerCreating', message: err.message };
+        return;
+      }
       if (r.waiting?.message !== err.message) this.ctx.event(this.pod, 'Warning', 'Failed', `Error: ${err.message}`);
       r.waiting = { reason: 'CreateContainerConfigError', message: err.message };
       return;

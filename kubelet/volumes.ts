@@ -1,31 +1,31 @@
 /**
- * The pod volumes the kubelet fills: the projected service-account volume the API adds to
- * every pod (`kube-api-access-*`: a token for the pod's account bound to the pod, the API's CA,
- * the pod's namespace). Each volume is a folder of the pod's under the kubelet's volume root;
- * the runtime mounts it (docker: a read-only bind mount; process: named in `SKIFF_MOUNTS`).
- *
- * The token is asked for with a TokenRequest bound to the pod (so it dies with the pod) and
- * refreshed at 80% of its lifetime, as Kubernetes' kubelet does; a new file is renamed over the
- * old one, so a reader never sees half a token. Volumes of other kinds are not filled yet.
+ * The pod volumes the kubelet sets up, each a folder of the pod's under the kubelet's volume
+ * root (`<root>/<pod uid>/<volume>`) or a path of the host's, which the runtime mounts (docker:
+ * bind mounts; process: bind mounts in the container's own mount namespace, and their paths
+ * in `SKIFF_MOUNTS`):
+ * - emptyDir: an empty folder for the pod's life; `medium: Memory` is a tmpfs (sized by
+ *   `sizeLimit`) when the kubelet runs as root, a folder otherwise.
+ * - configMap, secret, downwardAPI and projected: files written all at once (`atomic-dir.ts`)
+ *   and brought up to date every `syncMs` while the pod runs, so a changed ConfigMap reaches its
+ *   pods as Kubernetes' kubelet does (a subPath mount of one is not updated, as there).
+ *   The service-account token of a projection is asked for with a TokenRequest bound to the pod
+ *   (so it dies with the pod) and refreshed at 80% of its lifetime.
+ * - hostPath: the host's path, checked or made as its `type` says.
+ * - persistentVolumeClaim: the path of the PersistentVolume bound to the claim (hostPath or
+ *   local, as the local-path provisioner makes them), made when missing.
  */
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, normalize } from 'node:path';
+import { parseBytes } from '../shared/api/quantity.js';
 import type { Container, Pod } from '../shared/api/schemas/index.js';
 import { writeFileAtomically } from '../shared/files.js';
 import type { ApiClient } from './api-client.js';
-import { ContainerConfigError } from './env.js';
+import { writeAtomicDir } from './atomic-dir.js';
 import type { Mount } from './runtime/types.js';
+import { MountError, type Projection, type Volume, fetcher, payloadOf } from './volume-sources.js';
 
-interface Projection {
-  serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string };
-  configMap?: { name: string; items?: { key: string; path: string }[] };
-  downwardAPI?: { items?: { path: string; fieldRef?: { fieldPath: string } }[] };
-}
-
-interface ProjectedVolume {
-  name: string;
-  projected?: { sources?: Projection[] };
-}
+type TokenSource = NonNullable<Projection['serviceAccountToken']>;
 
 export interface VolumeContext {
   api: ApiClient;
@@ -37,12 +37,29 @@ export interface VolumeContext {
   dns?: { nameserver: string; domain: string };
   /** When a token of this lifetime is refreshed (default: at 80% of it). */
   refreshAfterMs?: (lifetimeMs: number) => number;
+  /** How often configMap, secret, downwardAPI and projected volumes are brought up to date (default 60 s). */
+  syncMs?: number;
+  /** The addresses the downward API gives (status.hostIP, status.podIP). */
+  ips?: (pod: Pod) => { hostIP: string; podIP: string };
   log(line: string): void;
+}
+
+const isRoot = () => process.getuid?.() === 0;
+const FILLED = new Set(['configMap', 'secret', 'downwardAPI', 'projected']);
+const KINDS = new Set([...FILLED, 'emptyDir', 'hostPath', 'persistentVolumeClaim']);
+
+/** The source kind of a volume: the one key beside its name. */
+function kindOf(volume: Volume): string {
+  return Object.keys(volume).find((k) => k !== 'name') ?? '';
 }
 
 export class PodVolumes {
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly filled = new Set<string>();
+  /** Where each volume that is set up lives on the host. */
+  private readonly sources = new Map<string, string>();
+  private readonly tokens = new Map<string, string>();
+  private readonly tmpfs = new Set<string>();
+  private lastSync = 0;
   private closed = false;
 
   constructor(
@@ -58,8 +75,13 @@ export class PodVolumes {
     return join(this.ctx.root, this.uid, volume);
   }
 
-  private volumes(): ProjectedVolume[] {
-    return ((this.pod.spec.volumes ?? []) as ProjectedVolume[]).filter((v) => v.projected?.sources?.some((s) => s.serviceAccountToken));
+  private volumes(): Volume[] {
+    return (this.pod.spec.volumes ?? []) as Volume[];
+  }
+
+  /** The pod as last seen (the downward API's labels and annotations follow it). */
+  update(pod: Pod): void {
+    this.pod = pod;
   }
 
   /**
@@ -92,7 +114,7 @@ export class PodVolumes {
     ].join('\n');
   }
 
-  /** Fills every volume not yet filled; throws ContainerConfigError when one cannot be. */
+  /** Sets up every volume not yet set up; throws MountError (or ContainerConfigError) when one cannot be. */
   async prepare(): Promise<void> {
     const resolv = this.resolvConf();
     if (resolv !== undefined) {
@@ -100,38 +122,117 @@ export class PodVolumes {
       writeFileAtomically(join(this.ctx.root, this.uid, 'resolv.conf'), resolv, 0o644);
     }
     for (const volume of this.volumes()) {
-      if (this.filled.has(volume.name)) continue;
-      mkdirSync(this.dir(volume.name), { recursive: true, mode: 0o755 });
-      for (const source of volume.projected?.sources ?? []) await this.project(volume.name, source);
-      this.filled.add(volume.name);
+      if (this.sources.has(volume.name)) continue;
+      try {
+        this.sources.set(volume.name, await this.setUp(volume));
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new MountError(`MountVolume.SetUp failed for volume "${volume.name}" : ${why}`);
+      }
+    }
+    this.lastSync ||= Date.now();
+  }
+
+  /**
+   * Brings configMap, secret, downwardAPI and projected volumes up to date, at most once every
+   * `syncMs`. What cannot be read now is left as it was, and said in the log.
+   */
+  async sync(): Promise<void> {
+    if (this.closed || Date.now() - this.lastSync < (this.ctx.syncMs ?? 60_000)) return;
+    this.lastSync = Date.now();
+    for (const volume of this.volumes()) {
+      if (!this.sources.has(volume.name) || !FILLED.has(kindOf(volume))) continue;
+      await this.fill(volume).catch((err: Error) =>
+        this.ctx.log(`pod ${this.pod.metadata?.namespace}/${this.pod.metadata?.name}: volume ${volume.name}: ${err.message}`),
+      );
     }
   }
 
-  /** The container's mounts of volumes this kubelet fills. */
+  private async setUp(volume: Volume): Promise<string> {
+    const kind = kindOf(volume);
+    if (!KINDS.has(kind)) throw new MountError(`this kubelet does not support ${kind} volumes`);
+    if (FILLED.has(kind)) {
+      await this.fill(volume);
+      return this.dir(volume.name);
+    }
+    if (volume.emptyDir) return this.emptyDir(volume.name, volume.emptyDir);
+    if (volume.hostPath) return hostPathOf(volume.hostPath.path, volume.hostPath.type ?? '');
+    return this.claimPath(volume.persistentVolumeClaim!.claimName);
+  }
+
+  private async fill(volume: Volume): Promise<void> {
+    const meta = this.pod.metadata ?? {};
+    const payload = await payloadOf(volume, {
+      pod: this.pod,
+      fetch: fetcher(this.ctx.api, meta.namespace ?? 'default', this.ctx.ca),
+      ips: this.ctx.ips?.(this.pod) ?? { hostIP: '', podIP: '' },
+      token: (name, source) => this.token(name, source),
+    });
+    if (payload && !this.closed) writeAtomicDir(this.dir(volume.name), payload);
+  }
+
+  private emptyDir(name: string, spec: NonNullable<Volume['emptyDir']>): string {
+    const dir = this.dir(name);
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o777);
+    if (spec.medium === 'Memory' && isRoot() && !this.tmpfs.has(dir)) {
+      const size = spec.sizeLimit !== undefined ? `,size=${parseBytes(spec.sizeLimit)}` : '';
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `mode=0777${size}`, 'tmpfs', dir]);
+      this.tmpfs.add(dir);
+    }
+    return dir;
+  }
+
+  /** The path of the PersistentVolume bound to a claim of the pod's namespace. */
+  private async claimPath(claim: string): Promise<string> {
+    const ns = encodeURIComponent(this.pod.metadata?.namespace ?? 'default');
+    const pvc = await this.ctx.api
+      .get<{ spec?: { volumeName?: string }; status?: { phase?: string } }>(`/api/v1/namespaces/${ns}/persistentvolumeclaims/${encodeURIComponent(claim)}`)
+      .catch(() => undefined);
+    if (!pvc) throw new MountError(`persistentvolumeclaim "${claim}" not found`);
+    if (pvc.status?.phase !== 'Bound' || !pvc.spec?.volumeName) throw new MountError(`persistentvolumeclaim "${claim}" is not bound`);
+    const pv = await this.ctx.api
+      .get<{ spec?: { hostPath?: { path: string }; local?: { path: string } } }>(`/api/v1/persistentvolumes/${encodeURIComponent(pvc.spec.volumeName)}`)
+      .catch(() => undefined);
+    const path = pv?.spec?.hostPath?.path ?? pv?.spec?.local?.path;
+    if (!path) throw new MountError(`persistentvolume "${pvc.spec.volumeName}" has no path on this node (only hostPath and local volumes are mounted)`);
+    mkdirSync(path, { recursive: true });
+    chmodSync(path, 0o777);
+    return path;
+  }
+
+  /** The container's mounts: its volumeMounts, and the pod's resolv.conf. */
   mountsFor(c: Container): Mount[] {
-    const filled = new Set(this.volumes().map((v) => v.name));
-    const mounts = (c.volumeMounts ?? [])
-      .filter((m) => filled.has(m.name))
-      .map((m) => ({ hostPath: this.dir(m.name), containerPath: m.mountPath, readOnly: m.readOnly ?? false }));
+    const byName = new Map(this.volumes().map((v) => [v.name, v]));
+    const mounts: Mount[] = [];
+    for (const m of c.volumeMounts ?? []) {
+      const source = this.sources.get(m.name);
+      const volume = byName.get(m.name);
+      if (source === undefined || !volume) continue;
+      if (m.subPathExpr) throw new MountError(`volume "${m.name}": subPathExpr is not supported by this kubelet`);
+      let hostPath = source;
+      if (m.subPath) {
+        hostPath = join(source, normalize(m.subPath));
+        if (!FILLED.has(kindOf(volume)) && !existsSync(hostPath)) mkdirSync(hostPath, { recursive: true, mode: 0o777 });
+      }
+      // API data volumes are always read-only, as Kubernetes mounts them.
+      const readOnly = (m.readOnly ?? false) || FILLED.has(kindOf(volume)) || (volume.persistentVolumeClaim?.readOnly ?? false);
+      mounts.push({ hostPath, containerPath: m.mountPath, readOnly });
+    }
     if (this.resolvConf() !== undefined)
-      mounts.push({ hostPath: join(this.ctx.root, this.uid, 'resolv.conf'), containerPath: '/etc/resolv.conf', readOnly: true });
+      mounts.push({ hostPath: join(this.ctx.root, this.uid, 'resolv.conf'), containerPath: '/etc/resolv.conf', readOnly: true, hostKeepsOwn: true });
     return mounts;
   }
 
-  private async project(volume: string, source: Projection): Promise<void> {
-    const dir = this.dir(volume);
-    if (source.serviceAccountToken) await this.writeToken(volume, source.serviceAccountToken);
-    if (source.configMap?.name === 'kube-root-ca.crt' && this.ctx.ca) {
-      for (const item of source.configMap.items ?? [{ key: 'ca.crt', path: 'ca.crt' }])
-        if (item.key === 'ca.crt') writeFileAtomically(join(dir, item.path), this.ctx.ca, 0o644);
-    }
-    for (const item of source.downwardAPI?.items ?? []) {
-      if (item.fieldRef?.fieldPath === 'metadata.namespace') writeFileAtomically(join(dir, item.path), this.pod.metadata?.namespace ?? '', 0o644);
-      if (item.fieldRef?.fieldPath === 'metadata.name') writeFileAtomically(join(dir, item.path), this.pod.metadata?.name ?? '', 0o644);
-    }
+  /** A projection's token: the one held, or a new one asked for (and refreshed from then on). */
+  private async token(volume: string, want: TokenSource): Promise<string> {
+    const key = `${volume}/${want.path}`;
+    const held = this.tokens.get(key);
+    if (held) return held;
+    return this.newToken(volume, want);
   }
 
-  private async writeToken(volume: string, want: NonNullable<Projection['serviceAccountToken']>): Promise<void> {
+  private async newToken(volume: string, want: TokenSource): Promise<string> {
     const meta = this.pod.metadata ?? {};
     const account = this.pod.spec.serviceAccountName || 'default';
     const path = `/api/v1/namespaces/${encodeURIComponent(meta.namespace ?? '')}/serviceaccounts/${encodeURIComponent(account)}/token`;
@@ -147,33 +248,68 @@ export class PodVolumes {
         },
       });
     } catch (err) {
-      throw new ContainerConfigError(`cannot get a token for service account "${account}": ${err instanceof Error ? err.message : String(err)}`);
+      throw new MountError(`cannot get a token for service account "${account}": ${err instanceof Error ? err.message : String(err)}`);
     }
     const token = answer.status?.token;
-    if (!token) throw new ContainerConfigError(`the API answered no token for service account "${account}"`);
-    if (this.closed) return;
-    writeFileAtomically(join(this.dir(volume), want.path), token, 0o644);
+    if (!token) throw new MountError(`the API answered no token for service account "${account}"`);
+    this.tokens.set(`${volume}/${want.path}`, token);
     const lifetimeMs = Date.parse(answer.status?.expirationTimestamp ?? '') - Date.now();
     this.refresh(volume, want, Math.max(1000, this.ctx.refreshAfterMs?.(lifetimeMs) ?? lifetimeMs * 0.8));
+    return token;
   }
 
-  private refresh(volume: string, want: NonNullable<Projection['serviceAccountToken']>, ms: number): void {
-    clearTimeout(this.timers.get(volume));
-    const timer = setTimeout(() => {
-      this.writeToken(volume, want).catch((err: Error) => {
-        this.ctx.log(`pod ${this.pod.metadata?.namespace}/${this.pod.metadata?.name}: token refresh failed, retried in 10 s: ${err.message}`);
+  private refresh(volume: string, want: TokenSource, ms: number): void {
+    const key = `${volume}/${want.path}`;
+    clearTimeout(this.timers.get(key));
+    const timer = setTimeout(async () => {
+      try {
+        await this.newToken(volume, want);
+        const spec = this.volumes().find((v) => v.name === volume);
+        if (spec && !this.closed) await this.fill(spec);
+      } catch (err) {
+        this.ctx.log(`pod ${this.pod.metadata?.namespace}/${this.pod.metadata?.name}: token refresh failed, retried in 10 s: ${(err as Error).message}`);
         if (!this.closed) this.refresh(volume, want, 10_000);
-      });
+      }
     }, ms);
     timer.unref();
-    this.timers.set(volume, timer);
+    this.timers.set(key, timer);
   }
 
-  /** Stops refreshing and removes the pod's volume folders. */
+  /** Stops refreshing, unmounts its tmpfs volumes and removes the pod's volume folders. */
   close(): void {
     this.closed = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    for (const dir of this.tmpfs) {
+      try {
+        execFileSync('umount', [dir]);
+      } catch (err) {
+        this.ctx.log(`umount ${dir}: ${(err as Error).message}`);
+      }
+    }
+    this.tmpfs.clear();
     rmSync(join(this.ctx.root, this.uid), { recursive: true, force: true });
   }
+}
+
+type Stat = import('node:fs').Stats;
+
+/** What each hostPath type asks of the path, and its words when the path is not that. */
+const HOST_PATH_CHECKS: Record<string, [(s: Stat) => boolean, string]> = {
+  DirectoryOrCreate: [(s) => s.isDirectory(), 'a directory'],
+  Directory: [(s) => s.isDirectory(), 'a directory'],
+  FileOrCreate: [(s) => s.isFile(), 'a file'],
+  File: [(s) => s.isFile(), 'a file'],
+  Socket: [(s) => s.isSocket(), 'a socket file'],
+  CharDevice: [(s) => s.isCharacterDevice(), 'a character device'],
+  BlockDevice: [(s) => s.isBlockDevice(), 'a block device'],
+};
+
+/** A hostPath volume's path, checked (or made: the `OrCreate` types) as its type says. */
+function hostPathOf(path: string, type: string): string {
+  if (!existsSync(path) && type === 'DirectoryOrCreate') mkdirSync(path, { recursive: true, mode: 0o755 });
+  if (!existsSync(path) && type === 'FileOrCreate') writeFileSync(path, '', { mode: 0o644 });
+  const check = HOST_PATH_CHECKS[type];
+  if (check && !(existsSync(path) && check[0](statSync(path)))) throw new MountError(`hostPath type check failed: ${path} is not ${check[1]}`);
+  return path;
 }

@@ -140,9 +140,10 @@ export function taskDefinitionOf(spec: ContainerSpec, shape: TaskShape): { input
   return { input, hash };
 }
 
-/** Every file under `dir`, as its path below it. */
+/** Every file under `dir`, as its path below it (an atomic volume's `..data` folders not twice: their files are seen through the links). */
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
+    if (name.startsWith('..')) return [];
     const path = join(dir, name);
     return statSync(path).isDirectory() ? filesUnder(path).map((f) => join(name, f)) : [name];
   });

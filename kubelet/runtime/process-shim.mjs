@@ -4,8 +4,8 @@
 // process group, writes every output line with its timestamp to the log, and records the exit
 // code (or signal) when the process ends. The kubelet signals the process group directly.
 import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync, renameSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 const dir = process.argv[2];
 const spec = JSON.parse(readFileSync(join(dir, 'spec.json'), 'utf8'));
@@ -45,13 +45,55 @@ function append(text) {
   }
 }
 
-const [file, ...rest] = [...spec.command, ...spec.args];
+const quote = (v) => `'${String(v).replace(/'/g, `'\\''`)}'`;
+
+// Makes each missing mount point on the host (a folder, or an empty file for a file), noting
+// what it made in created.json so the runtime removes it with the container.
+function makeMountPoints(binds) {
+  const created = [];
+  for (const b of binds) {
+    const isFile = statSync(b.hostPath).isFile();
+    const missing = [];
+    for (let p = isFile ? dirname(b.containerPath) : b.containerPath; !existsSync(p); p = dirname(p)) missing.unshift(p);
+    for (const p of missing) {
+      mkdirSync(p);
+      created.push(p);
+    }
+    if (isFile && !existsSync(b.containerPath)) {
+      writeFileSync(b.containerPath, '');
+      created.push(b.containerPath);
+    }
+  }
+  writeFileSync(join(dir, 'created.json'), JSON.stringify(created));
+}
+
+// The command and its spawn options: with binds, through `unshare` into a mount namespace of
+// its own, where a shell binds each volume and then becomes the command (and its user, by
+// setpriv), so the process keeps the pid the shim records.
+function launch(command) {
+  const binds = spec.bind ?? [];
+  const user = spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {};
+  if (!binds.length) return { argv: command, options: { ...user, cwd: spec.workingDir || undefined } };
+  makeMountPoints(binds);
+  const lines = ['set -e'];
+  for (const b of binds) {
+    lines.push(`mount --bind ${quote(b.hostPath)} ${quote(b.containerPath)}`);
+    if (b.readOnly) lines.push(`mount -o remount,bind,ro ${quote(b.containerPath)}`);
+  }
+  // The working dir is entered once the volumes are in place (it may be one of them).
+  if (spec.workingDir) lines.push(`cd ${quote(spec.workingDir)}`);
+  const become = spec.user ? `setpriv --reuid=${spec.user.uid} --regid=${spec.user.gid} --clear-groups -- ` : '';
+  lines.push(`exec ${become}"$@"`);
+  return { argv: ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', lines.join('\n'), 'sh', ...command], options: {} };
+}
+
 let child;
 try {
+  const { argv, options } = launch([...spec.command, ...spec.args]);
+  const [file, ...rest] = argv;
   child = spawn(file, rest, {
-    cwd: spec.workingDir || undefined,
-    // The user the runtime chose (runAsUser), when the shim runs as root and may change to it.
-    ...(spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {}),
+    // The working dir, and the user the runtime chose (runAsUser) when the shim runs as root.
+    ...options,
     // SKIFF_TEST_RUN marks what a test run started, so its teardown can find what was left running.
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...(process.env.SKIFF_TEST_RUN ? { SKIFF_TEST_RUN: process.env.SKIFF_TEST_RUN } : {}), ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,10 +3,13 @@
  * by a detached shim (`process-shim.mjs`) that writes its timestamped output and its exit code
  * into the container's state folder. Everything lives under `root`, one folder per container,
  * so a restarted kubelet finds what it started (`list`). The image is not used: a process
- * container runs its `command` and `args` on the host; its mounts are named in `SKIFF_MOUNTS`. Memory limits are not enforced.
+ * container runs its `command` and `args` on the host. Its volumes are bind-mounted in a mount
+ * namespace of its own (util-linux `unshare`) when the kubelet runs as root, and refused with
+ * the reason otherwise; the service-account token and resolv.conf, which every pod has, are
+ * then only named in `SKIFF_MOUNTS`. Memory limits are not enforced.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostSession } from './host-session.js';
@@ -82,7 +85,7 @@ export class ProcessRuntime implements Runtime {
   }
 
   async start(asked: ContainerSpec): Promise<ContainerStatus> {
-    const spec = withMountsInEnv(asked);
+    const spec = { ...withMountsInEnv(asked), bind: bindsOf(asked) };
     if (spec.command.length + spec.args.length === 0) throw new Error(`container ${spec.name}: the process runtime needs a command (it does not read images)`);
     const user = this.userFor(spec);
     const id = `${spec.podUid}_${spec.name}_${spec.attempt}`;
@@ -147,7 +150,36 @@ export class ProcessRuntime implements Runtime {
     if (!existsSync(dir)) return;
     const status = await this.inspect(id).catch(() => undefined);
     if (status?.state === 'running') throw new Error(`container ${id} is running: stop it first`);
+    this.removeMountPoints(id);
     rmSync(dir, { recursive: true, force: true });
+  }
+
+  /**
+   * The mount points the shim made on the host for this container (`created.json`), removed
+   * while empty and no other container of this runtime made them too.
+   */
+  private removeMountPoints(id: string): void {
+    const made = (c: string): string[] => {
+      try {
+        return JSON.parse(readFileSync(join(this.root, c, 'created.json'), 'utf8')) as string[];
+      } catch {
+        return [];
+      }
+    };
+    const others = new Set(
+      readdirSync(this.root)
+        .filter((c) => c !== id)
+        .flatMap(made),
+    );
+    for (const path of made(id).reverse()) {
+      if (others.has(path)) continue;
+      try {
+        if (statSync(path).isDirectory()) rmdirSync(path);
+        else if (statSync(path).size === 0) rmSync(path);
+      } catch {
+        /* not empty, or gone */
+      }
+    }
   }
 
   async list(): Promise<ContainerStatus[]> {
@@ -207,17 +239,45 @@ export class ProcessRuntime implements Runtime {
   async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
     const status = await this.inspect(id);
     if (status.state !== 'running') return { exitCode: 126, output: `container ${status.spec.name} is not running`, timedOut: false };
-    return runCommand(command, { cwd: status.spec.workingDir || undefined, env: this.execEnv(status.spec) }, timeoutMs);
+    return runCommand(inNamespace(status, command), { cwd: status.spec.workingDir || undefined, env: this.execEnv(status.spec) }, timeoutMs);
   }
 
   async execStream(id: string, command: string[], options: StreamOptions): Promise<StreamSession> {
     const status = await this.inspect(id);
     if (status.state !== 'running') throw new Error(`container ${status.spec.name} is not running`);
-    return hostSession(command, { cwd: status.spec.workingDir || undefined, env: this.execEnv(status.spec) }, options);
+    return hostSession(inNamespace(status, command), { cwd: status.spec.workingDir || undefined, env: this.execEnv(status.spec) }, options);
   }
 }
 
-/** The mounts a host process cannot have at their paths, named in its environment instead. */
+const TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * The mounts the shim binds in the process's own mount namespace. Without root there is none
+ * to make: the service-account token and resolv.conf (every pod has them) are only named in
+ * `SKIFF_MOUNTS`, and any other volume is refused, with the reason.
+ */
+function bindsOf(spec: ContainerSpec): ContainerSpec['bind'] {
+  const wanted = (spec.mounts ?? []).filter((m) => !m.hostKeepsOwn);
+  if (process.getuid?.() === 0) return wanted.length ? wanted : undefined;
+  const refused = wanted.find((m) => m.containerPath !== TOKEN_PATH);
+  if (refused)
+    throw new SecurityRefusal(
+      `the process runtime cannot mount a volume at ${refused.containerPath} for container ${spec.name}: bind mounts need a mount namespace of the container's own, which needs the kubelet to run as root`,
+    );
+  return undefined;
+}
+
+/** A command run in a container with mounts of its own runs in its mount namespace. */
+function inNamespace(status: ContainerStatus, command: string[]): string[] {
+  if (!status.spec.bind?.length || !status.pid) return command;
+  // Entering a mount namespace leaves the caller at its root: the container's working dir again.
+  const wd = status.spec.workingDir ? `--wd=${status.spec.workingDir}` : '--wd';
+  // A command that is not there is said as the runtime says it outside a namespace.
+  const run = 'command -v "$0" >/dev/null 2>&1 || { printf \'exec: "%s": executable file not found in $PATH\\n\' "$0" >&2; exit 127; }; exec "$0" "$@"';
+  return ['nsenter', `--target=${status.pid}`, '--mount', wd, '--', '/bin/sh', '-c', run, ...command];
+}
+
+/** The mounts a host process cannot have at their paths, named in its environment too. */
 function withMountsInEnv(spec: ContainerSpec): ContainerSpec {
   if (!spec.mounts?.length) return spec;
   return { ...spec, env: { ...spec.env, SKIFF_MOUNTS: JSON.stringify(Object.fromEntries(spec.mounts.map((m) => [m.containerPath, m.hostPath]))) } };

@@ -46,17 +46,25 @@ export interface ContainerSpec {
   security?: ContainerSecurity;
   /** Host folders the kubelet filled (pod volumes), to be seen at `containerPath`. */
   mounts?: Mount[];
+  /** The process runtime's: the mounts its shim bind-mounts in the process's own mount namespace. */
+  bind?: Mount[];
 }
 
 /**
- * A pod volume in a container. The docker runtime bind-mounts it at `containerPath`; a host
- * process has no filesystem of its own, so the process runtime names each mount's folder in
- * the environment variable `SKIFF_MOUNTS` (JSON: container path -> host folder).
+ * A pod volume in a container. The docker runtime bind-mounts it at `containerPath`. A host
+ * process shares the host's filesystem: the process runtime bind-mounts it in the process's own
+ * mount namespace when the kubelet runs as root, and names each mount's folder in the
+ * environment variable `SKIFF_MOUNTS` (JSON: container path -> host folder) either way.
  */
 export interface Mount {
   hostPath: string;
   containerPath: string;
   readOnly: boolean;
+  /**
+   * A host process keeps the host's own file at this path and is only told of the pod's in
+   * `SKIFF_MOUNTS`: the pod's resolv.conf, since a host process shares the host's network.
+   */
+  hostKeepsOwn?: boolean;
 }
 
 export interface ContainerSecurity {

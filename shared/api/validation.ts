@@ -2,6 +2,7 @@
  * The causes a 422 Invalid lists, worded as apimachinery's field errors are, and the small
  * readers kind files use on untyped input (a write is validated before it is trusted).
  */
+import { nameError } from './names.js';
 import type { StatusCause } from './status.js';
 
 export type Obj = Record<string, unknown>;
@@ -24,6 +25,18 @@ export const notSupported = (field: string, value: unknown, supported: string[])
   field,
   message: `Unsupported value: ${JSON.stringify(value)}: supported values: ${supported.map((s) => JSON.stringify(s)).join(', ')}`,
 });
+
+/** A name that must be a DNS label, unique among `seen` (containers', volumes'). */
+export function checkUniqueLabel(value: unknown, field: string, seen: Set<string>, causes: StatusCause[]): void {
+  if (typeof value !== 'string' || !value) {
+    causes.push(required(field));
+    return;
+  }
+  const err = nameError(value, 'dns1123-label');
+  if (err) causes.push(invalidValue(field, value, err));
+  if (seen.has(value)) causes.push({ type: 'FieldValueDuplicate', field, message: `Duplicate value: ${JSON.stringify(value)}` });
+  seen.add(value);
+}
 
 /** Whether two values are the same JSON (absent and null alike): for immutable fields. */
 export const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);

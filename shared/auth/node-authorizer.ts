@@ -42,9 +42,13 @@ export function referencedBy(pod: Pod): { secrets: Set<string>; configmaps: Set<
     }
   }
   for (const s of pod.spec.imagePullSecrets ?? []) if (s.name) secrets.add(s.name);
-  for (const v of (pod.spec.volumes ?? []) as { secret?: { secretName?: string }; configMap?: { name?: string } }[]) {
+  for (const v of pod.spec.volumes ?? []) {
     if (v.secret?.secretName) secrets.add(v.secret.secretName);
     if (v.configMap?.name) configmaps.add(v.configMap.name);
+    for (const p of v.projected?.sources ?? []) {
+      if (p.secret?.name) secrets.add(p.secret.name);
+      if (p.configMap?.name) configmaps.add(p.configMap.name);
+    }
   }
   return { secrets, configmaps };
 }

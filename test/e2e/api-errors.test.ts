@@ -138,6 +138,69 @@ describe('errors are Statuses with the right code and reason', () => {
     expect((await send('GET', '/api/v1/namespaces/default/pods/typed')).status).toBe(404);
   });
 
+  it("volumes and their mounts are checked with kube-apiserver's words; the defaults are filled in", async () => {
+    const pod = (volumes: object[], mounts: object[] = [], name = 'vols') =>
+      JSON.stringify({ metadata: { name }, spec: { volumes, containers: [{ name: 'c', image: 'busybox', volumeMounts: mounts }] } });
+    const bad = await expectStatus(
+      await send(
+        'POST',
+        '/api/v1/namespaces/default/pods',
+        pod(
+          [
+            { name: 'none' },
+            { name: 'two', emptyDir: {}, hostPath: { path: '/x' } },
+            { name: 'cfg', configMap: { name: 'c', defaultMode: 0o1000, items: [{ key: 'k', path: '../up' }] } },
+            { name: 'cfg', secret: {} },
+            { name: 'host', hostPath: { path: '/x', type: 'Pipe' } },
+          ],
+          [
+            { name: 'missing', mountPath: '/a' },
+            { name: 'host', mountPath: '/a' },
+            { name: 'host', mountPath: '/b', subPath: '/abs' },
+          ],
+        ),
+      ),
+      422,
+      'Invalid',
+    );
+    const causes = (bad.details.causes as { field: string; message: string }[]).map((c) => `${c.field}: ${c.message}`);
+    expect(causes).toEqual(
+      expect.arrayContaining([
+        'spec.volumes[0]: Required value: must specify a volume type',
+        'spec.volumes[1].hostPath: Forbidden: may not specify more than 1 volume type',
+        'spec.volumes[2].configMap.defaultMode: Invalid value: 512: must be a number between 0 and 0777 (octal), both inclusive',
+        `spec.volumes[2].configMap.items[0].path: Invalid value: "../up": must not contain '..'`,
+        'spec.volumes[3].name: Duplicate value: "cfg"',
+        'spec.volumes[3].secret.secretName: Required value',
+        'spec.volumes[4].hostPath.type: Unsupported value: "Pipe": supported values: "", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice", "BlockDevice"',
+        'spec.containers[0].volumeMounts[0].name: Not found: "missing"',
+        'spec.containers[0].volumeMounts[1].mountPath: Invalid value: "/a": must be unique',
+        'spec.containers[0].volumeMounts[2].subPath: Invalid value: "/abs": must be a relative path',
+      ]),
+    );
+    const strict = await send('POST', '/api/v1/namespaces/default/pods?fieldValidation=Strict', pod([{ name: 'typo', configmap: { name: 'c' } }]));
+    await expectStatus(strict, 400, 'BadRequest', /unknown field "spec\.volumes\[0\]\.configmap"/);
+    expect((await send('GET', '/api/v1/namespaces/default/pods/vols')).status).toBe(404);
+
+    const good = await send(
+      'POST',
+      '/api/v1/namespaces/default/pods',
+      pod(
+        [
+          { name: 'cfg', configMap: { name: 'c' } },
+          { name: 'h', hostPath: { path: '/srv' } },
+        ],
+        [],
+        'vols-ok',
+      ),
+    );
+    expect(good.status, good.text).toBe(201);
+    expect(good.json().spec.volumes.slice(0, 2)).toEqual([
+      { name: 'cfg', configMap: { name: 'c', defaultMode: 420 } },
+      { name: 'h', hostPath: { path: '/srv', type: '' } },
+    ]);
+  });
+
   it('dryRun=All answers the object without storing it', async () => {
     const r = await send('POST', `${DEPLOYMENTS}?dryRun=All`, JSON.stringify(deployment('dry')));
     expect(r.status).toBe(201);

@@ -271,6 +271,93 @@ describe('kubelet', () => {
     expect((await cluster.api(`/api/v1/namespaces/default/pods/${without}`)).json().spec.volumes).toBeUndefined();
   });
 
+  it('mounts configMap, secret, downwardAPI, emptyDir (Memory: tmpfs) and hostPath volumes in the process own mount namespace; a changed ConfigMap reaches it', async () => {
+    await startKubelet({ volumesDir: join(dir, 'volumes'), ca: cluster.server.caCert, volumeSyncMs: 300 });
+    await cluster.kubectlOk(['create', 'configmap', 'greetings', '--from-literal=greeting=hello', '--from-literal=unused=x']);
+    await cluster.kubectlOk(['create', 'secret', 'generic', 'mounted-creds', '--from-literal=password=s3cret']);
+    const host = mkdtempSync(join(dir, 'host-'));
+    writeFileSync(join(host, 'file'), 'from the host');
+    // Mount points that do not exist on the host: the runtime makes them, and removes them after.
+    const at = join(dir, `mnt-${randomUUID().slice(0, 8)}`);
+    const script = [
+      'cat $M/sec/pw; echo; stat -c %a $M/sec/..data/pw',
+      'cat $M/info/labels; echo; cat $M/info/name; echo',
+      'echo scratch > $M/scratch/f && cat $M/scratch/f',
+      "awk -v p=$M/mem '$2 == p { print $3 }' /proc/self/mounts",
+      'cat $M/host/file; echo',
+      'touch $M/cfg/new 2>/dev/null || echo read-only',
+      'ls $M/cfg',
+      'while true; do echo "greeting=$(cat $M/cfg/greeting)"; sleep 0.2; done',
+    ].join('; ');
+    const name = await createPod(
+      {
+        automountServiceAccountToken: false,
+        volumes: [
+          { name: 'cfg', configMap: { name: 'greetings', items: [{ key: 'greeting', path: 'greeting' }] } },
+          { name: 'sec', secret: { secretName: 'mounted-creds', items: [{ key: 'password', path: 'pw', mode: 0o400 }] } },
+          {
+            name: 'info',
+            downwardAPI: {
+              items: [
+                { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
+                { path: 'name', fieldRef: { fieldPath: 'metadata.name' } },
+              ],
+            },
+          },
+          { name: 'scratch', emptyDir: {} },
+          { name: 'mem', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+          { name: 'host', hostPath: { path: host, type: 'Directory' } },
+        ],
+        containers: [
+          {
+            ...sh(script),
+            env: [{ name: 'M', value: at }],
+            volumeMounts: ['cfg', 'sec', 'info', 'scratch', 'mem', 'host'].map((v) => ({ name: v, mountPath: join(at, v) })),
+          },
+        ],
+      },
+      { app: 'vol', tier: 'x' },
+    );
+    const seen = await until('the volumes read', async () => {
+      const text = await logs(name);
+      return text.includes('greeting=') && text;
+    });
+    expect(seen).toContain(`s3cret\n400\napp="vol"\ntier="x"\n${name}\nscratch\ntmpfs\nfrom the host\nread-only\ngreeting\ngreeting=hello\n`);
+    // The host does not see them at those paths: the binds live in the container's namespace.
+    expect(existsSync(join(at, 'cfg', 'greeting'))).toBe(false);
+    expect(existsSync(join(at, 'cfg'))).toBe(true);
+
+    await cluster.kubectlOk(['patch', 'configmap', 'greetings', '-p', '{"data":{"greeting":"bonjour"}}']);
+    await until('the new greeting', async () => (await logs(name)).includes('greeting=bonjour'));
+
+    await cluster.kubectlOk(['delete', 'pod', name, '--wait=true']);
+    await until('the mount points removed', async () => !existsSync(join(at, 'cfg')) && !existsSync(at));
+    expect(readFileSync('/proc/self/mounts', 'utf8')).not.toContain(join(dir, 'volumes'));
+    expect(readFileSync(join(host, 'file'), 'utf8')).toBe('from the host');
+  });
+
+  it('a volume that cannot be set up holds the pod in ContainerCreating, with a FailedMount event, until it can', async () => {
+    await startKubelet({ volumesDir: join(dir, 'volumes'), ca: cluster.server.caCert });
+    const name = await createPod({
+      automountServiceAccountToken: false,
+      volumes: [{ name: 'cfg', configMap: { name: 'not-yet' } }],
+      containers: [{ ...sh('cat /tmp/skiff-never/k; sleep 30'), volumeMounts: [{ name: 'cfg', mountPath: join(dir, 'never-mounted') }] }],
+    });
+    const waiting = await until('waiting to mount', async () => {
+      const s = (await status(name)).containerStatuses?.[0];
+      return s?.state.waiting?.reason === 'ContainerCreating' && s;
+    });
+    expect(waiting.state.waiting?.message).toBe('MountVolume.SetUp failed for volume "cfg" : configmap "not-yet" not found');
+    const events = (await cluster.api('/api/v1/namespaces/default/events')).json().items as {
+      reason: string;
+      message: string;
+      involvedObject: { name: string };
+    }[];
+    expect(events.find((e) => e.involvedObject.name === name && e.reason === 'FailedMount')?.message).toBe(waiting.state.waiting?.message);
+    await cluster.kubectlOk(['create', 'configmap', 'not-yet', '--from-literal=k=v']);
+    await until('running', async () => (await status(name)).containerStatuses?.[0]?.state.running);
+  });
+
   it('a missing ConfigMap holds the container in CreateContainerConfigError until it exists', async () => {
     await startKubelet();
     const name = await createPod({

@@ -4,10 +4,10 @@
  */
 import type { KubeObject } from '../../store/object.js';
 import type { Column } from '../columns.js';
-import { nameError } from '../names.js';
 import { podSecurity } from '../pod-security.js';
 import type { StatusCause } from '../status.js';
-import { asArray, asObj, checkPort, invalidValue, isObj, notSupported, required, sameJson, type Obj } from '../validation.js';
+import { defaultVolumes, validateVolumes } from '../volumes.js';
+import { asArray, asObj, checkPort, checkUniqueLabel, invalidValue, isObj, notSupported, required, sameJson, type Obj } from '../validation.js';
 
 function defaultContainer(c: Obj): void {
   const image = typeof c.image === 'string' ? c.image : '';
@@ -39,6 +39,7 @@ export function defaultPodSpec(spec: unknown): void {
   spec.securityContext ??= {};
   spec.enableServiceLinks ??= true;
   for (const c of [...asArray(spec.containers), ...asArray(spec.initContainers)]) if (isObj(c)) defaultContainer(c);
+  defaultVolumes(spec);
 }
 
 export function validatePodSpec(spec: unknown, path: string, causes: StatusCause[]): void {
@@ -55,18 +56,13 @@ export function validatePodSpec(spec: unknown, path: string, causes: StatusCause
   ];
   for (const [p, raw] of all) {
     const c = asObj(raw);
-    if (typeof c.name !== 'string' || !c.name) causes.push(required(`${p}.name`));
-    else {
-      const err = nameError(c.name, 'dns1123-label');
-      if (err) causes.push(invalidValue(`${p}.name`, c.name, err));
-      if (names.has(c.name)) causes.push({ type: 'FieldValueDuplicate', field: `${p}.name`, message: `Duplicate value: ${JSON.stringify(c.name)}` });
-      names.add(c.name);
-    }
+    checkUniqueLabel(c.name, `${p}.name`, names, causes);
     if (typeof c.image !== 'string' || !c.image.trim()) causes.push(required(`${p}.image`));
     asArray(c.ports).forEach((port, j) => {
       checkPort(asObj(port).containerPort, `${p}.ports[${j}].containerPort`, causes);
     });
   }
+  validateVolumes(spec, path, all, causes);
   const policy = spec.restartPolicy;
   if (policy !== undefined && !['Always', 'OnFailure', 'Never'].includes(policy as string))
     causes.push(notSupported(`${path}.restartPolicy`, policy, ['Always', 'OnFailure', 'Never']));

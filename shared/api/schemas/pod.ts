@@ -161,8 +161,77 @@ export const TopologySpreadConstraint = z.strictObject({
   nodeTaintsPolicy: z.string().optional(),
 });
 
+const KeyToPath = z.strictObject({ key: z.string(), path: z.string(), mode: int32.optional() });
+const ObjectFieldSelector = z.strictObject({ apiVersion: z.string().optional(), fieldPath: z.string() });
+const ResourceFieldSelector = z.strictObject({ containerName: z.string().optional(), resource: z.string(), divisor: quantity.optional() });
+const DownwardAPIVolumeFile = z.strictObject({
+  path: z.string(),
+  fieldRef: ObjectFieldSelector.optional(),
+  resourceFieldRef: ResourceFieldSelector.optional(),
+  mode: int32.optional(),
+});
+const KeysOf = { items: z.array(KeyToPath).optional(), optional: z.boolean().optional() };
+
+/**
+ * A pod volume: the sources the kubelet sets up are typed; the others Kubernetes defines are
+ * kept as written (the kubelet refuses them, with the reason), and an unknown one is refused.
+ */
+export const Volume = z.strictObject({
+  name: z.string(),
+  hostPath: z.strictObject({ path: z.string(), type: z.string().optional() }).optional(),
+  emptyDir: z.strictObject({ medium: z.string().optional(), sizeLimit: quantity.optional() }).optional(),
+  configMap: z.strictObject({ name: z.string().optional(), defaultMode: int32.optional(), ...KeysOf }).optional(),
+  secret: z.strictObject({ secretName: z.string().optional(), defaultMode: int32.optional(), ...KeysOf }).optional(),
+  downwardAPI: z.strictObject({ items: z.array(DownwardAPIVolumeFile).optional(), defaultMode: int32.optional() }).optional(),
+  projected: z
+    .strictObject({
+      sources: z
+        .array(
+          z.strictObject({
+            configMap: z.strictObject({ name: z.string().optional(), ...KeysOf }).optional(),
+            secret: z.strictObject({ name: z.string().optional(), ...KeysOf }).optional(),
+            downwardAPI: z.strictObject({ items: z.array(DownwardAPIVolumeFile).optional() }).optional(),
+            serviceAccountToken: z.strictObject({ audience: z.string().optional(), expirationSeconds: int64.optional(), path: z.string() }).optional(),
+            clusterTrustBundle: loose.optional(),
+          }),
+        )
+        .optional(),
+      defaultMode: int32.optional(),
+    })
+    .optional(),
+  persistentVolumeClaim: z.strictObject({ claimName: z.string(), readOnly: z.boolean().optional() }).optional(),
+  ...Object.fromEntries(
+    [
+      'gcePersistentDisk',
+      'awsElasticBlockStore',
+      'gitRepo',
+      'nfs',
+      'iscsi',
+      'glusterfs',
+      'rbd',
+      'flexVolume',
+      'cinder',
+      'cephfs',
+      'flocker',
+      'fc',
+      'azureFile',
+      'vsphereVolume',
+      'quobyte',
+      'azureDisk',
+      'photonPersistentDisk',
+      'portworxVolume',
+      'scaleIO',
+      'storageos',
+      'csi',
+      'ephemeral',
+      'image',
+    ].map((k) => [k, loose.optional()]),
+  ),
+});
+export type Volume = z.infer<typeof Volume>;
+
 export const PodSpec = z.strictObject({
-  volumes: z.array(z.looseObject({ name: z.string() })).optional(),
+  volumes: z.array(Volume).optional(),
   initContainers: z.array(Container).optional(),
   containers: z.array(Container),
   ephemeralContainers: z.array(loose).optional(),
