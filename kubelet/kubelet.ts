@@ -11,6 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { arch, cpus, hostname, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Condition, Pod } from '../shared/api/schemas/index.js';
+import { sweepLocalPaths } from './local-storage.js';
+import { LOCAL_PATH_ROOT } from '../shared/api/kinds/storage.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
 import type { ServiceInfo } from './env.js';
 import { ServiceProxy } from './proxy.js';
@@ -42,6 +44,8 @@ export interface KubeletOptions {
   ca?: string;
   /** When a pod's token of this lifetime is refreshed (default: at 80% of it). */
   tokenRefreshAfterMs?: (lifetimeMs: number) => number;
+  /** Where local-path volumes go on this node (published on the Node; swept of volumes that are gone). */
+  localPathRoot?: string;
   /** How often running pods' configMap, secret, downwardAPI and projected volumes are brought up to date (default 60 s). */
   volumeSyncMs?: number;
   /** The log server's certificate and key (PEM): it serves HTTPS. Absent: plain HTTP. */
@@ -100,6 +104,7 @@ export class Kubelet {
   private server?: Server;
   private leaseTimer?: NodeJS.Timeout;
   private syncTimer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
   private statusTimer?: NodeJS.Timeout;
   /** When the node's conditions last changed (registration): kept by every heartbeat. */
   private since = '';
@@ -136,6 +141,11 @@ export class Kubelet {
     this.syncTimer = setInterval(() => {
       for (const w of this.workers.values()) this.syncWorker(w);
     }, this.options.syncIntervalMs ?? 1000);
+    const root = this.options.localPathRoot;
+    if (root) {
+      this.sweepTimer = setInterval(() => void sweepLocalPaths(this.options.api, root, this.log), this.options.volumeSyncMs ?? 60_000);
+      this.sweepTimer.unref();
+    }
     if (this.options.proxy !== false) {
       this.proxy = new ServiceProxy({ api: this.options.api, nodeAddress: this.address, pollIntervalMs: this.options.podPollIntervalMs, log: this.log });
       await this.proxy.start().catch((err) => this.log(`proxy: ${err instanceof Error ? err.message : String(err)}`));
@@ -181,6 +191,7 @@ export class Kubelet {
     this.abort.abort();
     clearInterval(this.leaseTimer);
     clearInterval(this.syncTimer);
+    clearInterval(this.sweepTimer);
     clearInterval(this.statusTimer);
     this.hostPorts.closeAll();
     await this.proxy?.stop();
@@ -218,12 +229,13 @@ export class Kubelet {
     };
     const resources = { cpu: `${cpu}m`, memory: `${Math.floor(memory / 1024)}Ki`, pods: String(o.pods ?? 110), 'ephemeral-storage': '10Gi' };
     const spec = { ...(o.providerID ? { providerID: o.providerID } : {}), ...(o.podCidr ? { podCIDR: o.podCidr, podCIDRs: [o.podCidr] } : {}) };
-    const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: this.nodeName, labels }, spec };
+    const annotations = o.localPathRoot ? { [LOCAL_PATH_ROOT]: o.localPathRoot } : {};
+    const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: this.nodeName, labels, annotations }, spec };
     try {
       await o.api.request('POST', '/api/v1/nodes', o.taints?.length ? { ...node, spec: { ...spec, taints: o.taints } } : node);
     } catch (err) {
       if (!(err instanceof ApiRequestError) || err.code !== 409) throw err;
-      await o.api.request('PATCH', `/api/v1/nodes/${this.nodeName}`, { metadata: { labels }, spec: node.spec }, 'application/merge-patch+json');
+      await o.api.request('PATCH', `/api/v1/nodes/${this.nodeName}`, { metadata: { labels, annotations }, spec: node.spec }, 'application/merge-patch+json');
     }
     this.since = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const status = {

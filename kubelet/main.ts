@@ -97,6 +97,7 @@ async function main() {
     port: Number(values.port),
     podCidr: values['pod-cidr'],
     volumesDir: join(dataDir, 'volumes'),
+    localPathRoot: join(dataDir, 'storage'),
     ca,
     tls:
       values['tls-cert-file'] && values['tls-key-file']

@@ -1,7 +1,7 @@
 /**
  * The control loop of the embedded shape, in one call: the controllers (scheduler,
- * ReplicaSet, ReplicationController, Deployment, DaemonSet, Job, CronJob, garbage collector, namespace, node lifecycle, service accounts,
- * disruption budgets, endpoints) on the
+ * ReplicaSet, ReplicationController, Deployment, DaemonSet, StatefulSet, Job, CronJob, garbage collector, namespace, node lifecycle, service accounts,
+ * disruption budgets, endpoints, persistent volumes) on the
  * store's change feed, with the in-process queue for delayed work. The
  * stream Lambda runs the same controllers through `dispatch` instead.
  */
@@ -15,11 +15,13 @@ import { JobController, type JobControllerOptions } from './controllers/job.js';
 import { ControllerManager } from './controllers/manager.js';
 import { NamespaceController } from './controllers/namespace.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './controllers/node-lifecycle.js';
+import { PersistentVolumeController } from './controllers/persistentvolume.js';
 import { MigrationController, type MigrationOptions } from './controllers/migration.js';
 import { ProvisionerController, type ProvisionerOptions } from './controllers/provisioner.js';
 import { REPLICATION_CONTROLLER, ReplicaSetController } from './controllers/replicaset.js';
 import { SchedulerController, type SchedulerOptions } from './controllers/scheduler.js';
 import { ServiceAccountController } from './controllers/serviceaccount.js';
+import { StatefulSetController } from './controllers/statefulset.js';
 import type { Controller } from './controllers/types.js';
 import { createQueue } from './queue/factory.js';
 import type { Queue } from './queue/types.js';
@@ -51,6 +53,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new ReplicaSetController(store, REPLICATION_CONTROLLER),
     new DeploymentController(store),
     new DaemonSetController(store),
+    new StatefulSetController(store),
     new JobController(store, options.job),
     new CronJobController(store, options.cronjob),
     new GarbageCollector(store),
@@ -59,6 +62,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new ServiceAccountController(store),
     new DisruptionController(store),
     new EndpointsController(store),
+    new PersistentVolumeController(store),
     ...(options.provisioner ? [new ProvisionerController(store, options.provisioner)] : []),
     ...(options.migration ? [new MigrationController(store, options.migration)] : []),
   ];

@@ -9,7 +9,7 @@
  * then only named in `SKIFF_MOUNTS`. Memory limits are not enforced.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostSession } from './host-session.js';
@@ -172,7 +172,7 @@ export class ProcessRuntime implements Runtime {
         .flatMap(made),
     );
     for (const path of made(id).reverse()) {
-      if (others.has(path)) continue;
+      if (others.has(path) || mountedElsewhere(path)) continue;
       try {
         if (statSync(path).isDirectory()) rmdirSync(path);
         else if (statSync(path).size === 0) rmSync(path);
@@ -250,6 +250,28 @@ export class ProcessRuntime implements Runtime {
 }
 
 const TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * Whether `path` is a mount point in some process's mount namespace: a container of any kubelet
+ * on this host binding a volume there. Removing it then (an empty folder, as the host sees it)
+ * would detach that container's volume, so it stays until the last such container goes.
+ */
+function mountedElsewhere(path: string): boolean {
+  const seen = new Set<string>();
+  const field = ` ${path.replace(/ /g, '\\040')} `;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const ns = readlinkSync(`/proc/${pid}/ns/mnt`);
+      if (seen.has(ns)) continue;
+      seen.add(ns);
+      if (readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(field)) return true;
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return false;
+}
 
 /**
  * The mounts the shim binds in the process's own mount namespace. Without root there is none

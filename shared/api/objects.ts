@@ -6,7 +6,7 @@
  * patches) is different: it checks each value (`validation.ts`).
  */
 import type { KubeObject } from '../store/object.js';
-import type { Condition, CronJob, DaemonSet, Deployment, Event, Job, Lease, Node, Pod, ReplicaSet } from './schemas/index.js';
+import type { Condition, CronJob, DaemonSet, Deployment, Event, Job, Lease, Node, Pod, ReplicaSet, StatefulSet } from './schemas/index.js';
 
 /** The store key of each kind the control loops read, and its type. */
 export interface StoredKinds {
@@ -17,6 +17,7 @@ export interface StoredKinds {
   'jobs.batch': Job;
   'cronjobs.batch': CronJob;
   'daemonsets.apps': DaemonSet;
+  'statefulsets.apps': StatefulSet;
   'leases.coordination.k8s.io': Lease;
   events: Event;
 }

@@ -3,7 +3,8 @@
  * `system:node:<name>` in group `system:nodes`, may touch its own Node and Lease, the pods bound
  * to it (read, status, the confirming delete), list and watch pods only with the field selector
  * `spec.nodeName=<name>`, read the Secrets and ConfigMaps those pods reference, ask for tokens
- * of the service accounts they use (bound to one of them: `token-request.ts`), read the
+ * of the service accounts they use (bound to one of them: `token-request.ts`), read the claims
+ * they mount and the volumes bound to those, read the
  * Services, Endpoints and EndpointSlices its proxy follows, and record events. Anything else it has no opinion on, so RBAC decides (and grants a node nothing by
  * default). Requests from other users are none of its business.
  */
@@ -69,6 +70,7 @@ export class NodeAuthorizer implements Authorizer {
     if (group === '' && a.resource === 'pods') return this.pods(node, a);
     if (group === '' && (a.resource === 'secrets' || a.resource === 'configmaps')) return this.referenced(node, a);
     if (group === '' && a.resource === 'serviceaccounts' && a.subresource === 'token') return this.token(node, a);
+    if (group === '' && (a.resource === 'persistentvolumeclaims' || a.resource === 'persistentvolumes')) return this.storage(node, a);
     if ((group === '' || group === 'events.k8s.io') && a.resource === 'events' && ['create', 'update', 'patch'].includes(a.verb)) return allow('events');
     // What its proxy follows, as kube-proxy reads them.
     const proxied =
@@ -108,6 +110,29 @@ export class NodeAuthorizer implements Authorizer {
     const pods = typedList('pods', (await this.store.list('pods', { namespace: a.namespace, fieldSelector: `spec.nodeName=${node}` })).items);
     return pods.some((p) => (p.spec.serviceAccountName || 'default') === a.name)
       ? allow('a token for a service account its pods use')
+      : deny(`no relationship found between node "${node}" and this object`);
+  }
+
+  /**
+   * The claims its pods mount, and the volumes bound to them; a volume that is gone answers 404
+   * (the kubelet sweeps the folders of local volumes that went).
+   */
+  private async storage(node: string, a: Attributes): Promise<Decision> {
+    if (a.verb !== 'get' || !a.name) return deny(`node "${node}" may only get the ${a.resource} its pods use`);
+    let namespace = a.namespace ?? '';
+    let claim = a.name;
+    if (a.resource === 'persistentvolumes') {
+      const pv = (await this.store.get('persistentvolumes', '', a.name).catch(() => undefined)) as
+        | { spec?: { claimRef?: { namespace?: string; name?: string } } }
+        | undefined;
+      if (!pv) return allow('a volume that is gone');
+      namespace = pv.spec?.claimRef?.namespace ?? '';
+      claim = pv.spec?.claimRef?.name ?? '';
+    }
+    const pods = namespace ? typedList('pods', (await this.store.list('pods', { namespace, fieldSelector: `spec.nodeName=${node}` })).items) : [];
+    const uses = pods.some((p) => (p.spec.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === claim));
+    return uses
+      ? allow(`a ${a.resource === 'persistentvolumes' ? 'volume' : 'claim'} its pods use`)
       : deny(`no relationship found between node "${node}" and this object`);
   }
 

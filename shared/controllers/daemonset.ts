@@ -10,17 +10,13 @@
  * The pods' template revision is the `controller-revision-hash` label.
  */
 import { typed, typedList } from '../api/objects.js';
-import { Registry } from '../api/registry.js';
 import type { DaemonSet, Node, Pod } from '../api/schemas/index.js';
 import { ignoreNotFound } from '../errors.js';
 import { matchTerm, tolerates } from '../scheduler/static-filters.js';
-import { guaranteedUpdate } from '../store/retry.js';
-import { fromLabelSelector } from '../store/selectors.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { templateHash } from './deployment.js';
-import { EventRecorder } from './events.js';
-import { availableInMs, controllerOf, controllerRef, createPodOf, deletePodOf, isActive, ownerKeys, slowStart } from './replicaset.js';
-import type { Controller, ReconcileResult } from './types.js';
+import { PodOwnerController, availableInMs, controllerRef, createPodOf, deletePodOf, isActive, slowStart } from './replicaset.js';
+import type { ReconcileResult } from './types.js';
 
 const DS = 'daemonsets.apps';
 export const REVISION = 'controller-revision-hash';
@@ -65,30 +61,21 @@ function scaled(value: number | string | undefined, total: number, fallback: num
   return Math.ceil((Number.parseInt(value, 10) / 100) * total);
 }
 
-export class DaemonSetController implements Controller {
+export class DaemonSetController extends PodOwnerController {
   readonly name = 'daemonset';
-  private readonly registry: Registry;
-  private readonly events: EventRecorder;
 
-  constructor(private readonly store: Store) {
-    this.registry = new Registry(store);
-    this.events = new EventRecorder(store, 'daemonset-controller');
+  constructor(store: Store) {
+    super(store, { storeKey: DS, kind: 'DaemonSet', component: 'daemonset-controller' });
   }
 
-  keysFor(event: ChangeEvent): string[] {
-    if (event.resource === DS) return [`${event.object.metadata.namespace}/${event.object.metadata.name}`];
+  override keysFor(event: ChangeEvent): string[] {
     if (event.resource === 'nodes') {
       const [now, was] = [event.object as Node, event.prevObject as Node | undefined];
       const changed =
         event.type !== 'MODIFIED' || JSON.stringify([now.metadata.labels, now.spec?.taints]) !== JSON.stringify([was?.metadata.labels, was?.spec?.taints]);
       return changed ? ['nodes'] : [];
     }
-    if (event.resource !== 'pods') return [];
-    return [...ownerKeys(event, 'DaemonSet')];
-  }
-
-  async allKeys(): Promise<string[]> {
-    return (await this.store.list(DS)).items.map((d) => `${d.metadata.namespace}/${d.metadata.name}`);
+    return super.keysFor(event);
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
@@ -101,10 +88,7 @@ export class DaemonSetController implements Controller {
     if (!stored || stored.metadata.deletionTimestamp) return;
     const ds = typed(DS, stored);
     const nodes = typedList('nodes', (await this.store.list('nodes')).items);
-    const selector = fromLabelSelector(ds.spec.selector);
-    const pods = typedList('pods', (await this.store.list('pods', { namespace, labelSelector: selector })).items).filter(
-      (p) => controllerOf(p)?.uid === ds.metadata.uid,
-    );
+    const pods = await this.ownedPods(ds, ds.spec.selector);
     const hash = templateHash(ds.spec.template);
     const byNode = new Map<string, Pod[]>();
     for (const p of pods.filter(isActive)) byNode.set(nodeOf(p) ?? '', [...(byNode.get(nodeOf(p) ?? '') ?? []), p]);
@@ -208,13 +192,6 @@ export class DaemonSetController implements Controller {
       numberUnavailable: wanted.length - available,
       observedGeneration: ds.metadata.generation,
     };
-    await guaranteedUpdate<DaemonSet>(this.store, DS, ds.metadata.namespace ?? '', ds.metadata.name ?? '', (cur) => {
-      if (cur.metadata.uid !== ds.metadata.uid) return undefined;
-      const old = (cur.status ?? {}) as Record<string, unknown>;
-      if (Object.entries(status).every(([k, v]) => old[k] === v)) return undefined;
-      return { ...cur, status: { ...cur.status, ...status } };
-    }).catch(ignoreNotFound);
-    const soonest = Math.min(...waits.filter((w) => w > 0 && w !== Infinity));
-    if (soonest !== Infinity) return { requeueAfterMs: soonest + 10 };
+    return this.writeStatus(ds, status, waits);
   }
 }

@@ -75,6 +75,8 @@ function resolvePorts(service: Service, pod: Pod): Resolved {
 
 const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 6);
 const targetRef = (pod: Pod) => ({ kind: 'Pod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid });
+/** A pod's hostname within the Service its subdomain names (a StatefulSet's pods in their headless Service). */
+const hostnameIn = (pod: Pod, service: Service) => (pod.spec.hostname && pod.spec.subdomain === service.metadata.name ? { hostname: pod.spec.hostname } : {});
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export class EndpointsController implements Controller {
@@ -157,6 +159,7 @@ export class EndpointsController implements Controller {
           addressType: 'IPv4',
           endpoints: g.endpoints.slice(i * MAX_PER_SLICE, (i + 1) * MAX_PER_SLICE).map((e) => ({
             addresses: [e.pod.status?.podIP as string],
+            ...hostnameIn(e.pod, service),
             conditions: { ready: e.ready, serving: e.serving, terminating: e.terminating },
             ...(e.pod.spec.nodeName ? { nodeName: e.pod.spec.nodeName } : {}),
             targetRef: targetRef(e.pod),
@@ -188,6 +191,7 @@ export class EndpointsController implements Controller {
     const { namespace, name } = service.metadata as { namespace: string; name: string };
     const address = (e: Endpoint) => ({
       ip: e.pod.status?.podIP as string,
+      ...hostnameIn(e.pod, service),
       ...(e.pod.spec.nodeName ? { nodeName: e.pod.spec.nodeName } : {}),
       targetRef: targetRef(e.pod),
     });

@@ -122,6 +122,59 @@ export async function slowStart(count: number, create: () => Promise<void>): Pro
   return created;
 }
 
+/**
+ * What the controllers of named pods share (DaemonSet, StatefulSet): a key `ns/name` per object
+ * of their resource, woken by its changes and by those of the pods it controls; the registry
+ * their pods are made through; their events.
+ */
+export abstract class PodOwnerController implements Controller {
+  abstract readonly name: string;
+  protected readonly registry: Registry;
+  protected readonly events: EventRecorder;
+
+  constructor(
+    protected readonly store: Store,
+    private readonly owner: { storeKey: string; kind: string; component: string },
+  ) {
+    this.registry = new Registry(store);
+    this.events = new EventRecorder(store, owner.component);
+  }
+
+  keysFor(event: ChangeEvent): string[] {
+    if (event.resource === this.owner.storeKey) return [`${event.object.metadata.namespace}/${event.object.metadata.name}`];
+    if (event.resource !== 'pods') return [];
+    return [...ownerKeys(event, this.owner.kind)];
+  }
+
+  async allKeys(): Promise<string[]> {
+    return (await this.store.list(this.owner.storeKey)).items.map((o) => `${o.metadata.namespace}/${o.metadata.name}`);
+  }
+
+  /** The pods its selector matches that it controls. */
+  protected async ownedPods(owner: KubeObject, selector: Parameters<typeof fromLabelSelector>[0]): Promise<Pod[]> {
+    const listed = (await this.store.list('pods', { namespace: owner.metadata.namespace, labelSelector: fromLabelSelector(selector) })).items;
+    return typedList('pods', listed).filter((p) => controllerOf(p)?.uid === owner.metadata.uid);
+  }
+
+  /**
+   * Writes what changed of `status` (nothing when nothing did), and comes back when the first
+   * pod of `waits` (ms until each is available) will be.
+   */
+  protected async writeStatus(owner: KubeObject, status: Record<string, unknown>, waits: number[]): Promise<ReconcileResult | void> {
+    const { namespace = '', name = '', uid } = owner.metadata;
+    await guaranteedUpdate(this.store, this.owner.storeKey, namespace, name, (cur) => {
+      if (cur.metadata.uid !== uid) return undefined;
+      const old = (cur.status ?? {}) as Record<string, unknown>;
+      if (Object.entries(status).every(([k, v]) => old[k] === v)) return undefined;
+      return { ...cur, status: { ...old, ...status } };
+    }).catch(ignoreNotFound);
+    const soonest = Math.min(...waits.filter((w) => w > 0 && w !== Infinity));
+    if (soonest !== Infinity) return { requeueAfterMs: soonest + 10 };
+  }
+
+  abstract reconcile(key: string): Promise<ReconcileResult | void>;
+}
+
 export class ReplicaSetController implements Controller {
   readonly name: string;
   private readonly registry: Registry;

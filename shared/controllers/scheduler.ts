@@ -24,6 +24,8 @@ import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { EventRecorder } from './events.js';
 import { PodView } from './pod-view.js';
+import { VolumeBinding } from './volume-binding.js';
+import { PERSISTENT_VOLUME_CLAIMS } from '../api/kinds/storage.js';
 import type { Controller, ReconcileResult } from './types.js';
 
 const KEY = 'pending-pods';
@@ -69,6 +71,7 @@ interface SchedulingClaim extends KubeObject {
 export class SchedulerController implements Controller {
   readonly name = 'scheduler';
   private readonly events: EventRecorder;
+  private readonly volumes: VolumeBinding;
   private startIndex = 0;
 
   private readonly coordination: 'exclusive' | 'claims';
@@ -95,10 +98,12 @@ export class SchedulerController implements Controller {
     // Claims need every pod of the same snapshot, so a claiming scheduler always lists.
     if (options.pods === 'feed' && this.coordination === 'exclusive') this.view = new PodView();
     this.events = new EventRecorder(store, 'default-scheduler');
+    this.volumes = new VolumeBinding(store);
   }
 
   keysFor(event: ChangeEvent): string[] {
-    if (event.resource === 'nodes') {
+    // A claim bound or made: the pods waiting on it may fit now.
+    if (event.resource === 'nodes' || event.resource === PERSISTENT_VOLUME_CLAIMS.storeKey) {
       this.capacityChanged = true;
       return [KEY];
     }
@@ -141,7 +146,7 @@ export class SchedulerController implements Controller {
     // Claims are read before pods: a pod claimed after this read changes the claim's version,
     // so our conditional write on that node fails rather than double-booking it.
     const claims: SchedulingClaim[] = this.coordination === 'claims' ? (await this.store.list(CLAIMS_RESOURCE)).items : [];
-    const { pending, bound, podsByUid, claimedPending } = this.view ? await this.fromView(this.view) : await this.fromList(claims);
+    let { pending, bound, podsByUid, claimedPending } = this.view ? await this.fromView(this.view) : await this.fromList(claims);
     // A claimed pod whose binder died is free again once its claim expires.
     if (pending.length === 0) {
       // Parked pods get their periodic full pass; a claimed pod whose binder died, its claim's expiry.
@@ -149,6 +154,7 @@ export class SchedulerController implements Controller {
       return { placed: 0, unschedulable: 0, next };
     }
     const nodes = typedList('nodes', (await this.store.list('nodes')).items);
+    pending = await this.holdForVolumes(pending, nodes.length);
     // With the view, a long queue is placed a chunk at a time, yielding between chunks so the
     // API in the same process keeps answering; each chunk's bindings are in the view's cache
     // before the next is placed. A listing scheduler places its snapshot in one call.
@@ -185,6 +191,14 @@ export class SchedulerController implements Controller {
     if (this.view) for (const uid of this.parked) if (!this.view.pending.has(uid)) this.parked.delete(uid);
     // Unplaceable pods are tried again on any node or pod change; this is the backstop.
     return { placed, unschedulable, next: unschedulable ? { requeueAfterMs: 30_000 } : undefined };
+  }
+
+  /** The pods whose claims let them be placed; the others are marked Unschedulable with the reason. */
+  private async holdForVolumes(pending: Pod[], nodeCount: number): Promise<Pod[]> {
+    const { placeable, refused } = await this.volumes.check(pending);
+    await Promise.all(refused.map((r) => this.markUnschedulable(r.pod, `0/${nodeCount} nodes are available: ${r.reason}.`)));
+    for (const r of this.view ? refused : []) this.parked.add(r.pod.metadata.uid!);
+    return placeable;
   }
 
   /** Pending pods from the change-fed view (bound ones are in its cache), parked ones left out unless capacity changed. */
@@ -256,6 +270,7 @@ export class SchedulerController implements Controller {
 
   private async bind(pod: Pod, nodeName: string): Promise<void> {
     const { namespace = '', name = '' } = pod.metadata;
+    await this.volumes.selectNode(pod, nodeName);
     let bound = false;
     const written = await guaranteedUpdate<Pod>(this.store, 'pods', namespace, name, (p) => {
       if (p.metadata.uid !== pod.metadata.uid || p.spec.nodeName || p.metadata.deletionTimestamp) return undefined;

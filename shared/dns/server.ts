@@ -6,6 +6,8 @@
  *   ready endpoints; an ExternalName Service is a CNAME;
  * - `_<port>._<proto>.<svc>.<ns>.svc.cluster.local` SRV: the named port, at the Service's name
  *   (or, headless, at each endpoint's `<pod-ip-dashed>.<svc>.<ns>.svc.cluster.local`);
+ * - `<hostname>.<svc>.<ns>.svc.cluster.local` A (a headless Service's endpoint whose pod has that
+ *   hostname and the Service as subdomain: a StatefulSet's `web-0.nginx`),
  * - `<a-b-c-d>.<svc>.<ns>.svc.cluster.local` A (a headless Service's endpoint) and
  *   `<a-b-c-d>.<ns>.pod.cluster.local` A;
  * - any other name in the cluster domain is NXDOMAIN; names outside it are passed to the
@@ -21,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import * as packet from 'dns-packet';
 import type { Answer, Packet, Question } from 'dns-packet';
-import { readyAddresses, type Slice } from '../net/endpoints.js';
+import { readyEndpoints, type Slice } from '../net/endpoints.js';
 import type { Store } from '../store/types.js';
 
 export const CLUSTER_DOMAIN = 'cluster.local';
@@ -105,26 +107,26 @@ export class ClusterDns {
     const spec = svc.spec ?? {};
     const fqdn = `${service}.${namespace}.svc.${CLUSTER_DOMAIN}`;
     const headless = spec.clusterIP === 'None';
-    const endpoints = headless ? readyAddresses(await this.directory.slices(namespace, service)) : [];
+    const endpoints = headless ? readyEndpoints(await this.directory.slices(namespace, service)) : [];
     if (prefix.length === 0) {
       if (spec.type === 'ExternalName' && spec.externalName)
         return { answers: [{ type: 'CNAME', name: q.name, ttl: TTL, data: spec.externalName }], nxdomain: false };
       if (q.type !== 'A') return { answers: [], nxdomain: false };
-      const ips = headless ? endpoints : spec.clusterIP ? [spec.clusterIP] : [];
+      const ips = headless ? endpoints.map((e) => e.ip) : spec.clusterIP ? [spec.clusterIP] : [];
       return { answers: ips.map((ip) => ({ type: 'A' as const, name: q.name, ttl: TTL, data: ip })), nxdomain: false };
     }
-    // A headless Service's endpoint by its dashed address.
+    // A headless Service's endpoint by its hostname (a StatefulSet's `web-0`), or its dashed address.
     if (prefix.length === 1 && headless) {
-      const ip = prefix[0].replace(/-/g, '.');
-      if (!endpoints.includes(ip)) return none;
-      return { answers: q.type === 'A' ? [{ type: 'A', name: q.name, ttl: TTL, data: ip }] : [], nxdomain: false };
+      const hit = endpoints.find((e) => e.hostname === prefix[0]) ?? endpoints.find((e) => dashed(e.ip) === prefix[0]);
+      if (!hit) return none;
+      return { answers: q.type === 'A' ? [{ type: 'A', name: q.name, ttl: TTL, data: hit.ip }] : [], nxdomain: false };
     }
     // _<port>._<proto>: SRV
     if (prefix.length === 2 && prefix[0].startsWith('_') && prefix[1].startsWith('_')) {
       const port = (spec.ports ?? []).find((p) => p.name === prefix[0].slice(1) && (p.protocol ?? 'TCP').toLowerCase() === prefix[1].slice(1));
       if (!port) return none;
       if (q.type !== 'SRV') return { answers: [], nxdomain: false };
-      const targets = headless ? endpoints.map((ip) => `${dashed(ip)}.${fqdn}`) : [fqdn];
+      const targets = headless ? endpoints.map((e) => `${e.hostname ?? dashed(e.ip)}.${fqdn}`) : [fqdn];
       return {
         answers: targets.map((target) => ({ type: 'SRV' as const, name: q.name, ttl: TTL, data: { priority: 0, weight: 100, port: port.port, target } })),
         nxdomain: false,

@@ -6,6 +6,8 @@
 
 export interface SliceEndpoint {
   addresses: string[];
+  /** The pod's hostname, when its subdomain is the Service (a StatefulSet's pods): its DNS name there. */
+  hostname?: string;
   conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean };
 }
 
@@ -35,7 +37,11 @@ export function portEndpoints(slices: Iterable<Slice>, portName = ''): { ready: 
   return { ready, terminating };
 }
 
-/** The addresses of the ready endpoints, whatever their ports (a headless Service's DNS records). */
-export function readyAddresses(slices: Iterable<Slice>): string[] {
-  return [...slices].flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.addresses[0]));
+/** The ready endpoints, whatever their ports, each once (a headless Service's DNS records): address and hostname. */
+export function readyEndpoints(slices: Iterable<Slice>): { ip: string; hostname?: string }[] {
+  const seen = new Map<string, { ip: string; hostname?: string }>();
+  for (const s of slices)
+    for (const e of s.endpoints ?? [])
+      if (e.conditions?.ready !== false && !seen.has(e.addresses[0])) seen.set(e.addresses[0], { ip: e.addresses[0], hostname: e.hostname });
+  return [...seen.values()];
 }

@@ -94,13 +94,13 @@ describe('bodies and errors are encoded as kube-apiserver encodes them', () => {
   });
 
   it('a resource Skiff does not serve is a 404 naming it, and kubectl says which', async () => {
-    const res = await cluster.api('/apis/apps/v1/namespaces/default/statefulsets', {
+    const res = await cluster.api('/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers', {
       method: 'POST',
       body: '{}',
       headers: { 'content-type': 'application/json' },
     });
     expect(res.status).toBe(404);
-    expect(res.json().message).toContain('(post statefulsets.apps)');
+    expect(res.json().message).toContain('(post horizontalpodautoscalers.autoscaling)');
     expect((await cluster.api('/api/v1/namespaces/default/widgets')).json().message).toContain('(get widgets)');
     for (const args of [['create', 'quota', 'q', '--hard=pods=1']]) {
       const out = await cluster.kubectl(args);

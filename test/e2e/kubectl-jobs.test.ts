@@ -5,12 +5,9 @@
  * Failed; deleting a Job takes its pods; a Job kubectl would not accept is refused as
  * kube-apiserver refuses it; a CronJob, and a Job made from it with `--from`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { k8s } from '../support/client-node.js';
-import { eventually, type SkiffUp, startSkiffUp } from '../support/skiff-up.js';
+import { eventually, kubectlOf, skiffUpForFile } from '../support/skiff-up.js';
 
 interface BatchApi {
   createNamespacedJob(at: { namespace: string; body: object }): Promise<{ metadata?: { uid?: string } }>;
@@ -20,23 +17,8 @@ interface BatchApi {
   }): Promise<{ status?: { succeeded?: number; conditions?: { type: string; status: string }[] } }>;
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'skiff-jobs-'));
-let cluster: SkiffUp;
-
-beforeAll(async () => {
-  cluster = await startSkiffUp(join(dir, 'data'), ['--nodes', '1', '--runtime', 'process', '--ingress-http-port', '0', '--ingress-https-port', '0']);
-}, 120_000);
-afterAll(async () => {
-  await cluster?.stop();
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
-
-const kubectl = (args: string[], input?: string) => cluster.kubectl(args, { input, timeoutMs: 90_000 });
-const ok = async (args: string[], input?: string) => {
-  const r = await kubectl(args, input);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+const { cluster } = skiffUpForFile('skiff-jobs-', ['--nodes', '1', '--runtime', 'process', '--ingress-http-port', '0', '--ingress-https-port', '0']);
+const { kubectl, ok } = kubectlOf(cluster);
 
 describe('Jobs with kubectl', () => {
   it('kubectl create job runs to Complete; wait, logs and get show it', async () => {
@@ -132,7 +114,7 @@ spec:
 
   it('runs a Job made through client-node', async () => {
     const kc = new k8s.KubeConfig();
-    kc.loadFromFile(cluster.kubeconfig);
+    kc.loadFromFile(cluster().kubeconfig);
     const BatchV1Api = (k8s as unknown as { BatchV1Api: abstract new (...args: never[]) => BatchApi }).BatchV1Api;
     const batch = kc.makeApiClient(BatchV1Api);
     const body = {

@@ -3,7 +3,10 @@
  * data directory and a free port, and the real kubectl against the kubeconfig it writes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { claimLoopbackSlot } from './loopback-slots.js';
 import { until } from './until.js';
 
@@ -83,6 +86,40 @@ export function startSkiffUp(dataDir: string, args: string[] = []): Promise<Skif
       reject(new Error(`skiff up exited ${code}:\n${out}`));
     });
   });
+}
+
+/**
+ * One `skiff up` for all of a test file's cases (call at the file's top level): started before
+ * them on a data dir under `dir`, stopped after them, `dir` then removed.
+ */
+export function skiffUpForFile(prefix: string, args: string[]): { dir: string; cluster: () => SkiffUp } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  let cluster: SkiffUp | undefined;
+  beforeAll(async () => {
+    cluster = await startSkiffUp(join(dir, 'data'), args);
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+  return {
+    dir,
+    cluster: () => {
+      if (!cluster) throw new Error('skiff up has not started');
+      return cluster;
+    },
+  };
+}
+
+/** kubectl against the cluster (a long time limit: CI machines are slow), and `ok`: its stdout, or a throw with its stderr. */
+export function kubectlOf(cluster: () => SkiffUp) {
+  const kubectl = (args: string[], input?: string) => cluster().kubectl(args, { input, timeoutMs: 90_000 });
+  const ok = async (args: string[], input?: string) => {
+    const r = await kubectl(args, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  return { kubectl, ok };
 }
 
 /** `until`, polling at a pace that suits a kubectl call per look. */

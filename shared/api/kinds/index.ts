@@ -26,6 +26,8 @@ import { localSubjectAccessReview, selfSubjectAccessReview, selfSubjectReview, s
 import { secret } from './secret.js';
 import { service } from './service.js';
 import { serviceAccount } from './serviceaccount.js';
+import { statefulSet } from './statefulset.js';
+import { persistentVolume, persistentVolumeClaim, storageClass } from './storage.js';
 
 export const KINDS: Kind[] = [
   namespace,
@@ -36,11 +38,15 @@ export const KINDS: Kind[] = [
   event,
   configMap,
   secret,
+  persistentVolume,
+  persistentVolumeClaim,
+  storageClass,
   serviceAccount,
   deployment,
   replicaSet,
   replicationController,
   daemonSet,
+  statefulSet,
   job,
   cronJob,
   lease,

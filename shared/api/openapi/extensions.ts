@@ -125,6 +125,9 @@ export const FIELD_EXTENSIONS: Record<string, Record<string, Extensions>> = {
   [`${APPS}.ReplicaSetStatus`]: { conditions },
   [`${APPS}.DaemonSetStatus`]: { conditions },
   [`${CORE}.ReplicationControllerStatus`]: { conditions },
+  [`${CORE}.PersistentVolumeClaimStatus`]: { conditions },
+  [`${CORE}.PersistentVolumeSpec`]: { accessModes: atomic, mountOptions: atomic },
+  [`${CORE}.PersistentVolumeClaimSpec`]: { accessModes: atomic },
   // Kubernetes' JobStatus.conditions is atomic for server-side apply, merged by type in a patch.
   [`${BATCH}.JobStatus`]: { conditions: { ...atomic, 'x-kubernetes-patch-merge-key': 'type', 'x-kubernetes-patch-strategy': 'merge' } },
   [`${BATCH}.PodFailurePolicy`]: { rules: atomic },

@@ -161,6 +161,32 @@ export const TopologySpreadConstraint = z.strictObject({
   nodeTaintsPolicy: z.string().optional(),
 });
 
+/** The volume sources of storage drivers Skiff does not run: kept as written, refused by the kubelet. */
+export const DRIVER_VOLUME_SOURCES = [
+  'gcePersistentDisk',
+  'awsElasticBlockStore',
+  'nfs',
+  'iscsi',
+  'glusterfs',
+  'rbd',
+  'flexVolume',
+  'cinder',
+  'cephfs',
+  'flocker',
+  'fc',
+  'azureFile',
+  'vsphereVolume',
+  'quobyte',
+  'azureDisk',
+  'photonPersistentDisk',
+  'portworxVolume',
+  'scaleIO',
+  'storageos',
+  'csi',
+];
+/** Schema fields for `keys`, each an object kept as written. */
+export const keptAsWritten = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, loose.optional()]));
+
 const KeyToPath = z.strictObject({ key: z.string(), path: z.string(), mode: int32.optional() });
 const ObjectFieldSelector = z.strictObject({ apiVersion: z.string().optional(), fieldPath: z.string() });
 const ResourceFieldSelector = z.strictObject({ containerName: z.string().optional(), resource: z.string(), divisor: quantity.optional() });
@@ -200,33 +226,7 @@ export const Volume = z.strictObject({
     })
     .optional(),
   persistentVolumeClaim: z.strictObject({ claimName: z.string(), readOnly: z.boolean().optional() }).optional(),
-  ...Object.fromEntries(
-    [
-      'gcePersistentDisk',
-      'awsElasticBlockStore',
-      'gitRepo',
-      'nfs',
-      'iscsi',
-      'glusterfs',
-      'rbd',
-      'flexVolume',
-      'cinder',
-      'cephfs',
-      'flocker',
-      'fc',
-      'azureFile',
-      'vsphereVolume',
-      'quobyte',
-      'azureDisk',
-      'photonPersistentDisk',
-      'portworxVolume',
-      'scaleIO',
-      'storageos',
-      'csi',
-      'ephemeral',
-      'image',
-    ].map((k) => [k, loose.optional()]),
-  ),
+  ...keptAsWritten([...DRIVER_VOLUME_SOURCES, 'gitRepo', 'ephemeral', 'image']),
 });
 export type Volume = z.infer<typeof Volume>;
 

@@ -83,6 +83,44 @@ export const DaemonSetStatus = z.looseObject({
 export const DaemonSet = objectOf('apps/v1', 'DaemonSet', { spec: DaemonSetSpec, status: DaemonSetStatus.optional() });
 export type DaemonSet = z.infer<typeof DaemonSet>;
 
+/** A claim a StatefulSet makes for each of its pods (its `volumeClaimTemplates`), kept as written. */
+const ClaimTemplate = z.looseObject({ metadata: z.looseObject({ name: z.string().optional() }).optional(), spec: z.looseObject({}).optional() });
+
+export const StatefulSetSpec = z.strictObject({
+  replicas: int32.optional(),
+  selector: LabelSelector,
+  template: PodTemplateSpec,
+  volumeClaimTemplates: z.array(ClaimTemplate).optional(),
+  serviceName: z.string().optional(),
+  podManagementPolicy: z.string().optional(),
+  updateStrategy: z
+    .strictObject({
+      type: z.string().optional(),
+      rollingUpdate: z.strictObject({ partition: int32.optional(), maxUnavailable: intOrString.optional() }).optional(),
+    })
+    .optional(),
+  revisionHistoryLimit: int32.optional(),
+  minReadySeconds: int32.optional(),
+  persistentVolumeClaimRetentionPolicy: z.strictObject({ whenDeleted: z.string().optional(), whenScaled: z.string().optional() }).optional(),
+  ordinals: z.strictObject({ start: int32.optional() }).optional(),
+});
+
+export const StatefulSetStatus = z.looseObject({
+  observedGeneration: int64.optional(),
+  replicas: int32.optional(),
+  readyReplicas: int32.optional(),
+  currentReplicas: int32.optional(),
+  updatedReplicas: int32.optional(),
+  availableReplicas: int32.optional(),
+  currentRevision: z.string().optional(),
+  updateRevision: z.string().optional(),
+  collisionCount: int32.optional(),
+  conditions: z.array(Condition).optional(),
+});
+
+export const StatefulSet = objectOf('apps/v1', 'StatefulSet', { spec: StatefulSetSpec, status: StatefulSetStatus.optional() });
+export type StatefulSet = z.infer<typeof StatefulSet>;
+
 /** v1 ReplicationController: a ReplicaSet whose selector is a plain map. */
 export const ReplicationController = objectOf('v1', 'ReplicationController', {
   spec: z.strictObject({ replicas: int32.optional(), selector: stringMap.optional(), template: PodTemplateSpec.optional(), minReadySeconds: int32.optional() }),
