@@ -1,7 +1,7 @@
 /**
  * The control loop of the embedded shape, in one call: the controllers (scheduler,
  * ReplicaSet, ReplicationController, Deployment, DaemonSet, StatefulSet, Job, CronJob, garbage collector, namespace, node lifecycle, service accounts,
- * disruption budgets, endpoints, persistent volumes) on the
+ * disruption budgets, endpoints, persistent volumes, resource quotas) on the
  * store's change feed, with the in-process queue for delayed work. The
  * stream Lambda runs the same controllers through `dispatch` instead.
  */
@@ -16,6 +16,7 @@ import { ControllerManager } from './controllers/manager.js';
 import { NamespaceController } from './controllers/namespace.js';
 import { NodeLifecycleController, type NodeLifecycleOptions } from './controllers/node-lifecycle.js';
 import { PersistentVolumeController } from './controllers/persistentvolume.js';
+import { ResourceQuotaController } from './controllers/resourcequota.js';
 import { MigrationController, type MigrationOptions } from './controllers/migration.js';
 import { ProvisionerController, type ProvisionerOptions } from './controllers/provisioner.js';
 import { REPLICATION_CONTROLLER, ReplicaSetController } from './controllers/replicaset.js';
@@ -63,6 +64,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new DisruptionController(store),
     new EndpointsController(store),
     new PersistentVolumeController(store),
+    new ResourceQuotaController(store),
     ...(options.provisioner ? [new ProvisionerController(store, options.provisioner)] : []),
     ...(options.migration ? [new MigrationController(store, options.migration)] : []),
   ];

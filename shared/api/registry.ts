@@ -18,6 +18,7 @@ import { appliedNew, patchedObject } from './patch-request.js';
 import { generatedName } from './names.js';
 import { recordUpdate } from './patch/index.js';
 import { SYSTEM_NAMESPACES } from './kinds/namespace.js';
+import { QuotaAdmission } from './quota.js';
 import { RESOURCES, groupVersion, kindOf, type ResourceInfo } from './resources.js';
 import { checkFields, checkKind, checkNamespace, type FieldValidation } from './write-checks.js';
 import {
@@ -71,8 +72,15 @@ const DELETE_COLLECTION_WORKERS = 16;
 
 type Obj = Record<string, unknown>;
 
+/** Kinds no quota counts: the system's own busy records (events, leases) would pay two reads a write for nothing. */
+const UNQUOTED = new Set(['events', 'events.events.k8s.io', 'leases.coordination.k8s.io']);
+
 export class Registry {
-  constructor(private readonly store: Store) {}
+  private readonly quotas: QuotaAdmission;
+
+  constructor(private readonly store: Store) {
+    this.quotas = new QuotaAdmission(store);
+  }
 
   /** Creates `default`, `kube-system`, `kube-public` and `kube-node-lease` when missing. */
   async ensureSystemNamespaces(): Promise<void> {
@@ -185,6 +193,11 @@ export class Registry {
     warnings.push(...((await kindOf(info.kind)?.admit?.(object, { namespace: ns, store: this.store, audit, dryRun: options.dryRun })) ?? []));
     const auditAnnotations = Object.keys(audit).length ? audit : undefined;
     await options.admit?.(object, undefined);
+    // LimitRanger and ResourceQuota last, as kube-apiserver orders them: on what will be stored.
+    if (info.namespaced && !UNQUOTED.has(info.storeKey)) {
+      await this.quotas.limit(info, object, namespace);
+      await this.quotas.charge(info, object, namespace, options.dryRun);
+    }
     const managed = options.fieldManager ? recordUpdate(undefined, object, { manager: options.fieldManager, gvk: info }) : object;
     if (options.dryRun) {
       const preview = structuredClone(managed);

@@ -7,7 +7,8 @@
  * changed template rolls out node by node: with `maxSurge` 0, an old pod is deleted while fewer
  * than `maxUnavailable` nodes lack an available pod; with `maxSurge`, the new pod starts beside the
  * old, which goes once the new one is available. `OnDelete` waits for pods to be deleted by hand.
- * The pods' template revision is the `controller-revision-hash` label.
+ * The pods' template revision is the `controller-revision-hash` label; each template is kept as a
+ * ControllerRevision `<name>-<hash>` (`revisions.ts`), what `kubectl rollout history|undo` read.
  */
 import { typed, typedList } from '../api/objects.js';
 import type { DaemonSet, Node, Pod } from '../api/schemas/index.js';
@@ -15,6 +16,7 @@ import { ignoreNotFound } from '../errors.js';
 import { matchTerm, tolerates } from '../scheduler/static-filters.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { templateHash } from './deployment.js';
+import { recordRevision } from './revisions.js';
 import { PodOwnerController, availableInMs, controllerRef, createPodOf, deletePodOf, isActive, slowStart } from './replicaset.js';
 import type { ReconcileResult } from './types.js';
 
@@ -90,6 +92,8 @@ export class DaemonSetController extends PodOwnerController {
     const nodes = typedList('nodes', (await this.store.list('nodes')).items);
     const pods = await this.ownedPods(ds, ds.spec.selector);
     const hash = templateHash(ds.spec.template);
+    const inUse = new Set(pods.map((p) => `${ds.metadata.name}-${p.metadata.labels?.[REVISION]}`));
+    await recordRevision(this.store, ds, 'DaemonSet', `${ds.metadata.name}-${hash}`, inUse);
     const byNode = new Map<string, Pod[]>();
     for (const p of pods.filter(isActive)) byNode.set(nodeOf(p) ?? '', [...(byNode.get(nodeOf(p) ?? '') ?? []), p]);
     const wanted = nodes.filter((n) => eligible(ds, n, (byNode.get(n.metadata.name ?? '') ?? []).length > 0));

@@ -26,7 +26,7 @@ import { inParallel } from '../store/parallel.js';
 import type { Controller } from './types.js';
 
 /** Resources whose objects carry ownerReferences in this cluster. */
-const DEPENDENTS = ['pods', 'replicasets.apps', 'jobs.batch', 'persistentvolumeclaims', 'endpoints', 'events'];
+const DEPENDENTS = ['pods', 'replicasets.apps', 'controllerrevisions.apps', 'jobs.batch', 'persistentvolumeclaims', 'endpoints', 'events'];
 const POLICY_FINALIZERS = ['orphan', 'foregroundDeletion'];
 
 const resourceOf = (ref: OwnerReference) => findByKind(ref.apiVersion, ref.kind);

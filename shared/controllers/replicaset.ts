@@ -6,6 +6,7 @@
  */
 import { conditionOf, isTerminal, typed, typedList } from '../api/objects.js';
 import { Registry } from '../api/registry.js';
+import { ApiError } from '../api/status.js';
 import { findResource } from '../api/resources.js';
 import type { Pod, ReplicaSet } from '../api/schemas/index.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
@@ -92,8 +93,14 @@ export function deletionOrder(a: Pod, b: Pod): number {
 
 /** Makes a pod of `owner`'s through the API's registry (defaulted and validated as any pod), and says so in an event. */
 export async function createPodOf(registry: Registry, events: EventRecorder, owner: KubeObject, pod: object): Promise<void> {
-  const { object } = await registry.create(PODS, owner.metadata.namespace ?? '', pod, { fieldValidation: 'Ignore' });
-  await events.record(owner, 'Normal', 'SuccessfulCreate', `Created pod: ${object.metadata.name}`);
+  try {
+    const { object } = await registry.create(PODS, owner.metadata.namespace ?? '', pod, { fieldValidation: 'Ignore' });
+    await events.record(owner, 'Normal', 'SuccessfulCreate', `Created pod: ${object.metadata.name}`);
+  } catch (err) {
+    // Refused by admission (a quota, a LimitRange, Pod Security): said on the owner, as kube-controller-manager says it.
+    if (err instanceof ApiError && err.code === 403) await events.record(owner, 'Warning', 'FailedCreate', `Error creating: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Deletes that very pod (by its uid) and says so in an event; one already gone, or another now, is no error. */

@@ -9,7 +9,8 @@
  *   while the others are healthy; Parallel makes and removes them all at once.
  * - A changed template rolls out (RollingUpdate) from the highest ordinal down to `partition`,
  *   one pod at a time, each made again once the others are Ready; OnDelete waits for pods to be
- *   deleted by hand. A pod's revision is its `controller-revision-hash` label (`web-<hash>`).
+ *   deleted by hand. A pod's revision is its `controller-revision-hash` label (`web-<hash>`),
+ *   the name of the ControllerRevision that keeps that template (`revisions.ts`).
  * - persistentVolumeClaimRetentionPolicy: `whenDeleted: Delete` makes the set its claims' owner
  *   (the garbage collector deletes them with it); `whenScaled: Delete` makes a removed pod its
  *   claims' owner, so they go with it.
@@ -23,6 +24,7 @@ import { ignore, ignoreNotFound, isAlreadyExists } from '../errors.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { Store } from '../store/types.js';
 import { REVISION } from './daemonset.js';
+import { recordRevision } from './revisions.js';
 import { templateHash } from './deployment.js';
 import { PodOwnerController, availableInMs, controllerRef, deletePodOf, isPodReady } from './replicaset.js';
 import type { ReconcileResult } from './types.js';
@@ -74,6 +76,8 @@ export class StatefulSetController extends PodOwnerController {
       pods: new Map(owned.map((p) => [ordinalOf(set, p), p])),
     };
     plan.pods.delete(-1);
+    const inUse = new Set([...owned.map((p) => p.metadata.labels?.[REVISION] ?? ''), set.status?.currentRevision ?? '']);
+    await recordRevision(this.store, set, 'StatefulSet', plan.revision, inUse);
     // Each step waits for the one before: pods made and healthy, then removed, then updated.
     if (await this.scaleUp(plan)) {
       if (await this.scaleDown(plan)) await this.rollOut(plan);

@@ -1,7 +1,7 @@
 /**
  * The DaemonSet controller on simulated nodes: a pod on every node, and on a node added later;
  * a nodeSelector and an untolerated taint keep it off nodes; a cordoned node keeps its pod and
- * gets a new DaemonSet's; a changed template replaces every pod; status counts as kubectl reads them.
+ * gets a new DaemonSet's; a changed template replaces every pod and is kept as a ControllerRevision; status counts as kubectl reads them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findResource } from '../../shared/api/resources.js';
@@ -95,5 +95,14 @@ describe('DaemonSets', () => {
     expect(new Set(after.map((p) => p.metadata.labels?.[REVISION])).size).toBe(1);
     expect(after.some((p) => before.some((b) => b.metadata.uid === p.metadata.uid))).toBe(false);
     expect(nodesOf(after)).toEqual(['sim-0', 'sim-1', 'sim-2', 'sim-3']);
+    // Each template is kept as a ControllerRevision `<name>-<hash>`, numbered in order.
+    const revisions = (await sim.store.list('controllerrevisions.apps', { namespace: 'default', labelSelector: 'ds=agent' })).items as unknown as {
+      metadata: { name: string };
+      revision: number;
+    }[];
+    expect(revisions.map((r) => [r.metadata.name, r.revision]).sort((a, b) => Number(a[1]) - Number(b[1]))).toEqual([
+      [expect.stringMatching(/^agent-/), 1],
+      [`agent-${after[0].metadata.labels?.[REVISION]}`, 2],
+    ]);
   });
 });

@@ -102,11 +102,11 @@ describe('bodies and errors are encoded as kube-apiserver encodes them', () => {
     expect(res.status).toBe(404);
     expect(res.json().message).toContain('(post horizontalpodautoscalers.autoscaling)');
     expect((await cluster.api('/api/v1/namespaces/default/widgets')).json().message).toContain('(get widgets)');
-    for (const args of [['create', 'quota', 'q', '--hard=pods=1']]) {
+    for (const args of [['get', 'horizontalpodautoscalers']]) {
       const out = await cluster.kubectl(args);
       expect(out.code).not.toBe(0);
       expect(out.stderr).not.toContain('(namespaces)');
-      expect(out.stderr).toMatch(/resourcequotas/);
+      expect(out.stderr).toMatch(/horizontalpodautoscalers/);
     }
   });
 });

@@ -4,7 +4,7 @@
  * a volume on the node of the claim's first pod, whose data a later pod finds there; a claim in
  * use waits for its pod before it goes, and its volume and folder go after it; a static volume
  * binds to the claim that fits it; a claim nothing can bind holds its pod Pending, with the
- * scheduler's reason.
+ * scheduler's reason; a StatefulSet's ordered pods, claims, DNS names, rollout, history and undo.
  */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -258,6 +258,14 @@ spec:
     for (const p of rolled) expect(p.spec.containers[0].env).toEqual([{ name: 'COLOR', value: 'blue' }]);
     expect(Date.parse(rolled[0].metadata.creationTimestamp)).toBeGreaterThanOrEqual(Date.parse(rolled[1].metadata.creationTimestamp));
     expect(await id('web-1')).toBe(id1);
+
+    // Each template is a ControllerRevision: history lists them, undo puts the first back.
+    expect(await ok(['rollout', 'history', 'statefulset/web'])).toMatch(/REVISION\s+CHANGE-CAUSE\n1\s+<none>\n2\s+<none>\n/);
+    expect(await ok(['get', 'controllerrevisions'])).toMatch(new RegExp(`^${status.updateRevision}\\s+statefulset\\.apps/web\\s+2\\s+\\d+s$`, 'm'));
+    await ok(['rollout', 'undo', 'statefulset/web']);
+    await ok(['rollout', 'status', 'statefulset/web', '--timeout=90s']);
+    await eventually(async () => expect((await pod('web-0')).spec.containers[0].env).toBeUndefined(), 30_000);
+    expect(await ok(['rollout', 'history', 'statefulset/web'])).toMatch(/REVISION\s+CHANGE-CAUSE\n2\s+<none>\n3\s+<none>\n/);
 
     await ok(['delete', 'sts', 'web', '--wait=true']);
     await eventually(async () => expect(await ok(['get', 'pods', '-l', 'app=web', '-o', 'name'])).toBe(''), 30_000);

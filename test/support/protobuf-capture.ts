@@ -19,6 +19,7 @@ export const PROTOBUF_COMMANDS: Record<string, string[]> = {
   service: ['create', 'service', 'clusterip', 'web', '--tcp=80:8080'],
   job: ['create', 'job', 'hello', '--image=busybox', '--', 'sh', '-c', 'echo hi'],
   cronjob: ['create', 'cronjob', 'nightly', '--image=busybox', '--schedule=0 3 * * *', '--', 'sh', '-c', 'echo night'],
+  quota: ['create', 'quota', 'small', '--hard=pods=2,requests.cpu=500m,requests.memory=1Gi', '--scopes=NotTerminating,NotBestEffort'],
 };
 
 export interface Captured {

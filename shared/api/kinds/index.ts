@@ -3,6 +3,7 @@
  * file beside this one and a line here.
  */
 import { configMap } from './configmap.js';
+import { controllerRevision } from './controllerrevision.js';
 import { cronJob } from './cronjob.js';
 import { daemonSet } from './daemonset.js';
 import { deployment } from './deployment.js';
@@ -26,6 +27,7 @@ import { localSubjectAccessReview, selfSubjectAccessReview, selfSubjectReview, s
 import { secret } from './secret.js';
 import { service } from './service.js';
 import { serviceAccount } from './serviceaccount.js';
+import { limitRange, resourceQuota } from './quota.js';
 import { statefulSet } from './statefulset.js';
 import { persistentVolume, persistentVolumeClaim, storageClass } from './storage.js';
 
@@ -38,6 +40,8 @@ export const KINDS: Kind[] = [
   event,
   configMap,
   secret,
+  resourceQuota,
+  limitRange,
   persistentVolume,
   persistentVolumeClaim,
   storageClass,
@@ -47,6 +51,7 @@ export const KINDS: Kind[] = [
   replicationController,
   daemonSet,
   statefulSet,
+  controllerRevision,
   job,
   cronJob,
   lease,

@@ -124,6 +124,7 @@ export const FIELD_EXTENSIONS: Record<string, Record<string, Extensions>> = {
   [`${APPS}.DeploymentStatus`]: { conditions },
   [`${APPS}.ReplicaSetStatus`]: { conditions },
   [`${APPS}.DaemonSetStatus`]: { conditions },
+  [`${APPS}.StatefulSetStatus`]: { conditions },
   [`${CORE}.ReplicationControllerStatus`]: { conditions },
   [`${CORE}.PersistentVolumeClaimStatus`]: { conditions },
   [`${CORE}.PersistentVolumeSpec`]: { accessModes: atomic, mountOptions: atomic },

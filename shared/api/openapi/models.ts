@@ -109,7 +109,9 @@ type TypeNode =
   | { t: 'array'; of: TypeNode }
   | { t: 'map'; of: TypeNode }
   | { t: 'ref'; id: string }
-  | { t: 'union'; of: TypeNode[] };
+  | { t: 'union'; of: TypeNode[] }
+  /** An object declared in place (a StatefulSet's `volumeClaimTemplates` items). */
+  | { t: 'object'; members: Member[] };
 
 /** Parses the TypeScript types the generator writes. */
 function parseType(text: string): TypeNode {
@@ -212,7 +214,10 @@ function parseMembers(body: string): Member[] {
         else if (ch === '>' || ch === '}' || ch === ']') depth--;
         else if (ch === ';' && depth === 0) break;
       }
-      members.push({ name, optional, type: parseType(body.slice(start, i)), description: commentText(doc) });
+      // An array of objects declared in place: their members, read as an interface's are.
+      const inline = /^\s*Array<\s*\{([\s\S]*)\}\s*>\s*$/.exec(body.slice(start, i));
+      const type: TypeNode = inline ? { t: 'array', of: { t: 'object', members: parseMembers(inline[1]) } } : parseType(body.slice(start, i));
+      members.push({ name, optional, type, description: commentText(doc) });
       doc = undefined;
       i++;
     } else {
@@ -296,6 +301,8 @@ function typeSchema(node: TypeNode, refTo: (id: string) => Schema): Schema {
       return refTo(node.id);
     case 'emptyObject':
       return { type: 'object' };
+    case 'object':
+      return objectSchema('', undefined, node.members, refTo);
     case 'unknown':
       return { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
     case 'union': {

@@ -207,6 +207,10 @@ export const MESSAGES: Record<string, Record<number, FieldDef>> = {
   },
 
   CronJob: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'CronJobSpec'), 3: m('status', 'Empty') },
+  ResourceQuota: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'ResourceQuotaSpec'), 3: m('status', 'Empty') },
+  ResourceQuotaSpec: { 1: map('hard', 'quantity'), 2: s('scopes', true), 3: m('scopeSelector', 'ScopeSelector') },
+  ScopeSelector: { 1: m('matchExpressions', 'ScopedResourceSelectorRequirement', true) },
+  ScopedResourceSelectorRequirement: { 1: s('scopeName'), 2: s('operator'), 3: s('values', true) },
   CronJobSpec: {
     1: s('schedule'),
     2: i('startingDeadlineSeconds', true),
@@ -254,4 +258,5 @@ export const KINDS: Record<string, string> = {
   Ingress: 'Ingress',
   Job: 'Job',
   CronJob: 'CronJob',
+  ResourceQuota: 'ResourceQuota',
 };
