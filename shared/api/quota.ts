@@ -117,13 +117,35 @@ function unspecified(quota: ResourceQuota, pod: Pod): string[] {
   return out;
 }
 
+/** How long a namespace found without quotas or limit ranges is taken to have none (kube-apiserver's live lookups are kept 30 s). */
+const NONE_FOR_MS = 1000;
+
 export class QuotaAdmission {
+  /** Namespaces (by resource) found with none, and when: a pod create then costs no read. */
+  private readonly none = new Map<string, number>();
+
   constructor(private readonly store: Store) {}
+
+  /** The namespace's objects of `resource`, or [] while it was recently found to have none. */
+  private async listed<T>(resource: string, namespace: string): Promise<T[]> {
+    const key = `${resource}/${namespace}`;
+    const at = this.none.get(key);
+    if (at !== undefined && Date.now() - at < NONE_FOR_MS) return [];
+    const items = (await this.store.list(resource, { namespace })).items as T[];
+    if (items.length === 0) this.none.set(key, Date.now());
+    else this.none.delete(key);
+    return items;
+  }
+
+  /** A quota or limit range was written here: the namespace has some now. */
+  forget(resource: string, namespace: string): void {
+    this.none.delete(`${resource}/${namespace}`);
+  }
 
   /** Fills in and checks what the namespace's LimitRanges say (pods and claims); throws 403 Forbidden. */
   async limit(info: ResourceInfo, object: KubeObject, namespace: string): Promise<void> {
     if (info.storeKey !== 'pods' && info.storeKey !== 'persistentvolumeclaims') return;
-    const ranges = (await this.store.list(LIMIT_RANGES.storeKey, { namespace })).items as LimitRange[];
+    const ranges = await this.listed<LimitRange>(LIMIT_RANGES.storeKey, namespace);
     if (ranges.length === 0) return;
     const problems: string[] = [];
     for (const range of ranges)
@@ -139,7 +161,7 @@ export class QuotaAdmission {
 
   /** Charges the create to every quota of the namespace that counts it; throws 403 Forbidden past a hard limit. */
   async charge(info: ResourceInfo, object: KubeObject, namespace: string, dryRun = false): Promise<void> {
-    const quotas = ((await this.store.list(RESOURCE_QUOTAS.storeKey, { namespace })).items as ResourceQuota[]).filter((q) => inScope(q, info.storeKey, object));
+    const quotas = (await this.listed<ResourceQuota>(RESOURCE_QUOTAS.storeKey, namespace)).filter((q) => inScope(q, info.storeKey, object));
     if (quotas.length === 0) return;
     const usage = usageOf(info.storeKey, object);
     const name = object.metadata.name ?? object.metadata.generateName ?? '';

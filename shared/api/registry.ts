@@ -215,7 +215,10 @@ export class Registry {
           ? { ...managed, metadata: { ...managed.metadata, name: generatedName(managed.metadata.generateName) } }
           : managed;
       try {
-        return { object: await this.store.create(info.storeKey, drawn), warnings, created: true, auditAnnotations };
+        const stored = await this.store.create(info.storeKey, drawn);
+        // A quota or limit range made here counts for the very next create.
+        this.quotas.forget(info.storeKey, namespace);
+        return { object: stored, warnings, created: true, auditAnnotations };
       } catch (err) {
         if (!name && managed.metadata.generateName && isStoreError(err, 'AlreadyExists') && attempt < 8) continue;
         throw toApiError(err, info, name || managed.metadata.generateName || '');
