@@ -51,6 +51,9 @@ async function main(argv: string[]): Promise<number> {
       'lease-interval-ms': { type: 'string' },
       'backoff-initial-ms': { type: 'string' },
       'volume-sync-seconds': { type: 'string' },
+      // As kube-controller-manager's flags, in seconds.
+      'horizontal-pod-autoscaler-sync-period': { type: 'string' },
+      'horizontal-pod-autoscaler-downscale-stabilization': { type: 'string' },
       'authentication-config': { type: 'string' },
       'audit-policy-file': { type: 'string' },
       shape: { type: 'string', default: 'embedded' },
@@ -70,7 +73,16 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${values.port}`);
   if (!Number.isInteger(nodes) || nodes < 0) throw new Error(`--nodes must be a whole number, got ${values.nodes}`);
   if (!['process', 'docker', 'auto'].includes(runtime)) throw new Error(`--runtime must be process, docker or auto, got ${values.runtime}`);
-  const seconds = (name: 'node-grace-seconds' | 'eviction-seconds' | 'lease-interval-ms' | 'backoff-initial-ms' | 'volume-sync-seconds') => {
+  const seconds = (
+    name:
+      | 'node-grace-seconds'
+      | 'eviction-seconds'
+      | 'lease-interval-ms'
+      | 'backoff-initial-ms'
+      | 'volume-sync-seconds'
+      | 'horizontal-pod-autoscaler-sync-period'
+      | 'horizontal-pod-autoscaler-downscale-stabilization',
+  ) => {
     const v = values[name];
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -104,6 +116,8 @@ async function main(argv: string[]): Promise<number> {
     leaseIntervalMs: seconds('lease-interval-ms'),
     backoffInitialMs: seconds('backoff-initial-ms'),
     volumeSyncSeconds: seconds('volume-sync-seconds'),
+    hpaSyncSeconds: seconds('horizontal-pod-autoscaler-sync-period'),
+    hpaDownscaleStabilizationSeconds: seconds('horizontal-pod-autoscaler-downscale-stabilization'),
     clusterCidr: values['cluster-cidr'],
     ingressPorts: { http: Number(values['ingress-http-port']), https: Number(values['ingress-https-port']) },
     auditPolicy: values['audit-policy-file'] ? auditPolicyFrom(parseYaml(readFileSync(values['audit-policy-file'], 'utf8'))) : undefined,

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { kubeletLogs, kubeletStreams } from '../functions/api/kubelet-logs.js';
+import { kubeletMetrics, podCpu } from '../functions/api/kubelet-metrics.js';
 import { kubeletCredential } from '../shared/auth/cluster-state.js';
 import { type ApiServer, startApiServer } from '../functions/api/server.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
@@ -44,6 +45,9 @@ export interface UpOptions {
   leaseIntervalMs?: number;
   /** First restart back-off of a crashing container (default 10 s). */
   backoffInitialMs?: number;
+  /** How often each HorizontalPodAutoscaler looks (default 15 s), and how long a scale-down waits (default 300 s). */
+  hpaSyncSeconds?: number;
+  hpaDownscaleStabilizationSeconds?: number;
   /** How often kubelets bring running pods' ConfigMap and Secret volumes up to date (default 60 s). */
   volumeSyncSeconds?: number;
   /** OIDC issuers whose tokens the API accepts (CI pipelines). */
@@ -155,12 +159,14 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
   const { store, reencryption } = await openStore(dataDir, log);
   let provider: LocalCloudProvider | undefined;
   const kubelets = [store, credentialOf(store, () => provider), { caFile: join(dataDir, 'pki', 'ca.crt') }] as const;
+  const metrics = kubeletMetrics(...kubelets);
   const api = await startApiServer({
     store,
     dataDir,
     port: options.port,
     host: options.host,
     logs: kubeletLogs(...kubelets),
+    metrics,
     streams: kubeletStreams(...kubelets),
     jwtIssuers: options.jwtIssuers,
     auditLogPath: join(dataDir, 'audit.log'),
@@ -175,6 +181,11 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
     nodeLifecycle: {
       gracePeriodMs: options.nodeGraceSeconds !== undefined ? options.nodeGraceSeconds * 1000 : undefined,
       defaultTolerationSeconds: options.evictionSeconds,
+    },
+    hpa: {
+      metrics: podCpu(metrics),
+      syncMs: options.hpaSyncSeconds !== undefined ? options.hpaSyncSeconds * 1000 : undefined,
+      downscaleStabilizationMs: options.hpaDownscaleStabilizationSeconds !== undefined ? options.hpaDownscaleStabilizationSeconds * 1000 : undefined,
     },
   });
   log(`control   ${controlPlane.controllers.map((c) => c.name).join(', ')}`);

@@ -13,6 +13,8 @@ import { createQueue } from '../shared/queue/factory.js';
 import { MAX_DELAY_MS, type Queue } from '../shared/queue/types.js';
 import { createStore } from '../shared/store/factory.js';
 import { migrationFromEnv, provisionerFromEnv } from './provisioning.js';
+import { clusterCa, kubeletCredential } from '../shared/auth/cluster-state.js';
+import { kubeletMetrics, podCpu } from './api/kubelet-metrics.js';
 import type { Store } from '../shared/store/types.js';
 
 /** The store URL, with `createTable=false` unless it says otherwise. */
@@ -66,7 +68,14 @@ export async function controllersFromEnv(env: NodeJS.ProcessEnv = process.env): 
   const options = controllerOptions(env);
   const [store, queue] = await Promise.all([storeFromEnv(env), queueFromEnv(env)]);
   const provisioner = provisionerFromEnv(store, env);
-  return { controllers: controllersFor(store, { ...options, provisioner, migration: migrationFromEnv(store, provisioner, env) }), queue, store };
+  // Autoscalers read pods' CPU from their kubelets, as the API's metrics.k8s.io does.
+  const metrics = kubeletMetrics(store, (node) => kubeletCredential(store, node), { ca: () => clusterCa(store) });
+  const hpa = {
+    metrics: podCpu(metrics),
+    syncMs: env.SKIFF_HPA_SYNC_SECONDS ? Number(env.SKIFF_HPA_SYNC_SECONDS) * 1000 : undefined,
+    downscaleStabilizationMs: env.SKIFF_HPA_DOWNSCALE_SECONDS ? Number(env.SKIFF_HPA_DOWNSCALE_SECONDS) * 1000 : undefined,
+  };
+  return { controllers: controllersFor(store, { ...options, provisioner, hpa, migration: migrationFromEnv(store, provisioner, env) }), queue, store };
 }
 
 /**

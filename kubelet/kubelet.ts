@@ -12,6 +12,7 @@ import { arch, cpus, hostname, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Condition, Pod } from '../shared/api/schemas/index.js';
 import { sweepLocalPaths } from './local-storage.js';
+import { type RunningPod, UsageSampler } from './usage.js';
 import { LOCAL_PATH_ROOT } from '../shared/api/kinds/storage.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
 import type { ServiceInfo } from './env.js';
@@ -105,6 +106,8 @@ export class Kubelet {
   private leaseTimer?: NodeJS.Timeout;
   private syncTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
+  /** What the node and its pods use, for metrics.k8s.io (`kubectl top`). */
+  private readonly usage: UsageSampler;
   private statusTimer?: NodeJS.Timeout;
   /** When the node's conditions last changed (registration): kept by every heartbeat. */
   private since = '';
@@ -120,6 +123,7 @@ export class Kubelet {
     this.address = options.address ?? '127.0.0.1';
     this.podRange = options.podCidr ? parseCidr(options.podCidr, '--pod-cidr', 16) : undefined;
     this.hostPorts = new HostPorts(this.log);
+    this.usage = new UsageSampler(options.runtime, () => this.runningPods());
   }
 
   get nodeName(): string {
@@ -517,6 +521,19 @@ export class Kubelet {
 
   // ---- logs and streams ----------------------------------------------------------------------
 
+  /** The pods with running containers, and those containers' ids. */
+  private runningPods(): RunningPod[] {
+    return [...this.workers.values()]
+      .filter((w) => w.active)
+      .map((w) => ({
+        pod: w.current,
+        containers: w.current.spec.containers.flatMap((c) => {
+          const current = w.containerIds(c.name)?.current;
+          return current?.state === 'running' ? [{ name: c.name, id: current.id }] : [];
+        }),
+      }));
+  }
+
   /** What exec, attach and port-forward need of this kubelet: its running containers and pod addresses. */
   private streamHost(): StreamHost {
     const find = (namespace: string, pod: string) => [...this.workers.values()].find((w) => w.matches(namespace, pod) && !w.done);
@@ -551,6 +568,16 @@ export class Kubelet {
       if (this.options.servingToken && req.headers.authorization !== `Bearer ${this.options.servingToken}`) return fail(401, 'Unauthorized');
       const url = new URL(req.url ?? '/', 'http://kubelet');
       if (url.pathname === '/healthz') return fail(200, 'ok');
+      if (url.pathname === '/stats/usage') {
+        this.usage
+          .snapshot()
+          .then((snapshot) => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify(snapshot));
+          })
+          .catch((err: Error) => fail(500, err.message));
+        return;
+      }
       const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
       if (!m) return fail(404, 'not found');
       const [namespace, podName, containerName] = m.slice(1).map(decodeURIComponent);

@@ -11,6 +11,7 @@ import { DisruptionController } from './controllers/disruption.js';
 import { EndpointsController } from './controllers/endpoints.js';
 import { CronJobController, type CronJobControllerOptions } from './controllers/cronjob.js';
 import { GarbageCollector } from './controllers/garbage-collector.js';
+import { HorizontalPodAutoscalerController, type HpaOptions } from './controllers/hpa.js';
 import { JobController, type JobControllerOptions } from './controllers/job.js';
 import { ControllerManager } from './controllers/manager.js';
 import { NamespaceController } from './controllers/namespace.js';
@@ -45,6 +46,8 @@ export interface ControllerOptions {
   scheduler?: SchedulerOptions;
   job?: JobControllerOptions;
   cronjob?: CronJobControllerOptions;
+  /** Given (a way to read pods' CPU use), HorizontalPodAutoscalers are run (`hpa.ts`). */
+  hpa?: HpaOptions;
 }
 
 export function controllersFor(store: Store, options: ControllerOptions = {}): Controller[] {
@@ -65,6 +68,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new EndpointsController(store),
     new PersistentVolumeController(store),
     new ResourceQuotaController(store),
+    ...(options.hpa ? [new HorizontalPodAutoscalerController(store, options.hpa)] : []),
     ...(options.provisioner ? [new ProvisionerController(store, options.provisioner)] : []),
     ...(options.migration ? [new MigrationController(store, options.migration)] : []),
   ];

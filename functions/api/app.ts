@@ -21,6 +21,7 @@ import { userOf } from './request.js';
 import { ListCache } from './list-cache.js';
 import { HEALTH_PATHS, PUBLIC_PATHS, discoveryRoutes } from './routes/discovery.js';
 import { resourceRoutes, type LogProvider, type StreamProvider } from './routes/resources.js';
+import type { MetricsProvider } from './kubelet-metrics.js';
 
 export type { LogProvider, StreamProvider, StreamTarget, UpgradeEnv } from './routes/resources.js';
 
@@ -45,6 +46,8 @@ export interface AppOptions {
   /** Where each request is recorded (the audit log); absent: nowhere. */
   audit?: AuditSink;
   logs?: LogProvider;
+  /** metrics.k8s.io (`kubectl top`) from the kubelets; absent: 503. */
+  metrics?: MetricsProvider;
   /** exec, attach and port-forward through the pod's kubelet; absent: refused. */
   streams?: StreamProvider;
   /** How often an idle watch that allows bookmarks gets one. */
@@ -159,6 +162,7 @@ export function createApp(options: AppOptions): Hono {
       registry: new Registry(options.store),
       lists: new ListCache(),
       logs: options.logs,
+      metrics: options.metrics,
       streams: options.streams,
       authorizer: options.authorizer,
       rules: options.rules,

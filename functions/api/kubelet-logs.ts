@@ -36,7 +36,7 @@ export interface KubeletLogsOptions {
 }
 
 /** Where a pod's kubelet is reached: its base URL, the credential it requires, and the CA to pin. */
-interface KubeletReach {
+export interface KubeletReach {
   base: string;
   nodeName: string;
   token?: string;
@@ -45,11 +45,19 @@ interface KubeletReach {
 
 /** Finds the kubelet of the pod's node, refusing what cannot be reached safely. */
 function kubeletReach(store: Store, credentialFor: KubeletCredentials | undefined, options: KubeletLogsOptions) {
-  let ca: string | undefined;
+  const reachNode = nodeReach(store, credentialFor, options);
   return async (pod: KubeObject): Promise<KubeletReach> => {
     const name = pod.metadata.name ?? '';
     const nodeName = typed('pods', pod).spec.nodeName ?? '';
     if (!nodeName) throw badRequest(`pod ${name} does not have a host assigned`);
+    return reachNode(nodeName);
+  };
+}
+
+/** Finds a node's kubelet, refusing what cannot be reached safely. */
+export function nodeReach(store: Store, credentialFor: KubeletCredentials | undefined, options: KubeletLogsOptions) {
+  let ca: string | undefined;
+  return async (nodeName: string): Promise<KubeletReach> => {
     const node = await store.get('nodes', '', nodeName).catch(() => undefined);
     const status = node && typed('nodes', node).status;
     const address = status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
@@ -134,10 +142,11 @@ export function kubeletStreams(store: Store, credentialFor: KubeletCredentials |
   };
 }
 
-function get(url: string, token: string | undefined, ca: string | undefined): Promise<IncomingMessage> {
+export function get(url: string, token: string | undefined, ca: string | undefined, timeoutMs?: number): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const headers = token ? { authorization: `Bearer ${token}` } : {};
-    const req = ca ? httpsGet(url, { headers, ca }, resolve) : httpGet(url, { headers }, resolve);
+    const req = ca ? httpsGet(url, { headers, ca, timeout: timeoutMs }, resolve) : httpGet(url, { headers, timeout: timeoutMs }, resolve);
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
   });
 }

@@ -27,6 +27,7 @@ import { createApp } from './app.js';
 import { reconcileDnsService } from '../../shared/api/kubernetes-service.js';
 import { ensureLocalPathClass } from '../../shared/controllers/persistentvolume.js';
 import { kubeletLogs } from './kubelet-logs.js';
+import { kubeletMetrics } from './kubelet-metrics.js';
 import { signKubeletCert } from './tls.js';
 
 const store = await storeFromEnv();
@@ -61,6 +62,7 @@ export const handler = streamHandle(
     tokens,
     // Pod logs from the pod's kubelet: its credential and the cluster CA (pinned) are in the table.
     logs: kubeletLogs(store, (node) => kubeletCredential(store, node), { ca: () => clusterCa(store) }),
+    metrics: kubeletMetrics(store, (node) => kubeletCredential(store, node), { ca: () => clusterCa(store) }),
     maxWatchSeconds: Number(process.env.SKIFF_MAX_WATCH_SECONDS ?? 840),
     kubeletBundle,
     // How often a quiet watch that asked for bookmarks gets one (default 10 s).

@@ -8,6 +8,7 @@
  * Node cannot parse (400, 431). A refused request's body is drained before the connection
  * closes, so a client still writing it reads the answer instead of a reset.
  */
+import type { MetricsProvider } from './kubelet-metrics.js';
 import { getRequestListener } from '@hono/node-server';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -46,6 +47,8 @@ export interface ApiServerOptions {
   port?: number;
   host?: string;
   logs?: LogProvider;
+  /** metrics.k8s.io from the kubelets (`kubectl top`). */
+  metrics?: MetricsProvider;
   streams?: StreamProvider;
   watchBookmarkIntervalMs?: number;
   maxWatchSeconds?: number;
@@ -313,6 +316,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     issueKubeletServing: (node, addresses) => issueKubeletServing(store, node, addresses, (n, a) => issueKubeletCert(join(dataDir, 'pki'), n, a)),
     audit,
     logs: options.logs,
+    metrics: options.metrics,
     streams: options.streams,
     watchBookmarkIntervalMs: options.watchBookmarkIntervalMs,
     maxWatchSeconds: options.maxWatchSeconds,

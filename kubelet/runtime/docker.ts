@@ -18,6 +18,7 @@ import {
   type Runtime,
   SecurityRefusal,
   type StreamOptions,
+  type Usage,
   type StreamSession,
 } from './types.js';
 
@@ -239,6 +240,19 @@ export class DockerRuntime implements Runtime {
     const cached = this.statuses.get(id);
     if (cached && (await this.runningIds()).has(cached.id)) return cached;
     return this.inspectNow(id);
+  }
+
+  /** The engine's one-shot stats: CPU time so far, and memory in use less the page cache it could drop (the working set). */
+  async usage(id: string): Promise<Usage | undefined> {
+    const stats = await this.json<{
+      cpu_stats?: { cpu_usage?: { total_usage?: number } };
+      memory_stats?: { usage?: number; stats?: { inactive_file?: number; total_inactive_file?: number } };
+    }>('GET', `/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`);
+    const cpu = stats.cpu_stats?.cpu_usage?.total_usage;
+    if (cpu === undefined) return undefined;
+    const memory = stats.memory_stats ?? {};
+    const inactive = memory.stats?.inactive_file ?? memory.stats?.total_inactive_file ?? 0;
+    return { cpuNanos: cpu, memoryBytes: Math.max(0, (memory.usage ?? 0) - inactive) };
   }
 
   private runningIds(): Promise<Set<string>> {

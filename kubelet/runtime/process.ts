@@ -23,6 +23,7 @@ import {
   type Runtime,
   type StreamOptions,
   type StreamSession,
+  type Usage,
 } from './types.js';
 
 /** Set by the kubelet's one-file build (kubelet/bundle.ts): the shim's source, which has no file beside the bundle. */
@@ -231,6 +232,13 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
+  /** The CPU time and resident memory of the container's process group: its process and all it started. */
+  async usage(id: string): Promise<Usage | undefined> {
+    const status = await this.inspect(id);
+    if (status.state !== 'running' || status.pid === undefined) return undefined;
+    return processGroupUsage(status.pid);
+  }
+
   /** A command run in a container has its environment, on the host's PATH and HOME. */
   private execEnv(spec: ContainerSpec): Record<string, string> {
     return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...spec.env };
@@ -250,6 +258,30 @@ export class ProcessRuntime implements Runtime {
 }
 
 const TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** /proc's CPU times are in clock ticks (USER_HZ, 100 on Linux); resident sizes in pages of 4 KiB. */
+const TICK_NS = 1e7;
+const PAGE_BYTES = 4096;
+
+/** The CPU time (user and system) and resident memory of every process in the group `pgid`. */
+export function processGroupUsage(pgid: number): Usage {
+  let ticks = 0;
+  let pages = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // After `pid (comm)`: state ppid pgrp ... utime (14th field) stime (15th) ... rss (24th).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) !== pgid) continue;
+    ticks += Number(fields[11]) + Number(fields[12]);
+    pages += Number(fields[21]);
+  }
+  return { cpuNanos: ticks * TICK_NS, memoryBytes: pages * PAGE_BYTES };
+}
 
 /**
  * Whether `path` is a mount point in some process's mount namespace: a container of any kubelet

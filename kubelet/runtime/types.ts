@@ -175,4 +175,14 @@ export interface Runtime {
   execStream?(id: string, command: string[], options: StreamOptions): Promise<StreamSession>;
   /** Joins the container's own process: its output from now on, and its stdin if it keeps one open (`kubectl attach`). */
   attach?(id: string, options: StreamOptions): Promise<StreamSession>;
+  /** What a running container has used: CPU time so far and memory now (`kubectl top`). Absent: the runtime cannot tell. */
+  usage?(id: string): Promise<Usage | undefined>;
+}
+
+/** A container's use of the machine at one moment. */
+export interface Usage {
+  /** CPU time used since it started, in nanoseconds. */
+  cpuNanos: number;
+  /** Memory in use now (its working set), in bytes. */
+  memoryBytes: number;
 }

@@ -208,6 +208,19 @@ export function matchFields(selector: Selector | undefined, object: KubeObject):
 }
 
 /** A LabelSelector as objects hold it (matchLabels and matchExpressions), parsed. An empty one matches everything. */
+/** A LabelSelector as the text `?labelSelector=` takes (`app=web,tier in (a,b),!old`); '' for none. */
+export function labelSelectorText(selector: LabelSelector | undefined): string {
+  const parts = Object.entries(selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of selector?.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}
+
 export function fromLabelSelector(labelSelector: LabelSelector | undefined): Selector {
   const requirements: Requirement[] = Object.entries(labelSelector?.matchLabels ?? {}).map(([key, value]) => ({ key, operator: 'in', values: [value] }));
   for (const e of labelSelector?.matchExpressions ?? []) {

@@ -94,19 +94,19 @@ describe('bodies and errors are encoded as kube-apiserver encodes them', () => {
   });
 
   it('a resource Skiff does not serve is a 404 naming it, and kubectl says which', async () => {
-    const res = await cluster.api('/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers', {
+    const res = await cluster.api('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', {
       method: 'POST',
       body: '{}',
       headers: { 'content-type': 'application/json' },
     });
     expect(res.status).toBe(404);
-    expect(res.json().message).toContain('(post horizontalpodautoscalers.autoscaling)');
+    expect(res.json().message).toContain('(post customresourcedefinitions.apiextensions.k8s.io)');
     expect((await cluster.api('/api/v1/namespaces/default/widgets')).json().message).toContain('(get widgets)');
-    for (const args of [['get', 'horizontalpodautoscalers']]) {
+    for (const args of [['get', 'customresourcedefinitions']]) {
       const out = await cluster.kubectl(args);
       expect(out.code).not.toBe(0);
       expect(out.stderr).not.toContain('(namespaces)');
-      expect(out.stderr).toMatch(/horizontalpodautoscalers/);
+      expect(out.stderr).toMatch(/customresourcedefinitions/);
     }
   });
 });

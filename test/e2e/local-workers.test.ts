@@ -1,7 +1,7 @@
 /**
  * The whole loop on one machine, as a newcomer runs it: `skiff up` with two local kubelets, and
  * the real kubectl. Pods really run (host processes, or Docker containers on a private engine):
- * a Deployment spreads over the nodes, logs stream, scale and rollouts work, a killed container
+ * a Deployment spreads over the nodes, logs stream, scale and rollouts work, `kubectl top` measures and `kubectl autoscale` scales, a killed container
  * is restarted, a crashing one backs off, a failing readiness probe keeps a pod out of Ready,
  * delete leaves nothing behind, a killed kubelet's pods move to the other node, and a restart
  * of `skiff up` keeps the Deployment and its pods. The same suite runs on both runtimes.
@@ -31,7 +31,10 @@ interface PodView {
   };
 }
 
-const FAST = ['--node-grace-seconds', '4', '--eviction-seconds', '1', '--lease-interval-ms', '1000', '--backoff-initial-ms', '3000'];
+const FAST = [
+  ...['--node-grace-seconds', '4', '--eviction-seconds', '1', '--lease-interval-ms', '1000', '--backoff-initial-ms', '3000'],
+  ...['--horizontal-pod-autoscaler-sync-period', '1', '--horizontal-pod-autoscaler-downscale-stabilization', '4'],
+];
 
 for (const runtime of ['process', 'docker'] as const) {
   describe(`skiff up with local workers (${runtime} runtime)`, () => {
@@ -281,6 +284,78 @@ spec:
       expect(await kubectl('logs', 'crasher', '--previous')).toContain('something went wrong');
       await kubectl('delete', '-f', 'examples/web.yaml', '-f', 'examples/batch.yaml', '-f', 'examples/crash.yaml', '--wait=true');
     }, 120_000);
+
+    it('kubectl top shows what a CPU-burning pod uses (and an idle one), and the nodes', async () => {
+      const busy = (name: string, script: string) => `
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name}, labels: { app: top } }
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - { name: main, image: ${runtime === 'docker' ? BUSYBOX_IMAGE : 'busybox'}, command: [sh, -c, '${script}'] }
+`;
+      await apply(busy('burner', 'while :; do :; done'));
+      await apply(busy('idler', 'sleep 3600'));
+      await eventually('both Running', async () => (await pods('app=top')).filter((p) => p.status.phase === 'Running').length === 2);
+      const top = await eventually(
+        'both measured',
+        async () => {
+          const r = await cluster.kubectl(['top', 'pods', '-l', 'app=top', '--no-headers']);
+          return r.code === 0 && r.stdout.includes('burner') && r.stdout.includes('idler') && r.stdout;
+        },
+        30_000,
+      );
+      const cores = (name: string) => Number(new RegExp(`^${name}\\s+(\\d+)m\\s+\\d+Mi`, 'm').exec(top)?.[1]);
+      expect(cores('burner')).toBeGreaterThan(300);
+      expect(cores('idler')).toBeLessThan(50);
+      const nodes = await kubectl('top', 'nodes', '--no-headers');
+      expect(nodes).toMatch(/^local-0\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%\s*$/m);
+      expect(nodes).toMatch(/^local-1\s+/m);
+      await kubectl('delete', 'pod', 'burner', 'idler', '--wait=true');
+    }, 90_000);
+
+    // The process runtime only: the same loop on docker would burn the CI machine's two cores twice as long.
+    if (runtime === 'process')
+      it('kubectl autoscale: an HPA scales a CPU-burning Deployment from 1 to 3, and back to 1 once it idles', async () => {
+        await apply(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: spin }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: spin } }
+  template:
+    metadata: { labels: { app: spin } }
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: busybox
+        command: [sh, -c, 'end=$(( $(date +%s) + 12 )); while [ $(date +%s) -lt $end ]; do :; done; exec sleep 3600']
+        resources: { requests: { cpu: 100m } }
+`);
+        expect((await kubectl('autoscale', 'deployment', 'spin', '--min=1', '--max=3', '--cpu-percent=50')).trim()).toBe(
+          'horizontalpodautoscaler.autoscaling/spin autoscaled',
+        );
+        const replicas = async () => Number(await kubectl('get', 'deployment', 'spin', '-o', 'jsonpath={.spec.replicas}'));
+        await eventually('scaled up to 3', async () => (await replicas()) === 3, 40_000);
+        expect(await kubectl('get', 'hpa', 'spin')).toMatch(/^spin\s+Deployment\/spin\s+cpu: \d+%\/50%\s+1\s+3\s+\d+\s+\d+s$/m);
+        await eventually('back to 1 once idle', async () => (await replicas()) === 1, 60_000);
+        const events = await kubectl(
+          'get',
+          'events',
+          '--field-selector',
+          'involvedObject.name=spin,reason=SuccessfulRescale',
+          '-o',
+          'jsonpath={.items[*].message}',
+        );
+        expect(events).toContain('New size: 3; reason: cpu resource utilization (percentage of request) above target');
+        expect(events).toContain('New size: 1; reason: cpu resource utilization (percentage of request) below target');
+        await kubectl('delete', 'hpa', 'spin');
+        await kubectl('delete', 'deployment', 'spin', '--wait=true');
+        await eventually('its pods gone', async () => (await pods('app=spin')).length === 0);
+      }, 120_000);
 
     it('delete leaves no process or container behind', async () => {
       await apply(deployment('doomed', 2, 'doomed'));

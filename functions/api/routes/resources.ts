@@ -27,6 +27,7 @@ import { parseResourcePath, type ResourceTarget } from '../path.js';
 import { boolParam, deleteRequest, includeObject, intParam, objectBody, patchType, userOf, wantsTable, writeOptions } from '../request.js';
 import { listJson, objectJson } from '../serialize.js';
 import { watchResponse } from '../watch.js';
+import type { MetricsProvider } from '../kubelet-metrics.js';
 
 /** Serves `pods/log`; absent until a kubelet can. */
 export type LogProvider = (pod: KubeObject, options: Record<string, string | undefined>) => Promise<Response>;
@@ -59,6 +60,8 @@ export interface ResourceContext {
   lists: ListCache;
   logs?: LogProvider;
   streams?: StreamProvider;
+  /** Answers metrics.k8s.io reads (from the kubelets); absent: they are 503. */
+  metrics?: MetricsProvider;
   bookmarkIntervalMs: number;
   maxWatchSeconds: number;
   authorizer?: Authorizer;
@@ -166,7 +169,7 @@ function resourceVerbs(ctx: ResourceContext) {
   const { registry } = ctx;
 
   const collection: VerbTable = {
-    GET: (c, t) => (boolParam(c.req.query('watch')) ? watchCollection(c, t) : list(c, t, ctx)),
+    GET: (c, t) => (kindOf(t.info.kind)?.computed ? computed(c, t, ctx) : boolParam(c.req.query('watch')) ? watchCollection(c, t) : list(c, t, ctx)),
     async POST(c, t) {
       const body = await objectBody(c);
       if (kindOf(t.info.kind)?.review) return review(c, t, body, ctx);
@@ -186,8 +189,12 @@ function resourceVerbs(ctx: ResourceContext) {
   }
 
   const object: VerbTable = {
-    GET: async (c, t) =>
-      boolParam(c.req.query('watch')) ? watch(ctx, c, t, { fieldSelector: `metadata.name=${t.name}` }) : one(c, t, await registry.get(t.info, ns(t), t.name!)),
+    GET: async (c, t) => {
+      if (kindOf(t.info.kind)?.computed) return computed(c, t, ctx);
+      return boolParam(c.req.query('watch'))
+        ? watch(ctx, c, t, { fieldSelector: `metadata.name=${t.name}` })
+        : one(c, t, await registry.get(t.info, ns(t), t.name!));
+    },
     async PUT(c, t) {
       const result = await registry.update(t.info, ns(t), t.name!, await objectBody(c), { ...admitted(c, t, ctx), subresource: t.subresource });
       return one(c, t, result.object, 200, warningHeaders(result.warnings));
@@ -299,6 +306,13 @@ async function review(c: Context, t: ResourceTarget, body: unknown, ctx: Resourc
 }
 
 /** The label and field selectors a request names (an empty one is none). */
+/** A read of what is never stored (metrics.k8s.io): answered by its provider; no watch. */
+async function computed(c: Context, t: ResourceTarget, ctx: ResourceContext): Promise<Response> {
+  if (boolParam(c.req.query('watch'))) throw methodNotAllowed(`watch is not supported on ${t.info.resource}.${t.info.group}`);
+  if (!ctx.metrics) throw new ApiError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request (no kubelets to ask for metrics)');
+  return json(c, await ctx.metrics.read(t.info.kind as 'NodeMetrics' | 'PodMetrics', { namespace: t.namespace, name: t.name, ...selectorsOf(c) }));
+}
+
 function selectorsOf(c: Context): { labelSelector?: string; fieldSelector?: string } {
   return { labelSelector: c.req.query('labelSelector') || undefined, fieldSelector: c.req.query('fieldSelector') || undefined };
 }

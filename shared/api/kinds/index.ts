@@ -3,6 +3,8 @@
  * file beside this one and a line here.
  */
 import { configMap } from './configmap.js';
+import { horizontalPodAutoscaler } from './hpa.js';
+import { nodeMetrics, podMetrics } from './metrics.js';
 import { controllerRevision } from './controllerrevision.js';
 import { cronJob } from './cronjob.js';
 import { daemonSet } from './daemonset.js';
@@ -54,6 +56,7 @@ export const KINDS: Kind[] = [
   controllerRevision,
   job,
   cronJob,
+  horizontalPodAutoscaler,
   lease,
   priorityClass,
   podDisruptionBudget,
@@ -70,4 +73,6 @@ export const KINDS: Kind[] = [
   subjectAccessReview,
   localSubjectAccessReview,
   selfSubjectReview,
+  nodeMetrics,
+  podMetrics,
 ];

@@ -114,6 +114,11 @@ export interface Kind {
   validateUpdate?(object: KubeObject, old: KubeObject, causes: StatusCause[]): void;
   readonly deletion?: DeletionRules;
   /**
+   * Read from elsewhere when asked, never stored (metrics.k8s.io, from the kubelets): get and
+   * list are answered by the API's provider for it.
+   */
+  readonly computed?: boolean;
+  /**
    * For a kind that is asked, never stored (SelfSubjectAccessReview): the answer to a POST of
    * `object` (already checked against the schema and validated), with its status filled in.
    */

@@ -6,6 +6,7 @@ import type { KubeObject } from '../../store/object.js';
 import type { Column } from '../columns.js';
 import { podSecurity } from '../pod-security.js';
 import type { StatusCause } from '../status.js';
+import { labelSelectorText } from '../../store/selectors.js';
 import { defaultVolumes, validateVolumes } from '../volumes.js';
 import { asArray, asObj, checkPort, checkUniqueLabel, invalidValue, isObj, notSupported, required, sameJson, type Obj } from '../validation.js';
 
@@ -102,16 +103,7 @@ export function selectorImmutable(object: KubeObject, old: KubeObject, causes: S
 }
 
 function selectorText(selector: unknown): string {
-  const s = asObj(selector);
-  const parts = Object.entries(asObj(s.matchLabels)).map(([k, v]) => `${k}=${v}`);
-  for (const e of asArray(s.matchExpressions).map(asObj)) {
-    const values = asArray(e.values).join(',');
-    if (e.operator === 'In') parts.push(`${e.key} in (${values})`);
-    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${values})`);
-    else if (e.operator === 'Exists') parts.push(String(e.key));
-    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
-  }
-  return parts.length ? parts.join(',') : '<none>';
+  return labelSelectorText(asObj(selector) as Parameters<typeof labelSelectorText>[0]) || '<none>';
 }
 
 const templateContainers = (o: KubeObject) => asArray(asObj(asObj(asObj(o.spec).template).spec).containers).map(asObj);

@@ -208,6 +208,14 @@ export const MESSAGES: Record<string, Record<number, FieldDef>> = {
 
   CronJob: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'CronJobSpec'), 3: m('status', 'Empty') },
   ResourceQuota: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'ResourceQuotaSpec'), 3: m('status', 'Empty') },
+  HorizontalPodAutoscaler: { 1: m('metadata', 'ObjectMeta'), 2: m('spec', 'HorizontalPodAutoscalerSpec'), 3: m('status', 'Empty') },
+  HorizontalPodAutoscalerSpec: {
+    1: m('scaleTargetRef', 'CrossVersionObjectReference'),
+    2: i('minReplicas', true),
+    3: i('maxReplicas', true),
+    4: i('targetCPUUtilizationPercentage', true),
+  },
+  CrossVersionObjectReference: { 1: s('kind'), 2: s('name'), 3: s('apiVersion') },
   ResourceQuotaSpec: { 1: map('hard', 'quantity'), 2: s('scopes', true), 3: m('scopeSelector', 'ScopeSelector') },
   ScopeSelector: { 1: m('matchExpressions', 'ScopedResourceSelectorRequirement', true) },
   ScopedResourceSelectorRequirement: { 1: s('scopeName'), 2: s('operator'), 3: s('values', true) },
@@ -259,4 +267,5 @@ export const KINDS: Record<string, string> = {
   Job: 'Job',
   CronJob: 'CronJob',
   ResourceQuota: 'ResourceQuota',
+  HorizontalPodAutoscaler: 'HorizontalPodAutoscaler',
 };

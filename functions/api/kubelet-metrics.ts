@@ -1,0 +1,110 @@
+/**
+ * metrics.k8s.io/v1beta1, as metrics-server serves it, from the kubelets themselves: a read of
+ * NodeMetrics or PodMetrics asks each kubelet concerned for what its node and pods use
+ * (`/stats/usage`: CPU as a rate over a window, memory as the working set) with the node's own
+ * credential over TLS pinned to the cluster CA, and answers in metrics-server's shapes (CPU in
+ * nanocores, memory in KiB). A kubelet that does not answer within 5 s leaves its node and pods
+ * out, as metrics-server leaves out what it has no figures for. Nothing is stored.
+ */
+import { typedList } from '../../shared/api/objects.js';
+import { parseCpu } from '../../shared/api/quantity.js';
+import type { PodCpu } from '../../shared/controllers/hpa.js';
+import { ApiError } from '../../shared/api/status.js';
+import type { KubeObject } from '../../shared/store/object.js';
+import type { Store } from '../../shared/store/types.js';
+import { get, type KubeletCredentials, type KubeletLogsOptions, nodeReach } from './kubelet-logs.js';
+
+const API_VERSION = 'metrics.k8s.io/v1beta1';
+
+/** What a kubelet's `/stats/usage` answers (kubelet/usage.ts). */
+interface Snapshot {
+  timestamp: string;
+  windowSeconds: number;
+  node: { cpuNanoCores: number; memoryBytes: number };
+  pods: { namespace: string; name: string; containers: { name: string; cpuNanoCores: number; memoryBytes: number }[] }[];
+}
+
+export interface MetricsProvider {
+  /** NodeMetrics (name given: that one) or PodMetrics (in `namespace`, or all), as a list body. */
+  read(kind: 'NodeMetrics' | 'PodMetrics', at: { namespace?: string; name?: string; labelSelector?: string; fieldSelector?: string }): Promise<unknown>;
+}
+
+const usage = (cpuNanoCores: number, memoryBytes: number) => ({ cpu: `${cpuNanoCores}n`, memory: `${Math.round(memoryBytes / 1024)}Ki` });
+
+/** Pods' CPU use in millicores, by name, from the metrics: the horizontal pod autoscaler's source. */
+export function podCpu(metrics: MetricsProvider): PodCpu {
+  return async (namespace, labelSelector) => {
+    const list = (await metrics.read('PodMetrics', { namespace, labelSelector })) as {
+      items: { metadata: { name: string }; containers: { usage: { cpu: string } }[] }[];
+    };
+    return new Map(list.items.map((p) => [p.metadata.name, p.containers.reduce((n, c) => n + parseCpu(c.usage.cpu), 0)]));
+  };
+}
+
+export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials | undefined, options: KubeletLogsOptions = {}): MetricsProvider {
+  const reach = nodeReach(store, credentialFor, options);
+  const snapshotOf = async (nodeName: string): Promise<Snapshot | undefined> => {
+    try {
+      const kubelet = await reach(nodeName);
+      const res = await get(`${kubelet.base}/stats/usage`, kubelet.token, kubelet.ca, 5000);
+      let text = '';
+      for await (const chunk of res) text += String(chunk);
+      return res.statusCode === 200 ? (JSON.parse(text) as Snapshot) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const nodes = async (at: { name?: string; labelSelector?: string }) => {
+    const listed = typedList('nodes', (await store.list('nodes', { labelSelector: at.labelSelector })).items).filter(
+      (n) => !at.name || n.metadata.name === at.name,
+    );
+    const items = await Promise.all(
+      listed.map(async (node) => {
+        const snapshot = await snapshotOf(node.metadata.name ?? '');
+        if (!snapshot) return undefined;
+        return {
+          metadata: { name: node.metadata.name, creationTimestamp: snapshot.timestamp, labels: node.metadata.labels },
+          timestamp: snapshot.timestamp,
+          window: `${snapshot.windowSeconds}s`,
+          usage: usage(snapshot.node.cpuNanoCores, snapshot.node.memoryBytes),
+        };
+      }),
+    );
+    return items.filter(Boolean) as KubeObject[];
+  };
+
+  const pods = async (at: { namespace?: string; name?: string; labelSelector?: string; fieldSelector?: string }) => {
+    const listed = typedList(
+      'pods',
+      (await store.list('pods', { namespace: at.namespace, labelSelector: at.labelSelector, fieldSelector: at.fieldSelector })).items,
+    ).filter((p) => p.spec.nodeName && p.status?.phase === 'Running' && (!at.name || p.metadata.name === at.name));
+    const snapshots = new Map<string, Promise<Snapshot | undefined>>();
+    for (const p of listed) if (!snapshots.has(p.spec.nodeName!)) snapshots.set(p.spec.nodeName!, snapshotOf(p.spec.nodeName!));
+    const items: KubeObject[] = [];
+    for (const pod of listed) {
+      const snapshot = await snapshots.get(pod.spec.nodeName!);
+      const found = snapshot?.pods.find((p) => p.namespace === pod.metadata.namespace && p.name === pod.metadata.name);
+      if (!snapshot || !found) continue;
+      items.push({
+        metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace, creationTimestamp: snapshot.timestamp, labels: pod.metadata.labels },
+        timestamp: snapshot.timestamp,
+        window: `${snapshot.windowSeconds}s`,
+        containers: found.containers.map((c) => ({ name: c.name, usage: usage(c.cpuNanoCores, c.memoryBytes) })),
+      });
+    }
+    return items;
+  };
+
+  return {
+    async read(kind, at) {
+      const items = (kind === 'NodeMetrics' ? await nodes(at) : await pods(at)).map((o) => ({ kind, apiVersion: API_VERSION, ...o }));
+      if (at.name === undefined) return { kind: `${kind}List`, apiVersion: API_VERSION, metadata: {}, items };
+      if (items.length === 0) {
+        const what = kind.toLowerCase();
+        throw new ApiError(404, 'NotFound', `${what}.metrics.k8s.io "${at.name}" not found`, { name: at.name, group: 'metrics.k8s.io', kind: what });
+      }
+      return items[0];
+    },
+  };
+}
