@@ -9,6 +9,7 @@ import { findResource } from '../../shared/api/resources.js';
 import type { Deployment } from '../../shared/api/schemas/index.js';
 import { HorizontalPodAutoscalerController } from '../../shared/controllers/hpa.js';
 import { guaranteedUpdate } from '../../shared/store/retry.js';
+import { deployment } from '../support/manifests.js';
 import { startSimCluster, type SimCluster, until } from '../support/sim-cluster.js';
 
 const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
@@ -24,16 +25,9 @@ beforeAll(async () => {
 afterAll(() => sim?.stop());
 
 async function setUp(name: string, requests: Record<string, string> | undefined, hpa: Record<string, unknown>) {
-  await sim.registry.create(DEPLOYMENTS, 'default', {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'x', ...(requests ? { resources: { requests } } : {}) }] } },
-    },
-  });
+  const made = deployment(name);
+  if (requests) Object.assign(made.spec.template.spec.containers[0], { resources: { requests } });
+  await sim.registry.create(DEPLOYMENTS, 'default', made);
   await sim.registry.create(HPAS, 'default', {
     apiVersion: 'autoscaling/v1',
     kind: 'HorizontalPodAutoscaler',
