@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Condition, Pod } from '../shared/api/schemas/index.js';
 import { sweepLocalPaths } from './local-storage.js';
 import { type RunningPod, UsageSampler } from './usage.js';
+import { kubeletRunningContainers, kubeletRunningPods, registry } from '../shared/metrics.js';
 import { LOCAL_PATH_ROOT } from '../shared/api/kinds/storage.js';
 import { ApiRequestError, type ApiClient } from './api-client.js';
 import type { ServiceInfo } from './env.js';
@@ -521,6 +522,17 @@ export class Kubelet {
 
   // ---- logs and streams ----------------------------------------------------------------------
 
+  /** Prometheus' scrape of this kubelet: its pods and containers as the kubelet counts them, and its process. */
+  private async metrics(): Promise<string> {
+    const running = this.runningPods();
+    kubeletRunningPods.set(running.filter((p) => p.containers.length > 0).length);
+    kubeletRunningContainers.set(
+      { container_state: 'running' },
+      running.reduce((n, p) => n + p.containers.length, 0),
+    );
+    return registry.metrics();
+  }
+
   /** The pods with running containers, and those containers' ids. */
   private runningPods(): RunningPod[] {
     return [...this.workers.values()]
@@ -568,6 +580,15 @@ export class Kubelet {
       if (this.options.servingToken && req.headers.authorization !== `Bearer ${this.options.servingToken}`) return fail(401, 'Unauthorized');
       const url = new URL(req.url ?? '/', 'http://kubelet');
       if (url.pathname === '/healthz') return fail(200, 'ok');
+      if (url.pathname === '/metrics') {
+        this.metrics()
+          .then((text) => {
+            res.writeHead(200, { 'content-type': registry.contentType });
+            res.end(text);
+          })
+          .catch((err: Error) => fail(500, err.message));
+        return;
+      }
       if (url.pathname === '/stats/usage') {
         this.usage
           .snapshot()

@@ -4,6 +4,7 @@
  * Stateless: everything it knows is in the `Store` it is given, so the same app runs in the
  * embedded Node server and in a Lambda.
  */
+import { apiInflight, apiRequestDuration, apiRequests, registry } from '../../shared/metrics.js';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { Registry } from '../../shared/api/registry.js';
 import { ApiError } from '../../shared/api/status.js';
@@ -115,6 +116,52 @@ function auditRequests(audit: AuditSink): MiddlewareHandler {
   };
 }
 
+const REST_VERBS: Record<string, string> = {
+  get: 'GET',
+  list: 'LIST',
+  watch: 'WATCH',
+  create: 'POST',
+  update: 'PUT',
+  patch: 'PATCH',
+  delete: 'DELETE',
+  deletecollection: 'DELETE',
+};
+const STREAMED = new Set(['exec', 'attach', 'portforward', 'proxy']);
+
+/**
+ * kube-apiserver's request metrics: every request counted by verb, resource and code
+ * (`apiserver_request_total`), timed but for long-running ones (watches, streams), and the
+ * requests in flight by kind.
+ */
+function measureRequests(): MiddlewareHandler {
+  return async (c, next) => {
+    const started = performance.now();
+    const kind = c.req.method === 'GET' || c.req.method === 'HEAD' ? 'readOnly' : 'mutating';
+    apiInflight.inc({ request_kind: kind });
+    try {
+      await next();
+    } finally {
+      apiInflight.dec({ request_kind: kind });
+      const a = c.get('attributes' as never) as Attributes | undefined;
+      const streamed = STREAMED.has(a?.subresource ?? '');
+      const applied = a?.verb === 'patch' && (c.req.header('content-type') ?? '').startsWith('application/apply-patch');
+      const verb = streamed ? 'CONNECT' : applied ? 'APPLY' : (REST_VERBS[a?.verb ?? ''] ?? c.req.method);
+      const labels = {
+        verb,
+        dry_run: c.req.query('dryRun') ?? '',
+        group: a?.apiGroup ?? '',
+        version: a?.apiVersion ?? '',
+        resource: a?.resource ?? '',
+        subresource: a?.subresource ?? '',
+        scope: !a?.resource ? '' : a.name ? 'resource' : a.namespace ? 'namespace' : 'cluster',
+        component: 'apiserver',
+      };
+      apiRequests.inc({ ...labels, code: String(c.res.status) });
+      if (verb !== 'WATCH' && verb !== 'CONNECT') apiRequestDuration.observe(labels, (performance.now() - started) / 1000);
+    }
+  };
+}
+
 /** One middleware for who asks and whether it may: each hop through Hono's chain costs. */
 function authenticateAndAuthorize(authenticate: NonNullable<AppOptions['authenticate']>, authorizer: Authorizer | undefined): MiddlewareHandler {
   return async (c, next) => {
@@ -147,9 +194,12 @@ export function createApp(options: AppOptions): Hono {
   const app = new Hono();
   app.onError((err, c) => errorResponse(c, err));
   app.notFound((c) => json(c, new ApiError(404, 'NotFound', 'the server could not find the requested resource').toStatus(), 404));
+  app.use('*', measureRequests());
   if (options.audit) app.use('*', auditRequests(options.audit));
   if (options.authenticate) app.use('*', authenticateAndAuthorize(options.authenticate, options.authorizer));
   app.route('/', discoveryRoutes(options.serverAddress, options.tokens));
+  // Prometheus' scrape: the API's, the controllers' and the scheduler's metrics where they share this process.
+  app.get('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
   app.get(KUBELET_BUNDLE_PATH, async (c) => {
     const bundle = await options.kubeletBundle?.();
     if (!bundle) throw new ApiError(404, 'NotFound', 'this API serves no kubelet: run the kubelet from a checkout, or give the API function its build');

@@ -64,6 +64,7 @@ export const DEFAULT_CLUSTER_ROLES: ClusterRole[] = [
     paths(['get'], ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/']),
   ]),
   clusterRole('system:public-info-viewer', [paths(['get'], ['/healthz', '/livez', '/readyz', '/version', '/version/'])]),
+  clusterRole('system:monitoring', [paths(['get'], ['/healthz', '/livez', '/readyz', '/metrics'])]),
   clusterRole('system:basic-user', [
     rule(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']),
     rule(['create'], ['authentication.k8s.io'], ['selfsubjectreviews']),
@@ -122,6 +123,7 @@ export const DEFAULT_CLUSTER_ROLE_BINDINGS: ClusterRoleBinding[] = [
   bindGroups('cluster-admin', 'cluster-admin', ['system:masters']),
   bindGroups('system:discovery', 'system:discovery', ['system:authenticated']),
   bindGroups('system:public-info-viewer', 'system:public-info-viewer', ['system:authenticated', 'system:unauthenticated']),
+  bindGroups('system:monitoring', 'system:monitoring', ['system:monitoring']),
   bindGroups('system:basic-user', 'system:basic-user', ['system:authenticated']),
   bindGroups('system:node-bootstrapper', 'system:node-bootstrapper', ['system:bootstrappers']),
 ];

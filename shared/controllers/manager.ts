@@ -4,6 +4,7 @@
  * being reconciled runs again after), deduplication (a key waiting runs once), bounded
  * concurrency, and delayed requeue and retries through the `Queue` port.
  */
+import { workqueueAdds, workqueueDepth, workqueueRetries, workqueueWork } from '../metrics.js';
 import { MAX_DELAY_MS, type Queue } from '../queue/types.js';
 import type { Store, Subscription } from '../store/types.js';
 import { parseRequeueKey, requeueKey, route } from './dispatch.js';
@@ -34,6 +35,7 @@ class KeyQueue {
   ) {}
 
   add(key: string): void {
+    workqueueAdds.inc({ name: this.controller.name });
     if (this.running.has(key)) this.dirty.add(key);
     else this.waiting.add(key);
     this.pump();
@@ -55,10 +57,12 @@ class KeyQueue {
       this.active++;
       void this.run(key);
     }
+    workqueueDepth.set({ name: this.controller.name }, this.waiting.size);
     if (this.idle) for (const r of this.idleWaiters.splice(0)) r();
   }
 
   private async run(key: string): Promise<void> {
+    const done = workqueueWork.startTimer({ name: this.controller.name });
     try {
       const result = await this.controller.reconcile(key);
       this.failures.delete(key);
@@ -67,9 +71,11 @@ class KeyQueue {
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
       const delay = Math.min(30_000, this.retryBaseMs * 2 ** (n - 1));
+      workqueueRetries.inc({ name: this.controller.name });
       this.log(`${this.controller.name} ${key}: ${err instanceof Error ? err.message : String(err)} (retry in ${delay} ms)`);
       this.onRequeue(key, delay);
     } finally {
+      done();
       this.running.delete(key);
       this.active--;
       if (this.dirty.delete(key)) this.waiting.add(key);

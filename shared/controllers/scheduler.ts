@@ -25,6 +25,7 @@ import type { ChangeEvent, Store } from '../store/types.js';
 import { EventRecorder } from './events.js';
 import { PodView } from './pod-view.js';
 import { VolumeBinding } from './volume-binding.js';
+import { scheduleAttempts } from '../metrics.js';
 import { PERSISTENT_VOLUME_CLAIMS } from '../api/kinds/storage.js';
 import type { Controller, ReconcileResult } from './types.js';
 
@@ -187,6 +188,8 @@ export class SchedulerController implements Controller {
       for (const u of this.view ? result.unschedulable : []) this.parked.add(u.pod.uid);
       placed += bindings.length;
       unschedulable += result.unschedulable.length;
+      scheduleAttempts.inc({ result: 'scheduled', profile: 'default-scheduler' }, bindings.length);
+      scheduleAttempts.inc({ result: 'unschedulable', profile: 'default-scheduler' }, result.unschedulable.length);
     }
     if (this.view) for (const uid of this.parked) if (!this.view.pending.has(uid)) this.parked.delete(uid);
     // Unplaceable pods are tried again on any node or pod change; this is the backstop.

@@ -358,6 +358,28 @@ describe('kubelet', () => {
     await until('running', async () => (await status(name)).containerStatuses?.[0]?.state.running);
   });
 
+  it('answers what its node and pods use (/stats/usage) and Prometheus (/metrics, with kubelet_running_pods)', async () => {
+    const k = await startKubelet();
+    const name = await createPod({ automountServiceAccountToken: false, containers: [sh('while :; do :; done')] });
+    await until('Running', async () => (await status(name)).phase === 'Running');
+    const base = `http://127.0.0.1:${k.port}`;
+    const usage = (await (await fetch(`${base}/stats/usage`)).json()) as {
+      windowSeconds: number;
+      node: { cpuNanoCores: number; memoryBytes: number };
+      pods: { name: string; containers: { name: string; cpuNanoCores: number; memoryBytes: number }[] }[];
+    };
+    expect(usage.windowSeconds).toBeGreaterThanOrEqual(1);
+    expect(usage.node.memoryBytes).toBeGreaterThan(0);
+    const mine = usage.pods.find((p) => p.name === name)!;
+    expect(mine.containers[0].name).toBe('main');
+    // A busy loop: most of a core.
+    expect(mine.containers[0].cpuNanoCores).toBeGreaterThan(3e8);
+    expect(mine.containers[0].memoryBytes).toBeGreaterThan(0);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^kubelet_running_pods 1$/m);
+    expect(metrics).toMatch(/^kubelet_running_containers\{container_state="running"\} 1$/m);
+  });
+
   it('a missing ConfigMap holds the container in CreateContainerConfigError until it exists', async () => {
     await startKubelet();
     const name = await createPod({
