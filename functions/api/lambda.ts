@@ -26,6 +26,7 @@ import { storeFromEnv } from '../environment.js';
 import { createApp } from './app.js';
 import { reconcileDnsService } from '../../shared/api/kubernetes-service.js';
 import { ensureLocalPathClass } from '../../shared/controllers/persistentvolume.js';
+import { ensureSystemPriorityClasses } from '../../shared/api/priority.js';
 import { kubeletLogs } from './kubelet-logs.js';
 import { kubeletMetrics } from './kubelet-metrics.js';
 import { signKubeletCert } from './tls.js';
@@ -34,7 +35,13 @@ const store = await storeFromEnv();
 const tokens = new ServiceAccountTokens(store, { issuer: process.env.SKIFF_ISSUER });
 // Idempotent: the first cold start makes default, kube-system, kube-public and kube-node-lease,
 // the default roles and the signing key; the others only read them, at once, not in turn.
-await Promise.all([new Registry(store).ensureSystemNamespaces(), reconcileBootstrapPolicy(store), tokens.rotate(), ensureLocalPathClass(store)]);
+await Promise.all([
+  new Registry(store).ensureSystemNamespaces(),
+  reconcileBootstrapPolicy(store),
+  tokens.rotate(),
+  ensureLocalPathClass(store),
+  ensureSystemPriorityClasses(store),
+]);
 // kube-system/kube-dns, which each node's kubelet answers (no server of the control plane does here).
 await reconcileDnsService(store);
 const staticTokens = new StoreTokens(store);

@@ -20,6 +20,7 @@ import { parse as parseYaml } from 'yaml';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
 import { reconcileKubernetesService } from '../../shared/api/kubernetes-service.js';
 import { ensureLocalPathClass } from '../../shared/controllers/persistentvolume.js';
+import { ensureSystemPriorityClasses } from '../../shared/api/priority.js';
 import { kubernetesServiceIP } from '../../shared/api/service-allocation.js';
 import { FileAuditSink } from '../../shared/auth/audit.js';
 import type { AuditPolicy } from '../../shared/auth/audit-policy.js';
@@ -303,6 +304,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   await new Registry(store).ensureSystemNamespaces();
   await reconcileBootstrapPolicy(store);
   await ensureLocalPathClass(store);
+  await ensureSystemPriorityClasses(store);
   const who = await identities(options, join(dataDir, 'tokens.json'));
   const issueToken = (user: string, groups: string[], issue?: IssueOptions) => who.tokenFile.issue(user, groups, issue).token;
   const adminToken = adminTokenFrom(kubeconfigPath, who.tokenFile.auth) ?? issueToken(ADMIN.user, ADMIN.groups, { description: 'the admin kubeconfig' });

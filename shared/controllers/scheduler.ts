@@ -156,6 +156,8 @@ export class SchedulerController implements Controller {
     }
     const nodes = typedList('nodes', (await this.store.list('nodes')).items);
     pending = await this.holdForVolumes(pending, nodes.length);
+    // The scheduling queue's order: highest priority first (kube-scheduler's PrioritySort), the rest as they came.
+    if (pending.some((p) => p.spec.priority)) pending.sort((a, b) => (b.spec.priority ?? 0) - (a.spec.priority ?? 0));
     // With the view, a long queue is placed a chunk at a time, yielding between chunks so the
     // API in the same process keeps answering; each chunk's bindings are in the view's cache
     // before the next is placed. A listing scheduler places its snapshot in one call.

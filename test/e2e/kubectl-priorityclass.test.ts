@@ -53,4 +53,33 @@ describe('PriorityClass', () => {
     expect(changed.stderr).toContain('value: Forbidden: may not be changed in an update.');
     expect(JSON.parse(await cluster.kubectlOk(['get', 'pc', 'fixed', '-o', 'json'])).value).toBe(10);
   });
+
+  it('gives a pod the priority of its class, or of the global default; refuses a class that does not exist', async () => {
+    const pod = (name: string, extra: string) => `apiVersion: v1
+kind: Pod
+metadata: { name: ${name} }
+spec:
+  ${extra}
+  containers: [{ name: c, image: busybox }]
+`;
+    await cluster.kubectlOk(['apply', '-f', '-'], { input: pod('urgent', 'priorityClassName: fixed') });
+    expect(JSON.parse(await cluster.kubectlOk(['get', 'pod', 'urgent', '-o', 'json'])).spec).toMatchObject({
+      priorityClassName: 'fixed',
+      priority: 10,
+      preemptionPolicy: 'PreemptLowerPriority',
+    });
+    // No class named: the global default's (`high`, made above).
+    await cluster.kubectlOk(['apply', '-f', '-'], { input: pod('plain', '') });
+    expect(JSON.parse(await cluster.kubectlOk(['get', 'pod', 'plain', '-o', 'json'])).spec).toMatchObject({ priorityClassName: 'high', priority: 1000 });
+    const critical = await cluster.kubectlOk(['apply', '-f', '-'], { input: pod('critical', 'priorityClassName: system-node-critical') });
+    expect(critical).toContain('pod/critical created');
+    expect(JSON.parse(await cluster.kubectlOk(['get', 'pod', 'critical', '-o', 'json'])).spec.priority).toBe(2000001000);
+    expect((await cluster.kubectl(['apply', '-f', '-'], { input: pod('lost', 'priorityClassName: nowhere') })).stderr).toContain(
+      'pods "lost" is forbidden: no PriorityClass with name nowhere was found',
+    );
+    expect((await cluster.kubectl(['apply', '-f', '-'], { input: pod('cheat', 'priorityClassName: fixed\n  priority: 99') })).stderr).toContain(
+      'the integer value of priority (99) must not be provided in pod spec; priority admission controller computed 10 from the given PriorityClass name',
+    );
+    expect(await cluster.kubectlOk(['get', 'pc'])).toMatch(/^system-node-critical\s+2000001000\s+false/m);
+  });
 });

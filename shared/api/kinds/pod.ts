@@ -1,4 +1,5 @@
 /** core/v1 Pod. */
+import { admitPriority } from '../priority.js';
 import { mountServiceAccountToken } from '../service-account-admission.js';
 import type { KubeObject } from '../../store/object.js';
 import { ageColumn, humanDuration, nameColumn, type Column } from '../columns.js';
@@ -138,6 +139,7 @@ export const pod: Kind = {
     const name = object.metadata.name || object.metadata.generateName || '';
     // A mirror pod (the kubelet's own) gets no token: it may not reach the API as an account.
     if (!object.metadata.annotations?.['kubernetes.io/config.mirror']) await mountServiceAccountToken(object, store);
+    await admitPriority(object, store);
     return podSecurity(
       namespace,
       object,

@@ -1,6 +1,7 @@
 /**
  * scheduling.k8s.io/v1 PriorityClass: a name for a pod priority. Stored, listed and validated
- * here; the scheduler does not yet order or preempt by it.
+ * here; a new pod gets its class's priority at admission (`../priority.ts`) and the scheduler
+ * places pending pods highest priority first. It does not preempt yet.
  */
 import { z } from 'zod';
 import { ageColumn, nameColumn } from '../columns.js';
