@@ -47,7 +47,7 @@ export interface AppOptions {
   /** Where each request is recorded (the audit log); absent: nowhere. */
   audit?: AuditSink;
   logs?: LogProvider;
-  /** metrics.k8s.io (`kubectl top`) from the kubelets; absent: 503. */
+  /** metrics.k8s.io (`kubectl top`) from the kubelets; absent: there are none. */
   metrics?: MetricsProvider;
   /** exec, attach and port-forward through the pod's kubelet; absent: refused. */
   streams?: StreamProvider;

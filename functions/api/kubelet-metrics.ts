@@ -31,6 +31,12 @@ export interface MetricsProvider {
 
 const usage = (cpuNanoCores: number, memoryBytes: number) => ({ cpu: `${cpuNanoCores}n`, memory: `${Math.round(memoryBytes / 1024)}Ki` });
 
+/** metrics-server's 404 for a node or pod it has no figures of. */
+export function metricsNotFound(kind: string, name: string): ApiError {
+  const what = kind.toLowerCase();
+  return new ApiError(404, 'NotFound', `${what}.metrics.k8s.io "${name}" not found`, { name, group: 'metrics.k8s.io', kind: what });
+}
+
 /** Pods' CPU use in millicores, by name, from the metrics: the horizontal pod autoscaler's source. */
 export function podCpu(metrics: MetricsProvider): PodCpu {
   return async (namespace, labelSelector) => {
@@ -100,10 +106,7 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
     async read(kind, at) {
       const items = (kind === 'NodeMetrics' ? await nodes(at) : await pods(at)).map((o) => ({ kind, apiVersion: API_VERSION, ...o }));
       if (at.name === undefined) return { kind: `${kind}List`, apiVersion: API_VERSION, metadata: {}, items };
-      if (items.length === 0) {
-        const what = kind.toLowerCase();
-        throw new ApiError(404, 'NotFound', `${what}.metrics.k8s.io "${at.name}" not found`, { name: at.name, group: 'metrics.k8s.io', kind: what });
-      }
+      if (items.length === 0) throw metricsNotFound(kind, at.name);
       return items[0];
     },
   };

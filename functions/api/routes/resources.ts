@@ -27,7 +27,7 @@ import { parseResourcePath, type ResourceTarget } from '../path.js';
 import { boolParam, deleteRequest, includeObject, intParam, objectBody, patchType, userOf, wantsTable, writeOptions } from '../request.js';
 import { listJson, objectJson } from '../serialize.js';
 import { watchResponse } from '../watch.js';
-import type { MetricsProvider } from '../kubelet-metrics.js';
+import { type MetricsProvider, metricsNotFound } from '../kubelet-metrics.js';
 
 /** Serves `pods/log`; absent until a kubelet can. */
 export type LogProvider = (pod: KubeObject, options: Record<string, string | undefined>) => Promise<Response>;
@@ -60,7 +60,7 @@ export interface ResourceContext {
   lists: ListCache;
   logs?: LogProvider;
   streams?: StreamProvider;
-  /** Answers metrics.k8s.io reads (from the kubelets); absent: they are 503. */
+  /** Answers metrics.k8s.io reads (from the kubelets); absent: there are none. */
   metrics?: MetricsProvider;
   bookmarkIntervalMs: number;
   maxWatchSeconds: number;
@@ -306,11 +306,19 @@ async function review(c: Context, t: ResourceTarget, body: unknown, ctx: Resourc
 }
 
 /** The label and field selectors a request names (an empty one is none). */
+/** The metrics of no kubelet: an empty list, and no object. */
+async function noMetrics(kind: string, at: { name?: string }): Promise<unknown> {
+  if (at.name === undefined) return { kind: `${kind}List`, apiVersion: 'metrics.k8s.io/v1beta1', metadata: {}, items: [] };
+  throw metricsNotFound(kind, at.name);
+}
+
 /** A read of what is never stored (metrics.k8s.io): answered by its provider; no watch. */
 async function computed(c: Context, t: ResourceTarget, ctx: ResourceContext): Promise<Response> {
   if (boolParam(c.req.query('watch'))) throw methodNotAllowed(`watch is not supported on ${t.info.resource}.${t.info.group}`);
-  if (!ctx.metrics) throw new ApiError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request (no kubelets to ask for metrics)');
-  return json(c, await ctx.metrics.read(t.info.kind as 'NodeMetrics' | 'PodMetrics', { namespace: t.namespace, name: t.name, ...selectorsOf(c) }));
+  const kind = t.info.kind as 'NodeMetrics' | 'PodMetrics';
+  // An API that reaches no kubelet (one served alone) has metrics of none.
+  const metrics = ctx.metrics ?? { read: noMetrics };
+  return json(c, await metrics.read(kind, { namespace: t.namespace, name: t.name, ...selectorsOf(c) }));
 }
 
 function selectorsOf(c: Context): { labelSelector?: string; fieldSelector?: string } {
