@@ -12,33 +12,42 @@ import { ApiRequestError, type ApiClient } from './api-client.js';
 
 export class ContainerConfigError extends Error {}
 
-/** Reads ConfigMaps and Secrets once per container start. */
-class Sources {
-  private readonly cache = new Map<string, Promise<Record<string, string> | undefined>>();
+/** A ConfigMap's or Secret's data as the API answers it (a Secret's base64). */
+export interface SourceObject {
+  data?: Record<string, string>;
+  binaryData?: Record<string, string>;
+}
+
+/** The ConfigMaps and Secrets a pod reads, each asked of the API once per use (a container start, a volume fill). */
+export class Sources {
+  private readonly cache = new Map<string, Promise<SourceObject | undefined>>();
 
   constructor(
     private readonly api: ApiClient,
     private readonly namespace: string,
   ) {}
 
-  data(kind: 'configmaps' | 'secrets', name: string): Promise<Record<string, string> | undefined> {
+  /** The object, or undefined when it does not exist; other errors are thrown. */
+  object(kind: 'configmaps' | 'secrets', name: string): Promise<SourceObject | undefined> {
     const key = `${kind}/${name}`;
     let found = this.cache.get(key);
     if (!found) {
-      found = this.api
-        .get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${encodeURIComponent(this.namespace)}/${kind}/${encodeURIComponent(name)}`)
-        .then((o) => {
-          const data = o.data ?? {};
-          if (kind === 'configmaps') return data;
-          return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-        })
-        .catch((err) => {
-          if (err instanceof ApiRequestError && err.code === 404) return undefined;
-          throw err;
-        });
+      found = this.api.get<SourceObject>(`/api/v1/namespaces/${encodeURIComponent(this.namespace)}/${kind}/${encodeURIComponent(name)}`).catch((err) => {
+        if (err instanceof ApiRequestError && err.code === 404) return undefined;
+        throw err;
+      });
       this.cache.set(key, found);
     }
     return found;
+  }
+
+  /** Its `data` as text, for the environment (a Secret's decoded). */
+  async data(kind: 'configmaps' | 'secrets', name: string): Promise<Record<string, string> | undefined> {
+    const o = await this.object(kind, name);
+    if (!o) return undefined;
+    const data = o.data ?? {};
+    if (kind === 'configmaps') return data;
+    return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
   }
 }
 

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pod } from '../shared/api/schemas/index.js';
+import { nowTimestamp } from '../shared/store/object.js';
 import type { Runtime, Usage } from './runtime/types.js';
 
 export interface ContainerUsage {
@@ -102,7 +103,7 @@ export class UsageSampler {
       ];
     });
     const snapshot: UsageSnapshot = {
-      timestamp: new Date(now.at).toISOString().replace(/\.\d+Z$/, 'Z'),
+      timestamp: nowTimestamp(new Date(now.at)),
       windowSeconds: Math.max(1, Math.round(windowNs / 1e9)),
       node: { cpuNanoCores: rate(now.hostCpuNanos, before.hostCpuNanos), memoryBytes: now.hostMemoryBytes },
       pods,

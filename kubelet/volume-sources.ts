@@ -5,9 +5,9 @@
  * gives nothing). A volume that cannot be filled is a MountError with Kubernetes' words.
  */
 import type { Container, Pod } from '../shared/api/schemas/index.js';
-import { ApiRequestError, type ApiClient } from './api-client.js';
+import type { ApiClient } from './api-client.js';
 import type { Payload } from './atomic-dir.js';
-import { ContainerConfigError, fieldRef, resourceFieldRef } from './env.js';
+import { ContainerConfigError, type SourceObject, Sources, fieldRef, resourceFieldRef } from './env.js';
 
 /** A volume the kubelet could not set up: the pod waits in ContainerCreating, with a FailedMount event. */
 export class MountError extends ContainerConfigError {}
@@ -49,31 +49,23 @@ export const DEFAULT_MODE = 0o644;
 /** The files of a ConfigMap or Secret, as bytes by key; undefined when it does not exist. */
 export type Fetch = (kind: 'configmaps' | 'secrets', name: string) => Promise<Map<string, Buffer> | undefined>;
 
-/** A Fetch through the API, asking each object once per fill. */
+/** A Fetch through the API (the environment's Sources: each object asked once per fill), as files. */
 export function fetcher(api: ApiClient, namespace: string, ca?: string): Fetch {
-  const seen = new Map<string, Promise<Map<string, Buffer> | undefined>>();
-  return (kind, name) => {
+  const sources = new Sources(api, namespace);
+  return async (kind, name) => {
     // The cluster's CA, which kube-controller-manager publishes in every namespace: the kubelet has it.
-    if (kind === 'configmaps' && name === 'kube-root-ca.crt' && ca) return Promise.resolve(new Map([['ca.crt', Buffer.from(ca)]]));
-    const key = `${kind}/${name}`;
-    if (!seen.has(key)) {
-      const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/${kind}/${encodeURIComponent(name)}`;
-      const got = api.get<{ data?: Record<string, string>; binaryData?: Record<string, string> }>(path).then(
-        (o) => {
-          const files = new Map<string, Buffer>();
-          const base64 = kind === 'secrets' ? (o.data ?? {}) : (o.binaryData ?? {});
-          if (kind === 'configmaps') for (const [k, v] of Object.entries(o.data ?? {})) files.set(k, Buffer.from(v, 'utf8'));
-          for (const [k, v] of Object.entries(base64)) files.set(k, Buffer.from(v, 'base64'));
-          return files;
-        },
-        (err) => {
-          if (err instanceof ApiRequestError && err.code === 404) return undefined;
-          throw new MountError(`cannot get ${kind === 'secrets' ? 'secret' : 'configmap'} "${name}": ${err instanceof Error ? err.message : String(err)}`);
-        },
-      );
-      seen.set(key, got);
+    if (kind === 'configmaps' && name === 'kube-root-ca.crt' && ca) return new Map([['ca.crt', Buffer.from(ca)]]);
+    let o: SourceObject | undefined;
+    try {
+      o = await sources.object(kind, name);
+    } catch (err) {
+      throw new MountError(`cannot get ${kind === 'secrets' ? 'secret' : 'configmap'} "${name}": ${err instanceof Error ? err.message : String(err)}`);
     }
-    return seen.get(key)!;
+    if (!o) return undefined;
+    const files = new Map<string, Buffer>();
+    if (kind === 'configmaps') for (const [k, v] of Object.entries(o.data ?? {})) files.set(k, Buffer.from(v, 'utf8'));
+    for (const [k, v] of Object.entries(kind === 'secrets' ? (o.data ?? {}) : (o.binaryData ?? {}))) files.set(k, Buffer.from(v, 'base64'));
+    return files;
   };
 }
 

@@ -60,6 +60,7 @@ export class PodVolumes {
   private readonly tokens = new Map<string, string>();
   private readonly tmpfs = new Set<string>();
   private lastSync = 0;
+  private resolvWritten?: string;
   private closed = false;
 
   constructor(
@@ -116,10 +117,12 @@ export class PodVolumes {
 
   /** Sets up every volume not yet set up; throws MountError (or ContainerConfigError) when one cannot be. */
   async prepare(): Promise<void> {
+    // Written when it changes, not at every sync (a write is an fsync).
     const resolv = this.resolvConf();
-    if (resolv !== undefined) {
+    if (resolv !== undefined && resolv !== this.resolvWritten) {
       mkdirSync(join(this.ctx.root, this.uid), { recursive: true, mode: 0o755 });
       writeFileAtomically(join(this.ctx.root, this.uid, 'resolv.conf'), resolv, 0o644);
+      this.resolvWritten = resolv;
     }
     for (const volume of this.volumes()) {
       if (this.sources.has(volume.name)) continue;

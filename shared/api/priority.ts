@@ -10,6 +10,7 @@ import type { Store } from '../store/types.js';
 import type { PriorityClass } from './kinds/priorityclass.js';
 import type { Pod } from './schemas/index.js';
 import { forbidden } from './status.js';
+import { ignore, isAlreadyExists } from '../errors.js';
 
 const CLASSES = 'priorityclasses.scheduling.k8s.io';
 
@@ -28,7 +29,7 @@ export async function ensureSystemPriorityClasses(store: Store): Promise<void> {
         description: 'Used for system critical pods that must not be moved from their current node.',
         preemptionPolicy: 'PreemptLowerPriority',
       })
-      .catch(() => undefined);
+      .catch(ignore(isAlreadyExists));
   }
 }
 

@@ -18,19 +18,20 @@ import { guaranteedUpdate } from '../store/retry.js';
 import type { Store } from '../store/types.js';
 import { LIMIT_RANGES, type LimitRange, RESOURCE_QUOTAS, type ResourceQuota } from './kinds/quota.js';
 import { formatBytes, formatCpu, parseBytes, parseCpu } from './quantity.js';
+import { isTerminal } from './objects.js';
 import type { ResourceInfo } from './resources.js';
 import type { Container, Pod } from './schemas/index.js';
 import { forbidden } from './status.js';
 import { asObj } from './validation.js';
 
 type Usage = Map<string, number>;
-const CPU = new Set(['cpu', 'requests.cpu', 'limits.cpu']);
 const COMPUTE = ['cpu', 'memory', 'ephemeral-storage'];
 
-const amount = (resource: string, value: unknown): number =>
-  CPU.has(resource) || resource.endsWith('.cpu') ? parseCpu(value as string) : parseBytes(value as string);
+/** `cpu`, `requests.cpu`, `limits.cpu`: counted in millicores; the rest in bytes or units. */
+const isCpu = (resource: string) => resource === 'cpu' || resource.endsWith('.cpu');
+const amount = (resource: string, value: unknown): number => (isCpu(resource) ? parseCpu(value as string) : parseBytes(value as string));
 const format = (resource: string, value: number): string =>
-  CPU.has(resource) ? formatCpu(value) : /memory|storage/.test(resource) ? formatBytes(value) : String(value);
+  isCpu(resource) ? formatCpu(value) : /memory|storage/.test(resource) ? formatBytes(value) : String(value);
 
 /** A pod's requests or limits of a resource: the containers' sum, or the largest init container's if more, and the overhead. */
 function podAmount(pod: Pod, kind: 'requests' | 'limits', resource: string): number {
@@ -44,8 +45,6 @@ function podAmount(pod: Pod, kind: 'requests' | 'limits', resource: string): num
   return Math.max(sum, init) + (overhead === undefined ? 0 : amount(resource, overhead));
 }
 
-const terminal = (pod: Pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
-
 /** What `object` of `resource` (a store key) takes of each quota resource; nothing for a finished pod. */
 export function usageOf(resource: string, object: KubeObject): Usage {
   const [plural, ...group] = resource.split('.');
@@ -57,7 +56,7 @@ export function usageOf(resource: string, object: KubeObject): Usage {
     usage.set(plural, 1);
   if (resource === 'pods') {
     const pod = object as Pod;
-    if (terminal(pod)) return new Map();
+    if (isTerminal(pod)) return new Map();
     for (const r of COMPUTE) {
       usage.set(`requests.${r}`, podAmount(pod, 'requests', r));
       usage.set(`limits.${r}`, podAmount(pod, 'limits', r));
@@ -174,7 +173,7 @@ export class QuotaAdmission {
       const resources = charged(quota, usage);
       if (resources.length === 0) continue;
       const write = async (current: ResourceQuota): Promise<ResourceQuota | undefined> => {
-        const used = current.status?.used ?? (await this.recount(current));
+        const used = current.status?.used ?? (await recount(this.store, current));
         const hard = current.spec?.hard ?? {};
         const over = resources.filter((r) => amount(r, used[r] ?? 0) + (usage.get(r) ?? 0) > amount(r, hard[r]));
         if (over.length) {
@@ -191,14 +190,9 @@ export class QuotaAdmission {
       await guaranteedUpdate<ResourceQuota>(this.store, RESOURCE_QUOTAS.storeKey, namespace, quota.metadata.name ?? '', write);
     }
   }
-
-  /** What a quota's namespace uses now, counted from what exists (a quota the controller has not yet seen). */
-  async recount(quota: ResourceQuota): Promise<Record<string, string>> {
-    return recount(this.store, quota);
-  }
 }
 
-/** The `used` of a quota, counted from the objects of its namespace. */
+/** The `used` of a quota, counted from the objects of its namespace (also for a quota the controller has not yet seen). */
 export async function recount(store: Store, quota: ResourceQuota): Promise<Record<string, string>> {
   const hard = Object.keys(quota.spec?.hard ?? {});
   const total = new Map<string, number>(hard.map((r) => [r, 0]));

@@ -4,6 +4,7 @@
  */
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
+import { labelSelectorText } from '../store/selectors.js';
 import type { Store } from '../store/types.js';
 import { PatchError, jsonPatch, mergePatch, strategicMergePatch } from './patch/index.js';
 import type { PatchType, Registry, WriteOptions } from './registry.js';
@@ -17,8 +18,7 @@ export function toScale(stored: KubeObject) {
   const object = stored as Deployment | ReplicaSet;
   const { spec, status } = object;
   // A ReplicationController's selector is the map itself.
-  const map = stored.kind === 'ReplicationController' ? (spec.selector as unknown as Record<string, string>) : spec.selector?.matchLabels;
-  const labels = Object.entries(map ?? {}).map(([k, v]) => `${k}=${v}`);
+  const selector = stored.kind === 'ReplicationController' ? { matchLabels: spec.selector as unknown as Record<string, string> } : spec.selector;
   return {
     kind: 'Scale',
     apiVersion: 'autoscaling/v1',
@@ -30,7 +30,7 @@ export function toScale(stored: KubeObject) {
       creationTimestamp: object.metadata.creationTimestamp,
     },
     spec: { replicas: spec.replicas ?? 0 },
-    status: { replicas: status?.replicas ?? 0, selector: labels.join(',') },
+    status: { replicas: status?.replicas ?? 0, selector: labelSelectorText(selector) },
   };
 }
 

@@ -86,6 +86,13 @@ function checkSource(kind: string, source: Obj, field: string, causes: StatusCau
   }
 }
 
+/** The one volume source of those set (`kinds`), with Kubernetes' refusal of none or of several (a pod's volume, a PersistentVolume). */
+export function oneSource(kinds: string[], field: string, causes: StatusCause[]): string | undefined {
+  if (kinds.length === 0) causes.push(required(field, 'Required value: must specify a volume type'));
+  for (const extra of kinds.slice(1)) causes.push(forbiddenField(`${field}.${extra}`, 'may not specify more than 1 volume type'));
+  return kinds[0];
+}
+
 /** The pod spec's volumes; returns their names, for the mounts' checks. */
 function checkVolumes(spec: Obj, path: string, causes: StatusCause[]): Set<string> {
   const names = new Set<string>();
@@ -93,10 +100,12 @@ function checkVolumes(spec: Obj, path: string, causes: StatusCause[]): Set<strin
     const v = asObj(raw);
     const field = `${path}.volumes[${i}]`;
     checkUniqueLabel(v.name, `${field}.name`, names, causes);
-    const kinds = Object.keys(v).filter((k) => k !== 'name' && v[k] !== undefined && v[k] !== null);
-    if (kinds.length === 0) causes.push(required(field, 'Required value: must specify a volume type'));
-    for (const extra of kinds.slice(1)) causes.push(forbiddenField(`${field}.${extra}`, 'may not specify more than 1 volume type'));
-    if (kinds.length) checkSource(kinds[0], asObj(v[kinds[0]]), `${field}.${kinds[0]}`, causes);
+    const kind = oneSource(
+      Object.keys(v).filter((k) => k !== 'name' && v[k] !== undefined && v[k] !== null),
+      field,
+      causes,
+    );
+    if (kind) checkSource(kind, asObj(v[kind]), `${field}.${kind}`, causes);
   });
   return names;
 }

@@ -13,7 +13,7 @@
 import { typed, typedList } from '../api/objects.js';
 import type { DaemonSet, Node, Pod } from '../api/schemas/index.js';
 import { ignoreNotFound } from '../errors.js';
-import { matchTerm, tolerates } from '../scheduler/static-filters.js';
+import { allowedOn, tolerates } from '../scheduler/static-filters.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { templateHash } from './deployment.js';
 import { recordRevision } from './revisions.js';
@@ -48,9 +48,7 @@ function eligible(ds: DaemonSet, node: Node, running: boolean): boolean {
   const spec = ds.spec.template.spec;
   const labels = node.metadata.labels ?? {};
   if (!Object.entries(spec.nodeSelector ?? {}).every(([k, v]) => labels[k] === v)) return false;
-  const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
-  const info = { name: node.metadata.name ?? '', labels } as Parameters<typeof matchTerm>[1];
-  if (terms.length && !terms.some((t) => matchTerm(t, info))) return false;
+  if (!allowedOn(spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms, node)) return false;
   const tolerations = [...(spec.tolerations ?? []), ...DAEMON_TOLERATIONS] as Parameters<typeof tolerates>[0];
   // A pod already there stays unless a NoExecute taint says go; a new one needs NoSchedule tolerated too.
   return (node.spec?.taints ?? []).every((t) => (running && t.effect === 'NoSchedule') || t.effect === 'PreferNoSchedule' || tolerates(tolerations, t));

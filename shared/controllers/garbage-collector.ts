@@ -19,7 +19,7 @@
 import { Registry } from '../api/registry.js';
 import { RESOURCES, findByKind } from '../api/resources.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
-import type { KubeObject, OwnerReference } from '../store/object.js';
+import { type KubeObject, type OwnerReference, withoutFinalizer } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { inParallel } from '../store/parallel.js';
@@ -193,8 +193,8 @@ export class GarbageCollector implements Controller {
 
   private async removeFinalizer(resource: string, owner: KubeObject, finalizer: string): Promise<void> {
     await guaranteedUpdate(this.store, resource, owner.metadata.namespace ?? '', owner.metadata.name ?? '', (o) => {
-      if (o.metadata.uid !== owner.metadata.uid || !(o.metadata.finalizers ?? []).includes(finalizer)) return undefined;
-      return { ...o, metadata: { ...o.metadata, finalizers: (o.metadata.finalizers ?? []).filter((f) => f !== finalizer) } };
+      if (o.metadata.uid !== owner.metadata.uid) return undefined;
+      return withoutFinalizer(o, finalizer);
     }).catch(ignoreNotFound);
   }
 }

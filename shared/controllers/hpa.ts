@@ -17,12 +17,12 @@ import { HPAS, type HorizontalPodAutoscaler } from '../api/kinds/hpa.js';
 import { isTerminal, typedList } from '../api/objects.js';
 import { parseCpu } from '../api/quantity.js';
 import { findByKind } from '../api/resources.js';
+import { toScale } from '../api/subresources.js';
 import type { Pod } from '../api/schemas/index.js';
 import { ignoreNotFound } from '../errors.js';
 import type { KubeObject } from '../store/object.js';
 import { nowTimestamp } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
-import { labelSelectorText } from '../store/selectors.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { EventRecorder } from './events.js';
 import type { Controller, ReconcileResult } from './types.js';
@@ -44,15 +44,9 @@ const TOLERANCE = 0.1;
 
 interface Target {
   info: NonNullable<ReturnType<typeof findByKind>>;
-  object: KubeObject & { spec?: { replicas?: number; selector?: unknown } };
-}
-
-/** The selector of a scale target as a label-selector string (a ReplicationController's is a plain map). */
-function selectorOf(target: Target): string {
-  const selector = target.object.spec?.selector as { matchLabels?: Record<string, string>; matchExpressions?: unknown[] } | Record<string, string> | undefined;
-  if (!selector) return '';
-  const labelSelector = 'matchLabels' in selector || 'matchExpressions' in selector ? selector : { matchLabels: selector as Record<string, string> };
-  return labelSelectorText(labelSelector as Parameters<typeof labelSelectorText>[0]);
+  object: KubeObject;
+  /** Its Scale, as the scale subresource answers it: replicas, and the pods' selector. */
+  scale: ReturnType<typeof toScale>;
 }
 
 export class HorizontalPodAutoscalerController implements Controller {
@@ -92,8 +86,8 @@ export class HorizontalPodAutoscalerController implements Controller {
       await this.events.record(hpa, 'Warning', 'FailedGetScale', `${ref.kind}.${ref.apiVersion ?? 'apps/v1'} "${ref.name}" not found`);
       return again;
     }
-    const target: Target = { info, object };
-    const current = target.object.spec?.replicas ?? 1;
+    const target: Target = { info, object, scale: toScale(object) };
+    const current = target.scale.spec.replicas;
     // A target scaled to zero by hand is left there: autoscaling is off while it is.
     if (current === 0) return again;
     const measured = await this.utilization(hpa, target);
@@ -107,7 +101,7 @@ export class HorizontalPodAutoscalerController implements Controller {
   /** The pods' CPU use as a percentage of their requests, and how many were measured; undefined (and an event) when it cannot be known. */
   private async utilization(hpa: HorizontalPodAutoscaler, target: Target): Promise<{ percent: number; ready: number } | undefined> {
     const namespace = hpa.metadata.namespace ?? '';
-    const selector = selectorOf(target);
+    const selector = target.scale.status.selector;
     const pods = typedList('pods', (await this.store.list('pods', { namespace, labelSelector: selector })).items).filter(
       (p) => !p.metadata.deletionTimestamp && !isTerminal(p) && p.status?.phase === 'Running',
     );
@@ -156,11 +150,9 @@ export class HorizontalPodAutoscalerController implements Controller {
 
   private async scale(hpa: HorizontalPodAutoscaler, target: Target, current: number, replicas: number): Promise<void> {
     const { namespace = '', name = '' } = target.object.metadata;
-    await guaranteedUpdate(this.store, target.info.storeKey, namespace, name, (o) => ({
-      ...o,
-      metadata: { ...o.metadata, generation: (o.metadata.generation ?? 1) + 1 },
-      spec: { ...(o.spec as object), replicas },
-    })).catch(ignoreNotFound);
+    await guaranteedUpdate(this.store, target.info.storeKey, namespace, name, (o) => ({ ...o, spec: { ...(o.spec as object), replicas } })).catch(
+      ignoreNotFound,
+    );
     const direction = replicas > current ? 'above' : 'below';
     await this.events.record(
       hpa,

@@ -7,6 +7,7 @@ import { NAMESPACE_FINALIZER } from '../api/kinds/namespace.js';
 import { Registry } from '../api/registry.js';
 import { RESOURCES } from '../api/resources.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
+import { withoutFinalizer } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import type { Controller, ReconcileResult } from './types.js';
@@ -47,9 +48,6 @@ export class NamespaceController implements Controller {
       }
     }
     if (remaining > 0) return { requeueAfterMs: 2000 };
-    await guaranteedUpdate(this.store, 'namespaces', '', name, (n) => {
-      if (!(n.metadata.finalizers ?? []).includes(NAMESPACE_FINALIZER)) return undefined;
-      return { ...n, metadata: { ...n.metadata, finalizers: (n.metadata.finalizers ?? []).filter((f) => f !== NAMESPACE_FINALIZER) } };
-    }).catch(ignoreNotFound);
+    await guaranteedUpdate(this.store, 'namespaces', '', name, (n) => withoutFinalizer(n, NAMESPACE_FINALIZER)).catch(ignoreNotFound);
   }
 }

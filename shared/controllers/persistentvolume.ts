@@ -31,9 +31,10 @@ import {
 import { isTerminal, typedList } from '../api/objects.js';
 import { parseBytes } from '../api/quantity.js';
 import type { Pod } from '../api/schemas/index.js';
-import { isAlreadyExists, isNotFound, ignoreNotFound } from '../errors.js';
+import { ignore, ignoreNotFound, isAlreadyExists } from '../errors.js';
 import { fromLabelSelector, matchLabels } from '../store/selectors.js';
-import type { KubeObject } from '../store/object.js';
+import { type KubeObject, nowTimestamp, withoutFinalizer } from '../store/object.js';
+import { allowedOn } from '../scheduler/static-filters.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { EventRecorder } from './events.js';
@@ -48,11 +49,6 @@ const PVS = PERSISTENT_VOLUMES.storeKey;
 /** The claims a pod mounts. */
 export const claimsOf = (pod: Pod): string[] => (pod.spec.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : []));
 
-const withoutFinalizer = <T extends KubeObject>(o: T, finalizer: string): T | undefined =>
-  (o.metadata.finalizers ?? []).includes(finalizer)
-    ? { ...o, metadata: { ...o.metadata, finalizers: o.metadata.finalizers!.filter((f) => f !== finalizer) } }
-    : undefined;
-
 /** The local-path StorageClass, the cluster's default, made at start when missing (k3s ships the same). */
 export async function ensureLocalPathClass(store: Store): Promise<void> {
   await store
@@ -64,9 +60,7 @@ export async function ensureLocalPathClass(store: Store): Promise<void> {
       reclaimPolicy: 'Delete',
       volumeBindingMode: 'WaitForFirstConsumer',
     })
-    .catch((err) => {
-      if (!isAlreadyExists(err)) throw err;
-    });
+    .catch(ignore(isAlreadyExists));
 }
 
 export class PersistentVolumeController implements Controller {
@@ -121,9 +115,14 @@ export class PersistentVolumeController implements Controller {
       ? ((await this.store.get(STORAGE_CLASSES.storeKey, '', className).catch(ignoreNotFound)) as StorageClass | undefined)
       : undefined;
     const waits = storageClass?.volumeBindingMode === 'WaitForFirstConsumer';
-    const node = pvc.metadata.annotations?.[SELECTED_NODE];
-    if (waits && !node) {
+    const nodeName = pvc.metadata.annotations?.[SELECTED_NODE];
+    if (waits && !nodeName) {
       await this.events.record(pvc, 'Normal', 'WaitForFirstConsumer', 'waiting for first consumer to be created before binding');
+      return;
+    }
+    const node = nodeName ? await this.store.get('nodes', '', nodeName).catch(ignoreNotFound) : undefined;
+    if (nodeName && !node) {
+      await this.events.record(pvc, 'Warning', 'ProvisioningFailed', `node "${nodeName}" not found`);
       return;
     }
     const match = await this.findVolume(pvc, node);
@@ -147,12 +146,11 @@ export class PersistentVolumeController implements Controller {
       );
       return;
     }
-    const pv = await this.provision(pvc, storageClass, node);
-    if (pv) await this.bind(pv, pvc);
+    await this.bind(await this.provision(pvc, storageClass, node), pvc);
   }
 
   /** The smallest Available volume that fits the claim (and the selected node, if any). */
-  private async findVolume(pvc: PersistentVolumeClaim, node: string | undefined): Promise<PersistentVolume | undefined> {
+  private async findVolume(pvc: PersistentVolumeClaim, node: KubeObject | undefined): Promise<PersistentVolume | undefined> {
     const want = parseBytes(pvc.spec?.resources?.requests?.storage ?? 0);
     const modes = pvc.spec?.accessModes ?? [];
     const fits = ((await this.store.list(PVS)).items as PersistentVolume[]).filter((pv) => {
@@ -162,19 +160,15 @@ export class PersistentVolumeController implements Controller {
       if (!modes.every((m) => spec.accessModes?.includes(m))) return false;
       if (parseBytes(spec.capacity?.storage ?? 0) < want) return false;
       if (pvc.spec?.selector && !matchLabels(fromLabelSelector(pvc.spec.selector), pv.metadata.labels)) return false;
-      return !node || allowsNode(pv, node);
+      return !node || allowedOn(spec.nodeAffinity?.required?.nodeSelectorTerms, node);
     });
     fits.sort((a, b) => parseBytes(a.spec?.capacity?.storage ?? 0) - parseBytes(b.spec?.capacity?.storage ?? 0));
     return fits[0];
   }
 
-  private async provision(pvc: PersistentVolumeClaim, storageClass: StorageClass, node: string): Promise<PersistentVolume | undefined> {
+  private async provision(pvc: PersistentVolumeClaim, storageClass: StorageClass, nodeObject: KubeObject): Promise<PersistentVolume> {
     const { namespace, name, uid } = pvc.metadata;
-    const nodeObject = await this.store.get('nodes', '', node).catch(ignoreNotFound);
-    if (!nodeObject) {
-      await this.events.record(pvc, 'Warning', 'ProvisioningFailed', `node "${node}" not found`);
-      return undefined;
-    }
+    const node = nodeObject.metadata.name ?? '';
     const root = nodeObject.metadata.annotations?.[LOCAL_PATH_ROOT] ?? DEFAULT_LOCAL_PATH_ROOT;
     const pv: PersistentVolume = {
       apiVersion: 'v1',
@@ -210,7 +204,7 @@ export class PersistentVolumeController implements Controller {
       return {
         ...v,
         spec: { ...v.spec, claimRef: { kind: 'PersistentVolumeClaim', apiVersion: 'v1', namespace, name, uid, resourceVersion: pvc.metadata.resourceVersion } },
-        status: { phase: 'Bound', lastPhaseTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') },
+        status: { phase: 'Bound', lastPhaseTransitionTime: nowTimestamp() },
       };
     }).catch(ignoreNotFound);
     if (!volume || volume.spec?.claimRef?.uid !== uid) return;
@@ -271,8 +265,7 @@ export class PersistentVolumeController implements Controller {
     // Its claim is gone: Released, and deleted when its policy says so.
     if (!ref.uid && pv.status?.phase !== 'Bound') return; // pre-bound to a claim not made yet
     await setPhase('Released');
-    if (pv.spec?.persistentVolumeReclaimPolicy === 'Delete')
-      await this.store.delete(PVS, '', name).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    if (pv.spec?.persistentVolumeReclaimPolicy === 'Delete') await this.store.delete(PVS, '', name).catch(ignoreNotFound);
   }
 
   private async claimExists(pv: PersistentVolume): Promise<boolean> {
@@ -280,15 +273,4 @@ export class PersistentVolumeController implements Controller {
     const pvc = ref?.name ? await this.store.get(PVCS, ref.namespace ?? '', ref.name).catch(ignoreNotFound) : undefined;
     return Boolean(pvc && (!ref?.uid || pvc.metadata.uid === ref.uid));
   }
-}
-
-/** A volume's node affinity lets it be used on `node` (its hostname term; other terms are left to the scheduler). */
-export function allowsNode(pv: PersistentVolume, node: string): boolean {
-  const terms = pv.spec?.nodeAffinity?.required?.nodeSelectorTerms;
-  if (!terms?.length) return true;
-  return terms.some((t) =>
-    (t.matchExpressions ?? []).every(
-      (e) => e.key !== HOSTNAME || (e.operator === 'In' ? (e.values ?? []).includes(node) : e.operator === 'NotIn' ? !(e.values ?? []).includes(node) : true),
-    ),
-  );
 }

@@ -42,6 +42,13 @@ export function matchTerm(term: NodeSelectorTerm, node: NodeInfo): boolean {
   );
 }
 
+/** Required node affinity (or a volume's): no terms, or one that `node` meets. */
+export function allowedOn(terms: NodeSelectorTerm[] | undefined, node: { metadata: { name?: string; labels?: Record<string, string> } }): boolean {
+  if (!terms?.length) return true;
+  const info = { name: node.metadata.name ?? '', labels: node.metadata.labels ?? {} } as NodeInfo;
+  return terms.some((t) => matchTerm(t, info));
+}
+
 export function tolerates(tolerations: Toleration[], taint: { key: string; value?: string; effect: string }): boolean {
   return tolerations.some((t) => {
     if (t.effect && t.effect !== taint.effect) return false;

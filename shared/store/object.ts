@@ -41,6 +41,13 @@ export function sameContent(a: KubeObject, b: KubeObject): boolean {
   return jsonEqual({ ...a, metadata: { ...a.metadata, resourceVersion: undefined } }, { ...b, metadata: { ...b.metadata, resourceVersion: undefined } });
 }
 
+/** The object without `finalizer`, for a guaranteedUpdate: undefined (no write) when it does not carry it. */
+export function withoutFinalizer<T extends KubeObject>(object: T, finalizer: string): T | undefined {
+  const finalizers = object.metadata.finalizers ?? [];
+  if (!finalizers.includes(finalizer)) return undefined;
+  return { ...object, metadata: { ...object.metadata, finalizers: finalizers.filter((f) => f !== finalizer) } };
+}
+
 /** Kubernetes timestamps: RFC 3339, second precision, UTC. */
 export function nowTimestamp(date = new Date()): string {
   return date.toISOString().replace(/\.\d+Z$/, 'Z');

@@ -13,6 +13,7 @@ import { parseBytes } from '../quantity.js';
 import type { KubeObject } from '../../store/object.js';
 import type { StatusCause } from '../status.js';
 import { asArray, asObj, forbiddenField, invalidValue, notSupported, required, sameJson } from '../validation.js';
+import { oneSource } from '../volumes.js';
 import { resource, type Kind } from './kind.js';
 
 export const STORAGE_CLASSES = resource('storage.k8s.io', 'v1', 'storageclasses', 'StorageClass', { namespaced: false, shortNames: ['sc'] });
@@ -190,9 +191,11 @@ export const persistentVolume: Kind = {
     checkStorage(asObj(spec.capacity).storage, 'spec.capacity', causes);
     if (!RECLAIM.includes(String(spec.persistentVolumeReclaimPolicy)))
       causes.push(notSupported('spec.persistentVolumeReclaimPolicy', spec.persistentVolumeReclaimPolicy, RECLAIM));
-    const sources = SOURCE_KEYS.filter((k) => spec[k] !== undefined);
-    if (sources.length === 0) causes.push(required('spec', 'Required value: must specify a volume type'));
-    for (const extra of sources.slice(1)) causes.push(forbiddenField(`spec.${extra}`, 'may not specify more than 1 volume type'));
+    oneSource(
+      SOURCE_KEYS.filter((k) => spec[k] !== undefined),
+      'spec',
+      causes,
+    );
     if (spec.local !== undefined && !asObj(spec.nodeAffinity).required)
       causes.push(required('spec.nodeAffinity', 'Required value: Local volume requires node affinity'));
   },
