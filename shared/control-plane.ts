@@ -1,10 +1,11 @@
 /**
  * The control loop of the embedded shape, in one call: the controllers (scheduler,
  * ReplicaSet, ReplicationController, Deployment, DaemonSet, StatefulSet, Job, CronJob, garbage collector, namespace, node lifecycle, service accounts,
- * disruption budgets, endpoints, persistent volumes, resource quotas) on the
+ * disruption budgets, endpoints, persistent volumes, resource quotas, CRDs) on the
  * store's change feed, with the in-process queue for delayed work. The
  * stream Lambda runs the same controllers through `dispatch` instead.
  */
+import { CrdController } from './controllers/crd.js';
 import { DaemonSetController } from './controllers/daemonset.js';
 import { DeploymentController } from './controllers/deployment.js';
 import { DisruptionController } from './controllers/disruption.js';
@@ -62,6 +63,7 @@ export function controllersFor(store: Store, options: ControllerOptions = {}): C
     new CronJobController(store, options.cronjob),
     new GarbageCollector(store),
     new NamespaceController(store),
+    new CrdController(store),
     new NodeLifecycleController(store, options.nodeLifecycle),
     new ServiceAccountController(store),
     new DisruptionController(store),

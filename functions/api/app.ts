@@ -20,6 +20,7 @@ import { decodeBody } from './body.js';
 import { errorResponse, json } from './http.js';
 import { userOf } from './request.js';
 import { ListCache } from './list-cache.js';
+import { clusterResources } from '../../shared/api/custom/served.js';
 import { HEALTH_PATHS, PUBLIC_PATHS, discoveryRoutes } from './routes/discovery.js';
 import { resourceRoutes, type LogProvider, type StreamProvider } from './routes/resources.js';
 import type { MetricsProvider } from './kubelet-metrics.js';
@@ -197,7 +198,7 @@ export function createApp(options: AppOptions): Hono {
   app.use('*', measureRequests());
   if (options.audit) app.use('*', auditRequests(options.audit));
   if (options.authenticate) app.use('*', authenticateAndAuthorize(options.authenticate, options.authorizer));
-  app.route('/', discoveryRoutes(options.serverAddress, options.tokens));
+  app.route('/', discoveryRoutes(clusterResources(options.store), options.serverAddress, options.tokens));
   // Prometheus' scrape: the API's, the controllers' and the scheduler's metrics where they share this process.
   app.get('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
   app.get(KUBELET_BUNDLE_PATH, async (c) => {
@@ -209,6 +210,7 @@ export function createApp(options: AppOptions): Hono {
     '/',
     resourceRoutes({
       store: options.store,
+      resources: clusterResources(options.store),
       registry: new Registry(options.store),
       lists: new ListCache(),
       logs: options.logs,

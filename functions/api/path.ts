@@ -2,7 +2,7 @@
  * Parses a resource URL into what it names: `/api/v1/namespaces/default/pods/web/status`,
  * `/apis/apps/v1/deployments`, `/api/v1/namespaces/kube-system` ...
  */
-import { findResource, type ResourceInfo } from '../../shared/api/resources.js';
+import { BUILT_IN, type ResourceInfo, type ServedResources } from '../../shared/api/resources.js';
 
 export interface ResourceTarget {
   info: ResourceInfo;
@@ -16,8 +16,8 @@ export interface ResourceTarget {
 export type ParsedPath = { ok: true; target: ResourceTarget } | { ok: false; message: string; resource?: string };
 
 /** `segments` are the parts after `/api/v1` or `/apis/<group>/<version>`, decoded. */
-export function parseResourcePath(group: string, version: string, segments: string[]): ParsedPath {
-  const find = (resource: string) => findResource(group, version, resource);
+export function parseResourcePath(group: string, version: string, segments: string[], served: ServedResources = BUILT_IN): ParsedPath {
+  const find = (resource: string) => served.find(group, version, resource);
   const fail = (message: string, resource?: string): ParsedPath => ({ ok: false, message, resource });
   if (segments.length === 0) return fail('the server could not find the requested resource');
   // /namespaces/<ns>/<resource>[/<name>[/<sub>]] for namespaced resources.

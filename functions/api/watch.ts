@@ -6,6 +6,7 @@
  */
 import { groupVersion, type ResourceInfo } from '../../shared/api/resources.js';
 import { expired } from '../../shared/api/status.js';
+import { asServed } from '../../shared/api/versions.js';
 import { toTable } from '../../shared/api/tables.js';
 import { GoneError, isStoreError } from '../../shared/store/errors.js';
 import type { KubeObject } from '../../shared/store/object.js';
@@ -176,8 +177,9 @@ class WatchStream {
     return encoder.encode(`${JSON.stringify({ type, object })}\n`);
   }
 
-  private objectFrame(type: string, object: KubeObject): Uint8Array {
+  private objectFrame(type: string, stored: KubeObject): Uint8Array {
+    const object = asServed(this.req.info, stored);
     if (!this.req.asTable) return encoder.encode(`{"type":"${type}","object":${objectJson(object)}}\n`);
-    return this.frame(type, toTable(this.req.info.kind, [object], { includeObject: 'Metadata', resourceVersion: object.metadata.resourceVersion }));
+    return this.frame(type, toTable(this.req.info, [object], { includeObject: 'Metadata', resourceVersion: object.metadata.resourceVersion }));
   }
 }

@@ -7,6 +7,7 @@
 import type { KubeObject } from '../store/object.js';
 import { labelKeyError, labelValueError } from '../store/selectors.js';
 import { generateNameError, nameError } from './names.js';
+import type { UnknownField } from './kinds/kind.js';
 import { kindOf, type ResourceInfo } from './resources.js';
 import type { StatusCause } from './status.js';
 import { invalidValue, required, type Obj } from './validation.js';
@@ -19,19 +20,19 @@ export function resetServerFields(object: KubeObject): void {
 }
 
 /** The status a new object starts with, for kinds whose status only the system writes. */
-export function initialStatus(kind: string, object: KubeObject): unknown {
-  const initial = kindOf(kind)?.initialStatus;
+export function initialStatus(info: ResourceInfo, object: KubeObject): unknown {
+  const initial = kindOf(info)?.initialStatus;
   return initial ? initial(object) : object.status;
 }
 
 /** Fills Kubernetes' defaults in place. */
-export function applyDefaults(kind: string, object: KubeObject): void {
-  kindOf(kind)?.defaults?.(object);
+export function applyDefaults(info: ResourceInfo, object: KubeObject): void {
+  kindOf(info)?.defaults?.(object);
 }
 
 function validateMetadata(info: ResourceInfo, object: KubeObject, causes: StatusCause[]): void {
   const meta = object.metadata;
-  const rule = kindOf(info.kind)?.nameRule ?? 'dns1123-subdomain';
+  const rule = kindOf(info)?.nameRule ?? 'dns1123-subdomain';
   const name = meta.name;
   if (!name && !meta.generateName) causes.push(required('metadata.name', 'Required value: name or generateName is required'));
   if (meta.generateName) {
@@ -62,14 +63,14 @@ function validateMetadata(info: ResourceInfo, object: KubeObject, causes: Status
 export function validateCreate(info: ResourceInfo, object: KubeObject, schemaCauses: StatusCause[] = []): StatusCause[] {
   const causes: StatusCause[] = [...schemaCauses];
   validateMetadata(info, object, causes);
-  kindOf(info.kind)?.validate?.(object, causes);
+  kindOf(info)?.validate?.(object, causes);
   return causes;
 }
 
 /** Validates an update against the stored object: the create rules plus immutable fields. */
 export function validateUpdate(info: ResourceInfo, object: KubeObject, old: KubeObject, schemaCauses: StatusCause[] = []): StatusCause[] {
   const causes = validateCreate(info, object, schemaCauses);
-  kindOf(info.kind)?.validateUpdate?.(object, old, causes);
+  kindOf(info)?.validateUpdate?.(object, old, causes);
   return causes;
 }
 
@@ -82,7 +83,7 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 
 export interface SchemaReport {
   /** Unknown fields, with where they are and their dotted path. */
-  unknown: { path: readonly PropertyKey[]; key: string; field: string }[];
+  unknown: UnknownField[];
   /** Values of the wrong JSON type: Kubernetes cannot decode these (400). */
   decodeErrors: string[];
   /** Values the schema does not allow (422 causes). */
@@ -99,9 +100,11 @@ function valueAtPath(object: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** Checks an object against its kind's zod schema (`shared/api/schemas`). */
-export function checkSchema(kind: string, object: Obj): SchemaReport {
+export function checkSchema(info: ResourceInfo, object: Obj): SchemaReport {
   const report: SchemaReport = { unknown: [], decodeErrors: [], causes: [] };
-  const schema = kindOf(kind)?.schema;
+  const kind = kindOf(info);
+  if (kind?.unknownFields) report.unknown = kind.unknownFields(object as KubeObject);
+  const schema = kind?.schema;
   if (!schema) return report;
   const result = schema.safeParse(object);
   if (result.success) return report;
@@ -122,13 +125,13 @@ export function checkSchema(kind: string, object: Obj): SchemaReport {
 }
 
 /** Unknown fields, as dotted paths (`spec.replicaz`, `spec.template.spec.containers[0].imagee`). */
-export function unknownFields(kind: string, object: Obj): string[] {
-  return checkSchema(kind, object).unknown.map((u) => u.field);
+export function unknownFields(info: ResourceInfo, object: Obj): string[] {
+  return checkSchema(info, object).unknown.map((u) => u.field);
 }
 
 /** Removes unknown fields (in place), as decoding into a typed object would; returns them. */
-export function pruneUnknownFields(kind: string, object: Obj): string[] {
-  const { unknown } = checkSchema(kind, object);
+export function pruneUnknownFields(info: ResourceInfo, object: Obj): string[] {
+  const { unknown } = checkSchema(info, object);
   for (const u of unknown) {
     const parent = valueAtPath(object, u.path);
     if (parent && typeof parent === 'object') delete (parent as Obj)[u.key];

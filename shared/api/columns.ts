@@ -6,7 +6,7 @@ import type { KubeObject } from '../store/object.js';
 
 export interface Column {
   name: string;
-  type: 'string' | 'integer' | 'date';
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
   format?: string;
   priority?: number;
   description?: string;

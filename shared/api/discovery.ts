@@ -3,7 +3,7 @@
  * and v2beta1, one request for everything) when the client asks for it, else the plain
  * APIVersions / APIGroupList / APIResourceList that every client understands.
  */
-import { RESOURCES, groupVersion, resourcesOf, servedGroupVersions, type ResourceInfo } from './resources.js';
+import { BUILT_IN, compareVersions, groupVersion, type ResourceInfo, type ServedResources } from './resources.js';
 
 export const SERVER_VERSION = {
   major: '1',
@@ -52,9 +52,9 @@ function subresourceShape(info: ResourceInfo, sub: string): SubresourceShape {
 }
 
 /** `APIResourceList` for one group-version. */
-export function apiResourceList(group: string, version: string) {
+export function apiResourceList(group: string, version: string, served: ServedResources = BUILT_IN) {
   const resources: Record<string, unknown>[] = [];
-  for (const info of resourcesOf(group, version)) {
+  for (const info of served.of(group, version)) {
     const entry: Record<string, unknown> = {
       name: info.resource,
       singularName: info.singular,
@@ -88,9 +88,9 @@ export function apiVersions(serverAddress: string) {
   return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
 }
 
-export function apiGroupList() {
+export function apiGroupList(served: ServedResources = BUILT_IN) {
   const groups = new Map<string, string[]>();
-  for (const gv of servedGroupVersions()) if (gv.group) groups.set(gv.group, [...(groups.get(gv.group) ?? []), gv.version]);
+  for (const gv of served.groupVersions()) if (gv.group) groups.set(gv.group, [...(groups.get(gv.group) ?? []), gv.version]);
   return {
     kind: 'APIGroupList',
     apiVersion: 'v1',
@@ -102,8 +102,8 @@ export function apiGroupList() {
   };
 }
 
-export function apiGroup(name: string) {
-  const list = apiGroupList().groups.find((g) => g.name === name);
+export function apiGroup(name: string, served: ServedResources = BUILT_IN) {
+  const list = apiGroupList(served).groups.find((g) => g.name === name);
   return list ? { kind: 'APIGroup', apiVersion: 'v1', ...list } : undefined;
 }
 
@@ -130,14 +130,14 @@ export function aggregatedContentType(version: 'v2' | 'v2beta1'): string {
 }
 
 /** `APIGroupDiscoveryList` for the core group (`/api`) or the named groups (`/apis`). */
-export function aggregatedDiscovery(core: boolean, version: 'v2' | 'v2beta1') {
+export function aggregatedDiscovery(core: boolean, version: 'v2' | 'v2beta1', served: ServedResources = BUILT_IN) {
   const byGroup = new Map<string, ResourceInfo[]>();
-  for (const info of RESOURCES) {
+  for (const info of served.all) {
     if ((info.group === '') !== core) continue;
     byGroup.set(info.group, [...(byGroup.get(info.group) ?? []), info]);
   }
   const items = [...byGroup].map(([group, infos]) => {
-    const versions = [...new Set(infos.map((i) => i.version))];
+    const versions = [...new Set(infos.map((i) => i.version))].sort(compareVersions);
     return {
       metadata: { name: group, creationTimestamp: null },
       versions: versions.map((v) => ({

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { definitionsFrom, kindDefinitionName, kindFile, objectMetaFile, REF_PREFIX, type Schema } from './openapi/models.js';
-import { groupVersion, resourcesOf, servedGroupVersions, type ResourceInfo } from './resources.js';
+import { BUILT_IN, groupVersion, kindOf, type ResourceInfo, type ServedResources } from './resources.js';
 
 function docPath(group: string, version: string): string {
   return group ? `apis/${group}/${version}` : `api/${version}`;
@@ -55,8 +55,43 @@ function opaqueKind(info: ResourceInfo, objectMeta: string | undefined): Schema 
 
 const queryParam = (name: string, description: string) => ({ name, in: 'query', description, schema: { type: 'string', uniqueItems: true } });
 
-function buildDocument(group: string, version: string) {
-  const infos = resourcesOf(group, version);
+/**
+ * A custom resource's kind and list as kube-apiserver publishes them (`com.example.stable.v1.CronTab`):
+ * the CRD's schema of the version, with Kubernetes' ObjectMeta for metadata.
+ */
+function customSchemas(info: ResourceInfo, schema: Schema, objectMeta: string | undefined): { kind: string; list: string; schemas: Record<string, Schema> } {
+  const name = `${info.group.split('.').reverse().join('.')}.${info.version}.${info.kind}`;
+  const gvk = [{ group: info.group, version: info.version, kind: info.kind }];
+  const props = (schema.properties ?? {}) as Record<string, Schema>;
+  const metadata = objectMeta ? { allOf: [{ $ref: REF_PREFIX + objectMeta }], description: "Standard object's metadata." } : { type: 'object' };
+  const kind: Schema = {
+    ...schema,
+    type: 'object',
+    properties: {
+      apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
+      kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
+      ...props,
+      metadata,
+    },
+    'x-kubernetes-group-version-kind': gvk,
+  };
+  const list: Schema = {
+    type: 'object',
+    required: ['items'],
+    description: `${info.kind}List is a list of ${info.kind}`,
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      items: { type: 'array', items: { $ref: REF_PREFIX + name } },
+      metadata: { type: 'object' },
+    },
+    'x-kubernetes-group-version-kind': [{ ...gvk[0], kind: `${info.kind}List` }],
+  };
+  return { kind: name, list: `${name}List`, schemas: { [name]: kind, [`${name}List`]: list } };
+}
+
+function buildDocument(served: ServedResources, group: string, version: string) {
+  const infos = served.of(group, version);
   if (infos.length === 0) return undefined;
   const prefix = group ? `/apis/${group}/${version}` : `/api/${version}`;
   const paths: Record<string, unknown> = {};
@@ -66,6 +101,15 @@ function buildDocument(group: string, version: string) {
   let schemas: Record<string, Schema> = {};
   const names = new Map<ResourceInfo, { kind: string; list: string }>();
   for (const info of infos) {
+    const custom = kindOf(info)?.openApi;
+    if (custom) {
+      const meta = objectMetaFile();
+      if (meta) schemas = { ...schemas, ...definitionsFrom([meta]) };
+      const published = customSchemas(info, custom, meta && kindDefinitionName(meta));
+      schemas = { ...schemas, ...published.schemas };
+      names.set(info, published);
+      continue;
+    }
     const kindDecl = kindFile(info.group, info.version, info.kind);
     const listDecl = kindFile(info.group, info.version, `${info.kind}List`);
     try {
@@ -112,14 +156,8 @@ function buildDocument(group: string, version: string) {
       put: operation('put', response(kind), { parameters: writeParams, requestBody: { content: { '*/*': { schema: ref } } } }),
       patch: operation('patch', response(kind), {
         parameters: [...writeParams, queryParam('force', 'Force is going to "force" Apply requests.')],
-        requestBody: {
-          content: {
-            'application/json-patch+json': {},
-            'application/merge-patch+json': {},
-            'application/strategic-merge-patch+json': {},
-            'application/apply-patch+yaml': {},
-          },
-        },
+        // A custom resource takes no strategic merge patch: it has no patch strategies.
+        requestBody: { content: Object.fromEntries(patchTypesOf(info).map((t) => [t, {}])) },
       }),
       delete: operation('delete', response(kind)),
     };
@@ -133,32 +171,49 @@ function buildDocument(group: string, version: string) {
   };
 }
 
+function patchTypesOf(info: ResourceInfo): string[] {
+  const types = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'];
+  return kindOf(info)?.openApi ? types.filter((t) => !t.includes('strategic')) : types;
+}
+
 type Document = NonNullable<ReturnType<typeof buildDocument>>;
 
-/** Built documents and their hashes, by path (`api/v1`). Only served group-versions get in. */
-const documents = new Map<string, { doc: Document; hash: string }>();
+type Entry = { doc: Document; hash: string };
 
-function cached(group: string, version: string) {
+/**
+ * Built documents and their hashes, by path (`api/v1`): the built-in group-versions' for good,
+ * a cluster's custom ones while its served resources stay the same (a CRD's change makes new ones).
+ */
+const documents = new Map<string, Entry>();
+const customDocuments = new WeakMap<ServedResources, Map<string, Entry>>();
+
+function cached(served: ServedResources, group: string, version: string): Entry | undefined {
   const path = docPath(group, version);
-  let entry = documents.get(path);
+  const custom = served.of(group, version).some((info) => kindOf(info)?.openApi);
+  let cache = documents;
+  if (custom) {
+    cache = customDocuments.get(served) ?? new Map();
+    customDocuments.set(served, cache);
+  }
+  let entry = cache.get(path);
   if (!entry) {
-    const doc = buildDocument(group, version);
+    const doc = buildDocument(served, group, version);
     if (!doc) return undefined;
     entry = { doc, hash: createHash('sha256').update(JSON.stringify(doc)).digest('hex').slice(0, 16).toUpperCase() };
-    documents.set(path, entry);
+    cache.set(path, entry);
   }
   return entry;
 }
 
-export function openApiV3Root() {
+export function openApiV3Root(served: ServedResources = BUILT_IN) {
   const paths: Record<string, { serverRelativeURL: string }> = {};
-  for (const gv of servedGroupVersions()) {
+  for (const gv of served.groupVersions()) {
     const path = docPath(gv.group, gv.version);
-    paths[path] = { serverRelativeURL: `/openapi/v3/${path}?hash=${cached(gv.group, gv.version)!.hash}` };
+    paths[path] = { serverRelativeURL: `/openapi/v3/${path}?hash=${cached(served, gv.group, gv.version)!.hash}` };
   }
   return { paths };
 }
 
-export function openApiV3Document(group: string, version: string) {
-  return cached(group, version)?.doc;
+export function openApiV3Document(group: string, version: string, served: ServedResources = BUILT_IN) {
+  return cached(served, group, version)?.doc;
 }

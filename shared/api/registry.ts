@@ -20,6 +20,7 @@ import { recordUpdate } from './patch/index.js';
 import { SYSTEM_NAMESPACES } from './kinds/namespace.js';
 import { QuotaAdmission } from './quota.js';
 import { RESOURCES, groupVersion, kindOf, type ResourceInfo } from './resources.js';
+import { asServed, toStorage } from './versions.js';
 import { checkFields, checkKind, checkNamespace, type FieldValidation } from './write-checks.js';
 import {
   ApiError,
@@ -31,6 +32,7 @@ import {
   namespaceNotFound,
   successStatus,
   toApiError,
+  unsupportedMediaType,
   type Status,
   type StatusCause,
 } from './status.js';
@@ -97,7 +99,7 @@ export class Registry {
 
   async get(info: ResourceInfo, namespace: string, name: string): Promise<KubeObject> {
     try {
-      return await this.store.get(info.storeKey, namespace, name);
+      return asServed(info, await this.store.get(info.storeKey, namespace, name));
     } catch (err) {
       throw toApiError(err, info, name);
     }
@@ -140,7 +142,8 @@ export class Registry {
     const { resourceVersion: rv, resourceVersionMatch: match, ...rest } = options;
     const exact = await readRevision(this.store, rv, match, options.continue);
     try {
-      return await this.store.list(info.storeKey, { ...rest, namespace, revision: exact });
+      const result = await this.store.list(info.storeKey, { ...rest, namespace, revision: exact });
+      return kindOf(info)?.storageVersion ? { ...result, items: result.items.map((o) => asServed(info, o)) } : result;
     } catch (err) {
       if (isStoreError(err, 'Gone')) {
         if (exact !== undefined) throw expired(`too old resource version: ${exact} (${await this.store.compactedRevision()})`);
@@ -180,17 +183,17 @@ export class Registry {
     checkNamespace(info, object, namespace);
     resetServerFields(object);
     if (info.statusSubresource) {
-      const status = initialStatus(info.kind, object);
+      const status = initialStatus(info, object);
       if (status === undefined) delete object.status;
       else object.status = status;
     }
-    applyDefaults(info.kind, object);
+    applyDefaults(info, object);
     const name = object.metadata.name ?? '';
     const causes = validateCreate(info, object, schemaCauses);
     if (causes.length) throw invalid(info, name || object.metadata.generateName || '', causes);
     const ns = await this.requireNamespace(info, namespace, name || object.metadata.generateName || '');
     const audit: Record<string, string> = {};
-    warnings.push(...((await kindOf(info.kind)?.admit?.(object, { namespace: ns, store: this.store, audit, dryRun: options.dryRun })) ?? []));
+    warnings.push(...((await kindOf(info)?.admit?.(object, { namespace: ns, store: this.store, audit, dryRun: options.dryRun })) ?? []));
     const auditAnnotations = Object.keys(audit).length ? audit : undefined;
     await options.admit?.(object, undefined);
     // LimitRanger and ResourceQuota last, as kube-apiserver orders them: on what will be stored.
@@ -215,10 +218,10 @@ export class Registry {
           ? { ...managed, metadata: { ...managed.metadata, name: generatedName(managed.metadata.generateName) } }
           : managed;
       try {
-        const stored = await this.store.create(info.storeKey, drawn);
+        const stored = await this.store.create(info.storeKey, toStorage(info, { ...drawn }));
         // A quota or limit range made here counts for the very next create.
         this.quotas.forget(info.storeKey, namespace);
-        return { object: stored, warnings, created: true, auditAnnotations };
+        return { object: asServed(info, stored), warnings, created: true, auditAnnotations };
       } catch (err) {
         if (!name && managed.metadata.generateName && isStoreError(err, 'AlreadyExists') && attempt < 8) continue;
         throw toApiError(err, info, name || managed.metadata.generateName || '');
@@ -285,17 +288,16 @@ export class Registry {
     // Stored objects are frozen and shared: everything below works on a private copy.
     if (!options.owned) next = structuredClone(next);
     next.metadata.resourceVersion = current.metadata.resourceVersion;
-    applyDefaults(info.kind, next);
+    applyDefaults(info, next);
     // A /status write keeps the stored spec: only the schema's view of the whole object applies.
     const causes = validateUpdate(info, next, current, options.subresource ? [] : options.schemaCauses);
     if (causes.length) throw invalid(info, current.metadata.name ?? '', causes);
-    if (!options.subresource)
-      await kindOf(info.kind)?.admitUpdate?.(next, current, { namespace: undefined, store: this.store, audit: {}, dryRun: options.dryRun });
+    if (!options.subresource) await kindOf(info)?.admitUpdate?.(next, current, { namespace: undefined, store: this.store, audit: {}, dryRun: options.dryRun });
     await options.admit?.(next, current);
     if (options.fieldManager) next = recordUpdate(current, next, { manager: options.fieldManager, gvk: info, subresource: options.subresource });
     if (options.dryRun) return next;
     try {
-      return await this.store.update(info.storeKey, next);
+      return asServed(info, await this.store.update(info.storeKey, toStorage(info, next)));
     } catch (err) {
       throw toApiError(err, info, current.metadata.name);
     }
@@ -316,10 +318,16 @@ export class Registry {
     patch: unknown,
     options: WriteOptions & { force?: boolean; subresource?: string } = {},
   ): Promise<WriteResult> {
+    // A custom resource has no patch strategies to merge by, as in kube-apiserver.
+    if (type === 'strategic' && kindOf(info)?.openApi) {
+      throw unsupportedMediaType(
+        'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+      );
+    }
     for (let attempt = 0; ; attempt++) {
       let current: KubeObject;
       try {
-        current = await this.store.get(info.storeKey, namespace, name);
+        current = asServed(info, await this.store.get(info.storeKey, namespace, name));
       } catch (err) {
         if (isStoreError(err, 'NotFound') && type === 'apply' && !options.subresource) {
           return this.create(info, namespace, appliedNew(info, name, patch, options), { ...options, fieldManager: undefined });
@@ -355,7 +363,7 @@ export class Registry {
     const goneStatus = (object: KubeObject) => successStatus({ name, group: info.group, kind: info.resource, uid: object.metadata.uid });
     if (request.dryRun) return { body: current, gone: false };
 
-    const rules = kindOf(info.kind)?.deletion ?? {};
+    const rules = kindOf(info)?.deletion ?? {};
     const refused = rules.refuse?.(current);
     if (refused) throw forbidden(`${info.resource} "${name}" is forbidden: ${refused}`, { name, kind: info.resource });
     const extraFinalizers: string[] = [...(rules.finalizers ?? [])];
@@ -366,7 +374,7 @@ export class Registry {
     if (extraFinalizers.length === 0 && grace === 0 && !current.metadata.deletionTimestamp) {
       try {
         const result = await this.store.delete(info.storeKey, namespace, name, { preconditions: { uid: current.metadata.uid } });
-        return result.deleted ? { body: goneStatus(result.object), gone: true } : { body: result.object, gone: false };
+        return result.deleted ? { body: goneStatus(result.object), gone: true } : { body: asServed(info, result.object), gone: false };
       } catch (err) {
         throw toApiError(err, info, name);
       }
@@ -377,14 +385,17 @@ export class Registry {
         const result = await this.store.delete(info.storeKey, namespace, name).catch((err) => {
           throw toApiError(err, info, name);
         });
-        return result.deleted ? { body: goneStatus(result.object), gone: true } : { body: result.object, gone: false };
+        return result.deleted ? { body: goneStatus(result.object), gone: true } : { body: asServed(info, result.object), gone: false };
       }
       return { body: current, gone: false };
     }
     // Mark: deletionTimestamp (+ grace for pods), the propagation finalizer, namespace phase.
-    const marked = await guaranteedUpdate(this.store, info.storeKey, namespace, name, (obj) => markDeleted(obj, extraFinalizers, grace, rules)).catch((err) => {
-      throw toApiError(err, info, name);
-    });
+    const marked = asServed(
+      info,
+      await guaranteedUpdate(this.store, info.storeKey, namespace, name, (obj) => markDeleted(obj, extraFinalizers, grace, rules)).catch((err) => {
+        throw toApiError(err, info, name);
+      }),
+    );
     const stillThere = await this.store.get(info.storeKey, namespace, name).then(
       () => true,
       () => false,

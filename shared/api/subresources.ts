@@ -8,17 +8,34 @@ import { labelSelectorText } from '../store/selectors.js';
 import type { Store } from '../store/types.js';
 import { PatchError, jsonPatch, mergePatch, strategicMergePatch } from './patch/index.js';
 import type { PatchType, Registry, WriteOptions } from './registry.js';
-import { findResource, type ResourceInfo } from './resources.js';
+import { valueAt, setAt } from './custom/jsonpath.js';
+import { findResource, kindOf, type ResourceInfo } from './resources.js';
 import { ApiError, conflict, invalid, successStatus, toApiError, type Status } from './status.js';
 import type { Deployment, Pod, ReplicaSet } from './schemas/index.js';
 import { asObj } from './validation.js';
 
-/** The Scale of a workload: every kind with the scale subresource has spec.replicas, spec.selector and status.replicas. */
-export function toScale(stored: KubeObject) {
+/**
+ * The Scale of a workload: a built-in one has spec.replicas, spec.selector and status.replicas;
+ * a custom resource has them where its CRD's scale paths say (the selector already a string).
+ */
+export function toScale(stored: KubeObject, info?: ResourceInfo) {
+  const paths = info && kindOf(info)?.scale;
+  if (paths) {
+    const number = (path: string) => {
+      const value = valueAt(path, stored);
+      return typeof value === 'number' ? value : 0;
+    };
+    const selector = paths.labelSelectorPath ? valueAt(paths.labelSelectorPath, stored) : undefined;
+    return scaleOf(stored, number(paths.specReplicasPath), number(paths.statusReplicasPath), typeof selector === 'string' ? selector : '');
+  }
   const object = stored as Deployment | ReplicaSet;
   const { spec, status } = object;
   // A ReplicationController's selector is the map itself.
   const selector = stored.kind === 'ReplicationController' ? { matchLabels: spec.selector as unknown as Record<string, string> } : spec.selector;
+  return scaleOf(stored, spec.replicas ?? 0, status?.replicas ?? 0, labelSelectorText(selector));
+}
+
+function scaleOf(object: KubeObject, specReplicas: number, statusReplicas: number, selector: string) {
   return {
     kind: 'Scale',
     apiVersion: 'autoscaling/v1',
@@ -29,13 +46,13 @@ export function toScale(stored: KubeObject) {
       resourceVersion: object.metadata.resourceVersion,
       creationTimestamp: object.metadata.creationTimestamp,
     },
-    spec: { replicas: spec.replicas ?? 0 },
-    status: { replicas: status?.replicas ?? 0, selector: labelSelectorText(selector) },
+    spec: { replicas: specReplicas },
+    status: { replicas: statusReplicas, selector },
   };
 }
 
 export async function getScale(registry: Registry, info: ResourceInfo, namespace: string, name: string) {
-  return toScale(await registry.get(info, namespace, name));
+  return toScale(await registry.get(info, namespace, name), info);
 }
 
 /** Writes a Scale (from PUT, or a patched Scale, unchecked client input): only spec.replicas changes. */
@@ -55,13 +72,17 @@ export async function updateScale(registry: Registry, info: ResourceInfo, namesp
   }
   const rv = asObj(body.metadata).resourceVersion as string | undefined;
   const current = await registry.get(info, namespace, name);
-  const next = {
-    ...current,
-    metadata: { ...current.metadata, resourceVersion: rv || current.metadata.resourceVersion },
-    spec: { ...(current as Deployment | ReplicaSet).spec, replicas },
-  };
+  const metadata = { ...current.metadata, resourceVersion: rv || current.metadata.resourceVersion };
+  const paths = kindOf(info)?.scale;
+  let next: KubeObject;
+  if (paths) {
+    next = { ...structuredClone(current), metadata };
+    setAt(paths.specReplicasPath, next, replicas);
+  } else {
+    next = { ...current, metadata, spec: { ...(current as Deployment | ReplicaSet).spec, replicas } };
+  }
   const written = await registry.commitUpdate(info, current, next, options);
-  return toScale(written);
+  return toScale(written, info);
 }
 
 export async function patchScale(

@@ -3,8 +3,8 @@
  * priority 1 columns show only with `-o wide`), as kube-apiserver's printers build them.
  */
 import type { KubeObject } from '../store/object.js';
-import { ageColumn, nameColumn } from './columns.js';
-import { kindOf } from './resources.js';
+import { ageColumn, nameColumn, type Column } from './columns.js';
+import { kindOf, type ResourceInfo } from './resources.js';
 
 type Obj = Record<string, unknown>;
 
@@ -14,13 +14,19 @@ function partialMetadata(o: KubeObject): Obj {
   return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata };
 }
 
-/** The Table for a list (or one object) of `kind`. */
+/** A cell's value: a custom resource's column that finds nothing is null (kubectl's `<none>`). */
+function cellOf(column: Column, o: KubeObject, now: Date): unknown {
+  const value = column.cell(o, now);
+  return value === undefined ? '' : value;
+}
+
+/** The Table for a list (or one object) of a resource. */
 export function toTable(
-  kind: string,
+  info: ResourceInfo,
   objects: KubeObject[],
   options: { includeObject?: IncludeObject; now?: Date; resourceVersion?: string; continue?: string; remainingItemCount?: number } = {},
 ) {
-  const columns = kindOf(kind)?.columns ?? [nameColumn, ageColumn];
+  const columns = kindOf(info)?.columns ?? [nameColumn, ageColumn];
   const now = options.now ?? new Date();
   const include = options.includeObject ?? 'Metadata';
   const metadata: Obj = {};
@@ -39,7 +45,7 @@ export function toTable(
       priority: c.priority ?? 0,
     })),
     rows: objects.map((o) => {
-      const row: Obj = { cells: columns.map((c) => c.cell(o, now) ?? '') };
+      const row: Obj = { cells: columns.map((c) => cellOf(c, o, now)) };
       if (include === 'Metadata') row.object = partialMetadata(o);
       else if (include === 'Object') row.object = o;
       return row;

@@ -46,13 +46,13 @@ export function checkNamespace(info: ResourceInfo, object: KubeObject, namespace
  * them, with a warning each unless Ignore. Returns the warnings and the schema's 422 causes.
  */
 export function checkFields(info: ResourceInfo, object: KubeObject, mode: FieldValidation | undefined): { warnings: string[]; causes: StatusCause[] } {
-  const report = checkSchema(info.kind, object);
+  const report = checkSchema(info, object);
   if (report.decodeErrors.length) {
     throw badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${report.decodeErrors.join('; ')}`);
   }
   if (report.unknown.length === 0) return { warnings: [], causes: report.causes };
   const unknown = report.unknown.map((u) => u.field);
   if (mode === 'Strict') throw badRequest(`strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`);
-  pruneUnknownFields(info.kind, object);
+  pruneUnknownFields(info, object);
   return { warnings: mode === 'Ignore' ? [] : unknown.map((f) => `unknown field "${f}"`), causes: report.causes };
 }

@@ -17,7 +17,7 @@
  * wakes a handful of passes over the namespace's dependents instead of 10,000 of them.
  */
 import { Registry } from '../api/registry.js';
-import { RESOURCES, findByKind } from '../api/resources.js';
+import { clusterResources, type ClusterResources } from '../api/custom/served.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
 import { type KubeObject, type OwnerReference, withoutFinalizer } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
@@ -25,21 +25,52 @@ import type { ChangeEvent, Store } from '../store/types.js';
 import { inParallel } from '../store/parallel.js';
 import type { Controller } from './types.js';
 
-/** Resources whose objects carry ownerReferences in this cluster. */
-const DEPENDENTS = ['pods', 'replicasets.apps', 'controllerrevisions.apps', 'jobs.batch', 'persistentvolumeclaims', 'endpoints', 'events'];
+/** Built-in resources whose objects carry ownerReferences in this cluster (custom resources may too). */
+const DEPENDENTS = [
+  'pods',
+  'replicasets.apps',
+  'controllerrevisions.apps',
+  'jobs.batch',
+  'persistentvolumeclaims',
+  'endpoints',
+  'events',
+  // What operators make for their custom resources, owned by them.
+  'deployments.apps',
+  'statefulsets.apps',
+  'services',
+  'configmaps',
+  'secrets',
+];
 const POLICY_FINALIZERS = ['orphan', 'foregroundDeletion'];
 
-const resourceOf = (ref: OwnerReference) => findByKind(ref.apiVersion, ref.kind);
 /** Deletions in flight at once (kube-controller-manager runs 20 garbage collector workers). */
 const DELETE_WORKERS = 16;
 
 export class GarbageCollector implements Controller {
   readonly name = 'garbage-collector';
   /** Deletes go through the API's registry, so each kind's deletion rules (finalizers, grace) apply. */
+  private readonly served: ClusterResources;
+
   constructor(
     private readonly store: Store,
     private readonly registry = new Registry(store),
-  ) {}
+  ) {
+    this.served = clusterResources(store);
+  }
+
+  /** The resource a reference names, from the resources as last read (built-in or a CRD's). */
+  private resourceOf(ref: OwnerReference) {
+    return this.served.current().byKind(ref.apiVersion, ref.kind);
+  }
+
+  private infoOf(storeKey: string) {
+    return this.served.current().all.find((r) => r.storeKey === storeKey);
+  }
+
+  /** What may carry ownerReferences: the built-ins that do, and every custom resource. */
+  private dependents(): string[] {
+    return [...DEPENDENTS, ...this.served.customStoreKeys()];
+  }
 
   keysFor(event: ChangeEvent): string[] {
     const o = event.object;
@@ -49,7 +80,7 @@ export class GarbageCollector implements Controller {
       keys.push(`gone/${ns}`);
       // A dependent that went may be what a foreground deletion waits for.
       for (const ref of o.metadata.ownerReferences ?? []) {
-        const info = resourceOf(ref);
+        const info = this.resourceOf(ref);
         if (info) keys.push(`owner/${info.storeKey}/${info.namespaced ? ns : ''}/${ref.name}`);
       }
       return keys;
@@ -58,7 +89,7 @@ export class GarbageCollector implements Controller {
       keys.push(`owner/${event.resource}/${ns}/${o.metadata.name}`);
     }
     const refsChanged = event.type === 'ADDED' || JSON.stringify(event.prevObject?.metadata.ownerReferences) !== JSON.stringify(o.metadata.ownerReferences);
-    if (DEPENDENTS.includes(event.resource) && o.metadata.ownerReferences?.length && refsChanged) {
+    if (o.metadata.ownerReferences?.length && refsChanged && this.dependents().includes(event.resource)) {
       keys.push(`dependent/${event.resource}/${ns}/${o.metadata.name}`);
     }
     return keys;
@@ -66,12 +97,13 @@ export class GarbageCollector implements Controller {
 
   async allKeys(): Promise<string[]> {
     const keys: string[] = [];
-    for (const resource of DEPENDENTS) {
+    const served = await this.served.fresh();
+    for (const resource of this.dependents()) {
       for (const o of (await this.store.list(resource)).items) {
         if (o.metadata.ownerReferences?.length) keys.push(`dependent/${resource}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
       }
     }
-    for (const info of RESOURCES) {
+    for (const info of served.all) {
       for (const o of (await this.store.list(info.storeKey)).items) {
         if (o.metadata.deletionTimestamp && (o.metadata.finalizers ?? []).some((f) => POLICY_FINALIZERS.includes(f)))
           keys.push(`owner/${info.storeKey}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
@@ -108,7 +140,8 @@ export class GarbageCollector implements Controller {
       return known;
     };
     const work: (() => Promise<void>)[] = [];
-    for (const resource of DEPENDENTS) {
+    await this.served.fresh();
+    for (const resource of this.dependents()) {
       for (const object of (await this.store.list(resource, { namespace })).items) {
         if (!object.metadata.ownerReferences?.length || object.metadata.deletionTimestamp) continue;
         work.push(() => this.reconcileDependent(resource, object, ownerExists));
@@ -120,7 +153,7 @@ export class GarbageCollector implements Controller {
   /** Objects in `ns` that name `uid` as an owner. */
   private async dependentsOf(ns: string, uid: string): Promise<{ resource: string; object: KubeObject }[]> {
     const out: { resource: string; object: KubeObject }[] = [];
-    for (const resource of DEPENDENTS) {
+    for (const resource of this.dependents()) {
       for (const object of (await this.store.list(resource, { namespace: ns })).items) {
         if ((object.metadata.ownerReferences ?? []).some((r) => r.uid === uid)) out.push({ resource, object });
       }
@@ -130,7 +163,8 @@ export class GarbageCollector implements Controller {
 
   /** Whether the owner a reference names still exists (same uid). */
   private async ownerExists(ref: OwnerReference, ns: string): Promise<boolean> {
-    const info = resourceOf(ref);
+    await this.served.fresh();
+    const info = this.resourceOf(ref);
     if (!info) return true; // An owner of a kind we do not serve is not ours to judge.
     const owner = await this.store.get(info.storeKey, info.namespaced ? ns : '', ref.name).catch(ignoreNotFound);
     return owner?.metadata.uid === ref.uid;
@@ -149,7 +183,7 @@ export class GarbageCollector implements Controller {
     for (const ref of refs) if (await ownerExists(ref, ns)) alive.push(ref.uid);
     if (alive.length === refs.length) return;
     if (alive.length === 0) {
-      const info = RESOURCES.find((r) => r.storeKey === resource);
+      const info = this.infoOf(resource);
       const deleting = info
         ? this.registry.delete(info, ns, object.metadata.name ?? '', { preconditions: { uid: object.metadata.uid }, propagationPolicy: 'Background' })
         : this.store.delete(resource, ns, object.metadata.name ?? '', { preconditions: { uid: object.metadata.uid } });
@@ -179,7 +213,7 @@ export class GarbageCollector implements Controller {
     } else if (finalizers.includes('foregroundDeletion')) {
       for (const d of dependents) {
         if (d.object.metadata.deletionTimestamp) continue;
-        const info = RESOURCES.find((r) => r.storeKey === d.resource);
+        const info = this.infoOf(d.resource);
         if (!info) continue;
         // Dependents go in the foreground too, so a Deployment waits for its pods as well.
         await this.registry

@@ -5,14 +5,12 @@
  */
 import { NAMESPACE_FINALIZER } from '../api/kinds/namespace.js';
 import { Registry } from '../api/registry.js';
-import { RESOURCES } from '../api/resources.js';
+import { clusterResources } from '../api/custom/served.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
 import { withoutFinalizer } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import type { Controller, ReconcileResult } from './types.js';
-
-const NAMESPACED = RESOURCES.filter((r) => r.namespaced);
 
 export class NamespaceController implements Controller {
   readonly name = 'namespace';
@@ -37,7 +35,10 @@ export class NamespaceController implements Controller {
     const ns = await this.store.get('namespaces', '', name).catch(ignoreNotFound);
     if (!ns?.metadata.deletionTimestamp) return;
     let remaining = 0;
-    for (const info of NAMESPACED) {
+    // Each namespaced resource once (a CRD's versions share their objects), its custom ones too.
+    const served = await clusterResources(this.store).fresh();
+    const namespaced = [...new Map(served.all.filter((r) => r.namespaced).map((r) => [r.storeKey, r])).values()];
+    for (const info of namespaced) {
       const { items } = await this.store.list(info.storeKey, { namespace: name });
       remaining += items.length;
       for (const item of items) {

@@ -5,6 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { checkSchema, unknownFields } from '../../shared/api/admission.js';
 import { Deployment, type Pod } from '../../shared/api/schemas/index.js';
+import { findResource } from '../../shared/api/resources.js';
+
+const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
+const PODS = findResource('', 'v1', 'pods')!;
 
 const realistic = {
   apiVersion: 'apps/v1',
@@ -61,7 +65,7 @@ const realistic = {
 describe('schemas', () => {
   it('accept a realistic Deployment with all its usual fields', () => {
     expect(Deployment.safeParse(realistic).success).toBe(true);
-    expect(checkSchema('Deployment', realistic)).toEqual({ unknown: [], decodeErrors: [], causes: [] });
+    expect(checkSchema(DEPLOYMENTS, realistic)).toEqual({ unknown: [], decodeErrors: [], causes: [] });
   });
 
   it('name unknown fields by path, however deep', () => {
@@ -69,14 +73,14 @@ describe('schemas', () => {
     typo.spec.replicaz = 2;
     typo.spec.template.spec.containers[0].imagee = 'x';
     typo.metadata.lables = {};
-    expect(unknownFields('Deployment', typo).sort()).toEqual(['metadata.lables', 'spec.replicaz', 'spec.template.spec.containers[0].imagee']);
+    expect(unknownFields(DEPLOYMENTS, typo).sort()).toEqual(['metadata.lables', 'spec.replicaz', 'spec.template.spec.containers[0].imagee']);
   });
 
   it('report wrong JSON types as decode errors and unsupported values as causes', () => {
     const wrong = structuredClone(realistic) as Record<string, any>;
     wrong.spec.replicas = 'three';
     wrong.spec.template.spec.containers[0].imagePullPolicy = 'Sometimes';
-    const report = checkSchema('Deployment', wrong);
+    const report = checkSchema(DEPLOYMENTS, wrong);
     expect(report.decodeErrors).toEqual([expect.stringMatching(/^spec\.replicas: /)]);
     expect(report.causes).toEqual([
       {
@@ -89,6 +93,6 @@ describe('schemas', () => {
 
   it('leave missing required fields to validation (422, not a decode error)', () => {
     const pod: Partial<Pod> = { metadata: { name: 'p' } };
-    expect(checkSchema('Pod', pod as Record<string, unknown>).decodeErrors).toEqual([]);
+    expect(checkSchema(PODS, pod as Record<string, unknown>).decodeErrors).toEqual([]);
   });
 });

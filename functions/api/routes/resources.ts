@@ -12,7 +12,7 @@ import { nameError } from '../../../shared/api/names.js';
 import { invalidValue } from '../../../shared/api/validation.js';
 import type { ServiceAccountTokens } from '../../../shared/auth/service-account-tokens.js';
 import { requestToken } from '../../../shared/auth/token-request.js';
-import { groupVersion, kindOf } from '../../../shared/api/resources.js';
+import { groupVersion, kindOf, type ServedResources } from '../../../shared/api/resources.js';
 import { ApiError, badRequest, invalid, methodNotAllowed } from '../../../shared/api/status.js';
 import { checkFields, checkKind, checkNamespace } from '../../../shared/api/write-checks.js';
 import { bind, getScale, patchScale, updateScale } from '../../../shared/api/subresources.js';
@@ -20,6 +20,7 @@ import { evict } from '../../../shared/api/disruption.js';
 import { toTable } from '../../../shared/api/tables.js';
 import type { KubeObject } from '../../../shared/store/object.js';
 import type { Store } from '../../../shared/store/types.js';
+import type { ClusterResources } from '../../../shared/api/custom/served.js';
 import type { KubeletServing } from '../../../shared/auth/cluster-state.js';
 import { cutOff, encodedJson, json, jsonText, rawPath, warningHeaders } from '../http.js';
 import type { Bytes, ListCache } from '../list-cache.js';
@@ -56,6 +57,8 @@ export interface UpgradeEnv {
 
 export interface ResourceContext {
   store: Store;
+  /** What the cluster serves now: the built-ins and its CRDs' kinds. */
+  resources: ClusterResources;
   registry: Registry;
   lists: ListCache;
   logs?: LogProvider;
@@ -80,10 +83,10 @@ type VerbTable = Partial<Record<string, Handler>>;
 export function resourceRoutes(ctx: ResourceContext): Hono {
   const verbs = resourceVerbs(ctx);
   const app = new Hono();
-  app.all('/api/v1/*', (c) => serve(c, '', 'v1', c.req.path.slice('/api/v1'.length), verbs));
+  app.all('/api/v1/*', (c) => serve(c, ctx, '', 'v1', c.req.path.slice('/api/v1'.length), verbs));
   app.all('/apis/:group/:version/*', (c) => {
     const { group, version } = c.req.param();
-    return serve(c, group, version, c.req.path.slice(`/apis/${group}/${version}`.length), verbs);
+    return serve(c, ctx, group, version, c.req.path.slice(`/apis/${group}/${version}`.length), verbs);
   });
   return app;
 }
@@ -92,8 +95,23 @@ const COLLECTION_VERBS: Record<string, string> = { GET: 'list', POST: 'create', 
 const OBJECT_VERBS: Record<string, string> = { GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
 
 /** Parses the path, then runs the verb of the table its shape selects. */
-async function serve(c: Context, group: string, version: string, rest: string, verbs: ReturnType<typeof resourceVerbs>): Promise<Response> {
-  const target = parseTarget(c, group, version, rest);
+async function serve(
+  c: Context,
+  ctx: ResourceContext,
+  group: string,
+  version: string,
+  rest: string,
+  verbs: ReturnType<typeof resourceVerbs>,
+): Promise<Response> {
+  let target: ResourceTarget;
+  try {
+    target = parseTarget(c, group, version, rest, await ctx.resources.fresh());
+  } catch (err) {
+    // A CRD Established elsewhere a moment ago: look once more before answering 404.
+    const again = err instanceof ApiError && err.code === 404 ? await ctx.resources.missed() : undefined;
+    if (!again) throw err;
+    target = parseTarget(c, group, version, rest, again);
+  }
   const { info, namespace, name, subresource } = target;
   const method = c.req.method;
   if (info.namespaced && name !== undefined && namespace === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
@@ -110,11 +128,15 @@ async function serve(c: Context, group: string, version: string, rest: string, v
     throw methodNotAllowed(
       `${method} is not supported on ${name === undefined ? 'a collection of ' : ''}${subresource ? `${info.resource}/${subresource}` : info.resource}`,
     );
-  return handler(c, target);
+  const response = await handler(c, target);
+  // A deprecated version of a custom resource says so on every answer, as kube-apiserver does.
+  const deprecated = kindOf(info)?.deprecationWarning;
+  if (deprecated) for (const [k, v] of Object.entries(warningHeaders([deprecated]))) response.headers.append(k, v);
+  return response;
 }
 
 /** The target a path names; `.` and `..` segments and unserved resources are refused. */
-function parseTarget(c: Context, group: string, version: string, rest: string): ResourceTarget {
+function parseTarget(c: Context, group: string, version: string, rest: string, served: ServedResources): ResourceTarget {
   // `.` and `..` never name anything: URL parsing would fold them into the path and a delete
   // of `configmaps/%2e%2e` would reach the namespace itself.
   const decode = (segment: string) => {
@@ -134,6 +156,7 @@ function parseTarget(c: Context, group: string, version: string, rest: string): 
       .split('/')
       .filter((s) => s.length > 0)
       .map(decode),
+    served,
   );
   if (parsed.ok) return parsed.target;
   // Named as client-go names a request the server has no route for: `(post jobs.batch)`.
@@ -146,7 +169,7 @@ const ns = (t: ResourceTarget) => t.namespace ?? '';
 /** One object, as JSON or as the Table kubectl asks for. */
 function one(c: Context, t: ResourceTarget, object: KubeObject, status = 200, headers: Record<string, string> = {}): Response {
   return wantsTable(c.req.header('accept'))
-    ? json(c, toTable(t.info.kind, [object], { includeObject: includeObject(c), resourceVersion: object.metadata.resourceVersion }), status, headers)
+    ? json(c, toTable(t.info, [object], { includeObject: includeObject(c), resourceVersion: object.metadata.resourceVersion }), status, headers)
     : jsonText(c, objectJson(object), status, headers);
 }
 
@@ -169,10 +192,10 @@ function resourceVerbs(ctx: ResourceContext) {
   const { registry } = ctx;
 
   const collection: VerbTable = {
-    GET: (c, t) => (kindOf(t.info.kind)?.computed ? computed(c, t, ctx) : boolParam(c.req.query('watch')) ? watchCollection(c, t) : list(c, t, ctx)),
+    GET: (c, t) => (kindOf(t.info)?.computed ? computed(c, t, ctx) : boolParam(c.req.query('watch')) ? watchCollection(c, t) : list(c, t, ctx)),
     async POST(c, t) {
       const body = await objectBody(c);
-      if (kindOf(t.info.kind)?.review) return review(c, t, body, ctx);
+      if (kindOf(t.info)?.review) return review(c, t, body, ctx);
       const result = await registry.create(t.info, ns(t), body, admitted(c, t, ctx));
       if (result.auditAnnotations) c.set('auditAnnotations' as never, result.auditAnnotations as never);
       return one(c, t, result.object, 201, warningHeaders(result.warnings));
@@ -190,7 +213,7 @@ function resourceVerbs(ctx: ResourceContext) {
 
   const object: VerbTable = {
     GET: async (c, t) => {
-      if (kindOf(t.info.kind)?.computed) return computed(c, t, ctx);
+      if (kindOf(t.info)?.computed) return computed(c, t, ctx);
       return boolParam(c.req.query('watch'))
         ? watch(ctx, c, t, { fieldSelector: `metadata.name=${t.name}` })
         : one(c, t, await registry.get(t.info, ns(t), t.name!));
@@ -296,7 +319,7 @@ async function review(c: Context, t: ResourceTarget, body: unknown, ctx: Resourc
   const object = checkKind(t.info, body);
   const { warnings, causes } = checkFields(t.info, object, writeOptions(c).fieldValidation);
   checkNamespace(t.info, object, ns(t));
-  const kind = kindOf(t.info.kind)!;
+  const kind = kindOf(t.info)!;
   kind.validate?.(object, causes);
   if (causes.length) throw invalid(t.info, object.metadata.name ?? '', causes);
   const user = userOf(c) ?? { name: 'system:anonymous', groups: ['system:unauthenticated'] };
@@ -342,14 +365,14 @@ async function list(c: Context, t: ResourceTarget, ctx: ResourceContext): Promis
   const cacheKey =
     stamp === undefined
       ? undefined
-      : [info.storeKey, namespace ?? '', options.labelSelector ?? '', options.fieldSelector ?? '', options.limit ?? ''].join('\u0000');
+      : [info.storeKey, info.version, namespace ?? '', options.labelSelector ?? '', options.fieldSelector ?? '', options.limit ?? ''].join('\u0000');
   const cached = cacheKey === undefined ? undefined : ctx.lists.get(cacheKey, stamp!);
   if (cached) return encodedJson(c, cached);
   const result = await ctx.registry.list(info, namespace, options);
   if (table) {
     return json(
       c,
-      toTable(info.kind, result.items, {
+      toTable(info, result.items, {
         includeObject: includeObject(c),
         resourceVersion: String(result.revision),
         continue: result.continue,

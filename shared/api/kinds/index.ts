@@ -3,6 +3,7 @@
  * file beside this one and a line here.
  */
 import { configMap } from './configmap.js';
+import { customResourceDefinition } from './crd.js';
 import { horizontalPodAutoscaler } from './hpa.js';
 import { nodeMetrics, podMetrics } from './metrics.js';
 import { controllerRevision } from './controllerrevision.js';
@@ -63,6 +64,7 @@ export const KINDS: Kind[] = [
   endpointSlice,
   ingress,
   ingressClass,
+  customResourceDefinition,
   migration,
   role,
   clusterRole,

@@ -131,4 +131,28 @@ export interface Kind {
   admit?(object: KubeObject, context: AdmitContext): Promise<string[] | void> | string[] | void;
   /** The same for an update (not of a subresource), given what is stored: may fill in what the change needs (a Service's new NodePorts). */
   admitUpdate?(object: KubeObject, old: KubeObject, context: AdmitContext): Promise<void> | void;
+  /** For a kind with no zod schema (a custom resource's): the fields it does not know, which are pruned. */
+  unknownFields?(object: KubeObject): UnknownField[];
+  /** A custom resource's schema of this version, as OpenAPI publishes it. */
+  readonly openApi?: Record<string, unknown>;
+  /** The version its objects are stored in, when the kind is served in several (a CRD's). */
+  readonly storageVersion?: string;
+  /** Where the scale subresource reads and writes, as JSON paths (default: spec.replicas, status.replicas, spec.selector). */
+  readonly scale?: ScalePaths;
+  /** A warning each write and read of this version gets (a deprecated version). */
+  readonly deprecationWarning?: string;
+}
+
+export interface UnknownField {
+  /** Where the field is (its parent), and its key. */
+  path: readonly PropertyKey[];
+  key: string;
+  /** As Kubernetes names it: `spec.replicaz`. */
+  field: string;
+}
+
+export interface ScalePaths {
+  specReplicasPath: string;
+  statusReplicasPath: string;
+  labelSelectorPath?: string;
 }

@@ -134,6 +134,7 @@ export const FIELD_EXTENSIONS: Record<string, Record<string, Extensions>> = {
   [`${BATCH}.PodFailurePolicy`]: { rules: atomic },
   [`${BATCH}.UncountedTerminatedPods`]: { succeeded: set, failed: set },
   [`${POLICY}.PodDisruptionBudgetStatus`]: { conditions },
+  'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionStatus': { conditions },
 };
 
 /** Definitions that server-side apply treats as one value (`+structType=atomic`). */

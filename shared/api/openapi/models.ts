@@ -267,6 +267,8 @@ function definitionOf(file: string): Definition {
   const doc = '(?:\\/\\*\\*((?:(?!\\*\\/)[\\s\\S])*)\\*\\/\\s*)?';
   const iface = new RegExp(`${doc}export interface (\\w+)(?: extends [\\w, ]+)? \\{([\\s\\S]*?)^\\}`, 'm').exec(text);
   let schema: Schema;
+  // A declaration may refer to itself (JSONSchemaProps' properties are JSONSchemaProps).
+  if (iface) imports.set(iface[2], file);
   if (iface) {
     schema = objectSchema(name, commentText(iface[1]), parseMembers(iface[3]), refTo);
   } else {

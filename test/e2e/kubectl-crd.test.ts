@@ -1,0 +1,213 @@
+/**
+ * CustomResourceDefinitions with the real kubectl, on the API with its controllers: a CRD is
+ * Established and its kind is in discovery within a second; custom resources are pruned,
+ * defaulted and validated by the structural schema with kube-apiserver's messages; printer
+ * columns, short names and categories in `kubectl get`; `kubectl explain` reads the schema;
+ * status and scale subresources (`kubectl scale`); two versions served with `None` conversion
+ * (a deprecated one warns); CRDs that are not structural, or carry CEL rules, are refused; a
+ * namespace's and an owner's deletion take custom resources with them; deleting the CRD deletes
+ * its objects and stops serving the kind.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type ControlledCluster, startControlledCluster } from '../support/api-server.js';
+
+let cluster: ControlledCluster;
+beforeAll(async () => {
+  cluster = await startControlledCluster(0);
+});
+afterAll(() => cluster?.stop());
+
+const ok = (args: string[], input?: string) => cluster.kubectlOk(args, { input });
+const refused = async (args: string[], input?: string) => {
+  const r = await cluster.kubectl(args, { input });
+  expect(r.code, r.stdout).not.toBe(0);
+  return r.stderr.trim();
+};
+const eventually = (assertion: () => Promise<void>) => vi.waitFor(assertion, { timeout: 15_000, interval: 100 });
+
+const schema = {
+  type: 'object',
+  properties: {
+    spec: {
+      type: 'object',
+      required: ['cronSpec'],
+      properties: {
+        cronSpec: { type: 'string', pattern: '^(\\d+|\\*)(/\\d+)?(\\s+(\\d+|\\*)(/\\d+)?){4}$', description: 'When the job runs, in cron syntax.' },
+        image: { type: 'string' },
+        replicas: { type: 'integer', minimum: 1, maximum: 10, default: 1 },
+        mode: { type: 'string', enum: ['fast', 'safe'], default: 'safe' },
+        labels: { type: 'object', additionalProperties: { type: 'string' } },
+        port: { 'x-kubernetes-int-or-string': true },
+        extra: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+      },
+    },
+    status: { type: 'object', properties: { replicas: { type: 'integer' }, phase: { type: 'string' } } },
+  },
+};
+
+const crd = (versions: object[]) =>
+  JSON.stringify({
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'crontabs.stable.example.com' },
+    spec: {
+      group: 'stable.example.com',
+      scope: 'Namespaced',
+      names: { plural: 'crontabs', singular: 'crontab', kind: 'CronTab', shortNames: ['ct'], categories: ['all'] },
+      versions,
+    },
+  });
+
+const v1 = {
+  name: 'v1',
+  served: true,
+  storage: true,
+  schema: { openAPIV3Schema: schema },
+  subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas' } },
+  additionalPrinterColumns: [
+    { name: 'Spec', type: 'string', jsonPath: '.spec.cronSpec' },
+    { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas' },
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+};
+const v1beta1 = { name: 'v1beta1', served: true, storage: false, deprecated: true, schema: { openAPIV3Schema: schema } };
+
+const cronTab = (name: string, spec: object, apiVersion = 'stable.example.com/v1') =>
+  JSON.stringify({ apiVersion, kind: 'CronTab', metadata: { name, namespace: 'default' }, spec });
+
+describe('CustomResourceDefinitions', () => {
+  it('a CRD is Established, its kind in discovery within a second, with its short name and category', async () => {
+    await ok(['apply', '-f', '-'], crd([v1, v1beta1]));
+    await ok(['wait', '--for=condition=Established', 'crd/crontabs.stable.example.com', '--timeout=10s']);
+    // The request's own connection made first (the AWS shape's function may start cold): what is timed is the CRD's serving.
+    expect((await cluster.api('/apis')).status).toBe(200);
+    const established = Date.now();
+    await vi.waitFor(async () => expect((await cluster.api('/apis/stable.example.com/v1')).status).toBe(200), { timeout: 5000, interval: 20 });
+    expect(Date.now() - established).toBeLessThan(1000);
+    expect(await ok(['api-resources', '--api-group=stable.example.com', '--cached=false'])).toMatch(
+      /^crontabs\s+ct\s+stable\.example\.com\/v1\s+true\s+CronTab$/m,
+    );
+    const status = JSON.parse(await ok(['get', 'crd', 'crontabs.stable.example.com', '-o', 'json'])).status;
+    expect(status.acceptedNames).toMatchObject({ plural: 'crontabs', kind: 'CronTab', listKind: 'CronTabList', shortNames: ['ct'] });
+    expect(status.storedVersions).toEqual(['v1']);
+    expect(status.conditions.map((c: { type: string; status: string }) => `${c.type}=${c.status}`).sort()).toEqual(['Established=True', 'NamesAccepted=True']);
+    expect(await ok(['get', 'crd'])).toMatch(/^crontabs\.stable\.example\.com\s+\d{4}-\d\d-\d\dT/m);
+  });
+
+  it('custom resources are defaulted and shown with the printer columns; the schema refuses bad ones in kube-apiserver’s words', async () => {
+    await ok(['apply', '-f', '-'], cronTab('nightly', { cronSpec: '0 3 * * *', image: 'busybox', port: 'http', labels: { a: 'b' } }));
+    const stored = JSON.parse(await ok(['get', 'ct', 'nightly', '-o', 'json']));
+    expect(stored.spec).toEqual({ cronSpec: '0 3 * * *', image: 'busybox', port: 'http', labels: { a: 'b' }, replicas: 1, mode: 'safe' });
+    expect(await ok(['get', 'crontabs'])).toMatch(/^NAME\s+SPEC\s+REPLICAS\s+PHASE\s+AGE\nnightly\s+0 3 \* \* \*\s+1\s+\d+s\n$/);
+
+    expect(await refused(['apply', '-f', '-'], cronTab('big', { cronSpec: '* * * * *', replicas: 15 }))).toBe(
+      'The CronTab "big" is invalid: spec.replicas: Invalid value: 15: spec.replicas in body should be less than or equal to 10',
+    );
+    const many = await refused(['apply', '-f', '-'], cronTab('bad', { cronSpec: 'sometimes', replicas: 'two', mode: 'slow', port: true }));
+    expect(many).toContain('The CronTab "bad" is invalid:');
+    expect(many).toContain(
+      `spec.cronSpec: Invalid value: "sometimes": spec.cronSpec in body should match '${schema.properties.spec.properties.cronSpec.pattern}'`,
+    );
+    expect(many).toContain('spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string"');
+    expect(many).toContain('spec.mode: Unsupported value: "slow": supported values: "fast", "safe"');
+    expect(many).toContain('spec.port: Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean"');
+    expect(await refused(['apply', '-f', '-'], cronTab('none', { image: 'x' }))).toContain('spec.cronSpec: Required value');
+    // kubectl asks for strict field validation: an unknown field is refused by name...
+    expect(await refused(['apply', '-f', '-'], cronTab('typo', { cronSpec: '* * * * *', imagee: 'x' }))).toContain('unknown field "spec.imagee"');
+    // ...and pruned when it is not, except where the schema keeps unknown fields.
+    await ok(['apply', '--validate=false', '-f', '-'], cronTab('pruned', { cronSpec: '* * * * *', imagee: 'x', extra: { any: { thing: 1 } } }));
+    const pruned = JSON.parse(await ok(['get', 'ct', 'pruned', '-o', 'json']));
+    expect(pruned.spec).toEqual({ cronSpec: '* * * * *', extra: { any: { thing: 1 } }, replicas: 1, mode: 'safe' });
+    expect(await ok(['get', 'all', '-o', 'name'])).toContain('crontab.stable.example.com/nightly');
+  });
+
+  it('kubectl explain reads the schema; the status and scale subresources; a merge patch', async () => {
+    expect(await ok(['explain', 'crontab.spec.cronSpec'])).toContain('When the job runs, in cron syntax.');
+    await ok(['scale', 'crontab/nightly', '--replicas=3']);
+    expect(await ok(['get', 'ct', 'nightly', '-o', 'jsonpath={.spec.replicas}'])).toBe('3');
+    expect(await refused(['scale', 'crontab/nightly', '--replicas=30'])).toContain('spec.replicas in body should be less than or equal to 10');
+    // Status is written only through /status; the main resource keeps it.
+    await ok(['patch', 'ct', 'nightly', '--subresource=status', '--type=merge', '-p', '{"status":{"replicas":3,"phase":"Running"}}']);
+    await ok(['patch', 'ct', 'nightly', '--type=merge', '-p', '{"spec":{"image":"busybox:2"},"status":{"phase":"Ignored"}}']);
+    const now = JSON.parse(await ok(['get', 'ct', 'nightly', '-o', 'json']));
+    expect([now.spec.image, now.status]).toEqual(['busybox:2', { replicas: 3, phase: 'Running' }]);
+    expect(JSON.parse(await ok(['get', '--raw', '/apis/stable.example.com/v1/namespaces/default/crontabs/nightly/scale']))).toMatchObject({
+      kind: 'Scale',
+      spec: { replicas: 3 },
+      status: { replicas: 3 },
+    });
+    // A custom resource takes no strategic merge patch (it has no patch strategies).
+    expect(await refused(['patch', 'ct', 'nightly', '--type=strategic', '-p', '{"spec":{"image":"x"}}'])).toContain(
+      'application/strategic-merge-patch+json is not supported by stable.example.com/v1, Kind=CronTab',
+    );
+  });
+
+  it('both versions serve the same objects; the deprecated one warns', async () => {
+    const r = await cluster.kubectl(['get', 'crontabs.v1beta1.stable.example.com', 'nightly', '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).apiVersion).toBe('stable.example.com/v1beta1');
+    expect(r.stderr).toContain('Warning: stable.example.com/v1beta1 CronTab is deprecated; use stable.example.com/v1 CronTab');
+    await ok(['apply', '-f', '-'], cronTab('old', { cronSpec: '1 * * * *' }, 'stable.example.com/v1beta1'));
+    expect(JSON.parse(await ok(['get', 'ct', 'old', '-o', 'json'])).apiVersion).toBe('stable.example.com/v1');
+  });
+
+  it('a CRD that is not structural, has CEL rules, or a bad name is refused with the reason', async () => {
+    const bad = (name: string, openAPIV3Schema: object, plural = 'widgets') =>
+      JSON.stringify({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name },
+        spec: {
+          group: 'example.com',
+          scope: 'Cluster',
+          names: { plural, kind: 'Widget' },
+          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema } }],
+        },
+      });
+    expect(
+      await refused(['apply', '-f', '-'], bad('widgets.example.com', { type: 'object', properties: { spec: { properties: { size: { type: 'integer' } } } } })),
+    ).toContain('spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields');
+    const cel = { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-validations': [{ rule: 'self.size > 0' }] } } };
+    expect(await refused(['apply', '-f', '-'], bad('widgets.example.com', cel))).toContain(
+      'x-kubernetes-validations: Forbidden: validation rules (CEL) are not supported',
+    );
+    expect(await refused(['apply', '-f', '-'], bad('gadgets.example.com', { type: 'object' }))).toContain(
+      'metadata.name: Invalid value: "gadgets.example.com": must be spec.names.plural+"."+spec.group',
+    );
+    expect((await ok(['get', 'crd', '-o', 'name'])).trim()).toBe('customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com');
+  });
+
+  it('a namespace’s deletion and an owner’s take custom resources with them', async () => {
+    await ok(['create', 'namespace', 'cron-team']);
+    await ok(['apply', '-n', 'cron-team', '-f', '-'], cronTab('owned', { cronSpec: '* * * * *' }).replace('"namespace":"default"', '"namespace":"cron-team"'));
+    const uid = await ok(['get', 'ct', 'owned', '-n', 'cron-team', '-o', 'jsonpath={.metadata.uid}']);
+    await ok(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {
+          name: 'owned-config',
+          namespace: 'cron-team',
+          ownerReferences: [{ apiVersion: 'stable.example.com/v1', kind: 'CronTab', name: 'owned', uid }],
+        },
+      }),
+    );
+    await ok(['delete', 'ct', 'owned', '-n', 'cron-team']);
+    await eventually(async () => expect(await ok(['get', 'configmaps', '-n', 'cron-team', '-o', 'name'])).not.toContain('owned-config'));
+    await ok(['apply', '-f', '-'], cronTab('doomed', { cronSpec: '* * * * *' }).replace('"namespace":"default"', '"namespace":"cron-team"'));
+    await ok(['delete', 'namespace', 'cron-team', '--timeout=20s']);
+    expect(await ok(['get', 'ct', '-A', '-o', 'name'])).not.toContain('doomed');
+  });
+
+  it('deleting the CRD deletes its objects and stops serving the kind', async () => {
+    expect((await ok(['get', 'ct', '-o', 'name'])).split('\n').length).toBeGreaterThan(1);
+    await ok(['delete', 'crd', 'crontabs.stable.example.com', '--timeout=20s']);
+    await eventually(async () =>
+      expect(await refused(['get', 'crontabs'])).toMatch(/the server doesn't have a resource type "crontabs"|could not find the requested resource/),
+    );
+    const left = await cluster.store.list('crontabs.stable.example.com');
+    expect(left.items).toEqual([]);
+  });
+});
