@@ -135,6 +135,8 @@ async function relayStream(stream: Readable, res: ServerResponse): Promise<void>
     if (end < 0) continue;
     const meta = JSON.parse(head.subarray(0, end).toString('utf8')) as { statusCode?: number; headers?: Record<string, string>; cookies?: string[] };
     res.writeHead(meta.statusCode ?? 200, { ...meta.headers, ...(meta.cookies?.length ? { 'set-cookie': meta.cookies } : {}) });
+    // The status and headers go out with the prelude, before any body (a watch with nothing to say yet).
+    res.flushHeaders();
     started = true;
     const rest = head.subarray(end + 8);
     if (rest.length) res.write(rest);

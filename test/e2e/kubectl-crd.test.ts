@@ -6,10 +6,20 @@
  * status and scale subresources (`kubectl scale`); two versions served with `None` conversion
  * (a deprecated one warns); CRDs that are not structural, or carry CEL rules, are refused; a
  * namespace's and an owner's deletion take custom resources with them; deleting the CRD deletes
- * its objects and stops serving the kind.
+ * its objects and stops serving the kind. The same custom resources through client-node.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ControlledCluster, startControlledCluster } from '../support/api-server.js';
+import { type KubernetesList, type KubernetesObject, k8s } from '../support/client-node.js';
+
+type At = { group: string; version: string; namespace: string; plural: string };
+interface CustomObjects {
+  createNamespacedCustomObject(at: At & { body: object }): Promise<KubernetesObject>;
+  getNamespacedCustomObject(at: At & { name: string }): Promise<KubernetesObject>;
+  listNamespacedCustomObject(at: At): Promise<KubernetesList>;
+  patchNamespacedCustomObject(at: At & { name: string; body: object }, options: unknown): Promise<KubernetesObject>;
+  deleteNamespacedCustomObject(at: At & { name: string }): Promise<unknown>;
+}
 
 let cluster: ControlledCluster;
 beforeAll(async () => {
@@ -150,6 +160,46 @@ describe('CustomResourceDefinitions', () => {
     expect(r.stderr).toContain('Warning: stable.example.com/v1beta1 CronTab is deprecated; use stable.example.com/v1 CronTab');
     await ok(['apply', '-f', '-'], cronTab('old', { cronSpec: '1 * * * *' }, 'stable.example.com/v1beta1'));
     expect(JSON.parse(await ok(['get', 'ct', 'old', '-o', 'json'])).apiVersion).toBe('stable.example.com/v1');
+  });
+
+  it('@kubernetes/client-node reads, writes and watches custom resources (CustomObjectsApi)', async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(cluster.server.kubeconfigPath);
+    const custom = kc.makeApiClient((k8s as unknown as { CustomObjectsApi: abstract new (...args: never[]) => CustomObjects }).CustomObjectsApi);
+    const at = { group: 'stable.example.com', version: 'v1', namespace: 'default', plural: 'crontabs' };
+    const seen: string[] = [];
+    const watch = await new k8s.Watch(kc).watch(
+      '/apis/stable.example.com/v1/namespaces/default/crontabs',
+      { resourceVersion: (await cluster.api('/apis/stable.example.com/v1/namespaces/default/crontabs')).json().metadata.resourceVersion },
+      (type, object) => seen.push(`${type} ${object.metadata?.name} ${object.spec?.replicas}`),
+      () => {},
+    );
+    const made = await custom.createNamespacedCustomObject({
+      ...at,
+      body: { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name: 'from-js' }, spec: { cronSpec: '5 * * * *' } },
+    });
+    expect(made.spec).toEqual({ cronSpec: '5 * * * *', replicas: 1, mode: 'safe' });
+    const patched = await custom.patchNamespacedCustomObject(
+      { ...at, name: 'from-js', body: { spec: { replicas: 2 } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    expect(patched.spec?.replicas).toBe(2);
+    expect((await custom.getNamespacedCustomObject({ ...at, name: 'from-js' })).metadata?.uid).toBe(made.metadata?.uid);
+    expect((await custom.listNamespacedCustomObject(at)).items.map((i) => i.metadata?.name)).toContain('from-js');
+    const invalid = await custom
+      .createNamespacedCustomObject({
+        ...at,
+        body: { apiVersion: 'stable.example.com/v1', kind: 'CronTab', metadata: { name: 'js-bad' }, spec: { cronSpec: 'x' } },
+      })
+      .then(
+        () => undefined,
+        (err: { code?: number; body?: string }) => err,
+      );
+    expect(invalid?.code).toBe(422);
+    expect(JSON.parse(invalid?.body ?? '{}').details.causes[0]).toMatchObject({ reason: 'FieldValueInvalid', field: 'spec.cronSpec' });
+    await custom.deleteNamespacedCustomObject({ ...at, name: 'from-js' });
+    await eventually(async () => expect(seen).toEqual(['ADDED from-js 1', 'MODIFIED from-js 2', 'DELETED from-js 2']));
+    watch.abort();
   });
 
   it('a CRD that is not structural, has CEL rules, or a bad name is refused with the reason', async () => {
