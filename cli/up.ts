@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { kubeletLogs, kubeletStreams } from '../functions/api/kubelet-logs.js';
-import { kubeletMetrics, podCpu } from '../functions/api/kubelet-metrics.js';
+import { kubeletMetrics, podUsage } from '../functions/api/kubelet-metrics.js';
 import { kubeletCredential } from '../shared/auth/cluster-state.js';
 import { type ApiServer, startApiServer } from '../functions/api/server.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
@@ -183,7 +183,7 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
       defaultTolerationSeconds: options.evictionSeconds,
     },
     hpa: {
-      metrics: podCpu(metrics),
+      metrics: podUsage(metrics),
       syncMs: options.hpaSyncSeconds !== undefined ? options.hpaSyncSeconds * 1000 : undefined,
       downscaleStabilizationMs: options.hpaDownscaleStabilizationSeconds !== undefined ? options.hpaDownscaleStabilizationSeconds * 1000 : undefined,
     },

@@ -14,7 +14,7 @@ import { MAX_DELAY_MS, type Queue } from '../shared/queue/types.js';
 import { createStore } from '../shared/store/factory.js';
 import { migrationFromEnv, provisionerFromEnv } from './provisioning.js';
 import { clusterCa, kubeletCredential } from '../shared/auth/cluster-state.js';
-import { kubeletMetrics, podCpu } from './api/kubelet-metrics.js';
+import { kubeletMetrics, podUsage } from './api/kubelet-metrics.js';
 import type { Store } from '../shared/store/types.js';
 
 /** The store URL, with `createTable=false` unless it says otherwise. */
@@ -71,7 +71,7 @@ export async function controllersFromEnv(env: NodeJS.ProcessEnv = process.env): 
   // Autoscalers read pods' CPU from their kubelets, as the API's metrics.k8s.io does.
   const metrics = kubeletMetrics(store, (node) => kubeletCredential(store, node), { ca: () => clusterCa(store) });
   const hpa = {
-    metrics: podCpu(metrics),
+    metrics: podUsage(metrics),
     syncMs: env.SKIFF_HPA_SYNC_SECONDS ? Number(env.SKIFF_HPA_SYNC_SECONDS) * 1000 : undefined,
     downscaleStabilizationMs: env.SKIFF_HPA_DOWNSCALE_SECONDS ? Number(env.SKIFF_HPA_DOWNSCALE_SECONDS) * 1000 : undefined,
   };

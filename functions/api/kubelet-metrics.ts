@@ -7,8 +7,8 @@
  * out, as metrics-server leaves out what it has no figures for. Nothing is stored.
  */
 import { typedList } from '../../shared/api/objects.js';
-import { parseCpu } from '../../shared/api/quantity.js';
-import type { PodCpu } from '../../shared/controllers/hpa.js';
+import { parseBytes, parseCpu } from '../../shared/api/quantity.js';
+import type { PodUsage } from '../../shared/controllers/hpa.js';
 import { ApiError } from '../../shared/api/status.js';
 import type { KubeObject } from '../../shared/store/object.js';
 import type { Store } from '../../shared/store/types.js';
@@ -37,13 +37,14 @@ export function metricsNotFound(kind: string, name: string): ApiError {
   return new ApiError(404, 'NotFound', `${what}.metrics.k8s.io "${name}" not found`, { name, group: 'metrics.k8s.io', kind: what });
 }
 
-/** Pods' CPU use in millicores, by name, from the metrics: the horizontal pod autoscaler's source. */
-export function podCpu(metrics: MetricsProvider): PodCpu {
-  return async (namespace, labelSelector) => {
+/** Pods' use of a resource (CPU in millicores, memory in bytes), by name, from the metrics: the horizontal pod autoscaler's source. */
+export function podUsage(metrics: MetricsProvider): PodUsage {
+  return async (namespace, labelSelector, resource) => {
     const list = (await metrics.read('PodMetrics', { namespace, labelSelector })) as {
-      items: { metadata: { name: string }; containers: { usage: { cpu: string } }[] }[];
+      items: { metadata: { name: string }; containers: { usage: { cpu: string; memory: string } }[] }[];
     };
-    return new Map(list.items.map((p) => [p.metadata.name, p.containers.reduce((n, c) => n + parseCpu(c.usage.cpu), 0)]));
+    const parse = resource === 'cpu' ? parseCpu : parseBytes;
+    return new Map(list.items.map((p) => [p.metadata.name, p.containers.reduce((n, c) => n + parse(c.usage[resource]), 0)]));
   };
 }
 

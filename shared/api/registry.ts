@@ -20,7 +20,7 @@ import { recordUpdate } from './patch/index.js';
 import { SYSTEM_NAMESPACES } from './kinds/namespace.js';
 import { QuotaAdmission } from './quota.js';
 import { RESOURCES, groupVersion, kindOf, type ResourceInfo } from './resources.js';
-import { asServed, toStorage } from './versions.js';
+import { asServed, converts, toStorage } from './versions.js';
 import { checkFields, checkKind, checkNamespace, type FieldValidation } from './write-checks.js';
 import {
   ApiError,
@@ -143,7 +143,7 @@ export class Registry {
     const exact = await readRevision(this.store, rv, match, options.continue);
     try {
       const result = await this.store.list(info.storeKey, { ...rest, namespace, revision: exact });
-      return kindOf(info)?.storageVersion ? { ...result, items: result.items.map((o) => asServed(info, o)) } : result;
+      return converts(info) ? { ...result, items: result.items.map((o) => asServed(info, o)) } : result;
     } catch (err) {
       if (isStoreError(err, 'Gone')) {
         if (exact !== undefined) throw expired(`too old resource version: ${exact} (${await this.store.compactedRevision()})`);

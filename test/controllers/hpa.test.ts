@@ -14,6 +14,7 @@ import { startSimCluster, type SimCluster, until } from '../support/sim-cluster.
 
 const DEPLOYMENTS = findResource('apps', 'v1', 'deployments')!;
 const HPAS = findResource('autoscaling', 'v1', 'horizontalpodautoscalers')!;
+const HPAS_V2 = findResource('autoscaling', 'v2', 'horizontalpodautoscalers')!;
 let sim: SimCluster;
 let now = 1_000_000;
 /** Each pod's CPU use in millicores, as the test says. */
@@ -24,24 +25,31 @@ beforeAll(async () => {
 });
 afterAll(() => sim?.stop());
 
-async function setUp(name: string, requests: Record<string, string> | undefined, hpa: Record<string, unknown>) {
+/** Each pod's memory use in bytes, as the test says. */
+let memoryPerPod = 0;
+
+async function setUp(name: string, requests: Record<string, string> | undefined, hpa: Record<string, unknown>, version: 'v1' | 'v2' = 'v1') {
   const made = deployment(name);
   if (requests) Object.assign(made.spec.template.spec.containers[0], { resources: { requests } });
   await sim.registry.create(DEPLOYMENTS, 'default', made);
-  await sim.registry.create(HPAS, 'default', {
-    apiVersion: 'autoscaling/v1',
+  const ref = { apiVersion: 'apps/v1', kind: 'Deployment', name };
+  await sim.registry.create(version === 'v1' ? HPAS : HPAS_V2, 'default', {
+    apiVersion: `autoscaling/${version}`,
     kind: 'HorizontalPodAutoscaler',
     metadata: { name },
-    spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, maxReplicas: 10, targetCPUUtilizationPercentage: 50, ...hpa },
+    spec:
+      version === 'v1'
+        ? { scaleTargetRef: ref, maxReplicas: 10, targetCPUUtilizationPercentage: 50, ...hpa }
+        : { scaleTargetRef: ref, maxReplicas: 10, ...hpa },
   });
   const controller = new HorizontalPodAutoscalerController(sim.store, {
     clock: () => now,
     downscaleStabilizationMs: 60_000,
-    metrics: async (namespace, selector) => {
+    metrics: async (namespace, selector, resource) => {
       const pods = (await sim.store.list('pods', { namespace, labelSelector: selector })).items.filter(
         (p) => (p.status as { phase?: string })?.phase === 'Running',
       );
-      return new Map(pods.map((p) => [p.metadata.name!, perPod]));
+      return new Map(pods.map((p) => [p.metadata.name!, resource === 'cpu' ? perPod : memoryPerPod]));
     },
   });
   const replicas = async () => ((await sim.store.get('deployments.apps', 'default', name)) as unknown as Deployment).spec.replicas;
@@ -66,8 +74,11 @@ describe('HorizontalPodAutoscaler', () => {
     perPod = 1000; // 1000%: twenty times the target
     expect(await pass()).toBe(5); // 1 + 4
     expect(await pass()).toBe(7); // 10 wanted, max 7
-    const hpa = (await sim.store.get('horizontalpodautoscalers.autoscaling', 'default', 'up')) as { status?: Record<string, unknown> };
+    // Read as v1 (what kubectl autoscale made), converted from the stored v2.
+    const hpa = (await sim.registry.get(HPAS, 'default', 'up')) as { status?: Record<string, unknown> };
     expect(hpa.status).toMatchObject({ currentReplicas: 5, desiredReplicas: 7, currentCPUUtilizationPercentage: 1000 });
+    const v2 = (await sim.registry.get(HPAS_V2, 'default', 'up')) as { status?: { conditions?: { type: string; status: string; reason: string }[] } };
+    expect(v2.status?.conditions?.find((c) => c.type === 'ScalingLimited')).toMatchObject({ status: 'True', reason: 'TooManyReplicas' });
   });
 
   it('scales down only to the highest recommendation of its window, and not under min', async () => {
@@ -96,5 +107,66 @@ describe('HorizontalPodAutoscaler', () => {
     expect(events.find((e) => e.involvedObject.name === 'norequest' && e.reason === 'FailedGetResourceMetric')?.message).toBe(
       'failed to get cpu utilization: missing request for cpu',
     );
+  });
+
+  it('autoscaling/v2: behavior policies limit each step, a scale-up window holds the lowest recommendation', async () => {
+    const behavior = {
+      scaleUp: { stabilizationWindowSeconds: 0, policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] },
+      scaleDown: { stabilizationWindowSeconds: 0, policies: [{ type: 'Percent', value: 50, periodSeconds: 60 }] },
+    };
+    const cpu = { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } };
+    const { pass } = await setUp('stepped', { cpu: '100m' }, { metrics: [cpu], behavior }, 'v2');
+    perPod = 1000;
+    expect(await pass()).toBe(2); // one pod a minute
+    now += 10_000;
+    expect(await pass()).toBe(2); // still within the minute
+    now += 60_000;
+    expect(await pass()).toBe(3);
+    perPod = 0;
+    now += 61_000;
+    expect(await pass()).toBe(2); // half of 3, rounded up, at most, in a minute
+    now += 10_000;
+    expect(await pass()).toBe(2);
+    now += 61_000;
+    expect(await pass()).toBe(1);
+  });
+
+  it('autoscaling/v2: a memory AverageValue target; a Pods metric it cannot read is reported and the others decide', async () => {
+    const memory = { type: 'Resource', resource: { name: 'memory', target: { type: 'AverageValue', averageValue: '100Mi' } } };
+    const pods = { type: 'Pods', pods: { metric: { name: 'queue_depth' }, target: { type: 'AverageValue', averageValue: '10' } } };
+    const { pass } = await setUp('memory', undefined, { metrics: [pods, memory] }, 'v2');
+    memoryPerPod = 300 * 1024 * 1024;
+    expect(await pass()).toBe(3);
+    const hpa = (await sim.registry.get(HPAS_V2, 'default', 'memory')) as { status?: { currentMetrics?: unknown[] } };
+    expect(hpa.status?.currentMetrics).toEqual([{ type: 'Resource', resource: { name: 'memory', current: { averageValue: '307200Ki' } } }]);
+    const events = (await sim.store.list('events', { namespace: 'default' })).items as unknown as { reason: string; involvedObject: { name: string } }[];
+    expect(events.some((e) => e.involvedObject.name === 'memory' && e.reason === 'FailedGetPodsMetric')).toBe(true);
+  });
+
+  it('one autoscaler, two versions: v1 keeps what only v2 has in annotations, and an update through v1 keeps it', async () => {
+    const behavior = { scaleDown: { stabilizationWindowSeconds: 60 } };
+    const memory = { type: 'Resource', resource: { name: 'memory', target: { type: 'Utilization', averageUtilization: 70 } } };
+    const cpu = { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } };
+    await sim.registry.create(HPAS_V2, 'default', {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'both' },
+      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'both' }, maxReplicas: 4, metrics: [cpu, memory], behavior },
+    });
+    const v1 = (await sim.registry.get(HPAS, 'default', 'both')) as {
+      apiVersion: string;
+      metadata: { annotations: Record<string, string> };
+      spec: Record<string, unknown>;
+    };
+    expect(v1.apiVersion).toBe('autoscaling/v1');
+    expect(v1.spec.targetCPUUtilizationPercentage).toBe(60);
+    expect(JSON.parse(v1.metadata.annotations['autoscaling.alpha.kubernetes.io/metrics'])).toEqual([memory]);
+    expect(JSON.parse(v1.metadata.annotations['autoscaling.alpha.kubernetes.io/behavior']).scaleDown.stabilizationWindowSeconds).toBe(60);
+    await sim.registry.update(HPAS, 'default', 'both', { ...v1, spec: { ...v1.spec, maxReplicas: 6, targetCPUUtilizationPercentage: 40 } });
+    const v2 = (await sim.registry.get(HPAS_V2, 'default', 'both')) as { metadata: { annotations?: Record<string, string> }; spec: Record<string, unknown> };
+    expect(v2.spec.maxReplicas).toBe(6);
+    expect(v2.spec.metrics).toEqual([{ ...cpu, resource: { ...cpu.resource, target: { type: 'Utilization', averageUtilization: 40 } } }, memory]);
+    expect((v2.spec.behavior as { scaleDown: { stabilizationWindowSeconds: number } }).scaleDown.stabilizationWindowSeconds).toBe(60);
+    expect(v2.metadata.annotations ?? {}).not.toHaveProperty('autoscaling.alpha.kubernetes.io/behavior');
   });
 });

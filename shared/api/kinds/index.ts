@@ -4,7 +4,7 @@
  */
 import { configMap } from './configmap.js';
 import { customResourceDefinition } from './crd.js';
-import { horizontalPodAutoscaler } from './hpa.js';
+import { horizontalPodAutoscaler, horizontalPodAutoscalerV1 } from './hpa.js';
 import { nodeMetrics, podMetrics } from './metrics.js';
 import { controllerRevision } from './controllerrevision.js';
 import { cronJob } from './cronjob.js';
@@ -58,6 +58,7 @@ export const KINDS: Kind[] = [
   job,
   cronJob,
   horizontalPodAutoscaler,
+  horizontalPodAutoscalerV1,
   lease,
   priorityClass,
   podDisruptionBudget,

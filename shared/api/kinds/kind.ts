@@ -137,6 +137,10 @@ export interface Kind {
   readonly openApi?: Record<string, unknown>;
   /** The version its objects are stored in, when the kind is served in several (a CRD's). */
   readonly storageVersion?: string;
+  /** A stored object as this version serves it, where more than apiVersion differs (default: apiVersion set). */
+  fromStorage?(object: KubeObject): KubeObject;
+  /** An object of this version as it is stored (default: apiVersion set to the storage version). */
+  toStorage?(object: KubeObject): KubeObject;
   /** Where the scale subresource reads and writes, as JSON paths (default: spec.replicas, status.replicas, spec.selector). */
   readonly scale?: ScalePaths;
   /** A warning each write and read of this version gets (a deprecated version). */

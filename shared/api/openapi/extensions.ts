@@ -135,6 +135,8 @@ export const FIELD_EXTENSIONS: Record<string, Record<string, Extensions>> = {
   [`${BATCH}.UncountedTerminatedPods`]: { succeeded: set, failed: set },
   [`${POLICY}.PodDisruptionBudgetStatus`]: { conditions },
   'io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinitionStatus': { conditions },
+  'io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus': { conditions, currentMetrics: atomic },
+  'io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec': { metrics: atomic },
 };
 
 /** Definitions that server-side apply treats as one value (`+structType=atomic`). */

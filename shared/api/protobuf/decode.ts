@@ -4,7 +4,7 @@
  * are left out, as Kubernetes' JSON does; pointer fields keep their zero (schema `keep`).
  */
 import type { KubeObject } from '../../store/object.js';
-import { KINDS, MESSAGES, type FieldDef } from './schema.js';
+import { KIND_VERSIONS, KINDS, MESSAGES, type FieldDef } from './schema.js';
 import { ProtobufDecodeError, WIRE, WireReader } from './wire.js';
 
 export { ProtobufDecodeError };
@@ -164,8 +164,8 @@ export function decodeKubeProtobuf(body: Uint8Array): KubeObject {
     else if (f.number === 3 && f.wireType === WIRE.LEN && f.bytes!.length > 0)
       throw new ProtobufDecodeError(`content encoding ${text(f.bytes)} is not supported`);
   }
-  const message = KINDS[kind];
-  if (!message) throw new ProtobufDecodeError(`protobuf bodies of kind ${JSON.stringify(kind)} are not supported; send JSON`);
+  const message = KIND_VERSIONS[kind] === undefined || KIND_VERSIONS[kind] === apiVersion ? KINDS[kind] : undefined;
+  if (!message) throw new ProtobufDecodeError(`protobuf bodies of kind ${JSON.stringify(kind)} (${apiVersion}) are not supported; send JSON`);
   if (!raw) throw new ProtobufDecodeError('the protobuf envelope holds no object');
   const object = decodeMessage(message, raw, 0);
   return { apiVersion, kind, ...object, metadata: (object.metadata ?? {}) as KubeObject['metadata'] };

@@ -244,6 +244,9 @@ export const MESSAGES: Record<string, Record<number, FieldDef>> = {
   ServiceBackendPort: { 1: s('name'), 2: i('number') },
 };
 
+/** Kinds served in several versions whose message here is one version's: bodies of another are refused. */
+export const KIND_VERSIONS: Record<string, string> = { HorizontalPodAutoscaler: 'autoscaling/v1' };
+
 /** The message name of a top-level object, by kind. */
 export const KINDS: Record<string, string> = {
   Namespace: 'Namespace',
