@@ -4,9 +4,10 @@
  * defaulted and validated by the structural schema with kube-apiserver's messages; printer
  * columns, short names and categories in `kubectl get`; `kubectl explain` reads the schema;
  * status and scale subresources (`kubectl scale`); two versions served with `None` conversion
- * (a deprecated one warns); CRDs that are not structural, or carry CEL rules, are refused; a
- * namespace's and an owner's deletion take custom resources with them; deleting the CRD deletes
- * its objects and stops serving the kind. The same custom resources through client-node.
+ * (a deprecated one warns); validation rules (CEL), transition rules among them; CRDs that are
+ * not structural, or whose rules do not compile, are refused; a namespace's and an owner's
+ * deletion take custom resources with them; deleting the CRD deletes its objects and stops
+ * serving the kind. The same custom resources through client-node.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ControlledCluster, startControlledCluster } from '../support/api-server.js';
@@ -218,14 +219,78 @@ describe('CustomResourceDefinitions', () => {
     expect(
       await refused(['apply', '-f', '-'], bad('widgets.example.com', { type: 'object', properties: { spec: { properties: { size: { type: 'integer' } } } } })),
     ).toContain('spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields');
-    const cel = { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-validations': [{ rule: 'self.size > 0' }] } } };
-    expect(await refused(['apply', '-f', '-'], bad('widgets.example.com', cel))).toContain(
-      'x-kubernetes-validations: Forbidden: validation rules (CEL) are not supported',
+    const cel = {
+      type: 'object',
+      properties: { spec: { type: 'object', 'x-kubernetes-validations': [{ rule: 'self.sizes.isSorted()' }, { rule: 'self.size >' }] } },
+    };
+    const celRefused = await refused(['apply', '-f', '-'], bad('widgets.example.com', cel));
+    expect(celRefused).toContain(
+      `spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Invalid value: "self.sizes.isSorted()": compilation failed: undeclared reference to 'isSorted'`,
     );
+    expect(celRefused).toContain('x-kubernetes-validations[1].rule: Invalid value: "self.size >": compilation failed:');
     expect(await refused(['apply', '-f', '-'], bad('gadgets.example.com', { type: 'object' }))).toContain(
       'metadata.name: Invalid value: "gadgets.example.com": must be spec.names.plural+"."+spec.group',
     );
     expect((await ok(['get', 'crd', '-o', 'name'])).trim()).toBe('customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com');
+  });
+
+  it('validation rules (CEL) refuse what breaks them, transition rules what changes', async () => {
+    const spec = {
+      type: 'object',
+      'x-kubernetes-validations': [
+        { rule: 'self.minReplicas <= self.maxReplicas', message: 'minReplicas must not exceed maxReplicas' },
+        {
+          rule: "!has(self.tier) || self.tier.lowerAscii() != 'gold' || self.maxReplicas >= 3",
+          messageExpression: "'gold needs 3 replicas, not ' + string(self.maxReplicas)",
+        },
+      ],
+      properties: {
+        minReplicas: { type: 'integer' },
+        maxReplicas: { type: 'integer' },
+        tier: { type: 'string' },
+        region: { type: 'string', 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'Value is immutable' }] },
+        owners: {
+          type: 'array',
+          items: { type: 'string' },
+          'x-kubernetes-validations': [
+            { rule: 'self.all(o, o.endsWith("@example.com"))', reason: 'FieldValueForbidden', message: 'owners must be at example.com' },
+          ],
+        },
+      },
+    };
+    await ok(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: 'pools.example.com' },
+        spec: {
+          group: 'example.com',
+          scope: 'Cluster',
+          names: { plural: 'pools', kind: 'Pool' },
+          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec } } } }],
+        },
+      }),
+    );
+    await ok(['wait', '--for=condition=Established', 'crd/pools.example.com', '--timeout=10s']);
+    const pool = (name: string, s: object) => JSON.stringify({ apiVersion: 'example.com/v1', kind: 'Pool', metadata: { name }, spec: s });
+    await eventually(async () =>
+      expect(await ok(['apply', '-f', '-'], pool('a', { minReplicas: 1, maxReplicas: 2, region: 'eu', owners: ['me@example.com'] }))).toContain('created'),
+    );
+    expect(await refused(['apply', '-f', '-'], pool('b', { minReplicas: 3, maxReplicas: 2 }))).toBe(
+      'The Pool "b" is invalid: spec: Invalid value: "object": minReplicas must not exceed maxReplicas',
+    );
+    expect(await refused(['apply', '-f', '-'], pool('c', { minReplicas: 1, maxReplicas: 2, tier: 'Gold' }))).toBe(
+      'The Pool "c" is invalid: spec: Invalid value: "object": gold needs 3 replicas, not 2',
+    );
+    expect(await refused(['apply', '-f', '-'], pool('d', { minReplicas: 1, maxReplicas: 2, owners: ['x@elsewhere.org'] }))).toBe(
+      'The Pool "d" is invalid: spec.owners: Forbidden: owners must be at example.com',
+    );
+    expect(await refused(['patch', 'pool', 'a', '--type=merge', '-p', '{"spec":{"region":"us"}}'])).toContain(
+      'The Pool "a" is invalid: spec.region: Invalid value: "string": Value is immutable',
+    );
+    await ok(['patch', 'pool', 'a', '--type=merge', '-p', '{"spec":{"maxReplicas":5}}']);
+    await ok(['delete', 'crd', 'pools.example.com']);
   });
 
   it('a namespace’s deletion and an owner’s take custom resources with them', async () => {

@@ -52,7 +52,11 @@ describe('HorizontalPodAutoscaler, autoscaling/v2 and v1', () => {
         { type: 'Percent', value: 100, periodSeconds: 15 },
       ],
     });
-    expect(stored.spec.behavior.scaleDown).toEqual({ stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 1, periodSeconds: 30 }] });
+    expect(stored.spec.behavior.scaleDown).toEqual({
+      stabilizationWindowSeconds: 60,
+      selectPolicy: 'Max',
+      policies: [{ type: 'Pods', value: 1, periodSeconds: 30 }],
+    });
     const v1 = JSON.parse(await ok(['get', 'horizontalpodautoscalers.v1.autoscaling', 'web', '-o', 'json']));
     expect(v1.apiVersion).toBe('autoscaling/v1');
     expect(v1.spec.targetCPUUtilizationPercentage).toBe(50);
@@ -62,7 +66,9 @@ describe('HorizontalPodAutoscaler, autoscaling/v2 and v1', () => {
 
   it('kubectl autoscale makes one that reads back as v2 with its CPU metric', async () => {
     await ok(['create', 'deployment', 'api', '--image=busybox']);
-    expect((await ok(['autoscale', 'deployment', 'api', '--min=1', '--max=4', '--cpu-percent=70'])).trim()).toBe('horizontalpodautoscaler.autoscaling/api autoscaled');
+    expect((await ok(['autoscale', 'deployment', 'api', '--min=1', '--max=4', '--cpu-percent=70'])).trim()).toBe(
+      'horizontalpodautoscaler.autoscaling/api autoscaled',
+    );
     const made = JSON.parse(await ok(['get', 'hpa', 'api', '-o', 'json']));
     expect(made.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }]);
     expect(await ok(['get', 'hpa', 'api'])).toMatch(/^api\s+Deployment\/api\s+cpu: <unknown>\/70%\s+1\s+4\s+0/m);

@@ -10,6 +10,7 @@ import { age, nameColumn, type Column } from '../columns.js';
 import { compareVersions, groupVersion } from '../resources.js';
 import { type CrdVersion, type CustomResourceDefinition, crdCondition } from '../kinds/crd.js';
 import { resource, type Kind } from '../kinds/kind.js';
+import { hasRules, runRules } from './cel.js';
 import { evaluate, parseJsonPath } from './jsonpath.js';
 import { applySchemaDefaults, prune, validateValue, type JSONSchemaProps } from './structural.js';
 
@@ -47,6 +48,7 @@ function versionKind(spec: Crd['spec'], v: CrdVersion, storageVersion: string, p
     subresources,
   });
   const gvk = `${groupVersion(info)} ${info.kind}`;
+  const rules = hasRules(schema);
   const deprecationWarning = v.deprecated
     ? (v.deprecationWarning ?? `${gvk} is deprecated${preferred && preferred !== v.name ? `; use ${spec.group}/${preferred} ${info.kind}` : ''}`)
     : undefined;
@@ -55,7 +57,14 @@ function versionKind(spec: Crd['spec'], v: CrdVersion, storageVersion: string, p
     columns: columnsOf(v),
     unknownFields: (o) => prune(schema, o),
     defaults: (o) => applySchemaDefaults(schema, o),
-    validate: (o, causes) => validateValue(schema, o, '', causes),
+    validate(o, causes) {
+      validateValue(schema, o, '', causes);
+      // Rules run on what the schema let through, as kube-apiserver runs them after it.
+      if (rules && causes.length === 0) runRules(schema, o, undefined, '', causes, false);
+    },
+    validateUpdate(o, old, causes) {
+      if (rules && causes.length === 0) runRules(schema, o, old, '', causes, true);
+    },
     openApi: schema as Record<string, unknown>,
     storageVersion,
     scale: v.subresources?.scale,
