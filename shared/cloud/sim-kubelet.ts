@@ -4,7 +4,8 @@
  * to it Running and Ready at once, and confirms their deletion. A pod that is not restarted
  * (`restartPolicy` Never or OnFailure: a Job's) runs for the milliseconds its
  * `sim.skiff.dev/run-ms` annotation says (default 0) and exits with the code of
- * `sim.skiff.dev/exit-code` (default 0), as kwok's stages make pods finish. It writes to the store directly:
+ * `sim.skiff.dev/exit-code` (default 0; with `sim.skiff.dev/failing-indexes`, only an Indexed Job's pods
+ * of those indexes), as kwok's stages make pods finish. It writes to the store directly:
  * it lives inside the control plane's process, for benchmarks and scale tests.
  */
 import type { Pod } from '../api/schemas/index.js';
@@ -204,7 +205,12 @@ export class SimKubelet {
   private async finish(pod: Pod): Promise<void> {
     if (this.stopped) return;
     const { namespace = '', name = '' } = pod.metadata;
-    const exitCode = Number(pod.metadata.annotations?.['sim.skiff.dev/exit-code'] ?? 0);
+    const annotations = pod.metadata.annotations ?? {};
+    // `sim.skiff.dev/failing-indexes` (`0,3`): only the pods of those completion indexes exit with the code.
+    const failing = annotations['sim.skiff.dev/failing-indexes'];
+    const index = annotations['batch.kubernetes.io/job-completion-index'];
+    const fails = failing === undefined || (index !== undefined && failing.split(',').includes(index));
+    const exitCode = fails ? Number(annotations['sim.skiff.dev/exit-code'] ?? 0) : 0;
     const now = nowTimestamp();
     await guaranteedUpdate<Pod>(this.store, 'pods', namespace, name, (p) => {
       if (p.metadata.uid !== pod.metadata.uid || p.spec.nodeName !== this.name || p.status?.phase !== 'Running') return undefined;

@@ -16,6 +16,12 @@
  * - Finishing is in two steps, as since Kubernetes 1.31: `FailureTarget` (or `SuccessCriteriaMet`)
  *   when decided, the remaining pods deleted, then `Failed` (or `Complete`, with completionTime)
  *   once none is left running.
+ * - An Indexed Job with `backoffLimitPerIndex` counts failures per index (each pod carries its
+ *   index's failure count so far, `batch.kubernetes.io/job-index-failure-count`), backs off per
+ *   index, and gives up on an index past its limit or on a FailIndex rule (`failedIndexes`); it
+ *   fails once more indexes failed than `maxFailedIndexes`, or, at the end, with any failed.
+ * - An Indexed Job's `successPolicy` completes it as soon as a rule is met (succeeded indexes
+ *   among a set, or a count of them), its remaining pods stopped.
  * - `suspend` deletes the running pods and holds; resuming starts the clock again.
  * - `ttlSecondsAfterFinished`: the Job (and, by garbage collection, its pods) is deleted that long
  *   after it finished.
@@ -37,6 +43,8 @@ import type { Controller, ReconcileResult } from './types.js';
 const JOBS = 'jobs.batch';
 const JOB_INFO = findResource('batch', 'v1', 'jobs')!;
 export const TRACKING_FINALIZER = 'batch.kubernetes.io/job-tracking';
+/** On each pod of a Job with backoffLimitPerIndex: how often its index failed before it. */
+export const INDEX_FAILURE_COUNT = 'batch.kubernetes.io/job-index-failure-count';
 const BURST = 500;
 
 export interface JobControllerOptions {
@@ -56,6 +64,9 @@ interface Finish {
 
 const tracked = (p: Pod) => (p.metadata.finalizers ?? []).includes(TRACKING_FINALIZER);
 const indexOf = (p: Pod) => Number(p.metadata.annotations?.[COMPLETION_INDEX] ?? Number.NaN);
+/** How often the pod's index had failed when the pod failed, itself included. */
+const indexFailures = (p: Pod) => Number(p.metadata.annotations?.[INDEX_FAILURE_COUNT] ?? 0) + 1;
+const perIndex = (job: Job) => job.spec.completionMode === 'Indexed' && job.spec.backoffLimitPerIndex !== undefined;
 const isRunning = (p: Pod) => !isTerminal(p) && !p.metadata.deletionTimestamp;
 const hasCondition = (job: Job, type: string) => conditionOf(job.status?.conditions, type)?.status === 'True';
 
@@ -209,6 +220,16 @@ export class JobController implements Controller {
     await this.release([...pods.filter((p) => done.has(p.metadata.uid!)), ...ignored]);
     const completed = parseIndexes(status.completedIndexes);
     for (const p of pods) if (uncounted.succeeded.includes(p.metadata.uid!) && job.spec.completionMode === 'Indexed') completed.add(indexOf(p));
+    if (perIndex(job)) {
+      // An index fails past its own limit, or at once on a FailIndex rule.
+      const failedIndexes = parseIndexes(status.failedIndexes);
+      for (const p of pods) {
+        if (!uncounted.failed.includes(p.metadata.uid!)) continue;
+        if (indexFailures(p) > job.spec.backoffLimitPerIndex! || failurePolicyAction(job, p)?.action === 'FailIndex') failedIndexes.add(indexOf(p));
+      }
+      for (const i of completed) failedIndexes.delete(i);
+      status.failedIndexes = formatIndexes(failedIndexes);
+    }
     status.succeeded = (status.succeeded ?? 0) + uncounted.succeeded.length;
     status.failed = (status.failed ?? 0) + uncounted.failed.length;
     if (job.spec.completionMode === 'Indexed') status.completedIndexes = formatIndexes([...completed].filter((i) => i < (job.spec.completions ?? 0)));
@@ -271,11 +292,20 @@ export class JobController implements Controller {
     }
     if ((status.failed ?? 0) > (job.spec.backoffLimit ?? 6))
       return { type: 'Failed', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
+    const failedIndexes = parseIndexes(status.failedIndexes);
+    const maxFailed = job.spec.maxFailedIndexes;
+    if (maxFailed !== undefined && failedIndexes.size > maxFailed)
+      return { type: 'Failed', reason: 'MaxFailedIndexesExceeded', message: 'Job has exceeded the specified maximal number of failed indexes' };
     const deadline = job.spec.activeDeadlineSeconds;
     if (deadline !== undefined && status.startTime && now >= Date.parse(status.startTime) + deadline * 1000)
       return { type: 'Failed', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
     const completions = job.spec.completions;
     const succeeded = status.succeeded ?? 0;
+    const met = successRuleMet(job, parseIndexes(status.completedIndexes));
+    if (met !== undefined) return { type: 'Complete', reason: 'SuccessPolicy', message: `Matched rules at index ${met}` };
+    // Every index settled, some of them failed: the Job failed.
+    if (failedIndexes.size > 0 && parseIndexes(status.completedIndexes).size + failedIndexes.size >= (completions ?? 0))
+      return { type: 'Failed', reason: 'FailedIndexes', message: 'Job has failed indexes' };
     const complete =
       job.spec.completionMode === 'Indexed'
         ? parseIndexes(status.completedIndexes).size >= (completions ?? 0)
@@ -294,7 +324,7 @@ export class JobController implements Controller {
     let missing: number[] = [];
     let want: number;
     if (job.spec.completionMode === 'Indexed') {
-      const taken = new Set([...parseIndexes(status.completedIndexes), ...running.map(indexOf)]);
+      const taken = new Set([...parseIndexes(status.completedIndexes), ...parseIndexes(status.failedIndexes), ...running.map(indexOf)]);
       missing = Array.from({ length: completions ?? 0 }, (_, i) => i).filter((i) => !taken.has(i));
       want = Math.min(parallelism, running.length + missing.length);
     } else want = completions === undefined ? (succeeded > 0 ? 0 : parallelism) : Math.min(parallelism, completions - succeeded);
@@ -306,6 +336,7 @@ export class JobController implements Controller {
     }
     if (diff === 0) return { created: 0 };
     const failed = pods.filter((p) => p.status?.phase === 'Failed' && failurePolicyAction(job, p)?.action !== 'Ignore');
+    if (perIndex(job)) return this.createIndexes(job, missing.slice(0, diff), failed, now);
     const failures = status.failed ?? 0;
     if (failures > 0 && failed.length) {
       const base = this.options.backoffBaseMs ?? 10_000;
@@ -319,7 +350,32 @@ export class JobController implements Controller {
     return { created };
   }
 
-  private async createPod(job: Job, index: number | undefined): Promise<void> {
+  /** The back-off of each index from its own failures: the indexes whose wait is over get pods; the wait left of the others. */
+  private async createIndexes(job: Job, indexes: number[], failed: Pod[], now: number): Promise<{ created: number; waitMs?: number }> {
+    const ready: { index: number; failures: number }[] = [];
+    let waitMs: number | undefined;
+    for (const index of indexes) {
+      const mine = failed.filter((p) => indexOf(p) === index);
+      const failures = Math.max(0, ...mine.map(indexFailures));
+      if (failures > 0) {
+        const wait = Math.min((this.options.backoffBaseMs ?? 10_000) * 2 ** (failures - 1), this.options.backoffMaxMs ?? 360_000);
+        const left = Math.max(...mine.map((p) => finishedAt(p, now))) + wait - now;
+        if (left > 0) {
+          waitMs = Math.min(waitMs ?? left, left);
+          continue;
+        }
+      }
+      ready.push({ index, failures });
+    }
+    let next = 0;
+    const created = await slowStart(Math.min(ready.length, BURST), () => {
+      const { index, failures } = ready[next++];
+      return this.createPod(job, index, failures);
+    });
+    return { created, waitMs };
+  }
+
+  private async createPod(job: Job, index: number | undefined, failures?: number): Promise<void> {
     const template = structuredClone(job.spec.template);
     const meta = template.metadata ?? {};
     const spec = template.spec;
@@ -331,6 +387,7 @@ export class JobController implements Controller {
       const env = { name: 'JOB_COMPLETION_INDEX', valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX}']` } } };
       for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) c.env = [...(c.env ?? []), env];
       spec.hostname ??= `${job.metadata.name}-${index}`;
+      if (failures !== undefined) annotations[INDEX_FAILURE_COUNT] = String(failures);
     }
     const pod = {
       apiVersion: 'v1',
@@ -393,4 +450,15 @@ export class JobController implements Controller {
       .delete(JOB_INFO, job.metadata.namespace ?? '', job.metadata.name ?? '', { preconditions: { uid: job.metadata.uid }, propagationPolicy: 'Background' })
       .catch(ignore(isNotFound, isConflict));
   }
+}
+
+/** The index of the first successPolicy rule the completed indexes meet, if any. */
+export function successRuleMet(job: Job, completed: Set<number>): number | undefined {
+  const rules = (job.spec.successPolicy?.rules ?? []) as { succeededIndexes?: string; succeededCount?: number }[];
+  for (const [i, rule] of rules.entries()) {
+    const among = rule.succeededIndexes === undefined ? [...completed] : [...parseIndexes(rule.succeededIndexes)].filter((x) => completed.has(x));
+    const need = rule.succeededCount ?? (rule.succeededIndexes === undefined ? Number.POSITIVE_INFINITY : parseIndexes(rule.succeededIndexes).size);
+    if (among.length >= need) return i;
+  }
+  return undefined;
 }

@@ -1,7 +1,8 @@
 /**
  * The Job controller on simulated nodes (their pods run for `sim.skiff.dev/run-ms` and exit with
  * `sim.skiff.dev/exit-code`): completions at a parallelism, back-off growing between failures up
- * to the limit, Indexed Jobs, pod failure policies, deadlines, suspension, TTL, and each finished
+ * to the limit, Indexed Jobs (per-index back-off limits, max failed indexes, success policies),
+ * pod failure policies, deadlines, suspension, TTL, and each finished
  * pod counted exactly once even when the controller stopped half-way through counting it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +22,7 @@ beforeAll(async () => {
 });
 afterAll(() => sim?.stop());
 
-function job(name: string, spec: Record<string, unknown>, pod: { runMs?: number; exitCode?: number } = {}) {
+function job(name: string, spec: Record<string, unknown>, pod: { runMs?: number; exitCode?: number; failingIndexes?: string } = {}) {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -29,7 +30,13 @@ function job(name: string, spec: Record<string, unknown>, pod: { runMs?: number;
     spec: {
       ...spec,
       template: {
-        metadata: { annotations: { 'sim.skiff.dev/run-ms': String(pod.runMs ?? 50), 'sim.skiff.dev/exit-code': String(pod.exitCode ?? 0) } },
+        metadata: {
+          annotations: {
+            'sim.skiff.dev/run-ms': String(pod.runMs ?? 50),
+            'sim.skiff.dev/exit-code': String(pod.exitCode ?? 0),
+            ...(pod.failingIndexes ? { 'sim.skiff.dev/failing-indexes': pod.failingIndexes } : {}),
+          },
+        },
         spec: { restartPolicy: 'Never', containers: [{ name: 'work', image: 'busybox:1.36', resources: { requests: { cpu: '10m' } } }] },
       },
     },
@@ -106,6 +113,55 @@ describe('Jobs', () => {
         valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } },
       });
     }
+  });
+
+  it('backoffLimitPerIndex: an index fails alone past its own limit, the others complete, and the Job fails with FailedIndexes', async () => {
+    await create(
+      job('per-index', { completions: 4, parallelism: 4, completionMode: 'Indexed', backoffLimitPerIndex: 1 }, { exitCode: 1, failingIndexes: '1' }),
+    );
+    const failed = await finished('per-index', 'Failed');
+    expect(condition(failed, 'Failed')).toMatchObject({ reason: 'FailedIndexes', message: 'Job has failed indexes' });
+    expect(failed.status).toMatchObject({ completedIndexes: '0,2-3', failedIndexes: '1', failed: 2, succeeded: 3 });
+    // Each try of index 1 carries how often it had failed before; the second waited a back-off.
+    const tries = (await podsOf('per-index')).filter((p) => p.metadata.annotations?.['batch.kubernetes.io/job-completion-index'] === '1');
+    expect(tries.map((p) => p.metadata.annotations?.['batch.kubernetes.io/job-index-failure-count']).sort()).toEqual(['0', '1']);
+  });
+
+  it('maxFailedIndexes: more failed indexes than allowed fail the Job at once', async () => {
+    await create(
+      job(
+        'max-failed',
+        { completions: 3, parallelism: 1, completionMode: 'Indexed', backoffLimitPerIndex: 0, maxFailedIndexes: 0 },
+        { exitCode: 1, failingIndexes: '0' },
+      ),
+    );
+    const failed = await finished('max-failed', 'Failed');
+    expect(condition(failed, 'Failed')?.reason).toBe('MaxFailedIndexesExceeded');
+    expect(failed.status?.failedIndexes).toBe('0');
+    expect(await podsOf('max-failed')).toHaveLength(1);
+  });
+
+  it('successPolicy: the Job completes once the named indexes succeeded, its other pods stopped', async () => {
+    const policy = { rules: [{ succeededIndexes: '0-2' }] };
+    await create(job('enough', { completions: 5, parallelism: 5, completionMode: 'Indexed', successPolicy: policy }, { exitCode: 1, failingIndexes: '3,4' }));
+    const done = await finished('enough', 'Complete');
+    expect(condition(done, 'SuccessCriteriaMet')).toMatchObject({ reason: 'SuccessPolicy', message: 'Matched rules at index 0' });
+    expect(condition(done, 'Complete')?.reason).toBe('SuccessPolicy');
+    expect(done.status?.completedIndexes).toBe('0-2');
+    expect((await podsOf('enough')).filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp)).toEqual([]);
+  });
+
+  it('refuses per-index limits and success policies outside Indexed Jobs, in kube-apiserver’s words', async () => {
+    const refused = await create(
+      job('not-indexed', { completions: 2, backoffLimitPerIndex: 1, maxFailedIndexes: 3, successPolicy: { rules: [{ succeededCount: 1 }] } }),
+    ).then(
+      () => undefined,
+      (err: { message: string }) => err.message,
+    );
+    expect(refused).toContain('spec.backoffLimitPerIndex: Forbidden: requires indexed completion mode');
+    expect(refused).toContain('spec.maxFailedIndexes: Invalid value: 3: must be less than or equal to completions');
+    expect(refused).toContain('spec.successPolicy: Invalid value:');
+    expect(refused).toContain('requires indexed completion mode');
   });
 
   it('fails at once on a FailJob rule’s exit code; an Ignore rule’s failures do not count', async () => {

@@ -9,7 +9,7 @@ import type { KubeObject } from '../../store/object.js';
 import { ageColumn, humanDuration, nameColumn } from '../columns.js';
 import { Job } from '../schemas/index.js';
 import type { StatusCause } from '../status.js';
-import { asArray, asObj, invalidValue, isObj, notSupported, required, sameJson } from '../validation.js';
+import { asArray, asObj, forbiddenField, invalidValue, isObj, notSupported, required, sameJson } from '../validation.js';
 import { resource, type Kind } from './kind.js';
 import { defaultPodSpec, podTemplateSecurity, validatePodSpec, workloadWideColumns } from './pod-spec.js';
 
@@ -84,6 +84,69 @@ function validatePodFailurePolicy(spec: Record<string, unknown>, restartPolicy: 
   });
 }
 
+/** backoffLimitPerIndex and maxFailedIndexes: an Indexed Job's, within its completions; FailIndex needs them. */
+function validatePerIndex(spec: Record<string, unknown>, causes: StatusCause[]): void {
+  const indexed = spec.completionMode === 'Indexed';
+  const perIndex = spec.backoffLimitPerIndex;
+  nonNegative(spec, 'backoffLimitPerIndex', causes);
+  nonNegative(spec, 'maxFailedIndexes', causes);
+  if (perIndex !== undefined && !indexed) causes.push(forbiddenField('spec.backoffLimitPerIndex', 'requires indexed completion mode'));
+  if (spec.maxFailedIndexes !== undefined) {
+    if (perIndex === undefined) causes.push(forbiddenField('spec.maxFailedIndexes', 'cannot set maxFailedIndexes when backoffLimitPerIndex is nil'));
+    if (typeof spec.completions === 'number' && Number(spec.maxFailedIndexes) > spec.completions)
+      causes.push(invalidValue('spec.maxFailedIndexes', spec.maxFailedIndexes, 'must be less than or equal to completions'));
+  }
+  asArray(asObj(spec.podFailurePolicy).rules).forEach((raw, i) => {
+    if (asObj(raw).action === 'FailIndex' && perIndex === undefined)
+      causes.push(invalidValue(`spec.podFailurePolicy.rules[${i}].action`, 'FailIndex', 'requires the backoffLimitPerIndex to be set'));
+  });
+}
+
+/** successPolicy: an Indexed Job's, 1 to 20 rules, each naming succeeded indexes (within completions), a count, or both. */
+function validateSuccessPolicy(spec: Record<string, unknown>, causes: StatusCause[]): void {
+  if (spec.successPolicy === undefined) return;
+  if (spec.completionMode !== 'Indexed') {
+    causes.push(invalidValue('spec.successPolicy', spec.successPolicy, 'requires indexed completion mode'));
+    return;
+  }
+  const rules = asArray(asObj(spec.successPolicy).rules);
+  if (rules.length === 0) causes.push(required('spec.successPolicy.rules', 'Required value: at least one rule'));
+  if (rules.length > 20)
+    causes.push({ type: 'FieldValueTooMany', field: 'spec.successPolicy.rules', message: `Too many: ${rules.length}: must have at most 20 items` });
+  const completions = typeof spec.completions === 'number' ? spec.completions : 0;
+  rules.forEach((raw, i) => {
+    const rule = asObj(raw);
+    const at = `spec.successPolicy.rules[${i}]`;
+    if (rule.succeededIndexes === undefined && rule.succeededCount === undefined)
+      causes.push(required(at, 'Required value: at least one of succeededCount or succeededIndexes must be specified'));
+    const count = rule.succeededCount;
+    if (typeof count === 'number' && (count < 0 || count > completions))
+      causes.push(invalidValue(`${at}.succeededCount`, count, `must be between 0 and completions (${completions})`));
+    if (typeof rule.succeededIndexes === 'string') {
+      const ok = /^(\d+(-\d+)?)(,\d+(-\d+)?)*$/.test(rule.succeededIndexes);
+      const bad = ok
+        ? rule.succeededIndexes
+            .split(',')
+            .some((part) => part.split('-').some((n) => Number(n) >= completions) || Number(part.split('-')[0]) > Number(part.split('-')[1] ?? part))
+        : true;
+      if (bad)
+        causes.push(
+          invalidValue(
+            `${at}.succeededIndexes`,
+            rule.succeededIndexes,
+            `must be ascending intervals of indexes below completions (${completions}), as "0-2,5"`,
+          ),
+        );
+      if (
+        !bad &&
+        typeof count === 'number' &&
+        count > rule.succeededIndexes.split(',').reduce((n, part) => n + (Number(part.split('-')[1] ?? part.split('-')[0]) - Number(part.split('-')[0]) + 1), 0)
+      )
+        causes.push(invalidValue(`${at}.succeededCount`, count, 'must be less than or equal to the number of indexes in succeededIndexes'));
+    }
+  });
+}
+
 function validate(object: KubeObject, causes: StatusCause[]): void {
   if (!isObj(object.spec)) {
     causes.push(required('spec'));
@@ -101,6 +164,8 @@ function validate(object: KubeObject, causes: StatusCause[]): void {
   if (restartPolicy !== 'Never' && restartPolicy !== 'OnFailure')
     causes.push(notSupported('spec.template.spec.restartPolicy', restartPolicy, ['OnFailure', 'Never']));
   validatePodFailurePolicy(spec, restartPolicy, causes);
+  validatePerIndex(spec, causes);
+  validateSuccessPolicy(spec, causes);
   const selector = asObj(spec.selector);
   const matchLabels = asObj(selector.matchLabels);
   if (Object.keys(matchLabels).length === 0 && asArray(selector.matchExpressions).length === 0) causes.push(required('spec.selector'));

@@ -14,7 +14,7 @@ export const JobSpec = z.strictObject({
   completions: int32.optional(),
   activeDeadlineSeconds: int64.optional(),
   podFailurePolicy: z.strictObject({ rules: z.array(PodFailurePolicyRule) }).optional(),
-  successPolicy: z.strictObject({ rules: z.array(z.looseObject({})) }).optional(),
+  successPolicy: z.strictObject({ rules: z.array(z.strictObject({ succeededIndexes: z.string().optional(), succeededCount: int32.optional() })) }).optional(),
   backoffLimit: int32.optional(),
   backoffLimitPerIndex: int32.optional(),
   maxFailedIndexes: int32.optional(),
