@@ -3,7 +3,9 @@
  * places all pending pods in one call of the pure scheduler. Bindings are written with
  * compare-and-swap on the pod (a pod another scheduler bound meanwhile is left alone); a pod
  * that fits nowhere gets PodScheduled=False, reason Unschedulable, with kube-scheduler's
- * message, and a FailedScheduling event; it is tried again when nodes or pods change.
+ * message, and a FailedScheduling event; it is tried again when nodes or pods change. A pod of
+ * higher priority than some that are placed preempts them where that makes room
+ * (`scheduler/preemption.ts`): they are deleted and it is nominated to the node.
  *
  * Several schedulers may run at once where the change feed fans out (stream Lambdas, one per
  * shard). CAS on each pod keeps a pod from being bound twice, but two passes that read the
@@ -16,9 +18,12 @@
  * `exclusive` and skips the extra writes.
  */
 import { conditionOf, isTerminal, typed, typedList } from '../api/objects.js';
-import type { Pod } from '../api/schemas/index.js';
+import type { Node, Pod } from '../api/schemas/index.js';
+import { Registry } from '../api/registry.js';
+import { findResource } from '../api/resources.js';
+import { findPreemption } from '../scheduler/preemption.js';
 import { schedule, type Binding } from '../scheduler/index.js';
-import { ignoreNotFound, isAlreadyExists, isConflict, isNotFound } from '../errors.js';
+import { ignore, ignoreNotFound, isAlreadyExists, isConflict, isNotFound } from '../errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
@@ -40,6 +45,9 @@ const UNSCHEDULABLE_RETRY_MS = 1_000;
 const FULL_PASS_MS = 30_000;
 /** Pending pods placed per call of the pure scheduler when the queue is long. */
 const SCHEDULE_CHUNK = 1000;
+/** Pods a pass tries to make room for by preemption. */
+const PREEMPTIONS_PER_PASS = 10;
+const PODS = findResource('', 'v1', 'pods')!;
 
 interface ClaimEntry {
   uid: string;
@@ -73,6 +81,8 @@ export class SchedulerController implements Controller {
   readonly name = 'scheduler';
   private readonly events: EventRecorder;
   private readonly volumes: VolumeBinding;
+  /** Victims of preemption are deleted as a client deletes them: with their grace period. */
+  private readonly registry: Registry;
   private startIndex = 0;
 
   private readonly coordination: 'exclusive' | 'claims';
@@ -100,6 +110,7 @@ export class SchedulerController implements Controller {
     if (options.pods === 'feed' && this.coordination === 'exclusive') this.view = new PodView();
     this.events = new EventRecorder(store, 'default-scheduler');
     this.volumes = new VolumeBinding(store);
+    this.registry = new Registry(store);
   }
 
   keysFor(event: ChangeEvent): string[] {
@@ -187,6 +198,10 @@ export class SchedulerController implements Controller {
       // A pod left out because another pass took its node is not unschedulable: try again now.
       if (lostRace) return { placed: placed + bindings.length, unschedulable: 0, next: { requeueAfterMs: 0 } };
       await Promise.all(result.unschedulable.map((u) => this.markUnschedulable(byUid.get(u.pod.uid)!, u.message)));
+      await this.preempt(
+        result.unschedulable.map((u) => byUid.get(u.pod.uid)!),
+        nodes,
+      );
       for (const u of this.view ? result.unschedulable : []) this.parked.add(u.pod.uid);
       placed += bindings.length;
       unschedulable += result.unschedulable.length;
@@ -287,6 +302,48 @@ export class SchedulerController implements Controller {
     // Bound here, or by someone else meanwhile: either way the view learns where it is now.
     if (written) this.view?.assume(written);
     if (bound) await this.events.record(pod, 'Normal', 'Scheduled', `Successfully assigned ${namespace}/${name} to ${nodeName}`);
+  }
+
+  /**
+   * Pods that fit nowhere and may preempt (a priority above 0, policy PreemptLowerPriority, not
+   * already waiting on a nominated node): lower-priority pods are deleted (gracefully, through
+   * the API's rules, marked DisruptionTarget) where that makes room, and the pod is nominated to
+   * that node; it is placed when they are gone. A few a pass: preemption lists every pod.
+   */
+  private async preempt(unschedulable: Pod[], nodes: Node[]): Promise<void> {
+    const candidates = unschedulable
+      .filter((p) => (p.spec.priority ?? 0) > 0 && p.spec.preemptionPolicy !== 'Never' && !p.status?.nominatedNodeName)
+      .slice(0, PREEMPTIONS_PER_PASS);
+    if (candidates.length === 0) return;
+    let bound = typedList('pods', (await this.store.list('pods')).items).filter((p) => p.spec.nodeName && !isTerminal(p) && !p.metadata.deletionTimestamp);
+    for (const pod of candidates) {
+      const found = findPreemption(pod, nodes, bound);
+      if (!found) continue;
+      const gone = new Set(found.victims.map((v) => v.metadata.uid));
+      bound = bound.filter((p) => !gone.has(p.metadata.uid));
+      await Promise.all(found.victims.map((victim) => this.evictFor(victim, pod, found.nodeName)));
+      await guaranteedUpdate<Pod>(this.store, 'pods', pod.metadata.namespace ?? '', pod.metadata.name ?? '', (p) =>
+        p.metadata.uid !== pod.metadata.uid || p.spec.nodeName ? undefined : { ...p, status: { ...p.status, nominatedNodeName: found.nodeName } },
+      ).catch(ignoreNotFound);
+    }
+  }
+
+  /** A victim of preemption: marked DisruptionTarget, told why (an event), deleted with its grace period. */
+  private async evictFor(victim: Pod, preemptor: Pod, nodeName: string): Promise<void> {
+    const { namespace = '', name = '' } = victim.metadata;
+    await guaranteedUpdate<Pod>(this.store, 'pods', namespace, name, (p) => {
+      if (p.metadata.uid !== victim.metadata.uid || p.metadata.deletionTimestamp) return undefined;
+      const condition = {
+        type: 'DisruptionTarget',
+        status: 'True',
+        reason: 'PreemptionByScheduler',
+        message: 'default-scheduler: preempting to accommodate a higher priority pod',
+        lastTransitionTime: nowTimestamp(),
+      };
+      return { ...p, status: { ...p.status, conditions: [...(p.status?.conditions ?? []).filter((c) => c.type !== 'DisruptionTarget'), condition] } };
+    }).catch(ignoreNotFound);
+    await this.events.record(victim, 'Normal', 'Preempted', `Preempted by pod ${preemptor.metadata.uid} on node ${nodeName}`);
+    await this.registry.delete(PODS, namespace, name, { preconditions: { uid: victim.metadata.uid } }).catch(ignore(isNotFound, isConflict));
   }
 
   private async markUnschedulable(pod: Pod, message: string): Promise<void> {
