@@ -18,6 +18,7 @@
  */
 import { Registry } from '../api/registry.js';
 import { clusterResources, type ClusterResources } from '../api/custom/served.js';
+import type { ServedResources } from '../api/resources.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
 import { type KubeObject, type OwnerReference, withoutFinalizer } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
@@ -67,9 +68,13 @@ export class GarbageCollector implements Controller {
     return this.served.current().all.find((r) => r.storeKey === storeKey);
   }
 
-  /** What may carry ownerReferences: the built-ins that do, and every custom resource. */
-  private dependents(): string[] {
-    return [...DEPENDENTS, ...this.served.customStoreKeys()];
+  private dependentKeys?: { served: ServedResources; keys: Set<string> };
+
+  /** What may carry ownerReferences: the built-ins that do, and every custom resource (worked out once a table). */
+  private dependents(): Set<string> {
+    const served = this.served.current();
+    if (this.dependentKeys?.served !== served) this.dependentKeys = { served, keys: new Set([...DEPENDENTS, ...this.served.customStoreKeys()]) };
+    return this.dependentKeys.keys;
   }
 
   keysFor(event: ChangeEvent): string[] {
@@ -89,7 +94,7 @@ export class GarbageCollector implements Controller {
       keys.push(`owner/${event.resource}/${ns}/${o.metadata.name}`);
     }
     const refsChanged = event.type === 'ADDED' || JSON.stringify(event.prevObject?.metadata.ownerReferences) !== JSON.stringify(o.metadata.ownerReferences);
-    if (o.metadata.ownerReferences?.length && refsChanged && this.dependents().includes(event.resource)) {
+    if (o.metadata.ownerReferences?.length && refsChanged && this.dependents().has(event.resource)) {
       keys.push(`dependent/${event.resource}/${ns}/${o.metadata.name}`);
     }
     return keys;

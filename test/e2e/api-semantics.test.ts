@@ -94,19 +94,20 @@ describe('bodies and errors are encoded as kube-apiserver encodes them', () => {
   });
 
   it('a resource Skiff does not serve is a 404 naming it, and kubectl says which', async () => {
-    const res = await cluster.api('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', {
+    // A group no CRD has added: kube-apiserver's 404, naming the resource as client-go names it.
+    const res = await cluster.api('/apis/widgets.example.com/v1/namespaces/default/widgets', {
       method: 'POST',
       body: '{}',
       headers: { 'content-type': 'application/json' },
     });
     expect(res.status).toBe(404);
-    expect(res.json().message).toContain('(post customresourcedefinitions.apiextensions.k8s.io)');
+    expect(res.json().message).toContain('(post widgets.widgets.example.com)');
     expect((await cluster.api('/api/v1/namespaces/default/widgets')).json().message).toContain('(get widgets)');
-    for (const args of [['get', 'customresourcedefinitions']]) {
+    for (const args of [['get', 'widgets']]) {
       const out = await cluster.kubectl(args);
       expect(out.code).not.toBe(0);
       expect(out.stderr).not.toContain('(namespaces)');
-      expect(out.stderr).toMatch(/customresourcedefinitions/);
+      expect(out.stderr).toMatch(/doesn't have a resource type "widgets"/);
     }
   });
 });

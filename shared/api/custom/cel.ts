@@ -7,13 +7,14 @@
  * is a CEL int, an object a map), so `self.replicas <= self.max` and `has(self.x)` read as
  * Kubernetes reads them.
  *
- * The evaluator is @bufbuild/cel (the CEL standard library and its strings extension).
+ * The evaluator is @bufbuild/cel (the CEL standard library and its strings extension), loaded
+ * on first use: most API instances never meet a rule, and a function's cold start should not pay
+ * for it. So the rules run in admission (which may wait), after the schema's checks.
  * Kubernetes' own CEL libraries (lists, regex, quantity, url, ip, ...) are not there: a rule
  * that calls one is refused when the CRD is written, saying which function, rather than failing
  * on every object later.
  */
-import { celEnv, isCelError, parse, plan, type CelInput } from '@bufbuild/cel';
-import { strings } from '@bufbuild/cel/ext';
+import type { CelInput } from '@bufbuild/cel';
 import type { StatusCause } from '../status.js';
 import type { JSONSchemaProps } from './structural.js';
 
@@ -26,7 +27,20 @@ export interface ValidationRule {
   optionalOldSelf?: boolean;
 }
 
-const env = celEnv({ funcs: strings });
+type Cel = typeof import('@bufbuild/cel');
+let loading: Promise<void> | undefined;
+let cel: Cel;
+let env: ReturnType<Cel['celEnv']>;
+
+/** Loads the evaluator, once. */
+function ready(): Promise<void> {
+  loading ??= Promise.all([import('@bufbuild/cel'), import('@bufbuild/cel/ext')]).then(([lib, ext]) => {
+    cel = lib;
+    env = lib.celEnv({ funcs: ext.strings });
+  });
+  return loading;
+}
+
 /** What the planner evaluates itself (operators, index, has and the macros' helpers): not in the function table. */
 const NATIVE = new Set(['@not_strictly_false', '_&&_', '_||_', '_?_:_', '_[_]', '_[?_]', '_?._']);
 const REASONS = ['FieldValueInvalid', 'FieldValueForbidden', 'FieldValueRequired', 'FieldValueDuplicate'];
@@ -46,16 +60,16 @@ const compiled = new Map<string, Program>();
 function compile(expression: string): Program | string {
   const known = compiled.get(expression);
   if (known) return known;
-  let parsed: ReturnType<typeof parse>;
+  let parsed: ReturnType<Cel['parse']>;
   try {
-    parsed = parse(expression);
+    parsed = cel.parse(expression);
   } catch (err) {
     return `compilation failed: ${(err as Error).message}`;
   }
   const unknown = [...callsOf(parsed.expr)].filter((name) => !NATIVE.has(name) && !env.funcs.find(name));
   if (unknown.length)
     return `compilation failed: undeclared reference to '${unknown[0]}' (this server's CEL has the standard library and the strings extension, not Kubernetes' list, regex, quantity, url or ip libraries)`;
-  const program = plan(env, parsed) as unknown as Program;
+  const program = cel.plan(env, parsed) as unknown as Program;
   compiled.set(expression, program);
   return program;
 }
@@ -73,8 +87,24 @@ function callsOf(node: unknown, found = new Set<string>()): Set<string> {
 
 const rulesOf = (s: JSONSchemaProps) => (s['x-kubernetes-validations'] ?? []) as ValidationRule[];
 
-/** Adds a cause for each rule of the schema (at any depth) that cannot be compiled or is malformed. */
-export function checkRules(schema: JSONSchemaProps, field: string, causes: StatusCause[]): void {
+/** The causes of each rule of the schema, at any depth, that cannot be compiled or is malformed. */
+export async function ruleErrors(schema: JSONSchemaProps, field: string): Promise<StatusCause[]> {
+  await ready();
+  const causes: StatusCause[] = [];
+  walkRules(schema, field, causes);
+  return causes;
+}
+
+function walkRules(schema: JSONSchemaProps, field: string, causes: StatusCause[]): void {
+  if (!schema || typeof schema !== 'object') return;
+  if (Array.isArray(schema['x-kubernetes-validations'])) checkRules(schema, field, causes);
+  for (const [key, sub] of Object.entries(schema.properties ?? {})) walkRules(sub, `${field}.properties[${key}]`, causes);
+  if (schema.items && !Array.isArray(schema.items)) walkRules(schema.items, `${field}.items`, causes);
+  if (schema.additionalProperties && typeof schema.additionalProperties === 'object')
+    walkRules(schema.additionalProperties, `${field}.additionalProperties`, causes);
+}
+
+function checkRules(schema: JSONSchemaProps, field: string, causes: StatusCause[]): void {
   rulesOf(schema).forEach((rule, i) => {
     const at = `${field}.x-kubernetes-validations[${i}]`;
     if (typeof rule?.rule !== 'string' || rule.rule === '') {
@@ -123,11 +153,18 @@ function compiledRules(schema: JSONSchemaProps): Compiled[] {
 }
 
 /**
- * Runs the rules over `value` (a whole custom resource at the root): `old` undefined on create,
- * which runs the rules that do not read oldSelf; given on update, only the transition rules run
- * (the others ran with the create rules on the new object).
+ * The causes of the rules `value` (a whole custom resource) breaks: on create the rules that do
+ * not read oldSelf; on update (`old` given) every rule, the transition rules against `old`.
  */
-export function runRules(schema: JSONSchemaProps, value: unknown, old: unknown, field: string, causes: StatusCause[], transitions: boolean): void {
+export async function brokenRules(schema: JSONSchemaProps, value: unknown, old: unknown): Promise<StatusCause[]> {
+  await ready();
+  const causes: StatusCause[] = [];
+  runRules(schema, value, undefined, '', causes, false);
+  if (old !== undefined) runRules(schema, value, old, '', causes, true);
+  return causes;
+}
+
+function runRules(schema: JSONSchemaProps, value: unknown, old: unknown, field: string, causes: StatusCause[], transitions: boolean): void {
   if (value === undefined || value === null) return;
   const rules = compiledRules(schema).filter((r) => r.transition === transitions);
   for (const r of rules) {
@@ -138,7 +175,7 @@ export function runRules(schema: JSONSchemaProps, value: unknown, old: unknown, 
     const result = r.run(bindings);
     if (result === true) continue;
     const reason = r.rule.reason ?? 'FieldValueInvalid';
-    const text = isCelError(result) ? `${(result as Error).message} evaluating rule: ${r.rule.rule}` : messageOf(r, bindings);
+    const text = cel.isCelError(result) ? `${(result as Error).message} evaluating rule: ${r.rule.rule}` : messageOf(r, bindings);
     causes.push(cause(reason, at, schema.type ?? 'object', text));
   }
   if (Array.isArray(value)) {

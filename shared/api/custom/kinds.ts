@@ -10,7 +10,8 @@ import { age, nameColumn, type Column } from '../columns.js';
 import { compareVersions, groupVersion } from '../resources.js';
 import { type CrdVersion, type CustomResourceDefinition, crdCondition } from '../kinds/crd.js';
 import { resource, type Kind } from '../kinds/kind.js';
-import { hasRules, runRules } from './cel.js';
+import { brokenRules, hasRules } from './cel.js';
+import { invalid } from '../status.js';
 import { evaluate, parseJsonPath } from './jsonpath.js';
 import { applySchemaDefaults, prune, validateValue, type JSONSchemaProps } from './structural.js';
 
@@ -57,13 +58,15 @@ function versionKind(spec: Crd['spec'], v: CrdVersion, storageVersion: string, p
     columns: columnsOf(v),
     unknownFields: (o) => prune(schema, o),
     defaults: (o) => applySchemaDefaults(schema, o),
-    validate(o, causes) {
-      validateValue(schema, o, '', causes);
-      // Rules run on what the schema let through, as kube-apiserver runs them after it.
-      if (rules && causes.length === 0) runRules(schema, o, undefined, '', causes, false);
+    validate: (o, causes) => validateValue(schema, o, '', causes),
+    // Validation rules run on what the schema let through, as kube-apiserver runs them after it.
+    async admit(o) {
+      const broken = rules ? await brokenRules(schema, o, undefined) : [];
+      if (broken.length) throw invalid(info, o.metadata.name ?? o.metadata.generateName ?? '', broken);
     },
-    validateUpdate(o, old, causes) {
-      if (rules && causes.length === 0) runRules(schema, o, old, '', causes, true);
+    async admitUpdate(o, old) {
+      const broken = rules ? await brokenRules(schema, o, old) : [];
+      if (broken.length) throw invalid(info, o.metadata.name ?? '', broken);
     },
     openApi: schema as Record<string, unknown>,
     storageVersion,

@@ -3,13 +3,12 @@
  * apiextensions.k8s.io/v1 CRD: a type at every node (but where x-kubernetes-int-or-string or
  * x-kubernetes-preserve-unknown-fields says any value goes), an object at the root, properties
  * or additionalProperties (not both), items for arrays, metadata limited to name and
- * generateName, patterns that compile, and defaults that fit; validation rules
- * (x-kubernetes-validations, CEL) that compile with the functions this server has (`cel.ts`).
+ * generateName, patterns that compile, and defaults that fit. Validation rules
+ * (x-kubernetes-validations, CEL) are compiled in the CRD's admission (`cel.ts`).
  */
 import type { StatusCause } from '../status.js';
 import { forbiddenField, invalidValue, isObj, notSupported, required, type Obj } from '../validation.js';
 import type { UnknownField } from '../kinds/kind.js';
-import { checkRules } from './cel.js';
 import { applySchemaDefaults, compilePattern, type JSONSchemaProps, prune, validateValue } from './structural.js';
 
 const TYPES = ['array', 'boolean', 'integer', 'number', 'object', 'string'];
@@ -87,9 +86,9 @@ function checkNode(node: unknown, field: string, place: Place, causes: StatusCau
   }
   const s = node as JSONSchemaProps & Obj;
   for (const key of UNSUPPORTED) if (key in s) causes.push(forbiddenField(`${field}.${key}`, `${key} is not supported`));
-  if (s['x-kubernetes-validations'] !== undefined) {
-    if (Array.isArray(s['x-kubernetes-validations'])) checkRules(s, field, causes);
-    else causes.push(invalidValue(`${field}.x-kubernetes-validations`, s['x-kubernetes-validations'], 'must be a list of rules'));
+  // The rules themselves are compiled in the CRD's admission (`cel.ts`: the evaluator loads on first use).
+  if (s['x-kubernetes-validations'] !== undefined && !Array.isArray(s['x-kubernetes-validations'])) {
+    causes.push(invalidValue(`${field}.x-kubernetes-validations`, s['x-kubernetes-validations'], 'must be a list of rules'));
   }
   checkType(s, field, place, causes);
   if (s.properties !== undefined && s.additionalProperties !== undefined && s.additionalProperties !== true) {

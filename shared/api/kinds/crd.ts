@@ -13,7 +13,10 @@ import { checkStructural, unknownSchemaFields } from '../custom/schema-check.js'
 import { nameError } from '../names.js';
 import { Condition, loose, objectOf } from '../schemas/common.js';
 import type { StatusCause } from '../status.js';
-import { asArray, asObj, forbiddenField, invalidValue, notSupported, required } from '../validation.js';
+import { asArray, asObj, forbiddenField, invalidValue, isObj, notSupported, required } from '../validation.js';
+import { hasRules, ruleErrors } from '../custom/cel.js';
+import type { JSONSchemaProps } from '../custom/structural.js';
+import { invalid } from '../status.js';
 import { resource, type Kind, type UnknownField } from './kind.js';
 
 export const CRDS = resource('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', {
@@ -141,6 +144,13 @@ export const customResourceDefinition: Kind = {
       );
     }
   },
+  // Validation rules are compiled here, where waiting is allowed: the CEL evaluator loads on first use.
+  async admit(o) {
+    await refuseBadRules(o);
+  },
+  async admitUpdate(o) {
+    await refuseBadRules(o);
+  },
   validateUpdate(o, old, causes) {
     if (spec(old).scope && spec(o).scope !== spec(old).scope) causes.push(invalidValue('spec.scope', spec(o).scope, 'field is immutable'));
     if (spec(old).group !== spec(o).group) causes.push(invalidValue('spec.group', spec(o).group, 'field is immutable'));
@@ -150,6 +160,17 @@ export const customResourceDefinition: Kind = {
     });
   },
 };
+
+/** A CRD whose rules do not compile (or call what this server lacks) is refused, naming the rule. */
+async function refuseBadRules(o: KubeObject): Promise<void> {
+  const causes: StatusCause[] = [];
+  for (const [i, v] of asArray(spec(o).versions).entries()) {
+    const schema = asObj(asObj(v).schema).openAPIV3Schema;
+    if (isObj(schema) && hasRules(schema as JSONSchemaProps))
+      causes.push(...(await ruleErrors(schema as JSONSchemaProps, `spec.versions[${i}].schema.openAPIV3Schema`)));
+  }
+  if (causes.length) throw invalid(CRDS, o.metadata.name ?? '', causes);
+}
 
 function validateNames(o: KubeObject, causes: StatusCause[]): void {
   const s = spec(o);
