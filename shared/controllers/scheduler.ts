@@ -22,6 +22,7 @@ import type { Node, Pod } from '../api/schemas/index.js';
 import { Registry } from '../api/registry.js';
 import { findResource } from '../api/resources.js';
 import { findPreemption } from '../scheduler/preemption.js';
+import { type Budget, PDBS } from '../api/disruption.js';
 import { schedule, type Binding } from '../scheduler/index.js';
 import { ignore, ignoreNotFound, isAlreadyExists, isConflict, isNotFound } from '../errors.js';
 import { nowTimestamp, type KubeObject } from '../store/object.js';
@@ -308,7 +309,8 @@ export class SchedulerController implements Controller {
    * Pods that fit nowhere and may preempt (a priority above 0, policy PreemptLowerPriority, not
    * already waiting on a nominated node): lower-priority pods are deleted (gracefully, through
    * the API's rules, marked DisruptionTarget) where that makes room, and the pod is nominated to
-   * that node; it is placed when they are gone. A few a pass: preemption lists every pod.
+   * that node; it is placed when they are gone. Victims whose PodDisruptionBudget allows no
+   * disruption are spared where another choice exists. A few a pass: preemption lists every pod.
    */
   private async preempt(unschedulable: Pod[], nodes: Node[]): Promise<void> {
     const candidates = unschedulable
@@ -316,8 +318,9 @@ export class SchedulerController implements Controller {
       .slice(0, PREEMPTIONS_PER_PASS);
     if (candidates.length === 0) return;
     let bound = typedList('pods', (await this.store.list('pods')).items).filter((p) => p.spec.nodeName && !isTerminal(p) && !p.metadata.deletionTimestamp);
+    const budgets = (await this.store.list(PDBS.storeKey)).items as Budget[];
     for (const pod of candidates) {
-      const found = findPreemption(pod, nodes, bound);
+      const found = findPreemption(pod, nodes, bound, budgets);
       if (!found) continue;
       const gone = new Set(found.victims.map((v) => v.metadata.uid));
       bound = bound.filter((p) => !gone.has(p.metadata.uid));

@@ -2,7 +2,7 @@
  * CustomResourceDefinitions with the real kubectl, on the API with its controllers: a CRD is
  * Established and its kind is in discovery within a second; custom resources are pruned,
  * defaulted and validated by the structural schema with kube-apiserver's messages; printer
- * columns, short names and categories in `kubectl get`; `kubectl explain` reads the schema;
+ * columns, short names, categories and selectable fields in `kubectl get`; `kubectl explain` reads the schema;
  * status and scale subresources (`kubectl scale`); two versions served with `None` conversion
  * (a deprecated one warns); validation rules (CEL), transition rules among them; CRDs that are
  * not structural, or whose rules do not compile, are refused; a namespace's and an owner's
@@ -75,6 +75,7 @@ const v1 = {
   storage: true,
   schema: { openAPIV3Schema: schema },
   subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas' } },
+  selectableFields: [{ jsonPath: '.spec.mode' }],
   additionalPrinterColumns: [
     { name: 'Spec', type: 'string', jsonPath: '.spec.cronSpec' },
     { name: 'Replicas', type: 'integer', jsonPath: '.spec.replicas' },
@@ -131,6 +132,12 @@ describe('CustomResourceDefinitions', () => {
     const pruned = JSON.parse(await ok(['get', 'ct', 'pruned', '-o', 'json']));
     expect(pruned.spec).toEqual({ cronSpec: '* * * * *', extra: { any: { thing: 1 } }, replicas: 1, mode: 'safe' });
     expect(await ok(['get', 'all', '-o', 'name'])).toContain('crontab.stable.example.com/nightly');
+    // selectableFields: a field selector on the custom resource's own field; others are refused.
+    expect((await ok(['get', 'ct', '--field-selector', 'spec.mode=safe', '-o', 'name'])).trim().split('\n').sort()).toEqual([
+      'crontab.stable.example.com/nightly',
+      'crontab.stable.example.com/pruned',
+    ]);
+    expect(await refused(['get', 'ct', '--field-selector', 'spec.image=busybox'])).toContain('field label not supported: spec.image');
   });
 
   it('kubectl explain reads the schema; the status and scale subresources; a merge patch', async () => {

@@ -47,6 +47,8 @@ function versionKind(spec: Crd['spec'], v: CrdVersion, storageVersion: string, p
     shortNames: spec.names.shortNames,
     categories: spec.names.categories,
     subresources,
+    // selectableFields: field selectors on the custom resource's own fields (`spec.color=red`).
+    fieldSelectors: (v.selectableFields ?? []).map((f) => f.jsonPath.replace(/^\./, '')),
   });
   const gvk = `${groupVersion(info)} ${info.kind}`;
   const rules = hasRules(schema);

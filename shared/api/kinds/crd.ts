@@ -259,6 +259,7 @@ function validateVersions(versions: unknown[], causes: StatusCause[]): void {
     else checkStructural(schema, `${field}.schema.openAPIV3Schema`, causes);
     validateScale(v, field, causes);
     validateColumns(v, field, causes);
+    validateSelectableFields(v, field, causes);
   });
 }
 
@@ -276,6 +277,28 @@ function validateScale(v: Partial<CrdVersion>, field: string, causes: StatusCaus
   under('specReplicasPath', scale.specReplicasPath, ['.spec.']);
   under('statusReplicasPath', scale.statusReplicasPath, ['.status.']);
   under('labelSelectorPath', scale.labelSelectorPath, ['.spec.', '.status.']);
+}
+
+/** selectableFields: at most 8, unique, each a simple path to a string, integer or boolean field of the schema. */
+function validateSelectableFields(v: Partial<CrdVersion>, field: string, causes: StatusCause[]): void {
+  const fields = v.selectableFields ?? [];
+  const at = `${field}.selectableFields`;
+  if (fields.length > 8) causes.push({ type: 'FieldValueTooMany', field: at, message: `Too many: ${fields.length}: must have at most 8 items` });
+  const seen = new Set<string>();
+  fields.forEach((f, i) => {
+    const path = f.jsonPath;
+    const where = `${at}[${i}].jsonPath`;
+    if (!/^(\.[a-zA-Z_][\w-]*)+$/.test(path)) {
+      causes.push(invalidValue(where, path, 'must be a simple json path starting with .'));
+      return;
+    }
+    if (seen.has(path)) causes.push({ type: 'FieldValueDuplicate', field: where, message: `Duplicate value: ${JSON.stringify(path)}` });
+    seen.add(path);
+    let node = asObj(v.schema?.openAPIV3Schema);
+    for (const part of path.slice(1).split('.')) node = asObj(asObj(node.properties)[part]);
+    if (!['string', 'integer', 'boolean'].includes(String(node.type)) && node['x-kubernetes-int-or-string'] !== true)
+      causes.push(invalidValue(where, path, 'must point to a field of type string, boolean or integer'));
+  });
 }
 
 function validateColumns(v: Partial<CrdVersion>, field: string, causes: StatusCause[]): void {
