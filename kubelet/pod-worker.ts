@@ -343,6 +343,8 @@ export class PodWorker {
         healthCheck: healthCheckOf(c),
         security: securityOf(this.pod, c),
         mounts: this.volumes?.mountsFor(c),
+        stdin: c.stdin ?? false,
+        stdinOnce: c.stdinOnce ?? false,
       };
     } catch (err) {
       if (!(err instanceof ContainerConfigError)) throw err;

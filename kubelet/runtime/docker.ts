@@ -191,6 +191,8 @@ export class DockerRuntime implements Runtime {
         ...(spec.command.length ? { Entrypoint: spec.command, Cmd: spec.args } : spec.args.length ? { Cmd: spec.args } : {}),
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
         WorkingDir: spec.workingDir ?? '',
+        // A stdin kept open for `kubectl attach -i`, as the pod's `stdin` and `stdinOnce` ask.
+        ...(spec.stdin ? { OpenStdin: true, StdinOnce: spec.stdinOnce ?? false, AttachStdin: true } : {}),
         ...security.config,
         Labels: {
           [LABEL.spec]: JSON.stringify(spec),

@@ -3,8 +3,8 @@
 // Started detached, it outlives the kubelet: it starts the container's process in its own
 // process group, writes every output line with its timestamp to the log, and records the exit
 // code (or signal) when the process ends. The kubelet signals the process group directly.
-import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const dir = process.argv[2];
@@ -96,14 +96,39 @@ try {
     ...options,
     // SKIFF_TEST_RUN marks what a test run started, so its teardown can find what was left running.
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...(process.env.SKIFF_TEST_RUN ? { SKIFF_TEST_RUN: process.env.SKIFF_TEST_RUN } : {}), ...spec.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [spec.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  if (spec.stdin) feedStdin(child);
 } catch (err) {
   append(`${new Date().toISOString()} ${err.message}\n`);
   writeFileSync(join(dir, 'exit.json'), JSON.stringify({ exitCode: 128, finishedAt: new Date().toISOString(), reason: 'StartError' }));
   process.exit(0);
 }
+// A container with `stdin` reads what `kubectl attach -i` writes into the `stdin` FIFO: each
+// attach opens it, writes, and closes it; with `stdinOnce` the first close is the container's EOF.
+function feedStdin(proc) {
+  const fifo = join(dir, 'stdin');
+  const made = spawnSync('mkfifo', ['-m', '600', fifo]);
+  if (made.status !== 0) {
+    proc.stdin.end();
+    return;
+  }
+  proc.stdin.on('error', () => undefined);
+  const session = () => {
+    const input = createReadStream(fifo);
+    input.on('data', (chunk) => proc.stdin.write(chunk));
+    input.on('error', () => proc.stdin.end());
+    input.on('end', () => {
+      if (!spec.stdinOnce) return session();
+      // Once: the container's stdin is closed, and no later attach may write (nothing would read).
+      proc.stdin.end();
+      rmSync(fifo, { force: true });
+    });
+  };
+  session();
+}
+
 const writeLines = () => {
   let pending = '';
   return (chunk) => {

@@ -9,7 +9,8 @@
  * then only named in `SKIFF_MOUNTS`. Memory limits are not enforced.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostSession } from './host-session.js';
@@ -254,6 +255,34 @@ export class ProcessRuntime implements Runtime {
     const status = await this.inspect(id);
     if (status.state !== 'running') throw new Error(`container ${status.spec.name} is not running`);
     return hostSession(inNamespace(status, command), { cwd: status.spec.workingDir || undefined, env: this.execEnv(status.spec) }, options);
+  }
+
+  /**
+   * `kubectl attach`: the container's output from now on, and, when the pod asked for `stdin`,
+   * what the caller types, written into the FIFO the shim feeds the process from. No terminal:
+   * a host process runs without one.
+   */
+  async attach(id: string, options: StreamOptions): Promise<StreamSession> {
+    const status = await this.inspect(id);
+    if (status.state !== 'running') throw new Error(`container ${status.spec.name} is not running`);
+    const stdout = new PassThrough();
+    const abort = new AbortController();
+    const followed = this.followLogs(id, { tailLines: 0 }, (text) => stdout.write(text), abort.signal)
+      .catch(() => undefined)
+      .finally(() => stdout.end());
+    const fifo = join(this.root, id, 'stdin');
+    const stdin = options.stdin && status.spec.stdin && existsSync(fifo) ? createWriteStream(fifo) : undefined;
+    stdin?.on('error', () => undefined);
+    return {
+      stdin,
+      stdout,
+      resize: () => undefined,
+      exited: followed.then(async () => (await this.inspect(id).catch(() => undefined))?.exitCode ?? 0),
+      close: () => {
+        abort.abort();
+        stdin?.end();
+      },
+    };
   }
 }
 

@@ -48,6 +48,9 @@ export interface ContainerSpec {
   mounts?: Mount[];
   /** The process runtime's: the mounts its shim bind-mounts in the process's own mount namespace. */
   bind?: Mount[];
+  /** The container keeps a stdin open for `kubectl attach -i` (the pod's `stdin`); closed after the first attach ends with `stdinOnce`. */
+  stdin?: boolean;
+  stdinOnce?: boolean;
 }
 
 /**

@@ -287,6 +287,26 @@ for (const runtime of ['process', 'docker'] as const) {
       expect(attached.stdout.split('\n').filter((l) => l === 'tick').length).toBeGreaterThanOrEqual(3);
     });
 
+    it('kubectl attach -i writes to a container that keeps its stdin open; stdinOnce closes it after', async () => {
+      const pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'reader' },
+        spec: {
+          restartPolicy: 'Never',
+          terminationGracePeriodSeconds: 1,
+          containers: [
+            { name: 'r', image, stdin: true, stdinOnce: true, command: ['sh', '-c', 'while read line; do echo "got $line"; done; echo "stdin closed"'] },
+          ],
+        },
+      };
+      expect((await kubectl(['apply', '-f', '-'], JSON.stringify(pod))).code).toBe(0);
+      expect((await cluster.kubectl(['wait', '--for=condition=Ready', 'pod/reader', '--timeout=60s'], { timeoutMs: 70_000 })).code).toBe(0);
+      const attached = await kubectl(['attach', '-i', 'reader', '-c', 'r'], 'hello\nworld\n');
+      expect(attached.stdout).toContain('got hello\ngot world\nstdin closed');
+      await eventually('the reader ended', async () => (await kubectl(['get', 'pod', 'reader', '-o', 'jsonpath={.status.phase}'])).stdout === 'Succeeded');
+    });
+
     it('refuses what it cannot stream with a Status: no credential, no command, no such container, no upgrade, SPDY, another path', async () => {
       const { clusters, users } = parseYaml(readFileSync(cluster.kubeconfig, 'utf8')) as {
         clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
