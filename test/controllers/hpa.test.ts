@@ -2,7 +2,8 @@
  * The horizontal pod autoscaler's arithmetic, on simulated nodes with a metrics source and a
  * clock the test sets (the kubectl suite, test/e2e/local-workers.test.ts, scales real burning
  * pods): the tolerance, the scale-up limit, the stabilization window of a scale-down, min and
- * max, and pods without a CPU request.
+ * max, and pods without a CPU request; autoscaling/v2's behavior, memory targets and conversion
+ * to and from v1; a custom resource scaled through its CRD's scale paths.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findResource } from '../../shared/api/resources.js';
@@ -168,5 +169,69 @@ describe('HorizontalPodAutoscaler', () => {
     expect(v2.spec.metrics).toEqual([{ ...cpu, resource: { ...cpu.resource, target: { type: 'Utilization', averageUtilization: 40 } } }, memory]);
     expect((v2.spec.behavior as { scaleDown: { stabilizationWindowSeconds: number } }).scaleDown.stabilizationWindowSeconds).toBe(60);
     expect(v2.metadata.annotations ?? {}).not.toHaveProperty('autoscaling.alpha.kubernetes.io/behavior');
+  });
+});
+
+describe('HorizontalPodAutoscaler of a custom resource', () => {
+  it('scales a custom resource through its CRD’s scale paths', async () => {
+    const CRDS = findResource('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
+    const PODS = findResource('', 'v1', 'pods')!;
+    await sim.registry.create(CRDS, '', {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'workers.example.com' },
+      spec: {
+        group: 'example.com',
+        scope: 'Namespaced',
+        names: { plural: 'workers', kind: 'Worker' },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+            subresources: { status: {}, scale: { specReplicasPath: '.spec.size', statusReplicasPath: '.status.size', labelSelectorPath: '.status.selector' } },
+          },
+        ],
+      },
+    });
+    await until('Established', async () =>
+      (
+        (await sim.store.get('customresourcedefinitions.apiextensions.k8s.io', '', 'workers.example.com')) as {
+          status?: { conditions?: { type: string; status: string }[] };
+        }
+      ).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'),
+    );
+    await sim.store.create('workers.example.com', {
+      apiVersion: 'example.com/v1',
+      kind: 'Worker',
+      metadata: { name: 'w', namespace: 'default' },
+      spec: { size: 1 },
+      status: { size: 1, selector: 'app=worker' },
+    });
+    await sim.registry.create(PODS, 'default', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'worker-0', labels: { app: 'worker' } },
+      spec: { containers: [{ name: 'c', image: 'x', resources: { requests: { cpu: '100m' } } }] },
+    });
+    await until(
+      'worker running',
+      async () => ((await sim.store.get('pods', 'default', 'worker-0')) as unknown as { status?: { phase?: string } }).status?.phase === 'Running',
+    );
+    await sim.registry.create(HPAS_V2, 'default', {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'w' },
+      spec: {
+        scaleTargetRef: { apiVersion: 'example.com/v1', kind: 'Worker', name: 'w' },
+        maxReplicas: 5,
+        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }],
+      },
+    });
+    const controller = new HorizontalPodAutoscalerController(sim.store, { clock: () => now, metrics: async () => new Map([['worker-0', 150]]) });
+    await controller.reconcile('default/w');
+    // 150% of the request against 50%: three times the one pod.
+    expect(((await sim.store.get('workers.example.com', 'default', 'w')) as unknown as { spec: { size: number } }).spec.size).toBe(3);
   });
 });

@@ -105,6 +105,22 @@ describe('CustomResourceDefinitions', () => {
     expect(status.storedVersions).toEqual(['v1']);
     expect(status.conditions.map((c: { type: string; status: string }) => `${c.type}=${c.status}`).sort()).toEqual(['Established=True', 'NamesAccepted=True']);
     expect(await ok(['get', 'crd'])).toMatch(/^crontabs\.stable\.example\.com\s+\d{4}-\d\d-\d\dT/m);
+    // A second CRD of the group wanting a name the first holds: not accepted, not served.
+    const rival = JSON.parse(crd([v1]));
+    rival.metadata.name = 'crons.stable.example.com';
+    rival.spec.names = { plural: 'crons', singular: 'cron', kind: 'CronTab', shortNames: ['cr'] };
+    await ok(['apply', '-f', '-'], JSON.stringify(rival));
+    await eventually(async () => {
+      const conditions = JSON.parse(await ok(['get', 'crd', 'crons.stable.example.com', '-o', 'json'])).status.conditions;
+      expect(conditions.find((c: { type: string }) => c.type === 'NamesAccepted')).toMatchObject({
+        status: 'False',
+        reason: 'KindConflict',
+        message: '"CronTab" is already in use',
+      });
+      expect(conditions.find((c: { type: string }) => c.type === 'Established')?.status).toBe('False');
+    });
+    expect((await cluster.api('/apis/stable.example.com/v1')).json().resources.map((r: { name: string }) => r.name)).not.toContain('crons');
+    await ok(['delete', 'crd', 'crons.stable.example.com']);
   });
 
   it('custom resources are defaulted and shown with the printer columns; the schema refuses bad ones in kube-apiserver’s words', async () => {
