@@ -10,7 +10,7 @@
  * serving the kind. The same custom resources through client-node.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ControlledCluster, startControlledCluster } from '../support/api-server.js';
+import { type ControlledCluster, kubectlCalls, startControlledCluster } from '../support/api-server.js';
 import { type KubernetesList, type KubernetesObject, k8s } from '../support/client-node.js';
 
 type At = { group: string; version: string; namespace: string; plural: string };
@@ -28,12 +28,7 @@ beforeAll(async () => {
 });
 afterAll(() => cluster?.stop());
 
-const ok = (args: string[], input?: string) => cluster.kubectlOk(args, { input });
-const refused = async (args: string[], input?: string) => {
-  const r = await cluster.kubectl(args, { input });
-  expect(r.code, r.stdout).not.toBe(0);
-  return r.stderr.trim();
-};
+const { ok, refused } = kubectlCalls(() => cluster);
 const eventually = (assertion: () => Promise<void>) => vi.waitFor(assertion, { timeout: 15_000, interval: 100 });
 
 const schema = {

@@ -7,7 +7,7 @@
  * `describe` show the use.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ControlledCluster, startControlledCluster } from '../support/api-server.js';
+import { type ControlledCluster, kubectlCalls, startControlledCluster } from '../support/api-server.js';
 
 let cluster: ControlledCluster;
 beforeAll(async () => {
@@ -15,12 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => cluster?.stop());
 
-const ok = (args: string[], input?: string) => cluster.kubectlOk(args, { input });
-const refused = async (args: string[], input?: string) => {
-  const r = await cluster.kubectl(args, { input });
-  expect(r.code, r.stdout).not.toBe(0);
-  return r.stderr.trim();
-};
+const { ok, refused } = kubectlCalls(() => cluster);
 const pod = (name: string, ns: string, resources?: object) =>
   JSON.stringify({
     apiVersion: 'v1',

@@ -145,3 +145,17 @@ export async function startControlledCluster(nodes = 2): Promise<ControlledClust
     },
   };
 }
+
+/**
+ * kubectl against a test cluster with its input: `ok` answers stdout (or throws with stderr),
+ * `refused` asserts it failed and answers its stderr, trimmed.
+ */
+export function kubectlCalls(cluster: () => TestCluster) {
+  const ok = (args: string[], input?: string) => cluster().kubectlOk(args, { input });
+  const refused = async (args: string[], input?: string) => {
+    const r = await cluster().kubectl(args, { input });
+    if (r.code === 0) throw new Error(`kubectl ${args.join(' ')} succeeded, where it should have been refused: ${r.stdout}`);
+    return r.stderr.trim();
+  };
+  return { ok, refused };
+}

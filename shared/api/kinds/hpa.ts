@@ -49,6 +49,14 @@ const currentMetricOf = () =>
     external: z.strictObject({ metric: MetricId, current: Current }).optional(),
   });
 
+/** What both versions' status says alike. */
+const statusFields = {
+  observedGeneration: z.number().optional(),
+  lastScaleTime: timestamp.optional(),
+  currentReplicas: int32.optional(),
+  desiredReplicas: int32.optional(),
+};
+
 export const HorizontalPodAutoscaler = objectOf('autoscaling/v2', 'HorizontalPodAutoscaler', {
   spec: z.strictObject({
     scaleTargetRef: Ref,
@@ -59,10 +67,7 @@ export const HorizontalPodAutoscaler = objectOf('autoscaling/v2', 'HorizontalPod
   }),
   status: z
     .strictObject({
-      observedGeneration: z.number().optional(),
-      lastScaleTime: timestamp.optional(),
-      currentReplicas: int32.optional(),
-      desiredReplicas: int32.optional(),
+      ...statusFields,
       currentMetrics: z.array(currentMetricOf()).nullable().optional(),
       conditions: z.array(Condition).optional(),
     })
@@ -74,15 +79,7 @@ export type ScalingRules = z.infer<typeof Rules>;
 
 export const HorizontalPodAutoscalerV1 = objectOf('autoscaling/v1', 'HorizontalPodAutoscaler', {
   spec: z.strictObject({ scaleTargetRef: Ref, minReplicas: int32.optional(), maxReplicas: int32, targetCPUUtilizationPercentage: int32.optional() }),
-  status: z
-    .strictObject({
-      observedGeneration: z.number().optional(),
-      lastScaleTime: timestamp.optional(),
-      currentReplicas: int32.optional(),
-      desiredReplicas: int32.optional(),
-      currentCPUUtilizationPercentage: int32.optional(),
-    })
-    .optional(),
+  status: z.strictObject({ ...statusFields, currentCPUUtilizationPercentage: int32.optional() }).optional(),
 });
 
 /** Where v1 keeps what only v2 has, as kube-apiserver's conversion does. */
