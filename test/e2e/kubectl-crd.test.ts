@@ -4,7 +4,7 @@
  * defaulted and validated by the structural schema with kube-apiserver's messages; printer
  * columns, short names, categories and selectable fields in `kubectl get`; `kubectl explain` reads the schema;
  * status and scale subresources (`kubectl scale`); two versions served with `None` conversion
- * (a deprecated one warns); validation rules (CEL), transition rules among them; CRDs that are
+ * (a deprecated one warns); server-side apply; validation rules (CEL), transition rules among them; CRDs that are
  * not structural, or whose rules do not compile, are refused; a namespace's and an owner's
  * deletion take custom resources with them; deleting the CRD deletes its objects and stops
  * serving the kind. The same custom resources through client-node.
@@ -172,12 +172,19 @@ describe('CustomResourceDefinitions', () => {
     );
   });
 
-  it('both versions serve the same objects; the deprecated one warns', async () => {
+  it('both versions serve the same objects; the deprecated one warns; server-side apply owns fields', async () => {
     const r = await cluster.kubectl(['get', 'crontabs.v1beta1.stable.example.com', 'nightly', '-o', 'json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).apiVersion).toBe('stable.example.com/v1beta1');
     expect(r.stderr).toContain('Warning: stable.example.com/v1beta1 CronTab is deprecated; use stable.example.com/v1 CronTab');
     await ok(['apply', '-f', '-'], cronTab('old', { cronSpec: '1 * * * *' }, 'stable.example.com/v1beta1'));
+    // Server-side apply: fields owned by their manager, a conflict named, --force-conflicts takes them.
+    await ok(['apply', '--server-side', '--field-manager=ci', '-f', '-'], cronTab('applied', { cronSpec: '2 * * * *', image: 'a' }));
+    expect(await refused(['apply', '--server-side', '--field-manager=other', '-f', '-'], cronTab('applied', { cronSpec: '2 * * * *', image: 'b' }))).toContain(
+      'conflict with "ci": .spec.image',
+    );
+    await ok(['apply', '--server-side', '--field-manager=other', '--force-conflicts', '-f', '-'], cronTab('applied', { cronSpec: '2 * * * *', image: 'b' }));
+    expect(await ok(['get', 'ct', 'applied', '-o', 'jsonpath={.spec.image}'])).toBe('b');
     expect(JSON.parse(await ok(['get', 'ct', 'old', '-o', 'json'])).apiVersion).toBe('stable.example.com/v1');
   });
 
