@@ -211,11 +211,11 @@ export class HorizontalPodAutoscalerController implements Controller {
       const now = { averageUtilization: percent, averageValue: format(resource, used / measured.length) };
       return { replicas: propose(percent / (goal.averageUtilization ?? 80)), current: currentOf(metric, now), describe };
     }
+    // AverageValue: the use per pod against the target (a resource metric takes no plain Value).
     const perPod = used / measured.length;
-    const wanted = parse(String(goal.averageValue ?? goal.value ?? '0'));
-    if (!(wanted > 0)) return `invalid ${resource} target: ${String(goal.averageValue ?? goal.value)}`;
-    const ratio = goal.type === 'Value' ? used / wanted : perPod / wanted;
-    return { replicas: propose(ratio), current: currentOf(metric, { averageValue: format(resource, perPod) }), describe };
+    const wanted = parse(String(goal.averageValue ?? '0'));
+    if (!(wanted > 0)) return `invalid ${resource} target: ${String(goal.averageValue)}`;
+    return { replicas: propose(perPod / wanted), current: currentOf(metric, { averageValue: format(resource, perPod) }), describe };
   }
 
   /** Kubernetes' normalization: stabilization, the rate limits (behavior's policies, or the defaults), then min and max. */

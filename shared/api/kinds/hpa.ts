@@ -220,6 +220,8 @@ function validateMetrics(metrics: Metric[], causes: StatusCause[]): void {
     const target = source.target;
     const where = `${at}.${key}.target`;
     if (!TARGET_TYPES.includes(target.type)) causes.push(notSupported(`${where}.type`, target.type, TARGET_TYPES));
+    else if ((key === 'resource' || key === 'containerResource') && target.type === 'Value')
+      causes.push(invalidValue(`${where}.type`, target.type, 'must be either Utilization or AverageValue'));
     if (target.type === 'Utilization') {
       if ((key !== 'resource' && key !== 'containerResource') || target.averageUtilization === undefined)
         causes.push(required(`${where}.averageUtilization`, 'Required value: must set averageUtilization when type is Utilization'));
