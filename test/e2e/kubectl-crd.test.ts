@@ -350,4 +350,27 @@ describe('CustomResourceDefinitions', () => {
     const left = await cluster.store.list('crontabs.stable.example.com');
     expect(left.items).toEqual([]);
   });
+
+  it('the README’s example applies: the CRD, then (once Established) its CronTab; a CRD held Terminating serves reads, not creates', async () => {
+    await cluster.kubectl(['apply', '-f', 'examples/crontab.yaml']);
+    await ok(['wait', '--for=condition=Established', 'crd/crontabs.stable.example.com', '--timeout=10s']);
+    await eventually(async () => expect(await ok(['apply', '-f', 'examples/crontab.yaml'])).toContain('crontab.stable.example.com/nightly'));
+    expect(await ok(['get', 'crontabs'])).toMatch(/^nightly\s+0 3 \* \* \*\s+1\s+\d+s$/m);
+    expect(await refused(['patch', 'ct', 'nightly', '--type=merge', '-p', '{"spec":{"image":""}}'])).toContain(
+      'spec: Invalid value: "object": image may not be empty',
+    );
+    // A CronTab held by a finalizer holds its CRD Terminating: the kind is still read and deleted, not created.
+    await ok(['patch', 'ct', 'nightly', '--type=merge', '-p', '{"metadata":{"finalizers":["example.com/hold"]}}']);
+    await ok(['delete', 'crd', 'crontabs.stable.example.com', '--wait=false']);
+    await eventually(async () => expect(await ok(['get', 'ct', 'nightly', '-o', 'jsonpath={.metadata.deletionTimestamp}'])).not.toBe(''));
+    const late = JSON.stringify({
+      apiVersion: 'stable.example.com/v1',
+      kind: 'CronTab',
+      metadata: { name: 'late', namespace: 'default' },
+      spec: { cronSpec: '* * * * *' },
+    });
+    expect(await refused(['create', '-f', '-'], late)).toContain('create not allowed while custom resource definition is terminating');
+    await ok(['patch', 'ct', 'nightly', '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    await eventually(async () => expect(await ok(['get', 'crd', '-o', 'name'])).not.toContain('crontabs'));
+  });
 });

@@ -11,16 +11,19 @@ import { compareVersions, groupVersion } from '../resources.js';
 import { type CrdVersion, type CustomResourceDefinition, crdCondition } from '../kinds/crd.js';
 import { resource, type Kind } from '../kinds/kind.js';
 import { brokenRules, hasRules } from './cel.js';
-import { invalid } from '../status.js';
+import { invalid, methodNotAllowed } from '../status.js';
 import { evaluate, parseJsonPath } from './jsonpath.js';
 import { applySchemaDefaults, prune, validateValue, type JSONSchemaProps } from './structural.js';
 
 type Crd = KubeObject & Pick<CustomResourceDefinition, 'spec'>;
 
-/** The kinds an Established CRD serves (none before): one for each served version. */
+/**
+ * The kinds an Established CRD serves (none before): one for each served version. A CRD being
+ * deleted still serves them, for reads and deletes (its objects are going), not creates.
+ */
 export function kindsOf(object: KubeObject): Kind[] {
   const crd = object as Crd;
-  if (crdCondition(crd, 'Established')?.status !== 'True' || crd.metadata.deletionTimestamp) return [];
+  if (crdCondition(crd, 'Established')?.status !== 'True') return [];
   const { spec } = crd;
   const storage = spec.versions.find((v) => v.storage)?.name;
   const served = spec.versions.filter((v) => v.served);
@@ -28,7 +31,8 @@ export function kindsOf(object: KubeObject): Kind[] {
     .filter((v) => !v.deprecated)
     .map((v) => v.name)
     .sort(compareVersions)[0];
-  return served.map((v) => versionKind(spec, v, storage ?? v.name, preferred));
+  const terminating = crd.metadata.deletionTimestamp !== undefined;
+  return served.map((v) => versionKind(spec, v, storage ?? v.name, preferred, terminating));
 }
 
 /** The kind of the CRD's storage version, Established or not: what its objects are stored as. */
@@ -38,7 +42,7 @@ export function storageKindOf(object: KubeObject): Kind | undefined {
   return storage && versionKind(spec, storage, storage.name, undefined);
 }
 
-function versionKind(spec: Crd['spec'], v: CrdVersion, storageVersion: string, preferred: string | undefined): Kind {
+function versionKind(spec: Crd['spec'], v: CrdVersion, storageVersion: string, preferred: string | undefined, terminating = false): Kind {
   const schema = (v.schema?.openAPIV3Schema ?? { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }) as JSONSchemaProps;
   const subresources = [...(v.subresources?.status ? ['status'] : []), ...(v.subresources?.scale ? ['scale'] : [])];
   const info = resource(spec.group, v.name, spec.names.plural, spec.names.kind, {
@@ -63,6 +67,7 @@ function versionKind(spec: Crd['spec'], v: CrdVersion, storageVersion: string, p
     validate: (o, causes) => validateValue(schema, o, '', causes),
     // Validation rules run on what the schema let through, as kube-apiserver runs them after it.
     async admit(o) {
+      if (terminating) throw methodNotAllowed('create not allowed while custom resource definition is terminating');
       const broken = rules ? await brokenRules(schema, o, undefined) : [];
       if (broken.length) throw invalid(info, o.metadata.name ?? o.metadata.generateName ?? '', broken);
     },
