@@ -62,6 +62,8 @@ function versionKind(spec: Crd['spec'], v: CrdVersion, storageVersion: string, p
   return {
     info,
     columns: columnsOf(v),
+    // With the status subresource, a new object's status is the system's to write: what a create sends is dropped.
+    initialStatus: () => undefined,
     unknownFields: (o) => prune(schema, o),
     defaults: (o) => applySchemaDefaults(schema, o),
     validate: (o, causes) => validateValue(schema, o, '', causes),
