@@ -37,3 +37,22 @@ export const isTerminal = (pod: Pod): boolean => pod.status?.phase === 'Succeede
 
 /** The condition of `type`, if the list has one. */
 export const conditionOf = (conditions: Condition[] | undefined, type: string): Condition | undefined => conditions?.find((c) => c.type === type);
+
+/**
+ * `conditions` with each of `updates` in place of the one of its type (the others kept), each
+ * keeping its lastTransitionTime while its status holds, else stamped `now`.
+ */
+export function withConditions<C extends { type: string; status: string; lastTransitionTime?: string | null }>(
+  conditions: readonly C[] | undefined,
+  updates: C[],
+  now: string,
+): C[] {
+  const kept = conditions ?? [];
+  return [
+    ...kept.filter((k) => !updates.some((u) => u.type === k.type)),
+    ...updates.map((u) => {
+      const old = kept.find((k) => k.type === u.type);
+      return { ...u, lastTransitionTime: old?.status === u.status ? old.lastTransitionTime : now };
+    }),
+  ];
+}

@@ -86,12 +86,3 @@ export function findResource(group: string, version: string, resource: string): 
 export function findByKind(apiVersion: string, kind: string): ResourceInfo | undefined {
   return BUILT_IN.byKind(apiVersion, kind);
 }
-
-export function resourcesOf(group: string, version: string): ResourceInfo[] {
-  return BUILT_IN.of(group, version);
-}
-
-/** `deployments.apps`, `pods`: how Kubernetes names a resource in messages. */
-export function qualifiedName(info: ResourceInfo): string {
-  return info.storeKey;
-}

@@ -51,6 +51,15 @@ function scaleOf(object: KubeObject, specReplicas: number, statusReplicas: numbe
   };
 }
 
+/** The object with its replicas set where its Scale reads them: spec.replicas, or a custom resource's scale path. */
+export function withScaleReplicas(info: ResourceInfo, object: KubeObject, replicas: number): KubeObject {
+  const paths = kindOf(info)?.scale;
+  if (!paths) return { ...object, spec: { ...(object.spec as object), replicas } };
+  const next = structuredClone(object);
+  setAt(paths.specReplicasPath, next, replicas);
+  return next;
+}
+
 export async function getScale(registry: Registry, info: ResourceInfo, namespace: string, name: string) {
   return toScale(await registry.get(info, namespace, name), info);
 }
@@ -72,15 +81,7 @@ export async function updateScale(registry: Registry, info: ResourceInfo, namesp
   }
   const rv = asObj(body.metadata).resourceVersion as string | undefined;
   const current = await registry.get(info, namespace, name);
-  const metadata = { ...current.metadata, resourceVersion: rv || current.metadata.resourceVersion };
-  const paths = kindOf(info)?.scale;
-  let next: KubeObject;
-  if (paths) {
-    next = { ...structuredClone(current), metadata };
-    setAt(paths.specReplicasPath, next, replicas);
-  } else {
-    next = { ...current, metadata, spec: { ...(current as Deployment | ReplicaSet).spec, replicas } };
-  }
+  const next = withScaleReplicas(info, { ...current, metadata: { ...current.metadata, resourceVersion: rv || current.metadata.resourceVersion } }, replicas);
   const written = await registry.commitUpdate(info, current, next, options);
   return toScale(written, info);
 }

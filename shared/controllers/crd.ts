@@ -6,7 +6,8 @@
  * `status.storedVersions`; a CRD being deleted has every object of its kind deleted first
  * (Terminating), then its cleanup finalizer goes and so does it.
  */
-import { CLEANUP_FINALIZER, CRDS, type CustomResourceDefinition } from '../api/kinds/crd.js';
+import { CLEANUP_FINALIZER, CRDS, type CustomResourceDefinition, crdCondition } from '../api/kinds/crd.js';
+import { withConditions } from '../api/objects.js';
 import { storageKindOf } from '../api/custom/kinds.js';
 import { Registry } from '../api/registry.js';
 import { ignore, ignoreNotFound, isConflict, isNotFound } from '../errors.js';
@@ -49,7 +50,7 @@ export class CrdController implements Controller {
     const accepted: Condition = conflict
       ? { type: 'NamesAccepted', status: 'False', reason: conflict.reason, message: conflict.message }
       : { type: 'NamesAccepted', status: 'True', reason: 'NoConflicts', message: 'no conflicts found' };
-    const wasEstablished = condition(crd, 'Established')?.status === 'True';
+    const wasEstablished = crdCondition(crd, 'Established')?.status === 'True';
     const established: Condition =
       conflict && !wasEstablished
         ? { type: 'Established', status: 'False', reason: 'NotAccepted', message: 'not all names are accepted' }
@@ -63,13 +64,7 @@ export class CrdController implements Controller {
     await guaranteedUpdate(this.store, CRDS.storeKey, '', crd.metadata.name ?? '', (current) => {
       const c = current as Crd;
       const status = { ...(c.status ?? {}) } as NonNullable<Crd['status']>;
-      const kept = (status.conditions ?? []) as Condition[];
-      const next = [...kept.filter((k) => !conditions.some((n) => n.type === k.type))];
-      for (const n of conditions) {
-        const old = kept.find((k) => k.type === n.type);
-        next.push({ ...n, lastTransitionTime: old?.status === n.status ? old.lastTransitionTime : nowTimestamp() });
-      }
-      status.conditions = next;
+      status.conditions = withConditions(status.conditions as Condition[] | undefined, conditions, nowTimestamp());
       if (names) status.acceptedNames = names;
       const storage = c.spec.versions.find((v) => v.storage)?.name;
       if (storage && !(status.storedVersions ?? []).includes(storage)) status.storedVersions = [...(status.storedVersions ?? []), storage];
@@ -105,10 +100,6 @@ export class CrdController implements Controller {
     }
     await guaranteedUpdate(this.store, CRDS.storeKey, '', name, (c) => withoutFinalizer(c, CLEANUP_FINALIZER)).catch(ignoreNotFound);
   }
-}
-
-function condition(crd: Crd, type: string): Condition | undefined {
-  return ((crd.status?.conditions ?? []) as Condition[]).find((c) => c.type === type);
 }
 
 /** Which of the CRD's names another CRD of its group has accepted, if any, in kube-apiextensions' words. */

@@ -49,9 +49,10 @@ const DELETE_WORKERS = 16;
 
 export class GarbageCollector implements Controller {
   readonly name = 'garbage-collector';
-  /** Deletes go through the API's registry, so each kind's deletion rules (finalizers, grace) apply. */
+  /** The resources served, built-in and custom: owners and dependents may be of any of them. */
   private readonly served: ClusterResources;
 
+  /** Deletes go through the API's registry, so each kind's deletion rules (finalizers, grace) apply. */
   constructor(
     private readonly store: Store,
     private readonly registry = new Registry(store),

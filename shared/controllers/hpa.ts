@@ -21,12 +21,11 @@
  */
 import { DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, HPAS, type HorizontalPodAutoscaler, type Metric, type ScalingRules, toV2 } from '../api/kinds/hpa.js';
 import { clusterResources } from '../api/custom/served.js';
-import { isTerminal, typedList } from '../api/objects.js';
+import { isTerminal, typedList, withConditions } from '../api/objects.js';
 import { parseBytes, parseCpu } from '../api/quantity.js';
-import { toScale } from '../api/subresources.js';
+import { toScale, withScaleReplicas } from '../api/subresources.js';
 import type { Pod } from '../api/schemas/index.js';
-import { kindOf, type ResourceInfo } from '../api/resources.js';
-import { setAt } from '../api/custom/jsonpath.js';
+import type { ResourceInfo } from '../api/resources.js';
 import { ignoreNotFound } from '../errors.js';
 import type { KubeObject } from '../store/object.js';
 import { nowTimestamp } from '../store/object.js';
@@ -170,8 +169,15 @@ export class HorizontalPodAutoscalerController implements Controller {
   /** Each metric's proposal; a metric that cannot be measured is reported (an event) and left out. */
   private async measure(hpa: HorizontalPodAutoscaler, target: Target, current: number): Promise<Proposal[]> {
     const proposals: Proposal[] = [];
+    const namespace = hpa.metadata.namespace ?? '';
+    const selector = target.scale.status.selector;
+    // The target's running pods, read once for every metric.
+    const pods = typedList('pods', (await this.store.list('pods', { namespace, labelSelector: selector })).items).filter(
+      (p) => !p.metadata.deletionTimestamp && !isTerminal(p) && p.status?.phase === 'Running',
+    );
     for (const metric of hpa.spec.metrics ?? []) {
-      const result = metric.type === 'Resource' || metric.type === 'ContainerResource' ? await this.resourceProposal(hpa, target, metric, current) : undefined;
+      const resourceMetric = metric.type === 'Resource' || metric.type === 'ContainerResource';
+      const result = resourceMetric ? await this.resourceProposal(namespace, selector, pods, metric, current) : undefined;
       if (typeof result === 'string' || result === undefined) {
         const why = result ?? `${metric.type} metrics need a custom metrics API, which this cluster does not serve`;
         await this.events.record(hpa, 'Warning', `FailedGet${metric.type}Metric`, why);
@@ -182,16 +188,11 @@ export class HorizontalPodAutoscalerController implements Controller {
     return proposals;
   }
 
-  /** A Resource (or ContainerResource) metric's proposal, or why it cannot be made. */
-  private async resourceProposal(hpa: HorizontalPodAutoscaler, t: Target, metric: Metric, current: number): Promise<Proposal | string> {
+  /** A Resource (or ContainerResource) metric's proposal over the target's running pods, or why it cannot be made. */
+  private async resourceProposal(namespace: string, selector: string, pods: Pod[], metric: Metric, current: number): Promise<Proposal | string> {
     const source = (metric.resource ?? metric.containerResource)!;
     const resource = source.name;
     if (resource !== 'cpu' && resource !== 'memory') return `failed to get ${resource} utilization: only cpu and memory are measured`;
-    const namespace = hpa.metadata.namespace ?? '';
-    const selector = t.scale.status.selector;
-    const pods = typedList('pods', (await this.store.list('pods', { namespace, labelSelector: selector })).items).filter(
-      (p) => !p.metadata.deletionTimestamp && !isTerminal(p) && p.status?.phase === 'Running',
-    );
     const container = metric.containerResource?.container;
     const parse = resource === 'cpu' ? parseCpu : parseBytes;
     const request = (p: Pod) =>
@@ -251,7 +252,7 @@ export class HorizontalPodAutoscalerController implements Controller {
 
   private async scale(hpa: HorizontalPodAutoscaler, target: Target, current: number, replicas: number, reason: string): Promise<void> {
     const { namespace = '', name = '' } = target.object.metadata;
-    await guaranteedUpdate(this.store, target.info.storeKey, namespace, name, (o) => withReplicas(o, target.info, replicas)).catch(ignoreNotFound);
+    await guaranteedUpdate(this.store, target.info.storeKey, namespace, name, (o) => withScaleReplicas(target.info, o, replicas)).catch(ignoreNotFound);
     const direction = replicas > current ? 'above' : 'below';
     await this.events.record(hpa, 'Normal', 'SuccessfulRescale', `New size: ${replicas}; reason: ${reason} ${direction} target`);
   }
@@ -262,11 +263,7 @@ export class HorizontalPodAutoscalerController implements Controller {
   ): Promise<void> {
     await guaranteedUpdate(this.store, HPAS.storeKey, hpa.metadata.namespace ?? '', hpa.metadata.name ?? '', (stored) => {
       const h = toV2(stored) as HorizontalPodAutoscaler;
-      const kept = (h.status?.conditions ?? []) as Condition[];
-      const conditions = [...kept.filter((k) => !s.conditions.some((c) => c.type === k.type)), ...s.conditions].map((c) => {
-        const old = kept.find((k) => k.type === c.type);
-        return { ...c, lastTransitionTime: old?.status === c.status ? old.lastTransitionTime : nowTimestamp(new Date(this.now())) };
-      });
+      const conditions = withConditions(h.status?.conditions as Condition[] | undefined, s.conditions, nowTimestamp(new Date(this.now())));
       return {
         ...h,
         metadata: s.annotations ? { ...h.metadata, annotations: { ...h.metadata.annotations, ...s.annotations } } : h.metadata,
@@ -317,13 +314,4 @@ function rateLimit(rules: ScalingRules, current: number, history: ScaleEvent[], 
   const most = direction === 1 ? Math.max(...limits) : Math.min(...limits);
   const least = direction === 1 ? Math.min(...limits) : Math.max(...limits);
   return rules.selectPolicy === 'Min' ? least : most;
-}
-
-/** The target with its replicas set where its Scale reads them (a custom resource's scale path). */
-function withReplicas(o: KubeObject, info: ResourceInfo, replicas: number): KubeObject {
-  const paths = kindOf(info)?.scale;
-  if (!paths) return { ...o, spec: { ...(o.spec as object), replicas } };
-  const next = structuredClone(o) as KubeObject;
-  setAt(paths.specReplicasPath, next, replicas);
-  return next;
 }

@@ -91,17 +91,18 @@ const rulesOf = (s: JSONSchemaProps) => (s['x-kubernetes-validations'] ?? []) as
 export async function ruleErrors(schema: JSONSchemaProps, field: string): Promise<StatusCause[]> {
   await ready();
   const causes: StatusCause[] = [];
-  walkRules(schema, field, causes);
+  for (const [node, at] of schemaNodes(schema, field)) if (Array.isArray(node['x-kubernetes-validations'])) checkRules(node, at, causes);
   return causes;
 }
 
-function walkRules(schema: JSONSchemaProps, field: string, causes: StatusCause[]): void {
+/** Every node of a schema that may carry rules (properties, items, additionalProperties), with its path. */
+function* schemaNodes(schema: JSONSchemaProps, field: string): Generator<[JSONSchemaProps, string]> {
   if (!schema || typeof schema !== 'object') return;
-  if (Array.isArray(schema['x-kubernetes-validations'])) checkRules(schema, field, causes);
-  for (const [key, sub] of Object.entries(schema.properties ?? {})) walkRules(sub, `${field}.properties[${key}]`, causes);
-  if (schema.items && !Array.isArray(schema.items)) walkRules(schema.items, `${field}.items`, causes);
+  yield [schema, field];
+  for (const [key, sub] of Object.entries(schema.properties ?? {})) yield* schemaNodes(sub, `${field}.properties[${key}]`);
+  if (schema.items && !Array.isArray(schema.items)) yield* schemaNodes(schema.items, `${field}.items`);
   if (schema.additionalProperties && typeof schema.additionalProperties === 'object')
-    walkRules(schema.additionalProperties, `${field}.additionalProperties`, causes);
+    yield* schemaNodes(schema.additionalProperties, `${field}.additionalProperties`);
 }
 
 function checkRules(schema: JSONSchemaProps, field: string, causes: StatusCause[]): void {
@@ -134,13 +135,8 @@ function checkRules(schema: JSONSchemaProps, field: string, causes: StatusCause[
 
 /** Whether the schema holds any validation rule. */
 export function hasRules(schema: JSONSchemaProps): boolean {
-  if (rulesOf(schema).length) return true;
-  const subs = [
-    ...Object.values(schema.properties ?? {}),
-    schema.items,
-    typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined,
-  ];
-  return subs.some((s) => s !== undefined && hasRules(s));
+  for (const [node] of schemaNodes(schema, '')) if (rulesOf(node).length) return true;
+  return false;
 }
 
 function compiledRules(schema: JSONSchemaProps): Compiled[] {

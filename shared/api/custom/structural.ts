@@ -57,7 +57,7 @@ const child = (path: string, key: string) => (path ? `${path}.${key}` : key);
 const index = (path: string, i: number | string) => `${path}[${i}]`;
 
 /** The JSON type of a value, in the words of the messages (`integer` for a whole number). */
-export function jsonType(value: unknown): string {
+function jsonType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';

@@ -263,14 +263,16 @@ function validateVersions(versions: unknown[], causes: StatusCause[]): void {
   });
 }
 
+/** A JSON path of fields alone, as scale paths and selectable fields must be: `.spec.replicas`. */
+const SIMPLE_PATH = /^(\.[a-zA-Z_][\w-]*)+$/;
+
 function validateScale(v: Partial<CrdVersion>, field: string, causes: StatusCause[]): void {
   const scale = v.subresources?.scale;
   if (!scale) return;
   const at = `${field}.subresources.scale`;
   const under = (name: string, path: string | undefined, prefixes: string[]) => {
     if (path === undefined) return;
-    const simple = /^(\.[a-zA-Z_][\w-]*)+$/.test(path);
-    if (!simple || !prefixes.some((p) => path.startsWith(p))) {
+    if (!SIMPLE_PATH.test(path) || !prefixes.some((p) => path.startsWith(p))) {
       causes.push(invalidValue(`${at}.${name}`, path, `should be a json path under ${prefixes.join(' or ')}`));
     }
   };
@@ -288,7 +290,7 @@ function validateSelectableFields(v: Partial<CrdVersion>, field: string, causes:
   fields.forEach((f, i) => {
     const path = f.jsonPath;
     const where = `${at}[${i}].jsonPath`;
-    if (!/^(\.[a-zA-Z_][\w-]*)+$/.test(path)) {
+    if (!SIMPLE_PATH.test(path)) {
       causes.push(invalidValue(where, path, 'must be a simple json path starting with .'));
       return;
     }
