@@ -633,6 +633,9 @@ export class Kubelet {
     };
     const tls = this.options.tls;
     const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createServer(handler);
+    // As the API server: idle connections outlive a Node client's free-socket timer (5 s).
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
     serveStreams(server, this.streamHost());
     return new Promise((resolve, reject) => {
       server.once('error', reject);

@@ -81,6 +81,8 @@ const ADMIN = { user: 'skiff-admin', groups: ['system:masters'] };
 export const MAX_URL_BYTES = 32 * 1024;
 /** Request line and headers together, as Go's http.Server default that kube-apiserver keeps (1 MiB); more is 431. */
 export const MAX_HEADER_BYTES = 1024 * 1024;
+/** How long an idle keep-alive connection stays open: longer than Node's agent (5 s) keeps a free socket. */
+const IDLE_CONNECTION_MS = 65_000;
 /** How much of a refused body is read and dropped, and for how long, before the connection is cut anyway. */
 const DRAIN_MAX_BYTES = 256 * 1024 * 1024;
 const DRAIN_MAX_MS = 30_000;
@@ -211,6 +213,10 @@ function createGuardedServer(
     void listener(req, res);
   };
   const server = createServer({ key: tls.key, cert: tls.cert, maxHeaderSize: MAX_HEADER_BYTES }, handle);
+  // Idle connections outlive the clients' own idle timers (Node's agent drops a free socket after
+  // 5 s), so a client never reuses a socket the server is closing at that moment (ECONNRESET).
+  server.keepAliveTimeout = IDLE_CONNECTION_MS;
+  server.headersTimeout = IDLE_CONNECTION_MS + 1000;
   // Expect: 100-continue: refuse before the client sends the body at all.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const why = refusal(req);
