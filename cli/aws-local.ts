@@ -14,6 +14,7 @@
  * as in the cloud, with the cluster CA's certificate and each kubelet's log credential, so
  * `kubectl logs` goes through the API function to the kubelet.
  */
+import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
@@ -21,6 +22,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { type CapacityMeter, startCapacityMeter } from '../emulators/capacity-meter.js';
 import { localStoreUrl, startDynamoDbLocal } from '../emulators/dynamodb-local.js';
 import { freePort } from '../emulators/free-port.js';
+import { startCloudFront } from '../emulators/cloudfront.js';
 import { startFunctionUrl } from '../emulators/function-url.js';
 import { LambdaFunction } from '../emulators/lambda-runner.js';
 import { type SqsFunction, SqsMapping } from '../emulators/sqs-mapping.js';
@@ -162,7 +164,8 @@ async function startFunctions(
   const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000, controllers);
 
   const tls = ensureTls(join(dataDir, 'pki'));
-  const front = await startFunctionUrl(api, { tls, port: options.port, host: options.host });
+  // The Function URL is the front's default origin, on an address of its own.
+  const front = await startFunctionUrl(api, { tls, host: options.host });
   stack.push(() => front.close());
 
   const streams = new DynamoDBStreamsClient({ endpoint: services.dynamoEndpoint, region: 'us-east-1', credentials });
@@ -194,6 +197,56 @@ async function startFunctions(
   );
   stack.push(async () => clearInterval(ticker));
   return { url: front.url, caCert: tls.caCert, functions: { api: api.stats, stream: stream.stats, queue: queue.stats, tick: tick.stats } };
+}
+
+/** Where the front sends a pod's streams: the relay, as CloudFront's cache behaviours do. */
+export const STREAM_PATTERNS = ['exec', 'attach', 'portforward'].map((s) => `/api/v1/namespaces/*/pods/*/${s}`);
+/** The front's origin response timeout: CloudFront's most without a quota increase, as infra/front.ts sets it. */
+export const ORIGIN_TIMEOUT_SECONDS = 60;
+
+/**
+ * The stream relay (functions/api/relay.ts) as a process of its own, as its Fargate task runs it
+ * in the cloud, with the functions' environment; resolves with its URL once it listens.
+ */
+async function startRelayProcess(services: Services, options: AwsLocalOptions, stack: Stack, log: (line: string) => void): Promise<string> {
+  const port = await freePort();
+  let output = '';
+  let listening: (url: string) => void = () => undefined;
+  const ready = new Promise<string>((resolve) => (listening = resolve));
+  // With an IPC channel, which ends when this process does: the relay then stops too.
+  const relay = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), resolve('functions/api/relay.ts')], {
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...services.env,
+      ...apiEnv(options),
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      SKIFF_RELAY_PORT: String(port),
+      SKIFF_RELAY_HOST: '127.0.0.1',
+      SKIFF_RELAY_ADDRESS: '127.0.0.1',
+    },
+  });
+  const exited = new Promise<number>((done) => relay.once('exit', (code) => done(code ?? 1)));
+  const read = (chunk: Buffer) => {
+    output += String(chunk);
+    const url = /relay listening (\S+)/.exec(output)?.[1];
+    if (url) listening(url);
+  };
+  relay.stdout?.on('data', read);
+  relay.stderr?.on('data', read);
+  stack.push(async () => {
+    if (relay.exitCode !== null || relay.signalCode !== null) return;
+    relay.kill('SIGTERM');
+    const force = setTimeout(() => relay.kill('SIGKILL'), 5000);
+    await exited.finally(() => clearTimeout(force));
+  });
+  const url = await Promise.race([
+    ready,
+    exited.then((code) => Promise.reject(new Error(`the stream relay exited (${code}) before it listened:\n${output}`))),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the stream relay did not listen within 60 s:\n${output}`)), 60_000).unref()),
+  ]);
+  log(`relay     ${url} (streams and the kubernetes Service: the API as a long-lived server)`);
+  return url;
 }
 
 /** The admin's token and one per node, kept in the table (`statictokens`), as `skiff token --store` keeps them. */
@@ -235,13 +288,25 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
       clusterCidr: options.clusterCidr,
     };
     const cloud = await startCloud(options.provider ?? 'local', settings, (stop) => stack.push(stop), log);
-    const { url, caCert, functions } = await startFunctions(dataDir, services, { ...options, port }, stack, cloud);
+    const { url: functionUrl, caCert, functions } = await startFunctions(dataDir, services, options, stack, cloud);
     // The CA's certificate (the API pins kubelets to it) and its key (the API signs the serving
     // certificates of kubelets that join with a bootstrap token), sealed when Secrets are.
     await putClusterCa(state, caCert, readFileSync(join(dataDir, 'pki', 'ca.key'), 'utf8'));
+    const relayUrl = await startRelayProcess(services, options, stack, log);
+    // The front users and kubelets call: streams to the relay, the rest to the Function URL.
+    const cloudFront = await startCloudFront({
+      tls: ensureTls(join(dataDir, 'pki')),
+      behaviours: STREAM_PATTERNS.map((pathPattern) => ({ pathPattern, origin: { url: relayUrl, ca: caCert } })),
+      defaultOrigin: { url: functionUrl, ca: caCert },
+      originResponseTimeoutSeconds: ORIGIN_TIMEOUT_SECONDS,
+      host: options.host,
+      port,
+    });
+    stack.push(() => cloudFront.close());
+    const url = cloudFront.url;
     const kubeconfigPath = join(dataDir, 'kubeconfig');
     writeKubeconfig(kubeconfigPath, { server: url, caCert, token: admin });
-    log(`api       ${url} (a Function URL front on the API function)`);
+    log(`api       ${url} (a CloudFront front: the API function's Function URL ${functionUrl}, streams to the relay)`);
     log(`functions skiff-api, skiff-stream (DynamoDB stream), skiff-queue (SQS), skiff-tick (every 10 s) (ready in ${Date.now() - started} ms)`);
     if (cloud.label && options.provision) log(`provision ${cloud.label} nodes are added for pending pods and removed when empty`);
 

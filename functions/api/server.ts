@@ -198,7 +198,7 @@ function rawAnswer(socket: Duplex, why: Refusal): void {
 }
 
 /** The Node https server around the app, with the guards above. */
-function createGuardedServer(
+export function createGuardedServer(
   app: { fetch: (request: Request, env?: unknown) => Response | Promise<Response> },
   tls: { key: string; cert: string },
   hostname: string,

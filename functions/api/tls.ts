@@ -94,15 +94,12 @@ export function issueKubeletCert(pkiDir: string, node: string, ips: string[]): {
 
 /** A kubelet's serving certificate for its addresses, signed with the cluster CA's key (PEM). */
 export function signKubeletCert(caKey: string, node: string, ips: string[]): { cert: string; key: string } {
+  return signServingCert(caKey, `system:node:${node}`, { dns: [node], ips });
+}
+
+/** A serving certificate for these names and addresses, signed with the cluster CA's key (PEM), for a year. */
+export function signServingCert(caKey: string, subject: string, altNames: { dns: string[]; ips: string[] }): { cert: string; key: string } {
   const pair = keyPair();
-  const cert = certificate({
-    subject: `system:node:${node}`,
-    issuer: 'skiff-ca',
-    publicKey: pair.publicKey,
-    signingKeyPem: caKey,
-    years: 1,
-    ca: false,
-    altNames: { dns: [node], ips },
-  });
+  const cert = certificate({ subject, issuer: 'skiff-ca', publicKey: pair.publicKey, signingKeyPem: caKey, years: 1, ca: false, altNames });
   return { cert, key: pair.privatePem };
 }

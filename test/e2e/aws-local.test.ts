@@ -2,14 +2,18 @@
  * `skiff up --shape aws-local` (`npm start -- --shape aws-local`) as a user runs it: the four
  * functions in the Lambda runner behind DynamoDB Local, its stream mapping, the SQS emulator
  * and the Function URL front, with a local worker. kubectl sees the node Ready, rolls out a
- * Deployment, watches its pods and reads and follows their logs through the Function URL (the
- * API function reaches the kubelet with what the table keeps); the node answers cluster DNS;
- * exec is refused with the reason; SIGTERM stops everything.
+ * Deployment, watches its pods and reads and follows their logs through the front and the
+ * Function URL (the API function reaches the kubelet with what the table keeps); the node answers
+ * cluster DNS; exec and port-forward go through the front to the stream relay; a pod's
+ * `kubernetes.default.svc` is the relay; SIGTERM stops everything.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { eventually, lookUp, startSkiffUp } from '../support/skiff-up.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-'));
@@ -17,10 +21,10 @@ const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('skiff up --shape aws-local', () => {
-  it('serves kubectl through the Function URL: a Ready node, a rollout, a watch, logs; stops on SIGTERM', async () => {
+  it('serves kubectl through its front: a Ready node, a rollout, a watch, logs, exec, port-forward, the kubernetes Service; stops on SIGTERM', async () => {
     const skiff = await startSkiffUp(join(dir, 'data'), ['--shape', 'aws-local', '--nodes', '1', '--runtime', 'process', '--lease-interval-ms', '2000']);
     try {
-      expect(skiff.output()).toMatch(/api\s+https:\/\/127\.0\.0\.1:\d+ \(a Function URL front on the API function\)/);
+      expect(skiff.output()).toMatch(/api\s+https:\/\/127\.0\.0\.1:\d+ \(a CloudFront front: the API function's Function URL https:\/\/127\.0\.0\.1:\d+, streams to the relay\)/);
       await eventually('local-0 Ready', async () => {
         const r = await skiff.kubectl(['get', 'node', 'local-0', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
         return r.stdout === 'True';
@@ -57,10 +61,70 @@ describe('skiff up --shape aws-local', () => {
       const looked = await lookUp(skiff, 'web.default.svc.cluster.local');
       expect(looked.dnsIP).toBe(`${skiff.servicePrefix}.10`);
       expect(looked.output).toContain(looked.clusterIP);
-      // Streams need an upgraded connection, which a Function URL does not carry: said so, at once.
-      const exec = await skiff.kubectl(['exec', pods[0].replace('pod/', ''), '--', 'true']);
-      expect(exec.code).not.toBe(0);
-      expect(exec.stderr).toContain('pods/exec is not served in this cluster');
+      // Streams: the front sends them to the relay (a Function URL carries no upgrade), which
+      // passes them through to the kubelet: stdin in, output out, the exit code back.
+      const exec = await skiff.kubectl(['exec', '-i', pods[0].replace('pod/', ''), '--', 'sh', '-c', 'cat; echo " out"; exit 3'], { input: 'in' });
+      expect(exec.stdout).toBe('in out\n');
+      expect(exec.code, exec.stderr).toBe(3);
+      // port-forward to a pod's server, through the front and the relay.
+      const server = "require('http').createServer((q, s) => s.end('hello from ' + process.env.POD_NAME)).listen(8080, process.env.POD_IP)";
+      const served = await skiff.kubectl(['apply', '-f', '-'], {
+        input: JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'hello' },
+          spec: {
+            containers: [
+              {
+                name: 'hello',
+                image: 'busybox',
+                command: ['node', '-e', server],
+                env: ['POD_IP', 'POD_NAME'].map((name) => ({ name, valueFrom: { fieldRef: { fieldPath: name === 'POD_IP' ? 'status.podIP' : 'metadata.name' } } })),
+                readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
+              },
+            ],
+          },
+        }),
+      });
+      expect(served.code, served.stderr).toBe(0);
+      expect((await skiff.kubectl(['wait', '--for=condition=Ready', 'pod/hello', '--timeout=60s'], { timeoutMs: 70_000 })).code).toBe(0);
+      const forward = spawn('kubectl', ['port-forward', 'pod/hello', '0:8080'], { env: { ...process.env, KUBECONFIG: skiff.kubeconfig } });
+      try {
+        let forwarded = '';
+        forward.stdout.on('data', (d) => (forwarded += String(d)));
+        forward.stderr.on('data', (d) => (forwarded += String(d)));
+        const local = await eventually('port-forward listening', async () => /Forwarding from 127\.0\.0\.1:(\d+)/.exec(forwarded)?.[1]);
+        expect(await (await fetch(`http://127.0.0.1:${local}/`)).text()).toBe('hello from hello');
+      } finally {
+        forward.kill('SIGINT');
+      }
+
+      // Pods reach the API as `kubernetes.default.svc`: the Service's address, served by the relay
+      // with a certificate the cluster CA signed for that name.
+      const endpoints = await skiff.kubectl(['get', 'endpoints', 'kubernetes', '-o', 'jsonpath={.subsets[0].ports[0].port}']);
+      expect(Number(endpoints.stdout)).toBeGreaterThan(0);
+      const kubeconfig = parseYaml(readFileSync(skiff.kubeconfig, 'utf8'));
+      const version = await new Promise<{ status?: number; body: string }>((done, fail) => {
+        const req = request(
+          {
+            host: `${skiff.servicePrefix}.1`,
+            port: 443,
+            path: '/version',
+            servername: 'kubernetes.default.svc',
+            ca: Buffer.from(kubeconfig.clusters[0].cluster['certificate-authority-data'], 'base64'),
+            headers: { authorization: `Bearer ${kubeconfig.users[0].user.token}` },
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (d) => (body += String(d)));
+            res.on('end', () => done({ status: res.statusCode, body }));
+          },
+        );
+        req.on('error', fail);
+        req.end();
+      });
+      expect(version.status).toBe(200);
+      expect(JSON.parse(version.body).major).toBe('1');
     } finally {
       expect(await skiff.stop()).toBe(0);
     }
