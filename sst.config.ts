@@ -16,6 +16,9 @@ export default $config({
     // The kubelet the API function serves to joining workers (infra/settings.ts, kubeletBundle).
     const { buildKubeletBundle } = await import('./kubelet/bundle');
     await buildKubeletBundle('.build/skiff-kubelet.mjs');
+    // The stream relay's build, which its task copies from a bucket (infra/settings.ts, relayBundle).
+    const { buildRelayBundle } = await import('./functions/api/relay-bundle');
+    await buildRelayBundle('.build/skiff-relay.mjs');
     const { skiff } = await import('./infra/index');
     return skiff();
   },

@@ -127,6 +127,7 @@ const defined = (entries: [string, number | undefined][]) =>
 /** The API function's settings, as the environment variables it reads. */
 function apiEnv(options: AwsLocalOptions): Record<string, string> {
   return defined([
+    ['SKIFF_WATCH_KEEPALIVE_SECONDS', ORIGIN_TIMEOUT_SECONDS / 2],
     ['SKIFF_MAX_WATCH_SECONDS', options.maxWatchSeconds],
     ['SKIFF_WATCH_BOOKMARK_SECONDS', options.watchBookmarkIntervalMs === undefined ? undefined : options.watchBookmarkIntervalMs / 1000],
   ]);

@@ -38,7 +38,11 @@ export function apiFunction(net: Network, state: Storage) {
     timeout: `${settings.apiTimeoutSeconds} seconds`,
     memory: '1024 MB',
     vpc: { privateSubnets: net.vpc.privateSubnets, securityGroups: [net.apiGroup.id] },
-    environment: { ...environment, SKIFF_MAX_WATCH_SECONDS: String(settings.maxWatchSeconds) },
+    environment: {
+      ...environment,
+      SKIFF_MAX_WATCH_SECONDS: String(settings.maxWatchSeconds),
+      SKIFF_WATCH_KEEPALIVE_SECONDS: String(settings.watchKeepAliveSeconds),
+    },
     permissions: grants,
     copyFiles: [{ from: settings.kubeletBundle, to: 'skiff-kubelet.mjs' }],
   });

@@ -5,8 +5,10 @@
 import { alarms } from './alarms';
 import { apiGateway } from './api-gateway';
 import { apiFunction, controllerFunctions } from './functions';
+import { front } from './front';
 import { network } from './network';
 import { queues } from './queues';
+import { relay } from './relay';
 import { storage } from './storage';
 import { workers } from './workers';
 
@@ -18,8 +20,11 @@ export function skiff() {
   const api = apiGateway(apiFunction(net, state));
   const controllers = controllerFunctions(state, q, net, pool, api.url);
   alarms(q, controllers);
+  // What users call: the API, with a pod's streams sent to the relay.
+  const entry = front(api, relay(net, state, pool));
   return {
-    api: api.url,
+    api: entry.url,
+    apiGateway: api.url,
     table: state.table.name,
     queue: q.requeue.url,
     workersCluster: pool.cluster.name,

@@ -48,7 +48,31 @@ export const settings = {
   kubeletImage: 'public.ecr.aws/docker/library/node:20-alpine',
   /** The workers' task logs (CloudWatch Logs) are kept this long. */
   workerLogRetentionDays: 14,
+  /**
+   * The front (CloudFront) cuts a response that sends nothing for this long: its origin response
+   * timeout, at the most it allows without a quota increase.
+   */
+  originResponseTimeoutSeconds: 60,
+  /** A quiet watch gets a newline this often, well under the front's timeout, so it stays open. */
+  watchKeepAliveSeconds: 30,
+  /** The stream relay's one-file build (functions/api/relay-bundle.ts), made by sst.config.ts and put in its bucket. */
+  relayBundle: '.build/skiff-relay.mjs',
+  /** The relay's TLS port (pods, as `kubernetes.default.svc`) and its plain port (the front's VPC origin only). */
+  relayPort: 443,
+  relayHttpPort: 8080,
+  /** The relay's task: Node.js to run it, and the AWS CLI to copy its build from the bucket first. */
+  relayImage: 'public.ecr.aws/docker/library/node:20-alpine',
+  relayCodeImage: 'public.ecr.aws/aws-cli/aws-cli:latest',
 } as const;
+
+/** The paths the front sends to the relay: a pod's streams, which neither API Gateway nor a Function URL carries. */
+export const streamPathPatterns = ['exec', 'attach', 'portforward'].map((s) => `/api/v1/namespaces/*/pods/*/${s}`);
+
+/** CloudFront's managed policies: no caching, and every viewer header but Host to the origin. */
+export const cloudFrontPolicies = {
+  cachingDisabled: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad',
+  allViewerExceptHostHeader: 'b689b0a8-53d0-40ab-baf2-68738e2966ac',
+};
 
 /** ECS actions that take no resource (IAM has no resource type for them): granted on `*`. */
 export const ecsActionsOnAnyResource = ['ecs:RegisterTaskDefinition', 'ecs:DeregisterTaskDefinition', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions'];

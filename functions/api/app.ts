@@ -54,6 +54,8 @@ export interface AppOptions {
   streams?: StreamProvider;
   /** How often an idle watch that allows bookmarks gets one. */
   watchBookmarkIntervalMs?: number;
+  /** Behind a front that cuts silent responses: a quiet watch gets a newline this often. */
+  watchKeepAliveMs?: number;
   /** The longest a watch stays open before the server ends it and the client resumes (default 30 min). */
   maxWatchSeconds?: number;
   /** The address discovery advertises. */
@@ -223,6 +225,7 @@ export function createApp(options: AppOptions): Hono {
       issueNodeCredential: options.issueNodeCredential,
       issueKubeletServing: options.issueKubeletServing,
       bookmarkIntervalMs: options.watchBookmarkIntervalMs ?? 10_000,
+      watchKeepAliveMs: options.watchKeepAliveMs,
       maxWatchSeconds: options.maxWatchSeconds ?? 1800,
     }),
   );

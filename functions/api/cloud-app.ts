@@ -71,5 +71,8 @@ export async function cloudAppOptions(store: Store, env: NodeJS.ProcessEnv = pro
     kubeletBundle,
     // How often a quiet watch that asked for bookmarks gets one (default 10 s).
     watchBookmarkIntervalMs: env.SKIFF_WATCH_BOOKMARK_SECONDS ? Number(env.SKIFF_WATCH_BOOKMARK_SECONDS) * 1000 : undefined,
+    // Behind CloudFront, which cuts a response silent for its origin response timeout: a quiet
+    // watch gets a newline this often (SKIFF_WATCH_KEEPALIVE_SECONDS, under that timeout).
+    watchKeepAliveMs: env.SKIFF_WATCH_KEEPALIVE_SECONDS ? Number(env.SKIFF_WATCH_KEEPALIVE_SECONDS) * 1000 : undefined,
   };
 }

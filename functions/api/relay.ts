@@ -14,9 +14,12 @@
  * Service at its own address. One relay at a time keeps that Service: a second would take it over.
  *
  * Settings (environment): SKIFF_STORE_URL as the functions; SKIFF_RELAY_PORT (default 443) and
- * SKIFF_RELAY_HOST (default 0.0.0.0); SKIFF_RELAY_ADDRESS, the address pods reach it on (default:
+ * SKIFF_RELAY_HOST (default 0.0.0.0); SKIFF_RELAY_HTTP_PORT, a plain listener for the front's
+ * VPC origin (none by default); SKIFF_RELAY_ADDRESS, the address pods reach it on (default:
  * the task's own, from the ECS task metadata, else the machine's first IPv4 address).
  */
+import type { Server as HttpServer } from 'node:http';
+import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -37,13 +40,29 @@ export interface RelayOptions {
   address: string;
   port?: number;
   host?: string;
+  /**
+   * A plain HTTP listener too, for the front alone (CloudFront's VPC origin, which checks an
+   * HTTPS origin's certificate against public CAs, and the cluster CA is not one).
+   */
+  httpPort?: number;
   env?: NodeJS.ProcessEnv;
 }
 
 export interface Relay {
   url: string;
   port: number;
+  httpPort?: number;
   close(): Promise<void>;
+}
+
+function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }
 
 /** The names a client inside the cluster may call the API by. */
@@ -62,24 +81,28 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     maxWatchSeconds: env.SKIFF_MAX_WATCH_SECONDS ? Number(env.SKIFF_MAX_WATCH_SECONDS) : undefined,
   });
   const host = options.host ?? '0.0.0.0';
-  const server = createGuardedServer(app, tls, host);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 443, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const servers: (Server | HttpServer)[] = [createGuardedServer(app, tls, host)];
+  const port = await listen(servers[0], options.port ?? 443, host);
+  let httpPort: number | undefined;
+  if (options.httpPort !== undefined) {
+    servers.push(createGuardedServer(app, undefined, host));
+    httpPort = await listen(servers[1], options.httpPort, host);
+  }
   await reconcileKubernetesService(store, { ip: address, port });
   return {
     url: `https://${address}:${port}`,
     port,
+    httpPort,
     close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+      Promise.all(
+        servers.map(
+          (server) =>
+            new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              server.closeAllConnections();
+            }),
+        ),
+      ).then(() => undefined),
   };
 }
 
@@ -106,6 +129,7 @@ async function main(): Promise<void> {
     address: await ownAddress(process.env),
     port: process.env.SKIFF_RELAY_PORT ? Number(process.env.SKIFF_RELAY_PORT) : undefined,
     host: process.env.SKIFF_RELAY_HOST,
+    httpPort: process.env.SKIFF_RELAY_HTTP_PORT ? Number(process.env.SKIFF_RELAY_HTTP_PORT) : undefined,
   });
   console.log(`relay listening ${relay.url}`);
   const stop = async () => {

@@ -11,7 +11,7 @@
 import type { MetricsProvider } from './kubelet-metrics.js';
 import { getRequestListener } from '@hono/node-server';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -52,6 +52,8 @@ export interface ApiServerOptions {
   metrics?: MetricsProvider;
   streams?: StreamProvider;
   watchBookmarkIntervalMs?: number;
+  /** A quiet watch gets a newline this often (behind a front that cuts silent responses). */
+  watchKeepAliveMs?: number;
   maxWatchSeconds?: number;
   /** The service account token issuer (`iss`); default https://kubernetes.default.svc.cluster.local. */
   issuer?: string;
@@ -197,12 +199,15 @@ function rawAnswer(socket: Duplex, why: Refusal): void {
   setTimeout(() => socket.destroy(), 5_000).unref();
 }
 
-/** The Node https server around the app, with the guards above. */
+/**
+ * The Node https server around the app, with the guards above; plain HTTP without `tls` (the
+ * relay's listener for its front, inside the VPC).
+ */
 export function createGuardedServer(
   app: { fetch: (request: Request, env?: unknown) => Response | Promise<Response> },
-  tls: { key: string; cert: string },
+  tls: { key: string; cert: string } | undefined,
   hostname: string,
-): Server {
+): Server | HttpServer {
   const listener = getRequestListener(app.fetch, { hostname });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const why = refusal(req);
@@ -212,7 +217,9 @@ export function createGuardedServer(
     }
     void listener(req, res);
   };
-  const server = createServer({ key: tls.key, cert: tls.cert, maxHeaderSize: MAX_HEADER_BYTES }, handle);
+  const server = tls
+    ? createServer({ key: tls.key, cert: tls.cert, maxHeaderSize: MAX_HEADER_BYTES }, handle)
+    : createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, handle);
   // Idle connections outlive the clients' own idle timers (Node's agent drops a free socket after
   // 5 s), so a client never reuses a socket the server is closing at that moment (ECONNRESET).
   server.keepAliveTimeout = IDLE_CONNECTION_MS;
@@ -327,6 +334,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     metrics: options.metrics,
     streams: options.streams,
     watchBookmarkIntervalMs: options.watchBookmarkIntervalMs,
+    watchKeepAliveMs: options.watchKeepAliveMs,
     maxWatchSeconds: options.maxWatchSeconds,
     kubeletBundle: options.kubeletBundle,
   });

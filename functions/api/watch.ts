@@ -35,6 +35,12 @@ export interface WatchRequest {
   asTable: boolean;
   bookmarkIntervalMs: number;
   /**
+   * A newline is sent on a watch that has sent nothing for this long (absent: never), so that a
+   * front which cuts a silent response (CloudFront's origin response timeout) keeps it open.
+   * Watch decoders skip whitespace between events (client-go's JSON framer, client-node's lines).
+   */
+  keepAliveMs?: number;
+  /**
    * Closes the client's connection. A stalled watch's stream cannot end while the server waits
    * for the socket to drain, so the connection itself is cut (absent: the stream errors only).
    */
@@ -45,6 +51,7 @@ export interface WatchRequest {
 }
 
 const encoder = new TextEncoder();
+const NEWLINE = encoder.encode('\n');
 type Controller = ReadableStreamDefaultController<Uint8Array>;
 
 export function watchResponse(store: Store, req: WatchRequest): Response {
@@ -55,6 +62,9 @@ export function watchResponse(store: Store, req: WatchRequest): Response {
 class WatchStream {
   private readonly abort = new AbortController();
   private timer?: NodeJS.Timeout;
+  private keepAlive?: NodeJS.Timeout;
+  /** Whether anything was queued since the keep-alive last looked. */
+  private sent = false;
   /** Called when the reader takes from a full queue. */
   private drained?: () => void;
 
@@ -73,6 +83,7 @@ class WatchStream {
         pull: () => this.drained?.(),
         cancel: () => {
           clearTimeout(this.timer);
+          clearInterval(this.keepAlive);
           this.abort.abort();
         },
       },
@@ -87,6 +98,13 @@ class WatchStream {
   private async run(controller: Controller): Promise<void> {
     this.timer = setTimeout(() => this.abort.abort(), Math.max(1, this.req.timeoutSeconds ?? 1800) * 1000);
     this.timer.unref?.();
+    if (this.req.keepAliveMs) {
+      this.keepAlive = setInterval(() => {
+        if (!this.sent && (controller.desiredSize ?? 0) > 0) controller.enqueue(NEWLINE);
+        this.sent = false;
+      }, this.req.keepAliveMs);
+      this.keepAlive.unref?.();
+    }
     try {
       const from = await this.start(controller);
       if (from !== undefined) await this.follow(controller, from);
@@ -94,6 +112,7 @@ class WatchStream {
       if (this.fail(controller, err)) return;
     } finally {
       clearTimeout(this.timer);
+      clearInterval(this.keepAlive);
     }
     try {
       controller.close();
@@ -160,6 +179,7 @@ class WatchStream {
   /** Queues a frame; when the queue is full, waits for the reader, or cuts a stalled one off. */
   private async send(controller: Controller, bytes: Uint8Array): Promise<void> {
     controller.enqueue(bytes);
+    this.sent = true;
     if ((controller.desiredSize ?? 1) > 0) return;
     const stallMs = this.req.stallMs ?? STALL_MS;
     const taken = await new Promise<boolean>((resolve) => {

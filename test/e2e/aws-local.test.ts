@@ -24,7 +24,9 @@ describe('skiff up --shape aws-local', () => {
   it('serves kubectl through its front: a Ready node, a rollout, a watch, logs, exec, port-forward, the kubernetes Service; stops on SIGTERM', async () => {
     const skiff = await startSkiffUp(join(dir, 'data'), ['--shape', 'aws-local', '--nodes', '1', '--runtime', 'process', '--lease-interval-ms', '2000']);
     try {
-      expect(skiff.output()).toMatch(/api\s+https:\/\/127\.0\.0\.1:\d+ \(a CloudFront front: the API function's Function URL https:\/\/127\.0\.0\.1:\d+, streams to the relay\)/);
+      expect(skiff.output()).toMatch(
+        /api\s+https:\/\/127\.0\.0\.1:\d+ \(a CloudFront front: the API function's Function URL https:\/\/127\.0\.0\.1:\d+, streams to the relay\)/,
+      );
       await eventually('local-0 Ready', async () => {
         const r = await skiff.kubectl(['get', 'node', 'local-0', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
         return r.stdout === 'True';
@@ -79,7 +81,10 @@ describe('skiff up --shape aws-local', () => {
                 name: 'hello',
                 image: 'busybox',
                 command: ['node', '-e', server],
-                env: ['POD_IP', 'POD_NAME'].map((name) => ({ name, valueFrom: { fieldRef: { fieldPath: name === 'POD_IP' ? 'status.podIP' : 'metadata.name' } } })),
+                env: ['POD_IP', 'POD_NAME'].map((name) => ({
+                  name,
+                  valueFrom: { fieldRef: { fieldPath: name === 'POD_IP' ? 'status.podIP' : 'metadata.name' } },
+                })),
                 readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
               },
             ],

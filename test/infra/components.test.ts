@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ecsActionsOnAnyResource, handlers, settings, tableActions } from '../../infra/settings.js';
+import { cloudFrontPolicies, ecsActionsOnAnyResource, handlers, settings, streamPathPatterns, tableActions } from '../../infra/settings.js';
+import { buildRelayBundle } from '../../functions/api/relay-bundle.js';
 import { buildKubeletBundle } from '../../kubelet/bundle.js';
 import { type MadeResource, mockStack, type Stack } from '../support/pulumi-mocks.js';
 
@@ -14,6 +15,7 @@ beforeAll(async () => {
   stack = await mockStack(async () => {
     // As sst.config.ts does before the program: the kubelet's build, which the API function carries.
     await buildKubeletBundle(join(process.cwd(), settings.kubeletBundle));
+    await buildRelayBundle(join(process.cwd(), settings.relayBundle));
     // By path, not by name: infra/ is typed by SST's globals (infra/tsconfig.json), not this project's.
     const { skiff } = await import(join(process.cwd(), 'infra/index.ts'));
     return skiff();
@@ -240,7 +242,78 @@ describe('the API front', () => {
       principal: 'apigateway.amazonaws.com',
       function: lambda('Api').state.name,
     });
-    expect(stack.outputs.api).toBe('https://KubeApi-id.execute-api.us-east-1.amazonaws.com/k8s');
+    expect(stack.outputs.apiGateway).toBe('https://KubeApi-id.execute-api.us-east-1.amazonaws.com/k8s');
+  });
+
+  it('is fronted by CloudFront: a pod’s streams to the relay, the rest to API Gateway, nothing cached, quiet watches kept alive', () => {
+    const front = stack.one('aws:cloudfront/distribution:Distribution', 'Front');
+    const origins = Object.fromEntries((front.inputs.origins as { originId: string }[]).map((o) => [o.originId, o])) as Record<string, any>;
+    expect(origins.api).toMatchObject({ domainName: 'KubeApi-id.execute-api.us-east-1.amazonaws.com', originPath: '/k8s' });
+    expect(origins.api.customOriginConfig).toMatchObject({ originProtocolPolicy: 'https-only', originReadTimeout: settings.originResponseTimeoutSeconds });
+    const vpcOrigin = stack.one('aws:cloudfront/vpcOrigin:VpcOrigin', 'RelayOrigin');
+    expect(vpcOrigin.inputs.vpcOriginEndpointConfig.arn).toBe(stack.one('aws:lb/loadBalancer:LoadBalancer', 'RelayBalancer').state.arn);
+    expect(origins.relay.vpcOriginConfig).toMatchObject({ vpcOriginId: 'RelayOrigin-id', originReadTimeout: settings.originResponseTimeoutSeconds });
+    expect(front.inputs.defaultCacheBehavior.targetOriginId).toBe('api');
+    expect(front.inputs.orderedCacheBehaviors.map((b: { pathPattern: string; targetOriginId: string }) => [b.pathPattern, b.targetOriginId])).toEqual(
+      streamPathPatterns.map((p) => [p, 'relay']),
+    );
+    for (const b of [front.inputs.defaultCacheBehavior, ...front.inputs.orderedCacheBehaviors]) {
+      expect(b).toMatchObject({ cachePolicyId: cloudFrontPolicies.cachingDisabled, originRequestPolicyId: cloudFrontPolicies.allViewerExceptHostHeader });
+      expect(b.allowedMethods).toEqual(expect.arrayContaining(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']));
+    }
+    // A quiet watch sends a newline well within the front's timeout; the users' URL is the front's.
+    expect(Number(lambda('Api').inputs.environment.variables.SKIFF_WATCH_KEEPALIVE_SECONDS)).toBeLessThan(settings.originResponseTimeoutSeconds);
+    expect(stack.outputs.api).toBe(`https://${front.state.domainName}`);
+  });
+});
+
+describe('the stream relay', () => {
+  it('runs one Fargate task in the private subnets, reaching kubelets as the API does, behind an internal balancer', () => {
+    const service = stack.one('aws:ecs/service:Service', 'Relay');
+    expect(service.inputs).toMatchObject({ desiredCount: 1, launchType: 'FARGATE', deploymentMaximumPercent: 100 });
+    expect(service.inputs.networkConfiguration.subnets).toEqual(['VpcPrivateSubnet1-id', 'VpcPrivateSubnet2-id']);
+    expect(service.inputs.networkConfiguration.securityGroups).toEqual(['RelaySecurityGroup-id', 'ApiSecurityGroup-id']);
+    expect(service.inputs.loadBalancers).toEqual([
+      { targetGroupArn: stack.one('aws:lb/targetGroup:TargetGroup', 'RelayTargets').state.arn, containerName: 'relay', containerPort: settings.relayHttpPort },
+    ]);
+    expect(stack.one('aws:lb/loadBalancer:LoadBalancer', 'RelayBalancer').inputs).toMatchObject({
+      internal: true,
+      loadBalancerType: 'application',
+      idleTimeout: 600,
+    });
+    const group = stack.one('aws:ec2/securityGroup:SecurityGroup', 'RelaySecurityGroup');
+    expect(group.inputs.ingress).toEqual([
+      { protocol: 'tcp', fromPort: settings.relayHttpPort, toPort: settings.relayHttpPort, securityGroups: ['RelayBalancerSecurityGroup-id'] },
+      { protocol: 'tcp', fromPort: settings.relayPort, toPort: settings.relayPort, cidrBlocks: [expect.any(String)] },
+    ]);
+  });
+
+  it('copies its build from a private bucket, then runs it with the table, the key and its ports; its role reads that object alone', () => {
+    const task = stack.one('aws:ecs/taskDefinition:TaskDefinition', 'RelayTask');
+    expect(task.inputs).toMatchObject({ cpu: '256', memory: '512', networkMode: 'awsvpc', requiresCompatibilities: ['FARGATE'] });
+    const [code, relay] = JSON.parse(task.inputs.containerDefinitions);
+    const bucket = stack.one('aws:s3/bucketV2:BucketV2', 'RelayCode').state.bucket;
+    expect(code).toMatchObject({ name: 'code', essential: false, image: settings.relayCodeImage, entryPoint: ['aws', 's3', 'cp'] });
+    expect(code.command).toEqual([`s3://${bucket}/skiff-relay.mjs`, '/relay/skiff-relay.mjs']);
+    expect(relay).toMatchObject({ name: 'relay', essential: true, image: settings.relayImage, command: ['node', '/relay/skiff-relay.mjs'] });
+    expect(relay.dependsOn).toEqual([{ containerName: 'code', condition: 'SUCCESS' }]);
+    const env = Object.fromEntries(relay.environment.map((e: { name: string; value: string }) => [e.name, e.value]));
+    expect(env).toMatchObject({
+      SKIFF_STORE_URL: `dynamodb://${stack.one('aws:dynamodb/table:Table', 'Store').state.name}`,
+      SKIFF_KMS_KEY_ID: arnOf('aws:kms/key:Key', 'SecretsKey'),
+      SKIFF_RELAY_PORT: String(settings.relayPort),
+      SKIFF_RELAY_HTTP_PORT: String(settings.relayHttpPort),
+    });
+    expect(stack.one('aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock', 'RelayCodePrivate').inputs).toMatchObject({
+      blockPublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    const role = stack.one('aws:iam/role:Role', 'RelayTaskRole');
+    const statements = JSON.parse(role.inputs.inlinePolicies[0].policy).Statement as { Action: string[]; Resource: string[] }[];
+    expect(statements.find((st) => st.Action.includes('s3:GetObject'))?.Resource).toEqual([
+      `${stack.one('aws:s3/bucketV2:BucketV2', 'RelayCode').state.arn}/skiff-relay.mjs`,
+    ]);
+    expect(statements.flatMap((st) => st.Resource)).not.toContain('*');
   });
 });
 

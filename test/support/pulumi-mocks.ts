@@ -43,6 +43,9 @@ function outputsFor(type: string, name: string, inputs: Record<string, any>): Re
     Object.assign(state, { rootResourceId: `${name}-root`, executionArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${name}` });
   if (type === 'aws:apigateway/stage:Stage') state.invokeUrl = `https://${inputs.restApi}.execute-api.${REGION}.amazonaws.com/${inputs.stageName}`;
   if (type === 'aws:ec2/vpc:Vpc') state.defaultRouteTableId = `${name}-rt`;
+  if (type === 'aws:cloudfront/distribution:Distribution') state.domainName = `d${name.toLowerCase()}.cloudfront.net`;
+  if (type === 'aws:lb/loadBalancer:LoadBalancer') state.dnsName = `internal-${name}.${REGION}.elb.amazonaws.com`;
+  if (type === 'aws:s3/bucketV2:BucketV2') state.bucket = inputs.bucket ?? `${name.toLowerCase()}-bucket`;
   return state;
 }
 

@@ -66,6 +66,8 @@ export interface ResourceContext {
   /** Answers metrics.k8s.io reads (from the kubelets); absent: there are none. */
   metrics?: MetricsProvider;
   bookmarkIntervalMs: number;
+  /** A quiet watch gets a newline this often (`WatchRequest.keepAliveMs`). */
+  watchKeepAliveMs?: number;
   maxWatchSeconds: number;
   authorizer?: Authorizer;
   rules?: RuleLister;
@@ -183,6 +185,7 @@ function watch(ctx: ResourceContext, c: Context, t: ResourceTarget, selectors: {
     allowBookmarks: boolParam(c.req.query('allowWatchBookmarks')),
     asTable: wantsTable(c.req.header('accept')),
     bookmarkIntervalMs: ctx.bookmarkIntervalMs,
+    keepAliveMs: ctx.watchKeepAliveMs,
     cutOff: cutOff(c),
   });
 }
