@@ -152,8 +152,8 @@ async function startFunctions(
   stack: Stack,
   cloud: Pick<Cloud, 'provisioning' | 'kubeletBundle'> = { provisioning: {} },
 ): Promise<{ url: string; caCert: string; functions: AwsLocalRunning['usage']['functions'] }> {
-  const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}) => {
-    const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...services.env, ...env } });
+  const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}, concurrency?: number) => {
+    const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...services.env, ...env }, concurrency });
     stack.push(() => f.close());
     return f;
   };
@@ -162,7 +162,9 @@ async function startFunctions(
   const controllers = { ...controllerEnv(options), ...cloud.provisioning };
   const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000, controllers);
   const queue = fn('skiff-queue', 'functions/queue/handler.ts', 60_000, controllers);
-  const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000, controllers);
+  // One tick at a time (its reserved concurrency in the cloud is 1): a tick is a resync floor,
+  // and ticks that overlap on a slow machine only pile work on it.
+  const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000, controllers, 1);
 
   const tls = ensureTls(join(dataDir, 'pki'));
   // The Function URL is the front's default origin, on an address of its own.
@@ -192,10 +194,16 @@ async function startFunctions(
     await queueMapping.stop();
     sqsClient.destroy();
   });
-  const ticker = setInterval(
-    () => void tick.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event' }).catch(() => undefined),
-    options.tickIntervalMs ?? 10_000,
-  );
+  // A tick due while the last still runs is dropped, as a throttled scheduled invocation is.
+  let ticking = false;
+  const ticker = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    void tick
+      .invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event' })
+      .catch(() => undefined)
+      .finally(() => (ticking = false));
+  }, options.tickIntervalMs ?? 10_000);
   stack.push(async () => clearInterval(ticker));
   return { url: front.url, caCert: tls.caCert, functions: { api: api.stats, stream: stream.stats, queue: queue.stats, tick: tick.stats } };
 }

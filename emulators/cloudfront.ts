@@ -18,7 +18,7 @@
  * against public CAs).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, request, type Server } from 'node:https';
+import { Agent, createServer, request, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect } from 'node:tls';
@@ -54,6 +54,7 @@ export interface CloudFront {
 
 const MAX_URL_BYTES = 8192;
 const WEBSOCKET_IDLE_MS = 10 * 60_000;
+const ORIGIN_KEEPALIVE_MS = 4000;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host']);
 
 /** A CloudFront path pattern as a regular expression over the whole path. */
@@ -70,6 +71,15 @@ export async function startCloudFront(options: CloudFrontOptions): Promise<Cloud
   const behaviours = options.behaviours.map((b) => ({ match: pathPattern(b.pathPattern), origin: b.origin }));
   const timeoutMs = (options.originResponseTimeoutSeconds ?? 30) * 1000;
   const requests = new Map<string, number>();
+  // Persistent connections to each origin, as CloudFront keeps them (its origin keep-alive
+  // timeout, 5 s by default): an idle one is closed after 4 s here, before the origin's own
+  // 5 s idle timer could close it under a request.
+  const agents = new Map<string, Agent>();
+  const agentOf = (origin: Origin) => {
+    let agent = agents.get(origin.url);
+    if (!agent) agents.set(origin.url, (agent = new Agent({ keepAlive: true, timeout: ORIGIN_KEEPALIVE_MS, ca: origin.ca })));
+    return agent;
+  };
   const originOf = (url: string) => {
     const path = url.split('?')[0];
     const origin = behaviours.find((b) => b.match.test(path))?.origin ?? options.defaultOrigin;
@@ -96,7 +106,7 @@ export async function startCloudFront(options: CloudFrontOptions): Promise<Cloud
     }
     const origin = originOf(req.url ?? '/');
     const target = targetOf(origin, req.url ?? '/');
-    const out = request(target, { method: req.method, headers: forwarded(req, target), ca: origin.ca, agent: false }, (answer) => {
+    const out = request(target, { method: req.method, headers: forwarded(req, target), agent: agentOf(origin) }, (answer) => {
       const headers: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
       res.writeHead(answer.statusCode ?? 502, headers);
@@ -115,7 +125,10 @@ export async function startCloudFront(options: CloudFrontOptions): Promise<Cloud
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/html' }).end(statusBody(502, 'CloudFront could not connect to the origin.'));
       else res.destroy();
     });
-    res.on('close', () => out.destroy());
+    // The viewer went away before the answer was through: the origin's request goes too.
+    res.on('close', () => {
+      if (!res.writableFinished) out.destroy();
+    });
     req.pipe(out);
   };
 
@@ -168,6 +181,7 @@ export async function startCloudFront(options: CloudFrontOptions): Promise<Cloud
         server.close(() => resolve());
         server.closeAllConnections();
         for (const socket of tunnels) socket.destroy();
+        for (const agent of agents.values()) agent.destroy();
       }),
   };
 }
