@@ -8,13 +8,17 @@
  *   stream event-source mapping into the stream function;
  * - the SQS emulator for delayed work, and its mapping into the queue function;
  * - a tick every 10 seconds into the tick function;
- * - the API function behind a Function URL front on HTTPS (the cluster CA in `<data-dir>/pki`).
+ * - the API function behind a Function URL on HTTPS (the cluster CA in `<data-dir>/pki`);
+ * - the stream relay (functions/api/relay.ts) as a process of its own, as its Fargate task, for
+ *   exec, attach, port-forward and the `kubernetes` Service;
+ * - the CloudFront emulator in front of both, as in the cloud: the kubeconfig's server.
  *
  * Local workers (kubelet processes) join as in the embedded shape. Tokens are kept in the table,
  * as in the cloud, with the cluster CA's certificate and each kubelet's log credential, so
  * `kubectl logs` goes through the API function to the kubelet.
  */
 import { spawn } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
@@ -56,6 +60,12 @@ export interface AwsLocalOptions extends UpOptions {
   provision?: boolean;
   /** How long an empty provisioned node is kept (default 30 s). */
   consolidateSeconds?: number;
+  /**
+   * Run the stream relay (default true). Without it, a pod's streams are refused as a Function
+   * URL alone refuses them, and no `kubernetes` Service is kept: for clusters with no kubelet
+   * (the test suites' simulated nodes), which have no stream to serve.
+   */
+  relay?: boolean;
 }
 
 export interface AwsLocalRunning extends Running {
@@ -127,7 +137,8 @@ const defined = (entries: [string, number | undefined][]) =>
 /** The API function's settings, as the environment variables it reads. */
 function apiEnv(options: AwsLocalOptions): Record<string, string> {
   return defined([
-    ['SKIFF_WATCH_KEEPALIVE_SECONDS', ORIGIN_TIMEOUT_SECONDS / 2],
+    // Behind the front (with the relay), quiet watches are kept open under its timeout.
+    ['SKIFF_WATCH_KEEPALIVE_SECONDS', options.relay === false ? undefined : ORIGIN_TIMEOUT_SECONDS / 2],
     ['SKIFF_MAX_WATCH_SECONDS', options.maxWatchSeconds],
     ['SKIFF_WATCH_BOOKMARK_SECONDS', options.watchBookmarkIntervalMs === undefined ? undefined : options.watchBookmarkIntervalMs / 1000],
   ]);
@@ -151,9 +162,10 @@ async function startFunctions(
   options: AwsLocalOptions,
   stack: Stack,
   cloud: Pick<Cloud, 'provisioning' | 'kubeletBundle'> = { provisioning: {} },
+  port?: number,
 ): Promise<{ url: string; caCert: string; functions: AwsLocalRunning['usage']['functions'] }> {
-  const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}, concurrency?: number) => {
-    const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...services.env, ...env }, concurrency });
+  const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}) => {
+    const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...services.env, ...env } });
     stack.push(() => f.close());
     return f;
   };
@@ -162,13 +174,11 @@ async function startFunctions(
   const controllers = { ...controllerEnv(options), ...cloud.provisioning };
   const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000, controllers);
   const queue = fn('skiff-queue', 'functions/queue/handler.ts', 60_000, controllers);
-  // One tick at a time (its reserved concurrency in the cloud is 1): a tick is a resync floor,
-  // and ticks that overlap on a slow machine only pile work on it.
-  const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000, controllers, 1);
+  const tick = fn('skiff-tick', 'functions/tick/handler.ts', 60_000, controllers);
 
   const tls = ensureTls(join(dataDir, 'pki'));
-  // The Function URL is the front's default origin, on an address of its own.
-  const front = await startFunctionUrl(api, { tls, host: options.host });
+  // The front's default origin, on an address of its own; or, with no relay, the front itself on the port.
+  const front = await startFunctionUrl(api, { tls, host: options.host, port });
   stack.push(() => front.close());
 
   const streams = new DynamoDBStreamsClient({ endpoint: services.dynamoEndpoint, region: 'us-east-1', credentials });
@@ -194,16 +204,10 @@ async function startFunctions(
     await queueMapping.stop();
     sqsClient.destroy();
   });
-  // A tick due while the last still runs is dropped, as a throttled scheduled invocation is.
-  let ticking = false;
-  const ticker = setInterval(() => {
-    if (ticking) return;
-    ticking = true;
-    void tick
-      .invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event' })
-      .catch(() => undefined)
-      .finally(() => (ticking = false));
-  }, options.tickIntervalMs ?? 10_000);
+  const ticker = setInterval(
+    () => void tick.invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event' }).catch(() => undefined),
+    options.tickIntervalMs ?? 10_000,
+  );
   stack.push(async () => clearInterval(ticker));
   return { url: front.url, caCert: tls.caCert, functions: { api: api.stats, stream: stream.stats, queue: queue.stats, tick: tick.stats } };
 }
@@ -217,7 +221,7 @@ export const ORIGIN_TIMEOUT_SECONDS = 60;
  * The stream relay (functions/api/relay.ts) as a process of its own, as its Fargate task runs it
  * in the cloud, with the functions' environment; resolves with its URL once it listens.
  */
-async function startRelayProcess(services: Services, options: AwsLocalOptions, stack: Stack, log: (line: string) => void): Promise<string> {
+async function startRelayProcess(services: Services, options: AwsLocalOptions, stack: Stack, log: (line: string) => void): Promise<() => Promise<string>> {
   const port = await freePort();
   let output = '';
   let listening: (url: string) => void = () => undefined;
@@ -249,13 +253,30 @@ async function startRelayProcess(services: Services, options: AwsLocalOptions, s
     const force = setTimeout(() => relay.kill('SIGKILL'), 5000);
     await exited.finally(() => clearTimeout(force));
   });
-  const url = await Promise.race([
-    ready,
-    exited.then((code) => Promise.reject(new Error(`the stream relay exited (${code}) before it listened:\n${output}`))),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the stream relay did not listen within 60 s:\n${output}`)), 60_000).unref()),
-  ]);
-  log(`relay     ${url} (streams and the kubernetes Service: the API as a long-lived server)`);
-  return url;
+  // Started early, it loads while the functions start; it listens once the CA is in the table.
+  return async () => {
+    const url = await Promise.race([
+      ready,
+      exited.then((code) => Promise.reject(new Error(`the stream relay exited (${code}) before it listened:\n${output}`))),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the stream relay did not listen within 180 s:\n${output}`)), 180_000).unref()),
+    ]);
+    log(`relay     ${url} (streams and the kubernetes Service: the API as a long-lived server)`);
+    return url;
+  };
+}
+
+/** One request through the front (GET /readyz), so that an API execution environment is ready; up to a minute. */
+async function warmUp(url: string, ca: string): Promise<void> {
+  await new Promise<void>((done) => {
+    const req = httpsRequest(`${url}/readyz`, { ca, agent: false, timeout: 60_000 }, (res) => {
+      res.resume();
+      res.on('end', () => done());
+    });
+    // A failure here is the user's to see at their first request, with its own message.
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => done());
+    req.end();
+  });
 }
 
 /** The admin's token and one per node, kept in the table (`statictokens`), as `skiff token --store` keeps them. */
@@ -275,6 +296,7 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
   const stack = new Stack();
   try {
     const services = await startServices(dataDir, options, stack, log);
+    const relayListening = options.relay === false ? undefined : await startRelayProcess(services, options, stack, log);
     // Tokens in the table, as in the cloud: the admin's and one per node, made before the API starts.
     const prefix = { local: 'local', 'aws-ec2': 'ec2', 'aws-ecs': 'ecs' }[options.provider ?? 'local'];
     const names = Array.from({ length: options.nodes }, (_, i) => `${prefix}-${i}`);
@@ -297,25 +319,35 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
       clusterCidr: options.clusterCidr,
     };
     const cloud = await startCloud(options.provider ?? 'local', settings, (stop) => stack.push(stop), log);
-    const { url: functionUrl, caCert, functions } = await startFunctions(dataDir, services, options, stack, cloud);
+    // Without the relay there is nothing to route: the Function URL is the front, on the port.
+    const { url: functionUrl, caCert, functions } = await startFunctions(dataDir, services, options, stack, cloud, options.relay === false ? port : undefined);
     // The CA's certificate (the API pins kubelets to it) and its key (the API signs the serving
     // certificates of kubelets that join with a bootstrap token), sealed when Secrets are.
     await putClusterCa(state, caCert, readFileSync(join(dataDir, 'pki', 'ca.key'), 'utf8'));
-    const relayUrl = await startRelayProcess(services, options, stack, log);
-    // The front users and kubelets call: streams to the relay, the rest to the Function URL.
-    const cloudFront = await startCloudFront({
-      tls: ensureTls(join(dataDir, 'pki')),
-      behaviours: STREAM_PATTERNS.map((pathPattern) => ({ pathPattern, origin: { url: relayUrl, ca: caCert } })),
-      defaultOrigin: { url: functionUrl, ca: caCert },
-      originResponseTimeoutSeconds: ORIGIN_TIMEOUT_SECONDS,
-      host: options.host,
-      port,
-    });
-    stack.push(() => cloudFront.close());
-    const url = cloudFront.url;
+    const relayUrl = await relayListening?.();
+    let url = functionUrl;
+    if (relayUrl) {
+      // The front users and kubelets call: streams to the relay, the rest to the Function URL.
+      const cloudFront = await startCloudFront({
+        tls: ensureTls(join(dataDir, 'pki')),
+        behaviours: STREAM_PATTERNS.map((pathPattern) => ({ pathPattern, origin: { url: relayUrl, ca: caCert } })),
+        defaultOrigin: { url: functionUrl, ca: caCert },
+        originResponseTimeoutSeconds: ORIGIN_TIMEOUT_SECONDS,
+        host: options.host,
+        port,
+      });
+      stack.push(() => cloudFront.close());
+      url = cloudFront.url;
+    }
+    // The API function's first cold start happens now, not in the user's first request.
+    await warmUp(url, caCert);
     const kubeconfigPath = join(dataDir, 'kubeconfig');
     writeKubeconfig(kubeconfigPath, { server: url, caCert, token: admin });
-    log(`api       ${url} (a CloudFront front: the API function's Function URL ${functionUrl}, streams to the relay)`);
+    log(
+      relayUrl
+        ? `api       ${url} (a CloudFront front: the API function's Function URL ${functionUrl}, streams to the relay)`
+        : `api       ${url} (the API function's Function URL; no relay, so no streams)`,
+    );
     log(`functions skiff-api, skiff-stream (DynamoDB stream), skiff-queue (SQS), skiff-tick (every 10 s) (ready in ${Date.now() - started} ms)`);
     if (cloud.label && options.provision) log(`provision ${cloud.label} nodes are added for pending pods and removed when empty`);
 

@@ -90,8 +90,7 @@ export function controllerFunctions(state: Storage, q: Queues, net: Network, poo
   q.requeue.subscribe(queue.arn, { batch: { size: settings.queueBatchSize, partialResponses: true } });
 
   // One tick function on two schedules: the time-based checks, and the daily re-encryption pass.
-  // One tick at a time: a tick is a resync floor, and two at once only double the work.
-  const tick = new sst.aws.Function('Tick', { ...controller(handlers.tick), concurrency: { reserved: settings.tickConcurrency } });
+  const tick = new sst.aws.Function('Tick', controller(handlers.tick));
   new sst.aws.Cron('TickSchedule', { schedule: settings.tickSchedule, function: tick.arn });
   new sst.aws.Cron('ReencryptSchedule', { schedule: settings.reencryptSchedule, function: tick.arn, event: { reencrypt: true } });
 

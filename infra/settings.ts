@@ -24,8 +24,6 @@ export const settings = {
   queueBatchSize: 10,
   /** The floor under delayed work: time-based checks (node grace, deadlines) at least this often. */
   tickSchedule: 'rate(1 minute)',
-  /** The tick's reserved concurrency: one at a time (a scheduled tick while one runs is throttled and retried). */
-  tickConcurrency: 1,
   /** Secrets not sealed under the current KMS key are sealed again this often (a pass reads them all). */
   reencryptSchedule: 'rate(1 day)',
   /** IteratorAge above this (ms) means the controllers lag the API by more than a minute. */

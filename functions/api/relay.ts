@@ -45,6 +45,8 @@ export interface RelayOptions {
    * HTTPS origin's certificate against public CAs, and the cluster CA is not one).
    */
   httpPort?: number;
+  /** How long to wait for the cluster CA to be in the table (default: not at all). */
+  waitForCaMs?: number;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -65,14 +67,28 @@ function listen(server: Server | HttpServer, port: number, host: string): Promis
   });
 }
 
+/**
+ * The cluster CA's key, which signs the relay's certificate; the relay may start before whoever
+ * keeps the CA in the table has put it there (a deploy, aws-local), so it is looked for again
+ * every half second, for up to `waitMs`.
+ */
+async function clusterCaKeyOnceThere(store: Store, waitMs: number): Promise<string> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const [ca, key] = await Promise.all([clusterCa(store), clusterCaKey(store)]);
+    if (ca && key) return key;
+    if (Date.now() >= deadline) throw new Error('the table holds no cluster CA (certificate and key): the relay cannot serve the cluster its certificate');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /** The names a client inside the cluster may call the API by. */
 const SERVICE_NAMES = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'];
 
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const { store, address } = options;
   const env = options.env ?? process.env;
-  const [ca, caKey] = await Promise.all([clusterCa(store), clusterCaKey(store)]);
-  if (!ca || !caKey) throw new Error('the table holds no cluster CA (certificate and key): the relay cannot serve the cluster its certificate');
+  const caKey = await clusterCaKeyOnceThere(store, options.waitForCaMs ?? 0);
   const tls = signServingCert(caKey, 'skiff-relay', { dns: ['localhost', ...SERVICE_NAMES], ips: [...new Set(['127.0.0.1', kubernetesServiceIP(), address])] });
   const app = createApp({
     ...(await cloudAppOptions(store, env)),
@@ -130,6 +146,8 @@ async function main(): Promise<void> {
     port: process.env.SKIFF_RELAY_PORT ? Number(process.env.SKIFF_RELAY_PORT) : undefined,
     host: process.env.SKIFF_RELAY_HOST,
     httpPort: process.env.SKIFF_RELAY_HTTP_PORT ? Number(process.env.SKIFF_RELAY_HTTP_PORT) : undefined,
+    // Started beside a deploy or aws-local that puts the CA in the table: waits for it a while.
+    waitForCaMs: 10 * 60_000,
   });
   console.log(`relay listening ${relay.url}`);
   const stop = async () => {

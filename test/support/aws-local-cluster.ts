@@ -38,6 +38,8 @@ export async function startAwsLocalCluster(options: Partial<ApiServerOptions> = 
       evictionSeconds: extra.nodeLifecycle?.defaultTolerationSeconds,
       tickIntervalMs: 2000,
       inMemory: true,
+      // Simulated nodes have no kubelet: no stream to relay.
+      relay: false,
     },
     () => undefined,
   );
