@@ -32,7 +32,13 @@ export default defineConfig({
     hookTimeout: 120_000,
     projects: [
       { extends: true, test: { name: 'embedded', include: ['test/**/*.test.ts'] } },
-      { extends: true, test: { name: 'aws-local', include: BOTH_SHAPES, env: { SKIFF_TEST_SHAPE: 'aws-local' } } },
+      // Each aws-local file runs a whole cluster of processes (DynamoDB Local, the functions'
+      // execution environments): one such file at a time beside an embedded one, and longer
+      // timeouts, or two clusters starve each other on a 2-core machine.
+      {
+        extends: true,
+        test: { name: 'aws-local', include: BOTH_SHAPES, env: { SKIFF_TEST_SHAPE: 'aws-local' }, maxWorkers: 1, testTimeout: 120_000, hookTimeout: 240_000 },
+      },
     ],
   },
 });

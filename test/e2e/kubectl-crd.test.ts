@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type ControlledCluster, kubectlCalls, startControlledCluster } from '../support/api-server.js';
+import { TEST_SHAPE } from '../support/shape.js';
 import { type KubernetesList, type KubernetesObject, k8s } from '../support/client-node.js';
 
 type At = { group: string; version: string; namespace: string; plural: string };
@@ -29,7 +30,14 @@ beforeAll(async () => {
 afterAll(() => cluster?.stop());
 
 const { ok, refused } = kubectlCalls(() => cluster);
-const eventually = (assertion: () => Promise<void>) => vi.waitFor(assertion, { timeout: 15_000, interval: 100 });
+/**
+ * The AWS shape's loop (a stream poll, an invocation in another process, a DynamoDB Local write
+ * per hop) is slower, and slower still on a loaded machine: its waits are three times as long.
+ */
+const PATIENCE = TEST_SHAPE === 'aws-local' ? 3 : 1;
+const eventually = (assertion: () => Promise<void>) => vi.waitFor(assertion, { timeout: 15_000 * PATIENCE, interval: 100 });
+const within = (seconds: number) => `--timeout=${seconds * PATIENCE}s`;
+vi.setConfig({ testTimeout: 60_000 * PATIENCE });
 
 const schema = {
   type: 'object',
@@ -86,7 +94,7 @@ const cronTab = (name: string, spec: object, apiVersion = 'stable.example.com/v1
 describe('CustomResourceDefinitions', () => {
   it('a CRD is Established, its kind in discovery within a second, with its short name and category', async () => {
     await ok(['apply', '-f', '-'], crd([v1, v1beta1]));
-    await ok(['wait', '--for=condition=Established', 'crd/crontabs.stable.example.com', '--timeout=10s']);
+    await ok(['wait', '--for=condition=Established', 'crd/crontabs.stable.example.com', within(10)]);
     // The request's own connection made first (the AWS shape's function may start cold): what is timed is the CRD's serving.
     expect((await cluster.api('/apis')).status).toBe(200);
     const established = Date.now();
@@ -300,7 +308,7 @@ describe('CustomResourceDefinitions', () => {
         },
       }),
     );
-    await ok(['wait', '--for=condition=Established', 'crd/pools.example.com', '--timeout=10s']);
+    await ok(['wait', '--for=condition=Established', 'crd/pools.example.com', within(10)]);
     const pool = (name: string, s: object) => JSON.stringify({ apiVersion: 'example.com/v1', kind: 'Pool', metadata: { name }, spec: s });
     await eventually(async () =>
       expect(await ok(['apply', '-f', '-'], pool('a', { minReplicas: 1, maxReplicas: 2, region: 'eu', owners: ['me@example.com'] }))).toContain('created'),
@@ -340,13 +348,13 @@ describe('CustomResourceDefinitions', () => {
     await ok(['delete', 'ct', 'owned', '-n', 'cron-team']);
     await eventually(async () => expect(await ok(['get', 'configmaps', '-n', 'cron-team', '-o', 'name'])).not.toContain('owned-config'));
     await ok(['apply', '-f', '-'], cronTab('doomed', { cronSpec: '* * * * *' }).replace('"namespace":"default"', '"namespace":"cron-team"'));
-    await ok(['delete', 'namespace', 'cron-team', '--timeout=20s']);
+    await ok(['delete', 'namespace', 'cron-team', within(20)]);
     expect(await ok(['get', 'ct', '-A', '-o', 'name'])).not.toContain('doomed');
   });
 
   it('deleting the CRD deletes its objects and stops serving the kind', async () => {
     expect((await ok(['get', 'ct', '-o', 'name'])).split('\n').length).toBeGreaterThan(1);
-    await ok(['delete', 'crd', 'crontabs.stable.example.com', '--timeout=20s']);
+    await ok(['delete', 'crd', 'crontabs.stable.example.com', within(20)]);
     await eventually(async () =>
       expect(await refused(['get', 'crontabs'])).toMatch(/the server doesn't have a resource type "crontabs"|could not find the requested resource/),
     );
@@ -356,7 +364,7 @@ describe('CustomResourceDefinitions', () => {
 
   it('the README’s example applies: the CRD, then (once Established) its CronTab; a CRD held Terminating serves reads, not creates', async () => {
     await cluster.kubectl(['apply', '-f', 'examples/crontab.yaml']);
-    await ok(['wait', '--for=condition=Established', 'crd/crontabs.stable.example.com', '--timeout=10s']);
+    await ok(['wait', '--for=condition=Established', 'crd/crontabs.stable.example.com', within(10)]);
     await eventually(async () => expect(await ok(['apply', '-f', 'examples/crontab.yaml'])).toContain('crontab.stable.example.com/nightly'));
     expect(await ok(['get', 'crontabs'])).toMatch(/^nightly\s+0 3 \* \* \*\s+1\s+\d+s$/m);
     expect(await refused(['patch', 'ct', 'nightly', '--type=merge', '-p', '{"spec":{"image":""}}'])).toContain(

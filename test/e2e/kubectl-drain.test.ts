@@ -14,7 +14,7 @@ beforeAll(async () => {
   cluster = await startControlledCluster(2);
   await cluster.kubectlOk(['create', 'deployment', 'web', '--image=app:v1', '--replicas=4']);
   await cluster.kubectlOk(['rollout', 'status', 'deployment/web', '--timeout=60s'], { timeoutMs: 70_000 });
-}, 90_000);
+});
 afterAll(async () => {
   await cluster?.stop();
 });

@@ -90,7 +90,8 @@ export function clientsFor(
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += String(d)));
       child.stderr.on('data', (d) => (stderr += String(d)));
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+      // The AWS shape on a loaded machine: a kubectl that waits (delete, wait) is given longer.
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? (TEST_SHAPE === 'aws-local' ? 90_000 : 30_000));
       child.on('close', (code) => {
         clearTimeout(timer);
         resolve({ code: code ?? -1, stdout, stderr });
