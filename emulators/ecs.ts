@@ -18,7 +18,8 @@
  *
  * A task really runs. Its containers are containers on a private Docker engine, on a bridge
  * network of the emulator's own, so each task has an address of its own that this machine
- * reaches (its ENI's `privateIPv4Address`). An image named in `hostImages` (the kubelet's,
+ * reaches (its ENI's `privateIPv4Address`). As on Fargate, a pause container holds the task's
+ * network and its containers join it: one address, `localhost` between them. An image named in `hostImages` (the kubelet's,
  * which no registry here holds) runs as a process of this machine instead, with a loopback
  * address of its own. With the awslogs driver, what a container prints goes to the CloudWatch
  * Logs emulator, to the group and `<prefix>/<container>/<task id>` stream ECS would use; a
@@ -30,7 +31,7 @@ import { DockerRuntime } from '../kubelet/runtime/docker.js';
 import type { ContainerSpec } from '../kubelet/runtime/types.js';
 import { isFargateSize } from '../shared/cloud/fargate.js';
 import { type HostProcess, startHostProcess } from './host-process.js';
-import { engineApi } from './docker-engine.js';
+import { BUSYBOX_IMAGE, engineApi } from './docker-engine.js';
 import { AwsJsonError, type JsonParams, type JsonService, serveJson11 } from './json-service.js';
 import type { LogsEmulator } from './logs.js';
 import { TokenBucket } from './token-bucket.js';
@@ -107,6 +108,8 @@ export interface EcsTask {
   subnet: string;
   zone: string;
   address?: string;
+  /** The pause container that holds the task's network namespace. */
+  sandbox?: string;
   overrides: { containerOverrides?: { name: string; environment?: { name: string; value: string }[]; command?: string[] }[] };
   containers: RunningContainer[];
   createdAt: number;
@@ -137,6 +140,8 @@ export interface EcsEmulatorOptions {
   launchBucket?: { capacity: number; refillPerSecond: number };
   /** How long a stopped task stays described (default an hour, as ECS). */
   stoppedRetentionMs?: number;
+  /** The image of each task's pause container (it needs `sleep`; default the test busybox). */
+  pauseImage?: string;
 }
 
 export interface EcsEmulator extends JsonService {
@@ -498,8 +503,10 @@ class EcsService {
       const identity = { ECS_TASK_ARN: task.arn, ECS_TASK_ID: task.id, ECS_AVAILABILITY_ZONE: task.zone, ECS_PRIVATE_IP: task.address };
       rc.process = startHostProcess(command, { ...this.options.hostEnv, ...env, ...identity }, (d) => write(String(d)));
       void rc.process.exited.then((code) => this.exited(task, rc, code));
+      rc.lastStatus = 'RUNNING';
       return;
     }
+    task.sandbox ??= await this.startSandbox(task);
     const taskMemory = Number(task.def.memory ?? 0);
     const spec: ContainerSpec = {
       podUid: task.id,
@@ -519,11 +526,11 @@ class EcsService {
       // A task's volume is a Docker volume of its own, shared by its containers.
       mounts: (c.mountPoints ?? []).map((m) => ({ hostPath: volumeName(task, m.sourceVolume), containerPath: m.containerPath, readOnly: m.readOnly ?? false })),
     };
-    const started = await this.docker.start(spec).catch((err: Error) => {
+    const started = await this.docker.start(spec, { joinNetworkOf: task.sandbox }).catch((err: Error) => {
       throw new Error(/pull|image/i.test(err.message) ? `CannotPullContainerError: ${err.message}` : `CannotStartContainerError: ${err.message}`);
     });
     rc.dockerId = started.id;
-    if (c.essential !== false) task.address ??= started.address;
+    if (rc.exitCode === undefined) rc.lastStatus = 'RUNNING';
     rc.logsAbort = new AbortController();
     // A follow can end as the container exits before the engine hands it the last line (a
     // partial one least of all): what the log holds past what was shipped goes after it.
@@ -536,6 +543,27 @@ class EcsService {
         if (all.length > shipped) write(all.slice(shipped).join('\n'));
       });
     if (c.healthCheck) this.checkHealth(rc, c.healthCheck);
+  }
+
+  /** The task's pause container: it holds the network its containers join, and gives the task its address. */
+  private async startSandbox(task: EcsTask): Promise<string> {
+    const pause: ContainerSpec = {
+      podUid: task.id,
+      podNamespace: task.cluster,
+      podName: task.def.family,
+      name: '~internal~ecs~pause',
+      attempt: 0,
+      image: this.options.pauseImage ?? BUSYBOX_IMAGE,
+      imagePullPolicy: 'IfNotPresent',
+      command: ['sleep', '2147483647'],
+      args: [],
+      env: {},
+    };
+    const started = await this.docker.start(pause).catch((err: Error) => {
+      throw new Error(`ResourceInitializationError: the task's network could not be made: ${err.message}`);
+    });
+    task.address = started.address;
+    return started.id;
   }
 
   /**
@@ -614,6 +642,10 @@ class EcsService {
         rc.lastStatus = 'STOPPED';
       }),
     );
+    if (task.sandbox) {
+      await this.docker.stop(task.sandbox, 0).catch(() => undefined);
+      await this.docker.remove(task.sandbox).catch(() => undefined);
+    }
     for (const v of task.def.volumes) await engineApi(this.options.dockerSocket, 'DELETE', `/volumes/${volumeName(task, v.name)}`).catch(() => undefined);
     task.lastStatus = 'STOPPED';
     task.stoppedAt = Date.now();

@@ -130,6 +130,8 @@ export class PodWorker {
   private readonly transitions = new Map<string, { status: string; at: string }>();
   private ownAddress?: string;
   private readonly volumes?: PodVolumes;
+  /** The back-off of the pod's runs, where the runtime runs a pod as one unit. */
+  private runBackoffMs = 0;
 
   constructor(
     pod: Pod,
@@ -259,7 +261,10 @@ export class PodWorker {
       await this.volumes?.prepare().catch(() => undefined);
       await this.volumes?.sync();
     }
-    if (!this.finalPhase && (await this.runInitContainers())) await this.runContainers();
+    if (this.finalPhase) {
+      // Ended: nothing more to run.
+    } else if (this.ctx.runtime.startPod) await this.runAsUnit();
+    else if (await this.runInitContainers()) await this.runContainers();
     await this.report();
   }
 
@@ -313,76 +318,173 @@ export class PodWorker {
     }
   }
 
+  /** What the runtime is asked to run for container `c`: its environment, command, volumes and limits, resolved now. */
+  private async specOf(c: Container, attempt: number): Promise<ContainerSpec> {
+    const services = (await this.ctx.services?.(this.pod)) ?? [];
+    const env = await containerEnv(this.ctx.api, this.pod, c, { hostIP: this.ctx.hostIP, podIP: this.ctx.podIP(this.pod) }, services);
+    await this.volumes?.prepare();
+    return {
+      podUid: this.uid,
+      podNamespace: this.pod.metadata?.namespace ?? '',
+      podName: this.pod.metadata?.name ?? '',
+      name: c.name,
+      attempt,
+      image: c.image ?? '',
+      imagePullPolicy: c.imagePullPolicy ?? defaultPullPolicy(c.image ?? ''),
+      command: (c.command ?? []).map((a) => expand(a, env)),
+      args: (c.args ?? []).map((a) => expand(a, env)),
+      env,
+      workingDir: c.workingDir,
+      memoryLimit: c.resources?.limits?.memory !== undefined ? parseBytes(c.resources.limits.memory) : undefined,
+      cpuLimit: c.resources?.limits?.cpu !== undefined ? parseCpu(c.resources.limits.cpu) : undefined,
+      cpuRequest: c.resources?.requests?.cpu !== undefined ? parseCpu(c.resources.requests.cpu) : undefined,
+      memoryRequest: c.resources?.requests?.memory !== undefined ? parseBytes(c.resources.requests.memory) : undefined,
+      ports: c.ports?.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol })),
+      gracePeriodSeconds: this.pod.spec.terminationGracePeriodSeconds ?? undefined,
+      healthCheck: healthCheckOf(c),
+      security: securityOf(this.pod, c),
+      mounts: this.volumes?.mountsFor(c),
+      stdin: c.stdin ?? false,
+      stdinOnce: c.stdinOnce ?? false,
+    };
+  }
+
+  /** A container whose spec could not be made waits, with the reason shown once as an event. False: not such an error. */
+  private configFailed(r: ContainerRecord, err: unknown): boolean {
+    if (!(err instanceof ContainerConfigError)) return false;
+    if (err instanceof MountError) {
+      // As Kubernetes' kubelet: the pod waits in ContainerCreating, with a FailedMount event.
+      if (r.waiting?.message !== err.message) this.ctx.event(this.pod, 'Warning', 'FailedMount', err.message);
+      r.waiting = { reason: 'ContainerCreating', message: err.message };
+      return true;
+    }
+    if (r.waiting?.message !== err.message) this.ctx.event(this.pod, 'Warning', 'Failed', `Error: ${err.message}`);
+    r.waiting = { reason: 'CreateContainerConfigError', message: err.message };
+    return true;
+  }
+
+  /** The runtime started the container's new run: the last one becomes the previous. */
+  private async begun(r: ContainerRecord, started: ContainerStatus): Promise<void> {
+    if (r.current) {
+      if (r.previous) await this.ctx.runtime.remove(r.previous.id).catch(() => undefined);
+      r.previous = r.current;
+      r.restartCount++;
+    }
+    r.current = started;
+    r.waiting = undefined;
+    r.ready = false;
+    r.started = false;
+    r.probes = freshProbes();
+  }
+
+  /** The runtime could not start the container: it waits, with the reason. */
+  private startFailed(r: ContainerRecord, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof SecurityRefusal) {
+      // Asked for what this runtime cannot give: not run at all, and said so.
+      if (r.waiting?.message !== message) this.ctx.event(this.pod, 'Warning', 'Failed', `Error: ${message}`);
+      r.waiting = { reason: 'CreateContainerConfigError', message };
+      return;
+    }
+    const reason = message.startsWith('ErrImageNeverPull') ? 'ErrImageNeverPull' : /pull|image/i.test(message) ? 'ErrImagePull' : 'RunContainerError';
+    if (r.waiting?.message !== message) this.ctx.event(this.pod, 'Warning', 'Failed', `Error: ${message}`);
+    r.waiting = { reason, message };
+  }
+
   private async start(r: ContainerRecord): Promise<void> {
     if (this.stopping) return;
     const c = this.container(r.name);
     const attempt = r.current ? r.current.spec.attempt + 1 : r.restartCount;
     let spec: ContainerSpec;
     try {
-      const services = (await this.ctx.services?.(this.pod)) ?? [];
-      const env = await containerEnv(this.ctx.api, this.pod, c, { hostIP: this.ctx.hostIP, podIP: this.ctx.podIP(this.pod) }, services);
-      await this.volumes?.prepare();
-      spec = {
-        podUid: this.uid,
-        podNamespace: this.pod.metadata?.namespace ?? '',
-        podName: this.pod.metadata?.name ?? '',
-        name: c.name,
-        attempt,
-        image: c.image ?? '',
-        imagePullPolicy: c.imagePullPolicy ?? defaultPullPolicy(c.image ?? ''),
-        command: (c.command ?? []).map((a) => expand(a, env)),
-        args: (c.args ?? []).map((a) => expand(a, env)),
-        env,
-        workingDir: c.workingDir,
-        memoryLimit: c.resources?.limits?.memory !== undefined ? parseBytes(c.resources.limits.memory) : undefined,
-        cpuLimit: c.resources?.limits?.cpu !== undefined ? parseCpu(c.resources.limits.cpu) : undefined,
-        cpuRequest: c.resources?.requests?.cpu !== undefined ? parseCpu(c.resources.requests.cpu) : undefined,
-        memoryRequest: c.resources?.requests?.memory !== undefined ? parseBytes(c.resources.requests.memory) : undefined,
-        ports: c.ports?.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol })),
-        gracePeriodSeconds: this.pod.spec.terminationGracePeriodSeconds ?? undefined,
-        healthCheck: healthCheckOf(c),
-        security: securityOf(this.pod, c),
-        mounts: this.volumes?.mountsFor(c),
-        stdin: c.stdin ?? false,
-        stdinOnce: c.stdinOnce ?? false,
-      };
+      spec = await this.specOf(c, attempt);
     } catch (err) {
-      if (!(err instanceof ContainerConfigError)) throw err;
-      if (err instanceof MountError) {
-        // As Kubernetes' kubelet: the pod waits in ContainerCreating, with a FailedMount event.
-        if (r.waiting?.message !== err.message) this.ctx.event(this.pod, 'Warning', 'FailedMount', err.message);
-        r.waiting = { reason: 'ContainerCreating', message: err.message };
-        return;
-      }
-      if (r.waiting?.message !== err.message) this.ctx.event(this.pod, 'Warning', 'Failed', `Error: ${err.message}`);
-      r.waiting = { reason: 'CreateContainerConfigError', message: err.message };
-      return;
+      if (this.configFailed(r, err)) return;
+      throw err;
     }
     try {
-      const started = await this.ctx.runtime.start(spec);
-      if (r.current) {
-        if (r.previous) await this.ctx.runtime.remove(r.previous.id).catch(() => undefined);
-        r.previous = r.current;
-        r.restartCount++;
-      }
-      r.current = started;
-      r.waiting = undefined;
-      r.ready = false;
-      r.started = false;
-      r.probes = freshProbes();
+      await this.begun(r, await this.ctx.runtime.start(spec));
       this.ctx.event(this.pod, 'Normal', 'Started', `Started container ${c.name}`);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (err instanceof SecurityRefusal) {
-        // Asked for what this runtime cannot give: not run at all, and said so.
-        if (r.waiting?.message !== message) this.ctx.event(this.pod, 'Warning', 'Failed', `Error: ${message}`);
-        r.waiting = { reason: 'CreateContainerConfigError', message };
-        return;
-      }
-      const reason = message.startsWith('ErrImageNeverPull') ? 'ErrImageNeverPull' : /pull|image/i.test(message) ? 'ErrImagePull' : 'RunContainerError';
-      if (r.waiting?.message !== message) this.ctx.event(this.pod, 'Warning', 'Failed', `Error: ${message}`);
-      r.waiting = { reason, message };
+      this.startFailed(r, err);
     }
+  }
+
+  // ---- a pod run as one unit -----------------------------------------------------------------
+
+  /**
+   * The pod's run on a runtime that runs a pod as one unit (`Runtime.startPod`, an ECS task):
+   * probes while it runs; when it has ended (on ECS, the end of any container but an init
+   * container ends the task), the restart policy decides: the whole run starts again, init
+   * containers first (as Kubernetes runs them again when it makes a pod's sandbox anew), with
+   * the back-off a crashing container gets; or the pod ends, Failed if an init container failed
+   * or a container exited non-zero.
+   */
+  private async runAsUnit(): Promise<void> {
+    const records = [...this.records.values()];
+    for (const r of records) if (r.init && r.current?.state === 'exited' && r.current.exitCode === 0) r.completed = true;
+    if (!records.some((r) => r.current)) return this.startRun();
+    if (records.some((r) => r.current && r.current.state !== 'exited')) {
+      await Promise.all(records.filter((r) => !r.init && r.current?.state === 'running').map((r) => this.probe(r, this.container(r.name))));
+      return;
+    }
+    for (const r of records) r.ready = false;
+    const failed = records.some((r) => (r.init ? !r.completed : r.current?.exitCode !== 0));
+    if (this.restartPolicy === 'Always' || (this.restartPolicy === 'OnFailure' && failed)) return this.restartRun();
+    this.finalPhase = failed ? 'Failed' : 'Succeeded';
+  }
+
+  /** The pod's next run: every container's spec, then one start of them all. */
+  private async startRun(): Promise<void> {
+    if (this.stopping) return;
+    const records = [...this.records.values()];
+    const attempt = Math.max(...records.map((r) => (r.current ? r.current.spec.attempt + 1 : r.restartCount)));
+    const specs: ContainerSpec[] = [];
+    for (const r of records) {
+      try {
+        specs.push(await this.specOf(this.container(r.name), attempt));
+      } catch (err) {
+        if (this.configFailed(r, err)) return;
+        throw err;
+      }
+    }
+    let started: ContainerStatus[];
+    try {
+      started = await this.ctx.runtime.startPod!({ init: specs.filter((_, n) => records[n].init), containers: specs.filter((_, n) => !records[n].init) });
+    } catch (err) {
+      for (const r of records) if (!r.init || !r.completed) this.startFailed(r, err);
+      return;
+    }
+    for (const r of records) {
+      const s = started.find((c) => c.spec.name === r.name);
+      if (!s) continue;
+      if (r.init) r.completed = false;
+      await this.begun(r, s);
+    }
+    this.ctx.event(this.pod, 'Normal', 'Started', `Started containers ${records.map((r) => r.name).join(', ')}`);
+  }
+
+  /** A run that ended: the next one now, or once the back-off is waited out. */
+  private async restartRun(): Promise<void> {
+    const runs = [...this.records.values()].map((r) => r.current).filter((c): c is ContainerStatus => c !== undefined);
+    const finished = Math.max(...runs.map((c) => Date.parse(c.finishedAt ?? '') || Date.now()));
+    const began = Math.min(...runs.map((c) => Date.parse(c.startedAt) || finished));
+    if (finished - began >= this.ctx.backoff.resetAfterMs) this.runBackoffMs = 0;
+    const apps = [...this.records.values()].filter((r) => !r.init);
+    if (this.runBackoffMs > 0 && Date.now() < finished + this.runBackoffMs) {
+      const name = this.pod.metadata?.name;
+      if (apps.some((r) => r.waiting?.reason !== 'CrashLoopBackOff')) this.ctx.event(this.pod, 'Warning', 'BackOff', 'Back-off restarting failed container');
+      for (const r of apps)
+        r.waiting = {
+          reason: 'CrashLoopBackOff',
+          message: `back-off ${Math.round(this.runBackoffMs / 1000)}s restarting failed container=${r.name} pod=${name}_${this.pod.metadata?.namespace}(${this.uid})`,
+        };
+      return;
+    }
+    const before = apps[0]?.current;
+    await this.startRun();
+    if (apps[0]?.current !== before)
+      this.runBackoffMs = this.runBackoffMs ? Math.min(this.runBackoffMs * 2, this.ctx.backoff.maxMs) : this.ctx.backoff.initialMs;
   }
 
   /** A run that ended: start the next one now, or wait out the back-off. */
@@ -476,7 +578,7 @@ export class PodWorker {
     const records = [...this.records.values()];
     await Promise.all(
       records.map(async (r) => {
-        if (r.current?.state === 'running') {
+        if (r.current && r.current.state !== 'exited') {
           this.ctx.event(this.pod, 'Normal', 'Killing', `Stopping container ${r.name}`);
           await this.ctx.runtime.stop(r.current.id, graceMs);
         }
@@ -517,7 +619,8 @@ export class PodWorker {
     });
     let state: NonNullable<PodContainerStatus['state']>;
     if (r.waiting) state = { waiting: r.waiting };
-    else if (!r.current) state = { waiting: { reason: !r.init && !this.initialized ? 'PodInitializing' : 'ContainerCreating' } };
+    else if (!r.current || r.current.state === 'waiting')
+      state = { waiting: { reason: !r.init && !this.initialized ? 'PodInitializing' : 'ContainerCreating' } };
     else if (r.current.state === 'running') state = { running: { startedAt: iso(r.current.startedAt) } };
     else state = terminated(r.current);
     // While waiting to run again, the last run is `lastState`; otherwise the one before.
@@ -550,7 +653,7 @@ export class PodWorker {
     const initialized = inits.every((r) => r.completed);
     const containersReady = apps.every((r) => r.ready && r.current?.state === 'running' && !r.waiting);
     let phase: NonNullable<Pod['status']>['phase'] = this.finalPhase ?? 'Pending';
-    if (!this.finalPhase && initialized && apps.every((r) => r.current)) phase = 'Running';
+    if (!this.finalPhase && initialized && apps.every((r) => r.current && r.current.state !== 'waiting')) phase = 'Running';
     const scheduled = conditionOf(this.pod.status?.conditions, 'PodScheduled');
     const status: NonNullable<Pod['status']> = {
       phase,

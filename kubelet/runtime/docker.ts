@@ -181,7 +181,8 @@ export class DockerRuntime implements Runtime {
     return { config, host };
   }
 
-  async start(spec: ContainerSpec): Promise<ContainerStatus> {
+  /** `joinNetworkOf`: a container whose network this one shares (an ECS task's pause container), not the runtime's. */
+  async start(spec: ContainerSpec, placement: { joinNetworkOf?: string } = {}): Promise<ContainerStatus> {
     await this.ensureImage(spec.image, spec.imagePullPolicy);
     const security = await this.securitySettings(spec);
     const name = `skiff_${spec.podUid}_${spec.name}_${spec.attempt}`.replace(/[^a-zA-Z0-9_.-]/g, '-');
@@ -204,7 +205,7 @@ export class DockerRuntime implements Runtime {
           'skiff.container.attempt': String(spec.attempt),
         },
         HostConfig: {
-          NetworkMode: this.options.network ?? 'host',
+          NetworkMode: placement.joinNetworkOf ? `container:${placement.joinNetworkOf}` : (this.options.network ?? 'host'),
           Init: init,
           // As Kubernetes: no swap beyond the limit, so going over it is an OOM kill.
           ...(spec.memoryLimit ? { Memory: spec.memoryLimit, MemorySwap: spec.memoryLimit } : {}),

@@ -1,32 +1,40 @@
 /**
- * How the `ecs` runtime turns a container into an ECS task: the task definition (shared by the
- * pods of one template) and the overrides (what is the pod's own). Kept apart from the calls,
- * so each rule reads on its own:
+ * How the `ecs` runtime turns a pod into an ECS task: the task definition (shared by the pods of
+ * one template) and the overrides (what is the pod's own). Kept apart from the calls, so each
+ * rule reads on its own:
  *
- * - size: the container's requests and limits, rounded up to the smallest Fargate size;
+ * - one task a pod: its containers share the task's network (one address, `localhost` between
+ *   them) and its volumes. Init containers are non-essential containers that run in order, each
+ *   `dependsOn` the one before having succeeded; the pod's containers are essential and depend
+ *   on the last init container's success. ECS holds at most 10 containers in a task;
+ * - size: the pod's effective requests (the sum of its containers', or an init container's if
+ *   larger, limits where they are larger), rounded up to the smallest Fargate size;
  * - securityContext: runAsUser and runAsGroup become `user`, readOnlyRootFilesystem
  *   `readonlyRootFilesystem`, dropped capabilities `linuxParameters`. What Fargate cannot give
  *   is refused (`SecurityRefusal`), never ignored: privileged, added capabilities but
  *   SYS_PTRACE, and runAsNonRoot without runAsUser (the runtime cannot read an image's user).
  *   allowPrivilegeEscalation has no ECS field; Fargate neither runs privileged containers nor
  *   adds capabilities, which is what it guards against;
- * - an exec readiness probe: the task's health check (ECS runs it in the container; the
+ * - an exec readiness probe: the container's health check (ECS runs it in the container; the
  *   kubelet's probe reads its status, as it cannot exec into a task);
  * - volumes: a Fargate task cannot see the kubelet's folders, so each pod volume is an
  *   ephemeral task volume that a first container (`skiff-files`, a busybox image) fills from
- *   the overrides before the pod's container starts (`dependsOn` SUCCESS). The files are the
- *   ones the kubelet wrote when the task started: a service-account token is not refreshed in
- *   a running task, so it lasts its own lifetime (an hour by default).
+ *   the overrides before any other starts (`dependsOn` SUCCESS); an emptyDir is one the pod's
+ *   containers share. The files are the ones the kubelet wrote when the task started: a
+ *   service-account token is not refreshed in a running task, so it lasts its own lifetime (an
+ *   hour by default).
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { ContainerDefinition, RegisterTaskDefinitionCommandInput } from '@aws-sdk/client-ecs';
 import { fargateSize } from '../../shared/cloud/fargate.js';
-import { type ContainerSpec, type Mount, SecurityRefusal } from './types.js';
+import { type ContainerSpec, type Mount, type PodRun, SecurityRefusal } from './types.js';
 
 export const FILES_CONTAINER = 'skiff-files';
 const FILES_ROOT = '/skiff/files';
+/** ECS's limit on the containers of a task definition. */
+export const MAX_CONTAINERS = 10;
 
 export interface TaskShape {
   cluster: string;
@@ -45,9 +53,9 @@ function ownerOf(podName: string): string {
   return m ? m[1] : podName;
 }
 
-/** `skiff-<namespace>-<owner>-<container>`, in a family's characters and length. */
-export function familyOf(spec: Pick<ContainerSpec, 'podNamespace' | 'podName' | 'name'>): string {
-  return `skiff-${spec.podNamespace}-${ownerOf(spec.podName)}-${spec.name}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 255);
+/** `skiff-<namespace>-<owner>`, in a family's characters and length. */
+export function familyOf(spec: Pick<ContainerSpec, 'podNamespace' | 'podName'>): string {
+  return `skiff-${spec.podNamespace}-${ownerOf(spec.podName)}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 255);
 }
 
 /** The container definition's security fields, or a refusal of what Fargate cannot give. */
@@ -88,21 +96,48 @@ function healthCheckOf(spec: ContainerSpec): Partial<ContainerDefinition> {
   };
 }
 
-/** The task definition of the container, and a hash of what it holds (pods with one hash share a revision). */
-export function taskDefinitionOf(spec: ContainerSpec, shape: TaskShape): { input: RegisterTaskDefinitionCommandInput; hash: string } {
-  const cpu = Math.max(spec.cpuLimit ?? 0, spec.cpuRequest ?? 0);
-  const memory = Math.max(spec.memoryLimit ?? 0, spec.memoryRequest ?? 0);
+/** The pod's containers in the task's order: init containers, then the others. */
+export const containersOf = (run: PodRun) => [...run.init, ...run.containers];
+
+/** The pod's effective requests (millicores, bytes), as the scheduler counts them, limits where larger. */
+function podSize(run: PodRun): { cpu: number; memory: number } {
+  const cpu = (c: ContainerSpec) => Math.max(c.cpuLimit ?? 0, c.cpuRequest ?? 0);
+  const memory = (c: ContainerSpec) => Math.max(c.memoryLimit ?? 0, c.memoryRequest ?? 0);
+  const sum = (f: (c: ContainerSpec) => number) => run.containers.reduce((n, c) => n + f(c), 0);
+  const most = (f: (c: ContainerSpec) => number) => Math.max(0, ...run.init.map(f));
+  return { cpu: Math.max(sum(cpu), most(cpu)), memory: Math.max(sum(memory), most(memory)) };
+}
+
+/** The pod's volumes, each once (containers that mount one share it), by host folder. */
+function volumesOf(run: PodRun): Map<string, Mount> {
+  const volumes = new Map<string, Mount>();
+  for (const c of containersOf(run)) for (const m of c.mounts ?? []) if (!volumes.has(m.hostPath)) volumes.set(m.hostPath, m);
+  return volumes;
+}
+
+/** The task definition of the pod, and a hash of what it holds (pods with one hash share a revision). */
+export function taskDefinitionOf(run: PodRun, shape: TaskShape): { input: RegisterTaskDefinitionCommandInput; hash: string } {
+  const all = containersOf(run);
+  const first = all[0];
+  const { cpu, memory } = podSize(run);
   const size = fargateSize(cpu, memory);
   if (!size) throw new Error(`no Fargate task size holds ${cpu}m of CPU and ${memory} bytes of memory (at most 16 vCPU and 120 GiB)`);
-  const mounts = spec.mounts ?? [];
+  const volumes = [...volumesOf(run).keys()];
+  if (all.length + (volumes.length ? 1 : 0) > MAX_CONTAINERS)
+    throw new Error(
+      `pod ${first.podName} has ${all.length} containers${volumes.length ? ' and volumes to fill' : ''}: an ECS task holds at most ${MAX_CONTAINERS}`,
+    );
   const logConfiguration = (prefix: string) => ({
     logDriver: 'awslogs' as const,
     options: { 'awslogs-group': shape.logGroup, 'awslogs-region': shape.region, 'awslogs-stream-prefix': prefix },
   });
-  const main: ContainerDefinition = {
+  const after = (name: string | undefined) => (name ? { dependsOn: [{ containerName: name, condition: 'SUCCESS' as const }] } : {});
+  const filled = volumes.length ? FILES_CONTAINER : undefined;
+  const lastInit = run.init.at(-1)?.name ?? filled;
+  const definitionOf = (spec: ContainerSpec, n: number, init: boolean): ContainerDefinition => ({
     name: spec.name,
     image: spec.image,
-    essential: true,
+    essential: !init,
     ...(spec.command.length ? { entryPoint: spec.command } : {}),
     ...(spec.args.length ? { command: spec.args } : {}),
     ...(spec.workingDir ? { workingDirectory: spec.workingDir } : {}),
@@ -110,27 +145,35 @@ export function taskDefinitionOf(spec: ContainerSpec, shape: TaskShape): { input
     stopTimeout: Math.min(120, Math.max(2, spec.gracePeriodSeconds ?? 30)),
     ...healthCheckOf(spec),
     ...securityFields(spec),
-    mountPoints: mounts.map((m, n) => ({ sourceVolume: volumeOf(n), containerPath: m.containerPath, readOnly: m.readOnly })),
-    ...(mounts.length ? { dependsOn: [{ containerName: FILES_CONTAINER, condition: 'SUCCESS' as const }] } : {}),
+    mountPoints: (spec.mounts ?? []).map((m) => ({
+      sourceVolume: volumeOf(volumes.indexOf(m.hostPath)),
+      containerPath: m.containerPath,
+      readOnly: m.readOnly,
+    })),
+    ...after(init ? (run.init[n - 1]?.name ?? filled) : lastInit),
     logConfiguration: logConfiguration('skiff'),
-  };
+  });
   const files: ContainerDefinition = {
     name: FILES_CONTAINER,
     image: shape.filesImage,
     essential: false,
     entryPoint: ['sh', '-c', 'eval "$SKIFF_FILES"'],
-    mountPoints: mounts.map((_, n) => ({ sourceVolume: volumeOf(n), containerPath: `${FILES_ROOT}/${n}` })),
+    mountPoints: volumes.map((_, n) => ({ sourceVolume: volumeOf(n), containerPath: `${FILES_ROOT}/${n}` })),
     logConfiguration: logConfiguration('skiff-files'),
   };
   const input: RegisterTaskDefinitionCommandInput = {
-    family: familyOf(spec),
+    family: familyOf(first),
     networkMode: 'awsvpc',
     requiresCompatibilities: ['FARGATE'],
     cpu: String(size.cpu),
     memory: String(size.memory),
     executionRoleArn: shape.executionRoleArn,
-    containerDefinitions: mounts.length ? [files, main] : [main],
-    ...(mounts.length ? { volumes: mounts.map((_, n) => ({ name: volumeOf(n) })) } : {}),
+    containerDefinitions: [
+      ...(volumes.length ? [files] : []),
+      ...run.init.map((c, n) => definitionOf(c, n, true)),
+      ...run.containers.map((c, n) => definitionOf(c, n, false)),
+    ],
+    ...(volumes.length ? { volumes: volumes.map((_, n) => ({ name: volumeOf(n) })) } : {}),
   };
   const hash = createHash('sha256').update(JSON.stringify(input)).digest('hex').slice(0, 16);
   input.tags = [
@@ -149,11 +192,11 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-/** A shell script (for `skiff-files`) that writes the mounts' files into the task's volumes. */
-export function filesScript(mounts: Mount[]): string {
+/** A shell script (for `skiff-files`) that writes the volumes' files into the task's volumes. */
+export function filesScript(volumes: Mount[]): string {
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
   const lines = ['set -e'];
-  mounts.forEach((m, n) => {
+  volumes.forEach((m, n) => {
     for (const file of filesUnder(m.hostPath)) {
       const target = join(FILES_ROOT, String(n), relative('.', file));
       lines.push(`mkdir -p ${quote(join(target, '..'))}`);
@@ -163,9 +206,10 @@ export function filesScript(mounts: Mount[]): string {
   return lines.join('\n');
 }
 
-/** What the task carries of the pod's own: the container's environment, and the volumes' files. */
-export function overridesOf(spec: ContainerSpec) {
-  const containerOverrides = [{ name: spec.name, environment: Object.entries(spec.env).map(([name, value]) => ({ name, value })) }];
-  if (spec.mounts?.length) containerOverrides.push({ name: FILES_CONTAINER, environment: [{ name: 'SKIFF_FILES', value: filesScript(spec.mounts) }] });
+/** What the task carries of the pod's own: each container's environment, and the volumes' files. */
+export function overridesOf(run: PodRun) {
+  const containerOverrides = containersOf(run).map((c) => ({ name: c.name, environment: Object.entries(c.env).map(([name, value]) => ({ name, value })) }));
+  const volumes = [...volumesOf(run).values()];
+  if (volumes.length) containerOverrides.push({ name: FILES_CONTAINER, environment: [{ name: 'SKIFF_FILES', value: filesScript(volumes) }] });
   return { containerOverrides };
 }

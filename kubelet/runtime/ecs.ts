@@ -1,28 +1,32 @@
 /**
- * The `ecs` runtime: each container the kubelet starts is an ECS task on Fargate, so a node of
- * the `aws-ecs` provider is ECS capacity behind a kubelet (virtual-kubelet's idea, kept honest):
+ * The `ecs` runtime: each pod the kubelet runs is one ECS task on Fargate, so a node of the
+ * `aws-ecs` provider is ECS capacity behind a kubelet (virtual-kubelet's idea, kept honest):
  *
- * - a task definition per pod template (`ecs-task.ts`): family
- *   `skiff-<namespace>-<owner>-<container>`, image, command, port mappings, the stop timeout
- *   from the pod's grace period, cpu and memory from the container's requests and limits
+ * - a task definition per pod template (`ecs-task.ts`): family `skiff-<namespace>-<owner>`,
+ *   every container of the pod (init containers first, non-essential, in order), port mappings,
+ *   stop timeouts from the pod's grace period, cpu and memory from the pod's requests and limits
  *   rounded up to the smallest Fargate size, the securityContext Fargate can give (the rest is
  *   refused), pod volumes as task volumes, and the awslogs driver. Pods of one template share a
  *   revision; a revision no task of this node uses any more is deregistered;
- * - RunTask with `startedBy` = the pod's uid, awsvpc networking in the node's subnets, and the
- *   pod's environment as the task's overrides (ECS's 8,192 characters at most: more is an
- *   error the pod shows, not a silent cut). A throttled launch is tried again with back-off;
- * - start resolves once the task is RUNNING (PROVISIONING and PENDING show as a container
- *   still being created, so the pod is Pending), or fails with ECS's reason when the task
- *   stopped before it ran (CannotPullContainerError is an image pull error);
- * - the task's ENI address is the container's (the pod IP);
- * - a STOPPED task's container exit code is the container's: 0 is success, anything else a
- *   failure (not always Succeeded, as virtual-kubelet's Fargate provider had it);
+ * - RunTask with `startedBy` = the pod's uid, awsvpc networking in the node's subnets (the
+ *   pod's containers share the task's address and reach each other on localhost), and the
+ *   pod's environment as the task's overrides (ECS's 8,192 characters at most: more is an error
+ *   the pod shows, not a silent cut). A throttled launch is tried again with back-off;
+ * - `startPod` resolves once the task has left PROVISIONING and PENDING or a container of it
+ *   runs (an init container), or fails with ECS's reason when the task stopped before any
+ *   container ran (CannotPullContainerError is an image pull error). A container is `waiting`
+ *   until ECS says it runs (a container after an init container that still runs);
+ * - the task's ENI address is the pod IP;
+ * - a stopped container's exit code is its own: 0 is success, anything else a failure (not
+ *   always Succeeded, as virtual-kubelet's Fargate provider had it). An essential container
+ *   that ends ends the task, and with it the pod's run: the kubelet starts the next;
  * - logs come from CloudWatch Logs, the stream `skiff/<container>/<task id>`;
- * - stop is StopTask: SIGTERM, then SIGKILL after the stop timeout.
+ * - stop is StopTask: SIGTERM to every container, then SIGKILL after the stop timeout.
  *
- * One DescribeTasks call (100 tasks each) answers for every task the kubelet looks at within a
- * second. `exec` is not offered (ECS ExecuteCommand needs the SSM agent's session protocol), but
- * for an exec readiness probe, which runs as the task's health check and is answered from it.
+ * A container's id is `<task id>/<container>`. One DescribeTasks call (100 tasks each) answers
+ * for every task the kubelet looks at within a second. `exec` is not offered (ECS
+ * ExecuteCommand needs the SSM agent's session protocol), but for an exec readiness probe, which
+ * runs as the container's health check and is answered from it.
  */
 import { type CloudWatchLogsClient, CreateLogGroupCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import {
@@ -37,9 +41,9 @@ import {
   type Task,
 } from '@aws-sdk/client-ecs';
 import { constants } from 'node:os';
-import { overridesOf, taskDefinitionOf } from './ecs-task.js';
+import { containersOf, FILES_CONTAINER, overridesOf, taskDefinitionOf } from './ecs-task.js';
 import { formatLines } from './process.js';
-import type { ContainerSpec, ContainerStatus, ExecResult, LogOptions, Runtime } from './types.js';
+import type { ContainerSpec, ContainerStatus, ExecResult, LogOptions, PodRun, Runtime } from './types.js';
 
 export interface EcsRuntimeOptions {
   ecs: ECSClient;
@@ -61,15 +65,28 @@ export interface EcsRuntimeOptions {
 }
 
 const MAX_OVERRIDES = 8192;
-const TAG = { node: 'skiff:node', namespace: 'skiff:namespace', pod: 'skiff:pod', container: 'skiff:container', attempt: 'skiff:attempt' };
+const TAG = { node: 'skiff:node', namespace: 'skiff:namespace', pod: 'skiff:pod', attempt: 'skiff:attempt' };
 const SIGNALS = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const taskId = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
+/** A container's id: its task's, and its name in the task. */
+const containerId = (task: string, name: string) => `${task}/${name}`;
+function parseId(id: string): { task: string; name: string } {
+  const at = id.indexOf('/');
+  if (at < 0) throw new Error(`no container ${id}: an ecs container id is <task id>/<container>`);
+  return { task: id.slice(0, at), name: id.slice(at + 1) };
+}
 
+/** A pod's task this kubelet runs. */
 interface Tracked {
   arn: string;
-  spec: ContainerSpec;
+  /** Its containers by name (not the volume-filling one). */
+  specs: Map<string, ContainerSpec>;
   definition: string;
+  /** Containers the kubelet has removed; the task is forgotten once all are. */
+  removed: Set<string>;
+  /** When this runtime first saw each container running, and ended (ECS gives a task's times, not a container's). */
+  seen: Map<string, { startedAt?: string; finishedAt?: string }>;
 }
 
 export class EcsRuntime implements Runtime {
@@ -89,34 +106,47 @@ export class EcsRuntime implements Runtime {
     return this.options.logGroup ?? `/skiff/${this.options.cluster}`;
   }
 
+  /** One container as a pod of its own. */
   async start(spec: ContainerSpec): Promise<ContainerStatus> {
-    const definition = await this.definitionFor(spec);
-    const overrides = overridesOf(spec);
+    const [status] = await this.startPod({ init: [], containers: [spec] });
+    if (status.state !== 'waiting') return status;
+    for (;;) {
+      const now = await this.inspect(status.id, true);
+      if (now.state !== 'waiting') return now;
+      await sleep(250);
+    }
+  }
+
+  async startPod(run: PodRun): Promise<ContainerStatus[]> {
+    const all = containersOf(run);
+    const first = all[0];
+    const definition = await this.definitionFor(run);
+    const overrides = overridesOf(run);
     const size = JSON.stringify(overrides).length;
     if (size > MAX_OVERRIDES)
-      throw new Error(`the environment and volumes of container ${spec.name} take ${size} characters as ECS overrides, over ECS's ${MAX_OVERRIDES}`);
-    const task = await this.runTask(spec, definition, overrides);
+      throw new Error(`the environment and volumes of pod ${first.podName} take ${size} characters as ECS overrides, over ECS's ${MAX_OVERRIDES}`);
+    const task = await this.runTask(first, definition, overrides);
     const id = taskId(task.taskArn!);
-    this.tracked.set(id, { arn: task.taskArn!, spec, definition });
+    this.tracked.set(id, { arn: task.taskArn!, specs: new Map(all.map((c) => [c.name, c])), definition, removed: new Set(), seen: new Map() });
     this.use(definition, id);
     const deadline = Date.now() + (this.options.startTimeoutMs ?? 600_000);
     for (;;) {
       const found = (await this.describe([id], true)).get(id);
-      if (found?.lastStatus === 'RUNNING') return this.statusOf(found, spec);
-      if (found?.lastStatus === 'STOPPED') {
-        if (found.stopCode !== 'TaskFailedToStart') return this.statusOf(found, spec);
-        await this.remove(id);
+      const ran = found?.containers?.some((c) => c.name !== FILES_CONTAINER && (c.lastStatus === 'RUNNING' || c.exitCode != null));
+      if (found?.lastStatus === 'STOPPED' && !ran) {
+        await this.forget(id);
         throw new Error(found.stoppedReason ?? 'the task failed to start');
       }
+      if (found && (found.lastStatus === 'RUNNING' || found.lastStatus === 'STOPPED' || ran)) return all.map((c) => this.statusOf(found, c));
       if (Date.now() > deadline) {
-        await this.stop(id, 0).catch(() => undefined);
+        await this.stopTask(id, 0).catch(() => undefined);
         throw new Error(`the task did not reach RUNNING within ${(this.options.startTimeoutMs ?? 600_000) / 1000} s`);
       }
       await sleep(250);
     }
   }
 
-  private async runTask(spec: ContainerSpec, definition: string, overrides: object): Promise<Task> {
+  private async runTask(pod: ContainerSpec, definition: string, overrides: object): Promise<Task> {
     let wait = 200;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -126,17 +156,16 @@ export class EcsRuntime implements Runtime {
             taskDefinition: definition,
             launchType: 'FARGATE',
             count: 1,
-            startedBy: spec.podUid,
+            startedBy: pod.podUid,
             overrides,
             networkConfiguration: {
               awsvpcConfiguration: { subnets: this.options.subnets, securityGroups: this.options.securityGroups, assignPublicIp: 'DISABLED' },
             },
             tags: [
               { key: TAG.node, value: this.options.node },
-              { key: TAG.namespace, value: spec.podNamespace },
-              { key: TAG.pod, value: spec.podName },
-              { key: TAG.container, value: spec.name },
-              { key: TAG.attempt, value: String(spec.attempt) },
+              { key: TAG.namespace, value: pod.podNamespace },
+              { key: TAG.pod, value: pod.podName },
+              { key: TAG.attempt, value: String(pod.attempt) },
             ],
           }),
         );
@@ -151,9 +180,9 @@ export class EcsRuntime implements Runtime {
     }
   }
 
-  /** This node's revision for the container's template, registered the first time. */
-  private definitionFor(spec: ContainerSpec): Promise<string> {
-    const { input, hash } = taskDefinitionOf(spec, {
+  /** This node's revision for the pod's template, registered the first time. */
+  private definitionFor(run: PodRun): Promise<string> {
+    const { input, hash } = taskDefinitionOf(run, {
       cluster: this.options.cluster,
       node: this.options.node,
       logGroup: this.logGroup,
@@ -229,51 +258,77 @@ export class EcsRuntime implements Runtime {
     return fresh ? tasks : this.describe(ids, true);
   }
 
+  /** One container of a task, as the kubelet sees it. */
   private statusOf(task: Task, spec: ContainerSpec): ContainerStatus {
+    const id = taskId(task.taskArn!);
     const stopped = task.lastStatus === 'STOPPED';
-    const container = task.containers?.find((c) => c.name === spec.name) ?? task.containers?.at(-1);
-    const exitCode = stopped ? (container?.exitCode ?? (task.stopCode === 'UserInitiated' ? 143 : 1)) : undefined;
+    const container = task.containers?.find((c) => c.name === spec.name);
+    const ended = stopped || container?.lastStatus === 'STOPPED' || container?.exitCode != null;
+    const running = !ended && container?.lastStatus === 'RUNNING';
+    // A container that never ran in a stopped task: ended by the stop (143 when asked), or failed.
+    const exitCode = ended ? (container?.exitCode ?? (task.stopCode === 'UserInitiated' ? 143 : 1)) : undefined;
     const address = task.attachments?.flatMap((a) => a.details ?? []).find((d) => d.name === 'privateIPv4Address')?.value;
+    const seen = this.tracked.get(id)?.seen;
+    const times = seen?.get(spec.name) ?? {};
+    const now = new Date().toISOString();
+    if (running || ended) times.startedAt ??= running ? now : (task.startedAt ?? task.createdAt ?? new Date()).toISOString();
+    if (ended) times.finishedAt ??= stopped ? (task.stoppedAt ?? new Date()).toISOString() : now;
+    seen?.set(spec.name, times);
     return {
-      id: taskId(task.taskArn!),
+      id: containerId(id, spec.name),
       spec,
-      state: stopped ? 'exited' : 'running',
+      state: ended ? 'exited' : running ? 'running' : 'waiting',
       exitCode,
       signal: exitCode !== undefined && exitCode > 128 ? SIGNALS.get(exitCode - 128) : undefined,
-      startedAt: (task.startedAt ?? task.createdAt ?? new Date()).toISOString(),
-      finishedAt: stopped ? (task.stoppedAt ?? new Date()).toISOString() : undefined,
+      startedAt: times.startedAt ?? (task.startedAt ?? task.createdAt ?? new Date()).toISOString(),
+      finishedAt: times.finishedAt,
       ...(address ? { address } : {}),
     };
   }
 
   async inspect(id: string, fresh = false): Promise<ContainerStatus> {
-    const found = (await this.describe([id], fresh)).get(id);
-    if (!found) throw new Error(`no task ${id} in cluster ${this.options.cluster}`);
-    return this.statusOf(found, this.tracked.get(id)?.spec ?? specFromTags(found));
+    const { task, name } = parseId(id);
+    const found = (await this.describe([task], fresh)).get(task);
+    if (!found) throw new Error(`no task ${task} in cluster ${this.options.cluster}`);
+    const spec = this.tracked.get(task)?.specs.get(name) ?? specsFromTags(found).find((c) => c.name === name);
+    if (!spec) throw new Error(`no container ${name} in task ${task}`);
+    return this.statusOf(found, spec);
   }
 
+  /** Stops the container's task (ECS stops a task, not one of its containers): the pod's run ends. */
   async stop(id: string, gracePeriodMs: number): Promise<ContainerStatus> {
     const before = await this.inspect(id);
     if (before.state === 'exited') return before;
-    await this.options.ecs.send(new StopTaskCommand({ cluster: this.options.cluster, task: id, reason: 'Stopped by the Skiff kubelet' }));
+    await this.stopTask(parseId(id).task, gracePeriodMs);
+    return this.inspect(id, true);
+  }
+
+  private async stopTask(task: string, gracePeriodMs: number): Promise<void> {
+    await this.options.ecs.send(new StopTaskCommand({ cluster: this.options.cluster, task, reason: 'Stopped by the Skiff kubelet' }));
     // ECS sends SIGKILL after the definition's stop timeout (at most 120 s); wait that long and more.
     const deadline = Date.now() + Math.max(gracePeriodMs, 120_000) + 30_000;
-    for (;;) {
-      const now = await this.inspect(id, true);
-      if (now.state === 'exited' || Date.now() > deadline) return now;
-      await sleep(250);
-    }
+    while ((await this.describe([task], true)).get(task)?.lastStatus !== 'STOPPED' && Date.now() < deadline) await sleep(250);
   }
 
+  /** Forgets an ended container; its task's revision is released once every container of it is. */
   async remove(id: string): Promise<void> {
-    const found = (await this.describe([id], true)).get(id);
-    if (found && found.lastStatus !== 'STOPPED') throw new Error(`task ${id} is running (${found.lastStatus}): stop it first`);
-    const t = this.tracked.get(id);
-    this.tracked.delete(id);
-    if (t) await this.release(t.definition, id);
+    const { task, name } = parseId(id);
+    const found = (await this.describe([task], true)).get(task);
+    const status = found && this.tracked.get(task)?.specs.get(name) ? this.statusOf(found, this.tracked.get(task)!.specs.get(name)!) : undefined;
+    if (status && status.state !== 'exited') throw new Error(`container ${id} is ${status.state}: stop it first`);
+    const t = this.tracked.get(task);
+    if (!t) return;
+    t.removed.add(name);
+    if ([...t.specs.keys()].every((n) => t.removed.has(n))) await this.forget(task);
   }
 
-  /** This node's tasks, running or stopped and not yet removed (after a restart: adopted). */
+  private async forget(task: string): Promise<void> {
+    const t = this.tracked.get(task);
+    this.tracked.delete(task);
+    if (t) await this.release(t.definition, task);
+  }
+
+  /** This node's pods' containers, running or ended and not yet removed (after a restart: adopted). */
   async list(): Promise<ContainerStatus[]> {
     const ids: string[] = [];
     for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
@@ -285,22 +340,24 @@ export class EcsRuntime implements Runtime {
       } while (nextToken);
     }
     const tasks = await this.describe(ids, true);
-    // Pod tasks of this node (its own kubelet task carries the node's tag too, but no container's).
+    // Pod tasks of this node (its own kubelet task carries the node's tag too, but no pod's).
     const tagged = (t: Task, key: string, value?: string) => t.tags?.some((tag) => tag.key === key && (value === undefined || tag.value === value));
-    const mine = [...tasks.values()].filter((t) => tagged(t, TAG.node, this.options.node) && tagged(t, TAG.container));
+    const mine = [...tasks.values()].filter((t) => tagged(t, TAG.node, this.options.node) && tagged(t, TAG.pod));
     return mine
       .filter((t) => t.lastStatus !== 'STOPPED' || this.tracked.has(taskId(t.taskArn!)))
-      .map((t) => {
+      .flatMap((t) => {
         const id = taskId(t.taskArn!);
         if (!this.tracked.has(id)) this.adopt(id, t);
-        return this.statusOf(t, this.tracked.get(id)!.spec);
+        const tracked = this.tracked.get(id)!;
+        return [...tracked.specs.values()].filter((c) => !tracked.removed.has(c.name)).map((c) => this.statusOf(t, c));
       });
   }
 
   /** A task this kubelet did not start in this life (it restarted): tracked, and its revision kept. */
   private adopt(id: string, task: Task): void {
     const definition = task.taskDefinitionArn ?? '';
-    this.tracked.set(id, { arn: task.taskArn!, spec: specFromTags(task), definition });
+    const specs = specsFromTags(task);
+    this.tracked.set(id, { arn: task.taskArn!, specs: new Map(specs.map((c) => [c.name, c])), definition, removed: new Set(), seen: new Map() });
     const hash = `adopted:${definition}`;
     const d = this.definitions.get(hash) ?? { arn: definition, users: new Set<string>() };
     d.users.add(id);
@@ -309,12 +366,12 @@ export class EcsRuntime implements Runtime {
 
   /** The container's log lines from CloudWatch Logs, each `<RFC 3339 time> <message>`, and where to read on. */
   private async readLogs(id: string, from?: string): Promise<{ lines: string[]; next?: string }> {
-    const spec = this.tracked.get(id)?.spec ?? (await this.inspect(id)).spec;
+    const { task, name } = parseId(id);
     const lines: string[] = [];
     let token = from;
     for (;;) {
       const out = await this.options.logs
-        .send(new GetLogEventsCommand({ logGroupName: this.logGroup, logStreamName: `skiff/${spec.name}/${id}`, startFromHead: true, nextToken: token }))
+        .send(new GetLogEventsCommand({ logGroupName: this.logGroup, logStreamName: `skiff/${name}/${task}`, startFromHead: true, nextToken: token }))
         .catch((err: { name?: string }) => {
           if (err.name === 'ResourceNotFoundException') return undefined;
           throw err;
@@ -349,27 +406,30 @@ export class EcsRuntime implements Runtime {
    * exec readiness probes work; any other command is refused.
    */
   async exec(id: string, command: string[], _timeoutMs?: number): Promise<ExecResult> {
-    const spec = this.tracked.get(id)?.spec;
+    const { task: tid, name } = parseId(id);
+    const spec = this.tracked.get(tid)?.specs.get(name);
     if (!spec?.healthCheck || JSON.stringify(spec.healthCheck.command) !== JSON.stringify(command))
       throw new Error('exec is not offered by the ecs runtime: ECS ExecuteCommand needs the SSM agent in the task');
-    const task = (await this.describe([id])).get(id);
+    const task = (await this.describe([tid])).get(tid);
     const health = task?.containers?.find((c) => c.name === spec.name)?.healthStatus ?? 'UNKNOWN';
     return { exitCode: health === 'HEALTHY' ? 0 : 1, output: health === 'HEALTHY' ? '' : `ECS health check: ${health}`, timedOut: false };
   }
 }
 
-/** What the tags of a task this kubelet started say of its container (after a restart). */
-function specFromTags(task: Task): ContainerSpec {
+/** What a task this kubelet started says of its pod's containers (after a restart): names and images from the task, the pod from its tags. */
+function specsFromTags(task: Task): ContainerSpec[] {
   const tag = (key: string) => task.tags?.find((t) => t.key === key)?.value ?? '';
-  return {
-    podUid: task.startedBy ?? '',
-    podNamespace: tag(TAG.namespace),
-    podName: tag(TAG.pod),
-    name: tag(TAG.container),
-    attempt: Number(tag(TAG.attempt)) || 0,
-    image: task.containers?.find((c) => c.name === tag(TAG.container))?.image ?? '',
-    command: [],
-    args: [],
-    env: {},
-  };
+  return (task.containers ?? [])
+    .filter((c) => c.name && c.name !== FILES_CONTAINER)
+    .map((c) => ({
+      podUid: task.startedBy ?? '',
+      podNamespace: tag(TAG.namespace),
+      podName: tag(TAG.pod),
+      name: c.name!,
+      attempt: Number(tag(TAG.attempt)) || 0,
+      image: c.image ?? '',
+      command: [],
+      args: [],
+      env: {},
+    }));
 }

@@ -87,7 +87,17 @@ export interface ContainerSecurity {
  */
 export class SecurityRefusal extends Error {}
 
-export type ContainerState = 'running' | 'exited';
+/**
+ * `waiting`: made as part of its pod's run (`Runtime.startPod`) but not started yet, as the
+ * containers before it (init containers) still run.
+ */
+export type ContainerState = 'waiting' | 'running' | 'exited';
+
+/** A pod's containers, for a runtime that runs a pod as one unit: init containers in order, then the others. */
+export interface PodRun {
+  init: ContainerSpec[];
+  containers: ContainerSpec[];
+}
 
 export interface ContainerStatus {
   id: string;
@@ -151,6 +161,14 @@ export interface Runtime {
   readonly assignsAddresses?: boolean;
   /** Starts a container; resolves once it is running (or has already exited). */
   start(spec: ContainerSpec): Promise<ContainerStatus>;
+  /**
+   * Runs a pod's containers as one unit (an ECS task): they share its network and volumes, the
+   * init containers run first, one after another, and the others start once all succeeded.
+   * Resolves when the run has begun, with a status for each container (`waiting` for those not
+   * started yet). The run ends as a whole: when it has, the kubelet starts the pod's next run.
+   * Present: the kubelet runs pods only this way, never container by container.
+   */
+  startPod?(run: PodRun): Promise<ContainerStatus[]>;
   /** The container's status. Throws for an unknown id. */
   inspect(id: string): Promise<ContainerStatus>;
   /**

@@ -1,12 +1,16 @@
 /**
- * The ecs runtime through the Runtime contract: each container an ECS task, through the real
- * ECS and CloudWatch Logs SDK clients, on the emulators (tasks as containers on a private
- * Docker engine), plus what is its own: pods of one template share a task definition, which is
- * deregistered when no task uses it; a task's address is the container's; a missing image is a
+ * The ecs runtime through the Runtime contract (a container started alone is a pod of its own,
+ * one ECS task), through the real ECS and CloudWatch Logs SDK clients, on the emulators (tasks
+ * as containers on a private Docker engine), plus what is its own: pods of one template share a
+ * task definition, which is deregistered when no task uses it; a pod's containers are one task,
+ * sharing its address, its volumes and localhost, init containers first; a missing image is a
  * pull error.
  */
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE } from '../../emulators/docker-engine.js';
 import type { EcsEmulator } from '../../emulators/ecs.js';
@@ -61,10 +65,10 @@ it('pods of one template share a Fargate-sized task definition, deregistered whe
   const spec = (uid: string, name: string) => pod(uid, name, 'sleep 30', { cpuRequest: 300, memoryRequest: 600 * 2 ** 20, ports: [{ containerPort: 8080 }] });
   const a = await rt.start(spec('uid-a', 'web-5d8f7c-abcde'));
   const b = await rt.start(spec('uid-b', 'web-5d8f7c-fghij'));
-  const defs = ecs.taskDefinitions.get('skiff-default-web-5d8f7c-main') ?? [];
+  const defs = ecs.taskDefinitions.get('skiff-default-web-5d8f7c') ?? [];
   expect(defs.filter((d) => d.status === 'ACTIVE')).toHaveLength(1);
   const client = new ECSClient({ endpoint: ecs.endpoint, region: 'us-east-1', credentials });
-  const described = await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'skiff-default-web-5d8f7c-main' }));
+  const described = await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'skiff-default-web-5d8f7c' }));
   // 300m and 600 MiB round up to 512 CPU units and 1 GiB, Fargate's smallest size that holds them.
   expect(described.taskDefinition).toMatchObject({ cpu: '512', memory: '1024' });
   expect(described.taskDefinition?.containerDefinitions?.[0].portMappings).toEqual([{ containerPort: 8080, protocol: 'tcp' }]);
@@ -89,7 +93,7 @@ it('answers an exec readiness probe from the task health check ECS runs, and no 
   const rt = runtime('node-h');
   const healthCheck = { command: ['test', '-f', '/tmp/ready'], periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 1, initialDelaySeconds: 0 };
   const c = await rt.start(pod('uid-h', 'health', 'sleep 2; touch /tmp/ready; exec sleep 30', { healthCheck }));
-  const definition = (ecs.taskDefinitions.get('skiff-default-health-main') ?? []).at(-1);
+  const definition = (ecs.taskDefinitions.get('skiff-default-health') ?? []).at(-1);
   // Within ECS's ranges: an interval of 5 s at least, a timeout of 2 s at least.
   expect(definition?.containerDefinitions[0].healthCheck).toEqual({
     command: ['CMD', 'test', '-f', '/tmp/ready'],
@@ -107,4 +111,72 @@ it('answers an exec readiness probe from the task health check ECS runs, and no 
   await expect(rt.exec(c.id, ['true'], 1000)).rejects.toThrow(/exec is not offered/);
   await rt.stop(c.id, 1000);
   await rt.remove(c.id);
+}, 60_000);
+
+it('runs a pod as one task: init containers first, then containers that share its address, its volumes and localhost', async () => {
+  const rt = runtime('node-p');
+  // An emptyDir: the kubelet's empty folder, a task volume the pod's containers share.
+  const mount = { hostPath: mkdtempSync(join(tmpdir(), 'skiff-ecs-pod-')), containerPath: '/shared', readOnly: false };
+  const container = (name: string, script: string) => pod('uid-pod', 'web-5d8f7c-pqrst', script, { name, mounts: [mount] });
+  const started = await rt.startPod({
+    init: [container('setup', 'sleep 3; echo made by init > /shared/msg')],
+    containers: [
+      container('server', 'exec httpd -f -p 8080 -h /shared'),
+      container('client', 'until wget -qO- http://127.0.0.1:8080/msg; do sleep 0.2; done; exec sleep 60'),
+    ],
+  });
+  expect(started.map((c) => [c.spec.name, c.state])).toEqual([
+    ['setup', 'running'],
+    ['server', 'waiting'],
+    ['client', 'waiting'],
+  ]);
+  const tasks = [...ecs.tasks.values()].filter((t) => t.startedBy === 'uid-pod');
+  expect(tasks).toHaveLength(1);
+  expect(tasks[0].def.containerDefinitions.map((c) => [c.name, c.essential, c.dependsOn?.[0]?.containerName])).toEqual([
+    ['skiff-files', false, undefined],
+    ['setup', false, 'skiff-files'],
+    ['server', true, 'setup'],
+    ['client', true, 'setup'],
+  ]);
+  const client = started[2].id;
+  const deadline = Date.now() + 30_000;
+  while (!(await rt.logs(client)).includes('made by init')) {
+    if (Date.now() > deadline) throw new Error(`the client never read the server: ${await rt.logs(client)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const now = await Promise.all(started.map((c) => rt.inspect(c.id, true)));
+  expect(now.map((c) => [c.spec.name, c.state, c.exitCode])).toEqual([
+    ['setup', 'exited', 0],
+    ['server', 'running', undefined],
+    ['client', 'running', undefined],
+  ]);
+  expect(new Set(now.map((c) => c.address)).size).toBe(1);
+  expect(now[1].address).toMatch(/^10\.2\d\d\./);
+  // ECS stops a task, not one container: stopping one ends the pod's run.
+  const stopped = await rt.stop(now[1].id, 1000);
+  expect(stopped.state).toBe('exited');
+  expect((await rt.inspect(client, true)).state).toBe('exited');
+  expect(await rt.list()).toHaveLength(3);
+  for (const c of now) await rt.remove(c.id);
+  expect(await rt.list()).toEqual([]);
+  expect((ecs.taskDefinitions.get('skiff-default-web-5d8f7c') ?? []).filter((d) => d.status === 'ACTIVE')).toHaveLength(0);
+}, 90_000);
+
+it('an init container that fails ends the pod run with its exit code: the containers after it never start', async () => {
+  const rt = runtime('node-i');
+  const started = await rt.startPod({
+    init: [pod('uid-init', 'job-abcde', 'exit 3', { name: 'check' })],
+    containers: [pod('uid-init', 'job-abcde', 'echo never', { name: 'main' })],
+  });
+  const deadline = Date.now() + 30_000;
+  let statuses = started;
+  while (statuses.some((c) => c.state !== 'exited')) {
+    if (Date.now() > deadline) throw new Error(`the run never ended: ${JSON.stringify(statuses.map((c) => c.state))}`);
+    await new Promise((r) => setTimeout(r, 250));
+    statuses = await Promise.all(started.map((c) => rt.inspect(c.id, true)));
+  }
+  expect(statuses[0].exitCode).toBe(3);
+  expect(statuses[1].exitCode).not.toBe(0);
+  expect(await rt.logs(statuses[1].id)).toBe('');
+  for (const c of statuses) await rt.remove(c.id);
 }, 60_000);

@@ -4,6 +4,8 @@
  * whose pods are Fargate tasks on the emulator's private Docker engine), with the task's address
  * as each pod's and its log through kubectl; scaled to zero, its nodes are removed after the
  * consolidation delay and nothing is left in ECS: no task running, no task definition active.
+ * A pod of three containers is one task: its init container runs first, then its two containers
+ * share the task's address and an emptyDir, one reading the other on localhost.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,27 @@ import { eventually, startSkiffUp } from '../support/skiff-up.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-ecs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const sidecarPod = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'paired' },
+  spec: {
+    volumes: [{ name: 'shared', emptyDir: {} }],
+    initContainers: [
+      {
+        name: 'setup',
+        image: 'busybox',
+        command: ['sh', '-c', 'echo setting up; echo made by init > /shared/msg'],
+        volumeMounts: [{ name: 'shared', mountPath: '/shared' }],
+      },
+    ],
+    containers: [
+      { name: 'server', image: 'busybox', command: ['httpd', '-f', '-p', '8080', '-h', '/shared'], volumeMounts: [{ name: 'shared', mountPath: '/shared' }] },
+      { name: 'client', image: 'busybox', command: ['sh', '-c', 'until wget -qO- http://127.0.0.1:8080/msg; do sleep 0.5; done; exec sleep 3600'] },
+    ],
+  },
+};
 
 describe('skiff up --shape aws-local --provider aws-ecs --provision', () => {
   it('runs 20 replicas on provisioned ECS nodes, and leaves nothing in ECS once scaled to zero', async () => {
@@ -52,6 +75,28 @@ describe('skiff up --shape aws-local --provider aws-ecs --provision', () => {
       expect(running.taskArns?.length).toBeGreaterThanOrEqual(21);
       const pod = (await skiff.kubectl(['get', 'pods', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout.trim();
       await eventually('the log through kubectl', async () => (await skiff.kubectl(['logs', pod])).stdout === `up on ${pod}\n`, 30_000);
+
+      const applied = await skiff.kubectl(['apply', '-f', '-'], { input: JSON.stringify(sidecarPod) });
+      expect(applied.code, applied.stderr).toBe(0);
+      const ready = await skiff.kubectl(['wait', '--for=condition=Ready', 'pod/paired', '--timeout=120s'], { timeoutMs: 130_000 });
+      expect(ready.code, ready.stderr).toBe(0);
+      await eventually(
+        'the sidecar reading the server on localhost',
+        async () => (await skiff.kubectl(['logs', 'paired', '-c', 'client'])).stdout.includes('made by init'),
+        60_000,
+      );
+      const paired = JSON.parse((await skiff.kubectl(['get', 'pod', 'paired', '-o', 'json'])).stdout);
+      expect(paired.status.phase).toBe('Running');
+      expect(paired.status.podIP).toMatch(/^10\.2\d\d\./);
+      expect(paired.status.initContainerStatuses[0].state.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+      expect(paired.status.containerStatuses.map((c: { name: string; ready: boolean }) => [c.name, c.ready])).toEqual([
+        ['server', true],
+        ['client', true],
+      ]);
+      expect((await skiff.kubectl(['logs', 'paired', '-c', 'setup'])).stdout).toBe('setting up\n');
+      const tasks = await ecs.send(new ListTasksCommand({ cluster: 'aws-local', startedBy: paired.metadata.uid }));
+      expect(tasks.taskArns).toHaveLength(1);
+      expect((await skiff.kubectl(['delete', 'pod', 'paired', '--grace-period=1'], { timeoutMs: 90_000 })).code).toBe(0);
 
       expect((await skiff.kubectl(['scale', 'deployment/web', '--replicas=0'])).code).toBe(0);
       await eventually('the nodes removed', async () => (await skiff.kubectl(['get', 'nodes', '-o', 'name'])).stdout.trim() === '', 120_000);
