@@ -196,6 +196,7 @@ export function ecsProvisioningEnv(cloud: EcsCloud, apiUrl: string, consolidateS
     SKIFF_ECS_KUBELET_IMAGE: KUBELET_IMAGE,
     SKIFF_ECS_FILES_IMAGE: FILES_IMAGE,
     SKIFF_ECS_EXECUTION_ROLE: 'arn:aws:iam::123456789012:role/skiff-aws-local-task-execution',
+    SKIFF_ECS_POD_ROLE: 'arn:aws:iam::123456789012:role/skiff-aws-local-pod-task',
     SKIFF_ECS_KUBELET_ENV: JSON.stringify({
       AWS_ENDPOINT_URL_ECS: cloud.ecs.endpoint,
       AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: cloud.logs.endpoint,

@@ -3,7 +3,8 @@
  * this speaks ECS's JSON 1.1 protocol (`X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Action>`)
  * to the real AWS SDK over real HTTP, for what the `aws-ecs` provider and the kubelet's `ecs`
  * runtime call: CreateCluster, RegisterTaskDefinition, DescribeTaskDefinition,
- * ListTaskDefinitions, DeregisterTaskDefinition, RunTask, DescribeTasks, ListTasks and StopTask.
+ * ListTaskDefinitions, DeregisterTaskDefinition, RunTask, DescribeTasks, ListTasks, StopTask and
+ * ExecuteCommand (ECS Exec, its Session Manager channel served by `ssm-agent.ts`).
  * It keeps the limits AWS documents (../shared/AWS.md):
  *
  * - RunTask starts 1 to 10 tasks; its `overrides` are at most 8,192 characters; `startedBy` at
@@ -34,6 +35,7 @@ import { type HostProcess, startHostProcess } from './host-process.js';
 import { BUSYBOX_IMAGE, engineApi } from './docker-engine.js';
 import { AwsJsonError, type JsonParams, type JsonService, serveJson11 } from './json-service.js';
 import type { LogsEmulator } from './logs.js';
+import { SsmAgent } from './ssm-agent.js';
 import { TokenBucket } from './token-bucket.js';
 
 const REGION = 'us-east-1';
@@ -74,6 +76,7 @@ interface TaskDefinition {
   cpu?: string;
   memory?: string;
   containerDefinitions: ContainerDefinition[];
+  taskRoleArn?: string;
   /** Task storage: Fargate's ephemeral bind volumes, shared by the task's containers. */
   volumes: { name: string; host?: { sourcePath?: string } }[];
   registeredAt: number;
@@ -119,6 +122,8 @@ export interface EcsTask {
   stopCode?: string;
   stoppedReason?: string;
   clientToken?: string;
+  /** Run with ECS Exec (`enableExecuteCommand`): its containers get the Session Manager agent. */
+  execEnabled: boolean;
 }
 
 export interface EcsEmulatorOptions {
@@ -194,6 +199,10 @@ function taskHealth(t: EcsTask): string {
   return checked.length && checked.every((c) => c.health === 'HEALTHY') ? 'HEALTHY' : 'UNKNOWN';
 }
 
+/** The Session Manager agent runs in a running container of a task run with ECS Exec and a task role to open channels with. */
+const agentRuns = (t: EcsTask, c: RunningContainer) =>
+  t.execEnabled && t.def.taskRoleArn !== undefined && c.lastStatus === 'RUNNING' && c.dockerId !== undefined;
+
 function taskJson(t: EcsTask, withTags: boolean) {
   const eni = `eni-attach-${t.id.slice(0, 12)}`;
   return {
@@ -215,6 +224,7 @@ function taskJson(t: EcsTask, withTags: boolean) {
     stopCode: t.stopCode,
     stoppedReason: t.stoppedReason,
     healthStatus: taskHealth(t),
+    enableExecuteCommand: t.execEnabled,
     overrides: t.overrides,
     attachments: [
       {
@@ -233,6 +243,7 @@ function taskJson(t: EcsTask, withTags: boolean) {
       exitCode: c.exitCode,
       reason: c.reason,
       ...(c.def.healthCheck ? { healthStatus: c.health ?? 'UNKNOWN' } : {}),
+      ...(t.execEnabled ? { managedAgents: [{ name: 'ExecuteCommandAgent', lastStatus: agentRuns(t, c) ? 'RUNNING' : c.lastStatus }] } : {}),
       networkInterfaces: t.address ? [{ attachmentId: eni, privateIpv4Address: t.address }] : [],
     })),
     ...(withTags ? { tags: t.tags } : {}),
@@ -280,6 +291,8 @@ class EcsService {
   private readonly bucket: TokenBucket;
   private nextHostIp = 1;
   private watcher?: NodeJS.Timeout;
+  /** ECS Exec's Session Manager end. */
+  agent!: SsmAgent;
   private closed = false;
 
   constructor(
@@ -321,6 +334,7 @@ class EcsService {
     RunTask: (p) => this.runTask(p),
     DescribeTasks: (p) => this.describeTasks(p),
     ListTasks: (p) => this.listTasks(p),
+    ExecuteCommand: (p) => this.executeCommand(p),
     StopTask: (p) => {
       const task = this.task(p);
       this.stop(task, 'UserInitiated', typeof p.reason === 'string' && p.reason ? p.reason : 'Task stopped by user');
@@ -377,6 +391,7 @@ class EcsService {
       cpu: p.cpu === undefined ? undefined : String(p.cpu),
       memory: p.memory === undefined ? undefined : String(p.memory),
       containerDefinitions: containers,
+      ...(typeof p.taskRoleArn === 'string' && p.taskRoleArn ? { taskRoleArn: p.taskRoleArn } : {}),
       volumes,
       registeredAt: Date.now(),
       tags: (Array.isArray(p.tags) ? p.tags : []) as TaskDefinition['tags'],
@@ -423,6 +438,7 @@ class EcsService {
         containers: def.containerDefinitions.map((c) => ({ def: c, lastStatus: 'PENDING' as TaskStatus })),
         createdAt: Date.now(),
         clientToken: token,
+        execEnabled: p.enableExecuteCommand === true,
       };
       this.tasks.set(id, task);
       setTimeout(() => void this.launch(task), this.options.provisionMs ?? 100);
@@ -651,6 +667,35 @@ class EcsService {
     task.stoppedAt = Date.now();
   }
 
+  /**
+   * ECS Exec: a Session Manager session to the container's agent, as `streamUrl` and a one-time
+   * `tokenValue` for the data channel (`ssm-agent.ts`). Only interactive commands, in a running
+   * container of a task run with `enableExecuteCommand` and a task role.
+   */
+  private executeCommand(p: JsonParams) {
+    const task = this.task(p);
+    if (p.interactive !== true) throw invalid('Interactive is the only mode supported currently.');
+    if (typeof p.command !== 'string' || !p.command.trim()) throw invalid('Command cannot be empty.');
+    const named = typeof p.container === 'string' && p.container ? p.container : undefined;
+    const candidates = task.containers.filter((c) => c.def.essential !== false || c.def.name === named);
+    if (!named && candidates.length > 1) throw invalid('Task has more than one container: the container name must be given.');
+    const rc = named ? task.containers.find((c) => c.def.name === named) : candidates[0];
+    if (!rc) throw invalid(`The container ${named} does not exist in the task.`);
+    if (!agentRuns(task, rc))
+      throw invalid(
+        'The execute command failed because execute command was not enabled when the task was run or the execute command agent isn’t running. Wait and try again or run a new task with execute command enabled and try again.',
+      );
+    const dockerId = rc.dockerId!;
+    const session = this.agent.open(p.command, (command, size) => this.docker.execStream(dockerId, command, { stdin: true, tty: true, size }));
+    return {
+      clusterArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/${task.cluster}`,
+      taskArn: task.arn,
+      containerName: rc.def.name,
+      interactive: true,
+      session,
+    };
+  }
+
   private describeTasks(p: JsonParams) {
     const cluster = this.cluster(p);
     const refs = (Array.isArray(p.tasks) ? p.tasks : []) as string[];
@@ -707,6 +752,7 @@ export async function startEcsEmulator(options: EcsEmulatorOptions): Promise<Ecs
   const name = `skiff-ecs-${randomBytes(3).toString('hex')}`;
   await createNetwork(options.dockerSocket, name);
   const ecs = new EcsService(options, name);
+  ecs.agent = await SsmAgent.start();
   const service = await serveJson11({ targetPrefix: 'AmazonEC2ContainerServiceV20141113', actions: ecs.actions, internalError: 'ServerException' });
   return {
     ...service,
@@ -719,6 +765,7 @@ export async function startEcsEmulator(options: EcsEmulatorOptions): Promise<Ecs
     },
     async close() {
       await ecs.close();
+      await ecs.agent.close();
       await service.close();
       await engineApi(options.dockerSocket, 'DELETE', `/networks/${name}`).catch(() => undefined);
     },

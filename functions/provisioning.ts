@@ -32,6 +32,7 @@
  * | `SKIFF_ECS_KUBELET_IMAGE` | the kubelet task's image: Node.js and a shell, the kubelet is fetched from the API (required) |
  * | `SKIFF_ECS_EXECUTION_ROLE` | the role ECS pulls images and writes logs with (required) |
  * | `SKIFF_ECS_KUBELET_ROLE` | the kubelet task's role, which runs its pods' tasks |
+ * | `SKIFF_ECS_POD_ROLE` | the pods' tasks' role; with it they run with ECS Exec (`kubectl exec`) |
  * | `SKIFF_ECS_LOG_GROUP` | the tasks' log group (default `/skiff/<cluster>`) |
  * | `SKIFF_ECS_FILES_IMAGE` | the image that fills pod volumes in a task (default busybox) |
  * | `SKIFF_ECS_ENDPOINT` | another ECS endpoint (the emulator) |
@@ -125,6 +126,7 @@ export function ecsProviderFromEnv(store: Store, client: ECSClient, env: NodeJS.
     SKIFF_ECS_CLUSTER: cluster,
     SKIFF_ECS_EXECUTION_ROLE: executionRole,
     ...(env.SKIFF_ECS_LOG_GROUP ? { SKIFF_ECS_LOG_GROUP: env.SKIFF_ECS_LOG_GROUP } : {}),
+    ...(env.SKIFF_ECS_POD_ROLE ? { SKIFF_ECS_POD_ROLE: env.SKIFF_ECS_POD_ROLE } : {}),
     ...(env.SKIFF_ECS_SECURITY_GROUPS ? { SKIFF_ECS_SECURITY_GROUPS: env.SKIFF_ECS_SECURITY_GROUPS } : {}),
     ...(env.SKIFF_ECS_FILES_IMAGE ? { SKIFF_ECS_FILES_IMAGE: env.SKIFF_ECS_FILES_IMAGE } : {}),
     AWS_REGION: env.AWS_REGION ?? 'us-east-1',

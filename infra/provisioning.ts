@@ -34,6 +34,7 @@ export function provisioning(net: Network, pool: Workers, apiUrl: $util.Input<st
       SKIFF_ECS_KUBELET_IMAGE: settings.kubeletImage,
       SKIFF_ECS_EXECUTION_ROLE: pool.executionRole.arn,
       SKIFF_ECS_KUBELET_ROLE: pool.kubeletRole.arn,
+      SKIFF_ECS_POD_ROLE: pool.podRole.arn,
       SKIFF_ECS_LOG_GROUP: pool.logGroup.name,
       SKIFF_API_URL: apiUrl,
       SKIFF_CLUSTER: cluster,

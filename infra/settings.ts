@@ -75,6 +75,14 @@ export const cloudFrontPolicies = {
 };
 
 /** ECS actions that take no resource (IAM has no resource type for them): granted on `*`. */
+/** What ECS Exec's agent in a pod's task calls (Session Manager's channels, which take no resource). */
+export const ecsExecAgentActions = [
+  'ssmmessages:CreateControlChannel',
+  'ssmmessages:CreateDataChannel',
+  'ssmmessages:OpenControlChannel',
+  'ssmmessages:OpenDataChannel',
+];
+
 export const ecsActionsOnAnyResource = ['ecs:RegisterTaskDefinition', 'ecs:DeregisterTaskDefinition', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions'];
 
 /** The handlers, as paths SST bundles from the repository root. */

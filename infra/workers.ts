@@ -6,7 +6,7 @@
  * their tasks.
  */
 import type { Network } from './network';
-import { ecsActionsOnAnyResource, settings } from './settings';
+import { ecsActionsOnAnyResource, ecsExecAgentActions, settings } from './settings';
 
 export function workers(net: Network) {
   const cluster = new aws.ecs.Cluster('Workers', { settings: [{ name: 'containerInsights', value: 'enabled' }] });
@@ -34,8 +34,10 @@ echo ECS_CLUSTER=${cluster.name} >> /etc/ecs/ecs.config
 
 /**
  * What aws-ecs nodes need: the tasks' log group, the execution role ECS pulls images and writes
- * logs with, and the kubelet task's role, which runs and stops its pods' tasks in this cluster
- * and registers their definitions (and passes them the execution role), nothing more.
+ * logs with, the kubelet task's role, which runs and stops its pods' tasks in this cluster,
+ * registers their definitions (and passes them the execution and pod roles) and opens ECS Exec
+ * sessions into them, nothing more; and the pods' tasks' role, which lets ECS Exec's agent in a
+ * pod open its Session Manager channels and nothing else.
  */
 function fargate(cluster: aws.ecs.Cluster) {
   const logGroup = new aws.cloudwatch.LogGroup('WorkerLogs', { name: `/skiff/${$app.name}-${$app.stage}`, retentionInDays: settings.workerLogRetentionDays });
@@ -45,6 +47,18 @@ function fargate(cluster: aws.ecs.Cluster) {
     managedPolicyArns: ['arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy'],
   });
   const taskArns = $interpolate`arn:aws:ecs:*:*:task/${cluster.name}/*`;
+  const podRole = new aws.iam.Role('PodTaskRole', {
+    assumeRolePolicy: tasks,
+    inlinePolicies: [
+      {
+        name: 'ecs-exec',
+        policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: ecsExecAgentActions, Resource: '*' }],
+        }),
+      },
+    ],
+  });
   const kubeletRole = new aws.iam.Role('KubeletTaskRole', {
     assumeRolePolicy: tasks,
     inlinePolicies: [
@@ -57,14 +71,15 @@ function fargate(cluster: aws.ecs.Cluster) {
             { Effect: 'Allow', Action: ['ecs:StopTask', 'ecs:DescribeTasks', 'ecs:TagResource'], Resource: [taskArns] },
             { Effect: 'Allow', Action: ['ecs:ListTasks'], Resource: '*', Condition: { ArnEquals: { 'ecs:cluster': cluster.arn } } },
             { Effect: 'Allow', Action: ecsActionsOnAnyResource, Resource: '*' },
-            { Effect: 'Allow', Action: ['iam:PassRole'], Resource: [executionRole.arn] },
+            { Effect: 'Allow', Action: ['ecs:ExecuteCommand'], Resource: [cluster.arn, taskArns] },
+            { Effect: 'Allow', Action: ['iam:PassRole'], Resource: [executionRole.arn, podRole.arn] },
             { Effect: 'Allow', Action: ['logs:GetLogEvents', 'logs:CreateLogGroup'], Resource: [$interpolate`${logGroup.arn}:*`] },
           ],
         }),
       },
     ],
   });
-  return { logGroup, executionRole, kubeletRole };
+  return { logGroup, executionRole, kubeletRole, podRole };
 }
 
 export type Workers = ReturnType<typeof workers>;

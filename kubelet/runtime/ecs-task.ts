@@ -45,6 +45,8 @@ export interface TaskShape {
   filesImage: string;
   /** The role ECS pulls images and writes logs with (Fargate needs one for awslogs). */
   executionRoleArn: string;
+  /** The role the task runs with (ECS Exec needs one). */
+  taskRoleArn?: string;
 }
 
 /** A pod's owner as its name shows it: `web-7d9f8-x2k4q` is of `web-7d9f8`. */
@@ -168,6 +170,7 @@ export function taskDefinitionOf(run: PodRun, shape: TaskShape): { input: Regist
     cpu: String(size.cpu),
     memory: String(size.memory),
     executionRoleArn: shape.executionRoleArn,
+    ...(shape.taskRoleArn ? { taskRoleArn: shape.taskRoleArn } : {}),
     containerDefinitions: [
       ...(volumes.length ? [files] : []),
       ...run.init.map((c, n) => definitionOf(c, n, true)),

@@ -23,16 +23,25 @@
  * - logs come from CloudWatch Logs, the stream `skiff/<container>/<task id>`;
  * - stop is StopTask: SIGTERM to every container, then SIGKILL after the stop timeout.
  *
+ * - `kubectl exec` is ECS Exec: ExecuteCommand, then the Session Manager data channel
+ *   (`ssm-session.ts`) to the task's agent. ECS runs every command on a terminal and reports no
+ *   exit code, so the command runs under `sh -c` (the image needs a shell), which turns the
+ *   terminal's echo off where no TTY was asked for, says when it is ready for input, and prints
+ *   the exit code behind a marker of this call's own that is taken out of the output. Without a
+ *   TTY, stdout and stderr still come as one stream, and stdin goes through the terminal's line
+ *   discipline (its end is a Ctrl-D). Tasks run with ECS Exec when the runtime has a task role;
+ * - the kubelet's own exec (exec probes) is not offered: an exec readiness probe runs as the
+ *   container's health check and is answered from it.
+ *
  * A container's id is `<task id>/<container>`. One DescribeTasks call (100 tasks each) answers
- * for every task the kubelet looks at within a second. `exec` is not offered (ECS
- * ExecuteCommand needs the SSM agent's session protocol), but for an exec readiness probe, which
- * runs as the container's health check and is answered from it.
+ * for every task the kubelet looks at within a second.
  */
 import { type CloudWatchLogsClient, CreateLogGroupCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import {
   DeregisterTaskDefinitionCommand,
   DescribeTasksCommand,
   type ECSClient,
+  ExecuteCommandCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
   type RegisterTaskDefinitionCommandInput,
@@ -40,10 +49,13 @@ import {
   StopTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
+import { PassThrough } from 'node:stream';
 import { containersOf, FILES_CONTAINER, overridesOf, taskDefinitionOf } from './ecs-task.js';
 import { formatLines } from './process.js';
-import type { ContainerSpec, ContainerStatus, ExecResult, LogOptions, PodRun, Runtime } from './types.js';
+import { openDataChannel } from './ssm-session.js';
+import type { ContainerSpec, ContainerStatus, ExecResult, LogOptions, PodRun, Runtime, StreamOptions, StreamSession } from './types.js';
 
 export interface EcsRuntimeOptions {
   ecs: ECSClient;
@@ -62,6 +74,11 @@ export interface EcsRuntimeOptions {
   executionRoleArn: string;
   /** How long a start waits for RUNNING (default 10 minutes). */
   startTimeoutMs?: number;
+  /**
+   * The role the pods' tasks run with. ECS Exec (`kubectl exec`) needs one that may open
+   * Session Manager channels (`ssmmessages:*`); without it tasks run without ECS Exec.
+   */
+  taskRoleArn?: string;
 }
 
 const MAX_OVERRIDES = 8192;
@@ -157,6 +174,7 @@ export class EcsRuntime implements Runtime {
             launchType: 'FARGATE',
             count: 1,
             startedBy: pod.podUid,
+            enableExecuteCommand: this.options.taskRoleArn !== undefined,
             overrides,
             networkConfiguration: {
               awsvpcConfiguration: { subnets: this.options.subnets, securityGroups: this.options.securityGroups, assignPublicIp: 'DISABLED' },
@@ -189,6 +207,7 @@ export class EcsRuntime implements Runtime {
       region: this.options.region ?? 'us-east-1',
       filesImage: this.options.filesImage ?? 'public.ecr.aws/docker/library/busybox:stable',
       executionRoleArn: this.options.executionRoleArn,
+      taskRoleArn: this.options.taskRoleArn,
     });
     const known = this.definitions.get(hash);
     if (known) return Promise.resolve(known.arn);
@@ -401,6 +420,67 @@ export class EcsRuntime implements Runtime {
     }
   }
 
+  /** `kubectl exec` through ECS Exec (see the top of this file for how a command's exit code comes back). */
+  async execStream(id: string, command: string[], options: StreamOptions): Promise<StreamSession> {
+    const { task, name } = parseId(id);
+    if ((await this.inspect(id, true)).state !== 'running') throw new Error(`container ${name} is not running`);
+    if (this.options.taskRoleArn === undefined) throw new Error('exec is not offered by this ecs runtime: its tasks have no task role for ECS Exec');
+    const nonce = randomBytes(8).toString('hex');
+    const readyMark = `__skiff_ready_${nonce}`;
+    const exitMark = `__skiff_exit_${nonce}:`;
+    const setup = options.tty ? '' : 'stty -echo -onlcr 2>/dev/null; ';
+    const script = `${setup}echo ${readyMark}; "$@"; echo "${exitMark}$?"`;
+    const out = await this.options.ecs.send(
+      new ExecuteCommandCommand({
+        cluster: this.options.cluster,
+        task,
+        container: name,
+        interactive: true,
+        command: ['sh', '-c', script, 'sh', ...command].map(quote).join(' '),
+      }),
+    );
+    if (!out.session?.streamUrl || !out.session.tokenValue) throw new Error('ExecuteCommand answered no session');
+    const channel = await openDataChannel({ streamUrl: out.session.streamUrl, tokenValue: out.session.tokenValue }, options.size);
+    const stdout = new PassThrough();
+    let exited!: (code: number) => void;
+    const exitCode = new Promise<number>((r) => (exited = r));
+    const held: Buffer[] = [];
+    let lastInput = 10;
+    const markers = new Markers(Buffer.from(readyMark), Buffer.from(exitMark), (b) => stdout.write(b));
+    channel.output.on('data', (chunk: Buffer) => {
+      const wasReady = markers.ready;
+      if (markers.push(chunk)) exited(markers.exitCode!);
+      if (!wasReady && markers.ready) for (const b of held.splice(0)) channel.input.write(b);
+    });
+    void channel.closed.then(() => {
+      stdout.end();
+      exited(markers.exitCode ?? 1);
+    });
+    const stdin = options.stdin ? new PassThrough() : undefined;
+    stdin?.on('data', (b: Buffer) => {
+      if (b.length) lastInput = b[b.length - 1];
+      if (markers.ready) channel.input.write(b);
+      else held.push(b);
+    });
+    // The end of input on a terminal: Ctrl-D at a line's start (twice after a partial line).
+    stdin?.on('end', () => {
+      const eof = Buffer.from(lastInput === 10 ? '\x04' : '\x04\x04');
+      if (markers.ready) channel.input.write(eof);
+      else held.push(eof);
+    });
+    return {
+      stdin,
+      stdout,
+      resize: (size) => channel.resize(size),
+      exited: exitCode.then(async (code) => {
+        channel.close();
+        await channel.closed;
+        return code;
+      }),
+      close: () => channel.close(),
+    };
+  }
+
   /**
    * Only the container's health check, answered from ECS's view of it (HEALTHY is exit 0), so
    * exec readiness probes work; any other command is refused.
@@ -413,6 +493,53 @@ export class EcsRuntime implements Runtime {
     const task = (await this.describe([tid])).get(tid);
     const health = task?.containers?.find((c) => c.name === spec.name)?.healthStatus ?? 'UNKNOWN';
     return { exitCode: health === 'HEALTHY' ? 0 : 1, output: health === 'HEALTHY' ? '' : `ECS health check: ${health}`, timedOut: false };
+  }
+}
+
+const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Takes the session's own markers out of what the command prints: the ready line (where input
+ * may begin) and the exit code line at the end.
+ */
+class Markers {
+  private pending = Buffer.alloc(0);
+  ready = false;
+  exitCode?: number;
+
+  constructor(
+    private readonly readyMark: Buffer,
+    private readonly exitMark: Buffer,
+    private readonly emit: (b: Buffer) => void,
+  ) {}
+
+  /** Handles output; true once the exit code is known. */
+  push(chunk: Buffer): boolean {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    if (!this.ready) {
+      const at = this.pending.indexOf(this.readyMark);
+      if (at < 0) return false;
+      let end = at + this.readyMark.length;
+      while (this.pending[end] === 13 || this.pending[end] === 10) end++;
+      this.pending = this.pending.subarray(end);
+      this.ready = true;
+    }
+    const at = this.pending.indexOf(this.exitMark);
+    if (at >= 0) {
+      const line = /^(\d*)[\r\n]/.exec(this.pending.subarray(at + this.exitMark.length).toString('latin1'));
+      // The rest of its line is still to come.
+      if (!line) return false;
+      if (at > 0) this.emit(this.pending.subarray(0, at));
+      this.exitCode = line[1] ? Number(line[1]) : 1;
+      this.pending = Buffer.alloc(0);
+      return true;
+    }
+    // Hold back only a tail that may be the start of the exit mark.
+    let keep = Math.min(this.exitMark.length - 1, this.pending.length);
+    while (keep > 0 && !this.exitMark.subarray(0, keep).equals(this.pending.subarray(this.pending.length - keep))) keep--;
+    if (this.pending.length > keep) this.emit(this.pending.subarray(0, this.pending.length - keep));
+    this.pending = this.pending.subarray(this.pending.length - keep);
+    return false;
   }
 }
 

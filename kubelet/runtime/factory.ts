@@ -1,12 +1,12 @@
 /**
  * The one place a `Runtime` is chosen, by name: `process` (containers as host processes under
  * the node's data directory), `docker` (the Docker Engine API, the node's containers labelled
- * with its name) or `ecs` (each container an ECS task on Fargate). The kubelet and the `local`
+ * with its name) or `ecs` (each pod an ECS task on Fargate). The kubelet and the `local`
  * cloud provider (which cleans up after a kubelet that died) both ask here.
  *
  * The `ecs` runtime reads its place from the environment: `SKIFF_ECS_CLUSTER`,
  * `SKIFF_ECS_SUBNETS` and `SKIFF_ECS_SECURITY_GROUPS` (comma-separated), `SKIFF_ECS_EXECUTION_ROLE`
- * (the role ECS pulls and logs with), `SKIFF_ECS_LOG_GROUP`,
+ * (the role ECS pulls and logs with), `SKIFF_ECS_POD_ROLE` (the pods' tasks' role, for ECS Exec), `SKIFF_ECS_LOG_GROUP`,
  * `SKIFF_ECS_FILES_IMAGE` (what fills pod volumes in a task) and `AWS_REGION`; the SDK's own `AWS_ENDPOINT_URL_ECS` and `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`
  * point it at other endpoints (the emulators).
  */
@@ -60,6 +60,7 @@ function ecsRuntime(node: string, env: NodeJS.ProcessEnv): EcsRuntime {
     logGroup: env.SKIFF_ECS_LOG_GROUP,
     filesImage: env.SKIFF_ECS_FILES_IMAGE,
     executionRoleArn: env.SKIFF_ECS_EXECUTION_ROLE,
+    taskRoleArn: env.SKIFF_ECS_POD_ROLE || undefined,
     region,
   });
 }

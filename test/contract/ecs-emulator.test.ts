@@ -1,12 +1,14 @@
 /**
  * The ECS and CloudWatch Logs emulators through the real SDK clients over HTTP: the limits AWS
  * documents are enforced, and a task really runs as a container on a private Docker engine,
- * with an address of its own, its exit code, its stop timeout and its logs.
+ * with an address of its own, its exit code, its stop timeout and its logs; ECS Exec opens a
+ * Session Manager channel into a running container.
  */
 import { CloudWatchLogsClient, CreateLogGroupCommand, GetLogEventsCommand, PutLogEventsCommand, CreateLogStreamCommand } from '@aws-sdk/client-cloudwatch-logs';
 import {
   DescribeTasksCommand,
   ECSClient,
+  ExecuteCommandCommand,
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
@@ -17,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, type DockerEngine } from '../../emulators/docker-engine.js';
 import type { EcsEmulator } from '../../emulators/ecs.js';
 import type { LogsEmulator } from '../../emulators/logs.js';
+import { openDataChannel } from '../../kubelet/runtime/ssm-session.js';
 import { type EcsCloud, EXECUTION_ROLE, startEcsCloud } from '../support/ecs-cloud.js';
 import { until } from '../support/until.js';
 
@@ -273,4 +276,54 @@ describe('CloudWatch Logs', () => {
       name: 'ResourceNotFoundException',
     });
   });
+});
+
+describe('ECS Exec', () => {
+  it('opens a session only into a running task run with ECS Exec and a task role, interactively, its token good once', async () => {
+    const arn = await definition('exec-plain', 'exec sleep 60');
+    const plain = await run(arn, { enableExecuteCommand: true });
+    const withRole = await client.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'exec-role',
+        networkMode: 'awsvpc',
+        requiresCompatibilities: ['FARGATE'],
+        cpu: '256',
+        memory: '512',
+        taskRoleArn: 'arn:aws:iam::123456789012:role/pod',
+        containerDefinitions: [{ name: 'main', image: BUSYBOX_IMAGE, command: ['sh', '-c', 'exec sleep 60'] }],
+      }),
+    );
+    const task = await run(withRole.taskDefinition!.taskDefinitionArn!, { enableExecuteCommand: true });
+    for (const t of [plain, task])
+      await until(
+        'the task running',
+        async () => (await client.send(new DescribeTasksCommand({ cluster: 'skiff', tasks: [t.taskArn!] }))).tasks?.[0]?.lastStatus === 'RUNNING',
+        30_000,
+      );
+    const exec = (taskArn: string, extra: Record<string, unknown> = {}) =>
+      client.send(new ExecuteCommandCommand({ cluster: 'skiff', task: taskArn, command: 'echo hi', interactive: true, ...extra }));
+    await expect(exec(task.taskArn!, { interactive: false })).rejects.toMatchObject({
+      name: 'InvalidParameterException',
+      message: /Interactive is the only mode/,
+    });
+    // No task role: its agent cannot open channels, so it is not running.
+    await expect(exec(plain.taskArn!)).rejects.toMatchObject({ name: 'InvalidParameterException', message: /agent isn’t running/ });
+    const described = (await client.send(new DescribeTasksCommand({ cluster: 'skiff', tasks: [task.taskArn!] }))).tasks![0];
+    expect(described.enableExecuteCommand).toBe(true);
+    expect(described.containers?.[0].managedAgents).toEqual([expect.objectContaining({ name: 'ExecuteCommandAgent', lastStatus: 'RUNNING' })]);
+    const out = await exec(task.taskArn!);
+    expect(out).toMatchObject({
+      containerName: 'main',
+      interactive: true,
+      session: { streamUrl: expect.stringMatching(/^ws:\/\/127\.0\.0\.1:\d+\/v1\/data-channel\//) },
+    });
+    const channel = await openDataChannel({ streamUrl: out.session!.streamUrl!, tokenValue: out.session!.tokenValue! });
+    let text = '';
+    channel.output.on('data', (b: Buffer) => (text += b.toString()));
+    await channel.closed;
+    expect(text).toBe('hi\r\n');
+    // The token opened its channel; it opens no other.
+    await expect(openDataChannel({ streamUrl: out.session!.streamUrl!, tokenValue: out.session!.tokenValue! })).rejects.toThrow();
+    for (const t of [plain, task]) await client.send(new StopTaskCommand({ cluster: 'skiff', task: t.taskArn! }));
+  }, 60_000);
 });

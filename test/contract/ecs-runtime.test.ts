@@ -17,7 +17,7 @@ import type { EcsEmulator } from '../../emulators/ecs.js';
 import type { LogsEmulator } from '../../emulators/logs.js';
 import { type EcsCloud, EXECUTION_ROLE, startEcsCloud } from '../support/ecs-cloud.js';
 import { EcsRuntime } from '../../kubelet/runtime/ecs.js';
-import type { ContainerSpec } from '../../kubelet/runtime/types.js';
+import type { ContainerSpec, StreamSession } from '../../kubelet/runtime/types.js';
 import { runtimeContract } from './runtime.contract.js';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -34,7 +34,7 @@ afterAll(async () => {
   await cloud?.close();
 });
 
-const runtime = (node = 'node-a') =>
+const runtime = (node = 'node-a', taskRoleArn?: string) =>
   new EcsRuntime({
     ecs: new ECSClient({ endpoint: ecs.endpoint, region: 'us-east-1', credentials }),
     logs: new CloudWatchLogsClient({ endpoint: logs.endpoint, region: 'us-east-1', credentials }),
@@ -43,6 +43,7 @@ const runtime = (node = 'node-a') =>
     subnets: ['subnet-a'],
     filesImage: BUSYBOX_IMAGE,
     executionRoleArn: EXECUTION_ROLE,
+    taskRoleArn,
   });
 
 runtimeContract('ecs', async () => ({ runtime: runtime(), image: BUSYBOX_IMAGE, reopen: () => runtime(), cleanup: async () => undefined }));
@@ -180,3 +181,34 @@ it('an init container that fails ends the pod run with its exit code: the contai
   expect(await rt.logs(statuses[1].id)).toBe('');
   for (const c of statuses) await rt.remove(c.id);
 }, 60_000);
+
+it('kubectl exec is ECS Exec: stdin in, output out and the exit code back, with or without a terminal', async () => {
+  const rt = runtime('node-x', 'arn:aws:iam::123456789012:role/skiff-pod-task');
+  const c = await rt.start(pod('uid-x', 'exec', 'exec sleep 60'));
+  const read = async (session: StreamSession) => {
+    let text = '';
+    session.stdout.on('data', (b: Buffer) => (text += b.toString()));
+    const code = await session.exited;
+    return { text, code };
+  };
+  const piped = await rt.execStream!(c.id, ['sh', '-c', 'read line; echo "got $line"; cat; exit 3'], { stdin: true, tty: false });
+  piped.stdin!.write('first\n');
+  piped.stdin!.end('rest of it\n');
+  // No echo of the input and no carriage returns: the terminal is quiet where no TTY was asked for.
+  expect(await read(piped)).toEqual({ text: 'got first\nrest of it\n', code: 3 });
+  const terminal = await rt.execStream!(c.id, ['sh', '-c', '[ -t 0 ] && echo "on a terminal"'], { stdin: false, tty: true, size: { width: 100, height: 30 } });
+  expect(await read(terminal)).toEqual({ text: 'on a terminal\r\n', code: 0 });
+  const sessions = ecs.requests.filter((r) => r.action === 'ExecuteCommand');
+  expect(sessions.at(-1)?.params).toMatchObject({ container: 'main', interactive: true });
+  // Without a task role, tasks run without ECS Exec, and exec says so.
+  const plain = runtime('node-y');
+  const d = await plain.start(pod('uid-y', 'noexec', 'exec sleep 60'));
+  await expect(plain.execStream!(d.id, ['true'], { stdin: false, tty: false })).rejects.toThrow(/task role/);
+  for (const [r, x] of [
+    [rt, c],
+    [plain, d],
+  ] as const) {
+    await r.stop(x.id, 1000);
+    await r.remove(x.id);
+  }
+}, 90_000);

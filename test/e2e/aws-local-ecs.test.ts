@@ -5,13 +5,16 @@
  * as each pod's and its log through kubectl; scaled to zero, its nodes are removed after the
  * consolidation delay and nothing is left in ECS: no task running, no task definition active.
  * A pod of three containers is one task: its init container runs first, then its two containers
- * share the task's address and an emptyDir, one reading the other on localhost.
+ * share the task's address and an emptyDir, one reading the other on localhost. A pod whose
+ * container ends is restarted as a new task, or (restartPolicy Never) ends with its exit code.
+ * `kubectl exec` reaches a pod's container through ECS Exec.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ECSClient, ListTaskDefinitionsCommand, ListTasksCommand } from '@aws-sdk/client-ecs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { eventually, startSkiffUp } from '../support/skiff-up.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-ecs-'));
@@ -37,6 +40,21 @@ const sidecarPod = {
     ],
   },
 };
+
+const endingPods = [
+  {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'crash' },
+    spec: { containers: [{ name: 'main', image: 'busybox', command: ['sh', '-c', 'sleep 1; exit 1'] }] },
+  },
+  {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'once' },
+    spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox', command: ['sh', '-c', 'exit 2'] }] },
+  },
+];
 
 describe('skiff up --shape aws-local --provider aws-ecs --provision', () => {
   it('runs 20 replicas on provisioned ECS nodes, and leaves nothing in ECS once scaled to zero', async () => {
@@ -76,7 +94,7 @@ describe('skiff up --shape aws-local --provider aws-ecs --provision', () => {
       const pod = (await skiff.kubectl(['get', 'pods', '-o', 'jsonpath={.items[0].metadata.name}'])).stdout.trim();
       await eventually('the log through kubectl', async () => (await skiff.kubectl(['logs', pod])).stdout === `up on ${pod}\n`, 30_000);
 
-      const applied = await skiff.kubectl(['apply', '-f', '-'], { input: JSON.stringify(sidecarPod) });
+      const applied = await skiff.kubectl(['apply', '-f', '-'], { input: [sidecarPod, ...endingPods].map((o) => stringify(o)).join('---\n') });
       expect(applied.code, applied.stderr).toBe(0);
       const ready = await skiff.kubectl(['wait', '--for=condition=Ready', 'pod/paired', '--timeout=120s'], { timeoutMs: 130_000 });
       expect(ready.code, ready.stderr).toBe(0);
@@ -96,7 +114,29 @@ describe('skiff up --shape aws-local --provider aws-ecs --provision', () => {
       expect((await skiff.kubectl(['logs', 'paired', '-c', 'setup'])).stdout).toBe('setting up\n');
       const tasks = await ecs.send(new ListTasksCommand({ cluster: 'aws-local', startedBy: paired.metadata.uid }));
       expect(tasks.taskArns).toHaveLength(1);
-      expect((await skiff.kubectl(['delete', 'pod', 'paired', '--grace-period=1'], { timeoutMs: 90_000 })).code).toBe(0);
+      // kubectl exec is ECS Exec: into the container asked for, stdin in, the exit code back.
+      const read = await skiff.kubectl(['exec', 'paired', '-c', 'server', '--', 'cat', '/shared/msg']);
+      expect(read, skiff.output()).toMatchObject({ code: 0, stdout: 'made by init\n' });
+      const piped = await skiff.kubectl(['exec', '-i', 'paired', '-c', 'client', '--', 'sh', '-c', 'cat; exit 3'], { input: 'piped in\n' });
+      expect(piped).toMatchObject({ code: 3, stdout: 'piped in\n' });
+      // A pod's run ends with its task: restarted as a whole (Always), or the pod ends (Never) with the exit code.
+      await eventually(
+        'the crashing pod restarted',
+        async () => {
+          const crash = JSON.parse((await skiff.kubectl(['get', 'pod', 'crash', '-o', 'json'])).stdout);
+          return crash.status.containerStatuses?.[0]?.restartCount >= 1;
+        },
+        60_000,
+      );
+      await eventually(
+        'the pod that ran once Failed',
+        async () => {
+          const once = JSON.parse((await skiff.kubectl(['get', 'pod', 'once', '-o', 'json'])).stdout);
+          return once.status.phase === 'Failed' && once.status.containerStatuses[0].state.terminated?.exitCode === 2;
+        },
+        60_000,
+      );
+      expect((await skiff.kubectl(['delete', 'pod', 'paired', 'crash', 'once', '--grace-period=1'], { timeoutMs: 90_000 })).code).toBe(0);
 
       expect((await skiff.kubectl(['scale', 'deployment/web', '--replicas=0'])).code).toBe(0);
       await eventually('the nodes removed', async () => (await skiff.kubectl(['get', 'nodes', '-o', 'name'])).stdout.trim() === '', 120_000);

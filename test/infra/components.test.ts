@@ -5,7 +5,15 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cloudFrontPolicies, ecsActionsOnAnyResource, handlers, settings, streamPathPatterns, tableActions } from '../../infra/settings.js';
+import {
+  cloudFrontPolicies,
+  ecsActionsOnAnyResource,
+  ecsExecAgentActions,
+  handlers,
+  settings,
+  streamPathPatterns,
+  tableActions,
+} from '../../infra/settings.js';
 import { buildRelayBundle } from '../../functions/api/relay-bundle.js';
 import { buildKubeletBundle } from '../../kubelet/bundle.js';
 import { type MadeResource, mockStack, type Stack } from '../support/pulumi-mocks.js';
@@ -98,6 +106,7 @@ describe('the functions', () => {
         SKIFF_ECS_KUBELET_IMAGE: settings.kubeletImage,
         SKIFF_ECS_EXECUTION_ROLE: arnOf('aws:iam/role:Role', 'TaskExecutionRole'),
         SKIFF_ECS_KUBELET_ROLE: arnOf('aws:iam/role:Role', 'KubeletTaskRole'),
+        SKIFF_ECS_POD_ROLE: arnOf('aws:iam/role:Role', 'PodTaskRole'),
         SKIFF_ECS_LOG_GROUP: '/skiff/skiff-test',
       });
       expect(env.SKIFF_ECS_SUBNETS).toBe(env.SKIFF_EC2_SUBNETS);
@@ -318,6 +327,22 @@ describe('the stream relay', () => {
 });
 
 describe('the workers’ ground', () => {
+  it('lets a kubelet open ECS Exec sessions into its cluster’s tasks, and a pod’s agent open its channels alone', () => {
+    const statements = (name: string) =>
+      JSON.parse(stack.one('aws:iam/role:Role', name).inputs.inlinePolicies[0].policy).Statement as { Action: string[]; Resource: string[] }[];
+    const kubelet = statements('KubeletTaskRole');
+    const cluster = stack.one('aws:ecs/cluster:Cluster', 'Workers');
+    expect(kubelet.find((st) => st.Action.includes('ecs:ExecuteCommand'))?.Resource).toEqual([
+      cluster.state.arn,
+      `arn:aws:ecs:*:*:task/${cluster.state.name}/*`,
+    ]);
+    expect(kubelet.find((st) => st.Action.includes('iam:PassRole'))?.Resource).toEqual([
+      arnOf('aws:iam/role:Role', 'TaskExecutionRole'),
+      arnOf('aws:iam/role:Role', 'PodTaskRole'),
+    ]);
+    expect(statements('PodTaskRole')).toEqual([{ Effect: 'Allow', Action: ecsExecAgentActions, Resource: '*' }]);
+  });
+
   it('opens the kubelet port to the API function alone', () => {
     const workers = stack.one('aws:ec2/securityGroup:SecurityGroup', 'WorkerSecurityGroup');
     expect(workers.inputs.ingress).toEqual([
