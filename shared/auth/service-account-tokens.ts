@@ -43,8 +43,20 @@ export interface ServiceAccountTokenOptions {
   rotateAfterMs?: number;
   /** The longest a token may live (default 24 h); also how long a retired key stays published. */
   maxExpirationSeconds?: number;
+  /**
+   * kube-apiserver's --service-account-extend-token-expiration (default on): a token bound to a
+   * pod that asks for 3607 s, as a projected volume does by default, lives a year, its
+   * `warnafter` claim at the 3607 s asked for. A client that never rereads its token file (or a
+   * pod whose files are written once, as on ECS) keeps working while its pod lives; the token
+   * still dies with the pod.
+   */
+  extendExpiration?: boolean;
   now?: () => number;
 }
+
+/** What a projected volume asks for by default, and what an extended token lives instead. */
+export const WARN_ONLY_SECONDS = 3607;
+export const EXTENDED_SECONDS = 365 * 24 * 3600;
 
 /** What a token is bound to: it stops working when that object is gone. */
 export interface BoundObject {
@@ -59,6 +71,8 @@ export interface TokenClaims {
   audiences: string[];
   expirationSeconds: number;
   bound?: BoundObject;
+  /** An extended token: when its holder should have a fresh one (the `warnafter` claim). */
+  warnAfterSeconds?: number;
 }
 
 /** The claims kube-apiserver puts under `kubernetes.io`. */
@@ -68,11 +82,15 @@ interface KubernetesClaims {
   pod?: { name: string; uid: string };
   secret?: { name: string; uid: string };
   node?: { name: string; uid: string };
+  warnafter?: number;
 }
 
 export class ServiceAccountTokens {
   readonly issuer: string;
   readonly maxExpirationSeconds: number;
+  readonly extendExpiration: boolean;
+  /** How long a token may live, extended ones too: how long a retired key stays. */
+  private readonly longestLifetimeSeconds: number;
   private readonly rotateAfterMs: number;
   private readonly now: () => number;
   private ring?: { keys: SigningKey[]; verifiers: Map<string, CryptoKey>; signer: { kid: string; key: CryptoKey } };
@@ -86,6 +104,8 @@ export class ServiceAccountTokens {
     this.issuer = options.issuer ?? 'https://kubernetes.default.svc.cluster.local';
     this.rotateAfterMs = options.rotateAfterMs ?? 7 * 24 * 3600_000;
     this.maxExpirationSeconds = options.maxExpirationSeconds ?? 24 * 3600;
+    this.extendExpiration = options.extendExpiration ?? true;
+    this.longestLifetimeSeconds = this.extendExpiration ? Math.max(this.maxExpirationSeconds, EXTENDED_SECONDS) : this.maxExpirationSeconds;
     this.now = options.now ?? Date.now;
   }
 
@@ -129,19 +149,20 @@ export class ServiceAccountTokens {
       if (this.now() - sorted[sorted.length - 1].createdAt < this.rotateAfterMs) return undefined;
       // A retired key stays while a token it signed may be alive: until the longest lifetime
       // (and a minute of clock skew) has passed since its successor began signing.
-      const keep = sorted.filter((_, i) => i === sorted.length - 1 || this.now() - sorted[i + 1].createdAt < this.maxExpirationSeconds * 1000 + 60_000);
+      const keep = sorted.filter((_, i) => i === sorted.length - 1 || this.now() - sorted[i + 1].createdAt < this.longestLifetimeSeconds * 1000 + 60_000);
       return { ...ring, keys: [...keep, await fresh()] };
     });
     await this.load();
   }
 
-  /** A signed token for a ServiceAccount, and when it expires. */
+  /** A signed token for a ServiceAccount, and when it expires (for an extended one, when it is due to be replaced). */
   async issue(claims: TokenClaims): Promise<{ token: string; expirationTimestamp: string }> {
     const ring = await this.keys();
     const nowS = Math.floor(this.now() / 1000);
     const exp = nowS + claims.expirationSeconds;
     const k8s: KubernetesClaims = { namespace: claims.namespace, serviceaccount: claims.serviceAccount };
     if (claims.bound) k8s[claims.bound.kind.toLowerCase() as 'pod' | 'secret' | 'node'] = { name: claims.bound.name, uid: claims.bound.uid };
+    if (claims.warnAfterSeconds !== undefined) k8s.warnafter = nowS + claims.warnAfterSeconds;
     const token = await new SignJWT({ 'kubernetes.io': k8s })
       .setProtectedHeader({ alg: ALG, kid: ring.signer.kid })
       .setIssuer(this.issuer)
@@ -152,7 +173,7 @@ export class ServiceAccountTokens {
       .setExpirationTime(exp)
       .setJti(randomUUID())
       .sign(ring.signer.key);
-    return { token, expirationTimestamp: new Date(exp * 1000).toISOString().replace(/\.\d+Z$/, 'Z') };
+    return { token, expirationTimestamp: new Date((k8s.warnafter ?? exp) * 1000).toISOString().replace(/\.\d+Z$/, 'Z') };
   }
 
   /**

@@ -10,7 +10,7 @@ import { invalidValue, isObj, notSupported, required } from '../api/validation.j
 import type { KubeObject } from '../store/object.js';
 import type { Store } from '../store/types.js';
 import { nodeNameOf } from './node-authorizer.js';
-import type { BoundObject, ServiceAccountTokens } from './service-account-tokens.js';
+import { type BoundObject, EXTENDED_SECONDS, type ServiceAccountTokens, WARN_ONLY_SECONDS } from './service-account-tokens.js';
 
 const MIN_SECONDS = 600;
 const BOUND_KINDS: Record<string, string> = { Pod: 'pods', Secret: 'secrets', Node: 'nodes' };
@@ -59,14 +59,17 @@ export async function requestToken(
     if (!object || (ref.uid && ref.uid !== object.metadata.uid)) throw notFound(findResource('', 'v1', resource)!, ref.name!);
     bound = { kind: ref.kind as BoundObject['kind'], name: ref.name!, uid: object.metadata.uid ?? '' };
   }
-  // A token outlives neither the cluster's limit nor, when bound to a pod, its usefulness.
+  // A token outlives neither the cluster's limit nor, when bound to a pod, its usefulness; a
+  // pod's default-length token is extended, as kube-apiserver extends it (service-account-tokens.ts).
   const expirationSeconds = Math.min(seconds, tokens.maxExpirationSeconds);
+  const extended = tokens.extendExpiration && bound?.kind === 'Pod' && seconds === WARN_ONLY_SECONDS;
   const { token, expirationTimestamp } = await tokens.issue({
     namespace,
     serviceAccount: { name, uid: account.metadata.uid ?? '' },
     audiences,
-    expirationSeconds,
+    expirationSeconds: extended ? EXTENDED_SECONDS : expirationSeconds,
     bound,
+    ...(extended ? { warnAfterSeconds: expirationSeconds } : {}),
   });
   return {
     kind: 'TokenRequest',
