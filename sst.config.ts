@@ -19,6 +19,9 @@ export default $config({
     // The stream relay's build, which its task copies from a bucket (infra/settings.ts, relayBundle).
     const { buildRelayBundle } = await import('./functions/api/relay-bundle');
     await buildRelayBundle('.build/skiff-relay.mjs');
+    // The dashboard the API function serves at /dashboard/ (infra/settings.ts, dashboardBuild).
+    const { writeDashboard } = await import('./dashboard/build');
+    await writeDashboard('.build/dashboard');
     const { skiff } = await import('./infra/index');
     return skiff();
   },

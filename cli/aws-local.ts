@@ -17,6 +17,7 @@
  * as in the cloud, with the cluster CA's certificate and each kubelet's log credential, so
  * `kubectl logs` goes through the API function to the kubelet.
  */
+import { writeDashboard } from '../dashboard/build.js';
 import { spawn } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
 import { join, resolve } from 'node:path';
@@ -170,6 +171,11 @@ async function startFunctions(
     return f;
   };
   const bundle: Record<string, string> = cloud.kubeletBundle ? { SKIFF_KUBELET_BUNDLE: cloud.kubeletBundle } : {};
+  // The dashboard, built as the deploy builds it, where a user will open it (not in the test suites' clusters).
+  if (options.relay !== false) {
+    await writeDashboard(join(dataDir, 'dashboard'));
+    bundle.SKIFF_DASHBOARD_DIR = join(dataDir, 'dashboard');
+  }
   const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, { ...apiEnv(options), ...bundle });
   const controllers = { ...controllerEnv(options), ...cloud.provisioning };
   const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000, controllers);

@@ -3,7 +3,7 @@
  * The `skiff` command. `skiff up` runs the control plane on the embedded default
  * (`npm start` runs it with the defaults); `skiff token` makes, lists and revokes its tokens;
  * `skiff keys` lists and rotates the keys Secrets are sealed under; `skiff migrate` moves the
- * nodes to another provider.
+ * nodes to another provider; `skiff dashboard` prints a sign-in link to the dashboard.
  */
 import { serviceRange } from '../shared/api/service-allocation.js';
 import { clusterRange } from '../shared/net/cidr.js';
@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { auditPolicyFrom } from '../shared/auth/audit-policy.js';
 import { jwtIssuersFrom } from '../shared/auth/oidc.js';
+import { DASHBOARD_USAGE, dashboard } from './dashboard.js';
 import { KEYS_USAGE, keys } from './keys.js';
 import { MIGRATE_USAGE, migrate } from './migrate.js';
 import { TOKEN_USAGE, token } from './token.js';
@@ -26,13 +27,15 @@ const USAGE = `usage: skiff up [--shape embedded|aws-local] [--provider local|aw
                 [--audit-policy-file policy.yaml]     (an audit.k8s.io/v1 Policy; default: Metadata for all)
 ${TOKEN_USAGE}
 ${KEYS_USAGE}
-${MIGRATE_USAGE}`;
+${MIGRATE_USAGE}
+${DASHBOARD_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'token') return token(rest);
   if (command === 'keys') return keys(rest);
   if (command === 'migrate') return migrate(rest);
+  if (command === 'dashboard') return dashboard(rest);
   if (command !== 'up') {
     console.error(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
     return 2;

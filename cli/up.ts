@@ -175,6 +175,7 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
     kubeletBundle: onceBuilt(join(dataDir, 'skiff-kubelet.mjs')),
   });
   log(`api       ${api.url} (ready in ${Date.now() - started} ms)`);
+  log(`dashboard ${api.url}/dashboard/ (sign in: npm run skiff -- dashboard${options.dataDir === './.skiff' ? '' : ` --data-dir ${options.dataDir}`})`);
   const controlPlane = await startControlPlane({
     store,
     log: (line) => log(`control   ${line}`),

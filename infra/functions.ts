@@ -44,7 +44,10 @@ export function apiFunction(net: Network, state: Storage) {
       SKIFF_WATCH_KEEPALIVE_SECONDS: String(settings.watchKeepAliveSeconds),
     },
     permissions: grants,
-    copyFiles: [{ from: settings.kubeletBundle, to: 'skiff-kubelet.mjs' }],
+    copyFiles: [
+      { from: settings.kubeletBundle, to: 'skiff-kubelet.mjs' },
+      { from: settings.dashboardBuild, to: 'dashboard' },
+    ],
   });
 }
 

@@ -39,6 +39,8 @@ export const settings = {
    * script fetches it and runs it with Node.js.
    */
   kubeletBundle: '.build/skiff-kubelet.mjs',
+  /** The dashboard's build, which the API function carries and serves at /dashboard/ (dashboard/build.ts). */
+  dashboardBuild: '.build/dashboard',
   /**
    * Where the provisioner launches nodes: EC2 instances, or kubelet tasks on Fargate whose pods
    * are tasks (docs/aws.md). Both providers are configured, so a Migration moves between them.

@@ -2,7 +2,8 @@
 // Installs what `npm start` / `npm test` need on a fresh machine, and nothing when it is there.
 // npm packages always; Debian packages when missing and when running as root: busybox for
 // `npm start` (the examples' commands, run on the host by the process runtime), and for tests
-// also Java (DynamoDB Local) and docker.io (the docker runtime).
+// also Java (DynamoDB Local), docker.io (the docker runtime) and chromium (the dashboard's
+// browser tests, driven by playwright-core: no browser is downloaded).
 import { execSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -48,6 +49,7 @@ const debs = [
     ? [
         ['openjdk-17-jre-headless', () => has('command -v java')],
         ['docker.io', () => has('command -v dockerd') && has('command -v docker')],
+        ['chromium', () => has('test -x /usr/bin/chromium')],
       ]
     : []),
 ];
@@ -60,6 +62,7 @@ if (missing.length > 0) {
       'busybox-static': 'the commands the examples run',
       'openjdk-17-jre-headless': 'DynamoDB Local, for the store tests',
       'docker.io': 'the docker runtime tests',
+      chromium: "the dashboard's browser tests",
     };
     console.log(`[ensure-deps] installing Debian packages: ${missing.map((p) => `${p} (${why[p] ?? 'needed'})`).join(', ')}`);
     run('apt-get update -qq');

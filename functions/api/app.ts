@@ -4,6 +4,7 @@
  * Stateless: everything it knows is in the `Store` it is given, so the same app runs in the
  * embedded Node server and in a Lambda.
  */
+import type { DashboardAssets } from '../../dashboard/assets.js';
 import { apiInflight, apiRequestDuration, apiRequests, registry } from '../../shared/metrics.js';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { Registry } from '../../shared/api/registry.js';
@@ -62,7 +63,15 @@ export interface AppOptions {
   serverAddress?: string;
   /** The kubelet's one-file build, served to joining workers (`KUBELET_BUNDLE_PATH`); absent or undefined: 404. */
   kubeletBundle?: () => Promise<Uint8Array | undefined>;
+  /** The dashboard's build, served at `/dashboard/` without a token (it signs in with one, as any client); absent: 404. */
+  dashboard?: DashboardAssets;
 }
+
+/** The dashboard's page and assets: static, and a client of this API like any other. */
+const isDashboardPath = (path: string) => path === '/dashboard' || path.startsWith('/dashboard/');
+/** The dashboard's pages load nothing from elsewhere, and no other site frames them. */
+const DASHBOARD_CSP =
+  "default-src 'self'; img-src 'self' data:; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /** Every signed-in user is in system:authenticated, as kube-apiserver adds it (one array per token's groups, kept). */
 const withAuthenticated = new WeakMap<string[], string[]>();
@@ -169,7 +178,7 @@ function measureRequests(): MiddlewareHandler {
 function authenticateAndAuthorize(authenticate: NonNullable<AppOptions['authenticate']>, authorizer: Authorizer | undefined): MiddlewareHandler {
   return async (c, next) => {
     const path = c.req.path;
-    if (PUBLIC_PATHS.has(path)) return next();
+    if (PUBLIC_PATHS.has(path) || isDashboardPath(path)) return next();
     const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
     const found = match ? authenticate(match[1]) : undefined;
     const identity = found instanceof Promise ? await found : found;
@@ -207,6 +216,20 @@ export function createApp(options: AppOptions): Hono {
     const bundle = await options.kubeletBundle?.();
     if (!bundle) throw new ApiError(404, 'NotFound', 'this API serves no kubelet: run the kubelet from a checkout, or give the API function its build');
     return c.body(bundle as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' });
+  });
+  app.get('/dashboard', (c) => c.redirect('/dashboard/', 301));
+  app.get('/dashboard/*', async (c) => {
+    const path = c.req.path.slice('/dashboard/'.length);
+    // A view's own address (`/dashboard/pods`) is the page; only a missing asset is a 404.
+    const asset = (await options.dashboard?.get(path || 'index.html')) ?? (path.startsWith('assets/') ? undefined : await options.dashboard?.get('index.html'));
+    if (!asset) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, {
+      'content-type': asset.type,
+      'cache-control': asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': DASHBOARD_CSP,
+      'referrer-policy': 'no-referrer',
+    });
   });
   app.route(
     '/',

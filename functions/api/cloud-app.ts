@@ -6,6 +6,7 @@
  * and `kube-system/kube-dns` (answered by each node's kubelet). Static tokens, the cluster CA and
  * each kubelet's credential are read from the table.
  */
+import { dashboardFromDir } from '../../dashboard/assets.js';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { authenticateBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
@@ -69,6 +70,8 @@ export async function cloudAppOptions(store: Store, env: NodeJS.ProcessEnv = pro
     metrics: kubeletMetrics(...kubelets),
     maxWatchSeconds: Number(env.SKIFF_MAX_WATCH_SECONDS ?? 840),
     kubeletBundle,
+    // The dashboard's build, carried beside the handler (sst.config.ts writes it; aws-local names its own).
+    dashboard: dashboardFromDir(env.SKIFF_DASHBOARD_DIR ?? fileURLToPath(new URL('./dashboard', import.meta.url))),
     // How often a quiet watch that asked for bookmarks gets one (default 10 s).
     watchBookmarkIntervalMs: env.SKIFF_WATCH_BOOKMARK_SECONDS ? Number(env.SKIFF_WATCH_BOOKMARK_SECONDS) * 1000 : undefined,
     // Behind CloudFront, which cuts a response silent for its origin response timeout: a quiet

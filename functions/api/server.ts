@@ -8,6 +8,8 @@
  * Node cannot parse (400, 431). A refused request's body is drained before the connection
  * closes, so a client still writing it reads the answer instead of a reset.
  */
+import type { DashboardAssets } from '../../dashboard/assets.js';
+import { builtOnce } from '../../dashboard/build.js';
 import type { MetricsProvider } from './kubelet-metrics.js';
 import { getRequestListener } from '@hono/node-server';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -44,6 +46,8 @@ export interface ApiServerOptions {
   dataDir: string;
   /** The kubelet's one-file build, served to workers that join from elsewhere (`AppOptions.kubeletBundle`). */
   kubeletBundle?: () => Promise<Uint8Array | undefined>;
+  /** The dashboard's build (default: built in memory at its first request). */
+  dashboard?: DashboardAssets;
   /** 0 picks a free port. */
   port?: number;
   host?: string;
@@ -337,6 +341,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     watchKeepAliveMs: options.watchKeepAliveMs,
     maxWatchSeconds: options.maxWatchSeconds,
     kubeletBundle: options.kubeletBundle,
+    dashboard: options.dashboard ?? builtOnce(),
   });
   const server = createGuardedServer(app, tls, host);
   await new Promise<void>((resolve, reject) => {

@@ -14,6 +14,7 @@ import {
   streamPathPatterns,
   tableActions,
 } from '../../infra/settings.js';
+import { writeDashboard } from '../../dashboard/build.js';
 import { buildRelayBundle } from '../../functions/api/relay-bundle.js';
 import { buildKubeletBundle } from '../../kubelet/bundle.js';
 import { type MadeResource, mockStack, type Stack } from '../support/pulumi-mocks.js';
@@ -24,6 +25,7 @@ beforeAll(async () => {
     // As sst.config.ts does before the program: the kubelet's build, which the API function carries.
     await buildKubeletBundle(join(process.cwd(), settings.kubeletBundle));
     await buildRelayBundle(join(process.cwd(), settings.relayBundle));
+    await writeDashboard(join(process.cwd(), settings.dashboardBuild));
     // By path, not by name: infra/ is typed by SST's globals (infra/tsconfig.json), not this project's.
     const { skiff } = await import(join(process.cwd(), 'infra/index.ts'));
     return skiff();

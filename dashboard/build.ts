@@ -1,0 +1,84 @@
+/**
+ * The dashboard's build: `dashboard/src` (Preact, TypeScript) bundled by esbuild into one script
+ * and one stylesheet whose names carry a hash of their content, and the page that loads them.
+ * The API serves them at `/dashboard/` (`AppOptions.dashboard`): the assets for a year
+ * (`immutable`: a new build has new names), the page never from a cache. No CDN, nothing loaded
+ * from elsewhere. `skiff up` builds in memory at the first request; the AWS shape's deploy writes
+ * the build to a folder the API function carries (`writeDashboard`, read by assets.ts).
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { type Asset, type DashboardAssets, TYPES } from './assets.js';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function page(script: string, style: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Skiff</title>
+<link rel="stylesheet" href="/dashboard/${style}">
+<script type="module" src="/dashboard/${script}"></script>
+</head>
+<body>
+<div id="app"></div>
+</body>
+</html>
+`;
+}
+
+/** Builds the dashboard in memory: `index.html` and its hashed assets. */
+export async function buildDashboard(): Promise<Map<string, Asset>> {
+  const { build } = await import('esbuild');
+  const out = await build({
+    entryPoints: { app: join(ROOT, 'dashboard', 'src', 'main.tsx') },
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    write: false,
+    outdir: join(ROOT, 'dashboard', 'out'),
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    logLevel: 'error',
+    legalComments: 'none',
+  });
+  const assets = new Map<string, Asset>();
+  const named: Record<string, string> = {};
+  for (const file of out.outputFiles) {
+    const ext = extname(file.path);
+    const hash = createHash('sha256').update(file.contents).digest('hex').slice(0, 12);
+    const name = `assets/app-${hash}${ext}`;
+    named[ext] = name;
+    assets.set(name, { body: file.contents, type: TYPES[ext] ?? 'application/octet-stream', immutable: true });
+  }
+  assets.set('index.html', { body: Buffer.from(page(named['.js'], named['.css'])), type: TYPES['.html'], immutable: false });
+  return assets;
+}
+
+/** The build made at the first ask and kept (a failed build is tried again at the next). */
+export function builtOnce(): DashboardAssets {
+  let built: Promise<Map<string, Asset>> | undefined;
+  return {
+    async get(path) {
+      built ??= buildDashboard();
+      built.catch(() => {
+        built = undefined;
+      });
+      return (await built).get(path);
+    },
+  };
+}
+
+/** Writes a build to `dir` (the deploy does, for the API function to carry). */
+export async function writeDashboard(dir: string): Promise<void> {
+  for (const [path, asset] of await buildDashboard()) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), asset.body);
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The dashboard's only way to the cluster: the public Kubernetes API, with the signed-in user's
+ * bearer token, exactly as kubectl uses it. Failures carry the API's own Status (its message is
+ * what the user sees). `can` asks the API what the user may do (SelfSubjectAccessReview), so
+ * actions they may not take are not offered.
+ */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { kind: string; name: string; uid: string; controller?: boolean }[];
+    generation?: number;
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: objects of every kind
+  spec?: any;
+  // biome-ignore lint/suspicious/noExplicitAny: objects of every kind
+  status?: any;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly causes: { field?: string; message?: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export const TOKEN_KEY = 'skiff.token';
+
+export class Client {
+  private readonly allowed = new Map<string, Promise<boolean>>();
+
+  constructor(readonly token: string) {}
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { authorization: `Bearer ${this.token}`, accept: 'application/json', ...extra };
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const res = await fetch(path, {
+      method,
+      headers: this.headers(body === undefined ? {} : { 'content-type': contentType }),
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let data: unknown;
+    try {
+      data = text ? JSON.parse(text) : undefined;
+    } catch {
+      data = undefined;
+    }
+    if (!res.ok) {
+      const status = (data ?? {}) as { reason?: string; message?: string; details?: { causes?: { field?: string; message?: string }[] } };
+      throw new ApiError(res.status, status.reason ?? res.statusText, status.message ?? (text || res.statusText), status.details?.causes);
+    }
+    return data as T;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+
+  /** Who the token is (SelfSubjectReview). */
+  async whoami(): Promise<string> {
+    const review = await this.request<{ status: { userInfo: { username: string } } }>('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'SelfSubjectReview',
+    });
+    return review.status.userInfo.username;
+  }
+
+  /** Whether the user may `verb` the resource (SelfSubjectAccessReview), asked once per question. */
+  can(verb: string, resource: string, options: { group?: string; namespace?: string; subresource?: string } = {}): Promise<boolean> {
+    const key = JSON.stringify([verb, resource, options]);
+    let answer = this.allowed.get(key);
+    if (!answer) {
+      answer = this.request<{ status: { allowed: boolean } }>('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectAccessReview',
+        spec: { resourceAttributes: { verb, resource, group: options.group ?? '', namespace: options.namespace, subresource: options.subresource } },
+      }).then(
+        (r) => r.status.allowed,
+        () => false,
+      );
+      this.allowed.set(key, answer);
+    }
+    return answer;
+  }
+
+  /** A streamed GET (a followed log): each piece of text as it comes, until the end or `signal`. */
+  async stream(path: string, onText: (text: string) => void, signal: AbortSignal): Promise<void> {
+    const res = await fetch(path, { headers: this.headers({ accept: '*/*' }), signal });
+    if (!res.ok || !res.body) {
+      const text = await res.text();
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { message?: string }).message ?? text;
+      } catch {
+        /* plain text */
+      }
+      throw new ApiError(res.status, res.statusText, message);
+    }
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      onText(value);
+    }
+  }
+}
+
+/** The API path of a resource: its collection, or one object of it. */
+export function pathOf(r: { group: string; version: string; resource: string }, namespace?: string, name?: string): string {
+  const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  return `${base}${namespace ? `/namespaces/${encodeURIComponent(namespace)}` : ''}/${r.resource}${name ? `/${encodeURIComponent(name)}` : ''}`;
+}
+
+export const RESOURCES = {
+  pods: { group: '', version: 'v1', resource: 'pods' },
+  nodes: { group: '', version: 'v1', resource: 'nodes' },
+  events: { group: '', version: 'v1', resource: 'events' },
+  namespaces: { group: '', version: 'v1', resource: 'namespaces' },
+  deployments: { group: 'apps', version: 'v1', resource: 'deployments' },
+  replicasets: { group: 'apps', version: 'v1', resource: 'replicasets' },
+} as const;

@@ -1,0 +1,532 @@
+/**
+ * One object at a time: a pod (its status, containers and live logs), a Deployment (scale,
+ * restart, pause and resume, its revisions with the template diff shown before a rollback, its
+ * YAML edited and applied with server-side apply after a dry-run diff), and creating objects
+ * from pasted YAML. Validation errors and conflicts come back from the API and show inline.
+ */
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { parseAllDocuments, stringify } from 'yaml';
+import { ApiError, type Client, type KubeObject, pathOf, RESOURCES } from './api.js';
+import { useCollection } from './informer.js';
+import { age, podReady, podStatus, restarts } from './kube.js';
+import { hrefOf, navigate, type ViewProps } from './route.js';
+import { Failure, useAction, useCan } from './views.js';
+
+const FIELD_MANAGER = 'skiff-dashboard';
+const MAX_LOG_CHARS = 2_000_000;
+
+/** A line diff (longest common subsequence), as `diff -u` shows lines: kept, removed, added. */
+export function diffLines(before: string, after: string): { op: ' ' | '-' | '+'; text: string }[] {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  const lcs: number[][] = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+  for (let i = a.length - 1; i >= 0; i--)
+    for (let j = b.length - 1; j >= 0; j--) lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  const out: { op: ' ' | '-' | '+'; text: string }[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) {
+      out.push({ op: ' ', text: a[i] });
+      i++;
+      j++;
+    } else if (j < b.length && (i >= a.length || lcs[i][j + 1] >= lcs[i + 1][j])) out.push({ op: '+', text: b[j++] });
+    else out.push({ op: '-', text: a[i++] });
+  }
+  return out;
+}
+
+function Diff({ before, after, label }: { before: string; after: string; label: string }) {
+  const lines = useMemo(() => diffLines(before, after), [before, after]);
+  const changed = lines.some((l) => l.op !== ' ');
+  return (
+    <figure class="diff">
+      <figcaption>{label}</figcaption>
+      {!changed ? (
+        <p>No change.</p>
+      ) : (
+        <pre
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable from the keyboard (axe: scrollable-region-focusable)
+          tabIndex={0}
+        >
+          {lines.map((l, n) => (
+            <span key={n} class={l.op === '+' ? 'add' : l.op === '-' ? 'del' : undefined}>
+              {l.op} {l.text}
+              {'\n'}
+            </span>
+          ))}
+        </pre>
+      )}
+    </figure>
+  );
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof ApiError)) return String((err as Error)?.message ?? err);
+  const causes = err.causes.filter((c) => c.message).map((c) => `${c.field ? `${c.field}: ` : ''}${c.message}`);
+  return causes.length && !causes.every((c) => err.message.includes(c)) ? `${err.message}\n${causes.join('\n')}` : err.message;
+}
+
+/** Where a document's kind is served: asked of discovery once per group version. */
+const discovered = new Map<string, Promise<{ name: string; kind: string; namespaced: boolean }[]>>();
+async function resourceOf(client: Client, apiVersion: string, kind: string): Promise<{ path: (ns?: string, name?: string) => string; namespaced: boolean }> {
+  let list = discovered.get(apiVersion);
+  if (!list) {
+    list = client
+      .get<{ resources: { name: string; kind: string; namespaced: boolean }[] }>(apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`)
+      .then((l) => l.resources);
+    discovered.set(apiVersion, list);
+    list.catch(() => discovered.delete(apiVersion));
+  }
+  const r = (await list).find((x) => x.kind === kind && !x.name.includes('/'));
+  if (!r) throw new Error(`the cluster serves no ${kind} in ${apiVersion}`);
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  return { path: (ns, name) => pathOf({ group, version, resource: r.name }, r.namespaced ? ns || 'default' : undefined, name), namespaced: r.namespaced };
+}
+
+/** Server-side apply of one document (`dryRun`: what it would make), answering the object. */
+async function apply(client: Client, doc: KubeObject, dryRun: boolean): Promise<KubeObject> {
+  if (!doc?.apiVersion || !doc.kind || !doc.metadata?.name) throw new Error('each document needs apiVersion, kind and metadata.name');
+  const r = await resourceOf(client, doc.apiVersion, doc.kind);
+  const query = `fieldManager=${FIELD_MANAGER}&force=true${dryRun ? '&dryRun=All' : ''}`;
+  return client.request<KubeObject>(
+    'PATCH',
+    `${r.path(doc.metadata.namespace, doc.metadata.name)}?${query}`,
+    JSON.stringify(doc),
+    'application/apply-patch+yaml',
+  );
+}
+
+/** An object as YAML to edit: without what the server owns (managed fields, status). */
+function editable(o: KubeObject): string {
+  const {
+    managedFields: _m,
+    resourceVersion: _r,
+    uid: _u,
+    generation: _g,
+    creationTimestamp: _c,
+    ...metadata
+  } = o.metadata as KubeObject['metadata'] & {
+    managedFields?: unknown;
+  };
+  return stringify({ apiVersion: o.apiVersion, kind: o.kind, metadata, spec: o.spec });
+}
+
+function parseDocs(text: string): KubeObject[] {
+  const docs = parseAllDocuments(text);
+  for (const d of docs) if (d.errors.length) throw new Error(`YAML: ${d.errors[0].message}`);
+  return docs.map((d) => d.toJS() as KubeObject).filter((d) => d !== null && d !== undefined);
+}
+
+/** YAML to apply, with a dry-run diff first and the API's errors inline. */
+export function YamlEditor({ client, initial, current, onApplied }: { client: Client; initial: string; current?: string; onApplied?: () => void }) {
+  const [text, setText] = useState(initial);
+  const [error, setError] = useState<string>();
+  const [preview, setPreview] = useState<{ before: string; after: string }[]>();
+  const [done, setDone] = useState<string>();
+  useEffect(() => setText(initial), [initial]);
+  const review = async () => {
+    setError(undefined);
+    setDone(undefined);
+    try {
+      const docs = parseDocs(text);
+      const results = await Promise.all(docs.map((d) => apply(client, d, true)));
+      setPreview(results.map((r, n) => ({ before: n === 0 && current !== undefined ? current : '', after: editable(r) })));
+    } catch (err) {
+      setPreview(undefined);
+      setError(errorText(err));
+    }
+  };
+  const commit = async () => {
+    setError(undefined);
+    try {
+      const docs = parseDocs(text);
+      const made = [];
+      for (const d of docs) made.push(await apply(client, d, false));
+      setDone(`Applied ${made.map((m) => `${m.kind ?? ''}/${m.metadata.name}`).join(', ')}.`);
+      setPreview(undefined);
+      onApplied?.();
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  return (
+    <div class="editor">
+      <label for="yaml">YAML</label>
+      <textarea
+        id="yaml"
+        spellcheck={false}
+        value={text}
+        onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
+        rows={Math.min(40, Math.max(12, text.split('\n').length + 2))}
+      />
+      <div class="actions">
+        <button type="button" onClick={review}>
+          Review changes
+        </button>
+        <button type="button" class="primary" onClick={commit} disabled={!preview}>
+          Apply
+        </button>
+      </div>
+      {error && (
+        <pre class="error" role="alert">
+          {error}
+        </pre>
+      )}
+      {done && (
+        <p class="ok" role="status">
+          {done}
+        </p>
+      )}
+      {preview?.map((p, n) => (
+        <Diff
+          key={n}
+          before={p.before}
+          after={p.after}
+          label={p.before ? 'What applying changes (a dry run on the server)' : 'What applying makes (a dry run on the server)'}
+        />
+      ))}
+    </div>
+  );
+}
+
+export function CreateView({ client }: ViewProps) {
+  const canCreate = useCan(client, 'create', 'deployments', { group: 'apps', namespace: 'default' });
+  return (
+    <section aria-labelledby="create-title">
+      <h1 id="create-title">Create from YAML</h1>
+      <p>Paste one or more documents: each is applied with server-side apply after you review what it makes.</p>
+      {canCreate === undefined ? null : canCreate ? <YamlEditor client={client} initial="" /> : <p class="muted">You may not create objects.</p>}
+    </section>
+  );
+}
+
+/** An object that is not there (deleted, or never was), with the way back to its list. */
+function Gone({ kind, route, list }: { kind: string; route: ViewProps['route']; list: string }) {
+  return (
+    <section>
+      <h1>
+        {kind} {route.namespace}/{route.name}
+      </h1>
+      <p>This {kind.toLowerCase()} is gone.</p>
+      <a href={hrefOf({ view: list })}>All {kind.toLowerCase()}s</a>
+    </section>
+  );
+}
+
+export function PodDetail({ client, route }: ViewProps) {
+  const pods = useCollection(client, pathOf(RESOURCES.pods));
+  const pod = pods.items.get(`${route.namespace}/${route.name}`);
+  const containers = ((pod?.spec?.containers ?? []) as { name: string }[]).map((c) => c.name);
+  const [container, setContainer] = useState<string>();
+  const canDelete = useCan(client, 'delete', 'pods', { namespace: route.namespace });
+  const [message, run] = useAction();
+  if (!pods.synced) return <p aria-busy="true">Loading…</p>;
+  if (!pod) return <Gone kind="Pod" route={route} list="pods" />;
+  const r = podReady(pod);
+  const chosen = container ?? containers[0];
+  return (
+    <section aria-labelledby="pod-title">
+      <h1 id="pod-title">
+        Pod {pod.metadata.namespace}/{pod.metadata.name}
+      </h1>
+      <Failure message={message} />
+      <dl class="facts">
+        <dt>Status</dt>
+        <dd>{podStatus(pod)}</dd>
+        <dt>Ready</dt>
+        <dd>
+          {r.ready}/{r.total}
+        </dd>
+        <dt>Restarts</dt>
+        <dd>{restarts(pod)}</dd>
+        <dt>Node</dt>
+        <dd>{pod.spec?.nodeName ?? '—'}</dd>
+        <dt>IP</dt>
+        <dd>{pod.status?.podIP ?? '—'}</dd>
+        <dt>Age</dt>
+        <dd>{age(pod.metadata.creationTimestamp)}</dd>
+      </dl>
+      <h2>Conditions</h2>
+      <ul class="plain-list">
+        {((pod.status?.conditions ?? []) as { type: string; status: string; reason?: string }[]).map((c) => (
+          <li key={c.type}>
+            {c.type}: {c.status}
+            {c.reason ? ` (${c.reason})` : ''}
+          </li>
+        ))}
+      </ul>
+      {canDelete && (
+        <p class="actions">
+          <button
+            type="button"
+            class="danger"
+            onClick={() =>
+              run(async () => {
+                await client.request('DELETE', pathOf(RESOURCES.pods, pod.metadata.namespace, pod.metadata.name));
+                navigate({ view: 'pods' });
+              })
+            }
+          >
+            Delete pod
+          </button>
+        </p>
+      )}
+      <h2>Logs</h2>
+      <label class="field">
+        <span>Container</span>
+        <select value={chosen} onChange={(e) => setContainer((e.target as HTMLSelectElement).value)}>
+          {containers.map((c) => (
+            <option key={c}>{c}</option>
+          ))}
+        </select>
+      </label>
+      {chosen && <Logs client={client} namespace={pod.metadata.namespace!} pod={pod.metadata.name} container={chosen} />}
+    </section>
+  );
+}
+
+function Logs({ client, namespace, pod, container }: { client: Client; namespace: string; pod: string; container: string }) {
+  const [text, setText] = useState('');
+  const [error, setError] = useState<string>();
+  const [follow, setFollow] = useState(true);
+  const [previous, setPrevious] = useState(false);
+  const [search, setSearch] = useState('');
+  const box = useRef<HTMLPreElement>(null);
+  useEffect(() => {
+    const abort = new AbortController();
+    setText('');
+    setError(undefined);
+    const query = new URLSearchParams({
+      container,
+      tailLines: '1000',
+      ...(follow && !previous ? { follow: 'true' } : {}),
+      ...(previous ? { previous: 'true' } : {}),
+    });
+    let pending = '';
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    client
+      .stream(
+        `${pathOf(RESOURCES.pods, namespace, pod)}/log?${query}`,
+        (t) => {
+          pending += t;
+          timer ??= setTimeout(() => {
+            timer = undefined;
+            const add = pending;
+            pending = '';
+            setText((old) => (old + add).slice(-MAX_LOG_CHARS));
+          }, 50);
+        },
+        abort.signal,
+      )
+      .catch((err: Error) => {
+        if (!abort.signal.aborted) setError(err.message);
+      });
+    return () => {
+      abort.abort();
+      clearTimeout(timer);
+    };
+  }, [client, namespace, pod, container, follow, previous]);
+  useEffect(() => {
+    if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;
+  }, [text, follow]);
+  const shown = search
+    ? text
+        .split('\n')
+        .filter((l) => l.includes(search))
+        .join('\n')
+    : text;
+  const download = () => {
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `${pod}-${container}.log`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  };
+  return (
+    <div class="logs">
+      <div class="toolbar">
+        <label>
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow((e.target as HTMLInputElement).checked)} /> Follow
+        </label>
+        <label>
+          <input type="checkbox" checked={previous} onChange={(e) => setPrevious((e.target as HTMLInputElement).checked)} /> Previous run
+        </label>
+        <label class="field">
+          <span>Search</span>
+          <input type="search" value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
+        </label>
+        <button type="button" onClick={download} disabled={!text}>
+          Download
+        </button>
+      </div>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <section aria-label={`Log of ${container}`}>
+        <pre
+          class="log"
+          ref={box}
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable from the keyboard (axe: scrollable-region-focusable)
+          tabIndex={0}
+        >
+          {shown}
+        </pre>
+      </section>
+    </div>
+  );
+}
+
+const REVISION = 'deployment.kubernetes.io/revision';
+
+/** A template as a revision holds it: without the hash label the ReplicaSet adds. */
+function templateOf(rs: KubeObject): unknown {
+  const t = structuredClone(rs.spec?.template ?? {}) as { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
+  delete t.metadata?.labels?.['pod-template-hash'];
+  return t;
+}
+
+export function DeploymentDetail({ client, route }: ViewProps) {
+  const deployments = useCollection(client, pathOf(RESOURCES.deployments));
+  const replicasets = useCollection(client, pathOf(RESOURCES.replicasets));
+  const d = deployments.items.get(`${route.namespace}/${route.name}`);
+  const path = pathOf(RESOURCES.deployments, route.namespace, route.name);
+  const canPatch = useCan(client, 'patch', 'deployments', { group: 'apps', namespace: route.namespace });
+  const canScale = useCan(client, 'patch', 'deployments', { group: 'apps', subresource: 'scale', namespace: route.namespace });
+  const canDelete = useCan(client, 'delete', 'deployments', { group: 'apps', namespace: route.namespace });
+  const [message, run] = useAction();
+  const [chosen, setChosen] = useState<string>();
+  const [replicas, setReplicas] = useState<string>('');
+  const [yaml, setYaml] = useState<string>();
+  const revisions = useMemo(
+    () =>
+      [...replicasets.items.values()]
+        .filter((rs) => rs.metadata.ownerReferences?.some((o) => o.uid === d?.metadata.uid))
+        .sort((a, b) => Number(b.metadata.annotations?.[REVISION] ?? 0) - Number(a.metadata.annotations?.[REVISION] ?? 0)),
+    [replicasets.version, d?.metadata.uid],
+  );
+  if (!deployments.synced) return <p aria-busy="true">Loading…</p>;
+  if (!d) return <Gone kind="Deployment" route={route} list="workloads" />;
+  const merge = (body: unknown) => run(() => client.request('PATCH', path, body, 'application/merge-patch+json'));
+  const current = stringify(d.spec?.template ?? {});
+  const target = revisions.find((rs) => rs.metadata.annotations?.[REVISION] === chosen);
+  const currentRevision = d.metadata.annotations?.[REVISION];
+  return (
+    <section aria-labelledby="deployment-title">
+      <h1 id="deployment-title">
+        Deployment {d.metadata.namespace}/{d.metadata.name}
+      </h1>
+      <Failure message={message} />
+      <dl class="facts">
+        <dt>Ready</dt>
+        <dd>
+          {d.status?.readyReplicas ?? 0}/{d.spec?.replicas ?? 0}
+        </dd>
+        <dt>Up-to-date</dt>
+        <dd>{d.status?.updatedReplicas ?? 0}</dd>
+        <dt>Available</dt>
+        <dd>{d.status?.availableReplicas ?? 0}</dd>
+        <dt>Revision</dt>
+        <dd>{currentRevision ?? '—'}</dd>
+        <dt>Paused</dt>
+        <dd>{d.spec?.paused ? 'yes' : 'no'}</dd>
+      </dl>
+      <div class="actions">
+        {canScale && (
+          <form
+            class="inline"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const n = Number(replicas);
+              void run(async () => {
+                if (!Number.isInteger(n) || n < 0) throw new Error('Replicas must be a whole number, 0 or more.');
+                await client.request('PATCH', `${path}/scale`, { spec: { replicas: n } }, 'application/merge-patch+json');
+                setReplicas('');
+              });
+            }}
+          >
+            <label for="replicas">Replicas</label>
+            <input
+              id="replicas"
+              inputMode="numeric"
+              size={4}
+              placeholder={String(d.spec?.replicas ?? 0)}
+              value={replicas}
+              onInput={(e) => setReplicas((e.target as HTMLInputElement).value)}
+            />
+            <button type="submit">Scale</button>
+          </form>
+        )}
+        {canPatch && (
+          <>
+            <button
+              type="button"
+              onClick={() => merge({ spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } } })}
+            >
+              Restart
+            </button>
+            <button type="button" onClick={() => merge({ spec: { paused: d.spec?.paused ? null : true } })}>
+              {d.spec?.paused ? 'Resume' : 'Pause'}
+            </button>
+            <button type="button" onClick={() => setYaml(yaml === undefined ? editable(d) : undefined)} aria-expanded={yaml !== undefined}>
+              Edit YAML
+            </button>
+          </>
+        )}
+        {canDelete && (
+          <button
+            type="button"
+            class="danger"
+            onClick={() =>
+              run(async () => {
+                await client.request('DELETE', path);
+                navigate({ view: 'workloads' });
+              })
+            }
+          >
+            Delete
+          </button>
+        )}
+      </div>
+      {canScale === false && canPatch === false && canDelete === false && <p class="muted">You may only view this deployment.</p>}
+      {yaml !== undefined && <YamlEditor client={client} initial={yaml} current={editable(d)} onApplied={() => setYaml(undefined)} />}
+      <h2>Revisions</h2>
+      <ul class="plain-list revisions">
+        {revisions.map((rs) => {
+          const rev = rs.metadata.annotations?.[REVISION] ?? '?';
+          return (
+            <li key={rs.metadata.name}>
+              <button type="button" class="plain" aria-pressed={chosen === rev} onClick={() => setChosen(chosen === rev ? undefined : rev)}>
+                Revision {rev}
+                {rev === currentRevision ? ' (current)' : ''}
+              </button>{' '}
+              {rs.metadata.name}, {rs.status?.replicas ?? 0} pods, {age(rs.metadata.creationTimestamp)}
+            </li>
+          );
+        })}
+      </ul>
+      {target && (
+        <div class="rollback">
+          <Diff before={current} after={stringify(templateOf(target))} label={`The template now, and at revision ${chosen}`} />
+          {canPatch && chosen !== currentRevision && (
+            <button
+              type="button"
+              class="primary"
+              onClick={() =>
+                run(async () => {
+                  await client.request('PATCH', path, [{ op: 'replace', path: '/spec/template', value: templateOf(target) }], 'application/json-patch+json');
+                  setChosen(undefined);
+                })
+              }
+            >
+              Roll back to revision {chosen}
+            </button>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,85 @@
+/** What the views show of objects, worked out as kubectl works it out. */
+import type { KubeObject } from './api.js';
+
+/** `5s`, `3m`, `2h`, `4d`, as kubectl's AGE column. */
+export function age(timestamp: string | undefined, now = Date.now()): string {
+  if (!timestamp) return '';
+  const s = Math.max(0, Math.floor((now - Date.parse(timestamp)) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+/** A pod's STATUS as `kubectl get pods` shows it: a waiting or terminated reason where there is one, else its phase. */
+export function podStatus(pod: KubeObject): string {
+  if (pod.metadata.deletionTimestamp) return 'Terminating';
+  const status = pod.status ?? {};
+  const inits = (status.initContainerStatuses ?? []) as { state?: { waiting?: { reason?: string }; terminated?: { exitCode: number; reason?: string } } }[];
+  for (const [i, c] of inits.entries()) {
+    if (c.state?.terminated?.exitCode === 0) continue;
+    if (c.state?.terminated) return `Init:${c.state.terminated.reason ?? 'Error'}`;
+    if (c.state?.waiting?.reason && c.state.waiting.reason !== 'PodInitializing') return `Init:${c.state.waiting.reason}`;
+    return `Init:${i}/${inits.length}`;
+  }
+  let reason = status.reason ?? status.phase ?? 'Unknown';
+  for (const c of (status.containerStatuses ?? []) as { state?: { waiting?: { reason?: string }; terminated?: { reason?: string } } }[]) {
+    if (c.state?.waiting?.reason) reason = c.state.waiting.reason;
+    else if (c.state?.terminated?.reason && reason === 'Running') reason = c.state.terminated.reason;
+  }
+  return reason;
+}
+
+export function podReady(pod: KubeObject): { ready: number; total: number } {
+  const statuses = (pod.status?.containerStatuses ?? []) as { ready?: boolean }[];
+  return { ready: statuses.filter((c) => c.ready).length, total: (pod.spec?.containers ?? []).length };
+}
+
+export function restarts(pod: KubeObject): number {
+  return ((pod.status?.containerStatuses ?? []) as { restartCount?: number }[]).reduce((n, c) => n + (c.restartCount ?? 0), 0);
+}
+
+/** Millicores from a CPU quantity (`500m`, `2`). */
+export function cpuMillis(q: string | undefined): number {
+  if (!q) return 0;
+  return q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000;
+}
+
+const UNITS: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+
+/** Bytes from a memory quantity (`128Mi`, `1G`). */
+export function bytes(q: string | undefined): number {
+  if (!q) return 0;
+  const m = /^([0-9.]+)([A-Za-z]*)$/.exec(q);
+  return m ? Number(m[1]) * (UNITS[m[2]] ?? 1) : 0;
+}
+
+/** What a pod asks of its node: its containers' requests (init containers' if larger). */
+export function podRequests(pod: KubeObject): { cpu: number; memory: number } {
+  type C = { resources?: { requests?: Record<string, string> } };
+  const sum = (cs: C[], f: (c: C) => number) => cs.reduce((n, c) => n + f(c), 0);
+  const most = (cs: C[], f: (c: C) => number) => Math.max(0, ...cs.map(f));
+  const cpu = (c: C) => cpuMillis(c.resources?.requests?.cpu);
+  const mem = (c: C) => bytes(c.resources?.requests?.memory);
+  const containers = (pod.spec?.containers ?? []) as C[];
+  const inits = (pod.spec?.initContainers ?? []) as C[];
+  return { cpu: Math.max(sum(containers, cpu), most(inits, cpu)), memory: Math.max(sum(containers, mem), most(inits, mem)) };
+}
+
+export function nodeReady(node: KubeObject): boolean {
+  return ((node.status?.conditions ?? []) as { type: string; status: string }[]).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+export function matches(o: KubeObject, filter: string, ...more: string[]): boolean {
+  if (!filter) return true;
+  const f = filter.toLowerCase();
+  return [o.metadata.name, o.metadata.namespace ?? '', ...more].some((v) => v.toLowerCase().includes(f));
+}
+
+export function byName(a: KubeObject, b: KubeObject): number {
+  return (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name);
+}
+
+export function gib(n: number): string {
+  return `${(n / 2 ** 30).toFixed(1)} GiB`;
+}

@@ -1,0 +1,224 @@
+/**
+ * The dashboard's shell: sign-in with a bearer token (kept for the tab's life in
+ * sessionStorage; `skiff dashboard` prints a link that carries one in its fragment, which never
+ * reaches a server), the navigation, the namespace and the filter, keyboard navigation as k9s
+ * users expect (`/` filter, `j`/`k` move, `l` logs, `Enter` open, `Escape` back), dark and light.
+ * Views live in views.tsx and detail.tsx; every one is a client of the public API only.
+ */
+import { render } from 'preact';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ApiError, Client, TOKEN_KEY } from './api.js';
+import { CreateView, DeploymentDetail, PodDetail } from './detail.js';
+import { stopAll } from './informer.js';
+import { EventsView, NodesView, OverviewView, PodsView, WorkloadsView } from './views.js';
+import { hrefOf, navigate, parseRoute, type ViewProps } from './route.js';
+import './style.css';
+
+const NAV: { view: string; label: string }[] = [
+  { view: 'overview', label: 'Overview' },
+  { view: 'workloads', label: 'Workloads' },
+  { view: 'pods', label: 'Pods' },
+  { view: 'nodes', label: 'Nodes' },
+  { view: 'events', label: 'Events' },
+  { view: 'create', label: 'Create' },
+];
+
+function SignIn({ onSignedIn, error }: { onSignedIn: (client: Client, user: string) => void; error?: string }) {
+  const [token, setToken] = useState('');
+  const [message, setMessage] = useState(error);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    const client = new Client(token.trim());
+    try {
+      const user = await client.whoami();
+      sessionStorage.setItem(TOKEN_KEY, client.token);
+      onSignedIn(client, user);
+    } catch (err) {
+      setMessage(err instanceof ApiError && err.code === 401 ? 'That token is not valid for this cluster.' : String((err as Error).message));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="signin">
+      <h1>Skiff</h1>
+      <form onSubmit={submit}>
+        <label for="token">Bearer token</label>
+        <input id="token" type="password" autocomplete="off" value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} required />
+        <button type="submit" disabled={busy || !token.trim()}>
+          Sign in
+        </button>
+        {message && (
+          <p class="error" role="alert">
+            {message}
+          </p>
+        )}
+      </form>
+      <p class="hint">
+        <code>npm run skiff -- dashboard</code> prints a sign-in link for the local cluster.
+      </p>
+    </main>
+  );
+}
+
+function Shell({ client, user, onSignOut }: { client: Client; user: string; onSignOut: () => void }) {
+  const [route, setRoute] = useState(() => parseRoute(location.pathname));
+  const [namespace, setNamespace] = useState('');
+  const [filter, setFilter] = useState('');
+  const [theme, setTheme] = useState(() => localStorage.getItem('skiff.theme') ?? '');
+  useEffect(() => {
+    const onPop = () => setRoute(parseRoute(location.pathname));
+    addEventListener('popstate', onPop);
+    return () => removeEventListener('popstate', onPop);
+  }, []);
+  useEffect(() => {
+    if (theme) document.documentElement.dataset.theme = theme;
+    else delete document.documentElement.dataset.theme;
+    localStorage.setItem('skiff.theme', theme);
+  }, [theme]);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement;
+      if (e.key === '/' && !typing) {
+        e.preventDefault();
+        document.getElementById('filter')?.focus();
+      } else if (e.key === 'Escape') {
+        if (typing) (e.target as HTMLElement).blur();
+        else if (route.name) history.back();
+      }
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, [route]);
+  const props: ViewProps = { client, namespace, filter, route };
+  const view = useMemo(() => {
+    if (route.view === 'pods' && route.name) return <PodDetail {...props} />;
+    if (route.view === 'workloads' && route.name) return <DeploymentDetail {...props} />;
+    switch (route.view) {
+      case 'workloads':
+        return <WorkloadsView {...props} />;
+      case 'pods':
+        return <PodsView {...props} />;
+      case 'nodes':
+        return <NodesView {...props} />;
+      case 'events':
+        return <EventsView {...props} />;
+      case 'create':
+        return <CreateView {...props} />;
+      default:
+        return <OverviewView {...props} />;
+    }
+  }, [route, namespace, filter, client]);
+  return (
+    <div class="shell">
+      <header>
+        <a class="brand" href={hrefOf({ view: 'overview' })}>
+          Skiff
+        </a>
+        <span class="field">
+          <label for="namespace">Namespace</label>
+          <NamespacePicker client={client} value={namespace} onChange={setNamespace} />
+        </span>
+        <label class="field grow">
+          <span>Filter</span>
+          <input id="filter" type="search" placeholder="/ to filter" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
+        </label>
+        <button
+          type="button"
+          class="plain"
+          onClick={() => setTheme(theme === 'dark' ? 'light' : theme === 'light' ? '' : 'dark')}
+          title="Dark, light or as the system"
+        >
+          Theme: {theme || 'system'}
+        </button>
+        <span class="user" title="Signed in as">
+          {user}
+        </span>
+        <button type="button" class="plain" onClick={onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <nav aria-label="Views">
+        {NAV.map((n) => (
+          <a
+            key={n.view}
+            href={hrefOf({ view: n.view })}
+            aria-current={route.view === n.view ? 'page' : undefined}
+            onClick={(e) => {
+              e.preventDefault();
+              navigate({ view: n.view });
+            }}
+          >
+            {n.label}
+          </a>
+        ))}
+      </nav>
+      <main id="main">{view}</main>
+    </div>
+  );
+}
+
+function NamespacePicker({ client, value, onChange }: { client: Client; value: string; onChange: (ns: string) => void }) {
+  const [names, setNames] = useState<string[]>([]);
+  useEffect(() => {
+    client
+      .get<{ items: { metadata: { name: string } }[] }>('/api/v1/namespaces')
+      .then((l) => setNames(l.items.map((n) => n.metadata.name)))
+      .catch(() => setNames([]));
+  }, [client]);
+  return (
+    <select id="namespace" value={value} onChange={(e) => onChange((e.target as HTMLSelectElement).value)}>
+      <option value="">All namespaces</option>
+      {names.map((n) => (
+        <option key={n} value={n}>
+          {n}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+function App() {
+  const [session, setSession] = useState<{ client: Client; user: string } | undefined>();
+  const [error, setError] = useState<string>();
+  const [checking, setChecking] = useState(true);
+  useEffect(() => {
+    // A sign-in link carries its token in the fragment: taken, then wiped from the address bar.
+    const fromLink = new URLSearchParams(location.hash.slice(1)).get('token');
+    if (fromLink) {
+      sessionStorage.setItem(TOKEN_KEY, fromLink);
+      history.replaceState(null, '', location.pathname);
+    }
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (!token) {
+      setChecking(false);
+      return;
+    }
+    const client = new Client(token);
+    client
+      .whoami()
+      .then((user) => setSession({ client, user }))
+      .catch((err: Error) => {
+        sessionStorage.removeItem(TOKEN_KEY);
+        setError(err instanceof ApiError && err.code === 401 ? 'Your token is no longer valid: sign in again.' : err.message);
+      })
+      .finally(() => setChecking(false));
+  }, []);
+  if (checking) return <main class="signin" aria-busy="true" />;
+  if (!session) return <SignIn onSignedIn={(client, user) => setSession({ client, user })} error={error} />;
+  return (
+    <Shell
+      client={session.client}
+      user={session.user}
+      onSignOut={() => {
+        sessionStorage.removeItem(TOKEN_KEY);
+        stopAll();
+        setSession(undefined);
+      }}
+    />
+  );
+}
+
+render(<App />, document.getElementById('app')!);

@@ -1,0 +1,38 @@
+/** Where the dashboard is: a view, and the object it shows (`/dashboard/pods/default/web-1`). */
+import type { Client } from './api.js';
+
+export interface Route {
+  view: string;
+  namespace?: string;
+  name?: string;
+}
+
+const BASE = '/dashboard/';
+
+export function parseRoute(pathname: string): Route {
+  const [view = 'overview', namespace, name] = pathname.slice(BASE.length).split('/').filter(Boolean).map(decodeURIComponent);
+  return { view, namespace, name };
+}
+
+export function hrefOf(route: Route): string {
+  return (
+    BASE +
+    [route.view, route.namespace, route.name]
+      .filter((p) => p !== undefined)
+      .map(encodeURIComponent)
+      .join('/')
+  );
+}
+
+export function navigate(route: Route): void {
+  history.pushState(null, '', hrefOf(route));
+  dispatchEvent(new PopStateEvent('popstate'));
+}
+
+/** What every view is given. */
+export interface ViewProps {
+  client: Client;
+  namespace: string;
+  filter: string;
+  route: Route;
+}

@@ -1,0 +1,365 @@
+/**
+ * The list views: overview, workloads, pods, nodes, events. Each reads live collections (one
+ * watch per kind) and offers only the actions the signed-in user may take; a refused action
+ * shows the API's own message.
+ */
+import type { ComponentChildren } from 'preact';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ApiError, type Client, type KubeObject, pathOf, RESOURCES } from './api.js';
+import { type Collection, useCollection } from './informer.js';
+import { age, byName, cpuMillis, bytes, gib, matches, nodeReady, podReady, podRequests, podStatus, restarts } from './kube.js';
+import { hrefOf, navigate, type ViewProps } from './route.js';
+import { VirtualTable } from './table.js';
+
+/** Whether the user may take an action, as the API answers it (undefined until it has: nothing is offered yet). */
+export function useCan(
+  client: Client,
+  verb: string,
+  resource: string,
+  options: { group?: string; namespace?: string; subresource?: string } = {},
+): boolean | undefined {
+  const [allowed, setAllowed] = useState<boolean>();
+  const key = JSON.stringify([verb, resource, options]);
+  useEffect(() => {
+    let live = true;
+    void client.can(verb, resource, options).then((a) => live && setAllowed(a));
+    return () => {
+      live = false;
+    };
+  }, [client, key]);
+  return allowed;
+}
+
+/** An action's outcome, shown where it was taken: the API's message when it failed. */
+export function useAction(): [string | undefined, (what: () => Promise<unknown>) => Promise<void>] {
+  const [message, setMessage] = useState<string>();
+  const run = async (what: () => Promise<unknown>) => {
+    setMessage(undefined);
+    try {
+      await what();
+    } catch (err) {
+      setMessage(err instanceof ApiError ? `${err.message}` : String(err));
+    }
+  };
+  return [message, run];
+}
+
+export function Failure({ message }: { message?: string }) {
+  return message ? (
+    <p class="error" role="alert">
+      {message}
+    </p>
+  ) : null;
+}
+
+function Loading({ error }: { error?: string }) {
+  return error ? (
+    <p class="error" role="alert">
+      {error}
+    </p>
+  ) : (
+    <p aria-busy="true">Loading…</p>
+  );
+}
+
+/** A list view's frame: its title, an action's failure, and its table once the collection is listed. */
+function ListSection({ title, collection, message, children }: { title: string; collection: Collection; message?: string; children: ComponentChildren }) {
+  const id = `${title.toLowerCase().replace(/\W+/g, '-')}-title`;
+  return (
+    <section aria-labelledby={id}>
+      <h1 id={id}>{title}</h1>
+      <Failure message={message} />
+      {collection.synced ? children : <Loading error={collection.error} />}
+    </section>
+  );
+}
+
+const inNamespace = (ns: string) => (o: KubeObject) => !ns || o.metadata.namespace === ns;
+
+function Meter({ label, used, total, format }: { label: string; used: number; total: number; format: (n: number) => string }) {
+  const share = total > 0 ? Math.min(1, used / total) : 0;
+  return (
+    <div class="meter">
+      <span>
+        {label} {format(used)} of {format(total)}
+      </span>
+      <progress max={1} value={share} aria-label={`${label} allocated`} />
+    </div>
+  );
+}
+
+export function OverviewView({ client, namespace }: ViewProps) {
+  const nodes = useCollection(client, pathOf(RESOURCES.nodes));
+  const pods = useCollection(client, pathOf(RESOURCES.pods));
+  const events = useCollection(client, pathOf(RESOURCES.events));
+  const podList = [...pods.items.values()].filter(inNamespace(namespace));
+  const phases = new Map<string, number>();
+  for (const p of podList) phases.set(podStatus(p), (phases.get(podStatus(p)) ?? 0) + 1);
+  const allocated = new Map<string, { cpu: number; memory: number }>();
+  for (const p of pods.items.values()) {
+    const node = p.spec?.nodeName as string | undefined;
+    if (!node || ['Succeeded', 'Failed'].includes(p.status?.phase)) continue;
+    const r = podRequests(p);
+    const a = allocated.get(node) ?? { cpu: 0, memory: 0 };
+    allocated.set(node, { cpu: a.cpu + r.cpu, memory: a.memory + r.memory });
+  }
+  const warnings = [...events.items.values()]
+    .filter((e) => (e as KubeObject & { type?: string }).type === 'Warning')
+    .filter(inNamespace(namespace))
+    .sort((a, b) => eventTime(b).localeCompare(eventTime(a)))
+    .slice(0, 10);
+  return (
+    <section aria-labelledby="overview-title">
+      <h1 id="overview-title">Overview</h1>
+      <div class="cards">
+        <section class="card" aria-labelledby="nodes-title">
+          <h2 id="nodes-title">Nodes</h2>
+          {!nodes.synced ? (
+            <Loading error={nodes.error} />
+          ) : (
+            <ul class="plain-list">
+              {[...nodes.items.values()].sort(byName).map((n) => {
+                const a = allocated.get(n.metadata.name) ?? { cpu: 0, memory: 0 };
+                return (
+                  <li key={n.metadata.name} class="node-card">
+                    <a href={hrefOf({ view: 'nodes', name: n.metadata.name })}>{n.metadata.name}</a>{' '}
+                    <span class={nodeReady(n) ? 'ok' : 'bad'}>{nodeReady(n) ? 'Ready' : 'NotReady'}</span>
+                    <Meter label="CPU" used={a.cpu} total={cpuMillis(n.status?.allocatable?.cpu)} format={(m) => `${(m / 1000).toFixed(1)}`} />
+                    <Meter label="Memory" used={a.memory} total={bytes(n.status?.allocatable?.memory)} format={gib} />
+                  </li>
+                );
+              })}
+            </ul>
+          )}
+        </section>
+        <section class="card" aria-labelledby="pods-title">
+          <h2 id="pods-title">Pods</h2>
+          {!pods.synced ? (
+            <Loading error={pods.error} />
+          ) : (
+            <>
+              <dl class="phases">
+                {[...phases.entries()]
+                  .sort((a, b) => b[1] - a[1])
+                  .map(([phase, n]) => (
+                    <div key={phase}>
+                      <dt>{phase}</dt>
+                      <dd>{n}</dd>
+                    </div>
+                  ))}
+              </dl>
+              {podList.length === 0 && <p>No pods.</p>}
+            </>
+          )}
+        </section>
+        <section class="card wide" aria-labelledby="warnings-title">
+          <h2 id="warnings-title">Recent warnings</h2>
+          {warnings.length === 0 ? (
+            <p>None.</p>
+          ) : (
+            <ul class="plain-list">
+              {warnings.map((e) => (
+                <li key={e.metadata.uid ?? e.metadata.name}>
+                  <strong>{(e as KubeObject & { reason?: string }).reason}</strong> {involved(e)}: {(e as KubeObject & { message?: string }).message}
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+      </div>
+    </section>
+  );
+}
+
+function eventTime(e: KubeObject): string {
+  const x = e as KubeObject & { lastTimestamp?: string; eventTime?: string };
+  return x.lastTimestamp ?? x.eventTime ?? e.metadata.creationTimestamp ?? '';
+}
+
+function involved(e: KubeObject): string {
+  const o = (e as KubeObject & { involvedObject?: { kind?: string; name?: string } }).involvedObject;
+  return o ? `${o.kind}/${o.name}` : '';
+}
+
+function Replicas({ d }: { d: KubeObject }) {
+  return (
+    <span>
+      {d.status?.readyReplicas ?? 0}/{d.spec?.replicas ?? 0}
+    </span>
+  );
+}
+
+export function WorkloadsView({ client, namespace, filter }: ViewProps) {
+  const deployments = useCollection(client, pathOf(RESOURCES.deployments));
+  const canScale = useCan(client, 'patch', 'deployments', { group: 'apps', subresource: 'scale', namespace: namespace || undefined });
+  const [message, run] = useAction();
+  const rows = useMemo(
+    () =>
+      [...deployments.items.values()]
+        .filter(inNamespace(namespace))
+        .filter((d) => matches(d, filter))
+        .sort(byName),
+    [deployments.version, namespace, filter],
+  );
+  const scale = (d: KubeObject, by: number) =>
+    run(() =>
+      client.request(
+        'PATCH',
+        `${pathOf(RESOURCES.deployments, d.metadata.namespace, d.metadata.name)}/scale`,
+        { spec: { replicas: Math.max(0, (d.spec?.replicas ?? 0) + by) } },
+        'application/merge-patch+json',
+      ),
+    );
+  return (
+    <ListSection title="Deployments" collection={deployments} message={message}>
+      <VirtualTable
+        label="Deployments"
+        rows={rows}
+        keyOf={(d) => `${d.metadata.namespace}/${d.metadata.name}`}
+        onOpen={(d) => navigate({ view: 'workloads', namespace: d.metadata.namespace, name: d.metadata.name })}
+        columns={[
+          {
+            title: 'Name',
+            cell: (d) => <a href={hrefOf({ view: 'workloads', namespace: d.metadata.namespace, name: d.metadata.name })}>{d.metadata.name}</a>,
+          },
+          { title: 'Namespace', cell: (d) => d.metadata.namespace },
+          { title: 'Ready', cell: (d) => <Replicas d={d} />, numeric: true },
+          { title: 'Up-to-date', cell: (d) => d.status?.updatedReplicas ?? 0, numeric: true },
+          { title: 'Available', cell: (d) => d.status?.availableReplicas ?? 0, numeric: true },
+          { title: 'Age', cell: (d) => age(d.metadata.creationTimestamp) },
+          {
+            title: 'Scale',
+            cell: (d) =>
+              canScale === undefined ? null : canScale ? (
+                <span class="actions">
+                  <button type="button" aria-label={`Scale ${d.metadata.name} down`} onClick={() => scale(d, -1)} disabled={(d.spec?.replicas ?? 0) === 0}>
+                    −
+                  </button>
+                  <button type="button" aria-label={`Scale ${d.metadata.name} up`} onClick={() => scale(d, 1)}>
+                    +
+                  </button>
+                </span>
+              ) : (
+                <span class="muted">view only</span>
+              ),
+          },
+        ]}
+        empty="No deployments."
+      />
+    </ListSection>
+  );
+}
+
+export function PodsView({ client, namespace, filter }: ViewProps) {
+  const pods = useCollection(client, pathOf(RESOURCES.pods));
+  const rows = useMemo(
+    () =>
+      [...pods.items.values()]
+        .filter(inNamespace(namespace))
+        .filter((p) => matches(p, filter, podStatus(p), p.spec?.nodeName ?? ''))
+        .sort(byName),
+    [pods.version, namespace, filter],
+  );
+  const open = (p: KubeObject) => navigate({ view: 'pods', namespace: p.metadata.namespace, name: p.metadata.name });
+  return (
+    <ListSection title="Pods" collection={pods}>
+      <VirtualTable
+        label="Pods"
+        rows={rows}
+        keyOf={(p) => `${p.metadata.namespace}/${p.metadata.name}`}
+        onOpen={open}
+        keys={{ l: open }}
+        columns={[
+          { title: 'Name', cell: (p) => <a href={hrefOf({ view: 'pods', namespace: p.metadata.namespace, name: p.metadata.name })}>{p.metadata.name}</a> },
+          { title: 'Namespace', cell: (p) => p.metadata.namespace },
+          {
+            title: 'Ready',
+            cell: (p) => {
+              const r = podReady(p);
+              return `${r.ready}/${r.total}`;
+            },
+            numeric: true,
+          },
+          { title: 'Status', cell: (p) => <span class={`status ${podStatus(p).toLowerCase()}`}>{podStatus(p)}</span> },
+          { title: 'Restarts', cell: (p) => restarts(p), numeric: true },
+          { title: 'Node', cell: (p) => p.spec?.nodeName ?? '' },
+          { title: 'IP', cell: (p) => p.status?.podIP ?? '' },
+          { title: 'Age', cell: (p) => age(p.metadata.creationTimestamp) },
+        ]}
+        empty="No pods."
+      />
+    </ListSection>
+  );
+}
+
+export function NodesView({ client, filter }: ViewProps) {
+  const nodes = useCollection(client, pathOf(RESOURCES.nodes));
+  const canCordon = useCan(client, 'patch', 'nodes');
+  const [message, run] = useAction();
+  const rows = useMemo(() => [...nodes.items.values()].filter((n) => matches(n, filter)).sort(byName), [nodes.version, filter]);
+  const cordon = (n: KubeObject, on: boolean) =>
+    run(() =>
+      client.request('PATCH', pathOf(RESOURCES.nodes, undefined, n.metadata.name), { spec: { unschedulable: on || null } }, 'application/merge-patch+json'),
+    );
+  return (
+    <ListSection title="Nodes" collection={nodes} message={message}>
+      <VirtualTable
+        label="Nodes"
+        rows={rows}
+        keyOf={(n) => n.metadata.name}
+        columns={[
+          { title: 'Name', cell: (n) => n.metadata.name },
+          { title: 'Status', cell: (n) => `${nodeReady(n) ? 'Ready' : 'NotReady'}${n.spec?.unschedulable ? ',SchedulingDisabled' : ''}` },
+          { title: 'Instance type', cell: (n) => n.metadata.labels?.['node.kubernetes.io/instance-type'] ?? '' },
+          { title: 'Zone', cell: (n) => n.metadata.labels?.['topology.kubernetes.io/zone'] ?? '' },
+          { title: 'CPU', cell: (n) => n.status?.allocatable?.cpu ?? '', numeric: true },
+          { title: 'Memory', cell: (n) => gib(bytes(n.status?.allocatable?.memory)), numeric: true },
+          { title: 'Age', cell: (n) => age(n.metadata.creationTimestamp) },
+          {
+            title: 'Scheduling',
+            cell: (n) =>
+              canCordon === undefined ? null : canCordon ? (
+                <button type="button" onClick={() => cordon(n, !n.spec?.unschedulable)}>
+                  {n.spec?.unschedulable ? 'Uncordon' : 'Cordon'}
+                </button>
+              ) : (
+                <span class="muted">view only</span>
+              ),
+          },
+        ]}
+        empty="No nodes."
+      />
+    </ListSection>
+  );
+}
+
+export function EventsView({ client, namespace, filter }: ViewProps) {
+  const events = useCollection(client, pathOf(RESOURCES.events));
+  const rows = useMemo(
+    () =>
+      [...events.items.values()]
+        .filter(inNamespace(namespace))
+        .filter((e) => matches(e, filter, involved(e), (e as KubeObject & { reason?: string }).reason ?? ''))
+        .sort((a, b) => eventTime(b).localeCompare(eventTime(a))),
+    [events.version, namespace, filter],
+  );
+  type E = KubeObject & { type?: string; reason?: string; message?: string; count?: number };
+  return (
+    <ListSection title="Events" collection={events}>
+      <VirtualTable
+        label="Events, newest first"
+        rows={rows as E[]}
+        keyOf={(e) => e.metadata.uid ?? `${e.metadata.namespace}/${e.metadata.name}`}
+        columns={[
+          { title: 'Last seen', cell: (e) => age(eventTime(e)) },
+          { title: 'Type', cell: (e) => <span class={e.type === 'Warning' ? 'bad' : undefined}>{e.type}</span> },
+          { title: 'Reason', cell: (e) => e.reason },
+          { title: 'Object', cell: (e) => involved(e) },
+          { title: 'Message', cell: (e) => e.message },
+          { title: 'Count', cell: (e) => e.count ?? 1, numeric: true },
+        ]}
+        empty="No events."
+      />
+    </ListSection>
+  );
+}

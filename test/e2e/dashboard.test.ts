@@ -1,0 +1,235 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against
+ * `skiff up` with its two local kubelets: signing in with the link `skiff dashboard` prints,
+ * the nodes, applying examples/web.yaml from the editor after its dry-run diff, the three pods
+ * becoming Ready without a reload (the views are driven by watches), a pod's logs followed,
+ * scaling to 5, a restart and the rollback to revision 1 after its diff, a validation error shown
+ * inline, deleting; a user who may only view sees no write action. axe-core finds no serious or
+ * critical violation on any view. Each view's screenshot is saved under test-results/dashboard.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import axe from 'axe-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skiffUpForFile } from '../support/skiff-up.js';
+import { until } from '../support/until.js';
+
+const { dir, cluster } = skiffUpForFile('skiff-dashboard-', ['--nodes', '2']);
+const SHOTS = join(process.cwd(), 'test-results', 'dashboard');
+let browser: Browser;
+let admin: BrowserContext;
+let page: Page;
+let link: string;
+
+/** Chromium as this machine runs it: headless, no sandbox as root, and nothing reaching out to the network. */
+function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.SKIFF_CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+async function skiff(args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', ...args]);
+  return stdout.trim();
+}
+
+/** No serious or critical accessibility violation on the page as it is now. */
+async function accessible(p: Page, view: string): Promise<void> {
+  await p.addScriptTag({ content: axe.source });
+  const result = await p.evaluate(async () => {
+    const r = await (window as unknown as { axe: typeof axe }).axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
+  });
+  expect(
+    result.filter((v) => v.impact === 'serious' || v.impact === 'critical'),
+    view,
+  ).toEqual([]);
+}
+
+async function shot(p: Page, name: string): Promise<void> {
+  await p.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+const nav = (p: Page, name: string) => p.getByRole('navigation', { name: 'Views' }).getByRole('link', { name, exact: true }).click();
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  link = await skiff(['dashboard', '--data-dir', join(dir, 'data')]);
+  browser = await launchChromium();
+  // bypassCSP: for axe-core's script alone (the dashboard's own pages load no inline script).
+  admin = await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, viewport: { width: 1280, height: 800 } });
+  page = await admin.newPage();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('the dashboard', () => {
+  it('is served by the API itself: the page never cached, its hashed assets for good, nothing from elsewhere', async () => {
+    const base = link.replace(/#.*$/, '');
+    const index = await admin.request.get(base);
+    expect(index.status()).toBe(200);
+    expect(index.headers()['cache-control']).toBe('no-cache');
+    expect(index.headers()['content-security-policy']).toContain("default-src 'self'");
+    const html = await index.text();
+    const script = /src="\/dashboard\/(assets\/app-[0-9a-f]{12}\.js)"/.exec(html)?.[1];
+    expect(script, html).toBeDefined();
+    const asset = await admin.request.get(`${base}${script}`);
+    expect(asset.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(asset.headers()['content-type']).toBe('text/javascript; charset=utf-8');
+    // A view's own address is the page; a missing asset is the API's 404.
+    expect(await (await admin.request.get(`${base}pods/default/web-1`)).text()).toBe(html);
+    const missing = await admin.request.get(`${base}assets/app-000000000000.js`);
+    expect(missing.status()).toBe(404);
+    expect((await missing.json()).reason).toBe('NotFound');
+    // Without a token the page loads, and the API answers nothing.
+    expect((await admin.request.get(base.replace('/dashboard/', '/api/v1/nodes'))).status()).toBe(401);
+  });
+
+  it('signs in with the link skiff dashboard prints and shows the nodes of skiff up', async () => {
+    expect(link).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/dashboard\/#token=/);
+    await page.goto(link);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    // The token left the address bar.
+    expect(page.url()).not.toContain('token=');
+    const nodes = page.locator('.node-card');
+    await until('both nodes shown Ready', async () => (await nodes.count()) === 2 && (await nodes.filter({ hasText: 'Ready' }).count()) === 2, 30_000);
+    expect(await page.locator('header .user').textContent()).toBe('dashboard');
+    await accessible(page, 'overview');
+    await shot(page, 'overview');
+    await nav(page, 'Nodes');
+    await page.getByRole('table', { name: 'Nodes' }).waitFor();
+    // The actions show once the API has said the user may take them.
+    await until('a cordon button for each node', async () => (await page.getByRole('button', { name: 'Cordon' }).count()) === 2, 10_000);
+    await accessible(page, 'nodes');
+  });
+
+  it('applies examples/web.yaml from the editor after a dry-run diff, and shows its pods becoming Ready without a reload', async () => {
+    await nav(page, 'Create');
+    await page.getByLabel('YAML', { exact: true }).fill(readFileSync('examples/web.yaml', 'utf8'));
+    await accessible(page, 'create');
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    const preview = page.locator('figure.diff');
+    await preview.waitFor();
+    expect(await preview.textContent()).toContain('kind: Deployment');
+    // A dry run made nothing.
+    expect((await cluster().kubectl(['get', 'deployment', 'web'])).code).not.toBe(0);
+    await shot(page, 'create');
+    await page.getByRole('button', { name: 'Apply', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Applied Deployment/web' }).waitFor();
+    await page.evaluate(() => {
+      (window as unknown as { notReloaded: boolean }).notReloaded = true;
+    });
+    await nav(page, 'Pods');
+    const rows = page.getByRole('table', { name: 'Pods' }).locator('tbody tr:not(.spacer)');
+    await until('three web pods Ready', async () => (await rows.filter({ hasText: /^web-/ }).filter({ hasText: '1/1' }).count()) === 3, 90_000, 250);
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    await accessible(page, 'pods');
+    await shot(page, 'pods');
+  });
+
+  it("follows a pod's logs", async () => {
+    await page.getByRole('table', { name: 'Pods' }).getByRole('link', { name: /^web-/ }).first().click();
+    await page.getByRole('heading', { name: /^Pod default\/web-/ }).waitFor();
+    const log = page.getByRole('region', { name: 'Log of httpd' });
+    await until('the log', async () => ((await log.textContent()) ?? '').includes('serving on'), 30_000, 250);
+    await accessible(page, 'pod');
+    await shot(page, 'pod');
+  });
+
+  it('scales web to 5, restarts it, and rolls back to revision 1 after viewing the diff', async () => {
+    await nav(page, 'Workloads');
+    await page.getByRole('table', { name: 'Deployments' }).getByRole('link', { name: 'web' }).click();
+    await page.getByRole('heading', { name: 'Deployment default/web' }).waitFor();
+    await page.getByLabel('Replicas').fill('5');
+    await page.getByRole('button', { name: 'Scale', exact: true }).click();
+    const facts = page.locator('dl.facts');
+    await until('5 ready', async () => ((await facts.textContent()) ?? '').includes('Ready5/5'), 90_000, 250);
+    await page.getByRole('button', { name: 'Restart' }).click();
+    await until('revision 2', async () => (await page.getByRole('button', { name: 'Revision 2 (current)' }).count()) === 1, 30_000, 250);
+    await page.getByRole('button', { name: 'Revision 1', exact: true }).click();
+    const diff = page.locator('.rollback figure.diff');
+    await diff.waitFor();
+    expect(await diff.locator('.del').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('kubectl.kubernetes.io/restartedAt')]));
+    await accessible(page, 'deployment');
+    await shot(page, 'rollback');
+    await page.getByRole('button', { name: 'Roll back to revision 1' }).click();
+    await until('revision 3, the template of 1', async () => (await page.getByRole('button', { name: 'Revision 3 (current)' }).count()) === 1, 30_000, 250);
+    const template = JSON.parse((await cluster().kubectl(['get', 'deployment', 'web', '-o', 'jsonpath={.spec.template.metadata}'])).stdout);
+    expect(template.annotations?.['kubectl.kubernetes.io/restartedAt']).toBeUndefined();
+  });
+
+  it('shows the API’s validation error for a bad edit, inline, and changes nothing', async () => {
+    await page.getByRole('button', { name: 'Edit YAML' }).click();
+    const editor = page.getByLabel('YAML', { exact: true });
+    const text = await editor.inputValue();
+    expect(text).toContain('replicas: 5');
+    await editor.fill(text.replace('replicas: 5', 'replicas: -1'));
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    const alert = page.locator('.editor pre.error');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/spec\.replicas.*greater than or equal to 0/);
+    await shot(page, 'validation');
+    expect((await cluster().kubectl(['get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}'])).stdout).toBe('5');
+  });
+
+  it('deletes the deployment', async () => {
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('heading', { name: 'Deployments' }).waitFor();
+    await until('web gone', async () => (await cluster().kubectl(['get', 'deployment', 'web'])).code !== 0, 30_000, 250);
+    await until(
+      'web gone from the list',
+      async () => (await page.getByRole('table', { name: 'Deployments' }).getByRole('link', { name: 'web' }).count()) === 0,
+    );
+    await accessible(page, 'workloads');
+    await nav(page, 'Events');
+    await page.getByRole('table', { name: 'Events, newest first' }).waitFor();
+    await accessible(page, 'events');
+    await shot(page, 'events');
+  });
+
+  it('offers a user who may only view no write action', async () => {
+    const k = cluster();
+    expect((await k.kubectl(['create', 'clusterrolebinding', 'viewers-view', '--clusterrole=view', '--group=viewers'])).code).toBe(0);
+    expect((await k.kubectl(['create', 'deployment', 'seen', '--image=busybox', '--', 'sleep', '3600'])).code).toBe(0);
+    const token = await skiff(['token', 'create', '--user', 'viewer', '--group', 'viewers', '--data-dir', join(dir, 'data')]);
+    const viewer = await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, viewport: { width: 390, height: 844 } });
+    try {
+      const p = await viewer.newPage();
+      await p.goto(link.replace(/#.*$/, ''));
+      await p.getByLabel('Bearer token').fill(token);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('heading', { name: 'Overview' }).waitFor();
+      await nav(p, 'Workloads');
+      await p.getByRole('table', { name: 'Deployments' }).getByRole('link', { name: 'seen' }).waitFor();
+      // Once the API has answered that the user may not: no action, and says so.
+      await p.getByText('view only').first().waitFor();
+      expect(await p.getByRole('button', { name: /Scale seen/ }).count()).toBe(0);
+      await p.getByRole('table', { name: 'Deployments' }).getByRole('link', { name: 'seen' }).click();
+      await p.getByRole('heading', { name: 'Deployment default/seen' }).waitFor();
+      await p.getByText('You may only view this deployment.').waitFor();
+      for (const name of ['Restart', 'Pause', 'Edit YAML', 'Delete', 'Scale']) expect(await p.getByRole('button', { name, exact: true }).count(), name).toBe(0);
+      await shot(p, 'phone-view-only');
+      // The view role does not list nodes: the API's refusal is what the view shows.
+      await nav(p, 'Nodes');
+      await p.getByRole('alert').filter({ hasText: 'forbidden' }).waitFor();
+      expect(await p.getByRole('button', { name: 'Cordon' }).count()).toBe(0);
+      await accessible(p, 'nodes, forbidden, on a phone');
+    } finally {
+      await viewer.close();
+    }
+  });
+});
