@@ -19,11 +19,15 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export async function startBenchServer(script: string, options: { cwd?: string; nodeArgs?: string[] } = {}): Promise<BenchServer> {
+export async function startBenchServer(
+  script: string,
+  options: { cwd?: string; nodeArgs?: string[]; env?: Record<string, string> } = {},
+): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, dir], {
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: options.cwd,
+    env: { ...process.env, ...options.env },
   });
   const target = await new Promise<Target>((resolve, reject) => {
     let out = '';

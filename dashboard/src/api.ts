@@ -133,4 +133,8 @@ export const RESOURCES = {
   namespaces: { group: '', version: 'v1', resource: 'namespaces' },
   deployments: { group: 'apps', version: 'v1', resource: 'deployments' },
   replicasets: { group: 'apps', version: 'v1', resource: 'replicasets' },
+  statefulsets: { group: 'apps', version: 'v1', resource: 'statefulsets' },
+  daemonsets: { group: 'apps', version: 'v1', resource: 'daemonsets' },
+  jobs: { group: 'batch', version: 'v1', resource: 'jobs' },
+  cronjobs: { group: 'batch', version: 'v1', resource: 'cronjobs' },
 } as const;

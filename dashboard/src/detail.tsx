@@ -10,7 +10,7 @@ import { ApiError, type Client, type KubeObject, pathOf, RESOURCES } from './api
 import { useCollection } from './informer.js';
 import { age, podReady, podStatus, restarts } from './kube.js';
 import { hrefOf, navigate, type ViewProps } from './route.js';
-import { Failure, useAction, useCan } from './views.js';
+import { Failure, jobStatus, useAction, useCan, type WORKLOAD_KINDS } from './views.js';
 
 const FIELD_MANAGER = 'skiff-dashboard';
 const MAX_LOG_CHARS = 2_000_000;
@@ -476,20 +476,7 @@ export function DeploymentDetail({ client, route }: ViewProps) {
             </button>
           </>
         )}
-        {canDelete && (
-          <button
-            type="button"
-            class="danger"
-            onClick={() =>
-              run(async () => {
-                await client.request('DELETE', path);
-                navigate({ view: 'workloads' });
-              })
-            }
-          >
-            Delete
-          </button>
-        )}
+        {canDelete && <DeleteButton client={client} path={path} run={run} />}
       </div>
       {canScale === false && canPatch === false && canDelete === false && <p class="muted">You may only view this deployment.</p>}
       {yaml !== undefined && <YamlEditor client={client} initial={yaml} current={editable(d)} onApplied={() => setYaml(undefined)} />}
@@ -529,4 +516,138 @@ export function DeploymentDetail({ client, route }: ViewProps) {
       )}
     </section>
   );
+}
+
+/** Deletes a workload (its pods after it, in the background, as kubectl does) and goes back to the list. */
+function DeleteButton({ client, path, run }: { client: Client; path: string; run: (what: () => Promise<unknown>) => Promise<void> }) {
+  return (
+    <button
+      type="button"
+      class="danger"
+      onClick={() =>
+        run(async () => {
+          await client.request('DELETE', `${path}?propagationPolicy=Background`);
+          navigate({ view: 'workloads' });
+        })
+      }
+    >
+      Delete
+    </button>
+  );
+}
+
+/** A workload of another kind (StatefulSet, DaemonSet, Job, CronJob): its figures, its pods, and what may be done to it. */
+export function WorkloadDetail({ client, route }: ViewProps) {
+  const kind = route.view as Exclude<(typeof WORKLOAD_KINDS)[number], 'deployments'>;
+  const resource = RESOURCES[kind];
+  const collection = useCollection(client, pathOf(resource));
+  const pods = useCollection(client, pathOf(RESOURCES.pods));
+  const o = collection.items.get(`${route.namespace}/${route.name}`);
+  const path = pathOf(resource, route.namespace, route.name);
+  const canPatch = useCan(client, 'patch', kind, { group: resource.group, namespace: route.namespace });
+  const canDelete = useCan(client, 'delete', kind, { group: resource.group, namespace: route.namespace });
+  const [message, run] = useAction();
+  const [yaml, setYaml] = useState<string>();
+  const title = KIND_TITLE[kind];
+  if (!collection.synced) return <p aria-busy="true">Loading…</p>;
+  if (!o) return <Gone kind={title} route={route} list="workloads" />;
+  const owned = [...pods.items.values()].filter((p) => p.metadata.ownerReferences?.some((r) => r.uid === o.metadata.uid));
+  const merge = (body: unknown) => run(() => client.request('PATCH', path, body, 'application/merge-patch+json'));
+  return (
+    <section aria-labelledby="workload-title">
+      <h1 id="workload-title">
+        {title} {o.metadata.namespace}/{o.metadata.name}
+      </h1>
+      <Failure message={message} />
+      <dl class="facts">
+        {workloadFacts(kind, o).map(([term, value]) => (
+          <div key={term}>
+            <dt>{term}</dt>
+            <dd>{value}</dd>
+          </div>
+        ))}
+      </dl>
+      <div class="actions">
+        {canPatch && kind === 'statefulsets' && (
+          <button
+            type="button"
+            onClick={() =>
+              run(() => client.request('PATCH', `${path}/scale`, { spec: { replicas: (o.spec?.replicas ?? 0) + 1 } }, 'application/merge-patch+json'))
+            }
+          >
+            Scale up
+          </button>
+        )}
+        {canPatch && (kind === 'statefulsets' || kind === 'daemonsets') && (
+          <button
+            type="button"
+            onClick={() => merge({ spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } } })}
+          >
+            Restart
+          </button>
+        )}
+        {canPatch && (kind === 'cronjobs' || kind === 'jobs') && (
+          <button type="button" onClick={() => merge({ spec: { suspend: !o.spec?.suspend } })}>
+            {o.spec?.suspend ? 'Resume' : 'Suspend'}
+          </button>
+        )}
+        {canPatch && (
+          <button type="button" onClick={() => setYaml(yaml === undefined ? editable(o) : undefined)} aria-expanded={yaml !== undefined}>
+            Edit YAML
+          </button>
+        )}
+        {canDelete && <DeleteButton client={client} path={path} run={run} />}
+      </div>
+      {canPatch === false && canDelete === false && <p class="muted">You may only view this {title.toLowerCase()}.</p>}
+      {yaml !== undefined && <YamlEditor client={client} initial={yaml} current={editable(o)} onApplied={() => setYaml(undefined)} />}
+      <h2>Pods</h2>
+      {owned.length === 0 ? (
+        <p>None.</p>
+      ) : (
+        <ul class="plain-list">
+          {owned
+            .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
+            .map((p) => (
+              <li key={p.metadata.name}>
+                <a href={hrefOf({ view: 'pods', namespace: p.metadata.namespace, name: p.metadata.name })}>{p.metadata.name}</a> {podStatus(p)}
+              </li>
+            ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+const KIND_TITLE = { statefulsets: 'StatefulSet', daemonsets: 'DaemonSet', jobs: 'Job', cronjobs: 'CronJob' } as const;
+
+/** What a workload's page says of it, by kind. */
+function workloadFacts(kind: keyof typeof KIND_TITLE, o: KubeObject): [string, string][] {
+  const s = o.status ?? {};
+  switch (kind) {
+    case 'statefulsets':
+      return [
+        ['Ready', `${s.readyReplicas ?? 0}/${o.spec?.replicas ?? 0}`],
+        ['Current revision', s.currentRevision ?? '—'],
+        ['Update revision', s.updateRevision ?? '—'],
+      ];
+    case 'daemonsets':
+      return [
+        ['Desired', String(s.desiredNumberScheduled ?? 0)],
+        ['Ready', String(s.numberReady ?? 0)],
+        ['Up-to-date', String(s.updatedNumberScheduled ?? 0)],
+      ];
+    case 'jobs':
+      return [
+        ['Status', jobStatus(o)],
+        ['Succeeded', `${s.succeeded ?? 0}/${o.spec?.completions ?? 1}`],
+        ['Active', String(s.active ?? 0)],
+        ['Failed', String(s.failed ?? 0)],
+      ];
+    case 'cronjobs':
+      return [
+        ['Schedule', o.spec?.schedule ?? ''],
+        ['Suspended', o.spec?.suspend ? 'yes' : 'no'],
+        ['Last schedule', s.lastScheduleTime ? `${age(s.lastScheduleTime)} ago` : 'never'],
+      ];
+  }
 }

@@ -8,11 +8,14 @@
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, Client, TOKEN_KEY } from './api.js';
-import { CreateView, DeploymentDetail, PodDetail } from './detail.js';
+import { CreateView, DeploymentDetail, PodDetail, WorkloadDetail } from './detail.js';
 import { stopAll } from './informer.js';
 import { EventsView, NodesView, OverviewView, PodsView, WorkloadsView } from './views.js';
 import { hrefOf, navigate, parseRoute, type ViewProps } from './route.js';
 import './style.css';
+
+/** Workload pages of kinds other than Deployments (`/dashboard/statefulsets/<ns>/<name>`), under Workloads. */
+const OTHER_WORKLOADS = ['statefulsets', 'daemonsets', 'jobs', 'cronjobs'];
 
 const NAV: { view: string; label: string }[] = [
   { view: 'overview', label: 'Overview' },
@@ -96,6 +99,7 @@ function Shell({ client, user, onSignOut }: { client: Client; user: string; onSi
   const view = useMemo(() => {
     if (route.view === 'pods' && route.name) return <PodDetail {...props} />;
     if (route.view === 'workloads' && route.name) return <DeploymentDetail {...props} />;
+    if (OTHER_WORKLOADS.includes(route.view) && route.name) return <WorkloadDetail {...props} />;
     switch (route.view) {
       case 'workloads':
         return <WorkloadsView {...props} />;
@@ -145,7 +149,7 @@ function Shell({ client, user, onSignOut }: { client: Client; user: string; onSi
           <a
             key={n.view}
             href={hrefOf({ view: n.view })}
-            aria-current={route.view === n.view ? 'page' : undefined}
+            aria-current={route.view === n.view || (n.view === 'workloads' && OTHER_WORKLOADS.includes(route.view)) ? 'page' : undefined}
             onClick={(e) => {
               e.preventDefault();
               navigate({ view: n.view });

@@ -9,7 +9,7 @@ import { ApiError, type Client, type KubeObject, pathOf, RESOURCES } from './api
 import { type Collection, useCollection } from './informer.js';
 import { age, byName, cpuMillis, bytes, gib, matches, nodeReady, podReady, podRequests, podStatus, restarts } from './kube.js';
 import { hrefOf, navigate, type ViewProps } from './route.js';
-import { VirtualTable } from './table.js';
+import { type Column, VirtualTable } from './table.js';
 
 /** Whether the user may take an action, as the API answers it (undefined until it has: nothing is offered yet). */
 export function useCan(
@@ -189,62 +189,160 @@ function Replicas({ d }: { d: KubeObject }) {
   );
 }
 
-export function WorkloadsView({ client, namespace, filter }: ViewProps) {
-  const deployments = useCollection(client, pathOf(RESOURCES.deployments));
-  const canScale = useCan(client, 'patch', 'deployments', { group: 'apps', subresource: 'scale', namespace: namespace || undefined });
+/** The workload kinds, each a tab of Workloads: Deployments open their own page; the others a generic one. */
+export const WORKLOAD_KINDS = ['deployments', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs'] as const;
+type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+const KIND_TITLES: Record<WorkloadKind, string> = {
+  deployments: 'Deployments',
+  statefulsets: 'StatefulSets',
+  daemonsets: 'DaemonSets',
+  jobs: 'Jobs',
+  cronjobs: 'CronJobs',
+};
+
+/** Where a workload's own page is. */
+export const workloadRoute = (kind: WorkloadKind, o: KubeObject) => ({
+  view: kind === 'deployments' ? 'workloads' : kind,
+  namespace: o.metadata.namespace,
+  name: o.metadata.name,
+});
+
+/** What each kind's list shows beyond name, namespace and age. */
+const KIND_COLUMNS: Record<WorkloadKind, Column<KubeObject>[]> = {
+  deployments: [
+    { title: 'Ready', cell: (d) => <Replicas d={d} />, numeric: true },
+    { title: 'Up-to-date', cell: (d) => d.status?.updatedReplicas ?? 0, numeric: true },
+    { title: 'Available', cell: (d) => d.status?.availableReplicas ?? 0, numeric: true },
+  ],
+  statefulsets: [{ title: 'Ready', cell: (d) => <Replicas d={d} />, numeric: true }],
+  daemonsets: [
+    { title: 'Desired', cell: (d) => d.status?.desiredNumberScheduled ?? 0, numeric: true },
+    { title: 'Ready', cell: (d) => d.status?.numberReady ?? 0, numeric: true },
+    { title: 'Up-to-date', cell: (d) => d.status?.updatedNumberScheduled ?? 0, numeric: true },
+    { title: 'Available', cell: (d) => d.status?.numberAvailable ?? 0, numeric: true },
+  ],
+  jobs: [
+    { title: 'Status', cell: (j) => jobStatus(j) },
+    { title: 'Completions', cell: (j) => `${j.status?.succeeded ?? 0}/${j.spec?.completions ?? 1}`, numeric: true },
+    { title: 'Active', cell: (j) => j.status?.active ?? 0, numeric: true },
+  ],
+  cronjobs: [
+    { title: 'Schedule', cell: (c) => <code>{c.spec?.schedule}</code> },
+    { title: 'Suspend', cell: (c) => (c.spec?.suspend ? 'True' : 'False') },
+    { title: 'Active', cell: (c) => (c.status?.active ?? []).length, numeric: true },
+    { title: 'Last schedule', cell: (c) => age(c.status?.lastScheduleTime) },
+  ],
+};
+
+/** A Job's state as `kubectl get jobs` words it. */
+export function jobStatus(j: KubeObject): string {
+  const conditions = (j.status?.conditions ?? []) as { type: string; status: string }[];
+  const holds = (type: string) => conditions.some((c) => c.type === type && c.status === 'True');
+  if (holds('Complete')) return 'Complete';
+  if (holds('Failed')) return 'Failed';
+  if (holds('Suspended')) return 'Suspended';
+  return 'Running';
+}
+
+export function WorkloadsView(props: ViewProps) {
+  const [kind, setKind] = useState<WorkloadKind>(() => (sessionStorage.getItem('skiff.workloads') as WorkloadKind | null) ?? 'deployments');
+  const choose = (k: WorkloadKind) => {
+    sessionStorage.setItem('skiff.workloads', k);
+    setKind(k);
+  };
+  return (
+    <>
+      <fieldset class="tabs">
+        <legend class="sr-only">Workload kind</legend>
+        {WORKLOAD_KINDS.map((k) => (
+          <button key={k} type="button" class="plain" aria-pressed={k === kind} onClick={() => choose(k)}>
+            {KIND_TITLES[k]}
+          </button>
+        ))}
+      </fieldset>
+      <WorkloadList key={kind} kind={kind} {...props} />
+    </>
+  );
+}
+
+function WorkloadList({ client, namespace, filter, kind }: ViewProps & { kind: WorkloadKind }) {
+  const resource = RESOURCES[kind];
+  const collection = useCollection(client, pathOf(resource));
+  const scalable = kind === 'deployments' || kind === 'statefulsets';
+  const canScale = useCan(client, 'patch', kind, { group: 'apps', subresource: 'scale', namespace: namespace || undefined });
+  const canSuspend = useCan(client, 'patch', kind, { group: 'batch', namespace: namespace || undefined });
   const [message, run] = useAction();
   const rows = useMemo(
     () =>
-      [...deployments.items.values()]
+      [...collection.items.values()]
         .filter(inNamespace(namespace))
         .filter((d) => matches(d, filter))
         .sort(byName),
-    [deployments.version, namespace, filter],
+    [collection.version, namespace, filter],
   );
   const scale = (d: KubeObject, by: number) =>
     run(() =>
       client.request(
         'PATCH',
-        `${pathOf(RESOURCES.deployments, d.metadata.namespace, d.metadata.name)}/scale`,
+        `${pathOf(resource, d.metadata.namespace, d.metadata.name)}/scale`,
         { spec: { replicas: Math.max(0, (d.spec?.replicas ?? 0) + by) } },
         'application/merge-patch+json',
       ),
     );
-  return (
-    <ListSection title="Deployments" collection={deployments} message={message}>
-      <VirtualTable
-        label="Deployments"
-        rows={rows}
-        keyOf={(d) => `${d.metadata.namespace}/${d.metadata.name}`}
-        onOpen={(d) => navigate({ view: 'workloads', namespace: d.metadata.namespace, name: d.metadata.name })}
-        columns={[
+  const suspend = (c: KubeObject) =>
+    run(() =>
+      client.request('PATCH', pathOf(resource, c.metadata.namespace, c.metadata.name), { spec: { suspend: !c.spec?.suspend } }, 'application/merge-patch+json'),
+    );
+  const actions: Column<KubeObject>[] = scalable
+    ? [
+        {
+          title: 'Scale',
+          cell: (d) =>
+            canScale === undefined ? null : canScale ? (
+              <span class="actions">
+                <button type="button" aria-label={`Scale ${d.metadata.name} down`} onClick={() => scale(d, -1)} disabled={(d.spec?.replicas ?? 0) === 0}>
+                  −
+                </button>
+                <button type="button" aria-label={`Scale ${d.metadata.name} up`} onClick={() => scale(d, 1)}>
+                  +
+                </button>
+              </span>
+            ) : (
+              <span class="muted">view only</span>
+            ),
+        },
+      ]
+    : kind === 'cronjobs'
+      ? [
           {
-            title: 'Name',
-            cell: (d) => <a href={hrefOf({ view: 'workloads', namespace: d.metadata.namespace, name: d.metadata.name })}>{d.metadata.name}</a>,
-          },
-          { title: 'Namespace', cell: (d) => d.metadata.namespace },
-          { title: 'Ready', cell: (d) => <Replicas d={d} />, numeric: true },
-          { title: 'Up-to-date', cell: (d) => d.status?.updatedReplicas ?? 0, numeric: true },
-          { title: 'Available', cell: (d) => d.status?.availableReplicas ?? 0, numeric: true },
-          { title: 'Age', cell: (d) => age(d.metadata.creationTimestamp) },
-          {
-            title: 'Scale',
-            cell: (d) =>
-              canScale === undefined ? null : canScale ? (
-                <span class="actions">
-                  <button type="button" aria-label={`Scale ${d.metadata.name} down`} onClick={() => scale(d, -1)} disabled={(d.spec?.replicas ?? 0) === 0}>
-                    −
-                  </button>
-                  <button type="button" aria-label={`Scale ${d.metadata.name} up`} onClick={() => scale(d, 1)}>
-                    +
-                  </button>
-                </span>
+            title: 'Schedule runs',
+            cell: (c) =>
+              canSuspend === undefined ? null : canSuspend ? (
+                <button type="button" onClick={() => suspend(c)}>
+                  {c.spec?.suspend ? 'Resume' : 'Suspend'}
+                </button>
               ) : (
                 <span class="muted">view only</span>
               ),
           },
+        ]
+      : [];
+  const title = KIND_TITLES[kind];
+  return (
+    <ListSection title={title} collection={collection} message={message}>
+      <VirtualTable
+        label={title}
+        rows={rows}
+        keyOf={(d) => `${d.metadata.namespace}/${d.metadata.name}`}
+        onOpen={(d) => navigate(workloadRoute(kind, d))}
+        columns={[
+          { title: 'Name', cell: (d) => <a href={hrefOf(workloadRoute(kind, d))}>{d.metadata.name}</a> },
+          { title: 'Namespace', cell: (d) => d.metadata.namespace },
+          ...KIND_COLUMNS[kind],
+          { title: 'Age', cell: (d) => age(d.metadata.creationTimestamp) },
+          ...actions,
         ]}
-        empty="No deployments."
+        empty={`No ${title}.`}
       />
     </ListSection>
   );

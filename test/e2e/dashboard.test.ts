@@ -12,7 +12,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import axe from 'axe-core';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skiffUpForFile } from '../support/skiff-up.js';
 import { until } from '../support/until.js';
@@ -23,22 +24,6 @@ let browser: Browser;
 let admin: BrowserContext;
 let page: Page;
 let link: string;
-
-/** Chromium as this machine runs it: headless, no sandbox as root, and nothing reaching out to the network. */
-function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.SKIFF_CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
 
 async function skiff(args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', ...args]);
@@ -199,6 +184,32 @@ describe('the dashboard', () => {
     await page.getByRole('table', { name: 'Events, newest first' }).waitFor();
     await accessible(page, 'events');
     await shot(page, 'events');
+  });
+
+  it('shows the other workload kinds: a Job to completion with its pod, a CronJob suspended from the page', async () => {
+    const k = cluster();
+    expect((await k.kubectl(['create', 'job', 'once', '--image=busybox', '--', 'sh', '-c', 'echo done'])).code).toBe(0);
+    expect((await k.kubectl(['create', 'cronjob', 'nightly', '--image=busybox', '--schedule=0 3 * * *', '--', 'true'])).code).toBe(0);
+    await nav(page, 'Workloads');
+    await page.getByRole('button', { name: 'Jobs', exact: true }).click();
+    const jobs = page.getByRole('table', { name: 'Jobs' });
+    await until(
+      'the job Complete',
+      async () => (await jobs.locator('tbody tr', { hasText: 'once' }).filter({ hasText: 'Complete' }).count()) === 1,
+      60_000,
+      250,
+    );
+    await accessible(page, 'jobs');
+    await shot(page, 'jobs');
+    await jobs.getByRole('link', { name: 'once' }).click();
+    await page.getByRole('heading', { name: 'Job default/once' }).waitFor();
+    expect(await page.getByRole('link', { name: /^once-/ }).count()).toBe(1);
+    await nav(page, 'Workloads');
+    await page.getByRole('button', { name: 'CronJobs', exact: true }).click();
+    await page.getByRole('table', { name: 'CronJobs' }).getByRole('button', { name: 'Suspend' }).click();
+    await until('suspended', async () => (await k.kubectl(['get', 'cronjob', 'nightly', '-o', 'jsonpath={.spec.suspend}'])).stdout === 'true');
+    await page.getByRole('table', { name: 'CronJobs' }).getByRole('button', { name: 'Resume' }).waitFor();
+    await page.getByRole('button', { name: 'Deployments', exact: true }).click();
   });
 
   it('offers a user who may only view no write action', async () => {
