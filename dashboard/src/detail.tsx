@@ -8,7 +8,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { parseAllDocuments, stringify } from 'yaml';
 import { ApiError, type Client, type KubeObject, pathOf, RESOURCES } from './api.js';
 import { useCollection } from './informer.js';
-import { age, podReady, podStatus, restarts } from './kube.js';
+import { age, nodeReady, podReady, podStatus, restarts } from './kube.js';
 import { hrefOf, navigate, type ViewProps } from './route.js';
 import { Failure, jobStatus, useAction, useCan, type WORKLOAD_KINDS } from './views.js';
 
@@ -201,6 +201,23 @@ export function CreateView({ client }: ViewProps) {
   );
 }
 
+/** An object's conditions, as `kubectl describe` lists them. */
+function Conditions({ of }: { of: KubeObject }) {
+  return (
+    <>
+      <h2>Conditions</h2>
+      <ul class="plain-list">
+        {((of.status?.conditions ?? []) as { type: string; status: string; reason?: string }[]).map((c) => (
+          <li key={c.type}>
+            {c.type}: {c.status}
+            {c.reason ? ` (${c.reason})` : ''}
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
 /** An object that is not there (deleted, or never was), with the way back to its list. */
 function Gone({ kind, route, list }: { kind: string; route: ViewProps['route']; list: string }) {
   return (
@@ -247,15 +264,7 @@ export function PodDetail({ client, route }: ViewProps) {
         <dt>Age</dt>
         <dd>{age(pod.metadata.creationTimestamp)}</dd>
       </dl>
-      <h2>Conditions</h2>
-      <ul class="plain-list">
-        {((pod.status?.conditions ?? []) as { type: string; status: string; reason?: string }[]).map((c) => (
-          <li key={c.type}>
-            {c.type}: {c.status}
-            {c.reason ? ` (${c.reason})` : ''}
-          </li>
-        ))}
-      </ul>
+      <Conditions of={pod} />
       {canDelete && (
         <p class="actions">
           <button
@@ -650,4 +659,89 @@ function workloadFacts(kind: keyof typeof KIND_TITLE, o: KubeObject): [string, s
         ['Last schedule', s.lastScheduleTime ? `${age(s.lastScheduleTime)} ago` : 'never'],
       ];
   }
+}
+
+/** A node: its readiness, addresses, capacity and conditions, its pods; cordon, and drain (cordon, then evict its pods as kubectl drain does). */
+export function NodeDetail({ client, route }: ViewProps) {
+  const name = route.name ?? route.namespace ?? '';
+  const nodes = useCollection(client, pathOf(RESOURCES.nodes));
+  const pods = useCollection(client, pathOf(RESOURCES.pods));
+  const node = nodes.items.get(`/${name}`);
+  const canPatch = useCan(client, 'patch', 'nodes');
+  const canEvict = useCan(client, 'create', 'pods', { subresource: 'eviction' });
+  const [message, run] = useAction();
+  const [draining, setDraining] = useState<string>();
+  if (!nodes.synced) return <p aria-busy="true">Loading…</p>;
+  if (!node) return <Gone kind="Node" route={{ view: 'nodes', name }} list="nodes" />;
+  const onNode = [...pods.items.values()].filter((p) => p.spec?.nodeName === name).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  const cordon = (on: boolean) =>
+    client.request('PATCH', pathOf(RESOURCES.nodes, undefined, name), { spec: { unschedulable: on || null } }, 'application/merge-patch+json');
+  const drain = () =>
+    run(async () => {
+      await cordon(true);
+      // As kubectl drain: not DaemonSet pods (their controller would put them back) nor pods that have ended.
+      const movable = onNode.filter(
+        (p) => !p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet') && !['Succeeded', 'Failed'].includes(p.status?.phase),
+      );
+      const refused: string[] = [];
+      for (const [n, p] of movable.entries()) {
+        setDraining(`Evicting ${n + 1} of ${movable.length}: ${p.metadata.namespace}/${p.metadata.name}`);
+        await client
+          .request('POST', `${pathOf(RESOURCES.pods, p.metadata.namespace, p.metadata.name)}/eviction`, {
+            apiVersion: 'policy/v1',
+            kind: 'Eviction',
+            metadata: { name: p.metadata.name, namespace: p.metadata.namespace },
+          })
+          .catch((err: Error) => refused.push(`${p.metadata.name}: ${err.message}`));
+      }
+      setDraining(undefined);
+      if (refused.length) throw new Error(`Not evicted (try again once the disruption budget allows):\n${refused.join('\n')}`);
+    });
+  const addresses = ((node.status?.addresses ?? []) as { type: string; address: string }[]).map((a) => `${a.type} ${a.address}`).join(', ');
+  return (
+    <section aria-labelledby="node-title">
+      <h1 id="node-title">Node {name}</h1>
+      <Failure message={message} />
+      <dl class="facts">
+        <dt>Status</dt>
+        <dd>
+          {nodeReady(node) ? 'Ready' : 'NotReady'}
+          {node.spec?.unschedulable ? ', SchedulingDisabled' : ''}
+        </dd>
+        <dt>Addresses</dt>
+        <dd>{addresses || '—'}</dd>
+        <dt>Allocatable</dt>
+        <dd>
+          {node.status?.allocatable?.cpu ?? '?'} CPU, {node.status?.allocatable?.memory ?? '?'} memory, {node.status?.allocatable?.pods ?? '?'} pods
+        </dd>
+        <dt>Age</dt>
+        <dd>{age(node.metadata.creationTimestamp)}</dd>
+      </dl>
+      <div class="actions">
+        {canPatch && (
+          <button type="button" onClick={() => run(() => cordon(!node.spec?.unschedulable))}>
+            {node.spec?.unschedulable ? 'Uncordon' : 'Cordon'}
+          </button>
+        )}
+        {canPatch && canEvict && (
+          <button type="button" class="danger" onClick={drain} disabled={draining !== undefined}>
+            Drain
+          </button>
+        )}
+      </div>
+      {draining && <p role="status">{draining}</p>}
+      <Conditions of={node} />
+      <h2>Pods ({onNode.length})</h2>
+      <ul class="plain-list">
+        {onNode.map((p) => (
+          <li key={`${p.metadata.namespace}/${p.metadata.name}`}>
+            <a href={hrefOf({ view: 'pods', namespace: p.metadata.namespace, name: p.metadata.name })}>
+              {p.metadata.namespace}/{p.metadata.name}
+            </a>{' '}
+            {podStatus(p)}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
 }

@@ -8,9 +8,9 @@
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, Client, TOKEN_KEY } from './api.js';
-import { CreateView, DeploymentDetail, PodDetail, WorkloadDetail } from './detail.js';
+import { CreateView, DeploymentDetail, NodeDetail, PodDetail, WorkloadDetail } from './detail.js';
 import { stopAll } from './informer.js';
-import { EventsView, NodesView, OverviewView, PodsView, WorkloadsView } from './views.js';
+import { EventsView, NamespacesView, NodesView, OverviewView, PodsView, WorkloadsView } from './views.js';
 import { hrefOf, navigate, parseRoute, type ViewProps } from './route.js';
 import './style.css';
 
@@ -22,6 +22,7 @@ const NAV: { view: string; label: string }[] = [
   { view: 'workloads', label: 'Workloads' },
   { view: 'pods', label: 'Pods' },
   { view: 'nodes', label: 'Nodes' },
+  { view: 'namespaces', label: 'Namespaces' },
   { view: 'events', label: 'Events' },
   { view: 'create', label: 'Create' },
 ];
@@ -100,6 +101,8 @@ function Shell({ client, user, onSignOut }: { client: Client; user: string; onSi
     if (route.view === 'pods' && route.name) return <PodDetail {...props} />;
     if (route.view === 'workloads' && route.name) return <DeploymentDetail {...props} />;
     if (OTHER_WORKLOADS.includes(route.view) && route.name) return <WorkloadDetail {...props} />;
+    // A node's own page: cluster-scoped, its name is the path's one part after the view.
+    if (route.view === 'nodes' && (route.name ?? route.namespace)) return <NodeDetail {...props} />;
     switch (route.view) {
       case 'workloads':
         return <WorkloadsView {...props} />;
@@ -109,6 +112,8 @@ function Shell({ client, user, onSignOut }: { client: Client; user: string; onSi
         return <NodesView {...props} />;
       case 'events':
         return <EventsView {...props} />;
+      case 'namespaces':
+        return <NamespacesView {...props} />;
       case 'create':
         return <CreateView {...props} />;
       default:

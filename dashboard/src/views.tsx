@@ -405,8 +405,9 @@ export function NodesView({ client, filter }: ViewProps) {
         label="Nodes"
         rows={rows}
         keyOf={(n) => n.metadata.name}
+        onOpen={(n) => navigate({ view: 'nodes', name: n.metadata.name })}
         columns={[
-          { title: 'Name', cell: (n) => n.metadata.name },
+          { title: 'Name', cell: (n) => <a href={hrefOf({ view: 'nodes', name: n.metadata.name })}>{n.metadata.name}</a> },
           { title: 'Status', cell: (n) => `${nodeReady(n) ? 'Ready' : 'NotReady'}${n.spec?.unschedulable ? ',SchedulingDisabled' : ''}` },
           { title: 'Instance type', cell: (n) => n.metadata.labels?.['node.kubernetes.io/instance-type'] ?? '' },
           { title: 'Zone', cell: (n) => n.metadata.labels?.['topology.kubernetes.io/zone'] ?? '' },
@@ -457,6 +458,37 @@ export function EventsView({ client, namespace, filter }: ViewProps) {
           { title: 'Count', cell: (e) => e.count ?? 1, numeric: true },
         ]}
         empty="No events."
+      />
+    </ListSection>
+  );
+}
+
+export function NamespacesView({ client, filter }: ViewProps) {
+  const namespaces = useCollection(client, pathOf(RESOURCES.namespaces));
+  const pods = useCollection(client, pathOf(RESOURCES.pods));
+  const counts = new Map<string, { pods: number; running: number }>();
+  for (const p of pods.items.values()) {
+    const c = counts.get(p.metadata.namespace ?? '') ?? { pods: 0, running: 0 };
+    c.pods++;
+    if (p.status?.phase === 'Running') c.running++;
+    counts.set(p.metadata.namespace ?? '', c);
+  }
+  const rows = useMemo(() => [...namespaces.items.values()].filter((n) => matches(n, filter)).sort(byName), [namespaces.version, filter]);
+  return (
+    <ListSection title="Namespaces" collection={namespaces}>
+      <VirtualTable
+        label="Namespaces"
+        rows={rows}
+        keyOf={(n) => n.metadata.name}
+        onOpen={(n) => navigate({ view: 'nodes', name: n.metadata.name })}
+        columns={[
+          { title: 'Name', cell: (n) => <a href={hrefOf({ view: 'nodes', name: n.metadata.name })}>{n.metadata.name}</a> },
+          { title: 'Status', cell: (n) => n.status?.phase ?? 'Active' },
+          { title: 'Pods', cell: (n) => counts.get(n.metadata.name)?.pods ?? 0, numeric: true },
+          { title: 'Running', cell: (n) => counts.get(n.metadata.name)?.running ?? 0, numeric: true },
+          { title: 'Age', cell: (n) => age(n.metadata.creationTimestamp) },
+        ]}
+        empty="No namespaces."
       />
     </ListSection>
   );

@@ -171,6 +171,35 @@ describe('the dashboard', () => {
     expect((await cluster().kubectl(['get', 'deployment', 'web', '-o', 'jsonpath={.spec.replicas}'])).stdout).toBe('5');
   });
 
+  it('drains a node from its page: cordoned, its pods evicted and made again elsewhere; then uncordoned', async () => {
+    await nav(page, 'Nodes');
+    await page.getByRole('table', { name: 'Nodes' }).getByRole('link', { name: 'local-0' }).click();
+    await page.getByRole('heading', { name: 'Node local-0' }).waitFor();
+    await page.getByRole('button', { name: 'Drain' }).click();
+    const onNode = async () =>
+      (await cluster().kubectl(['get', 'pods', '--field-selector=spec.nodeName=local-0', '-o', 'jsonpath={.items[*].metadata.name}'])).stdout.trim();
+    await until('local-0 empty', async () => (await onNode()) === '', 90_000, 500);
+    await until('SchedulingDisabled shown', async () => ((await page.locator('dl.facts').textContent()) ?? '').includes('SchedulingDisabled'), 10_000);
+    await until(
+      'web back to 5 available, on local-1',
+      async () => (await cluster().kubectl(['get', 'deployment', 'web', '-o', 'jsonpath={.status.availableReplicas}'])).stdout === '5',
+      90_000,
+      500,
+    );
+    await accessible(page, 'node');
+    await shot(page, 'node');
+    await page.getByRole('button', { name: 'Uncordon' }).click();
+    await until('uncordoned', async () => (await cluster().kubectl(['get', 'node', 'local-0', '-o', 'jsonpath={.spec.unschedulable}'])).stdout === '');
+    await nav(page, 'Namespaces');
+    const namespaces = page.getByRole('table', { name: 'Namespaces' });
+    const row = namespaces.getByRole('row').filter({ has: page.getByRole('cell', { name: 'default', exact: true }) });
+    await until('default with its 5 pods', async () => (await row.getByRole('cell').nth(2).textContent()) === '5', 10_000);
+    await accessible(page, 'namespaces');
+    await nav(page, 'Workloads');
+    await page.getByRole('table', { name: 'Deployments' }).getByRole('link', { name: 'web' }).click();
+    await page.getByRole('heading', { name: 'Deployment default/web' }).waitFor();
+  });
+
   it('deletes the deployment', async () => {
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('heading', { name: 'Deployments' }).waitFor();
@@ -203,7 +232,7 @@ describe('the dashboard', () => {
     await shot(page, 'jobs');
     await jobs.getByRole('link', { name: 'once' }).click();
     await page.getByRole('heading', { name: 'Job default/once' }).waitFor();
-    expect(await page.getByRole('link', { name: /^once-/ }).count()).toBe(1);
+    await until('its one pod listed', async () => (await page.getByRole('link', { name: /^once-/ }).count()) === 1, 10_000);
     await nav(page, 'Workloads');
     await page.getByRole('button', { name: 'CronJobs', exact: true }).click();
     await page.getByRole('table', { name: 'CronJobs' }).getByRole('button', { name: 'Suspend' }).click();
