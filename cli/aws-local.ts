@@ -171,10 +171,11 @@ async function startFunctions(
     return f;
   };
   const bundle: Record<string, string> = cloud.kubeletBundle ? { SKIFF_KUBELET_BUNDLE: cloud.kubeletBundle } : {};
-  // The dashboard, built as the deploy builds it, where a user will open it (not in the test suites' clusters).
+  // The dashboard, built as the deploy builds it, where a user will open it (not in the test
+  // suites' clusters). Built beside the start, not before it: the API reads it at the first ask.
   if (options.relay !== false) {
-    await writeDashboard(join(dataDir, 'dashboard'));
     bundle.SKIFF_DASHBOARD_DIR = join(dataDir, 'dashboard');
+    void writeDashboard(bundle.SKIFF_DASHBOARD_DIR).catch((err: Error) => console.error(`dashboard: not built: ${err.message}`));
   }
   const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, { ...apiEnv(options), ...bundle });
   const controllers = { ...controllerEnv(options), ...cloud.provisioning };

@@ -25,7 +25,7 @@ export const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-/** A build written by `writeDashboard` (build.ts), read at the first request; none there: every path is missing. */
+/** A build written by `writeDashboard` (build.ts), read at the first request that finds it; none there yet: every path is missing. */
 export function dashboardFromDir(dir: string): DashboardAssets {
   let files: Map<string, Asset> | undefined;
   const read = () => {
@@ -47,7 +47,8 @@ export function dashboardFromDir(dir: string): DashboardAssets {
   };
   return {
     get: async (path) => {
-      files ??= read();
+      // Read again until the page is there (writeDashboard writes it last).
+      if (!files?.has('index.html')) files = read();
       return files.get(path);
     },
   };

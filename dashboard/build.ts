@@ -75,9 +75,10 @@ export function builtOnce(): DashboardAssets {
   };
 }
 
-/** Writes a build to `dir` (the deploy does, for the API function to carry). */
+/** Writes a build to `dir` (the deploy does, for the API function to carry): the page last, once its assets are there. */
 export async function writeDashboard(dir: string): Promise<void> {
-  for (const [path, asset] of await buildDashboard()) {
+  const built = await buildDashboard();
+  for (const [path, asset] of [...built].sort(([a], [b]) => Number(a === 'index.html') - Number(b === 'index.html'))) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), asset.body);
   }

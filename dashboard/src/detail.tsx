@@ -237,6 +237,7 @@ export function PodDetail({ client, route }: ViewProps) {
   const containers = ((pod?.spec?.containers ?? []) as { name: string }[]).map((c) => c.name);
   const [container, setContainer] = useState<string>();
   const canDelete = useCan(client, 'delete', 'pods', { namespace: route.namespace });
+  const canExec = useCan(client, 'create', 'pods', { namespace: route.namespace, subresource: 'exec' });
   const [message, run] = useAction();
   if (!pods.synced) return <p aria-busy="true">Loading…</p>;
   if (!pod) return <Gone kind="Pod" route={route} list="pods" />;
@@ -291,6 +292,7 @@ export function PodDetail({ client, route }: ViewProps) {
         </select>
       </label>
       {chosen && <Logs client={client} namespace={pod.metadata.namespace!} pod={pod.metadata.name} container={chosen} />}
+      {chosen && canExec && <Exec client={client} namespace={pod.metadata.namespace!} pod={pod.metadata.name} container={chosen} />}
     </section>
   );
 }
@@ -385,6 +387,111 @@ function Logs({ client, namespace, pod, container }: { client: Client; namespace
           {shown}
         </pre>
       </section>
+    </div>
+  );
+}
+
+/** As the API reads a browser's token on a WebSocket: a subprotocol carrying it, base64url. */
+const BEARER_PROTOCOL = 'base64url.bearer.authorization.k8s.io.';
+const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, status: 3, close: 255 } as const;
+
+function base64url(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/**
+ * A command in the container, as `kubectl exec -i` runs it: the exec endpoint over a WebSocket
+ * (the v5 channel protocol: a byte naming the stream, then its data), each line typed sent to its
+ * stdin, what it prints shown, and how it ended from the status channel. Lines, not a terminal:
+ * no TTY is asked for.
+ */
+function Exec({ client, namespace, pod, container }: { client: Client; namespace: string; pod: string; container: string }) {
+  const [command, setCommand] = useState('sh');
+  const [socket, setSocket] = useState<WebSocket>();
+  const [output, setOutput] = useState('');
+  const [line, setLine] = useState('');
+  const [ended, setEnded] = useState<string>();
+  const box = useRef<HTMLPreElement>(null);
+  useEffect(() => () => socket?.close(), [socket]);
+  useEffect(() => {
+    if (box.current) box.current.scrollTop = box.current.scrollHeight;
+  }, [output]);
+  const connect = (e: Event) => {
+    e.preventDefault();
+    const params = new URLSearchParams({ container, stdin: 'true', stdout: 'true', stderr: 'true' });
+    for (const part of command.trim().split(/\s+/)) params.append('command', part);
+    const ws = new WebSocket(`wss://${location.host}${pathOf(RESOURCES.pods, namespace, pod)}/exec?${params}`, [
+      'v5.channel.k8s.io',
+      'v4.channel.k8s.io',
+      `${BEARER_PROTOCOL}${base64url(client.token)}`,
+    ]);
+    ws.binaryType = 'arraybuffer';
+    const decoder = new TextDecoder();
+    setOutput('');
+    setEnded(undefined);
+    ws.onmessage = (m) => {
+      const data = new Uint8Array(m.data as ArrayBuffer);
+      if (data.length === 0) return;
+      const text = decoder.decode(data.subarray(1), { stream: true });
+      if (data[0] === CHANNEL.stdout || data[0] === CHANNEL.stderr) setOutput((o) => (o + text).slice(-MAX_LOG_CHARS));
+      else if (data[0] === CHANNEL.status) {
+        const status = JSON.parse(text) as { status?: string; message?: string; details?: { causes?: { reason?: string; message?: string }[] } };
+        const code = status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message;
+        setEnded(status.status === 'Success' ? 'Exited with code 0.' : code !== undefined ? `Exited with code ${code}.` : (status.message ?? 'Failed.'));
+      }
+    };
+    ws.onclose = () => {
+      setSocket(undefined);
+      setEnded((x) => x ?? 'The session closed.');
+    };
+    setSocket(ws);
+  };
+  const send = (e: Event) => {
+    e.preventDefault();
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    const bytes = new TextEncoder().encode(`${line}\n`);
+    const frame = new Uint8Array(bytes.length + 1);
+    frame[0] = CHANNEL.stdin;
+    frame.set(bytes, 1);
+    socket.send(frame);
+    setOutput((o) => `${o}$ ${line}\n`);
+    setLine('');
+  };
+  return (
+    <div class="exec">
+      <h2>Exec</h2>
+      <form class="inline" onSubmit={connect}>
+        <label for="exec-command">Command</label>
+        <input id="exec-command" value={command} onInput={(e) => setCommand((e.target as HTMLInputElement).value)} disabled={socket !== undefined} />
+        {socket ? (
+          <button type="button" onClick={() => socket.close()}>
+            Disconnect
+          </button>
+        ) : (
+          <button type="submit">Run</button>
+        )}
+      </form>
+      <section aria-label={`Exec in ${container}`}>
+        <pre
+          class="log"
+          ref={box}
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable from the keyboard (axe: scrollable-region-focusable)
+          tabIndex={0}
+        >
+          {output}
+        </pre>
+      </section>
+      {socket && (
+        <form class="inline" onSubmit={send}>
+          <label for="exec-input">Input</label>
+          <input id="exec-input" class="grow" value={line} onInput={(e) => setLine((e.target as HTMLInputElement).value)} autocomplete="off" />
+          <button type="submit">Send</button>
+        </form>
+      )}
+      {ended && <p role="status">{ended}</p>}
     </div>
   );
 }

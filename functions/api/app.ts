@@ -174,13 +174,28 @@ function measureRequests(): MiddlewareHandler {
   };
 }
 
+/**
+ * A browser cannot set headers on a WebSocket: as kube-apiserver, its bearer token may come as
+ * the subprotocol `base64url.bearer.authorization.k8s.io.<token, base64url>` of an upgrade.
+ */
+export const BEARER_PROTOCOL = 'base64url.bearer.authorization.k8s.io.';
+
+function bearerOf(header: (name: string) => string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header('authorization') ?? '');
+  if (match) return match[1];
+  if (header('upgrade')?.toLowerCase() !== 'websocket') return undefined;
+  const offered = (header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
+  const encoded = offered.find((p) => p.startsWith(BEARER_PROTOCOL))?.slice(BEARER_PROTOCOL.length);
+  return encoded ? Buffer.from(encoded, 'base64url').toString('utf8') || undefined : undefined;
+}
+
 /** One middleware for who asks and whether it may: each hop through Hono's chain costs. */
 function authenticateAndAuthorize(authenticate: NonNullable<AppOptions['authenticate']>, authorizer: Authorizer | undefined): MiddlewareHandler {
   return async (c, next) => {
     const path = c.req.path;
     if (PUBLIC_PATHS.has(path) || isDashboardPath(path)) return next();
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    const found = match ? authenticate(match[1]) : undefined;
+    const token = bearerOf((name) => c.req.header(name));
+    const found = token ? authenticate(token) : undefined;
     const identity = found instanceof Promise ? await found : found;
     if (!identity) return json(c, new ApiError(401, 'Unauthorized', 'Unauthorized').toStatus(), 401);
     const user = { ...identity, groups: signedIn(identity.groups) };

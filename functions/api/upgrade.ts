@@ -12,7 +12,7 @@ import { type IncomingMessage, STATUS_CODES, request as httpRequest } from 'node
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { ApiError, type StatusReason } from '../../shared/api/status.js';
-import type { StreamTarget, UpgradeEnv } from './app.js';
+import { BEARER_PROTOCOL, type StreamTarget, type UpgradeEnv } from './app.js';
 
 type Fetch = (request: Request, env?: unknown) => Response | Promise<Response>;
 
@@ -83,6 +83,13 @@ function joinKubelet(socket: Duplex, head: Buffer, req: IncomingMessage, target:
     const value = req.headers[name];
     if (typeof value === 'string') headers[name] = value;
   }
+  // A browser's token rides in a subprotocol (it cannot set headers): it is not the kubelet's to see.
+  if (headers['sec-websocket-protocol'])
+    headers['sec-websocket-protocol'] = headers['sec-websocket-protocol']
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => !p.startsWith(BEARER_PROTOCOL))
+      .join(', ');
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   const options = { method: 'GET', headers, timeout: KUBELET_TIMEOUT_MS, ...(target.ca ? { ca: target.ca } : {}) };
   const upstream = target.url.startsWith('https:') ? httpsRequest(target.url, options) : httpRequest(target.url, options);

@@ -21,7 +21,7 @@ const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('skiff up --shape aws-local', () => {
-  it('serves kubectl through its front: a Ready node, a rollout, a watch, logs, exec, port-forward, the kubernetes Service; stops on SIGTERM', async () => {
+  it('serves kubectl through its front: a Ready node, the dashboard, a rollout, a watch, logs, exec, port-forward, the kubernetes Service; stops on SIGTERM', async () => {
     const skiff = await startSkiffUp(join(dir, 'data'), ['--shape', 'aws-local', '--nodes', '1', '--runtime', 'process', '--lease-interval-ms', '2000']);
     try {
       expect(skiff.output()).toMatch(
@@ -31,6 +31,8 @@ describe('skiff up --shape aws-local', () => {
         const r = await skiff.kubectl(['get', 'node', 'local-0', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
         return r.stdout === 'True';
       });
+      // The dashboard, which the API function serves from the build beside it.
+      await eventually('the dashboard served', async () => (await skiff.kubectl(['get', '--raw', '/dashboard/'])).stdout.includes('<div id="app">'), 30_000);
       const ticker = 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 1; done';
       const created = await skiff.kubectl(['create', 'deployment', 'web', '--image=busybox', '--replicas=2', '--', 'sh', '-c', ticker]);
       expect(created.code, created.stderr).toBe(0);

@@ -126,11 +126,22 @@ describe('the dashboard', () => {
     await shot(page, 'pods');
   });
 
-  it("follows a pod's logs", async () => {
+  it("follows a pod's logs, and runs a command in it", async () => {
     await page.getByRole('table', { name: 'Pods' }).getByRole('link', { name: /^web-/ }).first().click();
     await page.getByRole('heading', { name: /^Pod default\/web-/ }).waitFor();
     const log = page.getByRole('region', { name: 'Log of httpd' });
     await until('the log', async () => ((await log.textContent()) ?? '').includes('serving on'), 30_000, 250);
+    // Exec: a command's stdin line by line, its output, and its exit code, through the API's WebSocket.
+    await page.getByLabel('Command').fill('sh');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    const input = page.getByLabel('Input', { exact: true });
+    await input.fill('echo "hi from $POD_NAME"');
+    await input.press('Enter');
+    const exec = page.getByRole('region', { name: 'Exec in httpd' });
+    await until('the command answered', async () => /hi from web-/.test((await exec.textContent()) ?? ''), 30_000, 250);
+    await input.fill('exit 3');
+    await input.press('Enter');
+    await page.getByRole('status').filter({ hasText: 'Exited with code 3.' }).waitFor();
     await accessible(page, 'pod');
     await shot(page, 'pod');
   });

@@ -101,5 +101,6 @@ describe('Secrets at rest across a rotation killed halfway', () => {
     } finally {
       await second.stop();
     }
-  });
+    // A thousand Secrets, two starts, a rotation and its finish: longer than a unit test on a loaded machine.
+  }, 240_000);
 });

@@ -47,7 +47,9 @@ export function startSkiffUp(dataDir: string, args: string[] = []): Promise<Skif
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   void exited.then(() => slot.release());
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`skiff up did not come up:\n${out}`)), 60_000);
+    // The AWS shape starts DynamoDB Local, four functions and the relay: on a loaded machine, slower.
+    const limitMs = args.includes('aws-local') ? 150_000 : 60_000;
+    const timer = setTimeout(() => reject(new Error(`skiff up did not come up within ${limitMs / 1000} s:\n${out}`)), limitMs);
     const check = setInterval(() => {
       const m = /export KUBECONFIG=(\S+)/.exec(out);
       if (!m) return;
