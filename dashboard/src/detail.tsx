@@ -411,6 +411,8 @@ function base64url(text: string): string {
 function Exec({ client, namespace, pod, container }: { client: Client; namespace: string; pod: string; container: string }) {
   const [command, setCommand] = useState('sh');
   const [socket, setSocket] = useState<WebSocket>();
+  /** The stream is open: input typed now reaches the command. */
+  const [open, setOpen] = useState(false);
   const [output, setOutput] = useState('');
   const [line, setLine] = useState('');
   const [ended, setEnded] = useState<string>();
@@ -443,7 +445,9 @@ function Exec({ client, namespace, pod, container }: { client: Client; namespace
         setEnded(status.status === 'Success' ? 'Exited with code 0.' : code !== undefined ? `Exited with code ${code}.` : (status.message ?? 'Failed.'));
       }
     };
+    ws.onopen = () => setOpen(true);
     ws.onclose = () => {
+      setOpen(false);
       setSocket(undefined);
       setEnded((x) => x ?? 'The session closed.');
     };
@@ -484,7 +488,7 @@ function Exec({ client, namespace, pod, container }: { client: Client; namespace
           {output}
         </pre>
       </section>
-      {socket && (
+      {socket && open && (
         <form class="inline" onSubmit={send}>
           <label for="exec-input">Input</label>
           <input id="exec-input" class="grow" value={line} onInput={(e) => setLine((e.target as HTMLInputElement).value)} autocomplete="off" />

@@ -138,13 +138,13 @@ describe('the dashboard', () => {
     await input.fill('echo "hi from $POD_NAME"');
     await input.press('Enter');
     const exec = page.getByRole('region', { name: 'Exec in httpd' });
-    await until('the command answered', async () => /hi from web-/.test((await exec.textContent()) ?? ''), 30_000, 250);
+    await until('the command answered', async () => /hi from web-/.test((await exec.textContent()) ?? ''), 60_000, 250);
     await input.fill('exit 3');
     await input.press('Enter');
     await page.getByRole('status').filter({ hasText: 'Exited with code 3.' }).waitFor();
     await accessible(page, 'pod');
     await shot(page, 'pod');
-  });
+  }, 120_000);
 
   it('scales web to 5, restarts it, and rolls back to revision 1 after viewing the diff', async () => {
     await nav(page, 'Workloads');
