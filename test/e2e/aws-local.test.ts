@@ -136,5 +136,5 @@ describe('skiff up --shape aws-local', () => {
       expect(await skiff.stop()).toBe(0);
     }
     expect(skiff.output()).toMatch(/stopped\n/);
-  }, 180_000);
+  }, 300_000);
 });
