@@ -80,7 +80,8 @@ describe('skiff up --shape aws-local --provider aws-ecs --provision', () => {
         (await skiff.kubectl(['create', 'deployment', 'web', '--image=busybox', '--replicas=20', '--', 'sh', '-c', 'echo "up on $HOSTNAME"; exec sleep 3600']))
           .code,
       ).toBe(0);
-      const rollout = await skiff.kubectl(['rollout', 'status', 'deployment/web', '--timeout=180s'], { timeoutMs: 190_000 });
+      // Twenty Fargate tasks on a machine running other clusters at once: minutes, not seconds.
+      const rollout = await skiff.kubectl(['rollout', 'status', 'deployment/web', '--timeout=400s'], { timeoutMs: 410_000 });
       expect(rollout.code, `${rollout.stderr}\n${skiff.output()}`).toBe(0);
       const nodes = await skiff.kubectl(['get', 'nodes', '-L', 'skiff.dev/capacity-type,node.kubernetes.io/instance-type', '--no-headers']);
       expect(nodes.stdout).toMatch(/^skiff-\S+\s+Ready\s.*\bfargate\s+fargate\.\d+x\d+$/m);
@@ -96,7 +97,7 @@ describe('skiff up --shape aws-local --provider aws-ecs --provision', () => {
 
       const applied = await skiff.kubectl(['apply', '-f', '-'], { input: [sidecarPod, ...endingPods].map((o) => stringify(o)).join('---\n') });
       expect(applied.code, applied.stderr).toBe(0);
-      const ready = await skiff.kubectl(['wait', '--for=condition=Ready', 'pod/paired', '--timeout=120s'], { timeoutMs: 130_000 });
+      const ready = await skiff.kubectl(['wait', '--for=condition=Ready', 'pod/paired', '--timeout=240s'], { timeoutMs: 250_000 });
       expect(ready.code, ready.stderr).toBe(0);
       await eventually(
         'the sidecar reading the server on localhost',
@@ -126,7 +127,7 @@ describe('skiff up --shape aws-local --provider aws-ecs --provision', () => {
           const crash = JSON.parse((await skiff.kubectl(['get', 'pod', 'crash', '-o', 'json'])).stdout);
           return crash.status.containerStatuses?.[0]?.restartCount >= 1;
         },
-        60_000,
+        120_000,
       );
       await eventually(
         'the pod that ran once Failed',
@@ -134,7 +135,7 @@ describe('skiff up --shape aws-local --provider aws-ecs --provision', () => {
           const once = JSON.parse((await skiff.kubectl(['get', 'pod', 'once', '-o', 'json'])).stdout);
           return once.status.phase === 'Failed' && once.status.containerStatuses[0].state.terminated?.exitCode === 2;
         },
-        60_000,
+        120_000,
       );
       expect((await skiff.kubectl(['delete', 'pod', 'paired', 'crash', 'once', '--grace-period=1'], { timeoutMs: 90_000 })).code).toBe(0);
 
@@ -154,5 +155,5 @@ describe('skiff up --shape aws-local --provider aws-ecs --provision', () => {
       ecs.destroy();
       expect(await skiff.stop()).toBe(0);
     }
-  }, 420_000);
+  }, 780_000);
 });

@@ -27,12 +27,17 @@ describe('skiff up --shape aws-local', () => {
       expect(skiff.output()).toMatch(
         /api\s+https:\/\/127\.0\.0\.1:\d+ \(a CloudFront front: the API function's Function URL https:\/\/127\.0\.0\.1:\d+, streams to the relay\)/,
       );
-      await eventually('local-0 Ready', async () => {
-        const r = await skiff.kubectl(['get', 'node', 'local-0', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
-        return r.stdout === 'True';
-      });
+      // The kubelet joins through the front; on a machine running other clusters at once, slowly.
+      await eventually(
+        'local-0 Ready',
+        async () => {
+          const r = await skiff.kubectl(['get', 'node', 'local-0', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+          return r.stdout === 'True';
+        },
+        120_000,
+      );
       // The dashboard, which the API function serves from the build beside it.
-      await eventually('the dashboard served', async () => (await skiff.kubectl(['get', '--raw', '/dashboard/'])).stdout.includes('<div id="app">'), 30_000);
+      await eventually('the dashboard served', async () => (await skiff.kubectl(['get', '--raw', '/dashboard/'])).stdout.includes('<div id="app">'), 90_000);
       const ticker = 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 1; done';
       const created = await skiff.kubectl(['create', 'deployment', 'web', '--image=busybox', '--replicas=2', '--', 'sh', '-c', ticker]);
       expect(created.code, created.stderr).toBe(0);
@@ -136,5 +141,5 @@ describe('skiff up --shape aws-local', () => {
       expect(await skiff.stop()).toBe(0);
     }
     expect(skiff.output()).toMatch(/stopped\n/);
-  }, 300_000);
+  }, 480_000);
 });
