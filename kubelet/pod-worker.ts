@@ -261,10 +261,10 @@ export class PodWorker {
       await this.volumes?.prepare().catch(() => undefined);
       await this.volumes?.sync();
     }
-    if (this.finalPhase) {
-      // Ended: nothing more to run.
-    } else if (this.ctx.runtime.startPod) await this.runAsUnit();
-    else if (await this.runInitContainers()) await this.runContainers();
+    if (!this.finalPhase) {
+      if (this.ctx.runtime.startPod) await this.runAsUnit();
+      else if (await this.runInitContainers()) await this.runContainers();
+    }
     await this.report();
   }
 

@@ -124,7 +124,7 @@ const collections = new Map<string, Collection>();
 
 /** The one collection of a resource's path for this client. */
 export function collectionOf(client: Client, path: string): Collection {
-  const key = `${client.token.length}:${path}`;
+  const key = `${client.token}\n${path}`;
   let c = collections.get(key);
   if (!c) {
     c = new Collection(client, path);

@@ -269,8 +269,8 @@ function WorkloadList({ client, namespace, filter, kind }: ViewProps & { kind: W
   const resource = RESOURCES[kind];
   const collection = useCollection(client, pathOf(resource));
   const scalable = kind === 'deployments' || kind === 'statefulsets';
-  const canScale = useCan(client, 'patch', kind, { group: 'apps', subresource: 'scale', namespace: namespace || undefined });
-  const canSuspend = useCan(client, 'patch', kind, { group: 'batch', namespace: namespace || undefined });
+  // The one action a kind's list offers: scale (Deployments, StatefulSets) or suspend (CronJobs).
+  const canAct = useCan(client, 'patch', kind, { group: resource.group, namespace: namespace || undefined, ...(scalable ? { subresource: 'scale' } : {}) });
   const [message, run] = useAction();
   const rows = useMemo(
     () =>
@@ -298,7 +298,7 @@ function WorkloadList({ client, namespace, filter, kind }: ViewProps & { kind: W
         {
           title: 'Scale',
           cell: (d) =>
-            canScale === undefined ? null : canScale ? (
+            canAct === undefined ? null : canAct ? (
               <span class="actions">
                 <button type="button" aria-label={`Scale ${d.metadata.name} down`} onClick={() => scale(d, -1)} disabled={(d.spec?.replicas ?? 0) === 0}>
                   −
@@ -317,7 +317,7 @@ function WorkloadList({ client, namespace, filter, kind }: ViewProps & { kind: W
           {
             title: 'Schedule runs',
             cell: (c) =>
-              canSuspend === undefined ? null : canSuspend ? (
+              canAct === undefined ? null : canAct ? (
                 <button type="button" onClick={() => suspend(c)}>
                   {c.spec?.suspend ? 'Resume' : 'Suspend'}
                 </button>
