@@ -75,17 +75,22 @@ export class ServiceProxy {
 
   constructor(private readonly options: ServiceProxyOptions) {}
 
-  /** Lists the Services and slices, opens the frontends, and follows their changes. */
+  /**
+   * Lists the Services and slices, opens the frontends, and follows their changes. A list that
+   * fails (an API starting, or too loaded to answer in time) is tried again in the background
+   * until it is done: the node's Services and its DNS must not stay dark for a failed first call.
+   */
   async start(): Promise<void> {
-    const versions = await Promise.all([
-      this.relist('/api/v1/services', this.serviceMap),
-      this.relist('/apis/discovery.k8s.io/v1/endpointslices', this.slices),
-    ]);
+    const paths = ['/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices'] as const;
+    const into = [this.serviceMap, this.slices] as const;
+    const first = await Promise.allSettled(paths.map((path, i) => this.relist(path, into[i])));
     this.sync();
-    this.following = [
-      this.follow('/api/v1/services', this.serviceMap, versions[0]),
-      this.follow('/apis/discovery.k8s.io/v1/endpointslices', this.slices, versions[1]),
-    ];
+    this.following = paths.map((path, i) => {
+      const listed = first[i];
+      if (listed.status === 'fulfilled') return this.follow(path, into[i], listed.value);
+      this.options.log(`proxy: listing ${path}: ${listed.reason instanceof Error ? listed.reason.message : String(listed.reason)}; again in 1 s`);
+      return this.follow(path, into[i], undefined);
+    });
     this.retryTimer = setInterval(() => this.sync(), RETRY_MS);
   }
 
@@ -130,11 +135,18 @@ export class ServiceProxy {
     return list.metadata.resourceVersion;
   }
 
-  /** Keeps `into` current: a watch from `version` (or a list every poll interval), relisting after an error. */
-  private async follow<T extends Service | Slice>(path: string, into: Map<string, T>, version: string): Promise<void> {
+  /**
+   * Keeps `into` current: a watch from `version` (or a list every poll interval), relisting after
+   * an error; with no version yet (the first list failed), a list first.
+   */
+  private async follow<T extends Service | Slice>(path: string, into: Map<string, T>, version: string | undefined): Promise<void> {
     const signal = this.abort.signal;
     while (!signal.aborted) {
       try {
+        if (version === undefined) {
+          version = await this.relist(path, into);
+          this.sync();
+        }
         if (this.options.pollIntervalMs) {
           await sleep(this.options.pollIntervalMs, undefined, { signal });
           await this.relist(path, into);

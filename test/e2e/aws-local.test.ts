@@ -69,7 +69,7 @@ describe('skiff up --shape aws-local', () => {
       expect((await skiff.kubectl(['expose', 'deployment', 'web', '--port=80'])).code).toBe(0);
       const looked = await lookUp(skiff, 'web.default.svc.cluster.local');
       expect(looked.dnsIP).toBe(`${skiff.servicePrefix}.10`);
-      expect(looked.output).toContain(looked.clusterIP);
+      expect(looked.output, skiff.output()).toContain(looked.clusterIP);
       // Streams: the front sends them to the relay (a Function URL carries no upgrade), which
       // passes them through to the kubelet: stdin in, output out, the exit code back.
       const exec = await skiff.kubectl(['exec', '-i', pods[0].replace('pod/', ''), '--', 'sh', '-c', 'cat; echo " out"; exit 3'], { input: 'in' });
