@@ -1,15 +1,15 @@
 /**
  * The dashboard's build: `dashboard/src` (Preact, TypeScript) bundled by esbuild into one script
- * and one stylesheet whose names carry a hash of their content, and the page that loads them.
+ * and one stylesheet whose names carry a hash of their content (and the modules a view loads when
+ * it is first used, named so too), and the page that loads them.
  * The API serves them at `/dashboard/` (`AppOptions.dashboard`): the assets for a year
  * (`immutable`: a new build has new names), the page never from a cache. No CDN, nothing loaded
  * from elsewhere. `skiff up` builds in memory at the first request; the AWS shape's deploy writes
  * the build to a folder the API function carries (`writeDashboard`, read by assets.ts).
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { type Asset, type DashboardAssets, TYPES } from './assets.js';
-import { dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,7 +42,12 @@ export async function buildDashboard(): Promise<Map<string, Asset>> {
     target: 'es2022',
     minify: true,
     write: false,
-    outdir: join(ROOT, 'dashboard', 'out'),
+    outdir: join(ROOT, 'dashboard', 'out', 'assets'),
+    // Every file named by a hash of its content (and of what it imports). What a view loads only
+    // when it is used (the terminal) is a module of its own, loaded then.
+    splitting: true,
+    entryNames: '[name]-[hash]',
+    chunkNames: 'chunk-[hash]',
     jsx: 'automatic',
     jsxImportSource: 'preact',
     logLevel: 'error',
@@ -51,10 +56,9 @@ export async function buildDashboard(): Promise<Map<string, Asset>> {
   const assets = new Map<string, Asset>();
   const named: Record<string, string> = {};
   for (const file of out.outputFiles) {
+    const name = `assets/${basename(file.path)}`;
     const ext = extname(file.path);
-    const hash = createHash('sha256').update(file.contents).digest('hex').slice(0, 12);
-    const name = `assets/app-${hash}${ext}`;
-    named[ext] = name;
+    if (name.startsWith('assets/app-')) named[ext] = name;
     assets.set(name, { body: file.contents, type: TYPES[ext] ?? 'application/octet-stream', immutable: true });
   }
   assets.set('index.html', { body: Buffer.from(page(named['.js'], named['.css'])), type: TYPES['.html'], immutable: false });

@@ -45,13 +45,15 @@ for (let p = 0; p < PODS; p++)
   });
 process.stdout.write(`${JSON.stringify({ url: server.url, token: server.adminToken, ca: server.caCert })}\n`);
 let tick = 0;
+const perSecond = Number(process.env.SKIFF_BENCH_CHANGES ?? 20);
 const writer = setInterval(async () => {
+  if (perSecond === 0) return;
   const p = (tick++ * 7919) % PODS;
   const name = `web-${String(p).padStart(5, '0')}`;
   const namespace = `team-${p % 10}`;
   const pod = await store.get('pods', namespace, name).catch(() => undefined);
   if (pod) await store.update('pods', { ...pod, status: status(tick % 2 === 0) }).catch(() => undefined);
-}, 50);
+}, 1000 / Math.max(1, perSecond));
 process.on('SIGTERM', async () => {
   clearInterval(writer);
   await server.close();

@@ -120,6 +120,23 @@ export class Client {
   }
 }
 
+/** As the API reads a browser's token on a WebSocket: a subprotocol carrying it, base64url. */
+const BEARER_PROTOCOL = 'base64url.bearer.authorization.k8s.io.';
+
+function base64url(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** A WebSocket to the API at `path` (with its query), offering `protocols` and the token (a browser cannot set headers on one). */
+export function openSocket(client: Client, path: string, protocols: string[]): WebSocket {
+  const ws = new WebSocket(`wss://${location.host}${path}`, [...protocols, `${BEARER_PROTOCOL}${base64url(client.token)}`]);
+  ws.binaryType = 'arraybuffer';
+  return ws;
+}
+
 /** The API path of a resource: its collection, or one object of it. */
 export function pathOf(r: { group: string; version: string; resource: string }, namespace?: string, name?: string): string {
   const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
@@ -135,6 +152,8 @@ export const RESOURCES = {
   replicasets: { group: 'apps', version: 'v1', resource: 'replicasets' },
   statefulsets: { group: 'apps', version: 'v1', resource: 'statefulsets' },
   daemonsets: { group: 'apps', version: 'v1', resource: 'daemonsets' },
+  controllerrevisions: { group: 'apps', version: 'v1', resource: 'controllerrevisions' },
   jobs: { group: 'batch', version: 'v1', resource: 'jobs' },
   cronjobs: { group: 'batch', version: 'v1', resource: 'cronjobs' },
+  migrations: { group: 'skiff.dev', version: 'v1', resource: 'migrations' },
 } as const;

@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { parseAllDocuments, stringify } from 'yaml';
-import { ApiError, type Client, type KubeObject, pathOf, RESOURCES } from './api.js';
+import { ApiError, type Client, type KubeObject, openSocket, pathOf, RESOURCES } from './api.js';
 import { useCollection } from './informer.js';
 import { age, nodeReady, podReady, podStatus, restarts } from './kube.js';
 import { hrefOf, navigate, type ViewProps } from './route.js';
@@ -238,6 +238,8 @@ export function PodDetail({ client, route }: ViewProps) {
   const [container, setContainer] = useState<string>();
   const canDelete = useCan(client, 'delete', 'pods', { namespace: route.namespace });
   const canExec = useCan(client, 'create', 'pods', { namespace: route.namespace, subresource: 'exec' });
+  const canPatch = useCan(client, 'patch', 'pods', { namespace: route.namespace });
+  const [yaml, setYaml] = useState<string>();
   const [message, run] = useAction();
   if (!pods.synced) return <p aria-busy="true">Loading…</p>;
   if (!pod) return <Gone kind="Pod" route={route} list="pods" />;
@@ -266,8 +268,13 @@ export function PodDetail({ client, route }: ViewProps) {
         <dd>{age(pod.metadata.creationTimestamp)}</dd>
       </dl>
       <Conditions of={pod} />
-      {canDelete && (
-        <p class="actions">
+      <p class="actions">
+        {canPatch && (
+          <button type="button" onClick={() => setYaml(yaml === undefined ? editable(pod) : undefined)} aria-expanded={yaml !== undefined}>
+            Edit YAML
+          </button>
+        )}
+        {canDelete && (
           <button
             type="button"
             class="danger"
@@ -280,8 +287,9 @@ export function PodDetail({ client, route }: ViewProps) {
           >
             Delete pod
           </button>
-        </p>
-      )}
+        )}
+      </p>
+      {yaml !== undefined && <YamlEditor client={client} initial={yaml} current={editable(pod)} onApplied={() => setYaml(undefined)} />}
       <h2>Logs</h2>
       <label class="field">
         <span>Container</span>
@@ -292,6 +300,7 @@ export function PodDetail({ client, route }: ViewProps) {
         </select>
       </label>
       {chosen && <Logs client={client} namespace={pod.metadata.namespace!} pod={pod.metadata.name} container={chosen} />}
+      {chosen && canExec && <TerminalPanel client={client} namespace={pod.metadata.namespace!} pod={pod.metadata.name} container={chosen} />}
       {chosen && canExec && <Exec client={client} namespace={pod.metadata.namespace!} pod={pod.metadata.name} container={chosen} />}
     </section>
   );
@@ -391,15 +400,59 @@ function Logs({ client, namespace, pod, container }: { client: Client; namespace
   );
 }
 
-/** As the API reads a browser's token on a WebSocket: a subprotocol carrying it, base64url. */
-const BEARER_PROTOCOL = 'base64url.bearer.authorization.k8s.io.';
 const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, status: 3, close: 255 } as const;
 
-function base64url(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+/** The exec endpoint of a pod, with its query. */
+const execPath = (namespace: string, pod: string, params: URLSearchParams) => `${pathOf(RESOURCES.pods, namespace, pod)}/exec?${params}`;
+
+/** The channel protocols the API may choose from. */
+const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+
+/**
+ * A terminal in the container (a TTY, as `kubectl exec -it`): xterm.js, loaded when first opened
+ * (dashboard/src/terminal.ts).
+ */
+function TerminalPanel({ client, namespace, pod, container }: { client: Client; namespace: string; pod: string; container: string }) {
+  const [command, setCommand] = useState('sh');
+  const [running, setRunning] = useState(false);
+  const [ended, setEnded] = useState<string>();
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!running || !box.current) return;
+    let session: { close(): void } | undefined;
+    let live = true;
+    const params = new URLSearchParams({ container, stdin: 'true', stdout: 'true', tty: 'true' });
+    for (const part of command.trim().split(/\s+/)) params.append('command', part);
+    void import('./terminal.js').then(({ openTerminal }) => {
+      if (!live || !box.current) return;
+      session = openTerminal(openSocket(client, execPath(namespace, pod, params), EXEC_PROTOCOLS), box.current, (words) => {
+        if (live) setEnded(words);
+      });
+    });
+    return () => {
+      live = false;
+      session?.close();
+    };
+  }, [running, client, namespace, pod, container]);
+  return (
+    <div class="terminal-panel">
+      <h2>Terminal</h2>
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setEnded(undefined);
+          setRunning(!running);
+        }}
+      >
+        <label for="terminal-command">Shell</label>
+        <input id="terminal-command" value={command} onInput={(e) => setCommand((e.target as HTMLInputElement).value)} disabled={running} />
+        <button type="submit">{running ? 'Close terminal' : 'Open terminal'}</button>
+      </form>
+      {running && <section class="terminal" aria-label={`Terminal in ${container}`} ref={box} />}
+      {ended && <p role="status">{ended}</p>}
+    </div>
+  );
 }
 
 /**
@@ -425,12 +478,7 @@ function Exec({ client, namespace, pod, container }: { client: Client; namespace
     e.preventDefault();
     const params = new URLSearchParams({ container, stdin: 'true', stdout: 'true', stderr: 'true' });
     for (const part of command.trim().split(/\s+/)) params.append('command', part);
-    const ws = new WebSocket(`wss://${location.host}${pathOf(RESOURCES.pods, namespace, pod)}/exec?${params}`, [
-      'v5.channel.k8s.io',
-      'v4.channel.k8s.io',
-      `${BEARER_PROTOCOL}${base64url(client.token)}`,
-    ]);
-    ws.binaryType = 'arraybuffer';
+    const ws = openSocket(client, execPath(namespace, pod, params), EXEC_PROTOCOLS);
     const decoder = new TextDecoder();
     setOutput('');
     setEnded(undefined);
@@ -518,7 +566,6 @@ export function DeploymentDetail({ client, route }: ViewProps) {
   const canScale = useCan(client, 'patch', 'deployments', { group: 'apps', subresource: 'scale', namespace: route.namespace });
   const canDelete = useCan(client, 'delete', 'deployments', { group: 'apps', namespace: route.namespace });
   const [message, run] = useAction();
-  const [chosen, setChosen] = useState<string>();
   const [replicas, setReplicas] = useState<string>('');
   const [yaml, setYaml] = useState<string>();
   const revisions = useMemo(
@@ -531,8 +578,6 @@ export function DeploymentDetail({ client, route }: ViewProps) {
   if (!deployments.synced) return <p aria-busy="true">Loading…</p>;
   if (!d) return <Gone kind="Deployment" route={route} list="workloads" />;
   const merge = (body: unknown) => run(() => client.request('PATCH', path, body, 'application/merge-patch+json'));
-  const current = stringify(d.spec?.template ?? {});
-  const target = revisions.find((rs) => rs.metadata.annotations?.[REVISION] === chosen);
   const currentRevision = d.metadata.annotations?.[REVISION];
   return (
     <section aria-labelledby="deployment-title">
@@ -600,31 +645,79 @@ export function DeploymentDetail({ client, route }: ViewProps) {
       </div>
       {canScale === false && canPatch === false && canDelete === false && <p class="muted">You may only view this deployment.</p>}
       {yaml !== undefined && <YamlEditor client={client} initial={yaml} current={editable(d)} onApplied={() => setYaml(undefined)} />}
+      <Revisions
+        client={client}
+        path={path}
+        current={d.spec?.template ?? {}}
+        currentRevision={currentRevision}
+        canPatch={canPatch}
+        run={run}
+        revisions={revisions.map((rs) => ({
+          revision: rs.metadata.annotations?.[REVISION] ?? '?',
+          name: rs.metadata.name,
+          detail: `${rs.status?.replicas ?? 0} pods, ${age(rs.metadata.creationTimestamp)}`,
+          template: templateOf(rs),
+        }))}
+      />
+    </section>
+  );
+}
+
+interface Revision {
+  revision: string;
+  name: string;
+  detail: string;
+  template: unknown;
+}
+
+/**
+ * A workload's revisions, newest first: one chosen shows the diff from the template now to its
+ * template, and (for a user who may patch the workload) rolls back to it by putting its template
+ * back, as `kubectl rollout undo --to-revision` does.
+ */
+function Revisions({
+  client,
+  path,
+  current,
+  currentRevision,
+  revisions,
+  canPatch,
+  run,
+}: {
+  client: Client;
+  path: string;
+  current: unknown;
+  currentRevision: string | undefined;
+  revisions: Revision[];
+  canPatch: boolean | undefined;
+  run: (what: () => Promise<unknown>) => Promise<void>;
+}) {
+  const [chosen, setChosen] = useState<string>();
+  const target = revisions.find((r) => r.revision === chosen);
+  return (
+    <>
       <h2>Revisions</h2>
       <ul class="plain-list revisions">
-        {revisions.map((rs) => {
-          const rev = rs.metadata.annotations?.[REVISION] ?? '?';
-          return (
-            <li key={rs.metadata.name}>
-              <button type="button" class="plain" aria-pressed={chosen === rev} onClick={() => setChosen(chosen === rev ? undefined : rev)}>
-                Revision {rev}
-                {rev === currentRevision ? ' (current)' : ''}
-              </button>{' '}
-              {rs.metadata.name}, {rs.status?.replicas ?? 0} pods, {age(rs.metadata.creationTimestamp)}
-            </li>
-          );
-        })}
+        {revisions.map((r) => (
+          <li key={r.name}>
+            <button type="button" class="plain" aria-pressed={chosen === r.revision} onClick={() => setChosen(chosen === r.revision ? undefined : r.revision)}>
+              Revision {r.revision}
+              {r.revision === currentRevision ? ' (current)' : ''}
+            </button>{' '}
+            {r.name}, {r.detail}
+          </li>
+        ))}
       </ul>
       {target && (
         <div class="rollback">
-          <Diff before={current} after={stringify(templateOf(target))} label={`The template now, and at revision ${chosen}`} />
+          <Diff before={stringify(current)} after={stringify(target.template)} label={`The template now, and at revision ${chosen}`} />
           {canPatch && chosen !== currentRevision && (
             <button
               type="button"
               class="primary"
               onClick={() =>
                 run(async () => {
-                  await client.request('PATCH', path, [{ op: 'replace', path: '/spec/template', value: templateOf(target) }], 'application/json-patch+json');
+                  await client.request('PATCH', path, [{ op: 'replace', path: '/spec/template', value: target.template }], 'application/json-patch+json');
                   setChosen(undefined);
                 })
               }
@@ -634,7 +727,51 @@ export function DeploymentDetail({ client, route }: ViewProps) {
           )}
         </div>
       )}
-    </section>
+    </>
+  );
+}
+
+/**
+ * A StatefulSet's or DaemonSet's revisions: its ControllerRevisions (each holds the template as
+ * the patch that puts it back), the current one the newest.
+ */
+function ControllerRevisions({
+  client,
+  owner,
+  path,
+  canPatch,
+  run,
+}: {
+  client: Client;
+  owner: KubeObject;
+  path: string;
+  canPatch: boolean | undefined;
+  run: (what: () => Promise<unknown>) => Promise<void>;
+}) {
+  const history = useCollection(client, pathOf(RESOURCES.controllerrevisions));
+  const revisions = useMemo(
+    () =>
+      [...history.items.values()]
+        .filter((r) => r.metadata.ownerReferences?.some((o) => o.uid === owner.metadata.uid))
+        .sort((a, b) => Number((b as { revision?: number }).revision ?? 0) - Number((a as { revision?: number }).revision ?? 0))
+        .map((r) => {
+          const template = structuredClone((r as { data?: { spec?: { template?: Record<string, unknown> } } }).data?.spec?.template ?? {});
+          delete template.$patch;
+          return { revision: String((r as { revision?: number }).revision ?? '?'), name: r.metadata.name, detail: age(r.metadata.creationTimestamp), template };
+        }),
+    [history.version, owner.metadata.uid],
+  );
+  if (!history.synced) return null;
+  return (
+    <Revisions
+      client={client}
+      path={path}
+      current={owner.spec?.template ?? {}}
+      currentRevision={revisions[0]?.revision}
+      revisions={revisions}
+      canPatch={canPatch}
+      run={run}
+    />
   );
 }
 
@@ -720,6 +857,7 @@ export function WorkloadDetail({ client, route }: ViewProps) {
       </div>
       {canPatch === false && canDelete === false && <p class="muted">You may only view this {title.toLowerCase()}.</p>}
       {yaml !== undefined && <YamlEditor client={client} initial={yaml} current={editable(o)} onApplied={() => setYaml(undefined)} />}
+      {(kind === 'statefulsets' || kind === 'daemonsets') && <ControllerRevisions client={client} owner={o} path={path} canPatch={canPatch} run={run} />}
       <h2>Pods</h2>
       {owned.length === 0 ? (
         <p>None.</p>
@@ -782,6 +920,7 @@ export function NodeDetail({ client, route }: ViewProps) {
   const canEvict = useCan(client, 'create', 'pods', { subresource: 'eviction' });
   const [message, run] = useAction();
   const [draining, setDraining] = useState<string>();
+  const [yaml, setYaml] = useState<string>();
   if (!nodes.synced) return <p aria-busy="true">Loading…</p>;
   if (!node) return <Gone kind="Node" route={{ view: 'nodes', name }} list="nodes" />;
   const onNode = [...pods.items.values()].filter((p) => p.spec?.nodeName === name).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
@@ -839,7 +978,13 @@ export function NodeDetail({ client, route }: ViewProps) {
             Drain
           </button>
         )}
+        {canPatch && (
+          <button type="button" onClick={() => setYaml(yaml === undefined ? editable(node) : undefined)} aria-expanded={yaml !== undefined}>
+            Edit YAML
+          </button>
+        )}
       </div>
+      {yaml !== undefined && <YamlEditor client={client} initial={yaml} current={editable(node)} onApplied={() => setYaml(undefined)} />}
       {draining && <p role="status">{draining}</p>}
       <Conditions of={node} />
       <h2>Pods ({onNode.length})</h2>

@@ -1,13 +1,17 @@
 /**
- * Live collections, as client-go's informers keep them: a list, then a watch from the list's
- * resourceVersion (with bookmarks), resumed from the last version seen when the server ends it,
+ * Live collections, as client-go's informers keep them: a list (in pages), then a watch from the
+ * list's resourceVersion (with bookmarks), resumed from the last version seen when the server ends it,
  * listed afresh when that version is too old (410 Gone), and tried again with back-off when the
  * network fails. No polling anywhere. One collection per resource, however many views show it
  * (one watch per kind in use, not per row); views are told of changes at most once a frame.
+ * Watches go over WebSockets where the API serves them (a browser's six connections to a host
+ * would otherwise be held by six watches), over streamed responses where it does not.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { Client, KubeObject } from './api.js';
+import { type Client, type KubeObject, openSocket } from './api.js';
 
+/** Objects a page of a list holds. */
+const PAGE = 500;
 const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -17,6 +21,8 @@ export class Collection {
   error?: string;
   /** Counts changes: a view renders again when it moves. */
   version = 0;
+  /** Counts changes of which objects there are (added, deleted; not modified): what an order depends on. */
+  membership = 0;
   private readonly listeners = new Set<() => void>();
   private scheduled = false;
   private abort?: AbortController;
@@ -63,15 +69,7 @@ export class Collection {
     let backoff = 500;
     while (!signal.aborted) {
       try {
-        if (version === undefined) {
-          const list = await this.client.get<{ items: KubeObject[]; metadata: { resourceVersion: string } }>(this.path);
-          this.items.clear();
-          for (const o of list.items) this.items.set(keyOf(o), o);
-          version = list.metadata.resourceVersion;
-          this.synced = true;
-          this.error = undefined;
-          this.changed();
-        }
+        if (version === undefined) version = await this.list();
         version = await this.watch(version, signal);
         backoff = 500;
       } catch (err) {
@@ -84,10 +82,115 @@ export class Collection {
     }
   }
 
+  /**
+   * Lists in pages of 500 (one consistent snapshot, as client-go's reflector lists): the first
+   * list shows each page as it comes, so a list of thousands paints with its first rows; a list
+   * made again (after 410 Gone) swaps the whole set in at its end. Answers its resourceVersion.
+   */
+  private async list(): Promise<string> {
+    const progressive = !this.synced;
+    const fresh = new Map<string, KubeObject>();
+    const sep = this.path.includes('?') ? '&' : '?';
+    let token: string | undefined;
+    let version: string;
+    do {
+      const page = await this.client.get<{ items: KubeObject[]; metadata: { resourceVersion: string; continue?: string } }>(
+        `${this.path}${sep}limit=${PAGE}${token ? `&continue=${encodeURIComponent(token)}` : ''}`,
+      );
+      for (const o of page.items) fresh.set(keyOf(o), o);
+      version = page.metadata.resourceVersion;
+      token = page.metadata.continue || undefined;
+      if (progressive) {
+        for (const o of page.items) this.items.set(keyOf(o), o);
+        this.membership++;
+        this.synced = true;
+        this.changed();
+      }
+    } while (token);
+    this.items.clear();
+    for (const [k, o] of fresh) this.items.set(k, o);
+    this.membership++;
+    this.synced = true;
+    this.error = undefined;
+    this.changed();
+    return version;
+  }
+
   /** Watches from `version`; answers the last version seen, or undefined when a new list is needed. */
   private async watch(version: string, signal: AbortSignal): Promise<string | undefined> {
     const sep = this.path.includes('?') ? '&' : '?';
     const url = `${this.path}${sep}watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(version)}&timeoutSeconds=600`;
+    if (socketWatches !== false) {
+      const watched = await this.watchOverSocket(url, version, signal);
+      if (watched !== UNSERVED) return watched;
+      socketWatches = false;
+    }
+    return this.watchOverFetch(url, version, signal);
+  }
+
+  /**
+   * One event of a watch, applied: the version it brings (undefined: too old, list again).
+   * An ERROR other than 410 Gone is thrown (tried again after a back-off).
+   */
+  private apply(event: { type: string; object: KubeObject & { code?: number; message?: string } }, last: string): string | undefined {
+    if (event.type === 'ERROR') {
+      if (event.object.code === 410) return undefined;
+      throw new Error(`watch ${this.path}: ${event.object.message ?? 'error'}`);
+    }
+    const version = event.object.metadata?.resourceVersion ?? last;
+    if (event.type === 'BOOKMARK') return version;
+    const key = keyOf(event.object);
+    if (event.type === 'DELETED') {
+      if (this.items.delete(key)) this.membership++;
+    } else {
+      if (!this.items.has(key)) this.membership++;
+      this.items.set(key, event.object);
+    }
+    this.changed();
+    return version;
+  }
+
+  /**
+   * The watch over a WebSocket (an event a message): a browser holds six HTTP/1.1 connections to
+   * a host at most, and a streamed watch holds one for its life; WebSockets do not count. An API
+   * that does not serve them (one behind a Function URL) is learnt from the first that never
+   * opens, and watched over streamed responses from then on.
+   */
+  private watchOverSocket(url: string, version: string, signal: AbortSignal): Promise<string | undefined | typeof UNSERVED> {
+    return new Promise((resolve, reject) => {
+      const ws = openSocket(this.client, url, ['binary.k8s.io']);
+      const decoder = new TextDecoder();
+      let opened = false;
+      let last: string | undefined = version;
+      let failure: unknown;
+      const stop = () => ws.close();
+      signal.addEventListener('abort', stop, { once: true });
+      ws.onopen = () => {
+        opened = true;
+        socketWatches = true;
+      };
+      ws.onmessage = (m) => {
+        if (last === undefined || failure) return;
+        try {
+          last = this.apply(JSON.parse(decoder.decode(m.data as ArrayBuffer)), last);
+          if (last === undefined) ws.close();
+        } catch (err) {
+          failure = err;
+          ws.close();
+        }
+      };
+      ws.onclose = () => {
+        signal.removeEventListener('abort', stop);
+        if (failure) reject(failure);
+        else if (opened) resolve(last);
+        // Never opened: refused (a list just succeeded, so most likely not served), or the network.
+        else if (socketWatches === undefined) resolve(UNSERVED);
+        else reject(new Error(`watch ${this.path}: the connection failed`));
+      };
+    });
+  }
+
+  private async watchOverFetch(url: string, version: string, signal: AbortSignal): Promise<string | undefined> {
     const res = await fetch(url, { headers: this.client.headers(), signal });
     if (res.status === 410) return undefined;
     if (!res.ok || !res.body) throw new Error(`watch ${this.path}: ${res.status} ${res.statusText}`);
@@ -105,20 +208,19 @@ export class Collection {
         nl = buffer.indexOf('\n');
         // A quiet watch gets a bare newline now and then (behind a front that cuts silence).
         if (!line) continue;
-        const event = JSON.parse(line) as { type: string; object: KubeObject & { code?: number } };
-        if (event.type === 'ERROR') {
-          if (event.object.code === 410) return undefined;
-          throw new Error(`watch ${this.path}: ${(event.object as { message?: string }).message ?? 'error'}`);
+        last = this.apply(JSON.parse(line), last ?? version);
+        if (last === undefined) {
+          await reader.cancel();
+          return undefined;
         }
-        last = event.object.metadata?.resourceVersion ?? last;
-        if (event.type === 'BOOKMARK') continue;
-        if (event.type === 'DELETED') this.items.delete(keyOf(event.object));
-        else this.items.set(keyOf(event.object), event.object);
-        this.changed();
       }
     }
   }
 }
+
+/** Whether the API serves watches over WebSocket: unknown until the first is tried. */
+let socketWatches: boolean | undefined;
+const UNSERVED = Symbol('unserved');
 
 const collections = new Map<string, Collection>();
 

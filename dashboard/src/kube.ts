@@ -76,10 +76,79 @@ export function matches(o: KubeObject, filter: string, ...more: string[]): boole
   return [o.metadata.name, o.metadata.namespace ?? '', ...more].some((v) => v.toLowerCase().includes(f));
 }
 
+/** By namespace, then name: plain comparisons (names are lower-case ASCII), many times faster than localeCompare over thousands of rows. */
 export function byName(a: KubeObject, b: KubeObject): number {
-  return (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name);
+  return compare(a.metadata.namespace ?? '', b.metadata.namespace ?? '') || compare(a.metadata.name, b.metadata.name);
 }
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export function gib(n: number): string {
   return `${(n / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/** The label the cloud adapters put on a node they made: what it costs an hour, in dollars. */
+export const PRICE_LABEL = 'skiff.dev/price-per-hour';
+
+export interface NamespaceUsage {
+  pods: number;
+  running: number;
+  /** Requested by its pods that hold a node (not ended): millicores, bytes. */
+  cpu: number;
+  memory: number;
+  /** Its share of the priced nodes' cost, dollars an hour. */
+  cost: number;
+}
+
+export interface Costs {
+  byNamespace: Map<string, NamespaceUsage>;
+  /** What the priced nodes cost an hour in all, and the part no pod's requests hold. */
+  total: number;
+  idle: number;
+  /** Whether any node carries a price (a cluster of local or simulated nodes has none). */
+  priced: boolean;
+}
+
+/**
+ * What each namespace's pods use and cost. A pod that holds a node pays for the larger of its CPU
+ * and memory shares of the node's allocatable (what it keeps other pods from using, as cost tools
+ * such as Kubecost and OpenCost share a node out); what the pods of a node leave unasked for is
+ * the cluster's idle cost.
+ */
+export function costsOf(nodes: Iterable<KubeObject>, pods: Iterable<KubeObject>): Costs {
+  const capacity = new Map<string, { cpu: number; memory: number; price: number; used: number }>();
+  let total = 0;
+  for (const n of nodes) {
+    const price = Number(n.metadata.labels?.[PRICE_LABEL] ?? Number.NaN);
+    if (!Number.isFinite(price) || price < 0) continue;
+    capacity.set(n.metadata.name, { cpu: cpuMillis(n.status?.allocatable?.cpu), memory: bytes(n.status?.allocatable?.memory), price, used: 0 });
+    total += price;
+  }
+  const byNamespace = new Map<string, NamespaceUsage>();
+  for (const p of pods) {
+    const ns = p.metadata.namespace ?? '';
+    const u = byNamespace.get(ns) ?? { pods: 0, running: 0, cpu: 0, memory: 0, cost: 0 };
+    byNamespace.set(ns, u);
+    u.pods++;
+    if (p.status?.phase === 'Running') u.running++;
+    if (!p.spec?.nodeName || ['Succeeded', 'Failed'].includes(p.status?.phase)) continue;
+    const r = podRequests(p);
+    u.cpu += r.cpu;
+    u.memory += r.memory;
+    const node = capacity.get(p.spec.nodeName);
+    if (!node) continue;
+    const share = Math.min(1, Math.max(node.cpu > 0 ? r.cpu / node.cpu : 0, node.memory > 0 ? r.memory / node.memory : 0));
+    // A node is shared out once: pods asking for more than it has split what is left.
+    const cost = Math.min(share, 1 - node.used) * node.price;
+    node.used = Math.min(1, node.used + share);
+    u.cost += cost;
+  }
+  let idle = 0;
+  for (const n of capacity.values()) idle += (1 - n.used) * n.price;
+  return { byNamespace, total, idle, priced: capacity.size > 0 };
+}
+
+/** Dollars an hour, to the cent or to three significant figures below it. */
+export function dollars(n: number): string {
+  return n >= 1 ? `$${n.toFixed(2)}` : `$${n.toPrecision(3).replace(/\.?0+$/, '')}`;
 }

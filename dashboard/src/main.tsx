@@ -7,11 +7,12 @@
  */
 import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiError, Client, TOKEN_KEY } from './api.js';
+import { ApiError, Client, pathOf, RESOURCES, TOKEN_KEY } from './api.js';
 import { CreateView, DeploymentDetail, NodeDetail, PodDetail, WorkloadDetail } from './detail.js';
-import { stopAll } from './informer.js';
+import { stopAll, useCollection } from './informer.js';
 import { EventsView, NamespacesView, NodesView, OverviewView, PodsView, WorkloadsView } from './views.js';
 import { hrefOf, navigate, parseRoute, type ViewProps } from './route.js';
+import '@xterm/xterm/css/xterm.css';
 import './style.css';
 
 /** Workload pages of kinds other than Deployments (`/dashboard/statefulsets/<ns>/<name>`), under Workloads. */
@@ -77,11 +78,28 @@ function Shell({ client, user, onSignOut }: { client: Client; user: string; onSi
     addEventListener('popstate', onPop);
     return () => removeEventListener('popstate', onPop);
   }, []);
+  // A list's address may name a namespace (`/dashboard/pods/kube-system`, a namespace opened): it is the one shown.
+  useEffect(() => {
+    if (route.namespace && !route.name && route.view !== 'nodes') setNamespace(route.namespace);
+  }, [route]);
   useEffect(() => {
     if (theme) document.documentElement.dataset.theme = theme;
     else delete document.documentElement.dataset.theme;
     localStorage.setItem('skiff.theme', theme);
   }, [theme]);
+  // A link to another view is followed in the page (no reload: the live collections and their
+  // watches carry on), as the navigation's own links are; a click with a modifier opens a tab.
+  useEffect(() => {
+    const onClick = (e: MouseEvent) => {
+      if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+      const a = (e.target as Element | null)?.closest?.('a');
+      if (!a || a.target || a.hasAttribute('download') || a.origin !== location.origin || !a.pathname.startsWith('/dashboard/')) return;
+      e.preventDefault();
+      navigate(parseRoute(a.pathname));
+    };
+    addEventListener('click', onClick);
+    return () => removeEventListener('click', onClick);
+  }, []);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement;
@@ -170,13 +188,9 @@ function Shell({ client, user, onSignOut }: { client: Client; user: string; onSi
 }
 
 function NamespacePicker({ client, value, onChange }: { client: Client; value: string; onChange: (ns: string) => void }) {
-  const [names, setNames] = useState<string[]>([]);
-  useEffect(() => {
-    client
-      .get<{ items: { metadata: { name: string } }[] }>('/api/v1/namespaces')
-      .then((l) => setNames(l.items.map((n) => n.metadata.name)))
-      .catch(() => setNames([]));
-  }, [client]);
+  // The same live collection as the Namespaces view's: one watch, and a namespace made shows at once.
+  const namespaces = useCollection(client, pathOf(RESOURCES.namespaces));
+  const names = useMemo(() => [...namespaces.items.keys()].map((k) => k.slice(1)).sort(), [namespaces.version]);
   return (
     <select id="namespace" value={value} onChange={(e) => onChange((e.target as HTMLSelectElement).value)}>
       <option value="">All namespaces</option>

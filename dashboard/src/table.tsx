@@ -74,8 +74,11 @@ export function VirtualTable<T>({
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);
   }, [rows, selected, onOpen, keys]);
-  const first = Math.max(0, Math.floor(scroll / ROW_HEIGHT) - OVERSCAN);
-  const last = Math.min(rows.length, Math.ceil((scroll + height) / ROW_HEIGHT) + OVERSCAN);
+  // The offset as the rows now allow it: a list just filtered down may be shorter than where it
+  // was scrolled to (the browser clamps its scrollTop once the spacers shrink, and says so).
+  const top = Math.max(0, Math.min(scroll, rows.length * ROW_HEIGHT - height));
+  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+  const last = Math.min(rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
   const visible = rows.slice(first, last);
   return (
     <section

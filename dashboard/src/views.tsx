@@ -7,7 +7,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, type Client, type KubeObject, pathOf, RESOURCES } from './api.js';
 import { type Collection, useCollection } from './informer.js';
-import { age, byName, cpuMillis, bytes, gib, matches, nodeReady, podReady, podRequests, podStatus, restarts } from './kube.js';
+import { age, byName, bytes, costsOf, cpuMillis, dollars, gib, matches, nodeReady, podReady, podRequests, podStatus, restarts } from './kube.js';
 import { hrefOf, navigate, type ViewProps } from './route.js';
 import { type Column, VirtualTable } from './table.js';
 
@@ -92,6 +92,7 @@ export function OverviewView({ client, namespace }: ViewProps) {
   const nodes = useCollection(client, pathOf(RESOURCES.nodes));
   const pods = useCollection(client, pathOf(RESOURCES.pods));
   const events = useCollection(client, pathOf(RESOURCES.events));
+  const canSeeMigrations = useCan(client, 'watch', 'migrations', { group: 'skiff.dev' });
   const podList = [...pods.items.values()].filter(inNamespace(namespace));
   const phases = new Map<string, number>();
   for (const p of podList) phases.set(podStatus(p), (phases.get(podStatus(p)) ?? 0) + 1);
@@ -152,6 +153,7 @@ export function OverviewView({ client, namespace }: ViewProps) {
             </>
           )}
         </section>
+        {canSeeMigrations && <MigrationsCard client={client} />}
         <section class="card wide" aria-labelledby="warnings-title">
           <h2 id="warnings-title">Recent warnings</h2>
           {warnings.length === 0 ? (
@@ -167,6 +169,43 @@ export function OverviewView({ client, namespace }: ViewProps) {
           )}
         </section>
       </div>
+    </section>
+  );
+}
+
+/**
+ * The cluster's migrations between providers (`skiff migrate`), live: where each goes, its phase,
+ * the nodes moved of those it started with, the pods moved, and the nodes still to go. Shown
+ * while one exists.
+ */
+function MigrationsCard({ client }: { client: Client }) {
+  const migrations = useCollection(client, pathOf(RESOURCES.migrations));
+  const list = [...migrations.items.values()].sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));
+  if (!migrations.synced || list.length === 0) return null;
+  return (
+    <section class="card wide" aria-labelledby="migrations-title">
+      <h2 id="migrations-title">Migrations</h2>
+      <ul class="plain-list">
+        {list.map((m) => {
+          const s = m.status ?? {};
+          const total: number = s.nodesTotal ?? 0;
+          const moved = total - (s.nodesLeft ?? total);
+          return (
+            <li key={m.metadata.name} class="migration">
+              <strong>{m.metadata.name}</strong> to <code>{m.spec?.to}</code>:{' '}
+              <span class={s.phase === 'Failed' ? 'bad' : s.phase === 'Complete' ? 'ok' : undefined}>{s.phase ?? 'Pending'}</span>
+              <div class="meter">
+                <span>
+                  {moved} of {total} nodes moved, {s.podsMoved ?? 0} pods moved
+                </span>
+                <progress max={Math.max(1, total)} value={moved} aria-label={`${m.metadata.name}: nodes moved`} />
+              </div>
+              {s.nodes?.length > 0 && <p class="hint">Still to move: {s.nodes.join(', ')}</p>}
+              {s.message && <p class="hint">{s.message}</p>}
+            </li>
+          );
+        })}
+      </ul>
     </section>
   );
 }
@@ -350,13 +389,16 @@ function WorkloadList({ client, namespace, filter, kind }: ViewProps & { kind: W
 
 export function PodsView({ client, namespace, filter }: ViewProps) {
   const pods = useCollection(client, pathOf(RESOURCES.pods));
+  // Sorted again only when pods come or go: a change of status (20 a second in a big cluster)
+  // keeps the order, and the rows are the order's pods as they are now.
+  const order = useMemo(() => [...pods.items.values()].sort(byName).map((p) => `${p.metadata.namespace ?? ''}/${p.metadata.name}`), [pods.membership]);
   const rows = useMemo(
     () =>
-      [...pods.items.values()]
-        .filter(inNamespace(namespace))
-        .filter((p) => matches(p, filter, podStatus(p), p.spec?.nodeName ?? ''))
-        .sort(byName),
-    [pods.version, namespace, filter],
+      order
+        .map((k) => pods.items.get(k))
+        .filter((p): p is KubeObject => p !== undefined && (!namespace || p.metadata.namespace === namespace))
+        .filter((p) => !filter || matches(p, filter, podStatus(p), p.spec?.nodeName ?? '')),
+    [pods.version, order, namespace, filter],
   );
   const open = (p: KubeObject) => navigate({ view: 'pods', namespace: p.metadata.namespace, name: p.metadata.name });
   return (
@@ -466,28 +508,34 @@ export function EventsView({ client, namespace, filter }: ViewProps) {
 export function NamespacesView({ client, filter }: ViewProps) {
   const namespaces = useCollection(client, pathOf(RESOURCES.namespaces));
   const pods = useCollection(client, pathOf(RESOURCES.pods));
-  const counts = new Map<string, { pods: number; running: number }>();
-  for (const p of pods.items.values()) {
-    const c = counts.get(p.metadata.namespace ?? '') ?? { pods: 0, running: 0 };
-    c.pods++;
-    if (p.status?.phase === 'Running') c.running++;
-    counts.set(p.metadata.namespace ?? '', c);
-  }
+  const nodes = useCollection(client, pathOf(RESOURCES.nodes));
+  const costs = useMemo(() => costsOf(nodes.items.values(), pods.items.values()), [nodes.version, pods.version]);
+  const usage = (n: KubeObject) => costs.byNamespace.get(n.metadata.name);
   const rows = useMemo(() => [...namespaces.items.values()].filter((n) => matches(n, filter)).sort(byName), [namespaces.version, filter]);
+  const columns: Column<KubeObject>[] = [
+    { title: 'Name', cell: (n) => <a href={hrefOf({ view: 'pods', namespace: n.metadata.name })}>{n.metadata.name}</a> },
+    { title: 'Status', cell: (n) => n.status?.phase ?? 'Active' },
+    { title: 'Pods', cell: (n) => usage(n)?.pods ?? 0, numeric: true },
+    { title: 'Running', cell: (n) => usage(n)?.running ?? 0, numeric: true },
+    { title: 'CPU requested', cell: (n) => `${((usage(n)?.cpu ?? 0) / 1000).toFixed(2)}`, numeric: true },
+    { title: 'Memory requested', cell: (n) => gib(usage(n)?.memory ?? 0), numeric: true },
+  ];
+  if (costs.priced) columns.push({ title: 'Cost an hour', cell: (n) => dollars(usage(n)?.cost ?? 0), numeric: true });
+  columns.push({ title: 'Age', cell: (n) => age(n.metadata.creationTimestamp) });
   return (
     <ListSection title="Namespaces" collection={namespaces}>
+      {costs.priced && (
+        <p class="summary">
+          The nodes cost {dollars(costs.total)} an hour: {dollars(costs.total - costs.idle)} held by pods' requests, {dollars(costs.idle)} idle. A pod's share
+          is the larger of its CPU and memory shares of its node.
+        </p>
+      )}
       <VirtualTable
         label="Namespaces"
         rows={rows}
         keyOf={(n) => n.metadata.name}
-        onOpen={(n) => navigate({ view: 'nodes', name: n.metadata.name })}
-        columns={[
-          { title: 'Name', cell: (n) => <a href={hrefOf({ view: 'nodes', name: n.metadata.name })}>{n.metadata.name}</a> },
-          { title: 'Status', cell: (n) => n.status?.phase ?? 'Active' },
-          { title: 'Pods', cell: (n) => counts.get(n.metadata.name)?.pods ?? 0, numeric: true },
-          { title: 'Running', cell: (n) => counts.get(n.metadata.name)?.running ?? 0, numeric: true },
-          { title: 'Age', cell: (n) => age(n.metadata.creationTimestamp) },
-        ]}
+        onOpen={(n) => navigate({ view: 'pods', namespace: n.metadata.name })}
+        columns={columns}
         empty="No namespaces."
       />
     </ListSection>

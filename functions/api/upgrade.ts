@@ -1,5 +1,7 @@
 /**
- * Upgraded connections of the embedded API server: exec, attach and port-forward. The request
+ * Upgraded connections of the embedded API server: watches over WebSocket, as kube-apiserver
+ * serves them (a browser holds at most six HTTP/1.1 connections to a host, and each streamed
+ * watch holds one; WebSockets do not count against that), and exec, attach and port-forward. The request
  * goes through the app like any other (authentication, authorization as a `create` of the
  * subresource, audit, the pod's checks); the handler hands back the kubelet that serves it, and
  * the client's WebSocket is then passed through, bytes as they are, to that kubelet, which
@@ -11,6 +13,7 @@
 import { type IncomingMessage, STATUS_CODES, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
 import { ApiError, type StatusReason } from '../../shared/api/status.js';
 import { BEARER_PROTOCOL, type StreamTarget, type UpgradeEnv } from './app.js';
 
@@ -44,15 +47,81 @@ function asRequest(req: IncomingMessage, hostname: string): Request {
 /** The paths an upgrade is served on: a pod's streams. */
 const STREAM_PATH = /^\/api\/v1\/namespaces\/[^/]+\/pods\/[^/]+\/(exec|attach|portforward)(\?|$)/;
 
+/** A watch: a collection's GET with `watch=true` (or `1`). */
+const isWatch = (url: string) => ['true', '1'].includes(new URL(url, 'https://x').searchParams.get('watch') ?? '');
+
+/**
+ * The subprotocols of a watch over WebSocket, as kube-apiserver has them: each event a binary
+ * message of its JSON, or (`base64.binary.k8s.io`) a text message of it in base64.
+ */
+const WATCH_PROTOCOLS = ['binary.k8s.io', 'base64.binary.k8s.io'];
+const watchSockets = new WebSocketServer({
+  noServer: true,
+  handleProtocols: (offered) => WATCH_PROTOCOLS.find((p) => offered.has(p)) ?? false,
+});
+
+/**
+ * A watch over WebSocket: the request goes through the app as any watch does (authentication,
+ * the token in a subprotocol for a browser, authorization of `watch`, the watch itself); what
+ * it streams is sent an event a message. A refusal is the Status as a plain HTTP response. The
+ * client closing the socket ends the watch; the watch ending (its timeout) closes the socket.
+ */
+async function serveWatch(fetch: Fetch, hostname: string, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(asRequest(req, hostname), { incoming: req });
+  } catch (err) {
+    writeStatus(socket, 400, 'BadRequest', `the request could not be read: ${(err as Error).message}`);
+    return;
+  }
+  if (res.status !== 200 || !res.body) {
+    writeResponse(socket, res.status, Object.fromEntries(res.headers), Buffer.from(await res.arrayBuffer()));
+    return;
+  }
+  const reader = res.body.getReader();
+  watchSockets.handleUpgrade(req, socket, head, (ws) => {
+    const base64 = ws.protocol === 'base64.binary.k8s.io';
+    ws.on('close', () => void reader.cancel().catch(() => undefined));
+    ws.on('error', () => ws.terminate());
+    const sendLine = (line: Buffer) =>
+      new Promise<void>((resolve) => (base64 ? ws.send(line.toString('base64'), () => resolve()) : ws.send(line, { binary: true }, () => resolve())));
+    void (async () => {
+      let pending = Buffer.alloc(0);
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          pending = Buffer.concat([pending, value]);
+          let nl = pending.indexOf(10);
+          while (nl >= 0) {
+            const line = pending.subarray(0, nl);
+            pending = pending.subarray(nl + 1);
+            nl = pending.indexOf(10);
+            // A keep-alive newline has no use here: a WebSocket has its own pings.
+            if (line.length > 0 && ws.readyState === ws.OPEN) await sendLine(line);
+          }
+        }
+      } catch {
+        // The watch was cut (a reader too slow) or the client went: either way, the end.
+      }
+      if (ws.readyState === ws.OPEN) ws.close(1000);
+    })();
+  });
+}
+
 /** Runs an upgrade request through the app; joins it to its kubelet when the app hands one over. */
 export async function handleUpgrade(fetch: Fetch, hostname: string, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   socket.on('error', () => socket.destroy());
+  if (!STREAM_PATH.test(req.url ?? '') && req.method === 'GET' && isWatch(req.url ?? '') && req.headers.upgrade?.toLowerCase() === 'websocket') {
+    await serveWatch(fetch, hostname, req, socket, head);
+    return;
+  }
   if (!STREAM_PATH.test(req.url ?? '')) {
     writeStatus(
       socket,
       400,
       'BadRequest',
-      `${req.method} ${(req.url ?? '').split('?')[0]} is not served as an upgraded connection: only pods' exec, attach and portforward are`,
+      `${req.method} ${(req.url ?? '').split('?')[0]} is not served as an upgraded connection: only watches and pods' exec, attach and portforward are`,
     );
     return;
   }

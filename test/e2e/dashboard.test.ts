@@ -2,17 +2,20 @@
  * The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against
  * `skiff up` with its two local kubelets: signing in with the link `skiff dashboard` prints,
  * the nodes, applying examples/web.yaml from the editor after its dry-run diff, the three pods
- * becoming Ready without a reload (the views are driven by watches), a pod's logs followed,
+ * becoming Ready without a reload (the views are driven by watches), a pod's logs followed, a
+ * command run in it and a terminal opened in it,
  * scaling to 5, a restart and the rollback to revision 1 after its diff, a validation error shown
- * inline, deleting; a user who may only view sees no write action. axe-core finds no serious or
- * critical violation on any view. Each view's screenshot is saved under test-results/dashboard.
+ * inline, deleting; a DaemonSet rolled back from its ControllerRevisions; each namespace's cost by
+ * its nodes' prices, and a migration's progress; one watch per kind however many views; a user who
+ * may only view sees no write action. axe-core finds no serious or critical violation on any view.
+ * Each view's screenshot is saved under test-results/dashboard.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import axe from 'axe-core';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, WebSocket } from 'playwright-core';
 import { launchChromium } from '../support/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skiffUpForFile } from '../support/skiff-up.js';
@@ -24,6 +27,7 @@ let browser: Browser;
 let admin: BrowserContext;
 let page: Page;
 let link: string;
+const watches = new Map<string, { sockets: WebSocket[]; most: number }>();
 
 async function skiff(args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', ...args]);
@@ -56,6 +60,15 @@ beforeAll(async () => {
   // bypassCSP: for axe-core's script alone (the dashboard's own pages load no inline script).
   admin = await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, viewport: { width: 1280, height: 800 } });
   page = await admin.newPage();
+  // Every watch the admin's page opens (over WebSocket, as the embedded API serves them), by
+  // path: the most ever open at once.
+  page.on('websocket', (ws) => {
+    const path = new URL(ws.url()).pathname;
+    if (new URL(ws.url()).searchParams.get('watch') !== '1') return;
+    const sockets = [...(watches.get(path)?.sockets ?? []), ws];
+    const open = sockets.filter((s) => !s.isClosed()).length;
+    watches.set(path, { sockets, most: Math.max(open, watches.get(path)?.most ?? 0) });
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -70,14 +83,14 @@ describe('the dashboard', () => {
     expect(index.headers()['cache-control']).toBe('no-cache');
     expect(index.headers()['content-security-policy']).toContain("default-src 'self'");
     const html = await index.text();
-    const script = /src="\/dashboard\/(assets\/app-[0-9a-f]{12}\.js)"/.exec(html)?.[1];
+    const script = /src="\/dashboard\/(assets\/app-[0-9A-Z]{8}\.js)"/.exec(html)?.[1];
     expect(script, html).toBeDefined();
     const asset = await admin.request.get(`${base}${script}`);
     expect(asset.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
     expect(asset.headers()['content-type']).toBe('text/javascript; charset=utf-8');
     // A view's own address is the page; a missing asset is the API's 404.
     expect(await (await admin.request.get(`${base}pods/default/web-1`)).text()).toBe(html);
-    const missing = await admin.request.get(`${base}assets/app-000000000000.js`);
+    const missing = await admin.request.get(`${base}assets/app-00000000.js`);
     expect(missing.status()).toBe(404);
     expect((await missing.json()).reason).toBe('NotFound');
     // Without a token the page loads, and the API answers nothing.
@@ -142,8 +155,30 @@ describe('the dashboard', () => {
     await input.fill('exit 3');
     await input.press('Enter');
     await page.getByRole('status').filter({ hasText: 'Exited with code 3.' }).waitFor();
+    // A terminal (a TTY, drawn by xterm.js): keys in, the screen out, sized to the panel.
+    await page.getByRole('button', { name: 'Open terminal' }).click();
+    const terminal = page.getByRole('region', { name: 'Terminal in httpd' });
+    const screen = terminal.locator('.xterm-rows');
+    await screen.waitFor();
+    await terminal.click();
+    await page.keyboard.type('echo $((6*7)); stty size\n');
+    const lines = async () => (await screen.locator(':scope > div').allTextContents()).map((l) => l.replace(/\u00a0/g, ' ').trimEnd());
+    const sized = await until(
+      'the answer and the size on the screen',
+      async () => {
+        const shown = await lines();
+        const size = shown.map((l) => /^(\d+) (\d+)$/.exec(l)).find((m) => m !== null);
+        return shown.includes('42') && size;
+      },
+      30_000,
+      250,
+    );
+    expect(Number(sized[1])).toBe(await screen.locator(':scope > div').count());
+    expect(Number(sized[2])).toBeGreaterThan(80);
     await accessible(page, 'pod');
     await shot(page, 'pod');
+    await page.keyboard.type('exit 4\n');
+    await page.getByRole('status').filter({ hasText: 'Exited with code 4.' }).waitFor();
   }, 120_000);
 
   it('scales web to 5, restarts it, and rolls back to revision 1 after viewing the diff', async () => {
@@ -201,6 +236,19 @@ describe('the dashboard', () => {
     await shot(page, 'node');
     await page.getByRole('button', { name: 'Uncordon' }).click();
     await until('uncordoned', async () => (await cluster().kubectl(['get', 'node', 'local-0', '-o', 'jsonpath={.spec.unschedulable}'])).stdout === '');
+    // Any object's YAML, a node's too: a label added in its editor, applied after the dry run.
+    await page.getByRole('button', { name: 'Edit YAML' }).click();
+    const editor = page.getByLabel('YAML', { exact: true });
+    const text = await editor.inputValue();
+    expect(text).toMatch(/^kind: Node$/m);
+    await editor.fill(text.replace(/^ {2}labels:\n/m, '  labels:\n    team: edge\n'));
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    await page.locator('.editor figure.diff').waitFor();
+    await page.getByRole('button', { name: 'Apply', exact: true }).click();
+    await until(
+      'the node labelled',
+      async () => (await cluster().kubectl(['get', 'node', 'local-0', '-o', 'jsonpath={.metadata.labels.team}'])).stdout === 'edge',
+    );
     await nav(page, 'Namespaces');
     const namespaces = page.getByRole('table', { name: 'Namespaces' });
     const row = namespaces.getByRole('row').filter({ has: page.getByRole('cell', { name: 'default', exact: true }) });
@@ -250,6 +298,135 @@ describe('the dashboard', () => {
     await until('suspended', async () => (await k.kubectl(['get', 'cronjob', 'nightly', '-o', 'jsonpath={.spec.suspend}'])).stdout === 'true');
     await page.getByRole('table', { name: 'CronJobs' }).getByRole('button', { name: 'Resume' }).waitFor();
     await page.getByRole('button', { name: 'Deployments', exact: true }).click();
+  });
+
+  it('rolls a DaemonSet back to its first revision from its ControllerRevisions, after the diff', async () => {
+    const k = cluster();
+    const ds = {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'agent' },
+      spec: {
+        selector: { matchLabels: { app: 'agent' } },
+        template: {
+          metadata: { labels: { app: 'agent' } },
+          spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'agent', image: 'busybox', command: ['sleep', '3600'] }] },
+        },
+      },
+    };
+    expect((await k.kubectl(['apply', '-f', '-'], { input: JSON.stringify(ds) })).code).toBe(0);
+    expect((await k.kubectl(['set', 'env', 'daemonset/agent', 'MODE=second'])).code).toBe(0);
+    await nav(page, 'Workloads');
+    await page.getByRole('button', { name: 'DaemonSets', exact: true }).click();
+    await page.getByRole('table', { name: 'DaemonSets' }).getByRole('link', { name: 'agent' }).click();
+    await page.getByRole('heading', { name: 'DaemonSet default/agent' }).waitFor();
+    await until('revision 2 current', async () => (await page.getByRole('button', { name: 'Revision 2 (current)' }).count()) === 1, 30_000, 250);
+    await page.getByRole('button', { name: 'Revision 1', exact: true }).click();
+    const diff = page.locator('.rollback figure.diff');
+    await diff.waitFor();
+    expect(await diff.locator('.del').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('MODE')]));
+    await accessible(page, 'daemonset');
+    await page.getByRole('button', { name: 'Roll back to revision 1' }).click();
+    await until(
+      'revision 3 current, the template of 1',
+      async () => (await page.getByRole('button', { name: 'Revision 3 (current)' }).count()) === 1,
+      30_000,
+      250,
+    );
+    expect((await k.kubectl(['get', 'daemonset', 'agent', '-o', 'jsonpath={.spec.template.spec.containers[0].env}'])).stdout).toBe('');
+    expect((await k.kubectl(['rollout', 'history', 'daemonset/agent'])).stdout).toMatch(/^2\s.*\n3\s/m);
+    expect((await k.kubectl(['delete', 'daemonset', 'agent'])).code).toBe(0);
+  });
+
+  it("shows what each namespace costs by its nodes' prices, and a migration as it goes", async () => {
+    const k = cluster();
+    // The cloud adapters label the nodes they make with their price; these local ones get one by hand.
+    for (const node of ['local-0', 'local-1']) expect((await k.kubectl(['label', 'node', node, 'skiff.dev/price-per-hour=0.1'])).code).toBe(0);
+    expect((await k.kubectl(['create', 'deployment', 'priced', '--image=busybox', '--replicas=2', '--', 'sleep', '3600'])).code).toBe(0);
+    expect((await k.kubectl(['set', 'resources', 'deployment', 'priced', '--requests=cpu=250m,memory=64Mi'])).code).toBe(0);
+    await until(
+      'two priced pods running with their requests',
+      async () =>
+        (
+          await k.kubectl([
+            'get',
+            'pods',
+            '-l',
+            'app=priced',
+            '--field-selector=status.phase=Running',
+            '-o',
+            'jsonpath={.items[*].spec.containers[0].resources.requests.cpu}',
+          ])
+        ).stdout === '250m 250m',
+      60_000,
+      500,
+    );
+    // Each pod pays for the larger of its CPU and memory shares of its node.
+    const nodes = JSON.parse((await k.kubectl(['get', 'nodes', '-o', 'json'])).stdout).items as {
+      metadata: { name: string };
+      status: { allocatable: { cpu: string } };
+    }[];
+    const cpuOf = (q: string) => (q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000);
+    const placed = (await k.kubectl(['get', 'pods', '-l', 'app=priced', '-o', 'jsonpath={.items[*].spec.nodeName}'])).stdout.trim().split(' ');
+    const expected = placed.reduce((sum, node) => sum + (250 / cpuOf(nodes.find((n) => n.metadata.name === node)?.status.allocatable.cpu ?? '1')) * 0.1, 0);
+    await nav(page, 'Namespaces');
+    await until('the cost summary', async () => ((await page.locator('p.summary').textContent()) ?? '').includes('The nodes cost $0.2 an hour'), 10_000);
+    const row = page
+      .getByRole('table', { name: 'Namespaces' })
+      .getByRole('row')
+      .filter({ has: page.getByRole('cell', { name: 'default', exact: true }) });
+    await until(
+      "default's cost",
+      async () => {
+        const cells = await row.getByRole('cell').allTextContents();
+        const shown = Number(cells.at(-2)?.replace('$', ''));
+        return Math.abs(shown - expected) <= expected * 0.01 && cells.at(4) === '0.50';
+      },
+      10_000,
+    );
+    await accessible(page, 'namespaces, priced');
+    await shot(page, 'namespaces');
+    // A namespace opens its pods.
+    await row.getByRole('link', { name: 'default' }).click();
+    await until(
+      'the pods of default',
+      async () =>
+        (await page
+          .getByRole('table', { name: 'Pods' })
+          .getByRole('link', { name: /^priced-/ })
+          .count()) === 2,
+      10_000,
+    );
+    expect(await page.getByLabel('Namespace').inputValue()).toBe('default');
+    await page.getByLabel('Namespace').selectOption('');
+
+    // A migration's progress as its controller writes it (`skiff up` runs that controller with
+    // cloud providers only; here its status is written as the controller would).
+    const migration = { apiVersion: 'skiff.dev/v1', kind: 'Migration', metadata: { name: 'to-ecs' }, spec: { to: 'aws-ecs' } };
+    expect((await k.kubectl(['apply', '-f', '-'], { input: JSON.stringify(migration) })).code).toBe(0);
+    const status = (s: object) => k.kubectl(['patch', 'migration', 'to-ecs', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: s })]);
+    expect((await status({ phase: 'Migrating', nodesTotal: 2, nodesLeft: 1, nodes: ['local-1'], podsMoved: 3 })).code).toBe(0);
+    await nav(page, 'Overview');
+    const card = page.getByRole('region', { name: 'Migrations' });
+    await until(
+      'the migration under way',
+      async () => /to-ecs to aws-ecs: Migrating.*1 of 2 nodes moved, 3 pods moved.*Still to move: local-1/s.test((await card.textContent()) ?? ''),
+      10_000,
+      250,
+    );
+    expect(await card.getByRole('progressbar', { name: 'to-ecs: nodes moved' }).getAttribute('value')).toBe('1');
+    await accessible(page, 'overview, a migration');
+    await shot(page, 'migration');
+    expect((await status({ phase: 'Complete', nodesLeft: 0, nodes: [], podsMoved: 5 })).code).toBe(0);
+    await until('the migration complete, live', async () => /Complete.*2 of 2 nodes moved, 5 pods moved/s.test((await card.textContent()) ?? ''), 10_000, 250);
+    expect((await k.kubectl(['delete', 'migration', 'to-ecs'])).code).toBe(0);
+    await until('the card gone with it', async () => (await card.count()) === 0, 10_000);
+    expect((await k.kubectl(['delete', 'deployment', 'priced'])).code).toBe(0);
+  });
+
+  it('held one watch per kind in use through every view above, never one per row or per view', async () => {
+    expect([...watches.keys()]).toEqual(expect.arrayContaining(['/api/v1/pods', '/api/v1/nodes', '/apis/apps/v1/deployments', '/api/v1/namespaces']));
+    expect(Object.fromEntries([...watches].filter(([, w]) => w.most > 1))).toEqual({});
   });
 
   it('offers a user who may only view no write action', async () => {

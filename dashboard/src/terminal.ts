@@ -1,0 +1,75 @@
+/**
+ * A terminal in a container, as `kubectl exec -it` opens one: the exec endpoint over a WebSocket
+ * with `tty=true` (the v5 channel protocol: stdin on 0, the terminal's output on 1, how it ended
+ * on 3, the terminal's size on 4 as `{"Width","Height"}` whenever it changes), drawn by xterm.js.
+ * Loaded only when a terminal is first opened (it is most of the dashboard's code otherwise).
+ */
+import { FitAddon } from '@xterm/addon-fit';
+import { Terminal } from '@xterm/xterm';
+
+const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, status: 3, resize: 4 } as const;
+
+export interface TerminalSession {
+  close(): void;
+}
+
+/**
+ * Opens a terminal in `element` on the exec WebSocket `ws` (just made, not yet open); `onEnd` is
+ * told how the session ended: the exit code's words, or why it could not run.
+ */
+export function openTerminal(ws: WebSocket, element: HTMLElement, onEnd: (words: string) => void): TerminalSession {
+  const term = new Terminal({
+    cursorBlink: true,
+    fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace',
+    fontSize: 14,
+    scrollback: 5000,
+    screenReaderMode: true,
+  });
+  const fit = new FitAddon();
+  term.loadAddon(fit);
+  term.open(element);
+  fit.fit();
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  const send = (channel: number, bytes: Uint8Array) => {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const frame = new Uint8Array(bytes.length + 1);
+    frame[0] = channel;
+    frame.set(bytes, 1);
+    ws.send(frame);
+  };
+  const sendSize = () => send(CHANNEL.resize, encoder.encode(JSON.stringify({ Width: term.cols, Height: term.rows })));
+  let ended: string | undefined;
+  ws.onopen = () => {
+    sendSize();
+    term.focus();
+  };
+  ws.onmessage = (m) => {
+    const data = new Uint8Array(m.data as ArrayBuffer);
+    if (data.length === 0) return;
+    if (data[0] === CHANNEL.stdout || data[0] === CHANNEL.stderr) term.write(data.subarray(1));
+    else if (data[0] === CHANNEL.status) {
+      const status = JSON.parse(decoder.decode(data.subarray(1))) as {
+        status?: string;
+        message?: string;
+        details?: { causes?: { reason?: string; message?: string }[] };
+      };
+      const code = status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message;
+      ended = status.status === 'Success' ? 'Exited with code 0.' : code !== undefined ? `Exited with code ${code}.` : (status.message ?? 'Failed.');
+    }
+  };
+  ws.onclose = () => onEnd(ended ?? 'The session closed.');
+  const typed = term.onData((d) => send(CHANNEL.stdin, encoder.encode(d)));
+  const resized = term.onResize(sendSize);
+  const observer = new ResizeObserver(() => fit.fit());
+  observer.observe(element);
+  return {
+    close() {
+      observer.disconnect();
+      typed.dispose();
+      resized.dispose();
+      ws.close();
+      term.dispose();
+    },
+  };
+}

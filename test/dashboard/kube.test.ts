@@ -1,0 +1,65 @@
+/**
+ * What the dashboard works out of objects, as a cost tool would: each namespace's share of its
+ * nodes' prices (a pod pays for the larger of its CPU and memory shares of its node), the idle
+ * rest, and nothing for pods that hold no node or have ended, or for nodes without a price.
+ */
+import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../dashboard/src/api.js';
+import { costsOf, dollars } from '../../dashboard/src/kube.js';
+
+const node = (name: string, price: string | undefined, cpu = '4', memory = '16Gi'): KubeObject => ({
+  metadata: { name, labels: price === undefined ? {} : { 'skiff.dev/price-per-hour': price } },
+  status: { allocatable: { cpu, memory } },
+});
+
+const pod = (namespace: string, nodeName: string | undefined, cpu: string, memory: string, phase = 'Running'): KubeObject => ({
+  metadata: { name: `${namespace}-${Math.random()}`, namespace },
+  spec: { nodeName, containers: [{ resources: { requests: { cpu, memory } } }] },
+  status: { phase },
+});
+
+describe('costsOf', () => {
+  it('shares each priced node out by the larger of CPU and memory shares, the rest idle', () => {
+    const costs = costsOf(
+      [node('a', '0.4'), node('b', '0.2')],
+      [
+        pod('web', 'a', '1', '1Gi'), // a CPU quarter of a: 0.1
+        pod('web', 'b', '500m', '8Gi'), // half of b's memory: 0.1
+        pod('db', 'a', '2', '12Gi'), // three quarters of a's memory: 0.3
+      ],
+    );
+    expect(costs.priced).toBe(true);
+    expect(costs.total).toBeCloseTo(0.6);
+    expect(costs.byNamespace.get('web')).toMatchObject({ pods: 2, running: 2, cpu: 1500, memory: 9 * 2 ** 30 });
+    expect(costs.byNamespace.get('web')?.cost).toBeCloseTo(0.2);
+    expect(costs.byNamespace.get('db')?.cost).toBeCloseTo(0.3);
+    // a is fully held (a quarter and three quarters), half of b is idle.
+    expect(costs.idle).toBeCloseTo(0.1);
+  });
+
+  it('charges nothing for pending or ended pods, nor for nodes without a price; never more than a node costs', () => {
+    const costs = costsOf(
+      [node('priced', '1', '1', '1Gi'), node('local', undefined)],
+      [
+        pod('a', undefined, '1', '1Gi', 'Pending'),
+        pod('a', 'priced', '1', '1Gi', 'Succeeded'),
+        pod('a', 'local', '1', '1Gi'),
+        pod('b', 'priced', '800m', '100Mi'),
+        pod('c', 'priced', '800m', '100Mi'),
+      ],
+    );
+    expect(costs.byNamespace.get('a')).toMatchObject({ pods: 3, running: 1, cpu: 1000, cost: 0 });
+    expect(costs.byNamespace.get('b')?.cost).toBeCloseTo(0.8);
+    // The node is over-asked: the second pod pays for what was left of it.
+    expect(costs.byNamespace.get('c')?.cost).toBeCloseTo(0.2);
+    expect(costs.idle).toBeCloseTo(0);
+    expect(costsOf([node('local', undefined)], []).priced).toBe(false);
+  });
+
+  it('prints dollars an hour to the cent, or to three figures below a dollar', () => {
+    expect(dollars(12.345)).toBe('$12.35');
+    expect(dollars(0.012345)).toBe('$0.0123');
+    expect(dollars(0.2)).toBe('$0.2');
+    expect(dollars(0)).toBe('$0');
+  });
+});
