@@ -1,11 +1,11 @@
 /**
  * Live collections, as client-go's informers keep them: a list (in pages), then a watch from the
- * list's resourceVersion (with bookmarks), resumed from the last version seen when the server ends it,
- * listed afresh when that version is too old (410 Gone), and tried again with back-off when the
- * network fails. No polling anywhere. One collection per resource, however many views show it
- * (one watch per kind in use, not per row); views are told of changes at most once a frame.
- * Watches go over WebSockets where the API serves them (a browser's six connections to a host
- * would otherwise be held by six watches), over streamed responses where it does not.
+ * list's resourceVersion (with bookmarks), resumed from the last version seen when the server
+ * ends it, listed afresh when that version is too old (410 Gone), and tried again with back-off
+ * when the network fails. No polling anywhere. One collection per resource, however many views
+ * show it (one watch per kind in use, not per row); views are told of changes at most once a
+ * frame. Watches go over WebSockets where the API serves them (a browser's six connections to a
+ * host would otherwise be held by six watches), over streamed responses where it does not.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { type Client, type KubeObject, openSocket } from './api.js';

@@ -1,13 +1,13 @@
 /**
  * Upgraded connections of the embedded API server: watches over WebSocket, as kube-apiserver
  * serves them (a browser holds at most six HTTP/1.1 connections to a host, and each streamed
- * watch holds one; WebSockets do not count against that), and exec, attach and port-forward. The request
- * goes through the app like any other (authentication, authorization as a `create` of the
- * subresource, audit, the pod's checks); the handler hands back the kubelet that serves it, and
- * the client's WebSocket is then passed through, bytes as they are, to that kubelet, which
- * speaks the protocols itself (KEP-4006's WebSockets to the kubelet). The kubelet is called
- * with the node's own credential and, where the cluster has one, its certificate pinned to the
- * cluster CA. Anything refused is answered with a Status as a plain HTTP response, which
+ * watch holds one; WebSockets do not count against that), and exec, attach and port-forward.
+ * The request goes through the app like any other (authentication, authorization as a `create`
+ * of the subresource, audit, the pod's checks); the handler hands back the kubelet that serves
+ * it, and the client's WebSocket is then passed through, bytes as they are, to that kubelet,
+ * which speaks the protocols itself (KEP-4006's WebSockets to the kubelet). The kubelet is
+ * called with the node's own credential and, where the cluster has one, its certificate pinned
+ * to the cluster CA. Anything refused is answered with a Status as a plain HTTP response, which
  * kubectl prints.
  */
 import { type IncomingMessage, STATUS_CODES, request as httpRequest } from 'node:http';
@@ -79,9 +79,10 @@ async function serveWatch(fetch: Fetch, hostname: string, req: IncomingMessage, 
     return;
   }
   const reader = res.body.getReader();
+  // The socket gone (closed by the client, or before the upgrade was done): the watch with it.
+  socket.once('close', () => void reader.cancel().catch(() => undefined));
   watchSockets.handleUpgrade(req, socket, head, (ws) => {
     const base64 = ws.protocol === 'base64.binary.k8s.io';
-    ws.on('close', () => void reader.cancel().catch(() => undefined));
     ws.on('error', () => ws.terminate());
     const sendLine = (line: Buffer) =>
       new Promise<void>((resolve) => (base64 ? ws.send(line.toString('base64'), () => resolve()) : ws.send(line, { binary: true }, () => resolve())));
