@@ -137,6 +137,25 @@ export function openSocket(client: Client, path: string, protocols: string[]): W
   return ws;
 }
 
+/** The channels of the exec protocol (v4/v5): a message's first byte names its stream. */
+export const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, status: 3, resize: 4 } as const;
+
+/** Sends `bytes` on an exec channel, if the socket is open. */
+export function sendOnChannel(ws: WebSocket, channel: number, bytes: Uint8Array): void {
+  if (ws.readyState !== WebSocket.OPEN) return;
+  const frame = new Uint8Array(bytes.length + 1);
+  frame[0] = channel;
+  frame.set(bytes, 1);
+  ws.send(frame);
+}
+
+/** How an exec ended, in words, from the Status its status channel carries. */
+export function endedWords(statusJson: string): string {
+  const status = JSON.parse(statusJson) as { status?: string; message?: string; details?: { causes?: { reason?: string; message?: string }[] } };
+  const code = status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message;
+  return status.status === 'Success' ? 'Exited with code 0.' : code !== undefined ? `Exited with code ${code}.` : (status.message ?? 'Failed.');
+}
+
 /** The API path of a resource: its collection, or one object of it. */
 export function pathOf(r: { group: string; version: string; resource: string }, namespace?: string, name?: string): string {
   const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;

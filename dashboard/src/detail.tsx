@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { parseAllDocuments, stringify } from 'yaml';
-import { ApiError, type Client, type KubeObject, openSocket, pathOf, RESOURCES } from './api.js';
+import { ApiError, CHANNEL, type Client, endedWords, type KubeObject, openSocket, pathOf, RESOURCES, sendOnChannel } from './api.js';
 import { useCollection } from './informer.js';
 import { age, nodeReady, podReady, podStatus, restarts } from './kube.js';
 import { hrefOf, navigate, type ViewProps } from './route.js';
@@ -400,8 +400,6 @@ function Logs({ client, namespace, pod, container }: { client: Client; namespace
   );
 }
 
-const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, status: 3, close: 255 } as const;
-
 /** The exec endpoint of a pod, with its query. */
 const execPath = (namespace: string, pod: string, params: URLSearchParams) => `${pathOf(RESOURCES.pods, namespace, pod)}/exec?${params}`;
 
@@ -487,11 +485,7 @@ function Exec({ client, namespace, pod, container }: { client: Client; namespace
       if (data.length === 0) return;
       const text = decoder.decode(data.subarray(1), { stream: true });
       if (data[0] === CHANNEL.stdout || data[0] === CHANNEL.stderr) setOutput((o) => (o + text).slice(-MAX_LOG_CHARS));
-      else if (data[0] === CHANNEL.status) {
-        const status = JSON.parse(text) as { status?: string; message?: string; details?: { causes?: { reason?: string; message?: string }[] } };
-        const code = status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message;
-        setEnded(status.status === 'Success' ? 'Exited with code 0.' : code !== undefined ? `Exited with code ${code}.` : (status.message ?? 'Failed.'));
-      }
+      else if (data[0] === CHANNEL.status) setEnded(endedWords(text));
     };
     ws.onopen = () => setOpen(true);
     ws.onclose = () => {
@@ -504,11 +498,7 @@ function Exec({ client, namespace, pod, container }: { client: Client; namespace
   const send = (e: Event) => {
     e.preventDefault();
     if (!socket || socket.readyState !== WebSocket.OPEN) return;
-    const bytes = new TextEncoder().encode(`${line}\n`);
-    const frame = new Uint8Array(bytes.length + 1);
-    frame[0] = CHANNEL.stdin;
-    frame.set(bytes, 1);
-    socket.send(frame);
+    sendOnChannel(socket, CHANNEL.stdin, new TextEncoder().encode(`${line}\n`));
     setOutput((o) => `${o}$ ${line}\n`);
     setLine('');
   };

@@ -190,7 +190,7 @@ function Shell({ client, user, onSignOut }: { client: Client; user: string; onSi
 function NamespacePicker({ client, value, onChange }: { client: Client; value: string; onChange: (ns: string) => void }) {
   // The same live collection as the Namespaces view's: one watch, and a namespace made shows at once.
   const namespaces = useCollection(client, pathOf(RESOURCES.namespaces));
-  const names = useMemo(() => [...namespaces.items.keys()].map((k) => k.slice(1)).sort(), [namespaces.version]);
+  const names = useMemo(() => [...namespaces.items.values()].map((n) => n.metadata.name).sort(), [namespaces.version]);
   return (
     <select id="namespace" value={value} onChange={(e) => onChange((e.target as HTMLSelectElement).value)}>
       <option value="">All namespaces</option>

@@ -6,8 +6,7 @@
  */
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
-
-const CHANNEL = { stdin: 0, stdout: 1, stderr: 2, status: 3, resize: 4 } as const;
+import { CHANNEL, endedWords, sendOnChannel } from './api.js';
 
 export interface TerminalSession {
   close(): void;
@@ -31,13 +30,7 @@ export function openTerminal(ws: WebSocket, element: HTMLElement, onEnd: (words:
   fit.fit();
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
-  const send = (channel: number, bytes: Uint8Array) => {
-    if (ws.readyState !== WebSocket.OPEN) return;
-    const frame = new Uint8Array(bytes.length + 1);
-    frame[0] = channel;
-    frame.set(bytes, 1);
-    ws.send(frame);
-  };
+  const send = (channel: number, bytes: Uint8Array) => sendOnChannel(ws, channel, bytes);
   const sendSize = () => send(CHANNEL.resize, encoder.encode(JSON.stringify({ Width: term.cols, Height: term.rows })));
   let ended: string | undefined;
   ws.onopen = () => {
@@ -48,15 +41,7 @@ export function openTerminal(ws: WebSocket, element: HTMLElement, onEnd: (words:
     const data = new Uint8Array(m.data as ArrayBuffer);
     if (data.length === 0) return;
     if (data[0] === CHANNEL.stdout || data[0] === CHANNEL.stderr) term.write(data.subarray(1));
-    else if (data[0] === CHANNEL.status) {
-      const status = JSON.parse(decoder.decode(data.subarray(1))) as {
-        status?: string;
-        message?: string;
-        details?: { causes?: { reason?: string; message?: string }[] };
-      };
-      const code = status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message;
-      ended = status.status === 'Success' ? 'Exited with code 0.' : code !== undefined ? `Exited with code ${code}.` : (status.message ?? 'Failed.');
-    }
+    else if (data[0] === CHANNEL.status) ended = endedWords(decoder.decode(data.subarray(1)));
   };
   ws.onclose = () => onEnd(ended ?? 'The session closed.');
   const typed = term.onData((d) => send(CHANNEL.stdin, encoder.encode(d)));
