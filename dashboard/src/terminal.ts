@@ -33,8 +33,12 @@ export function openTerminal(ws: WebSocket, element: HTMLElement, onEnd: (words:
   const send = (channel: number, bytes: Uint8Array) => sendOnChannel(ws, channel, bytes);
   const sendSize = () => send(CHANNEL.resize, encoder.encode(JSON.stringify({ Width: term.cols, Height: term.rows })));
   let ended: string | undefined;
+  // Keys typed before the socket opens wait for it, in order (a terminal drops no keystrokes).
+  let early: Uint8Array[] | undefined = [];
   ws.onopen = () => {
     sendSize();
+    for (const bytes of early ?? []) send(CHANNEL.stdin, bytes);
+    early = undefined;
     term.focus();
   };
   ws.onmessage = (m) => {
@@ -44,7 +48,10 @@ export function openTerminal(ws: WebSocket, element: HTMLElement, onEnd: (words:
     else if (data[0] === CHANNEL.status) ended = endedWords(decoder.decode(data.subarray(1)));
   };
   ws.onclose = () => onEnd(ended ?? 'The session closed.');
-  const typed = term.onData((d) => send(CHANNEL.stdin, encoder.encode(d)));
+  const typed = term.onData((d) => {
+    if (early) early.push(encoder.encode(d));
+    else send(CHANNEL.stdin, encoder.encode(d));
+  });
   const resized = term.onResize(sendSize);
   const observer = new ResizeObserver(() => fit.fit());
   observer.observe(element);
