@@ -165,8 +165,8 @@ async function startFunctions(
   cloud: Pick<Cloud, 'provisioning' | 'kubeletBundle'> = { provisioning: {} },
   port?: number,
 ): Promise<{ url: string; caCert: string; functions: AwsLocalRunning['usage']['functions'] }> {
-  const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}) => {
-    const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...services.env, ...env } });
+  const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}, concurrency?: number) => {
+    const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, concurrency, env: { ...services.env, ...env } });
     stack.push(() => f.close());
     return f;
   };
@@ -177,7 +177,11 @@ async function startFunctions(
     bundle.SKIFF_DASHBOARD_DIR = join(dataDir, 'dashboard');
     void writeDashboard(bundle.SKIFF_DASHBOARD_DIR).catch((err: Error) => console.error(`dashboard: not built: ${err.message}`));
   }
-  const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, { ...apiEnv(options), ...bundle });
+  // The API function holds an environment per open watch and `logs -f`, and (as on AWS) a stream
+  // whose client has gone runs on to its end: a dashboard closed, a `kubectl get -w` stopped. Ten
+  // (the emulator's default) were all held that way after a browser had watched, and kubectl
+  // waited; an account allows 1,000. Environments start only when asked for.
+  const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, { ...apiEnv(options), ...bundle }, 32);
   const controllers = { ...controllerEnv(options), ...cloud.provisioning };
   const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000, controllers);
   const queue = fn('skiff-queue', 'functions/queue/handler.ts', 60_000, controllers);

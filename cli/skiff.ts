@@ -23,7 +23,8 @@ const USAGE = `usage: skiff up [--shape embedded|aws-local] [--provider local|aw
                 [--ingress-http-port 8080] [--ingress-https-port 8443]   (the Ingress controller's; 0: a free port)
                 [--service-cidr 127.96.0.0/16]       (where ClusterIPs come from; on loopback)
                 [--cluster-cidr 127.16.0.0/12]       (where each node's pod addresses, a /24, come from)
-                [--authentication-config auth.yaml]   (an AuthenticationConfiguration: OIDC issuers for CI)
+                [--authentication-config auth.yaml]   (an AuthenticationConfiguration: OIDC issuers for CI and people)
+                [--dashboard-client-id skiff]         (the dashboard signs people in with the issuer that has this audience)
                 [--audit-policy-file policy.yaml]     (an audit.k8s.io/v1 Policy; default: Metadata for all)
 ${TOKEN_USAGE}
 ${KEYS_USAGE}
@@ -58,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
       'horizontal-pod-autoscaler-sync-period': { type: 'string' },
       'horizontal-pod-autoscaler-downscale-stabilization': { type: 'string' },
       'authentication-config': { type: 'string' },
+      'dashboard-client-id': { type: 'string' },
       'audit-policy-file': { type: 'string' },
       shape: { type: 'string', default: 'embedded' },
       provider: { type: 'string', default: 'local' },
@@ -125,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
     ingressPorts: { http: Number(values['ingress-http-port']), https: Number(values['ingress-https-port']) },
     auditPolicy: values['audit-policy-file'] ? auditPolicyFrom(parseYaml(readFileSync(values['audit-policy-file'], 'utf8'))) : undefined,
     jwtIssuers: values['authentication-config'] ? jwtIssuersFrom(parseYaml(readFileSync(values['authentication-config'], 'utf8'))) : undefined,
+    dashboardClientId: values['dashboard-client-id'],
   });
   await new Promise<void>((resolve) => {
     const stop = () => void running.stop().then(resolve);

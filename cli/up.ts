@@ -52,6 +52,8 @@ export interface UpOptions {
   volumeSyncSeconds?: number;
   /** OIDC issuers whose tokens the API accepts (CI pipelines). */
   jwtIssuers?: JwtIssuerConfig[];
+  /** The dashboard's client ID at one of those issuers: people sign in to the dashboard with it. */
+  dashboardClientId?: string;
   /** What the audit log keeps of each request (default: Metadata for all). */
   auditPolicy?: AuditPolicy;
   /** Where the Ingress controller listens (0: a free port); absent: no Ingress controller. */
@@ -169,6 +171,7 @@ export async function up(options: UpOptions, log: (line: string) => void = conso
     metrics,
     streams: kubeletStreams(...kubelets),
     jwtIssuers: options.jwtIssuers,
+    dashboardClientId: options.dashboardClientId,
     auditLogPath: join(dataDir, 'audit.log'),
     auditPolicy: options.auditPolicy,
     // For workers that join from elsewhere with a bootstrap token: built at the first ask.

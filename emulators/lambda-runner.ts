@@ -87,11 +87,12 @@ export class LambdaFunction {
 
   async close(): Promise<void> {
     this.closed = true;
+    // Invocations waiting for an environment are refused, not given one started after the close.
+    for (const wake of this.waiting.splice(0)) wake();
     await Promise.all([...this.environments].map((e) => this.discard(e)));
   }
 
   private async run(event: unknown, onReply: (reply: Reply) => void): Promise<void> {
-    if (this.closed) throw new LambdaError('ResourceNotFoundException', `function ${this.o.name} is closed`);
     const env = await this.acquire();
     this.stats.invocations++;
     const id = randomUUID();
@@ -140,6 +141,7 @@ export class LambdaFunction {
 
   private async acquire(): Promise<Environment> {
     for (;;) {
+      if (this.closed) throw new LambdaError('ResourceNotFoundException', `function ${this.o.name} is closed`);
       const idle = [...this.environments].find((e) => !e.busy);
       if (idle) {
         idle.busy = true;

@@ -12,7 +12,7 @@
  * - the page's JavaScript heap and DOM nodes after all that (Chrome's own metrics);
  * - how many watches the page opened per resource.
  *
- *   npx tsx bench/dashboard/run.ts [--quick]
+ *   npx tsx bench/dashboard/run.ts [--quick]     (SKIFF_BENCH_TRACE=scroll.json keeps the scroll's timeline)
  */
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../test/support/chromium.js';
@@ -143,7 +143,11 @@ async function main(): Promise<void> {
     const counters = async () =>
       Object.fromEntries(((await cdp.send('Performance.getMetrics')) as { metrics: { name: string; value: number }[] }).metrics.map((m) => [m.name, m.value]));
     const before = await counters();
+    // SKIFF_BENCH_TRACE=file.json: Chrome's timeline of the scroll, for DevTools' Performance panel.
+    const trace = process.env.SKIFF_BENCH_TRACE;
+    if (trace) await browser.startTracing(page, { path: trace, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8'] });
     const scroll = await scrolling(page);
+    if (trace) await browser.stopTracing();
     const after = await counters();
     const spent = Object.fromEntries(
       ['ScriptDuration', 'RecalcStyleDuration', 'LayoutDuration', 'TaskDuration'].map((k) => [k, round((after[k] - before[k]) * 1000)]),

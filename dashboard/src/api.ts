@@ -41,7 +41,8 @@ export const TOKEN_KEY = 'skiff.token';
 export class Client {
   private readonly allowed = new Map<string, Promise<boolean>>();
 
-  constructor(readonly token: string) {}
+  /** The bearer token; a refreshed sign-in replaces it (the watches open carry on, new requests take the new one). */
+  constructor(public token: string) {}
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
     return { authorization: `Bearer ${this.token}`, accept: 'application/json', ...extra };

@@ -119,13 +119,17 @@ export class Collection {
   /** Watches from `version`; answers the last version seen, or undefined when a new list is needed. */
   private async watch(version: string, signal: AbortSignal): Promise<string | undefined> {
     const sep = this.path.includes('?') ? '&' : '?';
-    const url = `${this.path}${sep}watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(version)}&timeoutSeconds=600`;
+    const url = (seconds: number) =>
+      `${this.path}${sep}watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(version)}&timeoutSeconds=${seconds}`;
     if (socketWatches !== false) {
-      const watched = await this.watchOverSocket(url, version, signal);
+      const watched = await this.watchOverSocket(url(600), version, signal);
       if (watched !== UNSERVED) return watched;
       socketWatches = false;
     }
-    return this.watchOverFetch(url, version, signal);
+    // Over a streamed response (the AWS shape), a watch is a function invocation that runs on
+    // after the page is gone (Lambda does not stop a stream its client left): a shorter one leaves
+    // less behind, and resuming from the last version costs a request, not a list.
+    return this.watchOverFetch(url(120), version, signal);
   }
 
   /**
@@ -222,15 +226,17 @@ export class Collection {
 let socketWatches: boolean | undefined;
 const UNSERVED = Symbol('unserved');
 
-const collections = new Map<string, Collection>();
+/** The collections of each signed-in client, by path (a client's token may be renewed: it is the same user). */
+const collections = new Map<Client, Map<string, Collection>>();
 
 /** The one collection of a resource's path for this client. */
 export function collectionOf(client: Client, path: string): Collection {
-  const key = `${client.token}\n${path}`;
-  let c = collections.get(key);
+  let mine = collections.get(client);
+  if (!mine) collections.set(client, (mine = new Map()));
+  let c = mine.get(path);
   if (!c) {
     c = new Collection(client, path);
-    collections.set(key, c);
+    mine.set(path, c);
   }
   return c;
 }
@@ -245,6 +251,6 @@ export function useCollection(client: Client, path: string): Collection {
 
 /** Stops every watch (signing out). */
 export function stopAll(): void {
-  for (const c of collections.values()) c.stop();
+  for (const mine of collections.values()) for (const c of mine.values()) c.stop();
   collections.clear();
 }

@@ -1,7 +1,8 @@
 /**
  * The dashboard's shell: sign-in with a bearer token (kept for the tab's life in
  * sessionStorage; `skiff dashboard` prints a link that carries one in its fragment, which never
- * reaches a server), the navigation, the namespace and the filter, keyboard navigation as k9s
+ * reaches a server) or with the cluster's OpenID Connect issuer when the API names one (oidc.ts),
+ * the navigation, the namespace and the filter, keyboard navigation as k9s
  * users expect (`/` filter, `j`/`k` move, `l` logs, `Enter` open, `Escape` back), dark and light.
  * Views live in views.tsx and detail.tsx; every one is a client of the public API only.
  */
@@ -12,6 +13,7 @@ import { CreateView, DeploymentDetail, NodeDetail, PodDetail, WorkloadDetail } f
 import { stopAll, useCollection } from './informer.js';
 import { EventsView, NamespacesView, NodesView, OverviewView, PodsView, WorkloadsView } from './views.js';
 import { hrefOf, navigate, parseRoute, type ViewProps } from './route.js';
+import { expiryOf, finishOidcSignIn, forgetOidc, type OidcSignIn, oidcSignIn, refreshOidc, startOidcSignIn } from './oidc.js';
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
 
@@ -28,7 +30,7 @@ const NAV: { view: string; label: string }[] = [
   { view: 'create', label: 'Create' },
 ];
 
-function SignIn({ onSignedIn, error }: { onSignedIn: (client: Client, user: string) => void; error?: string }) {
+function SignIn({ onSignedIn, error, oidc }: { onSignedIn: (client: Client, user: string) => void; error?: string; oidc?: OidcSignIn }) {
   const [token, setToken] = useState('');
   const [message, setMessage] = useState(error);
   const [busy, setBusy] = useState(false);
@@ -49,6 +51,24 @@ function SignIn({ onSignedIn, error }: { onSignedIn: (client: Client, user: stri
   return (
     <main class="signin">
       <h1>Skiff</h1>
+      {oidc && (
+        <p>
+          <button
+            type="button"
+            class="primary"
+            disabled={busy}
+            onClick={() => {
+              setBusy(true);
+              startOidcSignIn(oidc).catch((err: Error) => {
+                setMessage(err.message);
+                setBusy(false);
+              });
+            }}
+          >
+            Sign in with {new URL(oidc.issuer).host}
+          </button>
+        </p>
+      )}
       <form onSubmit={submit}>
         <label for="token">Bearer token</label>
         <input id="token" type="password" autocomplete="off" value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} required />
@@ -203,45 +223,71 @@ function NamespacePicker({ client, value, onChange }: { client: Client; value: s
   );
 }
 
+/** Renews an expiring sign-in: a new ID token from the issuer a minute before the old one's end, or the session ends. */
+function useRenewal(session: { client: Client } | undefined, end: (why: string) => void): void {
+  useEffect(() => {
+    if (!session) return;
+    let timer: ReturnType<typeof setTimeout>;
+    const plan = () => {
+      const expires = expiryOf(session.client.token);
+      if (expires === undefined) return;
+      timer = setTimeout(
+        async () => {
+          const renewed = await refreshOidc().catch(() => undefined);
+          if (!renewed) return end('Your sign-in has expired: sign in again.');
+          session.client.token = renewed.idToken;
+          sessionStorage.setItem(TOKEN_KEY, renewed.idToken);
+          plan();
+        },
+        Math.max(0, Math.min(expires - Date.now() - 60_000, 2 ** 31 - 1)),
+      );
+    };
+    plan();
+    return () => clearTimeout(timer);
+  }, [session]);
+}
+
 function App() {
   const [session, setSession] = useState<{ client: Client; user: string } | undefined>();
   const [error, setError] = useState<string>();
   const [checking, setChecking] = useState(true);
+  const [oidc, setOidc] = useState<OidcSignIn>();
+  const signOut = (why?: string) => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    forgetOidc();
+    stopAll();
+    setError(why);
+    setSession(undefined);
+  };
+  useRenewal(session, signOut);
   useEffect(() => {
-    // A sign-in link carries its token in the fragment: taken, then wiped from the address bar.
-    const fromLink = new URLSearchParams(location.hash.slice(1)).get('token');
-    if (fromLink) {
-      sessionStorage.setItem(TOKEN_KEY, fromLink);
-      history.replaceState(null, '', location.pathname);
-    }
-    const token = sessionStorage.getItem(TOKEN_KEY);
-    if (!token) {
-      setChecking(false);
-      return;
-    }
-    const client = new Client(token);
-    client
-      .whoami()
-      .then((user) => setSession({ client, user }))
-      .catch((err: Error) => {
+    oidcSignIn().then(setOidc);
+    (async () => {
+      // Back from the issuer: its code is exchanged for an ID token, the token signed in with.
+      const fromIssuer = await finishOidcSignIn();
+      if (fromIssuer) sessionStorage.setItem(TOKEN_KEY, fromIssuer.idToken);
+      // A sign-in link carries its token in the fragment: taken, then wiped from the address bar.
+      const fromLink = new URLSearchParams(location.hash.slice(1)).get('token');
+      if (fromLink) {
+        sessionStorage.setItem(TOKEN_KEY, fromLink);
+        history.replaceState(null, '', location.pathname);
+      }
+      const token = sessionStorage.getItem(TOKEN_KEY);
+      if (!token) return;
+      const client = new Client(token);
+      try {
+        setSession({ client, user: await client.whoami() });
+      } catch (err) {
         sessionStorage.removeItem(TOKEN_KEY);
-        setError(err instanceof ApiError && err.code === 401 ? 'Your token is no longer valid: sign in again.' : err.message);
-      })
+        setError(err instanceof ApiError && err.code === 401 ? 'Your token is no longer valid: sign in again.' : (err as Error).message);
+      }
+    })()
+      .catch((err: Error) => setError(err.message))
       .finally(() => setChecking(false));
   }, []);
   if (checking) return <main class="signin" aria-busy="true" />;
-  if (!session) return <SignIn onSignedIn={(client, user) => setSession({ client, user })} error={error} />;
-  return (
-    <Shell
-      client={session.client}
-      user={session.user}
-      onSignOut={() => {
-        sessionStorage.removeItem(TOKEN_KEY);
-        stopAll();
-        setSession(undefined);
-      }}
-    />
-  );
+  if (!session) return <SignIn onSignedIn={(client, user) => setSession({ client, user })} error={error} oidc={oidc} />;
+  return <Shell client={session.client} user={session.user} onSignOut={() => signOut()} />;
 }
 
 render(<App />, document.getElementById('app')!);

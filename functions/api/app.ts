@@ -5,6 +5,7 @@
  * embedded Node server and in a Lambda.
  */
 import type { DashboardAssets } from '../../dashboard/assets.js';
+import type { BrowserSignIn } from '../../shared/auth/oidc.js';
 import { apiInflight, apiRequestDuration, apiRequests, registry } from '../../shared/metrics.js';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { Registry } from '../../shared/api/registry.js';
@@ -65,13 +66,18 @@ export interface AppOptions {
   kubeletBundle?: () => Promise<Uint8Array | undefined>;
   /** The dashboard's build, served at `/dashboard/` without a token (it signs in with one, as any client); absent: 404. */
   dashboard?: DashboardAssets;
+  /** The OpenID Connect issuer the dashboard signs people in with (`/dashboard/sign-in.json`); absent: tokens only. */
+  dashboardSignIn?: () => Promise<BrowserSignIn>;
 }
 
 /** The dashboard's page and assets: static, and a client of this API like any other. */
 const isDashboardPath = (path: string) => path === '/dashboard' || path.startsWith('/dashboard/');
-/** The dashboard's pages load nothing from elsewhere, and no other site frames them. */
-const DASHBOARD_CSP =
-  "default-src 'self'; img-src 'self' data:; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/**
+ * The dashboard's pages load nothing from elsewhere, and no other site frames them; they talk to
+ * this API and, when it signs people in with an issuer, to that issuer's token endpoint.
+ */
+const dashboardCsp = (connect: string[]) =>
+  `default-src 'self'; img-src 'self' data:; style-src 'self'; connect-src ${["'self'", ...connect].join(' ')}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
 
 /** Every signed-in user is in system:authenticated, as kube-apiserver adds it (one array per token's groups, kept). */
 const withAuthenticated = new WeakMap<string[], string[]>();
@@ -233,8 +239,13 @@ export function createApp(options: AppOptions): Hono {
     return c.body(bundle as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' });
   });
   app.get('/dashboard', (c) => c.redirect('/dashboard/', 301));
+  // Which issuer the dashboard signs people in with: nothing secret (a public client's ID and the
+  // issuer's public endpoints). An issuer that cannot be reached leaves the sign-in with a token.
+  const signIn = async () => options.dashboardSignIn?.().catch(() => undefined);
+  app.get('/dashboard/sign-in.json', async (c) => c.json({ oidc: await signIn() }, 200, { 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' }));
   app.get('/dashboard/*', async (c) => {
     const path = c.req.path.slice('/dashboard/'.length);
+    const oidc = await signIn();
     // A view's own address (`/dashboard/pods`) is the page; only a missing asset is a 404.
     const asset = (await options.dashboard?.get(path || 'index.html')) ?? (path.startsWith('assets/') ? undefined : await options.dashboard?.get('index.html'));
     if (!asset) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
@@ -242,7 +253,7 @@ export function createApp(options: AppOptions): Hono {
       'content-type': asset.type,
       'cache-control': asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
       'x-content-type-options': 'nosniff',
-      'content-security-policy': DASHBOARD_CSP,
+      'content-security-policy': dashboardCsp(oidc ? [new URL(oidc.tokenEndpoint).origin] : []),
       'referrer-policy': 'no-referrer',
     });
   });

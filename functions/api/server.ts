@@ -26,7 +26,7 @@ import { ensureSystemPriorityClasses } from '../../shared/api/priority.js';
 import { kubernetesServiceIP } from '../../shared/api/service-allocation.js';
 import { FileAuditSink } from '../../shared/auth/audit.js';
 import type { AuditPolicy } from '../../shared/auth/audit-policy.js';
-import { OidcAuthenticator, type JwtIssuerConfig } from '../../shared/auth/oidc.js';
+import { browserSignIn, OidcAuthenticator, type JwtIssuerConfig } from '../../shared/auth/oidc.js';
 import { ServiceAccountTokens } from '../../shared/auth/service-account-tokens.js';
 import { authenticateBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
 import { issueKubeletServing } from '../../shared/auth/cluster-state.js';
@@ -63,6 +63,8 @@ export interface ApiServerOptions {
   issuer?: string;
   /** OIDC issuers whose tokens are accepted (an AuthenticationConfiguration's `jwt:` list). */
   jwtIssuers?: JwtIssuerConfig[];
+  /** The dashboard's client ID at one of those issuers: the dashboard then signs people in with it (authorization code, PKCE). */
+  dashboardClientId?: string;
   /** A file the audit log is appended to (JSON lines, audit.k8s.io/v1 Events); absent: none. */
   auditLogPath?: string;
   /** What the audit log keeps of each request (default: Metadata for all). */
@@ -342,6 +344,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     maxWatchSeconds: options.maxWatchSeconds,
     kubeletBundle: options.kubeletBundle,
     dashboard: options.dashboard ?? builtOnce(),
+    dashboardSignIn: options.dashboardClientId ? browserSignIn(options.jwtIssuers ?? [], options.dashboardClientId) : undefined,
   });
   const server = createGuardedServer(app, tls, host);
   await new Promise<void>((resolve, reject) => {

@@ -67,6 +67,49 @@ function getJson(url: string, ca: string | undefined): Promise<unknown> {
   });
 }
 
+const discoveryUrl = (issuer: JwtIssuerConfig['issuer']) => issuer.discoveryURL ?? `${issuer.url.replace(/\/$/, '')}/.well-known/openid-configuration`;
+
+/**
+ * What the dashboard needs to sign a person in with an issuer the API trusts: the authorization
+ * code flow with PKCE, the dashboard a public client whose ID is one of the issuer's audiences.
+ */
+export interface BrowserSignIn {
+  issuer: string;
+  clientId: string;
+  authorizationEndpoint: string;
+  tokenEndpoint: string;
+  scopes: string[];
+}
+
+/**
+ * The dashboard's sign-in with the issuer that has `clientId` among its audiences (an error at
+ * once when none has: a misconfigured server should not start). Its endpoints are read from the
+ * discovery document at the first ask and kept; a failed read is tried again 30 s later.
+ */
+export function browserSignIn(issuers: JwtIssuerConfig[], clientId: string): () => Promise<BrowserSignIn> {
+  const config = issuers.find((i) => i.issuer.audiences.includes(clientId));
+  if (!config) throw new Error(`no issuer of the authentication configuration has the dashboard's client ID ${clientId} among its audiences`);
+  // The claims the API maps to a user and groups, asked for (an issuer sends only what is asked).
+  const claims = [config.claimMappings?.username?.claim, config.claimMappings?.groups?.claim];
+  const scopes = ['openid', ...(claims.includes('email') ? ['email'] : []), ...(claims.includes('groups') ? ['groups'] : []), 'offline_access'];
+  let found: Promise<BrowserSignIn> | undefined;
+  return () => {
+    if (found) return found;
+    found = (async () => {
+      const doc = (await getJson(discoveryUrl(config.issuer), config.issuer.certificateAuthority)) as {
+        authorization_endpoint?: string;
+        token_endpoint?: string;
+      };
+      if (!doc.authorization_endpoint || !doc.token_endpoint)
+        throw new Error(`the discovery document of ${config.issuer.url} names no authorization or token endpoint`);
+      return { issuer: config.issuer.url, clientId, authorizationEndpoint: doc.authorization_endpoint, tokenEndpoint: doc.token_endpoint, scopes };
+    })();
+    // Asked again 30 s after a failure, not at every page load (each would wait out the timeout).
+    found.catch(() => setTimeout(() => (found = undefined), 30_000).unref());
+    return found;
+  };
+}
+
 class Issuer {
   private keys?: KeySet;
   private fetching?: Promise<KeySet>;
@@ -80,8 +123,8 @@ class Issuer {
 
   private fetchKeys(): Promise<KeySet> {
     this.fetching ??= (async () => {
-      const { url, discoveryURL, certificateAuthority } = this.config.issuer;
-      const discovery = (await getJson(discoveryURL ?? `${url.replace(/\/$/, '')}/.well-known/openid-configuration`, certificateAuthority)) as {
+      const { url, certificateAuthority } = this.config.issuer;
+      const discovery = (await getJson(discoveryUrl(this.config.issuer), certificateAuthority)) as {
         jwks_uri?: string;
       };
       if (!discovery.jwks_uri) throw new Error(`the discovery document of ${url} names no jwks_uri`);

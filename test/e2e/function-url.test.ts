@@ -152,6 +152,19 @@ describe('the API function behind a Function URL', () => {
     expect(after.pid).not.toBe(first.pid);
     expect(fn.stats).toMatchObject({ coldStarts: 2, timeouts: 1 });
   }, 60_000);
+
+  it('closing refuses the invocations waiting for an environment, and starts none for them', async () => {
+    const fn = new LambdaFunction({ name: 'counter', module: resolve('test/fixtures/lambda/counter.ts'), timeoutMs: 30_000, concurrency: 1 });
+    opened.push(fn);
+    const busy = fn.invoke({ sleepMs: 20_000 }).catch((err: Error) => err);
+    // The one environment is busy; these wait for it.
+    const waiting = [fn.invoke({}), fn.invoke({})].map((p) => p.catch((err: Error) => err));
+    await until('the environment started and busy', async () => fn.stats.initMs.length === 1, 30_000);
+    await fn.close();
+    for (const err of await Promise.all(waiting)) expect(String(err)).toContain('function counter is closed');
+    expect(String(await busy)).toContain('exited during the invocation');
+    expect(fn.stats.coldStarts).toBe(1);
+  }, 60_000);
 });
 
 describe('the API function behind API Gateway REST (the cloud front)', () => {
