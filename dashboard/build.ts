@@ -40,7 +40,7 @@ export async function buildDashboard(): Promise<Map<string, Asset>> {
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
-    minify: true,
+    minify: process.env.SKIFF_DASHBOARD_MINIFY !== '0',
     write: false,
     outdir: join(ROOT, 'dashboard', 'out', 'assets'),
     // Every file named by a hash of its content (and of what it imports). What a view loads only

@@ -12,7 +12,11 @@
  * - the page's JavaScript heap and DOM nodes after all that (Chrome's own metrics);
  * - how many watches the page opened per resource.
  *
- *   npx tsx bench/dashboard/run.ts [--quick]     (SKIFF_BENCH_TRACE=scroll.json keeps the scroll's timeline)
+ *   npx tsx bench/dashboard/run.ts [--quick]
+ *
+ * SKIFF_BENCH_TRACE=scroll.json keeps Chrome's timeline of the scroll (with a CPU profile), for
+ * DevTools' Performance panel; SKIFF_DASHBOARD_MINIFY=0 builds the page unminified, so its
+ * functions keep their names there.
  */
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../test/support/chromium.js';
@@ -96,7 +100,7 @@ async function filtering(page: Page): Promise<{ maxEvent: number; slowFrames: nu
   await filter.click();
   await page.keyboard.type('web-01', { delay: 150 });
   await page.waitForTimeout(300);
-  const rowsAfter = await page.locator('.table-box tbody tr:not(.spacer)').count();
+  const rowsAfter = await page.locator(ROWS).count();
   for (let i = 0; i < 6; i++) await page.keyboard.press('Backspace', { delay: 150 });
   await page.waitForTimeout(500);
   return page.evaluate((rows) => {
@@ -136,7 +140,7 @@ async function main(): Promise<void> {
     page.on('request', (r) => count(r.url()));
     await page.goto(link('pods'));
     await shown(page, ROWS, 20);
-    const rowsInPage = await page.locator('.table-box tbody tr:not(.spacer)').count();
+    const rowsInPage = await page.locator(ROWS).count();
     // Where a scroll's time goes, from Chrome's own counters (seconds): script, style, layout.
     const cdp = await context.newCDPSession(page);
     await cdp.send('Performance.enable');
@@ -145,7 +149,11 @@ async function main(): Promise<void> {
     const before = await counters();
     // SKIFF_BENCH_TRACE=file.json: Chrome's timeline of the scroll, for DevTools' Performance panel.
     const trace = process.env.SKIFF_BENCH_TRACE;
-    if (trace) await browser.startTracing(page, { path: trace, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8'] });
+    if (trace)
+      await browser.startTracing(page, {
+        path: trace,
+        categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'disabled-by-default-v8.cpu_profiler'],
+      });
     const scroll = await scrolling(page);
     if (trace) await browser.stopTracing();
     const after = await counters();
