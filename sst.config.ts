@@ -23,6 +23,12 @@ export default $config({
     const { writeDashboard } = await import('./dashboard/build');
     await writeDashboard('.build/dashboard');
     const { skiff } = await import('./infra/index');
-    return skiff();
+    // OIDC issuers and the dashboard's client (docs/auth.md), from the deploying shell.
+    const { readFileSync } = await import('node:fs');
+    const config = process.env.SKIFF_AUTHENTICATION_CONFIG_FILE;
+    return skiff({
+      authenticationConfig: config ? readFileSync(config, 'utf8') : undefined,
+      dashboardClientId: process.env.SKIFF_DASHBOARD_CLIENT_ID,
+    });
   },
 });

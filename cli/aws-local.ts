@@ -132,8 +132,8 @@ async function startServices(dataDir: string, options: AwsLocalOptions, stack: S
   return { env, dynamoEndpoint: endpoint, sqsEndpoint: sqs.endpoint, queueUrl, streamArn: await dynamo.streamArn(TABLE), meter, sqs };
 }
 
-const defined = (entries: [string, number | undefined][]) =>
-  Object.fromEntries(entries.filter((e): e is [string, number] => e[1] !== undefined).map(([k, v]) => [k, String(v)]));
+const defined = (entries: [string, number | string | undefined][]) =>
+  Object.fromEntries(entries.filter((e): e is [string, number | string] => e[1] !== undefined).map(([k, v]) => [k, String(v)]));
 
 /** The API function's settings, as the environment variables it reads. */
 function apiEnv(options: AwsLocalOptions): Record<string, string> {
@@ -142,7 +142,19 @@ function apiEnv(options: AwsLocalOptions): Record<string, string> {
     ['SKIFF_WATCH_KEEPALIVE_SECONDS', options.relay === false ? undefined : ORIGIN_TIMEOUT_SECONDS / 2],
     ['SKIFF_MAX_WATCH_SECONDS', options.maxWatchSeconds],
     ['SKIFF_WATCH_BOOKMARK_SECONDS', options.watchBookmarkIntervalMs === undefined ? undefined : options.watchBookmarkIntervalMs / 1000],
+    ...authEnv(options),
   ]);
+}
+
+/** OIDC issuers and the dashboard's client, as the API function and the relay read them (cloud-app.ts). */
+function authEnv(options: AwsLocalOptions): [string, string | undefined][] {
+  const config = options.jwtIssuers?.length
+    ? JSON.stringify({ apiVersion: 'apiserver.config.k8s.io/v1beta1', kind: 'AuthenticationConfiguration', jwt: options.jwtIssuers })
+    : undefined;
+  return [
+    ['SKIFF_AUTHENTICATION_CONFIG', config],
+    ['SKIFF_DASHBOARD_CLIENT_ID', options.dashboardClientId],
+  ];
 }
 
 /** The controllers' settings (`controllerOptions` in functions/environment.ts reads them). */

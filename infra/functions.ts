@@ -11,7 +11,7 @@
 import type { Network } from './network';
 import { provisioning } from './provisioning';
 import { queueUrl, type Queues } from './queues';
-import { handlers, settings, tableActions } from './settings';
+import { handlers, type Identity, identityEnvironment, settings, tableActions } from './settings';
 import type { Storage } from './storage';
 import type { Workers } from './workers';
 
@@ -29,7 +29,7 @@ function stateAccess(state: Storage) {
 }
 
 /** The API function, in the VPC so it reaches kubelets for logs; it serves the kubelet's build to joining workers. */
-export function apiFunction(net: Network, state: Storage) {
+export function apiFunction(net: Network, state: Storage, identity: Identity = {}) {
   const { grants, environment } = stateAccess(state);
   return new sst.aws.Function('Api', {
     handler: handlers.api,
@@ -42,6 +42,7 @@ export function apiFunction(net: Network, state: Storage) {
       ...environment,
       SKIFF_MAX_WATCH_SECONDS: String(settings.maxWatchSeconds),
       SKIFF_WATCH_KEEPALIVE_SECONDS: String(settings.watchKeepAliveSeconds),
+      ...identityEnvironment(identity),
     },
     permissions: grants,
     copyFiles: [

@@ -9,11 +9,11 @@
  * group), and the table and the key with the same rights.
  */
 import type { Network } from './network';
-import { settings, tableActions } from './settings';
+import { type Identity, identityEnvironment, settings, tableActions } from './settings';
 import type { Storage } from './storage';
 import type { Workers } from './workers';
 
-export function relay(net: Network, state: Storage, pool: Workers) {
+export function relay(net: Network, state: Storage, pool: Workers, identity: Identity = {}) {
   const bucket = new aws.s3.BucketV2('RelayCode', { forceDestroy: true });
   new aws.s3.BucketPublicAccessBlock('RelayCodePrivate', {
     bucket: bucket.id,
@@ -92,6 +92,7 @@ export function relay(net: Network, state: Storage, pool: Workers) {
           SKIFF_RELAY_PORT: String(settings.relayPort),
           SKIFF_RELAY_HTTP_PORT: String(settings.relayHttpPort),
           SKIFF_WATCH_KEEPALIVE_SECONDS: String(settings.watchKeepAliveSeconds),
+          ...identityEnvironment(identity),
         }).map(([name, value]) => ({ name, value })),
         mountPoints: [{ sourceVolume: 'code', containerPath: '/relay', readOnly: true }],
         stopTimeout: 30,

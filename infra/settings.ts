@@ -2,6 +2,25 @@
  * The numbers the AWS shape is built with, each with its reason, in one place: the component
  * tests assert the infrastructure against these, and docs/aws.md explains them.
  */
+/**
+ * Who may sign in besides the cluster's own tokens, given at deploy time (sst.config.ts reads them
+ * from the deploying shell): OIDC issuers, as an AuthenticationConfiguration's text (CI pipelines'
+ * tokens, people's), and the dashboard's client ID at one of them (docs/auth.md).
+ */
+export interface Identity {
+  authenticationConfig?: string;
+  dashboardClientId?: string;
+}
+
+/** The API's environment for an Identity: what functions/api/cloud-app.ts reads. */
+export function identityEnvironment(identity: Identity = {}): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries({ SKIFF_AUTHENTICATION_CONFIG: identity.authenticationConfig, SKIFF_DASHBOARD_CLIENT_ID: identity.dashboardClientId }).filter(
+      (e): e is [string, string] => e[1] !== undefined && e[1] !== '',
+    ),
+  );
+}
+
 export const settings = {
   /** Lambda's ceiling; the API's watches and log streams end before it. */
   apiTimeoutSeconds: 900,

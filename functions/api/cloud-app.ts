@@ -4,12 +4,16 @@
  * One cold start's work, idempotent, so that either may be first: the system namespaces, the
  * default roles, the ServiceAccount signing key, the default StorageClass and PriorityClasses,
  * and `kube-system/kube-dns` (answered by each node's kubelet). Static tokens, the cluster CA and
- * each kubelet's credential are read from the table.
+ * each kubelet's credential are read from the table. OIDC issuers (CI pipelines, people signing in
+ * to the dashboard) come from SKIFF_AUTHENTICATION_CONFIG, an AuthenticationConfiguration (YAML or
+ * JSON), and the dashboard's client ID at one of them from SKIFF_DASHBOARD_CLIENT_ID.
  */
 import { dashboardFromDir } from '../../dashboard/assets.js';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import { authenticateBootstrapToken } from '../../shared/auth/bootstrap-tokens.js';
+import { browserSignIn, jwtIssuersFrom, OidcAuthenticator } from '../../shared/auth/oidc.js';
 import { clusterCa, clusterCaKey, issueKubeletServing, kubeletCredential } from '../../shared/auth/cluster-state.js';
 import { clusterAuthorization, reconcileBootstrapPolicy } from '../../shared/auth/index.js';
 import { NODE_PREFIX, NODES_GROUP } from '../../shared/auth/node-authorizer.js';
@@ -49,12 +53,17 @@ export async function cloudAppOptions(store: Store, env: NodeJS.ProcessEnv = pro
   const kubeletBundle = () =>
     (kubelet ??= readFile(env.SKIFF_KUBELET_BUNDLE ?? fileURLToPath(new URL('./skiff-kubelet.mjs', import.meta.url))).catch(() => undefined));
   const kubelets = kubeletsOf(store);
+  const issuers = env.SKIFF_AUTHENTICATION_CONFIG ? jwtIssuersFrom(parseYaml(env.SKIFF_AUTHENTICATION_CONFIG)) : [];
+  const oidc = new OidcAuthenticator(issuers);
   return {
     store,
-    // A token with a dot is a ServiceAccount's JWT or a node bootstrap token; the others are static,
-    // looked up in the table's copy.
+    // A token with a dot is a ServiceAccount's JWT, a node bootstrap token or an OIDC issuer's JWT;
+    // the others are static, looked up in the table's copy.
     authenticate: async (token) =>
-      token.includes('.') ? ((await tokens.authenticate(token)) ?? (await authenticateBootstrapToken(store, token))) : staticTokens.authenticate(token),
+      token.includes('.')
+        ? ((await tokens.authenticate(token)) ?? (await authenticateBootstrapToken(store, token)) ?? (oidc.size ? await oidc.authenticate(token) : undefined))
+        : staticTokens.authenticate(token),
+    dashboardSignIn: env.SKIFF_DASHBOARD_CLIENT_ID ? browserSignIn(issuers, env.SKIFF_DASHBOARD_CLIENT_ID) : undefined,
     // A node that joins with a bootstrap token gets its own credential, kept in the table, and
     // serving material signed with the cluster CA's key, when the table has that key.
     issueKubeletServing: async (node, addresses) => {

@@ -20,6 +20,8 @@ import { buildKubeletBundle } from '../../kubelet/bundle.js';
 import { type MadeResource, mockStack, type Stack } from '../support/pulumi-mocks.js';
 
 let stack: Stack;
+/** OIDC issuers given at deploy time: both hosts of the API read them. */
+const AUTHENTICATION = 'kind: AuthenticationConfiguration\njwt:\n  - issuer: { url: "https://login.example.com", audiences: [skiff-dashboard] }\n';
 beforeAll(async () => {
   stack = await mockStack(async () => {
     // As sst.config.ts does before the program: the kubelet's build, which the API function carries.
@@ -28,7 +30,7 @@ beforeAll(async () => {
     await writeDashboard(join(process.cwd(), settings.dashboardBuild));
     // By path, not by name: infra/ is typed by SST's globals (infra/tsconfig.json), not this project's.
     const { skiff } = await import(join(process.cwd(), 'infra/index.ts'));
-    return skiff();
+    return skiff({ authenticationConfig: AUTHENTICATION, dashboardClientId: 'skiff-dashboard' });
   });
 }, 180_000);
 afterAll(() => stack?.close());
@@ -68,7 +70,7 @@ describe('the functions', () => {
     for (const b of stack.builds) expect(b.bytes).toBeLessThan((b.handler === handlers.api ? 2.5 : 3) * 1024 * 1024);
   });
 
-  it('runs the API streaming, in the VPC, with watches bounded under API Gateway’s idle timeout', () => {
+  it('runs the API streaming, in the VPC, with watches bounded under API Gateway’s idle timeout, and the OIDC issuers it was deployed with', () => {
     const api = lambda('Api');
     expect(api.inputs.timeout).toBe(settings.apiTimeoutSeconds);
     expect(api.inputs.runtime).toBe('nodejs22.x');
@@ -76,6 +78,7 @@ describe('the functions', () => {
     expect(api.inputs.vpcConfig.securityGroupIds).toEqual(['ApiSecurityGroup-id']);
     const env = api.inputs.environment.variables;
     expect(Number(env.SKIFF_MAX_WATCH_SECONDS)).toBeLessThan(300);
+    expect(env).toMatchObject({ SKIFF_AUTHENTICATION_CONFIG: AUTHENTICATION, SKIFF_DASHBOARD_CLIENT_ID: 'skiff-dashboard' });
     expect(env.SKIFF_STORE_URL).toBe(`dynamodb://${stack.one('aws:dynamodb/table:Table', 'Store').state.name}`);
     expect(env.SKIFF_KMS_KEY_ID).toBe(arnOf('aws:kms/key:Key', 'SecretsKey'));
     expect(env.SKIFF_QUEUE_URL).toBeUndefined();
@@ -314,6 +317,8 @@ describe('the stream relay', () => {
       SKIFF_KMS_KEY_ID: arnOf('aws:kms/key:Key', 'SecretsKey'),
       SKIFF_RELAY_PORT: String(settings.relayPort),
       SKIFF_RELAY_HTTP_PORT: String(settings.relayHttpPort),
+      SKIFF_AUTHENTICATION_CONFIG: AUTHENTICATION,
+      SKIFF_DASHBOARD_CLIENT_ID: 'skiff-dashboard',
     });
     expect(stack.one('aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock', 'RelayCodePrivate').inputs).toMatchObject({
       blockPublicAcls: true,

@@ -14,7 +14,7 @@ import type { Store } from '../../shared/store/types.js';
 import { clientsFor, type TestCluster } from './api-server.js';
 
 /** What the embedded clusters take that this shape can honour. */
-const HONOURED = new Set(['watchBookmarkIntervalMs', 'maxWatchSeconds']);
+const HONOURED = new Set(['watchBookmarkIntervalMs', 'maxWatchSeconds', 'jwtIssuers', 'dashboardClientId']);
 
 export interface AwsLocalClusterOptions {
   nodeLifecycle?: NodeLifecycleOptions;
@@ -34,6 +34,8 @@ export async function startAwsLocalCluster(options: Partial<ApiServerOptions> = 
       runtime: 'process',
       maxWatchSeconds: options.maxWatchSeconds,
       watchBookmarkIntervalMs: options.watchBookmarkIntervalMs,
+      jwtIssuers: options.jwtIssuers,
+      dashboardClientId: options.dashboardClientId,
       nodeGraceSeconds: grace === undefined ? undefined : grace / 1000,
       evictionSeconds: extra.nodeLifecycle?.defaultTolerationSeconds,
       tickIntervalMs: 2000,
