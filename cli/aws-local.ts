@@ -177,8 +177,8 @@ async function startFunctions(
   cloud: Pick<Cloud, 'provisioning' | 'kubeletBundle'> = { provisioning: {} },
   port?: number,
 ): Promise<{ url: string; caCert: string; functions: AwsLocalRunning['usage']['functions'] }> {
-  const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}, concurrency?: number) => {
-    const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, concurrency, env: { ...services.env, ...env } });
+  const fn = (name: string, module: string, timeoutMs: number, env: Record<string, string> = {}) => {
+    const f = new LambdaFunction({ name, module: resolve(module), timeoutMs, env: { ...services.env, ...env } });
     stack.push(() => f.close());
     return f;
   };
@@ -189,11 +189,11 @@ async function startFunctions(
     bundle.SKIFF_DASHBOARD_DIR = join(dataDir, 'dashboard');
     void writeDashboard(bundle.SKIFF_DASHBOARD_DIR).catch((err: Error) => console.error(`dashboard: not built: ${err.message}`));
   }
-  // The API function holds an environment per open watch and `logs -f`, and (as on AWS) a stream
-  // whose client has gone runs on to its end: a dashboard closed, a `kubectl get -w` stopped. Ten
-  // (the emulator's default) were all held that way after a browser had watched, and kubectl
-  // waited; an account allows 1,000. Environments start only when asked for.
-  const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, { ...apiEnv(options), ...bundle }, 32);
+  // Ten environments at most (the emulator's default): each is a process that loads the whole API,
+  // and thirty-two starting at once under twenty pods' worth of kubelet traffic starved this
+  // machine's two cores past the tests' timeouts. A stream whose client has gone runs on to its
+  // end, as on AWS, so the dashboard keeps its streamed watches short (informer.ts).
+  const api = fn('skiff-api', 'functions/api/lambda.ts', 900_000, { ...apiEnv(options), ...bundle });
   const controllers = { ...controllerEnv(options), ...cloud.provisioning };
   const stream = fn('skiff-stream', 'functions/stream/handler.ts', 60_000, controllers);
   const queue = fn('skiff-queue', 'functions/queue/handler.ts', 60_000, controllers);

@@ -12,7 +12,7 @@ import { ApiError, Client, pathOf, RESOURCES, TOKEN_KEY } from './api.js';
 import { CreateView, DeploymentDetail, NodeDetail, PodDetail, WorkloadDetail } from './detail.js';
 import { stopAll, useCollection } from './informer.js';
 import { EventsView, NamespacesView, NodesView, OverviewView, PodsView, WorkloadsView } from './views.js';
-import { hrefOf, navigate, parseRoute, type ViewProps } from './route.js';
+import { hrefOf, navigate, parseRoute, typingIn, type ViewProps } from './route.js';
 import { expiryOf, finishOidcSignIn, forgetOidc, type OidcSignIn, oidcSignIn, refreshOidc, startOidcSignIn } from './oidc.js';
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
@@ -122,7 +122,7 @@ function Shell({ client, user, onSignOut }: { client: Client; user: string; onSi
   }, []);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement;
+      const typing = typingIn(e.target);
       if (e.key === '/' && !typing) {
         e.preventDefault();
         document.getElementById('filter')?.focus();

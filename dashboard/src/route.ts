@@ -36,3 +36,7 @@ export interface ViewProps {
   filter: string;
   route: Route;
 }
+
+/** Whether a key goes to a field being typed in (an input, a text area, a select, the YAML editor), not to the page's shortcuts. */
+export const typingIn = (t: EventTarget | null): boolean =>
+  t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement || (t instanceof HTMLElement && t.isContentEditable);

@@ -6,6 +6,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { typingIn } from './route.js';
 
 export interface Column<T> {
   title: string;
@@ -53,7 +54,7 @@ export function VirtualTable<T>({
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target;
-      if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (typingIn(t) || e.ctrlKey || e.metaKey || e.altKey) return;
       const move = (to: number) => {
         const next = Math.max(0, Math.min(rows.length - 1, to));
         setSelected(next);
