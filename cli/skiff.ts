@@ -53,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
       'node-grace-seconds': { type: 'string' },
       'eviction-seconds': { type: 'string' },
       'lease-interval-ms': { type: 'string' },
+      'history-interval-ms': { type: 'string' },
       'backoff-initial-ms': { type: 'string' },
       'volume-sync-seconds': { type: 'string' },
       // As kube-controller-manager's flags, in seconds.
@@ -83,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
       | 'node-grace-seconds'
       | 'eviction-seconds'
       | 'lease-interval-ms'
+      | 'history-interval-ms'
       | 'backoff-initial-ms'
       | 'volume-sync-seconds'
       | 'horizontal-pod-autoscaler-sync-period'
@@ -119,6 +121,7 @@ async function main(argv: string[]): Promise<number> {
     nodeGraceSeconds: seconds('node-grace-seconds'),
     evictionSeconds: seconds('eviction-seconds'),
     leaseIntervalMs: seconds('lease-interval-ms'),
+    historyIntervalMs: seconds('history-interval-ms'),
     backoffInitialMs: seconds('backoff-initial-ms'),
     volumeSyncSeconds: seconds('volume-sync-seconds'),
     hpaSyncSeconds: seconds('horizontal-pod-autoscaler-sync-period'),

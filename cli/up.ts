@@ -43,6 +43,8 @@ export interface UpOptions {
   evictionSeconds?: number;
   /** Kubelet Lease renewal period (default 10 s). */
   leaseIntervalMs?: number;
+  /** How often each kubelet keeps its node's CPU and memory for the charts (default 30 s). */
+  historyIntervalMs?: number;
   /** First restart back-off of a crashing container (default 10 s). */
   backoffInitialMs?: number;
   /** How often each HorizontalPodAutoscaler looks (default 15 s), and how long a scale-down waits (default 300 s). */
@@ -99,6 +101,7 @@ async function startKubelets(
     dockerSocket: runtime === 'docker' ? socket : undefined,
     issueToken: api.issueToken,
     leaseIntervalMs: options.leaseIntervalMs,
+    historyIntervalMs: options.historyIntervalMs,
     backoffInitialMs: options.backoffInitialMs,
     volumeSyncSeconds: options.volumeSyncSeconds,
     clusterDns,

@@ -64,6 +64,8 @@ export interface KubeletOptions {
   taints?: { key: string; value?: string; effect: string }[];
   providerID?: string;
   leaseIntervalMs?: number;
+  /** How often the node's CPU and memory are kept for `/stats/history` (default 30 s). */
+  historyIntervalMs?: number;
   /** How often the Node's conditions are posted again with a fresh heartbeat (default 60 s). */
   nodeStatusIntervalMs?: number;
   /** How often every pod is looked at again (probes, restarts). */
@@ -135,6 +137,7 @@ export class Kubelet {
     this.server = await this.serveLogs();
     await this.registerUntilDone();
     await this.renewLease();
+    this.usage.startHistory(this.options.historyIntervalMs);
     this.leaseTimer = setInterval(() => void this.renewLease().catch((err) => this.log(`lease: ${err.message}`)), this.options.leaseIntervalMs ?? 10_000);
     this.statusTimer = setInterval(
       () => void this.postConditions().catch((err) => this.log(`node status: ${err.message}`)),
@@ -198,6 +201,7 @@ export class Kubelet {
     clearInterval(this.syncTimer);
     clearInterval(this.sweepTimer);
     clearInterval(this.statusTimer);
+    this.usage.stopHistory();
     this.hostPorts.closeAll();
     await this.proxy?.stop();
     await this.dns?.close();
@@ -587,6 +591,11 @@ export class Kubelet {
             res.end(text);
           })
           .catch((err: Error) => fail(500, err.message));
+        return;
+      }
+      if (url.pathname === '/stats/history') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(this.usage.history()));
         return;
       }
       if (url.pathname === '/stats/usage') {

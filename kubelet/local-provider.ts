@@ -42,6 +42,7 @@ export interface LocalProviderOptions {
    */
   servingCaDir?: string;
   leaseIntervalMs?: number;
+  historyIntervalMs?: number;
   backoffInitialMs?: number;
   /** The kubelets' `--volume-sync-seconds`. */
   volumeSyncSeconds?: number;
@@ -169,6 +170,7 @@ export class LocalCloudProvider implements CloudProvider {
       ...tls,
       ...(this.options.dockerSocket ? ['--docker-socket', this.options.dockerSocket] : []),
       ...(this.options.leaseIntervalMs ? ['--lease-interval-ms', String(this.options.leaseIntervalMs)] : []),
+      ...(this.options.historyIntervalMs ? ['--history-interval-ms', String(this.options.historyIntervalMs)] : []),
       ...(this.options.backoffInitialMs ? ['--backoff-initial-ms', String(this.options.backoffInitialMs)] : []),
       ...(this.options.volumeSyncSeconds ? ['--volume-sync-seconds', String(this.options.volumeSyncSeconds)] : []),
       ...(this.options.clusterDns ? ['--cluster-dns', this.options.clusterDns] : []),

@@ -41,6 +41,7 @@ const { values } = parseArgs({
     'cluster-domain': { type: 'string', default: 'cluster.local' },
     'provider-id': { type: 'string' },
     'lease-interval-ms': { type: 'string' },
+    'history-interval-ms': { type: 'string' },
     'backoff-initial-ms': { type: 'string' },
     'pod-poll-seconds': { type: 'string' },
     // How often running pods' configMap, secret, downwardAPI and projected volumes are brought up to date (default 60).
@@ -116,6 +117,7 @@ async function main() {
     volumeSyncMs: values['volume-sync-seconds'] ? Number(values['volume-sync-seconds']) * 1000 : undefined,
     podPollIntervalMs: values['pod-poll-seconds'] ? Number(values['pod-poll-seconds']) * 1000 : undefined,
     leaseIntervalMs: values['lease-interval-ms'] ? Number(values['lease-interval-ms']) : undefined,
+    historyIntervalMs: values['history-interval-ms'] ? Number(values['history-interval-ms']) : undefined,
     backoff: backoffInitial ? { initialMs: backoffInitial, maxMs: backoffInitial * 30, resetAfterMs: 600_000 } : undefined,
     log: (line) => console.log(line),
   });

@@ -4,6 +4,10 @@
  * time), memory as the working set now. The node's figures are the machine's (`/proc/stat`,
  * `/proc/meminfo`); a container's come from its runtime. A first ask samples twice, a second
  * apart; later asks use the sample before, and a snapshot is kept 5 s.
+ *
+ * The node's own figures are also sampled on a clock (every 30 s) and the last hour of them
+ * kept (`/stats/history`), for the dashboard's charts (metrics.skiff.dev NodeHistory): what
+ * metrics-server cannot answer, as it knows only the present. A restarted kubelet starts anew.
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -55,14 +59,68 @@ function hostSample(): { cpuNanos: number; memoryBytes: number } {
   return { cpuNanos: busy * TICK_NS, memoryBytes: kb('MemTotal') - kb('MemAvailable') };
 }
 
+/** One point of the node's history: when (ms since the epoch), CPU as a rate since the point before, memory then. */
+export interface HistoryPoint {
+  at: number;
+  cpuNanoCores: number;
+  memoryBytes: number;
+}
+
+export interface UsageHistory {
+  intervalSeconds: number;
+  points: HistoryPoint[];
+}
+
+export const HISTORY_INTERVAL_MS = 30_000;
+const HISTORY_SPAN_MS = 3_600_000;
+
 export class UsageSampler {
   private last?: Sample;
   private kept?: { at: number; snapshot: UsageSnapshot };
+  private readonly points: HistoryPoint[] = [];
+  private previousHost?: { at: number; cpuNanos: number };
+  private clock?: NodeJS.Timeout;
+  private intervalMs = HISTORY_INTERVAL_MS;
 
   constructor(
     private readonly runtime: Runtime,
     private readonly running: () => RunningPod[],
   ) {}
+
+  /** Samples the node every `intervalMs` from now on, keeping an hour of points. */
+  startHistory(intervalMs = HISTORY_INTERVAL_MS): void {
+    this.stopHistory();
+    this.sampleHost();
+    this.clock = setInterval(() => this.sampleHost(), intervalMs);
+    this.clock.unref();
+    this.intervalMs = intervalMs;
+  }
+
+  stopHistory(): void {
+    clearInterval(this.clock);
+    this.clock = undefined;
+  }
+
+  /** The last hour of the node's figures, oldest first. */
+  history(): UsageHistory {
+    return { intervalSeconds: this.intervalMs / 1000, points: [...this.points] };
+  }
+
+  private sampleHost(): void {
+    let host: { cpuNanos: number; memoryBytes: number };
+    try {
+      host = hostSample();
+    } catch {
+      return;
+    }
+    const at = Date.now();
+    const before = this.previousHost;
+    this.previousHost = { at, cpuNanos: host.cpuNanos };
+    if (!before || at <= before.at) return;
+    const cpuNanoCores = Math.max(0, Math.round(((host.cpuNanos - before.cpuNanos) / ((at - before.at) * 1e6)) * 1e9));
+    this.points.push({ at, cpuNanoCores, memoryBytes: host.memoryBytes });
+    while (this.points.length > 0 && this.points[0].at < at - HISTORY_SPAN_MS) this.points.shift();
+  }
 
   private async sample(): Promise<Sample> {
     const host = hostSample();

@@ -176,4 +176,5 @@ export const RESOURCES = {
   jobs: { group: 'batch', version: 'v1', resource: 'jobs' },
   cronjobs: { group: 'batch', version: 'v1', resource: 'cronjobs' },
   migrations: { group: 'skiff.dev', version: 'v1', resource: 'migrations' },
+  nodehistories: { group: 'metrics.skiff.dev', version: 'v1alpha1', resource: 'nodehistories' },
 } as const;

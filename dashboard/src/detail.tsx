@@ -10,7 +10,7 @@ import { ApiError, CHANNEL, type Client, endedWords, type KubeObject, openSocket
 import { useCollection } from './informer.js';
 import { age, nodeReady, podReady, podStatus, restarts } from './kube.js';
 import { hrefOf, navigate, type ViewProps } from './route.js';
-import { Failure, jobStatus, useAction, useCan, type WORKLOAD_KINDS } from './views.js';
+import { Failure, jobStatus, UsageCard, useAction, useCan, type WORKLOAD_KINDS } from './views.js';
 
 const FIELD_MANAGER = 'skiff-dashboard';
 const MAX_LOG_CHARS = 2_000_000;
@@ -908,6 +908,7 @@ export function NodeDetail({ client, route }: ViewProps) {
   const node = nodes.items.get(`/${name}`);
   const canPatch = useCan(client, 'patch', 'nodes');
   const canEvict = useCan(client, 'create', 'pods', { subresource: 'eviction' });
+  const canSeeHistory = useCan(client, 'watch', 'nodehistories', { group: 'metrics.skiff.dev' });
   const [message, run] = useAction();
   const [draining, setDraining] = useState<string>();
   const [yaml, setYaml] = useState<string>();
@@ -976,6 +977,7 @@ export function NodeDetail({ client, route }: ViewProps) {
       </div>
       {yaml !== undefined && <YamlEditor client={client} initial={yaml} current={editable(node)} onApplied={() => setYaml(undefined)} />}
       {draining && <p role="status">{draining}</p>}
+      {canSeeHistory && <UsageCard client={client} nodes={[node]} node={name} />}
       <Conditions of={node} />
       <h2>Pods ({onNode.length})</h2>
       <ul class="plain-list">

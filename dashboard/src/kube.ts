@@ -42,7 +42,8 @@ export function restarts(pod: KubeObject): number {
 /** Millicores from a CPU quantity (`500m`, `2`). */
 export function cpuMillis(q: string | undefined): number {
   if (!q) return 0;
-  return q.endsWith('m') ? Number(q.slice(0, -1)) : Number(q) * 1000;
+  const scale = { m: 1, u: 1e-3, n: 1e-6 }[q.slice(-1)];
+  return scale ? Number(q.slice(0, -1)) * scale : Number(q) * 1000;
 }
 
 const UNITS: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
@@ -151,4 +152,53 @@ export function costsOf(nodes: Iterable<KubeObject>, pods: Iterable<KubeObject>)
 /** Dollars an hour, to the cent or to three significant figures below it. */
 export function dollars(n: number): string {
   return n >= 1 ? `$${n.toFixed(2)}` : `$${n.toPrecision(3).replace(/\.?0+$/, '')}`;
+}
+
+/** metrics.skiff.dev NodeHistory: a node's CPU and memory over the last hour, oldest first. */
+export interface NodeHistory extends KubeObject {
+  intervalSeconds?: number;
+  samples?: { timestamp: string; cpu: string; memory: string }[];
+}
+
+/** Figures over time: seconds since the epoch, and CPU (millicores) and memory (bytes) at each. */
+export interface UsageOverTime {
+  times: number[];
+  cpu: number[];
+  memory: number[];
+}
+
+/**
+ * The nodes' histories added up over time, a point per sampling interval (the longest of the
+ * nodes'), ending at the newest sample: at each point, each node counts with its latest sample
+ * at or before it, if that is no older than two intervals (nodes sample each on their own clock,
+ * so a point falls between two samples of each). A node with no such sample is left out there.
+ */
+export function usageOverTime(histories: NodeHistory[]): UsageOverTime {
+  const step = Math.max(1, ...histories.map((h) => h.intervalSeconds ?? 0));
+  const series = histories
+    .map((h) =>
+      (h.samples ?? [])
+        .map((s) => ({ t: Date.parse(s.timestamp) / 1000, cpu: cpuMillis(s.cpu), memory: bytes(s.memory) }))
+        .filter((p) => Number.isFinite(p.t))
+        .sort((a, b) => a.t - b.t),
+    )
+    .filter((s) => s.length > 0);
+  if (series.length === 0) return { times: [], cpu: [], memory: [] };
+  const first = Math.min(...series.map((s) => s[0].t));
+  const last = Math.max(...series.map((s) => s[s.length - 1].t));
+  const times: number[] = [];
+  for (let t = last; t >= first; t -= step) times.push(t);
+  times.reverse();
+  const cpu = times.map(() => 0);
+  const memory = times.map(() => 0);
+  for (const s of series) {
+    let i = -1;
+    times.forEach((t, k) => {
+      while (i + 1 < s.length && s[i + 1].t <= t) i++;
+      if (i < 0 || s[i].t <= t - 2 * step) return;
+      cpu[k] += s[i].cpu;
+      memory[k] += s[i].memory;
+    });
+  }
+  return { times, cpu, memory };
 }

@@ -15,6 +15,7 @@ import { EventsView, NamespacesView, NodesView, OverviewView, PodsView, Workload
 import { hrefOf, navigate, parseRoute, typingIn, type ViewProps } from './route.js';
 import { expiryOf, finishOidcSignIn, forgetOidc, type OidcSignIn, oidcSignIn, refreshOidc, startOidcSignIn } from './oidc.js';
 import '@xterm/xterm/css/xterm.css';
+import 'uplot/dist/uPlot.min.css';
 import './style.css';
 
 /** Workload pages of kinds other than Deployments (`/dashboard/statefulsets/<ns>/<name>`), under Workloads. */

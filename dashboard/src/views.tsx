@@ -7,7 +7,24 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, type Client, type KubeObject, pathOf, RESOURCES } from './api.js';
 import { type Collection, useCollection } from './informer.js';
-import { age, byName, bytes, costsOf, cpuMillis, dollars, gib, matches, nodeReady, podReady, podRequests, podStatus, restarts } from './kube.js';
+import { TimeChart } from './chart.js';
+import {
+  age,
+  byName,
+  bytes,
+  costsOf,
+  cpuMillis,
+  dollars,
+  gib,
+  matches,
+  type NodeHistory,
+  nodeReady,
+  podReady,
+  podRequests,
+  podStatus,
+  restarts,
+  usageOverTime,
+} from './kube.js';
 import { hrefOf, navigate, type ViewProps } from './route.js';
 import { type Column, VirtualTable } from './table.js';
 
@@ -93,6 +110,7 @@ export function OverviewView({ client, namespace }: ViewProps) {
   const pods = useCollection(client, pathOf(RESOURCES.pods));
   const events = useCollection(client, pathOf(RESOURCES.events));
   const canSeeMigrations = useCan(client, 'watch', 'migrations', { group: 'skiff.dev' });
+  const canSeeHistory = useCan(client, 'watch', 'nodehistories', { group: 'metrics.skiff.dev' });
   const podList = [...pods.items.values()].filter(inNamespace(namespace));
   const phases = new Map<string, number>();
   for (const p of podList) phases.set(podStatus(p), (phases.get(podStatus(p)) ?? 0) + 1);
@@ -153,6 +171,7 @@ export function OverviewView({ client, namespace }: ViewProps) {
             </>
           )}
         </section>
+        {canSeeHistory && <UsageCard client={client} nodes={[...nodes.items.values()]} />}
         {canSeeMigrations && <MigrationsCard client={client} />}
         <section class="card wide" aria-labelledby="warnings-title">
           <h2 id="warnings-title">Recent warnings</h2>
@@ -178,6 +197,44 @@ export function OverviewView({ client, namespace }: ViewProps) {
  * the nodes moved of those it started with, the pods moved, and the nodes still to go. Shown
  * while one exists.
  */
+/**
+ * What the nodes use over the last hour (metrics.skiff.dev NodeHistory, watched: new samples come
+ * as the kubelets take them), against what they have: shown only where kubelets keep it.
+ */
+export function UsageCard({ client, nodes, node }: { client: Client; nodes: KubeObject[]; node?: string }) {
+  const histories = useCollection(client, pathOf(RESOURCES.nodehistories));
+  const mine = [...histories.items.values()].filter((h) => !node || h.metadata.name === node) as NodeHistory[];
+  const usage = useMemo(() => usageOverTime(mine), [histories.version, node]);
+  if (!histories.synced || usage.times.length === 0) return null;
+  const measured = new Set(mine.map((h) => h.metadata.name));
+  const counted = nodes.filter((n) => measured.has(n.metadata.name));
+  const cpuTotal = counted.reduce((t, n) => t + cpuMillis(n.status?.allocatable?.cpu), 0);
+  const memoryTotal = counted.reduce((t, n) => t + bytes(n.status?.allocatable?.memory), 0);
+  const flat = (v: number) => usage.times.map(() => v);
+  const who = node ? `node ${node}` : `${measured.size} ${measured.size === 1 ? 'node' : 'nodes'}`;
+  return (
+    <section class="card wide" aria-labelledby={`usage-title${node ? '-node' : ''}`}>
+      <h2 id={`usage-title${node ? '-node' : ''}`}>Use over the last hour</h2>
+      <div class="charts">
+        <TimeChart
+          label={`CPU in use, ${who}`}
+          times={usage.times}
+          lines={[{ label: 'in use', values: usage.cpu }, ...(cpuTotal > 0 ? [{ label: 'allocatable', values: flat(cpuTotal), limit: true }] : [])]}
+          format={cores}
+        />
+        <TimeChart
+          label={`Memory in use, ${who}`}
+          times={usage.times}
+          lines={[{ label: 'in use', values: usage.memory }, ...(memoryTotal > 0 ? [{ label: 'allocatable', values: flat(memoryTotal), limit: true }] : [])]}
+          format={gib}
+        />
+      </div>
+    </section>
+  );
+}
+
+const cores = (m: number) => `${(m / 1000).toFixed(m < 10_000 ? 2 : 1)} cores`;
+
 function MigrationsCard({ client }: { client: Client }) {
   const migrations = useCollection(client, pathOf(RESOURCES.migrations));
   const list = [...migrations.items.values()].sort((a, b) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? ''));

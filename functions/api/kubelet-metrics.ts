@@ -10,7 +10,7 @@ import { typedList } from '../../shared/api/objects.js';
 import { parseBytes, parseCpu } from '../../shared/api/quantity.js';
 import type { PodUsage } from '../../shared/controllers/hpa.js';
 import { ApiError } from '../../shared/api/status.js';
-import type { KubeObject } from '../../shared/store/object.js';
+import { type KubeObject, nowTimestamp } from '../../shared/store/object.js';
 import type { Store } from '../../shared/store/types.js';
 import { get, type KubeletCredentials, type KubeletLogsOptions, nodeReach } from './kubelet-logs.js';
 
@@ -24,17 +24,27 @@ interface Snapshot {
   pods: { namespace: string; name: string; containers: { name: string; cpuNanoCores: number; memoryBytes: number }[] }[];
 }
 
-export interface MetricsProvider {
-  /** NodeMetrics (name given: that one) or PodMetrics (in `namespace`, or all), as a list body. */
-  read(kind: 'NodeMetrics' | 'PodMetrics', at: { namespace?: string; name?: string; labelSelector?: string; fieldSelector?: string }): Promise<unknown>;
+/** What a kubelet's `/stats/history` answers (kubelet/usage.ts). */
+interface History {
+  intervalSeconds: number;
+  points: { at: number; cpuNanoCores: number; memoryBytes: number }[];
 }
+
+export type ComputedKind = 'NodeMetrics' | 'PodMetrics' | 'NodeHistory';
+
+export interface MetricsProvider {
+  /** NodeMetrics or NodeHistory (name given: that one) or PodMetrics (in `namespace`, or all), as a list body or the object. */
+  read(kind: ComputedKind, at: { namespace?: string; name?: string; labelSelector?: string; fieldSelector?: string }): Promise<unknown>;
+}
+
+export const HISTORY_API_VERSION = 'metrics.skiff.dev/v1alpha1';
 
 const usage = (cpuNanoCores: number, memoryBytes: number) => ({ cpu: `${cpuNanoCores}n`, memory: `${Math.round(memoryBytes / 1024)}Ki` });
 
 /** metrics-server's 404 for a node or pod it has no figures of. */
 export function metricsNotFound(kind: string, name: string): ApiError {
-  const what = kind.toLowerCase();
-  return new ApiError(404, 'NotFound', `${what}.metrics.k8s.io "${name}" not found`, { name, group: 'metrics.k8s.io', kind: what });
+  const [what, group] = kind === 'NodeHistory' ? ['nodehistories', 'metrics.skiff.dev'] : [kind.toLowerCase(), 'metrics.k8s.io'];
+  return new ApiError(404, 'NotFound', `${what}.${group} "${name}" not found`, { name, group, kind: what });
 }
 
 /** Pods' use of a resource (CPU in millicores, memory in bytes), by name, from the metrics: the horizontal pod autoscaler's source. */
@@ -50,17 +60,18 @@ export function podUsage(metrics: MetricsProvider): PodUsage {
 
 export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials | undefined, options: KubeletLogsOptions = {}): MetricsProvider {
   const reach = nodeReach(store, credentialFor, options);
-  const snapshotOf = async (nodeName: string): Promise<Snapshot | undefined> => {
+  const ask = async <T>(nodeName: string, path: string): Promise<T | undefined> => {
     try {
       const kubelet = await reach(nodeName);
-      const res = await get(`${kubelet.base}/stats/usage`, kubelet.token, kubelet.ca, 5000);
+      const res = await get(`${kubelet.base}${path}`, kubelet.token, kubelet.ca, 5000);
       let text = '';
       for await (const chunk of res) text += String(chunk);
-      return res.statusCode === 200 ? (JSON.parse(text) as Snapshot) : undefined;
+      return res.statusCode === 200 ? (JSON.parse(text) as T) : undefined;
     } catch {
       return undefined;
     }
   };
+  const snapshotOf = (nodeName: string) => ask<Snapshot>(nodeName, '/stats/usage');
 
   const nodes = async (at: { name?: string; labelSelector?: string }) => {
     const listed = typedList('nodes', (await store.list('nodes', { labelSelector: at.labelSelector })).items).filter(
@@ -75,6 +86,31 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
           timestamp: snapshot.timestamp,
           window: `${snapshot.windowSeconds}s`,
           usage: usage(snapshot.node.cpuNanoCores, snapshot.node.memoryBytes),
+        };
+      }),
+    );
+    return items.filter(Boolean) as KubeObject[];
+  };
+
+  const histories = async (at: { name?: string; labelSelector?: string }) => {
+    const listed = typedList('nodes', (await store.list('nodes', { labelSelector: at.labelSelector })).items).filter(
+      (n) => !at.name || n.metadata.name === at.name,
+    );
+    const items = await Promise.all(
+      listed.map(async (node) => {
+        const history = await ask<History>(node.metadata.name ?? '', '/stats/history');
+        // A kubelet from before histories (404), or one just started: no object, as with NodeMetrics.
+        if (!history || !Array.isArray(history.points) || history.points.length === 0) return undefined;
+        const newest = history.points[history.points.length - 1].at;
+        return {
+          metadata: {
+            name: node.metadata.name,
+            creationTimestamp: nowTimestamp(new Date(history.points[0].at)),
+            resourceVersion: String(newest),
+            labels: node.metadata.labels,
+          },
+          intervalSeconds: history.intervalSeconds,
+          samples: history.points.map((p) => ({ timestamp: nowTimestamp(new Date(p.at)), ...usage(p.cpuNanoCores, p.memoryBytes) })),
         };
       }),
     );
@@ -105,10 +141,16 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
 
   return {
     async read(kind, at) {
-      const items = (kind === 'NodeMetrics' ? await nodes(at) : await pods(at)).map((o) => ({ kind, apiVersion: API_VERSION, ...o }));
-      if (at.name === undefined) return { kind: `${kind}List`, apiVersion: API_VERSION, metadata: {}, items };
-      if (items.length === 0) throw metricsNotFound(kind, at.name);
-      return items[0];
+      const apiVersion = kind === 'NodeHistory' ? HISTORY_API_VERSION : API_VERSION;
+      const found = kind === 'NodeMetrics' ? await nodes(at) : kind === 'NodeHistory' ? await histories(at) : await pods(at);
+      const items = found.map((o) => ({ kind, apiVersion, ...o }));
+      if (at.name !== undefined) {
+        if (items.length === 0) throw metricsNotFound(kind, at.name);
+        return items[0];
+      }
+      // A history's version is its newest sample's time: the list's is the newest of them all.
+      const metadata = kind === 'NodeHistory' ? { resourceVersion: String(Math.max(0, ...items.map((i) => Number(i.metadata.resourceVersion)))) } : {};
+      return { kind: `${kind}List`, apiVersion, metadata, items };
     },
   };
 }

@@ -113,6 +113,9 @@ export const DEFAULT_CLUSTER_ROLES: ClusterRole[] = [
       rule(READ, ['coordination.k8s.io'], ['leases']),
       rule(READ, ['discovery.k8s.io'], ['endpointslices']),
       rule(READ, ['policy'], ['poddisruptionbudgets/status']),
+      // What metrics-server's system:aggregated-metrics-reader gives viewers, and the nodes' history.
+      rule(READ, ['metrics.k8s.io'], ['pods', 'nodes']),
+      rule(READ, ['metrics.skiff.dev'], ['nodehistories']),
     ],
     {},
     { [`${AGGREGATE}view`]: 'true' },

@@ -1,11 +1,12 @@
 /**
  * What the dashboard works out of objects, as a cost tool would: each namespace's share of its
  * nodes' prices (a pod pays for the larger of its CPU and memory shares of its node), the idle
- * rest, and nothing for pods that hold no node or have ended, or for nodes without a price.
+ * rest, and nothing for pods that hold no node or have ended, or for nodes without a price; and
+ * the nodes' histories added up over time for the overview's charts.
  */
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../dashboard/src/api.js';
-import { costsOf, dollars } from '../../dashboard/src/kube.js';
+import { costsOf, cpuMillis, dollars, type NodeHistory, usageOverTime } from '../../dashboard/src/kube.js';
 
 const node = (name: string, price: string | undefined, cpu = '4', memory = '16Gi'): KubeObject => ({
   metadata: { name, labels: price === undefined ? {} : { 'skiff.dev/price-per-hour': price } },
@@ -61,5 +62,54 @@ describe('costsOf', () => {
     expect(dollars(0.012345)).toBe('$0.0123');
     expect(dollars(0.2)).toBe('$0.2');
     expect(dollars(0)).toBe('$0');
+  });
+});
+
+describe('usageOverTime', () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 10, 29, 5, 0, s)).toISOString().replace('.000', '');
+  const history = (name: string, samples: [number, string, string][], intervalSeconds = 10): NodeHistory => ({
+    metadata: { name },
+    intervalSeconds,
+    samples: samples.map(([s, cpu, memory]) => ({ timestamp: at(s), cpu, memory })),
+  });
+  const t0 = Date.UTC(2026, 10, 29, 5, 0, 0) / 1000;
+
+  it('reads the metrics API quantities: nanocores, microcores, millicores, cores', () => {
+    expect(cpuMillis('250000000n')).toBe(250);
+    expect(cpuMillis('1500u')).toBe(1.5);
+    expect(cpuMillis('750m')).toBe(750);
+    expect(cpuMillis('2')).toBe(2000);
+  });
+
+  it('adds up nodes sampled on their own clocks, a point per interval ending at the newest sample', () => {
+    const u = usageOverTime([
+      history('a', [
+        [0, '100000000n', '1Ki'],
+        [10, '200000000n', '2Ki'],
+        [20, '300000000n', '3Ki'],
+      ]),
+      history('b', [
+        [4, '1000000000n', '10Ki'],
+        [14, '2000000000n', '20Ki'],
+      ]),
+    ]);
+    expect(u.times).toEqual([t0, t0 + 10, t0 + 20]);
+    // At 0 only a has a sample; at 10, a's of 10 and b's of 4; at 20, a's of 20 and b's of 14.
+    expect(u.cpu.map(Math.round)).toEqual([100, 1200, 2300]);
+    expect(u.memory).toEqual([1024, 12 * 1024, 23 * 1024]);
+  });
+
+  it('leaves out a node whose latest sample is older than two intervals, and answers nothing for no samples', () => {
+    const u = usageOverTime([
+      history('a', [
+        [0, '1', '1Ki'],
+        [10, '1', '1Ki'],
+        [20, '1', '1Ki'],
+        [30, '1', '1Ki'],
+      ]),
+      history('stopped', [[0, '5', '5Ki']]),
+    ]);
+    expect(u.cpu).toEqual([6000, 6000, 1000, 1000]);
+    expect(usageOverTime([history('none', [])])).toEqual({ times: [], cpu: [], memory: [] });
   });
 });

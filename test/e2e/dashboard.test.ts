@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skiffUpForFile } from '../support/skiff-up.js';
 import { until } from '../support/until.js';
 
-const { dir, cluster } = skiffUpForFile('skiff-dashboard-', ['--nodes', '2']);
+const { dir, cluster } = skiffUpForFile('skiff-dashboard-', ['--nodes', '2', '--history-interval-ms', '1000']);
 const SHOTS = join(process.cwd(), 'test-results', 'dashboard');
 let browser: Browser;
 let admin: BrowserContext;
@@ -106,6 +106,15 @@ describe('the dashboard', () => {
     const nodes = page.locator('.node-card');
     await until('both nodes shown Ready', async () => (await nodes.count()) === 2 && (await nodes.filter({ hasText: 'Ready' }).count()) === 2, 30_000);
     expect(await page.locator('header .user').textContent()).toBe('dashboard');
+    // The nodes' last hour as the kubelets keep it (a sample a second here), drawn, and
+    // growing as samples come, with no reload: the history is watched.
+    const cpu = page.locator('figure.chart').filter({ hasText: 'CPU in use, 2 nodes' });
+    await until('the CPU chart drawn', async () => (await cpu.locator('canvas').count()) === 1, 30_000);
+    expect(await cpu.locator('figcaption').textContent()).toMatch(/^CPU in use, 2 nodes: \d+\.\d+ cores now of \d+\.\d+ cores/);
+    expect(await page.getByRole('img', { name: 'Memory in use, 2 nodes' }).count()).toBe(1);
+    const points = async () => Number(await cpu.getAttribute('data-points'));
+    const before = await points();
+    await until('a newer sample charted', async () => (await points()) > before, 30_000);
     await accessible(page, 'overview');
     await shot(page, 'overview');
     await nav(page, 'Nodes');

@@ -34,6 +34,7 @@ interface PodView {
 const FAST = [
   ...['--node-grace-seconds', '4', '--eviction-seconds', '1', '--lease-interval-ms', '1000', '--backoff-initial-ms', '3000'],
   ...['--horizontal-pod-autoscaler-sync-period', '1', '--horizontal-pod-autoscaler-downscale-stabilization', '4'],
+  ...['--history-interval-ms', '1000'],
 ];
 
 for (const runtime of ['process', 'docker'] as const) {
@@ -314,6 +315,50 @@ spec:
       expect(nodes).toMatch(/^local-1\s+/m);
       await kubectl('delete', 'pod', 'burner', 'idler', '--wait=true');
     }, 90_000);
+
+    it("each node's last hour (metrics.skiff.dev NodeHistory): listed, and watched from a version as samples come", async () => {
+      interface History {
+        metadata: { name: string; resourceVersion: string };
+        intervalSeconds: number;
+        samples: { timestamp: string; cpu: string; memory: string }[];
+      }
+      const list = await eventually(
+        'both nodes sampled twice',
+        async () => {
+          const got = JSON.parse(await kubectl('get', 'nodehistories', '-o', 'json')) as { items: History[] };
+          return got.items.length === 2 && got.items.every((h) => h.samples.length >= 2) && got;
+        },
+        30_000,
+      );
+      const local0 = list.items.find((h) => h.metadata.name === 'local-0')!;
+      expect(local0.intervalSeconds).toBe(1);
+      const times = local0.samples.map((s) => Date.parse(s.timestamp));
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+      // Its version is its newest sample's time, in ms (the timestamps are to the second).
+      expect(Math.floor(Number(local0.metadata.resourceVersion) / 1000) * 1000).toBe(times.at(-1));
+      for (const s of local0.samples) {
+        expect(s.cpu).toMatch(/^\d+n$/);
+        expect(Number(s.memory.replace('Ki', ''))).toBeGreaterThan(0);
+      }
+      // A watch from the list's version brings each node again once it has a newer sample, then
+      // bookmarks; a name not there is a 404 in metrics-server's words.
+      const watched = await kubectl(
+        'get',
+        '--raw',
+        `/apis/metrics.skiff.dev/v1alpha1/nodehistories?watch=1&allowWatchBookmarks=true&timeoutSeconds=3&resourceVersion=${local0.metadata.resourceVersion}`,
+      );
+      const events = watched
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; object: History });
+      const modified = events.filter((e) => e.type === 'MODIFIED' && e.object.metadata.name === 'local-0');
+      expect(modified.length).toBeGreaterThanOrEqual(1);
+      expect(Number(modified[0].object.metadata.resourceVersion)).toBeGreaterThan(Number(local0.metadata.resourceVersion));
+      expect(events.some((e) => e.type === 'BOOKMARK')).toBe(true);
+      const missing = await cluster.kubectl(['get', 'nodehistory', 'nowhere']);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain('nodehistories.metrics.skiff.dev "nowhere" not found');
+    }, 60_000);
 
     // The process runtime only: the same loop on docker would burn the CI machine's two cores twice as long.
     if (runtime === 'process')

@@ -358,8 +358,8 @@ describe('kubelet', () => {
     await until('running', async () => (await status(name)).containerStatuses?.[0]?.state.running);
   });
 
-  it('answers what its node and pods use (/stats/usage) and Prometheus (/metrics, with kubelet_running_pods)', async () => {
-    const k = await startKubelet();
+  it('answers what its node and pods use (/stats/usage), its last hour (/stats/history) and Prometheus (/metrics, with kubelet_running_pods)', async () => {
+    const k = await startKubelet({ historyIntervalMs: 200 });
     const name = await createPod({ automountServiceAccountToken: false, containers: [sh('while :; do :; done')] });
     await until('Running', async () => (await status(name)).phase === 'Running');
     const base = `http://127.0.0.1:${k.port}`;
@@ -375,6 +375,18 @@ describe('kubelet', () => {
     // A busy loop: a good part of a core, even on a loaded machine.
     expect(mine.containers[0].cpuNanoCores).toBeGreaterThan(5e7);
     expect(mine.containers[0].memoryBytes).toBeGreaterThan(0);
+    // The node sampled on its clock: CPU a rate between samples, memory then, oldest first.
+    const history = await until('two points of history', async () => {
+      const h = (await (await fetch(`${base}/stats/history`)).json()) as {
+        intervalSeconds: number;
+        points: { at: number; cpuNanoCores: number; memoryBytes: number }[];
+      };
+      return h.points.length >= 2 && h;
+    });
+    expect(history.points.map((p) => p.at)).toEqual(history.points.map((p) => p.at).sort((a, b) => a - b));
+    // The busy loop runs on this machine: its CPU counts in the node's.
+    expect(Math.max(...history.points.map((p) => p.cpuNanoCores))).toBeGreaterThan(5e7);
+    expect(history.points.every((p) => p.memoryBytes > 0)).toBe(true);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     // This pod, and those of earlier cases this node runs again (some restarting as they go).
     expect(Number(/^kubelet_running_pods (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);

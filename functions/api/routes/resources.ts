@@ -28,7 +28,8 @@ import { parseResourcePath, type ResourceTarget } from '../path.js';
 import { boolParam, deleteRequest, includeObject, intParam, objectBody, patchType, userOf, wantsTable, writeOptions } from '../request.js';
 import { listJson, objectJson } from '../serialize.js';
 import { watchResponse } from '../watch.js';
-import { type MetricsProvider, metricsNotFound } from '../kubelet-metrics.js';
+import { type ComputedKind, HISTORY_API_VERSION, type MetricsProvider, metricsNotFound } from '../kubelet-metrics.js';
+import { computedWatchResponse } from '../computed-watch.js';
 
 /** Serves `pods/log`; absent until a kubelet can. */
 export type LogProvider = (pod: KubeObject, options: Record<string, string | undefined>) => Promise<Response>;
@@ -331,22 +332,42 @@ async function review(c: Context, t: ResourceTarget, body: unknown, ctx: Resourc
   return json(c, answer, 201, warningHeaders(warnings));
 }
 
-/** The label and field selectors a request names (an empty one is none). */
 /** The metrics of no kubelet: an empty list, and no object. */
-async function noMetrics(kind: string, at: { name?: string }): Promise<unknown> {
-  if (at.name === undefined) return { kind: `${kind}List`, apiVersion: 'metrics.k8s.io/v1beta1', metadata: {}, items: [] };
+async function noMetrics(kind: ComputedKind, at: { name?: string }): Promise<unknown> {
+  const apiVersion = kind === 'NodeHistory' ? HISTORY_API_VERSION : 'metrics.k8s.io/v1beta1';
+  if (at.name === undefined) return { kind: `${kind}List`, apiVersion, metadata: {}, items: [] };
   throw metricsNotFound(kind, at.name);
 }
 
-/** A read of what is never stored (metrics.k8s.io): answered by its provider; no watch. */
+/**
+ * A read of what is never stored (metrics.k8s.io, metrics.skiff.dev): answered by its provider.
+ * NodeHistory is versioned by time and watched by reading it again on a clock; the metrics of
+ * the present are not watched, as metrics-server's are not.
+ */
 async function computed(c: Context, t: ResourceTarget, ctx: ResourceContext): Promise<Response> {
-  if (boolParam(c.req.query('watch'))) throw methodNotAllowed(`watch is not supported on ${t.info.resource}.${t.info.group}`);
-  const kind = t.info.kind as 'NodeMetrics' | 'PodMetrics';
+  const kind = t.info.kind as ComputedKind;
   // An API that reaches no kubelet (one served alone) has metrics of none.
   const metrics = ctx.metrics ?? { read: noMetrics };
-  return json(c, await metrics.read(kind, { namespace: t.namespace, name: t.name, ...selectorsOf(c) }));
+  const at = { namespace: t.namespace, name: t.name, ...selectorsOf(c) };
+  if (!boolParam(c.req.query('watch'))) return json(c, await metrics.read(kind, at));
+  if (kind !== 'NodeHistory') throw methodNotAllowed(`watch is not supported on ${t.info.resource}.${t.info.group}`);
+  const read = async () => {
+    if (at.name === undefined) return ((await metrics.read(kind, at)) as { items: KubeObject[] }).items;
+    // One object watched: it is there, or it is not (yet, or any more).
+    return [(await metrics.read(kind, at)) as KubeObject];
+  };
+  return computedWatchResponse({
+    kind,
+    apiVersion: HISTORY_API_VERSION,
+    read: () => read().catch((err) => (err instanceof ApiError && err.code === 404 ? [] : Promise.reject(err))),
+    resourceVersion: c.req.query('resourceVersion'),
+    timeoutSeconds: Math.min(intParam(c.req.query('timeoutSeconds'), 'timeoutSeconds') ?? ctx.maxWatchSeconds, ctx.maxWatchSeconds),
+    allowBookmarks: boolParam(c.req.query('allowWatchBookmarks')),
+    maxPeriodMs: Math.min(15_000, ctx.watchKeepAliveMs ?? 15_000),
+  });
 }
 
+/** The label and field selectors a request names (an empty one is none). */
 function selectorsOf(c: Context): { labelSelector?: string; fieldSelector?: string } {
   return { labelSelector: c.req.query('labelSelector') || undefined, fieldSelector: c.req.query('fieldSelector') || undefined };
 }

@@ -5,7 +5,7 @@
 import { configMap } from './configmap.js';
 import { customResourceDefinition } from './crd.js';
 import { horizontalPodAutoscaler, horizontalPodAutoscalerV1 } from './hpa.js';
-import { nodeMetrics, podMetrics } from './metrics.js';
+import { nodeHistory, nodeMetrics, podMetrics } from './metrics.js';
 import { controllerRevision } from './controllerrevision.js';
 import { cronJob } from './cronjob.js';
 import { daemonSet } from './daemonset.js';
@@ -78,4 +78,5 @@ export const KINDS: Kind[] = [
   selfSubjectReview,
   nodeMetrics,
   podMetrics,
+  nodeHistory,
 ];
