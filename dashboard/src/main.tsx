@@ -236,8 +236,8 @@ function useRenewal(session: { client: Client } | undefined, end: (why: string) 
         async () => {
           const renewed = await refreshOidc().catch(() => undefined);
           if (!renewed) return end('Your sign-in has expired: sign in again.');
-          session.client.token = renewed.idToken;
-          sessionStorage.setItem(TOKEN_KEY, renewed.idToken);
+          session.client.token = renewed;
+          sessionStorage.setItem(TOKEN_KEY, renewed);
           plan();
         },
         Math.max(0, Math.min(expires - Date.now() - 60_000, 2 ** 31 - 1)),
@@ -266,7 +266,7 @@ function App() {
     (async () => {
       // Back from the issuer: its code is exchanged for an ID token, the token signed in with.
       const fromIssuer = await finishOidcSignIn();
-      if (fromIssuer) sessionStorage.setItem(TOKEN_KEY, fromIssuer.idToken);
+      if (fromIssuer) sessionStorage.setItem(TOKEN_KEY, fromIssuer);
       // A sign-in link carries its token in the fragment: taken, then wiped from the address bar.
       const fromLink = new URLSearchParams(location.hash.slice(1)).get('token');
       if (fromLink) {

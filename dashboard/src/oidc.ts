@@ -8,20 +8,9 @@
  * gives one, gets a new ID token before the old one expires.
  */
 
-export interface OidcSignIn {
-  issuer: string;
-  clientId: string;
-  authorizationEndpoint: string;
-  tokenEndpoint: string;
-  scopes: string[];
-}
+import type { BrowserSignIn as OidcSignIn } from '../../shared/auth/browser-sign-in.js';
 
-export interface OidcTokens {
-  idToken: string;
-  refreshToken?: string;
-  /** When the ID token expires (ms since the epoch). */
-  expiresAt: number;
-}
+export type { OidcSignIn };
 
 /** What a sign-in in progress keeps while the person is at the issuer (this tab only). */
 const PENDING_KEY = 'skiff.oidc.pending';
@@ -75,7 +64,8 @@ function claimsOf(idToken: string): { iss?: string; aud?: string | string[]; non
   return JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
 }
 
-async function tokenRequest(config: OidcSignIn, form: Record<string, string>): Promise<OidcTokens> {
+/** The ID token the issuer's token endpoint answers (its refresh token kept for later, in this tab). */
+async function tokenRequest(config: OidcSignIn, form: Record<string, string>): Promise<string> {
   const res = await fetch(config.tokenEndpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
@@ -88,15 +78,15 @@ async function tokenRequest(config: OidcSignIn, form: Record<string, string>): P
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (claims.iss !== config.issuer || !audiences.includes(config.clientId)) throw new Error('The issuer answered with a token for another issuer or client.');
   if (body.refresh_token) sessionStorage.setItem(REFRESH_KEY, JSON.stringify({ config, token: body.refresh_token }));
-  return { idToken: body.id_token, refreshToken: body.refresh_token, expiresAt: (claims.exp ?? 0) * 1000 };
+  return body.id_token;
 }
 
 /**
- * When the page is the issuer's answer (`?code=` or `?error=`), the tokens it is worth (and the
+ * When the page is the issuer's answer (`?code=` or `?error=`), the ID token it is worth (and the
  * address is put back as it was before the sign-in); otherwise undefined. A state that is not
  * this tab's own sign-in's is refused: the answer was not asked for here.
  */
-export async function finishOidcSignIn(): Promise<(OidcTokens & { back: string }) | undefined> {
+export async function finishOidcSignIn(): Promise<string | undefined> {
   const params = new URLSearchParams(location.search);
   const code = params.get('code');
   const error = params.get('error');
@@ -112,18 +102,18 @@ export async function finishOidcSignIn(): Promise<(OidcTokens & { back: string }
   history.replaceState(null, '', pending?.back ?? location.pathname);
   if (!pending || params.get('state') !== pending.state) throw new Error('That sign-in was not started from this page: sign in again.');
   if (error) throw new Error(`The issuer refused the sign-in: ${params.get('error_description') ?? error}.`);
-  const tokens = await tokenRequest(pending.config, {
+  const idToken = await tokenRequest(pending.config, {
     grant_type: 'authorization_code',
     code: code ?? '',
     redirect_uri: redirectUri(),
     code_verifier: pending.verifier,
   });
-  if (claimsOf(tokens.idToken).nonce !== pending.nonce) throw new Error('The issuer answered with a token from another sign-in.');
-  return { ...tokens, back: pending.back };
+  if (claimsOf(idToken).nonce !== pending.nonce) throw new Error('The issuer answered with a token from another sign-in.');
+  return idToken;
 }
 
 /** A new ID token from the refresh token this tab holds, or undefined when it holds none. */
-export async function refreshOidc(): Promise<OidcTokens | undefined> {
+export async function refreshOidc(): Promise<string | undefined> {
   const held = JSON.parse(sessionStorage.getItem(REFRESH_KEY) ?? 'null') as { config: OidcSignIn; token: string } | null;
   if (!held) return undefined;
   return tokenRequest(held.config, { grant_type: 'refresh_token', refresh_token: held.token });

@@ -5,7 +5,7 @@
  * embedded Node server and in a Lambda.
  */
 import type { DashboardAssets } from '../../dashboard/assets.js';
-import type { BrowserSignIn } from '../../shared/auth/oidc.js';
+import type { BrowserSignIn } from '../../shared/auth/browser-sign-in.js';
 import { apiInflight, apiRequestDuration, apiRequests, registry } from '../../shared/metrics.js';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { Registry } from '../../shared/api/registry.js';
@@ -245,10 +245,11 @@ export function createApp(options: AppOptions): Hono {
   app.get('/dashboard/sign-in.json', async (c) => c.json({ oidc: await signIn() }, 200, { 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' }));
   app.get('/dashboard/*', async (c) => {
     const path = c.req.path.slice('/dashboard/'.length);
-    const oidc = await signIn();
     // A view's own address (`/dashboard/pods`) is the page; only a missing asset is a 404.
     const asset = (await options.dashboard?.get(path || 'index.html')) ?? (path.startsWith('assets/') ? undefined : await options.dashboard?.get('index.html'));
     if (!asset) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    // The page may talk to the issuer's token endpoint; what it loads (scripts, styles) has no say.
+    const oidc = asset.type.startsWith('text/html') ? await signIn() : undefined;
     return c.body(asset.body as Uint8Array<ArrayBuffer>, 200, {
       'content-type': asset.type,
       'cache-control': asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',

@@ -9,6 +9,7 @@
  * key not yet seen makes them be fetched again (then not for 10 s), so the issuer can rotate
  * its keys at will.
  */
+import type { BrowserSignIn } from './browser-sign-in.js';
 import { type JSONWebKeySet, createLocalJWKSet, decodeJwt, errors, jwtVerify } from 'jose';
 import { request } from 'node:https';
 import type { UserInfo } from './authorizer.js';
@@ -68,18 +69,6 @@ function getJson(url: string, ca: string | undefined): Promise<unknown> {
 }
 
 const discoveryUrl = (issuer: JwtIssuerConfig['issuer']) => issuer.discoveryURL ?? `${issuer.url.replace(/\/$/, '')}/.well-known/openid-configuration`;
-
-/**
- * What the dashboard needs to sign a person in with an issuer the API trusts: the authorization
- * code flow with PKCE, the dashboard a public client whose ID is one of the issuer's audiences.
- */
-export interface BrowserSignIn {
-  issuer: string;
-  clientId: string;
-  authorizationEndpoint: string;
-  tokenEndpoint: string;
-  scopes: string[];
-}
 
 /**
  * The dashboard's sign-in with the issuer that has `clientId` among its audiences (an error at
