@@ -1,6 +1,8 @@
 /**
  * A table that renders only the rows in view (and a few around), so 5,000 rows scroll and
- * filter without stutter: rows have one height, and two spacer rows stand for the rest. It is
+ * filter without stutter: rows have one height, and two spacer rows stand for the rest. The
+ * rows drawn move by blocks of 16, not at every scroll event: scrolling within a block is the
+ * browser's alone (no render, no layout), and a block's change redraws once. It is
  * a real table (headers, rows, cells) for screen readers. `j`/`k` move the selection, `Enter`
  * opens the selected row, and `keys` adds a view's own (`l` for a pod's logs).
  */
@@ -17,6 +19,9 @@ export interface Column<T> {
 
 const ROW_HEIGHT = 32;
 const OVERSCAN = 8;
+/** The rows drawn move by this many at a time. */
+const BLOCK = 16;
+const BLOCK_PX = BLOCK * ROW_HEIGHT;
 
 export function VirtualTable<T>({
   rows,
@@ -77,15 +82,17 @@ export function VirtualTable<T>({
   }, [rows, selected, onOpen, keys]);
   // The offset as the rows now allow it: a list just filtered down may be shorter than where it
   // was scrolled to (the browser clamps its scrollTop once the spacers shrink, and says so).
-  const top = Math.max(0, Math.min(scroll, rows.length * ROW_HEIGHT - height));
+  // `scroll` is the top of the block in view; the rows drawn reach a block past the view's end.
+  const top = Math.max(0, Math.min(scroll, Math.floor(Math.max(0, rows.length * ROW_HEIGHT - height) / BLOCK_PX) * BLOCK_PX));
   const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
-  const last = Math.min(rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
+  const last = Math.min(rows.length, Math.ceil((top + height + BLOCK_PX) / ROW_HEIGHT) + OVERSCAN);
   const visible = rows.slice(first, last);
   return (
     <section
       class="table-box"
       ref={box}
-      onScroll={(e) => setScroll((e.target as HTMLElement).scrollTop)}
+      // The same block: the same state, and no render.
+      onScroll={(e) => setScroll(Math.floor((e.target as HTMLElement).scrollTop / BLOCK_PX) * BLOCK_PX)}
       // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable from the keyboard (axe: scrollable-region-focusable)
       tabIndex={0}
       aria-label={`${label}: ${rows.length}`}
