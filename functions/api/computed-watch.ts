@@ -20,6 +20,8 @@ export interface ComputedWatchRequest {
   allowBookmarks: boolean;
   /** The longest wait between reads (default 15 s). */
   maxPeriodMs?: number;
+  /** How an object is sent (a Table row for kubectl, say); absent: as it is. */
+  present?: (object: KubeObject) => unknown;
 }
 
 const encoder = new TextEncoder();
@@ -84,7 +86,7 @@ async function follow(req: ComputedWatchRequest, signal: AbortSignal, send: (typ
         now.add(name);
         const before = known.get(name);
         if (before === undefined ? fresh || version > from : version > before) {
-          send(before === undefined && fresh ? 'ADDED' : 'MODIFIED', item);
+          send(before === undefined && fresh ? 'ADDED' : 'MODIFIED', req.present ? req.present(item) : item);
           sent = true;
         }
         known.set(name, Math.max(version, before ?? 0));
@@ -95,7 +97,8 @@ async function follow(req: ComputedWatchRequest, signal: AbortSignal, send: (typ
       for (const [name] of known) {
         if (now.has(name)) continue;
         known.delete(name);
-        send('DELETED', { kind: req.kind, apiVersion: req.apiVersion, metadata: { name, resourceVersion: String(from) } });
+        const gone: KubeObject = { kind: req.kind, apiVersion: req.apiVersion, metadata: { name, resourceVersion: String(from) } };
+        send('DELETED', req.present ? req.present(gone) : gone);
         sent = true;
       }
       if (req.allowBookmarks) {

@@ -355,6 +355,8 @@ spec:
       expect(modified.length).toBeGreaterThanOrEqual(1);
       expect(Number(modified[0].object.metadata.resourceVersion)).toBeGreaterThan(Number(local0.metadata.resourceVersion));
       expect(events.some((e) => e.type === 'BOOKMARK')).toBe(true);
+      // kubectl's table: the newest figures as `kubectl top` prints them, and how much is kept.
+      expect(await kubectl('get', 'nodehistories')).toMatch(/^local-0\s+\d+m\s+\d+Mi\s+\d+\s+1s\s+\d+s$/m);
       const missing = await cluster.kubectl(['get', 'nodehistory', 'nowhere']);
       expect(missing.code).not.toBe(0);
       expect(missing.stderr).toContain('nodehistories.metrics.skiff.dev "nowhere" not found');

@@ -349,7 +349,13 @@ async function computed(c: Context, t: ResourceTarget, ctx: ResourceContext): Pr
   // An API that reaches no kubelet (one served alone) has metrics of none.
   const metrics = ctx.metrics ?? { read: noMetrics };
   const at = { namespace: t.namespace, name: t.name, ...selectorsOf(c) };
-  if (!boolParam(c.req.query('watch'))) return json(c, await metrics.read(kind, at));
+  const asTable = wantsTable(c.req.header('accept')) && kindOf(t.info)?.columns !== undefined;
+  if (!boolParam(c.req.query('watch'))) {
+    const read = (await metrics.read(kind, at)) as KubeObject & { items?: KubeObject[] };
+    if (!asTable) return json(c, read);
+    const objects = at.name === undefined ? (read.items ?? []) : [read];
+    return json(c, toTable(t.info, objects, { includeObject: includeObject(c), resourceVersion: read.metadata?.resourceVersion }));
+  }
   if (kind !== 'NodeHistory') throw methodNotAllowed(`watch is not supported on ${t.info.resource}.${t.info.group}`);
   const read = async () => {
     if (at.name === undefined) return ((await metrics.read(kind, at)) as { items: KubeObject[] }).items;
@@ -364,6 +370,7 @@ async function computed(c: Context, t: ResourceTarget, ctx: ResourceContext): Pr
     timeoutSeconds: Math.min(intParam(c.req.query('timeoutSeconds'), 'timeoutSeconds') ?? ctx.maxWatchSeconds, ctx.maxWatchSeconds),
     allowBookmarks: boolParam(c.req.query('allowWatchBookmarks')),
     maxPeriodMs: Math.min(15_000, ctx.watchKeepAliveMs ?? 15_000),
+    present: asTable ? (o) => toTable(t.info, [o], { includeObject: includeObject(c), resourceVersion: o.metadata.resourceVersion }) : undefined,
   });
 }
 

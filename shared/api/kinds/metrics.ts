@@ -9,6 +9,10 @@
  * time (ms) of its newest sample, so it can be watched and a watch resumed: the API reads the
  * kubelets again on a clock and sends what moved (the dashboard's charts, without polling).
  */
+import type { KubeObject } from '../../store/object.js';
+import { age, ageColumn, nameColumn } from '../columns.js';
+import { parseBytes, parseCpu } from '../quantity.js';
+import { asArray, asObj } from '../validation.js';
 import { resource, type Kind } from './kind.js';
 
 export const NODE_METRICS = resource('metrics.k8s.io', 'v1beta1', 'nodes', 'NodeMetrics', { namespaced: false, verbs: ['get', 'list'] });
@@ -20,4 +24,24 @@ export const NODE_HISTORY = resource('metrics.skiff.dev', 'v1alpha1', 'nodehisto
   namespaced: false,
   verbs: ['get', 'list', 'watch'],
 });
-export const nodeHistory: Kind = { info: NODE_HISTORY, computed: true };
+const quantity = (q: unknown, print: (q: string) => string) => (typeof q === 'string' ? print(q) : '<unknown>');
+const newest = (o: KubeObject) => asObj(asArray(o.samples).at(-1));
+/** `kubectl get nodehistories`: what the node uses now, and how much history there is. */
+export const nodeHistory: Kind = {
+  info: NODE_HISTORY,
+  computed: true,
+  columns: [
+    nameColumn,
+    // As `kubectl top` prints them: millicores, MiB.
+    { name: 'CPU', type: 'string', description: 'CPU in use at the newest sample', cell: (o) => quantity(newest(o).cpu, (q) => `${parseCpu(q)}m`) },
+    {
+      name: 'Memory',
+      type: 'string',
+      description: 'Memory in use at the newest sample',
+      cell: (o) => quantity(newest(o).memory, (q) => `${Math.round(parseBytes(q) / 2 ** 20)}Mi`),
+    },
+    { name: 'Samples', type: 'integer', description: 'How many samples are kept', cell: (o) => asArray(o.samples).length },
+    { name: 'Interval', type: 'string', description: 'Seconds between samples', cell: (o) => `${o.intervalSeconds ?? ''}s` },
+    { ...ageColumn, name: 'Since', description: 'How far back the samples go', cell: (o, now) => age(o.metadata.creationTimestamp, now) },
+  ],
+};
