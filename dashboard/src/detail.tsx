@@ -7,6 +7,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { parseAllDocuments, stringify } from 'yaml';
 import { ApiError, CHANNEL, type Client, endedWords, type KubeObject, openSocket, pathOf, RESOURCES, sendOnChannel } from './api.js';
+import type { YamlEditorView } from './codemirror.js';
 import { useCollection } from './informer.js';
 import { age, nodeReady, podReady, podStatus, restarts } from './kube.js';
 import { hrefOf, navigate, type ViewProps } from './route.js';
@@ -118,18 +119,76 @@ function parseDocs(text: string): KubeObject[] {
   return docs.map((d) => d.toJS() as KubeObject).filter((d) => d !== null && d !== undefined);
 }
 
+/**
+ * CodeMirror's YAML editor (dashboard/src/codemirror.ts) in a shadow root of its own, loaded at
+ * the first use; `text` put in when it changes (another object to edit), never when it is only
+ * the editor's own text coming back. Its edits are told to `onChange`, which should not render
+ * at each key (a render at each of a fast typist's keys held the page's input in Chromium).
+ */
+function CodeEditor({ label, text, onChange }: { label: string; text: string; onChange: (text: string) => void }) {
+  const host = useRef<HTMLDivElement>(null);
+  const editor = useRef<YamlEditorView>();
+  const latest = useRef({ text, onChange });
+  latest.current = { text, onChange };
+  /** The text the editor last told of: coming back as `text`, it is no change from outside. */
+  const told = useRef(text);
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    let gone = false;
+    const root = el.shadowRoot ?? el.attachShadow({ mode: 'open' });
+    void import('./codemirror.js').then(({ createEditor }) => {
+      if (gone) return;
+      told.current = latest.current.text;
+      editor.current = createEditor(root, {
+        label,
+        text: latest.current.text,
+        onChange: (t) => {
+          told.current = t;
+          latest.current.onChange(t);
+        },
+      });
+      el.dataset.ready = 'true';
+    });
+    return () => {
+      gone = true;
+      editor.current?.destroy();
+      editor.current = undefined;
+    };
+  }, []);
+  // Only a change from outside is put in: the editor's own edits, told a render ago, are not
+  // written back over the keys typed since.
+  useEffect(() => {
+    if (text !== told.current) {
+      told.current = text;
+      editor.current?.setText(text);
+    }
+  }, [text]);
+  return (
+    <>
+      <span class="editor-label" aria-hidden="true">
+        {label}
+      </span>
+      <div class="code-editor" ref={host} />
+    </>
+  );
+}
+
 /** YAML to apply, with a dry-run diff first and the API's errors inline. */
 export function YamlEditor({ client, initial, current, onApplied }: { client: Client; initial: string; current?: string; onApplied?: () => void }) {
-  const [text, setText] = useState(initial);
+  // What the editor holds, read when it is reviewed or applied: a key typed renders nothing here.
+  const text = useRef(initial);
   const [error, setError] = useState<string>();
   const [preview, setPreview] = useState<{ before: string; after: string }[]>();
   const [done, setDone] = useState<string>();
-  useEffect(() => setText(initial), [initial]);
+  useEffect(() => {
+    text.current = initial;
+  }, [initial]);
   const review = async () => {
     setError(undefined);
     setDone(undefined);
     try {
-      const docs = parseDocs(text);
+      const docs = parseDocs(text.current);
       const results = await Promise.all(docs.map((d) => apply(client, d, true)));
       setPreview(results.map((r, n) => ({ before: n === 0 && current !== undefined ? current : '', after: editable(r) })));
     } catch (err) {
@@ -140,7 +199,7 @@ export function YamlEditor({ client, initial, current, onApplied }: { client: Cl
   const commit = async () => {
     setError(undefined);
     try {
-      const docs = parseDocs(text);
+      const docs = parseDocs(text.current);
       const made = [];
       for (const d of docs) made.push(await apply(client, d, false));
       setDone(`Applied ${made.map((m) => `${m.kind ?? ''}/${m.metadata.name}`).join(', ')}.`);
@@ -152,13 +211,12 @@ export function YamlEditor({ client, initial, current, onApplied }: { client: Cl
   };
   return (
     <div class="editor">
-      <label for="yaml">YAML</label>
-      <textarea
-        id="yaml"
-        spellcheck={false}
-        value={text}
-        onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
-        rows={Math.min(40, Math.max(12, text.split('\n').length + 2))}
+      <CodeEditor
+        label="YAML"
+        text={initial}
+        onChange={(t) => {
+          text.current = t;
+        }}
       />
       <div class="actions">
         <button type="button" onClick={review}>

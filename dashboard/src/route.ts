@@ -38,5 +38,11 @@ export interface ViewProps {
 }
 
 /** Whether a key goes to a field being typed in (an input, a text area, a select, the YAML editor), not to the page's shortcuts. */
-export const typingIn = (t: EventTarget | null): boolean =>
-  t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement || (t instanceof HTMLElement && t.isContentEditable);
+export const typingIn = (target: EventTarget | null): boolean => {
+  let t = target;
+  // A field in a shadow root (the YAML editor's): a key's target, seen from the page, is its host.
+  while (t instanceof HTMLElement && t.shadowRoot?.activeElement) t = t.shadowRoot.activeElement;
+  return (
+    t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t instanceof HTMLSelectElement || (t instanceof HTMLElement && t.isContentEditable)
+  );
+};

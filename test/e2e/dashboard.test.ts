@@ -214,10 +214,14 @@ describe('the dashboard', () => {
 
   it('shows the API’s validation error for a bad edit, inline, and changes nothing', async () => {
     await page.getByRole('button', { name: 'Edit YAML' }).click();
+    // CodeMirror's editor: the line edited as a person does it, at its end.
     const editor = page.getByLabel('YAML', { exact: true });
-    const text = await editor.inputValue();
-    expect(text).toContain('replicas: 5');
-    await editor.fill(text.replace('replicas: 5', 'replicas: -1'));
+    expect(await editor.textContent()).toContain('replicas: 5');
+    await editor.locator('.cm-line', { hasText: /^\s*replicas: 5$/ }).click();
+    await page.keyboard.press('End');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.type('-1');
+    expect(await editor.textContent()).toContain('replicas: -1');
     await page.getByRole('button', { name: 'Review changes' }).click();
     const alert = page.locator('.editor pre.error');
     await alert.waitFor();
@@ -248,9 +252,12 @@ describe('the dashboard', () => {
     // Any object's YAML, a node's too: a label added in its editor, applied after the dry run.
     await page.getByRole('button', { name: 'Edit YAML' }).click();
     const editor = page.getByLabel('YAML', { exact: true });
-    const text = await editor.inputValue();
-    expect(text).toMatch(/^kind: Node$/m);
-    await editor.fill(text.replace(/^ {2}labels:\n/m, '  labels:\n    team: edge\n'));
+    expect(await editor.textContent()).toContain('kind: Node');
+    // A new line under the labels: the editor indents it as YAML nests it.
+    await editor.locator('.cm-line', { hasText: /^ {2}labels:$/ }).click();
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('team: edge');
     await page.getByRole('button', { name: 'Review changes' }).click();
     await page.locator('.editor figure.diff').waitFor();
     await page.getByRole('button', { name: 'Apply', exact: true }).click();
@@ -436,6 +443,50 @@ describe('the dashboard', () => {
   it('held one watch per kind in use through every view above, never one per row or per view', async () => {
     expect([...watches.keys()]).toEqual(expect.arrayContaining(['/api/v1/pods', '/api/v1/nodes', '/apis/apps/v1/deployments', '/api/v1/namespaces']));
     expect(Object.fromEntries([...watches].filter(([, w]) => w.most > 1))).toEqual({});
+  });
+
+  it("draws its YAML editor under the page's own Content-Security-Policy (no inline style), in the dark theme too", async () => {
+    // The page's policy in force: CodeMirror's rules reach the editor as a stylesheet its shadow
+    // root adopts, not as the <style> elements the policy refuses.
+    const strict = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
+    try {
+      const p = await strict.newPage();
+      const refused: string[] = [];
+      p.on('console', (m) => m.text().includes('Content Security Policy') && refused.push(m.text()));
+      await p.goto(link);
+      await p.getByRole('heading', { name: 'Overview' }).waitFor();
+      await nav(p, 'Create');
+      const editor = p.getByLabel('YAML', { exact: true });
+      await editor.fill('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: styled\n');
+      await until('keys highlighted', async () => (await editor.locator('.cm-line span').count()) > 0, 10_000);
+      const drawn = await p.evaluate(() => {
+        const root = document.querySelector('.code-editor')?.shadowRoot;
+        const key = root?.querySelector('.cm-line span');
+        return {
+          editor: root && getComputedStyle(root.querySelector('.cm-editor')!).display,
+          gutters: root && getComputedStyle(root.querySelector('.cm-gutters')!).display,
+          key: key && getComputedStyle(key).color,
+          text: key && getComputedStyle(root!.querySelector('.cm-content')!).color,
+        };
+      });
+      expect(drawn.editor).toBe('flex');
+      expect(drawn.gutters).toBe('flex');
+      // A key in the theme's own colour (dark: #79c0ff), not the text's.
+      expect(drawn.key).toBe('rgb(121, 192, 255)');
+      expect(drawn.text).not.toBe(drawn.key);
+      expect(refused).toEqual([]);
+      // Keys typed in it are its own, not the page's shortcuts (`/` filters, Escape leaves).
+      await editor.locator('.cm-line', { hasText: 'name: styled' }).click();
+      await p.keyboard.press('End');
+      await p.keyboard.type(' # a/b j k');
+      expect(await editor.textContent()).toContain('name: styled # a/b j k');
+      expect(await p.evaluate(() => document.activeElement?.id)).not.toBe('filter');
+      await p.keyboard.press('Escape');
+      expect(await p.evaluate(() => document.activeElement?.shadowRoot?.activeElement ?? null)).toBeNull();
+      await shot(p, 'create-dark');
+    } finally {
+      await strict.close();
+    }
   });
 
   it('offers a user who may only view no write action', async () => {
