@@ -71,6 +71,9 @@ export interface UsageHistory {
   points: HistoryPoint[];
 }
 
+/** Nanocores: CPU time used (ns) between two samples `windowNs` apart, as a rate. */
+const nanoCores = (used: number, was: number, windowNs: number) => Math.max(0, Math.round(((used - was) / windowNs) * 1e9));
+
 export const HISTORY_INTERVAL_MS = 30_000;
 const HISTORY_SPAN_MS = 3_600_000;
 
@@ -117,8 +120,7 @@ export class UsageSampler {
     const before = this.previousHost;
     this.previousHost = { at, cpuNanos: host.cpuNanos };
     if (!before || at <= before.at) return;
-    const cpuNanoCores = Math.max(0, Math.round(((host.cpuNanos - before.cpuNanos) / ((at - before.at) * 1e6)) * 1e9));
-    this.points.push({ at, cpuNanoCores, memoryBytes: host.memoryBytes });
+    this.points.push({ at, cpuNanoCores: nanoCores(host.cpuNanos, before.cpuNanos, (at - before.at) * 1e6), memoryBytes: host.memoryBytes });
     while (this.points.length > 0 && this.points[0].at < at - HISTORY_SPAN_MS) this.points.shift();
   }
 
@@ -144,7 +146,7 @@ export class UsageSampler {
     const now = await this.sample();
     this.last = now;
     const windowNs = (now.at - before.at) * 1e6;
-    const rate = (used: number, was: number) => Math.max(0, Math.round(((used - was) / windowNs) * 1e9));
+    const rate = (used: number, was: number) => nanoCores(used, was, windowNs);
     const pods = this.running().flatMap(({ pod, containers }) => {
       const measured = containers.filter((c) => now.containers.has(c.id) && before.containers.has(c.id));
       if (measured.length === 0) return [];

@@ -212,9 +212,10 @@ export function UsageCard({ client, nodes, node }: { client: Client; nodes: Kube
   const memoryTotal = counted.reduce((t, n) => t + bytes(n.status?.allocatable?.memory), 0);
   const flat = (v: number) => usage.times.map(() => v);
   const who = node ? `node ${node}` : `${measured.size} ${measured.size === 1 ? 'node' : 'nodes'}`;
+  const title = node ? 'usage-title-node' : 'usage-title';
   return (
-    <section class="card wide" aria-labelledby={`usage-title${node ? '-node' : ''}`}>
-      <h2 id={`usage-title${node ? '-node' : ''}`}>Use over the last hour</h2>
+    <section class="card wide" aria-labelledby={title}>
+      <h2 id={title}>Use over the last hour</h2>
       <div class="charts">
         <TimeChart
           label={`CPU in use, ${who}`}

@@ -68,7 +68,8 @@ async function follow(req: ComputedWatchRequest, signal: AbortSignal, send: (typ
   const fresh = from === 0;
   /** Name -> the version last sent (or, resuming, last seen). */
   const known = new Map<string, number>();
-  let periodMs = req.maxPeriodMs ?? DEFAULT_MAX_PERIOD_MS;
+  const longest = req.maxPeriodMs ?? DEFAULT_MAX_PERIOD_MS;
+  let periodMs = longest;
   while (!signal.aborted) {
     let items: KubeObject[] | undefined;
     try {
@@ -92,7 +93,7 @@ async function follow(req: ComputedWatchRequest, signal: AbortSignal, send: (typ
         known.set(name, Math.max(version, before ?? 0));
         from = Math.max(from, version);
         const interval = Number((item as { intervalSeconds?: number }).intervalSeconds);
-        if (interval > 0) periodMs = Math.min(req.maxPeriodMs ?? DEFAULT_MAX_PERIOD_MS, Math.max(200, (interval * 1000) / 2));
+        if (interval > 0) periodMs = Math.min(longest, Math.max(200, (interval * 1000) / 2));
       }
       for (const [name] of known) {
         if (now.has(name)) continue;

@@ -6,7 +6,9 @@
  * nanocores, memory in KiB). A kubelet that does not answer within 5 s leaves its node and pods
  * out, as metrics-server leaves out what it has no figures for. Nothing is stored.
  */
+import { NODE_HISTORY } from '../../shared/api/kinds/metrics.js';
 import { typedList } from '../../shared/api/objects.js';
+import { groupVersion } from '../../shared/api/resources.js';
 import { parseBytes, parseCpu } from '../../shared/api/quantity.js';
 import type { PodUsage } from '../../shared/controllers/hpa.js';
 import { ApiError } from '../../shared/api/status.js';
@@ -37,13 +39,13 @@ export interface MetricsProvider {
   read(kind: ComputedKind, at: { namespace?: string; name?: string; labelSelector?: string; fieldSelector?: string }): Promise<unknown>;
 }
 
-export const HISTORY_API_VERSION = 'metrics.skiff.dev/v1alpha1';
+export const HISTORY_API_VERSION = groupVersion(NODE_HISTORY);
 
 const usage = (cpuNanoCores: number, memoryBytes: number) => ({ cpu: `${cpuNanoCores}n`, memory: `${Math.round(memoryBytes / 1024)}Ki` });
 
 /** metrics-server's 404 for a node or pod it has no figures of. */
 export function metricsNotFound(kind: string, name: string): ApiError {
-  const [what, group] = kind === 'NodeHistory' ? ['nodehistories', 'metrics.skiff.dev'] : [kind.toLowerCase(), 'metrics.k8s.io'];
+  const [what, group] = kind === 'NodeHistory' ? [NODE_HISTORY.resource, NODE_HISTORY.group] : [kind.toLowerCase(), 'metrics.k8s.io'];
   return new ApiError(404, 'NotFound', `${what}.${group} "${name}" not found`, { name, group, kind: what });
 }
 
@@ -73,10 +75,12 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
   };
   const snapshotOf = (nodeName: string) => ask<Snapshot>(nodeName, '/stats/usage');
 
+  /** The Nodes a read of node figures is about: one by name, or those the selector picks. */
+  const nodesOf = async (at: { name?: string; labelSelector?: string }) =>
+    typedList('nodes', (await store.list('nodes', { labelSelector: at.labelSelector })).items).filter((n) => !at.name || n.metadata.name === at.name);
+
   const nodes = async (at: { name?: string; labelSelector?: string }) => {
-    const listed = typedList('nodes', (await store.list('nodes', { labelSelector: at.labelSelector })).items).filter(
-      (n) => !at.name || n.metadata.name === at.name,
-    );
+    const listed = await nodesOf(at);
     const items = await Promise.all(
       listed.map(async (node) => {
         const snapshot = await snapshotOf(node.metadata.name ?? '');
@@ -93,9 +97,7 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
   };
 
   const histories = async (at: { name?: string; labelSelector?: string }) => {
-    const listed = typedList('nodes', (await store.list('nodes', { labelSelector: at.labelSelector })).items).filter(
-      (n) => !at.name || n.metadata.name === at.name,
-    );
+    const listed = await nodesOf(at);
     const items = await Promise.all(
       listed.map(async (node) => {
         const history = await ask<History>(node.metadata.name ?? '', '/stats/history');
