@@ -34,6 +34,7 @@ import { type SqsFunction, SqsMapping } from '../emulators/sqs-mapping.js';
 import { type FakeSqs, startFakeSqs } from '../emulators/sqs.js';
 import { type StreamFunction, StreamMapping } from '../emulators/stream-mapping.js';
 import { writeKubeconfig } from '../functions/api/kubeconfig.js';
+import { settings as deployed, streamPathPatterns } from '../infra/settings.js';
 import { ensureTls } from '../functions/api/tls.js';
 import { dockerAvailable } from '../kubelet/runtime/docker.js';
 import { putClusterCa } from '../shared/auth/cluster-state.js';
@@ -235,8 +236,6 @@ async function startFunctions(
   return { url: front.url, caCert: tls.caCert, functions: { api: api.stats, stream: stream.stats, queue: queue.stats, tick: tick.stats } };
 }
 
-/** Where the front sends a pod's streams: the relay, as CloudFront's cache behaviours do. */
-export const STREAM_PATTERNS = ['exec', 'attach', 'portforward'].map((s) => `/api/v1/namespaces/*/pods/*/${s}`);
 /** The front's origin response timeout: CloudFront's most without a quota increase, as infra/front.ts sets it. */
 export const ORIGIN_TIMEOUT_SECONDS = 60;
 
@@ -350,11 +349,14 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     const relayUrl = await relayListening?.();
     let url = functionUrl;
     if (relayUrl) {
-      // The front users and kubelets call: streams to the relay, the rest to the Function URL.
+      // The front users and kubelets call, as infra/front.ts makes it: a pod's streams and every
+      // WebSocket handshake (a browser's watches) to the relay, the rest to the Function URL.
+      const relay = { id: 'relay', url: relayUrl, ca: caCert };
       const cloudFront = await startCloudFront({
         tls: ensureTls(join(dataDir, 'pki')),
-        behaviours: STREAM_PATTERNS.map((pathPattern) => ({ pathPattern, origin: { url: relayUrl, ca: caCert } })),
-        defaultOrigin: { url: functionUrl, ca: caCert },
+        behaviours: streamPathPatterns.map((pathPattern) => ({ pathPattern, origin: relay })),
+        defaultOrigin: { id: 'api', url: functionUrl, ca: caCert },
+        defaultViewerRequest: readFileSync(deployed.frontRouter, 'utf8'),
         originResponseTimeoutSeconds: ORIGIN_TIMEOUT_SECONDS,
         host: options.host,
         port,
@@ -368,9 +370,10 @@ export async function upAwsLocal(options: AwsLocalOptions, log: (line: string) =
     writeKubeconfig(kubeconfigPath, { server: url, caCert, token: admin });
     log(
       relayUrl
-        ? `api       ${url} (a CloudFront front: the API function's Function URL ${functionUrl}, streams to the relay)`
+        ? `api       ${url} (a CloudFront front: the API function's Function URL ${functionUrl}, streams and WebSockets to the relay)`
         : `api       ${url} (the API function's Function URL; no relay, so no streams)`,
     );
+    log(`dashboard ${url}/dashboard/ (sign in: npm run skiff -- dashboard --data-dir ${dataDir} --store '${services.env.SKIFF_STORE_URL}')`);
     log(`functions skiff-api, skiff-stream (DynamoDB stream), skiff-queue (SQS), skiff-tick (every 10 s) (ready in ${Date.now() - started} ms)`);
     if (cloud.label && options.provision) log(`provision ${cloud.label} nodes are added for pending pods and removed when empty`);
 

@@ -25,7 +25,7 @@ interface TokenBook {
   close(): Promise<void>;
 }
 
-async function openBook(dataDir: string, store: string | undefined): Promise<TokenBook> {
+export async function openBook(dataDir: string, store: string | undefined): Promise<TokenBook> {
   if (!store) {
     const file = new TokenFile(join(dataDir, 'tokens.json'));
     return { issue: (...a) => file.issue(...a), list: () => file.list(), revoke: (id) => file.revoke(id), close: async () => undefined };

@@ -7,7 +7,13 @@
  * origin response timeout (60 s): the API sends a quiet watch a newline every 30 s
  * (`settings.watchKeepAliveSeconds`); a followed log of a pod that writes nothing for that long
  * ends, and `kubectl logs -f` is run again.
+ *
+ * A browser's watches are WebSocket upgrades of a collection's path, which only a request's
+ * headers tell from a list: a viewer-request CloudFront Function on the default behaviour
+ * (infra/front-router.js, which the CloudFront emulator runs too) sends every handshake to the
+ * relay, where a watch costs a socket, not a function environment held for its life.
  */
+import { readFileSync } from 'node:fs';
 import type { Relay } from './relay';
 import { cloudFrontPolicies, settings, streamPathPatterns } from './settings';
 
@@ -22,6 +28,13 @@ export function front(api: { rest: aws.apigateway.RestApi; stage: aws.apigateway
       originProtocolPolicy: 'http-only',
       originSslProtocols: { items: ['TLSv1.2'], quantity: 1 },
     },
+  });
+  const router = new aws.cloudfront.Function('FrontRouter', {
+    name: `${$app.name}-${$app.stage}-front-router`,
+    runtime: 'cloudfront-js-2.0',
+    comment: 'Skiff: WebSocket handshakes (watches from a browser) to the stream relay',
+    code: readFileSync(settings.frontRouter, 'utf8'),
+    publish: true,
   });
   const behaviour = (targetOriginId: string) => ({
     targetOriginId,
@@ -56,7 +69,7 @@ export function front(api: { rest: aws.apigateway.RestApi; stage: aws.apigateway
         vpcOriginConfig: { vpcOriginId: vpcOrigin.id, originReadTimeout: settings.originResponseTimeoutSeconds, originKeepaliveTimeout: 60 },
       },
     ],
-    defaultCacheBehavior: behaviour('api'),
+    defaultCacheBehavior: { ...behaviour('api'), functionAssociations: [{ eventType: 'viewer-request', functionArn: router.arn }] },
     orderedCacheBehaviors: streamPathPatterns.map((pathPattern) => ({ pathPattern, ...behaviour('relay') })),
     restrictions: { geoRestriction: { restrictionType: 'none' } },
     viewerCertificate: { cloudfrontDefaultCertificate: true },

@@ -78,6 +78,8 @@ export const settings = {
   watchKeepAliveSeconds: 30,
   /** The stream relay's one-file build (functions/api/relay-bundle.ts), made by sst.config.ts and put in its bucket. */
   relayBundle: '.build/skiff-relay.mjs',
+  /** The front's viewer-request function (CloudFront Functions' JavaScript), which the CloudFront emulator runs too. */
+  frontRouter: 'infra/front-router.js',
   /** The relay's TLS port (pods, as `kubernetes.default.svc`) and its plain port (the front's VPC origin only). */
   relayPort: 443,
   relayHttpPort: 8080,

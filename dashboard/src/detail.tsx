@@ -128,10 +128,9 @@ function parseDocs(text: string): KubeObject[] {
 function CodeEditor({ label, text, onChange }: { label: string; text: string; onChange: (text: string) => void }) {
   const host = useRef<HTMLDivElement>(null);
   const editor = useRef<YamlEditorView>();
+  // What the editor is made with, when its code has loaded: the text and listener as they are then.
   const latest = useRef({ text, onChange });
   latest.current = { text, onChange };
-  /** The text the editor last told of: coming back as `text`, it is no change from outside. */
-  const told = useRef(text);
   useEffect(() => {
     const el = host.current;
     if (!el) return;
@@ -139,16 +138,7 @@ function CodeEditor({ label, text, onChange }: { label: string; text: string; on
     const root = el.shadowRoot ?? el.attachShadow({ mode: 'open' });
     void import('./codemirror.js').then(({ createEditor }) => {
       if (gone) return;
-      told.current = latest.current.text;
-      editor.current = createEditor(root, {
-        label,
-        text: latest.current.text,
-        onChange: (t) => {
-          told.current = t;
-          latest.current.onChange(t);
-        },
-      });
-      el.dataset.ready = 'true';
+      editor.current = createEditor(root, { label, text: latest.current.text, onChange: (t) => latest.current.onChange(t) });
     });
     return () => {
       gone = true;
@@ -156,13 +146,9 @@ function CodeEditor({ label, text, onChange }: { label: string; text: string; on
       editor.current = undefined;
     };
   }, []);
-  // Only a change from outside is put in: the editor's own edits, told a render ago, are not
-  // written back over the keys typed since.
+  // A new text from outside replaces the editor's (the editor's own edits are not fed back as `text`).
   useEffect(() => {
-    if (text !== told.current) {
-      told.current = text;
-      editor.current?.setText(text);
-    }
+    editor.current?.setText(text);
   }, [text]);
   return (
     <>

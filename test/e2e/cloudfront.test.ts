@@ -3,12 +3,15 @@
  * origin their path's behaviour names (the query string plays no part), the origin sees its own
  * host, a WebSocket passes through both ways and another upgrade is refused, an origin silent
  * past the response timeout is cut off, and an API watch that would be silent that long stays
- * open through it with the API's keep-alive newlines.
+ * open through it with the API's keep-alive newlines. Viewer-request functions: the AWS shape's
+ * router (infra/front-router.js) sends a WebSocket handshake to the relay whatever its path; a
+ * function sees the request as CloudFront shows it, changes it, answers it, picks another origin,
+ * and fails with 503.
  */
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +27,47 @@ const dir = mkdtempSync(join(tmpdir(), 'skiff-cloudfront-'));
 let tls: TlsMaterial;
 let origins: Server[] = [];
 let front: CloudFront;
+/** A front whose default behaviour runs a viewer-request function: the AWS shape's own, or the test's below. */
+let routed: CloudFront;
+let tried: CloudFront;
+
+/** A function that does what CloudFront lets one do, by the path it is asked. */
+const TRYING = `import cf from 'cloudfront';
+async function handler(event) {
+  const r = event.request;
+  if (r.uri === '/seen') {
+    const seen = { headers: Object.keys(r.headers).sort(), cookies: r.cookies, querystring: r.querystring, type: event.context.eventType, ip: event.viewer.ip };
+    return { statusCode: 418, statusDescription: 'Teapot', headers: { 'content-type': { value: 'application/json' } }, body: JSON.stringify(seen) };
+  }
+  if (r.uri === '/throws') throw new Error('no');
+  if (r.uri === '/loops') for (;;) {}
+  if (r.uri === '/nowhere') cf.selectRequestOriginById('nowhere');
+  if (r.uri === '/relay') cf.selectRequestOriginById('relay');
+  if (r.uri === '/rewritten') {
+    r.uri = '/elsewhere';
+    r.querystring.added = { value: 'yes' };
+    r.headers['x-added'] = { value: '1' };
+    r.headers.host = { value: 'changed.example' };
+  }
+  return r;
+}`;
+
+/** Opens a WebSocket through a front and says what answered it: the echo's name, or the refusal. */
+function socketThrough(via: CloudFront, path: string): Promise<string> {
+  const ws = new WebSocket(`${via.url.replace('https', 'wss')}${path}`, { ca: tls.caCert });
+  return new Promise<string>((resolve) => {
+    ws.on('open', () => ws.send('hello'));
+    ws.on('message', (m) => {
+      resolve(String(m));
+      ws.close();
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(`refused ${res.statusCode}`);
+      ws.terminate();
+    });
+    ws.on('error', (err) => resolve(err.message));
+  });
+}
 
 /** An origin that answers with what it was sent, says nothing on /silent, and falls silent mid-answer on /pause. */
 async function origin(name: string): Promise<{ url: string; server: Server }> {
@@ -34,9 +78,16 @@ async function origin(name: string): Promise<{ url: string; server: Server }> {
       res.write('begun');
       return;
     }
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ origin: name, url: req.url, host: req.headers.host, token: req.headers.authorization }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        origin: name,
+        url: req.url,
+        host: req.headers.host,
+        token: req.headers.authorization,
+        added: req.headers['x-added'],
+        cookie: req.headers.cookie,
+      }),
+    );
   });
   // A WebSocket echo, written by hand: the emulator passes the bytes as they are.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
@@ -48,9 +99,9 @@ async function origin(name: string): Promise<{ url: string; server: Server }> {
   return { url: `https://localhost:${(server.address() as AddressInfo).port}`, server };
 }
 
-function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; error?: string }> {
+function get(path: string, headers: Record<string, string> = {}, via = front): Promise<{ status: number; body: string; error?: string }> {
   return new Promise((resolve) => {
-    const req = request(`${front.url}${path}`, { ca: tls.caCert, headers, agent: false }, (res) => {
+    const req = request(`${via.url}${path}`, { ca: tls.caCert, headers, agent: false }, (res) => {
       let body = '';
       res.on('data', (d) => (body += String(d)));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -72,9 +123,19 @@ beforeAll(async () => {
     defaultOrigin: { url: api.url, ca: tls.caCert },
     originResponseTimeoutSeconds: 1,
   });
+  const withIds = { api: { id: 'api', url: api.url, ca: tls.caCert }, relay: { id: 'relay', url: relay.url, ca: tls.caCert } };
+  routed = await startCloudFront({
+    tls,
+    behaviours: [{ pathPattern: '/api/v1/namespaces/*/pods/*/exec', origin: withIds.relay }],
+    defaultOrigin: withIds.api,
+    defaultViewerRequest: readFileSync('infra/front-router.js', 'utf8'),
+  });
+  tried = await startCloudFront({ tls, behaviours: [], defaultOrigin: withIds.api, origins: [withIds.relay], defaultViewerRequest: TRYING });
 });
 afterAll(async () => {
   await front?.close();
+  await routed?.close();
+  await tried?.close();
   for (const s of origins) {
     s.closeAllConnections();
     s.close();
@@ -134,6 +195,52 @@ describe('the CloudFront emulator', () => {
     const paused = await get('/pause');
     expect(paused.body).toBe('begun');
     expect(paused.error).toBeDefined();
+  });
+});
+
+describe('viewer-request functions in the CloudFront emulator', () => {
+  it('the AWS shape’s router: a WebSocket handshake to the relay, whatever its path; the same path unupgraded to the API', async () => {
+    expect(await socketThrough(routed, '/api/v1/namespaces/default/pods?watch=1')).toBe('relay: hello');
+    expect(await socketThrough(routed, '/apis/apps/v1/deployments?watch=1&resourceVersion=5')).toBe('relay: hello');
+    expect(JSON.parse((await get('/api/v1/namespaces/default/pods?watch=1', {}, routed)).body)).toMatchObject({
+      origin: 'api',
+      url: '/api/v1/namespaces/default/pods?watch=1',
+    });
+    // A stream's path goes to the relay by its behaviour, as before.
+    expect(await socketThrough(routed, '/api/v1/namespaces/default/pods/web/exec?command=sh')).toBe('relay: hello');
+  });
+
+  it('shows a function the request as CloudFront does: no Upgrade or Connection, cookies apart, the query string parsed', async () => {
+    const seen = await get('/seen?a=1&a=2&b=x%20y', { cookie: 'one=1; two=2', 'x-custom': 'c', 'proxy-authorization': 'secret' }, tried);
+    expect(seen.status).toBe(418);
+    const event = JSON.parse(seen.body);
+    expect(event.type).toBe('viewer-request');
+    expect(event.ip).toMatch(/127\.0\.0\.1/);
+    expect(event.headers).toContain('x-custom');
+    expect(event.headers).toContain('host');
+    for (const hidden of ['connection', 'proxy-authorization', 'cookie']) expect(event.headers).not.toContain(hidden);
+    expect(event.cookies).toEqual({ one: { value: '1' }, two: { value: '2' } });
+    expect(event.querystring).toEqual({ a: { value: '1', multiValue: [{ value: '1' }, { value: '2' }] }, b: { value: 'x y' } });
+    // Asked over a WebSocket handshake, the function sees it too, and its answer is the viewer's.
+    expect(await socketThrough(tried, '/seen')).toBe('refused 418');
+  });
+
+  it('sends on what a function changed (not the headers it may only read), to the origin it selects', async () => {
+    const rewritten = JSON.parse((await get('/rewritten?kept=1', { cookie: 'c=1' }, tried)).body);
+    expect(rewritten).toMatchObject({ origin: 'api', url: '/elsewhere?kept=1&added=yes', added: '1', cookie: 'c=1' });
+    expect(rewritten.host).toMatch(/^localhost:\d+$/);
+    expect(JSON.parse((await get('/relay', {}, tried)).body).origin).toBe('relay');
+    // Left alone, a query string goes on as the viewer wrote it.
+    expect(JSON.parse((await get('/as-is?labelSelector=app%3Dweb&x=a+b', {}, tried)).body).url).toBe('/as-is?labelSelector=app%3Dweb&x=a+b');
+  });
+
+  it('answers 503 for a function that throws, runs past its time or selects an origin the distribution lacks', async () => {
+    for (const path of ['/throws', '/loops', '/nowhere']) {
+      const failed = await get(path, {}, tried);
+      expect(failed.status, path).toBe(503);
+      expect(failed.body, path).toContain('FunctionExecutionError');
+    }
+    expect((await get('/after', {}, tried)).status).toBe(200);
   });
 });
 

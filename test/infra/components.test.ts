@@ -3,6 +3,7 @@
  * components under Pulumi's runtime mocks: nothing is deployed, and every setting the design
  * depends on is asserted on the resources SST would create. The handlers are bundled for real.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -275,6 +276,15 @@ describe('the API front', () => {
       expect(b).toMatchObject({ cachePolicyId: cloudFrontPolicies.cachingDisabled, originRequestPolicyId: cloudFrontPolicies.allViewerExceptHostHeader });
       expect(b.allowedMethods).toEqual(expect.arrayContaining(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']));
     }
+    // A browser's watches (WebSocket handshakes on a collection's path) go to the relay: the
+    // default behaviour's viewer-request function selects it, by the origin ID the distribution has.
+    const router = stack.one('aws:cloudfront/function:Function', 'FrontRouter');
+    expect(router.inputs).toMatchObject({ runtime: 'cloudfront-js-2.0', publish: true });
+    expect(router.inputs.code).toBe(readFileSync('infra/front-router.js', 'utf8'));
+    expect(router.inputs.code).toMatch(/^import cf from 'cloudfront';/);
+    expect(router.inputs.code).toContain("cf.selectRequestOriginById('relay')");
+    expect(front.inputs.defaultCacheBehavior.functionAssociations).toEqual([{ eventType: 'viewer-request', functionArn: router.state.arn }]);
+    for (const b of front.inputs.orderedCacheBehaviors) expect(b.functionAssociations).toBeUndefined();
     // A quiet watch sends a newline well within the front's timeout; the users' URL is the front's.
     expect(Number(lambda('Api').inputs.environment.variables.SKIFF_WATCH_KEEPALIVE_SECONDS)).toBeLessThan(settings.originResponseTimeoutSeconds);
     expect(stack.outputs.api).toBe(`https://${front.state.domainName}`);
