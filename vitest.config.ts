@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * The suites that run once per shape, unchanged (test/support/shape.ts): the kubectl e2e suite,
@@ -36,10 +37,35 @@ const CLUSTERS = [
   'test/e2e/migration.test.ts',
 ];
 
+/**
+ * Vitest's order, but for the aws-local files: it runs one project's files after another's, so
+ * both workers would take aws-local files and one would wait for the machine's aws-local slot
+ * (test/support/aws-local-cluster.ts) through each. Spread among the embedded files instead,
+ * one worker runs an aws-local cluster while the other goes through embedded files.
+ */
+class AwsLocalSpread extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const awsLocal = sorted.filter((f) => f.project.name === 'aws-local');
+    const embedded = sorted.filter((f) => f.project.name === 'embedded');
+    const others = sorted.filter((f) => f.project.name !== 'aws-local' && f.project.name !== 'embedded');
+    if (awsLocal.length === 0 || embedded.length === 0) return sorted;
+    const every = Math.max(1, Math.floor(embedded.length / awsLocal.length));
+    const spread: TestSpecification[] = [];
+    let next = 0;
+    embedded.forEach((file, i) => {
+      if (i % every === 0 && next < awsLocal.length) spread.push(awsLocal[next++]);
+      spread.push(file);
+    });
+    return [...spread, ...awsLocal.slice(next), ...others];
+  }
+}
+
 export default defineConfig({
   test: {
     // Fails the run when a test leaves a process behind (see the file).
     globalSetup: ['test/support/leftovers.ts'],
+    sequence: { sequencer: AwsLocalSpread },
     // Suites start real engines (SQLite files, DynamoDB Local, kubectl subprocesses);
     // give them room on a noisy 2-core machine, and run files in separate processes.
     pool: 'forks',

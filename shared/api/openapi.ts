@@ -217,3 +217,16 @@ export function openApiV3Root(served: ServedResources = BUILT_IN) {
 export function openApiV3Document(group: string, version: string, served: ServedResources = BUILT_IN) {
   return cached(served, group, version)?.doc;
 }
+
+/**
+ * `/openapi/v2`: a document with no definitions. The schemas are served as OpenAPI v3, which
+ * kubectl reads since 1.27; v2 is what it reads for what v3 has no answer for: a `kind: List`
+ * file (kubectl never asks v3 whether a List takes `fieldValidation`, and looks its items up in
+ * v2 to check them itself). Finding no definition there, it leaves the checks to the server, which
+ * makes them on each item as on any object (`fieldValidation=Strict`); a 404 there instead failed
+ * the command ("failed to download openapi"). kubectl asks for it as protobuf (gnostic's
+ * `openapi_v2.Document`), written here by hand: field 1, `swagger`, a length-delimited string.
+ */
+export const OPENAPI_V2 = { swagger: '2.0', info: { title: 'Kubernetes', version: 'v1.32.0' }, paths: {}, definitions: {} };
+export const OPENAPI_V2_PROTOBUF = Buffer.from([0x0a, 0x03, ...Buffer.from('2.0')]);
+export const OPENAPI_V2_PROTOBUF_TYPE = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf';

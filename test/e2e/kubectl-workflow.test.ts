@@ -3,7 +3,7 @@
  * applies (client-side three times, server-side), diffs, replaces, patches, labels, scales
  * and edits, and sees what a Kubernetes cluster would show.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -169,6 +169,42 @@ describe('apply, diff, replace', () => {
     const lastApplied = JSON.parse(obj.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']);
     expect(lastApplied.spec.replicas).toBe(3);
     expect(obj.metadata.generation).toBe(2);
+  });
+
+  it('a kind: List file (what get -o yaml prints for several objects) is created, applied back and checked item by item', async () => {
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: ['one', 'two'].map((name) => ({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: `listed-${name}`, labels: { from: 'list' } },
+        data: { name },
+      })),
+    };
+    const file = manifest('list.yaml', JSON.stringify(list));
+    expect((await cluster.kubectlOk(['create', '-f', file])).trim().split('\n')).toEqual(['configmap/listed-one created', 'configmap/listed-two created']);
+    // What get -o yaml prints for the two is a List too, and applies back over them.
+    const printed = manifest('printed.yaml', await cluster.kubectlOk(['get', 'cm', '-l', 'from=list', '-o', 'yaml']));
+    expect(readFileSync(printed, 'utf8')).toMatch(/^kind: List$/m);
+    const applied = await cluster.kubectl(['apply', '-f', printed]);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout.trim().split('\n')).toEqual(['configmap/listed-one configured', 'configmap/listed-two configured']);
+    list.items[1].data = { name: 'changed' };
+    writeFileSync(file, JSON.stringify(list));
+    // Server-side, item by item too: the changed value was kubectl create's, so taken by force.
+    const conflict = await cluster.kubectl(['apply', '--server-side', '-f', file]);
+    expect(conflict.stderr).toContain('conflict with "kubectl-create": .data.name');
+    expect((await cluster.kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', file])).trim().split('\n')).toEqual([
+      'configmap/listed-one serverside-applied',
+      'configmap/listed-two serverside-applied',
+    ]);
+    expect(await cluster.kubectlOk(['get', 'cm', 'listed-two', '-o', 'jsonpath={.data.name}'])).toBe('changed');
+    // An item with a field no ConfigMap has is refused by the server's strict field validation, as alone.
+    const bad = manifest('bad-list.yaml', JSON.stringify({ ...list, items: [{ ...list.items[0], datum: { x: 'y' } }] }));
+    const refused = await cluster.kubectl(['apply', '-f', bad]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('unknown field "datum"');
   });
 
   it('apply --server-side creates, updates, and reports conflicts with another manager', async () => {

@@ -1,4 +1,4 @@
-/** Health, version, discovery (aggregated and plain) and OpenAPI v3: what clients ask first. */
+/** Health, version, discovery (aggregated and plain) and OpenAPI (v3, and an empty v2): what clients ask first. */
 import { Hono } from 'hono';
 import {
   SERVER_VERSION,
@@ -10,7 +10,7 @@ import {
   apiResourceList,
   apiVersions,
 } from '../../../shared/api/discovery.js';
-import { openApiV3Document, openApiV3Root } from '../../../shared/api/openapi.js';
+import { OPENAPI_V2, OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_TYPE, openApiV3Document, openApiV3Root } from '../../../shared/api/openapi.js';
 import type { ClusterResources } from '../../../shared/api/custom/served.js';
 import type { ServiceAccountTokens } from '../../../shared/auth/service-account-tokens.js';
 import { json, jsonText } from '../http.js';
@@ -47,6 +47,11 @@ export function discoveryRoutes(resources: ClusterResources, serverAddress?: str
     const list = apiResourceList(c.req.param('group'), c.req.param('version'), await served());
     return list.resources.length ? json(c, list) : c.notFound();
   });
+  app.get('/openapi/v2', (c) =>
+    (c.req.header('accept') ?? '').includes('protobuf')
+      ? c.body(new Uint8Array(OPENAPI_V2_PROTOBUF), 200, { 'content-type': OPENAPI_V2_PROTOBUF_TYPE })
+      : json(c, OPENAPI_V2),
+  );
   app.get('/openapi/v3', async (c) => json(c, openApiV3Root(await served())));
   app.get('/openapi/v3/api/:version', async (c) => {
     const doc = openApiV3Document('', c.req.param('version'), await served());
