@@ -96,11 +96,12 @@ export class LambdaFunction {
     const env = await this.acquire();
     this.stats.invocations++;
     const id = randomUUID();
-    const deadline = Date.now() + this.o.timeoutMs;
     let began = 0;
     try {
       await env.ready;
       began = performance.now();
+      // The timeout counts from the handler's start, as Lambda's (a cold start's init is apart).
+      const deadline = Date.now() + this.o.timeoutMs;
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.stats.timeouts++;

@@ -99,8 +99,14 @@ export class Client {
     return answer;
   }
 
-  /** A streamed GET (a followed log): each piece of text as it comes, until the end or `signal`. */
+  /**
+   * A streamed GET (a followed log): each piece of text as it comes, until the end or `signal`.
+   * Over a WebSocket where the API serves them (a followed log then holds no HTTP connection, and
+   * on the AWS shape no function), else over a streamed response.
+   */
   async stream(path: string, onText: (text: string) => void, signal: AbortSignal): Promise<void> {
+    if (websockets.served !== false && (await this.streamOverSocket(path, onText, signal))) return;
+    if (signal.aborted) return;
     const res = await fetch(path, { headers: this.headers({ accept: '*/*' }), signal });
     if (!res.ok || !res.body) {
       const text = await res.text();
@@ -119,7 +125,33 @@ export class Client {
       onText(value);
     }
   }
+
+  /**
+   * The stream over a WebSocket (`binary.k8s.io`: the bytes as they come); false if it never
+   * opened (refused, or not served), to be asked again over a response, which says why.
+   */
+  private streamOverSocket(path: string, onText: (text: string) => void, signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const ws = openSocket(this, path, ['binary.k8s.io']);
+      const decoder = new TextDecoder();
+      let opened = false;
+      const stop = () => ws.close();
+      signal.addEventListener('abort', stop, { once: true });
+      ws.onopen = () => {
+        opened = true;
+        websockets.served = true;
+      };
+      ws.onmessage = (m) => onText(decoder.decode(m.data as ArrayBuffer, { stream: true }));
+      ws.onclose = () => {
+        signal.removeEventListener('abort', stop);
+        resolve(opened);
+      };
+    });
+  }
 }
+
+/** Whether the API serves watches and logs over WebSocket: unknown until the first watch is tried (informer.ts). */
+export const websockets: { served?: boolean } = {};
 
 /** As the API reads a browser's token on a WebSocket: a subprotocol carrying it, base64url. */
 const BEARER_PROTOCOL = 'base64url.bearer.authorization.k8s.io.';

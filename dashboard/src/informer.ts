@@ -8,7 +8,7 @@
  * host would otherwise be held by six watches), over streamed responses where it does not.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { type Client, type KubeObject, openSocket } from './api.js';
+import { type Client, type KubeObject, openSocket, websockets } from './api.js';
 
 /** Objects a page of a list holds. */
 const PAGE = 500;
@@ -121,10 +121,10 @@ export class Collection {
     const sep = this.path.includes('?') ? '&' : '?';
     const url = (seconds: number) =>
       `${this.path}${sep}watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(version)}&timeoutSeconds=${seconds}`;
-    if (socketWatches !== false) {
+    if (websockets.served !== false) {
       const watched = await this.watchOverSocket(url(600), version, signal);
       if (watched !== UNSERVED) return watched;
-      socketWatches = false;
+      websockets.served = false;
     }
     // Over a streamed response (the AWS shape), a watch is a function invocation that runs on
     // after the page is gone (Lambda does not stop a stream its client left): a shorter one leaves
@@ -171,7 +171,7 @@ export class Collection {
       signal.addEventListener('abort', stop, { once: true });
       ws.onopen = () => {
         opened = true;
-        socketWatches = true;
+        websockets.served = true;
       };
       ws.onmessage = (m) => {
         if (last === undefined || failure) return;
@@ -188,7 +188,7 @@ export class Collection {
         if (failure) reject(failure);
         else if (opened) resolve(last);
         // Never opened: refused (a list just succeeded, so most likely not served), or the network.
-        else if (socketWatches === undefined) resolve(UNSERVED);
+        else if (websockets.served === undefined) resolve(UNSERVED);
         else reject(new Error(`watch ${this.path}: the connection failed`));
       };
     });
@@ -222,8 +222,6 @@ export class Collection {
   }
 }
 
-/** Whether the API serves watches over WebSocket: unknown until the first is tried. */
-let socketWatches: boolean | undefined;
 const UNSERVED = Symbol('unserved');
 
 /** The collections of each signed-in client, by path (a client's token may be renewed: it is the same user). */

@@ -1,7 +1,8 @@
 /**
- * Upgraded connections of the embedded API server: watches over WebSocket, as kube-apiserver
- * serves them (a browser holds at most six HTTP/1.1 connections to a host, and each streamed
- * watch holds one; WebSockets do not count against that), and exec, attach and port-forward.
+ * Upgraded connections of the embedded API server: watches and pods' logs over WebSocket, as
+ * kube-apiserver serves them (a browser holds at most six HTTP/1.1 connections to a host, and
+ * each streamed watch or followed log holds one; WebSockets do not count against that), and
+ * exec, attach and port-forward.
  * The request goes through the app like any other (authentication, authorization as a `create`
  * of the subresource, audit, the pod's checks); the handler hands back the kubelet that serves
  * it, and the client's WebSocket is then passed through, bytes as they are, to that kubelet,
@@ -49,10 +50,13 @@ const STREAM_PATH = /^\/api\/v1\/namespaces\/[^/]+\/pods\/[^/]+\/(exec|attach|po
 
 /** A watch: a collection's GET with `watch=true` (or `1`). */
 const isWatch = (url: string) => ['true', '1'].includes(new URL(url, 'https://x').searchParams.get('watch') ?? '');
+/** A pod's log. */
+const LOG_PATH = /^\/api\/v1\/namespaces\/[^/]+\/pods\/[^/]+\/log(\?|$)/;
 
 /**
- * The subprotocols of a watch over WebSocket, as kube-apiserver has them: each event a binary
- * message of its JSON, or (`base64.binary.k8s.io`) a text message of it in base64.
+ * The subprotocols of a watch or a log over WebSocket, as kube-apiserver has them: each event (a
+ * watch's) or each piece of the log as it comes a binary message, or (`base64.binary.k8s.io`) a
+ * text message of it in base64.
  */
 const WATCH_PROTOCOLS = ['binary.k8s.io', 'base64.binary.k8s.io'];
 const watchSockets = new WebSocketServer({
@@ -61,12 +65,13 @@ const watchSockets = new WebSocketServer({
 });
 
 /**
- * A watch over WebSocket: the request goes through the app as any watch does (authentication,
- * the token in a subprotocol for a browser, authorization of `watch`, the watch itself); what
- * it streams is sent an event a message. A refusal is the Status as a plain HTTP response. The
- * client closing the socket ends the watch; the watch ending (its timeout) closes the socket.
+ * A watch or a log over WebSocket: the request goes through the app as any does (authentication,
+ * the token in a subprotocol for a browser, authorization, the watch or the kubelet's log); what
+ * it streams is sent an event a message (a watch) or as it comes (a log). A refusal is the Status
+ * as a plain HTTP response. The client closing the socket ends the stream; the stream ending (a
+ * watch's timeout, a log not followed) closes the socket.
  */
-async function serveWatch(fetch: Fetch, hostname: string, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+async function serveStreamed(fetch: Fetch, hostname: string, req: IncomingMessage, socket: Duplex, head: Buffer, byLine: boolean): Promise<void> {
   let res: Response;
   try {
     res = await fetch(asRequest(req, hostname), { incoming: req });
@@ -84,7 +89,7 @@ async function serveWatch(fetch: Fetch, hostname: string, req: IncomingMessage, 
   watchSockets.handleUpgrade(req, socket, head, (ws) => {
     const base64 = ws.protocol === 'base64.binary.k8s.io';
     ws.on('error', () => ws.terminate());
-    const sendLine = (line: Buffer) =>
+    const send = (line: Buffer) =>
       new Promise<void>((resolve) => (base64 ? ws.send(line.toString('base64'), () => resolve()) : ws.send(line, { binary: true }, () => resolve())));
     void (async () => {
       let pending = Buffer.alloc(0);
@@ -92,6 +97,10 @@ async function serveWatch(fetch: Fetch, hostname: string, req: IncomingMessage, 
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
+          if (!byLine) {
+            if (ws.readyState === ws.OPEN) await send(Buffer.from(value));
+            continue;
+          }
           pending = Buffer.concat([pending, value]);
           let nl = pending.indexOf(10);
           while (nl >= 0) {
@@ -99,7 +108,7 @@ async function serveWatch(fetch: Fetch, hostname: string, req: IncomingMessage, 
             pending = pending.subarray(nl + 1);
             nl = pending.indexOf(10);
             // A keep-alive newline has no use here: a WebSocket has its own pings.
-            if (line.length > 0 && ws.readyState === ws.OPEN) await sendLine(line);
+            if (line.length > 0 && ws.readyState === ws.OPEN) await send(line);
           }
         }
       } catch {
@@ -113,8 +122,9 @@ async function serveWatch(fetch: Fetch, hostname: string, req: IncomingMessage, 
 /** Runs an upgrade request through the app; joins it to its kubelet when the app hands one over. */
 export async function handleUpgrade(fetch: Fetch, hostname: string, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   socket.on('error', () => socket.destroy());
-  if (!STREAM_PATH.test(req.url ?? '') && req.method === 'GET' && isWatch(req.url ?? '') && req.headers.upgrade?.toLowerCase() === 'websocket') {
-    await serveWatch(fetch, hostname, req, socket, head);
+  const url = req.url ?? '';
+  if (!STREAM_PATH.test(url) && req.method === 'GET' && req.headers.upgrade?.toLowerCase() === 'websocket' && (LOG_PATH.test(url) || isWatch(url))) {
+    await serveStreamed(fetch, hostname, req, socket, head, !LOG_PATH.test(url));
     return;
   }
   if (!STREAM_PATH.test(req.url ?? '')) {
@@ -122,7 +132,7 @@ export async function handleUpgrade(fetch: Fetch, hostname: string, req: Incomin
       socket,
       400,
       'BadRequest',
-      `${req.method} ${(req.url ?? '').split('?')[0]} is not served as an upgraded connection: only watches and pods' exec, attach and portforward are`,
+      `${req.method} ${(req.url ?? '').split('?')[0]} is not served as an upgraded connection: only watches and pods' log, exec, attach and portforward are`,
     );
     return;
   }

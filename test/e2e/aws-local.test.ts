@@ -25,7 +25,7 @@ const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-'));
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Signs in to the dashboard of the running shape, scales web to 4 from it, and sees its pods come live. */
+/** Signs in to the dashboard of the running shape, scales web to 4 from it, sees its pods come live, and follows one's log. */
 async function usesTheDashboard(output: string, dataDir: string): Promise<void> {
   const store = /dashboard\s+https:\S+ \(sign in: npm run skiff -- dashboard --data-dir \S+ --store '([^']+)'\)/.exec(output)?.[1];
   expect(store, output).toBeDefined();
@@ -44,7 +44,8 @@ async function usesTheDashboard(output: string, dataDir: string): Promise<void> 
     });
     const streamed: string[] = [];
     page.on('request', (r) => {
-      if (r.resourceType() !== 'websocket' && new URL(r.url()).searchParams.get('watch') === '1') streamed.push(r.url());
+      const url = new URL(r.url());
+      if (r.resourceType() !== 'websocket' && (url.searchParams.get('watch') === '1' || url.pathname.endsWith('/log'))) streamed.push(r.url());
     });
     await page.goto(link);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
@@ -61,7 +62,14 @@ async function usesTheDashboard(output: string, dataDir: string): Promise<void> 
     const rows = page.getByRole('table', { name: 'Pods' }).locator('tbody tr:not(.spacer)');
     await until('four web pods Running', async () => (await rows.filter({ hasText: /^web-/ }).filter({ hasText: 'Running' }).count()) === 4, 60_000, 250);
     await page.screenshot({ path: join(dataDir, '..', 'aws-local-pods.png') });
-    // Every watch went over a WebSocket that is still open and brought events; none was streamed.
+    // A pod's log followed: its ticks keep coming, over a WebSocket to the relay too.
+    await page.getByRole('table', { name: 'Pods' }).getByRole('link', { name: /^web-/ }).first().click();
+    const log = page.getByRole('region', { name: 'Log of busybox' });
+    const ticks = async () => [...((await log.textContent()) ?? '').matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
+    const first = await until('the log', async () => (await ticks()).at(-1), 30_000, 250);
+    await until('a later tick, followed', async () => ((await ticks()).at(-1) ?? 0) > first, 30_000, 250);
+    // Every watch went over a WebSocket that is still open and brought events, the log too; none was streamed.
+    expect(sockets.filter((s) => new URL(s.url).pathname.endsWith('/log') && s.frames > 0)).toHaveLength(1);
     const watches = sockets.filter((s) => new URL(s.url).searchParams.get('watch') === '1');
     expect(watches.map((s) => new URL(s.url).pathname)).toEqual(expect.arrayContaining(['/api/v1/nodes', '/api/v1/pods', '/apis/apps/v1/deployments']));
     expect(watches.filter((s) => s.closed)).toEqual([]);

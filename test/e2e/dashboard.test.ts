@@ -28,6 +28,8 @@ let admin: BrowserContext;
 let page: Page;
 let link: string;
 const watches = new Map<string, { sockets: WebSocket[]; most: number }>();
+/** The pods' logs the admin's page followed over a WebSocket, by path. */
+const logSockets: string[] = [];
 
 async function skiff(args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/skiff.ts', ...args]);
@@ -64,6 +66,7 @@ beforeAll(async () => {
   // path: the most ever open at once.
   page.on('websocket', (ws) => {
     const path = new URL(ws.url()).pathname;
+    if (path.endsWith('/log')) logSockets.push(path);
     if (new URL(ws.url()).searchParams.get('watch') !== '1') return;
     const sockets = [...(watches.get(path)?.sockets ?? []), ws];
     const open = sockets.filter((s) => !s.isClosed()).length;
@@ -153,6 +156,8 @@ describe('the dashboard', () => {
     await page.getByRole('heading', { name: /^Pod default\/web-/ }).waitFor();
     const log = page.getByRole('region', { name: 'Log of httpd' });
     await until('the log', async () => ((await log.textContent()) ?? '').includes('serving on'), 30_000, 250);
+    // Followed over a WebSocket, as the API serves a log (no HTTP connection held for it).
+    expect(logSockets).toEqual([expect.stringMatching(/^\/api\/v1\/namespaces\/default\/pods\/web-[^/]+\/log$/)]);
     // Exec: a command's stdin line by line, its output, and its exit code, through the API's WebSocket.
     await page.getByLabel('Command').fill('sh');
     await page.getByRole('button', { name: 'Run', exact: true }).click();
