@@ -18,8 +18,9 @@
  *   event CloudFront gives (method, URI, query string, headers but those edge functions are never
  *   shown, such as `Upgrade` and `Connection`; cookies apart), may change the URI, query string and
  *   headers, answer itself (a returned response), or send the request to another of the
- *   distribution's origins (`cf.selectRequestOriginById`); one that throws, runs past its time or
- *   names an origin the distribution lacks gets 503, as CloudFront's FunctionExecutionError.
+ *   distribution's origins (`cf.selectRequestOriginById`; here, before an async handler's first
+ *   await); one that throws, runs past its time or names an origin the distribution lacks gets
+ *   503, as CloudFront's FunctionExecutionError.
  *
  * Origins are HTTPS, their certificates checked against the CA given (CloudFront checks them
  * against public CAs).
@@ -130,10 +131,14 @@ type Decision = { request: FunctionRequest; originId?: string } | { response: Fu
  * the helper that selects an origin by its ID, and `handler(event)` is called for each request.
  */
 export function viewerRequestFunction(code: string, distribution = 'emulated.cloudfront.net'): (viewer: string, request: FunctionRequest) => Promise<Decision> {
-  let selected: string | undefined;
+  /** The request being handled, while its handler runs synchronously. */
+  let current: { originId?: string } | undefined;
   const cf = {
     selectRequestOriginById(id: string) {
-      selected = String(id);
+      // After an async handler's first await, another request's handler may have run since:
+      // the emulator cannot tell whose selection it is, and says so rather than guess.
+      if (!current) throw new Error('the emulator takes an origin selected before the handler first awaits');
+      current.originId = String(id);
     },
   };
   const context = createContext({ cf, console });
@@ -141,22 +146,27 @@ export function viewerRequestFunction(code: string, distribution = 'emulated.clo
   if (typeof context.handler !== 'function') throw new Error('a CloudFront function defines handler(event)');
   let requests = 0;
   return async (viewer, request) => {
-    selected = undefined;
+    const mine: { originId?: string } = {};
+    current = mine;
     context.event = {
       version: '1.0',
       context: { distributionDomainName: distribution, distributionId: 'EEMULATED', eventType: 'viewer-request', requestId: `emulated-${++requests}` },
       viewer: { ip: viewer },
       request,
     };
-    // The origin a function selects is read when it returns (an async handler's await included).
-    const returned = runInContext('handler(event)', context, { timeout: FUNCTION_TIMEOUT_MS }) as unknown;
+    let returned: unknown;
+    try {
+      returned = runInContext('handler(event)', context, { timeout: FUNCTION_TIMEOUT_MS });
+    } finally {
+      current = undefined;
+    }
     const result = (typeof (returned as { then?: unknown } | undefined)?.then === 'function' ? await returned : returned) as
       | FunctionRequest
       | FunctionResponse
       | undefined;
     if (!result || typeof result !== 'object') throw new Error('the function returned neither a request nor a response');
     if ('statusCode' in result) return { response: result };
-    return { request: result, originId: selected };
+    return { request: result, originId: mine.originId };
   };
 }
 

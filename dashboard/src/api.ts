@@ -144,6 +144,8 @@ export class Client {
       ws.onmessage = (m) => onText(decoder.decode(m.data as ArrayBuffer, { stream: true }));
       ws.onclose = () => {
         signal.removeEventListener('abort', stop);
+        const rest = decoder.decode();
+        if (rest) onText(rest);
         resolve(opened);
       };
     });

@@ -58,10 +58,10 @@ const LOG_PATH = /^\/api\/v1\/namespaces\/[^/]+\/pods\/[^/]+\/log(\?|$)/;
  * watch's) or each piece of the log as it comes a binary message, or (`base64.binary.k8s.io`) a
  * text message of it in base64.
  */
-const WATCH_PROTOCOLS = ['binary.k8s.io', 'base64.binary.k8s.io'];
-const watchSockets = new WebSocketServer({
+const STREAMED_PROTOCOLS = ['binary.k8s.io', 'base64.binary.k8s.io'];
+const streamedSockets = new WebSocketServer({
   noServer: true,
-  handleProtocols: (offered) => WATCH_PROTOCOLS.find((p) => offered.has(p)) ?? false,
+  handleProtocols: (offered) => STREAMED_PROTOCOLS.find((p) => offered.has(p)) ?? false,
 });
 
 /**
@@ -86,11 +86,11 @@ async function serveStreamed(fetch: Fetch, hostname: string, req: IncomingMessag
   const reader = res.body.getReader();
   // The socket gone (closed by the client, or before the upgrade was done): the watch with it.
   socket.once('close', () => void reader.cancel().catch(() => undefined));
-  watchSockets.handleUpgrade(req, socket, head, (ws) => {
+  streamedSockets.handleUpgrade(req, socket, head, (ws) => {
     const base64 = ws.protocol === 'base64.binary.k8s.io';
     ws.on('error', () => ws.terminate());
-    const send = (line: Buffer) =>
-      new Promise<void>((resolve) => (base64 ? ws.send(line.toString('base64'), () => resolve()) : ws.send(line, { binary: true }, () => resolve())));
+    const send = (bytes: Buffer) =>
+      new Promise<void>((resolve) => (base64 ? ws.send(bytes.toString('base64'), () => resolve()) : ws.send(bytes, { binary: true }, () => resolve())));
     void (async () => {
       let pending = Buffer.alloc(0);
       try {
