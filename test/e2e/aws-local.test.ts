@@ -35,6 +35,9 @@ async function usesTheDashboard(output: string, dataDir: string): Promise<void> 
   const browser = await launchChromium();
   try {
     const page = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } })).newPage();
+    // The page's first requests start several of the API function's environments at once (each
+    // a cold start loading the whole API): on a loaded two-core machine, 30 s was not always enough.
+    page.setDefaultTimeout(90_000);
     const sockets: { url: string; frames: number; closed: boolean }[] = [];
     page.on('websocket', (ws) => {
       const socket = { url: ws.url(), frames: 0, closed: false };
@@ -49,7 +52,7 @@ async function usesTheDashboard(output: string, dataDir: string): Promise<void> 
     });
     await page.goto(link);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
-    await until('local-0 shown Ready', async () => (await page.locator('.node-card').filter({ hasText: 'Ready' }).count()) === 1, 60_000, 250);
+    await until('local-0 shown Ready', async () => (await page.locator('.node-card').filter({ hasText: 'Ready' }).count()) === 1, 90_000, 250);
     const nav = (name: string) => page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name, exact: true }).click();
     await nav('Workloads');
     await page.getByRole('table', { name: 'Deployments' }).getByRole('link', { name: 'web' }).click();
@@ -66,8 +69,8 @@ async function usesTheDashboard(output: string, dataDir: string): Promise<void> 
     await page.getByRole('table', { name: 'Pods' }).getByRole('link', { name: /^web-/ }).first().click();
     const log = page.getByRole('region', { name: 'Log of busybox' });
     const ticks = async () => [...((await log.textContent()) ?? '').matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
-    const first = await until('the log', async () => (await ticks()).at(-1), 30_000, 250);
-    await until('a later tick, followed', async () => ((await ticks()).at(-1) ?? 0) > first, 30_000, 250);
+    const first = await until('the log', async () => (await ticks()).at(-1), 60_000, 250);
+    await until('a later tick, followed', async () => ((await ticks()).at(-1) ?? 0) > first, 60_000, 250);
     // Every watch went over a WebSocket that is still open and brought events, the log too; none was streamed.
     expect(sockets.filter((s) => new URL(s.url).pathname.endsWith('/log') && s.frames > 0)).toHaveLength(1);
     const watches = sockets.filter((s) => new URL(s.url).searchParams.get('watch') === '1');
@@ -207,5 +210,5 @@ describe('skiff up --shape aws-local', () => {
       expect(await skiff.stop()).toBe(0);
     }
     expect(skiff.output()).toMatch(/stopped\n/);
-  }, 480_000);
+  }, 600_000);
 });
