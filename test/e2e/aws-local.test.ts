@@ -108,15 +108,22 @@ describe('skiff up --shape aws-local', () => {
       expect(rollout.code, rollout.stderr).toBe(0);
       expect(rollout.stdout).toContain('successfully rolled out');
 
-      const watch = skiff.kubectl(['get', 'pods', '-l', 'app=web', '-w', '-o', 'name'], { timeoutMs: 20_000 });
+      // The watch runs until it has seen the three pods (a fixed 20 s ended it first on a loaded machine).
+      const watch = spawn('kubectl', ['get', 'pods', '-l', 'app=web', '-w', '-o', 'name'], { env: { ...process.env, KUBECONFIG: skiff.kubeconfig } });
+      let watchedOut = '';
+      watch.stdout.on('data', (d) => (watchedOut += String(d)));
       await new Promise((r) => setTimeout(r, 2000));
       expect((await skiff.kubectl(['scale', 'deployment/web', '--replicas=3'])).code).toBe(0);
       const pods = await eventually('three pods', async () => {
         const r = await skiff.kubectl(['get', 'pods', '-l', 'app=web', '-o', 'name']);
         return r.stdout.trim().split('\n').length === 3 && r.stdout.trim().split('\n');
       });
-      const watched = await watch;
-      for (const pod of pods) expect(watched.stdout).toContain(pod);
+      try {
+        await eventually('the watch seeing the three pods', async () => pods.every((pod) => watchedOut.includes(pod)), 90_000);
+      } finally {
+        watch.kill();
+      }
+      for (const pod of pods) expect(watchedOut).toContain(pod);
 
       const logs = await skiff.kubectl(['logs', pods[0]]);
       expect(logs.code, logs.stderr).toBe(0);
