@@ -5,20 +5,83 @@
  * Deployment, watches its pods and reads and follows their logs through the front and the
  * Function URL (the API function reaches the kubelet with what the table keeps); the node answers
  * cluster DNS; exec and port-forward go through the front to the stream relay; a pod's
- * `kubernetes.default.svc` is the relay; SIGTERM stops everything.
+ * `kubernetes.default.svc` is the relay; the dashboard in Chromium, signed in with `skiff
+ * dashboard --store`, scales a Deployment and sees its pods live over WebSocket watches, which the
+ * front's router sends to the relay (none streamed from the function); SIGTERM stops everything.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { launchChromium } from '../support/chromium.js';
 import { eventually, lookUp, startSkiffUp } from '../support/skiff-up.js';
+import { until } from '../support/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skiff-aws-local-'));
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Signs in to the dashboard of the running shape, scales web to 4 from it, sees its pods come live, and follows one's log. */
+async function usesTheDashboard(output: string, dataDir: string): Promise<void> {
+  const store = /dashboard\s+https:\S+ \(sign in: npm run skiff -- dashboard --data-dir \S+ --store '([^']+)'\)/.exec(output)?.[1];
+  expect(store, output).toBeDefined();
+  const cli = ['--import', 'tsx', 'cli/skiff.ts', 'dashboard', '--data-dir', dataDir, '--store', store!];
+  const link = (await promisify(execFile)(process.execPath, cli)).stdout.trim();
+  expect(link).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/dashboard\/#token=/);
+  const browser = await launchChromium();
+  try {
+    const page = await (await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } })).newPage();
+    // The page's first requests start several of the API function's environments at once, each
+    // a cold start loading the whole API: room for a loaded machine.
+    page.setDefaultTimeout(60_000);
+    const sockets: { url: string; frames: number; closed: boolean }[] = [];
+    page.on('websocket', (ws) => {
+      const socket = { url: ws.url(), frames: 0, closed: false };
+      sockets.push(socket);
+      ws.on('framereceived', () => socket.frames++);
+      ws.on('close', () => (socket.closed = true));
+    });
+    const streamed: string[] = [];
+    page.on('request', (r) => {
+      const url = new URL(r.url());
+      if (r.resourceType() !== 'websocket' && (url.searchParams.get('watch') === '1' || url.pathname.endsWith('/log'))) streamed.push(r.url());
+    });
+    await page.goto(link);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await until('local-0 shown Ready', async () => (await page.locator('.node-card').filter({ hasText: 'Ready' }).count()) === 1, 90_000, 250);
+    const nav = (name: string) => page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name, exact: true }).click();
+    await nav('Workloads');
+    await page.getByRole('table', { name: 'Deployments' }).getByRole('link', { name: 'web' }).click();
+    await page.getByRole('heading', { name: 'Deployment default/web' }).waitFor();
+    await page.getByLabel('Replicas').fill('4');
+    await page.getByRole('button', { name: 'Scale', exact: true }).click();
+    const facts = page.locator('dl.facts');
+    await until('4 ready', async () => ((await facts.textContent()) ?? '').includes('Ready4/4'), 90_000, 250);
+    await nav('Pods');
+    const rows = page.getByRole('table', { name: 'Pods' }).locator('tbody tr:not(.spacer)');
+    await until('four web pods Running', async () => (await rows.filter({ hasText: /^web-/ }).filter({ hasText: 'Running' }).count()) === 4, 60_000, 250);
+    await page.screenshot({ path: join(dataDir, '..', 'aws-local-pods.png') });
+    // A pod's log followed: its ticks keep coming, over a WebSocket to the relay too.
+    await page.getByRole('table', { name: 'Pods' }).getByRole('link', { name: /^web-/ }).first().click();
+    const log = page.getByRole('region', { name: 'Log of busybox' });
+    const ticks = async () => [...((await log.textContent()) ?? '').matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
+    const first = await until('the log', async () => (await ticks()).at(-1), 60_000, 250);
+    await until('a later tick, followed', async () => ((await ticks()).at(-1) ?? 0) > first, 60_000, 250);
+    // Every watch went over a WebSocket that is still open and brought events, the log too; none was streamed.
+    expect(sockets.filter((s) => new URL(s.url).pathname.endsWith('/log') && s.frames > 0)).toHaveLength(1);
+    const watches = sockets.filter((s) => new URL(s.url).searchParams.get('watch') === '1');
+    expect(watches.map((s) => new URL(s.url).pathname)).toEqual(expect.arrayContaining(['/api/v1/nodes', '/api/v1/pods', '/apis/apps/v1/deployments']));
+    expect(watches.filter((s) => s.closed)).toEqual([]);
+    expect(watches.filter((s) => s.frames > 0).length).toBeGreaterThanOrEqual(3);
+    expect(streamed).toEqual([]);
+  } finally {
+    await browser.close();
+  }
+}
 
 describe('skiff up --shape aws-local', () => {
   it('serves kubectl through its front: a Ready node, the dashboard, a rollout, a watch, logs, exec, port-forward, the kubernetes Service; stops on SIGTERM', async () => {
@@ -61,6 +124,9 @@ describe('skiff up --shape aws-local', () => {
         watch.kill();
       }
       for (const pod of pods) expect(watchedOut).toContain(pod);
+      // The third pod, just made, may still be starting: its log is there once the three are ready.
+      const scaled = await skiff.kubectl(['rollout', 'status', 'deployment/web', '--timeout=60s'], { timeoutMs: 70_000 });
+      expect(scaled.code, scaled.stderr).toBe(0);
 
       const logs = await skiff.kubectl(['logs', pods[0]]);
       expect(logs.code, logs.stderr).toBe(0);
@@ -144,6 +210,15 @@ describe('skiff up --shape aws-local', () => {
       });
       expect(version.status).toBe(200);
       expect(JSON.parse(version.body).major).toBe('1');
+
+      // The dashboard in a browser, signed in with the link `skiff dashboard --store` makes (the
+      // shape's tokens are in its table). Its watches are WebSockets: the front's router sends
+      // each handshake to the relay, so none holds a function environment, and none falls back
+      // to a streamed watch through the Function URL.
+      await usesTheDashboard(skiff.output(), join(dir, 'data'));
+      // No request failed in the front's router (a wall-clock limit on it once failed a lease
+      // renewal and a dashboard's watch now and then).
+      expect(skiff.output()).not.toContain('FunctionExecutionError');
     } finally {
       expect(await skiff.stop()).toBe(0);
     }

@@ -41,6 +41,16 @@ async function handler(event) {
   }
   if (r.uri === '/throws') throw new Error('no');
   if (r.uri === '/loops') for (;;) {}
+  if (r.uri === '/spins') {
+    // 300 ms of work that ends: past the compute budget even when a loaded machine gives it half a core.
+    const until = Date.now() + 300;
+    while (Date.now() < until) {}
+  }
+  if (r.uri === '/waits') {
+    // 200 ms without work, as a run the machine set aside for a while: no compute spent, no failure.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    cf.selectRequestOriginById('relay');
+  }
   if (r.uri === '/nowhere') cf.selectRequestOriginById('nowhere');
   if (r.uri === '/relay') cf.selectRequestOriginById('relay');
   if (r.uri === '/late') {
@@ -238,14 +248,18 @@ describe('viewer-request functions in the CloudFront emulator', () => {
     expect(JSON.parse((await get('/as-is?labelSelector=app%3Dweb&x=a+b', {}, tried)).body).url).toBe('/as-is?labelSelector=app%3Dweb&x=a+b');
   });
 
-  it('answers 503 for a function that throws, runs past its time or selects an origin the distribution lacks', async () => {
+  it('answers 503 for a function that throws, runs past its compute budget or selects an origin the distribution lacks', async () => {
     // (and, in the emulator alone, one that selects an origin after its first await: whose request it is, it cannot tell)
-    for (const path of ['/throws', '/loops', '/nowhere', '/late']) {
+    for (const path of ['/throws', '/loops', '/spins', '/nowhere', '/late']) {
       const failed = await get(path, {}, tried);
       expect(failed.status, path).toBe(503);
       expect(failed.body, path).toContain('FunctionExecutionError');
     }
     expect((await get('/after', {}, tried)).status).toBe(200);
+    // The budget is compute, not the clock: a run held up without working goes on.
+    const waited = await get('/waits', {}, tried);
+    expect(waited.status).toBe(200);
+    expect(JSON.parse(waited.body).origin).toBe('relay');
   });
 });
 
