@@ -18,6 +18,7 @@ const BOTH_SHAPES = [
   'test/e2e/kubectl-hpa.test.ts',
   'test/e2e/client-node.test.ts',
   'test/e2e/oidc.test.ts',
+  'test/e2e/dashboard-oidc.test.ts',
   'test/controllers/convergence.test.ts',
 ];
 

@@ -68,6 +68,8 @@ export interface AwsLocalOptions extends UpOptions {
    * (the test suites' simulated nodes), which have no stream to serve.
    */
   relay?: boolean;
+  /** Build the dashboard for the API function to serve (default: with the relay, as a user's cluster). */
+  dashboard?: boolean;
 }
 
 export interface AwsLocalRunning extends Running {
@@ -184,11 +186,12 @@ async function startFunctions(
     return f;
   };
   const bundle: Record<string, string> = cloud.kubeletBundle ? { SKIFF_KUBELET_BUNDLE: cloud.kubeletBundle } : {};
-  // The dashboard, built as the deploy builds it, where a user will open it (not in the test
-  // suites' clusters). Built beside the start, not before it: the API reads it at the first ask.
-  if (options.relay !== false) {
+  // The dashboard, built as the deploy builds it, where a user will open it (in the test suites'
+  // clusters, only where asked). Built beside the rest of the start, and there once it is up.
+  let dashboardBuilt: Promise<void> = Promise.resolve();
+  if (options.dashboard ?? options.relay !== false) {
     bundle.SKIFF_DASHBOARD_DIR = join(dataDir, 'dashboard');
-    void writeDashboard(bundle.SKIFF_DASHBOARD_DIR).catch((err: Error) => console.error(`dashboard: not built: ${err.message}`));
+    dashboardBuilt = writeDashboard(bundle.SKIFF_DASHBOARD_DIR).catch((err: Error) => console.error(`dashboard: not built: ${err.message}`));
   }
   // Ten environments at most (the emulator's default): each is a process that loads the whole API,
   // and thirty-two starting at once under twenty pods' worth of kubelet traffic starved this
@@ -233,6 +236,7 @@ async function startFunctions(
     options.tickIntervalMs ?? 10_000,
   );
   stack.push(async () => clearInterval(ticker));
+  await dashboardBuilt;
   return { url: front.url, caCert: tls.caCert, functions: { api: api.stats, stream: stream.stats, queue: queue.stats, tick: tick.stats } };
 }
 

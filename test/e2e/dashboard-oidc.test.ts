@@ -6,6 +6,9 @@
  * tokens, with `dashboardClientId` naming the dashboard's client. The person comes back where they
  * were, RBAC decides what they see, the short-lived ID token is renewed with the refresh token
  * before it ends; an answer the page did not ask for, and an issuer's refusal, are shown as such.
+ * It runs on both shapes: on the AWS one the page, the sign-in's settings and the tokens' check
+ * are the API function's, and the page's watches stream through the Function URL (the suites'
+ * clusters run no relay).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -42,6 +42,8 @@ export async function startAwsLocalCluster(options: Partial<ApiServerOptions> = 
       inMemory: true,
       // Simulated nodes have no kubelet: no stream to relay.
       relay: false,
+      // A cluster that names the dashboard's client serves the dashboard (built, as a deploy does).
+      dashboard: options.dashboardClientId !== undefined,
     },
     () => undefined,
   );
