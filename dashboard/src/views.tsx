@@ -84,7 +84,13 @@ function ListSection({ title, collection, message, children }: { title: string; 
   const id = `${title.toLowerCase().replace(/\W+/g, '-')}-title`;
   return (
     <section aria-labelledby={id}>
-      <h1 id={id}>{title}</h1>
+      <div class="title-row">
+        <h1 id={id}>{title}</h1>
+        {/* Beside the title, not above the list: the list does not move when the rest comes. */}
+        <span class="muted" role="status">
+          {collection.listing ? 'Listing the rest…' : ''}
+        </span>
+      </div>
       <Failure message={message} />
       {collection.synced ? children : <Loading error={collection.error} />}
     </section>
