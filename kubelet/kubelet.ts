@@ -594,8 +594,10 @@ export class Kubelet {
         return;
       }
       if (url.pathname === '/stats/history') {
+        const since = url.searchParams.get('since');
+        if (since !== null && !/^\d{1,15}$/.test(since)) return fail(400, `since must be a time in ms, not ${JSON.stringify(since)}`);
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(this.usage.history()));
+        res.end(JSON.stringify(this.usage.history(since === null ? undefined : Number(since))));
         return;
       }
       if (url.pathname === '/stats/usage') {

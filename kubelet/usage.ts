@@ -68,6 +68,10 @@ export interface HistoryPoint {
 
 export interface UsageHistory {
   intervalSeconds: number;
+  /** The time of the oldest point kept (absent: none kept). */
+  oldest?: number;
+  /** Echoed when asked: the points are those after it only. */
+  since?: number;
   points: HistoryPoint[];
 }
 
@@ -104,9 +108,14 @@ export class UsageSampler {
     this.clock = undefined;
   }
 
-  /** The last hour of the node's figures, oldest first. */
-  history(): UsageHistory {
-    return { intervalSeconds: this.intervalMs / 1000, points: [...this.points] };
+  /**
+   * The last hour of the node's figures, oldest first; with `since` (ms), only the points after
+   * it, so a reader that holds the rest (a NodeHistory watch) asks for what is new alone.
+   */
+  history(since?: number): UsageHistory {
+    const oldest = this.points[0]?.at;
+    if (since === undefined) return { intervalSeconds: this.intervalMs / 1000, oldest, points: [...this.points] };
+    return { intervalSeconds: this.intervalMs / 1000, oldest, since, points: this.points.filter((p) => p.at > since) };
   }
 
   private sampleHost(): void {

@@ -29,6 +29,10 @@ interface Snapshot {
 /** What a kubelet's `/stats/history` answers (kubelet/usage.ts). */
 interface History {
   intervalSeconds: number;
+  /** The oldest point the kubelet keeps (absent: none, or a kubelet from before it said so). */
+  oldest?: number;
+  /** Echoed by a kubelet that answered only the points after it. */
+  since?: number;
   points: { at: number; cpuNanoCores: number; memoryBytes: number }[];
 }
 
@@ -37,6 +41,12 @@ export type ComputedKind = 'NodeMetrics' | 'PodMetrics' | 'NodeHistory';
 export interface MetricsProvider {
   /** NodeMetrics or NodeHistory (name given: that one) or PodMetrics (in `namespace`, or all), as a list body or the object. */
   read(kind: ComputedKind, at: { namespace?: string; name?: string; labelSelector?: string; fieldSelector?: string }): Promise<unknown>;
+  /**
+   * For a watch of NodeHistories, which reads them again and again: a reader that holds each
+   * node's hour and asks its kubelet only for the points after the newest it holds. Absent: the
+   * watch reads them whole each time.
+   */
+  historyReader?(at: { name?: string; labelSelector?: string }): () => Promise<KubeObject[]>;
 }
 
 export const HISTORY_API_VERSION = groupVersion(NODE_HISTORY);
@@ -96,27 +106,58 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
     return items.filter(Boolean) as KubeObject[];
   };
 
+  /** A node's NodeHistory from the hour its kubelet keeps; none for a kubelet from before histories (404) or one just started, as with NodeMetrics. */
+  const historyOf = (node: KubeObject, history: History | undefined): KubeObject | undefined => {
+    if (!history || !Array.isArray(history.points) || history.points.length === 0) return undefined;
+    return {
+      kind: 'NodeHistory',
+      apiVersion: HISTORY_API_VERSION,
+      metadata: {
+        name: node.metadata.name,
+        creationTimestamp: nowTimestamp(new Date(history.points[0].at)),
+        resourceVersion: String(history.points[history.points.length - 1].at),
+        labels: node.metadata.labels,
+      },
+      intervalSeconds: history.intervalSeconds,
+      samples: history.points.map((p) => ({ timestamp: nowTimestamp(new Date(p.at)), ...usage(p.cpuNanoCores, p.memoryBytes) })),
+    };
+  };
+
   const histories = async (at: { name?: string; labelSelector?: string }) => {
     const listed = await nodesOf(at);
-    const items = await Promise.all(
-      listed.map(async (node) => {
-        const history = await ask<History>(node.metadata.name ?? '', '/stats/history');
-        // A kubelet from before histories (404), or one just started: no object, as with NodeMetrics.
-        if (!history || !Array.isArray(history.points) || history.points.length === 0) return undefined;
-        const newest = history.points[history.points.length - 1].at;
-        return {
-          metadata: {
-            name: node.metadata.name,
-            creationTimestamp: nowTimestamp(new Date(history.points[0].at)),
-            resourceVersion: String(newest),
-            labels: node.metadata.labels,
-          },
-          intervalSeconds: history.intervalSeconds,
-          samples: history.points.map((p) => ({ timestamp: nowTimestamp(new Date(p.at)), ...usage(p.cpuNanoCores, p.memoryBytes) })),
-        };
-      }),
-    );
+    const items = await Promise.all(listed.map(async (node) => historyOf(node, await ask<History>(node.metadata.name ?? '', '/stats/history'))));
     return items.filter(Boolean) as KubeObject[];
+  };
+
+  const historyReader = (at: { name?: string; labelSelector?: string }) => {
+    /** Node -> the hour held, as its kubelet last told it. */
+    const held = new Map<string, History>();
+    return async () => {
+      const listed = await nodesOf(at);
+      const items = await Promise.all(
+        listed.map(async (node) => {
+          const name = node.metadata.name ?? '';
+          const had = held.get(name);
+          const newest = had?.points.at(-1)?.at;
+          const answer = await ask<History>(name, newest === undefined ? '/stats/history' : `/stats/history?since=${newest}`);
+          if (!answer || !Array.isArray(answer.points)) {
+            held.delete(name);
+            return undefined;
+          }
+          // Only the new points (a kubelet that says so): added to those held, less those older
+          // than the kubelet keeps now (after a restart, all of them). Else the whole hour.
+          const points =
+            had && answer.since === newest
+              ? [...had.points.filter((p) => answer.oldest !== undefined && p.at >= answer.oldest), ...answer.points]
+              : answer.points;
+          const history = { intervalSeconds: answer.intervalSeconds, points };
+          held.set(name, history);
+          return historyOf(node, history);
+        }),
+      );
+      for (const name of held.keys()) if (!listed.some((n) => n.metadata.name === name)) held.delete(name);
+      return items.filter(Boolean) as KubeObject[];
+    };
   };
 
   const pods = async (at: { namespace?: string; name?: string; labelSelector?: string; fieldSelector?: string }) => {
@@ -142,6 +183,7 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
   };
 
   return {
+    historyReader,
     async read(kind, at) {
       const apiVersion = kind === 'NodeHistory' ? HISTORY_API_VERSION : API_VERSION;
       const found = kind === 'NodeMetrics' ? await nodes(at) : kind === 'NodeHistory' ? await histories(at) : await pods(at);

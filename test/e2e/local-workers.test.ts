@@ -345,15 +345,24 @@ spec:
       const watched = await kubectl(
         'get',
         '--raw',
-        `/apis/metrics.skiff.dev/v1alpha1/nodehistories?watch=1&allowWatchBookmarks=true&timeoutSeconds=3&resourceVersion=${local0.metadata.resourceVersion}`,
+        `/apis/metrics.skiff.dev/v1alpha1/nodehistories?watch=1&allowWatchBookmarks=true&timeoutSeconds=4&resourceVersion=${local0.metadata.resourceVersion}`,
       );
       const events = watched
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l) as { type: string; object: History });
       const modified = events.filter((e) => e.type === 'MODIFIED' && e.object.metadata.name === 'local-0');
-      expect(modified.length).toBeGreaterThanOrEqual(1);
+      // A sample a second for four seconds: two at least, the later read from what the watch held.
+      expect(modified.length).toBeGreaterThanOrEqual(2);
       expect(Number(modified[0].object.metadata.resourceVersion)).toBeGreaterThan(Number(local0.metadata.resourceVersion));
+      // Each event is the whole hour, though after its first read the watch asks the kubelet only
+      // for the points after those it holds: the listed samples, then newer ones, in order.
+      const last = modified.at(-1)!.object.samples.map((s) => Date.parse(s.timestamp));
+      expect(last.slice(0, times.length)).toEqual(times);
+      expect(last.length).toBeGreaterThan(times.length);
+      expect(last).toEqual([...last].sort((a, b) => a - b));
+      // A read that finds no new point keeps the node as it was: nothing is deleted.
+      expect(events.filter((e) => e.type === 'DELETED')).toEqual([]);
       expect(events.some((e) => e.type === 'BOOKMARK')).toBe(true);
       // kubectl's table: the newest figures as `kubectl top` prints them, and how much is kept.
       expect(await kubectl('get', 'nodehistories')).toMatch(/^local-0\s+\d+m\s+\d+Mi\s+\d+\s+1s\s+\d+s$/m);

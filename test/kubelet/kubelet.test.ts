@@ -358,7 +358,7 @@ describe('kubelet', () => {
     await until('running', async () => (await status(name)).containerStatuses?.[0]?.state.running);
   });
 
-  it('answers what its node and pods use (/stats/usage), its last hour (/stats/history) and Prometheus (/metrics, with kubelet_running_pods)', async () => {
+  it('answers what its node and pods use (/stats/usage), its last hour (/stats/history, or what came after a time) and Prometheus (/metrics, with kubelet_running_pods)', async () => {
     const k = await startKubelet({ historyIntervalMs: 200 });
     const name = await createPod({ automountServiceAccountToken: false, containers: [sh('while :; do :; done')] });
     await until('Running', async () => (await status(name)).phase === 'Running');
@@ -387,6 +387,16 @@ describe('kubelet', () => {
     // The busy loop runs on this machine: its CPU counts in the node's.
     expect(Math.max(...history.points.map((p) => p.cpuNanoCores))).toBeGreaterThan(5e7);
     expect(history.points.every((p) => p.memoryBytes > 0)).toBe(true);
+    // Asked for what came after a point (a watch holding the rest): those points alone, the time
+    // asked echoed and the oldest kept said; a time that is not one is refused.
+    const since = history.points[0].at;
+    const later = (await (await fetch(`${base}/stats/history?since=${since}`)).json()) as { since: number; oldest: number; points: { at: number }[] };
+    expect(later.since).toBe(since);
+    expect(later.oldest).toBeLessThanOrEqual(since);
+    expect(later.points.length).toBeGreaterThanOrEqual(1);
+    expect(later.points.every((p) => p.at > since)).toBe(true);
+    expect(later.points[0].at).toBe(history.points[1].at);
+    expect((await fetch(`${base}/stats/history?since=yesterday`)).status).toBe(400);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     // This pod, and those of earlier cases this node runs again (some restarting as they go).
     expect(Number(/^kubelet_running_pods (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);

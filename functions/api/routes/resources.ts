@@ -357,7 +357,10 @@ async function computed(c: Context, t: ResourceTarget, ctx: ResourceContext): Pr
     return json(c, toTable(t.info, objects, { includeObject: includeObject(c), resourceVersion: read.metadata?.resourceVersion }));
   }
   if (kind !== 'NodeHistory') throw methodNotAllowed(`watch is not supported on ${t.info.resource}.${t.info.group}`);
+  // Read again and again: where the provider can, each node's hour is held and only what is new asked for.
+  const reader = metrics.historyReader?.(at);
   const read = async () => {
+    if (reader) return reader();
     if (at.name === undefined) return ((await metrics.read(kind, at)) as { items: KubeObject[] }).items;
     // One object watched: it is there, or it is not (yet, or any more).
     return [(await metrics.read(kind, at)) as KubeObject];

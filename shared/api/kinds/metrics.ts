@@ -7,7 +7,8 @@
  * metrics-server has no place for (it knows the present only), kept by each kubelet
  * (`/stats/history`) and asked of them when read, as NodeMetrics are. Its resourceVersion is the
  * time (ms) of its newest sample, so it can be watched and a watch resumed: the API reads the
- * kubelets again on a clock and sends what moved (the dashboard's charts, without polling).
+ * kubelets again on a clock, asking each only for the points after those it holds, and sends
+ * what moved (the dashboard's charts, without polling).
  */
 import type { KubeObject } from '../../store/object.js';
 import { age, ageColumn, nameColumn } from '../columns.js';
