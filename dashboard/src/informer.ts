@@ -87,7 +87,7 @@ export class Collection {
   /**
    * Lists in pages of 500 (one consistent snapshot, as client-go's reflector lists): the first
    * list shows its first page as it comes, so a list of thousands paints with its first rows, and
-   * the rest at its end, in one change (a change a page drew the view again while the person was
+   * the rest at its end, in one change (a change per page drew the view again while the person was
    * already scrolling it: the first scroll of 5,000 pods had 6 to 10 frames over 50 ms, now 1 to
    * 3); a list made again (after 410 Gone) swaps the whole set in at its end. Answers its
    * resourceVersion.
