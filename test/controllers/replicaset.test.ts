@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SimCloudProvider } from '../../shared/cloud/sim.js';
+import { guaranteedUpdate } from '../../shared/store/retry.js';
 import type { KubeObject, Store } from '../../shared/store/types.js';
 import { startSimCluster, until, type SimCluster } from '../support/sim-cluster.js';
 
@@ -59,8 +60,8 @@ describe('ReplicaSet on simulated nodes', () => {
   it('scales down by removing the surplus, and replaces pods deleted from outside', async () => {
     await store.create('replicasets.apps', replicaSet('api', 5));
     await until('5 running', async () => running(await podsOf('api')).length === 5);
-    const rs = await store.get('replicasets.apps', 'default', 'api');
-    await store.update('replicasets.apps', { ...rs, spec: { ...(rs.spec as object), replicas: 2 } });
+    // The controller writes the ReplicaSet's status meanwhile: the change is made again on a conflict, as clients do.
+    await guaranteedUpdate(store, 'replicasets.apps', 'default', 'api', (rs) => ({ ...rs, spec: { ...(rs.spec as object), replicas: 2 } }));
     await until('2 pods left', async () => (await podsOf('api')).length === 2);
     const [victim] = await podsOf('api');
     await store.delete('pods', 'default', victim.metadata.name!);
@@ -93,7 +94,7 @@ describe('ReplicaSet on simulated nodes', () => {
       const p = running(await podsOf('rel'));
       return p.length === 2 && p;
     });
-    await store.update('pods', { ...pod, metadata: { ...pod.metadata, labels: { app: 'debugging' } } });
+    await guaranteedUpdate(store, 'pods', 'default', pod.metadata.name!, (p) => ({ ...p, metadata: { ...p.metadata, labels: { app: 'debugging' } } }));
     const released = await until('the pod released', async () => {
       const p = await store.get('pods', 'default', pod.metadata.name!);
       return !p.metadata.ownerReferences?.length && p;
