@@ -123,12 +123,6 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
     };
   };
 
-  const histories = async (at: { name?: string; labelSelector?: string }) => {
-    const listed = await nodesOf(at);
-    const items = await Promise.all(listed.map(async (node) => historyOf(node, await ask<History>(node.metadata.name ?? '', '/stats/history'))));
-    return items.filter(Boolean) as KubeObject[];
-  };
-
   const historyReader = (at: { name?: string; labelSelector?: string }) => {
     /** Node -> the hour held, as its kubelet last told it. */
     const held = new Map<string, History>();
@@ -155,10 +149,14 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
           return historyOf(node, history);
         }),
       );
-      for (const name of held.keys()) if (!listed.some((n) => n.metadata.name === name)) held.delete(name);
+      const names = new Set(listed.map((n) => n.metadata.name));
+      for (const name of held.keys()) if (!names.has(name)) held.delete(name);
       return items.filter(Boolean) as KubeObject[];
     };
   };
+
+  /** A read of NodeHistories: a reader's first, which holds nothing yet and so asks each kubelet for its whole hour. */
+  const histories = (at: { name?: string; labelSelector?: string }) => historyReader(at)();
 
   const pods = async (at: { namespace?: string; name?: string; labelSelector?: string; fieldSelector?: string }) => {
     const listed = typedList(
