@@ -71,10 +71,27 @@ export function nodeReady(node: KubeObject): boolean {
   return ((node.status?.conditions ?? []) as { type: string; status: string }[]).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
-export function matches(o: KubeObject, filter: string, ...more: string[]): boolean {
-  if (!filter) return true;
-  const f = filter.toLowerCase();
-  return [o.metadata.name, o.metadata.namespace ?? '', ...more].some((v) => v.toLowerCase().includes(f));
+/**
+ * A filter over a kind's objects: `fields` names what a filter looks in besides the name and the
+ * namespace. Each object's text is lower-cased and joined once and kept while the object is the
+ * same (a changed object comes as a new one), so a key typed in the filter scans 5,000 pods
+ * without building 20,000 strings, and without the garbage collections those would bring.
+ */
+export function filterBy<T extends KubeObject>(fields: (o: T) => string[] = () => []): (filter: string) => (o: T) => boolean {
+  const texts = new WeakMap<T, string>();
+  const text = (o: T) => {
+    let t = texts.get(o);
+    if (t === undefined) {
+      // A line apart, so that no filter matches across two fields (a search field holds no line break).
+      t = [o.metadata.name, o.metadata.namespace ?? '', ...fields(o)].join('\n').toLowerCase();
+      texts.set(o, t);
+    }
+    return t;
+  };
+  return (filter) => {
+    const f = filter.toLowerCase();
+    return f ? (o) => text(o).includes(f) : () => true;
+  };
 }
 
 /** By namespace, then name: plain comparisons (names are lower-case ASCII), many times faster than localeCompare over thousands of rows. */

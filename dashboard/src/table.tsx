@@ -26,7 +26,6 @@ const BLOCK_PX = BLOCK * ROW_HEIGHT;
 export function VirtualTable<T>({
   rows,
   columns,
-  keyOf,
   label,
   onOpen,
   keys = {},
@@ -34,7 +33,6 @@ export function VirtualTable<T>({
 }: {
   rows: T[];
   columns: Column<T>[];
-  keyOf: (row: T) => string;
   label: string;
   onOpen?: (row: T) => void;
   keys?: Record<string, (row: T) => void>;
@@ -116,9 +114,13 @@ export function VirtualTable<T>({
           )}
           {visible.map((row, i) => {
             const index = first + i;
+            // Keyed by place, not by object: a filter that changes every row in view (or a
+            // change of order) then writes new text into the rows there, where keys by object
+            // would take them all out of the document and build new ones (twice the script,
+            // and style worked out again for every new cell).
             return (
               <tr
-                key={keyOf(row)}
+                key={index}
                 aria-rowindex={index + 2}
                 class={index === selected ? 'selected' : undefined}
                 onClick={() => setSelected(index)}

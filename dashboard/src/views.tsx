@@ -16,7 +16,7 @@ import {
   cpuMillis,
   dollars,
   gib,
-  matches,
+  filterBy,
   type NodeHistory,
   nodeReady,
   podReady,
@@ -284,6 +284,11 @@ function involved(e: KubeObject): string {
   return o ? `${o.kind}/${o.name}` : '';
 }
 
+/** What the lists' filters look in: every list the name and namespace, pods their status and node too, events what they are about and why. */
+const byNameOnly = filterBy();
+const podFilter = filterBy((p) => [podStatus(p), p.spec?.nodeName ?? '']);
+const eventFilter = filterBy((e) => [involved(e), (e as KubeObject & { reason?: string }).reason ?? '']);
+
 function Replicas({ d }: { d: KubeObject }) {
   return (
     <span>
@@ -376,11 +381,7 @@ function WorkloadList({ client, namespace, filter, kind }: ViewProps & { kind: W
   const canAct = useCan(client, 'patch', kind, { group: resource.group, namespace: namespace || undefined, ...(scalable ? { subresource: 'scale' } : {}) });
   const [message, run] = useAction();
   const rows = useMemo(
-    () =>
-      [...collection.items.values()]
-        .filter(inNamespace(namespace))
-        .filter((d) => matches(d, filter))
-        .sort(byName),
+    () => [...collection.items.values()].filter(inNamespace(namespace)).filter(byNameOnly(filter)).sort(byName),
     [collection.version, namespace, filter],
   );
   const scale = (d: KubeObject, by: number) =>
@@ -436,7 +437,6 @@ function WorkloadList({ client, namespace, filter, kind }: ViewProps & { kind: W
       <VirtualTable
         label={title}
         rows={rows}
-        keyOf={(d) => `${d.metadata.namespace}/${d.metadata.name}`}
         onOpen={(d) => navigate(workloadRoute(kind, d))}
         columns={[
           { title: 'Name', cell: (d) => <a href={hrefOf(workloadRoute(kind, d))}>{d.metadata.name}</a> },
@@ -461,7 +461,7 @@ export function PodsView({ client, namespace, filter }: ViewProps) {
       order
         .map((k) => pods.items.get(k))
         .filter((p): p is KubeObject => p !== undefined && (!namespace || p.metadata.namespace === namespace))
-        .filter((p) => !filter || matches(p, filter, podStatus(p), p.spec?.nodeName ?? '')),
+        .filter(podFilter(filter)),
     [pods.version, order, namespace, filter],
   );
   const open = (p: KubeObject) => navigate({ view: 'pods', namespace: p.metadata.namespace, name: p.metadata.name });
@@ -470,7 +470,6 @@ export function PodsView({ client, namespace, filter }: ViewProps) {
       <VirtualTable
         label="Pods"
         rows={rows}
-        keyOf={(p) => `${p.metadata.namespace}/${p.metadata.name}`}
         onOpen={open}
         keys={{ l: open }}
         columns={[
@@ -500,7 +499,7 @@ export function NodesView({ client, filter }: ViewProps) {
   const nodes = useCollection(client, pathOf(RESOURCES.nodes));
   const canCordon = useCan(client, 'patch', 'nodes');
   const [message, run] = useAction();
-  const rows = useMemo(() => [...nodes.items.values()].filter((n) => matches(n, filter)).sort(byName), [nodes.version, filter]);
+  const rows = useMemo(() => [...nodes.items.values()].filter(byNameOnly(filter)).sort(byName), [nodes.version, filter]);
   const cordon = (n: KubeObject, on: boolean) =>
     run(() =>
       client.request('PATCH', pathOf(RESOURCES.nodes, undefined, n.metadata.name), { spec: { unschedulable: on || null } }, 'application/merge-patch+json'),
@@ -510,7 +509,6 @@ export function NodesView({ client, filter }: ViewProps) {
       <VirtualTable
         label="Nodes"
         rows={rows}
-        keyOf={(n) => n.metadata.name}
         onOpen={(n) => navigate({ view: 'nodes', name: n.metadata.name })}
         columns={[
           { title: 'Name', cell: (n) => <a href={hrefOf({ view: 'nodes', name: n.metadata.name })}>{n.metadata.name}</a> },
@@ -544,7 +542,7 @@ export function EventsView({ client, namespace, filter }: ViewProps) {
     () =>
       [...events.items.values()]
         .filter(inNamespace(namespace))
-        .filter((e) => matches(e, filter, involved(e), (e as KubeObject & { reason?: string }).reason ?? ''))
+        .filter(eventFilter(filter))
         .sort((a, b) => eventTime(b).localeCompare(eventTime(a))),
     [events.version, namespace, filter],
   );
@@ -554,7 +552,6 @@ export function EventsView({ client, namespace, filter }: ViewProps) {
       <VirtualTable
         label="Events, newest first"
         rows={rows as E[]}
-        keyOf={(e) => e.metadata.uid ?? `${e.metadata.namespace}/${e.metadata.name}`}
         columns={[
           { title: 'Last seen', cell: (e) => age(eventTime(e)) },
           { title: 'Type', cell: (e) => <span class={e.type === 'Warning' ? 'bad' : undefined}>{e.type}</span> },
@@ -575,7 +572,7 @@ export function NamespacesView({ client, filter }: ViewProps) {
   const nodes = useCollection(client, pathOf(RESOURCES.nodes));
   const costs = useMemo(() => costsOf(nodes.items.values(), pods.items.values()), [nodes.version, pods.version]);
   const usage = (n: KubeObject) => costs.byNamespace.get(n.metadata.name);
-  const rows = useMemo(() => [...namespaces.items.values()].filter((n) => matches(n, filter)).sort(byName), [namespaces.version, filter]);
+  const rows = useMemo(() => [...namespaces.items.values()].filter(byNameOnly(filter)).sort(byName), [namespaces.version, filter]);
   const columns: Column<KubeObject>[] = [
     { title: 'Name', cell: (n) => <a href={hrefOf({ view: 'pods', namespace: n.metadata.name })}>{n.metadata.name}</a> },
     { title: 'Status', cell: (n) => n.status?.phase ?? 'Active' },
@@ -597,7 +594,6 @@ export function NamespacesView({ client, filter }: ViewProps) {
       <VirtualTable
         label="Namespaces"
         rows={rows}
-        keyOf={(n) => n.metadata.name}
         onOpen={(n) => navigate({ view: 'pods', namespace: n.metadata.name })}
         columns={columns}
         empty="No namespaces."

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../dashboard/src/api.js';
-import { costsOf, cpuMillis, dollars, type NodeHistory, usageOverTime } from '../../dashboard/src/kube.js';
+import { costsOf, cpuMillis, dollars, filterBy, type NodeHistory, usageOverTime } from '../../dashboard/src/kube.js';
 
 const node = (name: string, price: string | undefined, cpu = '4', memory = '16Gi'): KubeObject => ({
   metadata: { name, labels: price === undefined ? {} : { 'skiff.dev/price-per-hour': price } },
@@ -111,5 +111,34 @@ describe('usageOverTime', () => {
     ]);
     expect(u.cpu).toEqual([6000, 6000, 1000, 1000]);
     expect(usageOverTime([history('none', [])])).toEqual({ times: [], cpu: [], memory: [] });
+  });
+});
+
+describe('filterBy', () => {
+  const nodeOf = (p: KubeObject) => [String(p.spec?.nodeName ?? '')];
+  const pods = (filter: string, list: KubeObject[], by = filterBy(nodeOf)) => list.filter(by(filter)).map((p) => p.metadata.name);
+  const a: KubeObject = { metadata: { name: 'web-01', namespace: 'team-a' }, spec: { nodeName: 'node-7' } };
+  const b: KubeObject = { metadata: { name: 'Api', namespace: 'team-b' }, spec: { nodeName: 'node-1' } };
+
+  it('matches the name, the namespace and the fields given, in any case; an empty filter matches all', () => {
+    expect(pods('WEB', [a, b])).toEqual(['web-01']);
+    expect(pods('team-b', [a, b])).toEqual(['Api']);
+    expect(pods('api', [a, b])).toEqual(['Api']);
+    expect(pods('node-7', [a, b])).toEqual(['web-01']);
+    expect(pods('', [a, b])).toEqual(['web-01', 'Api']);
+  });
+
+  it('matches no text made of two fields together', () => {
+    // The name ends in "01", the namespace begins with "team": joined they would read "01team" or "01 team".
+    expect(pods('01team', [a])).toEqual([]);
+    expect(pods('01 team', [a])).toEqual([]);
+  });
+
+  it('looks at an object as it is now: a changed object (a new one) is read again', () => {
+    const by = filterBy(nodeOf);
+    expect(pods('node-7', [a], by)).toEqual(['web-01']);
+    const moved = { ...a, spec: { nodeName: 'node-9' } };
+    expect(pods('node-7', [moved], by)).toEqual([]);
+    expect(pods('node-9', [moved], by)).toEqual(['web-01']);
   });
 });
