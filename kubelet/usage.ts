@@ -11,28 +11,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { HistoryPoint, UsageHistory, UsageSnapshot } from '../shared/api/kubelet-stats.js';
 import type { Pod } from '../shared/api/schemas/index.js';
 import { nowTimestamp } from '../shared/store/object.js';
 import type { Runtime, Usage } from './runtime/types.js';
-
-export interface ContainerUsage {
-  name: string;
-  cpuNanoCores: number;
-  memoryBytes: number;
-}
-
-export interface PodUsage {
-  namespace: string;
-  name: string;
-  containers: ContainerUsage[];
-}
-
-export interface UsageSnapshot {
-  timestamp: string;
-  windowSeconds: number;
-  node: { cpuNanoCores: number; memoryBytes: number };
-  pods: PodUsage[];
-}
 
 /** A running pod's containers, by name and runtime id. */
 export interface RunningPod {
@@ -57,22 +39,6 @@ function hostSample(): { cpuNanos: number; memoryBytes: number } {
   const meminfo = readFileSync('/proc/meminfo', 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(meminfo)?.[1] ?? 0) * 1024;
   return { cpuNanos: busy * TICK_NS, memoryBytes: kb('MemTotal') - kb('MemAvailable') };
-}
-
-/** One point of the node's history: when (ms since the epoch), CPU as a rate since the point before, memory then. */
-export interface HistoryPoint {
-  at: number;
-  cpuNanoCores: number;
-  memoryBytes: number;
-}
-
-export interface UsageHistory {
-  intervalSeconds: number;
-  /** The time of the oldest point kept (absent: none kept). */
-  oldest?: number;
-  /** Echoed when asked: the points are those after it only. */
-  since?: number;
-  points: HistoryPoint[];
 }
 
 /** Nanocores: CPU time used (ns) between two samples `windowNs` apart, as a rate. */

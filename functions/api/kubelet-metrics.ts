@@ -7,6 +7,7 @@
  * out, as metrics-server leaves out what it has no figures for. Nothing is stored.
  */
 import { NODE_HISTORY } from '../../shared/api/kinds/metrics.js';
+import type { UsageHistory, UsageSnapshot } from '../../shared/api/kubelet-stats.js';
 import { typedList } from '../../shared/api/objects.js';
 import { groupVersion } from '../../shared/api/resources.js';
 import { parseBytes, parseCpu } from '../../shared/api/quantity.js';
@@ -17,24 +18,6 @@ import type { Store } from '../../shared/store/types.js';
 import { get, type KubeletCredentials, type KubeletLogsOptions, nodeReach } from './kubelet-logs.js';
 
 const API_VERSION = 'metrics.k8s.io/v1beta1';
-
-/** What a kubelet's `/stats/usage` answers (kubelet/usage.ts). */
-interface Snapshot {
-  timestamp: string;
-  windowSeconds: number;
-  node: { cpuNanoCores: number; memoryBytes: number };
-  pods: { namespace: string; name: string; containers: { name: string; cpuNanoCores: number; memoryBytes: number }[] }[];
-}
-
-/** What a kubelet's `/stats/history` answers (kubelet/usage.ts). */
-interface History {
-  intervalSeconds: number;
-  /** The oldest point the kubelet keeps (absent: none, or a kubelet from before it said so). */
-  oldest?: number;
-  /** Echoed by a kubelet that answered only the points after it. */
-  since?: number;
-  points: { at: number; cpuNanoCores: number; memoryBytes: number }[];
-}
 
 export type ComputedKind = 'NodeMetrics' | 'PodMetrics' | 'NodeHistory';
 
@@ -83,7 +66,7 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
       return undefined;
     }
   };
-  const snapshotOf = (nodeName: string) => ask<Snapshot>(nodeName, '/stats/usage');
+  const snapshotOf = (nodeName: string) => ask<UsageSnapshot>(nodeName, '/stats/usage');
 
   /** The Nodes a read of node figures is about: one by name, or those the selector picks. */
   const nodesOf = async (at: { name?: string; labelSelector?: string }) =>
@@ -107,7 +90,7 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
   };
 
   /** A node's NodeHistory from the hour its kubelet keeps; none for a kubelet from before histories (404) or one just started, as with NodeMetrics. */
-  const historyOf = (node: KubeObject, history: History | undefined): KubeObject | undefined => {
+  const historyOf = (node: KubeObject, history: UsageHistory | undefined): KubeObject | undefined => {
     if (!history || !Array.isArray(history.points) || history.points.length === 0) return undefined;
     return {
       kind: 'NodeHistory',
@@ -125,7 +108,7 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
 
   const historyReader = (at: { name?: string; labelSelector?: string }) => {
     /** Node -> the hour held, as its kubelet last told it. */
-    const held = new Map<string, History>();
+    const held = new Map<string, UsageHistory>();
     return async () => {
       const listed = await nodesOf(at);
       const items = await Promise.all(
@@ -133,7 +116,7 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
           const name = node.metadata.name ?? '';
           const had = held.get(name);
           const newest = had?.points.at(-1)?.at;
-          const answer = await ask<History>(name, newest === undefined ? '/stats/history' : `/stats/history?since=${newest}`);
+          const answer = await ask<UsageHistory>(name, newest === undefined ? '/stats/history' : `/stats/history?since=${newest}`);
           if (!answer || !Array.isArray(answer.points)) {
             held.delete(name);
             return undefined;
@@ -163,7 +146,7 @@ export function kubeletMetrics(store: Store, credentialFor: KubeletCredentials |
       'pods',
       (await store.list('pods', { namespace: at.namespace, labelSelector: at.labelSelector, fieldSelector: at.fieldSelector })).items,
     ).filter((p) => p.spec.nodeName && p.status?.phase === 'Running' && (!at.name || p.metadata.name === at.name));
-    const snapshots = new Map<string, Promise<Snapshot | undefined>>();
+    const snapshots = new Map<string, Promise<UsageSnapshot | undefined>>();
     for (const p of listed) if (!snapshots.has(p.spec.nodeName!)) snapshots.set(p.spec.nodeName!, snapshotOf(p.spec.nodeName!));
     const items: KubeObject[] = [];
     for (const pod of listed) {
