@@ -9,8 +9,9 @@
  * has registered and its pods are placed, or after `launchTimeoutMs` (the node is then deleted:
  * the pods will be planned again).
  *
- * Nodes it made and that have carried no pod for `consolidateAfterMs` are removed: cordoned,
- * deleted at the provider, and their Node deleted. A node of its own whose pods would all fit on
+ * Nodes it made and that have carried no pod for `consolidateAfterMs` are removed, once no pod
+ * waits that the scheduler may yet bind to them: cordoned, deleted at the provider, and their
+ * Node deleted. A node of its own whose pods would all fit on
  * the other nodes for as long is drained (no workload below its replicas) and removed too. Everything runs under one key, so one
  * reconcile sees the whole picture.
  */
@@ -90,8 +91,8 @@ function loadsOf(pods: PodObject[]): PodLoad[] {
 export class ProvisionerController implements Controller {
   readonly name = 'provisioner';
   private readonly now: () => number;
-  /** How many pods fit no offering at the last look (said again only when it changes). */
-  private unplaceable = 0;
+  /** The pods that fit no offering at the last look (said again only when their number changes). */
+  private unplaceable = new Set<string>();
   /** The batch being gathered: when each pending pod was first seen, and when the last new one came. */
   private firstSeen = new Map<string, number>();
   private lastNewAt = 0;
@@ -152,7 +153,10 @@ export class ProvisionerController implements Controller {
   private async provision(pods: PodObject[], nodes: NodeObject[], live: NodeClaim[]): Promise<number | undefined> {
     const claimed = new Set(live.flatMap((c) => c.spec.pods));
     const pending = pods.filter((p) => isUnschedulable(p) && !claimed.has(p.metadata.uid ?? ''));
-    if (pending.length === 0) return live.length ? 1000 : undefined;
+    if (pending.length === 0) {
+      this.unplaceable.clear();
+      return live.length ? 1000 : undefined;
+    }
     const wait = this.batchWait(pending.map((p) => p.metadata.uid ?? ''));
     if (wait > 0) return wait;
     const own = nodes.filter((n) => n.metadata.labels?.[PROVISIONED_LABEL] === 'true');
@@ -176,9 +180,9 @@ export class ProvisionerController implements Controller {
       seeds,
       placed: this.placedFor(compiled, pods, nodes),
     });
-    if (unplaceable.length && unplaceable.length !== this.unplaceable)
+    if (unplaceable.length && unplaceable.length !== this.unplaceable.size)
       this.options.log?.(`provisioner: ${unplaceable.length} pods fit no offering (or the node or CPU limit is reached)`);
-    this.unplaceable = unplaceable.length;
+    this.unplaceable = new Set(unplaceable.map((p) => p.uid));
     await Promise.all(
       planned.map((n) => {
         const uids = n.pods.map((p) => p.uid);
@@ -261,6 +265,19 @@ export class ProvisionerController implements Controller {
     const delay = this.options.consolidateAfterMs ?? 30_000;
     const busy = new Set(pods.filter((p) => p.spec.nodeName && !isTerminal(p)).map((p) => p.spec.nodeName));
     const inFlight = new Set(live.map((c) => c.metadata.name));
+    // A pod still waiting for a node may be bound to an empty one yet (the scheduler has not got
+    // to it, on a loaded control plane, as a node has just come up): no empty node is removed
+    // while one waits, unless the last plan found it fits nowhere, it is held by a scheduling
+    // gate, or another scheduler places it.
+    const waiting = pods.some(
+      (p) =>
+        !p.spec.nodeName &&
+        !p.metadata.deletionTimestamp &&
+        !isTerminal(p) &&
+        !p.spec.schedulingGates?.length &&
+        (p.spec.schedulerName ?? 'default-scheduler') === 'default-scheduler' &&
+        !this.unplaceable.has(p.metadata.uid ?? ''),
+    );
     let next: number | undefined;
     for (const node of nodes.filter((n) => n.metadata.labels?.[PROVISIONED_LABEL] === 'true')) {
       const name = node.metadata.name as string;
@@ -274,9 +291,9 @@ export class ProvisionerController implements Controller {
       } else if (Number.isNaN(since)) {
         await this.markEmpty(name, this.now());
         next = Math.min(next ?? delay, delay);
-      } else if (this.now() - since >= delay) {
+      } else if (this.now() - since >= delay && !waiting) {
         await this.remove(name);
-      } else next = Math.min(next ?? delay, delay - (this.now() - since));
+      } else next = Math.min(next ?? delay, Math.max(1000, delay - (this.now() - since)));
     }
     return next;
   }

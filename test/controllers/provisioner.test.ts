@@ -10,7 +10,8 @@ import { findResource } from '../../shared/api/resources.js';
 import { typedList } from '../../shared/api/objects.js';
 import { SimCloudProvider } from '../../shared/cloud/sim.js';
 import { startControlPlane, type ControlPlane } from '../../shared/control-plane.js';
-import { NODECLAIMS_RESOURCE, PROVISIONED_LABEL } from '../../shared/controllers/provisioner.js';
+import { NODECLAIMS_RESOURCE, PROVISIONED_LABEL, ProvisionerController } from '../../shared/controllers/provisioner.js';
+import { FakeCloudProvider } from '../../shared/cloud/fake.js';
 import { guaranteedUpdate } from '../../shared/store/retry.js';
 import { openSqliteStore } from '../../shared/store/sqlite.js';
 import type { KubeObject, Store } from '../../shared/store/types.js';
@@ -139,4 +140,42 @@ describe('provisioner, nodes that take time to start', () => {
       await slowStore.close();
     }
   }, 60_000);
+});
+
+describe('provisioner, an empty node and a pod still waiting', () => {
+  it('keeps an empty node while a pod waits that the scheduler may yet bind there, and removes it once none waits', async () => {
+    // The controller alone, on a clock of its own, with no scheduler: what a loaded control plane
+    // looks like in the moment between a node coming up and the scheduler binding its pods.
+    const own = openSqliteStore({ path: ':memory:' });
+    const provider = new FakeCloudProvider();
+    let now = 1_000_000;
+    const provisioner = new ProvisionerController(own, { provider, consolidateAfterMs: 2000, now: () => now });
+    try {
+      await own.create('nodes', {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: 'made-1', labels: { [PROVISIONED_LABEL]: 'true' } },
+        status: { allocatable: { cpu: '2', memory: '4Gi', pods: '17' }, conditions: [{ type: 'Ready', status: 'True' }] },
+      });
+      await own.create('pods', {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'late', namespace: 'default' },
+        spec: { containers: [{ name: 'c', image: 'app:v1' }] },
+      });
+      const exists = async () => (await own.get('nodes', '', 'made-1').catch(() => undefined)) !== undefined;
+      await provisioner.reconcile(); // the empty clock starts
+      now += 10_000;
+      await provisioner.reconcile();
+      expect(await exists()).toBe(true);
+      expect(provider.calls.filter((c) => c.method === 'delete')).toHaveLength(0);
+      // The pod goes (it could have been bound there): the node has been empty long enough.
+      await own.delete('pods', 'default', 'late');
+      await provisioner.reconcile();
+      expect(await exists()).toBe(false);
+      expect(provider.calls.filter((c) => c.method === 'delete').map((c) => c.argument)).toEqual(['made-1']);
+    } finally {
+      await own.close();
+    }
+  });
 });
