@@ -144,6 +144,9 @@ export function ruleAllows(rule: PolicyRule, a: Omit<Attributes, 'user'>): boole
   return !rule.resourceNames?.length || rule.resourceNames.includes(a.name ?? '');
 }
 
+/** How long a read of the roles and bindings is trusted, by default, by a store without change stamps (DynamoDB). */
+export const RBAC_REREAD_MS = 1000;
+
 export interface RBACOptions {
   /** How long a read of the roles and bindings is trusted by a store that has no change stamps. */
   ttlMs?: number;
@@ -161,7 +164,7 @@ export class RBACAuthorizer implements Authorizer, RuleLister {
     private readonly store: Store,
     options: RBACOptions = {},
   ) {
-    this.ttlMs = options.ttlMs ?? 1000;
+    this.ttlMs = options.ttlMs ?? RBAC_REREAD_MS;
   }
 
   /** A decision kept from before is answered at once, without a promise: the path every repeated request takes. */

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTls } from '../../functions/api/tls.js';
+import { RBAC_REREAD_MS } from '../../shared/auth/rbac.js';
 import { startTestCluster, type TestCluster } from '../support/api-server.js';
 import { TEST_SHAPE } from '../support/shape.js';
 
@@ -81,6 +82,11 @@ beforeAll(async () => {
     dashboardClientId: 'skiff',
   });
   await cluster.kubectlOk(['create', 'rolebinding', 'ci-deployers', '--clusterrole=edit', '--group=ci:deployers', '-n', 'default']);
+  // The binding is in force everywhere once every reader of the roles and bindings has read them
+  // again: at once over SQLite (its change stamps), within RBAC_REREAD_MS in each of the AWS
+  // shape's API function environments (DynamoDB has no stamps), as kube-apiserver's RBAC is
+  // eventually consistent too. Acting sooner got a 403 once in a CI rehearsal.
+  if (TEST_SHAPE === 'aws-local') await new Promise((r) => setTimeout(r, RBAC_REREAD_MS + 250));
 });
 afterAll(async () => {
   await cluster?.stop();
