@@ -284,10 +284,13 @@ function involved(e: KubeObject): string {
   return o ? `${o.kind}/${o.name}` : '';
 }
 
-/** What the lists' filters look in: every list the name and namespace, pods their status and node too, events what they are about and why. */
+/** What the lists' filters look in: every list the name and namespace, pods their status and node too, events what they are about, why, and their message. */
 const byNameOnly = filterBy();
 const podFilter = filterBy((p) => [podStatus(p), p.spec?.nodeName ?? '']);
-const eventFilter = filterBy((e) => [involved(e), (e as KubeObject & { reason?: string }).reason ?? '']);
+const eventFilter = filterBy((e) => {
+  const x = e as KubeObject & { reason?: string; message?: string };
+  return [involved(e), x.reason ?? '', x.message ?? ''];
+});
 
 function Replicas({ d }: { d: KubeObject }) {
   return (

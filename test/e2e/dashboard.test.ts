@@ -308,6 +308,14 @@ describe('the dashboard', () => {
     await page.getByRole('table', { name: 'Events, newest first' }).waitFor();
     await accessible(page, 'events');
     await shot(page, 'events');
+    // The filter looks in an event's message too (the scheduler's "Successfully assigned ...", reason Scheduled).
+    const events = page.getByRole('table', { name: 'Events, newest first' }).locator('tbody tr:not(.spacer)');
+    await page.locator('#filter').fill('successfully ASSIGNED default/web');
+    await until("only the scheduler's events of web", async () => {
+      const texts = await events.allTextContents();
+      return texts.length > 0 && texts.every((t) => t.includes('Successfully assigned default/web'));
+    });
+    await page.locator('#filter').fill('');
   });
 
   it('shows the other workload kinds: a Job to completion with its pod, a CronJob suspended from the page', async () => {
