@@ -60,9 +60,14 @@ export class PodView {
       return;
     }
     this.cache.gone(uid);
-    if (!deleted && !spec.nodeName && !pod.metadata.deletionTimestamp && (spec.schedulerName ?? 'default-scheduler') === 'default-scheduler') {
+    if (!deleted && awaitsScheduler(pod)) {
       this.versions.set(uid, rv(pod));
       this.pending.set(uid, pod);
     }
   }
+}
+
+/** A pod this scheduler is yet to bind: none named yet, not being deleted, and its own (no other `schedulerName`). */
+export function awaitsScheduler(pod: Pod): boolean {
+  return !pod.spec.nodeName && !pod.metadata.deletionTimestamp && (pod.spec.schedulerName ?? 'default-scheduler') === 'default-scheduler';
 }

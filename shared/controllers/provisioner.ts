@@ -28,6 +28,7 @@ import type { KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { ownerOf, removeNode, SafeEviction, updateNode } from './eviction.js';
+import { awaitsScheduler } from './pod-view.js';
 import { isActive } from './replicaset.js';
 import type { Controller, ReconcileResult } from './types.js';
 
@@ -265,19 +266,10 @@ export class ProvisionerController implements Controller {
     const delay = this.options.consolidateAfterMs ?? 30_000;
     const busy = new Set(pods.filter((p) => p.spec.nodeName && !isTerminal(p)).map((p) => p.spec.nodeName));
     const inFlight = new Set(live.map((c) => c.metadata.name));
-    // A pod still waiting for a node may be bound to an empty one yet (the scheduler has not got
-    // to it, on a loaded control plane, as a node has just come up): no empty node is removed
-    // while one waits, unless the last plan found it fits nowhere, it is held by a scheduling
-    // gate, or another scheduler places it.
-    const waiting = pods.some(
-      (p) =>
-        !p.spec.nodeName &&
-        !p.metadata.deletionTimestamp &&
-        !isTerminal(p) &&
-        !p.spec.schedulingGates?.length &&
-        (p.spec.schedulerName ?? 'default-scheduler') === 'default-scheduler' &&
-        !this.unplaceable.has(p.metadata.uid ?? ''),
-    );
+    // A pod the scheduler is yet to bind may go to an empty node still (it has not got to it, on
+    // a loaded control plane, as a node has just come up): no empty node is removed while one
+    // waits, unless the last plan found it fits nowhere.
+    const waiting = pods.some((p) => awaitsScheduler(p) && !isTerminal(p) && !this.unplaceable.has(p.metadata.uid ?? ''));
     let next: number | undefined;
     for (const node of nodes.filter((n) => n.metadata.labels?.[PROVISIONED_LABEL] === 'true')) {
       const name = node.metadata.name as string;

@@ -29,7 +29,7 @@ import { nowTimestamp, type KubeObject } from '../store/object.js';
 import { guaranteedUpdate } from '../store/retry.js';
 import type { ChangeEvent, Store } from '../store/types.js';
 import { EventRecorder } from './events.js';
-import { PodView } from './pod-view.js';
+import { awaitsScheduler, PodView } from './pod-view.js';
 import { VolumeBinding } from './volume-binding.js';
 import { scheduleAttempts } from '../metrics.js';
 import { PERSISTENT_VOLUME_CLAIMS } from '../api/kinds/storage.js';
@@ -248,7 +248,7 @@ export class SchedulerController implements Controller {
       const spec = p.spec;
       if (spec.nodeName) {
         if (!isTerminal(p)) snapshot.bound.push(p);
-      } else if (!p.metadata.deletionTimestamp && (spec.schedulerName ?? 'default-scheduler') === 'default-scheduler') {
+      } else if (awaitsScheduler(p)) {
         const claimedNode = claimedOn.get(p.metadata.uid!);
         // Claimed by a pass still binding it: it already takes its node's capacity.
         if (claimedNode) {
